@@ -1,0 +1,38 @@
+/*
+ * cli.h - the `bourse` command's subcommands and their shared helpers.
+ *
+ * Each subcommand is `int cmd_<name>(int argc, char **argv)` returning the
+ * process exit status: 0 success, 1 the work failed (bad input file, ...),
+ * 2 a usage error (unknown flag, bad value). Results go to stdout, errors
+ * and chatter to stderr. argv[0] is the subcommand's name.
+ */
+#ifndef BOURSE_CLI_H
+#define BOURSE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "market.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int cmd_sim(int argc, char **argv);
+
+/* Strict number parsing for flags: the whole string must be a number within
+ * [min, max]. Return 0, or -1 with a message in err naming the value. */
+int cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
+		  char *err, size_t errlen);
+int cli_parse_double(const char *s, double min, double max, double *out,
+		     char *err, size_t errlen);
+
+/* Set one market parameter from "name=value" (names as in docs/market.md).
+ * Returns 0, or -1 with a message. */
+int cli_market_param_set(market_params *p, const char *assignment, char *err,
+			 size_t errlen);
+
+/* Print every market parameter name and its current value, one a line. */
+void cli_market_params_print(const market_params *p);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * cmd_sim.c - `bourse sim`: replay a trace through the policies and print
+ * them side by side (docs/simulator.md).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sim.h"
+#include "sim_report.h"
+
+static const char sim_usage[] =
+	"usage: bourse sim --trace PATH [options]\n"
+	"\n"
+	"Replay VM memory traces through the market and the baseline policies on\n"
+	"the same cluster, and print what each did, side by side.\n"
+	"\n"
+	"  --trace PATH       a Bitbrains GWA-T-12 directory (<id>.csv[.gz]) or a\n"
+	"                     bourse CSV file (docs/simulator.md)\n"
+	"  --hosts N          hosts in the cluster (default 8)\n"
+	"  --host-gib G       memory per host, GiB (default 32)\n"
+	"  --reserve-mib M    memory per host kept for the hypervisor (default 1024)\n"
+	"  --policy LIST      comma-separated: market,static,hyperv,esx,threshold\n"
+	"                     (default: all)\n"
+	"  --vms N            only the N lowest VM ids of the trace (default: all)\n"
+	"  --step S           seconds per interval / market round (default 300)\n"
+	"  --minimum-mib M    each VM's Minimum, capped at provisioned (default 512)\n"
+	"  --startup-mib M    each VM's Startup, capped at provisioned (default 1024)\n"
+	"  --buffer PCT       each VM's memory Buffer %% (default 20)\n"
+	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
+	"  --params           print the market parameters and exit\n"
+	"  --json             print JSON instead of a table\n"
+	"  -h, --help         this help\n";
+
+struct sim_args {
+	const char *trace;
+	int policies[SIM_N_POLICIES]; /* 1 = run it */
+	size_t max_vms;
+	int json, print_params;
+	sim_config cfg;
+};
+
+static int bad_value(const char *flag, const char *why)
+{
+	fprintf(stderr, "bourse sim: %s: %s\n", flag, why);
+	return CLI_USAGE;
+}
+
+static int parse_policies(struct sim_args *a, const char *list)
+{
+	char buf[256];
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		return bad_value("--policy", "list is too long");
+	memset(a->policies, 0, sizeof(a->policies));
+	char *save = NULL;
+	int any = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		sim_policy p;
+		if (sim_policy_parse(tok, &p) != 0) {
+			fprintf(stderr, "bourse sim: --policy: '%s' is not a policy "
+				"(market, static, hyperv, esx, threshold)\n", tok);
+			return CLI_USAGE;
+		}
+		a->policies[p] = 1;
+		any = 1;
+	}
+	if (!any)
+		return bad_value("--policy", "no policy named");
+	return CLI_OK;
+}
+
+enum { O_HOST_GIB = 256, O_RESERVE, O_MINIMUM, O_STARTUP, O_BUFFER, O_PARAM,
+       O_PARAMS, O_JSON, O_VMS, O_STEP };
+
+static const struct option sim_options[] = {
+	{ "trace", required_argument, NULL, 't' },
+	{ "hosts", required_argument, NULL, 'n' },
+	{ "host-gib", required_argument, NULL, O_HOST_GIB },
+	{ "reserve-mib", required_argument, NULL, O_RESERVE },
+	{ "policy", required_argument, NULL, 'p' },
+	{ "vms", required_argument, NULL, O_VMS },
+	{ "step", required_argument, NULL, O_STEP },
+	{ "minimum-mib", required_argument, NULL, O_MINIMUM },
+	{ "startup-mib", required_argument, NULL, O_STARTUP },
+	{ "buffer", required_argument, NULL, O_BUFFER },
+	{ "param", required_argument, NULL, O_PARAM },
+	{ "params", no_argument, NULL, O_PARAMS },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Apply one parsed option. Returns CLI_OK or CLI_USAGE (message printed). */
+static int apply_option(struct sim_args *a, int opt, const char *arg)
+{
+	char err[256];
+	int64_t v = 0;
+	sim_config *c = &a->cfg;
+	const char *flag = NULL;
+	int rc = 0;
+	switch (opt) {
+	case 't': a->trace = arg; return CLI_OK;
+	case 'p': return parse_policies(a, arg);
+	case O_JSON: a->json = 1; return CLI_OK;
+	case O_PARAMS: a->print_params = 1; return CLI_OK;
+	case O_PARAM:
+		if (cli_market_param_set(&c->market, arg, err, sizeof(err)) != 0)
+			return bad_value("--param", err);
+		return CLI_OK;
+	case 'n':
+		flag = "--hosts";
+		rc = cli_parse_i64(arg, 1, 100000, &v, err, sizeof(err));
+		c->n_hosts = (uint32_t)v;
+		break;
+	case O_HOST_GIB:
+		flag = "--host-gib";
+		rc = cli_parse_i64(arg, 1, 1 << 22, &v, err, sizeof(err));
+		c->host_mib = v * 1024;
+		break;
+	case O_RESERVE:
+		flag = "--reserve-mib";
+		rc = cli_parse_i64(arg, 0, (int64_t)1 << 32, &v, err, sizeof(err));
+		c->host_reserve_mib = v;
+		break;
+	case O_VMS:
+		flag = "--vms";
+		rc = cli_parse_i64(arg, 1, 10000000, &v, err, sizeof(err));
+		a->max_vms = (size_t)v;
+		break;
+	case O_STEP:
+		flag = "--step";
+		rc = cli_parse_i64(arg, 1, 86400, &v, err, sizeof(err));
+		c->step_s = v;
+		c->hold_s = 2 * v;
+		break;
+	case O_MINIMUM:
+		flag = "--minimum-mib";
+		rc = cli_parse_i64(arg, 1, (int64_t)1 << 32, &v, err, sizeof(err));
+		c->vm_minimum_mib = v;
+		break;
+	case O_STARTUP:
+		flag = "--startup-mib";
+		rc = cli_parse_i64(arg, 1, (int64_t)1 << 32, &v, err, sizeof(err));
+		c->vm_startup_mib = v;
+		break;
+	case O_BUFFER:
+		flag = "--buffer";
+		rc = cli_parse_i64(arg, 0, 2000, &v, err, sizeof(err));
+		c->vm_buffer_pct = (uint32_t)v;
+		break;
+	default:
+		return CLI_USAGE; /* getopt printed what was wrong */
+	}
+	return rc == 0 ? CLI_OK : bad_value(flag, err);
+}
+
+static int parse_args(struct sim_args *a, int argc, char **argv, int *done)
+{
+	memset(a, 0, sizeof(*a));
+	sim_config_default(&a->cfg);
+	for (int p = 0; p < SIM_N_POLICIES; p++)
+		a->policies[p] = 1;
+	optind = 0; /* full re-initialisation: cmd_sim may run more than once */
+	opterr = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+ht:n:p:", sim_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(sim_usage, stdout);
+			*done = 1;
+			return CLI_OK;
+		}
+		if (opt == '?' || opt == ':') {
+			fprintf(stderr, "see 'bourse sim --help'\n");
+			return CLI_USAGE;
+		}
+		int rc = apply_option(a, opt, optarg);
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bourse sim: unexpected argument '%s'\n", argv[optind]);
+		return CLI_USAGE;
+	}
+	char err[256];
+	if (sim_config_validate(&a->cfg, err, sizeof(err)) != 0)
+		return bad_value("configuration", err);
+	if (a->print_params) {
+		cli_market_params_print(&a->cfg.market);
+		*done = 1;
+		return CLI_OK;
+	}
+	if (!a->trace)
+		return bad_value("--trace", "is required (a trace directory or file)");
+	return CLI_OK;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+	struct sim_args a;
+	int done = 0;
+	int rc = parse_args(&a, argc, argv, &done);
+	if (rc != CLI_OK || done)
+		return rc;
+
+	char err[512];
+	trace_set t;
+	trace_opts topts = { .max_vms = a.max_vms };
+	if (trace_load(a.trace, &topts, &t, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse sim: %s\n", err);
+		return CLI_FAIL;
+	}
+	sim_report rep = { .trace_path = a.trace, .cfg = &a.cfg, .trace = &t };
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		if (!a.policies[p])
+			continue;
+		sim_report_row *row = &rep.rows[rep.n_rows++];
+		row->policy = (sim_policy)p;
+		if (sim_run(&a.cfg, &t, (sim_policy)p, &row->m, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bourse sim: policy '%s': %s\n",
+				sim_policy_name((sim_policy)p), err);
+			trace_set_release(&t);
+			return CLI_FAIL;
+		}
+	}
+	rc = a.json ? sim_report_json(&rep, stdout) : sim_report_table(&rep, stdout);
+	trace_set_release(&t);
+	return rc == 0 ? CLI_OK : CLI_FAIL;
+}

@@ -1,0 +1,44 @@
+/*
+ * policy_market.c - the `market` policy: one market_round() per interval,
+ * the same code the broker runs. Awards become assigned memory; migrate
+ * recommendations move the VM with its award (docs/simulator.md).
+ */
+#include "policy.h"
+
+int policy_market_step(sim_state *s, char *err, size_t errlen)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_vms; i++) {
+		if (!s->x[i].placed)
+			continue;
+		s->mvms[n] = s->vms[i];
+		s->mmap[n++] = (uint32_t)i;
+	}
+	market_cluster c = {
+		.hosts = s->hosts, .n_hosts = s->n_hosts,
+		.vms = s->mvms, .n_vms = n,
+	};
+	if (market_round(&s->cfg->market, &c, s->round, &s->res, err,
+			 errlen) != 0)
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		s->vms[s->mmap[k]].assigned = s->res.awards[k].target;
+	for (size_t r = 0; r < s->res.n_recs; r++) {
+		const market_rec *rec = &s->res.recs[r];
+		if (rec->kind != MARKET_REC_MIGRATE)
+			continue;
+		size_t i = s->mmap[rec->vm];
+		s->vms[i].host = rec->to_host;
+		s->vms[i].assigned = rec->to_mib;
+		s->vms[i].last_migrated = s->round;
+		s->x[i].moved = 1;
+		s->migrations++;
+	}
+	for (size_t g = 0; g < s->res.n_signals; g++) {
+		if (s->res.signals[g].kind == MARKET_SIG_PROVISION)
+			s->provision_signals++;
+		else
+			s->suspend_signals++;
+	}
+	return 0;
+}

@@ -1,0 +1,376 @@
+/*
+ * sim.c - the simulator loop: time grid, arrivals and departures,
+ * placement, the policy step, the metrics (docs/simulator.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+static const char *const policy_names[SIM_N_POLICIES] = {
+	[SIM_MARKET] = "market",     [SIM_STATIC] = "static",
+	[SIM_HYPERV] = "hyperv",     [SIM_ESX] = "esx",
+	[SIM_THRESHOLD] = "threshold",
+};
+
+typedef int (*policy_step_fn)(sim_state *s, char *err, size_t errlen);
+
+static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
+	[SIM_MARKET] = policy_market_step,
+	[SIM_STATIC] = policy_static_step,
+	[SIM_HYPERV] = policy_hyperv_step,
+	[SIM_ESX] = policy_esx_step,
+	[SIM_THRESHOLD] = policy_threshold_step,
+};
+
+const char *sim_policy_name(sim_policy p)
+{
+	return (unsigned)p < SIM_N_POLICIES ? policy_names[p] : "?";
+}
+
+int sim_policy_parse(const char *name, sim_policy *out)
+{
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		if (strcmp(name, policy_names[p]) == 0) {
+			*out = (sim_policy)p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void sim_config_default(sim_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->n_hosts = 8;
+	c->host_mib = 32 * 1024;
+	c->host_reserve_mib = 1024;
+	c->step_s = 300;
+	c->hold_s = 600;
+	c->vm_minimum_mib = 512;
+	c->vm_startup_mib = 1024;
+	c->vm_buffer_pct = 20;
+	c->vm_weight = 5000;
+	c->vm_shares = 1000;
+	c->esx_max_balloon = 0.65;
+	c->threshold_util = 0.85;
+	market_params_default(&c->market);
+}
+
+int sim_config_validate(const sim_config *c, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+	if (c->n_hosts < 1 || c->n_hosts > 100000)
+		bad = "hosts must be between 1 and 100000";
+	else if (c->host_mib < 1024 || c->host_mib > (int64_t)1 << 32)
+		bad = "host memory must be between 1 GiB and 4 PiB";
+	else if (c->host_reserve_mib < 0 || c->host_reserve_mib >= c->host_mib)
+		bad = "host reserve must be >= 0 and below the host's memory";
+	else if (c->step_s < 1 || c->step_s > 86400)
+		bad = "step must be between 1 and 86400 seconds";
+	else if (c->hold_s < 0)
+		bad = "hold must be >= 0 seconds";
+	else if (c->vm_minimum_mib < 1 || c->vm_startup_mib < c->vm_minimum_mib)
+		bad = "VM minimum must be >= 1 MiB and startup >= minimum";
+	else if (c->vm_buffer_pct > 2000)
+		bad = "VM buffer must be between 0 and 2000 %";
+	else if (c->vm_weight > 10000)
+		bad = "VM weight must be between 0 and 10000";
+	else if (c->vm_shares < 1 || c->vm_shares > 1000000)
+		bad = "VM shares must be between 1 and 1000000";
+	else if (!(c->esx_max_balloon >= 0 && c->esx_max_balloon <= 1))
+		bad = "esx max balloon must be between 0 and 1";
+	else if (!(c->threshold_util > 0 && c->threshold_util <= 1))
+		bad = "threshold utilization must be in (0, 1]";
+	if (bad) {
+		snprintf(err, errlen, "%s", bad);
+		return -1;
+	}
+	return market_params_validate(&c->market, err, errlen);
+}
+
+int64_t sim_host_supply(const sim_state *s, size_t h)
+{
+	return s->hosts[h].capacity - s->hosts[h].reserve;
+}
+
+int64_t sim_host_resident(const sim_state *s, size_t h)
+{
+	int64_t sum = 0;
+	for (size_t i = 0; i < s->n_vms; i++)
+		if (s->x[i].placed && s->vms[i].host == h)
+			sum += s->vms[i].assigned - s->x[i].swapped;
+	return sum;
+}
+
+static void state_free(sim_state *s)
+{
+	free(s->hosts);
+	free(s->vms);
+	free(s->x);
+	free(s->mvms);
+	free(s->mmap);
+	free(s->idx);
+	free(s->lo);
+	free(s->hi);
+	free(s->out);
+	free(s->w);
+	free(s->active);
+	market_result_release(&s->res);
+	memset(s, 0, sizeof(*s));
+}
+
+static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
+{
+	size_t nv = t->n_vms ? t->n_vms : 1, nh = c->n_hosts;
+	memset(s, 0, sizeof(*s));
+	s->cfg = c;
+	s->n_hosts = nh;
+	s->n_vms = t->n_vms;
+	s->hosts = calloc(nh, sizeof(*s->hosts));
+	s->vms = calloc(nv, sizeof(*s->vms));
+	s->x = calloc(nv, sizeof(*s->x));
+	s->mvms = calloc(nv, sizeof(*s->mvms));
+	s->mmap = calloc(nv, sizeof(*s->mmap));
+	s->idx = calloc(nv, sizeof(*s->idx));
+	s->lo = calloc(nv, sizeof(*s->lo));
+	s->hi = calloc(nv, sizeof(*s->hi));
+	s->out = calloc(nv, sizeof(*s->out));
+	s->w = calloc(nv, sizeof(*s->w));
+	s->active = calloc(nv, sizeof(*s->active));
+	if (!s->hosts || !s->vms || !s->x || !s->mvms || !s->mmap || !s->idx ||
+	    !s->lo || !s->hi || !s->out || !s->w || !s->active ||
+	    market_result_init(&s->res, nh, nv) != 0) {
+		state_free(s);
+		return -1;
+	}
+	for (size_t h = 0; h < nh; h++) {
+		s->hosts[h].id = (uint32_t)h;
+		s->hosts[h].capacity = c->host_mib;
+		s->hosts[h].reserve = c->host_reserve_mib;
+		s->hosts[h].online = 1;
+	}
+	for (size_t i = 0; i < t->n_vms; i++) {
+		market_vm *v = &s->vms[i];
+		v->id = t->vms[i].id;
+		v->buffer_pct = c->vm_buffer_pct;
+		v->weight = c->vm_weight;
+		v->shares = c->vm_shares;
+		v->last_migrated = MARKET_NEVER;
+	}
+	return 0;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Take the trace's values at t; a VM that left frees its memory. */
+static void update_vms(sim_state *s, const trace_set *t, int64_t now)
+{
+	const sim_config *c = s->cfg;
+	for (size_t i = 0; i < s->n_vms; i++) {
+		market_vm *v = &s->vms[i];
+		sim_vmx *x = &s->x[i];
+		int64_t prov = 0, demand = 0;
+		double swap = 0;
+		x->alive = trace_at(&t->vms[i], now, c->hold_s, &prov, &demand,
+				    &swap);
+		if (!x->alive) {
+			x->placed = 0;
+			v->assigned = 0;
+			x->swapped = 0;
+			x->touched = 0;
+			x->prev_short = 0;
+			continue;
+		}
+		x->prov = prov;
+		v->demand = demand;
+		v->maximum = prov;
+		v->minimum = min64(c->vm_minimum_mib, prov);
+		v->startup = min64(c->vm_startup_mib, prov);
+		if (swap > v->guest_swap_mibps)
+			v->guest_swap_mibps = swap;
+	}
+}
+
+/* Host with the most free memory (lowest index on ties). */
+static size_t most_free_host(const sim_state *s, int64_t *free_out)
+{
+	size_t best = 0;
+	int64_t best_free = INT64_MIN;
+	for (size_t h = 0; h < s->n_hosts; h++) {
+		int64_t f = sim_host_supply(s, h) - sim_host_resident(s, h);
+		if (f > best_free) {
+			best = h;
+			best_free = f;
+		}
+	}
+	*free_out = best_free;
+	return best;
+}
+
+/* Larger provisioned first, then lower id: first-fit-decreasing order. */
+static int arrival_before(const sim_state *s, size_t a, size_t b)
+{
+	if (s->x[a].prov != s->x[b].prov)
+		return s->x[a].prov > s->x[b].prov;
+	return s->vms[a].id < s->vms[b].id;
+}
+
+/* Place VMs that are alive but not running, largest first, each on the host
+ * with the most free memory. Static needs its provisioned size free, the
+ * dynamic policies the VM's floor; it starts at Startup if that is free.
+ * Returns how many could not be placed. */
+static uint64_t place_arrivals(sim_state *s, sim_policy p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_vms; i++)
+		if (s->x[i].alive && !s->x[i].placed)
+			s->idx[n++] = i;
+	for (size_t a = 1; a < n; a++) { /* insertion sort: arrivals are few */
+		size_t v = s->idx[a], b = a;
+		for (; b > 0 && arrival_before(s, v, s->idx[b - 1]); b--)
+			s->idx[b] = s->idx[b - 1];
+		s->idx[b] = v;
+	}
+	uint64_t refused = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = s->idx[k];
+		market_vm *v = &s->vms[i];
+		int64_t free_mib;
+		size_t h = most_free_host(s, &free_mib);
+		int64_t need = p == SIM_STATIC ? s->x[i].prov : market_vm_floor(v);
+		if (free_mib < need) {
+			refused++;
+			continue;
+		}
+		v->host = (uint32_t)h;
+		v->assigned = p == SIM_STATIC ? need
+					      : min64(free_mib, v->startup);
+		if (v->assigned < need)
+			v->assigned = need;
+		s->x[i].placed = 1;
+		s->x[i].touched = v->assigned;
+		s->x[i].swapped = 0;
+	}
+	return refused;
+}
+
+/* No policy may put more resident memory on a host than it sells. */
+static int check_hosts(const sim_state *s, sim_policy p, char *err,
+		       size_t errlen)
+{
+	for (size_t h = 0; h < s->n_hosts; h++) {
+		int64_t r = sim_host_resident(s, h), sup = sim_host_supply(s, h);
+		if (r > sup) {
+			snprintf(err, errlen,
+				 "policy '%s' put %lld MiB on host %zu which "
+				 "sells %lld MiB (round %lld)",
+				 sim_policy_name(p), (long long)r, h,
+				 (long long)sup, (long long)s->round);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void measure(sim_state *s, sim_metrics *m, uint64_t refused,
+		    const int64_t *before)
+{
+	const double hours = (double)s->cfg->step_s / 3600.0;
+	double held = 0, prov = 0;
+	for (size_t i = 0; i < s->n_vms; i++) {
+		market_vm *v = &s->vms[i];
+		sim_vmx *x = &s->x[i];
+		if (!x->alive)
+			continue;
+		m->vm_intervals++;
+		prov += (double)x->prov;
+		int64_t eff = x->placed ? v->assigned - x->swapped : 0;
+		int64_t shortfall = v->demand > eff ? v->demand - eff : 0;
+		m->pressure_gib_h += (double)shortfall / 1024.0 * hours;
+		if (v->demand > 0 && v->demand >= eff)
+			m->pressured_share += 1;
+		if (shortfall > x->prev_short)
+			m->guest_swap_gib += (double)(shortfall - x->prev_short) / 1024.0;
+		v->guest_swap_mibps = shortfall > x->prev_short
+			? (double)(shortfall - x->prev_short) / (double)s->cfg->step_s
+			: 0;
+		x->prev_short = shortfall;
+		m->host_swap_gib_h += (double)x->swapped / 1024.0 * hours;
+		held += (double)eff;
+		if (x->placed && !x->moved && before[i] >= 0 &&
+		    before[i] != v->assigned)
+			m->resizes++;
+		x->moved = 0;
+	}
+	m->held_gib_avg += held / 1024.0;
+	m->provisioned_gib_avg += prov / 1024.0;
+	m->refused += refused;
+	for (size_t h = 0; h < s->n_hosts; h++) {
+		double u = (double)sim_host_resident(s, h) /
+			   (double)s->hosts[h].capacity;
+		if (u > m->peak_host_util)
+			m->peak_host_util = u;
+	}
+	m->steps++;
+}
+
+static void finish(sim_metrics *m, const sim_state *s)
+{
+	if (m->vm_intervals)
+		m->pressured_share /= (double)m->vm_intervals;
+	if (m->steps) {
+		m->held_gib_avg /= (double)m->steps;
+		m->provisioned_gib_avg /= (double)m->steps;
+	}
+	if (m->provisioned_gib_avg > 0)
+		m->saved_share = 1.0 - m->held_gib_avg / m->provisioned_gib_avg;
+	m->migrations = s->migrations;
+	m->provision_signals = s->provision_signals;
+	m->suspend_signals = s->suspend_signals;
+}
+
+int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
+	    sim_metrics *out, char *err, size_t errlen)
+{
+	sim_state s;
+	int64_t *before = NULL;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if ((unsigned)p >= SIM_N_POLICIES) {
+		snprintf(err, errlen, "unknown policy %d", (int)p);
+		return -1;
+	}
+	if (sim_config_validate(c, err, errlen) != 0)
+		return -1;
+	if (t->n_vms == 0) {
+		snprintf(err, errlen, "the trace has no VMs");
+		return -1;
+	}
+	if (state_init(&s, c, t) != 0 ||
+	    !(before = calloc(t->n_vms, sizeof(*before)))) {
+		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);
+		goto out;
+	}
+	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s) {
+		update_vms(&s, t, now);
+		uint64_t refused = place_arrivals(&s, p);
+		for (size_t i = 0; i < s.n_vms; i++)
+			before[i] = s.x[i].placed ? s.vms[i].assigned : -1;
+		if (policy_steps[p](&s, err, errlen) != 0 ||
+		    check_hosts(&s, p, err, errlen) != 0)
+			goto out;
+		measure(&s, out, refused, before);
+		s.round++;
+	}
+	finish(out, &s);
+	rc = 0;
+out:
+	free(before);
+	state_free(&s);
+	return rc;
+}

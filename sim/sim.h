@@ -1,0 +1,87 @@
+/*
+ * sim.h - the trace-driven simulator: the whole public API.
+ *
+ * Replays a trace_set through one policy on a cluster of identical hosts and
+ * measures what the VMs endured. The `market` policy calls market_round(),
+ * the same code the broker runs; the baselines (static, hyperv, esx,
+ * threshold) are written from the seeds' descriptions. docs/simulator.md
+ * gives every rule: time grid, VM settings taken from the trace, placement,
+ * arrivals and departures, the guest and host swap models, and the metrics.
+ *
+ * Ownership: sim_run() borrows the config and the trace; it allocates its own
+ * state and frees it before returning. Results are plain values.
+ */
+#ifndef BOURSE_SIM_H
+#define BOURSE_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "market.h"
+#include "trace.h"
+
+typedef enum sim_policy {
+	SIM_MARKET = 0,
+	SIM_STATIC,
+	SIM_HYPERV,
+	SIM_ESX,
+	SIM_THRESHOLD,
+	SIM_N_POLICIES
+} sim_policy;
+
+typedef struct sim_config {
+	uint32_t n_hosts;
+	int64_t host_mib;     /* physical memory per host */
+	int64_t host_reserve_mib; /* kept for the hypervisor on each host */
+	int64_t step_s;       /* simulated interval (one market round) */
+	int64_t hold_s;       /* a VM's last sample holds this long */
+
+	/* VM settings derived from the trace (docs/simulator.md) */
+	int64_t vm_minimum_mib; /* Hyper-V Minimum, capped at provisioned */
+	int64_t vm_startup_mib; /* Hyper-V Startup, capped at provisioned */
+	uint32_t vm_buffer_pct; /* Hyper-V Buffer */
+	uint32_t vm_weight;     /* Hyper-V Weight */
+	uint32_t vm_shares;     /* ESX shares */
+
+	/* baselines */
+	double esx_max_balloon;  /* share of a VM's memory a balloon may take */
+	double threshold_util;   /* threshold policy: migrate above this */
+
+	market_params market;
+} sim_config;
+
+/* What one policy did to one workload. */
+typedef struct sim_metrics {
+	uint64_t steps;          /* intervals simulated */
+	uint64_t vm_intervals;   /* (VM alive, interval) pairs */
+	double pressure_gib_h;   /* shortfall below demand, integrated */
+	double pressured_share;  /* VM-intervals with pressure >= 100 */
+	double guest_swap_gib;   /* modelled guest paging (pages pushed out) */
+	double host_swap_gib_h;  /* memory held on host swap, integrated */
+	uint64_t resizes;        /* changes of a VM's assigned memory */
+	uint64_t migrations;
+	double held_gib_avg;     /* mean sum of assigned memory */
+	double provisioned_gib_avg; /* mean sum of provisioned memory */
+	double saved_share;      /* 1 - held / provisioned */
+	double peak_host_util;   /* max over hosts and time of resident/capacity */
+	uint64_t refused;        /* VM-intervals a VM could not be placed */
+	uint64_t provision_signals; /* market only */
+	uint64_t suspend_signals;   /* market only */
+} sim_metrics;
+
+/* Fill *c with the documented defaults (market parameters included). */
+void sim_config_default(sim_config *c);
+
+/* Check the config. Returns 0, or -1 with a message in err. */
+int sim_config_validate(const sim_config *c, char *err, size_t errlen);
+
+const char *sim_policy_name(sim_policy p);
+
+/* Parse a policy name. Returns 0, or -1 if the name is unknown. */
+int sim_policy_parse(const char *name, sim_policy *out);
+
+/* Run one policy over the whole trace. Returns 0, or -1 with a message. */
+int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
+	    sim_metrics *out, char *err, size_t errlen);
+
+#endif
