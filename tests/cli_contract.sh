@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The command-line contract of the real `bourse` binary: every command
+# explains itself with --help, bad flags and values are refused with a clear
+# message and a non-zero exit, and a simulator run works end to end.
+# usage: cli_contract.sh BOURSE DATA_DIR
+set -u
+bourse=$1
+data=$2
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# expect CODE STREAM PATTERN -- ARGS...: exit status CODE and PATTERN (grep -E)
+# in stdout or stderr.
+expect() {
+	local code=$1 stream=$2 pattern=$3
+	shift 4
+	"$bourse" "$@" >"$tmp/out" 2>"$tmp/err"
+	local got=$?
+	local file="$tmp/out"
+	[ "$stream" = stderr ] && file="$tmp/err"
+	if [ "$got" -eq "$code" ] && grep -Eq -- "$pattern" "$file"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: bourse $* -> exit $got (want $code), $stream should match '$pattern'"
+		sed 's/^/  out: /' "$tmp/out" | head -5
+		sed 's/^/  err: /' "$tmp/err" | head -5
+	fi
+}
+
+expect 0 stdout 'usage: bourse' -- --help
+expect 0 stdout '^  sim ' -- help
+expect 2 stderr 'usage: bourse' --
+expect 2 stderr "'frobnicate' is not a bourse command" -- frobnicate
+expect 0 stdout '--trace PATH' -- sim --help
+expect 0 stdout '--trace PATH' -- sim -h
+expect 2 stderr '--trace: is required' -- sim
+expect 2 stderr "unrecognized option '--bogus'" -- sim --bogus
+expect 2 stderr "--hosts: 'abc' is not a whole number" -- sim --trace "$data/small.csv" --hosts abc
+expect 2 stderr "--hosts: '0' is out of range" -- sim --trace "$data/small.csv" --hosts 0
+expect 2 stderr "--hosts: '8x' is not a whole number" -- sim --trace "$data/small.csv" --hosts 8x
+expect 2 stderr "--host-gib: '-4' is out of range" -- sim --trace "$data/small.csv" --host-gib -4
+expect 2 stderr "--policy: 'nope' is not a policy" -- sim --trace "$data/small.csv" --policy market,nope
+expect 2 stderr "--param: 'nope' is not a market parameter" -- sim --trace "$data/small.csv" --param nope=1
+expect 2 stderr "--param: 'x' is not a finite number" -- sim --trace "$data/small.csv" --param idle_tax=x
+expect 2 stderr "idle_tax" -- sim --trace "$data/small.csv" --param idle_tax=1.5
+expect 2 stderr "unexpected argument 'extra'" -- sim --trace "$data/small.csv" extra
+expect 2 stderr "requires an argument" -- sim --trace
+expect 0 stdout '^idle_tax +0.75$' -- sim --params
+expect 1 stderr "bad.csv:[0-9]+: " -- sim --trace "$data/bad.csv"
+expect 1 stderr "/nonexistent" -- sim --trace /nonexistent
+expect 0 stdout 'market +static +hyperv +esx +threshold' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8
+expect 0 stdout '^resizes ' -- sim --trace "$data/bitbrains-mini" --hosts 2 --host-gib 8
+expect 0 stdout '^ +esx$' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --policy esx
+
+# --json is valid JSON with every policy asked for.
+if "$bourse" sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --json >"$tmp/json" &&
+	perl -MJSON::PP -e '
+		local $/; my $j = decode_json(<STDIN>);
+		for my $p (qw(market static hyperv esx threshold)) {
+			exists $j->{policies}{$p}{pressure_gib_h} or die "no $p\n";
+		}
+		$j->{cluster}{hosts} == 2 or die "hosts\n";' <"$tmp/json"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: bourse sim --json is not the JSON expected"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

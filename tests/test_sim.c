@@ -1,0 +1,322 @@
+/*
+ * test_sim.c - the simulator on small traces whose outcome is worked out by
+ * hand (the arithmetic is in the comments), plus the baselines' allocators.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+#include "sim.h"
+
+#define MAX_SAMPLES 8
+
+/* A trace built in memory: n VMs, the same sample times for all. */
+struct mini {
+	trace_set set;
+	trace_series vms[4];
+	int64_t t[4][MAX_SAMPLES], prov[4][MAX_SAMPLES], demand[4][MAX_SAMPLES];
+};
+
+static void mini_init(struct mini *m, size_t n_vms, size_t n_samples,
+		      const int64_t *prov, const int64_t *demand)
+{
+	memset(m, 0, sizeof(*m));
+	for (size_t v = 0; v < n_vms; v++) {
+		for (size_t k = 0; k < n_samples; k++) {
+			m->t[v][k] = (int64_t)k * 300;
+			m->prov[v][k] = prov[v];
+			m->demand[v][k] = demand[v];
+		}
+		m->vms[v] = (trace_series){ .id = (uint32_t)v + 1, .n = n_samples,
+					    .t = m->t[v], .prov_mib = m->prov[v],
+					    .demand_mib = m->demand[v] };
+	}
+	m->set.vms = m->vms;
+	m->set.n_vms = n_vms;
+	m->set.t_min = 0;
+	m->set.t_max = (int64_t)(n_samples - 1) * 300;
+}
+
+static void one_host(sim_config *c, int64_t mib)
+{
+	sim_config_default(c);
+	c->n_hosts = 1;
+	c->host_mib = mib;
+	c->host_reserve_mib = 0;
+}
+
+static sim_metrics run(const sim_config *c, const trace_set *t, sim_policy p)
+{
+	sim_metrics m;
+	char err[256] = "";
+	int rc = sim_run(c, t, p, &m, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("sim_run(%s): %s", sim_policy_name(p), err);
+	return m;
+}
+
+/* One VM, provisioned 2048 MiB, demand 1000 MiB, three intervals, a host of
+ * 4096 MiB: nobody is short; the policies differ in what they hold. */
+static void test_plenty(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 2048 }, demand[] = { 1000 };
+	mini_init(&m, 1, 3, prov, demand);
+	one_host(&c, 4096);
+
+	sim_metrics st = run(&c, &m.set, SIM_STATIC);
+	assert_int_equal(st.steps, 3);
+	assert_int_equal(st.vm_intervals, 3);
+	assert_true(st.pressure_gib_h == 0);
+	assert_true(fabs(st.held_gib_avg - 2.0) < 1e-9);
+	assert_true(fabs(st.saved_share) < 1e-9);
+	assert_int_equal(st.resizes, 0);
+	assert_true(fabs(st.peak_host_util - 0.5) < 1e-9);
+
+	/* Hyper-V: starts at Startup 1024, then demand + 20% = 1200: one
+	 * resize, 1200 MiB held. */
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_true(hv.pressure_gib_h == 0);
+	assert_int_equal(hv.resizes, 1);
+	assert_true(fabs(hv.held_gib_avg - 1200.0 / 1024) < 1e-9);
+	assert_true(fabs(hv.saved_share - (1 - 1200.0 / 2048)) < 1e-9);
+
+	/* ESX keeps the 1024 MiB the VM touched at boot: no resize. */
+	sim_metrics esx = run(&c, &m.set, SIM_ESX);
+	assert_int_equal(esx.resizes, 0);
+	assert_true(fabs(esx.held_gib_avg - 1.0) < 1e-9);
+
+	/* The market: 1024 -> 1200 is 176 MiB, above the hysteresis (128 MiB
+	 * and 10%): one resize, then steady. */
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_true(mk.pressure_gib_h == 0);
+	assert_int_equal(mk.resizes, 1);
+	assert_true(fabs(mk.held_gib_avg - 1200.0 / 1024) < 1e-9);
+	assert_int_equal(mk.migrations, 0);
+	assert_int_equal(mk.host_swap_gib_h, 0);
+}
+
+/* Two VMs provisioned 4096 MiB each, demand 3000 each (want 3600), one host
+ * of 4096 MiB, two intervals. */
+static void test_shortage(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096, 4096 }, demand[] = { 3000, 3000 };
+	mini_init(&m, 2, 2, prov, demand);
+	one_host(&c, 4096);
+	const double h = 300.0 / 3600.0;
+
+	/* Static: VM 1 takes the whole host, VM 2 never gets one: refused at
+	 * both intervals, 3000 MiB short each time. */
+	sim_metrics st = run(&c, &m.set, SIM_STATIC);
+	assert_int_equal(st.refused, 2);
+	assert_true(fabs(st.pressure_gib_h - 2 * 3000.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(st.pressured_share - 0.5) < 1e-9);
+	assert_true(fabs(st.held_gib_avg - 4.0) < 1e-9);
+
+	/* Hyper-V: floors 512 each, the other 3072 split by equal weight:
+	 * 2048 each, 952 short each, at both intervals; the guests page the
+	 * 952 MiB out once. Startup 1024 -> 2048 is one resize per VM. */
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_int_equal(hv.refused, 0);
+	assert_true(fabs(hv.pressure_gib_h - 4 * 952.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(hv.pressured_share - 1.0) < 1e-9);
+	assert_true(fabs(hv.guest_swap_gib - 2 * 952.0 / 1024) < 1e-9);
+	assert_int_equal(hv.resizes, 2);
+	assert_true(fabs(hv.peak_host_util - 1.0) < 1e-9);
+
+	/* ESX: same split by equal shares and equal activity, no host swap. */
+	sim_metrics esx = run(&c, &m.set, SIM_ESX);
+	assert_true(fabs(esx.pressure_gib_h - 4 * 952.0 / 1024 * h) < 1e-9);
+	assert_true(esx.host_swap_gib_h == 0);
+
+	/* The market cannot do better on one host; it says the cluster needs
+	 * capacity (wants 7200 > 95% of 4096) at each round. */
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_true(fabs(mk.pressure_gib_h - 4 * 952.0 / 1024 * h) < 1e-9);
+	assert_int_equal(mk.provision_signals, 2);
+	assert_int_equal(mk.migrations, 0);
+}
+
+/* ESX with a balloon that may take only 10% of a VM: two VMs provisioned
+ * 8192, demand 4000 on a 4096 MiB host. Balloon floors: 4000 - 819 = 3181
+ * each, 6362 in all: 2266 MiB go to host swap, 1133 from each VM, which keeps
+ * 2048 resident and is 1952 short. */
+static void test_esx_host_swap(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 8192, 8192 }, demand[] = { 4000, 4000 };
+	mini_init(&m, 2, 2, prov, demand);
+	one_host(&c, 4096);
+	c.esx_max_balloon = 0.1;
+	const double h = 300.0 / 3600.0;
+
+	sim_metrics esx = run(&c, &m.set, SIM_ESX);
+	assert_true(fabs(esx.host_swap_gib_h - 2 * 2266.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(esx.pressure_gib_h - 4 * 1952.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(esx.peak_host_util - 1.0) < 1e-9);
+
+	/* Hyper-V never swaps on the host. */
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_true(hv.host_swap_gib_h == 0);
+}
+
+/* Two hosts of 8192 MiB; three VMs placed A->h0, B->h1, C->h0 (most free
+ * host, lowest index on ties). A and C then want 7200 each on h0 while B
+ * idles on h1: the market moves one of them to h1 and the pressure ends;
+ * Hyper-V, which never migrates, stays short. */
+static void test_market_migrates(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 8192, 8192, 8192 }, demand[] = { 6000, 100, 6000 };
+	mini_init(&m, 3, 6, prov, demand);
+	sim_config_default(&c);
+	c.n_hosts = 2;
+	c.host_mib = 8192;
+	c.host_reserve_mib = 0;
+
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_int_equal(hv.migrations, 0);
+	assert_true(hv.pressure_gib_h > 0);
+	assert_int_equal(mk.migrations, 1);
+	assert_true(mk.pressure_gib_h < hv.pressure_gib_h / 2);
+}
+
+/* The same run twice gives the same numbers, bit for bit. */
+static void test_deterministic(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 8192, 8192, 8192 }, demand[] = { 6000, 100, 6000 };
+	mini_init(&m, 3, 6, prov, demand);
+	sim_config_default(&c);
+	c.n_hosts = 2;
+	c.host_mib = 8192;
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		sim_metrics a = run(&c, &m.set, (sim_policy)p);
+		sim_metrics b = run(&c, &m.set, (sim_policy)p);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	sim_metrics out;
+	char err[256];
+	const int64_t prov[] = { 2048 }, demand[] = { 1000 };
+	mini_init(&m, 1, 2, prov, demand);
+	one_host(&c, 4096);
+	c.host_reserve_mib = 4096;
+	assert_int_equal(sim_run(&c, &m.set, SIM_MARKET, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "reserve"));
+	one_host(&c, 4096);
+	c.n_hosts = 0;
+	assert_int_equal(sim_run(&c, &m.set, SIM_MARKET, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hosts"));
+	one_host(&c, 4096);
+	c.market.idle_tax = 1.0;
+	assert_int_equal(sim_run(&c, &m.set, SIM_HYPERV, &out, err, sizeof(err)), -1);
+	m.set.n_vms = 0;
+	one_host(&c, 4096);
+	assert_int_equal(sim_run(&c, &m.set, SIM_STATIC, &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no VMs"));
+}
+
+static void test_policy_names(void **state)
+{
+	(void)state;
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		sim_policy back;
+		assert_int_equal(sim_policy_parse(sim_policy_name((sim_policy)p), &back), 0);
+		assert_int_equal(back, p);
+	}
+	sim_policy x;
+	assert_int_equal(sim_policy_parse("drs", &x), -1);
+	assert_int_equal(sim_policy_parse("", &x), -1);
+}
+
+/* Weighted water-filling: floors 100 each, room 600 more; weights 3:1 give
+ * 450 and 150 above the floors (Hyper-V's weight decides). */
+static void test_alloc_weighted(void **state)
+{
+	(void)state;
+	int64_t lo[] = { 100, 100 }, hi[] = { 2000, 2000 }, out[2];
+	double w[] = { 3, 1 };
+	alloc_weighted(2, lo, hi, w, 800, out);
+	assert_int_equal(out[0], 550);
+	assert_int_equal(out[1], 250);
+	/* a cap binds: the rest goes to the other */
+	hi[0] = 300;
+	alloc_weighted(2, lo, hi, w, 800, out);
+	assert_int_equal(out[0], 300);
+	assert_int_equal(out[1], 500);
+	/* everything fits: everyone at hi */
+	alloc_weighted(2, lo, hi, w, 5000, out);
+	assert_int_equal(out[0], 300);
+	assert_int_equal(out[1], 2000);
+	/* odd MiB from rounding go to the heavier weight */
+	int64_t lo3[] = { 0, 0, 0 }, hi3[] = { 100, 100, 100 }, out3[3];
+	double w3[] = { 1, 2, 1 };
+	alloc_weighted(3, lo3, hi3, w3, 7, out3);
+	assert_int_equal(out3[0] + out3[1] + out3[2], 7);
+	assert_true(out3[1] >= out3[0] && out3[1] >= out3[2]);
+}
+
+/* Min-funding revocation with a 75% idle tax (an idle MiB costs 4): equal
+ * shares, A active 1000 of up to 3000, B active 3000 of up to 3000, 4000 to
+ * share. Shares per taxed MiB equalise at B = x, A's taxed cost = x, so
+ * A = 1000 + (x - 1000) / 4; x + A = 4000 gives x = 2600, A = 1400: A's idle
+ * memory is reclaimed first. */
+static void test_alloc_min_funding(void **state)
+{
+	(void)state;
+	int64_t lo[] = { 0, 0 }, hi[] = { 3000, 3000 }, out[2];
+	double shares[] = { 1000, 1000 }, active[] = { 1000, 3000 };
+	alloc_min_funding(2, lo, hi, shares, active, 0.75, 4000, out);
+	assert_int_equal(out[0] + out[1], 4000);
+	assert_true(llabs(out[0] - 1400) <= 1);
+	/* without the tax the same shares split evenly */
+	alloc_min_funding(2, lo, hi, shares, active, 0.0, 4000, out);
+	assert_true(llabs(out[0] - out[1]) <= 1);
+	/* floors are honoured even when they are most of the supply */
+	int64_t lo2[] = { 1900, 0 };
+	alloc_min_funding(2, lo2, hi, shares, active, 0.75, 4000, out);
+	assert_true(out[0] >= 1900);
+	assert_int_equal(out[0] + out[1], 4000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plenty),
+		cmocka_unit_test(test_shortage),
+		cmocka_unit_test(test_esx_host_swap),
+		cmocka_unit_test(test_market_migrates),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_policy_names),
+		cmocka_unit_test(test_alloc_weighted),
+		cmocka_unit_test(test_alloc_min_funding),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
