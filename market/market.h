@@ -30,6 +30,9 @@
 /* Sentinel for "no host" (e.g. a recommendation that is not a migration). */
 #define MARKET_NO_HOST UINT32_MAX
 
+/* market_vm_pressure() never exceeds this (demand with nothing assigned). */
+#define MARKET_PRESSURE_MAX 10000.0
+
 /* Every number in the model. Defaults from market_params_default(); each is
  * explained in docs/market.md. */
 typedef struct market_params {
@@ -108,9 +111,15 @@ typedef struct market_cluster {
 /* Per-host outcome of a round. */
 typedef struct market_host_out {
 	int64_t supply;         /* capacity - reserve */
-	int64_t wanted;         /* sum of clamped wants (demand plus buffer) */
+	int64_t wanted;         /* sum of clamped wants (demand plus buffer) of
+	                         * the VMs on the host at the start of the
+	                         * round; this and the fields below up to
+	                         * price describe the state the round priced */
 	int64_t floor;          /* sum of max(minimum, reservation) */
-	int64_t awarded;        /* sum of awards after hysteresis; <= supply when
+	int64_t awarded;        /* memory the host holds once this round is
+	                         * applied: awards after hysteresis, minus the
+	                         * award targets of VMs migrating away, plus the
+	                         * to_mib of VMs migrating here; <= supply when
 	                         * floor <= supply */
 	double utilization;     /* wanted / supply (may exceed 1) */
 	double balloon_pressure; /* shortfall held back from VMs / supply */
@@ -123,7 +132,9 @@ typedef struct market_host_out {
 
 /* Per-VM outcome of a round. */
 typedef struct market_award {
-	int64_t target;   /* memory the VM should hold after this round */
+	int64_t target;   /* memory the VM should hold after this round at
+	                   * its current host (for a VM with a migrate rec:
+	                   * what the source cleared; see market_rec) */
 	int64_t want;     /* demand plus buffer, clamped to [floor, ceiling] */
 	double budget;    /* what the buyer was willing to spend */
 	double pressure;  /* demand / target * 100 */
@@ -134,7 +145,11 @@ typedef enum market_rec_kind {
 	MARKET_REC_MIGRATE = 2,
 } market_rec_kind;
 
-/* A recommendation: an action worth taking. */
+/* A recommendation: an action worth taking. A VM gets at most one per round
+ * (so cap_recs = n_vms). Migrations come first, in decision order, then
+ * resizes in VM order. To apply a resize: assigned = to_mib. To apply a
+ * migration: move the VM to to_host and set assigned = to_mib (its want),
+ * instead of its award target at the source. */
 typedef struct market_rec {
 	market_rec_kind kind;
 	uint32_t vm;        /* index into market_cluster.vms */

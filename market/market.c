@@ -1,0 +1,1277 @@
+/*
+ * market.c - the bourse economic engine (see market.h and docs/market.md).
+ *
+ * Layout of this file, in the order a round runs:
+ *   messages    tiny error-message builder (no stdio in market/)
+ *   sorting     a stable merge sort of index arrays with a scratch buffer
+ *   parameters  defaults and validation
+ *   buyers      floor, ceiling, want, pressure, budget
+ *   sellers     price
+ *   results     market_result_init/_release and the private scratch
+ *   round       grouping, pricing, clearing, hysteresis, migration,
+ *               recommendations, signals
+ *
+ * Nothing here allocates after market_result_init(), reads a clock or does
+ * I/O. Every helper that is not part of market.h is static.
+ */
+#include "market.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest memory quantity (MiB) the market accepts: 2^40 MiB = 1 EiB.
+ * Keeps every sum over 10^6 VMs, and demand * (100 + buffer_pct), inside
+ * int64_t. */
+#define S_MIB_MAX ((int64_t)1 << 40)
+
+/* Hyper-V accepts a memory buffer of 5..2000 %. */
+#define S_BUFFER_MAX 2000u
+
+/* Weight range of Hyper-V Dynamic Memory (0..10000, default 5000). */
+#define S_WEIGHT_MAX 10000u
+#define S_WEIGHT_NORMAL 5000.0
+
+/* ESX "normal" shares, normalised (see docs/market.md, "Budget"). */
+#define S_SHARES_NORMAL 1000.0
+
+/* ------------------------------------------------------------------ */
+/* messages                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A bounded, always NUL-terminated message being built in a caller buffer. */
+typedef struct s_msg {
+	char *buf;
+	size_t cap;
+	size_t len;
+} s_msg;
+
+static void s_msg_str(s_msg *m, const char *s)
+{
+	if (m->buf == NULL || m->cap == 0)
+		return;
+	while (*s != '\0' && m->len + 1 < m->cap)
+		m->buf[m->len++] = *s++;
+	m->buf[m->len] = '\0';
+}
+
+static void s_msg_u64(s_msg *m, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	char out[24];
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	s_msg_str(m, out);
+}
+
+static s_msg s_msg_start(char *err, size_t errlen)
+{
+	s_msg m = { err, errlen, 0 };
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	return m;
+}
+
+/* Sets err to "<what>" and returns -1. */
+static int s_fail(char *err, size_t errlen, const char *what)
+{
+	s_msg m = s_msg_start(err, errlen);
+
+	s_msg_str(&m, what);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* sorting                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Everything a comparison may look at; each less-function uses a part. */
+typedef struct s_ctx {
+	const market_cluster *c;
+	const double *dkey;  /* per VM or per host, by index */
+	const int64_t *ikey; /* per VM or per host, by index */
+} s_ctx;
+
+/* Strict weak order on indices: returns nonzero if a sorts before b. */
+typedef int (*s_less_fn)(const s_ctx *ctx, uint32_t a, uint32_t b);
+
+/* Stable bottom-up merge sort of a[0..n) using tmp[0..n) as scratch. */
+static void s_sort(uint32_t *a, uint32_t *tmp, size_t n, s_less_fn less,
+		   const s_ctx *ctx)
+{
+	uint32_t *src = a, *dst = tmp;
+
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = less(ctx, src[j], src[i]) ? src[j++]
+								     : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+}
+
+static int s_vm_id_less(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->c->vms[a].id != x->c->vms[b].id)
+		return x->c->vms[a].id < x->c->vms[b].id;
+	return a < b;
+}
+
+static int s_host_id_less(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->c->hosts[a].id != x->c->hosts[b].id)
+		return x->c->hosts[a].id < x->c->hosts[b].id;
+	return a < b;
+}
+
+/* VMs: dkey (rho) descending, then weight desc, shares desc, id asc. */
+static int s_less_rho(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	const market_vm *va = &x->c->vms[a], *vb = &x->c->vms[b];
+
+	if (x->dkey[a] != x->dkey[b])
+		return x->dkey[a] > x->dkey[b];
+	if (va->weight != vb->weight)
+		return va->weight > vb->weight;
+	if (va->shares != vb->shares)
+		return va->shares > vb->shares;
+	return s_vm_id_less(x, a, b);
+}
+
+/* VMs: ikey descending, then id ascending. */
+static int s_less_vm_ikey_desc(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->ikey[a] != x->ikey[b])
+		return x->ikey[a] > x->ikey[b];
+	return s_vm_id_less(x, a, b);
+}
+
+/* VMs: ikey ascending, then id ascending. */
+static int s_less_vm_ikey_asc(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->ikey[a] != x->ikey[b])
+		return x->ikey[a] < x->ikey[b];
+	return s_vm_id_less(x, a, b);
+}
+
+/* Hosts: dkey (price) descending, then id ascending. */
+static int s_less_host_dkey_desc(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->dkey[a] != x->dkey[b])
+		return x->dkey[a] > x->dkey[b];
+	return s_host_id_less(x, a, b);
+}
+
+/* Hosts: dkey (price) ascending, then id ascending. */
+static int s_less_host_dkey_asc(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->dkey[a] != x->dkey[b])
+		return x->dkey[a] < x->dkey[b];
+	return s_host_id_less(x, a, b);
+}
+
+/* Hosts: ikey (awarded) ascending, then id ascending. */
+static int s_less_host_ikey_asc(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->ikey[a] != x->ikey[b])
+		return x->ikey[a] < x->ikey[b];
+	return s_host_id_less(x, a, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* parameters                                                         */
+/* ------------------------------------------------------------------ */
+
+void market_params_default(market_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->price_base = 1.0;
+	p->price_exponent = 2.0;
+	p->util_cap = 0.99;
+	p->balloon_weight = 4.0;
+	p->swap_weight = 2.0;
+	p->swap_norm_mibps = 10.0;
+	p->idle_tax = 0.75;
+	p->budget_pressure_gain = 1.0;
+	p->budget_swap_gain = 1.0;
+	p->resize_min_mib = 128;
+	p->resize_min_frac = 0.10;
+	p->migrate_gain = 0.30;
+	p->migrate_cost_mib = 0.5;
+	p->migrate_cooldown = 12;
+	p->migrate_max_per_round = 8;
+	p->migrate_targets = 4;
+	p->provision_util = 0.95;
+	p->suspend_util = 0.60;
+}
+
+/* 1 if lo <= x <= hi (or lo <= x < hi when open_hi), finite; NaN fails. */
+static int s_in(double x, double lo, double hi, int open_hi)
+{
+	if (!isfinite(x) || !(x >= lo))
+		return 0;
+	return open_hi ? x < hi : x <= hi;
+}
+
+int market_params_validate(const market_params *p, char *err, size_t errlen)
+{
+	static const double big = 1e12;
+	const char *bad = NULL;
+
+	if (p == NULL)
+		bad = "parameters missing";
+	else if (!s_in(p->price_base, 1e-12, big, 0))
+		bad = "'price_base' must be > 0 and finite";
+	else if (!s_in(p->price_exponent, 0.0, 16.0, 0))
+		bad = "'price_exponent' must be in [0, 16]";
+	else if (!s_in(p->util_cap, 0.0, 1.0, 1))
+		bad = "'util_cap' must be in [0, 1)";
+	else if (!s_in(p->balloon_weight, 0.0, big, 0))
+		bad = "'balloon_weight' must be >= 0 and finite";
+	else if (!s_in(p->swap_weight, 0.0, big, 0))
+		bad = "'swap_weight' must be >= 0 and finite";
+	else if (!s_in(p->swap_norm_mibps, 1e-9, big, 0))
+		bad = "'swap_norm_mibps' must be > 0 and finite";
+	else if (!s_in(p->idle_tax, 0.0, 1.0, 1))
+		bad = "'idle_tax' must be in [0, 1)";
+	else if (!s_in(p->budget_pressure_gain, 0.0, big, 0))
+		bad = "'budget_pressure_gain' must be >= 0 and finite";
+	else if (!s_in(p->budget_swap_gain, 0.0, big, 0))
+		bad = "'budget_swap_gain' must be >= 0 and finite";
+	else if (p->resize_min_mib < 0 || p->resize_min_mib > S_MIB_MAX)
+		bad = "'resize_min_mib' must be in [0, 2^40]";
+	else if (!s_in(p->resize_min_frac, 0.0, 1.0, 0))
+		bad = "'resize_min_frac' must be in [0, 1]";
+	else if (!s_in(p->migrate_gain, 0.0, 1.0, 1))
+		bad = "'migrate_gain' must be in [0, 1)";
+	else if (!s_in(p->migrate_cost_mib, 0.0, big, 0))
+		bad = "'migrate_cost_mib' must be >= 0 and finite";
+	else if (p->migrate_cooldown < 0)
+		bad = "'migrate_cooldown' must be >= 0";
+	else if (!s_in(p->provision_util, 0.01, 100.0, 0))
+		bad = "'provision_util' must be in [0.01, 100]";
+	else if (!s_in(p->suspend_util, 0.0, 1.0, 0))
+		bad = "'suspend_util' must be in [0, 1]";
+	if (bad != NULL)
+		return s_fail(err, errlen, bad);
+	s_msg_start(err, errlen);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* cluster validation                                                 */
+/* ------------------------------------------------------------------ */
+
+static int s_mib_ok(int64_t v)
+{
+	return v >= 0 && v <= S_MIB_MAX;
+}
+
+/* Returns the reason VM *v is invalid, or NULL. */
+static const char *s_vm_problem(const market_vm *v, size_t n_hosts)
+{
+	if (v->host >= n_hosts)
+		return "host index out of range";
+	if (!s_mib_ok(v->demand) || !s_mib_ok(v->assigned) ||
+	    !s_mib_ok(v->startup) || !s_mib_ok(v->minimum) ||
+	    !s_mib_ok(v->maximum) || !s_mib_ok(v->reservation) ||
+	    !s_mib_ok(v->limit))
+		return "memory quantity negative or above 2^40 MiB";
+	if (v->minimum > v->maximum)
+		return "'minimum' above 'maximum'";
+	if (v->limit > 0 && v->reservation > v->limit)
+		return "'reservation' above 'limit'";
+	if (!isfinite(v->guest_swap_mibps) || v->guest_swap_mibps < 0)
+		return "'guest_swap_mibps' negative or not finite";
+	if (v->weight > S_WEIGHT_MAX)
+		return "'weight' above 10000";
+	if (v->buffer_pct > S_BUFFER_MAX)
+		return "'buffer_pct' above 2000";
+	return NULL;
+}
+
+/* Returns the reason host *h is invalid, or NULL. */
+static const char *s_host_problem(const market_host *h)
+{
+	if (!s_mib_ok(h->capacity) || !s_mib_ok(h->reserve))
+		return "memory quantity negative or above 2^40 MiB";
+	if (h->capacity <= h->reserve)
+		return "'capacity' not above 'reserve'";
+	if (!isfinite(h->host_swap_mibps) || h->host_swap_mibps < 0)
+		return "'host_swap_mibps' negative or not finite";
+	return NULL;
+}
+
+/* "<kind> <id> (index <i>): <why>" into err; returns -1. */
+static int s_fail_item(char *err, size_t errlen, const char *kind,
+		       uint32_t id, size_t i, const char *why)
+{
+	s_msg m = s_msg_start(err, errlen);
+
+	s_msg_str(&m, kind);
+	s_msg_str(&m, " ");
+	s_msg_u64(&m, id);
+	s_msg_str(&m, " (index ");
+	s_msg_u64(&m, i);
+	s_msg_str(&m, "): ");
+	s_msg_str(&m, why);
+	return -1;
+}
+
+int market_cluster_validate(const market_cluster *c, char *err, size_t errlen)
+{
+	if (c == NULL)
+		return s_fail(err, errlen, "cluster missing");
+	if ((c->n_hosts > 0 && c->hosts == NULL) ||
+	    (c->n_vms > 0 && c->vms == NULL))
+		return s_fail(err, errlen, "cluster arrays missing");
+	if (c->n_hosts >= UINT32_MAX || c->n_vms >= UINT32_MAX)
+		return s_fail(err, errlen, "cluster too large");
+	for (size_t i = 0; i < c->n_hosts; i++) {
+		const char *why = s_host_problem(&c->hosts[i]);
+		if (why != NULL)
+			return s_fail_item(err, errlen, "host",
+					   c->hosts[i].id, i, why);
+	}
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const char *why = s_vm_problem(&c->vms[i], c->n_hosts);
+		if (why != NULL)
+			return s_fail_item(err, errlen, "vm", c->vms[i].id, i,
+					   why);
+	}
+	s_msg_start(err, errlen);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* buyers                                                             */
+/* ------------------------------------------------------------------ */
+
+int64_t market_vm_ceiling(const market_vm *v)
+{
+	if (v->limit > 0 && v->limit < v->maximum)
+		return v->limit;
+	return v->maximum;
+}
+
+int64_t market_vm_floor(const market_vm *v)
+{
+	int64_t f = v->minimum > v->reservation ? v->minimum : v->reservation;
+	int64_t ceil = market_vm_ceiling(v);
+
+	return f < ceil ? f : ceil;
+}
+
+static int64_t s_clamp64(int64_t x, int64_t lo, int64_t hi)
+{
+	if (x < lo)
+		return lo;
+	return x > hi ? hi : x;
+}
+
+int64_t market_vm_want(const market_vm *v)
+{
+	int64_t floor = market_vm_floor(v), ceil = market_vm_ceiling(v);
+	int64_t mul = 100 + (int64_t)v->buffer_pct, want;
+
+	if (v->demand <= 0)
+		want = 0;
+	else if (v->demand > (INT64_MAX - 99) / mul)
+		want = ceil; /* cannot be represented: as much as allowed */
+	else
+		want = (v->demand * mul + 99) / 100; /* exact integer ceil */
+	return s_clamp64(want, floor, ceil);
+}
+
+double market_vm_pressure(int64_t demand, int64_t assigned)
+{
+	double pr;
+
+	if (demand <= 0)
+		return 0.0;
+	if (assigned <= 0)
+		return MARKET_PRESSURE_MAX;
+	pr = (double)demand / (double)assigned * 100.0;
+	return pr < MARKET_PRESSURE_MAX ? pr : MARKET_PRESSURE_MAX;
+}
+
+double market_vm_budget(const market_params *p, const market_vm *v)
+{
+	double w = v->weight > 0 ? (double)v->weight : 1.0;
+	double sh = v->shares > 0 ? (double)v->shares : 1.0;
+	double excess = market_vm_pressure(v->demand, v->assigned) / 100.0 - 1.0;
+	double swap = v->guest_swap_mibps / p->swap_norm_mibps;
+	double suffer;
+
+	if (!(excess > 0))
+		excess = 0;
+	if (!(swap > 0))
+		swap = 0;
+	suffer = 1.0 + p->budget_pressure_gain * excess +
+		 p->budget_swap_gain * swap;
+	return (w / S_WEIGHT_NORMAL) * (sh / S_SHARES_NORMAL) * suffer;
+}
+
+/* ------------------------------------------------------------------ */
+/* sellers                                                            */
+/* ------------------------------------------------------------------ */
+
+double market_price(const market_params *p, double u, double bp, double sp)
+{
+	double uc = u, gain;
+
+	if (!(uc > 0)) /* also catches NaN */
+		uc = 0;
+	if (!(uc < p->util_cap))
+		uc = p->util_cap;
+	if (!(bp > 0))
+		bp = 0;
+	if (!(sp > 0))
+		sp = 0;
+	gain = 1.0 + p->balloon_weight * bp + p->swap_weight * sp;
+	return p->price_base * gain / pow(1.0 - uc, p->price_exponent);
+}
+
+/* ------------------------------------------------------------------ */
+/* results and scratch                                                */
+/* ------------------------------------------------------------------ */
+
+/* Private working memory of a round, sized by market_result_init(). */
+typedef struct s_scratch {
+	/* per host (n_hosts + 1 entries) */
+	size_t *start;     /* VMs of host h are by_host[start[h]..start[h+1]) */
+	int64_t *wanted;   /* live sum of wants (changes with migrations) */
+	int64_t *held;     /* live balloon shortfall, MiB */
+	double *swap;      /* live host + guest swap, MiB/s */
+	double *price;     /* live ask */
+	int64_t *load;     /* suspend planning: memory planned on the host */
+	int64_t *room;     /* suspend planning: cap - load */
+	uint32_t *horder;  /* hosts, sorted for migration or signals */
+	uint32_t *hlist;   /* hosts, second list */
+	uint32_t *htmp;    /* sort scratch for hosts */
+	unsigned char *hflag;
+	/* per VM (n_vms + 1 entries) */
+	uint32_t *by_host; /* VM indices grouped by host */
+	uint32_t *vlist;   /* a working list of VMs */
+	uint32_t *vtmp;    /* sort scratch for VMs */
+	uint32_t *vaux;    /* suspend planning: where each VM would go */
+	int64_t *floor;
+	int64_t *ikey;     /* sort key */
+	double *dkey;      /* sort key */
+	uint32_t *dest;    /* migration destination or MARKET_NO_HOST */
+	int64_t *dest_mib; /* memory at the destination */
+} s_scratch;
+
+static void s_scratch_free(s_scratch *s)
+{
+	if (s == NULL)
+		return;
+	free(s->start);
+	free(s->wanted);
+	free(s->held);
+	free(s->swap);
+	free(s->price);
+	free(s->load);
+	free(s->room);
+	free(s->horder);
+	free(s->hlist);
+	free(s->htmp);
+	free(s->hflag);
+	free(s->by_host);
+	free(s->vlist);
+	free(s->vtmp);
+	free(s->vaux);
+	free(s->floor);
+	free(s->ikey);
+	free(s->dkey);
+	free(s->dest);
+	free(s->dest_mib);
+	free(s);
+}
+
+/* Returns a scratch for h hosts and v VMs, or NULL (nothing leaked). */
+static s_scratch *s_scratch_new(size_t h, size_t v)
+{
+	s_scratch *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	h += 1;
+	v += 1;
+	s->start = calloc(h, sizeof(*s->start));
+	s->wanted = calloc(h, sizeof(*s->wanted));
+	s->held = calloc(h, sizeof(*s->held));
+	s->swap = calloc(h, sizeof(*s->swap));
+	s->price = calloc(h, sizeof(*s->price));
+	s->load = calloc(h, sizeof(*s->load));
+	s->room = calloc(h, sizeof(*s->room));
+	s->horder = calloc(h, sizeof(*s->horder));
+	s->hlist = calloc(h, sizeof(*s->hlist));
+	s->htmp = calloc(h, sizeof(*s->htmp));
+	s->hflag = calloc(h, sizeof(*s->hflag));
+	s->by_host = calloc(v, sizeof(*s->by_host));
+	s->vlist = calloc(v, sizeof(*s->vlist));
+	s->vtmp = calloc(v, sizeof(*s->vtmp));
+	s->vaux = calloc(v, sizeof(*s->vaux));
+	s->floor = calloc(v, sizeof(*s->floor));
+	s->ikey = calloc(v, sizeof(*s->ikey));
+	s->dkey = calloc(v > h ? v : h, sizeof(*s->dkey));
+	s->dest = calloc(v, sizeof(*s->dest));
+	s->dest_mib = calloc(v, sizeof(*s->dest_mib));
+	if (!s->start || !s->wanted || !s->held || !s->swap || !s->price ||
+	    !s->load || !s->room || !s->horder || !s->hlist || !s->htmp ||
+	    !s->hflag || !s->by_host || !s->vlist || !s->vtmp || !s->vaux ||
+	    !s->floor || !s->ikey || !s->dkey || !s->dest || !s->dest_mib) {
+		s_scratch_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int market_result_init(market_result *r, size_t n_hosts, size_t n_vms)
+{
+	if (r == NULL)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	if (n_hosts >= UINT32_MAX || n_vms >= UINT32_MAX)
+		return -1;
+	r->hosts = calloc(n_hosts + 1, sizeof(*r->hosts));
+	r->awards = calloc(n_vms + 1, sizeof(*r->awards));
+	r->recs = calloc(n_vms + 1, sizeof(*r->recs));
+	r->signals = calloc(n_hosts + 1, sizeof(*r->signals));
+	r->scratch = s_scratch_new(n_hosts, n_vms);
+	if (!r->hosts || !r->awards || !r->recs || !r->signals ||
+	    !r->scratch) {
+		market_result_release(r);
+		return -1;
+	}
+	r->cap_hosts = n_hosts;
+	r->cap_vms = n_vms;
+	r->cap_recs = n_vms; /* at most one recommendation per VM */
+	r->cap_signals = n_hosts + 1; /* one provision + one suspend per host */
+	return 0;
+}
+
+void market_result_release(market_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->hosts);
+	free(r->awards);
+	free(r->recs);
+	free(r->signals);
+	s_scratch_free(r->scratch);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------------ */
+/* round: grouping and pricing                                        */
+/* ------------------------------------------------------------------ */
+
+/* Counting sort of VM indices by host[v]: fills s->start and s->by_host.
+ * `host` gives each VM's host; VMs keep their index order inside a host. */
+static void s_group(s_scratch *s, const uint32_t *host, size_t n_hosts,
+		    size_t n_vms)
+{
+	memset(s->start, 0, (n_hosts + 1) * sizeof(*s->start));
+	for (size_t v = 0; v < n_vms; v++)
+		s->start[host[v] + 1]++;
+	for (size_t h = 0; h < n_hosts; h++)
+		s->start[h + 1] += s->start[h];
+	for (size_t v = 0; v < n_vms; v++)
+		s->by_host[s->start[host[v]]++] = (uint32_t)v;
+	for (size_t h = n_hosts; h > 0; h--)
+		s->start[h] = s->start[h - 1];
+	s->start[0] = 0;
+}
+
+static double s_host_price(const market_params *p, int64_t supply,
+			   int64_t wanted, int64_t held, double swap)
+{
+	double u = (double)wanted / (double)supply;
+	double bp = (double)held / (double)supply;
+
+	return market_price(p, u, bp, swap / p->swap_norm_mibps);
+}
+
+/* Fills every award's want/budget, s->floor, and every host's supply,
+ * wanted, floor, pressures, utilization and price (the state the round
+ * starts from), plus the live copies in the scratch. */
+static void s_price_all(const market_params *p, const market_cluster *c,
+			market_result *r, s_scratch *s)
+{
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		market_host_out *o = &r->hosts[h];
+		memset(o, 0, sizeof(*o));
+		o->supply = c->hosts[h].capacity - c->hosts[h].reserve;
+		s->held[h] = 0;
+		s->swap[h] = c->hosts[h].host_swap_mibps;
+	}
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const market_vm *v = &c->vms[i];
+		market_award *a = &r->awards[i];
+		market_host_out *o = &r->hosts[v->host];
+		int64_t reach = v->demand < market_vm_ceiling(v)
+					? v->demand : market_vm_ceiling(v);
+
+		memset(a, 0, sizeof(*a));
+		a->want = market_vm_want(v);
+		a->budget = market_vm_budget(p, v);
+		s->floor[i] = market_vm_floor(v);
+		o->wanted += a->want;
+		o->floor += s->floor[i];
+		if (reach > v->assigned)
+			s->held[v->host] += reach - v->assigned;
+		s->swap[v->host] += v->guest_swap_mibps;
+	}
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		market_host_out *o = &r->hosts[h];
+		o->utilization = (double)o->wanted / (double)o->supply;
+		o->balloon_pressure = (double)s->held[h] / (double)o->supply;
+		o->swap_pressure = s->swap[h] / p->swap_norm_mibps;
+		o->price = market_price(p, o->utilization, o->balloon_pressure,
+					o->swap_pressure);
+		s->wanted[h] = o->wanted;
+		s->price[h] = o->price;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* round: shortage clearing (min-funding revocation with idle tax)    */
+/* ------------------------------------------------------------------ */
+
+/* Taxed cost of holding P MiB with demand d: idle MiB cost k each. */
+static double s_cost(double P, double d, double k)
+{
+	return P <= d ? P : d + k * (P - d);
+}
+
+/* Inverse of s_cost: MiB bought with x taxed MiB. */
+static double s_cost_inv(double x, double d, double k)
+{
+	return x <= d ? x : d + (x - d) / k;
+}
+
+/* One host's VMs, as the clearing sees them. */
+typedef struct s_host_vms {
+	const uint32_t *idx; /* VM indices */
+	size_t n;
+} s_host_vms;
+
+/* Allocation of VM i at t = 1/lambda, clamped to [floor, want]. */
+static double s_alloc_at(const market_cluster *c, const market_result *r,
+			 const s_scratch *s, uint32_t i, double t, double k)
+{
+	double x = s_cost_inv(r->awards[i].budget * t,
+			      (double)c->vms[i].demand, k);
+	double lo = (double)s->floor[i], hi = (double)r->awards[i].want;
+
+	return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static double s_alloc_sum(const market_cluster *c, const market_result *r,
+			  const s_scratch *s, s_host_vms hv, double t, double k)
+{
+	double sum = 0;
+
+	for (size_t j = 0; j < hv.n; j++)
+		sum += s_alloc_at(c, r, s, hv.idx[j], t, k);
+	return sum;
+}
+
+/* Bisection on t = 1/lambda: returns the largest t found with
+ * sum(alloc(t)) <= supply. alloc is non-decreasing and continuous in t;
+ * alloc(0) = floors (fit, by the caller's check) and at t_hi every VM is
+ * at its want (do not fit, by the caller's check). */
+static double s_bisect(const market_cluster *c, const market_result *r,
+		       const s_scratch *s, s_host_vms hv, double supply,
+		       double k)
+{
+	double lo = 0, hi = 0;
+
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		double cw = s_cost((double)r->awards[i].want,
+				   (double)c->vms[i].demand, k);
+		double t = cw / r->awards[i].budget; /* reaches want */
+		if (t > hi)
+			hi = t;
+	}
+	hi = hi * 2 + 1;
+	for (int it = 0; it < 200; it++) {
+		double mid = lo + (hi - lo) / 2;
+		if (mid <= lo || mid >= hi)
+			break;
+		if (s_alloc_sum(c, r, s, hv, mid, k) <= supply)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Hands out `left` MiB to VMs below want, one MiB each per pass (more when
+ * the leftover is large), in order of value per taxed MiB of the next MiB,
+ * then weight, shares, id. Uses s->vlist, s->vtmp, s->dkey. */
+static void s_hand_out(const market_cluster *c, market_result *r,
+		       s_scratch *s, s_host_vms hv, int64_t left, double k)
+{
+	s_ctx ctx = { c, s->dkey, NULL };
+	uint32_t *L = s->vlist;
+
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		double next = (double)r->awards[i].target + 1.0;
+		L[j] = i;
+		s->dkey[i] = r->awards[i].budget /
+			     s_cost(next, (double)c->vms[i].demand, k);
+	}
+	s_sort(L, s->vtmp, hv.n, s_less_rho, &ctx);
+	while (left > 0) {
+		int64_t below = 0, each;
+		for (size_t j = 0; j < hv.n; j++)
+			below += r->awards[L[j]].target < r->awards[L[j]].want;
+		if (below == 0)
+			return;
+		each = left / below > 0 ? left / below : 1;
+		for (size_t j = 0; j < hv.n && left > 0; j++) {
+			market_award *a = &r->awards[L[j]];
+			int64_t give = a->want - a->target;
+			give = give < each ? give : each;
+			give = give < left ? give : left;
+			a->target += give;
+			left -= give;
+		}
+	}
+}
+
+/* Takes `excess` MiB back, never below floors, in host order. The caller
+ * guarantees the floors fit. */
+static void s_trim(market_result *r, const s_scratch *s, s_host_vms hv,
+		   int64_t excess)
+{
+	for (size_t j = 0; j < hv.n && excess > 0; j++) {
+		market_award *a = &r->awards[hv.idx[j]];
+		int64_t take = a->target - s->floor[hv.idx[j]];
+		take = take < excess ? take : excess;
+		a->target -= take;
+		excess -= take;
+	}
+}
+
+/* Shortage on host h (wants do not fit, floors do): targets sum to supply
+ * exactly. Returns the clearing price lambda. */
+static double s_clear_shortage(const market_params *p,
+			       const market_cluster *c, market_result *r,
+			       s_scratch *s, s_host_vms hv, int64_t supply)
+{
+	double k = 1.0 / (1.0 - p->idle_tax);
+	double t = s_bisect(c, r, s, hv, (double)supply, k);
+	int64_t sum = 0;
+
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		/* floor() of a value in [floor, want] stays in range */
+		r->awards[i].target = (int64_t)s_alloc_at(c, r, s, i, t, k);
+		sum += r->awards[i].target;
+	}
+	if (sum < supply)
+		s_hand_out(c, r, s, hv, supply - sum, k);
+	else if (sum > supply) /* only if rounding of the sum misled bisection */
+		s_trim(r, s, hv, sum - supply);
+	return t > 0 ? 1.0 / t : 0.0;
+}
+
+/* ------------------------------------------------------------------ */
+/* round: hysteresis                                                  */
+/* ------------------------------------------------------------------ */
+
+/* 1 if moving from assigned to target is too small to be an action. */
+static int s_small_change(const market_params *p, int64_t assigned,
+			  int64_t target)
+{
+	double thr = p->resize_min_frac * (double)assigned;
+	int64_t d = target > assigned ? target - assigned : assigned - target;
+
+	if (thr < (double)p->resize_min_mib)
+		thr = (double)p->resize_min_mib;
+	return d > 0 && (double)d < thr;
+}
+
+/* Keeps assigned memory instead of small resizes on one host: small grows
+ * are always dropped (that frees memory); small shrinks are kept, smallest
+ * first then by id, only while the host stays within supply. A VM whose
+ * assigned is outside [floor, ceiling] is always resized. */
+static void s_hysteresis(const market_params *p, const market_cluster *c,
+			 market_result *r, s_scratch *s, s_host_vms hv,
+			 int64_t supply)
+{
+	s_ctx ctx = { c, NULL, s->ikey };
+	int64_t total = 0;
+	size_t n = 0;
+
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		const market_vm *v = &c->vms[i];
+		market_award *a = &r->awards[i];
+		int ok = v->assigned >= s->floor[i] &&
+			 v->assigned <= market_vm_ceiling(v) &&
+			 s_small_change(p, v->assigned, a->target);
+		if (ok && a->target > v->assigned)
+			a->target = v->assigned;
+		else if (ok) {
+			s->vlist[n++] = i;
+			s->ikey[i] = v->assigned - a->target;
+		}
+		total += a->target;
+	}
+	s_sort(s->vlist, s->vtmp, n, s_less_vm_ikey_asc, &ctx);
+	for (size_t j = 0; j < n; j++) {
+		uint32_t i = s->vlist[j];
+		if (total + s->ikey[i] > supply)
+			continue;
+		total += s->ikey[i];
+		r->awards[i].target = c->vms[i].assigned;
+	}
+}
+
+/* Clears host h: targets, hysteresis, awarded, pressures of the awards. */
+static void s_clear_host(const market_params *p, const market_cluster *c,
+			 market_result *r, s_scratch *s, size_t h)
+{
+	market_host_out *o = &r->hosts[h];
+	s_host_vms hv = { s->by_host + s->start[h],
+			  s->start[h + 1] - s->start[h] };
+
+	if (o->wanted <= o->supply) {
+		for (size_t j = 0; j < hv.n; j++)
+			r->awards[hv.idx[j]].target = r->awards[hv.idx[j]].want;
+	} else if (o->floor > o->supply) {
+		o->shortage = 1;
+		o->infeasible = 1;
+		for (size_t j = 0; j < hv.n; j++)
+			r->awards[hv.idx[j]].target = s->floor[hv.idx[j]];
+	} else {
+		o->shortage = 1;
+		o->clearing_price =
+			s_clear_shortage(p, c, r, s, hv, o->supply);
+	}
+	s_hysteresis(p, c, r, s, hv, o->supply);
+	o->awarded = 0;
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		o->awarded += r->awards[i].target;
+		r->awards[i].pressure =
+			market_vm_pressure(c->vms[i].demand, r->awards[i].target);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* round: migration                                                   */
+/* ------------------------------------------------------------------ */
+
+/* 1 if VM v may migrate at `round` (cooldown over or never migrated). */
+static int s_cooled(const market_params *p, const market_vm *v, int64_t round)
+{
+	uint64_t since;
+
+	if (v->last_migrated == MARKET_NEVER)
+		return 1;
+	if (round < v->last_migrated)
+		return 0;
+	/* unsigned: round - INT64_MIN-ish values do not overflow */
+	since = (uint64_t)round - (uint64_t)v->last_migrated;
+	return since >= (uint64_t)p->migrate_cooldown;
+}
+
+/* Moves host h to its sorted place in horder[0..n) after its price
+ * changed (insertion step; horder is sorted by price asc, then id). */
+static void s_reorder(const market_cluster *c, s_scratch *s, size_t n,
+		      uint32_t h)
+{
+	s_ctx ctx = { c, s->price, NULL };
+	size_t at = 0;
+
+	while (at < n && s->horder[at] != h)
+		at++;
+	if (at == n)
+		return; /* offline: not in the index */
+	while (at > 0 && s_less_host_dkey_asc(&ctx, h, s->horder[at - 1])) {
+		s->horder[at] = s->horder[at - 1];
+		at--;
+	}
+	while (at + 1 < n && s_less_host_dkey_asc(&ctx, s->horder[at + 1], h)) {
+		s->horder[at] = s->horder[at + 1];
+		at++;
+	}
+	s->horder[at] = h;
+}
+
+/* The best destination found for one VM. */
+typedef struct s_offer {
+	uint32_t host;
+	double price;
+	double cost;
+} s_offer;
+
+/* Prices VM i at the migrate_targets cheapest online hosts other than its
+ * own (s->horder[0..n_on)); skips hosts without room for its want.
+ * Returns the cheapest offer, host MARKET_NO_HOST if none. */
+static s_offer s_best_offer(const market_params *p, const market_cluster *c,
+			    const market_result *r, const s_scratch *s,
+			    size_t n_on, uint32_t i)
+{
+	const market_vm *v = &c->vms[i];
+	int64_t want = r->awards[i].want;
+	double move = p->migrate_cost_mib * p->price_base * (double)v->assigned;
+	s_offer best = { MARKET_NO_HOST, 0, 0 };
+	uint32_t seen = 0;
+
+	for (size_t j = 0; j < n_on && seen < p->migrate_targets; j++) {
+		uint32_t d = s->horder[j];
+		const market_host_out *o = &r->hosts[d];
+		if (d == v->host)
+			continue;
+		seen++;
+		if (o->supply - o->awarded < want)
+			continue;
+		double pr = s_host_price(p, o->supply, s->wanted[d] + want,
+					 s->held[d], s->swap[d]);
+		double cost = (double)want * pr + move;
+		if (best.host == MARKET_NO_HOST || cost < best.cost) {
+			best.host = d;
+			best.price = pr;
+			best.cost = cost;
+		}
+	}
+	return best;
+}
+
+/* Books the migration of VM i to `to`: records the rec, moves its want,
+ * award and pressures between the hosts' live state, re-sorts both. */
+static void s_accept(const market_params *p, const market_cluster *c,
+		     market_result *r, s_scratch *s, size_t n_on, uint32_t i,
+		     s_offer off, double cost_here)
+{
+	const market_vm *v = &c->vms[i];
+	uint32_t from = v->host;
+	market_award *a = &r->awards[i];
+	int64_t reach = v->demand < market_vm_ceiling(v) ? v->demand
+							 : market_vm_ceiling(v);
+	market_rec *rec = &r->recs[r->n_recs++];
+
+	rec->kind = MARKET_REC_MIGRATE;
+	rec->vm = i;
+	rec->from_host = from;
+	rec->to_host = off.host;
+	rec->from_mib = v->assigned;
+	rec->to_mib = a->want;
+	rec->price_here = s->price[from];
+	rec->price_there = off.price;
+	rec->cost_here = cost_here;
+	rec->cost_there = off.cost;
+	s->dest[i] = off.host;
+	s->dest_mib[i] = a->want;
+
+	r->hosts[from].awarded -= a->target;
+	s->wanted[from] -= a->want;
+	if (reach > v->assigned)
+		s->held[from] -= reach - v->assigned;
+	s->swap[from] -= v->guest_swap_mibps;
+	s->price[from] = s_host_price(p, r->hosts[from].supply,
+				      s->wanted[from], s->held[from],
+				      s->swap[from]);
+	r->hosts[off.host].awarded += a->want;
+	s->wanted[off.host] += a->want;
+	s->price[off.host] = s_host_price(p, r->hosts[off.host].supply,
+					  s->wanted[off.host],
+					  s->held[off.host],
+					  s->swap[off.host]);
+	s_reorder(c, s, n_on, from);
+	s_reorder(c, s, n_on, off.host);
+}
+
+/* Considers every VM of host h, largest shortfall (want - target) first,
+ * then by id. Returns the number of migrations accepted. */
+static uint32_t s_migrate_host(const market_params *p,
+			       const market_cluster *c, market_result *r,
+			       s_scratch *s, size_t n_on, uint32_t h,
+			       int64_t round, uint32_t budget)
+{
+	s_ctx ctx = { c, NULL, s->ikey };
+	size_t n = s->start[h + 1] - s->start[h];
+	uint32_t done = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		uint32_t i = s->by_host[s->start[h] + j];
+		s->vlist[j] = i;
+		s->ikey[i] = r->awards[i].want - r->awards[i].target;
+	}
+	s_sort(s->vlist, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
+	for (size_t j = 0; j < n && done < budget; j++) {
+		uint32_t i = s->vlist[j];
+		int64_t want = r->awards[i].want;
+		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
+			continue;
+		double cost_here = (double)want * s->price[h];
+		s_offer off = s_best_offer(p, c, r, s, n_on, i);
+		if (off.host == MARKET_NO_HOST || !(off.cost < cost_here) ||
+		    off.cost > (1.0 - p->migrate_gain) * cost_here)
+			continue;
+		s_accept(p, c, r, s, n_on, i, off, cost_here);
+		done++;
+	}
+	return done;
+}
+
+/* Migration pass: sorted index of online hosts by price; source hosts whose
+ * price could possibly beat the cheapest by migrate_gain, by price desc. */
+static void s_migrate(const market_params *p, const market_cluster *c,
+		      market_result *r, s_scratch *s, int64_t round)
+{
+	s_ctx ctx = { c, s->price, NULL };
+	size_t n_on = 0, n_src = 0;
+	uint32_t left = p->migrate_max_per_round;
+
+	for (size_t i = 0; i < c->n_vms; i++)
+		s->dest[i] = MARKET_NO_HOST;
+	for (size_t h = 0; h < c->n_hosts; h++)
+		if (c->hosts[h].online)
+			s->horder[n_on++] = (uint32_t)h;
+	if (n_on == 0 || left == 0 || p->migrate_targets == 0)
+		return;
+	s_sort(s->horder, s->htmp, n_on, s_less_host_dkey_asc, &ctx);
+	double pmin = s->price[s->horder[0]];
+	for (size_t h = 0; h < c->n_hosts; h++)
+		if (s->price[h] * (1.0 - p->migrate_gain) >= pmin)
+			s->hlist[n_src++] = (uint32_t)h;
+	s_sort(s->hlist, s->htmp, n_src, s_less_host_dkey_desc, &ctx);
+	for (size_t j = 0; j < n_src && left > 0; j++)
+		left -= s_migrate_host(p, c, r, s, n_on, s->hlist[j], round,
+				       left);
+}
+
+/* Resize recommendations, in VM order, for VMs that stay and change. */
+static void s_resize_recs(const market_cluster *c, market_result *r,
+			  const s_scratch *s)
+{
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const market_vm *v = &c->vms[i];
+		const market_award *a = &r->awards[i];
+		if (s->dest[i] != MARKET_NO_HOST || a->target == v->assigned)
+			continue;
+		market_rec *rec = &r->recs[r->n_recs++];
+		memset(rec, 0, sizeof(*rec));
+		rec->kind = MARKET_REC_RESIZE;
+		rec->vm = (uint32_t)i;
+		rec->from_host = v->host;
+		rec->to_host = MARKET_NO_HOST;
+		rec->from_mib = v->assigned;
+		rec->to_mib = a->target;
+		rec->price_here = s->price[v->host];
+		rec->price_there = rec->price_here;
+		rec->cost_here = (double)a->want * rec->price_here;
+		rec->cost_there = rec->cost_here;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* round: signals                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Provision when all wants exceed provision_util of the online supply.
+ * Returns 1 if the signal was emitted. */
+static int s_provision(const market_params *p, const market_cluster *c,
+		       market_result *r)
+{
+	int64_t want = 0, supply = 0;
+
+	for (size_t i = 0; i < c->n_vms; i++)
+		want += r->awards[i].want;
+	for (size_t h = 0; h < c->n_hosts; h++)
+		if (c->hosts[h].online)
+			supply += r->hosts[h].supply;
+	if ((double)want <= p->provision_util * (double)supply)
+		return 0;
+	double need = ceil((double)want / p->provision_util);
+	if (need > (double)(INT64_MAX / 2))
+		need = (double)(INT64_MAX / 2);
+	market_signal *sg = &r->signals[r->n_signals++];
+	sg->kind = MARKET_SIG_PROVISION;
+	sg->host = MARKET_NO_HOST;
+	sg->mib = (int64_t)need - supply;
+	if (sg->mib < 1)
+		sg->mib = 1;
+	return 1;
+}
+
+/* Host flags during suspend planning. */
+enum { S_ACTIVE = 0, S_SUSPENDED = 1, S_RECEIVER = 2, S_OFF = 3 };
+
+/* Best fit: the host other than `self` with the least room that still
+ * fits `mib`, or MARKET_NO_HOST. */
+static uint32_t s_best_fit(const market_cluster *c, const s_scratch *s,
+			   uint32_t self, int64_t mib)
+{
+	uint32_t best = MARKET_NO_HOST;
+
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		if (h == self || s->hflag[h] == S_SUSPENDED ||
+		    s->hflag[h] == S_OFF || s->room[h] < mib)
+			continue;
+		if (best == MARKET_NO_HOST || s->room[h] < s->room[best])
+			best = (uint32_t)h;
+	}
+	return best;
+}
+
+/* Tries to place every VM of host h (largest first) on the others while
+ * they stay below suspend_util. Commits and returns 1 on success; rolls
+ * back and returns 0 otherwise. */
+static int s_try_empty(const market_cluster *c, market_result *r,
+		       s_scratch *s, uint32_t h, int64_t *total_room)
+{
+	s_ctx ctx = { c, NULL, s->ikey };
+	size_t n = s->start[h + 1] - s->start[h], placed = 0;
+	uint32_t *L = s->vlist;
+
+	if (*total_room - s->room[h] < r->hosts[h].awarded)
+		return 0;
+	memcpy(L, s->by_host + s->start[h], n * sizeof(*L));
+	s_sort(L, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
+	for (; placed < n; placed++) {
+		uint32_t to = s_best_fit(c, s, h, s->ikey[L[placed]]);
+		if (to == MARKET_NO_HOST)
+			break;
+		s->vaux[placed] = to;
+		s->room[to] -= s->ikey[L[placed]];
+	}
+	if (placed < n) {
+		while (placed-- > 0)
+			s->room[s->vaux[placed]] += s->ikey[L[placed]];
+		return 0;
+	}
+	for (size_t j = 0; j < n; j++) {
+		s->hflag[s->vaux[j]] = S_RECEIVER;
+		*total_room -= s->ikey[L[j]];
+	}
+	*total_room -= s->room[h];
+	s->hflag[h] = S_SUSPENDED;
+	return 1;
+}
+
+/* Suspend candidates, lowest awarded first: a host is signalled when its
+ * VMs (after this round's migrations) fit on the remaining online hosts
+ * while each stays below suspend_util of its supply. Hosts that receive
+ * memory are not candidates afterwards. */
+static void s_suspend(const market_params *p, const market_cluster *c,
+		      market_result *r, s_scratch *s)
+{
+	s_ctx hctx = { c, NULL, NULL };
+	int64_t total_room = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_vms; i++) {
+		int moved = s->dest[i] != MARKET_NO_HOST;
+		s->vaux[i] = moved ? s->dest[i] : c->vms[i].host;
+		s->ikey[i] = moved ? s->dest_mib[i] : r->awards[i].target;
+	}
+	s_group(s, s->vaux, c->n_hosts, c->n_vms);
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		const market_host_out *o = &r->hosts[h];
+		int64_t cap = (int64_t)floor(p->suspend_util * (double)o->supply);
+		s->hflag[h] = c->hosts[h].online ? S_ACTIVE : S_OFF;
+		s->room[h] = cap - o->awarded;
+		s->load[h] = o->awarded;
+		if (s->hflag[h] == S_OFF)
+			continue;
+		s->hlist[n++] = (uint32_t)h;
+		total_room += s->room[h] > 0 ? s->room[h] : 0;
+	}
+	hctx.ikey = s->load;
+	s_sort(s->hlist, s->htmp, n, s_less_host_ikey_asc, &hctx);
+	for (size_t j = 0; j < n && r->n_signals < r->cap_signals; j++) {
+		uint32_t h = s->hlist[j];
+		if (s->hflag[h] != S_ACTIVE || s->room[h] < 0)
+			continue;
+		if (!s_try_empty(c, r, s, h, &total_room))
+			continue;
+		market_signal *sg = &r->signals[r->n_signals++];
+		sg->kind = MARKET_SIG_SUSPEND;
+		sg->host = h;
+		sg->mib = r->hosts[h].awarded;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* round                                                              */
+/* ------------------------------------------------------------------ */
+
+static int s_check_round(const market_params *p, const market_cluster *c,
+			 const market_result *r, char *err, size_t errlen)
+{
+	if (market_params_validate(p, err, errlen) != 0)
+		return -1;
+	if (market_cluster_validate(c, err, errlen) != 0)
+		return -1;
+	if (r == NULL || r->scratch == NULL)
+		return s_fail(err, errlen, "result not initialised");
+	if (c->n_hosts > r->cap_hosts || c->n_vms > r->cap_vms) {
+		s_msg m = s_msg_start(err, errlen);
+		s_msg_str(&m, "result sized for ");
+		s_msg_u64(&m, r->cap_hosts);
+		s_msg_str(&m, " hosts and ");
+		s_msg_u64(&m, r->cap_vms);
+		s_msg_str(&m, " vms, cluster has ");
+		s_msg_u64(&m, c->n_hosts);
+		s_msg_str(&m, " and ");
+		s_msg_u64(&m, c->n_vms);
+		return -1;
+	}
+	return 0;
+}
+
+int market_round(const market_params *p, const market_cluster *c,
+		 int64_t round, market_result *r, char *err, size_t errlen)
+{
+	s_scratch *s;
+
+	if (s_check_round(p, c, r, err, errlen) != 0)
+		return -1;
+	s = r->scratch;
+	r->n_recs = 0;
+	r->n_signals = 0;
+	for (size_t i = 0; i < c->n_vms; i++)
+		s->vaux[i] = c->vms[i].host;
+	s_group(s, s->vaux, c->n_hosts, c->n_vms);
+	s_price_all(p, c, r, s);
+	for (size_t h = 0; h < c->n_hosts; h++)
+		s_clear_host(p, c, r, s, h);
+	s_migrate(p, c, r, s, round);
+	s_resize_recs(c, r, s);
+	if (!s_provision(p, c, r))
+		s_suspend(p, c, r, s);
+	s_msg_start(err, errlen);
+	return 0;
+}

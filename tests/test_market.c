@@ -1,0 +1,1065 @@
+/*
+ * test_market.c - unit tests of every public function of market/market.h.
+ *
+ * Each test pins a behaviour that a plausible change could break; the
+ * numbers in the comments are worked out in docs/market.md.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "market.h"
+
+/* ---------------------------------------------------------------- */
+/* fixtures                                                         */
+/* ---------------------------------------------------------------- */
+
+static market_vm mkvm(uint32_t id, uint32_t host, int64_t demand,
+		      int64_t assigned)
+{
+	market_vm v;
+
+	memset(&v, 0, sizeof(v));
+	v.id = id;
+	v.host = host;
+	v.demand = demand;
+	v.assigned = assigned;
+	v.startup = assigned;
+	v.minimum = 0;
+	v.maximum = 1 << 20;
+	v.buffer_pct = 20;
+	v.weight = 5000;
+	v.shares = 1000;
+	v.last_migrated = MARKET_NEVER;
+	return v;
+}
+
+static market_host mkhost(uint32_t id, int64_t supply)
+{
+	market_host h;
+
+	memset(&h, 0, sizeof(h));
+	h.id = id;
+	h.reserve = 1024;
+	h.capacity = supply + h.reserve;
+	h.online = 1;
+	return h;
+}
+
+/* Params without hysteresis, so clearing results are visible as is. */
+static market_params raw_params(void)
+{
+	market_params p;
+
+	market_params_default(&p);
+	p.resize_min_mib = 0;
+	p.resize_min_frac = 0;
+	return p;
+}
+
+/* Runs one round, asserting success; the result is initialised here. */
+static void run(const market_params *p, market_host *hosts, size_t nh,
+		market_vm *vms, size_t nv, int64_t round, market_result *r)
+{
+	market_cluster c = { hosts, nh, vms, nv };
+	char err[256];
+
+	assert_int_equal(market_result_init(r, nh, nv), 0);
+	if (market_round(p, &c, round, r, err, sizeof(err)) != 0)
+		fail_msg("market_round: %s", err);
+}
+
+static const market_rec *find_rec(const market_result *r, uint32_t vm,
+				  market_rec_kind kind)
+{
+	for (size_t i = 0; i < r->n_recs; i++)
+		if (r->recs[i].vm == vm && r->recs[i].kind == kind)
+			return &r->recs[i];
+	return NULL;
+}
+
+static size_t count_recs(const market_result *r, market_rec_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_recs; i++)
+		n += r->recs[i].kind == kind;
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* parameters                                                       */
+/* ---------------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+	market_params p;
+	char err[128] = "junk";
+
+	(void)state;
+	market_params_default(&p);
+	assert_true(p.price_base == 1.0);
+	assert_true(p.price_exponent == 2.0);
+	assert_true(p.util_cap == 0.99);
+	assert_true(p.balloon_weight == 4.0);
+	assert_true(p.swap_weight == 2.0);
+	assert_true(p.swap_norm_mibps == 10.0);
+	assert_true(p.idle_tax == 0.75);
+	assert_true(p.budget_pressure_gain == 1.0);
+	assert_true(p.budget_swap_gain == 1.0);
+	assert_int_equal(p.resize_min_mib, 128);
+	assert_true(p.resize_min_frac == 0.10);
+	assert_true(p.migrate_gain == 0.30);
+	assert_true(p.migrate_cost_mib == 0.5);
+	assert_int_equal(p.migrate_cooldown, 12);
+	assert_int_equal(p.migrate_max_per_round, 8);
+	assert_int_equal(p.migrate_targets, 4);
+	assert_true(p.provision_util == 0.95);
+	assert_true(p.suspend_util == 0.60);
+	assert_int_equal(market_params_validate(&p, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+}
+
+/* Each case breaks one parameter; the message must name it. */
+static void test_params_validate_rejects(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		double val;
+	} dcases[] = {
+		{ "price_base", offsetof(market_params, price_base), 0 },
+		{ "price_base", offsetof(market_params, price_base), NAN },
+		{ "price_exponent", offsetof(market_params, price_exponent), -1 },
+		{ "util_cap", offsetof(market_params, util_cap), 1.0 },
+		{ "balloon_weight", offsetof(market_params, balloon_weight), -0.1 },
+		{ "swap_weight", offsetof(market_params, swap_weight), INFINITY },
+		{ "swap_norm_mibps", offsetof(market_params, swap_norm_mibps), 0 },
+		{ "idle_tax", offsetof(market_params, idle_tax), 1.0 },
+		{ "idle_tax", offsetof(market_params, idle_tax), -0.5 },
+		{ "budget_pressure_gain",
+		  offsetof(market_params, budget_pressure_gain), -1 },
+		{ "budget_swap_gain", offsetof(market_params, budget_swap_gain),
+		  NAN },
+		{ "resize_min_frac", offsetof(market_params, resize_min_frac), 2 },
+		{ "migrate_gain", offsetof(market_params, migrate_gain), 1.0 },
+		{ "migrate_cost_mib", offsetof(market_params, migrate_cost_mib),
+		  -1 },
+		{ "provision_util", offsetof(market_params, provision_util), 0 },
+		{ "suspend_util", offsetof(market_params, suspend_util), 1.5 },
+	};
+	market_params p;
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++) {
+		market_params_default(&p);
+		memcpy((char *)&p + dcases[i].off, &dcases[i].val,
+		       sizeof(double));
+		assert_int_equal(market_params_validate(&p, err, sizeof(err)),
+				 -1);
+		if (strstr(err, dcases[i].name) == NULL)
+			fail_msg("case %zu: '%s' does not name %s", i, err,
+				 dcases[i].name);
+	}
+	market_params_default(&p);
+	p.resize_min_mib = -1;
+	assert_int_equal(market_params_validate(&p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "resize_min_mib"));
+	market_params_default(&p);
+	p.migrate_cooldown = -1;
+	assert_int_equal(market_params_validate(&p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "migrate_cooldown"));
+	assert_int_equal(market_params_validate(NULL, err, sizeof(err)), -1);
+	/* a tiny buffer is still NUL-terminated; NULL buffer tolerated */
+	char tiny[4];
+	p.migrate_cooldown = -1;
+	assert_int_equal(market_params_validate(&p, tiny, sizeof(tiny)), -1);
+	assert_int_equal(strlen(tiny), 3);
+	assert_int_equal(market_params_validate(&p, NULL, 0), -1);
+}
+
+/* ---------------------------------------------------------------- */
+/* cluster validation                                               */
+/* ---------------------------------------------------------------- */
+
+static void expect_cluster_bad(market_host *h, size_t nh, market_vm *v,
+			       size_t nv, const char *needle)
+{
+	market_cluster c = { h, nh, v, nv };
+	char err[256];
+
+	assert_int_equal(market_cluster_validate(&c, err, sizeof(err)), -1);
+	if (strstr(err, needle) == NULL)
+		fail_msg("'%s' does not contain '%s'", err, needle);
+}
+
+static void test_cluster_validate(void **state)
+{
+	market_host h[1] = { mkhost(7, 8192) };
+	market_vm v[1] = { mkvm(42, 0, 1000, 1000) };
+	market_cluster c = { h, 1, v, 1 };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(market_cluster_validate(&c, err, sizeof(err)), 0);
+
+	v[0].host = 1;
+	expect_cluster_bad(h, 1, v, 1, "vm 42 (index 0): host index");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	v[0].minimum = 2048;
+	v[0].maximum = 1024;
+	expect_cluster_bad(h, 1, v, 1, "'minimum' above 'maximum'");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	v[0].reservation = 4096;
+	v[0].limit = 2048;
+	expect_cluster_bad(h, 1, v, 1, "'reservation' above 'limit'");
+	v[0] = mkvm(42, 0, -1, 1000);
+	expect_cluster_bad(h, 1, v, 1, "negative");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	v[0].weight = 10001;
+	expect_cluster_bad(h, 1, v, 1, "'weight'");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	v[0].guest_swap_mibps = NAN;
+	expect_cluster_bad(h, 1, v, 1, "guest_swap_mibps");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	v[0].buffer_pct = 5000;
+	expect_cluster_bad(h, 1, v, 1, "buffer_pct");
+	v[0] = mkvm(42, 0, 1000, 1000);
+	h[0].reserve = h[0].capacity;
+	expect_cluster_bad(h, 1, v, 1, "host 7 (index 0): 'capacity'");
+	h[0] = mkhost(7, 8192);
+	h[0].host_swap_mibps = -1;
+	expect_cluster_bad(h, 1, v, 1, "host_swap_mibps");
+	expect_cluster_bad(NULL, 1, v, 1, "missing");
+	assert_int_equal(market_cluster_validate(NULL, err, sizeof(err)), -1);
+
+	/* market_round refuses the same cluster, with the message */
+	market_params p;
+	market_result r;
+	market_params_default(&p);
+	h[0] = mkhost(7, 8192);
+	v[0].host = 3;
+	assert_int_equal(market_result_init(&r, 1, 1), 0);
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "vm 42"));
+	/* and bad parameters */
+	v[0].host = 0;
+	p.idle_tax = 2;
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "idle_tax"));
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* results                                                          */
+/* ---------------------------------------------------------------- */
+
+static void test_result_lifecycle(void **state)
+{
+	market_result r;
+	market_params p;
+	market_host h[2] = { mkhost(0, 8192), mkhost(1, 8192) };
+	market_vm v[2] = { mkvm(0, 0, 100, 100), mkvm(1, 1, 100, 100) };
+	market_cluster c = { h, 2, v, 2 };
+	char err[256];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	market_result_release(&r); /* zeroed: safe */
+	market_result_release(NULL);
+	assert_int_equal(market_result_init(&r, 0, 0), 0);
+	assert_non_null(r.scratch);
+	market_result_release(&r);
+	assert_null(r.hosts);
+	assert_null(r.scratch);
+	market_result_release(&r); /* twice: safe */
+
+	/* a result too small for the cluster is refused, with a message */
+	market_params_default(&p);
+	assert_int_equal(market_result_init(&r, 1, 2), 0);
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "sized for 1 hosts"));
+	market_result_release(&r);
+	assert_int_equal(market_result_init(&r, 2, 1), 0);
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), -1);
+	market_result_release(&r);
+	/* an uninitialised (zeroed) result is refused */
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), -1);
+	/* a larger one is fine and reusable */
+	assert_int_equal(market_result_init(&r, 5, 5), 0);
+	assert_int_equal(r.cap_recs, 5);
+	assert_int_equal(r.cap_signals, 6);
+	assert_int_equal(market_round(&p, &c, 0, &r, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(market_round(&p, &c, 1, &r, err, sizeof(err)), 0);
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* price                                                            */
+/* ---------------------------------------------------------------- */
+
+static void test_price_shape(void **state)
+{
+	market_params p;
+	double prev = 0, prev_d = 0;
+
+	(void)state;
+	market_params_default(&p);
+	assert_true(market_price(&p, 0, 0, 0) == p.price_base);
+	/* 1/(1-0.5)^2 = 4 */
+	assert_true(fabs(market_price(&p, 0.5, 0, 0) - 4.0) < 1e-12);
+	for (int i = 0; i <= 98; i++) {
+		double u = i / 100.0, pr = market_price(&p, u, 0, 0);
+		assert_true(pr > prev); /* monotone in u */
+		if (i >= 2)
+			assert_true(pr - prev > prev_d); /* convex in u */
+		prev_d = pr - prev;
+		prev = pr;
+	}
+	/* finite at and beyond u = 1, and for junk u */
+	double cap = market_price(&p, p.util_cap, 0, 0);
+	assert_true(isfinite(cap));
+	assert_true(market_price(&p, 1.0, 0, 0) == cap);
+	assert_true(market_price(&p, 7.0, 0, 0) == cap);
+	assert_true(market_price(&p, INFINITY, 0, 0) == cap);
+	assert_true(isfinite(market_price(&p, NAN, 0, 0)));
+	assert_true(market_price(&p, -1, 0, 0) == p.price_base);
+	/* monotone in balloon and swap pressure, linear gains */
+	assert_true(market_price(&p, 0.3, 0.1, 0) > market_price(&p, 0.3, 0, 0));
+	assert_true(market_price(&p, 0.3, 0.2, 0) > market_price(&p, 0.3, 0.1, 0));
+	assert_true(market_price(&p, 0.3, 0, 0.5) > market_price(&p, 0.3, 0, 0));
+	assert_true(market_price(&p, 0.3, 0, 1.0) > market_price(&p, 0.3, 0, 0.5));
+	/* 1 + 4 * 0.25 + 2 * 0.5 = 3 at u = 0 */
+	assert_true(fabs(market_price(&p, 0, 0.25, 0.5) - 3.0) < 1e-12);
+	/* negative pressures count as 0 */
+	assert_true(market_price(&p, 0, -1, -1) == p.price_base);
+	/* exponent: steeper curve, same value at u = 0 */
+	market_params q = p;
+	q.price_exponent = 3;
+	assert_true(market_price(&q, 0.5, 0, 0) > market_price(&p, 0.5, 0, 0));
+}
+
+/* ---------------------------------------------------------------- */
+/* buyers                                                           */
+/* ---------------------------------------------------------------- */
+
+static void test_floor_ceiling_want(void **state)
+{
+	market_vm v = mkvm(1, 0, 1000, 1000);
+
+	(void)state;
+	v.minimum = 512;
+	v.maximum = 4096;
+	/* limit 0 = unlimited */
+	assert_int_equal(market_vm_ceiling(&v), 4096);
+	v.limit = 2048;
+	assert_int_equal(market_vm_ceiling(&v), 2048);
+	v.limit = 8192; /* a limit above maximum changes nothing */
+	assert_int_equal(market_vm_ceiling(&v), 4096);
+	v.limit = 0;
+	/* floor: the larger of minimum and reservation */
+	assert_int_equal(market_vm_floor(&v), 512);
+	v.reservation = 1536;
+	assert_int_equal(market_vm_floor(&v), 1536);
+	v.reservation = 256;
+	assert_int_equal(market_vm_floor(&v), 512);
+	/* ... but never above the ceiling */
+	v.reservation = 3000;
+	v.limit = 3000;
+	v.maximum = 2048;
+	assert_int_equal(market_vm_floor(&v), 2048);
+	v = mkvm(1, 0, 1000, 1000);
+	v.minimum = 512;
+	v.maximum = 4096;
+	/* want: exact integer ceil of demand * 1.2 */
+	assert_int_equal(market_vm_want(&v), 1200);
+	v.demand = 1001;
+	assert_int_equal(market_vm_want(&v), 1202); /* 1201.2 -> 1202 */
+	v.buffer_pct = 0;
+	assert_int_equal(market_vm_want(&v), 1001);
+	/* clamped to the floor ... */
+	v.demand = 0;
+	assert_int_equal(market_vm_want(&v), 512);
+	v.demand = 100;
+	v.reservation = 800;
+	assert_int_equal(market_vm_want(&v), 800);
+	/* ... and to the ceiling */
+	v.demand = 4000;
+	v.buffer_pct = 20;
+	assert_int_equal(market_vm_want(&v), 4096);
+	v.limit = 3000;
+	assert_int_equal(market_vm_want(&v), 3000);
+	/* no overflow on huge demand: as much as allowed */
+	v.demand = INT64_MAX / 2;
+	assert_int_equal(market_vm_want(&v), 3000);
+}
+
+static void test_pressure(void **state)
+{
+	(void)state;
+	assert_true(market_vm_pressure(0, 1000) == 0);
+	assert_true(market_vm_pressure(0, 0) == 0);
+	assert_true(market_vm_pressure(1000, 0) == MARKET_PRESSURE_MAX);
+	assert_true(market_vm_pressure(500, 1000) == 50);
+	assert_true(market_vm_pressure(1500, 1000) == 150);
+	assert_true(market_vm_pressure(1 << 30, 1) == MARKET_PRESSURE_MAX);
+}
+
+static void test_budget(void **state)
+{
+	market_params p;
+	market_vm v = mkvm(1, 0, 1000, 1000);
+
+	(void)state;
+	market_params_default(&p);
+	/* weight 5000, shares 1000, pressure 100, no swap: budget 1 */
+	assert_true(fabs(market_vm_budget(&p, &v) - 1.0) < 1e-12);
+	double base = market_vm_budget(&p, &v);
+	v.weight = 10000;
+	assert_true(market_vm_budget(&p, &v) > base);
+	v.weight = 0; /* still positive: weight counts as 1 */
+	assert_true(market_vm_budget(&p, &v) > 0);
+	assert_true(market_vm_budget(&p, &v) < base);
+	v.weight = 5000;
+	v.shares = 2000;
+	assert_true(fabs(market_vm_budget(&p, &v) - 2.0) < 1e-12);
+	v.shares = 0;
+	assert_true(market_vm_budget(&p, &v) > 0);
+	v.shares = 1000;
+	/* pressure below 100 does not lower the budget ... */
+	v.assigned = 4000;
+	assert_true(market_vm_budget(&p, &v) == base);
+	/* ... pressure above 100 raises it: 200 -> 1 + 1 * 1 = 2 */
+	v.assigned = 500;
+	assert_true(fabs(market_vm_budget(&p, &v) - 2.0) < 1e-12);
+	v.assigned = 250;
+	assert_true(market_vm_budget(&p, &v) > 2.0);
+	/* guest swap raises it: 10 MiB/s = 1 unit -> 2 */
+	v.assigned = 1000;
+	v.guest_swap_mibps = 10;
+	assert_true(fabs(market_vm_budget(&p, &v) - 2.0) < 1e-12);
+	v.guest_swap_mibps = 20;
+	assert_true(market_vm_budget(&p, &v) > 2.0);
+	/* gains scale the effect */
+	p.budget_swap_gain = 0;
+	assert_true(market_vm_budget(&p, &v) == base);
+}
+
+/* ---------------------------------------------------------------- */
+/* clearing                                                         */
+/* ---------------------------------------------------------------- */
+
+static void test_clear_plenty(void **state)
+{
+	market_params p;
+	market_host h[1] = { mkhost(0, 16384) };
+	market_vm v[3] = { mkvm(0, 0, 1000, 4000), mkvm(1, 0, 2000, 1000),
+			   mkvm(2, 0, 500, 600) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	run(&p, h, 1, v, 3, 0, &r);
+	assert_int_equal(r.hosts[0].supply, 16384);
+	assert_int_equal(r.hosts[0].wanted, 1200 + 2400 + 600);
+	assert_int_equal(r.hosts[0].shortage, 0);
+	assert_int_equal(r.hosts[0].infeasible, 0);
+	assert_true(r.hosts[0].clearing_price == 0);
+	assert_int_equal(r.awards[0].target, 1200);
+	assert_int_equal(r.awards[1].target, 2400);
+	assert_int_equal(r.awards[2].target, 600); /* equal: no action */
+	assert_int_equal(r.hosts[0].awarded, 4200);
+	assert_true(fabs(r.awards[1].pressure - 2000.0 / 2400 * 100) < 1e-9);
+	/* two resizes, none for VM 2 */
+	assert_int_equal(r.n_recs, 2);
+	const market_rec *rec = find_rec(&r, 0, MARKET_REC_RESIZE);
+	assert_non_null(rec);
+	assert_int_equal(rec->from_mib, 4000);
+	assert_int_equal(rec->to_mib, 1200);
+	assert_int_equal(rec->to_host, MARKET_NO_HOST);
+	assert_null(find_rec(&r, 2, MARKET_REC_RESIZE));
+	/* host state as priced: u = 4200/16384, bp = 1000/16384 (VM 1) */
+	assert_true(fabs(r.hosts[0].utilization - 4200.0 / 16384) < 1e-12);
+	assert_true(fabs(r.hosts[0].balloon_pressure - 1000.0 / 16384) < 1e-12);
+	assert_true(r.hosts[0].price ==
+		    market_price(&p, 4200.0 / 16384, 1000.0 / 16384, 0));
+	market_result_release(&r);
+}
+
+/* Two VMs, same everything except `tweak`; returns targets of both. */
+static void shortage_pair(market_vm *a, market_vm *b, int64_t out[2],
+			  double *lambda)
+{
+	market_params p = raw_params();
+	market_host h[1] = { mkhost(0, 6000) };
+	market_vm v[2] = { *a, *b };
+	market_result r;
+
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_int_equal(r.hosts[0].shortage, 1);
+	assert_int_equal(r.hosts[0].infeasible, 0);
+	/* no memory lost: the host is handed out exactly */
+	assert_int_equal(r.awards[0].target + r.awards[1].target, 6000);
+	assert_int_equal(r.hosts[0].awarded, 6000);
+	assert_true(r.hosts[0].clearing_price > 0);
+	out[0] = r.awards[0].target;
+	out[1] = r.awards[1].target;
+	*lambda = r.hosts[0].clearing_price;
+	market_result_release(&r);
+}
+
+static void test_clear_shortage_weight(void **state)
+{
+	market_vm a = mkvm(0, 0, 4000, 4000), b = mkvm(1, 0, 4000, 4000);
+	int64_t t[2];
+	double lambda;
+
+	(void)state;
+	a.weight = 8000;
+	b.weight = 2000;
+	shortage_pair(&a, &b, t, &lambda);
+	assert_true(t[0] > t[1]);
+	/* budgets 1.6 and 0.4: 1.6 t would exceed A's demand, so A's last
+	 * MiB are idle and taxed: t = 3750, A = 4000 + (6000 - 4000) / 4 */
+	assert_int_equal(t[0], 4500);
+	assert_int_equal(t[1], 1500);
+	/* equal weights: equal split, ties do not favour an index */
+	b.weight = 8000;
+	shortage_pair(&a, &b, t, &lambda);
+	assert_int_equal(t[0], 3000);
+	assert_int_equal(t[1], 3000);
+}
+
+static void test_clear_shortage_pressure(void **state)
+{
+	/* same settings; VM 1 is squeezed (pressure 200) */
+	market_vm a = mkvm(0, 0, 4000, 4000), b = mkvm(1, 0, 4000, 2000);
+	int64_t t[2];
+	double lambda;
+
+	(void)state;
+	shortage_pair(&a, &b, t, &lambda);
+	assert_true(t[1] > t[0]);
+	/* and a swapping guest outbids a calm one */
+	b.assigned = 4000;
+	b.guest_swap_mibps = 20;
+	shortage_pair(&a, &b, t, &lambda);
+	assert_true(t[1] > t[0]);
+}
+
+/* A: idle (demand 1000, want 2000, budget 2); B: busy (demand 3000, want
+ * 3000, budget 1); supply 3500. Without the tax A keeps its whole buffer
+ * (2000/1500); with the 75 % tax idle MiB cost 4 and A gives them up
+ * first (about 1667/1833). */
+static void test_clear_idle_tax(void **state)
+{
+	market_params p = raw_params();
+	market_host h[1] = { mkhost(0, 3500) };
+	market_vm v[2] = { mkvm(0, 0, 1000, 1000), mkvm(1, 0, 3000, 3000) };
+	market_result r;
+	int64_t no_tax[2];
+
+	(void)state;
+	v[0].buffer_pct = 100;
+	v[0].shares = 2000;
+	v[1].buffer_pct = 0;
+	p.idle_tax = 0;
+	run(&p, h, 1, v, 2, 0, &r);
+	no_tax[0] = r.awards[0].target;
+	no_tax[1] = r.awards[1].target;
+	assert_int_equal(no_tax[0], 2000);
+	assert_int_equal(no_tax[1], 1500);
+	market_result_release(&r);
+
+	p.idle_tax = 0.75;
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_true(r.awards[0].target < no_tax[0]);
+	assert_true(r.awards[1].target > no_tax[1]);
+	assert_true(llabs(r.awards[0].target - 1667) <= 1);
+	assert_true(llabs(r.awards[1].target - 1833) <= 1);
+	assert_int_equal(r.awards[0].target + r.awards[1].target, 3500);
+	/* A still keeps its active memory: only idle memory was taken */
+	assert_true(r.awards[0].target >= v[0].demand);
+	market_result_release(&r);
+}
+
+/* Floors never violated in a shortage; leftover MiB go by value. */
+static void test_clear_shortage_floors(void **state)
+{
+	market_params p = raw_params();
+	market_host h[1] = { mkhost(0, 5001) };
+	market_vm v[3] = { mkvm(0, 0, 4000, 4000), mkvm(1, 0, 4000, 4000),
+			   mkvm(2, 0, 4000, 4000) };
+	market_result r;
+
+	(void)state;
+	v[0].reservation = 3000; /* floor */
+	v[2].weight = 0;	 /* nearly no budget */
+	run(&p, h, 1, v, 3, 0, &r);
+	assert_true(r.awards[0].target >= 3000);
+	assert_int_equal(r.awards[0].target + r.awards[1].target +
+				 r.awards[2].target,
+			 5001);
+	assert_true(r.awards[1].target > r.awards[2].target);
+	market_result_release(&r);
+	/* three equal VMs, 5001 MiB: 1667 each, deterministic */
+	v[0].reservation = 0;
+	v[2].weight = 5000;
+	run(&p, h, 1, v, 3, 0, &r);
+	assert_int_equal(r.awards[0].target, 1667);
+	assert_int_equal(r.awards[1].target, 1667);
+	assert_int_equal(r.awards[2].target, 1667);
+	market_result_release(&r);
+	/* 5002 MiB: the odd MiB goes to the lower id */
+	h[0] = mkhost(0, 5002);
+	run(&p, h, 1, v, 3, 0, &r);
+	assert_int_equal(r.awards[0].target, 1668);
+	assert_int_equal(r.awards[1].target, 1667);
+	assert_int_equal(r.awards[2].target, 1667);
+	market_result_release(&r);
+}
+
+static void test_clear_infeasible(void **state)
+{
+	market_params p;
+	market_host h[1] = { mkhost(0, 4000) };
+	market_vm v[2] = { mkvm(0, 0, 4000, 4000), mkvm(1, 0, 4000, 4000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	v[0].minimum = 3000;
+	v[1].reservation = 2000;
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_int_equal(r.hosts[0].infeasible, 1);
+	assert_int_equal(r.hosts[0].shortage, 1);
+	assert_int_equal(r.hosts[0].floor, 5000);
+	assert_int_equal(r.awards[0].target, 3000);
+	assert_int_equal(r.awards[1].target, 2000);
+	/* reported, not hidden: awarded is above supply */
+	assert_int_equal(r.hosts[0].awarded, 5000);
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* hysteresis                                                       */
+/* ---------------------------------------------------------------- */
+
+static void test_hysteresis_small(void **state)
+{
+	market_params p;
+	market_host h[1] = { mkhost(0, 65536) };
+	/* wants 1200 each; assigned 1250 (-50), 1150 (+50), 2000 (-800),
+	 * 12000 vs want 12000+... see below */
+	market_vm v[4] = { mkvm(0, 0, 1000, 1250), mkvm(1, 0, 1000, 1150),
+			   mkvm(2, 0, 1000, 2000), mkvm(3, 0, 10000, 11000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	run(&p, h, 1, v, 4, 0, &r);
+	assert_int_equal(r.awards[0].target, 1250); /* kept */
+	assert_int_equal(r.awards[1].target, 1150); /* kept */
+	assert_int_equal(r.awards[2].target, 1200); /* acted */
+	/* want 12000, assigned 11000: 1000 < 10 % of 11000 = 1100: kept */
+	assert_int_equal(r.awards[3].target, 11000);
+	assert_int_equal(r.n_recs, 1);
+	assert_non_null(find_rec(&r, 2, MARKET_REC_RESIZE));
+	assert_int_equal(r.hosts[0].awarded, 1250 + 1150 + 1200 + 11000);
+	market_result_release(&r);
+
+	/* assigned outside [floor, ceiling] is always corrected */
+	v[0].maximum = 1220;
+	v[1].minimum = 1190;
+	run(&p, h, 1, v, 4, 0, &r);
+	assert_int_equal(r.awards[0].target, 1200);
+	assert_int_equal(r.awards[1].target, 1200);
+	market_result_release(&r);
+}
+
+/* Ten VMs want 1000 each, hold 1100: every shrink is small. Keeping them
+ * all would overflow the host, so only as many as fit are kept. */
+static void test_hysteresis_supply(void **state)
+{
+	market_params p;
+	market_host h[1];
+	market_vm v[10];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	for (uint32_t i = 0; i < 10; i++) {
+		v[i] = mkvm(i, 0, 1000, 1100);
+		v[i].buffer_pct = 0;
+	}
+	h[0] = mkhost(0, 10000);
+	run(&p, h, 1, v, 10, 0, &r);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(r.awards[i].target, 1000);
+	assert_int_equal(r.hosts[0].awarded, 10000);
+	market_result_release(&r);
+
+	h[0] = mkhost(0, 10250); /* room for two kept shrinks: lowest ids */
+	run(&p, h, 1, v, 10, 0, &r);
+	assert_int_equal(r.awards[0].target, 1100);
+	assert_int_equal(r.awards[1].target, 1100);
+	for (int i = 2; i < 10; i++)
+		assert_int_equal(r.awards[i].target, 1000);
+	assert_int_equal(r.hosts[0].awarded, 10200);
+	assert_int_equal(r.n_recs, 8);
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* migration                                                        */
+/* ---------------------------------------------------------------- */
+
+/* Host 0 is crowded (8 VMs of want 2400 on 16384 MiB), host 1 is empty. */
+static void crowded(market_host h[2], market_vm v[8])
+{
+	h[0] = mkhost(0, 16384);
+	h[1] = mkhost(1, 16384);
+	for (uint32_t i = 0; i < 8; i++)
+		v[i] = mkvm(i, 0, 2000, 2000);
+}
+
+static void test_migrate_recommended(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[8];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(r.hosts[0].shortage, 1);
+	size_t nm = count_recs(&r, MARKET_REC_MIGRATE);
+	assert_true(nm >= 1);
+	assert_true(nm <= p.migrate_max_per_round);
+	/* migrations come first */
+	const market_rec *m = &r.recs[0];
+	assert_int_equal(m->kind, MARKET_REC_MIGRATE);
+	assert_int_equal(m->from_host, 0);
+	assert_int_equal(m->to_host, 1);
+	assert_int_equal(m->from_mib, 2000);
+	assert_int_equal(m->to_mib, r.awards[m->vm].want);
+	assert_true(m->price_there < m->price_here);
+	assert_true(m->cost_there <= (1 - p.migrate_gain) * m->cost_here);
+	/* the cost includes moving the assigned memory */
+	assert_true(m->cost_there >=
+		    m->to_mib * m->price_there + 0.5 * 2000 - 1e-9);
+	/* a migrating VM has no resize rec as well */
+	for (size_t i = 0; i < r.n_recs; i++)
+		if (r.recs[i].kind == MARKET_REC_MIGRATE)
+			assert_null(find_rec(&r, r.recs[i].vm,
+					     MARKET_REC_RESIZE));
+	/* awarded follows the moves and stays within supply */
+	int64_t on[2] = { 0, 0 };
+	for (uint32_t i = 0; i < 8; i++) {
+		const market_rec *mr = find_rec(&r, i, MARKET_REC_MIGRATE);
+		if (mr != NULL)
+			on[mr->to_host] += mr->to_mib;
+		else
+			on[0] += r.awards[i].target;
+	}
+	assert_int_equal(on[0], r.hosts[0].awarded);
+	assert_int_equal(on[1], r.hosts[1].awarded);
+	assert_true(r.hosts[1].awarded <= r.hosts[1].supply);
+	market_result_release(&r);
+
+	/* the cap per round holds */
+	p.migrate_max_per_round = 1;
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	market_result_release(&r);
+	p.migrate_max_per_round = 8;
+	p.migrate_targets = 0;
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+}
+
+static void test_migrate_small_gain(void **state)
+{
+	market_params p;
+	market_host h[2] = { mkhost(0, 16384), mkhost(1, 16384) };
+	market_vm v[6];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	/* host 0 holds 7200 (u 0.44, price 3.18), host 1 4800 (u 0.29,
+	 * price 2.0). Moving a VM of want 1200 makes host 1 u = 0.37, price
+	 * 2.49: a saving of 22 %, below migrate_gain (30 %). A VM of want
+	 * 2400 would gain nothing. */
+	v[0] = mkvm(0, 0, 2000, 2400);
+	v[1] = mkvm(1, 0, 2000, 2400);
+	v[2] = mkvm(2, 0, 1000, 1200);
+	v[3] = mkvm(3, 1, 2000, 2400);
+	v[4] = mkvm(4, 1, 2000, 2400);
+	v[5] = mkvm(5, 0, 1000, 1200);
+	run(&p, h, 2, v, 6, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* the same cluster migrates one small VM when any saving will do */
+	p.migrate_gain = 0.0;
+	p.migrate_cost_mib = 0.0;
+	run(&p, h, 2, v, 6, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	assert_int_equal(r.recs[0].vm, 2);
+	assert_int_equal(r.recs[0].to_mib, 1200);
+	market_result_release(&r);
+}
+
+static void test_migrate_cooldown(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[8];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	for (int i = 0; i < 8; i++)
+		v[i].last_migrated = 100 - 11; /* 11 rounds ago: cooling */
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	for (int i = 0; i < 8; i++)
+		v[i].last_migrated = 100 - 12; /* exactly the cooldown: ok */
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	market_result_release(&r);
+	for (int i = 0; i < 8; i++)
+		v[i].last_migrated = 200; /* in the future: treated as recent */
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* extremes do not overflow (UBSan would abort) */
+	for (int i = 0; i < 8; i++)
+		v[i].last_migrated = INT64_MIN + 1;
+	run(&p, h, 2, v, 8, INT64_MAX, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	market_result_release(&r);
+	for (int i = 0; i < 8; i++)
+		v[i].last_migrated = MARKET_NEVER;
+	run(&p, h, 2, v, 8, INT64_MIN + 5, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	market_result_release(&r);
+}
+
+static void test_migrate_offline_or_full(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[8];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	h[1].online = 0;
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* host 1 is cheap but too small for a want of 2400 */
+	crowded(h, v);
+	h[1] = mkhost(1, 2000);
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* room for exactly two wants: exactly two migrate */
+	h[1] = mkhost(1, 4900);
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) <= 2);
+	assert_true(r.hosts[1].awarded <= r.hosts[1].supply);
+	market_result_release(&r);
+}
+
+/* Only the migrate_targets cheapest hosts are priced. */
+static void test_migrate_targets_pruning(void **state)
+{
+	market_params p;
+	market_host h[3];
+	market_vm v[9];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	h[1] = mkhost(1, 1000); /* cheapest (empty) but too small */
+	h[2] = mkhost(2, 16384);
+	v[8] = mkvm(8, 2, 100, 120); /* host 2 slightly dearer than host 1 */
+	p.migrate_targets = 1;
+	run(&p, h, 3, v, 9, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	p.migrate_targets = 2;
+	run(&p, h, 3, v, 9, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	assert_int_equal(r.recs[0].to_host, 2);
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* signals                                                          */
+/* ---------------------------------------------------------------- */
+
+static void test_signal_provision(void **state)
+{
+	market_params p;
+	market_host h[2] = { mkhost(0, 10000), mkhost(1, 10000) };
+	market_vm v[2] = { mkvm(0, 0, 10000, 10000), mkvm(1, 1, 10000, 10000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	/* wants 24000 on 20000: need ceil(24000 / 0.95) = 25264 */
+	run(&p, h, 2, v, 2, 0, &r);
+	assert_true(r.n_signals >= 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_PROVISION);
+	assert_int_equal(r.signals[0].host, MARKET_NO_HOST);
+	assert_int_equal(r.signals[0].mib, 25264 - 20000);
+	for (size_t i = 1; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_SUSPEND);
+	market_result_release(&r);
+	/* an offline host's supply does not count */
+	v[0].demand = v[1].demand = 4000; /* wants 9600 of 20000 */
+	run(&p, h, 2, v, 2, 0, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	h[1].online = 0;
+	run(&p, h, 2, v, 2, 0, &r);
+	assert_true(r.n_signals >= 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+}
+
+static void test_signal_suspend(void **state)
+{
+	market_params p;
+	market_host h[3] = { mkhost(0, 16384), mkhost(1, 16384),
+			     mkhost(2, 16384) };
+	market_vm v[3] = { mkvm(0, 0, 500, 600), mkvm(1, 1, 4000, 4800),
+			   mkvm(2, 2, 4000, 4800) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	p.migrate_max_per_round = 0; /* isolate the signal */
+	run(&p, h, 3, v, 3, 0, &r);
+	assert_int_equal(r.n_signals, 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_SUSPEND);
+	assert_int_equal(r.signals[0].host, 0);
+	assert_int_equal(r.signals[0].mib, 600);
+	market_result_release(&r);
+	/* a busier cluster: moving host 0 would push a host past 60 % */
+	v[1].demand = v[2].demand = 8000; /* 9600 of 16384 = 59 % */
+	v[1].assigned = v[2].assigned = 9600;
+	run(&p, h, 3, v, 3, 0, &r);
+	assert_int_equal(r.n_signals, 0);
+	market_result_release(&r);
+	/* an empty online host is a candidate; an offline one is not */
+	v[1].demand = v[2].demand = 4000;
+	v[1].assigned = v[2].assigned = 4800;
+	v[0].host = 1;
+	h[2].online = 0;
+	v[2].host = 1;
+	run(&p, h, 3, v, 3, 0, &r);
+	assert_int_equal(r.n_signals, 1);
+	assert_int_equal(r.signals[0].host, 0);
+	assert_int_equal(r.signals[0].mib, 0);
+	market_result_release(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* determinism                                                      */
+/* ---------------------------------------------------------------- */
+
+static void test_determinism(void **state)
+{
+	market_params p;
+	market_host h[4];
+	market_vm v[20];
+	market_result a, b;
+
+	(void)state;
+	market_params_default(&p);
+	for (uint32_t i = 0; i < 4; i++)
+		h[i] = mkhost(10 - i, 8192 + 4096 * i);
+	for (uint32_t i = 0; i < 20; i++) {
+		v[i] = mkvm(100 - i, i % 3, 500 + 300 * (i % 7),
+			    400 + 250 * (i % 5));
+		v[i].weight = 1000 * (i % 4);
+		v[i].guest_swap_mibps = (double)(i % 3);
+	}
+	market_host h0[4];
+	market_vm v0[20];
+	memcpy(h0, h, sizeof(h));
+	memcpy(v0, v, sizeof(v));
+	run(&p, h, 4, v, 20, 7, &a);
+	run(&p, h, 4, v, 20, 7, &b);
+	/* the cluster is not modified */
+	assert_memory_equal(h, h0, sizeof(h));
+	assert_memory_equal(v, v0, sizeof(v));
+	assert_memory_equal(a.hosts, b.hosts, 4 * sizeof(*a.hosts));
+	assert_memory_equal(a.awards, b.awards, 20 * sizeof(*a.awards));
+	assert_int_equal(a.n_recs, b.n_recs);
+	assert_int_equal(a.n_signals, b.n_signals);
+	assert_memory_equal(a.recs, b.recs, a.n_recs * sizeof(*a.recs));
+	assert_memory_equal(a.signals, b.signals,
+			    a.n_signals * sizeof(*a.signals));
+	/* a reused result gives the same answer again */
+	char err[128];
+	market_cluster c = { h, 4, v, 20 };
+	assert_int_equal(market_round(&p, &c, 7, &a, err, sizeof(err)), 0);
+	assert_memory_equal(a.awards, b.awards, 20 * sizeof(*a.awards));
+	assert_memory_equal(a.recs, b.recs, a.n_recs * sizeof(*a.recs));
+	market_result_release(&a);
+	market_result_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_params_validate_rejects),
+		cmocka_unit_test(test_cluster_validate),
+		cmocka_unit_test(test_result_lifecycle),
+		cmocka_unit_test(test_price_shape),
+		cmocka_unit_test(test_floor_ceiling_want),
+		cmocka_unit_test(test_pressure),
+		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_clear_plenty),
+		cmocka_unit_test(test_clear_shortage_weight),
+		cmocka_unit_test(test_clear_shortage_pressure),
+		cmocka_unit_test(test_clear_idle_tax),
+		cmocka_unit_test(test_clear_shortage_floors),
+		cmocka_unit_test(test_clear_infeasible),
+		cmocka_unit_test(test_hysteresis_small),
+		cmocka_unit_test(test_hysteresis_supply),
+		cmocka_unit_test(test_migrate_recommended),
+		cmocka_unit_test(test_migrate_small_gain),
+		cmocka_unit_test(test_migrate_cooldown),
+		cmocka_unit_test(test_migrate_offline_or_full),
+		cmocka_unit_test(test_migrate_targets_pruning),
+		cmocka_unit_test(test_signal_provision),
+		cmocka_unit_test(test_signal_suspend),
+		cmocka_unit_test(test_determinism),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
