@@ -213,14 +213,16 @@ void market_params_default(market_params *p)
 	p->swap_weight = 2.0;
 	p->swap_norm_mibps = 10.0;
 	p->idle_tax = 0.75;
-	p->budget_pressure_gain = 1.0;
-	p->budget_swap_gain = 1.0;
-	p->resize_min_mib = 128;
-	p->resize_min_frac = 0.10;
+	p->budget_pressure_gain = 0.25;
+	p->budget_swap_gain = 0.10;
+	p->resize_min_mib = 256;
+	p->resize_min_frac = 0.20;
+	p->migrate_util = 0.90;
 	p->migrate_gain = 0.30;
 	p->migrate_cost_mib = 0.5;
 	p->migrate_cooldown = 12;
-	p->migrate_max_per_round = 8;
+	p->migrate_max_per_round = 64;
+	p->migrate_host_share = 0.125;
 	p->migrate_targets = 4;
 	p->provision_util = 0.95;
 	p->suspend_util = 0.60;
@@ -263,10 +265,14 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'resize_min_mib' must be in [0, 2^40]";
 	else if (!s_in(p->resize_min_frac, 0.0, 1.0, 0))
 		bad = "'resize_min_frac' must be in [0, 1]";
+	else if (!s_in(p->migrate_util, 0.0, 100.0, 0))
+		bad = "'migrate_util' must be in [0, 100]";
 	else if (!s_in(p->migrate_gain, 0.0, 1.0, 1))
 		bad = "'migrate_gain' must be in [0, 1)";
 	else if (!s_in(p->migrate_cost_mib, 0.0, big, 0))
 		bad = "'migrate_cost_mib' must be >= 0 and finite";
+	else if (!s_in(p->migrate_host_share, 0.0, 1.0, 0))
+		bad = "'migrate_host_share' must be in [0, 1]";
 	else if (p->migrate_cooldown < 0)
 		bad = "'migrate_cooldown' must be >= 0";
 	else if (!s_in(p->provision_util, 0.01, 100.0, 0))
@@ -820,7 +826,8 @@ static int s_small_change(const market_params *p, int64_t assigned,
 }
 
 /* Keeps assigned memory instead of small resizes on one host: small grows
- * are always dropped (that frees memory); small shrinks are kept, smallest
+ * are dropped (that frees memory) unless the VM is short of its demand
+ * now, when waiting would mean paging; small shrinks are kept, smallest
  * first then by id, only while the host stays within supply. A VM whose
  * assigned is outside [floor, ceiling] is always resized. */
 static void s_hysteresis(const market_params *p, const market_cluster *c,
@@ -835,12 +842,14 @@ static void s_hysteresis(const market_params *p, const market_cluster *c,
 		uint32_t i = hv.idx[j];
 		const market_vm *v = &c->vms[i];
 		market_award *a = &r->awards[i];
-		int ok = v->assigned >= s->floor[i] &&
-			 v->assigned <= market_vm_ceiling(v) &&
-			 s_small_change(p, v->assigned, a->target);
-		if (ok && a->target > v->assigned)
-			a->target = v->assigned;
-		else if (ok) {
+		int small = v->assigned >= s->floor[i] &&
+			    v->assigned <= market_vm_ceiling(v) &&
+			    s_small_change(p, v->assigned, a->target);
+		if (small && a->target > v->assigned) {
+			/* a small grow waits, unless the VM is short now */
+			if (v->assigned >= v->demand)
+				a->target = v->assigned;
+		} else if (small) {
 			s->vlist[n++] = i;
 			s->ikey[i] = v->assigned - a->target;
 		}
@@ -1045,6 +1054,30 @@ static uint32_t s_migrate_host(const market_params *p,
 	return done;
 }
 
+/* Migrations allowed this round: migrate_max_per_round, and no more than
+ * migrate_host_share per online host (at least one) when that is set. */
+static uint32_t s_migrate_cap(const market_params *p, size_t n_on)
+{
+	uint32_t cap = p->migrate_max_per_round;
+	if (p->migrate_host_share > 0) {
+		double per = ceil(p->migrate_host_share * (double)n_on);
+		if (per < 1)
+			per = 1;
+		if (per < (double)cap)
+			cap = (uint32_t)per;
+	}
+	return cap;
+}
+
+/* A host offers its VMs elsewhere only when it is congested: its wants did
+ * not fit, or they fill at least migrate_util of what it sells. Without
+ * this gate the convex price makes any two unevenly loaded hosts trade VMs,
+ * which is load balancing nobody asked for (docs/market.md). */
+static int s_congested(const market_params *p, const market_host_out *o)
+{
+	return o->shortage || o->utilization >= p->migrate_util;
+}
+
 /* Migration pass: sorted index of online hosts by price; source hosts whose
  * price could possibly beat the cheapest by migrate_gain, by price desc. */
 static void s_migrate(const market_params *p, const market_cluster *c,
@@ -1052,19 +1085,21 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 {
 	s_ctx ctx = { c, s->price, NULL };
 	size_t n_on = 0, n_src = 0;
-	uint32_t left = p->migrate_max_per_round;
+	uint32_t left;
 
 	for (size_t i = 0; i < c->n_vms; i++)
 		s->dest[i] = MARKET_NO_HOST;
 	for (size_t h = 0; h < c->n_hosts; h++)
 		if (c->hosts[h].online)
 			s->horder[n_on++] = (uint32_t)h;
+	left = s_migrate_cap(p, n_on);
 	if (n_on == 0 || left == 0 || p->migrate_targets == 0)
 		return;
 	s_sort(s->horder, s->htmp, n_on, s_less_host_dkey_asc, &ctx);
 	double pmin = s->price[s->horder[0]];
 	for (size_t h = 0; h < c->n_hosts; h++)
-		if (s->price[h] * (1.0 - p->migrate_gain) >= pmin)
+		if (s_congested(p, &r->hosts[h]) &&
+		    s->price[h] * (1.0 - p->migrate_gain) >= pmin)
 			s->hlist[n_src++] = (uint32_t)h;
 	s_sort(s->hlist, s->htmp, n_src, s_less_host_dkey_desc, &ctx);
 	for (size_t j = 0; j < n_src && left > 0; j++)

@@ -55,10 +55,14 @@ typedef struct market_params {
 	double resize_min_frac; /* ... nor smaller than this share of assigned */
 
 	/* migration */
+	double migrate_util;        /* a host sells VMs away only in shortage or
+	                             * when its utilization is at least this */
 	double migrate_gain;        /* required relative saving, 0..1 */
 	double migrate_cost_mib;    /* cost of moving 1 MiB, in units of price_base */
 	int64_t migrate_cooldown;   /* rounds a VM stays put after a migration */
 	uint32_t migrate_max_per_round; /* cluster-wide cap on migrations per round */
+	double migrate_host_share;  /* and at most this many per online host
+	                             * (at least 1); 0: only the cap above */
 	uint32_t migrate_targets;   /* how many of the cheapest hosts are priced */
 
 	/* cluster signals */

@@ -112,14 +112,16 @@ static void test_defaults(void **state)
 	assert_true(p.swap_weight == 2.0);
 	assert_true(p.swap_norm_mibps == 10.0);
 	assert_true(p.idle_tax == 0.75);
-	assert_true(p.budget_pressure_gain == 1.0);
-	assert_true(p.budget_swap_gain == 1.0);
-	assert_int_equal(p.resize_min_mib, 128);
-	assert_true(p.resize_min_frac == 0.10);
+	assert_true(p.budget_pressure_gain == 0.25);
+	assert_true(p.budget_swap_gain == 0.10);
+	assert_int_equal(p.resize_min_mib, 256);
+	assert_true(p.resize_min_frac == 0.20);
 	assert_true(p.migrate_gain == 0.30);
 	assert_true(p.migrate_cost_mib == 0.5);
 	assert_int_equal(p.migrate_cooldown, 12);
-	assert_int_equal(p.migrate_max_per_round, 8);
+	assert_int_equal(p.migrate_max_per_round, 64);
+	assert_true(p.migrate_host_share == 0.125);
+	assert_true(p.migrate_util == 0.90);
 	assert_int_equal(p.migrate_targets, 4);
 	assert_true(p.provision_util == 0.95);
 	assert_true(p.suspend_util == 0.60);
@@ -421,6 +423,8 @@ static void test_budget(void **state)
 
 	(void)state;
 	market_params_default(&p);
+	p.budget_pressure_gain = 1.0;
+	p.budget_swap_gain = 1.0;
 	/* weight 5000, shares 1000, pressure 100, no swap: budget 1 */
 	assert_true(fabs(market_vm_budget(&p, &v) - 1.0) < 1e-12);
 	double base = market_vm_budget(&p, &v);
@@ -670,11 +674,21 @@ static void test_hysteresis_small(void **state)
 	assert_int_equal(r.awards[0].target, 1250); /* kept */
 	assert_int_equal(r.awards[1].target, 1150); /* kept */
 	assert_int_equal(r.awards[2].target, 1200); /* acted */
-	/* want 12000, assigned 11000: 1000 < 10 % of 11000 = 1100: kept */
+	/* want 12000, assigned 11000: 1000 < 20 % of 11000 = 2200: kept */
 	assert_int_equal(r.awards[3].target, 11000);
 	assert_int_equal(r.n_recs, 1);
 	assert_non_null(find_rec(&r, 2, MARKET_REC_RESIZE));
 	assert_int_equal(r.hosts[0].awarded, 1250 + 1150 + 1200 + 11000);
+	market_result_release(&r);
+
+	/* a small grow of a VM short of its demand is not held back:
+	 * demand 1060 on 1050 wants 1272 (+222 < 256 MiB), grows anyway */
+	market_vm w[2] = { mkvm(0, 0, 1060, 1050), mkvm(1, 0, 1000, 1050) };
+	run(&p, h, 1, w, 2, 0, &r);
+	assert_int_equal(r.awards[0].target, 1272);
+	assert_non_null(find_rec(&r, 0, MARKET_REC_RESIZE));
+	/* ... while the same grow of a VM that is not short waits */
+	assert_int_equal(r.awards[1].target, 1050);
 	market_result_release(&r);
 
 	/* assigned outside [floor, ceiling] is always corrected */
@@ -812,9 +826,15 @@ static void test_migrate_small_gain(void **state)
 	run(&p, h, 2, v, 6, 100, &r);
 	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
 	market_result_release(&r);
-	/* the same cluster migrates one small VM when any saving will do */
+	/* any saving will do, but host 0 (u 0.44) is not congested: no
+	 * host below migrate_util sells its VMs away */
 	p.migrate_gain = 0.0;
 	p.migrate_cost_mib = 0.0;
+	run(&p, h, 2, v, 6, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* with the gate open the same cluster migrates one small VM */
+	p.migrate_util = 0.4;
 	run(&p, h, 2, v, 6, 100, &r);
 	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
 	assert_int_equal(r.recs[0].vm, 2);

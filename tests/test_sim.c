@@ -62,14 +62,14 @@ static sim_metrics run(const sim_config *c, const trace_set *t, sim_policy p)
 	return m;
 }
 
-/* One VM, provisioned 2048 MiB, demand 1000 MiB, three intervals, a host of
+/* One VM, provisioned 2048 MiB, demand 1500 MiB, three intervals, a host of
  * 4096 MiB: nobody is short; the policies differ in what they hold. */
 static void test_plenty(void **state)
 {
 	(void)state;
 	struct mini m;
 	sim_config c;
-	const int64_t prov[] = { 2048 }, demand[] = { 1000 };
+	const int64_t prov[] = { 2048 }, demand[] = { 1500 };
 	mini_init(&m, 1, 3, prov, demand);
 	one_host(&c, 4096);
 
@@ -82,27 +82,47 @@ static void test_plenty(void **state)
 	assert_int_equal(st.resizes, 0);
 	assert_true(fabs(st.peak_host_util - 0.5) < 1e-9);
 
-	/* Hyper-V: starts at Startup 1024, then demand + 20% = 1200: one
-	 * resize, 1200 MiB held. */
+	/* Hyper-V: starts at Startup 1024, then demand + 20% = 1800: one
+	 * resize, 1800 MiB held. */
 	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
 	assert_true(hv.pressure_gib_h == 0);
 	assert_int_equal(hv.resizes, 1);
-	assert_true(fabs(hv.held_gib_avg - 1200.0 / 1024) < 1e-9);
-	assert_true(fabs(hv.saved_share - (1 - 1200.0 / 2048)) < 1e-9);
+	assert_true(fabs(hv.held_gib_avg - 1800.0 / 1024) < 1e-9);
+	assert_true(fabs(hv.saved_share - (1 - 1800.0 / 2048)) < 1e-9);
 
-	/* ESX keeps the 1024 MiB the VM touched at boot: no resize. */
+	/* ESX: the guest touches 1500 MiB and keeps it: one resize. */
 	sim_metrics esx = run(&c, &m.set, SIM_ESX);
-	assert_int_equal(esx.resizes, 0);
-	assert_true(fabs(esx.held_gib_avg - 1.0) < 1e-9);
+	assert_int_equal(esx.resizes, 1);
+	assert_true(fabs(esx.held_gib_avg - 1500.0 / 1024) < 1e-9);
 
-	/* The market: 1024 -> 1200 is 176 MiB, above the hysteresis (128 MiB
-	 * and 10%): one resize, then steady. */
+	/* The market: 1024 -> 1800 is 776 MiB, above the hysteresis (256 MiB
+	 * and 20%): one resize, then steady. */
 	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
 	assert_true(mk.pressure_gib_h == 0);
 	assert_int_equal(mk.resizes, 1);
-	assert_true(fabs(mk.held_gib_avg - 1200.0 / 1024) < 1e-9);
+	assert_true(fabs(mk.held_gib_avg - 1800.0 / 1024) < 1e-9);
 	assert_int_equal(mk.migrations, 0);
-	assert_int_equal(mk.host_swap_gib_h, 0);
+	assert_true(mk.host_swap_gib_h == 0);
+}
+
+/* Demand 1000 MiB, started at 1024: the market's want (1200) is 176 MiB
+ * away, inside the hysteresis, and the VM is not short: no action. Hyper-V
+ * has no hysteresis and resizes. */
+static void test_hysteresis(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 2048 }, demand[] = { 1000 };
+	mini_init(&m, 1, 3, prov, demand);
+	one_host(&c, 4096);
+
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_int_equal(mk.resizes, 0);
+	assert_true(fabs(mk.held_gib_avg - 1.0) < 1e-9);
+	assert_true(mk.pressure_gib_h == 0);
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_int_equal(hv.resizes, 1);
 }
 
 /* Two VMs provisioned 4096 MiB each, demand 3000 each (want 3600), one host
@@ -309,6 +329,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plenty),
+		cmocka_unit_test(test_hysteresis),
 		cmocka_unit_test(test_shortage),
 		cmocka_unit_test(test_esx_host_swap),
 		cmocka_unit_test(test_market_migrates),
