@@ -220,10 +220,25 @@ static int arrival_before(const sim_state *s, size_t a, size_t b)
 	return s->vms[a].id < s->vms[b].id;
 }
 
+/* What must be free on a host to start VM i, as each product admits VMs:
+ * static its provisioned size; Hyper-V its Startup (it will not start a VM
+ * without it); ESX its reservation (the rest is reclaimed from the others
+ * once it runs); the market and the threshold rebalancer its floor. */
+static int64_t placement_need(const sim_state *s, size_t i, sim_policy p)
+{
+	const market_vm *v = &s->vms[i];
+	switch (p) {
+	case SIM_STATIC: return s->x[i].prov;
+	case SIM_HYPERV: return v->startup;
+	case SIM_ESX: return v->reservation;
+	default: return market_vm_floor(v);
+	}
+}
+
 /* Place VMs that are alive but not running, largest first, each on the host
- * with the most free memory. Static needs its provisioned size free, the
- * dynamic policies the VM's floor; it starts at Startup if that is free.
- * Returns how many could not be placed. */
+ * with the most free memory, if it has what placement_need() asks. The VM
+ * starts at Startup, or at what is free if that is less (never below the
+ * need). Returns how many could not be placed. */
 static uint64_t place_arrivals(sim_state *s, sim_policy p)
 {
 	size_t n = 0;
@@ -242,7 +257,7 @@ static uint64_t place_arrivals(sim_state *s, sim_policy p)
 		market_vm *v = &s->vms[i];
 		int64_t free_mib;
 		size_t h = most_free_host(s, &free_mib);
-		int64_t need = p == SIM_STATIC ? s->x[i].prov : market_vm_floor(v);
+		int64_t need = placement_need(s, i, p);
 		if (free_mib < need) {
 			refused++;
 			continue;

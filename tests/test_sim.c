@@ -218,6 +218,36 @@ static void test_market_migrates(void **state)
 	assert_true(mk.pressure_gib_h < hv.pressure_gib_h / 2);
 }
 
+/* Admission as each product does it. A host of 4096 MiB; VM 1 (demand
+ * 3500, want 4096 = its Maximum) runs from t=0; VM 2 (provisioned 2048,
+ * demand 300) arrives at t=600 when VM 1 holds the whole host. Hyper-V will
+ * not start VM 2 without its Startup (1024) free: refused at t=600 and
+ * t=900. ESX admits on the reservation (0) and reclaims from VM 1. The
+ * market admits on the floor (Minimum 512): nothing is free either, so it
+ * is refused too. */
+static void test_admission(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096, 2048 }, demand[] = { 3500, 300 };
+	mini_init(&m, 2, 4, prov, demand);
+	for (size_t k = 0; k < 4; k++) /* VM 2: samples at 600, 900 only */
+		m.t[1][k] = 600 + (int64_t)k * 300;
+	m.vms[1].n = 2;
+	one_host(&c, 4096);
+
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_int_equal(hv.refused, 2);
+	sim_metrics esx = run(&c, &m.set, SIM_ESX);
+	assert_int_equal(esx.refused, 0);
+	assert_true(esx.pressure_gib_h == 0);
+	sim_metrics st = run(&c, &m.set, SIM_STATIC);
+	assert_int_equal(st.refused, 2);
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_int_equal(mk.refused, 2);
+}
+
 /* The same run twice gives the same numbers, bit for bit. */
 static void test_deterministic(void **state)
 {
@@ -333,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_shortage),
 		cmocka_unit_test(test_esx_host_swap),
 		cmocka_unit_test(test_market_migrates),
+		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
