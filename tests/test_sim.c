@@ -248,6 +248,43 @@ static void test_admission(void **state)
 	assert_int_equal(mk.refused, 2);
 }
 
+/* The first 20 shipped VMs (a month at 5-minute steps) on 2 hosts of 8 GiB:
+ * every policy runs to the end with no host over what it sells (sim_run
+ * checks that at every step), and the market keeps the order the evaluation
+ * reports: less pressure than hyperv and esx, no host swap, less memory
+ * than static, fewer actions than threshold. */
+static void test_shipped_traces(void **state)
+{
+	(void)state;
+	trace_set t;
+	trace_opts o = { .max_vms = 20 };
+	char err[512];
+	const char *dir = BOURSE_TRACES_DIR "/bitbrains-rnd/2013-7";
+	if (trace_load(dir, &o, &t, err, sizeof(err)) != 0) {
+		print_message("skipped: %s\n", err);
+		skip();
+	}
+	sim_config c;
+	sim_config_default(&c);
+	c.n_hosts = 2;
+	c.host_mib = 8 * 1024;
+	sim_metrics m[SIM_N_POLICIES];
+	for (int p = 0; p < SIM_N_POLICIES; p++)
+		m[p] = run(&c, &t, (sim_policy)p);
+	trace_set_release(&t);
+
+	assert_true(m[SIM_MARKET].steps > 8600); /* 30 days of 300 s */
+	assert_true(m[SIM_MARKET].pressure_gib_h < m[SIM_HYPERV].pressure_gib_h);
+	assert_true(m[SIM_MARKET].pressure_gib_h < m[SIM_ESX].pressure_gib_h);
+	for (int p = 0; p < SIM_N_POLICIES; p++)
+		if (p != SIM_ESX)
+			assert_true(m[p].host_swap_gib_h == 0);
+	assert_true(m[SIM_MARKET].held_gib_avg < m[SIM_STATIC].held_gib_avg);
+	assert_true(m[SIM_MARKET].resizes + m[SIM_MARKET].migrations <
+		    (m[SIM_THRESHOLD].resizes + m[SIM_THRESHOLD].migrations) / 2);
+	assert_true(m[SIM_MARKET].refused <= m[SIM_HYPERV].refused);
+}
+
 /* The same run twice gives the same numbers, bit for bit. */
 static void test_deterministic(void **state)
 {
@@ -365,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_market_migrates),
 		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_shipped_traces),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_alloc_weighted),
