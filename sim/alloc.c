@@ -28,6 +28,21 @@ static int64_t clamp64(double x, int64_t lo, int64_t hi)
 	return (int64_t)floor(x);
 }
 
+/* The cases with nothing to share: everyone at hi when all fits, everyone
+ * at lo when even the floors do not. Returns 1 if out[] is filled. */
+static int settled(size_t n, const int64_t *lo, const int64_t *hi,
+		   int64_t supply, int64_t *out)
+{
+	const int64_t *pick = sum64(n, hi) <= supply   ? hi
+			      : sum64(n, lo) >= supply ? lo
+						       : NULL;
+	if (!pick)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = pick[i];
+	return 1;
+}
+
 /* Fill out[] at level theta, return the sum. */
 static int64_t weighted_at(size_t n, const int64_t *lo, const int64_t *hi,
 			   const double *w, double theta, int64_t *out)
@@ -81,16 +96,8 @@ static double weight_key(size_t i, int64_t have, const double *w,
 void alloc_weighted(size_t n, const int64_t *lo, const int64_t *hi,
 		    const double *w, int64_t supply, int64_t *out)
 {
-	if (sum64(n, hi) <= supply) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = hi[i];
+	if (settled(n, lo, hi, supply, out))
 		return;
-	}
-	if (sum64(n, lo) >= supply) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = lo[i];
-		return;
-	}
 	double t_ok = 0, t_over = 0;
 	for (size_t i = 0; i < n; i++) {
 		double t = (double)(hi[i] - lo[i]) / w[i];
@@ -145,16 +152,8 @@ void alloc_min_funding(size_t n, const int64_t *lo, const int64_t *hi,
 		       const double *shares, const double *active, double tax,
 		       int64_t supply, int64_t *out)
 {
-	if (sum64(n, hi) <= supply) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = hi[i];
+	if (settled(n, lo, hi, supply, out))
 		return;
-	}
-	if (sum64(n, lo) >= supply) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = lo[i];
-		return;
-	}
 	/* sum(lambda) falls as lambda rises: keep the smallest lambda whose
 	 * sum fits. Bisect on log(lambda). */
 	double l_ok = 1e12, l_over = 1e-12;

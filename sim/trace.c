@@ -147,6 +147,40 @@ static int reader_next(reader *rd, char *err, size_t errlen)
 	return 1;
 }
 
+/* Close and free a reader from reader_start(); NULL is fine. */
+static void reader_free(reader *rd)
+{
+	if (!rd)
+		return;
+	reader_close(rd);
+	free(rd);
+}
+
+/* Open path and read its header row into rd->buf. Returns the reader (the
+ * caller frees it with reader_free()), or NULL with err set. */
+static reader *reader_start(const char *path, char *err, size_t errlen)
+{
+	reader *rd = malloc(sizeof *rd);
+	int rc;
+
+	if (!rd) {
+		set_err(err, errlen, "out of memory reading '%s'", path);
+		return NULL;
+	}
+	if (reader_open(rd, path, err, errlen) < 0) {
+		free(rd);
+		return NULL;
+	}
+	rc = reader_next(rd, err, errlen);
+	if (rc <= 0) {
+		if (rc == 0)
+			set_err(err, errlen, "%s:1: missing header row", path);
+		reader_free(rd);
+		return NULL;
+	}
+	return rd;
+}
+
 static int is_blank(const char *s)
 {
 	for (; *s; s++)
@@ -455,26 +489,14 @@ static int bb_name(const char *name, size_t *ndig)
 /* Read one Bitbrains file into rows (cleared first). */
 static int bb_read(const char *path, raw_vec *rows, char *err, size_t errlen)
 {
-	reader *rd = malloc(sizeof *rd);
 	char *f[BB_FIELDS];
 	size_t nf;
 	int rc;
 
 	rows->n = 0;
-	if (!rd) {
-		set_err(err, errlen, "out of memory reading '%s'", path);
+	reader *rd = reader_start(path, err, errlen);
+	if (!rd)
 		return -1;
-	}
-	if (reader_open(rd, path, err, errlen) < 0) {
-		free(rd);
-		return -1;
-	}
-	rc = reader_next(rd, err, errlen);
-	if (rc <= 0) {
-		if (rc == 0)
-			set_err(err, errlen, "%s:1: missing header row", path);
-		goto fail;
-	}
 	if (strncmp(rd->buf, "Timestamp", 9) != 0) {
 		set_err(err, errlen,
 			"%s:%lu: header row does not start with 'Timestamp'",
@@ -517,12 +539,10 @@ static int bb_read(const char *path, raw_vec *rows, char *err, size_t errlen)
 	}
 	if (rc < 0)
 		goto fail;
-	reader_close(rd);
-	free(rd);
+	reader_free(rd);
 	return 0;
 fail:
-	reader_close(rd);
-	free(rd);
+	reader_free(rd);
 	return -1;
 }
 
@@ -680,26 +700,14 @@ static int cmp_csv_row(const void *a, const void *b)
 static int load_csv(const char *path, size_t max_vms, trace_set *set,
 		    char *err, size_t errlen)
 {
-	reader *rd = malloc(sizeof *rd);
 	raw_vec rows = { 0 };
 	char *f[5];
 	size_t ncols, nf, i, j, nvms;
 	int rc, has_swap;
 
-	if (!rd) {
-		set_err(err, errlen, "out of memory reading '%s'", path);
+	reader *rd = reader_start(path, err, errlen);
+	if (!rd)
 		return -1;
-	}
-	if (reader_open(rd, path, err, errlen) < 0) {
-		free(rd);
-		return -1;
-	}
-	rc = reader_next(rd, err, errlen);
-	if (rc <= 0) {
-		if (rc == 0)
-			set_err(err, errlen, "%s:1: missing header row", path);
-		goto fail;
-	}
 	if (strcmp(rd->buf, CSV_HEADER) == 0) {
 		has_swap = 0;
 	} else if (strcmp(rd->buf, CSV_HEADER "," CSV_SWAP_COL) == 0) {
@@ -752,8 +760,7 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 		set_err(err, errlen, "no data rows in '%s'", path);
 		goto fail;
 	}
-	reader_close(rd);
-	free(rd);
+	reader_free(rd);
 	rd = NULL;
 
 	/* per VM in time order; equal times keep their file order */
@@ -782,10 +789,7 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 	free(rows.r);
 	return 0;
 fail:
-	if (rd) {
-		reader_close(rd);
-		free(rd);
-	}
+	reader_free(rd);
 	free(rows.r);
 	return -1;
 }
