@@ -557,6 +557,38 @@ static void free_files(bb_file *files, size_t n)
 
 /* List the <digits>.csv[.gz] regular files of dir, sorted by id; duplicate
  * ids are an error. */
+/* Names of dir's subdirectories, comma-separated into buf (cut at len).
+ * Returns how many there are. For the hint when a set, not a month, is
+ * given (../shared/traces/bitbrains-rnd instead of .../2013-7). */
+static size_t list_subdirs(const char *dir, char *buf, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0, used = 0;
+
+	buf[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (used < len) {
+			int w = snprintf(buf + used, len - used, "%s'%s/%s'",
+					 n ? ", " : "", dir, de->d_name);
+			used += w > 0 ? (size_t)w : 0;
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 		   size_t errlen)
 {
@@ -618,7 +650,15 @@ static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 	closedir(d);
 	d = NULL;
 	if (n == 0) {
-		set_err(err, errlen, "no trace files in '%s'", dir);
+		char subs[256];
+
+		if (list_subdirs(dir, subs, sizeof subs) > 0)
+			set_err(err, errlen, "no trace files in '%s'; it has "
+				"subdirectories (%s): pass one of them", dir,
+				subs);
+		else
+			set_err(err, errlen, "no trace files (<id>.csv or "
+				"<id>.csv.gz) in '%s'", dir);
 		goto fail;
 	}
 	qsort(files, n, sizeof *files, cmp_bb_file);

@@ -786,10 +786,19 @@ static void test_empty_directory(void **state)
 	char want[1200];
 
 	(void)state;
-	snprintf(want, sizeof want, "no trace files in '%s'", dir);
+	snprintf(want, sizeof want,
+		 "no trace files (<id>.csv or <id>.csv.gz) in '%s'", dir);
 	load_fails(dir, want);
 	write_file(dir, "readme.txt", "not a trace\n");
 	load_fails(dir, want);
+	/* a set directory holding a month: the error names the month */
+	char sub[1100];
+	snprintf(sub, sizeof sub, "%s/2013-7", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(want, sizeof want, "it has subdirectories ('%s'): pass one",
+		 sub);
+	load_fails(dir, want);
+	assert_int_equal(rmdir(sub), 0);
 	rm_dir(dir);
 }
 
