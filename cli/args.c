@@ -1,6 +1,7 @@
 /*
  * args.c - strict parsing of flag values and of market parameters.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -16,7 +17,8 @@ int cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
 	char *end = NULL;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE) {
+	if (*s == '\0' || isspace((unsigned char)*s) || *end != '\0' ||
+	    errno == ERANGE) {
 		snprintf(err, errlen, "'%s' is not a whole number", s);
 		return -1;
 	}
@@ -35,7 +37,8 @@ int cli_parse_double(const char *s, double min, double max, double *out,
 	char *end = NULL;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+	if (*s == '\0' || isspace((unsigned char)*s) || *end != '\0' ||
+	    errno == ERANGE || !isfinite(v)) {
 		snprintf(err, errlen, "'%s' is not a finite number", s);
 		return -1;
 	}

@@ -47,28 +47,34 @@ static int bad_value(const char *flag, const char *why)
 	return CLI_USAGE;
 }
 
+/* "market,hyperv": every comma-separated name must be a policy. */
 static int parse_policies(struct sim_args *a, const char *list)
 {
-	char buf[256];
-	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
-		return bad_value("--policy", "list is too long");
 	memset(a->policies, 0, sizeof(a->policies));
-	char *save = NULL;
-	int any = 0;
-	for (char *tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		sim_policy p;
-		if (sim_policy_parse(tok, &p) != 0) {
-			fprintf(stderr, "bourse sim: --policy: '%s' is not a policy "
-				"(market, static, hyperv, esx, threshold)\n", tok);
+	for (const char *p = list;; p++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char name[32];
+		sim_policy pol;
+		if (len == 0)
+			return bad_value("--policy", "empty policy name in the list");
+		if (len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+		} else {
+			name[0] = '\0'; /* too long to be a policy */
+		}
+		if (sim_policy_parse(name, &pol) != 0) {
+			fprintf(stderr, "bourse sim: --policy: '%.*s' is not a policy "
+				"(market, static, hyperv, esx, threshold)\n",
+				(int)len, p);
 			return CLI_USAGE;
 		}
-		a->policies[p] = 1;
-		any = 1;
+		a->policies[pol] = 1;
+		if (!comma)
+			return CLI_OK;
+		p = comma;
 	}
-	if (!any)
-		return bad_value("--policy", "no policy named");
-	return CLI_OK;
 }
 
 enum { O_HOST_GIB = 256, O_RESERVE, O_MINIMUM, O_STARTUP, O_BUFFER, O_PARAM,

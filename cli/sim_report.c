@@ -47,6 +47,23 @@ static const struct metric metrics[] = {
 };
 
 #define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))
+
+/* The static row's mean memory held, or a negative value if static did not
+ * run: the "held vs static" comparison needs it. */
+static double static_held(const sim_report *r)
+{
+	for (size_t p = 0; p < r->n_rows; p++)
+		if (r->rows[p].policy == SIM_STATIC)
+			return r->rows[p].m.held_gib_avg;
+	return -1;
+}
+
+/* held / static's held * 100, or a negative value when undefined. */
+static double held_vs_static(const sim_report *r, const sim_metrics *m)
+{
+	double st = static_held(r);
+	return st > 0 ? m->held_gib_avg / st * 100.0 : -1;
+}
 #define LABEL_W 36
 #define CELL_W 11
 
@@ -92,6 +109,13 @@ int sim_report_table(const sim_report *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	if (static_held(r) > 0) {
+		fprintf(out, "%-*s", LABEL_W, "memory held vs static (%)");
+		for (size_t p = 0; p < r->n_rows; p++)
+			fprintf(out, " %*.1f", CELL_W,
+				held_vs_static(r, &r->rows[p].m));
+		fputc('\n', out);
+	}
 	return ferror(out) ? -1 : 0;
 }
 
@@ -113,7 +137,7 @@ static json_object *quirks_json(const trace_quirks *q)
 	return o;
 }
 
-static json_object *metrics_json(const sim_metrics *m)
+static json_object *metrics_json(const sim_report *r, const sim_metrics *m)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "steps", json_object_new_uint64(m->steps));
@@ -125,6 +149,9 @@ static json_object *metrics_json(const sim_metrics *m)
 					       ? json_object_new_uint64((uint64_t)v)
 					       : json_object_new_double(v));
 	}
+	if (static_held(r) > 0)
+		json_object_object_add(o, "held_vs_static_pct",
+				       json_object_new_double(held_vs_static(r, m)));
 	return o;
 }
 
@@ -144,7 +171,7 @@ int sim_report_json(const sim_report *r, FILE *out)
 	json_object_object_add(root, "quirks", quirks_json(&r->trace->quirks));
 	for (size_t p = 0; p < r->n_rows; p++)
 		json_object_object_add(policies, sim_policy_name(r->rows[p].policy),
-				       metrics_json(&r->rows[p].m));
+				       metrics_json(r, &r->rows[p].m));
 	json_object_object_add(root, "policies", policies);
 	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);

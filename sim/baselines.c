@@ -41,14 +41,14 @@ int policy_static_step(sim_state *s, char *err, size_t errlen)
 {
 	(void)err;
 	(void)errlen;
+	/* shrinks first, so that growth can use what they free */
+	for (size_t i = 0; i < s->n_vms; i++)
+		if (s->x[i].placed)
+			s->vms[i].assigned = min64(s->vms[i].assigned, s->x[i].prov);
+	sim_sum_resident(s);
 	for (size_t h = 0; h < s->n_hosts; h++) {
 		size_t n = host_vms(s, h);
-		/* shrinks first, so that growth can use what they free */
-		for (size_t k = 0; k < n; k++) {
-			market_vm *v = &s->vms[s->idx[k]];
-			v->assigned = min64(v->assigned, s->x[s->idx[k]].prov);
-		}
-		int64_t free_mib = sim_host_supply(s, h) - sim_host_resident(s, h);
+		int64_t free_mib = sim_host_supply(s, h) - s->resident[h];
 		for (size_t k = 0; k < n; k++) {
 			market_vm *v = &s->vms[s->idx[k]];
 			int64_t grow = min64(s->x[s->idx[k]].prov - v->assigned,
@@ -86,13 +86,15 @@ int policy_hyperv_step(sim_state *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* ESX under contention: what each VM may be ballooned down to. */
+/* ESX under contention: what each VM may be ballooned down to. The balloon
+ * may take at most esx_max_balloon of the VM's configured memory, so the
+ * guest keeps the rest of it, or what it touched if that is less. */
 static int64_t esx_balloon_floor(const sim_state *s, const market_vm *v,
 				 int64_t touched)
 {
-	int64_t most = (int64_t)floor(s->cfg->esx_max_balloon *
-				      (double)market_vm_ceiling(v));
-	return max64(v->reservation, touched - most);
+	int64_t keep = (int64_t)ceil((1.0 - s->cfg->esx_max_balloon) *
+				     (double)market_vm_ceiling(v));
+	return max64(v->reservation, min64(touched, keep));
 }
 
 /* Host-swap `excess` MiB of host h's VMs, in proportion to what each holds
@@ -161,18 +163,19 @@ int policy_esx_step(sim_state *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int64_t host_wanted(const sim_state *s, size_t h)
+/* Fill s->wanted (sum of wants per host) in one pass. */
+static void sum_wanted(sim_state *s)
 {
-	int64_t sum = 0;
+	for (size_t h = 0; h < s->n_hosts; h++)
+		s->wanted[h] = 0;
 	for (size_t i = 0; i < s->n_vms; i++)
-		if (s->x[i].placed && s->vms[i].host == h)
-			sum += market_vm_want(&s->vms[i]);
-	return sum;
+		if (s->x[i].placed)
+			s->wanted[s->vms[i].host] += market_vm_want(&s->vms[i]);
 }
 
 static double host_util(const sim_state *s, size_t h)
 {
-	return (double)host_wanted(s, h) / (double)sim_host_supply(s, h);
+	return (double)s->wanted[h] / (double)sim_host_supply(s, h);
 }
 
 /* The least loaded host other than h (lowest index on ties). */
@@ -194,8 +197,8 @@ static size_t least_loaded(const sim_state *s, size_t h)
 static void threshold_move_one(sim_state *s, size_t h, size_t g)
 {
 	const double thr = s->cfg->threshold_util;
-	int64_t g_want = host_wanted(s, g), g_supply = sim_host_supply(s, g);
-	int64_t g_free = g_supply - sim_host_resident(s, g);
+	int64_t g_want = s->wanted[g], g_supply = sim_host_supply(s, g);
+	int64_t g_free = g_supply - s->resident[g];
 	size_t n = host_vms(s, h), pick = SIZE_MAX;
 	int64_t pick_want = -1;
 	for (size_t k = 0; k < n; k++) {
@@ -214,6 +217,10 @@ static void threshold_move_one(sim_state *s, size_t h, size_t g)
 	s->vms[pick].host = (uint32_t)g;
 	s->x[pick].moved = 1;
 	s->migrations++;
+	s->wanted[h] -= pick_want;
+	s->wanted[g] += pick_want;
+	s->resident[h] -= s->vms[pick].assigned;
+	s->resident[g] += s->vms[pick].assigned;
 }
 
 int policy_threshold_step(sim_state *s, char *err, size_t errlen)
@@ -221,6 +228,8 @@ int policy_threshold_step(sim_state *s, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	if (s->n_hosts > 1) {
+		sum_wanted(s);
+		sim_sum_resident(s);
 		for (size_t h = 0; h < s->n_hosts; h++)
 			if (host_util(s, h) > s->cfg->threshold_util)
 				threshold_move_one(s, h, least_loaded(s, h));

@@ -20,6 +20,8 @@ typedef struct sim_vmx {
 	int64_t swapped;    /* esx: part of assigned held on host swap */
 	int64_t prev_short; /* shortfall at the previous interval */
 	int moved;          /* migrated in this interval (not a resize) */
+	int64_t admitted_min; /* Minimum when placed: a running VM's floor never
+	                       * rises, so floors that fitted keep fitting */
 } sim_vmx;
 
 typedef struct sim_state {
@@ -31,6 +33,8 @@ typedef struct sim_state {
 	size_t n_vms;
 	int64_t round;      /* interval index */
 	uint64_t migrations; /* counted by the policy steps */
+	int64_t *resident;  /* per host, filled by sim_sum_resident() */
+	int64_t *wanted;    /* per host, scratch for the threshold policy */
 	uint64_t provision_signals, suspend_signals;
 	/* scratch for the market policy */
 	market_vm *mvms;    /* compact copy of the placed VMs */
@@ -45,8 +49,9 @@ typedef struct sim_state {
 /* Memory a host sells: capacity minus reserve. */
 int64_t sim_host_supply(const sim_state *s, size_t h);
 
-/* Sum of resident memory (assigned minus host-swapped) of a host's VMs. */
-int64_t sim_host_resident(const sim_state *s, size_t h);
+/* Fill s->resident (sum of assigned minus host-swapped memory of each
+ * host's placed VMs) for every host in one pass over the VMs. */
+void sim_sum_resident(sim_state *s);
 
 /* One interval of each policy: sets assigned (and host, for migrations) of
  * every placed VM. Returns 0, or -1 with a message. */

@@ -14,6 +14,11 @@ static const char *const policy_names[SIM_N_POLICIES] = {
 	[SIM_THRESHOLD] = "threshold",
 };
 
+/* A month at 1-second steps is 2.6 million: ten million steps is more than
+ * any trace this simulator is for, and a bound on a run's time when a trace
+ * has a gap of years. */
+#define SIM_MAX_STEPS 10000000ULL
+
 typedef int (*policy_step_fn)(sim_state *s, char *err, size_t errlen);
 
 static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
@@ -95,14 +100,16 @@ int64_t sim_host_supply(const sim_state *s, size_t h)
 	return s->hosts[h].capacity - s->hosts[h].reserve;
 }
 
-int64_t sim_host_resident(const sim_state *s, size_t h)
+void sim_sum_resident(sim_state *s)
 {
-	int64_t sum = 0;
+	for (size_t h = 0; h < s->n_hosts; h++)
+		s->resident[h] = 0;
 	for (size_t i = 0; i < s->n_vms; i++)
-		if (s->x[i].placed && s->vms[i].host == h)
-			sum += s->vms[i].assigned - s->x[i].swapped;
-	return sum;
+		if (s->x[i].placed)
+			s->resident[s->vms[i].host] +=
+				s->vms[i].assigned - s->x[i].swapped;
 }
+
 
 static void state_free(sim_state *s)
 {
@@ -117,6 +124,8 @@ static void state_free(sim_state *s)
 	free(s->out);
 	free(s->w);
 	free(s->active);
+	free(s->resident);
+	free(s->wanted);
 	market_result_release(&s->res);
 	memset(s, 0, sizeof(*s));
 }
@@ -139,8 +148,11 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->out = calloc(nv, sizeof(*s->out));
 	s->w = calloc(nv, sizeof(*s->w));
 	s->active = calloc(nv, sizeof(*s->active));
+	s->resident = calloc(nh, sizeof(*s->resident));
+	s->wanted = calloc(nh, sizeof(*s->wanted));
 	if (!s->hosts || !s->vms || !s->x || !s->mvms || !s->mmap || !s->idx ||
 	    !s->lo || !s->hi || !s->out || !s->w || !s->active ||
+	    !s->resident || !s->wanted ||
 	    market_result_init(&s->res, nh, nv) != 0) {
 		state_free(s);
 		return -1;
@@ -184,25 +196,27 @@ static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 			x->swapped = 0;
 			x->touched = 0;
 			x->prev_short = 0;
+			v->guest_swap_mibps = 0;
 			continue;
 		}
 		x->prov = prov;
 		v->demand = demand;
 		v->maximum = prov;
-		v->minimum = min64(c->vm_minimum_mib, prov);
+		v->minimum = min64(x->placed ? x->admitted_min : c->vm_minimum_mib,
+				   prov);
 		v->startup = min64(c->vm_startup_mib, prov);
 		if (swap > v->guest_swap_mibps)
 			v->guest_swap_mibps = swap;
 	}
 }
 
-/* Host with the most free memory (lowest index on ties). */
+/* Host with the most free memory (lowest index on ties), from s->resident. */
 static size_t most_free_host(const sim_state *s, int64_t *free_out)
 {
 	size_t best = 0;
 	int64_t best_free = INT64_MIN;
 	for (size_t h = 0; h < s->n_hosts; h++) {
-		int64_t f = sim_host_supply(s, h) - sim_host_resident(s, h);
+		int64_t f = sim_host_supply(s, h) - s->resident[h];
 		if (f > best_free) {
 			best = h;
 			best_free = f;
@@ -252,6 +266,7 @@ static uint64_t place_arrivals(sim_state *s, sim_policy p)
 		s->idx[b] = v;
 	}
 	uint64_t refused = 0;
+	sim_sum_resident(s);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = s->idx[k];
 		market_vm *v = &s->vms[i];
@@ -268,23 +283,24 @@ static uint64_t place_arrivals(sim_state *s, sim_policy p)
 		if (v->assigned < need)
 			v->assigned = need;
 		s->x[i].placed = 1;
+		s->x[i].admitted_min = v->minimum;
 		s->x[i].touched = v->assigned;
 		s->x[i].swapped = 0;
+		s->resident[h] += v->assigned;
 	}
 	return refused;
 }
 
 /* No policy may put more resident memory on a host than it sells. */
-static int check_hosts(const sim_state *s, sim_policy p, char *err,
-		       size_t errlen)
+static int check_hosts(sim_state *s, char *err, size_t errlen)
 {
+	sim_sum_resident(s);
 	for (size_t h = 0; h < s->n_hosts; h++) {
-		int64_t r = sim_host_resident(s, h), sup = sim_host_supply(s, h);
+		int64_t r = s->resident[h], sup = sim_host_supply(s, h);
 		if (r > sup) {
 			snprintf(err, errlen,
-				 "policy '%s' put %lld MiB on host %zu which "
-				 "sells %lld MiB (round %lld)",
-				 sim_policy_name(p), (long long)r, h,
+				 "it put %lld MiB on host %zu which sells %lld "
+				 "MiB (round %lld)", (long long)r, h,
 				 (long long)sup, (long long)s->round);
 			return -1;
 		}
@@ -303,7 +319,8 @@ static void measure(sim_state *s, sim_metrics *m, uint64_t refused,
 		if (!x->alive)
 			continue;
 		m->vm_intervals++;
-		prov += (double)x->prov;
+		if (x->placed)
+			prov += (double)x->prov;
 		int64_t eff = x->placed ? v->assigned - x->swapped : 0;
 		int64_t shortfall = v->demand > eff ? v->demand - eff : 0;
 		m->pressure_gib_h += (double)shortfall / 1024.0 * hours;
@@ -325,9 +342,8 @@ static void measure(sim_state *s, sim_metrics *m, uint64_t refused,
 	m->held_gib_avg += held / 1024.0;
 	m->provisioned_gib_avg += prov / 1024.0;
 	m->refused += refused;
-	for (size_t h = 0; h < s->n_hosts; h++) {
-		double u = (double)sim_host_resident(s, h) /
-			   (double)s->hosts[h].capacity;
+	for (size_t h = 0; h < s->n_hosts; h++) { /* check_hosts() summed */
+		double u = (double)s->resident[h] / (double)s->hosts[h].capacity;
 		if (u > m->peak_host_util)
 			m->peak_host_util = u;
 	}
@@ -366,6 +382,14 @@ int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 		snprintf(err, errlen, "the trace has no VMs");
 		return -1;
 	}
+	if (t->t_max < t->t_min ||
+	    (uint64_t)(t->t_max - t->t_min) / (uint64_t)c->step_s >= SIM_MAX_STEPS) {
+		snprintf(err, errlen, "the trace spans %lld s (%lld to %lld), "
+			 "more than %llu steps of %lld s", (long long)(t->t_max - t->t_min),
+			 (long long)t->t_min, (long long)t->t_max,
+			 (unsigned long long)SIM_MAX_STEPS, (long long)c->step_s);
+		return -1;
+	}
 	if (state_init(&s, c, t) != 0 ||
 	    !(before = calloc(t->n_vms, sizeof(*before)))) {
 		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);
@@ -377,7 +401,7 @@ int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 		for (size_t i = 0; i < s.n_vms; i++)
 			before[i] = s.x[i].placed ? s.vms[i].assigned : -1;
 		if (policy_steps[p](&s, err, errlen) != 0 ||
-		    check_hosts(&s, p, err, errlen) != 0)
+		    check_hosts(&s, err, errlen) != 0)
 			goto out;
 		measure(&s, out, refused, before);
 		s.round++;

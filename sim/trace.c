@@ -28,7 +28,9 @@
 #define BB_COL_PROV 5
 #define BB_COL_USAGE 6
 #define STEP_JITTER_S 1         /* steps within this of the usual are regular */
-#define MAX_KIB 9.0e15          /* memory values above this are rejected */
+/* Memory values above 2^40 MiB (what market_cluster_validate() accepts) are
+ * rejected here, where the file and line can be named. */
+#define MAX_KIB (1099511627776.0 * 1024.0)
 #define CSV_HEADER "vm,time_s,provisioned_mib,demand_mib"
 #define CSV_SWAP_COL "guest_swap_mibps"
 

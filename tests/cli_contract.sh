@@ -43,6 +43,10 @@ expect 2 stderr "--hosts: '0' is out of range" -- sim --trace "$data/small.csv" 
 expect 2 stderr "--hosts: '8x' is not a whole number" -- sim --trace "$data/small.csv" --hosts 8x
 expect 2 stderr "--host-gib: '-4' is out of range" -- sim --trace "$data/small.csv" --host-gib -4
 expect 2 stderr "--policy: 'nope' is not a policy" -- sim --trace "$data/small.csv" --policy market,nope
+expect 2 stderr "--policy: empty policy name" -- sim --trace "$data/small.csv" --policy ,market
+expect 2 stderr "--hosts: ' 5' is not a whole number" -- sim --trace "$data/small.csv" --hosts " 5"
+expect 2 stderr "--step: '0' is out of range" -- sim --trace "$data/small.csv" --step 0
+expect 1 stderr "it has subdirectories" -- sim --trace "$data"
 expect 2 stderr "--param: 'nope' is not a market parameter" -- sim --trace "$data/small.csv" --param nope=1
 expect 2 stderr "--param: 'x' is not a finite number" -- sim --trace "$data/small.csv" --param idle_tax=x
 expect 2 stderr "idle_tax" -- sim --trace "$data/small.csv" --param idle_tax=1.5

@@ -169,10 +169,11 @@ static void test_shortage(void **state)
 	assert_int_equal(mk.migrations, 0);
 }
 
-/* ESX with a balloon that may take only 10% of a VM: two VMs provisioned
- * 8192, demand 4000 on a 4096 MiB host. Balloon floors: 4000 - 819 = 3181
- * each, 6362 in all: 2266 MiB go to host swap, 1133 from each VM, which keeps
- * 2048 resident and is 1952 short. */
+/* ESX: two VMs configured with 8192 MiB, demand 4000, on a 4096 MiB host.
+ * The balloon may take 65 % of configured memory, so each guest keeps
+ * ceil(0.35 * 8192) = 2868 MiB: 5736 in all, 1640 more than the host has.
+ * The host swaps those 1640 MiB, 820 from each VM, which keeps 2048
+ * resident and is 1952 short. */
 static void test_esx_host_swap(void **state)
 {
 	(void)state;
@@ -181,17 +182,46 @@ static void test_esx_host_swap(void **state)
 	const int64_t prov[] = { 8192, 8192 }, demand[] = { 4000, 4000 };
 	mini_init(&m, 2, 2, prov, demand);
 	one_host(&c, 4096);
-	c.esx_max_balloon = 0.1;
 	const double h = 300.0 / 3600.0;
 
 	sim_metrics esx = run(&c, &m.set, SIM_ESX);
-	assert_true(fabs(esx.host_swap_gib_h - 2 * 2266.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(esx.host_swap_gib_h - 2 * 1640.0 / 1024 * h) < 1e-9);
 	assert_true(fabs(esx.pressure_gib_h - 4 * 1952.0 / 1024 * h) < 1e-9);
 	assert_true(fabs(esx.peak_host_util - 1.0) < 1e-9);
+	assert_true(fabs(esx.held_gib_avg - 4096.0 / 1024) < 1e-9);
+
+	/* a balloon that may take everything avoids host swap: min-funding
+	 * revocation splits the host, 2048 each */
+	c.esx_max_balloon = 1.0;
+	esx = run(&c, &m.set, SIM_ESX);
+	assert_true(esx.host_swap_gib_h == 0);
+	assert_true(fabs(esx.pressure_gib_h - 4 * 1952.0 / 1024 * h) < 1e-9);
 
 	/* Hyper-V never swaps on the host. */
 	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
 	assert_true(hv.host_swap_gib_h == 0);
+}
+
+/* A VM's provisioned size grows from 100 to 4096 MiB while it runs: its
+ * Minimum stays what it was admitted with (100), so the floors of the ten
+ * VMs placed on a 1 GiB host keep fitting and no policy stops the run. */
+static void test_capacity_growth(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 100, 100, 100, 100 }, demand[] = { 50, 50, 50, 50 };
+	mini_init(&m, 4, 3, prov, demand);
+	for (size_t v = 0; v < 4; v++)
+		m.prov[v][1] = m.prov[v][2] = 4096;
+	sim_config_default(&c);
+	c.n_hosts = 1;
+	c.host_mib = 1024;
+	c.host_reserve_mib = 512;
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		sim_metrics r = run(&c, &m.set, (sim_policy)p);
+		assert_int_equal(r.steps, 3);
+	}
 }
 
 /* Two hosts of 8192 MiB; three VMs placed A->h0, B->h1, C->h0 (most free
@@ -399,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_hysteresis),
 		cmocka_unit_test(test_shortage),
 		cmocka_unit_test(test_esx_host_swap),
+		cmocka_unit_test(test_capacity_growth),
 		cmocka_unit_test(test_market_migrates),
 		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_deterministic),
