@@ -217,6 +217,14 @@ static size_t split(char *s, char sep, char **fields, size_t max)
 	}
 }
 
+/* "FILE:LINE: WHAT is PROBLEM: 'VALUE'", the one shape of a bad field. */
+static void field_err(const reader *rd, const char *what, const char *value,
+		      const char *problem, char *err, size_t errlen)
+{
+	set_err(err, errlen, "%s:%lu: %s is %s: '%s'", rd->name, rd->line,
+		what, problem, value);
+}
+
 /* Parse a non-negative decimal integer. Returns 0 or -1 with err set. */
 static int parse_int(const reader *rd, const char *what, const char *s,
 		     int64_t max, int64_t *out, char *err, size_t errlen)
@@ -232,18 +240,15 @@ static int parse_int(const reader *rd, const char *what, const char *s,
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (end == s || *end != '\0') {
-		set_err(err, errlen, "%s:%lu: %s is not an integer: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "not an integer", err, errlen);
 		return -1;
 	}
 	if (v < 0) {
-		set_err(err, errlen, "%s:%lu: %s is negative: '%s'", rd->name,
-			rd->line, what, s);
+		field_err(rd, what, s, "negative", err, errlen);
 		return -1;
 	}
 	if (errno == ERANGE || v > max) {
-		set_err(err, errlen, "%s:%lu: %s is out of range: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "out of range", err, errlen);
 		return -1;
 	}
 	*out = v;
@@ -265,28 +270,23 @@ static int parse_num(const reader *rd, const char *what, const char *s,
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end != '\0' || strpbrk(s, "xX")) {
-		set_err(err, errlen, "%s:%lu: %s is not a number: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "not a number", err, errlen);
 		return -1;
 	}
 	if (errno == ERANGE && v != 0) {
-		set_err(err, errlen, "%s:%lu: %s is out of range: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "out of range", err, errlen);
 		return -1;
 	}
 	if (!isfinite(v)) {
-		set_err(err, errlen, "%s:%lu: %s is not a finite number: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "not a finite number", err, errlen);
 		return -1;
 	}
 	if (v < 0) {
-		set_err(err, errlen, "%s:%lu: %s is negative: '%s'", rd->name,
-			rd->line, what, s);
+		field_err(rd, what, s, "negative", err, errlen);
 		return -1;
 	}
 	if (v > max) {
-		set_err(err, errlen, "%s:%lu: %s is out of range: '%s'",
-			rd->name, rd->line, what, s);
+		field_err(rd, what, s, "out of range", err, errlen);
 		return -1;
 	}
 	*out = v;
