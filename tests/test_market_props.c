@@ -76,6 +76,10 @@ static void gen_params(uint64_t *s, market_params *p)
 		p->migrate_cooldown = rnd(s, 0, 30);
 	if (chance(s, 20))
 		p->price_exponent = (double)rnd(s, 1, 4);
+	if (chance(s, 30))
+		p->migrate_host_share = (double)rnd(s, 0, 8) / 8.0;
+	if (chance(s, 30))
+		p->migrate_util = (double)rnd(s, 0, 11) / 10.0;
 }
 
 static void gen_vm(uint64_t *s, market_vm *v, uint32_t id, size_t nh)
@@ -279,6 +283,14 @@ static void check_recs(const world *w, const market_result *r, int64_t round,
 		      seed, "migration gain");
 	}
 	CHECK(n_mig <= w->p.migrate_max_per_round, seed, "migration cap");
+	if (w->p.migrate_host_share > 0) {
+		size_t online = 0;
+		for (size_t h = 0; h < w->c.n_hosts; h++)
+			online += w->hosts[h].online != 0;
+		double per = ceil(w->p.migrate_host_share * (double)online);
+		CHECK((double)n_mig <= (per < 1 ? 1 : per), seed,
+		      "migrations per online host");
+	}
 	/* every VM that changes and stays has its resize rec */
 	for (size_t i = 0; i < w->c.n_vms; i++) {
 		int n;
