@@ -323,44 +323,29 @@ static int64_t kib_to_mib_round(double kib)
 	return m < 1 ? 1 : m;
 }
 
-/* Apply the quirk rules to rows r[0..n) (n >= 1, in time order as read) of
- * VM id; rows with a non-increasing time are compacted away in place. */
-static int build_series(uint32_t id, raw_row *r, size_t n, int has_swap,
-			trace_series *s, trace_quirks *q)
+/* Rule: a row whose time is <= the previous kept row's is dropped.
+ * Compacts r in place; returns the rows kept. */
+static size_t drop_nonincreasing(raw_row *r, size_t n, trace_quirks *q)
 {
-	size_t k = 0, i;
-	int64_t *steps;
+	size_t k = 0;
 
-	memset(s, 0, sizeof *s);
-	s->id = id;
-	q->rows += n;
-
-	/* rows whose time is <= the previous kept row's: dropped */
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (k > 0 && r[i].t <= r[k - 1].t) {
 			q->nonincreasing_ts++;
 			continue;
 		}
 		r[k++] = r[i];
 	}
-	n = k;
+	return k;
+}
 
-	s->n = n;
-	s->t = malloc(n * sizeof *s->t);
-	s->prov_mib = malloc(n * sizeof *s->prov_mib);
-	s->demand_mib = malloc(n * sizeof *s->demand_mib);
-	if (has_swap)
-		s->swap_mibps = malloc(n * sizeof *s->swap_mibps);
-	steps = n > 1 ? malloc((n - 1) * sizeof *steps) : NULL;
-	if (!s->t || !s->prov_mib || !s->demand_mib ||
-	    (has_swap && !s->swap_mibps) || (n > 1 && !steps)) {
-		free(steps);
-		series_free(s);
-		return -1;
-	}
+/* Rule: provisioned 0 is carried from the last non-zero row before, or, if
+ * there is none, from the first non-zero row after; a VM with no non-zero
+ * capacity at all gets its peak usage, rounded up to a MiB. */
+static void fill_zero_capacity(raw_row *r, size_t n, trace_quirks *q)
+{
+	size_t i;
 
-	/* provisioned 0: carried from the last non-zero row before, or, if
-	 * there is none, from the first non-zero row after */
 	for (i = 0; i < n; i++)
 		if (r[i].prov_kib > 0)
 			break;
@@ -377,58 +362,90 @@ static int build_series(uint32_t id, raw_row *r, size_t n, int has_swap,
 				r[i].prov_kib = carry;
 			}
 		}
-	} else {
-		/* no non-zero capacity at all: the peak usage, rounded up */
-		double peak = 0;
-		int64_t cap;
-
-		q->no_capacity_vms++;
-		q->zero_capacity += n;
-		for (i = 0; i < n; i++)
-			if (r[i].usage_kib > peak)
-				peak = r[i].usage_kib;
-		cap = kib_to_mib_ceil(peak);
-		if (cap < 1)
-			cap = 1;
-		for (i = 0; i < n; i++)
-			r[i].prov_kib = (double)cap * 1024.0;
+		return;
 	}
+	double peak = 0;
+	int64_t cap;
 
-	for (i = 0; i < n; i++) {
+	q->no_capacity_vms++;
+	q->zero_capacity += n;
+	for (i = 0; i < n; i++)
+		if (r[i].usage_kib > peak)
+			peak = r[i].usage_kib;
+	cap = kib_to_mib_ceil(peak);
+	if (cap < 1)
+		cap = 1;
+	for (i = 0; i < n; i++)
+		r[i].prov_kib = (double)cap * 1024.0;
+}
+
+/* Count steps more than STEP_JITTER_S away from the most common one (ties:
+ * the shortest); the real data's clock jitters by 1 s (299, 301). steps has
+ * n - 1 entries of scratch. */
+static void count_irregular_steps(const raw_row *r, size_t n, int64_t *steps,
+				  trace_quirks *q)
+{
+	size_t best = 0, run = 0, ns = n - 1, i;
+	int64_t mode = 0;
+
+	if (n <= 2)
+		return;
+	for (i = 1; i < n; i++)
+		steps[i - 1] = r[i].t - r[i - 1].t;
+	qsort(steps, ns, sizeof *steps, cmp_i64);
+	for (i = 0; i < ns; i++) {
+		run = (i > 0 && steps[i] == steps[i - 1]) ? run + 1 : 1;
+		if (run > best) {
+			best = run;
+			mode = steps[i];
+		}
+	}
+	for (i = 1; i < n; i++) {
+		int64_t d = r[i].t - r[i - 1].t;
+
+		if (d < mode - STEP_JITTER_S || d > mode + STEP_JITTER_S)
+			q->irregular_steps++;
+	}
+}
+
+/* Apply the quirk rules to rows r[0..n) (n >= 1, in time order as read) of
+ * VM id; rows with a non-increasing time are compacted away in place. */
+static int build_series(uint32_t id, raw_row *r, size_t n, int has_swap,
+			trace_series *s, trace_quirks *q)
+{
+	int64_t *steps;
+
+	memset(s, 0, sizeof *s);
+	s->id = id;
+	q->rows += n;
+	n = drop_nonincreasing(r, n, q);
+
+	s->n = n;
+	s->t = malloc(n * sizeof *s->t);
+	s->prov_mib = malloc(n * sizeof *s->prov_mib);
+	s->demand_mib = malloc(n * sizeof *s->demand_mib);
+	if (has_swap)
+		s->swap_mibps = malloc(n * sizeof *s->swap_mibps);
+	steps = n > 1 ? malloc((n - 1) * sizeof *steps) : NULL;
+	if (!s->t || !s->prov_mib || !s->demand_mib ||
+	    (has_swap && !s->swap_mibps) || (n > 1 && !steps)) {
+		free(steps);
+		series_free(s);
+		return -1;
+	}
+	fill_zero_capacity(r, n, q);
+	for (size_t i = 0; i < n; i++) {
 		s->t[i] = r[i].t;
 		s->prov_mib[i] = kib_to_mib_round(r[i].prov_kib);
 		s->demand_mib[i] = kib_to_mib_ceil(r[i].usage_kib);
 		if (has_swap)
 			s->swap_mibps[i] = r[i].swap;
-		if (r[i].usage_kib > r[i].prov_kib)
+		if (r[i].usage_kib > r[i].prov_kib) /* rule: kept as is */
 			q->usage_over_capacity++;
 		if (i > 0 && s->prov_mib[i] != s->prov_mib[i - 1])
 			q->capacity_changes++;
-		if (i > 0)
-			steps[i - 1] = r[i].t - r[i - 1].t;
 	}
-
-	/* steps more than STEP_JITTER_S away from the most common one (ties:
-	 * the shortest); the real data's clock jitters by 1 s (299, 301) */
-	if (n > 2) {
-		size_t best = 0, run = 0, ns = n - 1;
-		int64_t mode = 0;
-
-		qsort(steps, ns, sizeof *steps, cmp_i64);
-		for (i = 0; i < ns; i++) {
-			run = (i > 0 && steps[i] == steps[i - 1]) ? run + 1 : 1;
-			if (run > best) {
-				best = run;
-				mode = steps[i];
-			}
-		}
-		for (i = 1; i < n; i++) {
-			int64_t d = r[i].t - r[i - 1].t;
-
-			if (d < mode - STEP_JITTER_S || d > mode + STEP_JITTER_S)
-				q->irregular_steps++;
-		}
-	}
+	count_irregular_steps(r, n, steps, q);
 	free(steps);
 	return 0;
 }
