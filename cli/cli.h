@@ -5,6 +5,9 @@
  * process exit status: 0 success, 1 the work failed (bad input file, ...),
  * 2 a usage error (unknown flag, bad value). Results go to stdout, errors
  * and chatter to stderr. argv[0] is the subcommand's name.
+ *
+ * Ownership: every string argument is borrowed for the call; every err
+ * buffer is the caller's, written only on failure.
  */
 #ifndef BOURSE_CLI_H
 #define BOURSE_CLI_H
