@@ -1,0 +1,699 @@
+/*
+ * cmd_recs.c - `bourse recs list|show|approve|reject`: review the market's
+ * recommendations and record the operator's decisions in the database
+ * (docs/storage.md, "Recommendations"). Reads open the file read-only;
+ * approve and reject open it read-write, and the store checks each
+ * transition against its one table.
+ */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "store.h"
+
+static const char recs_usage[] =
+	"usage: bourse recs <command> [options]\n"
+	"\n"
+	"Review the market's recommendations: what it would resize or migrate,\n"
+	"at what prices, and why; approve or reject them.\n"
+	"\n"
+	"commands:\n"
+	"  list [--state S] [--limit N] [--json]  newest first\n"
+	"  show ID [--json]                       one recommendation, the\n"
+	"                                         economics behind it and its\n"
+	"                                         audit trail\n"
+	"  approve ID...                          approve pending ones\n"
+	"  reject ID... [--reason TEXT]           reject pending ones\n"
+	"\n"
+	"options of every command:\n"
+	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  -h, --help    help (also 'bourse recs <command> --help')\n";
+
+#define DB_HELP                                                              \
+	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  -h, --help    this help\n"
+
+static const char list_usage[] =
+	"usage: bourse recs list [--state S] [--limit N] [--json] [--db PATH]\n"
+	"\n"
+	"List recommendations, newest first. MIB is the VM's memory before and\n"
+	"after; PRICE is credits per MiB here (and there, for a migration).\n"
+	"\n"
+	"  --state S     only this state: pending, approved, rejected, expired,\n"
+	"                superseded, dispatched, succeeded, failed\n"
+	"  --limit N     at most N (default 50; 0: all)\n"
+	"  --json        print JSON instead of a table\n" DB_HELP;
+
+static const char show_usage[] =
+	"usage: bourse recs show ID [--json] [--db PATH]\n"
+	"\n"
+	"Show one recommendation: the action, the prices and costs behind it,\n"
+	"the VM's demand, want, budget and pressure before and after, why the\n"
+	"market made it, its state and its audit trail.\n"
+	"\n"
+	"  --json        print JSON instead of text\n" DB_HELP;
+
+static const char approve_usage[] =
+	"usage: bourse recs approve ID... [--db PATH]\n"
+	"\n"
+	"Approve pending recommendations, each on its own: prints 'approved ID'\n"
+	"for each one approved, and why for each one that could not be. Exit\n"
+	"status 1 if any could not be.\n"
+	"\n" DB_HELP;
+
+static const char reject_usage[] =
+	"usage: bourse recs reject ID... [--reason TEXT] [--db PATH]\n"
+	"\n"
+	"Reject pending recommendations, each on its own: prints 'rejected ID'\n"
+	"for each one rejected, and why for each one that could not be. Exit\n"
+	"status 1 if any could not be.\n"
+	"\n"
+	"  --reason TEXT why (kept with the recommendation and in the audit log)\n"
+	DB_HELP;
+
+#define DEFAULT_LIMIT 50
+
+struct recs_args {
+	const char *sub; /* "list", ... for messages */
+	const char *db;
+	int json;
+	store_rec_state state; /* 0: every state */
+	int64_t limit;
+	const char *reason;
+	char **ids; /* positional arguments */
+	int n_ids;
+};
+
+/* ---- shared with cmd_registry.c in spirit (see the report on cli/) ------ */
+
+static const char *default_db(void)
+{
+	const char *e = getenv("BOURSE_DB");
+
+	return e && *e ? e : "./bourse.db";
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "42s", "5m", "3h", "2d": how long ago ms was. */
+static void fmt_age(char *buf, size_t size, int64_t ms)
+{
+	int64_t s = (now_ms() - ms) / 1000;
+
+	if (ms <= 0)
+		snprintf(buf, size, "-");
+	else if (s < 120)
+		snprintf(buf, size, "%llds", (long long)(s < 0 ? 0 : s));
+	else if (s < 2 * 3600)
+		snprintf(buf, size, "%lldm", (long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, size, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, size, "%lldd", (long long)(s / 86400));
+}
+
+static void fmt_time(char *buf, size_t size, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "%lld ms", (long long)ms);
+}
+
+static int json_print(json_object *root)
+{
+	const char *s = json_object_to_json_string_ext(
+		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = printf("%s\n", s) < 0 ? CLI_FAIL : CLI_OK;
+
+	json_object_put(root);
+	return rc;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static json_object *rec_json(const store_rec *r)
+{
+	json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "id", json_object_new_int64(r->id));
+	json_object_object_add(j, "round", json_object_new_int64(r->round));
+	json_object_object_add(j, "last_round", json_object_new_int64(r->last_round));
+	json_object_object_add(j, "created_ms", json_object_new_int64(r->created_ms));
+	json_object_object_add(j, "updated_ms", json_object_new_int64(r->updated_ms));
+	json_object_object_add(j, "kind",
+			       json_object_new_string(store_rec_kind_name(r->kind)));
+	json_object_object_add(j, "state",
+			       json_object_new_string(store_rec_state_name(r->state)));
+	json_object_object_add(j, "vm_id", json_object_new_int64(r->vm_id));
+	json_object_object_add(j, "vm_name", json_object_new_string(r->vm_name));
+	json_object_object_add(j, "from_host", json_object_new_string(r->from_host));
+	json_object_object_add(j, "to_host", r->to_host[0]
+			       ? json_object_new_string(r->to_host) : NULL);
+	json_object_object_add(j, "from_mib", json_object_new_int64(r->from_mib));
+	json_object_object_add(j, "to_mib", json_object_new_int64(r->to_mib));
+	json_object_object_add(j, "price_here", json_object_new_double(r->price_here));
+	json_object_object_add(j, "price_there", json_object_new_double(r->price_there));
+	json_object_object_add(j, "cost_here", json_object_new_double(r->cost_here));
+	json_object_object_add(j, "cost_there", json_object_new_double(r->cost_there));
+	json_object_object_add(j, "demand_mib", json_object_new_int64(r->demand_mib));
+	json_object_object_add(j, "want_mib", json_object_new_int64(r->want_mib));
+	json_object_object_add(j, "pressure_before",
+			       json_object_new_double(r->pressure_before));
+	json_object_object_add(j, "pressure_after",
+			       json_object_new_double(r->pressure_after));
+	json_object_object_add(j, "budget", json_object_new_double(r->budget));
+	json_object_object_add(j, "why", json_object_new_string(r->why));
+	json_object_object_add(j, "state_reason",
+			       json_object_new_string(r->state_reason));
+	json_object_object_add(j, "superseded_by", r->superseded_by
+			       ? json_object_new_int64(r->superseded_by) : NULL);
+	return j;
+}
+
+static json_object *audit_json(const store_audit_row *a)
+{
+	json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "id", json_object_new_int64(a->id));
+	json_object_object_add(j, "ts_ms", json_object_new_int64(a->ts_ms));
+	json_object_object_add(j, "actor", json_object_new_string(a->actor));
+	json_object_object_add(j, "event", json_object_new_string(a->event));
+	json_object_object_add(j, "detail", json_object_new_string(a->detail));
+	return j;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+/* The columns of `recs list`; widths come from the data. */
+enum { C_ID, C_ROUND, C_STATE, C_ACTION, C_VM, C_FROM, C_TO, C_MIB,
+       C_PRICE, C_AGE, N_COLS };
+
+static const char *const list_head[N_COLS] = { "ID", "ROUND", "STATE",
+	"ACTION", "VM", "FROM", "TO", "MIB", "PRICE", "AGE" };
+static const int list_right[N_COLS] = { 1, 1, 0, 0, 0, 0, 0, 1, 1, 1 };
+
+#define CELL_MAX (STORE_TEXT_MAX + 8)
+
+typedef char rec_cells[N_COLS][CELL_MAX];
+
+struct list_out {
+	json_object *arr;
+	rec_cells *rows;
+	size_t n, cap;
+	size_t limit; /* rows shown; one more is read to know there are more */
+	int more, oom;
+};
+
+static void rec_cells_fill(const store_rec *r, char (*c)[CELL_MAX])
+{
+	int migrate = r->kind == STORE_REC_MIGRATE;
+
+	snprintf(c[C_ID], CELL_MAX, "%lld", (long long)r->id);
+	snprintf(c[C_ROUND], CELL_MAX, "%lld", (long long)r->round);
+	snprintf(c[C_STATE], CELL_MAX, "%s", store_rec_state_name(r->state));
+	snprintf(c[C_ACTION], CELL_MAX, "%s", store_rec_kind_name(r->kind));
+	snprintf(c[C_VM], CELL_MAX, "%s", r->vm_name);
+	snprintf(c[C_FROM], CELL_MAX, "%s", r->from_host);
+	snprintf(c[C_TO], CELL_MAX, "%s", migrate ? r->to_host : "-");
+	snprintf(c[C_MIB], CELL_MAX, "%lld->%lld", (long long)r->from_mib,
+		 (long long)r->to_mib);
+	if (migrate)
+		snprintf(c[C_PRICE], CELL_MAX, "%.2f / %.2f", r->price_here,
+			 r->price_there);
+	else
+		snprintf(c[C_PRICE], CELL_MAX, "%.2f", r->price_here);
+	fmt_age(c[C_AGE], CELL_MAX, r->created_ms);
+}
+
+static int list_row(const store_rec *r, void *ctx)
+{
+	struct list_out *o = ctx;
+
+	if (o->limit && o->n == o->limit) {
+		o->more = 1; /* the one row read past the limit */
+		return 0;
+	}
+	if (o->arr) {
+		json_object_array_add(o->arr, rec_json(r));
+		o->n++;
+		return 0;
+	}
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		rec_cells *p = realloc(o->rows, cap * sizeof(*p));
+		if (!p) {
+			o->oom = 1;
+			return 1;
+		}
+		o->rows = p;
+		o->cap = cap;
+	}
+	rec_cells_fill(r, o->rows[o->n++]);
+	return 0;
+}
+
+static void list_print(const struct list_out *o)
+{
+	int w[N_COLS];
+
+	for (int c = 0; c < N_COLS; c++) {
+		w[c] = (int)strlen(list_head[c]);
+		for (size_t r = 0; r < o->n; r++) {
+			int n = (int)strlen(o->rows[r][c]);
+			w[c] = n > w[c] ? n : w[c];
+		}
+	}
+	for (size_t r = 0; r <= o->n; r++) {
+		for (int c = 0; c < N_COLS; c++) {
+			const char *s = r == 0 ? list_head[c] : o->rows[r - 1][c];
+			if (list_right[c])
+				printf("%*s", w[c], s);
+			else
+				printf("%-*s", w[c], s);
+			fputs(c + 1 < N_COLS ? "  " : "\n", stdout);
+		}
+	}
+}
+
+static int recs_list(store *s, const struct recs_args *a)
+{
+	struct list_out o = { .limit = (size_t)a->limit };
+	char err[512];
+	int rc = CLI_OK;
+
+	o.arr = a->json ? json_object_new_array() : NULL;
+	if (store_recs_list(s, a->state, o.limit ? o.limit + 1 : 0, list_row,
+			    &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse recs list: %s\n",
+			o.oom ? "out of memory" : err);
+		rc = CLI_FAIL;
+	} else if (o.arr) {
+		rc = json_print(o.arr);
+		o.arr = NULL;
+	} else if (o.n == 0) {
+		printf("no %s%srecommendations\n",
+		       a->state ? store_rec_state_name(a->state) : "",
+		       a->state ? " " : "");
+	} else {
+		list_print(&o);
+	}
+	if (rc == CLI_OK && o.more)
+		fprintf(stderr, "(the newest %zu shown; --limit 0 for all)\n",
+			o.n);
+	json_object_put(o.arr);
+	free(o.rows);
+	return rc;
+}
+
+/* ---- show --------------------------------------------------------------- */
+
+/* What a budget is (docs/market.md, "Buyers"): a relative bid, not
+ * credits, so it is never compared with a cost. */
+static void explain_budget(const store_rec *r)
+{
+	printf("  Its budget is %.2f (1 is a normal-weight VM under no "
+	       "pressure; a host\n  short of memory serves the highest "
+	       "budgets per MiB first).\n", r->budget);
+}
+
+/* The economics of a migration, in the market's terms (docs/market.md):
+ * cost_here = want * price here; cost_there = want * price there + the
+ * cost of moving the memory it holds. */
+static void explain_migrate(const store_rec *r)
+{
+	double buy_there = r->price_there * (double)r->to_mib;
+	double move = r->cost_there - buy_there;
+	double save = r->cost_here > 0 ? (1 - r->cost_there / r->cost_here) : 0;
+
+	if (move < 0)
+		move = 0;
+	printf("  %s asks %.2f credits/MiB; %s asks %.2f credits/MiB (with %s "
+	       "there).\n", r->from_host, r->price_here, r->to_host,
+	       r->price_there, r->vm_name);
+	printf("  Its want of %lld MiB costs %.1f credits at %s; at %s it costs "
+	       "%.1f,\n", (long long)r->to_mib, r->cost_here, r->from_host,
+	       r->to_host, buy_there);
+	printf("  plus %.1f for moving the %lld MiB it holds: %.1f credits in "
+	       "all.\n", move, (long long)r->from_mib, r->cost_there);
+	printf("  Moving saves %.0f%% (%.1f credits).\n", save * 100,
+	       r->cost_here - r->cost_there);
+	explain_budget(r);
+}
+
+static void explain_resize(const store_rec *r)
+{
+	int64_t delta = r->to_mib - r->from_mib;
+
+	printf("  %s asks %.2f credits/MiB. %s wants %lld MiB (demand %lld MiB "
+	       "plus its buffer),\n  which costs %.1f credits there.\n",
+	       r->from_host, r->price_here, r->vm_name, (long long)r->want_mib,
+	       (long long)r->demand_mib, r->cost_here);
+	explain_budget(r);
+	printf("  The market's award is %lld MiB: %s by %lld MiB from %lld "
+	       "MiB.\n", (long long)r->to_mib, delta < 0 ? "shrink" : "grow",
+	       (long long)(delta < 0 ? -delta : delta), (long long)r->from_mib);
+}
+
+static int audit_print(const store_audit_row *a, void *ctx)
+{
+	char when[64];
+
+	(*(int *)ctx)++;
+	fmt_time(when, sizeof(when), a->ts_ms);
+	if (a->detail[0])
+		printf("  %s  %-12s %-16s %s\n", when, a->actor, a->event,
+		       a->detail);
+	else
+		printf("  %s  %-12s %s\n", when, a->actor, a->event);
+	return 0;
+}
+
+static void show_text(const store_rec *r)
+{
+	char when[64];
+
+	fmt_time(when, sizeof(when), r->created_ms);
+	if (r->kind == STORE_REC_MIGRATE)
+		printf("recommendation %lld: migrate %s from %s to %s, %lld -> "
+		       "%lld MiB\n", (long long)r->id, r->vm_name, r->from_host,
+		       r->to_host, (long long)r->from_mib, (long long)r->to_mib);
+	else
+		printf("recommendation %lld: resize %s on %s, %lld -> %lld MiB\n",
+		       (long long)r->id, r->vm_name, r->from_host,
+		       (long long)r->from_mib, (long long)r->to_mib);
+	printf("made       round %lld, %s", (long long)r->round, when);
+	if (r->last_round != r->round)
+		printf("; recommended again up to round %lld",
+		       (long long)r->last_round);
+	printf("\nstate      %s", store_rec_state_name(r->state));
+	if (r->state_reason[0])
+		printf(" (%s)", r->state_reason);
+	printf("\nwhy        %s\n\neconomics\n", r->why);
+	if (r->kind == STORE_REC_MIGRATE)
+		explain_migrate(r);
+	else
+		explain_resize(r);
+	printf("\ndemand     %lld MiB; wants %lld MiB (demand plus buffer)\n",
+	       (long long)r->demand_mib, (long long)r->want_mib);
+	printf("pressure   %.1f now -> %.1f after (the market's forecast; "
+	       "100: memory just covers demand)\n", r->pressure_before,
+	       r->pressure_after);
+	printf("\naudit\n");
+}
+
+static int audit_collect(const store_audit_row *a, void *ctx)
+{
+	json_object_array_add(ctx, audit_json(a));
+	return 0;
+}
+
+static int recs_show(store *s, const struct recs_args *a, int64_t id)
+{
+	store_rec r;
+	char err[512];
+	json_object *root = NULL, *trail = NULL;
+	int rc;
+
+	if (store_rec_get(s, id, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse recs show: %s\n", err);
+		return CLI_FAIL;
+	}
+	if (a->json) {
+		root = rec_json(&r);
+		trail = json_object_new_array();
+		json_object_object_add(root, "audit", trail);
+		rc = store_audit_list(s, id, audit_collect, trail, err,
+				      sizeof(err));
+	} else {
+		int n = 0;
+
+		show_text(&r);
+		rc = store_audit_list(s, id, audit_print, &n, err, sizeof(err));
+		if (rc == 0 && n == 0)
+			printf("  none yet\n");
+	}
+	if (rc != 0) {
+		fprintf(stderr, "bourse recs show: %s\n", err);
+		json_object_put(root);
+		return CLI_FAIL;
+	}
+	return root ? json_print(root) : CLI_OK;
+}
+
+/* ---- approve / reject ---------------------------------------------------- */
+
+static void actor_name(char *buf, size_t size)
+{
+	const char *u = getenv("USER");
+
+	if (u && *u)
+		snprintf(buf, size, "cli:%s", u);
+	else
+		snprintf(buf, size, "cli");
+}
+
+static int decide(store *s, const struct recs_args *a, const int64_t *ids,
+		  store_rec_state to)
+{
+	char actor[STORE_NAME_MAX], err[512];
+	int failed = 0;
+
+	actor_name(actor, sizeof(actor));
+	for (int i = 0; i < a->n_ids; i++) {
+		if (store_rec_transition(s, ids[i], to, actor, a->reason,
+					 now_ms(), err, sizeof(err)) != 0) {
+			fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
+			failed = 1;
+			continue;
+		}
+		printf("%s %lld\n", store_rec_state_name(to), (long long)ids[i]);
+		fflush(stdout);
+	}
+	return failed ? CLI_FAIL : CLI_OK;
+}
+
+/* ---- parsing and dispatch ----------------------------------------------- */
+
+enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON };
+
+static const struct option list_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "state", required_argument, NULL, O_STATE },
+	{ "limit", required_argument, NULL, O_LIMIT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option show_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option approve_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option reject_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "reason", required_argument, NULL, O_REASON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct recs_cmd {
+	const char *name;
+	const char *usage;
+	const struct option *opts;
+	int min_ids, max_ids; /* positional IDs accepted */
+	int writes;           /* opens the database read-write */
+};
+
+static const struct recs_cmd recs_cmds[] = {
+	{ "list", list_usage, list_opts, 0, 0, 0 },
+	{ "show", show_usage, show_opts, 1, 1, 0 },
+	{ "approve", approve_usage, approve_opts, 1, 1 << 20, 1 },
+	{ "reject", reject_usage, reject_opts, 1, 1 << 20, 1 },
+};
+
+#define N_RECS_CMDS (sizeof(recs_cmds) / sizeof(recs_cmds[0]))
+
+static int bad(const struct recs_args *a, const char *flag, const char *why)
+{
+	fprintf(stderr, "bourse recs %s: %s: %s\n", a->sub, flag, why);
+	return CLI_USAGE;
+}
+
+static int apply_option(struct recs_args *a, int opt, const char *arg)
+{
+	char err[256];
+
+	switch (opt) {
+	case O_DB: a->db = arg; return CLI_OK;
+	case O_JSON: a->json = 1; return CLI_OK;
+	case O_REASON: a->reason = arg; return CLI_OK;
+	case O_STATE:
+		if (store_rec_state_parse(arg, &a->state) != 0) {
+			fprintf(stderr, "bourse recs %s: --state: '%s' is not a "
+				"state (pending, approved, rejected, expired, "
+				"superseded, dispatched, succeeded, failed)\n",
+				a->sub, arg);
+			return CLI_USAGE;
+		}
+		return CLI_OK;
+	case O_LIMIT:
+		if (cli_parse_i64(arg, 0, 1000000000, &a->limit, err,
+				  sizeof(err)) != 0)
+			return bad(a, "--limit", err);
+		return CLI_OK;
+	default:
+		fprintf(stderr, "see 'bourse recs %s --help'\n", a->sub);
+		return CLI_USAGE;
+	}
+}
+
+/* Options and IDs of one command; argv[0] is the command's name. */
+static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
+		     char **argv, int *done)
+{
+	int opt, rc;
+
+	optind = 0;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "h", c->opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(c->usage, stdout);
+			*done = 1;
+			return CLI_OK;
+		}
+		if ((rc = apply_option(a, opt, optarg)) != CLI_OK)
+			return rc;
+	}
+	a->ids = argv + optind;
+	a->n_ids = argc - optind;
+	if (a->n_ids > c->max_ids) {
+		fprintf(stderr, "bourse recs %s: unexpected argument '%s'\n",
+			a->sub, argv[optind + c->max_ids]);
+		return CLI_USAGE;
+	}
+	if (a->n_ids < c->min_ids)
+		return bad(a, "ID", "a recommendation id is required");
+	if (!*a->db)
+		return bad(a, "--db", "empty path");
+	return CLI_OK;
+}
+
+/* Every ID is checked before any is acted on. */
+static int parse_ids(const struct recs_args *a, int64_t *ids)
+{
+	char err[256];
+
+	for (int i = 0; i < a->n_ids; i++)
+		if (cli_parse_i64(a->ids[i], 1, INT64_MAX, &ids[i], err,
+				  sizeof(err)) != 0)
+			return bad(a, "ID", err);
+	return CLI_OK;
+}
+
+static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids)
+{
+	store *s = NULL;
+	char err[512];
+	int rc;
+
+	if (store_open(a->db, c->writes ? 0 : STORE_READONLY, &s, err,
+		       sizeof(err)) != 0) {
+		fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
+		return CLI_FAIL;
+	}
+	if (strcmp(c->name, "list") == 0)
+		rc = recs_list(s, a);
+	else if (strcmp(c->name, "show") == 0)
+		rc = recs_show(s, a, ids[0]);
+	else
+		rc = decide(s, a, ids, strcmp(c->name, "approve") == 0
+					       ? STORE_REC_APPROVED
+					       : STORE_REC_REJECTED);
+	store_close(s);
+	return rc;
+}
+
+static int run_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
+		   char **argv)
+{
+	int64_t *ids = NULL;
+	int done = 0;
+	int rc = parse_sub(c, a, argc, argv, &done);
+
+	if (rc != CLI_OK || done)
+		return rc;
+	ids = calloc((size_t)a->n_ids + 1, sizeof(*ids));
+	if (!ids) {
+		fprintf(stderr, "bourse recs %s: out of memory\n", a->sub);
+		return CLI_FAIL;
+	}
+	rc = parse_ids(a, ids);
+	if (rc == CLI_OK)
+		rc = run(c, a, ids);
+	free(ids);
+	return rc;
+}
+
+static const struct option top_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_recs(int argc, char **argv)
+{
+	struct recs_args a = { .sub = "", .limit = DEFAULT_LIMIT };
+	int opt;
+
+	a.db = default_db();
+	optind = 0;
+	opterr = 1;
+	/* "+": stop at the command name; its own options follow it */
+	while ((opt = getopt_long(argc, argv, "+h", top_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(recs_usage, stdout);
+			return CLI_OK;
+		}
+		if (opt != O_DB) {
+			fprintf(stderr, "see 'bourse recs --help'\n");
+			return CLI_USAGE;
+		}
+		a.db = optarg;
+	}
+	if (optind >= argc) {
+		fputs(recs_usage, stderr);
+		return CLI_USAGE;
+	}
+	for (size_t i = 0; i < N_RECS_CMDS; i++) {
+		if (strcmp(argv[optind], recs_cmds[i].name) == 0) {
+			a.sub = recs_cmds[i].name;
+			return run_sub(&recs_cmds[i], &a, argc - optind,
+				       argv + optind);
+		}
+	}
+	fprintf(stderr, "bourse recs: '%s' is not a recs command (list, show, "
+		"approve, reject); see 'bourse recs --help'\n", argv[optind]);
+	return CLI_USAGE;
+}

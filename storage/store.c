@@ -1,0 +1,666 @@
+/*
+ * store.c - opening the database: pragmas, the schema and its migrations,
+ * the cache of prepared statements, and the helpers the other storage files
+ * files share (store_internal.h).
+ *
+ * Every SQL text of the store is in this file or next to the one function
+ * that runs it, and every cached statement is prepared at open, so a bad
+ * statement fails the open rather than a round (docs/storage.md).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_internal.h"
+
+/* ---- the schema --------------------------------------------------------- */
+
+/* Version 1: the first schema bourse wrote. Samples, allocations and prices
+ * are keyed (round, id) WITHOUT ROWID: one b-tree each, written in key
+ * order, and "everything of round N" is a key range. They declare no
+ * foreign keys: SQLite looks every parent up on each insert and on each
+ * delete, which nearly doubled a 10,000-VM round write with retention
+ * (36 ms against 19 ms); the round row is written first in the same
+ * transaction, and the ids come from the registry (docs/storage.md). */
+static const char schema_v1[] =
+	"CREATE TABLE hosts ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uri TEXT NOT NULL DEFAULT '',"
+	" capacity_mib INTEGER NOT NULL,"
+	" reserve_mib INTEGER NOT NULL,"
+	" state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),"
+	" first_seen_ms INTEGER NOT NULL,"
+	" last_seen_ms INTEGER NOT NULL);"
+	"CREATE TABLE vms ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	" startup_mib INTEGER NOT NULL,"
+	" minimum_mib INTEGER NOT NULL,"
+	" maximum_mib INTEGER NOT NULL,"
+	" buffer_pct INTEGER NOT NULL,"
+	" weight INTEGER NOT NULL,"
+	" reservation_mib INTEGER NOT NULL,"
+	" limit_mib INTEGER NOT NULL,"
+	" shares INTEGER NOT NULL,"
+	" state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),"
+	" first_seen_ms INTEGER NOT NULL,"
+	" last_seen_ms INTEGER NOT NULL,"
+	" last_migrated_round INTEGER);" /* NULL: never */
+	"CREATE TABLE rounds ("
+	" round INTEGER PRIMARY KEY,"
+	" started_ms INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL,"
+	" n_hosts INTEGER NOT NULL,"
+	" n_vms INTEGER NOT NULL,"
+	" n_recs INTEGER NOT NULL,"
+	" msgs_in INTEGER NOT NULL,"
+	" msgs_dropped INTEGER NOT NULL);"
+	"CREATE TABLE prices ("
+	" round INTEGER NOT NULL,"
+	" host_id INTEGER NOT NULL,"
+	" supply_mib INTEGER NOT NULL,"
+	" wanted_mib INTEGER NOT NULL,"
+	" floor_mib INTEGER NOT NULL,"
+	" awarded_mib INTEGER NOT NULL,"
+	" utilization REAL NOT NULL,"
+	" balloon_pressure REAL NOT NULL,"
+	" swap_pressure REAL NOT NULL,"
+	" price REAL NOT NULL,"
+	" clearing_price REAL NOT NULL,"
+	" shortage INTEGER NOT NULL,"
+	" infeasible INTEGER NOT NULL,"
+	" free_mib INTEGER NOT NULL,"
+	" balloon_mib INTEGER NOT NULL,"
+	" host_swap_mibps REAL NOT NULL,"
+	" PRIMARY KEY (round, host_id)) WITHOUT ROWID;"
+	"CREATE TABLE samples ("
+	" round INTEGER NOT NULL,"
+	" vm_id INTEGER NOT NULL,"
+	" host_id INTEGER NOT NULL,"
+	" demand_mib INTEGER NOT NULL,"
+	" assigned_mib INTEGER NOT NULL,"
+	" guest_swap_mibps REAL NOT NULL,"
+	" balloon_mib INTEGER NOT NULL,"
+	" reported_pressure REAL NOT NULL,"
+	" PRIMARY KEY (round, vm_id)) WITHOUT ROWID;"
+	"CREATE TABLE allocations ("
+	" round INTEGER NOT NULL,"
+	" vm_id INTEGER NOT NULL,"
+	" want_mib INTEGER NOT NULL,"
+	" target_mib INTEGER NOT NULL,"
+	" budget REAL NOT NULL,"
+	" pressure REAL NOT NULL,"
+	" PRIMARY KEY (round, vm_id)) WITHOUT ROWID;"
+	"CREATE TABLE recs ("
+	" id INTEGER PRIMARY KEY,"
+	" round INTEGER NOT NULL REFERENCES rounds(round),"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+	" state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 8),"
+	" vm_id INTEGER NOT NULL REFERENCES vms(id),"
+	" from_host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	" to_host_id INTEGER REFERENCES hosts(id)," /* NULL: a resize */
+	" from_mib INTEGER NOT NULL,"
+	" to_mib INTEGER NOT NULL,"
+	" price_here REAL NOT NULL,"
+	" price_there REAL NOT NULL,"
+	" cost_here REAL NOT NULL,"
+	" cost_there REAL NOT NULL,"
+	" demand_mib INTEGER NOT NULL,"
+	" want_mib INTEGER NOT NULL,"
+	" pressure_before REAL NOT NULL,"
+	" pressure_after REAL NOT NULL,"
+	" budget REAL NOT NULL,"
+	" why TEXT NOT NULL,"
+	" state_reason TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" ts_ms INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" rec_id INTEGER REFERENCES recs(id)," /* NULL: not about a rec */
+	" detail TEXT NOT NULL DEFAULT '');";
+
+/* Version 2: signals are kept; a repeated recommendation refreshes the
+ * pending one (recs.last_round) instead of always superseding it, and a
+ * superseded one points at its successor; indexes for the queries the
+ * broker runs every round (pending recs by VM, retention by time) and the
+ * CLI runs per rec (its audit trail). Lookups by round in samples,
+ * allocations and prices are served by their primary keys since v1. */
+static const char schema_v2[] =
+	"CREATE TABLE signals ("
+	" round INTEGER NOT NULL REFERENCES rounds(round),"
+	" seq INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+	" host_id INTEGER REFERENCES hosts(id)," /* NULL: provision */
+	" mib INTEGER NOT NULL,"
+	" PRIMARY KEY (round, seq)) WITHOUT ROWID;"
+	"ALTER TABLE recs ADD COLUMN last_round INTEGER;"
+	"UPDATE recs SET last_round = round;"
+	"ALTER TABLE recs ADD COLUMN superseded_by INTEGER REFERENCES recs(id);"
+	"UPDATE recs SET state_reason = 'superseded (before schema 2 kept by"
+	" which)' WHERE state = 5 AND state_reason = '';"
+	"CREATE INDEX recs_state ON recs(state);"
+	"CREATE INDEX recs_vm_state ON recs(vm_id, state);"
+	"CREATE INDEX audit_rec ON audit(rec_id);"
+	"CREATE INDEX rounds_started ON rounds(started_ms);";
+
+/* The migrations, in order: migrations[i] takes a file from version i to
+ * version i + 1. Never edit one that has shipped; add the next. */
+static const char *const migrations[] = { schema_v1, schema_v2 };
+
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+_Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* ---- the cached statements ---------------------------------------------- */
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_HOST_UPSERT] =
+		"INSERT INTO hosts (name, uri, capacity_mib, reserve_mib, state,"
+		" first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT (name) DO UPDATE SET uri = excluded.uri,"
+		" capacity_mib = excluded.capacity_mib,"
+		" reserve_mib = excluded.reserve_mib, state = excluded.state,"
+		" last_seen_ms = excluded.last_seen_ms RETURNING id",
+	[ST_VM_UPSERT] =
+		"INSERT INTO vms (name, host_id, startup_mib, minimum_mib,"
+		" maximum_mib, buffer_pct, weight, reservation_mib, limit_mib,"
+		" shares, state, first_seen_ms, last_seen_ms, last_migrated_round)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		" ON CONFLICT (name) DO UPDATE SET host_id = excluded.host_id,"
+		" startup_mib = excluded.startup_mib,"
+		" minimum_mib = excluded.minimum_mib,"
+		" maximum_mib = excluded.maximum_mib,"
+		" buffer_pct = excluded.buffer_pct, weight = excluded.weight,"
+		" reservation_mib = excluded.reservation_mib,"
+		" limit_mib = excluded.limit_mib, shares = excluded.shares,"
+		" state = excluded.state, last_seen_ms = excluded.last_seen_ms,"
+		" last_migrated_round = excluded.last_migrated_round RETURNING id",
+	[ST_HOST_GET_NAME] = "SELECT name FROM hosts WHERE id = ?1",
+	[ST_HOST_SET_STATE] = "UPDATE hosts SET state = ?2 WHERE id = ?1",
+	[ST_VMS_SET_STATE_BY_HOST] =
+		"UPDATE vms SET state = ?3 WHERE host_id = ?1 AND state = ?2",
+	[ST_VM_SET_STATE] = "UPDATE vms SET state = ?2 WHERE id = ?1",
+	[ST_ROUND_LAST] = "SELECT COALESCE(MAX(round), 0) FROM rounds",
+	[ST_ROUND_INSERT] =
+		"INSERT INTO rounds (round, started_ms, duration_ms, n_hosts,"
+		" n_vms, n_recs, msgs_in, msgs_dropped)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_PRICE_INSERT] =
+		"INSERT INTO prices (round, host_id, supply_mib, wanted_mib,"
+		" floor_mib, awarded_mib, utilization, balloon_pressure,"
+		" swap_pressure, price, clearing_price, shortage, infeasible,"
+		" free_mib, balloon_mib, host_swap_mibps) VALUES (?1, ?2, ?3, ?4,"
+		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[ST_SAMPLE_INSERT] =
+		"INSERT INTO samples (round, vm_id, host_id, demand_mib,"
+		" assigned_mib, guest_swap_mibps, balloon_mib, reported_pressure)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_ALLOC_INSERT] =
+		"INSERT INTO allocations (round, vm_id, want_mib, target_mib,"
+		" budget, pressure) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SIGNAL_INSERT] =
+		"INSERT INTO signals (round, seq, kind, host_id, mib)"
+		" VALUES (?1, ?2, ?3, NULLIF(?4, 0), ?5)",
+	[ST_REC_INSERT] =
+		"INSERT INTO recs (round, last_round, created_ms, updated_ms, kind,"
+		" state, vm_id, from_host_id, to_host_id, from_mib, to_mib,"
+		" price_here, price_there, cost_here, cost_there, demand_mib,"
+		" want_mib, pressure_before, pressure_after, budget, why,"
+		" state_reason) VALUES (?1, ?1, ?2, ?2, ?3, 1, ?4, ?5,"
+		" NULLIF(?6, 0), ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+		" ?17, ?18, '')",
+	[ST_REC_FIND_SAME] =
+		"SELECT id FROM recs WHERE vm_id = ?1 AND state = 1 AND kind = ?2"
+		" AND COALESCE(to_host_id, 0) = ?3 AND abs(to_mib - ?4) <= ?5"
+		" ORDER BY id DESC LIMIT 1",
+	[ST_REC_REFRESH] =
+		"UPDATE recs SET last_round = ?2, updated_ms = ?3, from_mib = ?4,"
+		" to_mib = ?5, price_here = ?6, price_there = ?7, cost_here = ?8,"
+		" cost_there = ?9, demand_mib = ?10, want_mib = ?11,"
+		" pressure_before = ?12, pressure_after = ?13, budget = ?14,"
+		" why = ?15 WHERE id = ?1",
+	[ST_AUDIT_SUPERSEDE] =
+		"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
+		" SELECT ?1, 'broker', 'rec.superseded', id, ?2 FROM recs"
+		" WHERE vm_id = ?3 AND state = 1 AND id <> ?4",
+	[ST_REC_SUPERSEDE] =
+		"UPDATE recs SET state = 5, superseded_by = ?1, state_reason = ?2,"
+		" updated_ms = ?3 WHERE vm_id = ?4 AND state = 1 AND id <> ?1",
+	[ST_REC_STALE] =
+		"SELECT r.id, COALESCE(r.last_round, r.round), r.updated_ms,"
+		" r.price_here, r.price_there, ph.price, pt.price,"
+		" COALESCE(hf.name, ''), COALESCE(ht.name, '')"
+		" FROM recs r LEFT JOIN hosts hf ON hf.id = r.from_host_id"
+		" LEFT JOIN hosts ht ON ht.id = r.to_host_id"
+		" LEFT JOIN prices ph ON ph.round = ?1 AND ph.host_id = r.from_host_id"
+		" LEFT JOIN prices pt ON pt.round = ?1 AND pt.host_id = r.to_host_id"
+		" WHERE r.state = 1 AND COALESCE(r.last_round, r.round) < ?1"
+		" ORDER BY r.id",
+	[ST_REC_EXPIRE] =
+		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3"
+		" WHERE id = ?1 AND state = 1",
+	[ST_RETAIN_CUTOFF] =
+		"SELECT round FROM rounds WHERE started_ms < ?1"
+		" ORDER BY started_ms DESC LIMIT 1",
+	[ST_RETAIN_SAMPLES] = "DELETE FROM samples WHERE round <= ?1",
+	[ST_RETAIN_ALLOCS] = "DELETE FROM allocations WHERE round <= ?1",
+	[ST_RETAIN_PRICES] = "DELETE FROM prices WHERE round <= ?1",
+	[ST_ROUND_STARTED] = "SELECT started_ms FROM rounds WHERE round = ?1",
+	[ST_REC_STATE] = "SELECT state FROM recs WHERE id = ?1",
+	[ST_REC_SET_STATE] =
+		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4"
+		" WHERE id = ?1",
+	[ST_REC_GET] = STORE_REC_SELECT " WHERE r.id = ?1",
+	[ST_AUDIT_INSERT] =
+		"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
+		" VALUES (?1, ?2, ?3, NULLIF(?4, 0), ?5)",
+};
+
+/* ---- shared helpers (store_internal.h) ---------------------------------- */
+
+void store__err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (n + 1 < errlen)
+		snprintf(err + n, errlen - n, ": %s", sqlite3_errmsg(s->db));
+}
+
+int store__stopped(sqlite3_stmt *st, char *err, size_t errlen)
+{
+	sqlite3_finalize(st);
+	store__err(err, errlen, "the listing was stopped by its callback");
+	return -1;
+}
+
+sqlite3_stmt *store__stmt(store *s, enum store_stmt which)
+{
+	sqlite3_stmt *st = s->st[which];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+int store__writable(store *s, char *err, size_t errlen)
+{
+	if (!s->readonly)
+		return 0;
+	store__err(err, errlen, "database %s is open read-only", s->path);
+	return -1;
+}
+
+/* Step a statement that returns no row. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store__begin(store *s, char *err, size_t errlen)
+{
+	if (step_done(store__stmt(s, ST_BEGIN)) == 0)
+		return 0;
+	store__dberr(s, err, errlen, "cannot start a transaction on %s",
+		     s->path);
+	return -1;
+}
+
+int store__commit(store *s, char *err, size_t errlen)
+{
+	if (step_done(store__stmt(s, ST_COMMIT)) == 0)
+		return 0;
+	store__dberr(s, err, errlen, "cannot commit to %s", s->path);
+	return -1;
+}
+
+void store__rollback(store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(store__stmt(s, ST_ROLLBACK));
+}
+
+void store__text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
+void store__bind_text(sqlite3_stmt *st, int idx, const char *text)
+{
+	sqlite3_bind_text(st, idx, text ? text : "", -1, SQLITE_STATIC);
+}
+
+int store__audit(store *s, const char *actor, const char *event,
+		 int64_t rec_id, const char *detail, int64_t now_ms, char *err,
+		 size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_AUDIT_INSERT);
+
+	sqlite3_bind_int64(st, 1, now_ms);
+	store__bind_text(st, 2, actor);
+	store__bind_text(st, 3, event);
+	sqlite3_bind_int64(st, 4, rec_id);
+	store__bind_text(st, 5, detail);
+	if (step_done(st) == 0)
+		return 0;
+	store__dberr(s, err, errlen, "cannot write the audit entry '%s'", event);
+	return -1;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* Run a pragma or query returning one integer. */
+static int query_int(store *s, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Pragmas every handle sets. WAL (persistent in the file) and synchronous
+ * are a writer's business; a read-only handle only waits and checks. */
+static int configure(store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char mode[16] = "";
+
+	if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		goto fail;
+	if (s->readonly)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	store__text(st, 0, mode, sizeof(mode));
+	sqlite3_finalize(st);
+	st = NULL;
+	if (strcmp(mode, "wal") != 0) {
+		store__err(err, errlen, "database %s: cannot switch to WAL "
+			   "journaling (journal mode is '%s')", s->path, mode);
+		return -1;
+	}
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	store__dberr(s, err, errlen, "database %s", s->path);
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* Read user_version; also where a file that is not a database shows. A
+ * version-0 file with tables belongs to someone else: never migrate it. */
+static int read_version(store *s, char *err, size_t errlen)
+{
+	int64_t v = 0, n_tables = 0;
+
+	if (query_int(s, "PRAGMA user_version", &v) != 0 ||
+	    query_int(s, "SELECT COUNT(*) FROM sqlite_master", &n_tables) != 0) {
+		int code = sqlite3_extended_errcode(s->db);
+
+		if (code == SQLITE_NOTADB)
+			store__err(err, errlen, "%s is not a bourse database (not "
+				   "an SQLite file)", s->path);
+		else
+			store__dberr(s, err, errlen, "cannot read database %s",
+				     s->path);
+		return -1;
+	}
+	if (v == 0 && n_tables > 0) {
+		store__err(err, errlen, "%s is an SQLite database but not a "
+			   "bourse one (it has tables and no schema version)",
+			   s->path);
+		return -1;
+	}
+	s->version = (int)v;
+	return 0;
+}
+
+/* Apply migrations until the file is at version target. Each runs in its
+ * own BEGIN IMMEDIATE transaction and re-reads the version inside it, so
+ * two processes opening an old file at once migrate it once. */
+static int migrate(store *s, int target, char *err, size_t errlen)
+{
+	while (s->version < target) {
+		int64_t v = 0;
+		char sql[64];
+		int next;
+
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+			    SQLITE_OK ||
+		    query_int(s, "PRAGMA user_version", &v) != 0)
+			goto fail;
+		next = (int)v + 1;
+		if (v < target) {
+			snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", next);
+			if (sqlite3_exec(s->db, migrations[v], NULL, NULL,
+					 NULL) != SQLITE_OK ||
+			    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				goto fail;
+		} else {
+			next = (int)v;
+		}
+		if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		s->version = next;
+	}
+	return 0;
+fail:
+	store__dberr(s, err, errlen, "database %s: cannot upgrade the schema "
+		     "from version %d to %d", s->path, s->version, s->version + 1);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Refuse a newer file; upgrade an older one unless read-only. */
+static int check_version(store *s, char *err, size_t errlen)
+{
+	if (s->version > STORE_SCHEMA_VERSION) {
+		store__err(err, errlen, "database %s has schema version %d, newer "
+			   "than this bourse supports (%d); upgrade bourse",
+			   s->path, s->version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (s->version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (s->readonly) {
+		store__err(err, errlen, "database %s has schema version %d, older "
+			   "than this bourse's (%d); run 'bourse broker' or a "
+			   "writable command such as 'bourse recs approve' once "
+			   "to upgrade it", s->path, s->version,
+			   STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	return migrate(s, STORE_SCHEMA_VERSION, err, errlen);
+}
+
+static int prepare_all(store *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			store__dberr(s, err, errlen, "database %s: cannot prepare "
+				     "statement %d", s->path, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Open the connection itself, with a message naming the path for a missing
+ * file (sqlite's own would say only "unable to open database file"). */
+static int open_db(store *s, int flags, char *err, size_t errlen)
+{
+	int oflags = SQLITE_OPEN_NOMUTEX;
+	struct stat sb;
+
+	if (stat(s->path, &sb) != 0) {
+		if (errno != ENOENT) {
+			store__err(err, errlen, "cannot open database %s: %s",
+				   s->path, strerror(errno));
+			return -1;
+		}
+		if (!(flags & STORE_CREATE) || (flags & STORE_READONLY)) {
+			store__err(err, errlen, "database %s does not exist",
+				   s->path);
+			return -1;
+		}
+	} else if (!S_ISREG(sb.st_mode)) {
+		store__err(err, errlen, "database %s is not a regular file",
+			   s->path);
+		return -1;
+	}
+	if (flags & STORE_READONLY)
+		oflags |= SQLITE_OPEN_READONLY;
+	else
+		oflags |= SQLITE_OPEN_READWRITE |
+			  ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(s->path, &s->db, oflags, NULL) == SQLITE_OK) {
+		sqlite3_extended_result_codes(s->db, 1);
+		sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+		return 0;
+	}
+	if (s->db)
+		store__dberr(s, err, errlen, "cannot open database %s", s->path);
+	else
+		store__err(err, errlen, "cannot open database %s: out of memory",
+			   s->path);
+	return -1;
+}
+
+static store *store_new(const char *path, int flags)
+{
+	store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->path = strdup(path);
+	if (!s->path) {
+		free(s);
+		return NULL;
+	}
+	s->readonly = (flags & STORE_READONLY) != 0;
+	return s;
+}
+
+int store_open(const char *path, int flags, store **out, char *err,
+	       size_t errlen)
+{
+	store *s = NULL;
+
+	*out = NULL;
+	if (!path || !*path) {
+		store__err(err, errlen, "no database path given");
+		return -1;
+	}
+	s = store_new(path, flags);
+	if (!s) {
+		store__err(err, errlen, "out of memory opening %s", path);
+		return -1;
+	}
+	if (open_db(s, flags, err, errlen) != 0 ||
+	    read_version(s, err, errlen) != 0 ||
+	    (s->version <= STORE_SCHEMA_VERSION &&
+	     configure(s, err, errlen) != 0) ||
+	    check_version(s, err, errlen) != 0 ||
+	    prepare_all(s, err, errlen) != 0) {
+		store_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+int store_schema_version(store *s)
+{
+	return s->version;
+}
+
+int store_create_at_version(const char *path, int version, char *err,
+			    size_t errlen)
+{
+	struct stat sb;
+	store *s = NULL;
+	int rc = -1;
+
+	if (version < 1 || version > STORE_SCHEMA_VERSION) {
+		store__err(err, errlen, "schema version %d does not exist (1 to "
+			   "%d)", version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (stat(path, &sb) == 0) {
+		store__err(err, errlen, "database %s already exists", path);
+		return -1;
+	}
+	s = store_new(path, STORE_CREATE);
+	if (!s) {
+		store__err(err, errlen, "out of memory creating %s", path);
+		return -1;
+	}
+	if (open_db(s, STORE_CREATE, err, errlen) == 0 &&
+	    read_version(s, err, errlen) == 0 &&
+	    configure(s, err, errlen) == 0 &&
+	    migrate(s, version, err, errlen) == 0)
+		rc = 0;
+	store_close(s);
+	return rc;
+}

@@ -1,0 +1,335 @@
+/*
+ * store.h - bourse's SQLite store: the whole public API of storage/.
+ *
+ * The database is the single source of truth: the broker writes the registry
+ * and every round into it, the CLI reads it and records operator decisions in
+ * it, whether or not the broker runs. docs/storage.md gives the schema, the
+ * migrations and the recommendation state machine.
+ *
+ *  - WAL journal, synchronous=NORMAL, busy timeout STORE_BUSY_MS, foreign
+ *    keys on.
+ *  - The schema is versioned with PRAGMA user_version. store_open() upgrades
+ *    an older file in place (each migration in its own transaction) and
+ *    refuses a newer one with a message naming both versions.
+ *  - Writes of one round are one transaction (store_round_write()).
+ *  - Recommendation states change only through this module, and every legal
+ *    transition is in one table in store.c (store_rec_transition_ok()).
+ *
+ * Errors: functions return 0 (or a count, where said) on success and -1 on
+ * failure with a one-line message in err.
+ *
+ * Ownership: a store handle is freed with store_close(). Every struct passed
+ * in is borrowed for the call. Strings in structs filled by the store
+ * (store_rec, store_host_row, ...) live in fixed-size arrays inside them: the
+ * caller owns the struct, nothing to free. List functions call a callback
+ * once per row with a pointer valid only during the call; a callback that
+ * returns non-zero stops the list, which then returns -1.
+ */
+#ifndef BOURSE_STORE_H
+#define BOURSE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The schema version this build writes (docs/storage.md, "Migrations"). */
+#define STORE_SCHEMA_VERSION 2
+
+/* How long a writer waits for a lock held by another process, ms. */
+#define STORE_BUSY_MS 5000
+
+#define STORE_NAME_MAX 129 /* WIRE_MAX_NAME + NUL */
+#define STORE_TEXT_MAX 256
+
+typedef struct store store;
+
+/* Open flags. */
+#define STORE_READONLY 0x1 /* CLI reads: no migration, no write; a missing
+                            * file is an error */
+#define STORE_CREATE 0x2   /* create the file if it does not exist */
+
+/* Open (and if needed create and migrate) the database at path. */
+int store_open(const char *path, int flags, store **out, char *err,
+	       size_t errlen);
+
+/* Close; NULL is fine. */
+void store_close(store *s);
+
+/* The schema version of the open file. */
+int store_schema_version(store *s);
+
+/* For the migration tests: create path at schema version `version` (1 ..
+ * STORE_SCHEMA_VERSION) exactly as that version of bourse did. */
+int store_create_at_version(const char *path, int version, char *err,
+			    size_t errlen);
+
+/* ---- registry ---------------------------------------------------------- */
+
+typedef enum store_host_state {
+	STORE_HOST_ONLINE = 1, /* heard within the liveness timeout */
+	STORE_HOST_LOST = 2,   /* missed its heartbeats */
+	STORE_HOST_GONE = 3,   /* deregistered */
+} store_host_state;
+
+typedef struct store_host_row {
+	uint32_t id; /* assigned by the store, stable for the name */
+	char name[STORE_NAME_MAX];
+	char uri[STORE_TEXT_MAX];
+	int64_t capacity_mib;
+	int64_t reserve_mib;
+	store_host_state state;
+	int64_t first_seen_ms; /* Unix ms */
+	int64_t last_seen_ms;
+	/* latest round's figures, for `bourse hosts` (0 if none yet) */
+	double price;
+	double utilization;
+	int64_t awarded_mib;
+	uint32_t n_vms;
+} store_host_row;
+
+typedef enum store_vm_state {
+	STORE_VM_ACTIVE = 1,
+	STORE_VM_LOST = 2, /* its host is lost */
+	STORE_VM_GONE = 3, /* deregistered */
+} store_vm_state;
+
+typedef struct store_vm_row {
+	uint32_t id;
+	char name[STORE_NAME_MAX];
+	uint32_t host_id;
+	char host_name[STORE_NAME_MAX]; /* filled by reads */
+	int64_t startup_mib, minimum_mib, maximum_mib;
+	uint32_t buffer_pct, weight;
+	int64_t reservation_mib, limit_mib;
+	uint32_t shares;
+	store_vm_state state;
+	int64_t first_seen_ms, last_seen_ms;
+	int64_t last_migrated_round; /* INT64_MIN if never */
+	/* latest sample and allocation, for `bourse vms` (0 if none yet) */
+	int64_t demand_mib, assigned_mib, target_mib;
+	double pressure;
+} store_vm_row;
+
+/* Insert or update a host by name (config, state, last_seen); sets row->id.
+ * The figures fields are ignored. */
+int store_host_upsert(store *s, store_host_row *row, char *err, size_t errlen);
+
+/* Insert or update a VM by name (config, host_id, state, last_seen); sets
+ * row->id. The sample fields are ignored. */
+int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen);
+
+/* Set a host's state (and the state of its VMs: LOST with it, ACTIVE when it
+ * comes back ONLINE, untouched for GONE). Audited. */
+int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
+			 int64_t now_ms, char *err, size_t errlen);
+
+/* Set one VM's state (e.g. GONE on deregister). */
+int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,
+		       char *err, size_t errlen);
+
+/* Every host / VM, ordered by name, with their latest figures. */
+int store_hosts_list(store *s, int (*cb)(const store_host_row *, void *),
+		     void *ctx, char *err, size_t errlen);
+int store_vms_list(store *s, int (*cb)(const store_vm_row *, void *),
+		   void *ctx, char *err, size_t errlen);
+
+/* ---- rounds ------------------------------------------------------------ */
+
+/* The last round written, or 0 if none. The broker continues from it. */
+int store_round_last(store *s, int64_t *round, char *err, size_t errlen);
+
+typedef struct store_price_row { /* one host in one round */
+	uint32_t host_id;
+	int64_t supply_mib, wanted_mib, floor_mib, awarded_mib;
+	double utilization, balloon_pressure, swap_pressure;
+	double price, clearing_price;
+	int shortage, infeasible;
+	/* from the host's latest ask */
+	int64_t free_mib, balloon_mib;
+	double host_swap_mibps;
+} store_price_row;
+
+typedef struct store_alloc_row { /* one VM in one round */
+	uint32_t vm_id, host_id;
+	int64_t demand_mib, assigned_mib; /* from its latest bid (the sample) */
+	double guest_swap_mibps;
+	int64_t balloon_mib;
+	double reported_pressure; /* as the guest reported it */
+	int64_t want_mib, target_mib; /* the market's award */
+	double budget, pressure;      /* pressure = demand / target * 100 */
+} store_alloc_row;
+
+typedef enum store_rec_kind {
+	STORE_REC_RESIZE = 1,
+	STORE_REC_MIGRATE = 2,
+} store_rec_kind;
+
+typedef struct store_rec_in { /* a recommendation as a round produced it */
+	store_rec_kind kind;
+	uint32_t vm_id, from_host_id;
+	uint32_t to_host_id; /* 0 for a resize */
+	int64_t from_mib, to_mib;
+	double price_here, price_there, cost_here, cost_there;
+	int64_t demand_mib, want_mib;
+	double pressure_before; /* demand / assigned * 100 */
+	double pressure_after;  /* demand / to_mib * 100: the market's forecast */
+	double budget;
+	char why[STORE_TEXT_MAX]; /* one sentence in economic terms */
+} store_rec_in;
+
+typedef struct store_signal_row {
+	int kind; /* 1 provision, 2 suspend (as market_signal_kind) */
+	uint32_t host_id; /* 0 for provision */
+	int64_t mib;
+} store_signal_row;
+
+/* Policy for pending recommendations, applied by store_round_write(). */
+typedef struct store_rec_policy {
+	int64_t ttl_ms;     /* a pending rec older than this expires */
+	double price_drift; /* ... or sooner, once the price at either of its
+	                     * hosts has moved by more than this share of the
+	                     * price it was made at and the round did not
+	                     * recommend it again */
+	int64_t same_mib;   /* a new rec for the same VM, kind and target host
+	                     * whose to_mib is within this of the pending one's
+	                     * refreshes it instead of superseding it */
+	int64_t retention_ms; /* samples, allocations and prices older than
+	                       * this are deleted; 0 keeps everything */
+} store_rec_policy;
+
+/* The documented defaults (docs/storage.md). */
+void store_rec_policy_default(store_rec_policy *p);
+
+typedef struct store_round {
+	int64_t round;      /* > store_round_last() */
+	int64_t started_ms; /* Unix ms */
+	int64_t duration_ms; /* time the market took */
+	/* broker counters, cumulative since the broker started */
+	uint64_t msgs_in, msgs_dropped;
+	const store_price_row *prices;
+	size_t n_prices;
+	const store_alloc_row *allocs;
+	size_t n_allocs;
+	const store_rec_in *recs;
+	size_t n_recs;
+	const store_signal_row *signals;
+	size_t n_signals;
+} store_round;
+
+/* What store_round_write() did to the recommendations. */
+typedef struct store_round_outcome {
+	uint32_t inserted, refreshed, superseded, expired;
+} store_round_outcome;
+
+/*
+ * Write one round in one transaction: the round row, its prices, allocations
+ * (the samples), signals and recommendations, then the pending-rec upkeep:
+ *  - a rec for a VM that has a pending one of the same kind and target host
+ *    with to_mib within policy->same_mib: the pending one is refreshed
+ *    (last_round, prices) and no row is added;
+ *  - any other rec for a VM with a pending one: the old one becomes
+ *    superseded (audited, pointing at the new id) and the new one is added;
+ *  - pending recs older than ttl_ms, or whose prices drifted (see
+ *    store_rec_policy) and were not recommended again: expired (audited);
+ *  - retention: old samples, allocations and prices deleted.
+ * On failure nothing of the round is written. outcome may be NULL.
+ */
+int store_round_write(store *s, const store_round *rd,
+		      const store_rec_policy *policy, int64_t now_ms,
+		      store_round_outcome *outcome, char *err, size_t errlen);
+
+/* One host's prices in a round, for `bourse prices`. round <= 0: latest. */
+typedef struct store_price_view {
+	int64_t round;
+	int64_t started_ms;
+	char host_name[STORE_NAME_MAX];
+	store_price_row p;
+} store_price_view;
+
+int store_prices_list(store *s, int64_t round,
+		      int (*cb)(const store_price_view *, void *), void *ctx,
+		      char *err, size_t errlen);
+
+/* ---- recommendations --------------------------------------------------- */
+
+typedef enum store_rec_state {
+	STORE_REC_PENDING = 1,
+	STORE_REC_APPROVED,
+	STORE_REC_REJECTED,
+	STORE_REC_EXPIRED,
+	STORE_REC_SUPERSEDED,
+	STORE_REC_DISPATCHED,
+	STORE_REC_SUCCEEDED,
+	STORE_REC_FAILED,
+} store_rec_state;
+
+/* "pending", "approved", ... and back. parse returns 0, or -1 if unknown. */
+const char *store_rec_state_name(store_rec_state st);
+int store_rec_state_parse(const char *name, store_rec_state *out);
+const char *store_rec_kind_name(store_rec_kind k); /* "resize", "migrate" */
+
+/* The one table of legal transitions (docs/storage.md). */
+int store_rec_transition_ok(store_rec_state from, store_rec_state to);
+
+typedef struct store_rec {
+	int64_t id;
+	int64_t round;      /* the round that made it */
+	int64_t last_round; /* the latest round that recommended it again */
+	int64_t created_ms, updated_ms;
+	store_rec_kind kind;
+	store_rec_state state;
+	uint32_t vm_id;
+	char vm_name[STORE_NAME_MAX];
+	char from_host[STORE_NAME_MAX];
+	char to_host[STORE_NAME_MAX]; /* "" for a resize */
+	int64_t from_mib, to_mib;
+	double price_here, price_there, cost_here, cost_there;
+	int64_t demand_mib, want_mib;
+	double pressure_before, pressure_after, budget;
+	char why[STORE_TEXT_MAX];
+	char state_reason[STORE_TEXT_MAX]; /* operator's reason, "superseded by
+	                                    * #N", "expired: ..." */
+	int64_t superseded_by; /* 0 if not superseded */
+} store_rec;
+
+/* Move rec `id` to state `to` if the transition from its current state is
+ * legal, atomically (a concurrent writer cannot slip a transition in
+ * between), and audit it with actor ("cli:<user>", "broker") and reason
+ * (may be NULL). An illegal transition fails with a message such as
+ * "recommendation 12 is rejected; it cannot be approved (only pending
+ * ones can)"; an unknown id with "no recommendation 12". */
+int store_rec_transition(store *s, int64_t id, store_rec_state to,
+			 const char *actor, const char *reason, int64_t now_ms,
+			 char *err, size_t errlen);
+
+/* Fetch one. Returns 0, or -1 ("no recommendation N") if it does not exist. */
+int store_rec_get(store *s, int64_t id, store_rec *out, char *err,
+		  size_t errlen);
+
+/* List recommendations, newest first; state 0 means every state. limit 0
+ * means no limit. */
+int store_recs_list(store *s, store_rec_state state, size_t limit,
+		    int (*cb)(const store_rec *, void *), void *ctx,
+		    char *err, size_t errlen);
+
+/* ---- audit log --------------------------------------------------------- */
+
+typedef struct store_audit_row {
+	int64_t id;
+	int64_t ts_ms;
+	char actor[STORE_NAME_MAX];
+	char event[64];   /* "rec.approved", "host.lost", ... */
+	int64_t rec_id;   /* 0 if not about a recommendation */
+	char detail[STORE_TEXT_MAX];
+} store_audit_row;
+
+/* Append an audit entry (for events outside a transition: host lost, ...). */
+int store_audit(store *s, const char *actor, const char *event,
+		int64_t rec_id, const char *detail, int64_t now_ms, char *err,
+		size_t errlen);
+
+/* The audit log for one rec (rec_id > 0) or all of it, oldest first. */
+int store_audit_list(store *s, int64_t rec_id,
+		     int (*cb)(const store_audit_row *, void *), void *ctx,
+		     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * store_recs.c - the recommendation state machine (its one table of legal
+ * transitions), reading recommendations, and the audit log.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+struct state_desc {
+	const char *name;
+	const char *verb; /* "it cannot be <verb>" */
+};
+
+static const struct state_desc states[] = {
+	[STORE_REC_PENDING] = { "pending", "made pending" },
+	[STORE_REC_APPROVED] = { "approved", "approved" },
+	[STORE_REC_REJECTED] = { "rejected", "rejected" },
+	[STORE_REC_EXPIRED] = { "expired", "expired" },
+	[STORE_REC_SUPERSEDED] = { "superseded", "superseded" },
+	[STORE_REC_DISPATCHED] = { "dispatched", "dispatched" },
+	[STORE_REC_SUCCEEDED] = { "succeeded", "marked succeeded" },
+	[STORE_REC_FAILED] = { "failed", "marked failed" },
+};
+
+#define N_STATES (sizeof(states) / sizeof(states[0]))
+
+/* Every legal transition, and nothing else (docs/storage.md):
+ *
+ *   pending -> approved -> dispatched -> succeeded
+ *           -> rejected               -> failed
+ *           -> expired
+ *           -> superseded
+ */
+static const struct transition {
+	store_rec_state from, to;
+} transitions[] = {
+	{ STORE_REC_PENDING, STORE_REC_APPROVED },
+	{ STORE_REC_PENDING, STORE_REC_REJECTED },
+	{ STORE_REC_PENDING, STORE_REC_EXPIRED },
+	{ STORE_REC_PENDING, STORE_REC_SUPERSEDED },
+	{ STORE_REC_APPROVED, STORE_REC_DISPATCHED },
+	{ STORE_REC_DISPATCHED, STORE_REC_SUCCEEDED },
+	{ STORE_REC_DISPATCHED, STORE_REC_FAILED },
+};
+
+#define N_TRANSITIONS (sizeof(transitions) / sizeof(transitions[0]))
+
+static int state_valid(store_rec_state st)
+{
+	return st >= STORE_REC_PENDING && (size_t)st < N_STATES;
+}
+
+const char *store_rec_state_name(store_rec_state st)
+{
+	return state_valid(st) ? states[st].name : "unknown";
+}
+
+int store_rec_state_parse(const char *name, store_rec_state *out)
+{
+	for (size_t i = STORE_REC_PENDING; i < N_STATES; i++) {
+		if (strcmp(states[i].name, name) == 0) {
+			*out = (store_rec_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *store_rec_kind_name(store_rec_kind k)
+{
+	switch (k) {
+	case STORE_REC_RESIZE: return "resize";
+	case STORE_REC_MIGRATE: return "migrate";
+	}
+	return "unknown";
+}
+
+int store_rec_transition_ok(store_rec_state from, store_rec_state to)
+{
+	for (size_t i = 0; i < N_TRANSITIONS; i++)
+		if (transitions[i].from == from && transitions[i].to == to)
+			return 1;
+	return 0;
+}
+
+/* "recommendation 12 is rejected; it cannot be approved (only pending ones
+ * can)", the "only" part read from the table. */
+static void illegal_msg(int64_t id, store_rec_state from, store_rec_state to,
+			char *err, size_t errlen)
+{
+	char only[128] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_TRANSITIONS; i++) {
+		if (transitions[i].to != to)
+			continue;
+		n += (size_t)snprintf(only + n, sizeof(only) - n, "%s%s",
+				      n ? " or " : "",
+				      states[transitions[i].from].name);
+		if (n >= sizeof(only))
+			break;
+	}
+	if (only[0])
+		store__err(err, errlen, "recommendation %lld is %s; it cannot be "
+			   "%s (only %s ones can)", (long long)id,
+			   store_rec_state_name(from), states[to].verb, only);
+	else
+		store__err(err, errlen, "recommendation %lld is %s; it cannot be "
+			   "%s (no state leads there)", (long long)id,
+			   store_rec_state_name(from), states[to].verb);
+}
+
+/* Inside the BEGIN IMMEDIATE of store_rec_transition(): nobody else can
+ * write between the read of the state and the update. */
+static int transition(store *s, int64_t id, store_rec_state to,
+		      const char *actor, const char *reason, int64_t now_ms,
+		      char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_REC_STATE);
+	store_rec_state from;
+	char event[32];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	from = rc == SQLITE_ROW ? (store_rec_state)sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		store__err(err, errlen, "no recommendation %lld", (long long)id);
+		return -1;
+	}
+	if (rc != SQLITE_ROW) {
+		store__dberr(s, err, errlen, "cannot read recommendation %lld",
+			     (long long)id);
+		return -1;
+	}
+	if (!store_rec_transition_ok(from, to)) {
+		illegal_msg(id, from, to, err, errlen);
+		return -1;
+	}
+	st = store__stmt(s, ST_REC_SET_STATE);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, (int)to);
+	store__bind_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store__dberr(s, err, errlen, "cannot update recommendation %lld",
+			     (long long)id);
+		return -1;
+	}
+	snprintf(event, sizeof(event), "rec.%s", states[to].name);
+	return store__audit(s, actor, event, id, reason, now_ms, err, errlen);
+}
+
+int store_rec_transition(store *s, int64_t id, store_rec_state to,
+			 const char *actor, const char *reason, int64_t now_ms,
+			 char *err, size_t errlen)
+{
+	if (!state_valid(to)) {
+		store__err(err, errlen, "recommendation %lld: %d is not a state",
+			   (long long)id, (int)to);
+		return -1;
+	}
+	if (store__writable(s, err, errlen) != 0 ||
+	    store__begin(s, err, errlen) != 0)
+		return -1;
+	if (transition(s, id, to, actor, reason, now_ms, err, errlen) != 0 ||
+	    store__commit(s, err, errlen) != 0) {
+		store__rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+void store__rec_read(sqlite3_stmt *st, store_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->round = sqlite3_column_int64(st, 1);
+	r->last_round = sqlite3_column_int64(st, 2);
+	r->created_ms = sqlite3_column_int64(st, 3);
+	r->updated_ms = sqlite3_column_int64(st, 4);
+	r->kind = (store_rec_kind)sqlite3_column_int(st, 5);
+	r->state = (store_rec_state)sqlite3_column_int(st, 6);
+	r->vm_id = (uint32_t)sqlite3_column_int64(st, 7);
+	store__text(st, 8, r->vm_name, sizeof(r->vm_name));
+	store__text(st, 9, r->from_host, sizeof(r->from_host));
+	store__text(st, 10, r->to_host, sizeof(r->to_host));
+	r->from_mib = sqlite3_column_int64(st, 11);
+	r->to_mib = sqlite3_column_int64(st, 12);
+	r->price_here = sqlite3_column_double(st, 13);
+	r->price_there = sqlite3_column_double(st, 14);
+	r->cost_here = sqlite3_column_double(st, 15);
+	r->cost_there = sqlite3_column_double(st, 16);
+	r->demand_mib = sqlite3_column_int64(st, 17);
+	r->want_mib = sqlite3_column_int64(st, 18);
+	r->pressure_before = sqlite3_column_double(st, 19);
+	r->pressure_after = sqlite3_column_double(st, 20);
+	r->budget = sqlite3_column_double(st, 21);
+	store__text(st, 22, r->why, sizeof(r->why));
+	store__text(st, 23, r->state_reason, sizeof(r->state_reason));
+	r->superseded_by = sqlite3_column_int64(st, 24);
+}
+
+int store_rec_get(store *s, int64_t id, store_rec *out, char *err,
+		  size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_REC_GET);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store__rec_read(st, out);
+	else if (rc == SQLITE_DONE)
+		store__err(err, errlen, "no recommendation %lld", (long long)id);
+	else
+		store__dberr(s, err, errlen, "cannot read recommendation %lld",
+			     (long long)id);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_recs_list(store *s, store_rec_state state, size_t limit,
+		    int (*cb)(const store_rec *, void *), void *ctx,
+		    char *err, size_t errlen)
+{
+	static const char sql[] = STORE_REC_SELECT
+		" WHERE ?1 = 0 OR r.state = ?1 ORDER BY r.id DESC LIMIT ?2";
+	sqlite3_stmt *st = NULL;
+	store_rec r;
+	int rc;
+
+	if (state != 0 && !state_valid(state)) {
+		store__err(err, errlen, "%d is not a recommendation state",
+			   (int)state);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int(st, 1, (int)state);
+	sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1
+							     : (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store__rec_read(st, &r);
+		if (cb(&r, ctx) != 0)
+			return store__stopped(st, err, errlen);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	store__dberr(s, err, errlen, "cannot list the recommendations");
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* ---- audit log ---------------------------------------------------------- */
+
+int store_audit(store *s, const char *actor, const char *event,
+		int64_t rec_id, const char *detail, int64_t now_ms, char *err,
+		size_t errlen)
+{
+	if (store__writable(s, err, errlen) != 0)
+		return -1;
+	return store__audit(s, actor, event, rec_id, detail, now_ms, err,
+			    errlen);
+}
+
+int store_audit_list(store *s, int64_t rec_id,
+		     int (*cb)(const store_audit_row *, void *), void *ctx,
+		     char *err, size_t errlen)
+{
+	/* two texts, so that one rec's trail is read through audit_rec */
+	static const char all_sql[] =
+		"SELECT id, ts_ms, actor, event, COALESCE(rec_id, 0), detail"
+		" FROM audit ORDER BY id";
+	static const char rec_sql[] =
+		"SELECT id, ts_ms, actor, event, COALESCE(rec_id, 0), detail"
+		" FROM audit WHERE rec_id = ?1 ORDER BY id";
+	sqlite3_stmt *st = NULL;
+	store_audit_row a;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, rec_id > 0 ? rec_sql : all_sql, -1, &st,
+			       NULL) != SQLITE_OK)
+		goto fail;
+	if (rec_id > 0)
+		sqlite3_bind_int64(st, 1, rec_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&a, 0, sizeof(a));
+		a.id = sqlite3_column_int64(st, 0);
+		a.ts_ms = sqlite3_column_int64(st, 1);
+		store__text(st, 2, a.actor, sizeof(a.actor));
+		store__text(st, 3, a.event, sizeof(a.event));
+		a.rec_id = sqlite3_column_int64(st, 4);
+		store__text(st, 5, a.detail, sizeof(a.detail));
+		if (cb(&a, ctx) != 0)
+			return store__stopped(st, err, errlen);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	store__dberr(s, err, errlen, "cannot read the audit log");
+	sqlite3_finalize(st);
+	return -1;
+}

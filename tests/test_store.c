@@ -1,0 +1,1432 @@
+/*
+ * test_store.c - the SQLite store: opening, WAL, migrations and refusals,
+ * every transition of the recommendation state machine, two handles on one
+ * file, round writes (refresh, supersede, expire, rollback, retention), the
+ * lists, and a 10,000-VM round.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define T0 INT64_C(1700000000000) /* Unix ms of the first round */
+#define MIN_MS INT64_C(60000)
+#define N_HOSTS 3
+#define N_VMS 64
+
+/* ---- helpers ---- */
+
+static char *make_dir(void)
+{
+	char tmpl[] = "/tmp/bourse_store_test_XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	assert_non_null(d);
+	return strdup(d);
+}
+
+static void rm_dir(char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024];
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+	free(dir);
+}
+
+/* One integer from a query on a raw connection to path. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* The whole schema as text (type, name, sql of every object). */
+static char *raw_schema(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *out = calloc(1, cap);
+
+	assert_non_null(out);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name, "
+		"COALESCE(sql, '') FROM sqlite_master ORDER BY name", -1, &st,
+		NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		n += (size_t)snprintf(out + n, cap - n, "%s %s %s\n",
+				      sqlite3_column_text(st, 0),
+				      sqlite3_column_text(st, 1),
+				      sqlite3_column_text(st, 2));
+		assert_true(n < cap);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static int count_cb_audit(const store_audit_row *a, void *ctx)
+{
+	(void)a;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int audit_count(store *s, int64_t rec_id)
+{
+	char err[256];
+	int n = 0;
+
+	assert_int_equal(store_audit_list(s, rec_id, count_cb_audit, &n, err,
+					  sizeof err), 0);
+	return n;
+}
+
+static store_rec get_rec(store *s, int64_t id)
+{
+	store_rec r;
+	char err[256];
+
+	if (store_rec_get(s, id, &r, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	return r;
+}
+
+/* ---- fixture: a file with 3 hosts and 64 VMs ---- */
+
+struct fx {
+	char *dir;
+	char path[1024];
+	store *s;
+	uint32_t host[N_HOSTS];
+	uint32_t vm[N_VMS];
+};
+
+static void register_all(struct fx *f)
+{
+	static const char *const names[N_HOSTS] = { "h3", "h1", "h2" };
+	char err[256];
+
+	for (int i = 0; i < N_HOSTS; i++) {
+		store_host_row h = { .capacity_mib = 65536, .reserve_mib = 1024,
+				     .state = STORE_HOST_ONLINE,
+				     .first_seen_ms = T0, .last_seen_ms = T0 };
+		snprintf(h.name, sizeof h.name, "%s", names[i]);
+		snprintf(h.uri, sizeof h.uri, "tcp://%s:7000", names[i]);
+		if (store_host_upsert(f->s, &h, err, sizeof err) != 0)
+			fail_msg("%s", err);
+		f->host[i] = h.id;
+	}
+	for (int i = 0; i < N_VMS; i++) {
+		store_vm_row v = { .host_id = f->host[i % N_HOSTS],
+				   .startup_mib = 1024, .minimum_mib = 512,
+				   .maximum_mib = 16384, .buffer_pct = 20,
+				   .weight = 5000, .shares = 1000,
+				   .state = STORE_VM_ACTIVE,
+				   .first_seen_ms = T0, .last_seen_ms = T0,
+				   .last_migrated_round = INT64_MIN };
+		snprintf(v.name, sizeof v.name, "vm-%02d", N_VMS - 1 - i);
+		if (store_vm_upsert(f->s, &v, err, sizeof err) != 0)
+			fail_msg("%s", err);
+		f->vm[i] = v.id;
+	}
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[512];
+
+	assert_non_null(f);
+	f->dir = make_dir();
+	snprintf(f->path, sizeof f->path, "%s/bourse.db", f->dir);
+	if (store_open(f->path, STORE_CREATE, &f->s, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	register_all(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	rm_dir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A round under construction: every host priced at `price`, every VM with
+ * a sample and an allocation, and the recs added with rb_rec(). */
+struct rb {
+	store_round rd;
+	store_price_row prices[N_HOSTS];
+	store_alloc_row allocs[N_VMS];
+	store_rec_in recs[N_VMS];
+	store_signal_row signals[2];
+};
+
+static void rb_init(struct rb *b, const struct fx *f, int64_t round,
+		    int64_t started_ms, double price)
+{
+	memset(b, 0, sizeof(*b));
+	b->rd.round = round;
+	b->rd.started_ms = started_ms;
+	b->rd.duration_ms = 3;
+	b->rd.msgs_in = (uint64_t)round * 100;
+	for (int i = 0; i < N_HOSTS; i++) {
+		store_price_row *p = &b->prices[i];
+		p->host_id = f->host[i];
+		p->supply_mib = 64512;
+		p->wanted_mib = 32000 + i;
+		p->awarded_mib = 30000 + 1000 * i;
+		p->utilization = 0.5 + 0.1 * i;
+		p->price = price;
+	}
+	for (int i = 0; i < N_VMS; i++) {
+		store_alloc_row *a = &b->allocs[i];
+		a->vm_id = f->vm[i];
+		a->host_id = f->host[i % N_HOSTS];
+		a->demand_mib = 1000 + i;
+		a->assigned_mib = 2048;
+		a->want_mib = 1200 + i;
+		a->target_mib = 1300 + i;
+		a->budget = 10;
+		a->pressure = 50 + i;
+	}
+	b->rd.prices = b->prices;
+	b->rd.n_prices = N_HOSTS;
+	b->rd.allocs = b->allocs;
+	b->rd.n_allocs = N_VMS;
+	b->rd.recs = b->recs;
+	b->rd.signals = b->signals;
+}
+
+/* Add a rec for VM index v; to < 0 for a resize. Prices from the round. */
+static store_rec_in *rb_rec(struct rb *b, const struct fx *f, int v, int to,
+			    int64_t to_mib)
+{
+	store_rec_in *r = &b->recs[b->rd.n_recs++];
+	int from = v % N_HOSTS;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = to < 0 ? STORE_REC_RESIZE : STORE_REC_MIGRATE;
+	r->vm_id = f->vm[v];
+	r->from_host_id = f->host[from];
+	r->to_host_id = to < 0 ? 0 : f->host[to];
+	r->from_mib = 2048;
+	r->to_mib = to_mib;
+	r->price_here = b->prices[from].price;
+	r->price_there = to < 0 ? 0 : b->prices[to].price;
+	r->cost_here = r->price_here * (double)to_mib;
+	r->cost_there = to < 0 ? r->cost_here : r->price_there * (double)to_mib;
+	r->demand_mib = 1500;
+	r->want_mib = to_mib;
+	r->pressure_before = 1500.0 / 2048 * 100;
+	r->pressure_after = 1500.0 / (double)to_mib * 100;
+	r->budget = 100;
+	snprintf(r->why, sizeof r->why, "round %lld says so",
+		 (long long)b->rd.round);
+	return r;
+}
+
+static store_round_outcome rb_write(struct rb *b, store *s,
+				    const store_rec_policy *pol)
+{
+	store_round_outcome out;
+	char err[512];
+
+	if (store_round_write(s, &b->rd, pol, b->rd.started_ms, &out, err,
+			      sizeof err) != 0)
+		fail_msg("%s", err);
+	return out;
+}
+
+/* ---- opening ---- */
+
+static void test_open_create(void **state)
+{
+	char *dir = make_dir();
+	char path[1024], err[512];
+	store *s = NULL;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/new.db", dir);
+	assert_int_equal(store_open(path, 0, &s, err, sizeof err), -1);
+	assert_null(s);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "does not exist"));
+	assert_int_equal(access(path, F_OK), -1); /* nothing created */
+
+	assert_int_equal(store_open(path, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+	store_close(s);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"),
+			 STORE_SCHEMA_VERSION);
+	/* read-only, and read-write without CREATE, open the existing file */
+	assert_int_equal(store_open(path, STORE_READONLY, &s, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(path, 0, &s, err, sizeof err), 0);
+	store_close(s);
+	store_close(NULL);
+	rm_dir(dir);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[256];
+	store_rec r;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	rb_write(&b, f->s, NULL);
+	store_close(f->s);
+	if (store_open(f->path, 0, &f->s, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	int64_t last = 0;
+	assert_int_equal(store_round_last(f->s, &last, err, sizeof err), 0);
+	assert_int_equal(last, 1);
+	r = get_rec(f->s, 1);
+	assert_int_equal(r.to_mib, 4096);
+	assert_string_equal(r.vm_name, "vm-63");
+	assert_string_equal(r.why, "round 1 says so");
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms"), N_VMS);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM samples"), N_VMS);
+}
+
+static void test_wal_and_pragmas(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char err[256];
+
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
+					    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* foreign keys are enforced: a VM on a host that does not exist */
+	store_vm_row v = { .host_id = 999, .state = STORE_VM_ACTIVE,
+			   .last_migrated_round = INT64_MIN };
+	snprintf(v.name, sizeof v.name, "orphan");
+	assert_int_equal(store_vm_upsert(f->s, &v, err, sizeof err), -1);
+	assert_string_equal(err, "cannot save VM 'orphan': no host 999");
+}
+
+/* ---- migrations and refusals ---- */
+
+static void test_migrate_v1(void **state)
+{
+	char *dir = make_dir();
+	char v1[1024], fresh[1024], err[512];
+	store *s = NULL;
+
+	(void)state;
+	snprintf(v1, sizeof v1, "%s/v1.db", dir);
+	snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
+	assert_int_equal(store_create_at_version(v1, 1, err, sizeof err), 0);
+	assert_int_equal(raw_int(v1, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM sqlite_master "
+				 "WHERE name = 'signals'"), 0);
+	/* data as bourse v1 wrote it */
+	raw_exec(v1,
+		 "INSERT INTO hosts VALUES (1, 'h1', '', 8192, 512, 1, 5, 6);"
+		 "INSERT INTO vms VALUES (1, 'vm1', 1, 1024, 512, 4096, 20, "
+		 " 5000, 0, 0, 1000, 1, 5, 6, NULL);"
+		 "INSERT INTO rounds VALUES (7, 1000, 2, 1, 1, 2, 10, 0);"
+		 "INSERT INTO samples VALUES (7, 1, 1, 900, 1024, 0, 0, 88);"
+		 "INSERT INTO recs (id, round, created_ms, updated_ms, kind, state,"
+		 " vm_id, from_host_id, from_mib, to_mib, price_here, price_there,"
+		 " cost_here, cost_there, demand_mib, want_mib, pressure_before,"
+		 " pressure_after, budget, why) VALUES"
+		 " (1, 7, 1000, 1000, 1, 5, 1, 1, 1024, 2048, 1, 0, 2048, 2048,"
+		 "  900, 1080, 88, 44, 3, 'old'),"
+		 " (2, 7, 1000, 1000, 1, 1, 1, 1, 1024, 1536, 1, 0, 1536, 1536,"
+		 "  900, 1080, 88, 58, 3, 'newer');"
+		 "INSERT INTO audit VALUES (1, 1000, 'broker', 'rec.superseded',"
+		 " 1, '');");
+
+	assert_int_equal(store_open(v1, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_schema_version(s), 2);
+	store_rec r = get_rec(s, 2);
+	assert_int_equal(r.round, 7);
+	assert_int_equal(r.last_round, 7); /* backfilled by the migration */
+	assert_int_equal(r.superseded_by, 0);
+	assert_string_equal(r.why, "newer");
+	assert_string_equal(r.vm_name, "vm1");
+	r = get_rec(s, 1);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_string_equal(r.state_reason,
+			    "superseded (before schema 2 kept by which)");
+	assert_int_equal(audit_count(s, 1), 1);
+	/* and the upgraded file works at version 2 */
+	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
+					      NULL, 2000, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(raw_int(v1, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM samples"), 1);
+
+	/* the upgraded file has exactly the schema of a fresh one */
+	assert_int_equal(store_open(fresh, STORE_CREATE, &s, err, sizeof err), 0);
+	store_close(s);
+	char *a = raw_schema(v1), *b = raw_schema(fresh);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	rm_dir(dir);
+}
+
+static void test_create_at_version_errors(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[1100];
+
+	assert_int_equal(store_create_at_version(f->path, 1, err, sizeof err), -1);
+	assert_non_null(strstr(err, "already exists"));
+	snprintf(path, sizeof path, "%s/x.db", f->dir);
+	assert_int_equal(store_create_at_version(path, 0, err, sizeof err), -1);
+	assert_int_equal(store_create_at_version(path, STORE_SCHEMA_VERSION + 1,
+						 err, sizeof err), -1);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_newer_refused(void **state)
+{
+	struct fx *f = *state;
+	char err[512], want[1300];
+	store *s = NULL;
+
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "PRAGMA user_version = 3");
+	snprintf(want, sizeof want, "database %s has schema version 3, newer "
+		 "than this bourse supports (2); upgrade bourse", f->path);
+	assert_int_equal(store_open(f->path, 0, &s, err, sizeof err), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(store_open(f->path, STORE_READONLY, &s, err,
+				    sizeof err), -1);
+	assert_string_equal(err, want);
+	assert_null(s);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+}
+
+static void test_readonly(void **state)
+{
+	char *dir = make_dir();
+	char path[1024], err[512];
+	store *s = NULL;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/missing.db", dir);
+	assert_int_equal(store_open(path, STORE_READONLY | STORE_CREATE, &s,
+				    err, sizeof err), -1);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* an older file is not upgraded by a reader */
+	assert_int_equal(store_create_at_version(path, 1, err, sizeof err), 0);
+	assert_int_equal(store_open(path, STORE_READONLY, &s, err, sizeof err),
+			 -1);
+	assert_non_null(strstr(err, "schema version 1, older"));
+	assert_non_null(strstr(err, "bourse broker"));
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+	/* a reader cannot write */
+	assert_int_equal(store_open(path, 0, &s, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(path, STORE_READONLY, &s, err, sizeof err), 0);
+	store_host_row h = { .state = STORE_HOST_ONLINE };
+	snprintf(h.name, sizeof h.name, "h");
+	assert_int_equal(store_host_upsert(s, &h, err, sizeof err), -1);
+	assert_non_null(strstr(err, "read-only"));
+	assert_int_equal(store_rec_transition(s, 1, STORE_REC_APPROVED, "t",
+					      NULL, 1, err, sizeof err), -1);
+	assert_non_null(strstr(err, "read-only"));
+	store_close(s);
+	rm_dir(dir);
+}
+
+static void test_not_sqlite(void **state)
+{
+	char *dir = make_dir();
+	char path[1024], err[512];
+	store *s = NULL;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/notes.txt", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 100; i++)
+		fputs("this is not a database at all\n", fp);
+	fclose(fp);
+	assert_int_equal(store_open(path, 0, &s, err, sizeof err), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "is not a bourse database"));
+	assert_int_equal(store_open(path, STORE_READONLY, &s, err, sizeof err),
+			 -1);
+	assert_non_null(strstr(err, "is not a bourse database"));
+
+	/* somebody else's SQLite file is left alone */
+	snprintf(path, sizeof path, "%s/other.db", dir);
+	raw_exec(path, "CREATE TABLE t (x)");
+	assert_int_equal(store_open(path, 0, &s, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a bourse one"));
+	assert_int_equal(raw_int(path, "SELECT COUNT(*) FROM sqlite_master"), 1);
+	rm_dir(dir);
+}
+
+/* ---- the state machine ---- */
+
+/* The legal transitions, written out independently of store.c. */
+static int expect_legal(store_rec_state from, store_rec_state to)
+{
+	switch (from) {
+	case STORE_REC_PENDING:
+		return to == STORE_REC_APPROVED || to == STORE_REC_REJECTED ||
+		       to == STORE_REC_EXPIRED || to == STORE_REC_SUPERSEDED;
+	case STORE_REC_APPROVED: return to == STORE_REC_DISPATCHED;
+	case STORE_REC_DISPATCHED:
+		return to == STORE_REC_SUCCEEDED || to == STORE_REC_FAILED;
+	default: return 0;
+	}
+}
+
+/* Drive pending rec id to state `st` along legal transitions. */
+static void drive_to(store *s, int64_t id, store_rec_state st)
+{
+	static const store_rec_state path[][4] = {
+		[STORE_REC_PENDING] = { 0 },
+		[STORE_REC_APPROVED] = { STORE_REC_APPROVED },
+		[STORE_REC_REJECTED] = { STORE_REC_REJECTED },
+		[STORE_REC_EXPIRED] = { STORE_REC_EXPIRED },
+		[STORE_REC_SUPERSEDED] = { STORE_REC_SUPERSEDED },
+		[STORE_REC_DISPATCHED] = { STORE_REC_APPROVED,
+					   STORE_REC_DISPATCHED },
+		[STORE_REC_SUCCEEDED] = { STORE_REC_APPROVED,
+					  STORE_REC_DISPATCHED,
+					  STORE_REC_SUCCEEDED },
+		[STORE_REC_FAILED] = { STORE_REC_APPROVED, STORE_REC_DISPATCHED,
+				       STORE_REC_FAILED },
+	};
+	char err[256];
+
+	for (int i = 0; i < 4 && path[st][i]; i++)
+		if (store_rec_transition(s, id, path[st][i], "test", "setup", T0,
+					 err, sizeof err) != 0)
+			fail_msg("%s", err);
+	assert_int_equal(get_rec(s, id).state, st);
+}
+
+static void test_transitions_all_pairs(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[256], reason[64];
+	int n = 0;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	for (int v = 0; v < N_VMS; v++)
+		rb_rec(&b, f, v, -1, 4096);
+	assert_int_equal(rb_write(&b, f->s, NULL).inserted, N_VMS);
+
+	for (int from = STORE_REC_PENDING; from <= STORE_REC_FAILED; from++) {
+		for (int to = STORE_REC_PENDING; to <= STORE_REC_FAILED; to++) {
+			int64_t id = ++n;
+			int legal = expect_legal(from, to);
+
+			assert_int_equal(store_rec_transition_ok(from, to), legal);
+			drive_to(f->s, id, from);
+			int before = audit_count(f->s, id);
+			snprintf(reason, sizeof reason, "%d->%d", from, to);
+			int rc = store_rec_transition(f->s, id, to, "cli:tester",
+						      reason, T0 + 5, err,
+						      sizeof err);
+			store_rec r = get_rec(f->s, id);
+			if (legal) {
+				if (rc != 0)
+					fail_msg("%d->%d: %s", from, to, err);
+				assert_int_equal(r.state, to);
+				assert_string_equal(r.state_reason, reason);
+				assert_int_equal(r.updated_ms, T0 + 5);
+				assert_int_equal(audit_count(f->s, id), before + 1);
+			} else {
+				char want[128];
+				assert_int_equal(rc, -1);
+				assert_int_equal(r.state, from);
+				assert_int_equal(audit_count(f->s, id), before);
+				snprintf(want, sizeof want,
+					 "recommendation %lld is %s; it cannot be ",
+					 (long long)id, store_rec_state_name(from));
+				assert_memory_equal(err, want, strlen(want));
+			}
+		}
+	}
+	assert_int_equal(store_rec_transition_ok(0, STORE_REC_APPROVED), 0);
+	assert_int_equal(store_rec_transition_ok(STORE_REC_PENDING, 9), 0);
+}
+
+static int last_audit_cb(const store_audit_row *a, void *ctx)
+{
+	*(store_audit_row *)ctx = *a;
+	return 0;
+}
+
+static void test_transition_messages(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[256];
+	store_audit_row a;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	rb_rec(&b, f, 1, -1, 4096);
+	rb_write(&b, f->s, NULL);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_REJECTED,
+		"cli:ann", "not now", T0 + 9, err, sizeof err), 0);
+	assert_int_equal(store_audit_list(f->s, 1, last_audit_cb, &a, err,
+					  sizeof err), 0);
+	assert_string_equal(a.event, "rec.rejected");
+	assert_string_equal(a.actor, "cli:ann");
+	assert_string_equal(a.detail, "not now");
+	assert_int_equal(a.rec_id, 1);
+	assert_int_equal(a.ts_ms, T0 + 9);
+
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_APPROVED,
+		"cli:ann", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 1 is rejected; it cannot be "
+			    "approved (only pending ones can)");
+	assert_int_equal(store_rec_transition(f->s, 2, STORE_REC_SUCCEEDED,
+		"broker", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is pending; it cannot be "
+			    "marked succeeded (only dispatched ones can)");
+	assert_int_equal(store_rec_transition(f->s, 2, STORE_REC_PENDING,
+		"broker", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is pending; it cannot be "
+			    "made pending (no state leads there)");
+	assert_int_equal(store_rec_transition(f->s, 12, STORE_REC_APPROVED,
+		"cli:ann", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "no recommendation 12");
+	store_rec r;
+	assert_int_equal(store_rec_get(f->s, 12, &r, err, sizeof err), -1);
+	assert_string_equal(err, "no recommendation 12");
+
+	store_rec_state st;
+	assert_int_equal(store_rec_state_parse("dispatched", &st), 0);
+	assert_int_equal(st, STORE_REC_DISPATCHED);
+	assert_int_equal(store_rec_state_parse("bogus", &st), -1);
+	assert_string_equal(store_rec_state_name(STORE_REC_FAILED), "failed");
+	assert_string_equal(store_rec_kind_name(STORE_REC_MIGRATE), "migrate");
+}
+
+/* ---- two handles ---- */
+
+static void test_two_handles_no_lost_update(void **state)
+{
+	struct fx *f = *state;
+	store *other = NULL;
+	struct rb b;
+	char err[512];
+
+	if (store_open(f->path, 0, &other, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	rb_rec(&b, f, 1, -1, 4096);
+	rb_write(&b, f->s, NULL);
+
+	/* the CLI has seen rec 1 pending; the broker supersedes it first */
+	assert_int_equal(get_rec(other, 1).state, STORE_REC_PENDING);
+	rb_init(&b, f, 2, T0 + 1000, 1.0);
+	rb_rec(&b, f, 0, 1, 8192);
+	assert_int_equal(rb_write(&b, f->s, NULL).superseded, 1);
+	assert_int_equal(store_rec_transition(other, 1, STORE_REC_APPROVED,
+		"cli:x", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 1 is superseded; it cannot be "
+			    "approved (only pending ones can)");
+
+	/* the CLI approves rec 2 first; the broker's new rec for the VM
+	 * leaves the approval alone */
+	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
+		"cli:x", NULL, T0, err, sizeof err), 0);
+	rb_init(&b, f, 3, T0 + 2000, 1.0);
+	rb_rec(&b, f, 1, 2, 8192);
+	store_round_outcome o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.inserted, 1);
+	assert_int_equal(o.superseded, 0);
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	store_close(other);
+}
+
+struct writer_arg {
+	struct fx *f;
+	int rounds;
+	char err[512];
+	int rc;
+};
+
+/* The broker: every round recommends every VM a new size, superseding the
+ * previous rec. */
+static void *writer(void *p)
+{
+	struct writer_arg *w = p;
+	struct rb *b = malloc(sizeof(*b));
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	store *s = NULL;
+
+	w->rc = store_open(w->f->path, 0, &s, w->err, sizeof w->err);
+	for (int r = 1; w->rc == 0 && r <= w->rounds; r++) {
+		rb_init(b, w->f, r, T0 + r, 1.0);
+		for (int v = 0; v < 8; v++)
+			rb_rec(b, w->f, v, -1, 1024 * (1 + r % 2));
+		w->rc = store_round_write(s, &b->rd, NULL, T0 + r, NULL, w->err,
+					  sizeof w->err);
+		nanosleep(&pause, NULL); /* let the operator in */
+	}
+	store_close(s);
+	free(b);
+	return NULL;
+}
+
+/* A rec's audit trail must be a legal path from pending to its state. */
+struct trail {
+	store_rec_state st;
+	int bad;
+};
+
+static int trail_cb(const store_audit_row *a, void *ctx)
+{
+	struct trail *t = ctx;
+	store_rec_state to;
+
+	assert_memory_equal(a->event, "rec.", 4);
+	assert_int_equal(store_rec_state_parse(a->event + 4, &to), 0);
+	if (!store_rec_transition_ok(t->st, to))
+		t->bad++;
+	t->st = to;
+	return 0;
+}
+
+struct pending_ids {
+	int64_t id[8];
+	uint32_t vm[8];
+	int n;
+};
+
+static int pending_cb(const store_rec *r, void *ctx)
+{
+	struct pending_ids *p = ctx;
+
+	p->vm[p->n] = r->vm_id;
+	p->id[p->n++] = r->id;
+	return 0;
+}
+
+static void test_two_handles_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct writer_arg w = { .f = f, .rounds = 40 };
+	pthread_t th;
+	char err[512];
+	int approved = 0;
+
+	assert_int_equal(pthread_create(&th, NULL, writer, &w), 0);
+	/* the operator: approve whatever is pending for VMs 0..3, as fast as
+	 * possible, racing the writer's supersedes */
+	for (;;) {
+		struct pending_ids p = { .n = 0 };
+		int64_t last = 0;
+		if (store_round_last(f->s, &last, err, sizeof err) != 0)
+			fail_msg("%s", err);
+		if (last >= w.rounds)
+			break;
+		if (store_recs_list(f->s, STORE_REC_PENDING, 8, pending_cb, &p,
+				    err, sizeof err) != 0)
+			fail_msg("%s", err);
+		for (int i = 0; i < p.n; i++)
+			if (p.vm[i] <= f->vm[3] && /* VMs 4..7: left alone */
+			    store_rec_transition(f->s, p.id[i],
+						 STORE_REC_APPROVED, "cli:op",
+						 NULL, T0, err, sizeof err) == 0)
+				approved++;
+	}
+	pthread_join(th, NULL);
+	if (w.rc != 0)
+		fail_msg("writer: %s", w.err);
+
+	/* every rec: its trail is legal, ends in its state, and an approved
+	 * rec was never superseded nor the other way round */
+	int64_t n = raw_int(f->path, "SELECT COUNT(*) FROM recs");
+	assert_true(n > 0);
+	for (int64_t id = 1; id <= n; id++) {
+		struct trail t = { STORE_REC_PENDING, 0 };
+		store_rec r = get_rec(f->s, id);
+		assert_int_equal(store_audit_list(f->s, id, trail_cb, &t, err,
+						  sizeof err), 0);
+		assert_int_equal(t.bad, 0);
+		assert_int_equal(t.st, r.state);
+	}
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
+				 "state = 2"), approved);
+	print_message("approved %d while the writer superseded %lld\n",
+		      approved, (long long)raw_int(f->path, "SELECT COUNT(*) "
+						   "FROM recs WHERE state = 5"));
+	assert_true(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
+			    "state = 5") > 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
+				 "event = 'rec.superseded'"),
+			 raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
+				 "state = 5"));
+}
+
+/* ---- round writes ---- */
+
+static void test_refresh_supersede_insert(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 1.0);
+	b.signals[0] = (store_signal_row){ .kind = 1, .mib = 4096 };
+	b.signals[1] = (store_signal_row){ .kind = 2, .host_id = f->host[2],
+					   .mib = 2000 };
+	b.rd.n_signals = 2;
+	rb_rec(&b, f, 0, -1, 2048);  /* rec 1 */
+	rb_rec(&b, f, 1, 2, 4096);   /* rec 2 */
+	rb_rec(&b, f, 3, 2, 4096);   /* rec 3 */
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.inserted, 3);
+	assert_int_equal(o.refreshed + o.superseded + o.expired, 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM signals"), 2);
+
+	rb_init(&b, f, 2, T0 + MIN_MS, 1.1);
+	rb_rec(&b, f, 0, -1, 2048 + 256);    /* within same_mib: refresh 1 */
+	rb_rec(&b, f, 1, 1, 4096);           /* other host: supersede 2 */
+	rb_rec(&b, f, 3, 2, 4096 + 257);     /* too different: supersede 3 */
+	o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.inserted, 2);
+	assert_int_equal(o.refreshed, 1);
+	assert_int_equal(o.superseded, 2);
+	assert_int_equal(o.expired, 0);
+
+	store_rec r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_PENDING);
+	assert_int_equal(r.round, 1);
+	assert_int_equal(r.last_round, 2);
+	assert_int_equal(r.to_mib, 2048 + 256); /* the latest figures */
+	assert_true(r.price_here > 1.05);
+	assert_string_equal(r.why, "round 2 says so");
+	assert_int_equal(r.updated_ms, T0 + MIN_MS);
+	assert_int_equal(audit_count(f->s, 1), 0); /* not a state change */
+
+	r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 4);
+	assert_string_equal(r.state_reason, "superseded by #4");
+	store_audit_row a;
+	char err[256];
+	assert_int_equal(store_audit_list(f->s, 2, last_audit_cb, &a, err,
+					  sizeof err), 0);
+	assert_string_equal(a.event, "rec.superseded");
+	assert_string_equal(a.actor, "broker");
+	assert_string_equal(a.detail, "superseded by #4");
+	r = get_rec(f->s, 3);
+	assert_int_equal(r.superseded_by, 5);
+	r = get_rec(f->s, 5);
+	assert_int_equal(r.state, STORE_REC_PENDING);
+	assert_string_equal(r.to_host, "h2");
+	assert_string_equal(r.from_host, "h3");
+	assert_int_equal(raw_int(f->path, "SELECT n_recs FROM rounds WHERE "
+				 "round = 2"), 3);
+}
+
+static void test_expire_ttl(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 2048); /* 1: recommended again at round 2 */
+	rb_rec(&b, f, 1, -1, 2048); /* 2: never again */
+	rb_write(&b, f->s, &pol);
+	rb_init(&b, f, 2, T0 + 5 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, -1, 2048);
+	rb_write(&b, f->s, &pol);
+
+	/* at 10 min exactly nothing is older than the ttl */
+	rb_init(&b, f, 3, T0 + 10 * MIN_MS, 1.0);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 0);
+	rb_init(&b, f, 4, T0 + 11 * MIN_MS, 1.0);
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.expired, 1);
+	store_rec r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_string_equal(r.state_reason, "expired: older than 600 s (last "
+			    "recommended in round 1)");
+	assert_int_equal(audit_count(f->s, 2), 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_PENDING);
+
+	rb_init(&b, f, 5, T0 + 16 * MIN_MS, 1.0);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_EXPIRED);
+	/* an approved rec never expires */
+}
+
+static void test_expire_price_drift(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 2.0);
+	rb_rec(&b, f, 0, 1, 2048); /* 1: migrate h3 -> h1 */
+	rb_rec(&b, f, 1, -1, 2048); /* 2: resize at h1 */
+	rb_rec(&b, f, 2, -1, 2048); /* 3: resize at h2, approved below */
+	rb_write(&b, f->s, &pol);
+	char err[256];
+	assert_int_equal(store_rec_transition(f->s, 3, STORE_REC_APPROVED,
+		"cli:x", NULL, T0, err, sizeof err), 0);
+
+	/* 20 % moves: under the threshold */
+	rb_init(&b, f, 2, T0 + MIN_MS, 2.4);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 0);
+
+	/* h1 (index 1) moves 41 % since round 1; rec 2 is recommended again */
+	rb_init(&b, f, 3, T0 + 2 * MIN_MS, 2.0);
+	b.prices[1].price = 2.82;
+	b.prices[2].price = 4.0;
+	rb_rec(&b, f, 1, -1, 2048);
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.refreshed, 1);
+	assert_int_equal(o.expired, 1);
+	store_rec r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_string_equal(r.state_reason, "expired: price at h1 moved 41% "
+			    "since round 1");
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_PENDING);
+	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_APPROVED);
+
+	/* the refresh re-based rec 2 on 2.82: a move back to 2.0 is 29 % */
+	rb_init(&b, f, 4, T0 + 3 * MIN_MS, 2.0);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 1);
+	assert_string_equal(get_rec(f->s, 2).state_reason,
+			    "expired: price at h1 moved 29% since round 3");
+
+	/* drift 0 turns the rule off */
+	pol.price_drift = 0;
+	rb_init(&b, f, 5, T0 + 4 * MIN_MS, 2.0);
+	rb_rec(&b, f, 4, -1, 2048);
+	rb_write(&b, f->s, &pol);
+	rb_init(&b, f, 6, T0 + 5 * MIN_MS, 9.0);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 0);
+}
+
+static int64_t n_rows(struct fx *f, const char *table, int64_t round)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE round = %lld",
+		 table, (long long)round);
+	return raw_int(f->path, sql);
+}
+
+static void test_round_rollback(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[512];
+	int64_t last = 0;
+
+	rb_init(&b, f, 3, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 2048);
+	rb_write(&b, f->s, NULL);
+	int audits = audit_count(f->s, 0);
+
+	/* the same round number again */
+	rb_init(&b, f, 3, T0 + MIN_MS, 1.0);
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0 + MIN_MS, NULL,
+					   err, sizeof err), -1);
+	assert_string_equal(err, "round 3 is not after the last round written "
+			    "(3)");
+	b.rd.round = 2;
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0 + MIN_MS, NULL,
+					   err, sizeof err), -1);
+
+	/* a failure half-way (the same VM twice, after the round row and the
+	 * prices), with a rec that would supersede rec 1 and 20 minutes that
+	 * would expire it */
+	rb_init(&b, f, 4, T0 + 20 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, 2, 4096);
+	b.allocs[N_VMS - 1].vm_id = b.allocs[0].vm_id;
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0 + 20 * MIN_MS,
+					   NULL, err, sizeof err), -1);
+	assert_string_equal(err, "round 4: cannot write the sample of VM 1: "
+			    "UNIQUE constraint failed: samples.round, "
+			    "samples.vm_id");
+	assert_int_equal(store_round_last(f->s, &last, err, sizeof err), 0);
+	assert_int_equal(last, 3);
+	assert_int_equal(n_rows(f, "prices", 4), 0);
+	assert_int_equal(n_rows(f, "samples", 4), 0);
+	assert_int_equal(n_rows(f, "allocations", 4), 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs"), 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_PENDING);
+	assert_int_equal(audit_count(f->s, 0), audits);
+
+	/* a failure in the recommendations: rec 1 was already superseded in
+	 * the transaction when the second rec fails */
+	b.allocs[N_VMS - 1].vm_id = f->vm[N_VMS - 1];
+	b.recs[b.rd.n_recs] = b.recs[0];
+	b.recs[b.rd.n_recs++].vm_id = 999;
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0 + 20 * MIN_MS,
+					   NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "round 4: cannot write a recommendation "
+			       "for VM 999: FOREIGN KEY"));
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs"), 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_PENDING);
+	assert_int_equal(audit_count(f->s, 0), audits);
+	assert_int_equal(n_rows(f, "samples", 4), 0);
+	b.rd.n_recs = 1;
+
+	/* and the handle is fine afterwards */
+	rb_init(&b, f, 4, T0 + 20 * MIN_MS, 1.0);
+	rb_write(&b, f->s, NULL);
+	assert_int_equal(n_rows(f, "samples", 4), N_VMS);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_EXPIRED);
+
+	/* bad input is refused before anything is written */
+	rb_init(&b, f, 5, T0 + 21 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, 2, 4096)->to_host_id = 0;
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0, NULL, err,
+					   sizeof err), -1);
+	assert_non_null(strstr(err, "without a target host"));
+	b.rd.round = 0;
+	assert_int_equal(store_round_write(f->s, &b.rd, NULL, T0, NULL, err,
+					   sizeof err), -1);
+}
+
+static void test_retention(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+	const int64_t hour = 60 * MIN_MS;
+
+	store_rec_policy_default(&pol);
+	assert_int_equal(pol.retention_ms, 24 * hour);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 2048);
+	rb_write(&b, f->s, &pol);
+	rb_init(&b, f, 2, T0 + hour, 1.0);
+	rb_write(&b, f->s, &pol);
+	rb_init(&b, f, 3, T0 + 24 * hour, 1.0);
+	rb_write(&b, f->s, &pol); /* round 1 is exactly 24 h old: kept */
+	assert_int_equal(n_rows(f, "samples", 1), N_VMS);
+
+	rb_init(&b, f, 4, T0 + 25 * hour + 1, 1.0);
+	rb_write(&b, f->s, &pol);
+	for (int r = 1; r <= 2; r++) {
+		assert_int_equal(n_rows(f, "samples", r), 0);
+		assert_int_equal(n_rows(f, "allocations", r), 0);
+		assert_int_equal(n_rows(f, "prices", r), 0);
+		assert_int_equal(n_rows(f, "rounds", r), 1); /* kept */
+	}
+	for (int r = 3; r <= 4; r++) {
+		assert_int_equal(n_rows(f, "samples", r), N_VMS);
+		assert_int_equal(n_rows(f, "allocations", r), N_VMS);
+		assert_int_equal(n_rows(f, "prices", r), N_HOSTS);
+	}
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs"), 1);
+
+	/* 0 keeps everything */
+	pol.retention_ms = 0;
+	rb_init(&b, f, 5, T0 + 100 * hour, 1.0);
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(n_rows(f, "samples", 3), N_VMS);
+}
+
+/* ---- lists ---- */
+
+struct names {
+	char v[N_VMS + 8][STORE_NAME_MAX];
+	int n;
+	store_host_row h[N_HOSTS];
+	store_vm_row vm;
+	store_rec rec[N_VMS];
+	store_price_view p[N_HOSTS];
+};
+
+static int host_cb(const store_host_row *h, void *ctx)
+{
+	struct names *n = ctx;
+
+	n->h[n->n] = *h;
+	snprintf(n->v[n->n++], STORE_NAME_MAX, "%s", h->name);
+	return 0;
+}
+
+static int vm_cb(const store_vm_row *v, void *ctx)
+{
+	struct names *n = ctx;
+
+	if (n->n == 0)
+		n->vm = *v;
+	snprintf(n->v[n->n++], STORE_NAME_MAX, "%s", v->name);
+	return 0;
+}
+
+static int rec_cb(const store_rec *r, void *ctx)
+{
+	struct names *n = ctx;
+
+	n->rec[n->n++] = *r;
+	return 0;
+}
+
+static int price_cb(const store_price_view *p, void *ctx)
+{
+	struct names *n = ctx;
+
+	n->p[n->n++] = *p;
+	return 0;
+}
+
+static int stop_cb(const store_rec *r, void *ctx)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return 1;
+}
+
+static void test_lists(void **state)
+{
+	struct fx *f = *state;
+	struct names *n = calloc(1, sizeof(*n));
+	struct rb b;
+	char err[256];
+
+	/* before any round: figures are 0 */
+	assert_int_equal(store_hosts_list(f->s, host_cb, n, err, sizeof err), 0);
+	assert_int_equal(n->n, N_HOSTS);
+	assert_string_equal(n->v[0], "h1");
+	assert_string_equal(n->v[1], "h2");
+	assert_string_equal(n->v[2], "h3");
+	assert_true(n->h[0].price == 0);
+	assert_string_equal(n->h[2].uri, "tcp://h3:7000");
+	n->n = 0;
+	assert_int_equal(store_prices_list(f->s, 0, price_cb, n, err,
+					   sizeof err), 0);
+	assert_int_equal(n->n, 0);
+
+	store_rec_policy pol;
+	store_rec_policy_default(&pol);
+	pol.price_drift = 0;
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 2048);
+	rb_rec(&b, f, 1, 0, 2048);
+	rb_rec(&b, f, 2, -1, 2048);
+	rb_write(&b, f->s, &pol);
+	rb_init(&b, f, 2, T0 + MIN_MS, 3.0);
+	b.prices[1].price = 1.5; /* h1 */
+	b.allocs[N_VMS - 1].demand_mib = 777; /* vm-00 */
+	b.allocs[N_VMS - 1].target_mib = 888;
+	b.allocs[N_VMS - 1].pressure = 87.5;
+	rb_write(&b, f->s, &pol);
+	char e2[256];
+	assert_int_equal(store_rec_transition(f->s, 2, STORE_REC_REJECTED,
+		"cli:x", "no", T0, e2, sizeof e2), 0);
+
+	n->n = 0;
+	assert_int_equal(store_hosts_list(f->s, host_cb, n, err, sizeof err), 0);
+	assert_true(n->h[0].price == 1.5);  /* h1, latest round */
+	assert_true(n->h[1].price == 3.0);
+	assert_int_equal(n->h[0].n_vms, 21); /* 64 VMs over 3 hosts */
+	assert_int_equal(n->h[2].n_vms, 22);
+	assert_int_equal(n->h[1].awarded_mib, 32000);
+
+	n->n = 0;
+	assert_int_equal(store_vms_list(f->s, vm_cb, n, err, sizeof err), 0);
+	assert_int_equal(n->n, N_VMS);
+	for (int i = 1; i < n->n; i++)
+		assert_true(strcmp(n->v[i - 1], n->v[i]) < 0);
+	assert_string_equal(n->vm.name, "vm-00");
+	assert_string_equal(n->vm.host_name, "h3"); /* index 63 % 3 = 0 */
+	assert_int_equal(n->vm.demand_mib, 777);
+	assert_int_equal(n->vm.target_mib, 888);
+	assert_int_equal(n->vm.assigned_mib, 2048);
+	assert_true(n->vm.pressure == 87.5);
+	assert_int_equal(n->vm.last_migrated_round, INT64_MIN);
+	assert_int_equal(n->vm.maximum_mib, 16384);
+
+	/* recs: newest first, by state, with a limit */
+	n->n = 0;
+	assert_int_equal(store_recs_list(f->s, 0, 0, rec_cb, n, err,
+					 sizeof err), 0);
+	assert_int_equal(n->n, 3);
+	assert_int_equal(n->rec[0].id, 3);
+	assert_int_equal(n->rec[2].id, 1);
+	n->n = 0;
+	assert_int_equal(store_recs_list(f->s, STORE_REC_PENDING, 0, rec_cb, n,
+					 err, sizeof err), 0);
+	assert_int_equal(n->n, 2);
+	assert_int_equal(n->rec[1].id, 1);
+	n->n = 0;
+	assert_int_equal(store_recs_list(f->s, STORE_REC_PENDING, 1, rec_cb, n,
+					 err, sizeof err), 0);
+	assert_int_equal(n->n, 1);
+	assert_int_equal(n->rec[0].id, 3);
+	n->n = 0;
+	assert_int_equal(store_recs_list(f->s, STORE_REC_REJECTED, 0, rec_cb,
+					 n, err, sizeof err), 0);
+	assert_int_equal(n->n, 1);
+	assert_string_equal(n->rec[0].state_reason, "no");
+	assert_string_equal(n->rec[0].to_host, "h3");
+	int stops = 0;
+	assert_int_equal(store_recs_list(f->s, 0, 0, stop_cb, &stops, err,
+					 sizeof err), -1);
+	assert_int_equal(stops, 1);
+	assert_string_equal(err, "the listing was stopped by its callback");
+
+	/* prices: latest by default, a given round, an unknown one */
+	n->n = 0;
+	assert_int_equal(store_prices_list(f->s, 0, price_cb, n, err,
+					   sizeof err), 0);
+	assert_int_equal(n->n, N_HOSTS);
+	assert_string_equal(n->p[0].host_name, "h1");
+	assert_int_equal(n->p[0].round, 2);
+	assert_int_equal(n->p[0].started_ms, T0 + MIN_MS);
+	assert_true(n->p[0].p.price == 1.5);
+	n->n = 0;
+	assert_int_equal(store_prices_list(f->s, 1, price_cb, n, err,
+					   sizeof err), 0);
+	assert_true(n->p[0].p.price == 1.0);
+	assert_int_equal(store_prices_list(f->s, 9, price_cb, n, err,
+					   sizeof err), -1);
+	assert_string_equal(err, "no round 9");
+
+	/* the audit log: all of it, or one rec's */
+	assert_int_equal(store_audit(f->s, "broker", "host.lost", 0, "h9", T0,
+				     err, sizeof err), 0);
+	assert_int_equal(audit_count(f->s, 0), 2);
+	assert_int_equal(audit_count(f->s, 2), 1);
+	free(n);
+}
+
+static void test_host_state(void **state)
+{
+	struct fx *f = *state;
+	struct names *n = calloc(1, sizeof(*n));
+	char err[256];
+	store_audit_row a;
+
+	/* host index 1 ("h1") holds VMs 1, 4, ...; VM 1 is gone already */
+	assert_int_equal(store_vm_set_state(f->s, f->vm[1], STORE_VM_GONE, err,
+					    sizeof err), 0);
+	assert_int_equal(store_host_set_state(f->s, f->host[1], STORE_HOST_LOST,
+					      T0 + 7, err, sizeof err), 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
+				 "state = 2"), 20);
+	assert_int_equal(raw_int(f->path, "SELECT state FROM hosts WHERE "
+				 "name = 'h1'"), STORE_HOST_LOST);
+	assert_int_equal(store_audit_list(f->s, 0, last_audit_cb, &a, err,
+					  sizeof err), 0);
+	assert_string_equal(a.event, "host.lost");
+	assert_string_equal(a.detail, "h1");
+	assert_int_equal(a.ts_ms, T0 + 7);
+
+	assert_int_equal(store_host_set_state(f->s, f->host[1],
+		STORE_HOST_ONLINE, T0 + 8, err, sizeof err), 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
+				 "state = 2"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
+				 "state = 3"), 1);
+	assert_int_equal(store_host_set_state(f->s, 99, STORE_HOST_LOST, T0,
+					      err, sizeof err), -1);
+	assert_string_equal(err, "no host 99");
+	assert_int_equal(store_vm_set_state(f->s, 999, STORE_VM_GONE, err,
+					    sizeof err), -1);
+	assert_string_equal(err, "no VM 999");
+
+	/* an upsert by name keeps the id and first_seen */
+	store_host_row h = { .capacity_mib = 1, .state = STORE_HOST_ONLINE,
+			     .first_seen_ms = T0 + 100, .last_seen_ms = T0 + 100 };
+	snprintf(h.name, sizeof h.name, "h2");
+	assert_int_equal(store_host_upsert(f->s, &h, err, sizeof err), 0);
+	assert_int_equal(h.id, f->host[2]);
+	assert_int_equal(raw_int(f->path, "SELECT first_seen_ms FROM hosts "
+				 "WHERE name = 'h2'"), T0);
+	assert_int_equal(raw_int(f->path, "SELECT last_seen_ms FROM hosts "
+				 "WHERE name = 'h2'"), T0 + 100);
+	free(n);
+}
+
+/* ---- a big round ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_big_round(void **state)
+{
+	enum { H = 1000, V = 10000, R = 200 };
+	char *dir = make_dir();
+	char path[1024], err[512];
+	store *s = NULL;
+	store_price_row *prices = calloc(H, sizeof(*prices));
+	store_alloc_row *allocs = calloc(V, sizeof(*allocs));
+	store_rec_in *recs = calloc(R, sizeof(*recs));
+	uint32_t *hid = calloc(H, sizeof(*hid));
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/big.db", dir);
+	assert_int_equal(store_open(path, STORE_CREATE, &s, err, sizeof err), 0);
+	for (int i = 0; i < H; i++) {
+		store_host_row h = { .capacity_mib = 1 << 20,
+				     .state = STORE_HOST_ONLINE };
+		snprintf(h.name, sizeof h.name, "host-%04d", i);
+		assert_int_equal(store_host_upsert(s, &h, err, sizeof err), 0);
+		hid[i] = h.id;
+		prices[i] = (store_price_row){ .host_id = h.id, .price = 1 };
+	}
+	for (int i = 0; i < V; i++) {
+		store_vm_row v = { .host_id = hid[i % H],
+				   .state = STORE_VM_ACTIVE,
+				   .last_migrated_round = INT64_MIN };
+		snprintf(v.name, sizeof v.name, "vm-%05d", i);
+		assert_int_equal(store_vm_upsert(s, &v, err, sizeof err), 0);
+		allocs[i] = (store_alloc_row){ .vm_id = v.id, .host_id = v.host_id,
+					       .demand_mib = 1000,
+					       .assigned_mib = 1024,
+					       .target_mib = 1200 };
+	}
+	for (int i = 0; i < R; i++)
+		recs[i] = (store_rec_in){ .kind = STORE_REC_RESIZE,
+					  .vm_id = allocs[i * 7].vm_id,
+					  .from_host_id = allocs[i * 7].host_id,
+					  .to_mib = 2048, .price_here = 1 };
+	double best = 1e9;
+	for (int r = 1; r <= 5; r++) {
+		store_round rd = { .round = r, .started_ms = T0 + r * 10000,
+				   .prices = prices, .n_prices = H,
+				   .allocs = allocs, .n_allocs = V,
+				   .recs = recs, .n_recs = R };
+		for (int i = 0; i < R; i++)
+			recs[i].to_mib = 2048 + 1024 * (r % 2);
+		double t = now_s();
+		if (store_round_write(s, &rd, NULL, rd.started_ms, NULL, err,
+				      sizeof err) != 0)
+			fail_msg("%s", err);
+		t = now_s() - t;
+		best = t < best ? t : best;
+	}
+	print_message("big round: %d prices + %d samples + %d allocations + "
+		      "%d recs: best of 5 %.1f ms\n", H, V, V, R, best * 1000);
+	assert_true(best < 2.0); /* generous: sanitizers, a busy machine */
+	store_close(s);
+	free(prices);
+	free(allocs);
+	free(recs);
+	free(hid);
+	rm_dir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_create),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_wal_and_pragmas, setup,
+						teardown),
+		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test_setup_teardown(test_create_at_version_errors,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_refused, setup,
+						teardown),
+		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_not_sqlite),
+		cmocka_unit_test_setup_teardown(test_transitions_all_pairs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_transition_messages, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_two_handles_no_lost_update,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_handles_concurrent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_supersede_insert,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_price_drift, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_round_rollback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_state, setup, teardown),
+		cmocka_unit_test(test_big_round),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
