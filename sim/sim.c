@@ -179,6 +179,18 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+void sim_vm_settings(const sim_config *c, int64_t prov_mib, market_vm *v)
+{
+	v->maximum = prov_mib;
+	v->minimum = min64(c->vm_minimum_mib, prov_mib);
+	v->startup = min64(c->vm_startup_mib, prov_mib);
+	v->buffer_pct = c->vm_buffer_pct;
+	v->weight = c->vm_weight;
+	v->reservation = 0;
+	v->limit = 0;
+	v->shares = c->vm_shares;
+}
+
 /* Take the trace's values at t; a VM that left frees its memory. */
 static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 {
@@ -201,10 +213,9 @@ static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 		}
 		x->prov = prov;
 		v->demand = demand;
-		v->maximum = prov;
-		v->minimum = min64(x->placed ? x->admitted_min : c->vm_minimum_mib,
-				   prov);
-		v->startup = min64(c->vm_startup_mib, prov);
+		sim_vm_settings(c, prov, v);
+		if (x->placed) /* Minimum is fixed at admission */
+			v->minimum = min64(x->admitted_min, prov);
 		if (swap > v->guest_swap_mibps)
 			v->guest_swap_mibps = swap;
 	}

@@ -80,6 +80,13 @@ const char *sim_policy_name(sim_policy p);
 /* Parse a policy name. Returns 0, or -1 if the name is unknown. */
 int sim_policy_parse(const char *name, sim_policy *out);
 
+/* A VM's Hyper-V and ESX settings as the simulator derives them from its
+ * provisioned memory prov_mib (docs/simulator.md): Maximum = prov_mib,
+ * Minimum and Startup from the config capped at prov_mib, the config's
+ * Buffer, Weight and shares, no reservation, no limit. Sets only those
+ * fields of *v; the live agents derive their VMs' settings the same way. */
+void sim_vm_settings(const sim_config *c, int64_t prov_mib, market_vm *v);
+
 /* Run one policy over the whole trace. Returns 0, or -1 with a message. */
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen);

@@ -1,0 +1,853 @@
+/*
+ * agent.c - the agent loop (agent.h): one DEALER socket carrying every
+ * identity of the process (the host's seller, its VMs' buyers), driven by a
+ * single-threaded zmq_poll() loop with a computed timeout.
+ *
+ * States: CONNECTING (the primary identity - the host, or with no seller the
+ * first live VM - registers every backoff interval, doubling, until its
+ * Welcome), then RUNNING (the other identities register, each waiting for
+ * its Welcome; asks, bids and heartbeats go out on their timers).
+ *
+ * Matching answers to identities: the broker answers in the order it reads,
+ * and a Welcome names no identity, so Registers awaiting an answer wait in a
+ * FIFO (pend) and each Welcome is the oldest one's. An Error carries only the
+ * refused seq, which VMs bidding in step share: UNKNOWN_SENDER re-registers
+ * every identity that sent that seq lately (re-registering a known identity
+ * is harmless); if that includes the primary, the broker has forgotten the
+ * connection and everything registers again, the primary first
+ * (docs/protocol.md, "Errors").
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "agent.h"
+#include "wire.h"
+
+#define SILENCE_BEFORE_WELCOME_MS 3000 /* liveness before any Welcome */
+#define POLL_MAX_MS 250  /* a signal between checks is seen this soon */
+#define SEQ_WINDOW 4     /* UNKNOWN_SENDER: seqs this recent match */
+#define RECV_BATCH 1024  /* frames handled before timers are looked at */
+/* log_once() bits: dropped frames by wire_reason, refused outgoing
+ * messages by wire_reason, then broker Errors by code. */
+#define LOG_DROP 0
+#define LOG_NOT_BROKER WIRE_N_REASONS
+#define LOG_OUT (WIRE_N_REASONS + 1)
+#define LOG_CODE (2 * WIRE_N_REASONS + 1)
+
+enum ag_state { AG_CONNECTING, AG_RUNNING };
+
+struct ident {
+	const char *name;
+	Bourse__Role role;
+	size_t vm;            /* source index (VM identities) */
+	uint64_t seq;         /* last seq sent; the next is seq + 1 */
+	int welcomed;
+	int64_t reg_due;      /* next Register (RUNNING, non-primary) */
+	int64_t reg_ivl;      /* its retry interval, doubling */
+	source_vm_sample smp; /* VMs: the latest sample */
+	uint64_t award_round; /* VMs: the latest award, if award_round */
+	int64_t target_mib;
+	double price;
+};
+
+struct pend {
+	size_t id;
+	uint64_t seq;
+};
+
+typedef struct agent {
+	const agent_config *c;
+	source *src;
+	void *ctx, *sock;
+	struct ident *ids;
+	size_t n_ids, primary;
+	struct pend *pend;    /* ring: Registers awaiting their answer */
+	size_t pend_head, pend_n, pend_cap;
+	enum ag_state state;
+	int64_t start, now;
+	int64_t heard;        /* last frame in, or first send on this socket */
+	int64_t bo;           /* primary's Register backoff */
+	int64_t reg_due;      /* primary's next Register (CONNECTING) */
+	int out_wait;         /* a Register waits for the socket to connect */
+	int64_t next_tick, next_hb;
+	uint32_t hb_ms, liveness, round_ms;
+	int welcomed_once;
+	uint64_t logged;      /* LOG_* bits: what was logged once */
+	int fatal;
+	char *err;
+	size_t errlen;
+} agent;
+
+static void alog(const agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void alog(const agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "agent %s: ", a->c->host);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int fail(agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A fatal error: agent_run() returns -1 with this message. */
+static int fail(agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->err, a->errlen, fmt, ap);
+	va_end(ap);
+	a->fatal = 1;
+	return -1;
+}
+
+/* Log the first time a kind of trouble (a bit of a->logged) happens. */
+static void log_once(agent *a, unsigned bit, const char *what,
+		     const char *msg)
+{
+	if (a->logged & (1ull << bit))
+		return;
+	a->logged |= 1ull << bit;
+	alog(a, "%s: %s [further ones of this kind are not logged]", what,
+	     msg);
+}
+
+/* ---- the socket ---- */
+
+static int sock_opt(agent *a, int opt, int v)
+{
+	return zmq_setsockopt(a->sock, opt, &v, sizeof(v));
+}
+
+static int sock_open(agent *a)
+{
+	int64_t maxmsg = WIRE_MAX_FRAME;
+	int hwm = (int)min64(4 * ((int64_t)a->n_ids + 16), 1000000);
+
+	a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
+	if (!a->sock ||
+	    sock_opt(a, ZMQ_LINGER, 0) || sock_opt(a, ZMQ_IMMEDIATE, 1) ||
+	    sock_opt(a, ZMQ_RECONNECT_IVL, (int)a->c->backoff_min_ms) ||
+	    sock_opt(a, ZMQ_RECONNECT_IVL_MAX, (int)a->c->backoff_max_ms) ||
+	    sock_opt(a, ZMQ_SNDHWM, hwm) || sock_opt(a, ZMQ_RCVHWM, hwm) ||
+	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+	    zmq_connect(a->sock, a->c->broker))
+		return fail(a, "cannot connect to %s: %s", a->c->broker,
+			    zmq_strerror(zmq_errno()));
+	a->heard = -1;
+	a->out_wait = 0;
+	return 0;
+}
+
+static void sock_close(agent *a)
+{
+	if (a->sock)
+		zmq_close(a->sock);
+	a->sock = NULL;
+}
+
+/* ---- sending ---- */
+
+/* Stamp e with the identity and its next seq, check, send. The seq is used
+ * up only if the frame left. Returns 0, or -1 (not sent). */
+static int send_env(agent *a, struct ident *id, Bourse__Envelope *e)
+{
+	char msg[256];
+	size_t len;
+	uint8_t *buf;
+	wire_reason r;
+	int rc;
+
+	e->version = WIRE_VERSION;
+	e->role = id->role;
+	e->sender = (char *)id->name;
+	e->seq = id->seq + 1;
+	r = wire_validate(e, msg, sizeof(msg));
+	if (r != WIRE_OK) {
+		log_once(a, LOG_OUT + r, "not sending an invalid message", msg);
+		return -1;
+	}
+	buf = wire_encode(e, &len);
+	if (!buf) {
+		log_once(a, LOG_OUT + WIRE_TOO_BIG, "not sending a message",
+			 "too big to encode");
+		return -1;
+	}
+	rc = zmq_send(a->sock, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+	if (rc < 0)
+		return -1; /* EAGAIN: not connected or queue full; dropped */
+	id->seq++;
+	if (a->heard < 0)
+		a->heard = a->now;
+	return 0;
+}
+
+static void pend_push(agent *a, size_t id, uint64_t seq)
+{
+	if (a->pend_n == a->pend_cap) { /* drop the oldest */
+		a->pend_head = (a->pend_head + 1) % a->pend_cap;
+		a->pend_n--;
+	}
+	a->pend[(a->pend_head + a->pend_n) % a->pend_cap] =
+		(struct pend){ .id = id, .seq = seq };
+	a->pend_n++;
+}
+
+static int pend_pop(agent *a, struct pend *out)
+{
+	if (a->pend_n == 0)
+		return 0;
+	*out = a->pend[a->pend_head];
+	a->pend_head = (a->pend_head + 1) % a->pend_cap;
+	a->pend_n--;
+	return 1;
+}
+
+static int read_host(agent *a, source_host *h)
+{
+	char msg[256];
+
+	if (source_host_read(a->src, h, msg, sizeof(msg)) == 0)
+		return 0;
+	alog(a, "cannot read the host: %s", msg);
+	return -1;
+}
+
+static int send_register(agent *a, size_t i)
+{
+	struct ident *id = &a->ids[i];
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Register reg = BOURSE__REGISTER__INIT;
+	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
+	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	source_host h;
+	source_vm_config v;
+
+	if (id->role == BOURSE__ROLE__ROLE_HOST) {
+		if (read_host(a, &h) != 0)
+			return -1;
+		hc.capacity_mib = h.capacity_mib;
+		hc.reserve_mib = h.reserve_mib;
+		hc.uri = (char *)(a->c->uri ? a->c->uri : "");
+		reg.host = &hc;
+	} else {
+		if (source_vm_config_get(a->src, id->vm, &v) != 0)
+			return -1;
+		vc.host = (char *)a->c->host;
+		vc.startup_mib = v.startup_mib;
+		vc.minimum_mib = v.minimum_mib;
+		vc.maximum_mib = v.maximum_mib;
+		vc.buffer_pct = v.buffer_pct;
+		vc.weight = v.weight;
+		vc.reservation_mib = v.reservation_mib;
+		vc.limit_mib = v.limit_mib;
+		vc.shares = v.shares;
+		reg.vm = &vc;
+	}
+	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
+	e.register_ = &reg;
+	if (send_env(a, id, &e) != 0)
+		return -1;
+	pend_push(a, i, id->seq);
+	return 0;
+}
+
+static void send_heartbeat(agent *a)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+
+	hb.uptime_ms = (uint64_t)(a->now - a->start);
+	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
+	e.heartbeat = &hb;
+	send_env(a, &a->ids[a->primary], &e);
+}
+
+static void send_ask(agent *a, struct ident *id)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Ask ask = BOURSE__ASK__INIT;
+	source_host h;
+
+	if (read_host(a, &h) != 0)
+		return;
+	ask.capacity_mib = h.capacity_mib;
+	ask.free_mib = h.free_mib;
+	ask.balloon_mib = h.balloon_mib;
+	ask.host_swap_mibps = h.host_swap_mibps;
+	ask.balloon_pressure = h.balloon_pressure;
+	ask.swap_pressure = h.swap_pressure;
+	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
+	e.ask = &ask;
+	send_env(a, id, &e);
+}
+
+static void send_bid(agent *a, struct ident *id)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Bid bid = BOURSE__BID__INIT;
+
+	bid.demand_mib = id->smp.demand_mib;
+	bid.assigned_mib = id->smp.assigned_mib;
+	bid.pressure = id->smp.pressure;
+	bid.guest_swap_mibps = id->smp.guest_swap_mibps;
+	bid.balloon_mib = id->smp.balloon_mib;
+	e.body_case = BOURSE__ENVELOPE__BODY_BID;
+	e.bid = &bid;
+	send_env(a, id, &e);
+}
+
+/* ---- identities and states ---- */
+
+static void sample_vms(agent *a)
+{
+	char msg[256];
+
+	for (size_t i = 0; i < a->n_ids; i++) {
+		struct ident *id = &a->ids[i];
+
+		if (id->role != BOURSE__ROLE__ROLE_VM)
+			continue;
+		if (source_vm_read(a->src, id->vm, &id->smp, msg,
+				   sizeof(msg)) != 0) {
+			alog(a, "cannot read %s: %s", id->name, msg);
+			memset(&id->smp, 0, sizeof(id->smp));
+		}
+	}
+}
+
+/* Registers now (RUNNING): the host always, a VM while it is alive. */
+static int eligible(const struct ident *id)
+{
+	return id->role == BOURSE__ROLE__ROLE_HOST || id->smp.alive;
+}
+
+/* The host; with no seller the first live VM, else the first VM. */
+static size_t pick_primary(const agent *a)
+{
+	if (a->ids[0].role == BOURSE__ROLE__ROLE_HOST)
+		return 0;
+	for (size_t i = 0; i < a->n_ids; i++)
+		if (a->ids[i].smp.alive)
+			return i;
+	return 0;
+}
+
+/* Forget every registration; the primary registers again after delay. */
+static void enter_connecting(agent *a, int64_t delay)
+{
+	for (size_t i = 0; i < a->n_ids; i++)
+		a->ids[i].welcomed = 0;
+	a->pend_head = a->pend_n = 0;
+	a->state = AG_CONNECTING;
+	a->primary = pick_primary(a);
+	a->reg_due = a->now + delay;
+	a->out_wait = 0;
+}
+
+static int64_t interval_ms(const agent *a)
+{
+	if (a->c->interval_ms > 0)
+		return a->c->interval_ms;
+	return a->round_ms ? a->round_ms : 1000;
+}
+
+static void enter_running(agent *a)
+{
+	int64_t ivl = a->hb_ms;
+
+	a->state = AG_RUNNING;
+	a->bo = a->c->backoff_min_ms;
+	a->next_hb = a->now + a->hb_ms;
+	a->next_tick = a->now + interval_ms(a);
+	for (size_t i = 0; i < a->n_ids; i++) {
+		a->ids[i].reg_due = a->now;
+		a->ids[i].reg_ivl = ivl;
+	}
+}
+
+static void reconnect(agent *a)
+{
+	alog(a, "broker silent for %lld ms; reconnecting",
+	     (long long)(a->now - a->heard));
+	sock_close(a);
+	if (sock_open(a) != 0)
+		return;
+	enter_connecting(a, a->bo);
+}
+
+static int64_t silence_ms(const agent *a)
+{
+	if (!a->welcomed_once)
+		return SILENCE_BEFORE_WELCOME_MS;
+	return (int64_t)a->liveness * a->hb_ms;
+}
+
+/* ---- answers from the broker ---- */
+
+static void on_welcome(agent *a, const Bourse__Welcome *w)
+{
+	struct pend p;
+
+	a->hb_ms = w->heartbeat_ms;
+	a->liveness = w->liveness;
+	a->round_ms = w->round_ms;
+	a->welcomed_once = 1;
+	if (!pend_pop(a, &p))
+		return; /* an answer to a Register from before a reset */
+	a->ids[p.id].welcomed = 1;
+	if (a->state == AG_CONNECTING && p.id == a->primary) {
+		if (a->c->verbose)
+			alog(a, "registered with the broker (round %llu, every "
+			     "%u ms)", (unsigned long long)w->round,
+			     w->round_ms);
+		enter_running(a);
+	}
+}
+
+/* Could id have sent ref_seq lately (within its last SEQ_WINDOW)? */
+static int sent_lately(const struct ident *id, uint64_t ref_seq)
+{
+	return id->welcomed && ref_seq <= id->seq &&
+	       id->seq - ref_seq < SEQ_WINDOW;
+}
+
+/* The broker does not know the sender of ref_seq: whoever may have sent it
+ * registers again; if the primary may have, the broker forgot the
+ * connection: everything registers again, the primary first. */
+static void forget_senders(agent *a, uint64_t ref_seq)
+{
+	size_t n = 0, last = 0;
+
+	if (sent_lately(&a->ids[a->primary], ref_seq)) {
+		alog(a, "the broker does not know %s; registering everything "
+		     "again", a->ids[a->primary].name);
+		a->bo = a->c->backoff_min_ms;
+		enter_connecting(a, 0);
+		return;
+	}
+	for (size_t i = 0; i < a->n_ids; i++) {
+		struct ident *id = &a->ids[i];
+
+		if (!sent_lately(id, ref_seq))
+			continue;
+		id->welcomed = 0;
+		id->reg_due = a->now;
+		id->reg_ivl = a->hb_ms;
+		last = i;
+		n++;
+	}
+	if (n == 1)
+		alog(a, "the broker does not know %s; registering it again",
+		     a->ids[last].name);
+	else if (n > 1)
+		alog(a, "the broker does not know %zu VMs; registering them "
+		     "again", n);
+}
+
+static const char *code_name(Bourse__ErrorCode code)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(
+			&bourse__error_code__descriptor, (int)code);
+
+	return v ? v->name : "?";
+}
+
+static void on_error(agent *a, const Bourse__Error *er)
+{
+	char what[96];
+	struct pend p;
+
+	if (er->code == BOURSE__ERROR_CODE__ERROR_VERSION) {
+		fail(a, "broker speaks protocol version %u, this agent speaks "
+		     "%u", er->supported_version, WIRE_VERSION);
+		return;
+	}
+	if (er->code == BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER) {
+		forget_senders(a, er->ref_seq);
+		return;
+	}
+	/* a refused Register: it retries on its own timer */
+	if (a->pend_n && a->pend[a->pend_head].seq == er->ref_seq)
+		pend_pop(a, &p);
+	snprintf(what, sizeof(what), "the broker refused seq %llu (%s)",
+		 (unsigned long long)er->ref_seq, code_name(er->code));
+	log_once(a, LOG_CODE + ((unsigned)er->code & 31), what, er->message);
+}
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ident *)elem)->name);
+}
+
+static struct ident *find_vm(agent *a, const char *name)
+{
+	/* VM identities are sorted by name after the host (ids_init) */
+	size_t first = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
+
+	return bsearch(name, a->ids + first, a->n_ids - first,
+		       sizeof(*a->ids), cmp_name);
+}
+
+/* Record each of our VMs' award (nothing acts on it in this build). */
+static void on_award(agent *a, const Bourse__Award *aw)
+{
+	for (size_t i = 0; i < aw->n_vms; i++) {
+		const Bourse__VmAward *v = aw->vms[i];
+		struct ident *id = find_vm(a, v->vm);
+
+		if (id) {
+			id->award_round = aw->round;
+			id->target_mib = v->target_mib;
+			id->price = v->price;
+		}
+		if (a->c->verbose)
+			alog(a, "round %llu: %s target %lld MiB at %.2f/MiB",
+			     (unsigned long long)aw->round, v->vm,
+			     (long long)v->target_mib, v->price);
+	}
+}
+
+/* No actuator in this build: every action is unsupported. */
+static void on_action(agent *a, const Bourse__ActionRequest *rq)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__ActionResult res = BOURSE__ACTION_RESULT__INIT;
+	struct ident *id = &a->ids[a->primary];
+
+	if (a->ids[0].role != BOURSE__ROLE__ROLE_HOST && find_vm(a, rq->vm))
+		id = find_vm(a, rq->vm);
+	res.id = rq->id;
+	res.status = BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED;
+	res.detail = (char *)"this agent has no actuator";
+	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_RESULT;
+	e.action_result = &res;
+	send_env(a, id, &e);
+}
+
+static void drop(agent *a, unsigned bit, const char *why, const char *msg)
+{
+	char what[80];
+
+	snprintf(what, sizeof(what), "dropped a frame from the broker (%s)",
+		 why);
+	log_once(a, bit, what, msg);
+}
+
+static void dispatch(agent *a, const Bourse__Envelope *e)
+{
+	switch (e->body_case) {
+	case BOURSE__ENVELOPE__BODY_WELCOME:
+		on_welcome(a, e->welcome);
+		break;
+	case BOURSE__ENVELOPE__BODY_ERROR:
+		on_error(a, e->error);
+		break;
+	case BOURSE__ENVELOPE__BODY_AWARD:
+		on_award(a, e->award);
+		break;
+	case BOURSE__ENVELOPE__BODY_ACTION_REQUEST:
+		on_action(a, e->action_request);
+		break;
+	default: /* Heartbeat: that the broker is alive is all it says */
+		break;
+	}
+}
+
+static void on_frame(agent *a, const void *buf, size_t len)
+{
+	Bourse__Envelope *e = NULL;
+	uint32_t peer = 0;
+	char msg[256];
+	wire_reason r = wire_decode(buf, len, &e, &peer, msg, sizeof(msg));
+
+	if (r == WIRE_VERSION_MISMATCH) {
+		fail(a, "broker speaks protocol version %u, this agent speaks "
+		     "%u", peer, WIRE_VERSION);
+		return;
+	}
+	if (r != WIRE_OK) {
+		drop(a, LOG_DROP + r, wire_reason_name(r), msg);
+		return;
+	}
+	if (e->role != BOURSE__ROLE__ROLE_BROKER)
+		drop(a, LOG_NOT_BROKER, "not_broker", "its role is not broker");
+	else
+		dispatch(a, e);
+	wire_free(e);
+}
+
+/* Every waiting frame (up to a batch). Multipart messages are not ours. */
+static void receive(agent *a)
+{
+	zmq_msg_t m;
+
+	for (int n = 0; n < RECV_BATCH && !a->fatal; n++) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, a->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		a->heard = a->now = now_ms();
+		if (zmq_msg_more(&m))
+			drop(a, LOG_DROP + WIRE_MALFORMED, "multipart",
+			     "a message of more than one frame");
+		else
+			on_frame(a, zmq_msg_data(&m), zmq_msg_size(&m));
+		while (zmq_msg_more(&m) && zmq_msg_recv(&m, a->sock, 0) >= 0)
+			;
+		zmq_msg_close(&m);
+	}
+}
+
+/* ---- timers ---- */
+
+static void connect_step(agent *a)
+{
+	if (a->now < a->reg_due)
+		return;
+	if (send_register(a, a->primary) != 0) {
+		a->out_wait = 1; /* not connected yet: wait for POLLOUT */
+		return;
+	}
+	a->out_wait = 0;
+	a->reg_due = a->now + a->bo;
+	a->bo = min64(2 * a->bo, a->c->backoff_max_ms);
+}
+
+static void register_others(agent *a)
+{
+	int64_t cap = a->c->backoff_max_ms > a->hb_ms ? a->c->backoff_max_ms
+						       : a->hb_ms;
+
+	for (size_t i = 0; i < a->n_ids; i++) {
+		struct ident *id = &a->ids[i];
+
+		if (id->welcomed || !eligible(id) || a->now < id->reg_due)
+			continue;
+		send_register(a, i);
+		id->reg_due = a->now + id->reg_ivl;
+		id->reg_ivl = min64(2 * id->reg_ivl, cap);
+	}
+}
+
+/* One interval: the source moves on, the host asks, each live VM bids. */
+static void tick(agent *a)
+{
+	char msg[256];
+
+	a->next_tick += interval_ms(a);
+	if (a->next_tick <= a->now)
+		a->next_tick = a->now + interval_ms(a);
+	if (source_advance(a->src, msg, sizeof(msg)) != 0) {
+		alog(a, "cannot advance the source: %s", msg);
+		return;
+	}
+	sample_vms(a);
+	for (size_t i = 0; i < a->n_ids; i++) {
+		struct ident *id = &a->ids[i];
+
+		if (!id->welcomed)
+			continue;
+		if (id->role == BOURSE__ROLE__ROLE_HOST)
+			send_ask(a, id);
+		else if (id->smp.alive)
+			send_bid(a, id);
+	}
+}
+
+static void timers(agent *a)
+{
+	if (a->heard >= 0 && a->now - a->heard >= silence_ms(a)) {
+		reconnect(a);
+		return;
+	}
+	if (a->state == AG_CONNECTING) {
+		connect_step(a);
+		return;
+	}
+	if (a->now >= a->next_tick)
+		tick(a);
+	if (a->now >= a->next_hb) {
+		if (a->ids[a->primary].welcomed)
+			send_heartbeat(a);
+		a->next_hb = a->now + a->hb_ms;
+	}
+	register_others(a);
+}
+
+/* Until the earliest timer, at most POLL_MAX_MS. */
+static long poll_timeout(const agent *a, int64_t deadline)
+{
+	int64_t t = min64(a->now + POLL_MAX_MS, deadline);
+
+	if (a->heard >= 0)
+		t = min64(t, a->heard + silence_ms(a));
+	if (a->state == AG_CONNECTING && !a->out_wait) {
+		t = min64(t, a->reg_due);
+	} else if (a->state == AG_RUNNING) {
+		t = min64(t, min64(a->next_tick, a->next_hb));
+		for (size_t i = 0; i < a->n_ids; i++)
+			if (!a->ids[i].welcomed && eligible(&a->ids[i]))
+				t = min64(t, a->ids[i].reg_due);
+	}
+	return t > a->now ? (long)(t - a->now) : 0;
+}
+
+/* ---- setup and the loop ---- */
+
+static int cmp_ident(const void *x, const void *y)
+{
+	return strcmp(((const struct ident *)x)->name,
+		      ((const struct ident *)y)->name);
+}
+
+/* The host first (if a seller), then the VMs sorted by name. */
+static int ids_init(agent *a)
+{
+	size_t nvm = a->c->run_buyers ? source_n_vms(a->src) : 0, n = 0;
+	source_vm_config v;
+
+	a->n_ids = (a->c->run_seller ? 1 : 0) + nvm;
+	if (a->n_ids == 0)
+		return fail(a, "nothing to run: no seller and no VM");
+	a->ids = calloc(a->n_ids, sizeof(*a->ids));
+	a->pend_cap = 2 * a->n_ids + 16;
+	a->pend = calloc(a->pend_cap, sizeof(*a->pend));
+	if (!a->ids || !a->pend)
+		return fail(a, "out of memory");
+	if (a->c->run_seller)
+		a->ids[n++] = (struct ident){ .name = a->c->host,
+					      .role = BOURSE__ROLE__ROLE_HOST };
+	for (size_t i = 0; i < nvm; i++, n++) {
+		if (source_vm_config_get(a->src, i, &v) != 0)
+			return fail(a, "the source has no configuration for a VM");
+		a->ids[n] = (struct ident){ .name = v.name, .vm = i,
+					    .role = BOURSE__ROLE__ROLE_VM };
+	}
+	qsort(a->ids + a->n_ids - nvm, nvm, sizeof(*a->ids), cmp_ident);
+	for (size_t i = a->n_ids - nvm + 1; i < a->n_ids; i++)
+		if (!strcmp(a->ids[i].name, a->ids[i - 1].name))
+			return fail(a, "two VMs are named %s", a->ids[i].name);
+	if (a->c->run_seller && find_vm(a, a->c->host))
+		return fail(a, "a VM has the host's name, %s", a->c->host);
+	return 0;
+}
+
+static int check_config(agent *a)
+{
+	const agent_config *c = a->c;
+
+	if (!c->broker || !c->broker[0])
+		return fail(a, "no broker endpoint");
+	if (!c->host || !wire_name_ok(c->host))
+		return fail(a, "the host name must be 1..128 printable "
+			       "characters without spaces");
+	if (c->backoff_min_ms < 1 || c->backoff_max_ms < c->backoff_min_ms ||
+	    c->backoff_max_ms > 3600000)
+		return fail(a, "backoff must satisfy 1 <= min <= max <= 1 h");
+	if (c->interval_ms < 0 || c->max_runtime_ms < 0)
+		return fail(a, "interval and run time must be >= 0");
+	return 0;
+}
+
+static int agent_init(agent *a)
+{
+	if (check_config(a) != 0 || ids_init(a) != 0)
+		return -1;
+	a->ctx = zmq_ctx_new();
+	if (!a->ctx)
+		return fail(a, "cannot create a ZeroMQ context");
+	a->start = a->now = now_ms();
+	a->bo = a->c->backoff_min_ms;
+	a->hb_ms = 1000;
+	a->liveness = 3;
+	sample_vms(a);
+	if (sock_open(a) != 0)
+		return -1;
+	enter_connecting(a, 0);
+	return 0;
+}
+
+static void agent_free(agent *a)
+{
+	sock_close(a);
+	if (a->ctx)
+		zmq_ctx_term(a->ctx);
+	free(a->ids);
+	free(a->pend);
+}
+
+static int poll_once(agent *a, int64_t deadline)
+{
+	zmq_pollitem_t it = { .socket = a->sock, .events = ZMQ_POLLIN };
+
+	if (a->state == AG_CONNECTING && a->out_wait)
+		it.events |= ZMQ_POLLOUT;
+	if (zmq_poll(&it, 1, poll_timeout(a, deadline)) < 0 &&
+	    zmq_errno() != EINTR)
+		return fail(a, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+	a->now = now_ms();
+	if (it.revents & ZMQ_POLLOUT)
+		a->out_wait = 0;
+	if (it.revents & ZMQ_POLLIN)
+		receive(a);
+	return a->fatal ? -1 : 0;
+}
+
+void agent_config_default(agent_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->broker = "tcp://127.0.0.1:7411";
+	c->uri = "";
+	c->run_seller = 1;
+	c->run_buyers = 1;
+	c->backoff_min_ms = 100;
+	c->backoff_max_ms = 5000;
+}
+
+int agent_run(const agent_config *c, source *src,
+	      volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	agent a = { .c = c, .src = src, .err = err, .errlen = errlen };
+	int64_t deadline = INT64_MAX;
+
+	if (agent_init(&a) == 0) {
+		if (c->max_runtime_ms > 0)
+			deadline = a.start + c->max_runtime_ms;
+		while (!(stop && *stop) && a.now < deadline && !a.fatal) {
+			if (poll_once(&a, deadline) != 0)
+				break;
+			if (!a.fatal && a.sock)
+				timers(&a);
+		}
+	}
+	agent_free(&a);
+	return a.fatal ? -1 : 0;
+}

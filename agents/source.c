@@ -1,0 +1,138 @@
+/*
+ * source.c - the source wrappers, and the static source: a host with no VMs
+ * whose numbers never change (a seller without a trace).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+#include "wire.h"
+
+int source_advance(source *s, char *err, size_t errlen)
+{
+	return s->ops->advance(s, err, errlen);
+}
+
+int source_host_read(source *s, source_host *out, char *err, size_t errlen)
+{
+	return s->ops->host(s, out, err, errlen);
+}
+
+size_t source_n_vms(source *s)
+{
+	return s->ops->n_vms(s);
+}
+
+int source_vm_config_get(source *s, size_t i, source_vm_config *out)
+{
+	return s->ops->vm_config(s, i, out);
+}
+
+int source_vm_read(source *s, size_t i, source_vm_sample *out, char *err,
+		   size_t errlen)
+{
+	return s->ops->vm_sample(s, i, out, err, errlen);
+}
+
+void source_close(source *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* ---- the static source ---- */
+
+struct static_src {
+	source base;
+	int64_t capacity, reserve;
+};
+
+static int static_advance(source *s, char *err, size_t errlen)
+{
+	(void)s;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+static int static_host(source *s, source_host *out, char *err, size_t errlen)
+{
+	const struct static_src *st = s->state;
+
+	(void)err;
+	(void)errlen;
+	memset(out, 0, sizeof(*out));
+	out->capacity_mib = st->capacity;
+	out->reserve_mib = st->reserve;
+	out->free_mib = st->capacity - st->reserve;
+	return 0;
+}
+
+static size_t static_n_vms(source *s)
+{
+	(void)s;
+	return 0;
+}
+
+static int static_vm_config(source *s, size_t i, source_vm_config *out)
+{
+	(void)s;
+	(void)i;
+	(void)out;
+	return -1;
+}
+
+static int static_vm_sample(source *s, size_t i, source_vm_sample *out,
+			    char *err, size_t errlen)
+{
+	(void)s;
+	(void)out;
+	snprintf(err, errlen, "the static source has no VM %zu", i);
+	return -1;
+}
+
+static void static_close(source *s)
+{
+	free(s->state);
+}
+
+static const struct source_ops static_ops = {
+	.kind = "static",
+	.advance = static_advance,
+	.host = static_host,
+	.n_vms = static_n_vms,
+	.vm_config = static_vm_config,
+	.vm_sample = static_vm_sample,
+	.close = static_close,
+};
+
+int source_static_open(int64_t capacity_mib, int64_t reserve_mib,
+		       source **out, char *err, size_t errlen)
+{
+	struct static_src *st;
+
+	*out = NULL;
+	if (capacity_mib < 1 || capacity_mib > WIRE_MAX_MIB) {
+		snprintf(err, errlen, "capacity %lld MiB is not in 1..%lld",
+			 (long long)capacity_mib, WIRE_MAX_MIB);
+		return -1;
+	}
+	if (reserve_mib < 0 || reserve_mib >= capacity_mib) {
+		snprintf(err, errlen, "reserve %lld MiB must be >= 0 and below "
+			 "the capacity (%lld MiB)", (long long)reserve_mib,
+			 (long long)capacity_mib);
+		return -1;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->capacity = capacity_mib;
+	st->reserve = reserve_mib;
+	st->base.ops = &static_ops;
+	st->base.state = st;
+	*out = &st->base;
+	return 0;
+}

@@ -1,0 +1,102 @@
+/*
+ * source.h - where an agent reads its host's and its VMs' memory signals.
+ *
+ * A source is an interface (a table of functions and a private state), so
+ * that the agent loop does not know whether the numbers come from a trace, a
+ * synthetic generator, /proc, libvirt or cgroups. This build has the trace
+ * source (source_trace_open()); real sources implement the same table.
+ *
+ * Time: the agent calls source_advance() once per bid interval; a trace
+ * source moves one trace step forward (wrapping around at the end, so a demo
+ * can run as long as it likes).
+ *
+ * Ownership: source_*_open() returns a source the caller frees with
+ * source_close(). Names returned by source_vm_config() belong to the source
+ * and live until source_close().
+ */
+#ifndef BOURSE_SOURCE_H
+#define BOURSE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct source_host {
+	int64_t capacity_mib;
+	int64_t reserve_mib;
+	int64_t free_mib;
+	int64_t balloon_mib;     /* sum of balloon targets of its VMs */
+	double host_swap_mibps;
+	double balloon_pressure; /* 0..1 */
+	double swap_pressure;    /* >= 0 */
+} source_host;
+
+typedef struct source_vm_config {
+	const char *name; /* owned by the source */
+	int64_t startup_mib, minimum_mib, maximum_mib;
+	uint32_t buffer_pct, weight;
+	int64_t reservation_mib, limit_mib;
+	uint32_t shares;
+} source_vm_config;
+
+typedef struct source_vm_sample {
+	int alive;        /* 0: the VM is not running now; no bid is sent */
+	int64_t demand_mib;
+	int64_t assigned_mib;
+	double pressure;  /* demand / assigned * 100 */
+	double guest_swap_mibps;
+	int64_t balloon_mib;
+} source_vm_sample;
+
+typedef struct source source;
+
+struct source_ops {
+	const char *kind; /* "trace", ... */
+	int (*advance)(source *s, char *err, size_t errlen);
+	int (*host)(source *s, source_host *out, char *err, size_t errlen);
+	size_t (*n_vms)(source *s);
+	int (*vm_config)(source *s, size_t i, source_vm_config *out);
+	int (*vm_sample)(source *s, size_t i, source_vm_sample *out,
+			 char *err, size_t errlen);
+	void (*close)(source *s);
+};
+
+struct source {
+	const struct source_ops *ops;
+	void *state; /* the implementation's */
+};
+
+/* Convenience wrappers: return what the op returns (0 or -1 with err). */
+int source_advance(source *s, char *err, size_t errlen);
+int source_host_read(source *s, source_host *out, char *err, size_t errlen);
+size_t source_n_vms(source *s);
+int source_vm_config_get(source *s, size_t i, source_vm_config *out);
+int source_vm_read(source *s, size_t i, source_vm_sample *out, char *err,
+		   size_t errlen);
+void source_close(source *s);
+
+/* The trace source: one host of capacity_mib carrying the VMs
+ * [first, first + count) of the trace at path (a Bitbrains directory or a
+ * bourse CSV, as `bourse sim --trace`). VM settings are derived from the
+ * trace as the simulator derives them (docs/simulator.md); each VM is named
+ * "<prefix><trace id>". Each advance moves one step of step_s trace seconds.
+ * The VMs hold what the trace provisioned (nothing resizes them: agents in
+ * this build do not act), so the host's free memory is capacity minus their
+ * sum, and balloon pressure is 0. */
+typedef struct source_trace_opts {
+	const char *path;
+	size_t first, count;
+	int64_t capacity_mib;
+	int64_t reserve_mib;
+	int64_t step_s;       /* trace seconds per advance (default 300) */
+	const char *prefix;   /* VM name prefix, e.g. "vm-" */
+} source_trace_opts;
+
+int source_trace_open(const source_trace_opts *o, source **out, char *err,
+		      size_t errlen);
+
+/* The static source: a host with no VMs, capacity_mib of which reserve_mib
+ * is kept and the rest free, never changing (a seller without a trace). */
+int source_static_open(int64_t capacity_mib, int64_t reserve_mib,
+		       source **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * cmd_agent.c - `bourse agent`, `bourse seller` and `bourse buyer`: a host's
+ * seller and its VMs' buyers, the seller alone, or one VM's buyer, fed by a
+ * trace (agents/source.h) and talking to the broker (agents/agent.h).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cli.h"
+#include "source.h"
+#include "wire.h"
+
+#define URI_MAX 255 /* as the wire protocol accepts */
+
+static const char agent_usage[] =
+	"usage: bourse agent --host NAME --capacity-mib N --trace PATH\n"
+	"                    --vms FIRST:COUNT [options]\n"
+	"\n"
+	"Run a host's seller and a buyer for each of its VMs over one connection\n"
+	"to the broker. The host carries VMs FIRST..FIRST+COUNT-1 of the trace\n"
+	"(in id order), replayed one step per bid interval, wrapping around.\n"
+	"\n"
+	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --host NAME        the host's name\n"
+	"  --capacity-mib N   the host's physical memory\n"
+	"  --reserve-mib N    memory kept for the hypervisor (default 1024)\n"
+	"  --uri URI          the host's hypervisor URI (default none)\n"
+	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
+	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
+	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
+	"  --step-s S         trace seconds per bid interval (default 300)\n"
+	"  --interval-ms N    bid interval (default: the broker's round)\n"
+	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --verbose          log every award\n"
+	"  -h, --help         this help\n";
+
+static const char seller_usage[] =
+	"usage: bourse seller --host NAME --capacity-mib N [options]\n"
+	"\n"
+	"Run a host's seller only. With --trace and --vms, the host's free memory\n"
+	"is what those trace VMs leave; without, all of capacity minus reserve.\n"
+	"\n"
+	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --host NAME        the host's name\n"
+	"  --capacity-mib N   the host's physical memory\n"
+	"  --reserve-mib N    memory kept for the hypervisor (default 1024)\n"
+	"  --uri URI          the host's hypervisor URI (default none)\n"
+	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
+	"  --vms FIRST:COUNT  the trace's VMs this host carries (with --trace)\n"
+	"  --step-s S         trace seconds per ask interval (default 300)\n"
+	"  --interval-ms N    ask interval (default: the broker's round)\n"
+	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --verbose          log every award\n"
+	"  -h, --help         this help\n";
+
+static const char buyer_usage[] =
+	"usage: bourse buyer --host NAME --trace PATH --vm INDEX [options]\n"
+	"\n"
+	"Run one VM's buyer: the trace's VM number INDEX (0-based, in id order),\n"
+	"running on host NAME.\n"
+	"\n"
+	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --host NAME        the host the VM runs on\n"
+	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
+	"  --vm INDEX         the trace's VM\n"
+	"  --vm-prefix P      the VM's name is P<trace id> (default vm-)\n"
+	"  --step-s S         trace seconds per bid interval (default 300)\n"
+	"  --interval-ms N    bid interval (default: the broker's round)\n"
+	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --verbose          log every award\n"
+	"  -h, --help         this help\n";
+
+enum agent_mode { MODE_AGENT, MODE_SELLER, MODE_BUYER };
+
+struct agent_args {
+	enum agent_mode mode;
+	const char *cmd;        /* "agent", "seller", "buyer" */
+	const char *usage;
+	agent_config cfg;
+	source_trace_opts src;
+	int have_capacity, have_vms, have_vm;
+};
+
+enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
+       O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE };
+
+static const struct option agent_options[] = {
+	{ "broker", required_argument, NULL, O_BROKER },
+	{ "host", required_argument, NULL, O_HOST },
+	{ "capacity-mib", required_argument, NULL, O_CAPACITY },
+	{ "reserve-mib", required_argument, NULL, O_RESERVE },
+	{ "uri", required_argument, NULL, O_URI },
+	{ "trace", required_argument, NULL, O_TRACE },
+	{ "vms", required_argument, NULL, O_VMS },
+	{ "vm", required_argument, NULL, O_VM },
+	{ "vm-prefix", required_argument, NULL, O_PREFIX },
+	{ "step-s", required_argument, NULL, O_STEP },
+	{ "interval-ms", required_argument, NULL, O_INTERVAL },
+	{ "run-for-s", required_argument, NULL, O_RUN_FOR },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(const struct agent_args *a, const char *flag,
+		     const char *why)
+{
+	fprintf(stderr, "bourse %s: %s: %s\n", a->cmd, flag, why);
+	return CLI_USAGE;
+}
+
+/* "FIRST:COUNT", both whole numbers, COUNT >= 1. */
+static int parse_vms(struct agent_args *a, const char *arg)
+{
+	char buf[64], err[128];
+	const char *colon = strchr(arg, ':');
+	int64_t first, count;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(buf))
+		return bad_value(a, "--vms", "expected FIRST:COUNT, e.g. 0:10");
+	memcpy(buf, arg, (size_t)(colon - arg));
+	buf[colon - arg] = '\0';
+	if (cli_parse_i64(buf, 0, 10000000, &first, err, sizeof(err)) != 0 ||
+	    cli_parse_i64(colon + 1, 1, 100000, &count, err, sizeof(err)) != 0)
+		return bad_value(a, "--vms", err);
+	a->src.first = (size_t)first;
+	a->src.count = (size_t)count;
+	a->have_vms = 1;
+	return CLI_OK;
+}
+
+/* The flags that only some commands take. */
+static int flag_allowed(const struct agent_args *a, int opt)
+{
+	switch (opt) {
+	case O_CAPACITY: case O_RESERVE: case O_URI: case O_VMS:
+		return a->mode != MODE_BUYER;
+	case O_VM:
+		return a->mode == MODE_BUYER;
+	case O_PREFIX:
+		return a->mode != MODE_SELLER;
+	default:
+		return 1;
+	}
+}
+
+static int apply_number(struct agent_args *a, int opt, const char *arg)
+{
+	static const struct { int opt; const char *flag; int64_t min, max; }
+	ranges[] = {
+		{ O_CAPACITY, "--capacity-mib", 1, WIRE_MAX_MIB },
+		{ O_RESERVE, "--reserve-mib", 0, WIRE_MAX_MIB },
+		{ O_VM, "--vm", 0, 10000000 },
+		{ O_STEP, "--step-s", 1, 86400 },
+		{ O_INTERVAL, "--interval-ms", 1, 3600000 },
+		{ O_RUN_FOR, "--run-for-s", 1, 100000000 },
+	};
+	char err[128];
+	int64_t v = 0;
+	size_t k = 0;
+
+	while (ranges[k].opt != opt)
+		k++;
+	if (cli_parse_i64(arg, ranges[k].min, ranges[k].max, &v, err,
+			  sizeof(err)) != 0)
+		return bad_value(a, ranges[k].flag, err);
+	switch (opt) {
+	case O_CAPACITY: a->src.capacity_mib = v; a->have_capacity = 1; break;
+	case O_RESERVE: a->src.reserve_mib = v; break;
+	case O_VM: a->src.first = (size_t)v; a->have_vm = 1; break;
+	case O_STEP: a->src.step_s = v; break;
+	case O_INTERVAL: a->cfg.interval_ms = v; break;
+	default: a->cfg.max_runtime_ms = v * 1000; break;
+	}
+	return CLI_OK;
+}
+
+/* Apply one parsed option. Returns CLI_OK or CLI_USAGE (message printed). */
+static int apply_option(struct agent_args *a, int opt, const char *arg)
+{
+	if (!flag_allowed(a, opt)) {
+		size_t k = 0;
+
+		while (agent_options[k].val != opt)
+			k++;
+		fprintf(stderr, "bourse %s: --%s is not an option of this "
+			"command; see 'bourse %s --help'\n", a->cmd,
+			agent_options[k].name, a->cmd);
+		return CLI_USAGE;
+	}
+	switch (opt) {
+	case O_BROKER: a->cfg.broker = arg; return CLI_OK;
+	case O_HOST:
+		if (!wire_name_ok(arg))
+			return bad_value(a, "--host", "a name is 1..128 printable "
+					 "characters without spaces");
+		a->cfg.host = arg;
+		return CLI_OK;
+	case O_URI:
+		if (strlen(arg) > URI_MAX)
+			return bad_value(a, "--uri", "longer than 255 bytes");
+		a->cfg.uri = arg;
+		return CLI_OK;
+	case O_TRACE: a->src.path = arg; return CLI_OK;
+	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
+	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
+	case O_VMS: return parse_vms(a, arg);
+	case O_CAPACITY: case O_RESERVE: case O_VM: case O_STEP:
+	case O_INTERVAL: case O_RUN_FOR:
+		return apply_number(a, opt, arg);
+	default:
+		return CLI_USAGE; /* getopt printed what was wrong */
+	}
+}
+
+/* What each command needs, once every flag is read. */
+static int check_required(struct agent_args *a)
+{
+	if (!a->cfg.host)
+		return bad_value(a, "--host", "is required");
+	if (a->mode != MODE_BUYER && !a->have_capacity)
+		return bad_value(a, "--capacity-mib", "is required");
+	if (a->mode != MODE_BUYER && a->src.reserve_mib >= a->src.capacity_mib)
+		return bad_value(a, "--reserve-mib", "must be below "
+				 "--capacity-mib (the reserve defaults to 1024)");
+	if (a->mode != MODE_SELLER && !a->src.path)
+		return bad_value(a, "--trace", "is required (a trace directory "
+				 "or file)");
+	if (a->mode == MODE_AGENT && !a->have_vms)
+		return bad_value(a, "--vms", "is required (FIRST:COUNT)");
+	if (a->mode == MODE_BUYER && !a->have_vm)
+		return bad_value(a, "--vm", "is required (INDEX)");
+	if (a->mode == MODE_SELLER && !!a->src.path != a->have_vms)
+		return bad_value(a, a->src.path ? "--vms" : "--trace",
+				 "--trace and --vms go together");
+	return CLI_OK;
+}
+
+static void args_init(struct agent_args *a, enum agent_mode mode)
+{
+	static const char *const cmds[] = { "agent", "seller", "buyer" };
+	static const char *const usages[] = { agent_usage, seller_usage,
+					      buyer_usage };
+
+	memset(a, 0, sizeof(*a));
+	a->mode = mode;
+	a->cmd = cmds[mode];
+	a->usage = usages[mode];
+	agent_config_default(&a->cfg);
+	a->cfg.run_seller = mode != MODE_BUYER;
+	a->cfg.run_buyers = mode != MODE_SELLER;
+	a->src.reserve_mib = 1024;
+	a->src.step_s = 300;
+	a->src.prefix = "vm-";
+	if (mode == MODE_BUYER) { /* no seller: the host's numbers are unused */
+		a->src.capacity_mib = WIRE_MAX_MIB;
+		a->src.reserve_mib = 0;
+		a->src.count = 1;
+	}
+}
+
+static int parse_args(struct agent_args *a, int argc, char **argv, int *done)
+{
+	int opt;
+
+	optind = 0; /* full re-initialisation: may run more than once */
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "+h", agent_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(a->usage, stdout);
+			*done = 1;
+			return CLI_OK;
+		}
+		if (opt == '?' || opt == ':') {
+			fprintf(stderr, "see 'bourse %s --help'\n", a->cmd);
+			return CLI_USAGE;
+		}
+		int rc = apply_option(a, opt, optarg);
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bourse %s: unexpected argument '%s'\n", a->cmd,
+			argv[optind]);
+		return CLI_USAGE;
+	}
+	return check_required(a);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* SIGINT and SIGTERM stop the loop; no SA_RESTART, so that a blocked
+ * zmq_poll() returns at once. */
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	stop_flag = 0;
+	sigaction(SIGINT, &sa, old_int);
+	sigaction(SIGTERM, &sa, old_term);
+}
+
+static int run(struct agent_args *a)
+{
+	struct sigaction old_int, old_term;
+	source *src = NULL;
+	char err[512];
+	int rc;
+
+	if (a->src.path)
+		rc = source_trace_open(&a->src, &src, err, sizeof(err));
+	else
+		rc = source_static_open(a->src.capacity_mib, a->src.reserve_mib,
+					&src, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
+		return CLI_FAIL;
+	}
+	catch_signals(&old_int, &old_term);
+	rc = agent_run(&a->cfg, src, &stop_flag, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	source_close(src);
+	if (rc != 0) {
+		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+static int cmd_common(enum agent_mode mode, int argc, char **argv)
+{
+	struct agent_args a;
+	int done = 0;
+	int rc;
+
+	args_init(&a, mode);
+	rc = parse_args(&a, argc, argv, &done);
+	if (rc != CLI_OK || done)
+		return rc;
+	return run(&a);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	return cmd_common(MODE_AGENT, argc, argv);
+}
+
+int cmd_seller(int argc, char **argv)
+{
+	return cmd_common(MODE_SELLER, argc, argv);
+}
+
+int cmd_buyer(int argc, char **argv)
+{
+	return cmd_common(MODE_BUYER, argc, argv);
+}

@@ -1,0 +1,747 @@
+/*
+ * test_agent.c - the agent loop against a fake broker: a real ZeroMQ ROUTER
+ * socket on an ipc:// endpoint in a temporary directory, the agent in a
+ * forked child. Registration order on one connection, per-sender sequence
+ * numbers, bids, asks and heartbeats, UNKNOWN_SENDER, VERSION (fatal),
+ * actions answered as unsupported, garbage dropped, and reconnecting to a
+ * broker that went away and came back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "agent.h"
+#include "source.h"
+#include "wire.h"
+
+#define SMALL BOURSE_SOURCE_DIR "/tests/data/small.csv"
+#define HB_MS 100
+#define LIVENESS 3
+#define MAX_PEERS 8
+#define RID_MAX 256
+
+/* ---- the fake broker ---- */
+
+struct peer {
+	char name[64];
+	uint64_t last_seq;
+	int registered;            /* with the current broker socket */
+	int n_reg, n_bid, n_ask, n_hb, n_result, bad_seq;
+	uint64_t reg_seq;          /* seq of its latest Register */
+	uint64_t bid_seq;          /* seq of its latest Bid */
+};
+
+struct fake {
+	char dir[64], endpoint[128];
+	void *ctx, *sock;
+	uint8_t rid[RID_MAX];
+	size_t rid_len;
+	int rid_changes;           /* frames from another routing id */
+	int welcome;               /* 1: answer Registers with a Welcome */
+	struct peer peers[MAX_PEERS];
+	size_t n_peers;
+	char order[16][64];        /* who registered, in order */
+	size_t n_order;
+	int results_unsupported;
+	int refused;               /* VM Registers before the host's */
+	int orphans_ok;            /* 1: accept VMs without their host */
+	char last_result_id[32];
+};
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void fake_bind(struct fake *f)
+{
+	int linger = 0;
+
+	f->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
+	assert_non_null(f->sock);
+	assert_int_equal(zmq_setsockopt(f->sock, ZMQ_LINGER, &linger,
+					sizeof(linger)), 0);
+	assert_int_equal(zmq_bind(f->sock, f->endpoint), 0);
+	f->rid_len = 0;
+	for (size_t i = 0; i < f->n_peers; i++)
+		f->peers[i].registered = 0;
+}
+
+static void fake_unbind(struct fake *f)
+{
+	zmq_close(f->sock);
+	f->sock = NULL;
+}
+
+static void fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/bourse_agent_test_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->endpoint, sizeof(f->endpoint), "ipc://%s/broker", f->dir);
+	f->welcome = 1;
+}
+
+static void fake_start(struct fake *f)
+{
+	f->ctx = zmq_ctx_new();
+	assert_non_null(f->ctx);
+	fake_bind(f);
+}
+
+static void fake_free(struct fake *f)
+{
+	char path[128];
+
+	if (f->sock)
+		fake_unbind(f);
+	if (f->ctx)
+		zmq_ctx_term(f->ctx);
+	snprintf(path, sizeof(path), "%s/broker", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+}
+
+static void fake_send(struct fake *f, const Bourse__Envelope *e)
+{
+	size_t len;
+	uint8_t *buf = wire_encode(e, &len);
+
+	assert_non_null(buf);
+	assert_true(zmq_send(f->sock, f->rid, f->rid_len, ZMQ_SNDMORE) >= 0);
+	assert_true(zmq_send(f->sock, buf, len, 0) >= 0);
+	free(buf);
+}
+
+static void fake_send_raw(struct fake *f, const void *buf, size_t len)
+{
+	assert_true(zmq_send(f->sock, f->rid, f->rid_len, ZMQ_SNDMORE) >= 0);
+	assert_true(zmq_send(f->sock, buf, len, 0) >= 0);
+}
+
+static void send_welcome(struct fake *f)
+{
+	Bourse__Envelope e;
+	Bourse__Welcome w = BOURSE__WELCOME__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	w.heartbeat_ms = HB_MS;
+	w.liveness = LIVENESS;
+	w.round_ms = 100;
+	w.round = 1;
+	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
+	e.welcome = &w;
+	fake_send(f, &e);
+}
+
+static void send_error(struct fake *f, Bourse__ErrorCode code, uint64_t ref)
+{
+	Bourse__Envelope e;
+	Bourse__Error er = BOURSE__ERROR__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	er.code = code;
+	er.message = (char *)"test";
+	er.ref_seq = ref;
+	er.supported_version = WIRE_VERSION + 1;
+	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
+	e.error = &er;
+	fake_send(f, &e);
+}
+
+static void send_heartbeat(struct fake *f)
+{
+	Bourse__Envelope e;
+	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
+	e.heartbeat = &hb;
+	fake_send(f, &e);
+}
+
+static struct peer *peer_get(struct fake *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_peers; i++)
+		if (!strcmp(f->peers[i].name, name))
+			return &f->peers[i];
+	assert_true(f->n_peers < MAX_PEERS);
+	struct peer *p = &f->peers[f->n_peers++];
+
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	return p;
+}
+
+static struct peer *peer_get(struct fake *f, const char *name);
+
+/* As the real broker: a VM registers only once its host has. */
+static void note_register(struct fake *f, struct peer *p,
+			  const Bourse__Envelope *e)
+{
+	p->n_reg++;
+	p->reg_seq = e->seq;
+	if (e->role == BOURSE__ROLE__ROLE_HOST) {
+		assert_non_null(e->register_->host);
+		assert_int_equal(e->register_->host->capacity_mib, 16384);
+		assert_int_equal(e->register_->host->reserve_mib, 1024);
+	} else {
+		assert_non_null(e->register_->vm);
+		assert_string_equal(e->register_->vm->host, "h1");
+		if (!f->orphans_ok && !peer_get(f, "h1")->registered) {
+			f->refused++;
+			send_error(f, BOURSE__ERROR_CODE__ERROR_INVALID, e->seq);
+			return;
+		}
+	}
+	if (!f->welcome)
+		return;
+	if (f->n_order < 16)
+		snprintf(f->order[f->n_order++], 64, "%s", e->sender);
+	p->registered = 1;
+	send_welcome(f);
+}
+
+/* What the real broker does with one envelope, and the bookkeeping. */
+static void handle(struct fake *f, const Bourse__Envelope *e)
+{
+	struct peer *p = peer_get(f, e->sender);
+
+	if (e->seq <= p->last_seq)
+		p->bad_seq++;
+	p->last_seq = e->seq;
+	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
+		note_register(f, p, e);
+		return;
+	}
+	if (!p->registered) {
+		send_error(f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, e->seq);
+		return;
+	}
+	switch (e->body_case) {
+	case BOURSE__ENVELOPE__BODY_BID:
+		p->n_bid++;
+		p->bid_seq = e->seq;
+		assert_true(e->bid->assigned_mib == 4096 ||
+			    e->bid->assigned_mib == 8192);
+		break;
+	case BOURSE__ENVELOPE__BODY_ASK:
+		p->n_ask++;
+		assert_int_equal(e->ask->capacity_mib, 16384);
+		assert_int_equal(e->ask->free_mib, 16384 - 1024 - 4096 - 8192);
+		break;
+	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
+		p->n_hb++;
+		send_heartbeat(f);
+		break;
+	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
+		p->n_result++;
+		f->results_unsupported += e->action_result->status ==
+			BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED;
+		snprintf(f->last_result_id, sizeof(f->last_result_id), "%s",
+			 e->action_result->id);
+		break;
+	default:
+		fail_msg("unexpected body %d from %s", (int)e->body_case,
+			 e->sender);
+	}
+}
+
+/* Receive one message (routing id + one frame) within ms; decode it. */
+static Bourse__Envelope *fake_recv(struct fake *f, int64_t ms)
+{
+	zmq_pollitem_t it = { .socket = f->sock, .events = ZMQ_POLLIN };
+	uint8_t rid[RID_MAX], buf[65536];
+	Bourse__Envelope *e = NULL;
+	char err[256];
+	int n, len;
+
+	if (zmq_poll(&it, 1, ms > 0 ? (long)ms : 0) <= 0)
+		return NULL;
+	n = zmq_recv(f->sock, rid, sizeof(rid), 0);
+	assert_true(n > 0);
+	len = zmq_recv(f->sock, buf, sizeof(buf), 0);
+	assert_true(len > 0);
+	if (f->rid_len == 0) {
+		memcpy(f->rid, rid, (size_t)n);
+		f->rid_len = (size_t)n;
+	} else if ((size_t)n != f->rid_len || memcmp(rid, f->rid, (size_t)n)) {
+		f->rid_changes++;
+	}
+	if (wire_decode(buf, (size_t)len, &e, NULL, err, sizeof(err)) != WIRE_OK)
+		fail_msg("the agent sent an invalid frame: %s", err);
+	return e;
+}
+
+/* Play the broker for ms milliseconds. */
+static void serve(struct fake *f, int64_t ms)
+{
+	int64_t end = ms_now() + ms;
+
+	for (int64_t left = ms; left > 0; left = end - ms_now()) {
+		Bourse__Envelope *e = fake_recv(f, left);
+
+		if (e)
+			handle(f, e);
+		wire_free(e);
+	}
+}
+
+/* Play the broker until cond(f) holds, at most ms. Returns cond(f). */
+static int serve_until(struct fake *f, int (*cond)(struct fake *f),
+		       int64_t ms)
+{
+	int64_t end = ms_now() + ms;
+
+	while (!cond(f) && ms_now() < end) {
+		Bourse__Envelope *e = fake_recv(f, end - ms_now());
+
+		if (e)
+			handle(f, e);
+		wire_free(e);
+	}
+	return cond(f);
+}
+
+/* ---- the agent in a child ---- */
+
+static source *open_source(void)
+{
+	source_trace_opts o = {
+		.path = SMALL, .first = 0, .count = 2, .capacity_mib = 16384,
+		.reserve_mib = 1024, .step_s = 300, .prefix = "vm-",
+	};
+	source *s = NULL;
+	char err[256];
+
+	if (source_trace_open(&o, &s, err, sizeof(err)) != 0)
+		fail_msg("source: %s", err);
+	return s;
+}
+
+static pid_t start_agent_as(const struct fake *f, int64_t run_ms,
+			    int seller)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		agent_config c;
+		source *s = open_source();
+		char err[256];
+		int rc;
+
+		agent_config_default(&c);
+		c.broker = f->endpoint;
+		c.host = "h1";
+		c.interval_ms = 100;
+		c.backoff_min_ms = 50;
+		c.backoff_max_ms = 400;
+		c.max_runtime_ms = run_ms;
+		c.verbose = 1;
+		c.run_seller = seller;
+		rc = agent_run(&c, s, NULL, err, sizeof(err));
+		if (rc != 0)
+			fprintf(stderr, "agent_run: %s\n", err);
+		source_close(s);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	return pid;
+}
+
+static pid_t start_agent(const struct fake *f, int64_t run_ms)
+{
+	return start_agent_as(f, run_ms, 1);
+}
+
+/* Wait for the child to exit (at most ms); kill it if it does not.
+ * Returns its exit status, or -1 if it had to be killed. */
+static int wait_agent(pid_t pid, int64_t ms)
+{
+	int64_t end = ms_now() + ms;
+	int st;
+
+	while (ms_now() < end) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static struct peer *find(struct fake *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_peers; i++)
+		if (!strcmp(f->peers[i].name, name))
+			return &f->peers[i];
+	return NULL;
+}
+
+static int all_registered(struct fake *f)
+{
+	struct peer *h = find(f, "h1"), *a = find(f, "vm-1"),
+		    *b = find(f, "vm-2");
+
+	return h && a && b && h->registered && a->registered && b->registered;
+}
+
+static int bids_flowing(struct fake *f)
+{
+	struct peer *a = find(f, "vm-1"), *b = find(f, "vm-2");
+
+	return a && b && a->n_bid >= 3 && b->n_bid >= 3;
+}
+
+static int vm2_reregistered(struct fake *f)
+{
+	struct peer *b = find(f, "vm-2");
+
+	return b && b->n_reg >= 2 && b->registered;
+}
+
+static int got_result(struct fake *f)
+{
+	struct peer *h = find(f, "h1");
+
+	return h && h->n_result > 0;
+}
+
+/* ---- tests ---- */
+
+/* The host registers first, then its VMs, all on one connection; then
+ * asks, bids and heartbeats flow with per-sender increasing seqs. */
+static void test_register_and_bid(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent(&f, 2500);
+	fake_start(&f);
+	assert_true(serve_until(&f, all_registered, 2000));
+	assert_true(f.n_order >= 3);
+	assert_string_equal(f.order[0], "h1");
+	assert_int_equal(find(&f, "h1")->reg_seq, 1);
+	assert_int_equal(find(&f, "vm-1")->reg_seq, 1);
+	assert_int_equal(find(&f, "vm-2")->reg_seq, 1);
+	serve(&f, 800);
+	struct peer *h = find(&f, "h1"), *a = find(&f, "vm-1"),
+		    *b = find(&f, "vm-2");
+	assert_true(a->n_bid >= 4 && b->n_bid >= 4);
+	assert_true(h->n_ask >= 4);
+	assert_true(h->n_hb >= 4);
+	assert_int_equal(h->bad_seq + a->bad_seq + b->bad_seq, 0);
+	assert_int_equal(h->n_reg + a->n_reg + b->n_reg, 3);
+	assert_int_equal(f.rid_changes, 0);
+	serve(&f, 1500);
+	assert_int_equal(wait_agent(pid, 2000), 0); /* max_runtime: clean */
+	fake_free(&f);
+}
+
+/* UNKNOWN_SENDER in answer to a VM's bid makes it register again; an
+ * action is answered as unsupported; garbage and an award are survived. */
+static void test_unknown_sender_and_actions(void **state)
+{
+	Bourse__Envelope e;
+	Bourse__ActionRequest rq = BOURSE__ACTION_REQUEST__INIT;
+	Bourse__Award aw = BOURSE__AWARD__INIT;
+	Bourse__VmAward va = BOURSE__VM_AWARD__INIT, *vas[1] = { &va };
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent(&f, 6000);
+	fake_start(&f);
+	assert_true(serve_until(&f, bids_flowing, 2500));
+
+	fake_send_raw(&f, "\x01\x02garbage", 9);
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	va.vm = (char *)"vm-1";
+	va.target_mib = 2048;
+	va.price = 1.23;
+	aw.round = 7;
+	aw.host = (char *)"h1";
+	aw.vms = vas;
+	aw.n_vms = 1;
+	e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
+	e.award = &aw;
+	fake_send(&f, &e);
+
+	/* by now h1 (an ask and a heartbeat per interval) is far ahead of
+	 * the VMs' seqs: only the VMs can have sent vm-2's bid seq */
+	serve(&f, 1000);
+	struct peer *b = find(&f, "vm-2"), *h = find(&f, "h1");
+	assert_true(h->last_seq > b->bid_seq + 8);
+	b->registered = 0; /* the broker forgot vm-2 */
+	send_error(&f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, b->bid_seq);
+	assert_true(serve_until(&f, vm2_reregistered, 1500));
+	int bids = b->n_bid;
+	serve(&f, 500);
+	assert_true(b->n_bid >= bids + 3);
+	assert_int_equal(h->n_reg, 1); /* the host was not re-registered */
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	rq.id = (char *)"act-1";
+	rq.kind = BOURSE__ACTION_KIND__ACTION_RESIZE;
+	rq.vm = (char *)"vm-1";
+	rq.target_mib = 2048;
+	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_REQUEST;
+	e.action_request = &rq;
+	fake_send(&f, &e);
+	assert_true(serve_until(&f, got_result, 1000));
+	assert_int_equal(f.results_unsupported, 1);
+	assert_string_equal(f.last_result_id, "act-1");
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	assert_int_equal(f.rid_changes, 0);
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
+static int host_registered(struct fake *f)
+{
+	struct peer *h = find(f, "h1");
+
+	return h && h->n_reg > 0;
+}
+
+/* Error VERSION is fatal: the agent exits with a failure. */
+static void test_version_error_fatal(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	f.welcome = 0;
+	pid = start_agent(&f, 10000);
+	fake_start(&f);
+	assert_true(serve_until(&f, host_registered, 2000));
+	send_error(&f, BOURSE__ERROR_CODE__ERROR_VERSION, 1);
+	assert_int_equal(wait_agent(pid, 2000), 3);
+	fake_free(&f);
+}
+
+/* So is an envelope of another protocol version. */
+static void test_version_envelope_fatal(void **state)
+{
+	Bourse__Envelope e;
+	Bourse__Welcome w = BOURSE__WELCOME__INIT;
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	f.welcome = 0;
+	pid = start_agent(&f, 10000);
+	fake_start(&f);
+	assert_true(serve_until(&f, host_registered, 2000));
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	e.version = WIRE_VERSION + 1;
+	w.heartbeat_ms = HB_MS;
+	w.liveness = LIVENESS;
+	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
+	e.welcome = &w;
+	fake_send(&f, &e);
+	assert_int_equal(wait_agent(pid, 2000), 3);
+	fake_free(&f);
+}
+
+static int reregistered_all(struct fake *f)
+{
+	struct peer *h = find(f, "h1"), *a = find(f, "vm-1"),
+		    *b = find(f, "vm-2");
+
+	return all_registered(f) && h->n_reg >= 2 && a->n_reg >= 2 &&
+	       b->n_reg >= 2 && a->n_bid >= 2 && b->n_bid >= 2;
+}
+
+/* The broker goes away; a new one binds the same endpoint later: the agent
+ * notices the silence, reconnects and registers everything again, host
+ * first, on a new connection, its seqs still increasing. */
+static void test_reconnect(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent(&f, 6000);
+	fake_start(&f);
+	assert_true(serve_until(&f, bids_flowing, 2500));
+	fake_unbind(&f);
+	sleep_ms(HB_MS * (LIVENESS + 3));
+	f.n_order = 0;
+	for (size_t i = 0; i < f.n_peers; i++)
+		f.peers[i].n_bid = 0;
+	fake_bind(&f);
+	assert_true(serve_until(&f, reregistered_all, 3000));
+	assert_true(f.n_order >= 3);
+	assert_string_equal(f.order[0], "h1");
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	assert_int_equal(f.rid_changes, 0); /* one connection to this broker */
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
+/* A broker restarted at once (before the agent finds it silent) knows
+ * nobody: the refusals make the agent register again, the host first. */
+static void test_quick_restart(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent(&f, 6000);
+	fake_start(&f);
+	assert_true(serve_until(&f, bids_flowing, 2500));
+	fake_unbind(&f);
+	f.n_order = 0;
+	for (size_t i = 0; i < f.n_peers; i++)
+		f.peers[i].n_bid = 0;
+	fake_bind(&f);
+	assert_true(serve_until(&f, reregistered_all, 3000));
+	assert_true(f.n_order >= 3);
+	assert_string_equal(f.order[0], "h1");
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	serve(&f, 300);
+	assert_true(find(&f, "vm-1")->n_bid >= 4);
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
+static int vms_bidding(struct fake *f)
+{
+	struct peer *a = find(f, "vm-1"), *b = find(f, "vm-2");
+
+	return a && b && a->n_bid >= 3 && b->n_bid >= 3 && a->n_hb >= 2;
+}
+
+/* Buyers only: the first live VM is the primary; it registers first and
+ * sends the heartbeats. */
+static void test_buyers_only(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	f.orphans_ok = 1;
+	pid = start_agent_as(&f, 1500, 0);
+	fake_start(&f);
+	assert_true(serve_until(&f, vms_bidding, 1500));
+	assert_string_equal(f.order[0], "vm-1");
+	assert_null(find(&f, "h1"));
+	assert_int_equal(find(&f, "vm-2")->n_hb, 0);
+	assert_int_equal(wait_agent(pid, 2000), 0);
+	fake_free(&f);
+}
+
+/* With no broker at all, the agent keeps trying and stops cleanly at its
+ * run time; with the stop flag set it returns at once. */
+static void test_no_broker_and_stop(void **state)
+{
+	struct fake f;
+	agent_config c;
+	volatile sig_atomic_t stop = 1;
+	source *s = open_source();
+	char err[256];
+	int64_t t0;
+
+	(void)state;
+	fake_init(&f);
+	agent_config_default(&c);
+	c.broker = f.endpoint;
+	c.host = "h1";
+	c.max_runtime_ms = 300;
+	t0 = ms_now();
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), 0);
+	assert_true(ms_now() - t0 >= 290 && ms_now() - t0 < 2000);
+	c.max_runtime_ms = 0;
+	t0 = ms_now();
+	assert_int_equal(agent_run(&c, s, &stop, err, sizeof(err)), 0);
+	assert_true(ms_now() - t0 < 500);
+	source_close(s);
+	fake_free(&f);
+}
+
+static void test_bad_config(void **state)
+{
+	agent_config c;
+	source *s = open_source();
+	char err[256];
+
+	(void)state;
+	agent_config_default(&c);
+	c.host = "bad name";
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host name"));
+	c.host = "vm-2";
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a VM has the host's name, vm-2"));
+	c.host = "h1";
+	c.run_seller = c.run_buyers = 0;
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nothing to run"));
+	agent_config_default(&c);
+	c.host = "h1";
+	c.backoff_min_ms = 0;
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "backoff"));
+	agent_config_default(&c);
+	c.host = "h1";
+	c.broker = "nonsense://x";
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot connect to nonsense://x"));
+	source_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_and_bid),
+		cmocka_unit_test(test_unknown_sender_and_actions),
+		cmocka_unit_test(test_version_error_fatal),
+		cmocka_unit_test(test_version_envelope_fatal),
+		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_quick_restart),
+		cmocka_unit_test(test_buyers_only),
+		cmocka_unit_test(test_no_broker_and_stop),
+		cmocka_unit_test(test_bad_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
