@@ -22,6 +22,14 @@
 #define CLI_USAGE 2
 
 int cmd_sim(int argc, char **argv);
+int cmd_broker(int argc, char **argv);  /* cmd_broker.c */
+int cmd_agent(int argc, char **argv);   /* cmd_agent.c: host + its VMs */
+int cmd_seller(int argc, char **argv);  /* cmd_agent.c: the host only */
+int cmd_buyer(int argc, char **argv);   /* cmd_agent.c: one VM only */
+int cmd_recs(int argc, char **argv);    /* cmd_recs.c: list/show/approve/reject */
+int cmd_hosts(int argc, char **argv);   /* cmd_registry.c */
+int cmd_vms(int argc, char **argv);     /* cmd_registry.c */
+int cmd_prices(int argc, char **argv);  /* cmd_registry.c */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */

@@ -15,6 +15,15 @@ struct command {
 static const struct command commands[] = {
 	{ "sim", cmd_sim, "replay VM memory traces through the market and the "
 			  "baseline policies" },
+	{ "broker", cmd_broker, "run the market broker for a cluster" },
+	{ "agent", cmd_agent, "run a host's seller and a buyer per VM, one "
+			      "connection" },
+	{ "seller", cmd_seller, "run a host's seller only" },
+	{ "buyer", cmd_buyer, "run one VM's buyer only" },
+	{ "recs", cmd_recs, "list, show, approve and reject recommendations" },
+	{ "hosts", cmd_hosts, "list the hosts the broker knows" },
+	{ "vms", cmd_vms, "list the VMs the broker knows" },
+	{ "prices", cmd_prices, "show memory prices per host for a round" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -27,8 +36,6 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nbroker, agents and the review CLI (recs, hosts, vms, prices) "
-		   "are not built yet.\n");
 }
 
 int main(int argc, char **argv)

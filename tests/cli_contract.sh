@@ -73,5 +73,41 @@ else
 	echo "FAIL: bourse sim --json is not the JSON expected"
 fi
 
+# The review CLI without a database: each command explains itself, refuses
+# bad flags with 2, and names a missing database with 1 (creating nothing).
+# tests/test_recs_cli.c covers them on a real database.
+expect 0 stdout 'usage: bourse recs <command>' -- recs --help
+expect 0 stdout '--state S' -- recs list --help
+expect 0 stdout 'usage: bourse recs show ID' -- recs show --help
+expect 0 stdout 'usage: bourse recs approve ID' -- recs approve --help
+expect 0 stdout '--reason TEXT' -- recs reject -h
+expect 0 stdout 'usage: bourse hosts' -- hosts --help
+expect 0 stdout '--host NAME' -- vms --help
+expect 0 stdout '--round N' -- prices --help
+expect 2 stderr 'usage: bourse recs' -- recs
+expect 2 stderr "'frob' is not a recs command" -- recs frob
+expect 2 stderr "unrecognized option '--bogus'" -- recs list --bogus
+expect 2 stderr "unrecognized option '--bogus'" -- recs approve --bogus 1
+expect 2 stderr "unrecognized option '--bogus'" -- hosts --bogus
+expect 2 stderr "unrecognized option '--bogus'" -- vms --bogus
+expect 2 stderr "unrecognized option '--bogus'" -- prices --bogus
+expect 2 stderr "--limit: 'x' is not a whole number" -- recs list --limit x
+expect 2 stderr "--state: 'nope' is not a state" -- recs list --state nope
+expect 2 stderr "'abc' is not a whole number" -- recs approve abc
+expect 2 stderr "a recommendation id is required" -- recs reject
+expect 2 stderr "--round: '0' is out of range" -- prices --round 0
+expect 1 stderr "database $tmp/none.db does not exist" -- recs list --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- recs show 1 --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- recs approve 1 --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- hosts --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- vms --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- prices --db "$tmp/none.db"
+if [ -e "$tmp/none.db" ]; then
+	fail=$((fail + 1))
+	echo "FAIL: a read of a missing database created it"
+else
+	pass=$((pass + 1))
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

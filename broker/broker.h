@@ -1,0 +1,63 @@
+/*
+ * broker.h - the bourse broker: the whole public API of broker/.
+ *
+ * One ZeroMQ ROUTER socket. Agents register their host and VMs, bid every
+ * interval and send heartbeats; every round_ms the broker builds the market's
+ * view of the cluster from the latest asks and bids, calls market_round()
+ * (the simulator's code), writes the round to the store in one transaction
+ * and sends each host connection its Award. docs/protocol.md gives the
+ * conversation, docs/operations.md how to run it.
+ *
+ * Liveness: a host heard from within heartbeat_ms * liveness is online.
+ * One that is not is marked lost (in the store too): it is not a migration
+ * target, its VMs keep holding the memory they held (it is not free memory),
+ * and no recommendation is made for them until the host comes back.
+ *
+ * Ownership: broker_run() borrows the config; it opens and closes its own
+ * socket and store.
+ */
+#ifndef BOURSE_BROKER_H
+#define BOURSE_BROKER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "market.h"
+#include "store.h"
+
+typedef struct broker_config {
+	const char *listen;   /* ZeroMQ endpoint to bind */
+	const char *db_path;  /* SQLite file, created if missing */
+	int64_t round_ms;     /* market round period */
+	int64_t heartbeat_ms; /* agents send something at least this often */
+	uint32_t liveness;    /* missed heartbeats before a host is lost */
+	int64_t max_rounds;   /* stop after this many rounds; 0: never */
+	int quiet;            /* 1: no per-round log line */
+	market_params market;
+	store_rec_policy recs;
+} broker_config;
+
+/* Counters of one broker run (also printed at shutdown). */
+typedef struct broker_stats {
+	uint64_t msgs_in;      /* frames received */
+	uint64_t dropped;      /* frames refused, any reason */
+	uint64_t rounds;       /* rounds run */
+	uint64_t store_errors; /* rounds that could not be persisted */
+} broker_stats;
+
+/* Defaults: listen tcp://127.0.0.1:7411, db bourse.db, round 5000 ms,
+ * heartbeat 1000 ms, liveness 3, market and store defaults. */
+void broker_config_default(broker_config *c);
+
+/* Check ranges. Returns 0, or -1 with a message. */
+int broker_config_validate(const broker_config *c, char *err, size_t errlen);
+
+/* Run until *stop becomes non-zero (set it from a signal handler) or
+ * max_rounds rounds have run. Returns 0 after a clean shutdown, or -1 with a
+ * message if the broker could not start (endpoint in use, store refused).
+ * stats may be NULL. */
+int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
+	       broker_stats *stats, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * broker_int.h - what the broker's files share. Not a public API: only the
+ * .c files in broker/ include it. broker.h is the module's interface.
+ *
+ *  index.c    name -> slot hash index (hosts, VMs, connections)
+ *  registry.c hosts, VMs and connections: lookup, registration, liveness
+ *  round.c    one market round: build the cluster, clear, persist, award
+ *  broker.c   the socket, the loop, decoding and dispatching messages
+ */
+#ifndef BOURSE_BROKER_INT_H
+#define BOURSE_BROKER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "market.h"
+#include "store.h"
+#include "wire.h"
+
+/* ---- index.c: open-addressing map from byte strings to slot numbers ---- */
+
+typedef struct bindex {
+	uint32_t *slots; /* value + 1; 0 = empty */
+	size_t cap;      /* power of two */
+	size_t n;
+} bindex;
+
+/* key_of(ctx, value, &len) returns the key bytes of a stored value, so the
+ * index holds no copies of the keys. */
+typedef const void *(*bindex_key_fn)(void *ctx, uint32_t value, size_t *len);
+
+int bindex_find(const bindex *ix, const void *key, size_t len,
+		bindex_key_fn key_of, void *ctx, uint32_t *value);
+/* Insert a value whose key is not present. Returns 0, or -1 on ENOMEM. */
+int bindex_insert(bindex *ix, uint32_t value, bindex_key_fn key_of, void *ctx);
+/* Remove the value stored under key (if present). */
+void bindex_remove(bindex *ix, const void *key, size_t len,
+		   bindex_key_fn key_of, void *ctx);
+void bindex_release(bindex *ix);
+
+/* ---- registry.c -------------------------------------------------------- */
+
+#define BROKER_NO_SLOT UINT32_MAX
+#define BROKER_RID_MAX 256 /* ZeroMQ routing ids are at most 255 bytes */
+
+/* A peer connection (one ROUTER routing id). */
+typedef struct bconn {
+	uint8_t rid[BROKER_RID_MAX];
+	size_t rid_len;
+	uint32_t host;       /* slot of the host it speaks for, or NO_SLOT */
+	int64_t last_seen;   /* monotonic ms */
+	uint32_t logged;     /* bit per refusal reason already logged */
+	int live;            /* 0: slot free */
+} bconn;
+
+typedef struct bhost {
+	char name[WIRE_MAX_NAME + 1];
+	uint32_t db_id;
+	uint32_t conn;       /* slot of its connection, or NO_SLOT */
+	int registered;      /* registered during this broker run */
+	int online;          /* 0: lost */
+	int64_t last_seen;   /* monotonic ms */
+	uint64_t last_seq;
+	int64_t capacity_mib, reserve_mib;
+	char uri[256];
+	int has_ask;
+	int64_t free_mib, balloon_mib;
+	double host_swap_mibps;
+} bhost;
+
+typedef struct bvm {
+	char name[WIRE_MAX_NAME + 1];
+	uint32_t db_id;
+	uint32_t host;       /* slot */
+	int registered;      /* registered during this broker run */
+	int gone;            /* deregistered */
+	uint64_t last_seq;
+	market_vm cfg;       /* settings; demand/assigned/swap from the bid */
+	int has_bid;
+	int64_t balloon_mib;
+	double reported_pressure;
+} bvm;
+
+/* Refusals counted besides wire_reason (after WIRE_N_REASONS). */
+enum {
+	BROKER_DROP_UNKNOWN = WIRE_N_REASONS, /* unregistered sender */
+	BROKER_DROP_WRONG_HOST,  /* VM via another host's connection */
+	BROKER_DROP_SEQUENCE,    /* duplicated or old seq */
+	BROKER_DROP_FRAMING,     /* not [routing id][one frame] */
+	BROKER_DROP_REFUSED,     /* register refused (unknown host, ...) */
+	BROKER_N_DROPS
+};
+
+typedef struct registry {
+	bconn *conns;
+	size_t n_conns, cap_conns;
+	bhost *hosts;
+	size_t n_hosts, cap_hosts;
+	bvm *vms;
+	size_t n_vms, cap_vms;
+	bindex conn_ix, host_ix, vm_ix;
+} registry;
+
+void registry_release(registry *r);
+/* Load hosts and VMs the store knows (not registered until they say so). */
+int registry_load(registry *r, store *st, int64_t now, char *err,
+		  size_t errlen);
+/* The slot of this routing id, created if new. NO_SLOT on ENOMEM. */
+uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
+		       int64_t now);
+uint32_t registry_host_find(const registry *r, const char *name);
+uint32_t registry_vm_find(const registry *r, const char *name);
+/* Find or add by name (zeroed, unregistered). NO_SLOT on ENOMEM. */
+uint32_t registry_host_add(registry *r, const char *name);
+uint32_t registry_vm_add(registry *r, const char *name);
+/* Forget connections that speak for no host and were idle past idle_ms. */
+void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
+
+/* ---- the broker's state, shared by broker.c and round.c ---------------- */
+
+typedef struct broker {
+	const broker_config *cfg;
+	void *zctx, *sock;
+	store *st;
+	registry reg;
+	int64_t round;         /* next round number */
+	int64_t next_round_at; /* monotonic ms */
+	market_result res;
+	size_t res_hosts, res_vms; /* what res was sized for */
+	market_cluster cl;     /* arrays reused each round */
+	uint32_t *cl_host_slot; /* cluster host index -> registry slot */
+	uint32_t *cl_vm_slot;
+	size_t cap_cl_hosts, cap_cl_vms;
+	broker_stats stats;
+	uint64_t drops[BROKER_N_DROPS];
+} broker;
+
+int64_t broker_now_ms(void);  /* monotonic */
+int64_t broker_wall_ms(void); /* Unix time */
+
+/* Send one envelope to a connection. Returns 0, or -1 (logged). */
+int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);
+
+/* round.c: run one market round now. Returns 0, or -1 if the market refused
+ * the cluster (logged; the broker goes on). */
+int broker_round(broker *b);
+void broker_round_release(broker *b);
+
+#endif

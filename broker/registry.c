@@ -1,0 +1,224 @@
+/*
+ * registry.c - the broker's hosts, VMs and connections.
+ *
+ * Slots live in growable arrays (a pointer into them is valid until the next
+ * add); names and routing ids are found through bindex. Hosts and VMs are
+ * never removed during a run (a departed one is marked), connections are
+ * swept when idle and bound to no host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+static const void *conn_key(void *ctx, uint32_t v, size_t *len)
+{
+	registry *r = ctx;
+
+	*len = r->conns[v].rid_len;
+	return r->conns[v].rid;
+}
+
+static const void *host_key(void *ctx, uint32_t v, size_t *len)
+{
+	registry *r = ctx;
+
+	*len = strlen(r->hosts[v].name);
+	return r->hosts[v].name;
+}
+
+static const void *vm_key(void *ctx, uint32_t v, size_t *len)
+{
+	registry *r = ctx;
+
+	*len = strlen(r->vms[v].name);
+	return r->vms[v].name;
+}
+
+/* Make room for one more element of size `size` in *arr. */
+static int reserve(void **arr, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, ncap * size);
+
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+void registry_release(registry *r)
+{
+	bindex_release(&r->conn_ix);
+	bindex_release(&r->host_ix);
+	bindex_release(&r->vm_ix);
+	free(r->conns);
+	free(r->hosts);
+	free(r->vms);
+	memset(r, 0, sizeof(*r));
+}
+
+uint32_t registry_host_find(const registry *r, const char *name)
+{
+	uint32_t v;
+
+	if (bindex_find(&r->host_ix, name, strlen(name), host_key, (void *)r, &v))
+		return v;
+	return BROKER_NO_SLOT;
+}
+
+uint32_t registry_vm_find(const registry *r, const char *name)
+{
+	uint32_t v;
+
+	if (bindex_find(&r->vm_ix, name, strlen(name), vm_key, (void *)r, &v))
+		return v;
+	return BROKER_NO_SLOT;
+}
+
+uint32_t registry_host_add(registry *r, const char *name)
+{
+	uint32_t v = registry_host_find(r, name);
+
+	if (v != BROKER_NO_SLOT)
+		return v;
+	if (reserve((void **)&r->hosts, r->n_hosts, &r->cap_hosts,
+		    sizeof(*r->hosts)))
+		return BROKER_NO_SLOT;
+	v = (uint32_t)r->n_hosts;
+	bhost *h = &r->hosts[v];
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->conn = BROKER_NO_SLOT;
+	if (bindex_insert(&r->host_ix, v, host_key, r))
+		return BROKER_NO_SLOT;
+	r->n_hosts++;
+	return v;
+}
+
+uint32_t registry_vm_add(registry *r, const char *name)
+{
+	uint32_t v = registry_vm_find(r, name);
+
+	if (v != BROKER_NO_SLOT)
+		return v;
+	if (reserve((void **)&r->vms, r->n_vms, &r->cap_vms, sizeof(*r->vms)))
+		return BROKER_NO_SLOT;
+	v = (uint32_t)r->n_vms;
+	bvm *m = &r->vms[v];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->host = BROKER_NO_SLOT;
+	m->cfg.last_migrated = MARKET_NEVER;
+	if (bindex_insert(&r->vm_ix, v, vm_key, r))
+		return BROKER_NO_SLOT;
+	r->n_vms++;
+	return v;
+}
+
+static uint32_t free_conn_slot(registry *r)
+{
+	for (size_t i = 0; i < r->n_conns; i++)
+		if (!r->conns[i].live)
+			return (uint32_t)i;
+	if (reserve((void **)&r->conns, r->n_conns, &r->cap_conns,
+		    sizeof(*r->conns)))
+		return BROKER_NO_SLOT;
+	return (uint32_t)r->n_conns++;
+}
+
+uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
+		       int64_t now)
+{
+	uint32_t v;
+
+	if (bindex_find(&r->conn_ix, rid, len, conn_key, r, &v)) {
+		r->conns[v].last_seen = now;
+		return v;
+	}
+	if (len > BROKER_RID_MAX)
+		return BROKER_NO_SLOT;
+	v = free_conn_slot(r);
+	if (v == BROKER_NO_SLOT)
+		return v;
+	bconn *c = &r->conns[v];
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->rid, rid, len);
+	c->rid_len = len;
+	c->host = BROKER_NO_SLOT;
+	c->last_seen = now;
+	c->live = 1;
+	if (bindex_insert(&r->conn_ix, v, conn_key, r)) {
+		c->live = 0;
+		return BROKER_NO_SLOT;
+	}
+	return v;
+}
+
+void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms)
+{
+	for (size_t i = 0; i < r->n_conns; i++) {
+		bconn *c = &r->conns[i];
+
+		if (!c->live || now - c->last_seen <= idle_ms)
+			continue;
+		if (c->host != BROKER_NO_SLOT &&
+		    r->hosts[c->host].conn == (uint32_t)i)
+			continue; /* the host's liveness decides about it */
+		bindex_remove(&r->conn_ix, c->rid, c->rid_len, conn_key, r);
+		c->live = 0;
+	}
+}
+
+static int load_host(const store_host_row *row, void *ctx)
+{
+	registry *r = ((void **)ctx)[0];
+	const int64_t *now = ((void **)ctx)[1];
+	uint32_t v = registry_host_add(r, row->name);
+
+	if (v == BROKER_NO_SLOT)
+		return -1;
+	bhost *h = &r->hosts[v];
+
+	h->db_id = row->id;
+	h->capacity_mib = row->capacity_mib;
+	h->reserve_mib = row->reserve_mib;
+	snprintf(h->uri, sizeof(h->uri), "%s", row->uri);
+	h->online = row->state == STORE_HOST_ONLINE;
+	h->last_seen = *now; /* a grace period of one liveness timeout */
+	return 0;
+}
+
+static int load_vm(const store_vm_row *row, void *ctx)
+{
+	registry *r = ((void **)ctx)[0];
+	uint32_t host = registry_host_find(r, row->host_name);
+	uint32_t v = registry_vm_add(r, row->name);
+
+	if (v == BROKER_NO_SLOT)
+		return -1;
+	bvm *m = &r->vms[v];
+
+	m->db_id = row->id;
+	m->host = host;
+	m->gone = row->state == STORE_VM_GONE;
+	m->cfg.last_migrated = row->last_migrated_round;
+	return 0;
+}
+
+int registry_load(registry *r, store *st, int64_t now, char *err,
+		  size_t errlen)
+{
+	void *ctx[2] = { r, &now };
+
+	if (store_hosts_list(st, load_host, ctx, err, errlen))
+		return -1;
+	return store_vms_list(st, load_vm, ctx, err, errlen);
+}

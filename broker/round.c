@@ -1,0 +1,405 @@
+/*
+ * round.c - one market round in the broker.
+ *
+ * 1. the cluster: every host registered in this run (lost ones stay in with
+ *    online = 0: they are no migration target, and their VMs keep holding
+ *    what they held, so it is not counted as free), and every registered VM
+ *    on such a host that has bid at least once;
+ * 2. market_round(), the simulator's code;
+ * 3. the round's rows (prices, samples and allocations, recommendations with
+ *    a sentence saying why, signals) written in one store transaction;
+ *    recommendations for VMs on lost hosts are left out;
+ * 4. one Award per online host connection.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+/* Scratch for the store rows, sized like the cluster. */
+typedef struct round_rows {
+	store_price_row *prices;
+	store_alloc_row *allocs;
+	store_rec_in *recs;
+	store_signal_row *signals;
+	size_t n_recs;
+} round_rows;
+
+static int grow(void **arr, size_t *cap, size_t want, size_t size)
+{
+	if (want <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+
+	while (ncap < want)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * size);
+
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int ensure_cluster(broker *b, size_t nh, size_t nv)
+{
+	size_t ch = b->cap_cl_hosts, cv = b->cap_cl_vms;
+
+	if (grow((void **)&b->cl.hosts, &ch, nh, sizeof(market_host)) ||
+	    grow((void **)&b->cl_host_slot, &b->cap_cl_hosts, nh,
+		 sizeof(uint32_t)) ||
+	    grow((void **)&b->cl.vms, &cv, nv, sizeof(market_vm)) ||
+	    grow((void **)&b->cl_vm_slot, &b->cap_cl_vms, nv, sizeof(uint32_t)))
+		return -1;
+	if (nh > b->res_hosts || nv > b->res_vms || !b->res.hosts) {
+		market_result_release(&b->res);
+		if (market_result_init(&b->res, ch, cv))
+			return -1;
+		b->res_hosts = ch;
+		b->res_vms = cv;
+	}
+	return 0;
+}
+
+/* Fill b->cl; host_ix maps registry host slots to cluster indices (or
+ * NO_SLOT for hosts left out). */
+static int build_cluster(broker *b, uint32_t *host_ix)
+{
+	registry *r = &b->reg;
+	size_t nh = 0, nv = 0;
+
+	if (ensure_cluster(b, r->n_hosts, r->n_vms))
+		return -1;
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		const bhost *h = &r->hosts[i];
+
+		host_ix[i] = BROKER_NO_SLOT;
+		if (!h->registered || h->capacity_mib <= h->reserve_mib)
+			continue;
+		market_host *mh = &b->cl.hosts[nh];
+
+		mh->id = h->db_id;
+		mh->capacity = h->capacity_mib;
+		mh->reserve = h->reserve_mib;
+		mh->host_swap_mibps = h->host_swap_mibps;
+		mh->online = h->online;
+		b->cl_host_slot[nh] = (uint32_t)i;
+		host_ix[i] = (uint32_t)nh++;
+	}
+	for (size_t i = 0; i < r->n_vms; i++) {
+		const bvm *m = &r->vms[i];
+
+		if (!m->registered || m->gone || !m->has_bid ||
+		    m->host == BROKER_NO_SLOT || host_ix[m->host] == BROKER_NO_SLOT)
+			continue;
+		b->cl.vms[nv] = m->cfg;
+		b->cl.vms[nv].id = m->db_id;
+		b->cl.vms[nv].host = host_ix[m->host];
+		b->cl_vm_slot[nv++] = (uint32_t)i;
+	}
+	b->cl.n_hosts = nh;
+	b->cl.n_vms = nv;
+	return 0;
+}
+
+static void fill_prices(const broker *b, store_price_row *out)
+{
+	for (size_t i = 0; i < b->cl.n_hosts; i++) {
+		const market_host_out *o = &b->res.hosts[i];
+		const bhost *h = &b->reg.hosts[b->cl_host_slot[i]];
+		store_price_row *p = &out[i];
+
+		memset(p, 0, sizeof(*p));
+		p->host_id = h->db_id;
+		p->supply_mib = o->supply;
+		p->wanted_mib = o->wanted;
+		p->floor_mib = o->floor;
+		p->awarded_mib = o->awarded;
+		p->utilization = o->utilization;
+		p->balloon_pressure = o->balloon_pressure;
+		p->swap_pressure = o->swap_pressure;
+		p->price = o->price;
+		p->clearing_price = o->clearing_price;
+		p->shortage = o->shortage;
+		p->infeasible = o->infeasible;
+		p->free_mib = h->free_mib;
+		p->balloon_mib = h->balloon_mib;
+		p->host_swap_mibps = h->host_swap_mibps;
+	}
+}
+
+static void fill_allocs(const broker *b, store_alloc_row *out)
+{
+	for (size_t i = 0; i < b->cl.n_vms; i++) {
+		const market_vm *v = &b->cl.vms[i];
+		const market_award *a = &b->res.awards[i];
+		const bvm *m = &b->reg.vms[b->cl_vm_slot[i]];
+		store_alloc_row *al = &out[i];
+
+		memset(al, 0, sizeof(*al));
+		al->vm_id = v->id;
+		al->host_id = b->cl.hosts[v->host].id;
+		al->demand_mib = v->demand;
+		al->assigned_mib = v->assigned;
+		al->guest_swap_mibps = v->guest_swap_mibps;
+		al->balloon_mib = m->balloon_mib;
+		al->reported_pressure = m->reported_pressure;
+		al->want_mib = a->want;
+		al->target_mib = a->target;
+		al->budget = a->budget;
+		al->pressure = a->pressure;
+	}
+}
+
+static void why_resize(const broker *b, const market_rec *rc, char *out,
+		       size_t len)
+{
+	const market_vm *v = &b->cl.vms[rc->vm];
+	const market_host_out *h = &b->res.hosts[rc->from_host];
+	const char *host = b->reg.hosts[b->cl_host_slot[rc->from_host]].name;
+	int grows = rc->to_mib > rc->from_mib;
+
+	snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
+		 PRId64 " MiB; %s asks %.2f/MiB at %.0f%% utilization%s, so "
+		 "the market %s it from %" PRId64 " to %" PRId64 " MiB",
+		 v->demand, v->buffer_pct, b->res.awards[rc->vm].want, host,
+		 h->price, 100.0 * h->utilization,
+		 h->shortage ? " (short of memory)" : "",
+		 grows ? "grows" : "shrinks", rc->from_mib, rc->to_mib);
+}
+
+static void why_migrate(const broker *b, const market_rec *rc, char *out,
+			size_t len)
+{
+	const char *from = b->reg.hosts[b->cl_host_slot[rc->from_host]].name;
+	const char *to = b->reg.hosts[b->cl_host_slot[rc->to_host]].name;
+	double saving = rc->cost_here > 0
+			? 1.0 - rc->cost_there / rc->cost_here : 0.0;
+
+	snprintf(out, len, "%s asks %.2f/MiB at %.0f%% utilization, %s asks "
+		 "%.2f/MiB; buying %" PRId64 " MiB costs %.0f here and %.0f "
+		 "there with the move: %.0f%% cheaper", from, rc->price_here,
+		 100.0 * b->res.hosts[rc->from_host].utilization, to,
+		 rc->price_there, rc->to_mib, rc->cost_here, rc->cost_there,
+		 100.0 * saving);
+}
+
+static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
+{
+	const market_vm *v = &b->cl.vms[rc->vm];
+	const market_award *a = &b->res.awards[rc->vm];
+
+	memset(o, 0, sizeof(*o));
+	o->kind = rc->kind == MARKET_REC_MIGRATE ? STORE_REC_MIGRATE
+						 : STORE_REC_RESIZE;
+	o->vm_id = v->id;
+	o->from_host_id = b->cl.hosts[rc->from_host].id;
+	o->to_host_id = rc->to_host == MARKET_NO_HOST
+			? 0 : b->cl.hosts[rc->to_host].id;
+	o->from_mib = rc->from_mib;
+	o->to_mib = rc->to_mib;
+	o->price_here = rc->price_here;
+	o->price_there = rc->price_there;
+	o->cost_here = rc->cost_here;
+	o->cost_there = rc->cost_there;
+	o->demand_mib = v->demand;
+	o->want_mib = a->want;
+	o->pressure_before = market_vm_pressure(v->demand, v->assigned);
+	o->pressure_after = market_vm_pressure(v->demand, rc->to_mib);
+	o->budget = a->budget;
+	if (rc->kind == MARKET_REC_MIGRATE)
+		why_migrate(b, rc, o->why, sizeof(o->why));
+	else
+		why_resize(b, rc, o->why, sizeof(o->why));
+}
+
+/* Recommendations, leaving out VMs whose host is lost. */
+static size_t fill_recs(const broker *b, store_rec_in *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->res.n_recs; i++) {
+		const market_rec *rc = &b->res.recs[i];
+
+		if (!b->cl.hosts[rc->from_host].online)
+			continue;
+		fill_rec(b, rc, &out[n++]);
+	}
+	return n;
+}
+
+static void fill_signals(const broker *b, store_signal_row *out)
+{
+	for (size_t i = 0; i < b->res.n_signals; i++) {
+		const market_signal *s = &b->res.signals[i];
+
+		out[i].kind = (int)s->kind;
+		out[i].host_id = s->host == MARKET_NO_HOST
+				 ? 0 : b->cl.hosts[s->host].id;
+		out[i].mib = s->mib;
+	}
+}
+
+static int persist(broker *b, const round_rows *rows, int64_t started,
+		   int64_t duration)
+{
+	store_round rd;
+	store_round_outcome out;
+	char err[300];
+
+	memset(&rd, 0, sizeof(rd));
+	rd.round = b->round;
+	rd.started_ms = started;
+	rd.duration_ms = duration;
+	rd.msgs_in = b->stats.msgs_in;
+	rd.msgs_dropped = b->stats.dropped;
+	rd.prices = rows->prices;
+	rd.n_prices = b->cl.n_hosts;
+	rd.allocs = rows->allocs;
+	rd.n_allocs = b->cl.n_vms;
+	rd.recs = rows->recs;
+	rd.n_recs = rows->n_recs;
+	rd.signals = rows->signals;
+	rd.n_signals = b->res.n_signals;
+	if (store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), &out,
+			      err, sizeof(err))) {
+		b->stats.store_errors++;
+		fprintf(stderr, "broker: round %" PRId64 " not persisted: %s\n",
+			b->round, err);
+		return -1;
+	}
+	if (!b->cfg->quiet)
+		fprintf(stderr, "broker: round %" PRId64 ": %zu hosts, %zu VMs,"
+			" %zu recs (%u new, %u refreshed, %u superseded, %u "
+			"expired), %zu signals, %" PRId64 " ms\n", b->round,
+			b->cl.n_hosts, b->cl.n_vms, rows->n_recs, out.inserted,
+			out.refreshed, out.superseded, out.expired,
+			b->res.n_signals, duration);
+	return 0;
+}
+
+/* One Award per online host: its price and its VMs' awards. */
+static void send_awards(broker *b)
+{
+	size_t nh = b->cl.n_hosts, nv = b->cl.n_vms;
+	Bourse__VmAward *va = calloc(nv ? nv : 1, sizeof(*va));
+	Bourse__VmAward **vp = calloc(nv ? nv : 1, sizeof(*vp));
+	size_t *first = calloc(nh + 1, sizeof(*first));
+	size_t *fill = calloc(nh + 1, sizeof(*fill));
+
+	if (!va || !vp || !first || !fill)
+		goto out;
+	/* group VM awards by host: counting sort on the cluster host index */
+	for (size_t i = 0; i < nv; i++)
+		first[b->cl.vms[i].host + 1]++;
+	for (size_t h = 0; h < nh; h++)
+		first[h + 1] += first[h];
+	for (size_t i = 0; i < nv; i++) {
+		uint32_t h = b->cl.vms[i].host;
+		size_t k = first[h] + fill[h]++;
+
+		bourse__vm_award__init(&va[k]);
+		va[k].vm = b->reg.vms[b->cl_vm_slot[i]].name;
+		va[k].target_mib = b->res.awards[i].target;
+		va[k].want_mib = b->res.awards[i].want;
+		va[k].price = b->res.hosts[h].price;
+		va[k].pressure = b->res.awards[i].pressure;
+		vp[k] = &va[k];
+	}
+	for (size_t h = 0; h < nh; h++) {
+		const bhost *bh = &b->reg.hosts[b->cl_host_slot[h]];
+		Bourse__Envelope e;
+		Bourse__Award aw = BOURSE__AWARD__INIT;
+
+		if (!bh->online || bh->conn == BROKER_NO_SLOT)
+			continue;
+		wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+		aw.round = (uint64_t)b->round;
+		aw.host = (char *)bh->name;
+		aw.price = b->res.hosts[h].price;
+		aw.utilization = b->res.hosts[h].utilization;
+		aw.awarded_mib = b->res.hosts[h].awarded;
+		aw.n_vms = first[h + 1] - first[h];
+		aw.vms = vp + first[h];
+		e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
+		e.award = &aw;
+		broker_send(b, &b->reg.conns[bh->conn], &e);
+	}
+out:
+	free(va);
+	free(vp);
+	free(first);
+	free(fill);
+}
+
+static int alloc_rows(round_rows *rows, size_t nh, size_t nv, size_t ns)
+{
+	memset(rows, 0, sizeof(*rows));
+	rows->prices = calloc(nh ? nh : 1, sizeof(*rows->prices));
+	rows->allocs = calloc(nv ? nv : 1, sizeof(*rows->allocs));
+	rows->recs = calloc(nv ? nv : 1, sizeof(*rows->recs));
+	rows->signals = calloc(ns ? ns : 1, sizeof(*rows->signals));
+	return rows->prices && rows->allocs && rows->recs && rows->signals
+	       ? 0 : -1;
+}
+
+static void free_rows(round_rows *rows)
+{
+	free(rows->prices);
+	free(rows->allocs);
+	free(rows->recs);
+	free(rows->signals);
+}
+
+int broker_round(broker *b)
+{
+	int64_t started = broker_wall_ms(), t0 = broker_now_ms();
+	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
+				   sizeof(*host_ix));
+	round_rows rows = { 0 };
+	char err[300];
+	int rc = -1;
+
+	if (!host_ix || build_cluster(b, host_ix)) {
+		fprintf(stderr, "broker: round %" PRId64 ": out of memory\n",
+			b->round);
+		goto out;
+	}
+	if (market_round(&b->cfg->market, &b->cl, b->round, &b->res, err,
+			 sizeof(err))) {
+		fprintf(stderr, "broker: round %" PRId64 ": market refused the "
+			"cluster: %s\n", b->round, err);
+		goto out;
+	}
+	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_signals))
+		goto out;
+	fill_prices(b, rows.prices);
+	fill_allocs(b, rows.allocs);
+	rows.n_recs = fill_recs(b, rows.recs);
+	fill_signals(b, rows.signals);
+	persist(b, &rows, started, broker_now_ms() - t0);
+	send_awards(b);
+	rc = 0;
+out:
+	free_rows(&rows);
+	free(host_ix);
+	b->stats.rounds++;
+	b->round++;
+	return rc;
+}
+
+void broker_round_release(broker *b)
+{
+	market_result_release(&b->res);
+	free(b->cl.hosts);
+	free(b->cl.vms);
+	free(b->cl_host_slot);
+	free(b->cl_vm_slot);
+	b->cl.hosts = NULL;
+	b->cl.vms = NULL;
+	b->cl_host_slot = b->cl_vm_slot = NULL;
+}

@@ -1,0 +1,193 @@
+/*
+ * cmd_broker.c - `bourse broker`: run the market broker (broker/broker.h).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "cli.h"
+
+static const char broker_usage[] =
+	"usage: bourse broker [options]\n"
+	"\n"
+	"Run the market broker of a cluster: agents register and bid, every\n"
+	"round the market clears, and prices, allocations and recommendations\n"
+	"are written to the database (docs/protocol.md, docs/storage.md).\n"
+	"\n"
+	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default tcp://127.0.0.1:7411)\n"
+	"  --db PATH          SQLite database, created if missing\n"
+	"                     (default $BOURSE_DB, else ./bourse.db)\n"
+	"  --round-ms N       market round period (default 5000)\n"
+	"  --heartbeat-ms N   agents must be heard from this often (default 1000)\n"
+	"  --liveness N       missed heartbeats before a host is lost (default 3)\n"
+	"  --rec-ttl-s N      a pending recommendation expires after N s (default 600)\n"
+	"  --rec-drift F      ... or once its prices moved by this share (default 0.25)\n"
+	"  --retention-s N    keep samples, allocations and prices N s; 0 = forever\n"
+	"                     (default 86400)\n"
+	"  --rounds N         stop after N rounds (default: run until signalled)\n"
+	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
+	"  --params           print the market parameters and exit\n"
+	"  --quiet            no log line per round\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"SIGINT or SIGTERM stop it cleanly.\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
+       O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET };
+
+static const struct option broker_options[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "db", required_argument, NULL, O_DB },
+	{ "round-ms", required_argument, NULL, O_ROUND },
+	{ "heartbeat-ms", required_argument, NULL, O_HB },
+	{ "liveness", required_argument, NULL, O_LIVENESS },
+	{ "rec-ttl-s", required_argument, NULL, O_TTL },
+	{ "rec-drift", required_argument, NULL, O_DRIFT },
+	{ "retention-s", required_argument, NULL, O_RETENTION },
+	{ "rounds", required_argument, NULL, O_ROUNDS },
+	{ "param", required_argument, NULL, O_PARAM },
+	{ "params", no_argument, NULL, O_PARAMS },
+	{ "quiet", no_argument, NULL, O_QUIET },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(const char *flag, const char *why)
+{
+	fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
+	return CLI_USAGE;
+}
+
+/* Integer flags: where each goes, its range and its unit scale. */
+static int int_option(broker_config *c, int opt, const char *arg)
+{
+	struct { int opt; const char *flag; int64_t min, max, scale; int64_t *dst; }
+	ints[] = {
+		{ O_ROUND, "--round-ms", 10, 3600000, 1, &c->round_ms },
+		{ O_HB, "--heartbeat-ms", 10, 600000, 1, &c->heartbeat_ms },
+		{ O_TTL, "--rec-ttl-s", 1, 365 * 86400, 1000, &c->recs.ttl_ms },
+		{ O_RETENTION, "--retention-s", 0, 10 * 365 * 86400, 1000,
+		  &c->recs.retention_ms },
+		{ O_ROUNDS, "--rounds", 1, INT64_MAX / 2, 1, &c->max_rounds },
+	};
+	char err[256];
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		if (ints[i].opt != opt)
+			continue;
+		if (cli_parse_i64(arg, ints[i].min, ints[i].max, &v, err,
+				  sizeof(err)))
+			return bad_value(ints[i].flag, err);
+		*ints[i].dst = v * ints[i].scale;
+		return CLI_OK;
+	}
+	return -1;
+}
+
+static int apply_option(broker_config *c, int opt, const char *arg,
+			int *print_params)
+{
+	char err[256];
+	int64_t v;
+	int rc = int_option(c, opt, arg);
+
+	if (rc != -1)
+		return rc;
+	switch (opt) {
+	case O_LISTEN: c->listen = arg; return CLI_OK;
+	case O_DB: c->db_path = arg; return CLI_OK;
+	case O_QUIET: c->quiet = 1; return CLI_OK;
+	case O_PARAMS: *print_params = 1; return CLI_OK;
+	case O_PARAM:
+		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
+			return bad_value("--param", err);
+		return CLI_OK;
+	case O_LIVENESS:
+		if (cli_parse_i64(arg, 1, 1000, &v, err, sizeof(err)))
+			return bad_value("--liveness", err);
+		c->liveness = (uint32_t)v;
+		return CLI_OK;
+	case O_DRIFT:
+		if (cli_parse_double(arg, 0.0, 100.0, &c->recs.price_drift, err,
+				     sizeof(err)))
+			return bad_value("--rec-drift", err);
+		return CLI_OK;
+	default:
+		return CLI_USAGE; /* getopt printed what was wrong */
+	}
+}
+
+static int parse_args(broker_config *c, int argc, char **argv, int *done)
+{
+	int opt, print_params = 0;
+	const char *env = getenv("BOURSE_DB");
+
+	broker_config_default(c);
+	if (env && *env)
+		c->db_path = env;
+	optind = 0;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "+h", broker_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(broker_usage, stdout);
+			*done = 1;
+			return CLI_OK;
+		}
+		if (opt == '?' || opt == ':') {
+			fprintf(stderr, "see 'bourse broker --help'\n");
+			return CLI_USAGE;
+		}
+		int rc = apply_option(c, opt, optarg, &print_params);
+
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bourse broker: unexpected argument '%s'\n",
+			argv[optind]);
+		return CLI_USAGE;
+	}
+	char err[256];
+
+	if (broker_config_validate(c, err, sizeof(err)))
+		return bad_value("configuration", err);
+	if (print_params) {
+		cli_market_params_print(&c->market);
+		*done = 1;
+	}
+	return CLI_OK;
+}
+
+int cmd_broker(int argc, char **argv)
+{
+	broker_config c;
+	int done = 0;
+	int rc = parse_args(&c, argc, argv, &done);
+	struct sigaction sa;
+	char err[512];
+
+	if (rc != CLI_OK || done)
+		return rc;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (broker_run(&c, &stop_flag, NULL, err, sizeof(err))) {
+		fprintf(stderr, "bourse broker: %s\n", err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
