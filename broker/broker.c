@@ -229,15 +229,17 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	h->reserve_mib = hc->reserve_mib;
 	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
 	h->last_seq = e->seq;
-	h->last_seen = broker_now_ms();
+	h->last_seen = h->registered_at = broker_now_ms();
+	h->has_ask = 0; /* it settles again (round.c) */
 	if (persist_host(b, h, STORE_HOST_ONLINE))
 		return;
-	if (!h->registered)
+	if (!h->registered) {
 		fprintf(stderr, "broker: host %s registered (%" PRId64 " MiB)\n",
 			h->name, h->capacity_mib);
+		h->online = 1;
+	}
 	h->registered = 1;
 	host_back_online(b, h);
-	h->online = 1;
 	send_welcome(b, c, h->name);
 }
 
@@ -317,6 +319,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	vm_config(&m->cfg, vc);
 	m->last_seq = e->seq;
 	m->gone = 0;
+	m->has_bid = 0; /* its next bid, under this config, counts */
 	if (persist_vm(b, m))
 		return;
 	m->registered = 1;

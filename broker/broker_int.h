@@ -61,6 +61,7 @@ typedef struct bhost {
 	int registered;      /* registered during this broker run */
 	int online;          /* 0: lost */
 	int64_t last_seen;   /* monotonic ms */
+	int64_t registered_at; /* monotonic ms of its latest registration */
 	uint64_t last_seq;
 	int64_t capacity_mib, reserve_mib;
 	char uri[256];
@@ -134,6 +135,7 @@ typedef struct broker {
 	size_t cap_cl_hosts, cap_cl_vms;
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
+	size_t n_settling;     /* hosts the last round left out (round.c) */
 } broker;
 
 int64_t broker_now_ms(void);  /* monotonic */

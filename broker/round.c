@@ -3,8 +3,9 @@
  *
  * 1. the cluster: every host registered in this run (lost ones stay in with
  *    online = 0: they are no migration target, and their VMs keep holding
- *    what they held, so it is not counted as free), and every registered VM
- *    on such a host that has bid at least once;
+ *    what they held, so it is not counted as free) that is not settling
+ *    (host_settling()), and every registered VM on such a host that has bid
+ *    since it registered;
  * 2. market_round(), the simulator's code;
  * 3. the round's rows (prices, samples and allocations, recommendations with
  *    a sentence saying why, signals) written in one store transaction;
@@ -65,21 +66,63 @@ static int ensure_cluster(broker *b, size_t nh, size_t nv)
 	return 0;
 }
 
+/* How long a host may settle: its agent hears of a broker restart within
+ * its liveness timeout, registers, and bids within an interval (the round,
+ * unless the agent set its own); one more round of slack. */
+static int64_t settle_ms(const broker_config *c)
+{
+	return 2 * c->round_ms + c->heartbeat_ms * (int64_t)c->liveness;
+}
+
+/* An online host settles from its registration until it has asked and every
+ * VM the broker expects on it (registered this run, or known from the store)
+ * has bid, or until settle_ms() has passed. A settling host is left out of
+ * the round: with half its VMs it would look idle, be priced low (expiring
+ * pending recommendations by price drift) and be offered for suspension, as
+ * every host would in the first round after a broker restart. */
+static int host_settling(const broker *b, const bhost *h, uint32_t unheard,
+			 int64_t now)
+{
+	return h->online && (!h->has_ask || unheard > 0) &&
+	       now - h->registered_at < settle_ms(b->cfg);
+}
+
+/* Per host slot, how many VMs expected on it have not bid yet. */
+static void count_unheard(const registry *r, uint32_t *unheard)
+{
+	memset(unheard, 0, r->n_hosts * sizeof(*unheard));
+	for (size_t i = 0; i < r->n_vms; i++) {
+		const bvm *m = &r->vms[i];
+
+		if (!m->gone && m->host != BROKER_NO_SLOT &&
+		    (!m->registered || !m->has_bid))
+			unheard[m->host]++;
+	}
+}
+
 /* Fill b->cl; host_ix maps registry host slots to cluster indices (or
  * NO_SLOT for hosts left out). */
 static int build_cluster(broker *b, uint32_t *host_ix)
 {
 	registry *r = &b->reg;
 	size_t nh = 0, nv = 0;
+	int64_t now = broker_now_ms();
 
 	if (ensure_cluster(b, r->n_hosts, r->n_vms))
 		return -1;
+	count_unheard(r, host_ix);
+	b->n_settling = 0;
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		const bhost *h = &r->hosts[i];
+		uint32_t unheard = host_ix[i];
 
 		host_ix[i] = BROKER_NO_SLOT;
 		if (!h->registered || h->capacity_mib <= h->reserve_mib)
 			continue;
+		if (host_settling(b, h, unheard, now)) {
+			b->n_settling++;
+			continue;
+		}
 		market_host *mh = &b->cl.hosts[nh];
 
 		mh->id = h->db_id;
@@ -108,6 +151,8 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 
 static void fill_prices(const broker *b, store_price_row *out)
 {
+	int64_t now = broker_now_ms(), wall = broker_wall_ms();
+
 	for (size_t i = 0; i < b->cl.n_hosts; i++) {
 		const market_host_out *o = &b->res.hosts[i];
 		const bhost *h = &b->reg.hosts[b->cl_host_slot[i]];
@@ -129,6 +174,8 @@ static void fill_prices(const broker *b, store_price_row *out)
 		p->free_mib = h->free_mib;
 		p->balloon_mib = h->balloon_mib;
 		p->host_swap_mibps = h->host_swap_mibps;
+		if (h->online)
+			p->last_seen_ms = wall - (now - h->last_seen);
 	}
 }
 
@@ -273,10 +320,11 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 		return -1;
 	}
 	if (!b->cfg->quiet)
-		fprintf(stderr, "broker: round %" PRId64 ": %zu hosts, %zu VMs,"
-			" %zu recs (%u new, %u refreshed, %u superseded, %u "
-			"expired), %zu signals, %" PRId64 " ms\n", b->round,
-			b->cl.n_hosts, b->cl.n_vms, rows->n_recs, out.inserted,
+		fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu "
+			"settling), %zu VMs, %zu recs (%u new, %u refreshed, %u "
+			"superseded, %u expired), %zu signals, %" PRId64 " ms\n",
+			b->round, b->cl.n_hosts, b->n_settling, b->cl.n_vms,
+			rows->n_recs, out.inserted,
 			out.refreshed, out.superseded, out.expired,
 			b->res.n_signals, duration);
 	return 0;

@@ -203,6 +203,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" swap_pressure, price, clearing_price, shortage, infeasible,"
 		" free_mib, balloon_mib, host_swap_mibps) VALUES (?1, ?2, ?3, ?4,"
 		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[ST_HOST_SEEN] =
+		"UPDATE hosts SET last_seen_ms = ?2 WHERE id = ?1",
 	[ST_SAMPLE_INSERT] =
 		"INSERT INTO samples (round, vm_id, host_id, demand_mib,"
 		" assigned_mib, guest_swap_mibps, balloon_mib, reported_pressure)"

@@ -146,6 +146,8 @@ typedef struct store_price_row { /* one host in one round */
 	/* from the host's latest ask */
 	int64_t free_mib, balloon_mib;
 	double host_swap_mibps;
+	int64_t last_seen_ms; /* Unix ms the host was last heard; 0 leaves the
+	                       * host's last_seen_ms as it is */
 } store_price_row;
 
 typedef struct store_alloc_row { /* one VM in one round */

@@ -101,6 +101,16 @@ static int round_insert(struct round_ctx *c)
 	return step_write(c, st, "the round row");
 }
 
+static int host_seen(struct round_ctx *c, const store_price_row *p)
+{
+	sqlite3_stmt *st = c->s->st[ST_HOST_SEEN];
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, p->host_id);
+	sqlite3_bind_int64(st, 2, p->last_seen_ms);
+	return step_write(c, st, "when host %u was seen", p->host_id);
+}
+
 static int prices_insert(struct round_ctx *c)
 {
 	sqlite3_stmt *st = c->s->st[ST_PRICE_INSERT];
@@ -126,6 +136,8 @@ static int prices_insert(struct round_ctx *c)
 		sqlite3_bind_int64(st, 15, p->balloon_mib);
 		sqlite3_bind_double(st, 16, p->host_swap_mibps);
 		if (step_write(c, st, "the price of host %u", p->host_id) != 0)
+			return -1;
+		if (p->last_seen_ms > 0 && host_seen(c, p) != 0)
 			return -1;
 	}
 	return 0;

@@ -1,0 +1,660 @@
+/*
+ * test_live.c - the live system end to end: the real `bourse broker` and
+ * `bourse agent` binaries started as processes, talking ZeroMQ over an ipc
+ * socket, the broker writing a real SQLite file that the test reads.
+ *
+ * The cluster: host-a is small and carries four busy VMs, host-b is large
+ * and carries two quiet ones, so the market resizes VMs on host-a and wants
+ * to migrate some of them to host-b. Each test starts its own broker and
+ * agents in a fresh directory and stops them in teardown.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "wire.h"
+
+#define ROUND_MS 200
+#define HB_MS 100
+#define LIVENESS 3
+#define MAX_AGENTS 4
+#define WAIT_MS 15000 /* generous: the test build runs under ASan */
+
+/* Host states as storage/store.h numbers them. */
+#define HOST_ONLINE 1
+#define HOST_LOST 2
+#define REC_PENDING 1
+#define REC_APPROVED 2
+#define REC_EXPIRED 4
+#define SIGNAL_SUSPEND 2
+
+struct live {
+	char dir[64];
+	char db[128], ep[128], trace[128], blog[128];
+	pid_t broker;
+	pid_t agents[MAX_AGENTS];
+	sqlite3 *sql;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Four busy VMs (ids 1-4) for host-a, two quiet ones (5, 6) for host-b. */
+static void write_trace(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "vm,time_s,provisioned_mib,demand_mib\n");
+	for (int vm = 1; vm <= 6; vm++)
+		for (int step = 0; step < 48; step++)
+			fprintf(f, "%d,%d,%d,%d\n", vm, 1372629600 + 300 * step,
+				vm <= 4 ? 4096 : 2048,
+				vm <= 4 ? 2600 + 40 * (step % 5) : 600);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Start BOURSE_BIN with args, stdout and stderr appended to log. */
+static pid_t spawn(const char *log, const char *const *args)
+{
+	const char *argv[24];
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = BOURSE_BIN;
+	while (*args && n < 23)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		close(fd);
+		execv(BOURSE_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void start_broker(struct live *l)
+{
+	char round[16], hb[16], lv[16];
+
+	snprintf(round, sizeof(round), "%d", ROUND_MS);
+	snprintf(hb, sizeof(hb), "%d", HB_MS);
+	snprintf(lv, sizeof(lv), "%d", LIVENESS);
+	const char *args[] = { "broker", "--listen", l->ep, "--db", l->db,
+			       "--round-ms", round, "--heartbeat-ms", hb,
+			       "--liveness", lv, NULL };
+	l->broker = spawn(l->blog, args);
+}
+
+static void start_agent(struct live *l, int i, const char *host,
+			const char *cap, const char *vms)
+{
+	char log[160];
+
+	snprintf(log, sizeof(log), "%s/%s.log", l->dir, host);
+	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
+			       "--trace", l->trace, "--vms", vms,
+			       "--broker", l->ep, "--step-s", "300", NULL };
+	l->agents[i] = spawn(log, args);
+}
+
+/* Signal pid and wait up to timeout_ms; returns its wait status, or -1 if
+ * it had to be killed. */
+static int stop_proc(pid_t *pid, int sig, int timeout_ms)
+{
+	int status = 0;
+	int64_t end = now_ms() + timeout_ms;
+
+	if (*pid <= 0)
+		return 0;
+	kill(*pid, sig);
+	while (waitpid(*pid, &status, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(*pid, SIGKILL);
+			waitpid(*pid, &status, 0);
+			*pid = 0;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	*pid = 0;
+	return status;
+}
+
+static int alive(pid_t pid)
+{
+	int status;
+
+	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+}
+
+/* A stopped broker must have exited 0 on its own (and, under ASan, without
+ * leaks). */
+static void stop_broker_cleanly(struct live *l)
+{
+	int st = stop_proc(&l->broker, SIGTERM, 10000);
+
+	assert_int_not_equal(st, -1);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* ---- reading the database the broker writes ---- */
+
+static int64_t q_int(struct live *l, const char *fmt, ...)
+{
+	char sql[512];
+	va_list ap;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (!l->sql) {
+		if (sqlite3_open_v2(l->db, &l->sql, SQLITE_OPEN_READONLY,
+				    NULL) != SQLITE_OK) {
+			sqlite3_close(l->sql);
+			l->sql = NULL;
+			return -1;
+		}
+		sqlite3_busy_timeout(l->sql, 2000);
+	}
+	if (sqlite3_prepare_v2(l->sql, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1; /* the schema is not there yet */
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void db_close(struct live *l)
+{
+	sqlite3_close(l->sql);
+	l->sql = NULL;
+}
+
+/* Wait until the query's value is at least min; returns how long it took
+ * (ms), or -1 after timeout_ms. */
+static int64_t wait_at_least(struct live *l, int64_t min, int timeout_ms,
+			     const char *sql)
+{
+	int64_t start = now_ms();
+
+	while (now_ms() - start <= timeout_ms) {
+		if (q_int(l, "%s", sql) >= min)
+			return now_ms() - start;
+		sleep_ms(20);
+	}
+	fprintf(stderr, "timed out waiting for (%s) >= %" PRId64 "; it is %"
+		PRId64 "\n", sql, min, q_int(l, "%s", sql));
+	return -1;
+}
+
+static int64_t last_round(struct live *l)
+{
+	return q_int(l, "SELECT COALESCE(MAX(round), 0) FROM rounds");
+}
+
+static int64_t host_id(struct live *l, const char *name)
+{
+	return q_int(l, "SELECT id FROM hosts WHERE name = '%s'", name);
+}
+
+static void wait_rounds_after(struct live *l, int64_t r, int n)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(round), 0) - %" PRId64
+		 " FROM rounds", r);
+	assert_true(wait_at_least(l, n, WAIT_MS, sql) >= 0);
+}
+
+static void wait_online(struct live *l, int n)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM hosts WHERE state = %d",
+		 HOST_ONLINE);
+	assert_true(wait_at_least(l, n, WAIT_MS, sql) >= 0);
+}
+
+/* Both agents registered, all six VMs known, a few rounds and recs. */
+static void start_cluster(struct live *l)
+{
+	start_broker(l);
+	start_agent(l, 0, "host-a", "8192", "0:4");
+	start_agent(l, 1, "host-b", "32768", "4:2");
+	wait_online(l, 2);
+	assert_true(wait_at_least(l, 6, WAIT_MS, "SELECT COUNT(*) FROM vms") >= 0);
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs") >= 0);
+	wait_rounds_after(l, last_round(l), 2);
+	/* no round priced a host before its VMs had bid */
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
+			       SIGNAL_SUSPEND), 0);
+}
+
+static int run_cli(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* ---- fixtures ---- */
+
+static int setup(void **state)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -1;
+	snprintf(l->dir, sizeof(l->dir), "/tmp/bourse-live-XXXXXX");
+	if (!mkdtemp(l->dir)) {
+		free(l);
+		return -1;
+	}
+	snprintf(l->db, sizeof(l->db), "%s/bourse.db", l->dir);
+	snprintf(l->ep, sizeof(l->ep), "ipc://%s/broker.ipc", l->dir);
+	snprintf(l->trace, sizeof(l->trace), "%s/trace.csv", l->dir);
+	snprintf(l->blog, sizeof(l->blog), "%s/broker.log", l->dir);
+	write_trace(l->trace);
+	*state = l;
+	return 0;
+}
+
+static void print_file(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "  | %s", line);
+	fclose(f);
+}
+
+static int teardown(void **state)
+{
+	struct live *l = *state;
+	char cmd[160];
+
+	for (int i = 0; i < MAX_AGENTS; i++)
+		stop_proc(&l->agents[i], SIGKILL, 5000);
+	stop_proc(&l->broker, SIGKILL, 5000);
+	db_close(l);
+	if (getenv("BOURSE_LIVE_VERBOSE")) {
+		fprintf(stderr, "%s:\n", l->blog);
+		print_file(l->blog);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", l->dir);
+	free(l);
+	return 0;
+}
+
+/* ---- the tests ---- */
+
+/* Registration, rounds and recommendations land in SQLite; the review CLI
+ * reads and approves while the broker writes. */
+static void test_rounds_store_prices_allocations_and_recs(void **state)
+{
+	struct live *l = *state;
+	int64_t a, b, r, rec;
+
+	start_cluster(l);
+	a = host_id(l, "host-a");
+	b = host_id(l, "host-b");
+	r = last_round(l);
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id = %"
+			       PRId64, a), 4);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM prices WHERE round = %"
+			       PRId64, r), 2);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM allocations WHERE round"
+			       " = %" PRId64, r), 6);
+	/* the small busy host is dearer than the large quiet one */
+	assert_true(q_int(l, "SELECT (SELECT price FROM prices WHERE round = %"
+			  PRId64 " AND host_id = %" PRId64 ") > (SELECT price "
+			  "FROM prices WHERE round = %" PRId64 " AND host_id = %"
+			  PRId64 ")", r, a, r, b) == 1);
+	/* the market wants some of host-a's VMs on host-b */
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs "
+				  "WHERE kind = 2") >= 0);
+	assert_true(q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = 2 AND "
+			  "(from_host_id != %" PRId64 " OR to_host_id != %"
+			  PRId64 ")", a, b) == 0);
+
+	rec = q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d", REC_PENDING);
+	assert_true(rec > 0);
+	assert_int_equal(run_cli("%s recs approve %" PRId64 " --db %s >/dev/null",
+				 BOURSE_BIN, rec, l->db), 0);
+	assert_int_equal(q_int(l, "SELECT state FROM recs WHERE id = %" PRId64,
+			       rec), REC_APPROVED);
+	assert_int_equal(run_cli("%s recs list --db %s --json >/dev/null",
+				 BOURSE_BIN, l->db), 0);
+	/* rounds go on after the review */
+	wait_rounds_after(l, last_round(l), 2);
+	stop_broker_cleanly(l);
+}
+
+/* A SIGKILLed agent's host is marked lost within the liveness timeout; it is
+ * no migration target and its VMs get no recommendations while it is gone. */
+static void test_killed_agent_is_lost_and_not_a_target(void **state)
+{
+	struct live *l = *state;
+	int64_t a, b, t0, took, r;
+	char sql[96];
+
+	start_cluster(l);
+	a = host_id(l, "host-a");
+	b = host_id(l, "host-b");
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs "
+				  "WHERE kind = 2") >= 0);
+
+	t0 = now_ms();
+	stop_proc(&l->agents[1], SIGKILL, 5000);
+	snprintf(sql, sizeof(sql), "SELECT state = %d FROM hosts WHERE id = %"
+		 PRId64, HOST_LOST, b);
+	took = wait_at_least(l, 1, WAIT_MS, sql);
+	assert_true(took >= 0);
+	fprintf(stderr, "host-b marked lost %" PRId64 " ms after SIGKILL "
+		"(liveness timeout %d ms)\n", now_ms() - t0, HB_MS * LIVENESS);
+	/* the broker's check runs at most a heartbeat late; allow scheduling */
+	assert_true(now_ms() - t0 <= HB_MS * LIVENESS + HB_MS + 1500);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id = %"
+			       PRId64 " AND state != 2", b), 0);
+
+	r = last_round(l);
+	wait_rounds_after(l, r, 4);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM recs WHERE last_round > %"
+			       PRId64 " AND (to_host_id = %" PRId64
+			       " OR from_host_id = %" PRId64 ")", r, b, b), 0);
+	assert_int_equal(q_int(l, "SELECT state FROM hosts WHERE id = %" PRId64,
+			       a), HOST_ONLINE);
+	assert_true(alive(l->broker));
+
+	/* it comes back when its agent does */
+	start_agent(l, 1, "host-b", "32768", "4:2");
+	wait_online(l, 2);
+	stop_broker_cleanly(l);
+}
+
+static void *dealer(void *ctx, const char *ep)
+{
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0, tmo = 3000;
+
+	assert_non_null(s);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+	assert_int_equal(zmq_connect(s, ep), 0);
+	return s;
+}
+
+/* The next reply must be an Error with this code. */
+static void expect_error(void *s, Bourse__ErrorCode code)
+{
+	uint8_t buf[4096];
+	int n = zmq_recv(s, buf, sizeof(buf), 0);
+	Bourse__Envelope *e;
+
+	assert_true(n > 0);
+	e = bourse__envelope__unpack(NULL, (size_t)n, buf);
+	assert_non_null(e);
+	assert_int_equal(e->body_case, BOURSE__ENVELOPE__BODY_ERROR);
+	assert_int_equal(e->error->code, code);
+	assert_int_equal(e->error->supported_version, WIRE_VERSION);
+	bourse__envelope__free_unpacked(e, NULL);
+}
+
+static void send_env(void *s, Bourse__Envelope *e, size_t cut)
+{
+	size_t len = bourse__envelope__get_packed_size(e);
+	uint8_t *buf = malloc(len);
+
+	assert_non_null(buf);
+	bourse__envelope__pack(e, buf);
+	assert_true(cut <= len);
+	assert_int_equal(zmq_send(s, buf, len - cut, 0), (int)(len - cut));
+	free(buf);
+}
+
+/* Garbage, truncated protobufs, oversized and multipart frames, a foreign
+ * version and impostors: each is refused (counted, logged once per peer,
+ * answered), the broker stays up and the honest agents keep their rounds. */
+static void test_bad_frames_are_dropped_honest_agents_served(void **state)
+{
+	struct live *l = *state;
+	void *ctx = zmq_ctx_new();
+	void *s;
+	uint8_t junk[512];
+	Bourse__Envelope e;
+	Bourse__Register reg = BOURSE__REGISTER__INIT;
+	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
+	Bourse__Bid bid = BOURSE__BID__INIT;
+	int64_t r, dropped0;
+	size_t big = WIRE_MAX_FRAME + 1;
+	uint8_t *huge = calloc(1, big);
+
+	assert_non_null(huge);
+	start_cluster(l);
+	dropped0 = q_int(l, "SELECT msgs_dropped FROM rounds ORDER BY round DESC"
+			 " LIMIT 1");
+	s = dealer(ctx, l->ep);
+
+	/* three frames of random bytes: refused, one log line */
+	srand(42);
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)rand();
+		junk[0] = 0xff; /* an invalid protobuf tag */
+		assert_int_equal(zmq_send(s, junk, sizeof(junk), 0),
+				 (int)sizeof(junk));
+		expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	}
+
+	/* a valid Register cut short */
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_HOST, "evil-host", 1);
+	hc.capacity_mib = 4096;
+	hc.uri = "";
+	reg.host = &hc;
+	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
+	e.register_ = &reg;
+	send_env(s, &e, 5);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+
+	/* another protocol version gets an error that says so */
+	e.version = WIRE_VERSION + 7;
+	send_env(s, &e, 0);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_VERSION);
+
+	/* a bid for host-a's VM from a connection that is not host-a's */
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_VM, "vm-1", 1000);
+	bid.demand_mib = 100;
+	bid.assigned_mib = 100;
+	e.body_case = BOURSE__ENVELOPE__BODY_BID;
+	e.bid = &bid;
+	send_env(s, &e, 0);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_WRONG_HOST);
+
+	/* a bid with a negative demand is out of range */
+	bid.demand_mib = -5;
+	send_env(s, &e, 0);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_INVALID);
+
+	/* an oversized frame, a multipart message, an empty frame */
+	assert_int_equal(zmq_send(s, huge, big, 0), (int)big);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	assert_int_equal(zmq_send(s, "a", 1, ZMQ_SNDMORE), 1);
+	assert_int_equal(zmq_send(s, "b", 1, 0), 1);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	assert_int_equal(zmq_send(s, "", 0, 0), 0);
+	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+
+	/* a frame far beyond ZMQ_MAXMSGSIZE: libzmq drops the connection */
+	free(huge);
+	big = 8 * WIRE_MAX_FRAME;
+	huge = calloc(1, big);
+	assert_non_null(huge);
+	zmq_send(s, huge, big, 0);
+	free(huge);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+
+	/* the broker is up; the honest hosts are online and served */
+	r = last_round(l);
+	wait_rounds_after(l, r, 3);
+	assert_true(alive(l->broker));
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM hosts WHERE state = %d",
+			       HOST_ONLINE), 2);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM hosts WHERE name = "
+			       "'evil-host'"), 0);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM allocations WHERE round"
+			       " = %" PRId64, last_round(l)), 6);
+	/* every refusal was counted (the huge frame never reached us) */
+	assert_true(q_int(l, "SELECT msgs_dropped FROM rounds ORDER BY round "
+			  "DESC LIMIT 1") - dropped0 >= 10);
+	stop_broker_cleanly(l);
+	/* the three garbage frames made one log line */
+	assert_int_equal(count_in_file(l->blog, "dropped (malformed)"), 1);
+}
+
+/* The broker stops (cleanly, then by SIGKILL) and starts again on the same
+ * file: agents reconnect and re-register on their own, rounds continue from
+ * the last one stored, and nothing stored before is lost. */
+static void restart_and_check(struct live *l, int sig)
+{
+	int64_t r, n_recs, n_prices, approved, expired;
+
+	expired = q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
+			REC_EXPIRED);
+	approved = q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
+			 REC_APPROVED);
+	if (sig == SIGTERM)
+		stop_broker_cleanly(l);
+	else
+		stop_proc(&l->broker, SIGKILL, 5000);
+	/* what was committed is there with the broker gone */
+	r = last_round(l);
+	n_recs = q_int(l, "SELECT COUNT(*) FROM recs");
+	n_prices = q_int(l, "SELECT COUNT(*) FROM prices");
+	assert_true(r > 0 && n_recs > 0 && n_prices > 0);
+	db_close(l);
+
+	start_broker(l);
+	wait_rounds_after(l, r, 3);
+	/* numbering continues where it stopped */
+	assert_int_equal(q_int(l, "SELECT MIN(round) FROM rounds WHERE round > %"
+			       PRId64, r), r + 1);
+	assert_true(q_int(l, "SELECT COUNT(*) FROM recs") >= n_recs);
+	assert_true(q_int(l, "SELECT COUNT(*) FROM prices WHERE round <= %"
+			  PRId64, r) == n_prices);
+	assert_true(q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
+			  REC_APPROVED) >= approved);
+	/* hosts whose VMs have not bid again yet are not priced as empty:
+	 * nothing expires by price drift and no host is offered for suspension */
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
+			       REC_EXPIRED), expired);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
+			       SIGNAL_SUSPEND), 0);
+	/* both agents came back by themselves */
+	wait_online(l, 2);
+	assert_true(wait_at_least(l, 6, WAIT_MS, "SELECT COUNT(*) FROM "
+				  "allocations WHERE round = (SELECT MAX(round) "
+				  "FROM rounds)") >= 0);
+	assert_true(alive(l->agents[0]) && alive(l->agents[1]));
+}
+
+static void test_broker_restart_agents_return_nothing_lost(void **state)
+{
+	struct live *l = *state;
+	int64_t rec;
+
+	start_cluster(l);
+	rec = q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d", REC_PENDING);
+	assert_int_equal(run_cli("%s recs approve %" PRId64 " --db %s >/dev/null",
+				 BOURSE_BIN, rec, l->db), 0);
+	restart_and_check(l, SIGTERM);
+	restart_and_check(l, SIGKILL);
+	assert_int_equal(q_int(l, "SELECT state FROM recs WHERE id = %" PRId64,
+			       rec), REC_APPROVED);
+	stop_broker_cleanly(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_rounds_store_prices_allocations_and_recs, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_killed_agent_is_lost_and_not_a_target, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_bad_frames_are_dropped_honest_agents_served, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_broker_restart_agents_return_nothing_lost, setup,
+			teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
