@@ -202,6 +202,13 @@ static void fill_allocs(const broker *b, store_alloc_row *out)
 	}
 }
 
+/* A sentence longer than the store keeps ends in "..." */
+static void ellipsis_if_cut(char *out, size_t len, int n)
+{
+	if (n >= 0 && (size_t)n >= len && len > 4)
+		memcpy(out + len - 4, "...", 4);
+}
+
 static void why_resize(const broker *b, const market_rec *rc, char *out,
 		       size_t len)
 {
@@ -209,14 +216,16 @@ static void why_resize(const broker *b, const market_rec *rc, char *out,
 	const market_host_out *h = &b->res.hosts[rc->from_host];
 	const char *host = b->reg.hosts[b->cl_host_slot[rc->from_host]].name;
 	int grows = rc->to_mib > rc->from_mib;
+	int n;
 
-	snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
+	n = snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
 		 PRId64 " MiB; %s asks %.2f/MiB at %.0f%% utilization%s, so "
 		 "the market %s it from %" PRId64 " to %" PRId64 " MiB",
 		 v->demand, v->buffer_pct, b->res.awards[rc->vm].want, host,
 		 h->price, 100.0 * h->utilization,
 		 h->shortage ? " (short of memory)" : "",
 		 grows ? "grows" : "shrinks", rc->from_mib, rc->to_mib);
+	ellipsis_if_cut(out, len, n);
 }
 
 static void why_migrate(const broker *b, const market_rec *rc, char *out,
@@ -226,13 +235,15 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 	const char *to = b->reg.hosts[b->cl_host_slot[rc->to_host]].name;
 	double saving = rc->cost_here > 0
 			? 1.0 - rc->cost_there / rc->cost_here : 0.0;
+	int n;
 
-	snprintf(out, len, "%s asks %.2f/MiB at %.0f%% utilization, %s asks "
+	n = snprintf(out, len, "%s asks %.2f/MiB at %.0f%% utilization, %s asks "
 		 "%.2f/MiB; buying %" PRId64 " MiB costs %.0f here and %.0f "
 		 "there with the move: %.0f%% cheaper", from, rc->price_here,
 		 100.0 * b->res.hosts[rc->from_host].utilization, to,
 		 rc->price_there, rc->to_mib, rc->cost_here, rc->cost_there,
 		 100.0 * saving);
+	ellipsis_if_cut(out, len, n);
 }
 
 static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)

@@ -109,5 +109,33 @@ else
 	pass=$((pass + 1))
 fi
 
+# The live system's commands: bad flags and values exit 2 before anything
+# starts; an endpoint, database or trace that cannot be used exits 1 naming
+# it. tests/test_live.c runs them for real.
+small="$data/small.csv"
+expect 0 stdout '--listen ENDPOINT' -- broker --help
+expect 0 stdout '--vms FIRST:COUNT' -- agent --help
+expect 0 stdout 'usage: bourse seller' -- seller --help
+expect 0 stdout 'usage: bourse buyer' -- buyer --help
+expect 2 stderr "unrecognized option '--bogus'" -- broker --bogus
+expect 2 stderr "--round-ms: '0' is out of range" -- broker --round-ms 0
+expect 2 stderr "--heartbeat-ms: 'abc' is not a whole number" -- broker --heartbeat-ms abc
+expect 2 stderr "--liveness: '0' is out of range" -- broker --liveness 0
+expect 2 stderr "'nope' is not a market parameter" -- broker --param nope=1
+expect 1 stderr 'cannot listen on bogus://x' -- broker --listen bogus://x --db "$tmp/b.db" --rounds 1
+expect 1 stderr "cannot open database $tmp/no/such/dir.db" -- broker --db "$tmp/no/such/dir.db" --rounds 1
+expect 2 stderr '--host: is required' -- agent
+expect 2 stderr "unrecognized option '--bogus'" -- agent --bogus
+expect 2 stderr "--capacity-mib: '0' is out of range" -- agent --host h --capacity-mib 0 --trace "$small" --vms 0:1
+expect 2 stderr '--host: a name is 1..128 printable characters' -- agent --host 'a b' --capacity-mib 4096 --trace "$small" --vms 0:1
+expect 2 stderr '--vms: expected FIRST:COUNT' -- agent --host h --capacity-mib 4096 --trace "$small" --vms x
+expect 2 stderr '--reserve-mib: must be below --capacity-mib' -- agent --host h --capacity-mib 100 --trace "$small" --vms 0:1
+expect 1 stderr "cannot open '$tmp/nope'" -- agent --host h --capacity-mib 4096 --trace "$tmp/nope" --vms 0:1
+expect 1 stderr 'has 4 VMs; 5 asked for from index 3' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 3:5
+expect 1 stderr 'bad.csv:5: demand_mib is not a number' -- agent --host h --capacity-mib 4096 --trace "$data/bad.csv" --vms 0:1
+expect 1 stderr 'cannot connect to nope' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --broker nope
+expect 2 stderr '--trace: is required' -- buyer --host h
+expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -7,6 +7,10 @@
  * and carries two quiet ones, so the market resizes VMs on host-a and wants
  * to migrate some of them to host-b. Each test starts its own broker and
  * agents in a fresh directory and stops them in teardown.
+ *
+ * With BOURSE_LIVE_VALGRIND=1 the same tests run the processes under
+ * valgrind (BOURSE_LIVE_BIN names a build without sanitizers): every broker
+ * and agent must then stop without memory errors or leaks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +37,11 @@
 #define HB_MS 100
 #define LIVENESS 3
 #define MAX_AGENTS 4
-#define WAIT_MS 15000 /* generous: the test build runs under ASan */
+#define WAIT_MS (15000 * slow) /* generous: ASan, or valgrind */
+
+static const char *bin = BOURSE_BIN; /* what runs as broker and agents */
+static int valgrind;                 /* run them under valgrind */
+static int slow = 1;                 /* timeouts scale with it */
 
 /* Host states as storage/store.h numbers them. */
 #define HOST_ONLINE 1
@@ -81,15 +89,29 @@ static void write_trace(const char *path)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Start BOURSE_BIN with args, stdout and stderr appended to log. */
-static pid_t spawn(const char *log, const char *const *args)
+/* Start bin with args (under valgrind if asked, its report in the test's
+ * directory), stdout and stderr appended to log. */
+static pid_t spawn(const struct live *l, const char *log,
+		   const char *const *args)
 {
-	const char *argv[24];
+	const char *argv[32];
+	char vglog[160];
 	size_t n = 0;
 	pid_t pid;
 
-	argv[n++] = BOURSE_BIN;
-	while (*args && n < 23)
+	snprintf(vglog, sizeof(vglog), "--log-file=%s/valgrind.%%p.log", l->dir);
+	if (valgrind) {
+		static const char *const vg[] = {
+			"valgrind", "--quiet", "--error-exitcode=99",
+			"--leak-check=full", "--show-leak-kinds=definite,indirect",
+			"--errors-for-leak-kinds=definite,indirect", NULL
+		};
+		for (const char *const *v = vg; *v; v++)
+			argv[n++] = *v;
+		argv[n++] = vglog;
+	}
+	argv[n++] = bin;
+	while (*args && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	pid = fork();
@@ -100,7 +122,7 @@ static pid_t spawn(const char *log, const char *const *args)
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(126);
 		close(fd);
-		execv(BOURSE_BIN, (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
@@ -116,7 +138,7 @@ static void start_broker(struct live *l)
 	const char *args[] = { "broker", "--listen", l->ep, "--db", l->db,
 			       "--round-ms", round, "--heartbeat-ms", hb,
 			       "--liveness", lv, NULL };
-	l->broker = spawn(l->blog, args);
+	l->broker = spawn(l, l->blog, args);
 }
 
 static void start_agent(struct live *l, int i, const char *host,
@@ -128,7 +150,7 @@ static void start_agent(struct live *l, int i, const char *host,
 	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
 			       "--trace", l->trace, "--vms", vms,
 			       "--broker", l->ep, "--step-s", "300", NULL };
-	l->agents[i] = spawn(log, args);
+	l->agents[i] = spawn(l, log, args);
 }
 
 /* Signal pid and wait up to timeout_ms; returns its wait status, or -1 if
@@ -161,15 +183,29 @@ static int alive(pid_t pid)
 	return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
 }
 
-/* A stopped broker must have exited 0 on its own (and, under ASan, without
- * leaks). */
-static void stop_broker_cleanly(struct live *l)
+/* SIGTERM: the process must exit 0 on its own (under ASan or valgrind:
+ * also without memory errors or leaks). */
+static void stop_cleanly(pid_t *pid)
 {
-	int st = stop_proc(&l->broker, SIGTERM, 10000);
+	int st = stop_proc(pid, SIGTERM, 10000 * slow);
 
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void stop_broker_cleanly(struct live *l)
+{
+	stop_cleanly(&l->broker);
+}
+
+/* The agents, then the broker. */
+static void stop_all_cleanly(struct live *l)
+{
+	for (int i = 0; i < MAX_AGENTS; i++)
+		if (l->agents[i] > 0)
+			stop_cleanly(&l->agents[i]);
+	stop_broker_cleanly(l);
 }
 
 /* ---- reading the database the broker writes ---- */
@@ -338,6 +374,12 @@ static int teardown(void **state)
 		stop_proc(&l->agents[i], SIGKILL, 5000);
 	stop_proc(&l->broker, SIGKILL, 5000);
 	db_close(l);
+	if (valgrind) { /* what valgrind found, if anything */
+		snprintf(cmd, sizeof(cmd), "for f in '%s'/valgrind.*.log; do "
+			 "[ -s \"$f\" ] && cat \"$f\"; done >&2", l->dir);
+		if (system(cmd) == -1)
+			fprintf(stderr, "could not list valgrind logs\n");
+	}
 	if (getenv("BOURSE_LIVE_VERBOSE")) {
 		fprintf(stderr, "%s:\n", l->blog);
 		print_file(l->blog);
@@ -391,7 +433,7 @@ static void test_rounds_store_prices_allocations_and_recs(void **state)
 				 BOURSE_BIN, l->db), 0);
 	/* rounds go on after the review */
 	wait_rounds_after(l, last_round(l), 2);
-	stop_broker_cleanly(l);
+	stop_all_cleanly(l);
 }
 
 /* A SIGKILLed agent's host is marked lost within the liveness timeout; it is
@@ -417,7 +459,7 @@ static void test_killed_agent_is_lost_and_not_a_target(void **state)
 	fprintf(stderr, "host-b marked lost %" PRId64 " ms after SIGKILL "
 		"(liveness timeout %d ms)\n", now_ms() - t0, HB_MS * LIVENESS);
 	/* the broker's check runs at most a heartbeat late; allow scheduling */
-	assert_true(now_ms() - t0 <= HB_MS * LIVENESS + HB_MS + 1500);
+	assert_true(now_ms() - t0 <= HB_MS * LIVENESS + HB_MS + 1500 * slow);
 	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id = %"
 			       PRId64 " AND state != 2", b), 0);
 
@@ -433,13 +475,13 @@ static void test_killed_agent_is_lost_and_not_a_target(void **state)
 	/* it comes back when its agent does */
 	start_agent(l, 1, "host-b", "32768", "4:2");
 	wait_online(l, 2);
-	stop_broker_cleanly(l);
+	stop_all_cleanly(l);
 }
 
 static void *dealer(void *ctx, const char *ep)
 {
 	void *s = zmq_socket(ctx, ZMQ_DEALER);
-	int linger = 0, tmo = 3000;
+	int linger = 0, tmo = 3000 * slow;
 
 	assert_non_null(s);
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
@@ -571,7 +613,7 @@ static void test_bad_frames_are_dropped_honest_agents_served(void **state)
 	/* every refusal was counted (the huge frame never reached us) */
 	assert_true(q_int(l, "SELECT msgs_dropped FROM rounds ORDER BY round "
 			  "DESC LIMIT 1") - dropped0 >= 10);
-	stop_broker_cleanly(l);
+	stop_all_cleanly(l);
 	/* the three garbage frames made one log line */
 	assert_int_equal(count_in_file(l->blog, "dropped (malformed)"), 1);
 }
@@ -635,7 +677,7 @@ static void test_broker_restart_agents_return_nothing_lost(void **state)
 	restart_and_check(l, SIGKILL);
 	assert_int_equal(q_int(l, "SELECT state FROM recs WHERE id = %" PRId64,
 			       rec), REC_APPROVED);
-	stop_broker_cleanly(l);
+	stop_all_cleanly(l);
 }
 
 int main(void)
@@ -656,5 +698,19 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("BOURSE_LIVE_VALGRIND")) {
+		const char *b = getenv("BOURSE_LIVE_BIN");
+
+		if (!b || access(b, X_OK) != 0 ||
+		    system("valgrind --version >/dev/null 2>&1") != 0) {
+			printf("skipped: needs valgrind and BOURSE_LIVE_BIN, a "
+			       "bourse built without sanitizers (make build); "
+			       "got '%s'\n", b ? b : "");
+			return 77;
+		}
+		bin = b;
+		valgrind = 1;
+		slow = 6;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
