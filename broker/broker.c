@@ -364,7 +364,11 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg, e->seq);
 		return BROKER_NO_SLOT;
 	}
-	if (c->host != hi || b->reg.hosts[hi].conn != ci) {
+	/* a host speaks through the connection it registered on; a VM through
+	 * any connection bound to its host (the host's own, or a buyer's that
+	 * registered the VM naming that host) */
+	if (c->host != hi || (e->role == BOURSE__ROLE__ROLE_HOST &&
+			      b->reg.hosts[hi].conn != ci)) {
 		snprintf(msg, sizeof(msg), "%s belongs to host %s, which does "
 			 "not speak through this connection", e->sender,
 			 b->reg.hosts[hi].name);
@@ -393,7 +397,7 @@ static void on_heartbeat(broker *b, uint32_t ci)
 	broker_send(b, &b->reg.conns[ci], &e);
 }
 
-static void on_bid(broker *b, const Bourse__Envelope *e)
+static void on_bid(broker *b, uint32_t ci, const Bourse__Envelope *e)
 {
 	bvm *m = &b->reg.vms[registry_vm_find(&b->reg, e->sender)];
 	const Bourse__Bid *bid = e->bid;
@@ -404,6 +408,7 @@ static void on_bid(broker *b, const Bourse__Envelope *e)
 	m->balloon_mib = bid->balloon_mib;
 	m->reported_pressure = bid->pressure;
 	m->has_bid = 1;
+	m->conn = ci;
 }
 
 static void on_ask(broker *b, uint32_t hi, const Bourse__Envelope *e)
@@ -473,7 +478,7 @@ static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		on_heartbeat(b, ci);
 		break;
 	case BOURSE__ENVELOPE__BODY_BID:
-		on_bid(b, e);
+		on_bid(b, ci, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_ASK:
 		on_ask(b, hi, e);

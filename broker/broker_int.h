@@ -74,6 +74,8 @@ typedef struct bvm {
 	char name[WIRE_MAX_NAME + 1];
 	uint32_t db_id;
 	uint32_t host;       /* slot */
+	uint32_t conn;       /* connection it last spoke through: its Award
+	                      * goes there (a buyer may have its own) */
 	int registered;      /* registered during this broker run */
 	int gone;            /* deregistered */
 	uint64_t last_seq;

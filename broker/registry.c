@@ -115,6 +115,7 @@ uint32_t registry_vm_add(registry *r, const char *name)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->host = BROKER_NO_SLOT;
+	m->conn = BROKER_NO_SLOT;
 	m->cfg.last_migrated = MARKET_NEVER;
 	if (bindex_insert(&r->vm_ix, v, vm_key, r))
 		return BROKER_NO_SLOT;

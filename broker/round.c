@@ -341,16 +341,63 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	return 0;
 }
 
+/* The Award of cluster host h for the n VM awards in vms (all to conn). */
+static void send_award(broker *b, size_t h, uint32_t conn,
+		       Bourse__VmAward **vms, size_t n)
+{
+	const bhost *bh = &b->reg.hosts[b->cl_host_slot[h]];
+	Bourse__Envelope e;
+	Bourse__Award aw = BOURSE__AWARD__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	aw.round = (uint64_t)b->round;
+	aw.host = (char *)bh->name;
+	aw.price = b->res.hosts[h].price;
+	aw.utilization = b->res.hosts[h].utilization;
+	aw.awarded_mib = b->res.hosts[h].awarded;
+	aw.n_vms = n;
+	aw.vms = vms;
+	e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
+	e.award = &aw;
+	broker_send(b, &b->reg.conns[conn], &e);
+}
+
+/* Host h's VM awards are vp[lo, hi), vm_of[k] the VM's registry slot. The
+ * host's connection gets one Award with its price and the awards of the VMs
+ * that speak through it; a VM with a connection of its own (a buyer process)
+ * gets its award there, alone. */
+static void send_host_awards(broker *b, size_t h, Bourse__VmAward **vp,
+			     const uint32_t *vm_of, size_t lo, size_t hi)
+{
+	uint32_t hconn = b->reg.hosts[b->cl_host_slot[h]].conn;
+	size_t mine = lo;
+
+	for (size_t k = lo; k < hi; k++) {
+		uint32_t c = b->reg.vms[vm_of[k]].conn;
+
+		if (c == hconn || c == BROKER_NO_SLOT) {
+			Bourse__VmAward *t = vp[mine];
+
+			vp[mine++] = vp[k];
+			vp[k] = t;
+		} else if (b->reg.conns[c].live) {
+			send_award(b, h, c, vp + k, 1);
+		}
+	}
+	send_award(b, h, hconn, vp + lo, mine - lo);
+}
+
 /* One Award per online host: its price and its VMs' awards. */
 static void send_awards(broker *b)
 {
 	size_t nh = b->cl.n_hosts, nv = b->cl.n_vms;
 	Bourse__VmAward *va = calloc(nv ? nv : 1, sizeof(*va));
 	Bourse__VmAward **vp = calloc(nv ? nv : 1, sizeof(*vp));
+	uint32_t *vm_of = calloc(nv ? nv : 1, sizeof(*vm_of));
 	size_t *first = calloc(nh + 1, sizeof(*first));
 	size_t *fill = calloc(nh + 1, sizeof(*fill));
 
-	if (!va || !vp || !first || !fill)
+	if (!va || !vp || !vm_of || !first || !fill)
 		goto out;
 	/* group VM awards by host: counting sort on the cluster host index */
 	for (size_t i = 0; i < nv; i++)
@@ -362,7 +409,8 @@ static void send_awards(broker *b)
 		size_t k = first[h] + fill[h]++;
 
 		bourse__vm_award__init(&va[k]);
-		va[k].vm = b->reg.vms[b->cl_vm_slot[i]].name;
+		vm_of[k] = b->cl_vm_slot[i];
+		va[k].vm = b->reg.vms[vm_of[k]].name;
 		va[k].target_mib = b->res.awards[i].target;
 		va[k].want_mib = b->res.awards[i].want;
 		va[k].price = b->res.hosts[h].price;
@@ -371,26 +419,14 @@ static void send_awards(broker *b)
 	}
 	for (size_t h = 0; h < nh; h++) {
 		const bhost *bh = &b->reg.hosts[b->cl_host_slot[h]];
-		Bourse__Envelope e;
-		Bourse__Award aw = BOURSE__AWARD__INIT;
 
-		if (!bh->online || bh->conn == BROKER_NO_SLOT)
-			continue;
-		wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-		aw.round = (uint64_t)b->round;
-		aw.host = (char *)bh->name;
-		aw.price = b->res.hosts[h].price;
-		aw.utilization = b->res.hosts[h].utilization;
-		aw.awarded_mib = b->res.hosts[h].awarded;
-		aw.n_vms = first[h + 1] - first[h];
-		aw.vms = vp + first[h];
-		e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
-		e.award = &aw;
-		broker_send(b, &b->reg.conns[bh->conn], &e);
+		if (bh->online && bh->conn != BROKER_NO_SLOT)
+			send_host_awards(b, h, vp, vm_of, first[h], first[h + 1]);
 	}
 out:
 	free(va);
 	free(vp);
+	free(vm_of);
 	free(first);
 	free(fill);
 }

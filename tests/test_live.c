@@ -680,6 +680,37 @@ static void test_broker_restart_agents_return_nothing_lost(void **state)
 	stop_all_cleanly(l);
 }
 
+/* A host's seller and a VM's buyer as separate processes: the buyer's own
+ * connection is bound to its host when it registers the VM there, its bids
+ * count, and its award comes back on its connection. */
+static void test_seller_and_buyer_processes(void **state)
+{
+	struct live *l = *state;
+	char log[160];
+	int64_t c;
+
+	start_broker(l);
+	snprintf(log, sizeof(log), "%s/seller.log", l->dir);
+	const char *seller[] = { "seller", "--host", "host-c", "--capacity-mib",
+				 "16384", "--broker", l->ep, NULL };
+	l->agents[0] = spawn(l, log, seller);
+	wait_online(l, 1);
+	snprintf(log, sizeof(log), "%s/buyer.log", l->dir);
+	const char *buyer[] = { "buyer", "--host", "host-c", "--trace", l->trace,
+				"--vm", "0", "--broker", l->ep, "--verbose", NULL };
+	l->agents[1] = spawn(l, log, buyer);
+	c = host_id(l, "host-c");
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				  "allocations a JOIN vms v ON v.id = a.vm_id "
+				  "WHERE v.name = 'vm-1'") >= 0);
+	assert_int_equal(q_int(l, "SELECT host_id FROM vms WHERE name = 'vm-1'"),
+			 c);
+	wait_rounds_after(l, last_round(l), 2);
+	stop_all_cleanly(l);
+	assert_true(count_in_file(log, "vm-1 target") >= 1);
+	assert_int_equal(count_in_file(l->blog, "wrong_host"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_broker_restart_agents_return_nothing_lost, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_seller_and_buyer_processes,
+						setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
