@@ -46,4 +46,24 @@ int cli_market_param_set(market_params *p, const char *assignment, char *err,
 /* Print every market parameter name and its current value, one a line. */
 void cli_market_params_print(const market_params *p);
 
+/* ---- review.c: shared by the review commands ---- */
+
+struct json_object;
+
+/* $BOURSE_DB if set and not empty, else ./bourse.db. */
+const char *cli_default_db(void);
+
+/* Now, Unix ms. */
+int64_t cli_wall_ms(void);
+
+/* How long ago Unix ms was: "42s", "5m", "3h", "2d" ("-" for 0). */
+void cli_fmt_age(char *buf, size_t size, int64_t ms);
+
+/* Unix ms as "2026-11-23 17:05:48 UTC". */
+void cli_fmt_time(char *buf, size_t size, int64_t ms);
+
+/* Print root pretty on stdout and free it (json_object_put). Returns
+ * CLI_OK, or CLI_FAIL if stdout failed. */
+int cli_json_print(struct json_object *root);
+
 #endif

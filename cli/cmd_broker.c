@@ -132,11 +132,9 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 static int parse_args(broker_config *c, int argc, char **argv, int *done)
 {
 	int opt, print_params = 0;
-	const char *env = getenv("BOURSE_DB");
 
 	broker_config_default(c);
-	if (env && *env)
-		c->db_path = env;
+	c->db_path = cli_default_db();
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "+h", broker_options, NULL)) != -1) {

@@ -88,60 +88,6 @@ struct recs_args {
 	int n_ids;
 };
 
-/* ---- shared with cmd_registry.c in spirit (see the report on cli/) ------ */
-
-static const char *default_db(void)
-{
-	const char *e = getenv("BOURSE_DB");
-
-	return e && *e ? e : "./bourse.db";
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "42s", "5m", "3h", "2d": how long ago ms was. */
-static void fmt_age(char *buf, size_t size, int64_t ms)
-{
-	int64_t s = (now_ms() - ms) / 1000;
-
-	if (ms <= 0)
-		snprintf(buf, size, "-");
-	else if (s < 120)
-		snprintf(buf, size, "%llds", (long long)(s < 0 ? 0 : s));
-	else if (s < 2 * 3600)
-		snprintf(buf, size, "%lldm", (long long)(s / 60));
-	else if (s < 2 * 86400)
-		snprintf(buf, size, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(buf, size, "%lldd", (long long)(s / 86400));
-}
-
-static void fmt_time(char *buf, size_t size, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(buf, size, "%lld ms", (long long)ms);
-}
-
-static int json_print(json_object *root)
-{
-	const char *s = json_object_to_json_string_ext(
-		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	int rc = printf("%s\n", s) < 0 ? CLI_FAIL : CLI_OK;
-
-	json_object_put(root);
-	return rc;
-}
-
 /* ---- JSON --------------------------------------------------------------- */
 
 static json_object *rec_json(const store_rec *r)
@@ -235,7 +181,7 @@ static void rec_cells_fill(const store_rec *r, char (*c)[CELL_MAX])
 			 r->price_there);
 	else
 		snprintf(c[C_PRICE], CELL_MAX, "%.2f", r->price_here);
-	fmt_age(c[C_AGE], CELL_MAX, r->created_ms);
+	cli_fmt_age(c[C_AGE], CELL_MAX, r->created_ms);
 }
 
 static int list_row(const store_rec *r, void *ctx)
@@ -301,7 +247,7 @@ static int recs_list(store *s, const struct recs_args *a)
 			o.oom ? "out of memory" : err);
 		rc = CLI_FAIL;
 	} else if (o.arr) {
-		rc = json_print(o.arr);
+		rc = cli_json_print(o.arr);
 		o.arr = NULL;
 	} else if (o.n == 0) {
 		printf("no %s%srecommendations\n",
@@ -372,7 +318,7 @@ static int audit_print(const store_audit_row *a, void *ctx)
 	char when[64];
 
 	(*(int *)ctx)++;
-	fmt_time(when, sizeof(when), a->ts_ms);
+	cli_fmt_time(when, sizeof(when), a->ts_ms);
 	if (a->detail[0])
 		printf("  %s  %-12s %-16s %s\n", when, a->actor, a->event,
 		       a->detail);
@@ -385,7 +331,7 @@ static void show_text(const store_rec *r)
 {
 	char when[64];
 
-	fmt_time(when, sizeof(when), r->created_ms);
+	cli_fmt_time(when, sizeof(when), r->created_ms);
 	if (r->kind == STORE_REC_MIGRATE)
 		printf("recommendation %lld: migrate %s from %s to %s, %lld -> "
 		       "%lld MiB\n", (long long)r->id, r->vm_name, r->from_host,
@@ -450,7 +396,7 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 		json_object_put(root);
 		return CLI_FAIL;
 	}
-	return root ? json_print(root) : CLI_OK;
+	return root ? cli_json_print(root) : CLI_OK;
 }
 
 /* ---- approve / reject ---------------------------------------------------- */
@@ -474,7 +420,7 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 	actor_name(actor, sizeof(actor));
 	for (int i = 0; i < a->n_ids; i++) {
 		if (store_rec_transition(s, ids[i], to, actor, a->reason,
-					 now_ms(), err, sizeof(err)) != 0) {
+					 cli_wall_ms(), err, sizeof(err)) != 0) {
 			fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
 			failed = 1;
 			continue;
@@ -667,7 +613,7 @@ int cmd_recs(int argc, char **argv)
 	struct recs_args a = { .sub = "", .limit = DEFAULT_LIMIT };
 	int opt;
 
-	a.db = default_db();
+	a.db = cli_default_db();
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the command name; its own options follow it */

@@ -53,50 +53,6 @@ struct reg_args {
 	int64_t round;
 };
 
-/* ---- shared with cmd_recs.c in spirit (see the report on cli/) ---------- */
-
-static const char *default_db(void)
-{
-	const char *e = getenv("BOURSE_DB");
-
-	return e && *e ? e : "./bourse.db";
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "42s", "5m", "3h", "2d": how long ago ms was. */
-static void fmt_age(char *buf, size_t size, int64_t ms)
-{
-	int64_t s = (now_ms() - ms) / 1000;
-
-	if (ms <= 0)
-		snprintf(buf, size, "-");
-	else if (s < 120)
-		snprintf(buf, size, "%llds", (long long)(s < 0 ? 0 : s));
-	else if (s < 2 * 3600)
-		snprintf(buf, size, "%lldm", (long long)(s / 60));
-	else if (s < 2 * 86400)
-		snprintf(buf, size, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(buf, size, "%lldd", (long long)(s / 86400));
-}
-
-static void fmt_time(char *buf, size_t size, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(buf, size, "%lld ms", (long long)ms);
-}
-
 /* A table whose column widths come from its cells. */
 #define CELL_MAX (STORE_TEXT_MAX + 8)
 
@@ -166,16 +122,6 @@ static void table_release(struct table *t)
 	t->nrow = t->cap = 0;
 }
 
-static int json_print(json_object *root)
-{
-	const char *s = json_object_to_json_string_ext(
-		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	int rc = printf("%s\n", s) < 0 ? CLI_FAIL : CLI_OK;
-
-	json_object_put(root);
-	return rc;
-}
-
 /* ---- parsing ------------------------------------------------------------ */
 
 enum { O_DB = 256, O_JSON, O_HOST, O_ROUND };
@@ -209,7 +155,7 @@ static int parse(struct reg_args *a, const char *usage,
 	char err[256];
 	int opt;
 
-	a->db = default_db();
+	a->db = cli_default_db();
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -330,7 +276,7 @@ static int host_row(const store_host_row *h, void *ctx)
 	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%.0f%%", h->utilization * 100);
 	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%lld", (long long)h->awarded_mib);
 	snprintf(table_cell(&o->t, r, 7), CELL_MAX, "%u", h->n_vms);
-	fmt_age(table_cell(&o->t, r, 8), CELL_MAX, h->last_seen_ms);
+	cli_fmt_age(table_cell(&o->t, r, 8), CELL_MAX, h->last_seen_ms);
 	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%s", h->uri[0] ? h->uri : "-");
 	return 0;
 }
@@ -352,7 +298,7 @@ static int finish(struct reg_args *a, struct out *o, const char *none)
 		fprintf(stderr, "bourse %s: out of memory\n", a->cmd);
 		rc = CLI_FAIL;
 	} else if (o->arr) {
-		rc = json_print(o->arr);
+		rc = cli_json_print(o->arr);
 		o->arr = NULL;
 	} else if (o->n == 0) {
 		printf("%s\n", none);
@@ -620,7 +566,7 @@ static int prices_print(struct reg_args *a, struct price_out *po)
 		table_release(&po->o.t);
 		return CLI_OK;
 	}
-	fmt_time(when, sizeof(when), po->started_ms);
+	cli_fmt_time(when, sizeof(when), po->started_ms);
 	printf("round %lld, started %s\n\n", (long long)po->round, when);
 	return finish(a, &po->o, "");
 }
