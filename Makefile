@@ -1,4 +1,5 @@
-# bourse: the two commands are `make demo` and `make test` (see README.md).
+# bourse: the two commands are `make demo` and `make test` (see README.md);
+# `make sim-demo` runs the simulator.
 # This file only wraps CMake; the build itself is CMakeLists.txt.
 
 BUILD      ?= build
@@ -6,8 +7,10 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TRACES     ?= ../shared/traces/bitbrains-rnd/2013-7
 DEMO_HOSTS ?= 8
+DEMO_PORT  ?= 7411
+DEMO_DB    ?= $(BUILD)/demo.db
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo sim-demo clean
 
 all: build
 
@@ -19,14 +22,25 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The test build runs under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: deps
-	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOURSE_SANITIZE=ON >/dev/null
+# The plain build is for test_live_valgrind (valgrind cannot run ASan code).
+test: build
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOURSE_SANITIZE=ON \
+	  -DBOURSE_PLAIN_BIN=$(abspath $(BUILD))/bourse >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j $(JOBS)
 
-# The main job: the simulator on the shipped traces, every policy side by side.
-# Without ../shared/traces it falls back to the small trace embedded in tests/data.
+# The main job: the live system on this machine. A broker on loopback
+# (DEMO_PORT) writing a fresh SQLite file (DEMO_DB), four host agents
+# replaying the shipped traces, until the market recommends resizes and
+# migrations; then `bourse hosts`, `recs list`, `recs show`, and a clean stop.
+# Without ../shared/traces it falls back to the small trace in tests/data.
 demo: build
+	@BOURSE="$(BUILD)/bourse" DEMO_PORT="$(DEMO_PORT)" DEMO_DB="$(DEMO_DB)" \
+	  TRACES="$(TRACES)" sh scripts/demo.sh
+
+# The simulator on the shipped traces, every policy side by side.
+# Without ../shared/traces it falls back to the small trace embedded in tests/data.
+sim-demo: build
 	@if [ -d "$(TRACES)" ]; then trace="$(TRACES)"; else \
 	  echo "note: $(TRACES) not found, using the embedded trace tests/data/bitbrains-mini"; \
 	  trace=tests/data/bitbrains-mini; fi; \
