@@ -256,9 +256,11 @@ static int recs_list(store *s, const struct recs_args *a)
 	} else {
 		list_print(&o);
 	}
-	if (rc == CLI_OK && o.more)
+	if (rc == CLI_OK && o.more) {
+		fflush(stdout); /* the note after the table, also when piped */
 		fprintf(stderr, "(the newest %zu shown; --limit 0 for all)\n",
 			o.n);
+	}
 	json_object_put(o.arr);
 	free(o.rows);
 	return rc;

@@ -477,6 +477,7 @@ static const int prices_right[] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
 struct price_out {
 	struct out o;
 	int64_t round, started_ms;
+	int64_t last; /* the last round run, 0 if none */
 };
 
 static json_object *price_json(const store_price_view *v)
@@ -557,12 +558,15 @@ static int prices_print(struct reg_args *a, struct price_out *po)
 		return finish(a, &po->o, "");
 	}
 	if (po->o.n == 0 && !po->o.oom) {
-		if (a->round)
-			printf("round %lld: no prices kept (older than the "
-			       "retention, see docs/storage.md)\n",
-			       (long long)a->round);
-		else
+		if (po->last == 0)
 			printf("no rounds yet\n");
+		else if (po->round > po->last)
+			printf("round %lld has not run (the last is %lld)\n",
+			       (long long)po->round, (long long)po->last);
+		else
+			printf("round %lld priced no host (none had settled, or "
+			       "its prices are older than the retention, see "
+			       "docs/storage.md)\n", (long long)po->round);
 		table_release(&po->o.t);
 		return CLI_OK;
 	}
@@ -592,8 +596,14 @@ int cmd_prices(int argc, char **argv)
 		store_close(s);
 		return CLI_FAIL;
 	}
+	if (store_round_last(s, &po.last, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse prices: %s\n", err);
+		out_release(&po.o);
+		store_close(s);
+		return CLI_FAIL;
+	}
 	store_close(s);
 	if (po.round == 0)
-		po.round = a.round;
+		po.round = a.round ? a.round : po.last;
 	return prices_print(&a, &po);
 }
