@@ -8,14 +8,19 @@
  * Welcome), then RUNNING (the other identities register, each waiting for
  * its Welcome; asks, bids and heartbeats go out on their timers).
  *
- * Matching answers to identities: the broker answers in the order it reads,
- * and a Welcome names no identity, so Registers awaiting an answer wait in a
- * FIFO (pend) and each Welcome is the oldest one's. An Error carries only the
- * refused seq, which VMs bidding in step share: UNKNOWN_SENDER re-registers
- * every identity that sent that seq lately (re-registering a known identity
- * is harmless); if that includes the primary, the broker has forgotten the
- * connection and everything registers again, the primary first
- * (docs/protocol.md, "Errors").
+ * Matching answers to identities: a Welcome names the identity it welcomes
+ * (Welcome.name, which wire_decode() requires), and only that one is
+ * welcomed; while CONNECTING only the primary's counts (another one answers
+ * a Register from before the reset, and that identity registers again after
+ * the primary). An Error names the sender of the refused message
+ * (Error.ref_sender): UNKNOWN_SENDER re-registers just that identity, or, if
+ * it is the primary, the broker has forgotten the connection and everything
+ * registers again, the primary first (docs/protocol.md, "Errors"). An
+ * UNKNOWN_SENDER that names nobody carries only the refused seq, which VMs
+ * bidding in step share: every identity that sent that seq lately registers
+ * again (re-registering a known identity is harmless). Answers about an
+ * identity that is not welcomed (it is registering again already) change
+ * nothing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,7 +35,8 @@
 
 #define SILENCE_BEFORE_WELCOME_MS 3000 /* liveness before any Welcome */
 #define POLL_MAX_MS 250  /* a signal between checks is seen this soon */
-#define SEQ_WINDOW 4     /* UNKNOWN_SENDER: seqs this recent match */
+#define SEQ_WINDOW 4     /* UNKNOWN_SENDER naming nobody: seqs this
+			  * recent match */
 #define RECV_BATCH 1024  /* frames handled before timers are looked at */
 /* log_once() bits: dropped frames by wire_reason, refused outgoing
  * messages by wire_reason, then broker Errors by code. */
@@ -38,6 +44,7 @@
 #define LOG_NOT_BROKER WIRE_N_REASONS
 #define LOG_OUT (WIRE_N_REASONS + 1)
 #define LOG_CODE (2 * WIRE_N_REASONS + 1)
+#define LOG_STRANGER (LOG_CODE + 32) /* answers naming none of ours */
 
 enum ag_state { AG_CONNECTING, AG_RUNNING };
 
@@ -55,19 +62,12 @@ struct ident {
 	double price;
 };
 
-struct pend {
-	size_t id;
-	uint64_t seq;
-};
-
 typedef struct agent {
 	const agent_config *c;
 	source *src;
 	void *ctx, *sock;
 	struct ident *ids;
 	size_t n_ids, primary;
-	struct pend *pend;    /* ring: Registers awaiting their answer */
-	size_t pend_head, pend_n, pend_cap;
 	enum ag_state state;
 	int64_t start, now;
 	int64_t heard;        /* last frame in, or first send on this socket */
@@ -207,27 +207,6 @@ static int send_env(agent *a, struct ident *id, Bourse__Envelope *e)
 	return 0;
 }
 
-static void pend_push(agent *a, size_t id, uint64_t seq)
-{
-	if (a->pend_n == a->pend_cap) { /* drop the oldest */
-		a->pend_head = (a->pend_head + 1) % a->pend_cap;
-		a->pend_n--;
-	}
-	a->pend[(a->pend_head + a->pend_n) % a->pend_cap] =
-		(struct pend){ .id = id, .seq = seq };
-	a->pend_n++;
-}
-
-static int pend_pop(agent *a, struct pend *out)
-{
-	if (a->pend_n == 0)
-		return 0;
-	*out = a->pend[a->pend_head];
-	a->pend_head = (a->pend_head + 1) % a->pend_cap;
-	a->pend_n--;
-	return 1;
-}
-
 static int read_host(agent *a, source_host *h)
 {
 	char msg[256];
@@ -271,10 +250,7 @@ static int send_register(agent *a, size_t i)
 	}
 	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
 	e.register_ = &reg;
-	if (send_env(a, id, &e) != 0)
-		return -1;
-	pend_push(a, i, id->seq);
-	return 0;
+	return send_env(a, id, &e);
 }
 
 static void send_heartbeat(agent *a)
@@ -363,7 +339,6 @@ static void enter_connecting(agent *a, int64_t delay)
 {
 	for (size_t i = 0; i < a->n_ids; i++)
 		a->ids[i].welcomed = 0;
-	a->pend_head = a->pend_n = 0;
 	a->state = AG_CONNECTING;
 	a->primary = pick_primary(a);
 	a->reg_due = a->now + delay;
@@ -410,24 +385,86 @@ static int64_t silence_ms(const agent *a)
 
 /* ---- answers from the broker ---- */
 
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ident *)elem)->name);
+}
+
+static struct ident *find_vm(agent *a, const char *name)
+{
+	/* VM identities are sorted by name after the host (ids_init) */
+	size_t first = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
+
+	return bsearch(name, a->ids + first, a->n_ids - first,
+		       sizeof(*a->ids), cmp_name);
+}
+
+/* The identity called name (the host or a VM), or NULL (logged once). */
+static struct ident *find_ident(agent *a, const char *name)
+{
+	struct ident *id = find_vm(a, name);
+
+	if (!id && a->ids[0].role == BOURSE__ROLE__ROLE_HOST &&
+	    !strcmp(a->ids[0].name, name))
+		id = &a->ids[0];
+	if (!id)
+		log_once(a, LOG_STRANGER, "the broker named an identity this "
+			 "agent does not have", name);
+	return id;
+}
+
 static void on_welcome(agent *a, const Bourse__Welcome *w)
 {
-	struct pend p;
+	struct ident *id = find_ident(a, w->name);
 
 	a->hb_ms = w->heartbeat_ms;
 	a->liveness = w->liveness;
 	a->round_ms = w->round_ms;
 	a->welcomed_once = 1;
-	if (!pend_pop(a, &p))
-		return; /* an answer to a Register from before a reset */
-	a->ids[p.id].welcomed = 1;
-	if (a->state == AG_CONNECTING && p.id == a->primary) {
+	if (!id)
+		return;
+	if (a->state == AG_CONNECTING && id != &a->ids[a->primary])
+		return; /* answers a Register from before the reset */
+	id->welcomed = 1;
+	if (a->state == AG_CONNECTING) {
 		if (a->c->verbose)
 			alog(a, "registered with the broker (round %llu, every "
 			     "%u ms)", (unsigned long long)w->round,
 			     w->round_ms);
 		enter_running(a);
 	}
+}
+
+/* The broker does not know id: it registers again on its own. */
+static void reregister(agent *a, struct ident *id)
+{
+	id->welcomed = 0;
+	id->reg_due = a->now;
+	id->reg_ivl = a->hb_ms;
+}
+
+/* The broker does not know the primary, so it forgot the connection:
+ * everything registers again, the primary first. */
+static void reregister_all(agent *a)
+{
+	alog(a, "the broker does not know %s; registering everything again",
+	     a->ids[a->primary].name);
+	a->bo = a->c->backoff_min_ms;
+	enter_connecting(a, 0);
+}
+
+/* UNKNOWN_SENDER naming id (unless it is registering again already). */
+static void forget_sender(agent *a, struct ident *id)
+{
+	if (!id->welcomed)
+		return;
+	if (id == &a->ids[a->primary]) {
+		reregister_all(a);
+		return;
+	}
+	reregister(a, id);
+	alog(a, "the broker does not know %s; registering it again",
+	     id->name);
 }
 
 /* Could id have sent ref_seq lately (within its last SEQ_WINDOW)? */
@@ -437,28 +474,20 @@ static int sent_lately(const struct ident *id, uint64_t ref_seq)
 	       id->seq - ref_seq < SEQ_WINDOW;
 }
 
-/* The broker does not know the sender of ref_seq: whoever may have sent it
- * registers again; if the primary may have, the broker forgot the
- * connection: everything registers again, the primary first. */
+/* UNKNOWN_SENDER naming nobody: whoever may have sent ref_seq registers
+ * again; if the primary may have, everything does. */
 static void forget_senders(agent *a, uint64_t ref_seq)
 {
 	size_t n = 0, last = 0;
 
 	if (sent_lately(&a->ids[a->primary], ref_seq)) {
-		alog(a, "the broker does not know %s; registering everything "
-		     "again", a->ids[a->primary].name);
-		a->bo = a->c->backoff_min_ms;
-		enter_connecting(a, 0);
+		reregister_all(a);
 		return;
 	}
 	for (size_t i = 0; i < a->n_ids; i++) {
-		struct ident *id = &a->ids[i];
-
-		if (!sent_lately(id, ref_seq))
+		if (!sent_lately(&a->ids[i], ref_seq))
 			continue;
-		id->welcomed = 0;
-		id->reg_due = a->now;
-		id->reg_ivl = a->hb_ms;
+		reregister(a, &a->ids[i]);
 		last = i;
 		n++;
 	}
@@ -481,8 +510,9 @@ static const char *code_name(Bourse__ErrorCode code)
 
 static void on_error(agent *a, const Bourse__Error *er)
 {
-	char what[96];
-	struct pend p;
+	char what[WIRE_MAX_NAME + 96];
+	int named = er->ref_sender && er->ref_sender[0];
+	struct ident *id = named ? find_ident(a, er->ref_sender) : NULL;
 
 	if (er->code == BOURSE__ERROR_CODE__ERROR_VERSION) {
 		fail(a, "broker speaks protocol version %u, this agent speaks "
@@ -490,29 +520,17 @@ static void on_error(agent *a, const Bourse__Error *er)
 		return;
 	}
 	if (er->code == BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER) {
-		forget_senders(a, er->ref_seq);
+		if (id)
+			forget_sender(a, id);
+		else if (!named)
+			forget_senders(a, er->ref_seq);
 		return;
 	}
-	/* a refused Register: it retries on its own timer */
-	if (a->pend_n && a->pend[a->pend_head].seq == er->ref_seq)
-		pend_pop(a, &p);
-	snprintf(what, sizeof(what), "the broker refused seq %llu (%s)",
-		 (unsigned long long)er->ref_seq, code_name(er->code));
+	/* a refused Register retries on its own timer */
+	snprintf(what, sizeof(what), "the broker refused seq %llu%s%s (%s)",
+		 (unsigned long long)er->ref_seq, id ? " of " : "",
+		 id ? id->name : "", code_name(er->code));
 	log_once(a, LOG_CODE + ((unsigned)er->code & 31), what, er->message);
-}
-
-static int cmp_name(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct ident *)elem)->name);
-}
-
-static struct ident *find_vm(agent *a, const char *name)
-{
-	/* VM identities are sorted by name after the host (ids_init) */
-	size_t first = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
-
-	return bsearch(name, a->ids + first, a->n_ids - first,
-		       sizeof(*a->ids), cmp_name);
 }
 
 /* Record each of our VMs' award (nothing acts on it in this build). */
@@ -738,9 +756,7 @@ static int ids_init(agent *a)
 	if (a->n_ids == 0)
 		return fail(a, "nothing to run: no seller and no VM");
 	a->ids = calloc(a->n_ids, sizeof(*a->ids));
-	a->pend_cap = 2 * a->n_ids + 16;
-	a->pend = calloc(a->pend_cap, sizeof(*a->pend));
-	if (!a->ids || !a->pend)
+	if (!a->ids)
 		return fail(a, "out of memory");
 	if (a->c->run_seller)
 		a->ids[n++] = (struct ident){ .name = a->c->host,
@@ -801,7 +817,6 @@ static void agent_free(agent *a)
 	if (a->ctx)
 		zmq_ctx_term(a->ctx);
 	free(a->ids);
-	free(a->pend);
 }
 
 static int poll_once(agent *a, int64_t deadline)

@@ -10,10 +10,12 @@
  * and a Bid per live VM, a Heartbeat every heartbeat_ms; Awards come back
  * after each round.
  *
- * When nothing is heard from the broker for liveness * heartbeat_ms (or it
- * answers UNKNOWN_SENDER, as a restarted broker does), the agent drops the
- * socket, reconnects with exponential backoff (backoff_min_ms doubling up to
- * backoff_max_ms) and registers every identity again.
+ * When nothing is heard from the broker for liveness * heartbeat_ms, the
+ * agent drops the socket, reconnects with exponential backoff
+ * (backoff_min_ms doubling up to backoff_max_ms) and registers every
+ * identity again. When the broker answers UNKNOWN_SENDER (as a restarted
+ * broker does), the identity it names registers again on the same socket;
+ * if that is the host, every identity does, the host first.
  *
  * Ownership: agent_run() borrows the config and the source; the caller closes
  * the source afterwards.

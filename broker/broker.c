@@ -108,8 +108,11 @@ int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e)
 	return rc < 0 ? -1 : 0;
 }
 
+/* ref_seq and ref_sender say what is refused (0 and NULL: a frame that
+ * could not be decoded). */
 static void send_error(broker *b, const bconn *c, Bourse__ErrorCode code,
-		       const char *msg, uint64_t ref_seq)
+		       const char *msg, uint64_t ref_seq,
+		       const char *ref_sender)
 {
 	Bourse__Envelope e;
 	Bourse__Error er = BOURSE__ERROR__INIT;
@@ -118,6 +121,8 @@ static void send_error(broker *b, const bconn *c, Bourse__ErrorCode code,
 	er.code = code;
 	er.message = (char *)msg;
 	er.ref_seq = ref_seq;
+	if (ref_sender)
+		er.ref_sender = (char *)ref_sender;
 	er.supported_version = WIRE_VERSION;
 	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
 	e.error = &er;
@@ -134,9 +139,10 @@ static void rid_hex(const bconn *c, char *out, size_t outlen)
 }
 
 /* Count a refusal; log it the first time this peer earns this reason;
- * answer the peer. */
+ * answer the peer, naming the refused envelope e (NULL: the frame could not
+ * be decoded). */
 static void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		   const char *msg, uint64_t ref_seq)
+		   const char *msg, const Bourse__Envelope *e)
 {
 	b->drops[reason]++;
 	b->stats.dropped++;
@@ -151,20 +157,21 @@ static void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
 			"[further drops of this kind from this peer are "
 			"counted, not logged]\n", id, host, drop_name(reason), msg);
 	}
-	send_error(b, c, code, msg, ref_seq);
+	send_error(b, c, code, msg, e ? e->seq : 0, e ? e->sender : NULL);
 }
 
+/* The answer to the Register of to (a host or VM name), naming it. */
 static void send_welcome(broker *b, const bconn *c, const char *to)
 {
 	Bourse__Envelope e;
 	Bourse__Welcome w = BOURSE__WELCOME__INIT;
 
-	(void)to;
 	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
 	w.heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms;
 	w.liveness = b->cfg->liveness;
 	w.round_ms = (uint32_t)b->cfg->round_ms;
 	w.round = (uint64_t)b->round;
+	w.name = (char *)to;
 	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
 	e.welcome = &w;
 	broker_send(b, c, &e);
@@ -212,7 +219,7 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	if (c->host != BROKER_NO_SLOT &&
 	    strcmp(b->reg.hosts[c->host].name, e->sender)) {
 		refuse(b, c, BROKER_DROP_REFUSED, BOURSE__ERROR_CODE__ERROR_CONFLICT,
-		       "this connection already speaks for another host", e->seq);
+		       "this connection already speaks for another host", e);
 		return;
 	}
 	hi = registry_host_add(&b->reg, e->sender);
@@ -293,7 +300,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		snprintf(msg, sizeof(msg), "host %s has no seller registered",
 			 vc->host);
 		refuse(b, c, BROKER_DROP_REFUSED,
-		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e->seq);
+		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
 		return;
 	}
 	if (c->host != BROKER_NO_SLOT && c->host != hi) {
@@ -301,7 +308,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 			 "connection speaks for host %s", e->sender, vc->host,
 			 b->reg.hosts[c->host].name);
 		refuse(b, c, BROKER_DROP_WRONG_HOST,
-		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e->seq);
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return;
 	}
 	uint32_t vi = registry_vm_add(&b->reg, e->sender);
@@ -361,7 +368,7 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	if (hi == BROKER_NO_SLOT) {
 		snprintf(msg, sizeof(msg), "%s is not registered", e->sender);
 		refuse(b, c, BROKER_DROP_UNKNOWN,
-		       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg, e->seq);
+		       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	/* a host speaks through the connection it registered on; a VM through
@@ -373,14 +380,14 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 			 "not speak through this connection", e->sender,
 			 b->reg.hosts[hi].name);
 		refuse(b, c, BROKER_DROP_WRONG_HOST,
-		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e->seq);
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	if (e->seq <= **last_seq) {
 		snprintf(msg, sizeof(msg), "%s: seq %" PRIu64 " is not after %"
 			 PRIu64, e->sender, e->seq, **last_seq);
 		refuse(b, c, BROKER_DROP_SEQUENCE,
-		       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e->seq);
+		       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	return hi;
@@ -523,7 +530,8 @@ static void handle_frame(broker *b, uint32_t ci, const zmq_msg_t *m)
 			snprintf(err, sizeof(err), "protocol version %u is not "
 				 "supported; this broker speaks version %u",
 				 peer_version, WIRE_VERSION);
-		refuse(b, &b->reg.conns[ci], r, wire_reason_error_code(r), err, 0);
+		refuse(b, &b->reg.conns[ci], r, wire_reason_error_code(r), err,
+		       NULL);
 		return;
 	}
 	dispatch(b, ci, e);
@@ -552,7 +560,7 @@ static void receive_one(broker *b)
 		if (ci != BROKER_NO_SLOT)
 			refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
 			       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-			       "empty message", 0);
+			       "empty message", NULL);
 		goto out;
 	}
 	if (zmq_msg_more(&body)) {
@@ -560,7 +568,8 @@ static void receive_one(broker *b)
 		if (ci != BROKER_NO_SLOT)
 			refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
 			       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-			       "one envelope per message, not several frames", 0);
+			       "one envelope per message, not several frames",
+			       NULL);
 		goto out;
 	}
 	if (ci != BROKER_NO_SLOT)

@@ -270,6 +270,7 @@ static void s_check_welcome(s_chk *c, const Bourse__Envelope *e)
 	s_at(c, "welcome");
 	s_range(c, "heartbeat_ms", w->heartbeat_ms, 1, UINT32_MAX);
 	s_range(c, "liveness", w->liveness, 1, UINT32_MAX);
+	s_name(c, "name", w->name);
 }
 
 static void s_check_deregister(s_chk *c, const Bourse__Envelope *e)
@@ -383,6 +384,8 @@ static void s_check_error(s_chk *c, const Bourse__Envelope *e)
 		s_fail(c, WIRE_BAD_FIELD, "code",
 		       "%d is not a known error code (1..7)", (int)x->code);
 	s_text(c, "message", x->message, S_TEXT_MAX);
+	if (x->ref_sender != NULL && x->ref_sender[0] != '\0')
+		s_name(c, "ref_sender", x->ref_sender);
 }
 
 /* ------------------------------------------------------------------ */

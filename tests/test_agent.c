@@ -2,9 +2,11 @@
  * test_agent.c - the agent loop against a fake broker: a real ZeroMQ ROUTER
  * socket on an ipc:// endpoint in a temporary directory, the agent in a
  * forked child. Registration order on one connection, per-sender sequence
- * numbers, bids, asks and heartbeats, UNKNOWN_SENDER, VERSION (fatal),
- * actions answered as unsupported, garbage dropped, and reconnecting to a
- * broker that went away and came back.
+ * numbers, bids, asks and heartbeats, Welcomes matched by name (also out of
+ * order), UNKNOWN_SENDER naming one identity or (as an Error without
+ * ref_sender) only a seq, VERSION (fatal), actions answered as unsupported,
+ * garbage dropped, and reconnecting to a broker that went away and came
+ * back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +40,7 @@ struct peer {
 	uint64_t last_seq;
 	int registered;            /* with the current broker socket */
 	int n_reg, n_bid, n_ask, n_hb, n_result, bad_seq;
+	int n_unknown;             /* non-Registers while not registered */
 	uint64_t reg_seq;          /* seq of its latest Register */
 	uint64_t bid_seq;          /* seq of its latest Bid */
 };
@@ -56,6 +59,8 @@ struct fake {
 	int results_unsupported;
 	int refused;               /* VM Registers before the host's */
 	int orphans_ok;            /* 1: accept VMs without their host */
+	int anon_errors;           /* 1: Errors name nobody (no ref_sender) */
+	int hold_vms;              /* 1: VM Registers wait for welcome_peer() */
 	char last_result_id[32];
 };
 
@@ -141,7 +146,7 @@ static void fake_send_raw(struct fake *f, const void *buf, size_t len)
 	assert_true(zmq_send(f->sock, buf, len, 0) >= 0);
 }
 
-static void send_welcome(struct fake *f)
+static void send_welcome(struct fake *f, const char *name)
 {
 	Bourse__Envelope e;
 	Bourse__Welcome w = BOURSE__WELCOME__INIT;
@@ -151,12 +156,16 @@ static void send_welcome(struct fake *f)
 	w.liveness = LIVENESS;
 	w.round_ms = 100;
 	w.round = 1;
+	w.name = (char *)name;
 	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
 	e.welcome = &w;
 	fake_send(f, &e);
 }
 
-static void send_error(struct fake *f, Bourse__ErrorCode code, uint64_t ref)
+/* An Error about ref (seq) of sender (NULL: naming nobody, as do all with
+ * anon_errors). */
+static void send_error(struct fake *f, Bourse__ErrorCode code, uint64_t ref,
+		       const char *sender)
 {
 	Bourse__Envelope e;
 	Bourse__Error er = BOURSE__ERROR__INIT;
@@ -165,6 +174,8 @@ static void send_error(struct fake *f, Bourse__ErrorCode code, uint64_t ref)
 	er.code = code;
 	er.message = (char *)"test";
 	er.ref_seq = ref;
+	if (sender && !f->anon_errors)
+		er.ref_sender = (char *)sender;
 	er.supported_version = WIRE_VERSION + 1;
 	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
 	e.error = &er;
@@ -211,16 +222,19 @@ static void note_register(struct fake *f, struct peer *p,
 		assert_string_equal(e->register_->vm->host, "h1");
 		if (!f->orphans_ok && !peer_get(f, "h1")->registered) {
 			f->refused++;
-			send_error(f, BOURSE__ERROR_CODE__ERROR_INVALID, e->seq);
+			send_error(f, BOURSE__ERROR_CODE__ERROR_INVALID, e->seq,
+				   e->sender);
 			return;
 		}
+		if (f->hold_vms)
+			return;
 	}
 	if (!f->welcome)
 		return;
 	if (f->n_order < 16)
 		snprintf(f->order[f->n_order++], 64, "%s", e->sender);
 	p->registered = 1;
-	send_welcome(f);
+	send_welcome(f, e->sender);
 }
 
 /* What the real broker does with one envelope, and the bookkeeping. */
@@ -236,7 +250,9 @@ static void handle(struct fake *f, const Bourse__Envelope *e)
 		return;
 	}
 	if (!p->registered) {
-		send_error(f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, e->seq);
+		p->n_unknown++;
+		send_error(f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, e->seq,
+			   e->sender);
 		return;
 	}
 	switch (e->body_case) {
@@ -464,8 +480,10 @@ static void test_register_and_bid(void **state)
 	fake_free(&f);
 }
 
-/* UNKNOWN_SENDER in answer to a VM's bid makes it register again; an
- * action is answered as unsupported; garbage and an award are survived. */
+/* UNKNOWN_SENDER naming nobody (an Error without ref_sender), in answer to
+ * a VM's bid, makes whoever sent that seq lately register again, but not
+ * the host; an action is answered as unsupported; garbage and an award are
+ * survived. */
 static void test_unknown_sender_and_actions(void **state)
 {
 	Bourse__Envelope e;
@@ -477,6 +495,7 @@ static void test_unknown_sender_and_actions(void **state)
 
 	(void)state;
 	fake_init(&f);
+	f.anon_errors = 1;
 	pid = start_agent(&f, 6000);
 	fake_start(&f);
 	assert_true(serve_until(&f, bids_flowing, 2500));
@@ -500,7 +519,8 @@ static void test_unknown_sender_and_actions(void **state)
 	struct peer *b = find(&f, "vm-2"), *h = find(&f, "h1");
 	assert_true(h->last_seq > b->bid_seq + 8);
 	b->registered = 0; /* the broker forgot vm-2 */
-	send_error(&f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, b->bid_seq);
+	send_error(&f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, b->bid_seq,
+		   NULL);
 	assert_true(serve_until(&f, vm2_reregistered, 1500));
 	int bids = b->n_bid;
 	serve(&f, 500);
@@ -526,6 +546,105 @@ static void test_unknown_sender_and_actions(void **state)
 	fake_free(&f);
 }
 
+static int vm1_reregistered(struct fake *f)
+{
+	struct peer *a = find(f, "vm-1");
+
+	return a && a->n_reg >= 2 && a->registered;
+}
+
+/* Both VMs have bid, and their latest bids carry the same seq. */
+static int bids_in_step(struct fake *f)
+{
+	struct peer *a = find(f, "vm-1"), *b = find(f, "vm-2");
+
+	return bids_flowing(f) && a->bid_seq == b->bid_seq;
+}
+
+/* UNKNOWN_SENDER naming vm-1 makes exactly vm-1 register again: not vm-2,
+ * which sent the same seq (the VMs bid in step), nor the host. */
+static void test_unknown_sender_named(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent(&f, 6000);
+	fake_start(&f);
+	assert_true(serve_until(&f, bids_in_step, 2500));
+	struct peer *h = find(&f, "h1"), *a = find(&f, "vm-1"),
+		    *b = find(&f, "vm-2");
+	assert_int_equal(a->bid_seq, b->bid_seq);
+	a->registered = 0; /* the broker forgot vm-1 */
+	send_error(&f, BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, a->bid_seq,
+		   "vm-1");
+	assert_true(serve_until(&f, vm1_reregistered, 1500));
+	int bids_a = a->n_bid, bids_b = b->n_bid;
+	serve(&f, 500);
+	assert_int_equal(a->n_reg, 2);
+	assert_int_equal(b->n_reg, 1);
+	assert_int_equal(h->n_reg, 1);
+	assert_true(a->n_bid >= bids_a + 3);
+	assert_true(b->n_bid >= bids_b + 3);
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
+/* The host welcomed, both VMs' Registers waiting for an answer. */
+static int vms_waiting(struct fake *f)
+{
+	struct peer *h = find(f, "h1"), *a = find(f, "vm-1"),
+		    *b = find(f, "vm-2");
+
+	return h && a && b && h->registered && a->n_reg > 0 && b->n_reg > 0;
+}
+
+/* What the broker does with a Register that hold_vms kept waiting. */
+static void welcome_peer(struct fake *f, const char *name)
+{
+	peer_get(f, name)->registered = 1;
+	send_welcome(f, name);
+}
+
+/* Welcomes are matched by name, not by the order of the Registers: vm-2's
+ * Welcome, sent first, welcomes vm-2 (vm-1 registered first, and is still
+ * not welcomed: it sends nothing but Registers); then vm-1's does. */
+static void test_welcomes_out_of_order(void **state)
+{
+	struct fake f;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	f.hold_vms = 1;
+	pid = start_agent(&f, 6000);
+	fake_start(&f);
+	assert_true(serve_until(&f, vms_waiting, 2000));
+	struct peer *a = find(&f, "vm-1"), *b = find(&f, "vm-2");
+	welcome_peer(&f, "vm-2");
+	serve(&f, 600);
+	assert_true(b->n_bid >= 3);
+	assert_int_equal(b->n_reg, 1);
+	assert_int_equal(a->n_bid + a->n_unknown, 0);
+	assert_true(a->n_reg >= 2); /* still trying, on its own timer */
+	welcome_peer(&f, "vm-1");
+	assert_true(serve_until(&f, bids_flowing, 1500));
+	int regs = a->n_reg;
+	serve(&f, 600);
+	assert_true(a->n_reg <= regs + 1); /* at most one was in flight */
+	assert_int_equal(a->n_unknown + b->n_unknown, 0);
+	assert_int_equal(find(&f, "h1")->n_reg, 1);
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
 static int host_registered(struct fake *f)
 {
 	struct peer *h = find(f, "h1");
@@ -545,7 +664,7 @@ static void test_version_error_fatal(void **state)
 	pid = start_agent(&f, 10000);
 	fake_start(&f);
 	assert_true(serve_until(&f, host_registered, 2000));
-	send_error(&f, BOURSE__ERROR_CODE__ERROR_VERSION, 1);
+	send_error(&f, BOURSE__ERROR_CODE__ERROR_VERSION, 1, NULL);
 	assert_int_equal(wait_agent(pid, 2000), 3);
 	fake_free(&f);
 }
@@ -616,13 +735,13 @@ static void test_reconnect(void **state)
 
 /* A broker restarted at once (before the agent finds it silent) knows
  * nobody: the refusals make the agent register again, the host first. */
-static void test_quick_restart(void **state)
+static void quick_restart(int anon_errors)
 {
 	struct fake f;
 	pid_t pid;
 
-	(void)state;
 	fake_init(&f);
+	f.anon_errors = anon_errors;
 	pid = start_agent(&f, 6000);
 	fake_start(&f);
 	assert_true(serve_until(&f, bids_flowing, 2500));
@@ -641,6 +760,20 @@ static void test_quick_restart(void **state)
 	kill(pid, SIGKILL);
 	wait_agent(pid, 1000);
 	fake_free(&f);
+}
+
+/* The refusals name their senders: the host's makes everything register. */
+static void test_quick_restart(void **state)
+{
+	(void)state;
+	quick_restart(0);
+}
+
+/* The same with Errors that name nobody: the agent goes by the seqs. */
+static void test_quick_restart_anon(void **state)
+{
+	(void)state;
+	quick_restart(1);
 }
 
 static int vms_bidding(struct fake *f)
@@ -734,10 +867,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_and_bid),
 		cmocka_unit_test(test_unknown_sender_and_actions),
+		cmocka_unit_test(test_unknown_sender_named),
+		cmocka_unit_test(test_welcomes_out_of_order),
 		cmocka_unit_test(test_version_error_fatal),
 		cmocka_unit_test(test_version_envelope_fatal),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_quick_restart),
+		cmocka_unit_test(test_quick_restart_anon),
 		cmocka_unit_test(test_buyers_only),
 		cmocka_unit_test(test_no_broker_and_stop),
 		cmocka_unit_test(test_bad_config),

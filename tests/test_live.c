@@ -490,8 +490,10 @@ static void *dealer(void *ctx, const char *ep)
 	return s;
 }
 
-/* The next reply must be an Error with this code. */
-static void expect_error(void *s, Bourse__ErrorCode code)
+/* The next reply must be an Error with this code, about a message of
+ * ref_sender ("": a frame that did not decode). */
+static void expect_error_about(void *s, Bourse__ErrorCode code,
+			       const char *ref_sender)
 {
 	uint8_t buf[4096];
 	int n = zmq_recv(s, buf, sizeof(buf), 0);
@@ -503,7 +505,13 @@ static void expect_error(void *s, Bourse__ErrorCode code)
 	assert_int_equal(e->body_case, BOURSE__ENVELOPE__BODY_ERROR);
 	assert_int_equal(e->error->code, code);
 	assert_int_equal(e->error->supported_version, WIRE_VERSION);
+	assert_string_equal(e->error->ref_sender, ref_sender);
 	bourse__envelope__free_unpacked(e, NULL);
+}
+
+static void expect_error(void *s, Bourse__ErrorCode code)
+{
+	expect_error_about(s, code, "");
 }
 
 static void send_env(void *s, Bourse__Envelope *e, size_t cut)
@@ -574,7 +582,7 @@ static void test_bad_frames_are_dropped_honest_agents_served(void **state)
 	e.body_case = BOURSE__ENVELOPE__BODY_BID;
 	e.bid = &bid;
 	send_env(s, &e, 0);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_WRONG_HOST);
+	expect_error_about(s, BOURSE__ERROR_CODE__ERROR_WRONG_HOST, "vm-1");
 
 	/* a bid with a negative demand is out of range */
 	bid.demand_mib = -5;

@@ -63,6 +63,7 @@ static void fx_samples(fixture *f)
 	f->welcome.liveness = 3;
 	f->welcome.round_ms = 5000;
 	f->welcome.round = 42;
+	f->welcome.name = "vm-a";
 	bourse__deregister__init(&f->dereg);
 	f->dereg.reason = "shutdown";
 	bourse__heartbeat__init(&f->hb);
@@ -120,6 +121,7 @@ static void fx_broker(fixture *f)
 	f->error.message = "version 2 is not supported";
 	f->error.ref_seq = 7;
 	f->error.supported_version = WIRE_VERSION;
+	f->error.ref_sender = "vm-a";
 }
 
 static void fx_init(fixture *f)
@@ -333,6 +335,24 @@ static void test_roundtrip_fields(void **state)
 	assert_int_equal(out->award->vms[2]->target_mib, 6144);
 	wire_free(out);
 
+	assert_int_equal(encode_decode(fx_env(&f, BOURSE__ENVELOPE__BODY_WELCOME),
+				       &out, err, sizeof err), WIRE_OK);
+	assert_string_equal(out->welcome->name, "vm-a");
+	assert_int_equal(out->welcome->round, 42);
+	wire_free(out);
+
+	assert_int_equal(encode_decode(fx_env(&f, BOURSE__ENVELOPE__BODY_ERROR),
+				       &out, err, sizeof err), WIRE_OK);
+	assert_string_equal(out->error->ref_sender, "vm-a");
+	assert_int_equal(out->error->ref_seq, 7);
+	wire_free(out);
+
+	/* an Error about a frame that could not be decoded names nobody */
+	f.error.ref_sender = "";
+	assert_int_equal(encode_decode(&f.e, &out, err, sizeof err), WIRE_OK);
+	assert_string_equal(out->error->ref_sender, "");
+	wire_free(out);
+
 	wire_free(NULL);
 }
 
@@ -376,6 +396,20 @@ static void test_accept_limits(void **state)
 	fx_env(&f, BOURSE__ENVELOPE__BODY_AWARD);
 	f.award.n_vms = 0;
 	expect_ok(&f.e);
+
+	fx_init(&f);
+	fx_env(&f, BOURSE__ENVELOPE__BODY_WELCOME);
+	f.welcome.name = name;
+	expect_ok(&f.e);
+
+	fx_init(&f);
+	fx_env(&f, BOURSE__ENVELOPE__BODY_ERROR);
+	f.error.ref_sender = name;
+	expect_ok(&f.e);
+	f.error.ref_sender = ""; /* the refused frame did not decode */
+	expect_ok(&f.e);
+	f.error.ref_sender = NULL; /* the same, built in memory */
+	check_err(wire_validate(&f.e, NULL, 0), WIRE_OK, "", "");
 	free(name);
 }
 
@@ -948,6 +982,45 @@ static void test_action_fields(void **state)
 	free(id);
 }
 
+/* Welcome.name is a name and required; Error.ref_sender is a name or
+ * empty. */
+static void test_broker_names(void **state)
+{
+	char *long_name = repeat('n', WIRE_MAX_NAME + 1);
+	fixture fx, *f = &fx;
+
+	(void)state;
+	fx_init(f);
+
+	fx_env(f, BOURSE__ENVELOPE__BODY_WELCOME);
+	f->welcome.name = "";
+	expect_reject(&f->e, WIRE_BAD_FIELD, "welcome.name: \"\" is empty");
+	f->welcome.name = NULL;
+	expect_invalid(&f->e, WIRE_BAD_FIELD, "welcome.name: \"\" is empty");
+	f->welcome.name = "vm a";
+	expect_reject(&f->e, WIRE_BAD_FIELD,
+		      "welcome.name: \"vm\" is followed by byte 0x20");
+	f->welcome.name = "vm\x7f";
+	expect_reject(&f->e, WIRE_BAD_FIELD, "welcome.name: \"vm\" is followed "
+		      "by byte 0x7f");
+	f->welcome.name = long_name;
+	expect_reject(&f->e, WIRE_BAD_FIELD, "welcome.name: longer than 128");
+	f->welcome.name = "vm-a";
+
+	fx_env(f, BOURSE__ENVELOPE__BODY_ERROR);
+	f->error.ref_sender = "vm\ta";
+	expect_reject(&f->e, WIRE_BAD_FIELD,
+		      "error.ref_sender: \"vm\" is followed by byte 0x09");
+	f->error.ref_sender = " ";
+	expect_reject(&f->e, WIRE_BAD_FIELD,
+		      "error.ref_sender: \"\" is followed by byte 0x20");
+	f->error.ref_sender = long_name;
+	expect_reject(&f->e, WIRE_BAD_FIELD,
+		      "error.ref_sender: longer than 128");
+	f->error.ref_sender = "vm-a";
+	free(long_name);
+}
+
 static void test_broker_fields(void **state)
 {
 	fixture f;
@@ -1057,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_award_fields),
 		cmocka_unit_test(test_action_fields),
 		cmocka_unit_test(test_broker_fields),
+		cmocka_unit_test(test_broker_names),
 		cmocka_unit_test(test_names_and_codes),
 	};
 
