@@ -633,14 +633,16 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	b->cfg = c;
 	if (broker_config_validate(c, err, errlen))
 		return -1;
+	/* bind first: a broker that cannot listen leaves no database behind
+	 * (frames that arrive meanwhile wait in the socket) */
+	if (open_socket(b, err, errlen))
+		return -1;
 	if (store_open(c->db_path, STORE_CREATE, &b->st, err, errlen))
 		return -1;
 	if (store_round_last(b->st, &b->round, err, errlen))
 		return -1;
 	b->round++;
 	if (registry_load(&b->reg, b->st, broker_now_ms(), err, errlen))
-		return -1;
-	if (open_socket(b, err, errlen))
 		return -1;
 	b->next_round_at = broker_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64

@@ -123,6 +123,12 @@ expect 2 stderr "--heartbeat-ms: 'abc' is not a whole number" -- broker --heartb
 expect 2 stderr "--liveness: '0' is out of range" -- broker --liveness 0
 expect 2 stderr "'nope' is not a market parameter" -- broker --param nope=1
 expect 1 stderr 'cannot listen on bogus://x' -- broker --listen bogus://x --db "$tmp/b.db" --rounds 1
+if [ -e "$tmp/b.db" ]; then
+	fail=$((fail + 1))
+	echo "FAIL: a broker that could not listen created its database"
+else
+	pass=$((pass + 1))
+fi
 expect 1 stderr "cannot open database $tmp/no/such/dir.db" -- broker --db "$tmp/no/such/dir.db" --rounds 1
 expect 2 stderr '--host: is required' -- agent
 expect 2 stderr "unrecognized option '--bogus'" -- agent --bogus
