@@ -30,6 +30,9 @@ int cmd_recs(int argc, char **argv);    /* cmd_recs.c: list/show/approve/reject 
 int cmd_hosts(int argc, char **argv);   /* cmd_registry.c */
 int cmd_vms(int argc, char **argv);     /* cmd_registry.c */
 int cmd_prices(int argc, char **argv);  /* cmd_registry.c */
+int cmd_mode(int argc, char **argv);    /* cmd_control.c: show or set modes */
+int cmd_pause(int argc, char **argv);   /* cmd_control.c: the kill switch */
+int cmd_resume(int argc, char **argv);  /* cmd_control.c */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */
@@ -61,6 +64,9 @@ void cli_fmt_age(char *buf, size_t size, int64_t ms);
 
 /* Unix ms as "2026-11-23 17:05:48 UTC". */
 void cli_fmt_time(char *buf, size_t size, int64_t ms);
+
+/* Who the audit log says acted: "cli:$USER", or "cli". */
+void cli_actor_name(char *buf, size_t size);
 
 /* Print root pretty on stdout and free it (json_object_put). Returns
  * CLI_OK, or CLI_FAIL if stdout failed. */

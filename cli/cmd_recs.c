@@ -403,23 +403,13 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 
 /* ---- approve / reject ---------------------------------------------------- */
 
-static void actor_name(char *buf, size_t size)
-{
-	const char *u = getenv("USER");
-
-	if (u && *u)
-		snprintf(buf, size, "cli:%s", u);
-	else
-		snprintf(buf, size, "cli");
-}
-
 static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 		  store_rec_state to)
 {
 	char actor[STORE_NAME_MAX], err[512];
 	int failed = 0;
 
-	actor_name(actor, sizeof(actor));
+	cli_actor_name(actor, sizeof(actor));
 	for (int i = 0; i < a->n_ids; i++) {
 		if (store_rec_transition(s, ids[i], to, actor, a->reason,
 					 cli_wall_ms(), err, sizeof(err)) != 0) {

@@ -24,6 +24,10 @@ static const struct command commands[] = {
 	{ "hosts", cmd_hosts, "list the hosts the broker knows" },
 	{ "vms", cmd_vms, "list the VMs the broker knows" },
 	{ "prices", cmd_prices, "show memory prices per host for a round" },
+	{ "mode", cmd_mode, "show or set what the broker may do per kind of "
+			    "action" },
+	{ "pause", cmd_pause, "stop all dispatching at once (kill switch)" },
+	{ "resume", cmd_resume, "dispatch again after a pause" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

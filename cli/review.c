@@ -50,6 +50,16 @@ void cli_fmt_time(char *buf, size_t size, int64_t ms)
 		snprintf(buf, size, "%lld ms", (long long)ms);
 }
 
+void cli_actor_name(char *buf, size_t size)
+{
+	const char *u = getenv("USER");
+
+	if (u && *u)
+		snprintf(buf, size, "cli:%s", u);
+	else
+		snprintf(buf, size, "cli");
+}
+
 int cli_json_print(struct json_object *root)
 {
 	const char *s = json_object_to_json_string_ext(

@@ -151,9 +151,22 @@ static const char schema_v2[] =
 	"CREATE INDEX audit_rec ON audit(rec_id);"
 	"CREATE INDEX rounds_started ON rounds(started_ms);";
 
+static const char schema_v3[] =
+	"CREATE TABLE control ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" mode_resize_up INTEGER NOT NULL DEFAULT 0 CHECK (mode_resize_up IN (0, 1, 2)),"
+	" mode_resize_down INTEGER NOT NULL DEFAULT 0 CHECK (mode_resize_down IN (0, 1, 2)),"
+	" mode_migrate INTEGER NOT NULL DEFAULT 0 CHECK (mode_migrate IN (0, 1, 2)),"
+	" paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),"
+	" pause_reason TEXT NOT NULL DEFAULT '',"
+	" updated_ms INTEGER NOT NULL DEFAULT 0,"
+	" updated_by TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO control (id) VALUES (1);";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
+static const char *const migrations[] = { schema_v1, schema_v2,
+						   schema_v3 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* How long a writer waits for a lock held by another process, ms. */
 #define STORE_BUSY_MS 5000
@@ -333,5 +333,52 @@ int store_audit(store *s, const char *actor, const char *event,
 int store_audit_list(store *s, int64_t rec_id,
 		     int (*cb)(const store_audit_row *, void *), void *ctx,
 		     char *err, size_t errlen);
+
+/* ---- control: modes and the kill switch ------------------------------- */
+
+/* What the broker may do with a recommendation of one kind of action. */
+typedef enum store_mode {
+	STORE_MODE_RECOMMEND = 0, /* store it; nothing changes (the default) */
+	STORE_MODE_MANUAL = 1,    /* dispatch it once an operator approves */
+	STORE_MODE_AUTOMATED = 2, /* approve and dispatch it by itself */
+} store_mode;
+
+/* The kinds of action a mode is set for. */
+typedef enum store_action {
+	STORE_ACT_RESIZE_UP = 0,
+	STORE_ACT_RESIZE_DOWN,
+	STORE_ACT_MIGRATE,
+	STORE_N_ACTS
+} store_action;
+
+/* The one row of control state, as the CLI set it last. */
+typedef struct store_control {
+	store_mode mode[STORE_N_ACTS];
+	int paused;                        /* 1: dispatch nothing */
+	char pause_reason[STORE_TEXT_MAX];
+	int64_t updated_ms;                /* 0: never set */
+	char updated_by[STORE_NAME_MAX];
+} store_control;
+
+/* "recommend", "resize-up", ... and back. parse returns 0, or -1. */
+const char *store_mode_name(store_mode m);
+int store_mode_parse(const char *name, store_mode *out);
+const char *store_action_name(store_action a);
+int store_action_parse(const char *name, store_action *out);
+
+/* Read the control row (every mode recommend, not paused, on a new file). */
+int store_control_get(store *s, store_control *out, char *err,
+		      size_t errlen);
+
+/* Set the mode of one action kind, or of every kind with act =
+ * STORE_N_ACTS. Audited ("mode.set", "resize-up: recommend -> manual"). */
+int store_mode_set(store *s, store_action act, store_mode m,
+		   const char *actor, int64_t now_ms, char *err, size_t errlen);
+
+/* The kill switch: paused = 1 stops all dispatching until paused = 0.
+ * reason may be NULL. Audited ("dispatch.paused" / "dispatch.resumed"). */
+int store_pause_set(store *s, int paused, const char *actor,
+		    const char *reason, int64_t now_ms, char *err,
+		    size_t errlen);
 
 #endif

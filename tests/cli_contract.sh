@@ -143,5 +143,26 @@ expect 1 stderr 'cannot connect to nope' -- agent --host h --capacity-mib 4096 -
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
 
+# Modes and the kill switch: bad values exit 2 before touching anything; a
+# missing database is named and not created; then a round trip on a real one.
+expect 0 stdout 'usage: bourse mode' -- mode --help
+expect 0 stdout 'usage: bourse pause' -- pause --help
+expect 0 stdout 'usage: bourse resume' -- resume --help
+expect 2 stderr "'auto' is not a mode" -- mode auto --db "$tmp/c.db"
+expect 2 stderr "--for: 'resize' is not a kind of action" -- mode manual --for resize --db "$tmp/c.db"
+expect 2 stderr '--for needs a MODE' -- mode --for migrate --db "$tmp/c.db"
+expect 2 stderr 'pause takes no such option' -- pause --json --db "$tmp/c.db"
+expect 2 stderr "unrecognized option '--bogus'" -- resume --bogus
+expect 1 stderr "database $tmp/c.db does not exist" -- mode manual --db "$tmp/c.db"
+expect 1 stderr "database $tmp/c.db does not exist" -- pause --db "$tmp/c.db"
+"$bourse" broker --listen "ipc://$tmp/ctl.ipc" --db "$tmp/c.db" --rounds 1 --round-ms 10 2>/dev/null
+expect 0 stdout '^migrate +manual' -- mode manual --for migrate,resize-up --db "$tmp/c.db"
+expect 0 stdout '^resize-down +recommend' -- mode --db "$tmp/c.db"
+expect 0 stdout 'dispatching paused' -- pause --reason 'maintenance' --db "$tmp/c.db"
+expect 0 stdout 'PAUSED: maintenance' -- mode --db "$tmp/c.db"
+expect 0 stdout '"paused":true' -- mode --json --db "$tmp/c.db"
+expect 0 stdout 'dispatching resumed' -- resume --db "$tmp/c.db"
+expect 0 stdout 'dispatching +on' -- mode --db "$tmp/c.db"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

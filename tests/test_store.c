@@ -400,7 +400,7 @@ static void test_migrate_v1(void **state)
 		 " 1, '');");
 
 	assert_int_equal(store_open(v1, 0, &s, err, sizeof err), 0);
-	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	store_rec r = get_rec(s, 2);
 	assert_int_equal(r.round, 7);
 	assert_int_equal(r.last_round, 7); /* backfilled by the migration */
@@ -412,11 +412,15 @@ static void test_migrate_v1(void **state)
 	assert_string_equal(r.state_reason,
 			    "superseded (before schema 2 kept by which)");
 	assert_int_equal(audit_count(s, 1), 1);
-	/* and the upgraded file works at version 2 */
+	/* and the upgraded file works at the current version */
 	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
 					      NULL, 2000, err, sizeof err), 0);
 	store_close(s);
-	assert_int_equal(raw_int(v1, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(v1, "PRAGMA user_version"),
+			 STORE_SCHEMA_VERSION);
+	/* v3: the control row is there with its defaults */
+	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM control WHERE "
+				 "mode_migrate = 0 AND paused = 0"), 1);
 	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM samples"), 1);
 
 	/* the upgraded file has exactly the schema of a fresh one */
@@ -451,16 +455,17 @@ static void test_newer_refused(void **state)
 
 	store_close(f->s);
 	f->s = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 3");
-	snprintf(want, sizeof want, "database %s has schema version 3, newer "
-		 "than this bourse supports (2); upgrade bourse", f->path);
+	raw_exec(f->path, "PRAGMA user_version = 99");
+	snprintf(want, sizeof want, "database %s has schema version 99, newer "
+		 "than this bourse supports (%d); upgrade bourse", f->path,
+		 STORE_SCHEMA_VERSION);
 	assert_int_equal(store_open(f->path, 0, &s, err, sizeof err), -1);
 	assert_string_equal(err, want);
 	assert_int_equal(store_open(f->path, STORE_READONLY, &s, err,
 				    sizeof err), -1);
 	assert_string_equal(err, want);
 	assert_null(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
 }
 
 static void test_readonly(void **state)
@@ -1392,6 +1397,69 @@ static void test_big_round(void **state)
 	rm_dir(dir);
 }
 
+/* Modes per action kind and the kill switch persist, are audited, and are
+ * refused on a read-only handle. */
+static void test_control(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+	store_control c;
+	store_mode m;
+	store_action a;
+	store *ro = NULL;
+
+	assert_int_equal(store_control_get(f->s, &c, err, sizeof err), 0);
+	for (int i = 0; i < STORE_N_ACTS; i++)
+		assert_int_equal(c.mode[i], STORE_MODE_RECOMMEND);
+	assert_int_equal(c.paused, 0);
+	assert_int_equal(c.updated_ms, 0);
+
+	assert_int_equal(store_mode_set(f->s, STORE_ACT_MIGRATE,
+					STORE_MODE_MANUAL, "cli:op", 5000, err,
+					sizeof err), 0);
+	assert_int_equal(store_mode_set(f->s, STORE_N_ACTS, STORE_MODE_AUTOMATED,
+					"cli:op", 6000, err, sizeof err), 0);
+	assert_int_equal(store_mode_set(f->s, STORE_ACT_RESIZE_UP,
+					STORE_MODE_RECOMMEND, "cli:op", 7000,
+					err, sizeof err), 0);
+	assert_int_equal(store_pause_set(f->s, 1, "cli:op", "maintenance", 8000,
+					 err, sizeof err), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, 0, &f->s, err, sizeof err), 0);
+	assert_int_equal(store_control_get(f->s, &c, err, sizeof err), 0);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_UP], STORE_MODE_RECOMMEND);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_DOWN], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_MIGRATE], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.paused, 1);
+	assert_string_equal(c.pause_reason, "maintenance");
+	assert_int_equal(c.updated_ms, 8000);
+	assert_string_equal(c.updated_by, "cli:op");
+	/* 1 + 3 + 1 mode changes, 1 pause */
+	assert_int_equal(audit_count(f->s, 0), 6);
+
+	assert_int_equal(store_pause_set(f->s, 0, "cli:op", NULL, 9000, err,
+					 sizeof err), 0);
+	assert_int_equal(store_control_get(f->s, &c, err, sizeof err), 0);
+	assert_int_equal(c.paused, 0);
+	assert_string_equal(c.pause_reason, "");
+
+	assert_int_equal(store_open(f->path, STORE_READONLY, &ro, err,
+				    sizeof err), 0);
+	assert_int_equal(store_pause_set(ro, 1, "x", NULL, 1, err, sizeof err),
+			 -1);
+	assert_int_equal(store_control_get(ro, &c, err, sizeof err), 0);
+	store_close(ro);
+
+	assert_int_equal(store_mode_parse("manual", &m), 0);
+	assert_int_equal(m, STORE_MODE_MANUAL);
+	assert_int_equal(store_mode_parse("auto", &m), -1);
+	assert_int_equal(store_action_parse("resize-down", &a), 0);
+	assert_int_equal(a, STORE_ACT_RESIZE_DOWN);
+	assert_int_equal(store_action_parse("resize", &a), -1);
+	assert_string_equal(store_action_name(STORE_ACT_MIGRATE), "migrate");
+	assert_string_equal(store_mode_name(STORE_MODE_AUTOMATED), "automated");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1426,6 +1494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_state, setup, teardown),
 		cmocka_unit_test(test_big_round),
+		cmocka_unit_test_setup_teardown(test_control, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,170 @@
+/*
+ * store_control.c - the control row: the mode per kind of action and the
+ * kill switch (schema v3, table control). The CLI writes it, the broker
+ * reads it every round, so a change takes effect at the next round and
+ * survives restarts. Every change is audited.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+static const char *const mode_names[] = { "recommend", "manual", "automated" };
+static const char *const action_names[STORE_N_ACTS] = {
+	[STORE_ACT_RESIZE_UP] = "resize-up",
+	[STORE_ACT_RESIZE_DOWN] = "resize-down",
+	[STORE_ACT_MIGRATE] = "migrate",
+};
+/* the control table's column for each action kind */
+static const char *const action_cols[STORE_N_ACTS] = {
+	[STORE_ACT_RESIZE_UP] = "mode_resize_up",
+	[STORE_ACT_RESIZE_DOWN] = "mode_resize_down",
+	[STORE_ACT_MIGRATE] = "mode_migrate",
+};
+
+#define N_MODES (sizeof(mode_names) / sizeof(mode_names[0]))
+
+const char *store_mode_name(store_mode m)
+{
+	return (unsigned)m < N_MODES ? mode_names[m] : "?";
+}
+
+int store_mode_parse(const char *name, store_mode *out)
+{
+	for (size_t i = 0; i < N_MODES; i++)
+		if (name && !strcmp(name, mode_names[i])) {
+			*out = (store_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *store_action_name(store_action a)
+{
+	return (unsigned)a < STORE_N_ACTS ? action_names[a] : "?";
+}
+
+int store_action_parse(const char *name, store_action *out)
+{
+	for (int i = 0; i < STORE_N_ACTS; i++)
+		if (name && !strcmp(name, action_names[i])) {
+			*out = (store_action)i;
+			return 0;
+		}
+	return -1;
+}
+
+int store_control_get(store *s, store_control *out, char *err,
+		      size_t errlen)
+{
+	static const char sql[] =
+		"SELECT mode_resize_up, mode_resize_down, mode_migrate, paused,"
+		" pause_reason, updated_ms, updated_by FROM control WHERE id = 1";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store__dberr(s, err, errlen, "reading the control row");
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		for (int i = 0; i < STORE_N_ACTS; i++)
+			out->mode[i] = (store_mode)sqlite3_column_int(st, i);
+		out->paused = sqlite3_column_int(st, 3);
+		store__text(st, 4, out->pause_reason, sizeof(out->pause_reason));
+		out->updated_ms = sqlite3_column_int64(st, 5);
+		store__text(st, 6, out->updated_by, sizeof(out->updated_by));
+	} else if (rc != SQLITE_DONE) {
+		store__dberr(s, err, errlen, "reading the control row");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Run one UPDATE of the control row with its audit entry, in a transaction.
+ * ?1 int, ?2 now, ?3 actor, ?4 text (a statement without ?4 ignores it:
+ * sqlite3_bind_* answers SQLITE_RANGE and binds nothing). */
+static int control_write(store *s, const char *sql, const char *actor,
+			 const char *event, const char *detail, int64_t now_ms,
+			 int bind_int, const char *bind_text, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (store__writable(s, err, errlen) || store__begin(s, err, errlen))
+		return -1;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int(st, 1, bind_int);
+	sqlite3_bind_int64(st, 2, now_ms);
+	store__bind_text(st, 3, actor);
+	store__bind_text(st, 4, bind_text);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (store__audit(s, actor, event, 0, detail, now_ms, err, errlen) ||
+	    store__commit(s, err, errlen)) {
+		store__rollback(s);
+		return -1;
+	}
+	return 0;
+fail:
+	store__dberr(s, err, errlen, "writing the control row");
+	sqlite3_finalize(st);
+	store__rollback(s);
+	return -1;
+}
+
+static int mode_set_one(store *s, store_action act, store_mode m,
+			store_mode was, const char *actor, int64_t now_ms,
+			char *err, size_t errlen)
+{
+	char sql[160], detail[96];
+
+	snprintf(sql, sizeof(sql), "UPDATE control SET %s = ?1, updated_ms = "
+		 "?2, updated_by = ?3 WHERE id = 1", action_cols[act]);
+	snprintf(detail, sizeof(detail), "%s: %s -> %s", action_names[act],
+		 store_mode_name(was), store_mode_name(m));
+	return control_write(s, sql, actor, "mode.set", detail, now_ms, (int)m,
+			     "", err, errlen);
+}
+
+int store_mode_set(store *s, store_action act, store_mode m,
+		   const char *actor, int64_t now_ms, char *err, size_t errlen)
+{
+	store_control c;
+
+	if ((unsigned)m >= N_MODES || (unsigned)act > STORE_N_ACTS) {
+		store__err(err, errlen, "no such mode or action kind");
+		return -1;
+	}
+	if (store_control_get(s, &c, err, errlen))
+		return -1;
+	for (int i = 0; i < STORE_N_ACTS; i++) {
+		if (act != STORE_N_ACTS && i != (int)act)
+			continue;
+		if (mode_set_one(s, (store_action)i, m, c.mode[i], actor,
+				 now_ms, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+int store_pause_set(store *s, int paused, const char *actor,
+		    const char *reason, int64_t now_ms, char *err,
+		    size_t errlen)
+{
+	static const char sql[] =
+		"UPDATE control SET paused = ?1, updated_ms = ?2,"
+		" updated_by = ?3, pause_reason = ?4 WHERE id = 1";
+
+	return control_write(s, sql, actor,
+			     paused ? "dispatch.paused" : "dispatch.resumed",
+			     reason ? reason : "", now_ms, paused ? 1 : 0,
+			     paused && reason ? reason : "", err, errlen);
+}
