@@ -3,8 +3,9 @@
  *
  * A source is an interface (a table of functions and a private state), so
  * that the agent loop does not know whether the numbers come from a trace, a
- * synthetic generator, /proc, libvirt or cgroups. This build has the trace
- * source (source_trace_open()); real sources implement the same table.
+ * synthetic generator, /proc, libvirt or cgroups: trace and static
+ * (source.c, source_trace.c), Linux host (source_linux.c), cgroup v2
+ * (source_cgroup.c), libvirt (source_libvirt.c), each below.
  *
  * Time: the agent calls source_advance() once per bid interval; a trace
  * source moves one trace step forward (wrapping around at the end, so a demo
@@ -98,5 +99,72 @@ int source_trace_open(const source_trace_opts *o, source **out, char *err,
  * is kept and the rest free, never changing (a seller without a trace). */
 int source_static_open(int64_t capacity_mib, int64_t reserve_mib,
 		       source **out, char *err, size_t errlen);
+
+/* Notes a source makes about itself ("no /proc/pressure/memory: PSI not
+ * used"), once each. NULL in the opts below: printed on stderr. */
+typedef void (*source_note_fn)(void *ctx, const char *msg);
+
+/* The Linux host source: the host's signals from /proc/meminfo (capacity =
+ * MemTotal, free = MemAvailable - reserve_mib, never below 0 nor above
+ * capacity - reserve_mib, as the trace and static sources count it),
+ * /proc/vmstat (swap in/out rates from pswpin/pswpout between advances,
+ * timed by /proc/uptime) and
+ * /proc/pressure/memory (PSI full avg10 / 100 as balloon pressure, when the
+ * kernel has it). No VMs (n_vms() is 0): pair it with a VM source. proc_root
+ * is "/proc" unless a test points it at a fixture tree. A file that is
+ * missing is noted once and the source goes on without it; an unreadable
+ * /proc/meminfo, or a malformed line in any file (the error names file and
+ * line), is an error. */
+typedef struct source_linux_opts {
+	const char *proc_root; /* NULL: "/proc" */
+	int64_t reserve_mib;   /* kept for the hypervisor */
+	source_note_fn note;
+	void *note_ctx;
+} source_linux_opts;
+
+int source_linux_open(const source_linux_opts *o, source **out, char *err,
+		      size_t errlen);
+
+/* The cgroup v2 source: one VM per child cgroup of parent (e.g. the
+ * machine.slice of QEMU processes, or a container parent), named by its
+ * directory: demand from memory.current minus inactive file pages
+ * (memory.stat), limits from memory.max / memory.high; pressure is demand /
+ * assigned * 100 as for every source (memory.pressure is read and checked,
+ * but the sample has no field for its PSI). The VMs are the children found
+ * at open: a child that goes away stays with alive = 0, one created later is
+ * not seen. Host figures come from another source (n_vms() only here:
+ * host() reports capacity 0). cgroup_root is "/sys/fs/cgroup" unless a test
+ * points it elsewhere. */
+typedef struct source_cgroup_opts {
+	const char *cgroup_root; /* NULL: "/sys/fs/cgroup" */
+	const char *parent;      /* relative to cgroup_root */
+	source_note_fn note;
+	void *note_ctx;
+} source_cgroup_opts;
+
+int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
+		       size_t errlen);
+
+/* The libvirt source: the running domains of a connection URI (e.g.
+ * "qemu:///system"; tests use "test:///default"). Per domain: configured
+ * (maximum) and current memory, and the balloon statistics (actual, unused,
+ * available, usable, swap in/out, major faults, RSS) with the statistics
+ * period set to stats_period_s; demand = available - usable (or actual -
+ * unused when usable is missing, else the current memory, noted once).
+ * The domains are those running at open: one started later is picked up
+ * when the agent restarts. Host capacity from virNodeGetInfo, free memory
+ * from virNodeGetMemoryStats (else virNodeGetFreeMemory); libvirt has no
+ * host swap figure (0). Silences libvirt's own stderr printing for the
+ * whole process (virSetErrorFunc): errors come back through err. */
+typedef struct source_libvirt_opts {
+	const char *uri;
+	int stats_period_s; /* 0: leave the domains' period alone */
+	int64_t reserve_mib;
+	source_note_fn note;
+	void *note_ctx;
+} source_libvirt_opts;
+
+int source_libvirt_open(const source_libvirt_opts *o, source **out,
+			char *err, size_t errlen);
 
 #endif

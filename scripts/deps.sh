@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config zlib1g-dev libjson-c-dev libcmocka-dev
-libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev"
+libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libvirt-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,629 @@
+/*
+ * source_libvirt.c - the libvirt source: the running domains of one libvirt
+ * connection (qemu:///system on a KVM host; test:/// in the tests), their
+ * memory and balloon statistics, and the node's memory.
+ *
+ * The domains are the ones running when the source opens, sorted by name:
+ * the agent registers its VMs once, so a domain started later is not picked
+ * up until the agent restarts. A domain that stops, or vanishes, reads as
+ * not alive (no bid); one that comes back under the same name is found
+ * again. Domains whose name is not a wire name (1..128 printable ASCII
+ * characters, no spaces) or whose maximum memory is not 1 MiB..64 TiB are
+ * skipped, with a note.
+ *
+ * Every advance reads each domain (virDomainGetInfo, virDomainMemoryStats)
+ * and the node's free memory; samples and host() report that reading. The
+ * open reads once too, so a sample taken before the first advance is
+ * valid. All memory is KiB / 1024, rounded down.
+ *
+ * Per VM:
+ *   assigned = the balloon's actual size (ACTUAL_BALLOON, else the domain's
+ *              current memory)
+ *   demand   = AVAILABLE - USABLE, else ACTUAL_BALLOON - UNUSED, else (no
+ *              guest statistics: no balloon driver in the guest, or no
+ *              statistics period) the current memory, with a note; clamped
+ *              to 0..maximum
+ *   swap     = (SWAP_IN + SWAP_OUT, KiB, cumulative) between two readings
+ *              over the monotonic time between them; 0 after a reset
+ *   balloon  = maximum - assigned (what the balloon holds back)
+ * Settings: maximum = the domain's maximum memory, minimum = the
+ * simulator's default Minimum (512 MiB, capped at the maximum), startup =
+ * the memory the domain had at open (within minimum..maximum), buffer,
+ * weight and shares the simulator's defaults (docs/simulator.md).
+ *
+ * Host: capacity = virNodeGetInfo's memory; free = (free + buffers + cached
+ * of virNodeGetMemoryStats, else virNodeGetFreeMemory) - reserve, as every
+ * source means free, floored at 0; else (neither gives
+ * a figure, as the test driver without NUMA cells) capacity - reserve - the
+ * running domains' memory, with a note; balloon = the sum of the running
+ * domains' actual balloon sizes; balloon pressure as docs/market.md's bp
+ * (memory held back from domains that demand it, over capacity - reserve).
+ * libvirt has no host swap figure: host swap and swap pressure are 0 (pair
+ * this source with the Linux one for them).
+ *
+ * libvirt's default error handler prints every error on stderr; this
+ * source installs a silent one (process-wide: virSetErrorFunc) and reports
+ * virGetLastErrorMessage() in its own messages instead.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "market.h"
+#include "sim.h"
+#include "source.h"
+#include "wire.h"
+
+#define LV_MAX_PERIOD_S 86400
+#define LV_NODE_STATS_MAX 16
+
+/* Notes, each made once per source. */
+enum {
+	LV_NOTE_SKIP = 1u << 0,
+	LV_NOTE_PERIOD = 1u << 1,
+	LV_NOTE_STATS = 1u << 2,
+	LV_NOTE_DEMAND = 1u << 3,
+	LV_NOTE_FREE = 1u << 4,
+	LV_NOTE_READ = 1u << 5,
+	LV_NOTE_SKIP_SIZE = 1u << 6,
+};
+
+/* The memory statistics of one reading, by tag; have: bit per tag. */
+struct lv_stats {
+	unsigned long long val[VIR_DOMAIN_MEMORY_STAT_NR];
+	unsigned have;
+};
+
+struct lv_dom {
+	virDomainPtr dom;
+	char *name;
+	int64_t max_mib, startup_mib;
+	source_vm_sample smp;
+	unsigned long long swap_kib; /* SWAP_IN + SWAP_OUT of the last reading */
+	int have_swap;
+};
+
+struct lv_src {
+	source base;
+	virConnectPtr conn;
+	char *uri;
+	struct lv_dom *doms;
+	size_t n;
+	int64_t capacity, reserve, free_mib;
+	int period_s;
+	double read_at, elapsed_s; /* monotonic seconds */
+	unsigned noted;
+	source_note_fn note;
+	void *note_ctx;
+	sim_config sc;
+};
+
+static void lv_quiet(void *ctx, virErrorPtr e)
+{
+	(void)ctx;
+	(void)e;
+}
+
+static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ls->noted & kind)
+		return;
+	ls->noted |= kind;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ls->note)
+		ls->note(ls->note_ctx, msg);
+	else
+		fprintf(stderr, "libvirt source: %s\n", msg);
+}
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int64_t kib_mib(unsigned long long kib)
+{
+	return (int64_t)(kib / 1024);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* ---- one domain ---- */
+
+static int stat_has(const struct lv_stats *st, int tag)
+{
+	return (st->have >> tag) & 1u;
+}
+
+static void read_stats(struct lv_src *ls, struct lv_dom *d,
+		       struct lv_stats *st)
+{
+	virDomainMemoryStatStruct raw[VIR_DOMAIN_MEMORY_STAT_NR];
+	int n = virDomainMemoryStats(d->dom, raw, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+
+	memset(st, 0, sizeof(*st));
+	if (n < 0) {
+		lv_note(ls, LV_NOTE_STATS, "domain %s: no memory statistics "
+			"(%s); not noted again", d->name,
+			virGetLastErrorMessage());
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int tag = raw[i].tag;
+
+		if (tag >= 0 && tag < VIR_DOMAIN_MEMORY_STAT_NR) {
+			st->val[tag] = raw[i].val;
+			st->have |= 1u << tag;
+		}
+	}
+}
+
+/* Demand in KiB by the first rule whose statistics are there. */
+static unsigned long long demand_kib(struct lv_src *ls,
+				     const struct lv_dom *d,
+				     const struct lv_stats *st,
+				     unsigned long long current_kib)
+{
+	const unsigned long long *v = st->val;
+
+	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_AVAILABLE) &&
+	    stat_has(st, VIR_DOMAIN_MEMORY_STAT_USABLE) &&
+	    v[VIR_DOMAIN_MEMORY_STAT_AVAILABLE] >=
+	    v[VIR_DOMAIN_MEMORY_STAT_USABLE])
+		return v[VIR_DOMAIN_MEMORY_STAT_AVAILABLE] -
+		       v[VIR_DOMAIN_MEMORY_STAT_USABLE];
+	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON) &&
+	    stat_has(st, VIR_DOMAIN_MEMORY_STAT_UNUSED) &&
+	    v[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON] >=
+	    v[VIR_DOMAIN_MEMORY_STAT_UNUSED])
+		return v[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON] -
+		       v[VIR_DOMAIN_MEMORY_STAT_UNUSED];
+	lv_note(ls, LV_NOTE_DEMAND, "domain %s: the guest reports no usable "
+		"or unused memory (no balloon driver or no statistics "
+		"period?): its demand is its current memory; not noted again",
+		d->name);
+	return current_kib;
+}
+
+/* Swap MiB/s since the last reading (0 on the first, or after a reset). */
+static double swap_rate(struct lv_src *ls, struct lv_dom *d,
+			const struct lv_stats *st)
+{
+	unsigned long long now, delta;
+	int had = d->have_swap;
+
+	if (!stat_has(st, VIR_DOMAIN_MEMORY_STAT_SWAP_IN) &&
+	    !stat_has(st, VIR_DOMAIN_MEMORY_STAT_SWAP_OUT)) {
+		d->have_swap = 0;
+		return 0;
+	}
+	now = st->val[VIR_DOMAIN_MEMORY_STAT_SWAP_IN] +
+	      st->val[VIR_DOMAIN_MEMORY_STAT_SWAP_OUT];
+	delta = now >= d->swap_kib ? now - d->swap_kib : 0;
+	d->swap_kib = now;
+	d->have_swap = 1;
+	if (!had || ls->elapsed_s <= 0)
+		return 0;
+	return fmin(((double)delta / 1024.0) / ls->elapsed_s, WIRE_MAX_MIBPS);
+}
+
+static void fill_sample(struct lv_src *ls, struct lv_dom *d,
+			const virDomainInfo *info, const struct lv_stats *st)
+{
+	source_vm_sample *s = &d->smp;
+	unsigned long long cur = info->memory;
+
+	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON))
+		cur = st->val[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON];
+	memset(s, 0, sizeof(*s));
+	s->alive = 1;
+	s->assigned_mib = clamp64(kib_mib(cur), 0, d->max_mib);
+	s->demand_mib = clamp64(kib_mib(demand_kib(ls, d, st, cur)), 0,
+				d->max_mib);
+	if (s->assigned_mib > 0)
+		s->pressure = fmin((double)s->demand_mib /
+				   (double)s->assigned_mib * 100.0,
+				   MARKET_PRESSURE_MAX);
+	s->guest_swap_mibps = swap_rate(ls, d, st);
+	s->balloon_mib = d->max_mib - s->assigned_mib;
+}
+
+static int state_alive(int state)
+{
+	return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
+	       state == VIR_DOMAIN_PAUSED;
+}
+
+static void set_period(struct lv_src *ls, struct lv_dom *d)
+{
+	if (ls->period_s <= 0)
+		return;
+	if (virDomainSetMemoryStatsPeriod(d->dom, ls->period_s,
+					  VIR_DOMAIN_AFFECT_LIVE) < 0)
+		lv_note(ls, LV_NOTE_PERIOD, "domain %s: cannot set the memory "
+			"statistics period to %d s (%s); going on without; not "
+			"noted again", d->name, ls->period_s,
+			virGetLastErrorMessage());
+}
+
+/* The domain of that name again, when the one we held is gone (a
+ * transient domain destroyed and created anew). */
+static int relookup(struct lv_src *ls, struct lv_dom *d)
+{
+	virDomainPtr again = virDomainLookupByName(ls->conn, d->name);
+
+	if (!again)
+		return -1;
+	virDomainFree(d->dom);
+	d->dom = again;
+	d->have_swap = 0;
+	set_period(ls, d);
+	return 0;
+}
+
+static void read_dom(struct lv_src *ls, struct lv_dom *d)
+{
+	virDomainInfo info;
+	struct lv_stats st;
+	int rc = virDomainGetInfo(d->dom, &info);
+
+	if (rc < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN &&
+	    relookup(ls, d) == 0)
+		rc = virDomainGetInfo(d->dom, &info);
+	if (rc < 0 && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN)
+		lv_note(ls, LV_NOTE_READ, "domain %s: cannot read it (%s): not "
+			"alive; not noted again", d->name,
+			virGetLastErrorMessage());
+	if (rc < 0 || !state_alive(info.state)) {
+		memset(&d->smp, 0, sizeof(d->smp));
+		d->have_swap = 0;
+		return;
+	}
+	read_stats(ls, d, &st);
+	fill_sample(ls, d, &info, &st);
+}
+
+/* ---- the host ---- */
+
+/* Free + buffers + cached of virNodeGetMemoryStats, in KiB; -1 if the
+ * driver does not have it. */
+static long long node_stats_free(struct lv_src *ls)
+{
+	virNodeMemoryStats p[LV_NODE_STATS_MAX];
+	int n = 0;
+	long long kib = 0;
+
+	if (virNodeGetMemoryStats(ls->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+				  NULL, &n, 0) < 0 || n < 1 ||
+	    n > LV_NODE_STATS_MAX ||
+	    virNodeGetMemoryStats(ls->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+				  p, &n, 0) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(p[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
+		    !strcmp(p[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
+		    !strcmp(p[i].field, VIR_NODE_MEMORY_STATS_CACHED))
+			kib += (long long)p[i].value;
+	return kib;
+}
+
+/* What the running domains leave of capacity minus reserve. */
+static int64_t free_by_domains(const struct lv_src *ls)
+{
+	int64_t used = 0;
+
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->doms[i].smp.alive)
+			used += ls->doms[i].smp.assigned_mib;
+	return ls->capacity - ls->reserve - used;
+}
+
+static void read_free(struct lv_src *ls)
+{
+	long long kib = node_stats_free(ls);
+	unsigned long long bytes;
+
+	if (kib < 0) {
+		bytes = virNodeGetFreeMemory(ls->conn);
+		kib = bytes > 0 ? (long long)(bytes / 1024) : -1;
+	}
+	if (kib >= 0) { /* free means what the reserve leaves, as elsewhere */
+		ls->free_mib = kib_mib((unsigned long long)kib) - ls->reserve;
+	} else {
+		lv_note(ls, LV_NOTE_FREE, "%s gives no free memory for the "
+			"node: free is capacity - reserve - the running "
+			"domains' memory; not noted again", ls->uri);
+		ls->free_mib = free_by_domains(ls);
+	}
+	ls->free_mib = clamp64(ls->free_mib, 0, ls->capacity - ls->reserve);
+}
+
+static int read_all(struct lv_src *ls, char *err, size_t errlen)
+{
+	double now = mono_s();
+
+	if (virConnectIsAlive(ls->conn) != 1) {
+		snprintf(err, errlen, "the libvirt connection to %s is lost: "
+			 "%s", ls->uri, virGetLastErrorMessage());
+		return -1;
+	}
+	ls->elapsed_s = ls->read_at > 0 ? now - ls->read_at : 0;
+	ls->read_at = now;
+	for (size_t i = 0; i < ls->n; i++)
+		read_dom(ls, &ls->doms[i]);
+	read_free(ls);
+	return 0;
+}
+
+/* ---- the ops ---- */
+
+static int lv_advance(source *s, char *err, size_t errlen)
+{
+	return read_all(s->state, err, errlen);
+}
+
+static int lv_host(source *s, source_host *out, char *err, size_t errlen)
+{
+	const struct lv_src *ls = s->state;
+	int64_t supply = ls->capacity - ls->reserve, held = 0;
+
+	(void)err;
+	(void)errlen;
+	memset(out, 0, sizeof(*out));
+	out->capacity_mib = ls->capacity;
+	out->reserve_mib = ls->reserve;
+	out->free_mib = ls->free_mib;
+	for (size_t i = 0; i < ls->n; i++) {
+		const source_vm_sample *v = &ls->doms[i].smp;
+
+		if (!v->alive)
+			continue;
+		out->balloon_mib += v->assigned_mib;
+		if (v->demand_mib > v->assigned_mib)
+			held += v->demand_mib - v->assigned_mib;
+	}
+	out->balloon_pressure = fmin((double)held / (double)supply, 1.0);
+	return 0;
+}
+
+static size_t lv_n_vms(source *s)
+{
+	const struct lv_src *ls = s->state;
+
+	return ls->n;
+}
+
+static int lv_vm_config(source *s, size_t i, source_vm_config *out)
+{
+	const struct lv_src *ls = s->state;
+	const struct lv_dom *d;
+	market_vm mv;
+
+	if (i >= ls->n)
+		return -1;
+	d = &ls->doms[i];
+	memset(&mv, 0, sizeof(mv));
+	sim_vm_settings(&ls->sc, d->max_mib, &mv);
+	memset(out, 0, sizeof(*out));
+	out->name = d->name;
+	out->minimum_mib = mv.minimum;
+	out->maximum_mib = mv.maximum;
+	out->startup_mib = clamp64(d->startup_mib, mv.minimum, mv.maximum);
+	out->buffer_pct = mv.buffer_pct;
+	out->weight = mv.weight;
+	out->reservation_mib = mv.reservation;
+	out->limit_mib = mv.limit;
+	out->shares = mv.shares;
+	return 0;
+}
+
+static int lv_vm_sample(source *s, size_t i, source_vm_sample *out,
+			char *err, size_t errlen)
+{
+	const struct lv_src *ls = s->state;
+
+	if (i >= ls->n) {
+		snprintf(err, errlen, "no VM %zu (the source has %zu)", i,
+			 ls->n);
+		return -1;
+	}
+	*out = ls->doms[i].smp;
+	return 0;
+}
+
+static void lv_free(struct lv_src *ls)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		virDomainFree(ls->doms[i].dom);
+		free(ls->doms[i].name);
+	}
+	free(ls->doms);
+	if (ls->conn)
+		virConnectClose(ls->conn);
+	free(ls->uri);
+	free(ls);
+}
+
+static void lv_close(source *s)
+{
+	lv_free(s->state);
+}
+
+static const struct source_ops libvirt_ops = {
+	.kind = "libvirt",
+	.advance = lv_advance,
+	.host = lv_host,
+	.n_vms = lv_n_vms,
+	.vm_config = lv_vm_config,
+	.vm_sample = lv_vm_sample,
+	.close = lv_close,
+};
+
+/* ---- open ---- */
+
+static int check_opts(const source_libvirt_opts *o, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+
+	if (!o->uri || !o->uri[0])
+		bad = "no libvirt URI (e.g. qemu:///system)";
+	else if (o->stats_period_s < 0 || o->stats_period_s > LV_MAX_PERIOD_S)
+		bad = "the statistics period must be between 0 and 86400 s";
+	else if (o->reserve_mib < 0)
+		bad = "reserve must be >= 0";
+	if (bad) {
+		snprintf(err, errlen, "%s", bad);
+		return -1;
+	}
+	return 0;
+}
+
+static int connect_node(struct lv_src *ls, char *err, size_t errlen)
+{
+	virNodeInfo ni;
+
+	virSetErrorFunc(NULL, lv_quiet);
+	ls->conn = virConnectOpen(ls->uri);
+	if (!ls->conn) {
+		snprintf(err, errlen, "cannot connect to libvirt at %s: %s",
+			 ls->uri, virGetLastErrorMessage());
+		return -1;
+	}
+	if (virNodeGetInfo(ls->conn, &ni) < 0) {
+		snprintf(err, errlen, "%s: cannot read the node's memory: %s",
+			 ls->uri, virGetLastErrorMessage());
+		return -1;
+	}
+	ls->capacity = kib_mib(ni.memory);
+	if (ls->capacity < 1 || ls->capacity > WIRE_MAX_MIB ||
+	    ls->reserve >= ls->capacity) {
+		snprintf(err, errlen, "%s: the node has %lld MiB: not in "
+			 "1..%lld, or not above the reserve (%lld MiB)", ls->uri,
+			 (long long)ls->capacity, WIRE_MAX_MIB,
+			 (long long)ls->reserve);
+		return -1;
+	}
+	return 0;
+}
+
+/* Keep dom as the next VM, or skip it (with a note); 0, or -1 with err. */
+static int add_dom(struct lv_src *ls, virDomainPtr dom, char *err,
+		   size_t errlen)
+{
+	struct lv_dom *d = &ls->doms[ls->n];
+	const char *name = virDomainGetName(dom);
+	virDomainInfo info;
+
+	if (!name || !wire_name_ok(name)) {
+		lv_note(ls, LV_NOTE_SKIP, "a domain named '%.40s' is skipped: "
+			"not 1..%u printable characters without spaces; not "
+			"noted again", name ? name : "?", WIRE_MAX_NAME);
+		virDomainFree(dom);
+		return 0;
+	}
+	if (virDomainGetInfo(dom, &info) < 0 || kib_mib(info.maxMem) < 1 ||
+	    kib_mib(info.maxMem) > WIRE_MAX_MIB) {
+		lv_note(ls, LV_NOTE_SKIP_SIZE, "domain %s is skipped: its "
+			"maximum memory is unreadable or not in 1 MiB..64 TiB; "
+			"not noted again", name);
+		virDomainFree(dom);
+		return 0;
+	}
+	d->name = strdup(name);
+	if (!d->name) {
+		virDomainFree(dom);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->dom = dom;
+	d->max_mib = kib_mib(info.maxMem);
+	d->startup_mib = kib_mib(info.memory);
+	ls->n++;
+	set_period(ls, d);
+	return 0;
+}
+
+static int cmp_dom(const void *x, const void *y)
+{
+	return strcmp(((const struct lv_dom *)x)->name,
+		      ((const struct lv_dom *)y)->name);
+}
+
+static int list_doms(struct lv_src *ls, char *err, size_t errlen)
+{
+	virDomainPtr *all = NULL;
+	int n = virConnectListAllDomains(ls->conn, &all,
+					 VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	int rc = 0;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot list the running domains: %s",
+			 ls->uri, virGetLastErrorMessage());
+		return -1;
+	}
+	ls->doms = calloc(n > 0 ? (size_t)n : 1, sizeof(*ls->doms));
+	if (!ls->doms) {
+		snprintf(err, errlen, "out of memory for %d domains", n);
+		rc = -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = add_dom(ls, all[i], err, errlen);
+		else
+			virDomainFree(all[i]);
+	}
+	free(all);
+	if (rc == 0)
+		qsort(ls->doms, ls->n, sizeof(*ls->doms), cmp_dom);
+	return rc;
+}
+
+int source_libvirt_open(const source_libvirt_opts *o, source **out,
+			char *err, size_t errlen)
+{
+	struct lv_src *ls;
+
+	*out = NULL;
+	if (check_opts(o, err, errlen) != 0)
+		return -1;
+	ls = calloc(1, sizeof(*ls));
+	if (!ls || !(ls->uri = strdup(o->uri))) {
+		free(ls);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ls->reserve = o->reserve_mib;
+	ls->period_s = o->stats_period_s;
+	ls->note = o->note;
+	ls->note_ctx = o->note_ctx;
+	sim_config_default(&ls->sc);
+	if (connect_node(ls, err, errlen) != 0 ||
+	    list_doms(ls, err, errlen) != 0 || read_all(ls, err, errlen) != 0) {
+		lv_free(ls);
+		return -1;
+	}
+	ls->base.ops = &libvirt_ops;
+	ls->base.state = ls;
+	*out = &ls->base;
+	return 0;
+}

@@ -1,0 +1,547 @@
+/*
+ * test_source_libvirt.c - the libvirt source against libvirt's test driver
+ * (built into libvirt0: no daemon, no hypervisor).
+ *
+ * Two kinds of test URI:
+ * - test:///default: one domain, "test" (8 GiB maximum, 2 GiB current, a
+ *   balloon), on a 3 GiB node. Its state is one per process, shared by all
+ *   the connections open to it and reset when the last one closes: so a
+ *   second connection opened here can resize or stop "test" and the source
+ *   sees it after an advance (the resize and lifecycle tests).
+ * - test:///<file>.xml: a node and domains of our own, written to a
+ *   temporary directory. Each connection parses the file into a state of its
+ *   own: a change made through another connection is not seen (tested, as
+ *   the reason the read-back tests use test:///default).
+ *
+ * The test driver's balloon statistics are made up from the current memory
+ * (actual = available = current, unused = usable = rss = current / 2, swap
+ * 0), so demand is half the current memory; a domain without a
+ * <memballoon> device has no statistics and refuses a statistics period.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+
+#include "source.h"
+
+#define DEFAULT_URI "test:///default"
+
+/* alpha and beta have balloons; gamma has none; "has space" and "tiny" are
+ * skipped; "off" is defined but shut off. */
+static const char node_xml[] =
+	"<node>\n"
+	"  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores>"
+	"<threads>1</threads><active>2</active><mhz>2000</mhz>"
+	"<model>i686</model></cpu>\n"
+	"  <memory>16777216</memory>\n"
+	"  <domain type='test'><name>gamma</name>"
+	"<memory unit='MiB'>2048</memory>"
+	"<currentMemory unit='MiB'>1536</currentMemory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
+	"  <domain type='test'><name>alpha</name>"
+	"<memory unit='MiB'>4096</memory>"
+	"<currentMemory unit='MiB'>2048</currentMemory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>\n"
+	"  <domain type='test'><name>beta</name>"
+	"<memory unit='MiB'>256</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>\n"
+	"  <domain type='test'><name>has space</name>"
+	"<memory unit='MiB'>1024</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
+	"  <domain type='test'><name>tiny</name>"
+	"<memory unit='KiB'>512</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
+	"  <domain type='test' "
+	"xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>"
+	"<name>off</name><memory unit='MiB'>1024</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<test:runstate>5</test:runstate></domain>\n"
+	"</node>\n";
+
+/* ---- helpers ---- */
+
+struct notes {
+	char text[4096];
+	int n;
+};
+
+static void collect(void *ctx, const char *msg)
+{
+	struct notes *nt = ctx;
+	size_t len = strlen(nt->text);
+
+	snprintf(nt->text + len, sizeof(nt->text) - len, "%s\n", msg);
+	nt->n++;
+}
+
+struct tmpnode {
+	char dir[64];
+	char path[128];
+	char uri[160];
+};
+
+static void node_write(struct tmpnode *t)
+{
+	FILE *f;
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/bourse_libvirt_test_XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/node.xml", t->dir);
+	snprintf(t->uri, sizeof(t->uri), "test://%s", t->path);
+	f = fopen(t->path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(node_xml, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void node_remove(struct tmpnode *t)
+{
+	unlink(t->path);
+	rmdir(t->dir);
+}
+
+static source *open_ok(const char *uri, int64_t reserve, struct notes *nt)
+{
+	source_libvirt_opts o = {
+		.uri = uri, .stats_period_s = 10, .reserve_mib = reserve,
+		.note = collect, .note_ctx = nt,
+	};
+	source *s = NULL;
+	char err[512] = "";
+	int rc = source_libvirt_open(&o, &s, err, sizeof(err));
+
+	if (rc != 0)
+		fail_msg("source_libvirt_open(%s): %s", uri, err);
+	assert_non_null(s);
+	assert_string_equal(s->ops->kind, "libvirt");
+	return s;
+}
+
+static source_vm_sample sample(source *s, size_t i)
+{
+	source_vm_sample v;
+	char err[256] = "";
+
+	if (source_vm_read(s, i, &v, err, sizeof(err)) != 0)
+		fail_msg("source_vm_read(%zu): %s", i, err);
+	return v;
+}
+
+static source_host host(source *s)
+{
+	source_host h;
+	char err[256] = "";
+
+	assert_int_equal(source_host_read(s, &h, err, sizeof(err)), 0);
+	return h;
+}
+
+static void advance(source *s)
+{
+	char err[256] = "";
+
+	if (source_advance(s, err, sizeof(err)) != 0)
+		fail_msg("source_advance: %s", err);
+}
+
+static void open_fails(const source_libvirt_opts *o, const char *want)
+{
+	source *s = (source *)1;
+	char err[512] = "";
+
+	assert_int_equal(source_libvirt_open(o, &s, err, sizeof(err)), -1);
+	assert_null(s);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+/* ---- test:///default ---- */
+
+static void test_default_domain(void **state)
+{
+	struct notes nt = { .n = 0 };
+	source *s = open_ok(DEFAULT_URI, 1024, &nt);
+	source_vm_config c;
+	source_vm_sample v;
+	source_host h;
+
+	(void)state;
+	assert_int_equal(source_n_vms(s), 1);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "test");
+	assert_int_equal(c.maximum_mib, 8192);
+	assert_int_equal(c.minimum_mib, 512);
+	assert_int_equal(c.startup_mib, 2048);
+	assert_int_equal(c.buffer_pct, 20);
+	assert_int_equal(c.weight, 5000);
+	assert_int_equal(c.shares, 1000);
+	assert_int_equal(c.reservation_mib, 0);
+	assert_int_equal(c.limit_mib, 0);
+
+	v = sample(s, 0); /* readable before the first advance */
+	assert_int_equal(v.alive, 1);
+	assert_int_equal(v.assigned_mib, 2048);
+	assert_int_equal(v.demand_mib, 1024); /* available - usable */
+	assert_true(v.pressure > 49.99 && v.pressure < 50.01);
+	assert_int_equal(v.balloon_mib, 8192 - 2048);
+	advance(s);
+	v = sample(s, 0);
+	assert_int_equal(v.assigned_mib, 2048);
+	assert_true(v.guest_swap_mibps == 0.0);
+
+	h = host(s);
+	assert_int_equal(h.capacity_mib, 3072);
+	assert_int_equal(h.reserve_mib, 1024);
+	assert_true(h.free_mib >= 0 && h.free_mib <= h.capacity_mib);
+	assert_int_equal(h.balloon_mib, 2048);
+	assert_true(h.balloon_pressure == 0.0);
+	assert_true(h.host_swap_mibps == 0.0);
+	/* the period is supported, and so are the statistics and free */
+	if (nt.n != 0)
+		fail_msg("unexpected notes: %s", nt.text);
+	source_close(s);
+}
+
+/* A balloon resize made through another connection to test:///default
+ * (the same driver state) is read back after an advance. */
+static void test_default_resize(void **state)
+{
+	struct notes nt = { .n = 0 };
+	source *s = open_ok(DEFAULT_URI, 0, &nt);
+	virConnectPtr c = virConnectOpen(DEFAULT_URI);
+	virDomainPtr d;
+	source_vm_config cfg;
+	source_vm_sample v;
+
+	(void)state;
+	assert_non_null(c);
+	d = virDomainLookupByName(c, "test");
+	assert_non_null(d);
+	assert_int_equal(virDomainSetMemory(d, 3072 * 1024), 0);
+	assert_int_equal(sample(s, 0).assigned_mib, 2048); /* not yet read */
+	advance(s);
+	v = sample(s, 0);
+	assert_int_equal(v.alive, 1);
+	assert_int_equal(v.assigned_mib, 3072);
+	assert_int_equal(v.demand_mib, 1536);
+	assert_int_equal(v.balloon_mib, 8192 - 3072);
+	assert_int_equal(host(s).balloon_mib, 3072);
+	/* the settings are those at open */
+	assert_int_equal(source_vm_config_get(s, 0, &cfg), 0);
+	assert_int_equal(cfg.startup_mib, 2048);
+
+	/* down again (the test driver's demand follows: half of it, so no
+	 * balloon pressure can be made here) */
+	assert_int_equal(virDomainSetMemory(d, 1024 * 1024), 0);
+	advance(s);
+	v = sample(s, 0);
+	assert_int_equal(v.assigned_mib, 1024);
+	assert_int_equal(v.demand_mib, 512);
+	assert_true(host(s).balloon_pressure == 0.0);
+
+	virDomainFree(d);
+	virConnectClose(c);
+	source_close(s);
+}
+
+/* A domain that stops is not alive, and alive again once started; one
+ * created after the open is not picked up. */
+static void test_default_lifecycle(void **state)
+{
+	static const char xml[] =
+		"<domain type='test'><name>later</name>"
+		"<memory unit='MiB'>1024</memory><vcpu>1</vcpu>"
+		"<os><type>hvm</type></os></domain>";
+	struct notes nt = { .n = 0 };
+	source *s = open_ok(DEFAULT_URI, 0, &nt);
+	virConnectPtr c = virConnectOpen(DEFAULT_URI);
+	virDomainPtr d, later;
+
+	(void)state;
+	assert_non_null(c);
+	d = virDomainLookupByName(c, "test");
+	assert_non_null(d);
+	assert_int_equal(virDomainDestroy(d), 0);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 0);
+	assert_int_equal(host(s).balloon_mib, 0);
+
+	assert_int_equal(virDomainCreate(d), 0);
+	later = virDomainCreateXML(c, xml, 0);
+	assert_non_null(later);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 1);
+	assert_int_equal(source_n_vms(s), 1);
+
+	virDomainFree(later);
+	virDomainFree(d);
+	virConnectClose(c);
+	source_close(s);
+}
+
+/* A transient domain that vanishes is not alive; created again under its
+ * name, it is found again. A paused domain is alive. */
+static void test_default_transient(void **state)
+{
+	static const char xml[] =
+		"<domain type='test'><name>eph</name>"
+		"<memory unit='MiB'>1024</memory><vcpu>1</vcpu>"
+		"<os><type>hvm</type></os>"
+		"<devices><memballoon model='virtio'/></devices></domain>";
+	struct notes nt = { .n = 0 };
+	virConnectPtr c = virConnectOpen(DEFAULT_URI);
+	virDomainPtr eph, test;
+	source *s;
+	source_vm_config cfg;
+
+	(void)state;
+	assert_non_null(c);
+	eph = virDomainCreateXML(c, xml, 0);
+	assert_non_null(eph);
+	s = open_ok(DEFAULT_URI, 0, &nt);
+	assert_int_equal(source_n_vms(s), 2);
+	assert_int_equal(source_vm_config_get(s, 0, &cfg), 0);
+	assert_string_equal(cfg.name, "eph");
+	assert_int_equal(sample(s, 0).assigned_mib, 1024);
+
+	assert_int_equal(virDomainDestroy(eph), 0); /* gone: transient */
+	virDomainFree(eph);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 0);
+	assert_int_equal(sample(s, 1).alive, 1);
+
+	eph = virDomainCreateXML(c, xml, 0);
+	assert_non_null(eph);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 1);
+	assert_int_equal(sample(s, 0).demand_mib, 512);
+
+	test = virDomainLookupByName(c, "test");
+	assert_non_null(test);
+	assert_int_equal(virDomainSuspend(test), 0);
+	advance(s);
+	assert_int_equal(sample(s, 1).alive, 1);
+	if (nt.n != 0)
+		fail_msg("unexpected notes: %s", nt.text);
+
+	virDomainFree(test);
+	virDomainFree(eph);
+	source_close(s);
+	virConnectClose(c);
+}
+
+/* ---- a node of our own ---- */
+
+static void test_file_node(void **state)
+{
+	struct tmpnode t;
+	struct notes nt = { .n = 0 };
+	source *s;
+	source_vm_config c;
+	source_vm_sample v;
+	source_host h;
+
+	(void)state;
+	node_write(&t);
+	s = open_ok(t.uri, 1024, &nt);
+	assert_int_equal(source_n_vms(s), 3); /* sorted by name */
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "alpha");
+	assert_int_equal(c.maximum_mib, 4096);
+	assert_int_equal(c.minimum_mib, 512);
+	assert_int_equal(c.startup_mib, 2048);
+	assert_int_equal(source_vm_config_get(s, 1, &c), 0);
+	assert_string_equal(c.name, "beta"); /* small: minimum capped */
+	assert_int_equal(c.maximum_mib, 256);
+	assert_int_equal(c.minimum_mib, 256);
+	assert_int_equal(c.startup_mib, 256);
+	assert_int_equal(source_vm_config_get(s, 2, &c), 0);
+	assert_string_equal(c.name, "gamma");
+	assert_int_equal(c.maximum_mib, 2048);
+	assert_int_equal(c.startup_mib, 1536);
+	assert_int_equal(source_vm_config_get(s, 3, &c), -1);
+
+	advance(s);
+	v = sample(s, 0);
+	assert_int_equal(v.alive, 1);
+	assert_int_equal(v.assigned_mib, 2048);
+	assert_int_equal(v.demand_mib, 1024);
+	v = sample(s, 1);
+	assert_int_equal(v.assigned_mib, 256);
+	assert_int_equal(v.demand_mib, 128);
+	v = sample(s, 2); /* no balloon: demand is the current memory */
+	assert_int_equal(v.alive, 1);
+	assert_int_equal(v.assigned_mib, 1536);
+	assert_int_equal(v.demand_mib, 1536);
+	assert_true(v.pressure > 99.99 && v.pressure < 100.01);
+
+	h = host(s);
+	assert_int_equal(h.capacity_mib, 16384);
+	assert_int_equal(h.reserve_mib, 1024);
+	assert_int_equal(h.balloon_mib, 2048 + 256 + 1536);
+	/* no free figure from this node: capacity - reserve - domains */
+	assert_int_equal(h.free_mib, 16384 - 1024 - (2048 + 256 + 1536));
+	source_close(s);
+	node_remove(&t);
+}
+
+/* What the source notes about that node, once each. */
+static void test_file_notes(void **state)
+{
+	struct tmpnode t;
+	struct notes nt = { .n = 0 };
+	source *s;
+
+	(void)state;
+	node_write(&t);
+	s = open_ok(t.uri, 0, &nt);
+	advance(s);
+	advance(s);
+	if (!strstr(nt.text, "'has space' is skipped") ||
+	    !strstr(nt.text, "domain tiny is skipped") ||
+	    !strstr(nt.text, "domain gamma: cannot set the memory statistics "
+			     "period to 10 s (internal error: No memory "
+			     "balloon device configured") ||
+	    !strstr(nt.text, "domain gamma: the guest reports no usable") ||
+	    !strstr(nt.text, "gives no free memory for the node"))
+		fail_msg("notes:\n%s", nt.text);
+	assert_int_equal(nt.n, 5);
+	source_close(s);
+	node_remove(&t);
+}
+
+/* Each connection to a file URI has its own state: a resize made through
+ * another connection is not seen. */
+static void test_file_state_per_connection(void **state)
+{
+	struct tmpnode t;
+	struct notes nt = { .n = 0 };
+	source *s;
+	virConnectPtr c;
+	virDomainPtr d;
+
+	(void)state;
+	node_write(&t);
+	s = open_ok(t.uri, 0, &nt);
+	c = virConnectOpen(t.uri);
+	assert_non_null(c);
+	d = virDomainLookupByName(c, "alpha");
+	assert_non_null(d);
+	assert_int_equal(virDomainSetMemory(d, 3072 * 1024), 0);
+	advance(s);
+	assert_int_equal(sample(s, 0).assigned_mib, 2048);
+	virDomainFree(d);
+	virConnectClose(c);
+	source_close(s);
+	node_remove(&t);
+}
+
+/* No period asked for: none set, so gamma's refusal is not noted. */
+static void test_no_period(void **state)
+{
+	struct tmpnode t;
+	struct notes nt = { .n = 0 };
+	source_libvirt_opts o = { .note = collect, .note_ctx = &nt };
+	source *s = NULL;
+	char err[256] = "";
+
+	(void)state;
+	node_write(&t);
+	o.uri = t.uri;
+	assert_int_equal(source_libvirt_open(&o, &s, err, sizeof(err)), 0);
+	assert_null(strstr(nt.text, "cannot set the memory statistics"));
+	source_close(s);
+	node_remove(&t);
+}
+
+/* ---- errors ---- */
+
+static void test_bad_opts(void **state)
+{
+	source_libvirt_opts o = { .uri = NULL };
+
+	(void)state;
+	open_fails(&o, "no libvirt URI");
+	o.uri = "";
+	open_fails(&o, "no libvirt URI");
+	o.uri = DEFAULT_URI;
+	o.stats_period_s = -1;
+	open_fails(&o, "statistics period");
+	o.stats_period_s = 0;
+	o.reserve_mib = -5;
+	open_fails(&o, "reserve must be >= 0");
+	o.reserve_mib = 3072; /* the whole 3 GiB node */
+	open_fails(&o, "not above the reserve (3072 MiB)");
+}
+
+/* A URI no driver takes: a clear error, and nothing printed by libvirt. */
+static void test_bad_uri(void **state)
+{
+	source_libvirt_opts o = { .uri = "nosuchdriver:///x" };
+	char path[] = "/tmp/bourse_libvirt_stderr_XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	off_t size;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	open_fails(&o, "cannot connect to libvirt at nosuchdriver:///x: ");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	size = lseek(fd, 0, SEEK_END);
+	close(fd);
+	close(saved);
+	unlink(path);
+	assert_int_equal(size, 0);
+
+	o.uri = "test:///nonexistent/bourse-node.xml";
+	open_fails(&o, "cannot connect to libvirt at test:///nonexistent/"
+		       "bourse-node.xml: ");
+}
+
+static void test_out_of_range(void **state)
+{
+	struct notes nt = { .n = 0 };
+	source *s = open_ok(DEFAULT_URI, 0, &nt);
+	source_vm_sample v;
+	source_vm_config c;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(source_vm_read(s, 1, &v, err, sizeof(err)), -1);
+	assert_string_equal(err, "no VM 1 (the source has 1)");
+	assert_int_equal(source_vm_config_get(s, 7, &c), -1);
+	source_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_domain),
+		cmocka_unit_test(test_default_resize),
+		cmocka_unit_test(test_default_lifecycle),
+		cmocka_unit_test(test_default_transient),
+		cmocka_unit_test(test_file_node),
+		cmocka_unit_test(test_file_notes),
+		cmocka_unit_test(test_file_state_per_connection),
+		cmocka_unit_test(test_no_period),
+		cmocka_unit_test(test_bad_opts),
+		cmocka_unit_test(test_bad_uri),
+		cmocka_unit_test(test_out_of_range),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
