@@ -136,3 +136,88 @@ int source_static_open(int64_t capacity_mib, int64_t reserve_mib,
 	*out = &st->base;
 	return 0;
 }
+
+/* ---- the pair: host figures from one source, VMs from another ---- */
+
+struct pair_src {
+	source base;
+	source *host, *vms;
+};
+
+static int pair_advance(source *s, char *err, size_t errlen)
+{
+	struct pair_src *p = s->state;
+
+	if (source_advance(p->host, err, errlen) != 0)
+		return -1;
+	return source_advance(p->vms, err, errlen);
+}
+
+static int pair_host(source *s, source_host *out, char *err, size_t errlen)
+{
+	struct pair_src *p = s->state;
+
+	return source_host_read(p->host, out, err, errlen);
+}
+
+static size_t pair_n_vms(source *s)
+{
+	struct pair_src *p = s->state;
+
+	return source_n_vms(p->vms);
+}
+
+static int pair_vm_config(source *s, size_t i, source_vm_config *out)
+{
+	struct pair_src *p = s->state;
+
+	return source_vm_config_get(p->vms, i, out);
+}
+
+static int pair_vm_sample(source *s, size_t i, source_vm_sample *out,
+			  char *err, size_t errlen)
+{
+	struct pair_src *p = s->state;
+
+	return source_vm_read(p->vms, i, out, err, errlen);
+}
+
+static void pair_close(source *s)
+{
+	struct pair_src *p = s->state;
+
+	source_close(p->host);
+	source_close(p->vms);
+	free(p);
+}
+
+static const struct source_ops pair_ops = {
+	.kind = "pair",
+	.advance = pair_advance,
+	.host = pair_host,
+	.n_vms = pair_n_vms,
+	.vm_config = pair_vm_config,
+	.vm_sample = pair_vm_sample,
+	.close = pair_close,
+};
+
+int source_pair_open(source *host, source *vms, source **out, char *err,
+		     size_t errlen)
+{
+	struct pair_src *p;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		source_close(host);
+		source_close(vms);
+		return -1;
+	}
+	p->host = host;
+	p->vms = vms;
+	p->base.ops = &pair_ops;
+	p->base.state = p;
+	*out = &p->base;
+	return 0;
+}

@@ -100,6 +100,12 @@ int source_trace_open(const source_trace_opts *o, source **out, char *err,
 int source_static_open(int64_t capacity_mib, int64_t reserve_mib,
 		       source **out, char *err, size_t errlen);
 
+/* A source whose host figures come from host and whose VMs come from vms
+ * (e.g. the Linux host source with the libvirt or cgroup VMs). Takes
+ * ownership of both, also on failure; source_close() closes both. */
+int source_pair_open(source *host, source *vms, source **out, char *err,
+		     size_t errlen);
+
 /* Notes a source makes about itself ("no /proc/pressure/memory: PSI not
  * used"), once each. NULL in the opts below: printed on stderr. */
 typedef void (*source_note_fn)(void *ctx, const char *msg);

@@ -1,7 +1,8 @@
 /*
  * cmd_agent.c - `bourse agent`, `bourse seller` and `bourse buyer`: a host's
  * seller and its VMs' buyers, the seller alone, or one VM's buyer, fed by a
- * trace (agents/source.h) and talking to the broker (agents/agent.h).
+ * source (agents/source.h: a trace, or this machine through /proc, libvirt
+ * or cgroup v2) and talking to the broker (agents/agent.h).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -15,19 +16,32 @@
 
 #define URI_MAX 255 /* as the wire protocol accepts */
 
+/* libvirt's balloon statistics period when the agent bids at the broker's
+ * round (its interval is not known before the Welcome): the default round. */
+#define LIBVIRT_STATS_PERIOD_S 5
+
 static const char agent_usage[] =
 	"usage: bourse agent --host NAME --capacity-mib N --trace PATH\n"
 	"                    --vms FIRST:COUNT [options]\n"
+	"       bourse agent --host NAME --source libvirt [--uri URI] [options]\n"
+	"       bourse agent --host NAME --source cgroup --cgroup-parent P\n"
+	"                    [options]\n"
 	"\n"
 	"Run a host's seller and a buyer for each of its VMs over one connection\n"
-	"to the broker. The host carries VMs FIRST..FIRST+COUNT-1 of the trace\n"
-	"(in id order), replayed one step per bid interval, wrapping around.\n"
+	"to the broker. With a trace (--source trace, the default), the host\n"
+	"carries VMs FIRST..FIRST+COUNT-1 of the trace (in id order), replayed\n"
+	"one step per bid interval, wrapping around. With libvirt or cgroup, the\n"
+	"host's figures come from /proc (memory, swap, PSI) and the VMs are the\n"
+	"running domains of URI, or the child cgroups of P under /sys/fs/cgroup.\n"
 	"\n"
 	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
 	"  --host NAME        the host's name\n"
-	"  --capacity-mib N   the host's physical memory\n"
+	"  --source KIND      trace, libvirt or cgroup (default trace)\n"
+	"  --capacity-mib N   the host's physical memory (trace only)\n"
 	"  --reserve-mib N    memory kept for the hypervisor (default 1024)\n"
-	"  --uri URI          the host's hypervisor URI (default none)\n"
+	"  --uri URI          the host's hypervisor URI; with libvirt, the one\n"
+	"                     read (default qemu:///system)\n"
+	"  --cgroup-parent P  the cgroup whose children are the VMs (cgroup)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
 	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
@@ -39,13 +53,17 @@ static const char agent_usage[] =
 
 static const char seller_usage[] =
 	"usage: bourse seller --host NAME --capacity-mib N [options]\n"
+	"       bourse seller --host NAME --source linux [options]\n"
 	"\n"
 	"Run a host's seller only. With --trace and --vms, the host's free memory\n"
 	"is what those trace VMs leave; without, all of capacity minus reserve.\n"
+	"With --source linux, this machine's memory, swap and PSI from /proc.\n"
 	"\n"
 	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
 	"  --host NAME        the host's name\n"
-	"  --capacity-mib N   the host's physical memory\n"
+	"  --source KIND      trace or linux (default trace: static without\n"
+	"                     --trace)\n"
+	"  --capacity-mib N   the host's physical memory (not with linux)\n"
 	"  --reserve-mib N    memory kept for the hypervisor (default 1024)\n"
 	"  --uri URI          the host's hypervisor URI (default none)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
@@ -81,11 +99,14 @@ struct agent_args {
 	const char *usage;
 	agent_config cfg;
 	source_trace_opts src;
+	const char *kind;          /* --source: "trace", "linux", ... */
+	const char *cgroup_parent; /* --cgroup-parent */
 	int have_capacity, have_vms, have_vm;
 };
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
-       O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE };
+       O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
+       O_SOURCE, O_CGROUP };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -101,6 +122,8 @@ static const struct option agent_options[] = {
 	{ "interval-ms", required_argument, NULL, O_INTERVAL },
 	{ "run-for-s", required_argument, NULL, O_RUN_FOR },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "source", required_argument, NULL, O_SOURCE },
+	{ "cgroup-parent", required_argument, NULL, O_CGROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -142,6 +165,10 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode == MODE_BUYER;
 	case O_PREFIX:
 		return a->mode != MODE_SELLER;
+	case O_SOURCE:
+		return a->mode != MODE_BUYER;
+	case O_CGROUP:
+		return a->mode == MODE_AGENT;
 	default:
 		return 1;
 	}
@@ -205,6 +232,8 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 		a->cfg.uri = arg;
 		return CLI_OK;
 	case O_TRACE: a->src.path = arg; return CLI_OK;
+	case O_SOURCE: a->kind = arg; return CLI_OK;
+	case O_CGROUP: a->cgroup_parent = arg; return CLI_OK;
 	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_VMS: return parse_vms(a, arg);
@@ -216,11 +245,55 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	}
 }
 
+/* The sources each command offers; the first is the default. */
+static int kind_ok(const struct agent_args *a)
+{
+	static const char *const agent_kinds[] = { "trace", "libvirt", "cgroup",
+						   NULL };
+	static const char *const seller_kinds[] = { "trace", "linux", NULL };
+	const char *const *k = a->mode == MODE_AGENT ? agent_kinds
+						     : seller_kinds;
+
+	for (; *k; k++)
+		if (!strcmp(a->kind, *k))
+			return 1;
+	return 0;
+}
+
+/* With a real source the host's figures are read, not given. */
+static int check_real_source(struct agent_args *a)
+{
+	if (a->have_capacity)
+		return bad_value(a, "--capacity-mib", "comes from the source "
+				 "with --source linux, libvirt or cgroup");
+	if (a->src.path || a->have_vms)
+		return bad_value(a, a->src.path ? "--trace" : "--vms",
+				 "goes with --source trace only");
+	if (!strcmp(a->kind, "cgroup") != !!a->cgroup_parent)
+		return bad_value(a, "--cgroup-parent", a->cgroup_parent
+				 ? "goes with --source cgroup only"
+				 : "is required with --source cgroup");
+	if (!strcmp(a->kind, "libvirt") && !a->cfg.uri)
+		a->cfg.uri = "qemu:///system";
+	return CLI_OK;
+}
+
 /* What each command needs, once every flag is read. */
 static int check_required(struct agent_args *a)
 {
 	if (!a->cfg.host)
 		return bad_value(a, "--host", "is required");
+	if (!a->kind)
+		a->kind = "trace";
+	if (a->mode != MODE_BUYER && !kind_ok(a))
+		return bad_value(a, "--source", a->mode == MODE_AGENT
+				 ? "expected trace, libvirt or cgroup"
+				 : "expected trace or linux");
+	if (strcmp(a->kind, "trace"))
+		return check_real_source(a);
+	if (a->cgroup_parent)
+		return bad_value(a, "--cgroup-parent", "goes with --source "
+				 "cgroup only");
 	if (a->mode != MODE_BUYER && !a->have_capacity)
 		return bad_value(a, "--capacity-mib", "is required");
 	if (a->mode != MODE_BUYER && a->src.reserve_mib >= a->src.capacity_mib)
@@ -313,6 +386,47 @@ static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
 	sigaction(SIGTERM, &sa, old_term);
 }
 
+/* This machine's host figures, with the VMs of libvirt or cgroup (or none,
+ * for a seller). */
+static int open_real(const struct agent_args *a, source **out, char *err,
+		     size_t errlen)
+{
+	source_linux_opts lo = { .reserve_mib = a->src.reserve_mib };
+	source_libvirt_opts vo = { .uri = a->cfg.uri, .stats_period_s = 0,
+				   .reserve_mib = a->src.reserve_mib };
+	source_cgroup_opts co = { .parent = a->cgroup_parent };
+	source *host = NULL, *vms = NULL;
+
+	if (source_linux_open(&lo, &host, err, errlen) != 0)
+		return -1;
+	if (!strcmp(a->kind, "linux")) {
+		*out = host;
+		return 0;
+	}
+	if (!strcmp(a->kind, "libvirt"))
+		vo.stats_period_s = a->cfg.interval_ms > 0
+				    ? (int)((a->cfg.interval_ms + 999) / 1000)
+				    : LIBVIRT_STATS_PERIOD_S;
+	if ((!strcmp(a->kind, "libvirt")
+		     ? source_libvirt_open(&vo, &vms, err, errlen)
+		     : source_cgroup_open(&co, &vms, err, errlen)) != 0) {
+		source_close(host);
+		return -1;
+	}
+	return source_pair_open(host, vms, out, err, errlen);
+}
+
+static int open_source(const struct agent_args *a, source **out, char *err,
+		       size_t errlen)
+{
+	if (strcmp(a->kind, "trace"))
+		return open_real(a, out, err, errlen);
+	if (a->src.path)
+		return source_trace_open(&a->src, out, err, errlen);
+	return source_static_open(a->src.capacity_mib, a->src.reserve_mib, out,
+				  err, errlen);
+}
+
 static int run(struct agent_args *a)
 {
 	struct sigaction old_int, old_term;
@@ -320,11 +434,7 @@ static int run(struct agent_args *a)
 	char err[512];
 	int rc;
 
-	if (a->src.path)
-		rc = source_trace_open(&a->src, &src, err, sizeof(err));
-	else
-		rc = source_static_open(a->src.capacity_mib, a->src.reserve_mib,
-					&src, err, sizeof(err));
+	rc = open_source(a, &src, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

@@ -140,6 +140,15 @@ expect 1 stderr "cannot open '$tmp/nope'" -- agent --host h --capacity-mib 4096 
 expect 1 stderr 'has 4 VMs; 5 asked for from index 3' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 3:5
 expect 1 stderr 'bad.csv:5: demand_mib is not a number' -- agent --host h --capacity-mib 4096 --trace "$data/bad.csv" --vms 0:1
 expect 1 stderr 'cannot connect to nope' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --broker nope
+expect 2 stderr '--source: expected trace, libvirt or cgroup' -- agent --host h --source nope
+expect 2 stderr '--source: expected trace or linux' -- seller --host h --source libvirt
+expect 2 stderr "--source\" is not an option|--source is not an option" -- buyer --host h --source linux --trace "$small" --vm 0
+expect 2 stderr '--capacity-mib: comes from the source' -- agent --host h --source libvirt --capacity-mib 4096
+expect 2 stderr '--cgroup-parent: is required with --source cgroup' -- agent --host h --source cgroup
+expect 2 stderr '--cgroup-parent: goes with --source cgroup only' -- agent --host h --source libvirt --cgroup-parent x
+expect 2 stderr '--trace: goes with --source trace only' -- agent --host h --source libvirt --trace "$small"
+expect 1 stderr 'cannot connect to libvirt at bogus:///x' -- agent --host h --source libvirt --uri bogus:///x
+expect 1 stderr "cannot open the cgroup" -- agent --host h --source cgroup --cgroup-parent "no-such-$$.slice"
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
 

@@ -719,6 +719,35 @@ static void test_seller_and_buyer_processes(void **state)
 	assert_int_equal(count_in_file(l->blog, "wrong_host"), 0);
 }
 
+/* An agent on this machine's /proc and libvirt's test:/// driver: the host's
+ * capacity is the machine's memory, the driver's domain "test" bids, the
+ * market allocates it and recommends a resize toward its demand. */
+static void test_agent_on_libvirt_test_driver(void **state)
+{
+	struct live *l = *state;
+	char log[160];
+
+	start_broker(l);
+	snprintf(log, sizeof(log), "%s/kvm1.log", l->dir);
+	const char *agent[] = { "agent", "--host", "kvm1", "--source", "libvirt",
+				"--uri", "test:///default", "--broker", l->ep,
+				NULL };
+	l->agents[0] = spawn(l, log, agent);
+	wait_online(l, 1);
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				  "allocations a JOIN vms v ON v.id = a.vm_id "
+				  "WHERE v.name = 'test'") >= 0);
+	assert_true(q_int(l, "SELECT capacity_mib FROM hosts WHERE name = "
+			  "'kvm1' AND uri = 'test:///default'") > 1024);
+	/* the driver's domain: 8 GiB maximum, 2 GiB now, demand below that */
+	assert_int_equal(q_int(l, "SELECT maximum_mib FROM vms WHERE name = "
+			       "'test'"), 8192);
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs r "
+				  "JOIN vms v ON v.id = r.vm_id WHERE v.name = "
+				  "'test' AND r.kind = 1") >= 0);
+	stop_all_cleanly(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -736,6 +765,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_seller_and_buyer_processes,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_agent_on_libvirt_test_driver, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
