@@ -31,6 +31,7 @@
 #include <zmq.h>
 
 #include "agent.h"
+#include "worker.h"
 #include "wire.h"
 
 #define SILENCE_BEFORE_WELCOME_MS 3000 /* liveness before any Welcome */
@@ -81,6 +82,7 @@ typedef struct agent {
 	int fatal;
 	char *err;
 	size_t errlen;
+	worker *work;         /* runs c->act's actions; NULL without one */
 } agent;
 
 static void alog(const agent *a, const char *fmt, ...)
@@ -552,21 +554,67 @@ static void on_award(agent *a, const Bourse__Award *aw)
 	}
 }
 
-/* No actuator in this build: every action is unsupported. */
-static void on_action(agent *a, const Bourse__ActionRequest *rq)
+/* The identity an action's result goes out as: the host's; a process
+ * without a seller answers as the VM. */
+static struct ident *action_ident(agent *a, const char *vm)
+{
+	struct ident *id = find_vm(a, vm);
+
+	if (a->ids[0].role != BOURSE__ROLE__ROLE_HOST && id)
+		return id;
+	return &a->ids[a->primary];
+}
+
+static void send_result(agent *a, const char *action_id, const char *vm,
+			Bourse__ActionStatus status, const char *detail)
 {
 	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
 	Bourse__ActionResult res = BOURSE__ACTION_RESULT__INIT;
-	struct ident *id = &a->ids[a->primary];
 
-	if (a->ids[0].role != BOURSE__ROLE__ROLE_HOST && find_vm(a, rq->vm))
-		id = find_vm(a, rq->vm);
-	res.id = rq->id;
-	res.status = BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED;
-	res.detail = (char *)"this agent has no actuator";
+	res.id = (char *)action_id;
+	res.status = status;
+	res.detail = (char *)detail;
 	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_RESULT;
 	e.action_result = &res;
-	send_env(a, id, &e);
+	send_env(a, action_ident(a, vm), &e);
+}
+
+/* Hand the action to the worker; answer at once only if it cannot take it. */
+static void on_action(agent *a, const Bourse__ActionRequest *rq)
+{
+	actuator_action x = {
+		.id = rq->id, .vm = rq->vm, .target_mib = rq->target_mib,
+		.to_uri = rq->to_uri, .timeout_ms = rq->timeout_ms,
+		.kind = rq->kind == BOURSE__ACTION_KIND__ACTION_MIGRATE
+			? ACTUATOR_MIGRATE : ACTUATOR_RESIZE,
+	};
+
+	if (!a->work)
+		send_result(a, rq->id, rq->vm,
+			    BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED,
+			    "this agent has no actuator (--actuator)");
+	else if (worker_submit(a->work, &x) != 0)
+		send_result(a, rq->id, rq->vm, BOURSE__ACTION_STATUS__ACTION_FAILED,
+			    "busy: too many actions waiting");
+}
+
+/* Send the results of the actions the worker finished. */
+static void send_done(agent *a)
+{
+	static const Bourse__ActionStatus status[] = {
+		[ACTUATOR_OK] = BOURSE__ACTION_STATUS__ACTION_OK,
+		[ACTUATOR_FAILED] = BOURSE__ACTION_STATUS__ACTION_FAILED,
+		[ACTUATOR_TIMEOUT] = BOURSE__ACTION_STATUS__ACTION_TIMEOUT,
+		[ACTUATOR_UNSUPPORTED] = BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED,
+	};
+	worker_done d;
+
+	while (worker_take(a->work, &d)) {
+		alog(a, "action %s (%s): %s%s%s", d.id, d.vm,
+		     actuator_status_name(d.r.status),
+		     d.r.detail[0] ? ": " : "", d.r.detail);
+		send_result(a, d.id, d.vm, status[d.r.status], d.r.detail);
+	}
 }
 
 static void drop(agent *a, unsigned bit, const char *why, const char *msg)
@@ -795,6 +843,8 @@ static int check_config(agent *a)
 
 static int agent_init(agent *a)
 {
+	char msg[256];
+
 	if (check_config(a) != 0 || ids_init(a) != 0)
 		return -1;
 	a->ctx = zmq_ctx_new();
@@ -804,6 +854,9 @@ static int agent_init(agent *a)
 	a->bo = a->c->backoff_min_ms;
 	a->hb_ms = 1000;
 	a->liveness = 3;
+	if (a->c->act && worker_start(a->c->act, &a->work, msg,
+				      sizeof(msg)) != 0)
+		return fail(a, "%s", msg);
 	sample_vms(a);
 	if (sock_open(a) != 0)
 		return -1;
@@ -813,26 +866,33 @@ static int agent_init(agent *a)
 
 static void agent_free(agent *a)
 {
+	worker_stop(a->work);
 	sock_close(a);
 	if (a->ctx)
 		zmq_ctx_term(a->ctx);
 	free(a->ids);
 }
 
+/* The socket, and the worker's results when there is a worker. */
 static int poll_once(agent *a, int64_t deadline)
 {
-	zmq_pollitem_t it = { .socket = a->sock, .events = ZMQ_POLLIN };
+	zmq_pollitem_t it[2] = {
+		{ .socket = a->sock, .events = ZMQ_POLLIN },
+		{ .fd = a->work ? worker_fd(a->work) : -1, .events = ZMQ_POLLIN },
+	};
 
 	if (a->state == AG_CONNECTING && a->out_wait)
-		it.events |= ZMQ_POLLOUT;
-	if (zmq_poll(&it, 1, poll_timeout(a, deadline)) < 0 &&
+		it[0].events |= ZMQ_POLLOUT;
+	if (zmq_poll(it, a->work ? 2 : 1, poll_timeout(a, deadline)) < 0 &&
 	    zmq_errno() != EINTR)
 		return fail(a, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 	a->now = now_ms();
-	if (it.revents & ZMQ_POLLOUT)
+	if (it[0].revents & ZMQ_POLLOUT)
 		a->out_wait = 0;
-	if (it.revents & ZMQ_POLLIN)
+	if (it[0].revents & ZMQ_POLLIN)
 		receive(a);
+	if (a->work && (it[1].revents & ZMQ_POLLIN))
+		send_done(a);
 	return a->fatal ? -1 : 0;
 }
 

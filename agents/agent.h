@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actuator.h"
 #include "source.h"
 
 typedef struct agent_config {
@@ -39,6 +40,9 @@ typedef struct agent_config {
 	int64_t backoff_min_ms, backoff_max_ms;
 	int64_t max_runtime_ms; /* 0: until stopped */
 	int verbose;          /* 1: log every award */
+	actuator *act;        /* carries out ActionRequests on a thread of its
+	                       * own (borrowed); NULL: every action is answered
+	                       * unsupported */
 } agent_config;
 
 /* Defaults: interval from the broker, backoff 100 ms .. 5000 ms. */

@@ -64,6 +64,10 @@ void broker_config_default(broker_config *c)
 	c->liveness = 3;
 	market_params_default(&c->market);
 	store_rec_policy_default(&c->recs);
+	c->guard.max_actions_per_round = 4;
+	c->guard.max_migrations_per_host = 2;
+	c->guard.vm_cooldown_ms = 600000;
+	c->guard.action_timeout_ms = 600000;
 }
 
 int broker_config_validate(const broker_config *c, char *err, size_t errlen)
@@ -82,6 +86,11 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "liveness must be 1 .. 1000 heartbeats";
 	else if (c->max_rounds < 0)
 		bad = "max rounds must be >= 0";
+	else if (c->guard.max_actions_per_round < 0 ||
+		 c->guard.max_migrations_per_host < 0)
+		bad = "guardrail limits must be >= 0";
+	else if (c->guard.vm_cooldown_ms < 0 || c->guard.action_timeout_ms < 1000)
+		bad = "the VM cooldown must be >= 0 and the action timeout >= 1 s";
 	if (bad) {
 		snprintf(err, errlen, "%s", bad);
 		return -1;
@@ -453,18 +462,6 @@ static void on_deregister(broker *b, uint32_t hi, const Bourse__Envelope *e)
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-static void on_action_result(broker *b, const Bourse__Envelope *e)
-{
-	char detail[STORE_TEXT_MAX], err[256];
-	const Bourse__ActionResult *r = e->action_result;
-
-	snprintf(detail, sizeof(detail), "action %s: status %d: %s", r->id,
-		 (int)r->status, r->detail);
-	if (store_audit(b->st, e->sender, "action.result", 0, detail,
-			broker_wall_ms(), err, sizeof(err)))
-		fprintf(stderr, "broker: store: %s\n", err);
-}
-
 static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 {
 	uint64_t *last_seq = NULL;
@@ -494,7 +491,7 @@ static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		on_deregister(b, hi, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
-		on_action_result(b, e);
+		broker_action_result(b, e);
 		break;
 	default: /* wire_validate() admits nothing else from agents */
 		break;
@@ -659,6 +656,7 @@ static void broker_close(broker *b)
 	if (b->zctx)
 		zmq_ctx_term(b->zctx);
 	broker_round_release(b);
+	broker_dispatch_release(b);
 	registry_release(&b->reg);
 	store_close(b->st);
 }
@@ -717,6 +715,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		}
 		if (now >= b.next_round_at) {
 			broker_round(&b);
+			broker_dispatch(&b);
 			b.next_round_at += c->round_ms;
 			if (b.next_round_at <= now) /* fell behind: skip */
 				b.next_round_at = now + c->round_ms;

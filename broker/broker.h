@@ -26,6 +26,16 @@
 #include "market.h"
 #include "store.h"
 
+/* Limits on dispatching (manual and automated modes), docs/operations.md
+ * "Guardrails". */
+typedef struct broker_guardrails {
+	int64_t max_actions_per_round; /* new dispatches per round */
+	int64_t max_migrations_per_host; /* in flight from or to one host */
+	int64_t vm_cooldown_ms; /* no new action on a VM this soon after its last */
+	int64_t action_timeout_ms; /* a dispatched action with no result by
+	                            * then has failed (timeout) */
+} broker_guardrails;
+
 typedef struct broker_config {
 	const char *listen;   /* ZeroMQ endpoint to bind */
 	const char *db_path;  /* SQLite file, created if missing */
@@ -36,6 +46,7 @@ typedef struct broker_config {
 	int quiet;            /* 1: no per-round log line */
 	market_params market;
 	store_rec_policy recs;
+	broker_guardrails guard;
 } broker_config;
 
 /* Counters of one broker run (also printed at shutdown). */
@@ -47,7 +58,9 @@ typedef struct broker_stats {
 } broker_stats;
 
 /* Defaults: listen tcp://127.0.0.1:7411, db bourse.db, round 5000 ms,
- * heartbeat 1000 ms, liveness 3, market and store defaults. */
+ * heartbeat 1000 ms, liveness 3, market and store defaults; guardrails 4
+ * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
+ * action timeout. */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */

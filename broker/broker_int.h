@@ -5,6 +5,8 @@
  *  index.c    name -> slot hash index (hosts, VMs, connections)
  *  registry.c hosts, VMs and connections: lookup, registration, liveness
  *  round.c    one market round: build the cluster, clear, persist, award
+ *  dispatch.c modes, guardrails and the kill switch: recommendations carried
+ *             out (ActionRequest) and their results
  *  broker.c   the socket, the loop, decoding and dispatching messages
  */
 #ifndef BOURSE_BROKER_INT_H
@@ -138,6 +140,9 @@ typedef struct broker {
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */
+	int64_t *sent;         /* rec ids whose ActionRequest went out in this
+	                        * run (dispatch.c) */
+	size_t n_sent, cap_sent;
 } broker;
 
 int64_t broker_now_ms(void);  /* monotonic */
@@ -150,5 +155,11 @@ int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);
  * the cluster (logged; the broker goes on). */
 int broker_round(broker *b);
 void broker_round_release(broker *b);
+
+/* dispatch.c: after each round, time out, approve (automated mode) and
+ * dispatch recommendations within the guardrails; and an agent's result. */
+void broker_dispatch(broker *b);
+void broker_action_result(broker *b, const Bourse__Envelope *e);
+void broker_dispatch_release(broker *b);
 
 #endif

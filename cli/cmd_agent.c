@@ -42,6 +42,9 @@ static const char agent_usage[] =
 	"  --uri URI          the host's hypervisor URI; with libvirt, the one\n"
 	"                     read (default qemu:///system)\n"
 	"  --cgroup-parent P  the cgroup whose children are the VMs (cgroup)\n"
+	"  --actuator KIND    carries out dispatched actions: none, dry-run,\n"
+	"                     libvirt (on --uri) or cgroup (default none:\n"
+	"                     every action is answered unsupported)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
 	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
@@ -101,12 +104,13 @@ struct agent_args {
 	source_trace_opts src;
 	const char *kind;          /* --source: "trace", "linux", ... */
 	const char *cgroup_parent; /* --cgroup-parent */
+	const char *actuator;      /* --actuator */
 	int have_capacity, have_vms, have_vm;
 };
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
-       O_SOURCE, O_CGROUP };
+       O_SOURCE, O_CGROUP, O_ACTUATOR };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -124,6 +128,7 @@ static const struct option agent_options[] = {
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "source", required_argument, NULL, O_SOURCE },
 	{ "cgroup-parent", required_argument, NULL, O_CGROUP },
+	{ "actuator", required_argument, NULL, O_ACTUATOR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -167,7 +172,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode != MODE_SELLER;
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
-	case O_CGROUP:
+	case O_CGROUP: case O_ACTUATOR:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -234,6 +239,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	case O_TRACE: a->src.path = arg; return CLI_OK;
 	case O_SOURCE: a->kind = arg; return CLI_OK;
 	case O_CGROUP: a->cgroup_parent = arg; return CLI_OK;
+	case O_ACTUATOR: a->actuator = arg; return CLI_OK;
 	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_VMS: return parse_vms(a, arg);
@@ -278,8 +284,37 @@ static int check_real_source(struct agent_args *a)
 	return CLI_OK;
 }
 
+/* --actuator: known, and with what it acts on. */
+static int check_actuator(struct agent_args *a)
+{
+	const char *k = a->actuator;
+
+	if (!k || !strcmp(k, "none") || !strcmp(k, "dry-run"))
+		return CLI_OK;
+	if (!strcmp(k, "libvirt"))
+		return a->cfg.uri ? CLI_OK
+				  : bad_value(a, "--actuator", "libvirt needs "
+					      "--uri (or --source libvirt)");
+	if (!strcmp(k, "cgroup"))
+		return a->cgroup_parent ? CLI_OK
+					: bad_value(a, "--actuator", "cgroup "
+						    "needs --cgroup-parent");
+	return bad_value(a, "--actuator", "expected none, dry-run, libvirt or "
+			 "cgroup");
+}
+
+static int check_sources(struct agent_args *a);
+
 /* What each command needs, once every flag is read. */
 static int check_required(struct agent_args *a)
+{
+	int rc = check_sources(a);
+
+	return rc != CLI_OK ? rc : check_actuator(a);
+}
+
+/* The flags of the source, once every flag is read. */
+static int check_sources(struct agent_args *a)
 {
 	if (!a->cfg.host)
 		return bad_value(a, "--host", "is required");
@@ -427,14 +462,36 @@ static int open_source(const struct agent_args *a, source **out, char *err,
 				  err, errlen);
 }
 
+/* The --actuator, or NULL for none. */
+static int open_actuator(const struct agent_args *a, actuator **out,
+			 char *err, size_t errlen)
+{
+	const char *k = a->actuator;
+
+	*out = NULL;
+	if (!k || !strcmp(k, "none"))
+		return 0;
+	if (!strcmp(k, "dry-run"))
+		return actuator_dryrun_open(NULL, NULL, out, err, errlen);
+	if (!strcmp(k, "libvirt"))
+		return actuator_libvirt_open(a->cfg.uri, NULL, NULL, out, err,
+					     errlen);
+	return actuator_cgroup_open(NULL, a->cgroup_parent, NULL, NULL, out,
+				    err, errlen);
+}
+
 static int run(struct agent_args *a)
 {
 	struct sigaction old_int, old_term;
 	source *src = NULL;
+	actuator *act = NULL;
 	char err[512];
 	int rc;
 
 	rc = open_source(a, &src, err, sizeof(err));
+	if (rc == 0 && (rc = open_actuator(a, &act, err, sizeof(err))) != 0)
+		source_close(src);
+	a->cfg.act = act;
 	if (rc != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;
@@ -443,6 +500,7 @@ static int run(struct agent_args *a)
 	rc = agent_run(&a->cfg, src, &stop_flag, err, sizeof(err));
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	actuator_close(act);
 	source_close(src);
 	if (rc != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);

@@ -30,6 +30,12 @@ static const char broker_usage[] =
 	"  --rounds N         stop after N rounds (default: run until signalled)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
+	"  --max-actions N    guardrail: new dispatches per round (default 4)\n"
+	"  --max-migrations N guardrail: migrations in flight per host (default 2)\n"
+	"  --vm-cooldown-s N  guardrail: no new action on a VM this soon after its\n"
+	"                     last one (default 600)\n"
+	"  --action-timeout-s N  a dispatched action with no result by then has\n"
+	"                     failed (default 600)\n"
 	"  --quiet            no log line per round\n"
 	"  -h, --help         this help\n"
 	"\n"
@@ -44,7 +50,8 @@ static void on_signal(int sig)
 }
 
 enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
-       O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET };
+       O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
+       O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -58,6 +65,10 @@ static const struct option broker_options[] = {
 	{ "rounds", required_argument, NULL, O_ROUNDS },
 	{ "param", required_argument, NULL, O_PARAM },
 	{ "params", no_argument, NULL, O_PARAMS },
+	{ "max-actions", required_argument, NULL, O_MAX_ACTIONS },
+	{ "max-migrations", required_argument, NULL, O_MAX_MIGRATIONS },
+	{ "vm-cooldown-s", required_argument, NULL, O_COOLDOWN },
+	{ "action-timeout-s", required_argument, NULL, O_ACTION_TIMEOUT },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -80,6 +91,14 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		{ O_RETENTION, "--retention-s", 0, 10 * 365 * 86400, 1000,
 		  &c->recs.retention_ms },
 		{ O_ROUNDS, "--rounds", 1, INT64_MAX / 2, 1, &c->max_rounds },
+		{ O_MAX_ACTIONS, "--max-actions", 0, 100000, 1,
+		  &c->guard.max_actions_per_round },
+		{ O_MAX_MIGRATIONS, "--max-migrations", 0, 1000, 1,
+		  &c->guard.max_migrations_per_host },
+		{ O_COOLDOWN, "--vm-cooldown-s", 0, 30 * 86400, 1000,
+		  &c->guard.vm_cooldown_ms },
+		{ O_ACTION_TIMEOUT, "--action-timeout-s", 1, 86400, 1000,
+		  &c->guard.action_timeout_ms },
 	};
 	char err[256];
 	int64_t v;

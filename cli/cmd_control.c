@@ -28,8 +28,9 @@ static const char mode_usage[] =
 	"  --json       print JSON instead of text (showing)\n"
 	"  -h, --help   this help\n"
 	"\n"
-	"The broker reads the mode at every round. This build stores the mode\n"
-	"and audits the change; dispatching to actuators is not built yet.\n";
+	"The broker reads the mode at every round and dispatches within its\n"
+	"guardrails (bourse broker --help); each agent carries actions out with\n"
+	"its --actuator. Every change is in the audit log.\n";
 
 static const char pause_usage[] =
 	"usage: bourse pause [--reason TEXT] [--db PATH]\n"

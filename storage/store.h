@@ -375,6 +375,12 @@ int store_control_get(store *s, store_control *out, char *err,
 int store_mode_set(store *s, store_action act, store_mode m,
 		   const char *actor, int64_t now_ms, char *err, size_t errlen);
 
+/* When an action on this VM was last dispatched or finished (Unix ms of
+ * the latest dispatched, succeeded or failed recommendation's last state
+ * change), 0 if never: the broker's per-VM cooldown. */
+int store_vm_last_action_ms(store *s, uint32_t vm_id, int64_t *ms, char *err,
+			    size_t errlen);
+
 /* The kill switch: paused = 1 stops all dispatching until paused = 0.
  * reason may be NULL. Audited ("dispatch.paused" / "dispatch.resumed"). */
 int store_pause_set(store *s, int paused, const char *actor,

@@ -2,7 +2,8 @@
  * store_control.c - the control row: the mode per kind of action and the
  * kill switch (schema v3, table control). The CLI writes it, the broker
  * reads it every round, so a change takes effect at the next round and
- * survives restarts. Every change is audited.
+ * survives restarts. Every change is audited. Also the per-VM reads the
+ * broker's dispatcher needs (store_vm_last_action_ms()).
  */
 #include <stdio.h>
 #include <string.h>
@@ -167,4 +168,30 @@ int store_pause_set(store *s, int paused, const char *actor,
 			     paused ? "dispatch.paused" : "dispatch.resumed",
 			     reason ? reason : "", now_ms, paused ? 1 : 0,
 			     paused && reason ? reason : "", err, errlen);
+}
+
+int store_vm_last_action_ms(store *s, uint32_t vm_id, int64_t *ms, char *err,
+			    size_t errlen)
+{
+	static const char sql[] =
+		"SELECT COALESCE(MAX(updated_ms), 0) FROM recs"
+		" WHERE vm_id = ?1 AND state IN (6, 7, 8)";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	_Static_assert(STORE_REC_DISPATCHED == 6 && STORE_REC_SUCCEEDED == 7 &&
+		       STORE_REC_FAILED == 8, "the states in the query");
+	*ms = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store__dberr(s, err, errlen, "reading VM %u's last action", vm_id);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, vm_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ms = sqlite3_column_int64(st, 0);
+	else
+		store__dberr(s, err, errlen, "reading VM %u's last action", vm_id);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

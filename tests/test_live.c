@@ -128,17 +128,27 @@ static pid_t spawn(const struct live *l, const char *log,
 	return pid;
 }
 
-static void start_broker(struct live *l)
+/* The broker, with extra flags (NULL-terminated, may be NULL). */
+static void start_broker_with(struct live *l, const char *const *extra)
 {
 	char round[16], hb[16], lv[16];
+	const char *args[24] = { "broker", "--listen", l->ep, "--db", l->db,
+				 "--round-ms", round, "--heartbeat-ms", hb,
+				 "--liveness", lv };
+	size_t n = 11;
 
 	snprintf(round, sizeof(round), "%d", ROUND_MS);
 	snprintf(hb, sizeof(hb), "%d", HB_MS);
 	snprintf(lv, sizeof(lv), "%d", LIVENESS);
-	const char *args[] = { "broker", "--listen", l->ep, "--db", l->db,
-			       "--round-ms", round, "--heartbeat-ms", hb,
-			       "--liveness", lv, NULL };
+	while (extra && *extra && n < 23)
+		args[n++] = *extra++;
+	args[n] = NULL;
 	l->broker = spawn(l, l->blog, args);
+}
+
+static void start_broker(struct live *l)
+{
+	start_broker_with(l, NULL);
 }
 
 static void start_agent(struct live *l, int i, const char *host,
@@ -149,7 +159,8 @@ static void start_agent(struct live *l, int i, const char *host,
 	snprintf(log, sizeof(log), "%s/%s.log", l->dir, host);
 	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
 			       "--trace", l->trace, "--vms", vms,
-			       "--broker", l->ep, "--step-s", "300", NULL };
+			       "--broker", l->ep, "--step-s", "300",
+			       "--actuator", "dry-run", NULL };
 	l->agents[i] = spawn(l, log, args);
 }
 
@@ -289,9 +300,9 @@ static void wait_online(struct live *l, int n)
 }
 
 /* Both agents registered, all six VMs known, a few rounds and recs. */
-static void start_cluster(struct live *l)
+static void start_cluster_with(struct live *l, const char *const *extra)
 {
-	start_broker(l);
+	start_broker_with(l, extra);
 	start_agent(l, 0, "host-a", "8192", "0:4");
 	start_agent(l, 1, "host-b", "32768", "4:2");
 	wait_online(l, 2);
@@ -301,6 +312,11 @@ static void start_cluster(struct live *l)
 	/* no round priced a host before its VMs had bid */
 	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
 			       SIGNAL_SUSPEND), 0);
+}
+
+static void start_cluster(struct live *l)
+{
+	start_cluster_with(l, NULL);
 }
 
 static int run_cli(const char *fmt, ...)
@@ -748,6 +764,149 @@ static void test_agent_on_libvirt_test_driver(void **state)
 	stop_all_cleanly(l);
 }
 
+/* ---- dispatching: modes, the kill switch, guardrails, exactly once ---- */
+
+#define REC_DISPATCHED 6
+#define REC_SUCCEEDED 7
+
+static int64_t rec_state(struct live *l, int64_t id)
+{
+	return q_int(l, "SELECT state FROM recs WHERE id = %" PRId64, id);
+}
+
+/* `bourse ARGS --db DB` must succeed. */
+static void cli_ok(struct live *l, const char *fmt, ...)
+{
+	char args[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	assert_int_equal(run_cli("%s %s --db %s >/dev/null", BOURSE_BIN, args,
+				 l->db), 0);
+}
+
+/* How many times the agents carried out action rec-<id>. */
+static int times_acted(struct live *l, int64_t id)
+{
+	char path[160], needle[48];
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
+		n += count_in_file(path, needle);
+	}
+	return n;
+}
+
+static void wait_rec_state(struct live *l, int64_t id, int st)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT state = %d FROM recs WHERE id = %"
+		 PRId64, st, id);
+	assert_true(wait_at_least(l, 1, WAIT_MS, sql) >= 0);
+}
+
+static int64_t oldest_pending_resize(struct live *l)
+{
+	return q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d AND kind = 1",
+		     REC_PENDING);
+}
+
+/* Recommend mode changes nothing, even approved; manual mode dispatches an
+ * approved one once, the agent's dry run carries it out and the result is
+ * audited. While paused nothing is dispatched; after resume it is. */
+static void test_manual_mode_and_kill_switch(void **state)
+{
+	struct live *l = *state;
+	int64_t a, b;
+
+	start_cluster(l);
+	a = oldest_pending_resize(l);
+	assert_true(a > 0);
+	cli_ok(l, "recs approve %" PRId64, a);
+	wait_rounds_after(l, last_round(l), 3);
+	assert_int_equal(rec_state(l, a), REC_APPROVED); /* recommend mode */
+
+	cli_ok(l, "mode manual");
+	wait_rec_state(l, a, REC_SUCCEEDED);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
+			       PRId64 " AND event IN ('rec.dispatched', "
+			       "'rec.succeeded')", a), 2);
+	assert_int_equal(times_acted(l, a), 1);
+
+	cli_ok(l, "pause --reason test");
+	b = oldest_pending_resize(l);
+	assert_true(b > 0);
+	cli_ok(l, "recs approve %" PRId64, b);
+	wait_rounds_after(l, last_round(l), 3);
+	assert_int_equal(rec_state(l, b), REC_APPROVED);
+	assert_int_equal(times_acted(l, b), 0);
+	cli_ok(l, "resume");
+	wait_rec_state(l, b, REC_SUCCEEDED);
+	assert_int_equal(times_acted(l, b), 1);
+	stop_all_cleanly(l);
+}
+
+/* Automated mode under a burst of recommendations: at most one dispatch a
+ * round (--max-actions 1), never two actions on one VM within the cooldown,
+ * every dispatched action answered. */
+static void test_automated_mode_guardrails(void **state)
+{
+	struct live *l = *state;
+	const char *const guard[] = { "--max-actions", "1", "--vm-cooldown-s",
+				      "3600", NULL };
+	int64_t r0, r1, n;
+
+	start_cluster_with(l, guard);
+	cli_ok(l, "mode automated");
+	r0 = last_round(l);
+	assert_true(wait_at_least(l, 4, WAIT_MS, "SELECT COUNT(*) FROM recs "
+				  "WHERE state = 7") >= 0);
+	r1 = last_round(l);
+	n = q_int(l, "SELECT COUNT(*) FROM audit WHERE event = 'rec.dispatched'");
+	fprintf(stderr, "%" PRId64 " dispatched in %" PRId64 " rounds\n", n,
+		r1 - r0);
+	assert_true(n >= 4 && n <= r1 - r0 + 1);
+	assert_int_equal(q_int(l, "SELECT COALESCE(MAX(c), 0) FROM (SELECT "
+			       "COUNT(*) c FROM recs WHERE state IN (6, 7, 8) "
+			       "GROUP BY vm_id)"), 1);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM audit WHERE event = "
+			       "'rec.approved' AND actor = 'broker:automated'") >=
+			 n, 1);
+	stop_all_cleanly(l);
+}
+
+/* Approved while paused, the broker is killed; after the restart and
+ * resume the action is dispatched and carried out exactly once. */
+static void test_restart_between_approval_and_dispatch(void **state)
+{
+	struct live *l = *state;
+	int64_t a;
+
+	start_cluster(l);
+	cli_ok(l, "mode manual");
+	cli_ok(l, "pause");
+	a = oldest_pending_resize(l);
+	cli_ok(l, "recs approve %" PRId64, a);
+	stop_proc(&l->broker, SIGKILL, 5000);
+	db_close(l);
+	start_broker(l);
+	wait_online(l, 2);
+	wait_rounds_after(l, last_round(l), 2);
+	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	cli_ok(l, "resume");
+	wait_rec_state(l, a, REC_SUCCEEDED);
+	wait_rounds_after(l, last_round(l), 3);
+	assert_int_equal(times_acted(l, a), 1);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
+			       PRId64 " AND event = 'rec.dispatched'", a), 1);
+	stop_all_cleanly(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +926,13 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_agent_on_libvirt_test_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_manual_mode_and_kill_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_automated_mode_guardrails, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_restart_between_approval_and_dispatch, setup,
+			teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,138 @@
+/*
+ * actuator.h - how an agent carries out an action the broker dispatched:
+ * resize a VM's memory, or live-migrate it to another host.
+ *
+ * An actuator is an interface (a table of functions and a private state),
+ * like a source (source.h): the dry-run actuator only logs, the libvirt
+ * actuator sets a domain's balloon target (virDomainSetMemoryFlags, live) and
+ * live-migrates it (virDomainMigrateToURI3, to the peer host's URI from the
+ * broker's registry), the cgroup actuator writes memory.high.
+ *
+ * Idempotence: every action carries an id. actuator_do() remembers the
+ * outcome of the last ACTUATOR_MEMORY ids it finished (whatever the
+ * outcome: a retry after a failure needs a new id); a repeated id gets
+ * that outcome again and nothing is done twice. An action refused by the
+ * checks of actuator_do() was not carried out and is not remembered. The
+ * operations themselves are written to be safe to repeat as well: a resize
+ * to the size the VM already has succeeds without acting, a migration of a
+ * VM that is not on this host any more fails with "not here" rather than
+ * moving it again.
+ *
+ * Blocking: an action runs to its end (or its timeout) in the calling
+ * thread. A migration can take minutes, so the agent calls actuator_do()
+ * from a worker thread, never from its socket loop.
+ *
+ * Ownership: actuator_*_open() returns an actuator the caller frees with
+ * actuator_close(). Strings in an actuator_action are borrowed for the call.
+ * Results are the caller's buffer.
+ */
+#ifndef BOURSE_ACTUATOR_H
+#define BOURSE_ACTUATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How many finished action ids an actuator remembers for idempotence. */
+#define ACTUATOR_MEMORY 256
+
+/* Longest action id, in bytes. */
+#define ACTUATOR_ID_MAX 64
+
+typedef enum actuator_kind {
+	ACTUATOR_RESIZE = 1,
+	ACTUATOR_MIGRATE = 2,
+} actuator_kind;
+
+typedef struct actuator_action {
+	const char *id;         /* unique per action: 1..ACTUATOR_ID_MAX bytes */
+	actuator_kind kind;
+	const char *vm;         /* the VM's name as the source names it */
+	int64_t target_mib;     /* resize: the new memory; migrate: after it */
+	const char *to_uri;     /* migrate: the target host's hypervisor URI */
+	int64_t timeout_ms;     /* > 0 */
+} actuator_action;
+
+typedef enum actuator_status {
+	ACTUATOR_OK = 1,
+	ACTUATOR_FAILED = 2,      /* with a reason */
+	ACTUATOR_TIMEOUT = 3,
+	ACTUATOR_UNSUPPORTED = 4, /* this actuator cannot do this kind */
+} actuator_status;
+
+typedef struct actuator_result {
+	actuator_status status;
+	int repeated;             /* 1: a remembered id, nothing was done */
+	char detail[256];         /* what happened, for the audit log */
+} actuator_result;
+
+typedef struct actuator actuator;
+
+struct actuator_ops {
+	const char *kind; /* "dry-run", "libvirt", "cgroup" */
+	/* Carry out a (validated, not remembered) action. */
+	void (*act)(actuator *a, const actuator_action *x, actuator_result *r);
+	void (*close)(actuator *a); /* frees state, not a itself */
+};
+
+struct actuator {
+	const struct actuator_ops *ops;
+	void *state;  /* the implementation's */
+	void *memory; /* actuator.c's: the remembered ids and outcomes */
+};
+
+/* For implementations: an actuator around ops and state, with an empty
+ * memory. NULL if out of memory (state is then the caller's to free). */
+actuator *actuator_new(const struct actuator_ops *ops, void *state);
+
+/* Notes an actuator makes (what it did, in the dry run), one line each.
+ * NULL: printed on stderr. */
+typedef void (*actuator_note_fn)(void *ctx, const char *msg);
+
+/* Validate x (an id of 1..ACTUATOR_ID_MAX bytes of 0x21..0x7e, as on the
+ * wire; a known kind; a VM name, wire_name_ok(); target_mib in
+ * 1..WIRE_MAX_MIB; for a migration a URI of 1..255 bytes of 0x21..0x7e;
+ * timeout_ms > 0: else ACTUATOR_FAILED "invalid action: ..."), answer a
+ * remembered id from memory, or act and remember the outcome. Never fails
+ * to fill r. Not thread-safe: one caller at a time per actuator. */
+void actuator_do(actuator *a, const actuator_action *x, actuator_result *r);
+
+void actuator_close(actuator *a);
+
+/* "ok", "failed", "timeout", "unsupported". */
+const char *actuator_status_name(actuator_status s);
+
+/* The dry run: every action succeeds and is noted ("dry run: would resize
+ * vm-3 to 2048 MiB"); nothing changes. */
+int actuator_dryrun_open(actuator_note_fn note, void *note_ctx,
+			 actuator **out, char *err, size_t errlen);
+
+/* libvirt: resize = virDomainSetMemoryFlags(VIR_DOMAIN_AFFECT_LIVE) of the
+ * named running domain on uri (refused above the domain's maximum; a single
+ * call that returns before the balloon has moved: timeout_ms does not bound
+ * it); migrate = virDomainMigrateToURI3 live (peer-to-peer, the definition
+ * moving with it) of the running
+ * domain to to_uri, the destination's libvirt URI (a domain not running
+ * here: FAILED "not here"). libvirt has no per-call timeout: a watchdog
+ * thread aborts the migration job (virDomainAbortJob) after timeout_ms and
+ * the outcome is ACTUATOR_TIMEOUT (virDomainMigrateSetMaxDowntime is left
+ * alone). A migration does not resize (target_mib is only checked). A driver
+ * that cannot do an operation (VIR_ERR_NO_SUPPORT, _OPERATION_UNSUPPORTED,
+ * _ARGUMENT_UNSUPPORTED) gives ACTUATOR_UNSUPPORTED with libvirt's message.
+ * A connection found lost is opened again (noted). Silences libvirt's own
+ * stderr printing for the whole process, as the libvirt source does. */
+int actuator_libvirt_open(const char *uri, actuator_note_fn note,
+			  void *note_ctx, actuator **out, char *err,
+			  size_t errlen);
+
+/* cgroup v2: resize = write target_mib, in bytes, to
+ * <root>/<parent>/<vm>/memory.high and read it back (cgroup_root NULL:
+ * /sys/fs/cgroup; parent "" for the root itself, which must be a directory
+ * at open). vm must be one path component (no '/', not "." or ".."), its
+ * cgroup must exist (else FAILED "not here") and have a memory.high; a
+ * target above its memory.max is refused. timeout_ms is not used: the write
+ * returns once the kernel has reclaimed. Migrate is unsupported. */
+int actuator_cgroup_open(const char *cgroup_root, const char *parent,
+			 actuator_note_fn note, void *note_ctx, actuator **out,
+			 char *err, size_t errlen);
+
+#endif

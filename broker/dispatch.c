@@ -1,0 +1,380 @@
+/*
+ * dispatch.c - carrying recommendations out: the modes, the kill switch,
+ * the guardrails, and the agents' results.
+ *
+ * After each round, with the control row as the CLI left it
+ * (store_control_get()):
+ *  1. dispatched actions with no result within the action timeout fail
+ *     ("timeout"), paused or not;
+ *  2. if dispatching is paused, nothing else happens;
+ *  3. in automated mode, the round's fresh pending recommendations of that
+ *     kind are approved by the broker (audited as "broker:automated");
+ *  4. approved recommendations, oldest first, whose kind is in manual or
+ *     automated mode are dispatched within the guardrails: at most
+ *     max_actions_per_round a round, max_migrations_per_host in flight from
+ *     or to a host, none on a VM within vm_cooldown_ms of its last action,
+ *     and only while the VM is still where the recommendation found it and
+ *     the hosts involved are online. One that does not pass stays approved
+ *     and is tried again next round;
+ *  5. dispatched actions this broker run has not sent (it restarted after
+ *     dispatching them) are sent again with the same id: agents remember
+ *     ids, so an action is carried out once.
+ *
+ * Exactly once: the transition approved -> dispatched is committed before
+ * the ActionRequest leaves, so a restart between approval and dispatch
+ * dispatches once, and one after dispatch re-sends the same id (step 5).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+#define ACTOR "broker"
+
+/* Recommendations of one state, oldest first. */
+typedef struct rec_list {
+	store_rec *v;
+	size_t n, cap;
+} rec_list;
+
+static int collect(const store_rec *r, void *ctx)
+{
+	rec_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		store_rec *p = realloc(l->v, cap * sizeof(*p));
+
+		if (!p)
+			return 1;
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *r;
+	return 0;
+}
+
+/* store_recs_list() is newest first. */
+static int list_state(broker *b, store_rec_state st, rec_list *l)
+{
+	char err[256];
+
+	memset(l, 0, sizeof(*l));
+	if (store_recs_list(b->st, st, 0, collect, l, err, sizeof(err))) {
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n / 2; i++) {
+		store_rec t = l->v[i];
+
+		l->v[i] = l->v[l->n - 1 - i];
+		l->v[l->n - 1 - i] = t;
+	}
+	return 0;
+}
+
+static store_action action_of(const store_rec *r)
+{
+	if (r->kind == STORE_REC_MIGRATE)
+		return STORE_ACT_MIGRATE;
+	return r->to_mib > r->from_mib ? STORE_ACT_RESIZE_UP
+				       : STORE_ACT_RESIZE_DOWN;
+}
+
+static int transition(broker *b, const store_rec *r, store_rec_state to,
+		      const char *actor, const char *reason)
+{
+	char err[300];
+
+	if (store_rec_transition(b->st, r->id, to, actor, reason,
+				 broker_wall_ms(), err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "broker: dispatch: %s\n", err);
+	return -1;
+}
+
+/* ---- what was sent in this run ---- */
+
+static int sent_has(const broker *b, int64_t id)
+{
+	for (size_t i = 0; i < b->n_sent; i++)
+		if (b->sent[i] == id)
+			return 1;
+	return 0;
+}
+
+static void sent_add(broker *b, int64_t id)
+{
+	if (b->n_sent == b->cap_sent) {
+		size_t cap = b->cap_sent ? 2 * b->cap_sent : 16;
+		int64_t *p = realloc(b->sent, cap * sizeof(*p));
+
+		if (!p)
+			return; /* at worst it is sent again: agents dedupe */
+		b->sent = p;
+		b->cap_sent = cap;
+	}
+	b->sent[b->n_sent++] = id;
+}
+
+static void sent_remove(broker *b, int64_t id)
+{
+	for (size_t i = 0; i < b->n_sent; i++)
+		if (b->sent[i] == id) {
+			b->sent[i] = b->sent[--b->n_sent];
+			return;
+		}
+}
+
+/* ---- the hosts involved ---- */
+
+/* The connected, online host slot of name, or NO_SLOT. */
+static uint32_t live_host(const broker *b, const char *name)
+{
+	uint32_t h = registry_host_find(&b->reg, name);
+
+	if (h == BROKER_NO_SLOT || !b->reg.hosts[h].online ||
+	    b->reg.hosts[h].conn == BROKER_NO_SLOT)
+		return BROKER_NO_SLOT;
+	return h;
+}
+
+/* The slot of the host the action goes to (where the VM is), if the VM is
+ * still where r found it and every host involved is online. */
+static uint32_t action_host(const broker *b, const store_rec *r)
+{
+	uint32_t v = registry_vm_find(&b->reg, r->vm_name);
+	uint32_t h = live_host(b, r->from_host);
+
+	if (v == BROKER_NO_SLOT || h == BROKER_NO_SLOT ||
+	    b->reg.vms[v].host != h)
+		return BROKER_NO_SLOT;
+	if (r->kind == STORE_REC_MIGRATE) {
+		uint32_t t = live_host(b, r->to_host);
+
+		if (t == BROKER_NO_SLOT || !b->reg.hosts[t].uri[0])
+			return BROKER_NO_SLOT;
+	}
+	return h;
+}
+
+static void send_request(broker *b, const store_rec *r, uint32_t h)
+{
+	Bourse__Envelope e;
+	Bourse__ActionRequest rq = BOURSE__ACTION_REQUEST__INIT;
+	char id[32];
+	uint32_t t = r->kind == STORE_REC_MIGRATE
+		     ? registry_host_find(&b->reg, r->to_host) : BROKER_NO_SLOT;
+
+	snprintf(id, sizeof(id), "rec-%" PRId64, r->id);
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	rq.id = id;
+	rq.kind = r->kind == STORE_REC_MIGRATE
+		  ? BOURSE__ACTION_KIND__ACTION_MIGRATE
+		  : BOURSE__ACTION_KIND__ACTION_RESIZE;
+	rq.vm = (char *)r->vm_name;
+	rq.target_mib = r->to_mib;
+	rq.to_host = t != BROKER_NO_SLOT ? b->reg.hosts[t].name : "";
+	rq.to_uri = t != BROKER_NO_SLOT ? b->reg.hosts[t].uri : "";
+	rq.timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
+	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_REQUEST;
+	e.action_request = &rq;
+	if (broker_send(b, &b->reg.conns[b->reg.hosts[h].conn], &e) == 0)
+		sent_add(b, r->id);
+}
+
+/* ---- the steps ---- */
+
+static void expire_timeouts(broker *b, const rec_list *dispatched)
+{
+	int64_t now = broker_wall_ms();
+	char why[96];
+
+	snprintf(why, sizeof(why), "timeout: no result within %" PRId64 " s",
+		 b->cfg->guard.action_timeout_ms / 1000);
+	for (size_t i = 0; i < dispatched->n; i++) {
+		const store_rec *r = &dispatched->v[i];
+
+		if (now - r->updated_ms <= b->cfg->guard.action_timeout_ms)
+			continue;
+		if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0)
+			sent_remove(b, r->id);
+	}
+}
+
+static void approve_automated(broker *b, const store_control *ctl)
+{
+	rec_list pending;
+	int64_t round = b->round - 1; /* the one just written */
+
+	if (list_state(b, STORE_REC_PENDING, &pending))
+		return;
+	for (size_t i = 0; i < pending.n; i++) {
+		const store_rec *r = &pending.v[i];
+
+		if (ctl->mode[action_of(r)] == STORE_MODE_AUTOMATED &&
+		    r->last_round == round)
+			transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
+				   "automated mode");
+	}
+	free(pending.v);
+}
+
+/* Migrations in flight from or to each host slot. */
+static void count_migrations(const broker *b, const rec_list *dispatched,
+			     uint32_t *n)
+{
+	memset(n, 0, b->reg.n_hosts * sizeof(*n));
+	for (size_t i = 0; i < dispatched->n; i++) {
+		const store_rec *r = &dispatched->v[i];
+		uint32_t f, t;
+
+		if (r->kind != STORE_REC_MIGRATE)
+			continue;
+		if ((f = registry_host_find(&b->reg, r->from_host)) != BROKER_NO_SLOT)
+			n[f]++;
+		if ((t = registry_host_find(&b->reg, r->to_host)) != BROKER_NO_SLOT)
+			n[t]++;
+	}
+}
+
+/* Does r pass the guardrails (besides the per-round count)? */
+static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr)
+{
+	const broker_guardrails *g = &b->cfg->guard;
+	int64_t last = 0;
+	char err[256];
+
+	if (r->kind == STORE_REC_MIGRATE) {
+		uint32_t f = registry_host_find(&b->reg, r->from_host);
+		uint32_t t = registry_host_find(&b->reg, r->to_host);
+
+		if ((int64_t)migr[f] >= g->max_migrations_per_host ||
+		    (int64_t)migr[t] >= g->max_migrations_per_host)
+			return 0;
+	}
+	if (store_vm_last_action_ms(b->st, r->vm_id, &last, err, sizeof(err))) {
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+		return 0;
+	}
+	return last == 0 || broker_wall_ms() - last >= g->vm_cooldown_ms;
+}
+
+static void dispatch_approved(broker *b, const store_control *ctl,
+			      uint32_t *migr)
+{
+	rec_list approved;
+	int64_t done = 0;
+	char why[160];
+
+	if (list_state(b, STORE_REC_APPROVED, &approved))
+		return;
+	for (size_t i = 0; i < approved.n &&
+	     done < b->cfg->guard.max_actions_per_round; i++) {
+		const store_rec *r = &approved.v[i];
+		uint32_t h = action_host(b, r);
+
+		if (ctl->mode[action_of(r)] == STORE_MODE_RECOMMEND ||
+		    h == BROKER_NO_SLOT || !guard_ok(b, r, migr))
+			continue;
+		snprintf(why, sizeof(why), "dispatched to %s (%s mode)",
+			 b->reg.hosts[h].name,
+			 store_mode_name(ctl->mode[action_of(r)]));
+		if (transition(b, r, STORE_REC_DISPATCHED, ACTOR, why))
+			continue;
+		send_request(b, r, h);
+		done++;
+		if (r->kind == STORE_REC_MIGRATE) {
+			migr[registry_host_find(&b->reg, r->from_host)]++;
+			migr[registry_host_find(&b->reg, r->to_host)]++;
+		}
+		fprintf(stderr, "broker: dispatched recommendation %" PRId64
+			": %s %s to %" PRId64 " MiB%s%s\n", r->id,
+			store_rec_kind_name(r->kind), r->vm_name, r->to_mib,
+			r->kind == STORE_REC_MIGRATE ? " on " : "",
+			r->kind == STORE_REC_MIGRATE ? r->to_host : "");
+	}
+	free(approved.v);
+}
+
+/* Dispatched before this run started: send again (same id). */
+static void resend_unsent(broker *b, const rec_list *dispatched)
+{
+	for (size_t i = 0; i < dispatched->n; i++) {
+		const store_rec *r = &dispatched->v[i];
+		uint32_t h;
+
+		if (sent_has(b, r->id) || (h = action_host(b, r)) == BROKER_NO_SLOT)
+			continue;
+		send_request(b, r, h);
+	}
+}
+
+void broker_dispatch(broker *b)
+{
+	store_control ctl;
+	rec_list dispatched;
+	uint32_t *migr;
+	char err[256];
+
+	if (store_control_get(b->st, &ctl, err, sizeof(err))) {
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+		return;
+	}
+	if (list_state(b, STORE_REC_DISPATCHED, &dispatched))
+		return;
+	expire_timeouts(b, &dispatched);
+	migr = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1, sizeof(*migr));
+	if (!ctl.paused && migr) {
+		approve_automated(b, &ctl);
+		count_migrations(b, &dispatched, migr);
+		resend_unsent(b, &dispatched);
+		dispatch_approved(b, &ctl, migr);
+	}
+	free(migr);
+	free(dispatched.v);
+}
+
+/* ---- results ---- */
+
+void broker_action_result(broker *b, const Bourse__Envelope *e)
+{
+	const Bourse__ActionResult *res = e->action_result;
+	char actor[STORE_NAME_MAX], why[STORE_TEXT_MAX], err[256];
+	store_rec r;
+	int64_t id;
+	int ok = res->status == BOURSE__ACTION_STATUS__ACTION_OK;
+
+	snprintf(actor, sizeof(actor), "agent:%s", e->sender);
+	if (sscanf(res->id, "rec-%" SCNd64, &id) != 1 ||
+	    store_rec_get(b->st, id, &r, err, sizeof(err)) ||
+	    r.state != STORE_REC_DISPATCHED) {
+		snprintf(why, sizeof(why), "action %s: %s (not a dispatched "
+			 "recommendation)", res->id, res->detail);
+		if (store_audit(b->st, actor, "action.stray_result", 0, why,
+				broker_wall_ms(), err, sizeof(err)))
+			fprintf(stderr, "broker: store: %s\n", err);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s%s%s", ok ? "done"
+		 : res->status == BOURSE__ACTION_STATUS__ACTION_TIMEOUT
+		 ? "failed (timeout)"
+		 : res->status == BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED
+		 ? "failed (unsupported)" : "failed",
+		 res->detail[0] ? ": " : "", res->detail);
+	if (transition(b, &r, ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED,
+		       actor, why) == 0) {
+		sent_remove(b, id);
+		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
+			id, ok ? "succeeded" : "failed", why);
+	}
+}
+
+void broker_dispatch_release(broker *b)
+{
+	free(b->sent);
+	b->sent = NULL;
+	b->n_sent = b->cap_sent = 0;
+}
