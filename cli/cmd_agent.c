@@ -279,7 +279,7 @@ static int check_real_source(struct agent_args *a)
 		return bad_value(a, "--cgroup-parent", a->cgroup_parent
 				 ? "goes with --source cgroup only"
 				 : "is required with --source cgroup");
-	if (!strcmp(a->kind, "libvirt") && !a->cfg.uri)
+	if (!strcmp(a->kind, "libvirt") && (!a->cfg.uri || !*a->cfg.uri))
 		a->cfg.uri = "qemu:///system";
 	return CLI_OK;
 }
@@ -292,7 +292,7 @@ static int check_actuator(struct agent_args *a)
 	if (!k || !strcmp(k, "none") || !strcmp(k, "dry-run"))
 		return CLI_OK;
 	if (!strcmp(k, "libvirt"))
-		return a->cfg.uri ? CLI_OK
+		return a->cfg.uri && *a->cfg.uri ? CLI_OK
 				  : bad_value(a, "--actuator", "libvirt needs "
 					      "--uri (or --source libvirt)");
 	if (!strcmp(k, "cgroup"))
