@@ -156,7 +156,10 @@ expect 2 stderr '--actuator: expected none, dry-run, libvirt or cgroup' -- agent
 expect 2 stderr '--actuator: libvirt needs --uri' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator libvirt
 expect 2 stderr '--actuator is not an option' -- seller --host h --capacity-mib 4096 --actuator dry-run
 expect 1 stderr 'bogus:///x' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt
-expect 1 stderr 'cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc"
+# the default URI, where no libvirtd runs (a CI container)
+if [ ! -S /var/run/libvirt/libvirt-sock ]; then
+	expect 1 stderr 'cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 2
+fi
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
 
