@@ -65,6 +65,10 @@ void cli_fmt_age(char *buf, size_t size, int64_t ms);
 /* Unix ms as "2026-11-23 17:05:48 UTC". */
 void cli_fmt_time(char *buf, size_t size, int64_t ms);
 
+/* cmd_recs_stats.c: `bourse recs stats` on an open store. */
+struct store;
+int cli_recs_stats(struct store *s, int json);
+
 /* Who the audit log says acted: "cli:$USER", or "cli". */
 void cli_actor_name(char *buf, size_t size);
 

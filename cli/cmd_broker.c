@@ -27,6 +27,8 @@ static const char broker_usage[] =
 	"  --rec-drift F      ... or once its prices moved by this share (default 0.25)\n"
 	"  --retention-s N    keep samples, allocations and prices N s; 0 = forever\n"
 	"                     (default 86400)\n"
+	"  --score-rounds N   shadow scoring: score each recommendation on the N\n"
+	"                     rounds after it was last made; 0 = off (default 3)\n"
 	"  --rounds N         stop after N rounds (default: run until signalled)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
@@ -51,7 +53,7 @@ static void on_signal(int sig)
 
 enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
-       O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT };
+       O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -66,6 +68,7 @@ static const struct option broker_options[] = {
 	{ "param", required_argument, NULL, O_PARAM },
 	{ "params", no_argument, NULL, O_PARAMS },
 	{ "max-actions", required_argument, NULL, O_MAX_ACTIONS },
+	{ "score-rounds", required_argument, NULL, O_SCORE },
 	{ "max-migrations", required_argument, NULL, O_MAX_MIGRATIONS },
 	{ "vm-cooldown-s", required_argument, NULL, O_COOLDOWN },
 	{ "action-timeout-s", required_argument, NULL, O_ACTION_TIMEOUT },
@@ -91,6 +94,7 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		{ O_RETENTION, "--retention-s", 0, 10 * 365 * 86400, 1000,
 		  &c->recs.retention_ms },
 		{ O_ROUNDS, "--rounds", 1, INT64_MAX / 2, 1, &c->max_rounds },
+		{ O_SCORE, "--score-rounds", 0, 1000, 1, &c->recs.score_rounds },
 		{ O_MAX_ACTIONS, "--max-actions", 0, 100000, 1,
 		  &c->guard.max_actions_per_round },
 		{ O_MAX_MIGRATIONS, "--max-migrations", 0, 1000, 1,

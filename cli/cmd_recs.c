@@ -28,6 +28,8 @@ static const char recs_usage[] =
 	"                                         audit trail\n"
 	"  approve ID...                          approve pending ones\n"
 	"  reject ID... [--reason TEXT]           reject pending ones\n"
+	"  stats [--json]                         how often they were right\n"
+	"                                         (shadow scoring)\n"
 	"\n"
 	"options of every command:\n"
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n"
@@ -464,11 +466,24 @@ struct recs_cmd {
 	int writes;           /* opens the database read-write */
 };
 
+static const char stats_usage[] =
+	"usage: bourse recs stats [--json] [--db PATH]\n"
+	"\n"
+	"How often the market's recommendations were right, per kind: each is\n"
+	"scored on what its VM demanded in the rounds after it was last made,\n"
+	"whether or not it was carried out. Right: the recommended size would\n"
+	"have held the peak demand and, for a growth, the old size would not\n"
+	"have. ERROR is the mean distance between the pressure the market\n"
+	"predicted and the one observed (docs/storage.md, shadow scoring).\n"
+	"\n"
+	"  --json        print JSON instead of a table\n" DB_HELP;
+
 static const struct recs_cmd recs_cmds[] = {
 	{ "list", list_usage, list_opts, 0, 0, 0 },
 	{ "show", show_usage, show_opts, 1, 1, 0 },
 	{ "approve", approve_usage, approve_opts, 1, 1 << 20, 1 },
 	{ "reject", reject_usage, reject_opts, 1, 1 << 20, 1 },
+	{ "stats", stats_usage, show_opts, 0, 0, 0 },
 };
 
 #define N_RECS_CMDS (sizeof(recs_cmds) / sizeof(recs_cmds[0]))
@@ -565,6 +580,8 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 		rc = recs_list(s, a);
 	else if (strcmp(c->name, "show") == 0)
 		rc = recs_show(s, a, ids[0]);
+	else if (strcmp(c->name, "stats") == 0)
+		rc = cli_recs_stats(s, a->json);
 	else
 		rc = decide(s, a, ids, strcmp(c->name, "approve") == 0
 					       ? STORE_REC_APPROVED
@@ -632,6 +649,6 @@ int cmd_recs(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "bourse recs: '%s' is not a recs command (list, show, "
-		"approve, reject); see 'bourse recs --help'\n", argv[optind]);
+		"approve, reject, stats); see 'bourse recs --help'\n", argv[optind]);
 	return CLI_USAGE;
 }

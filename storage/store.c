@@ -163,10 +163,23 @@ static const char schema_v3[] =
 	" updated_by TEXT NOT NULL DEFAULT '');"
 	"INSERT INTO control (id) VALUES (1);";
 
+static const char schema_v4[] =
+	"CREATE TABLE rec_scores ("
+	" rec_id INTEGER PRIMARY KEY REFERENCES recs(id),"
+	" scored_round INTEGER NOT NULL,"
+	" samples INTEGER NOT NULL,"
+	" peak_demand_mib INTEGER NOT NULL,"
+	" mean_demand_mib REAL NOT NULL,"
+	" predicted_pressure REAL NOT NULL,"
+	" observed_pressure REAL NOT NULL,"
+	" carried_out INTEGER NOT NULL CHECK (carried_out IN (0, 1)),"
+	" correct INTEGER NOT NULL CHECK (correct IN (0, 1)));"
+	"CREATE INDEX recs_last_round ON recs(last_round);";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
-						   schema_v3 };
+						   schema_v3, schema_v4 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* How long a writer waits for a lock held by another process, ms. */
 #define STORE_BUSY_MS 5000
@@ -196,6 +196,9 @@ typedef struct store_rec_policy {
 	                     * refreshes it instead of superseding it */
 	int64_t retention_ms; /* samples, allocations and prices older than
 	                       * this are deleted; 0 keeps everything */
+	int64_t score_rounds; /* shadow scoring: a recommendation is scored on
+	                       * the samples of this many rounds after the last
+	                       * round that made it; 0: no scoring */
 } store_rec_policy;
 
 /* The documented defaults (docs/storage.md). */
@@ -386,5 +389,26 @@ int store_vm_last_action_ms(store *s, uint32_t vm_id, int64_t *ms, char *err,
 int store_pause_set(store *s, int paused, const char *actor,
 		    const char *reason, int64_t now_ms, char *err,
 		    size_t errlen);
+
+/* ---- shadow scoring ---------------------------------------------------- */
+
+/* How one kind of recommendation fared, over every scored one. A
+ * recommendation is scored on the VM's samples in the score_rounds rounds
+ * after the last round that made it, whether or not it was carried out
+ * (docs/storage.md "Shadow scoring"): observed pressure = the peak demand
+ * over the recommended size * 100, against the market's predicted
+ * pressure_after. It was right if the recommended size would have held the
+ * peak (observed <= 100) and, for a growth, the old size would not have
+ * (the peak plus the VM's buffer was above it). */
+typedef struct store_score_row {
+	int64_t scored, correct;
+	int64_t carried_out, carried_out_correct; /* of those that succeeded */
+	double mean_abs_error; /* mean |observed - predicted| pressure points */
+} store_score_row;
+
+/* One row per action kind (indexed by store_action) and the total at
+ * [STORE_N_ACTS]. */
+int store_score_stats(store *s, store_score_row out[STORE_N_ACTS + 1],
+		      char *err, size_t errlen);
 
 #endif

@@ -109,6 +109,12 @@ int store__stopped(sqlite3_stmt *st, char *err, size_t errlen);
 /* Read a row of STORE_REC_SELECT into out. */
 void store__rec_read(sqlite3_stmt *st, store_rec *out);
 
+/* Shadow scoring (store_score.c): score the recommendations whose last
+ * round is round - window on the samples of the window's rounds (inside
+ * the round's transaction). window 0: nothing. */
+int store__score_round(store *s, int64_t round, int64_t window, char *err,
+		       size_t errlen);
+
 /* Insert one audit row (no transaction of its own). */
 int store__audit(store *s, const char *actor, const char *event,
 		 int64_t rec_id, const char *detail, int64_t now_ms, char *err,

@@ -21,6 +21,7 @@ void store_rec_policy_default(store_rec_policy *p)
 	p->price_drift = 0.25;
 	p->same_mib = 256;
 	p->retention_ms = (int64_t)24 * 3600 * 1000;
+	p->score_rounds = 3;
 }
 
 int store_round_last(store *s, int64_t *round, char *err, size_t errlen)
@@ -541,7 +542,9 @@ int store_round_write(store *s, const store_round *rd,
 		return -1;
 	if (round_insert(&c) != 0 || prices_insert(&c) != 0 ||
 	    allocs_insert(&c) != 0 || signals_insert(&c) != 0 ||
-	    recs_apply(&c) != 0 || recs_expire(&c) != 0 || retain(&c) != 0 ||
+	    recs_apply(&c) != 0 || recs_expire(&c) != 0 ||
+	    store__score_round(s, rd->round, c.pol->score_rounds, err,
+			       errlen) != 0 || retain(&c) != 0 ||
 	    store__commit(s, err, errlen) != 0) {
 		store__rollback(s);
 		return -1;

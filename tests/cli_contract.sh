@@ -84,6 +84,9 @@ expect 0 stdout '--reason TEXT' -- recs reject -h
 expect 0 stdout 'usage: bourse hosts' -- hosts --help
 expect 0 stdout '--host NAME' -- vms --help
 expect 0 stdout '--round N' -- prices --help
+expect 0 stdout 'usage: bourse recs stats' -- recs stats --help
+expect 1 stderr "database $tmp/none.db does not exist" -- recs stats --db "$tmp/none.db"
+expect 2 stderr "--score-rounds: '-1' is out of range" -- broker --score-rounds -1
 expect 2 stderr 'usage: bourse recs' -- recs
 expect 2 stderr "'frob' is not a recs command" -- recs frob
 expect 2 stderr "unrecognized option '--bogus'" -- recs list --bogus

@@ -877,6 +877,11 @@ static void test_automated_mode_guardrails(void **state)
 	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM audit WHERE event = "
 			       "'rec.approved' AND actor = 'broker:automated'") >=
 			 n, 1);
+	/* shadow scores come in for what was carried out, too */
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				  "rec_scores WHERE carried_out = 1") >= 0);
+	assert_int_equal(run_cli("%s recs stats --db %s | grep -q '^all '",
+				 BOURSE_BIN, l->db), 0);
 	stop_all_cleanly(l);
 }
 

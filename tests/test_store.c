@@ -1460,6 +1460,72 @@ static void test_control(void **state)
 	assert_string_equal(store_mode_name(STORE_MODE_AUTOMATED), "automated");
 }
 
+/* Shadow scoring: each rec is scored on its VM's samples in the
+ * score_rounds rounds after the last round that made it; right = the
+ * recommended size holds the peak and, for a growth, the old one would not
+ * have. Stats group by kind, and split what was carried out. */
+static void test_shadow_scoring(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	store_score_row st[STORE_N_ACTS + 1];
+	struct rb b;
+	char err[512];
+	store_rec_in *r;
+
+	store_rec_policy_default(&pol);
+	pol.score_rounds = 3;
+	pol.ttl_ms = 0;
+	pol.price_drift = 0;
+	rb_init(&b, f, 1, T0, 1.0);
+	/* VM 0: grow 2048 -> 4000 (demand 1500, want 4000: buffer factor
+	 * 2.67); VM 1: shrink 2048 -> 1200; VM 2: migrate at 2048 */
+	rb_rec(&b, f, 0, -1, 4000);
+	r = rb_rec(&b, f, 1, -1, 1200);
+	r->want_mib = 1200;
+	rb_rec(&b, f, 2, 1, 2048);
+	rb_write(&b, f->s, &pol);
+	for (int64_t round = 2; round <= 4; round++) {
+		rb_init(&b, f, round, T0 + round * 1000, 1.0);
+		b.allocs[0].demand_mib = 1000 + 100 * round; /* peak 1400 */
+		b.allocs[1].demand_mib = 1100 + 50 * round;  /* peak 1300 */
+		b.allocs[2].demand_mib = 900;                 /* peak 900 */
+		rb_write(&b, f->s, &pol);
+		assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM "
+					 "rec_scores"), round < 4 ? 0 : 3);
+	}
+	/* VM 0: 1400 <= 4000 and 1400 * 4000 > 2048 * 1500: right, 35.0 */
+	assert_int_equal(raw_int(f->path, "SELECT correct * 1000 + "
+				 "CAST(observed_pressure AS INTEGER) FROM "
+				 "rec_scores WHERE rec_id = 1"), 1035);
+	assert_int_equal(raw_int(f->path, "SELECT samples FROM rec_scores WHERE "
+				 "rec_id = 1"), 3);
+	/* VM 1: peak 1300 > 1200: the shrink was wrong */
+	assert_int_equal(raw_int(f->path, "SELECT correct FROM rec_scores "
+				 "WHERE rec_id = 2"), 0);
+	/* VM 2: 900 fits 2048 at the target: right */
+	assert_int_equal(raw_int(f->path, "SELECT correct FROM rec_scores "
+				 "WHERE rec_id = 3"), 1);
+
+	assert_int_equal(store_score_stats(f->s, st, err, sizeof err), 0);
+	assert_int_equal(st[STORE_ACT_RESIZE_UP].scored, 1);
+	assert_int_equal(st[STORE_ACT_RESIZE_UP].correct, 1);
+	assert_int_equal(st[STORE_ACT_RESIZE_DOWN].scored, 1);
+	assert_int_equal(st[STORE_ACT_RESIZE_DOWN].correct, 0);
+	assert_int_equal(st[STORE_ACT_MIGRATE].correct, 1);
+	assert_int_equal(st[STORE_N_ACTS].scored, 3);
+	assert_int_equal(st[STORE_N_ACTS].correct, 2);
+	assert_int_equal(st[STORE_N_ACTS].carried_out, 0);
+	/* |35.0 - 37.5| for VM 0 */
+	assert_true(st[STORE_ACT_RESIZE_UP].mean_abs_error > 2.49 &&
+		    st[STORE_ACT_RESIZE_UP].mean_abs_error < 2.51);
+
+	/* scored once: later rounds add nothing */
+	rb_init(&b, f, 5, T0 + 5000, 1.0);
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM rec_scores"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1495,6 +1561,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_state, setup, teardown),
 		cmocka_unit_test(test_big_round),
 		cmocka_unit_test_setup_teardown(test_control, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shadow_scoring, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
