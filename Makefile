@@ -10,7 +10,7 @@ DEMO_HOSTS ?= 8
 DEMO_PORT  ?= 7411
 DEMO_DB    ?= $(BUILD)/demo.db
 
-.PHONY: all deps build test demo sim-demo clean
+.PHONY: all deps build test demo sim-demo install clean
 
 all: build
 
@@ -46,6 +46,12 @@ sim-demo: build
 	  trace=tests/data/bitbrains-mini; fi; \
 	echo "+ $(BUILD)/bourse sim --trace $$trace --hosts $(DEMO_HOSTS)"; \
 	$(BUILD)/bourse sim --trace "$$trace" --hosts $(DEMO_HOSTS)
+
+# The binary to $(PREFIX)/bin, docs to $(PREFIX)/share/doc/bourse, systemd
+# units to $(PREFIX)/lib/systemd/system (docs/operations.md, "Installing").
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
