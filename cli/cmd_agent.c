@@ -445,8 +445,12 @@ static int open_real(const struct agent_args *a, source **out, char *err,
 	if ((!strcmp(a->kind, "libvirt")
 		     ? source_libvirt_open(&vo, &vms, err, errlen)
 		     : source_cgroup_open(&co, &vms, err, errlen)) != 0) {
-		source_close(host);
-		return -1;
+		/* what is missing is said once; the host still sells */
+		fprintf(stderr, "bourse %s: note: %s; going on as the host's "
+			"seller only (restart the agent once its VMs can be "
+			"read)\n", a->cmd, err);
+		*out = host;
+		return 0;
 	}
 	return source_pair_open(host, vms, out, err, errlen);
 }
@@ -489,8 +493,10 @@ static int run(struct agent_args *a)
 	int rc;
 
 	rc = open_source(a, &src, err, sizeof(err));
-	if (rc == 0 && (rc = open_actuator(a, &act, err, sizeof(err))) != 0)
-		source_close(src);
+	if (rc == 0 && open_actuator(a, &act, err, sizeof(err)) != 0)
+		fprintf(stderr, "bourse %s: note: %s; going on without an "
+			"actuator (actions are answered unsupported)\n", a->cmd,
+			err);
 	a->cfg.act = act;
 	if (rc != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);

@@ -150,18 +150,18 @@ expect 2 stderr '--capacity-mib: comes from the source' -- agent --host h --sour
 expect 2 stderr '--cgroup-parent: is required with --source cgroup' -- agent --host h --source cgroup
 expect 2 stderr '--cgroup-parent: goes with --source cgroup only' -- agent --host h --source libvirt --cgroup-parent x
 expect 2 stderr '--trace: goes with --source trace only' -- agent --host h --source libvirt --trace "$small"
-expect 1 stderr 'cannot connect to libvirt at bogus:///x' -- agent --host h --source libvirt --uri bogus:///x
-expect 1 stderr "cannot open the cgroup" -- agent --host h --source cgroup --cgroup-parent "no-such-$$.slice"
+expect 0 stderr "note: cannot connect to libvirt at bogus:///x.*seller only" -- agent --host h --source libvirt --uri bogus:///x --broker "ipc://$tmp/none.ipc" --run-for-s 1
+expect 0 stderr "note: cannot open the cgroup.*seller only" -- agent --host h --source cgroup --cgroup-parent "no-such-$$.slice" --broker "ipc://$tmp/none.ipc" --run-for-s 1
 expect 2 stderr "--max-actions: '-1' is out of range" -- broker --max-actions -1
 expect 2 stderr "--action-timeout-s: '0' is out of range" -- broker --action-timeout-s 0
 expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cooldown-s x
 expect 2 stderr '--actuator: expected none, dry-run, libvirt or cgroup' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
 expect 2 stderr '--actuator: libvirt needs --uri' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator libvirt
 expect 2 stderr '--actuator is not an option' -- seller --host h --capacity-mib 4096 --actuator dry-run
-expect 1 stderr 'bogus:///x' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt
+expect 0 stderr 'note: .*bogus:///x.*without an actuator' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 # the default URI, where no libvirtd runs (a CI container)
 if [ ! -S /var/run/libvirt/libvirt-sock ]; then
-	expect 1 stderr 'cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 2
+	expect 0 stderr 'note: cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 fi
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
