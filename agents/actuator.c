@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actuator.h"
 #include "wire.h"
@@ -174,13 +175,18 @@ const char *actuator_status_name(actuator_status s)
 struct dry {
 	actuator_note_fn note; /* NULL: stderr */
 	void *note_ctx;
+	int64_t delay_ms;
 };
 
 static void dry_act(actuator *a, const actuator_action *x,
 		    actuator_result *r)
 {
 	const struct dry *d = a->state;
+	struct timespec ts = { (time_t)(d->delay_ms / 1000),
+			       (long)(d->delay_ms % 1000) * 1000000L };
 
+	while (d->delay_ms > 0 && nanosleep(&ts, &ts) != 0)
+		; /* interrupted: sleep the rest */
 	if (x->kind == ACTUATOR_RESIZE)
 		result_set(r, ACTUATOR_OK, "dry run: would resize %s to %lld "
 			   "MiB", x->vm, (long long)x->target_mib);
@@ -204,13 +210,15 @@ static const struct actuator_ops dry_ops = {
 	.close = dry_close,
 };
 
-int actuator_dryrun_open(actuator_note_fn note, void *note_ctx,
-			 actuator **out, char *err, size_t errlen)
+int actuator_dryrun_open(int64_t delay_ms, actuator_note_fn note,
+			 void *note_ctx, actuator **out, char *err,
+			 size_t errlen)
 {
 	struct dry *d = calloc(1, sizeof(*d));
 
 	*out = NULL;
 	if (d) {
+		d->delay_ms = delay_ms > 0 ? delay_ms : 0;
 		d->note = note;
 		d->note_ctx = note_ctx;
 		*out = actuator_new(&dry_ops, d);

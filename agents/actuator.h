@@ -102,9 +102,11 @@ void actuator_close(actuator *a);
 const char *actuator_status_name(actuator_status s);
 
 /* The dry run: every action succeeds and is noted ("dry run: would resize
- * vm-3 to 2048 MiB"); nothing changes. */
-int actuator_dryrun_open(actuator_note_fn note, void *note_ctx,
-			 actuator **out, char *err, size_t errlen);
+ * vm-3 to 2048 MiB"); nothing changes. Each action takes delay_ms (0: none),
+ * to rehearse slow ones (a migration in flight across a broker restart). */
+int actuator_dryrun_open(int64_t delay_ms, actuator_note_fn note,
+			 void *note_ctx, actuator **out, char *err,
+			 size_t errlen);
 
 /* libvirt: resize = virDomainSetMemoryFlags(VIR_DOMAIN_AFFECT_LIVE) of the
  * named running domain on uri (refused above the domain's maximum; a single

@@ -610,8 +610,9 @@ static void send_done(agent *a)
 	worker_done d;
 
 	while (worker_take(a->work, &d)) {
-		alog(a, "action %s (%s): %s%s%s", d.id, d.vm,
+		alog(a, "action %s (%s): %s%s%s%s", d.id, d.vm,
 		     actuator_status_name(d.r.status),
+		     d.r.repeated ? " (a repeated id: not done again)" : "",
 		     d.r.detail[0] ? ": " : "", d.r.detail);
 		send_result(a, d.id, d.vm, status[d.r.status], d.r.detail);
 	}

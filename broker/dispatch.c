@@ -309,6 +309,9 @@ static void resend_unsent(broker *b, const rec_list *dispatched)
 		if (sent_has(b, r->id) || (h = action_host(b, r)) == BROKER_NO_SLOT)
 			continue;
 		send_request(b, r, h);
+		fprintf(stderr, "broker: re-sent recommendation %" PRId64 " to %s "
+			"(dispatched before this run, no result yet)\n", r->id,
+			b->reg.hosts[h].name);
 	}
 }
 

@@ -45,6 +45,8 @@ static const char agent_usage[] =
 	"  --actuator KIND    carries out dispatched actions: none, dry-run,\n"
 	"                     libvirt (on --uri) or cgroup (default none:\n"
 	"                     every action is answered unsupported)\n"
+	"  --dry-run-delay-ms N  each dry-run action takes N ms (a rehearsal of\n"
+	"                     slow ones; default 0)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
 	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
@@ -105,12 +107,13 @@ struct agent_args {
 	const char *kind;          /* --source: "trace", "linux", ... */
 	const char *cgroup_parent; /* --cgroup-parent */
 	const char *actuator;      /* --actuator */
+	int64_t dry_delay_ms;      /* --dry-run-delay-ms */
 	int have_capacity, have_vms, have_vm;
 };
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
-       O_SOURCE, O_CGROUP, O_ACTUATOR };
+       O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -129,6 +132,7 @@ static const struct option agent_options[] = {
 	{ "source", required_argument, NULL, O_SOURCE },
 	{ "cgroup-parent", required_argument, NULL, O_CGROUP },
 	{ "actuator", required_argument, NULL, O_ACTUATOR },
+	{ "dry-run-delay-ms", required_argument, NULL, O_DRY_DELAY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -172,7 +176,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode != MODE_SELLER;
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
-	case O_CGROUP: case O_ACTUATOR:
+	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -189,6 +193,7 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 		{ O_STEP, "--step-s", 1, 86400 },
 		{ O_INTERVAL, "--interval-ms", 1, 3600000 },
 		{ O_RUN_FOR, "--run-for-s", 1, 100000000 },
+		{ O_DRY_DELAY, "--dry-run-delay-ms", 0, 3600000 },
 	};
 	char err[128];
 	int64_t v = 0;
@@ -204,6 +209,7 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 	case O_RESERVE: a->src.reserve_mib = v; break;
 	case O_VM: a->src.first = (size_t)v; a->have_vm = 1; break;
 	case O_STEP: a->src.step_s = v; break;
+	case O_DRY_DELAY: a->dry_delay_ms = v; break;
 	case O_INTERVAL: a->cfg.interval_ms = v; break;
 	default: a->cfg.max_runtime_ms = v * 1000; break;
 	}
@@ -244,7 +250,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_VMS: return parse_vms(a, arg);
 	case O_CAPACITY: case O_RESERVE: case O_VM: case O_STEP:
-	case O_INTERVAL: case O_RUN_FOR:
+	case O_INTERVAL: case O_RUN_FOR: case O_DRY_DELAY:
 		return apply_number(a, opt, arg);
 	default:
 		return CLI_USAGE; /* getopt printed what was wrong */
@@ -289,6 +295,9 @@ static int check_actuator(struct agent_args *a)
 {
 	const char *k = a->actuator;
 
+	if (a->dry_delay_ms && (!k || strcmp(k, "dry-run")))
+		return bad_value(a, "--dry-run-delay-ms", "goes with "
+				 "--actuator dry-run only");
 	if (!k || !strcmp(k, "none") || !strcmp(k, "dry-run"))
 		return CLI_OK;
 	if (!strcmp(k, "libvirt"))
@@ -476,7 +485,8 @@ static int open_actuator(const struct agent_args *a, actuator **out,
 	if (!k || !strcmp(k, "none"))
 		return 0;
 	if (!strcmp(k, "dry-run"))
-		return actuator_dryrun_open(NULL, NULL, out, err, errlen);
+		return actuator_dryrun_open(a->dry_delay_ms, NULL, NULL, out,
+					    err, errlen);
 	if (!strcmp(k, "libvirt"))
 		return actuator_libvirt_open(a->cfg.uri, NULL, NULL, out, err,
 					     errlen);

@@ -334,7 +334,7 @@ static void test_dryrun(void **state)
 	actuator_result r;
 
 	(void)state;
-	assert_int_equal(actuator_dryrun_open(collect, &ns, &a, err,
+	assert_int_equal(actuator_dryrun_open(0, collect, &ns, &a, err,
 					      sizeof(err)), 0);
 	actuator_do(a, &x, &r);
 	assert_int_equal(r.status, ACTUATOR_OK);

@@ -57,6 +57,7 @@ struct live {
 	pid_t broker;
 	pid_t agents[MAX_AGENTS];
 	sqlite3 *sql;
+	const char *dry_delay_ms; /* the agents' --dry-run-delay-ms */
 };
 
 static int64_t now_ms(void)
@@ -160,7 +161,8 @@ static void start_agent(struct live *l, int i, const char *host,
 	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
 			       "--trace", l->trace, "--vms", vms,
 			       "--broker", l->ep, "--step-s", "300",
-			       "--actuator", "dry-run", NULL };
+			       "--actuator", "dry-run", "--dry-run-delay-ms",
+			       l->dry_delay_ms ? l->dry_delay_ms : "0", NULL };
 	l->agents[i] = spawn(l, log, args);
 }
 
@@ -330,6 +332,22 @@ static int run_cli(const char *fmt, ...)
 	va_end(ap);
 	st = system(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Lines of path that begin with prefix. */
+static int count_starting(const char *path, const char *prefix)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			n++;
+	fclose(f);
+	return n;
 }
 
 static int count_in_file(const char *path, const char *needle)
@@ -912,6 +930,41 @@ static void test_restart_between_approval_and_dispatch(void **state)
 	stop_all_cleanly(l);
 }
 
+/* An action in flight when the broker is SIGKILLed: after the restart the
+ * broker sends the same id again and the agent, which remembers it, does
+ * not act twice; the recommendation ends succeeded, dispatched once. */
+static void test_inflight_action_across_restart(void **state)
+{
+	struct live *l = *state;
+	char a_log[160], b_log[160];
+	int64_t a;
+
+	l->dry_delay_ms = valgrind ? "6000" : "1500";
+	start_cluster(l);
+	cli_ok(l, "mode manual");
+	a = oldest_pending_resize(l);
+	cli_ok(l, "recs approve %" PRId64, a);
+	wait_rec_state(l, a, REC_DISPATCHED);
+	stop_proc(&l->broker, SIGKILL, 5000);
+	db_close(l);
+	start_broker(l);
+	wait_rec_state(l, a, REC_SUCCEEDED);
+	wait_rounds_after(l, last_round(l), 3);
+	snprintf(a_log, sizeof(a_log), "%s/host-a.log", l->dir);
+	snprintf(b_log, sizeof(b_log), "%s/host-b.log", l->dir);
+	/* the dry run's own note, once; the agent may have answered twice */
+	assert_int_equal(count_starting(a_log, "dry run: would") +
+			 count_starting(b_log, "dry run: would"), 1);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
+			       PRId64 " AND event = 'rec.dispatched'", a), 1);
+	assert_int_equal(rec_state(l, a), REC_SUCCEEDED);
+	stop_all_cleanly(l);
+	/* the same id went out again, and was not carried out again */
+	assert_true(count_in_file(l->blog, "re-sent recommendation") >= 1);
+	assert_true(count_in_file(a_log, "not done again") +
+		    count_in_file(b_log, "not done again") >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -938,6 +991,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_restart_between_approval_and_dispatch, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_inflight_action_across_restart, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
