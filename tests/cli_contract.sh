@@ -158,6 +158,7 @@ expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cool
 expect 2 stderr '--actuator: expected none, dry-run, libvirt or cgroup' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
 expect 2 stderr '--actuator: libvirt needs --uri' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator libvirt
 expect 2 stderr '--actuator is not an option' -- seller --host h --capacity-mib 4096 --actuator dry-run
+expect 2 stderr '--dry-run-delay-ms: goes with --actuator dry-run only' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --dry-run-delay-ms 5
 expect 0 stderr 'note: .*bogus:///x.*without an actuator' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 # the default URI, where no libvirtd runs (a CI container)
 if [ ! -S /var/run/libvirt/libvirt-sock ]; then
