@@ -424,6 +424,7 @@ static void on_bid(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	m->balloon_mib = bid->balloon_mib;
 	m->reported_pressure = bid->pressure;
 	m->has_bid = 1;
+	m->last_bid = broker_now_ms();
 	m->conn = ci;
 }
 

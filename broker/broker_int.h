@@ -83,6 +83,7 @@ typedef struct bvm {
 	uint64_t last_seq;
 	market_vm cfg;       /* settings; demand/assigned/swap from the bid */
 	int has_bid;
+	int64_t last_bid;    /* monotonic ms of its latest bid */
 	int64_t balloon_mib;
 	double reported_pressure;
 } bvm;

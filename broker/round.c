@@ -5,7 +5,7 @@
  *    online = 0: they are no migration target, and their VMs keep holding
  *    what they held, so it is not counted as free) that is not settling
  *    (host_settling()), and every registered VM on such a host that has bid
- *    since it registered;
+ *    since it registered and is not silent (vm_silent());
  * 2. market_round(), the simulator's code;
  * 3. the round's rows (prices, samples and allocations, recommendations with
  *    a sentence saying why, signals) written in one store transaction;
@@ -87,6 +87,23 @@ static int host_settling(const broker *b, const bhost *h, uint32_t unheard,
 	       now - h->registered_at < settle_ms(b->cfg);
 }
 
+/* A VM of an online host that has not bid for SILENT_ROUNDS rounds (at
+ * least the liveness timeout) is left out: its agent no longer sees it
+ * (shut down, or migrated away and not yet reported by the destination),
+ * so it holds nothing here to price or to recommend for. A lost host's VMs
+ * stay in, holding what they held. */
+#define SILENT_ROUNDS 3
+
+static int vm_silent(const broker *b, const bvm *m, int64_t now)
+{
+	int64_t quiet = SILENT_ROUNDS * b->cfg->round_ms;
+	int64_t live = b->cfg->heartbeat_ms * (int64_t)b->cfg->liveness;
+
+	if (!b->reg.hosts[m->host].online)
+		return 0;
+	return now - m->last_bid > (quiet > live ? quiet : live);
+}
+
 /* Per host slot, how many VMs expected on it have not bid yet. */
 static void count_unheard(const registry *r, uint32_t *unheard)
 {
@@ -137,7 +154,8 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 		const bvm *m = &r->vms[i];
 
 		if (!m->registered || m->gone || !m->has_bid ||
-		    m->host == BROKER_NO_SLOT || host_ix[m->host] == BROKER_NO_SLOT)
+		    m->host == BROKER_NO_SLOT ||
+		    host_ix[m->host] == BROKER_NO_SLOT || vm_silent(b, m, now))
 			continue;
 		b->cl.vms[nv] = m->cfg;
 		b->cl.vms[nv].id = m->db_id;

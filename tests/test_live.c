@@ -965,6 +965,50 @@ static void test_inflight_action_across_restart(void **state)
 		    count_in_file(b_log, "not done again") >= 1);
 }
 
+/* A VM its agent stops seeing (its trace ends: shut down, or migrated away)
+ * stops bidding; after a few rounds the broker leaves it out: no
+ * allocation, no recommendation, nothing held on its host. */
+static void test_silent_vm_left_out(void **state)
+{
+	struct live *l = *state;
+	char path[160], log[160];
+	FILE *f;
+	int64_t r;
+
+	snprintf(path, sizeof(path), "%s/short.csv", l->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "vm,time_s,provisioned_mib,demand_mib\n");
+	for (int step = 0; step < 48; step++) {
+		fprintf(f, "1,%d,4096,2000\n", 1372629600 + 300 * step);
+		if (step < 6) /* vm-2 is gone after half an hour of trace */
+			fprintf(f, "2,%d,4096,3000\n", 1372629600 + 300 * step);
+	}
+	assert_int_equal(fclose(f), 0);
+	start_broker(l);
+	snprintf(log, sizeof(log), "%s/host-s.log", l->dir);
+	const char *agent[] = { "agent", "--host", "host-s", "--capacity-mib",
+				"16384", "--trace", path, "--vms", "0:2",
+				"--broker", l->ep, NULL };
+	l->agents[0] = spawn(l, log, agent);
+	assert_true(wait_at_least(l, 2, WAIT_MS, "SELECT COUNT(*) FROM "
+				  "allocations WHERE round = (SELECT MAX(round) "
+				  "FROM rounds)") >= 0);
+	/* vm-2 falls silent: the rounds go on with vm-1 alone */
+	assert_true(wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) = 1 FROM "
+				  "allocations WHERE round = (SELECT MAX(round) "
+				  "FROM rounds)") >= 0);
+	r = last_round(l);
+	wait_rounds_after(l, r, 3);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM allocations a JOIN vms v"
+			       " ON v.id = a.vm_id WHERE v.name = 'vm-2' AND "
+			       "a.round > %" PRId64, r), 0);
+	assert_int_equal(q_int(l, "SELECT COUNT(*) FROM recs c JOIN vms v ON "
+			       "v.id = c.vm_id WHERE v.name = 'vm-2' AND "
+			       "c.last_round > %" PRId64, r), 0);
+	stop_all_cleanly(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -993,6 +1037,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_inflight_action_across_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_vm_left_out, setup,
+						teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
