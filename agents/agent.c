@@ -8,6 +8,17 @@
  * Welcome), then RUNNING (the other identities register, each waiting for
  * its Welcome; asks, bids and heartbeats go out on their timers).
  *
+ * Identities: the host's first (if a seller), then the VMs' sorted by name
+ * (find_vm() looks them up with bsearch). The source's set of VMs may grow
+ * (source.h): after every advance, a VM the source has found since gets an
+ * identity, inserted in name order (one named like the host or like another
+ * VM is logged and left out). It registers through the same path as the
+ * others (register_others(): once it is alive, retrying on its own
+ * doubling timer) and then bids; nobody else registers again. Nothing keeps
+ * a pointer into ids across a tick, and the one index kept (primary, a VM
+ * without a seller) moves with the insertion. A VM that stops (alive = 0)
+ * stops bidding, but keeps its identity and registration.
+ *
  * Matching answers to identities: a Welcome names the identity it welcomes
  * (Welcome.name, which wire_decode() requires), and only that one is
  * welcomed; while CONNECTING only the primary's counts (another one answers
@@ -67,8 +78,9 @@ typedef struct agent {
 	const agent_config *c;
 	source *src;
 	void *ctx, *sock;
-	struct ident *ids;
-	size_t n_ids, primary;
+	struct ident *ids;    /* n_ids of cap_ids: the host's, then the VMs' */
+	size_t n_ids, cap_ids, primary;
+	size_t n_src;         /* the source's VMs [0, n_src) were looked at */
 	enum ag_state state;
 	int64_t start, now;
 	int64_t heard;        /* last frame in, or first send on this socket */
@@ -394,7 +406,7 @@ static int cmp_name(const void *key, const void *elem)
 
 static struct ident *find_vm(agent *a, const char *name)
 {
-	/* VM identities are sorted by name after the host (ids_init) */
+	/* VM identities are sorted by name after the host (add_vm_ident) */
 	size_t first = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
 
 	return bsearch(name, a->ids + first, a->n_ids - first,
@@ -693,6 +705,115 @@ static void receive(agent *a)
 	}
 }
 
+/* ---- the identities: at the start, and VMs found later ---- */
+
+/* Room for more identities after the n_ids there are. */
+static int grow_ids(agent *a, size_t more)
+{
+	struct ident *v;
+
+	if (a->n_ids + more <= a->cap_ids)
+		return 0;
+	v = realloc(a->ids, (a->n_ids + more) * sizeof(*v));
+	if (!v)
+		return -1;
+	a->ids = v;
+	a->cap_ids = a->n_ids + more;
+	return 0;
+}
+
+/* Where a VM identity called name goes, keeping the VMs in name order. */
+static size_t vm_slot(const agent *a, const char *name)
+{
+	size_t lo = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
+	size_t hi = a->n_ids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(a->ids[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* An identity for the source's VM i (there is room), in name order; the
+ * primary's index follows it. The new identity, or NULL with why. */
+static struct ident *add_vm_ident(agent *a, size_t i, char *why, size_t len)
+{
+	source_vm_config v;
+	size_t at;
+
+	if (source_vm_config_get(a->src, i, &v) != 0 || !v.name) {
+		snprintf(why, len, "the source has no configuration for a VM");
+		return NULL;
+	}
+	if (find_vm(a, v.name)) {
+		snprintf(why, len, "two VMs are named %s", v.name);
+		return NULL;
+	}
+	if (a->c->run_seller && !strcmp(v.name, a->c->host)) {
+		snprintf(why, len, "a VM has the host's name, %s", v.name);
+		return NULL;
+	}
+	at = vm_slot(a, v.name);
+	memmove(&a->ids[at + 1], &a->ids[at],
+		(a->n_ids - at) * sizeof(*a->ids));
+	if (a->n_ids > 0 && at <= a->primary)
+		a->primary++;
+	a->n_ids++;
+	a->ids[at] = (struct ident){ .name = v.name, .vm = i,
+				     .role = BOURSE__ROLE__ROLE_VM,
+				     .reg_due = a->now, .reg_ivl = a->hb_ms };
+	return &a->ids[at];
+}
+
+/* The host first (if a seller), then the VMs sorted by name. */
+static int ids_init(agent *a)
+{
+	size_t nvm = a->c->run_buyers ? source_n_vms(a->src) : 0;
+	size_t n = (a->c->run_seller ? 1 : 0) + nvm;
+	char why[WIRE_MAX_NAME + 64];
+
+	if (n == 0)
+		return fail(a, "nothing to run: no seller and no VM");
+	if (grow_ids(a, n) != 0)
+		return fail(a, "out of memory");
+	if (a->c->run_seller)
+		a->ids[a->n_ids++] = (struct ident){
+			.name = a->c->host, .role = BOURSE__ROLE__ROLE_HOST };
+	for (a->n_src = 0; a->n_src < nvm; a->n_src++)
+		if (!add_vm_ident(a, a->n_src, why, sizeof(why)))
+			return fail(a, "%s", why);
+	return 0;
+}
+
+/* The VMs the source found since the last look get identities (source.h:
+ * n_vms() only grows); they register on their own timers once alive. */
+static void add_new_vms(agent *a)
+{
+	size_t n = a->c->run_buyers ? source_n_vms(a->src) : 0;
+	char why[WIRE_MAX_NAME + 64];
+	const struct ident *id;
+
+	if (n <= a->n_src)
+		return;
+	if (grow_ids(a, n - a->n_src) != 0) {
+		alog(a, "out of memory for %zu new VMs; trying again at the "
+		     "next interval", n - a->n_src);
+		return;
+	}
+	for (; a->n_src < n; a->n_src++) {
+		id = add_vm_ident(a, a->n_src, why, sizeof(why));
+		if (id)
+			alog(a, "found a new VM, %s", id->name);
+		else
+			alog(a, "a new VM is left out: %s", why);
+	}
+}
+
 /* ---- timers ---- */
 
 static void connect_step(agent *a)
@@ -736,6 +857,7 @@ static void tick(agent *a)
 		alog(a, "cannot advance the source: %s", msg);
 		return;
 	}
+	add_new_vms(a);
 	sample_vms(a);
 	for (size_t i = 0; i < a->n_ids; i++) {
 		struct ident *id = &a->ids[i];
@@ -788,42 +910,6 @@ static long poll_timeout(const agent *a, int64_t deadline)
 }
 
 /* ---- setup and the loop ---- */
-
-static int cmp_ident(const void *x, const void *y)
-{
-	return strcmp(((const struct ident *)x)->name,
-		      ((const struct ident *)y)->name);
-}
-
-/* The host first (if a seller), then the VMs sorted by name. */
-static int ids_init(agent *a)
-{
-	size_t nvm = a->c->run_buyers ? source_n_vms(a->src) : 0, n = 0;
-	source_vm_config v;
-
-	a->n_ids = (a->c->run_seller ? 1 : 0) + nvm;
-	if (a->n_ids == 0)
-		return fail(a, "nothing to run: no seller and no VM");
-	a->ids = calloc(a->n_ids, sizeof(*a->ids));
-	if (!a->ids)
-		return fail(a, "out of memory");
-	if (a->c->run_seller)
-		a->ids[n++] = (struct ident){ .name = a->c->host,
-					      .role = BOURSE__ROLE__ROLE_HOST };
-	for (size_t i = 0; i < nvm; i++, n++) {
-		if (source_vm_config_get(a->src, i, &v) != 0)
-			return fail(a, "the source has no configuration for a VM");
-		a->ids[n] = (struct ident){ .name = v.name, .vm = i,
-					    .role = BOURSE__ROLE__ROLE_VM };
-	}
-	qsort(a->ids + a->n_ids - nvm, nvm, sizeof(*a->ids), cmp_ident);
-	for (size_t i = a->n_ids - nvm + 1; i < a->n_ids; i++)
-		if (!strcmp(a->ids[i].name, a->ids[i - 1].name))
-			return fail(a, "two VMs are named %s", a->ids[i].name);
-	if (a->c->run_seller && find_vm(a, a->c->host))
-		return fail(a, "a VM has the host's name, %s", a->c->host);
-	return 0;
-}
 
 static int check_config(agent *a)
 {

@@ -4,7 +4,9 @@
  * the sources (source.h).
  *
  * One DEALER socket carries every identity of the process: the host (role
- * HOST, if run_seller) and each VM (role VM). Every envelope names its sender,
+ * HOST, if run_seller) and each VM (role VM), including the VMs the source
+ * finds after the start (source.h: started, or arrived by live migration),
+ * which register as they appear. Every envelope names its sender,
  * with a sequence number per sender. docs/protocol.md gives the conversation:
  * Register -> Welcome per identity, then every interval an Ask for the host
  * and a Bid per live VM, a Heartbeat every heartbeat_ms; Awards come back

@@ -11,6 +11,15 @@
  * source moves one trace step forward (wrapping around at the end, so a demo
  * can run as long as it likes).
  *
+ * The set of VMs: n_vms() may grow after an advance (a VM started on the
+ * host, or arrived by live migration), never shrink. An index keeps its VM
+ * for the source's life: new VMs are appended after the ones there are. A
+ * VM that disappears keeps its index and reads alive = 0, and is alive again
+ * at the same index if it comes back under the same name. Names are unique
+ * within a source. The trace and static sources have fixed sets (which
+ * satisfy this); the libvirt and cgroup sources look for new VMs at every
+ * advance. A consumer (the agent) looks at n_vms() after each advance.
+ *
  * Ownership: source_*_open() returns a source the caller frees with
  * source_close(). Names returned by source_vm_config() belong to the source
  * and live until source_close().
@@ -137,8 +146,10 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
  * (memory.stat), limits from memory.max / memory.high; pressure is demand /
  * assigned * 100 as for every source (memory.pressure is read and checked,
  * but the sample has no field for its PSI). The VMs are the children found
- * at open: a child that goes away stays with alive = 0, one created later is
- * not seen. Host figures come from another source (n_vms() only here:
+ * at open, in name order, then the ones created later, appended as each
+ * advance finds them (a child that cannot be used is noted once, and one not
+ * readable yet is tried again); a child that goes away stays with alive = 0.
+ * Host figures come from another source (n_vms() only here:
  * host() reports capacity 0). cgroup_root is "/sys/fs/cgroup" unless a test
  * points it elsewhere. */
 typedef struct source_cgroup_opts {
@@ -157,11 +168,14 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
  * available, usable, swap in/out, major faults, RSS) with the statistics
  * period set to stats_period_s; demand = available - usable (or actual -
  * unused when usable is missing, else the current memory, noted once).
- * The domains are those running at open: one started later is picked up
- * when the agent restarts. Host capacity from virNodeGetInfo, free memory
- * from virNodeGetMemoryStats (else virNodeGetFreeMemory); libvirt has no
- * host swap figure (0). Silences libvirt's own stderr printing for the
- * whole process (virSetErrorFunc): errors come back through err. */
+ * The domains are those running at open, in name order, then the ones
+ * started later (or migrated in), appended as each advance finds them; a
+ * domain that stops or leaves reads alive = 0 (domains skipped for their
+ * name or size are noted once each kind). Host capacity from
+ * virNodeGetInfo, free memory from virNodeGetMemoryStats (else
+ * virNodeGetFreeMemory); libvirt has no host swap figure (0). Silences
+ * libvirt's own stderr printing for the whole process (virSetErrorFunc):
+ * errors come back through err. */
 typedef struct source_libvirt_opts {
 	const char *uri;
 	int stats_period_s; /* 0: leave the domains' period alone */

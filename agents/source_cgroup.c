@@ -3,13 +3,17 @@
  * parent (QEMU's machine.slice, a container parent), re-read on every
  * advance. Host figures come from another source: host() reports zeros.
  *
- * The set of VMs is fixed when the source opens: the child directories of
- * <cgroup_root>/<parent> that have a memory.current, in name order (strcmp).
- * A child created later is not seen until the source is opened again; one
- * that goes away keeps its index with alive = 0 (and is alive again if it
- * comes back under its name). A child whose name is not a bourse name (1..128
- * printable characters, no spaces), or whose memory.current or memory.stat
- * cannot be read when the source opens, is noted and left out.
+ * The VMs are the child directories of <cgroup_root>/<parent> that have a
+ * memory.current: at open, in name order (strcmp); then every advance lists
+ * the parent again and appends the children it has not seen, in name order
+ * among themselves (matched by name, linearly). An index keeps its VM
+ * (source.h): a child that goes away keeps its index with alive = 0 (and is
+ * alive again if it comes back under its name). A child whose name is not a
+ * bourse name (1..128 printable characters, no spaces) is left out; one
+ * whose memory.current or memory.stat cannot be read when it is found is
+ * left out until it can be (looked at again by each advance); each such
+ * child is noted once. A parent that cannot be listed is an error at open;
+ * at an advance it is noted once and no new child is found then.
  *
  * Where each figure comes from (the files hold bytes; limits are rounded
  * down to MiB, usage up; "max" is no limit):
@@ -59,9 +63,10 @@
 #define CG_UNLIMITED UINT64_MAX /* "max" */
 #define CG_MIB (1024u * 1024u)
 
-/* The notes made once each. */
+/* The notes made once each (those about one child: cgroup_src.skipped). */
 enum cg_note {
 	NOTE_PSI = 1,
+	NOTE_LIST = 2,
 };
 
 /* One reading of a cgroup, in bytes. */
@@ -87,6 +92,8 @@ struct cgroup_src {
 	source_note_fn note;    /* NULL: stderr */
 	void *note_ctx;
 	unsigned noted;         /* enum cg_note bits of the notes made */
+	char **skipped;         /* n_skipped children noted as left out */
+	size_t n_skipped;
 	sim_config sc;          /* the defaults of the VM settings */
 };
 
@@ -289,10 +296,12 @@ static int64_t minimum_mib(const struct cg_reading *r, int64_t maximum,
 
 /* ---- the interface ---- */
 
-/* Reads every VM, then keeps the readings only if all were good. */
-static int cgroup_advance(source *s, char *err, size_t errlen)
+static int find_new(struct cgroup_src *cs, int at_open, char *err,
+		    size_t errlen);
+
+/* Reads every known VM, then keeps the readings only if all were good. */
+static int read_known(struct cgroup_src *cs, char *err, size_t errlen)
 {
-	struct cgroup_src *cs = s->state;
 	struct cg_reading *r;
 
 	if (cs->n == 0)
@@ -315,6 +324,16 @@ static int cgroup_advance(source *s, char *err, size_t errlen)
 	}
 	free(r);
 	return 0;
+}
+
+/* The known VMs, then the children not seen before. */
+static int cgroup_advance(source *s, char *err, size_t errlen)
+{
+	struct cgroup_src *cs = s->state;
+
+	if (read_known(cs, err, errlen) != 0)
+		return -1;
+	return find_new(cs, 0, err, errlen);
 }
 
 static int cgroup_host(source *s, source_host *out, char *err,
@@ -386,6 +405,9 @@ static void cgroup_src_free(struct cgroup_src *cs)
 	for (size_t i = 0; i < cs->n; i++)
 		free(cs->vms[i].name);
 	free(cs->vms);
+	for (size_t i = 0; i < cs->n_skipped; i++)
+		free(cs->skipped[i]);
+	free(cs->skipped);
 	free(cs->dir);
 	free(cs);
 }
@@ -405,7 +427,7 @@ static const struct source_ops cgroup_ops = {
 	.close = cgroup_close,
 };
 
-/* ---- opening: the children ---- */
+/* ---- the children: found at open, and at every advance ---- */
 
 static int add_vm(struct cgroup_src *cs, const char *name)
 {
@@ -426,21 +448,50 @@ static int add_vm(struct cgroup_src *cs, const char *name)
 	return 0;
 }
 
-/* Is the entry name of the parent a child cgroup with memory, to keep? */
-static int is_vm(const struct cgroup_src *cs, const char *name)
+static int known(const struct cgroup_src *cs, const char *name)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (strcmp(cs->vms[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 the first time a child is left out (a note is due), 0 after that. */
+static int first_skip(struct cgroup_src *cs, const char *name)
+{
+	char **v;
+
+	for (size_t i = 0; i < cs->n_skipped; i++)
+		if (strcmp(cs->skipped[i], name) == 0)
+			return 0;
+	v = realloc(cs->skipped, (cs->n_skipped + 1) * sizeof(*v));
+	if (!v)
+		return 1; /* noted again next time: harmless */
+	cs->skipped = v;
+	v[cs->n_skipped] = strdup(name);
+	if (v[cs->n_skipped])
+		cs->n_skipped++;
+	return 1;
+}
+
+/* Is the entry name of the parent a new child cgroup with memory, to
+ * keep? */
+static int is_new_vm(struct cgroup_src *cs, const char *name)
 {
 	char path[CG_PATH_MAX];
 
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    known(cs, name))
 		return 0;
 	cg_path(cs, name, "memory.current", path, sizeof(path));
 	if (access(path, F_OK) != 0)
 		return 0;
 	if (wire_name_ok(name))
 		return 1;
-	note(cs, "cgroup '%.40s%s' in '%s' left out: not a VM name (1..%u "
-	     "printable characters, no spaces)", name,
-	     strlen(name) > 40 ? "..." : "", cs->dir, WIRE_MAX_NAME);
+	if (first_skip(cs, name))
+		note(cs, "cgroup '%.40s%s' in '%s' left out: not a VM name "
+		     "(1..%u printable characters, no spaces)", name,
+		     strlen(name) > 40 ? "..." : "", cs->dir, WIRE_MAX_NAME);
 	return 0;
 }
 
@@ -450,52 +501,101 @@ static int cmp_vm(const void *a, const void *b)
 		      ((const struct cg_vm *)b)->name);
 }
 
-static int list_children(struct cgroup_src *cs, char *err, size_t errlen)
+/* The parent cannot be listed: an error at open, a note (once) after. */
+static int list_failed(struct cgroup_src *cs, int at_open, const char *what,
+		       char *err, size_t errlen)
 {
-	DIR *d = opendir(cs->dir);
-	struct dirent *e;
-	int rc = 0;
-
-	if (!d) {
-		snprintf(err, errlen, "cannot open the cgroup '%s': %s",
+	if (at_open) {
+		snprintf(err, errlen, "cannot %s the cgroup '%s': %s", what,
 			 cs->dir, strerror(errno));
 		return -1;
 	}
+	if (!(cs->noted & NOTE_LIST)) {
+		cs->noted |= NOTE_LIST;
+		note(cs, "cannot %s the cgroup '%s' (%s): no new cgroups found "
+		     "while it cannot be", what, cs->dir, strerror(errno));
+	}
+	return 0;
+}
+
+/* Appends the children not seen before, in name order among themselves. */
+static int list_children(struct cgroup_src *cs, int at_open, char *err,
+			 size_t errlen)
+{
+	DIR *d = opendir(cs->dir);
+	struct dirent *e;
+	size_t before = cs->n;
+	int rc = 0;
+
+	if (!d)
+		return list_failed(cs, at_open, "open", err, errlen);
 	while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
-		if (is_vm(cs, e->d_name) && add_vm(cs, e->d_name) != 0) {
+		if (is_new_vm(cs, e->d_name) && add_vm(cs, e->d_name) != 0) {
 			snprintf(err, errlen, "out of memory for cgroups");
 			rc = -1;
 		}
 	}
-	if (rc == 0 && errno != 0) {
-		snprintf(err, errlen, "cannot list the cgroup '%s': %s",
-			 cs->dir, strerror(errno));
-		rc = -1;
-	}
+	if (rc == 0 && errno != 0)
+		rc = list_failed(cs, at_open, "list", err, errlen);
 	closedir(d);
-	if (rc == 0 && cs->n > 1)
-		qsort(cs->vms, cs->n, sizeof(*cs->vms), cmp_vm);
+	if (cs->n > before + 1)
+		qsort(cs->vms + before, cs->n - before, sizeof(*cs->vms),
+		      cmp_vm);
 	return rc;
 }
 
-/* The first reading; children already gone are noted and left out. */
-static int first_reading(struct cgroup_src *cs, char *err, size_t errlen)
+/* Drops the VMs from index from on. */
+static void drop_from(struct cgroup_src *cs, size_t from)
 {
-	size_t kept = 0;
+	while (cs->n > from)
+		free(cs->vms[--cs->n].name);
+}
 
-	if (cgroup_advance(&cs->base, err, errlen) != 0)
-		return -1;
-	for (size_t i = 0; i < cs->n; i++) {
-		if (cs->vms[i].alive) {
-			cs->vms[kept++] = cs->vms[i];
+/* The first reading of the VMs from index from on: the unreadable ones
+ * are left out (noted once each); a malformed file drops them all (they
+ * are found again by the next advance) and is an error. */
+static int read_new(struct cgroup_src *cs, size_t from, char *err,
+		    size_t errlen)
+{
+	size_t kept = from;
+
+	for (size_t i = from; i < cs->n; i++) {
+		struct cg_vm *v = &cs->vms[i];
+
+		if (cg_read(cs, v->name, &v->last, err, errlen) != 0) {
+			drop_from(cs, from);
+			return -1;
+		}
+		v->alive = v->last.alive;
+	}
+	for (size_t i = from; i < cs->n; i++) {
+		struct cg_vm *v = &cs->vms[i];
+
+		if (v->alive) {
+			cs->vms[kept++] = *v;
 			continue;
 		}
-		note(cs, "cgroup '%s' in '%s' left out: its memory.current or "
-		     "memory.stat cannot be read", cs->vms[i].name, cs->dir);
-		free(cs->vms[i].name);
+		if (first_skip(cs, v->name))
+			note(cs, "cgroup '%s' in '%s' left out while its "
+			     "memory.current or memory.stat cannot be read",
+			     v->name, cs->dir);
+		free(v->name);
 	}
 	cs->n = kept;
 	return 0;
+}
+
+/* Appends the children not seen before, with their first reading. */
+static int find_new(struct cgroup_src *cs, int at_open, char *err,
+		    size_t errlen)
+{
+	size_t before = cs->n;
+
+	if (list_children(cs, at_open, err, errlen) != 0) {
+		drop_from(cs, before);
+		return -1;
+	}
+	return read_new(cs, before, err, errlen);
 }
 
 static int check_opts(const source_cgroup_opts *o, char *err, size_t errlen)
@@ -552,8 +652,7 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
 	sim_config_default(&cs->sc);
 	cs->base.ops = &cgroup_ops;
 	cs->base.state = cs;
-	if (list_children(cs, err, errlen) != 0 ||
-	    first_reading(cs, err, errlen) != 0) {
+	if (find_new(cs, 1, err, errlen) != 0) {
 		cgroup_src_free(cs);
 		return -1;
 	}

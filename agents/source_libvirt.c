@@ -3,18 +3,21 @@
  * connection (qemu:///system on a KVM host; test:/// in the tests), their
  * memory and balloon statistics, and the node's memory.
  *
- * The domains are the ones running when the source opens, sorted by name:
- * the agent registers its VMs once, so a domain started later is not picked
- * up until the agent restarts. A domain that stops, or vanishes, reads as
- * not alive (no bid); one that comes back under the same name is found
- * again. Domains whose name is not a wire name (1..128 printable ASCII
+ * The domains are the ones running when the source opens, sorted by name,
+ * then those found running by a later advance (started, or arrived by live
+ * migration), appended in name order among themselves: an index keeps its
+ * domain (source.h). A domain that stops, or vanishes, reads as not alive
+ * (no bid); one that comes back under the same name is found again at its
+ * index. Domains whose name is not a wire name (1..128 printable ASCII
  * characters, no spaces) or whose maximum memory is not 1 MiB..64 TiB are
- * skipped, with a note.
+ * skipped, at open and at every advance, with a note once per kind.
  *
- * Every advance reads each domain (virDomainGetInfo, virDomainMemoryStats)
- * and the node's free memory; samples and host() report that reading. The
- * open reads once too, so a sample taken before the first advance is
- * valid. All memory is KiB / 1024, rounded down.
+ * Every advance lists the running domains (virConnectListAllDomains: new
+ * ones are matched to the known ones by name, linearly), then reads each
+ * domain (virDomainGetInfo, virDomainMemoryStats) and the node's free
+ * memory; samples and host() report that reading. The open reads once too,
+ * so a sample taken before the first advance is valid. All memory is
+ * KiB / 1024, rounded down.
  *
  * Per VM:
  *   assigned = the balloon's actual size (ACTUAL_BALLOON, else the domain's
@@ -28,7 +31,7 @@
  *   balloon  = maximum - assigned (what the balloon holds back)
  * Settings: maximum = the domain's maximum memory, minimum = the
  * simulator's default Minimum (512 MiB, capped at the maximum), startup =
- * the memory the domain had at open (within minimum..maximum), buffer,
+ * the memory the domain had when found (within minimum..maximum), buffer,
  * weight and shares the simulator's defaults (docs/simulator.md).
  *
  * Host: capacity = virNodeGetInfo's memory; free = (free + buffers + cached
@@ -93,8 +96,8 @@ struct lv_src {
 	source base;
 	virConnectPtr conn;
 	char *uri;
-	struct lv_dom *doms;
-	size_t n;
+	struct lv_dom *doms;  /* n of cap; names and handles owned */
+	size_t n, cap;
 	int64_t capacity, reserve, free_mib;
 	int period_s;
 	double read_at, elapsed_s; /* monotonic seconds */
@@ -303,6 +306,114 @@ static void read_dom(struct lv_src *ls, struct lv_dom *d)
 	fill_sample(ls, d, &info, &st);
 }
 
+/* ---- the domains: found at open, and at every advance ---- */
+
+static int known_dom(const struct lv_src *ls, const char *name)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (!strcmp(ls->doms[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* Room for more domains after the n there are; 0, or -1 with err. */
+static int grow_doms(struct lv_src *ls, size_t more, char *err,
+		     size_t errlen)
+{
+	struct lv_dom *d;
+
+	if (ls->n + more <= ls->cap)
+		return 0;
+	d = realloc(ls->doms, (ls->n + more) * sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory for %zu domains",
+			 ls->n + more);
+		return -1;
+	}
+	ls->doms = d;
+	ls->cap = ls->n + more;
+	return 0;
+}
+
+/* Keep dom as the next VM (there is room), or drop it: known already, or
+ * skipped (with a note). 0, or -1 with err. */
+static int add_dom(struct lv_src *ls, virDomainPtr dom, char *err,
+		   size_t errlen)
+{
+	struct lv_dom *d = &ls->doms[ls->n];
+	const char *name = virDomainGetName(dom);
+	virDomainInfo info;
+
+	if (name && known_dom(ls, name)) {
+		virDomainFree(dom);
+		return 0;
+	}
+	if (!name || !wire_name_ok(name)) {
+		lv_note(ls, LV_NOTE_SKIP, "a domain named '%.40s' is skipped: "
+			"not 1..%u printable characters without spaces; not "
+			"noted again", name ? name : "?", WIRE_MAX_NAME);
+		virDomainFree(dom);
+		return 0;
+	}
+	if (virDomainGetInfo(dom, &info) < 0 || kib_mib(info.maxMem) < 1 ||
+	    kib_mib(info.maxMem) > WIRE_MAX_MIB) {
+		lv_note(ls, LV_NOTE_SKIP_SIZE, "domain %s is skipped: its "
+			"maximum memory is unreadable or not in 1 MiB..64 TiB; "
+			"not noted again", name);
+		virDomainFree(dom);
+		return 0;
+	}
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name) {
+		virDomainFree(dom);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->dom = dom;
+	d->max_mib = kib_mib(info.maxMem);
+	d->startup_mib = kib_mib(info.memory);
+	ls->n++;
+	set_period(ls, d);
+	return 0;
+}
+
+static int cmp_dom(const void *x, const void *y)
+{
+	return strcmp(((const struct lv_dom *)x)->name,
+		      ((const struct lv_dom *)y)->name);
+}
+
+/* Append the running domains not known yet, sorted by name among
+ * themselves (at open: all of them); the known ones keep their index. */
+static int list_doms(struct lv_src *ls, char *err, size_t errlen)
+{
+	virDomainPtr *all = NULL;
+	int n = virConnectListAllDomains(ls->conn, &all,
+					 VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	size_t before = ls->n;
+	int rc;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot list the running domains: %s",
+			 ls->uri, virGetLastErrorMessage());
+		return -1;
+	}
+	rc = grow_doms(ls, (size_t)n, err, errlen);
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = add_dom(ls, all[i], err, errlen);
+		else
+			virDomainFree(all[i]);
+	}
+	free(all);
+	if (ls->n > before + 1)
+		qsort(ls->doms + before, ls->n - before, sizeof(*ls->doms),
+		      cmp_dom);
+	return rc;
+}
+
+
 /* ---- the host ---- */
 
 /* Free + buffers + cached of virNodeGetMemoryStats, in KiB; -1 if the
@@ -367,6 +478,8 @@ static int read_all(struct lv_src *ls, char *err, size_t errlen)
 			 "%s", ls->uri, virGetLastErrorMessage());
 		return -1;
 	}
+	if (list_doms(ls, err, errlen) != 0)
+		return -1;
 	ls->elapsed_s = ls->read_at > 0 ? now - ls->read_at : 0;
 	ls->read_at = now;
 	for (size_t i = 0; i < ls->n; i++)
@@ -526,78 +639,6 @@ static int connect_node(struct lv_src *ls, char *err, size_t errlen)
 	return 0;
 }
 
-/* Keep dom as the next VM, or skip it (with a note); 0, or -1 with err. */
-static int add_dom(struct lv_src *ls, virDomainPtr dom, char *err,
-		   size_t errlen)
-{
-	struct lv_dom *d = &ls->doms[ls->n];
-	const char *name = virDomainGetName(dom);
-	virDomainInfo info;
-
-	if (!name || !wire_name_ok(name)) {
-		lv_note(ls, LV_NOTE_SKIP, "a domain named '%.40s' is skipped: "
-			"not 1..%u printable characters without spaces; not "
-			"noted again", name ? name : "?", WIRE_MAX_NAME);
-		virDomainFree(dom);
-		return 0;
-	}
-	if (virDomainGetInfo(dom, &info) < 0 || kib_mib(info.maxMem) < 1 ||
-	    kib_mib(info.maxMem) > WIRE_MAX_MIB) {
-		lv_note(ls, LV_NOTE_SKIP_SIZE, "domain %s is skipped: its "
-			"maximum memory is unreadable or not in 1 MiB..64 TiB; "
-			"not noted again", name);
-		virDomainFree(dom);
-		return 0;
-	}
-	d->name = strdup(name);
-	if (!d->name) {
-		virDomainFree(dom);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	d->dom = dom;
-	d->max_mib = kib_mib(info.maxMem);
-	d->startup_mib = kib_mib(info.memory);
-	ls->n++;
-	set_period(ls, d);
-	return 0;
-}
-
-static int cmp_dom(const void *x, const void *y)
-{
-	return strcmp(((const struct lv_dom *)x)->name,
-		      ((const struct lv_dom *)y)->name);
-}
-
-static int list_doms(struct lv_src *ls, char *err, size_t errlen)
-{
-	virDomainPtr *all = NULL;
-	int n = virConnectListAllDomains(ls->conn, &all,
-					 VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-	int rc = 0;
-
-	if (n < 0) {
-		snprintf(err, errlen, "%s: cannot list the running domains: %s",
-			 ls->uri, virGetLastErrorMessage());
-		return -1;
-	}
-	ls->doms = calloc(n > 0 ? (size_t)n : 1, sizeof(*ls->doms));
-	if (!ls->doms) {
-		snprintf(err, errlen, "out of memory for %d domains", n);
-		rc = -1;
-	}
-	for (int i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = add_dom(ls, all[i], err, errlen);
-		else
-			virDomainFree(all[i]);
-	}
-	free(all);
-	if (rc == 0)
-		qsort(ls->doms, ls->n, sizeof(*ls->doms), cmp_dom);
-	return rc;
-}
-
 int source_libvirt_open(const source_libvirt_opts *o, source **out,
 			char *err, size_t errlen)
 {
@@ -618,7 +659,7 @@ int source_libvirt_open(const source_libvirt_opts *o, source **out,
 	ls->note_ctx = o->note_ctx;
 	sim_config_default(&ls->sc);
 	if (connect_node(ls, err, errlen) != 0 ||
-	    list_doms(ls, err, errlen) != 0 || read_all(ls, err, errlen) != 0) {
+	    read_all(ls, err, errlen) != 0) {
 		lv_free(ls);
 		return -1;
 	}

@@ -5,8 +5,9 @@
  * numbers, bids, asks and heartbeats, Welcomes matched by name (also out of
  * order), UNKNOWN_SENDER naming one identity or (as an Error without
  * ref_sender) only a seq, VERSION (fatal), actions answered as unsupported,
- * garbage dropped, and reconnecting to a broker that went away and came
- * back.
+ * garbage dropped, reconnecting to a broker that went away and came back,
+ * and a VM the source finds after the start (a source of the test's own)
+ * registering and bidding without disturbing the others.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +44,8 @@ struct peer {
 	int n_unknown;             /* non-Registers while not registered */
 	uint64_t reg_seq;          /* seq of its latest Register */
 	uint64_t bid_seq;          /* seq of its latest Bid */
+	int64_t reg_max_mib;       /* VMs: maximum_mib of its latest Register */
+	int64_t bid_assigned_mib;  /* assigned_mib of its latest Bid */
 };
 
 struct fake {
@@ -220,6 +223,7 @@ static void note_register(struct fake *f, struct peer *p,
 	} else {
 		assert_non_null(e->register_->vm);
 		assert_string_equal(e->register_->vm->host, "h1");
+		p->reg_max_mib = e->register_->vm->maximum_mib;
 		if (!f->orphans_ok && !peer_get(f, "h1")->registered) {
 			f->refused++;
 			send_error(f, BOURSE__ERROR_CODE__ERROR_INVALID, e->seq,
@@ -259,6 +263,7 @@ static void handle(struct fake *f, const Bourse__Envelope *e)
 	case BOURSE__ENVELOPE__BODY_BID:
 		p->n_bid++;
 		p->bid_seq = e->seq;
+		p->bid_assigned_mib = e->bid->assigned_mib;
 		assert_true(e->bid->assigned_mib == 4096 ||
 			    e->bid->assigned_mib == 8192);
 		break;
@@ -356,8 +361,110 @@ static source *open_source(void)
 	return s;
 }
 
-static pid_t start_agent_as(const struct fake *f, int64_t run_ms,
-			    int seller)
+/* ---- a source whose second VM appears later ---- */
+
+#define GROW_AT 10 /* advances with one VM, before the second appears */
+
+/* As a VM arriving by live migration: index 0 is vm-1 (4096 MiB) from the
+ * start; index 1, vm-0 (8192 MiB), appears at the GROW_AT-th advance. The
+ * new VM sorts before the old one, so the agent must insert it before. */
+struct grow_src {
+	source base;
+	int advances;
+};
+
+static int grow_advance(source *s, char *err, size_t errlen)
+{
+	struct grow_src *g = s->state;
+
+	(void)err;
+	(void)errlen;
+	g->advances++;
+	return 0;
+}
+
+/* The figures the fake checks in every Ask. */
+static int grow_host(source *s, source_host *out, char *err, size_t errlen)
+{
+	(void)s;
+	(void)err;
+	(void)errlen;
+	memset(out, 0, sizeof(*out));
+	out->capacity_mib = 16384;
+	out->reserve_mib = 1024;
+	out->free_mib = 16384 - 1024 - 4096 - 8192;
+	return 0;
+}
+
+static size_t grow_n_vms(source *s)
+{
+	const struct grow_src *g = s->state;
+
+	return g->advances >= GROW_AT ? 2 : 1;
+}
+
+static int64_t grow_mib(size_t i)
+{
+	return i == 0 ? 4096 : 8192;
+}
+
+static int grow_vm_config(source *s, size_t i, source_vm_config *out)
+{
+	if (i >= grow_n_vms(s))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->name = i == 0 ? "vm-1" : "vm-0";
+	out->startup_mib = out->maximum_mib = grow_mib(i);
+	out->minimum_mib = 512;
+	out->buffer_pct = 20;
+	out->weight = 5000;
+	out->shares = 1000;
+	return 0;
+}
+
+static int grow_vm_sample(source *s, size_t i, source_vm_sample *out,
+			  char *err, size_t errlen)
+{
+	if (i >= grow_n_vms(s)) {
+		snprintf(err, errlen, "no VM %zu", i);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->alive = 1;
+	out->assigned_mib = grow_mib(i);
+	out->demand_mib = grow_mib(i) / 2;
+	out->pressure = 50;
+	return 0;
+}
+
+static void grow_close(source *s)
+{
+	free(s->state);
+}
+
+static const struct source_ops grow_ops = {
+	.kind = "grow",
+	.advance = grow_advance,
+	.host = grow_host,
+	.n_vms = grow_n_vms,
+	.vm_config = grow_vm_config,
+	.vm_sample = grow_vm_sample,
+	.close = grow_close,
+};
+
+static source *open_grow(void)
+{
+	struct grow_src *g = calloc(1, sizeof(*g));
+
+	assert_non_null(g);
+	g->base.ops = &grow_ops;
+	g->base.state = g;
+	return &g->base;
+}
+
+/* The agent in a child, on the source open() opens there. */
+static pid_t start_agent_on(const struct fake *f, int64_t run_ms,
+			    int seller, source *(*open)(void))
 {
 	pid_t pid;
 
@@ -366,7 +473,7 @@ static pid_t start_agent_as(const struct fake *f, int64_t run_ms,
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		agent_config c;
-		source *s = open_source();
+		source *s = open();
 		char err[256];
 		int rc;
 
@@ -386,6 +493,12 @@ static pid_t start_agent_as(const struct fake *f, int64_t run_ms,
 		_exit(rc == 0 ? 0 : 3);
 	}
 	return pid;
+}
+
+static pid_t start_agent_as(const struct fake *f, int64_t run_ms,
+			    int seller)
+{
+	return start_agent_on(f, run_ms, seller, open_source);
 }
 
 static pid_t start_agent(const struct fake *f, int64_t run_ms)
@@ -803,6 +916,81 @@ static void test_buyers_only(void **state)
 	fake_free(&f);
 }
 
+static int vm1_bidding(struct fake *f)
+{
+	struct peer *a = find(f, "vm-1");
+
+	return a && a->n_bid >= 2;
+}
+
+static int vm0_bidding(struct fake *f)
+{
+	struct peer *n = find(f, "vm-0");
+
+	return n && n->registered && n->n_bid >= 3;
+}
+
+/* A VM the source finds after the start (after GROW_AT advances) gets an
+ * identity: it registers once, under its name with its own settings, then
+ * bids its own figures; the host and vm-1 are not registered again, and
+ * their seqs go on increasing; without a seller, vm-1 stays the primary
+ * (the heartbeats) although vm-0 is inserted before it. */
+static void grown_vm(int seller)
+{
+	struct fake f;
+	pid_t pid;
+
+	fake_init(&f);
+	f.orphans_ok = !seller;
+	pid = start_agent_on(&f, 8000, seller, open_grow);
+	fake_start(&f);
+	assert_true(serve_until(&f, vm1_bidding, 2500));
+	struct peer *a = find(&f, "vm-1");
+	assert_null(find(&f, "vm-0")); /* not before GROW_AT advances */
+	assert_true(serve_until(&f, vm0_bidding, 4000));
+	struct peer *n = find(&f, "vm-0");
+	int bids_a = a->n_bid, hb_a = a->n_hb;
+	serve(&f, 500);
+	assert_int_equal(n->n_reg, 1);
+	assert_int_equal(n->reg_seq, 1);
+	assert_int_equal(n->reg_max_mib, 8192);
+	assert_int_equal(n->bid_assigned_mib, 8192);
+	assert_true(n->n_bid >= 6);
+	assert_int_equal(n->n_unknown, 0);
+	assert_int_equal(a->n_reg, 1);
+	assert_int_equal(a->reg_max_mib, 4096);
+	assert_int_equal(a->bid_assigned_mib, 4096);
+	assert_true(a->n_bid >= bids_a + 3);
+	assert_int_equal(a->n_unknown, 0);
+	if (seller) {
+		assert_int_equal(find(&f, "h1")->n_reg, 1);
+		assert_string_equal(f.order[0], "h1");
+	} else {
+		assert_null(find(&f, "h1"));
+		assert_string_equal(f.order[0], "vm-1");
+		assert_true(a->n_hb >= hb_a + 2);
+		assert_int_equal(n->n_hb, 0);
+	}
+	for (size_t i = 0; i < f.n_peers; i++)
+		assert_int_equal(f.peers[i].bad_seq, 0);
+	assert_int_equal(f.rid_changes, 0);
+	kill(pid, SIGKILL);
+	wait_agent(pid, 1000);
+	fake_free(&f);
+}
+
+static void test_vm_found_later(void **state)
+{
+	(void)state;
+	grown_vm(1);
+}
+
+static void test_vm_found_later_buyers_only(void **state)
+{
+	(void)state;
+	grown_vm(0);
+}
+
 /* With no broker at all, the agent keeps trying and stops cleanly at its
  * run time; with the stop flag set it returns at once. */
 static void test_no_broker_and_stop(void **state)
@@ -875,6 +1063,8 @@ int main(void)
 		cmocka_unit_test(test_quick_restart),
 		cmocka_unit_test(test_quick_restart_anon),
 		cmocka_unit_test(test_buyers_only),
+		cmocka_unit_test(test_vm_found_later),
+		cmocka_unit_test(test_vm_found_later_buyers_only),
 		cmocka_unit_test(test_no_broker_and_stop),
 		cmocka_unit_test(test_bad_config),
 	};

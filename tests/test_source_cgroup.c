@@ -2,9 +2,10 @@
  * test_source_cgroup.c - the cgroup v2 source against fixture cgroup trees
  * written by the test into a temporary directory: which children are VMs,
  * demand, assigned memory and settings from the memory.* files, "max",
- * cgroups that vanish and come back, malformed files refused with their file
- * and line, a missing memory.pressure noted once, children left out at open,
- * refused options; and a real cgroup v2 hierarchy when /sys/fs/cgroup is one
+ * cgroups that vanish and come back, children created after the open found
+ * by an advance, malformed files refused with their file and line, a missing
+ * memory.pressure noted once, children left out (noted once), refused
+ * options; and a real cgroup v2 hierarchy when /sys/fs/cgroup is one
  * we may write to.
  */
 #include <setjmp.h>
@@ -321,8 +322,8 @@ static void test_max_handling(void **state)
 	remove_all(t.dir);
 }
 
-/* The set is the one at open: a vanished cgroup is not alive (its settings
- * stay), comes back alive; one created later is not seen. */
+/* A vanished cgroup keeps its index and is not alive (its settings stay),
+ * comes back alive; one created later is appended by the next advance. */
 static void test_vanished(void **state)
 {
 	struct tree t;
@@ -339,8 +340,10 @@ static void test_vanished(void **state)
 	remove_all(path);
 	add_vm(&t, "vm-c", 100, 0, -1, -1);
 	advance(s);
-	assert_int_equal(source_n_vms(s), 2);
+	assert_int_equal(source_n_vms(s), 3);
 	assert_sample(s, 0, 1536, 3072);
+	assert_sample(s, 2, 100, 100);
+	assert_config(s, 2, "vm-c", 100, 100, 100);
 	v = sample(s, 1);
 	assert_int_equal(v.alive, 0);
 	assert_true(v.demand_mib == 0 && v.assigned_mib == 0 &&
@@ -351,8 +354,10 @@ static void test_vanished(void **state)
 	assert_int_equal(sample(s, 1).alive, 0);
 	add_vm(&t, "vm-b", 600, 100, -1, 800);
 	advance(s);
+	assert_int_equal(source_n_vms(s), 3);
 	assert_sample(s, 1, 500, 800);
 	assert_config(s, 1, "vm-b", 800, 512, 800);
+	assert_config(s, 2, "vm-c", 100, 100, 100);
 	source_close(s);
 	remove_all(t.dir);
 }
@@ -486,6 +491,63 @@ static void test_empty_and_root(void **state)
 	remove_all(t.dir);
 }
 
+/* Children created after the open (as by live migrations in) are appended
+ * by the next advance, sorted among themselves, after the ones there were,
+ * with their figures; a bad name is left out and noted once, as is one
+ * that cannot be read yet (found when it can be); a malformed file in a new
+ * child fails the advance, and the child is found once it is fixed. */
+static void test_created_later(void **state)
+{
+	struct tree t;
+	struct notes ns = { 0 };
+	source_cgroup_opts o;
+	source *s;
+	char path[256], err[512] = "";
+
+	(void)state;
+	tree_two(&t);
+	o = opts(&t, &ns);
+	s = open_ok(&o);
+	assert_int_equal(ns.n, 1); /* "bad name" */
+	add_vm(&t, "vm-e", 1500, 200, -1, 2048);
+	add_vm(&t, "vm-0", 900, 100, 1024, -1);
+	add_vm(&t, "also bad", 10, 0, -1, -1);
+	add_vm(&t, "vm-f", 64, 0, -1, 128);
+	snprintf(path, sizeof(path), "%s/machine/vm-f/memory.stat", t.dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(source_n_vms(s), 2); /* not before an advance */
+	advance(s);
+	assert_int_equal(source_n_vms(s), 4);
+	assert_config(s, 0, "vm-a", 3072, 1024, 4096);
+	assert_config(s, 1, "vm-b", 1000, 512, 1000);
+	assert_config(s, 2, "vm-0", 900, 512, 900); /* startup: at most max */
+	assert_sample(s, 2, 800, 1024);
+	assert_config(s, 3, "vm-e", 2048, 512, 2048);
+	assert_sample(s, 3, 1300, 2048);
+	assert_int_equal(ns.n, 3); /* "also bad", vm-f */
+	advance(s);
+	advance(s);
+	assert_int_equal(source_n_vms(s), 4);
+	assert_int_equal(ns.n, 3); /* each noted once */
+
+	add_vm(&t, "vm-g", 10, 0, -1, -1);
+	tree_write(&t, "machine/vm-g/memory.max", "lots\n");
+	assert_int_equal(source_advance(s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "vm-g/memory.max:1: "));
+	assert_int_equal(source_n_vms(s), 4);
+	tree_write(&t, "machine/vm-f/memory.stat", "inactive_file 0\n");
+	write_mib(&t, "vm-g", "memory.max", 256);
+	advance(s);
+	assert_int_equal(source_n_vms(s), 6);
+	assert_config(s, 4, "vm-f", 128, 128, 128);
+	assert_sample(s, 4, 64, 128);
+	assert_config(s, 5, "vm-g", 256, 256, 256);
+	assert_sample(s, 5, 10, 256);
+	assert_int_equal(ns.n, 3);
+	source_close(s);
+	remove_all(t.dir);
+}
+
 /* A child whose memory.stat cannot be read at open is noted and left out. */
 static void test_unreadable_at_open(void **state)
 {
@@ -595,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_two_vms),
 		cmocka_unit_test(test_max_handling),
 		cmocka_unit_test(test_vanished),
+		cmocka_unit_test(test_created_later),
 		cmocka_unit_test(test_missing_pressure),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_refused),

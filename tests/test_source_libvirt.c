@@ -257,17 +257,25 @@ static void test_default_resize(void **state)
 }
 
 /* A domain that stops is not alive, and alive again once started; one
- * created after the open is not picked up. */
+ * created after the open (as by a live migration in) is appended by the
+ * next advance, with its settings and figures, and the first keeps its
+ * index; when it goes away it is not alive, and the set does not shrink. */
 static void test_default_lifecycle(void **state)
 {
 	static const char xml[] =
 		"<domain type='test'><name>later</name>"
 		"<memory unit='MiB'>1024</memory><vcpu>1</vcpu>"
 		"<os><type>hvm</type></os></domain>";
+	static const char bad_xml[] =
+		"<domain type='test'><name>bad later</name>"
+		"<memory unit='MiB'>1024</memory><vcpu>1</vcpu>"
+		"<os><type>hvm</type></os></domain>";
 	struct notes nt = { .n = 0 };
 	source *s = open_ok(DEFAULT_URI, 0, &nt);
 	virConnectPtr c = virConnectOpen(DEFAULT_URI);
-	virDomainPtr d, later;
+	virDomainPtr d, later, bad;
+	source_vm_config cfg;
+	source_vm_sample v;
 
 	(void)state;
 	assert_non_null(c);
@@ -281,10 +289,36 @@ static void test_default_lifecycle(void **state)
 	assert_int_equal(virDomainCreate(d), 0);
 	later = virDomainCreateXML(c, xml, 0);
 	assert_non_null(later);
+	bad = virDomainCreateXML(c, bad_xml, 0); /* skipped, noted once */
+	assert_non_null(bad);
+	assert_int_equal(source_n_vms(s), 1); /* not before an advance */
 	advance(s);
+	assert_int_equal(source_n_vms(s), 2);
+	assert_int_equal(source_vm_config_get(s, 0, &cfg), 0);
+	assert_string_equal(cfg.name, "test");
 	assert_int_equal(sample(s, 0).alive, 1);
-	assert_int_equal(source_n_vms(s), 1);
+	assert_int_equal(source_vm_config_get(s, 1, &cfg), 0);
+	assert_string_equal(cfg.name, "later");
+	assert_int_equal(cfg.maximum_mib, 1024);
+	assert_int_equal(cfg.startup_mib, 1024);
+	v = sample(s, 1);
+	assert_int_equal(v.alive, 1);
+	assert_int_equal(v.assigned_mib, 1024);
+	assert_int_equal(v.demand_mib, 1024); /* no balloon: all of it */
+	assert_int_equal(host(s).balloon_mib, 2048 + 1024);
 
+	assert_int_equal(virDomainDestroy(later), 0); /* gone: transient */
+	advance(s);
+	advance(s);
+	assert_int_equal(source_n_vms(s), 2);
+	assert_int_equal(sample(s, 1).alive, 0);
+	assert_int_equal(sample(s, 0).alive, 1);
+	if (!strstr(nt.text, "domain later: the guest reports no usable") ||
+	    !strstr(nt.text, "'bad later' is skipped") ||
+	    strstr(strstr(nt.text, "'bad later'") + 1, "'bad later'"))
+		fail_msg("notes:\n%s", nt.text);
+
+	virDomainFree(bad);
 	virDomainFree(later);
 	virDomainFree(d);
 	virConnectClose(c);
