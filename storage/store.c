@@ -324,11 +324,24 @@ void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 		snprintf(err + n, errlen - n, ": %s", sqlite3_errmsg(s->db));
 }
 
-int store__stopped(sqlite3_stmt *st, char *err, size_t errlen)
+int store__each(store *s, sqlite3_stmt *st,
+		int (*row)(sqlite3_stmt *st, void *ctx), void *ctx,
+		const char *what, char *err, size_t errlen)
 {
+	int rc = SQLITE_ERROR;
+
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row(st, ctx) != 0) {
+			sqlite3_finalize(st);
+			store__err(err, errlen, "the listing was stopped by its "
+				   "callback");
+			return -1;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		store__dberr(s, err, errlen, "%s", what);
 	sqlite3_finalize(st);
-	store__err(err, errlen, "the listing was stopped by its callback");
-	return -1;
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 sqlite3_stmt *store__stmt(store *s, enum store_stmt which)

@@ -103,8 +103,14 @@ void store__text(sqlite3_stmt *st, int col, char *buf, size_t size);
  * alive until the statement is reset). */
 void store__bind_text(sqlite3_stmt *st, int idx, const char *text);
 
-/* A list callback returned non-zero: finalize st, say so, return -1. */
-int store__stopped(sqlite3_stmt *st, char *err, size_t errlen);
+/* Step st (prepared and bound by the caller; NULL if the prepare failed)
+ * to its end, calling row(st, ctx) on each row, and finalize it. Returns 0;
+ * or -1 with "<what>: <sqlite's message>" if a step (or the prepare)
+ * failed, or "the listing was stopped by its callback" if row returned
+ * non-zero. The list functions' one loop. */
+int store__each(store *s, sqlite3_stmt *st,
+		int (*row)(sqlite3_stmt *st, void *ctx), void *ctx,
+		const char *what, char *err, size_t errlen);
 
 /* Read a row of STORE_REC_SELECT into out. */
 void store__rec_read(sqlite3_stmt *st, store_rec *out);

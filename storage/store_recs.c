@@ -224,39 +224,41 @@ int store_rec_get(store *s, int64_t id, store_rec *out, char *err,
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+struct rec_each {
+	int (*cb)(const store_rec *, void *);
+	void *ctx;
+};
+
+static int rec_each_row(sqlite3_stmt *st, void *p)
+{
+	struct rec_each *e = p;
+	store_rec r;
+
+	store__rec_read(st, &r);
+	return e->cb(&r, e->ctx);
+}
+
 int store_recs_list(store *s, store_rec_state state, size_t limit,
 		    int (*cb)(const store_rec *, void *), void *ctx,
 		    char *err, size_t errlen)
 {
 	static const char sql[] = STORE_REC_SELECT
 		" WHERE ?1 = 0 OR r.state = ?1 ORDER BY r.id DESC LIMIT ?2";
+	struct rec_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
-	store_rec r;
-	int rc;
 
 	if (state != 0 && !state_valid(state)) {
 		store__err(err, errlen, "%d is not a recommendation state",
 			   (int)state);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int(st, 1, (int)state);
-	sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1
-							     : (int64_t)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store__rec_read(st, &r);
-		if (cb(&r, ctx) != 0)
-			return store__stopped(st, err, errlen);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, (int)state);
+		sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX
+					  ? -1 : (int64_t)limit);
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	store__dberr(s, err, errlen, "cannot list the recommendations");
-	sqlite3_finalize(st);
-	return -1;
+	return store__each(s, st, rec_each_row, &e,
+			   "cannot list the recommendations", err, errlen);
 }
 
 /* ---- audit log ---------------------------------------------------------- */
@@ -271,6 +273,26 @@ int store_audit(store *s, const char *actor, const char *event,
 			    errlen);
 }
 
+struct audit_each {
+	int (*cb)(const store_audit_row *, void *);
+	void *ctx;
+};
+
+static int audit_each_row(sqlite3_stmt *st, void *p)
+{
+	struct audit_each *e = p;
+	store_audit_row a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = sqlite3_column_int64(st, 0);
+	a.ts_ms = sqlite3_column_int64(st, 1);
+	store__text(st, 2, a.actor, sizeof(a.actor));
+	store__text(st, 3, a.event, sizeof(a.event));
+	a.rec_id = sqlite3_column_int64(st, 4);
+	store__text(st, 5, a.detail, sizeof(a.detail));
+	return e->cb(&a, e->ctx);
+}
+
 int store_audit_list(store *s, int64_t rec_id,
 		     int (*cb)(const store_audit_row *, void *), void *ctx,
 		     char *err, size_t errlen)
@@ -282,32 +304,12 @@ int store_audit_list(store *s, int64_t rec_id,
 	static const char rec_sql[] =
 		"SELECT id, ts_ms, actor, event, COALESCE(rec_id, 0), detail"
 		" FROM audit WHERE rec_id = ?1 ORDER BY id";
+	struct audit_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
-	store_audit_row a;
-	int rc;
 
 	if (sqlite3_prepare_v2(s->db, rec_id > 0 ? rec_sql : all_sql, -1, &st,
-			       NULL) != SQLITE_OK)
-		goto fail;
-	if (rec_id > 0)
+			       NULL) == SQLITE_OK && rec_id > 0)
 		sqlite3_bind_int64(st, 1, rec_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&a, 0, sizeof(a));
-		a.id = sqlite3_column_int64(st, 0);
-		a.ts_ms = sqlite3_column_int64(st, 1);
-		store__text(st, 2, a.actor, sizeof(a.actor));
-		store__text(st, 3, a.event, sizeof(a.event));
-		a.rec_id = sqlite3_column_int64(st, 4);
-		store__text(st, 5, a.detail, sizeof(a.detail));
-		if (cb(&a, ctx) != 0)
-			return store__stopped(st, err, errlen);
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	store__dberr(s, err, errlen, "cannot read the audit log");
-	sqlite3_finalize(st);
-	return -1;
+	return store__each(s, st, audit_each_row, &e,
+			   "cannot read the audit log", err, errlen);
 }

@@ -268,50 +268,52 @@ static void vm_read(sqlite3_stmt *st, store_vm_row *v)
 	v->pressure = sqlite3_column_double(st, 19);
 }
 
+struct host_each {
+	int (*cb)(const store_host_row *, void *);
+	void *ctx;
+};
+
+static int host_each_row(sqlite3_stmt *st, void *p)
+{
+	struct host_each *e = p;
+	store_host_row row;
+
+	host_read(st, &row);
+	return e->cb(&row, e->ctx);
+}
+
 int store_hosts_list(store *s, int (*cb)(const store_host_row *, void *),
 		     void *ctx, char *err, size_t errlen)
 {
+	struct host_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
-	store_host_row row;
-	int rc;
 
-	if (sqlite3_prepare_v2(s->db, hosts_sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		host_read(st, &row);
-		if (cb(&row, ctx) != 0)
-			return store__stopped(st, err, errlen);
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	store__dberr(s, err, errlen, "cannot list the hosts");
-	sqlite3_finalize(st);
-	return -1;
+	sqlite3_prepare_v2(s->db, hosts_sql, -1, &st, NULL);
+	return store__each(s, st, host_each_row, &e, "cannot list the hosts",
+			   err, errlen);
+}
+
+struct vm_each {
+	int (*cb)(const store_vm_row *, void *);
+	void *ctx;
+};
+
+static int vm_each_row(sqlite3_stmt *st, void *p)
+{
+	struct vm_each *e = p;
+	store_vm_row row;
+
+	vm_read(st, &row);
+	return e->cb(&row, e->ctx);
 }
 
 int store_vms_list(store *s, int (*cb)(const store_vm_row *, void *),
 		   void *ctx, char *err, size_t errlen)
 {
+	struct vm_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
-	store_vm_row row;
-	int rc;
 
-	if (sqlite3_prepare_v2(s->db, vms_sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		vm_read(st, &row);
-		if (cb(&row, ctx) != 0)
-			return store__stopped(st, err, errlen);
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	store__dberr(s, err, errlen, "cannot list the VMs");
-	sqlite3_finalize(st);
-	return -1;
+	sqlite3_prepare_v2(s->db, vms_sql, -1, &st, NULL);
+	return store__each(s, st, vm_each_row, &e, "cannot list the VMs", err,
+			   errlen);
 }

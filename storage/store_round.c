@@ -614,33 +614,35 @@ static int prices_round(store *s, int64_t *round, char *err, size_t errlen)
 	return -1;
 }
 
+struct price_each {
+	int (*cb)(const store_price_view *, void *);
+	void *ctx;
+};
+
+static int price_each_row(sqlite3_stmt *st, void *p)
+{
+	struct price_each *e = p;
+	store_price_view v;
+
+	price_read(st, &v);
+	return e->cb(&v, e->ctx);
+}
+
 int store_prices_list(store *s, int64_t round,
 		      int (*cb)(const store_price_view *, void *), void *ctx,
 		      char *err, size_t errlen)
 {
+	struct price_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
-	store_price_view v;
-	int rc;
+	char what[64];
 
 	if (prices_round(s, &round, err, errlen) != 0)
 		return -1;
 	if (round == 0)
 		return 0;
-	if (sqlite3_prepare_v2(s->db, prices_sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(st, 1, round);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		price_read(st, &v);
-		if (cb(&v, ctx) != 0)
-			return store__stopped(st, err, errlen);
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return 0;
-fail:
-	store__dberr(s, err, errlen, "cannot list the prices of round %lld",
-		     (long long)round);
-	sqlite3_finalize(st);
-	return -1;
+	if (sqlite3_prepare_v2(s->db, prices_sql, -1, &st, NULL) == SQLITE_OK)
+		sqlite3_bind_int64(st, 1, round);
+	snprintf(what, sizeof(what), "cannot list the prices of round %lld",
+		 (long long)round);
+	return store__each(s, st, price_each_row, &e, what, err, errlen);
 }

@@ -71,32 +71,29 @@ static void add_row(store_score_row *total, const store_score_row *r)
 	total->mean_abs_error = total->scored ? err / (double)total->scored : 0;
 }
 
+static int score_row(sqlite3_stmt *st, void *p)
+{
+	store_score_row *out = p;
+	store_score_row *r = &out[sqlite3_column_int(st, 0)];
+
+	r->scored = sqlite3_column_int64(st, 1);
+	r->correct = sqlite3_column_int64(st, 2);
+	r->carried_out = sqlite3_column_int64(st, 3);
+	r->carried_out_correct = sqlite3_column_int64(st, 4);
+	r->mean_abs_error = sqlite3_column_double(st, 5);
+	add_row(&out[STORE_N_ACTS], r);
+	return 0;
+}
+
 int store_score_stats(store *s, store_score_row out[STORE_N_ACTS + 1],
 		      char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
 
 	memset(out, 0, (STORE_N_ACTS + 1) * sizeof(*out));
 	_Static_assert(STORE_ACT_RESIZE_UP == 0 && STORE_ACT_RESIZE_DOWN == 1 &&
 		       STORE_ACT_MIGRATE == 2, "the kinds in stats_sql");
-	if (sqlite3_prepare_v2(s->db, stats_sql, -1, &st, NULL) != SQLITE_OK) {
-		store__dberr(s, err, errlen, "reading the scores");
-		return -1;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int act = sqlite3_column_int(st, 0);
-		store_score_row *r = &out[act];
-
-		r->scored = sqlite3_column_int64(st, 1);
-		r->correct = sqlite3_column_int64(st, 2);
-		r->carried_out = sqlite3_column_int64(st, 3);
-		r->carried_out_correct = sqlite3_column_int64(st, 4);
-		r->mean_abs_error = sqlite3_column_double(st, 5);
-		add_row(&out[STORE_N_ACTS], r);
-	}
-	if (rc != SQLITE_DONE)
-		store__dberr(s, err, errlen, "reading the scores");
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_prepare_v2(s->db, stats_sql, -1, &st, NULL);
+	return store__each(s, st, score_row, out, "reading the scores", err,
+			   errlen);
 }
