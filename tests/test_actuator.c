@@ -19,7 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,79 +509,13 @@ static void test_libvirt_open_errors(void **state)
 
 /* ---- cgroup ---- */
 
-struct tree {
-	char dir[64];
-};
-
-static void tree_make(struct tree *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/bourse_actuator_test_XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-}
-
-static void tree_mkdir(const struct tree *t, const char *rel)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
-}
-
-static void tree_write(const struct tree *t, const char *rel,
-		       const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void tree_read(const struct tree *t, const char *rel, char *buf,
-		      size_t len)
-{
-	char path[256];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-static void rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[512];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		rm_rf(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 /* machine/vm-1: high "max", max 4 GiB; machine/vm-2: no memory.high. */
 static actuator *cg_fixture(struct tree *t)
 {
 	actuator *a = NULL;
 	char err[256] = "";
 
-	tree_make(t);
+	tree_make(t, "actuator");
 	tree_mkdir(t, "machine");
 	tree_mkdir(t, "machine/vm-1");
 	tree_write(t, "machine/vm-1/memory.high", "max\n");
@@ -633,7 +568,7 @@ static void test_cgroup_resize(void **state)
 	tree_read(&t, "machine/vm-1/memory.high", text, sizeof(text));
 	assert_string_equal(text, "4294967296\n");
 	actuator_close(a);
-	rm_rf(t.dir);
+	remove_all(t.dir);
 }
 
 static void test_cgroup_refusals(void **state)
@@ -677,7 +612,7 @@ static void test_cgroup_refusals(void **state)
 	assert_int_equal(r.status, ACTUATOR_UNSUPPORTED);
 	assert_string_equal(r.detail, "vm-1: a cgroup cannot migrate");
 	actuator_close(a);
-	rm_rf(t.dir);
+	remove_all(t.dir);
 }
 
 static void test_cgroup_open_errors(void **state)
@@ -687,7 +622,7 @@ static void test_cgroup_open_errors(void **state)
 	char err[256] = "";
 
 	(void)state;
-	tree_make(&t);
+	tree_make(&t, "actuator");
 	tree_write(&t, "file", "x\n");
 	assert_int_equal(actuator_cgroup_open(t.dir, "machine", NULL, NULL, &a,
 					      err, sizeof(err)), -1);
@@ -706,7 +641,7 @@ static void test_cgroup_open_errors(void **state)
 	assert_int_equal(actuator_cgroup_open(t.dir, "", NULL, NULL, &a, err,
 					      sizeof(err)), 0);
 	actuator_close(a);
-	rm_rf(t.dir);
+	remove_all(t.dir);
 }
 
 int main(void)

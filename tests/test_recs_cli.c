@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "fixture.h"
+
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -41,19 +42,7 @@ struct fx {
 
 static void rm_dir(char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[1100];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	assert_int_equal(remove_all(dir), 0);
 	free(dir);
 }
 

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "fixture.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,37 +34,6 @@ static const char pressure_ok[] =
 
 /* ---- fixture trees ---- */
 
-struct tree {
-	char dir[64];
-};
-
-static void tree_make(struct tree *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/bourse_cgroup_test_XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-}
-
-static void tree_mkdir(const struct tree *t, const char *rel)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
-}
-
-static void tree_write(const struct tree *t, const char *rel,
-		       const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Writes "<mib * MiB>\n", or "max\n" for mib < 0, to machine/vm/file. */
 static void write_mib(const struct tree *t, const char *vm, const char *file,
 		      long long mib)
@@ -77,27 +47,6 @@ static void write_mib(const struct tree *t, const char *vm, const char *file,
 		snprintf(text, sizeof(text), "%llu\n",
 			 (unsigned long long)mib * MIB);
 	tree_write(t, rel, text);
-}
-
-/* Removes path and everything under it. */
-static void remove_all(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[512];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		remove_all(sub);
-	}
-	closedir(d);
-	rmdir(path);
 }
 
 /* A child cgroup of machine/: current and inactive_file in MiB, high and max
@@ -125,7 +74,7 @@ static void add_vm(const struct tree *t, const char *vm, long long current,
  * a child without memory.current and one whose name is not a VM name. */
 static void tree_two(struct tree *t)
 {
-	tree_make(t);
+	tree_make(t, "cgroup");
 	tree_mkdir(t, "machine");
 	tree_write(t, "machine/cgroup.procs", "");
 	tree_write(t, "machine/memory.current", "123\n");
@@ -291,7 +240,7 @@ static void test_max_handling(void **state)
 	char rel[128];
 
 	(void)state;
-	tree_make(&t);
+	tree_make(&t, "cgroup");
 	tree_mkdir(&t, "machine");
 	add_vm(&t, "c-high-max", 500, 100, -1, 2048);   /* assigned: max */
 	add_vm(&t, "d-max-max", 700, 0, 1024, -1);      /* assigned: high */
@@ -470,7 +419,7 @@ static void test_empty_and_root(void **state)
 	source *s;
 
 	(void)state;
-	tree_make(&t);
+	tree_make(&t, "cgroup");
 	tree_mkdir(&t, "machine");
 	o = opts(&t, NULL);
 	s = open_ok(&o);

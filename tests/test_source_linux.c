@@ -12,7 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "fixture.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,71 +42,12 @@ static const char pressure_ok[] =
 
 /* ---- fixture trees ---- */
 
-struct tree {
-	char dir[64];
-};
-
-static void tree_make(struct tree *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/bourse_linux_test_XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-}
-
-/* Writes text to dir/rel, making dir/rel's parent directory if needed. */
-static void tree_write(const struct tree *t, const char *rel,
-		       const char *text)
-{
-	char path[256];
-	const char *slash = strrchr(rel, '/');
-	FILE *f;
-
-	if (slash) {
-		snprintf(path, sizeof(path), "%s/%.*s", t->dir,
-			 (int)(slash - rel), rel);
-		mkdir(path, 0755);
-	}
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void tree_unlink(const struct tree *t, const char *rel)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
-	assert_int_equal(unlink(path), 0);
-}
-
-/* Removes path and everything under it. */
-static void remove_all(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[512];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		remove_all(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 /* A full tree: meminfo, vmstat (pswpin, pswpout), pressure, uptime. */
 static void tree_full(struct tree *t, uint64_t in, uint64_t out, double up)
 {
 	char vmstat[256], uptime[64];
 
-	tree_make(t);
+	tree_make(t, "linux");
 	tree_write(t, "meminfo", meminfo_ok);
 	snprintf(vmstat, sizeof(vmstat), "nr_free_pages 123\npgpgin 5\n"
 		 "pswpin %llu\npswpout %llu\nthp_fault_alloc 0\n",
@@ -282,7 +224,7 @@ static void test_missing_noted_once(void **state)
 	source_host h;
 
 	(void)state;
-	tree_make(&t);
+	tree_make(&t, "linux");
 	tree_write(&t, "meminfo", meminfo_ok);
 	o = opts(&t, &ns);
 	s = open_ok(&o);

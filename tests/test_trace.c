@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +41,7 @@ static char *make_dir(void)
 
 static void rm_dir(char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[1024];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	assert_int_equal(remove_all(dir), 0);
 	free(dir);
 }
 
