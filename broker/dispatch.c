@@ -208,8 +208,13 @@ static void approve_automated(broker *b, const store_control *ctl)
 {
 	rec_list pending;
 	int64_t round = b->round - 1; /* the one just written */
+	int any = 0;
 
-	if (list_state(b, STORE_REC_PENDING, &pending))
+	for (int k = 0; k < STORE_N_ACTS; k++)
+		any |= ctl->mode[k] == STORE_MODE_AUTOMATED;
+	/* every pending rec is read only when some kind is automated: a large
+	 * cluster in recommend mode pays nothing per round */
+	if (!any || list_state(b, STORE_REC_PENDING, &pending))
 		return;
 	for (size_t i = 0; i < pending.n; i++) {
 		const store_rec *r = &pending.v[i];
