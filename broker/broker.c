@@ -577,10 +577,15 @@ out:
 	zmq_msg_close(&id);
 }
 
+int64_t broker_liveness_ms(const broker_config *c)
+{
+	return c->heartbeat_ms * (int64_t)c->liveness;
+}
+
 /* Hosts not heard from within the liveness timeout are lost. */
 static void check_liveness(broker *b, int64_t now)
 {
-	int64_t timeout = b->cfg->heartbeat_ms * b->cfg->liveness;
+	int64_t timeout = broker_liveness_ms(b->cfg);
 	char err[256];
 
 	for (size_t i = 0; i < b->reg.n_hosts; i++) {

@@ -147,6 +147,10 @@ typedef struct broker {
 } broker;
 
 int64_t broker_now_ms(void);  /* monotonic */
+
+/* heartbeat_ms * liveness: how long a host may be silent before it is lost
+ * (and the yardstick of settling and silent VMs in round.c). */
+int64_t broker_liveness_ms(const broker_config *c);
 int64_t broker_wall_ms(void); /* Unix time */
 
 /* Send one envelope to a connection. Returns 0, or -1 (logged). */

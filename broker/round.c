@@ -71,7 +71,7 @@ static int ensure_cluster(broker *b, size_t nh, size_t nv)
  * unless the agent set its own); one more round of slack. */
 static int64_t settle_ms(const broker_config *c)
 {
-	return 2 * c->round_ms + c->heartbeat_ms * (int64_t)c->liveness;
+	return 2 * c->round_ms + broker_liveness_ms(c);
 }
 
 /* An online host settles from its registration until it has asked and every
@@ -97,7 +97,7 @@ static int host_settling(const broker *b, const bhost *h, uint32_t unheard,
 static int vm_silent(const broker *b, const bvm *m, int64_t now)
 {
 	int64_t quiet = SILENT_ROUNDS * b->cfg->round_ms;
-	int64_t live = b->cfg->heartbeat_ms * (int64_t)b->cfg->liveness;
+	int64_t live = broker_liveness_ms(b->cfg);
 
 	if (!b->reg.hosts[m->host].online)
 		return 0;
