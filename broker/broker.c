@@ -351,10 +351,11 @@ static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e)
 }
 
 /* The host slot a registered sender belongs to, after checking that it
- * speaks through that host's connection and that its seq moved forward.
- * NO_SLOT (refused and answered) otherwise. */
+ * speaks through that host's connection and that its seq moved forward;
+ * *sender_slot is the sender's own (host or VM) slot. NO_SLOT (refused and
+ * answered) otherwise. */
 static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
-			     uint64_t **last_seq)
+			     uint64_t **last_seq, uint32_t *sender_slot)
 {
 	bconn *c = &b->reg.conns[ci];
 	uint32_t hi = BROKER_NO_SLOT, slot;
@@ -399,6 +400,7 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
 		return BROKER_NO_SLOT;
 	}
+	*sender_slot = slot;
 	return hi;
 }
 
@@ -413,9 +415,10 @@ static void on_heartbeat(broker *b, uint32_t ci)
 	broker_send(b, &b->reg.conns[ci], &e);
 }
 
-static void on_bid(broker *b, uint32_t ci, const Bourse__Envelope *e)
+static void on_bid(broker *b, uint32_t ci, uint32_t vi,
+		   const Bourse__Envelope *e)
 {
-	bvm *m = &b->reg.vms[registry_vm_find(&b->reg, e->sender)];
+	bvm *m = &b->reg.vms[vi];
 	const Bourse__Bid *bid = e->bid;
 
 	m->cfg.demand = bid->demand_mib;
@@ -438,20 +441,21 @@ static void on_ask(broker *b, uint32_t hi, const Bourse__Envelope *e)
 	h->has_ask = 1;
 }
 
-static void on_deregister(broker *b, uint32_t hi, const Bourse__Envelope *e)
+/* slot: the sender's (host or VM) */
+static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 {
 	char err[256];
 	int rc;
 
 	if (e->role == BOURSE__ROLE__ROLE_HOST) {
-		bhost *h = &b->reg.hosts[hi];
+		bhost *h = &b->reg.hosts[slot];
 
 		h->registered = 0;
 		h->online = 0;
 		rc = store_host_set_state(b->st, h->db_id, STORE_HOST_GONE,
 					  broker_wall_ms(), err, sizeof(err));
 	} else {
-		bvm *m = &b->reg.vms[registry_vm_find(&b->reg, e->sender)];
+		bvm *m = &b->reg.vms[slot];
 
 		m->gone = 1;
 		rc = store_vm_set_state(b->st, m->db_id, STORE_VM_GONE, err,
@@ -466,13 +470,13 @@ static void on_deregister(broker *b, uint32_t hi, const Bourse__Envelope *e)
 static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 {
 	uint64_t *last_seq = NULL;
-	uint32_t hi;
+	uint32_t hi, slot = BROKER_NO_SLOT;
 
 	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
 		on_register(b, ci, e);
 		return;
 	}
-	hi = check_sender(b, ci, e, &last_seq);
+	hi = check_sender(b, ci, e, &last_seq, &slot);
 	if (hi == BROKER_NO_SLOT)
 		return;
 	*last_seq = e->seq;
@@ -483,13 +487,13 @@ static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		on_heartbeat(b, ci);
 		break;
 	case BOURSE__ENVELOPE__BODY_BID:
-		on_bid(b, ci, e);
+		on_bid(b, ci, slot, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_ASK:
 		on_ask(b, hi, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_DEREGISTER:
-		on_deregister(b, hi, e);
+		on_deregister(b, slot, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
 		broker_action_result(b, e);
@@ -536,8 +540,9 @@ static void handle_frame(broker *b, uint32_t ci, const zmq_msg_t *m)
 	wire_free(e);
 }
 
-/* One message from the socket: [routing id][envelope]. */
-static void receive_one(broker *b)
+/* One message from the socket: [routing id][envelope]. Returns 0, or -1
+ * when none is waiting. */
+static int receive_one(broker *b)
 {
 	zmq_msg_t id, body;
 	int more = 0;
@@ -546,7 +551,7 @@ static void receive_one(broker *b)
 	zmq_msg_init(&id);
 	if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&id);
-		return;
+		return -1;
 	}
 	b->stats.msgs_in++;
 	uint32_t ci = registry_conn(&b->reg, zmq_msg_data(&id),
@@ -575,6 +580,7 @@ static void receive_one(broker *b)
 out:
 	zmq_msg_close(&body);
 	zmq_msg_close(&id);
+	return 0;
 }
 
 int64_t broker_liveness_ms(const broker_config *c)
@@ -705,15 +711,9 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		if (n < 0 && zmq_errno() != EINTR)
 			break;
 		/* bounded batch, so that timers are not starved by a flood */
-		for (int i = 0; n > 0 && i < 10000; i++) {
-			size_t sz = sizeof(int);
-			int ev = 0;
-
-			zmq_getsockopt(b.sock, ZMQ_EVENTS, &ev, &sz);
-			if (!(ev & ZMQ_POLLIN))
+		for (int i = 0; n > 0 && i < 10000; i++)
+			if (receive_one(&b))
 				break;
-			receive_one(&b);
-		}
 		now = broker_now_ms();
 		if (now >= next_live) {
 			check_liveness(&b, now);

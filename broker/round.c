@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker_int.h"
 
@@ -320,17 +321,18 @@ static void fill_signals(const broker *b, store_signal_row *out)
 	}
 }
 
+/* Write the round in one store transaction; *out says what became of the
+ * recommendations. */
 static int persist(broker *b, const round_rows *rows, int64_t started,
-		   int64_t duration)
+		   int64_t duration_ms, store_round_outcome *out)
 {
 	store_round rd;
-	store_round_outcome out;
 	char err[300];
 
 	memset(&rd, 0, sizeof(rd));
 	rd.round = b->round;
 	rd.started_ms = started;
-	rd.duration_ms = duration;
+	rd.duration_ms = duration_ms;
 	rd.msgs_in = b->stats.msgs_in;
 	rd.msgs_dropped = b->stats.dropped;
 	rd.prices = rows->prices;
@@ -341,22 +343,42 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	rd.n_recs = rows->n_recs;
 	rd.signals = rows->signals;
 	rd.n_signals = b->res.n_signals;
-	if (store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), &out,
+	if (store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), out,
 			      err, sizeof(err))) {
 		b->stats.store_errors++;
 		fprintf(stderr, "broker: round %" PRId64 " not persisted: %s\n",
 			b->round, err);
 		return -1;
 	}
-	if (!b->cfg->quiet)
-		fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu "
-			"settling), %zu VMs, %zu recs (%u new, %u refreshed, %u "
-			"superseded, %u expired), %zu signals, %" PRId64 " ms\n",
-			b->round, b->cl.n_hosts, b->n_settling, b->cl.n_vms,
-			rows->n_recs, out.inserted,
-			out.refreshed, out.superseded, out.expired,
-			b->res.n_signals, duration);
 	return 0;
+}
+
+/* Microseconds on the monotonic clock: the round's phases are timed finer
+ * than broker_now_ms() (a 10,000-VM market clears in a few ms). */
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The round's log line: what it decided and where its time went (market:
+ * building the cluster and clearing it; store: the rows and their
+ * transaction; awards: encoding and queueing one Award per host). */
+static void log_round(const broker *b, const round_rows *rows,
+		      const store_round_outcome *out, const int64_t t[4])
+{
+	if (b->cfg->quiet)
+		return;
+	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+		"%zu VMs, %zu recs (%u new, %u refreshed, %u superseded, %u "
+		"expired), %zu signals, %.1f ms (market %.1f, store %.1f, "
+		"awards %.1f)\n", b->round, b->cl.n_hosts, b->n_settling,
+		b->cl.n_vms, rows->n_recs, out->inserted, out->refreshed,
+		out->superseded, out->expired, b->res.n_signals,
+		(double)(t[3] - t[0]) / 1000, (double)(t[1] - t[0]) / 1000,
+		(double)(t[2] - t[1]) / 1000, (double)(t[3] - t[2]) / 1000);
 }
 
 /* The Award of cluster host h for the n VM awards in vms (all to conn). */
@@ -449,12 +471,13 @@ out:
 	free(fill);
 }
 
-static int alloc_rows(round_rows *rows, size_t nh, size_t nv, size_t ns)
+static int alloc_rows(round_rows *rows, size_t nh, size_t nv, size_t nr,
+		      size_t ns)
 {
 	memset(rows, 0, sizeof(*rows));
 	rows->prices = calloc(nh ? nh : 1, sizeof(*rows->prices));
 	rows->allocs = calloc(nv ? nv : 1, sizeof(*rows->allocs));
-	rows->recs = calloc(nv ? nv : 1, sizeof(*rows->recs));
+	rows->recs = calloc(nr ? nr : 1, sizeof(*rows->recs));
 	rows->signals = calloc(ns ? ns : 1, sizeof(*rows->signals));
 	return rows->prices && rows->allocs && rows->recs && rows->signals
 	       ? 0 : -1;
@@ -470,10 +493,11 @@ static void free_rows(round_rows *rows)
 
 int broker_round(broker *b)
 {
-	int64_t started = broker_wall_ms(), t0 = broker_now_ms();
+	int64_t started = broker_wall_ms(), t[4] = { now_us(), 0, 0, 0 };
 	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
 				   sizeof(*host_ix));
 	round_rows rows = { 0 };
+	store_round_outcome out = { 0 };
 	char err[300];
 	int rc = -1;
 
@@ -488,14 +512,22 @@ int broker_round(broker *b)
 			"cluster: %s\n", b->round, err);
 		goto out;
 	}
-	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_signals))
+	t[1] = now_us();
+	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_recs,
+		       b->res.n_signals))
 		goto out;
 	fill_prices(b, rows.prices);
 	fill_allocs(b, rows.allocs);
 	rows.n_recs = fill_recs(b, rows.recs);
 	fill_signals(b, rows.signals);
-	persist(b, &rows, started, broker_now_ms() - t0);
-	send_awards(b);
+	if (persist(b, &rows, started, (t[1] - t[0]) / 1000, &out) == 0) {
+		t[2] = now_us();
+		send_awards(b);
+		t[3] = now_us();
+		log_round(b, &rows, &out, t);
+	} else {
+		send_awards(b);
+	}
 	rc = 0;
 out:
 	free_rows(&rows);

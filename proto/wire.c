@@ -49,12 +49,15 @@
 /* checker                                                            */
 /* ------------------------------------------------------------------ */
 
+#define S_NO_IX SIZE_MAX
+
 /* One validation in progress: the first failure and where checks are. */
 typedef struct s_chk {
 	char *err;      /* caller's buffer, may be NULL */
 	size_t errlen;
 	wire_reason r;  /* first failure, WIRE_OK so far */
-	char at[48];    /* path of the message being checked ("bid") */
+	const char *at; /* path of the message being checked ("bid") */
+	size_t at_ix;   /* with this index ("award.vms[3]"), or S_NO_IX */
 } s_chk;
 
 static void s_fail(s_chk *c, wire_reason r, const char *field,
@@ -72,8 +75,14 @@ static void s_fail(s_chk *c, wire_reason r, const char *field,
 	c->r = r;
 	if (c->err == NULL || c->errlen == 0)
 		return;
-	n = snprintf(c->err, c->errlen, "%s%s%s: ", c->at,
-		     c->at[0] != '\0' && field[0] != '\0' ? "." : "", field);
+	if (c->at_ix == S_NO_IX)
+		n = snprintf(c->err, c->errlen, "%s", c->at);
+	else
+		n = snprintf(c->err, c->errlen, "%s[%zu]", c->at, c->at_ix);
+	if (n >= 0 && (size_t)n < c->errlen)
+		n += snprintf(c->err + n, c->errlen - (size_t)n, "%s%s: ",
+			      c->at[0] != '\0' && field[0] != '\0' ? "." : "",
+			      field);
 	if (n < 0 || (size_t)n >= c->errlen)
 		return;
 	va_start(ap, fmt);
@@ -81,17 +90,19 @@ static void s_fail(s_chk *c, wire_reason r, const char *field,
 	va_end(ap);
 }
 
-static void s_at(s_chk *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Sets the path that failures are reported under. */
-static void s_at(s_chk *c, const char *fmt, ...)
+/* Sets the path that failures are reported under (a string literal: it is
+ * only formatted when a check fails, not for every message). */
+static void s_at(s_chk *c, const char *path)
 {
-	va_list ap;
+	c->at = path;
+	c->at_ix = S_NO_IX;
+}
 
-	va_start(ap, fmt);
-	vsnprintf(c->at, sizeof c->at, fmt, ap);
-	va_end(ap);
+/* The same for element ix of a repeated field ("award.vms", 3). */
+static void s_at_ix(s_chk *c, const char *path, size_t ix)
+{
+	c->at = path;
+	c->at_ix = ix;
 }
 
 /* ------------------------------------------------------------------ */
@@ -313,7 +324,7 @@ static void s_check_ask(s_chk *c, const Bourse__Envelope *e)
 
 static void s_check_vm_award(s_chk *c, size_t i, const Bourse__VmAward *v)
 {
-	s_at(c, "award.vms[%zu]", i);
+	s_at_ix(c, "award.vms", i);
 	if (v == NULL) {
 		s_fail(c, WIRE_BAD_FIELD, "", "missing");
 		return;
@@ -491,7 +502,7 @@ static void s_check_body(s_chk *c, const Bourse__Envelope *e)
 
 wire_reason wire_validate(const Bourse__Envelope *e, char *err, size_t errlen)
 {
-	s_chk c = { err, errlen, WIRE_OK, "envelope" };
+	s_chk c = { err, errlen, WIRE_OK, "envelope", S_NO_IX };
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -504,7 +515,7 @@ wire_reason wire_validate(const Bourse__Envelope *e, char *err, size_t errlen)
 wire_reason wire_decode(const void *buf, size_t len, Bourse__Envelope **out,
 			uint32_t *peer_version, char *err, size_t errlen)
 {
-	s_chk c = { err, errlen, WIRE_OK, "frame" };
+	s_chk c = { err, errlen, WIRE_OK, "frame", S_NO_IX };
 	Bourse__Envelope *e;
 
 	*out = NULL;

@@ -1,0 +1,799 @@
+/*
+ * bench_broker.c - the broker under load: ingest, memory and end to end.
+ *
+ * The broker is the real `bourse broker`, started as a process with its own
+ * SQLite file; this process is the load: many agents' connections over TCP
+ * loopback speaking the real protocol (load.h).
+ *
+ *  ingest  bids streamed as fast as the sockets take them; the broker
+ *          decodes, validates and applies each. The raw limit is the same
+ *          frames from the same load to a bare ROUTER that only receives
+ *          them (this program, started again with --sink): the ratio is
+ *          the broker's share of what libzmq itself can carry.
+ *  memory  the broker's resident memory per VM tracked, at 10,000 and
+ *          100,000 VMs on 1,000 connections, after rounds have run.
+ *  e2e     10,000 VMs on 1,000 host connections bidding once a second;
+ *          every round's time, split as the broker logs it (market, store,
+ *          awards), from the broker's own log.
+ *
+ * Figures only: nothing here fails on timing. Exit 1 if the broker refused
+ * the load, would not start, or did not stop cleanly.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "bench.h"
+#include "load.h"
+
+#ifndef BOURSE_BIN
+#define BOURSE_BIN "bourse"
+#endif
+
+static const char usage[] =
+	"usage: bench_broker [--smoke] [--only ingest|memory|e2e] [--seconds N]\n"
+	"\n"
+	"The real broker (`bourse broker`, $BOURSE_BENCH_BIN or the build's)\n"
+	"under a load process holding many agent connections over TCP loopback.\n"
+	"  ingest  bids per second the broker decodes, validates and applies,\n"
+	"          against a bare ZeroMQ ROUTER fed the same frames (the raw\n"
+	"          limit); 1,000 connections x 10 VMs\n"
+	"  memory  broker resident memory per VM at 10,000 and 100,000 VMs\n"
+	"  e2e     10,000 VMs on 1,000 connections bidding once a second for\n"
+	"          N seconds (default 30): every round's time (target 250 ms)\n"
+	"--smoke runs each at a small size (CI). Figures only: timing never\n"
+	"fails the run. Results: docs/benchmarks.md.\n";
+
+typedef struct opts {
+	int smoke;
+	const char *only;
+	int seconds;
+	const char *bin;
+	char dir[PATH_MAX]; /* temporary directory: databases, logs */
+} opts;
+
+/* ------------------------------------------------------------------ */
+/* processes                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct proc {
+	pid_t pid;
+	char log[PATH_MAX + 32];
+} proc;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A TCP port free right now on loopback (the kernel's choice). */
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	    !getsockname(fd, (struct sockaddr *)&a, &len))
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Starts argv with stdout and stderr to p->log. */
+static int proc_start(proc *p, char *const argv[], char *err, size_t errlen)
+{
+	int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%.300s: %s", p->log, strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	p->pid = fork();
+	if (p->pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	if (p->pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits until the log holds `what` (the process is up), up to 20 s. */
+static int proc_wait_log(proc *p, const char *what, char *err, size_t errlen)
+{
+	for (int i = 0; i < 2000; i++) {
+		char buf[4096];
+		FILE *f = fopen(p->log, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		int status;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (strstr(buf, what))
+			return 0;
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			snprintf(err, errlen, "it exited; its log %.200s says: %.200s",
+				 p->log, buf);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	snprintf(err, errlen, "no '%s' in %.300s after 20 s", what, p->log);
+	return -1;
+}
+
+/* SIGTERM, then wait (SIGKILL after 60 s). Returns the exit status, or -1
+ * if it had to be killed or died of a signal. */
+static int proc_stop(proc *p)
+{
+	int status = 0;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	for (int i = 0; i < 6000; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(10);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+/* A line "Key:   N kB" of /proc/PID/status, in KiB; -1 if absent. */
+static long proc_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* The broker on tcp://127.0.0.1:port with its own database in o->dir. */
+/* The liveness is generous (100 s): the load process does not heartbeat
+ * while it registers thousands of identities, and a broker under valgrind
+ * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. */
+static int broker_start(const opts *o, const char *name, int port,
+			int64_t round_ms, proc *p, char *err, size_t errlen)
+{
+	char listen[64], db[PATH_MAX + 32], round[32];
+	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
+			 db, "--round-ms", round, "--heartbeat-ms", "1000",
+			 "--liveness", "100", NULL };
+
+	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
+	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);
+	snprintf(round, sizeof(round), "%" PRId64, round_ms);
+	snprintf(p->log, sizeof(p->log), "%s/%s.log", o->dir, name);
+	if (proc_start(p, argv, err, errlen))
+		return -1;
+	return proc_wait_log(p, "listening on", err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* the raw sink: a bare ROUTER                                        */
+/* ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t sink_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	sink_stop = 1;
+}
+
+/* Receives every frame (routing id + body) and answers a 1-byte body with
+ * one byte: the least a ROUTER can do. Same socket options as the broker. */
+static int sink_main(const char *endpoint)
+{
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
+	int hwm = 100000, zero = 0;
+	int64_t maxmsg = 1024 * 1024;
+	uint64_t n = 0;
+
+	signal(SIGTERM, on_term);
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	if (zmq_bind(s, endpoint)) {
+		fprintf(stderr, "sink: bind %s: %s\n", endpoint,
+			zmq_strerror(zmq_errno()));
+		return 1;
+	}
+	fprintf(stderr, "sink: listening on %s\n", endpoint);
+	while (!sink_stop) {
+		zmq_pollitem_t pi = { s, 0, ZMQ_POLLIN, 0 };
+		zmq_msg_t id, body;
+
+		if (zmq_poll(&pi, 1, 100) <= 0)
+			continue;
+		for (int i = 0; i < 10000; i++) {
+			zmq_msg_init(&id);
+			if (zmq_msg_recv(&id, s, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&id);
+				break;
+			}
+			zmq_msg_init(&body);
+			zmq_msg_recv(&body, s, 0);
+			n++;
+			if (zmq_msg_size(&body) == 1) {
+				zmq_msg_send(&id, s, ZMQ_SNDMORE);
+				zmq_send(s, "!", 1, 0);
+			}
+			zmq_msg_close(&id);
+			zmq_msg_close(&body);
+		}
+	}
+	fprintf(stderr, "sink: %" PRIu64 " frames\n", n);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return 0;
+}
+
+static int sink_start(const opts *o, const char *self, int port, proc *p,
+		      char *err, size_t errlen)
+{
+	char ep[64];
+	char *argv[] = { (char *)self, "--sink", ep, NULL };
+
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+	snprintf(p->log, sizeof(p->log), "%s/sink.log", o->dir);
+	if (proc_start(p, argv, err, errlen))
+		return -1;
+	return proc_wait_log(p, "listening on", err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* ingest                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct frame {
+	uint8_t *buf;
+	size_t len;
+} frame;
+
+/* Every bid of `rounds` rounds, grouped per connection in the order an
+ * agent sends them (its VMs' bids together, round after round). */
+static frame *ingest_frames(load *l, size_t rounds, uint64_t k0)
+{
+	size_t n = load_conns(l), v = load_vms_per_conn(l);
+	frame *f = calloc(n * v * rounds, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	for (size_t k = 0; k < rounds; k++)
+		for (size_t c = 0; c < n; c++)
+			for (size_t j = 0; j < v; j++) {
+				frame *x = &f[(k * n + c) * v + j];
+				int64_t d = load_demand(c, j, k0 + k);
+
+				x->buf = load_bid(l, c, j, d, d, &x->len);
+				if (!x->buf)
+					return f; /* caught by the caller */
+			}
+	return f;
+}
+
+static void frames_free(frame *f, size_t n)
+{
+	for (size_t i = 0; f && i < n; i++)
+		free(f[i].buf);
+	free(f);
+}
+
+/* Waits until every connection has had a reply to its end marker. */
+static int await_replies(load *l, char *err, size_t errlen)
+{
+	for (int64_t t0 = bench_now_ns();;) {
+		size_t c = 0;
+
+		while (c < load_conns(l) && load_replies(l, c) > 0)
+			c++;
+		if (c == load_conns(l))
+			return 0;
+		if (bench_now_ns() - t0 > 120 * (int64_t)1000000000) {
+			snprintf(err, errlen, "no reply on connection %zu after "
+				 "120 s", c);
+			return -1;
+		}
+		if (load_poll(l, 10, err, errlen))
+			return -1;
+	}
+}
+
+/* Streams f (n frames) then an end marker per connection (one byte for the
+ * raw sink, a host Heartbeat for the broker, which answers it after
+ * everything before it on that connection). Seconds until all answered. */
+static int ingest_pass(load *l, const frame *f, size_t n, int raw,
+		       double *secs, char *err, size_t errlen)
+{
+	size_t conns = load_conns(l), per = n / conns / load_vms_per_conn(l);
+	size_t v = load_vms_per_conn(l);
+	int64_t t0 = bench_now_ns();
+
+	load_reset_replies(l);
+	for (size_t k = 0; k < per; k++)
+		for (size_t c = 0; c < conns; c++)
+			for (size_t j = 0; j < v; j++) {
+				const frame *x = &f[(k * conns + c) * v + j];
+				if (load_send(l, c, x->buf, x->len))
+					goto sock;
+			}
+	for (size_t c = 0; c < conns; c++) {
+		size_t len = 1;
+		uint8_t *hb = raw ? NULL : load_heartbeat(l, c, &len);
+		int rc = load_send(l, c, raw ? (const void *)"!" : hb, len);
+
+		free(hb);
+		if (rc)
+			goto sock;
+	}
+	if (await_replies(l, err, errlen))
+		return -1;
+	*secs = (double)(bench_now_ns() - t0) / 1e9;
+	return 0;
+sock:
+	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
+	return -1;
+}
+
+typedef struct ingest_plan {
+	size_t conns, vpc, rounds, passes;
+} ingest_plan;
+
+/* One pass to each side, `passes` times, alternating; medians. */
+static int ingest_passes(const ingest_plan *pl, load *raw, load *brk,
+			 double *raw_s, double *brk_s, char *err,
+			 size_t errlen)
+{
+	size_t n = pl->conns * pl->vpc * pl->rounds;
+
+	for (size_t p = 0; p < pl->passes; p++) {
+		frame *fr = ingest_frames(raw, pl->rounds, p * pl->rounds);
+		frame *fb = ingest_frames(brk, pl->rounds, p * pl->rounds);
+		int rc = -1;
+
+		if (!fr || !fb || !fr[n - 1].buf || !fb[n - 1].buf)
+			snprintf(err, errlen, "out of memory encoding frames");
+		else if (!ingest_pass(raw, fr, n, 1, &raw_s[p], err, errlen) &&
+			 !ingest_pass(brk, fb, n, 0, &brk_s[p], err, errlen))
+			rc = 0;
+		frames_free(fr, n);
+		frames_free(fb, n);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int bench_ingest(const opts *o, const char *self, bench_report *rep)
+{
+	ingest_plan pl = { 1000, 10, 20, 3 };
+	proc sink = { 0 }, brk = { 0 };
+	load *raw = NULL, *bl = NULL;
+	double raw_s[8], brk_s[8];
+	char err[512] = "";
+	int rc = -1;
+
+	if (o->smoke)
+		pl = (ingest_plan){ 50, 10, 5, 1 };
+	int sp = free_port(), bp = free_port();
+
+	if (sink_start(o, self, sp, &sink, err, sizeof(err)) ||
+	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
+		goto out;
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", sp);
+	raw = load_open(ep, pl.conns, pl.vpc, err, sizeof(err));
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", bp);
+	bl = raw ? load_open(ep, pl.conns, pl.vpc, err, sizeof(err)) : NULL;
+	if (!bl || load_register(bl, 600000, err, sizeof(err)))
+		goto out;
+	if (ingest_passes(&pl, raw, bl, raw_s, brk_s, err, sizeof(err)))
+		goto out;
+	double msgs = (double)(pl.conns * pl.vpc * pl.rounds);
+	double r = msgs / bench_median(raw_s, pl.passes);
+	double b = msgs / bench_median(brk_s, pl.passes);
+	char name[BENCH_NAME_MAX];
+
+	snprintf(name, sizeof(name), "ingest %zux%zu", pl.conns, pl.vpc);
+	bench_row *row = bench_report_row(rep, name);
+	bench_row_fig(row, "conns", (double)pl.conns, 0);
+	bench_row_fig(row, "msgs", msgs, 0);
+	bench_row_fig(row, "passes", (double)pl.passes, 0);
+	bench_row_fig(row, "raw_msgs_per_s", r, 0);
+	bench_row_fig(row, "broker_msgs_per_s", b, 0);
+	bench_row_fig(row, "ratio", b / r, 3);
+	bench_row_fig(row, "target_ratio", 1.0 / 3, 3);
+	bench_row_fig(row, "met", b / r >= 1.0 / 3, 0);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "bench_broker: ingest: %s\n", err);
+	load_close(raw);
+	load_close(bl);
+	proc_stop(&sink);
+	if (proc_stop(&brk) != 0 && rc == 0) {
+		fprintf(stderr, "bench_broker: ingest: the broker did not stop "
+			"cleanly (%s)\n", brk.log);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* memory and end to end: agents that bid every second               */
+/* ------------------------------------------------------------------ */
+
+/* Every connection sends its host's Ask and its VMs' bids once per
+ * period_ms, connection c at offset c/n of the period (agents are not in
+ * step), for duration_ms; reading what comes back meanwhile. Returns the
+ * messages sent, or -1. */
+static int64_t bid_for(load *l, int64_t duration_ms, int64_t period_ms,
+		       uint64_t *k, char *err, size_t errlen)
+{
+	size_t n = load_conns(l), v = load_vms_per_conn(l), next = 0;
+	int64_t t0 = bench_now_ns() / 1000000, sent = 0;
+	uint64_t cycle = 0;
+
+	for (;;) {
+		int64_t now = bench_now_ns() / 1000000 - t0;
+		int64_t due = (int64_t)cycle * period_ms +
+			      (int64_t)next * period_ms / (int64_t)n;
+
+		if (due >= duration_ms)
+			return sent;
+		if (now < due) {
+			if (load_poll(l, due - now, err, errlen))
+				return -1;
+			continue;
+		}
+		size_t len;
+		uint8_t *buf = load_ask(l, next, &len);
+
+		if (!buf || load_send(l, next, buf, len))
+			goto fail;
+		free(buf);
+		for (size_t j = 0; j < v; j++) {
+			int64_t d = load_demand(next, j, *k + cycle);
+
+			buf = load_bid(l, next, j, d, d, &len);
+			if (!buf || load_send(l, next, buf, len))
+				goto fail;
+			free(buf);
+		}
+		sent += 1 + (int64_t)v;
+		if (++next == n) {
+			next = 0;
+			cycle++;
+			if (load_poll(l, 0, err, errlen))
+				return -1;
+		}
+	}
+fail:
+	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
+	return -1;
+}
+
+static int bench_memory_case(const opts *o, size_t conns, size_t vpc,
+			     bench_report *rep)
+{
+	proc brk = { 0 };
+	load *l = NULL;
+	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
+	uint64_t k = 0;
+	int rc = -1, port = free_port();
+
+	snprintf(name, sizeof(name), "memory %zux%zu", conns, vpc);
+	if (broker_start(o, "memory", port, 1000, &brk, err, sizeof(err)))
+		goto out;
+	sleep_ms(200);
+	long empty = proc_status_kib(brk.pid, "VmRSS");
+
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+	l = load_open(ep, conns, vpc, err, sizeof(err));
+	int64_t t0 = bench_now_ns();
+
+	if (!l || load_register(l, 600000, err, sizeof(err)))
+		goto out;
+	double reg_s = (double)(bench_now_ns() - t0) / 1e9;
+
+	/* bid long enough for every host to settle and rounds to run with
+	 * every VM in them (round.c: settling lasts up to 2 rounds) */
+	if (bid_for(l, 5000, 1000, &k, err, sizeof(err)) < 0)
+		goto out;
+	long rss = proc_status_kib(brk.pid, "VmRSS");
+	long hwm = proc_status_kib(brk.pid, "VmHWM");
+	double nv = (double)(conns * vpc);
+	double per_vm = (double)(rss - empty) * 1024.0 / nv;
+
+	bench_row *row = bench_report_row(rep, name);
+	bench_row_fig(row, "vms", nv, 0);
+	bench_row_fig(row, "conns", (double)conns, 0);
+	bench_row_fig(row, "register_s", reg_s, 2);
+	bench_row_fig(row, "rss_empty_kib", (double)empty, 0);
+	bench_row_fig(row, "rss_kib", (double)rss, 0);
+	bench_row_fig(row, "hwm_kib", (double)hwm, 0);
+	bench_row_fig(row, "bytes_per_vm", per_vm, 0);
+	bench_row_fig(row, "peak_bytes_per_vm",
+		      (double)(hwm - empty) * 1024.0 / nv, 0);
+	bench_row_fig(row, "target_bytes", 2048, 0);
+	bench_row_fig(row, "met", per_vm <= 2048, 0);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "bench_broker: %s: %s\n", name, err);
+	load_close(l);
+	if (proc_stop(&brk) != 0 && rc == 0) {
+		fprintf(stderr, "bench_broker: %s: the broker did not stop "
+			"cleanly (%s)\n", name, brk.log);
+		rc = -1;
+	}
+	return rc;
+}
+
+static int bench_memory(const opts *o, bench_report *rep)
+{
+	if (o->smoke)
+		return bench_memory_case(o, 20, 10, rep);
+	if (bench_memory_case(o, 1000, 10, rep))
+		return -1;
+	return bench_memory_case(o, 1000, 100, rep);
+}
+
+/* A round as the broker logged it. */
+typedef struct round_line {
+	long n_vms, settling;
+	double total, market, store, awards;
+} round_line;
+
+static int parse_round(const char *line, round_line *r)
+{
+	const char *p = strstr(line, "broker: round ");
+
+	if (!p || !(p = strstr(p, " hosts (")))
+		return 0;
+	if (sscanf(p, " hosts (%ld settling), %ld VMs", &r->settling,
+		   &r->n_vms) != 2)
+		return 0;
+	p = strstr(p, "signals, ");
+	return p && sscanf(p, "signals, %lf ms (market %lf, store %lf, awards "
+			   "%lf)", &r->total, &r->market, &r->store,
+			   &r->awards) == 4;
+}
+
+typedef struct round_stats {
+	size_t n, partial, over;
+	double total[4096], market[4096], store[4096], awards[4096];
+} round_stats;
+
+/* Rounds with every VM in them; the others (hosts still settling) are
+ * counted in `partial`. */
+static int read_rounds(const char *log, long n_vms, double limit_ms,
+		       round_stats *st)
+{
+	FILE *f = fopen(log, "r");
+	char line[1024];
+
+	if (!f)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	while (fgets(line, sizeof(line), f) && st->n < 4096) {
+		round_line r;
+
+		if (!parse_round(line, &r))
+			continue;
+		if (r.n_vms != n_vms || r.settling != 0) {
+			st->partial++;
+			continue;
+		}
+		st->over += r.total > limit_ms;
+		st->total[st->n] = r.total;
+		st->market[st->n] = r.market;
+		st->store[st->n] = r.store;
+		st->awards[st->n] = r.awards;
+		st->n++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void e2e_row(bench_report *rep, const char *name, size_t nv,
+		    double msgs_per_s, round_stats *st)
+{
+	bench_row *row = bench_report_row(rep, name);
+	double worst = bench_max(st->total, st->n);
+
+	bench_row_fig(row, "vms", (double)nv, 0);
+	bench_row_fig(row, "msgs_per_s", msgs_per_s, 0);
+	bench_row_fig(row, "rounds", (double)st->n, 0);
+	bench_row_fig(row, "partial", (double)st->partial, 0);
+	bench_row_fig(row, "worst_ms", worst, 1);
+	bench_row_fig(row, "median_ms", bench_median(st->total, st->n), 1);
+	bench_row_fig(row, "market_ms", bench_median(st->market, st->n), 1);
+	bench_row_fig(row, "store_ms", bench_median(st->store, st->n), 1);
+	bench_row_fig(row, "awards_ms", bench_median(st->awards, st->n), 1);
+	bench_row_fig(row, "over_250", (double)st->over, 0);
+	bench_row_fig(row, "met", st->n > 0 && st->over == 0, 0);
+}
+
+static int bench_e2e(const opts *o, bench_report *rep)
+{
+	size_t conns = o->smoke ? 50 : 1000, vpc = 10;
+	int64_t secs = o->smoke ? 4 : o->seconds;
+	proc brk = { 0 };
+	load *l = NULL;
+	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
+	round_stats *st = calloc(1, sizeof(*st));
+	uint64_t k = 0;
+	int rc = -1, port = free_port();
+
+	snprintf(name, sizeof(name), "e2e %zux%zu", conns, vpc);
+	if (!st || broker_start(o, "e2e", port, 1000, &brk, err, sizeof(err)))
+		goto out;
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+	l = load_open(ep, conns, vpc, err, sizeof(err));
+	if (!l || load_register(l, 600000, err, sizeof(err)))
+		goto out;
+	int64_t sent = bid_for(l, secs * 1000, 1000, &k, err, sizeof(err));
+
+	if (sent < 0)
+		goto out;
+	load_close(l);
+	l = NULL;
+	if (proc_stop(&brk) != 0) {
+		snprintf(err, sizeof(err), "the broker did not stop cleanly "
+			 "(%.300s)", brk.log);
+		goto out;
+	}
+	if (read_rounds(brk.log, (long)(conns * vpc), 250, st)) {
+		snprintf(err, sizeof(err), "cannot read %.300s", brk.log);
+		goto out;
+	}
+	e2e_row(rep, name, conns * vpc, (double)sent / (double)secs, st);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "bench_broker: %s: %s\n", name, err);
+	load_close(l);
+	proc_stop(&brk);
+	free(st);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* main                                                               */
+/* ------------------------------------------------------------------ */
+
+static int parse(int argc, char **argv, opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->seconds = 30;
+	o->bin = getenv("BOURSE_BENCH_BIN") ? getenv("BOURSE_BENCH_BIN")
+					    : BOURSE_BIN;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--smoke")) {
+			o->smoke = 1;
+		} else if (!strcmp(a, "--only") && v &&
+			   (!strcmp(v, "ingest") || !strcmp(v, "memory") ||
+			    !strcmp(v, "e2e"))) {
+			o->only = argv[++i];
+		} else if (!strcmp(a, "--seconds") && v && atoi(v) >= 3 &&
+			   atoi(v) <= 3600) {
+			o->seconds = atoi(argv[++i]);
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			printf("%s", usage);
+			return 1;
+		} else {
+			fprintf(stderr, "bench_broker: bad argument '%s'%s (try "
+				"--help)\n", a, v && a[0] == '-' && a[1] == '-'
+				&& strcmp(a, "--smoke") ? " or its value" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int wanted(const opts *o, const char *what)
+{
+	return !o->only || !strcmp(o->only, what);
+}
+
+static void remove_dir(const char *dir)
+{
+	const char *names[] = { "ingest", "memory", "e2e" };
+	const char *exts[] = { ".db", ".db-wal", ".db-shm", ".log" };
+	char path[PATH_MAX + 64];
+
+	for (size_t i = 0; i < 3; i++)
+		for (size_t j = 0; j < 4; j++) {
+			snprintf(path, sizeof(path), "%s/%s%s", dir, names[i],
+				 exts[j]);
+			unlink(path);
+		}
+	snprintf(path, sizeof(path), "%s/sink.log", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+	bench_report rep;
+	opts o;
+	int rc, bad = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--sink"))
+		return sink_main(argv[2]);
+	rc = parse(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(o.dir, sizeof(o.dir), "%s/bourse-bench-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(o.dir)) {
+		fprintf(stderr, "bench_broker: mkdtemp %s: %s\n", o.dir,
+			strerror(errno));
+		return 1;
+	}
+	bench_report_init(&rep, "broker");
+	if (wanted(&o, "ingest"))
+		bad |= bench_ingest(&o, "/proc/self/exe", &rep);
+	if (wanted(&o, "memory"))
+		bad |= bench_memory(&o, &rep);
+	if (wanted(&o, "e2e"))
+		bad |= bench_e2e(&o, &rep);
+	bench_report_print(&rep);
+	if (bad)
+		fprintf(stderr, "bench_broker: logs kept in %s\n", o.dir);
+	else
+		remove_dir(o.dir);
+	return bad ? 1 : 0;
+}

@@ -1,0 +1,419 @@
+/*
+ * load.c - many agents' connections in one process (load.h).
+ */
+#include "load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "wire.h"
+
+/* Memory a host of the load sells per VM it carries, MiB: hosts of 10 VMs
+ * have 260 GiB, so the demand pattern below loads them 40-110 %. */
+#define LOAD_MIB_PER_VM (26 * 1024)
+
+struct load {
+	void *ctx;
+	size_t n, vpc;            /* connections, VMs per connection */
+	void **socks;
+	zmq_pollitem_t *items;
+	uint64_t *host_seq;       /* per connection */
+	uint64_t *vm_seq;         /* per VM: conn * vpc + vm */
+	uint64_t *replies;        /* per connection */
+	uint64_t welcomes, errors, awards;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Two descriptors per DEALER (its TCP connection and its mailbox) plus
+ * libzmq's own: ask for the hard limit when the soft one is short. */
+static int raise_fd_limit(size_t n_conns, char *err, size_t errlen)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)(2 * n_conns + 64);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		snprintf(err, errlen, "%zu connections need %lu open files; the "
+			 "hard limit is %lu (ulimit -Hn)", n_conns,
+			 (unsigned long)need, (unsigned long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? -1 : 0;
+}
+
+static int open_socks(load *l, const char *endpoint, char *err,
+		      size_t errlen)
+{
+	int hwm = 0, zero = 0; /* unbounded queues: the load never drops */
+
+	for (size_t i = 0; i < l->n; i++) {
+		void *s = zmq_socket(l->ctx, ZMQ_DEALER);
+
+		if (!s) {
+			snprintf(err, errlen, "socket %zu: %s", i,
+				 zmq_strerror(zmq_errno()));
+			return -1;
+		}
+		l->socks[i] = s;
+		zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+		zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+		zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+		if (zmq_connect(s, endpoint)) {
+			snprintf(err, errlen, "connect %s: %s", endpoint,
+				 zmq_strerror(zmq_errno()));
+			return -1;
+		}
+		l->items[i].socket = s;
+		l->items[i].events = ZMQ_POLLIN;
+	}
+	return 0;
+}
+
+load *load_open(const char *endpoint, size_t n_conns, size_t vms_per_conn,
+		char *err, size_t errlen)
+{
+	load *l = calloc(1, sizeof(*l));
+
+	if (!l || raise_fd_limit(n_conns, err, errlen))
+		goto fail;
+	l->n = n_conns;
+	l->vpc = vms_per_conn;
+	l->socks = calloc(n_conns, sizeof(*l->socks));
+	l->items = calloc(n_conns, sizeof(*l->items));
+	l->host_seq = calloc(n_conns, sizeof(*l->host_seq));
+	l->vm_seq = calloc(n_conns * vms_per_conn + 1, sizeof(*l->vm_seq));
+	l->replies = calloc(n_conns, sizeof(*l->replies));
+	l->ctx = zmq_ctx_new();
+	if (!l->socks || !l->items || !l->host_seq || !l->vm_seq ||
+	    !l->replies || !l->ctx) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	zmq_ctx_set(l->ctx, ZMQ_MAX_SOCKETS, (int)n_conns + 16);
+	if (open_socks(l, endpoint, err, errlen))
+		goto fail;
+	return l;
+fail:
+	load_close(l);
+	return NULL;
+}
+
+void load_close(load *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; l->socks && i < l->n; i++)
+		if (l->socks[i])
+			zmq_close(l->socks[i]);
+	if (l->ctx)
+		zmq_ctx_term(l->ctx);
+	free(l->socks);
+	free(l->items);
+	free(l->host_seq);
+	free(l->vm_seq);
+	free(l->replies);
+	free(l);
+}
+
+size_t load_conns(const load *l)
+{
+	return l->n;
+}
+
+size_t load_vms_per_conn(const load *l)
+{
+	return l->vpc;
+}
+
+static void host_name(size_t conn, char *out, size_t len)
+{
+	snprintf(out, len, "h%05zu", conn);
+}
+
+static void vm_name(size_t conn, size_t vm, char *out, size_t len)
+{
+	snprintf(out, len, "h%05zu-v%03zu", conn, vm);
+}
+
+static uint8_t *encode_host(load *l, size_t conn, Bourse__Envelope *e,
+			    size_t *len)
+{
+	char name[64];
+
+	host_name(conn, name, sizeof(name));
+	e->version = WIRE_VERSION;
+	e->role = BOURSE__ROLE__ROLE_HOST;
+	e->sender = name;
+	e->seq = ++l->host_seq[conn];
+	return wire_encode(e, len);
+}
+
+static uint8_t *encode_vm(load *l, size_t conn, size_t vm,
+			  Bourse__Envelope *e, size_t *len)
+{
+	char name[64];
+
+	vm_name(conn, vm, name, sizeof(name));
+	e->version = WIRE_VERSION;
+	e->role = BOURSE__ROLE__ROLE_VM;
+	e->sender = name;
+	e->seq = ++l->vm_seq[conn * l->vpc + vm];
+	return wire_encode(e, len);
+}
+
+int64_t load_demand(size_t conn, size_t vm, uint64_t k)
+{
+	/* a host's load level (0.4 .. 1.1 of what it sells), a VM's share,
+	 * and a slow wave per VM so that the market sees change */
+	uint64_t h = (uint64_t)conn * 2654435761u;
+	double level = 0.4 + (double)(h % 71) / 100.0;
+	double share = 0.5 + (double)(((uint64_t)vm * 40503u + h) % 101) / 100.0;
+	double wave = 1.0 + 0.15 * (double)((k + vm + conn) % 8) / 8.0;
+
+	return (int64_t)(LOAD_MIB_PER_VM * level * share * wave);
+}
+
+uint8_t *load_bid(load *l, size_t conn, size_t vm, int64_t demand,
+		  int64_t assigned, size_t *len)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Bid b = BOURSE__BID__INIT;
+
+	b.demand_mib = demand;
+	b.assigned_mib = assigned;
+	b.pressure = assigned > 0 ? 100.0 * (double)demand / (double)assigned
+				  : 0;
+	e.body_case = BOURSE__ENVELOPE__BODY_BID;
+	e.bid = &b;
+	return encode_vm(l, conn, vm, &e, len);
+}
+
+uint8_t *load_ask(load *l, size_t conn, size_t *len)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Ask a = BOURSE__ASK__INIT;
+
+	a.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc);
+	a.free_mib = a.capacity_mib / 4;
+	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
+	e.ask = &a;
+	return encode_host(l, conn, &e, len);
+}
+
+uint8_t *load_heartbeat(load *l, size_t conn, size_t *len)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+
+	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
+	e.heartbeat = &hb;
+	return encode_host(l, conn, &e, len);
+}
+
+static uint8_t *reg_host(load *l, size_t conn, size_t *len)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Register r = BOURSE__REGISTER__INIT;
+	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
+
+	hc.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc) + 4096;
+	hc.reserve_mib = 4096;
+	hc.uri = "test:///default";
+	r.host = &hc;
+	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
+	e.register_ = &r;
+	return encode_host(l, conn, &e, len);
+}
+
+static uint8_t *reg_vm(load *l, size_t conn, size_t vm, size_t *len)
+{
+	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
+	Bourse__Register r = BOURSE__REGISTER__INIT;
+	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	char host[64];
+
+	host_name(conn, host, sizeof(host));
+	vc.host = host;
+	vc.startup_mib = 4096;
+	vc.minimum_mib = 1024 + 512 * (int64_t)(vm % 4);
+	vc.maximum_mib = 2 * LOAD_MIB_PER_VM;
+	vc.buffer_pct = 10 + (uint32_t)(vm % 3) * 10;
+	vc.weight = 5000;
+	vc.reservation_mib = vm % 5 == 0 ? 2048 : 0;
+	vc.shares = 1000;
+	r.vm = &vc;
+	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
+	e.register_ = &r;
+	return encode_vm(l, conn, vm, &e, len);
+}
+
+/* Sends and frees buf. */
+static int send_owned(load *l, size_t conn, uint8_t *buf, size_t len)
+{
+	int rc = buf ? load_send(l, conn, buf, len) : -1;
+
+	free(buf);
+	return rc;
+}
+
+int load_send(load *l, size_t conn, const void *buf, size_t len)
+{
+	char err[200];
+
+	for (;;) {
+		if (zmq_send(l->socks[conn], buf, len, ZMQ_DONTWAIT) >= 0)
+			return 0;
+		if (zmq_errno() != EAGAIN)
+			return -1;
+		if (load_poll(l, 1, err, sizeof(err)))
+			return -1;
+	}
+}
+
+/* One frame from the broker (or the raw sink) on connection conn. */
+static int on_frame(load *l, size_t conn, zmq_msg_t *m, char *err,
+		    size_t errlen)
+{
+	Bourse__Envelope *e = NULL;
+	char why[200];
+
+	if (zmq_msg_size(m) == 1) {
+		l->replies[conn]++;
+		return 0;
+	}
+	if (wire_decode(zmq_msg_data(m), zmq_msg_size(m), &e, NULL, why,
+			sizeof(why)) != WIRE_OK) {
+		snprintf(err, errlen, "undecodable frame from the broker: %s",
+			 why);
+		return -1;
+	}
+	int rc = 0;
+
+	switch (e->body_case) {
+	case BOURSE__ENVELOPE__BODY_WELCOME:
+		l->welcomes++;
+		break;
+	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
+		l->replies[conn]++;
+		break;
+	case BOURSE__ENVELOPE__BODY_AWARD:
+		l->awards++;
+		break;
+	case BOURSE__ENVELOPE__BODY_ERROR:
+		l->errors++;
+		snprintf(err, errlen, "broker refused %s seq %llu: %s",
+			 e->error->ref_sender,
+			 (unsigned long long)e->error->ref_seq,
+			 e->error->message);
+		rc = -1;
+		break;
+	default:
+		break;
+	}
+	wire_free(e);
+	return rc;
+}
+
+static int drain(load *l, size_t conn, char *err, size_t errlen)
+{
+	for (;;) {
+		zmq_msg_t m;
+		int rc;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, l->socks[conn], ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return zmq_errno() == EAGAIN ? 0 : -1;
+		}
+		rc = on_frame(l, conn, &m, err, errlen);
+		zmq_msg_close(&m);
+		if (rc)
+			return rc;
+	}
+}
+
+int load_poll(load *l, int64_t wait_ms, char *err, size_t errlen)
+{
+	int n = zmq_poll(l->items, (int)l->n, (long)wait_ms);
+
+	if (n < 0)
+		return zmq_errno() == EINTR ? 0 : -1;
+	for (size_t i = 0; n > 0 && i < l->n; i++)
+		if ((l->items[i].revents & ZMQ_POLLIN) &&
+		    drain(l, i, err, errlen))
+			return -1;
+	return 0;
+}
+
+int load_register(load *l, int64_t timeout_ms, char *err, size_t errlen)
+{
+	uint64_t want = (uint64_t)l->n * (1 + l->vpc);
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t len;
+
+	l->welcomes = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		uint8_t *buf = reg_host(l, i, &len);
+
+		if (send_owned(l, i, buf, len))
+			goto sock;
+		for (size_t j = 0; j < l->vpc; j++) {
+			buf = reg_vm(l, i, j, &len);
+			if (send_owned(l, i, buf, len))
+				goto sock;
+		}
+		if (load_poll(l, 0, err, errlen))
+			return -1;
+	}
+	while (l->welcomes < want) {
+		if (now_ms() > deadline) {
+			snprintf(err, errlen, "%llu of %llu welcomed after %lld "
+				 "ms", (unsigned long long)l->welcomes,
+				 (unsigned long long)want, (long long)timeout_ms);
+			return -1;
+		}
+		if (load_poll(l, 100, err, errlen))
+			return -1;
+	}
+	return 0;
+sock:
+	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
+	return -1;
+}
+
+uint64_t load_replies(const load *l, size_t conn)
+{
+	return l->replies[conn];
+}
+
+void load_reset_replies(load *l)
+{
+	memset(l->replies, 0, l->n * sizeof(*l->replies));
+}
+
+uint64_t load_errors(const load *l)
+{
+	return l->errors;
+}
+
+uint64_t load_awards(const load *l)
+{
+	return l->awards;
+}
