@@ -10,7 +10,7 @@ DEMO_HOSTS ?= 8
 DEMO_PORT  ?= 7411
 DEMO_DB    ?= $(BUILD)/demo.db
 
-.PHONY: all deps build test demo sim-demo install clean
+.PHONY: all deps build test bench demo sim-demo install clean
 
 all: build
 
@@ -28,6 +28,16 @@ test: build
 	  -DBOURSE_PLAIN_BIN=$(abspath $(BUILD))/bourse >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j $(JOBS)
+
+# The benchmarks (bench/, docs/benchmarks.md), in the optimized build: the
+# market round, the store, and the broker under a load process. Each prints
+# a table and JSON lines; timing never fails them. BENCH_ARGS goes to each
+# (e.g. BENCH_ARGS=--smoke for the small sizes CI runs).
+BENCH_ARGS ?=
+bench: build
+	$(BUILD)/bench/bench_market $(BENCH_ARGS)
+	$(BUILD)/bench/bench_store $(BENCH_ARGS)
+	$(BUILD)/bench/bench_broker $(BENCH_ARGS)
 
 # The main job: the live system on this machine. A broker on loopback
 # (DEMO_PORT) writing a fresh SQLite file (DEMO_DB), four host agents

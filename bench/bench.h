@@ -35,7 +35,7 @@ double bench_max(const double *v, size_t n);
 
 #define BENCH_MAX_ROWS 32
 #define BENCH_MAX_FIGS 16
-#define BENCH_NAME_MAX 48
+#define BENCH_NAME_MAX 64
 
 typedef struct bench_fig {
 	const char *key;  /* column name, e.g. "median_ms" (borrowed) */

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,7 @@
 
 static const char usage[] =
 	"usage: bench_broker [--smoke] [--only ingest|memory|e2e] [--seconds N]\n"
+	"                    [--conns N] [--vms M] [--keep]\n"
 	"\n"
 	"The real broker (`bourse broker`, $BOURSE_BENCH_BIN or the build's)\n"
 	"under a load process holding many agent connections over TCP loopback.\n"
@@ -54,6 +56,9 @@ static const char usage[] =
 	"  memory  broker resident memory per VM at 10,000 and 100,000 VMs\n"
 	"  e2e     10,000 VMs on 1,000 connections bidding once a second for\n"
 	"          N seconds (default 30): every round's time (target 250 ms)\n"
+	"--conns N (1..5000) and --vms M (VMs per connection, 1..1000) run\n"
+	"one size of your choice instead of the defaults. --keep leaves the\n"
+	"brokers' logs and databases in the temporary directory it names.\n"
 	"--smoke runs each at a small size (CI). Figures only: timing never\n"
 	"fails the run. Results: docs/benchmarks.md.\n";
 
@@ -61,6 +66,8 @@ typedef struct opts {
 	int smoke;
 	const char *only;
 	int seconds;
+	size_t conns, vpc; /* --conns, --vms: one size instead of the defaults */
+	int keep;          /* --keep: leave the broker's logs and databases */
 	const char *bin;
 	char dir[PATH_MAX]; /* temporary directory: databases, logs */
 } opts;
@@ -311,8 +318,9 @@ static frame *ingest_frames(load *l, size_t rounds, uint64_t k0)
 			for (size_t j = 0; j < v; j++) {
 				frame *x = &f[(k * n + c) * v + j];
 				int64_t d = load_demand(c, j, k0 + k);
+				int64_t a = load_assigned(c, j, k0 + k);
 
-				x->buf = load_bid(l, c, j, d, d, &x->len);
+				x->buf = load_bid(l, c, j, d, a, &x->len);
 				if (!x->buf)
 					return f; /* caught by the caller */
 			}
@@ -422,6 +430,10 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 
 	if (o->smoke)
 		pl = (ingest_plan){ 50, 10, 5, 1 };
+	if (o->conns)
+		pl.conns = o->conns;
+	if (o->vpc)
+		pl.vpc = o->vpc;
 	int sp = free_port(), bp = free_port();
 
 	if (sink_start(o, self, sp, &sink, err, sizeof(err)) ||
@@ -471,14 +483,15 @@ out:
 /* memory and end to end: agents that bid every second               */
 /* ------------------------------------------------------------------ */
 
-/* Every connection sends its host's Ask and its VMs' bids once per
+/* Every connection sends its host's Ask (and its VMs' bids, with_vms) once per
  * period_ms, connection c at offset c/n of the period (agents are not in
  * step), for duration_ms; reading what comes back meanwhile. Returns the
  * messages sent, or -1. */
 static int64_t bid_for(load *l, int64_t duration_ms, int64_t period_ms,
-		       uint64_t *k, char *err, size_t errlen)
+		       int with_vms, uint64_t *k, char *err, size_t errlen)
 {
-	size_t n = load_conns(l), v = load_vms_per_conn(l), next = 0;
+	size_t n = load_conns(l), next = 0;
+	size_t v = with_vms ? load_vms_per_conn(l) : 0;
 	int64_t t0 = bench_now_ns() / 1000000, sent = 0;
 	uint64_t cycle = 0;
 
@@ -502,8 +515,9 @@ static int64_t bid_for(load *l, int64_t duration_ms, int64_t period_ms,
 		free(buf);
 		for (size_t j = 0; j < v; j++) {
 			int64_t d = load_demand(next, j, *k + cycle);
+			int64_t a = load_assigned(next, j, *k + cycle);
 
-			buf = load_bid(l, next, j, d, d, &len);
+			buf = load_bid(l, next, j, d, a, &len);
 			if (!buf || load_send(l, next, buf, len))
 				goto fail;
 			free(buf);
@@ -521,50 +535,85 @@ fail:
 	return -1;
 }
 
+/* The broker's default round period: at 100,000 VMs a round's store
+ * transaction takes longer than a second on a small machine. */
+#define MEM_ROUND_MS 5000
+
+/* Resident memory of the broker at each step: started; with every host
+ * connection registered; with every VM registered; after rounds with
+ * every VM bidding once a second. */
+typedef struct mem_steps {
+	long empty, conns, registered, bidding, peak; /* KiB */
+	double register_s;
+} mem_steps;
+
+static int memory_steps(load *l, pid_t pid, mem_steps *m, char *err,
+			size_t errlen)
+{
+	uint64_t k = 0;
+
+	m->empty = proc_status_kib(pid, "VmRSS");
+	if (load_register_hosts(l, 600000, err, errlen) ||
+	    bid_for(l, 2000, 1000, 0, &k, err, errlen) < 0)
+		return -1;
+	m->conns = proc_status_kib(pid, "VmRSS");
+	int64_t t0 = bench_now_ns();
+
+	if (load_register_vms(l, 600000, err, errlen))
+		return -1;
+	m->register_s = (double)(bench_now_ns() - t0) / 1e9;
+	m->registered = proc_status_kib(pid, "VmRSS");
+	/* long enough for every host to settle (round.c: up to 2 rounds)
+	 * and for two rounds to run with every VM in them */
+	if (bid_for(l, 3 * MEM_ROUND_MS + 2000, 1000, 1, &k, err, errlen) < 0)
+		return -1;
+	m->bidding = proc_status_kib(pid, "VmRSS");
+	m->peak = proc_status_kib(pid, "VmHWM");
+	return 0;
+}
+
+static void memory_row(bench_report *rep, const char *name, size_t conns,
+		       size_t nv, const mem_steps *m)
+{
+	bench_row *row = bench_report_row(rep, name);
+	double per_vm = (double)(m->bidding - m->conns) * 1024.0 / (double)nv;
+
+	bench_row_fig(row, "vms", (double)nv, 0);
+	bench_row_fig(row, "conns", (double)conns, 0);
+	bench_row_fig(row, "register_s", m->register_s, 2);
+	bench_row_fig(row, "rss_empty_kib", (double)m->empty, 0);
+	bench_row_fig(row, "rss_conns_kib", (double)m->conns, 0);
+	bench_row_fig(row, "rss_registered_kib", (double)m->registered, 0);
+	bench_row_fig(row, "rss_kib", (double)m->bidding, 0);
+	bench_row_fig(row, "hwm_kib", (double)m->peak, 0);
+	bench_row_fig(row, "bytes_per_conn",
+		      (double)(m->conns - m->empty) * 1024.0 / (double)conns, 0);
+	bench_row_fig(row, "bytes_per_vm", per_vm, 0);
+	bench_row_fig(row, "target_bytes", 2048, 0);
+	bench_row_fig(row, "met", per_vm <= 2048, 0);
+}
+
 static int bench_memory_case(const opts *o, size_t conns, size_t vpc,
 			     bench_report *rep)
 {
 	proc brk = { 0 };
 	load *l = NULL;
+	mem_steps m = { 0 };
 	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
-	uint64_t k = 0;
 	int rc = -1, port = free_port();
 
+	char db[BENCH_NAME_MAX];
+
 	snprintf(name, sizeof(name), "memory %zux%zu", conns, vpc);
-	if (broker_start(o, "memory", port, 1000, &brk, err, sizeof(err)))
+	snprintf(db, sizeof(db), "memory-%zux%zu", conns, vpc);
+	if (broker_start(o, db, port, MEM_ROUND_MS, &brk, err, sizeof(err)))
 		goto out;
 	sleep_ms(200);
-	long empty = proc_status_kib(brk.pid, "VmRSS");
-
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	l = load_open(ep, conns, vpc, err, sizeof(err));
-	int64_t t0 = bench_now_ns();
-
-	if (!l || load_register(l, 600000, err, sizeof(err)))
+	if (!l || memory_steps(l, brk.pid, &m, err, sizeof(err)))
 		goto out;
-	double reg_s = (double)(bench_now_ns() - t0) / 1e9;
-
-	/* bid long enough for every host to settle and rounds to run with
-	 * every VM in them (round.c: settling lasts up to 2 rounds) */
-	if (bid_for(l, 5000, 1000, &k, err, sizeof(err)) < 0)
-		goto out;
-	long rss = proc_status_kib(brk.pid, "VmRSS");
-	long hwm = proc_status_kib(brk.pid, "VmHWM");
-	double nv = (double)(conns * vpc);
-	double per_vm = (double)(rss - empty) * 1024.0 / nv;
-
-	bench_row *row = bench_report_row(rep, name);
-	bench_row_fig(row, "vms", nv, 0);
-	bench_row_fig(row, "conns", (double)conns, 0);
-	bench_row_fig(row, "register_s", reg_s, 2);
-	bench_row_fig(row, "rss_empty_kib", (double)empty, 0);
-	bench_row_fig(row, "rss_kib", (double)rss, 0);
-	bench_row_fig(row, "hwm_kib", (double)hwm, 0);
-	bench_row_fig(row, "bytes_per_vm", per_vm, 0);
-	bench_row_fig(row, "peak_bytes_per_vm",
-		      (double)(hwm - empty) * 1024.0 / nv, 0);
-	bench_row_fig(row, "target_bytes", 2048, 0);
-	bench_row_fig(row, "met", per_vm <= 2048, 0);
+	memory_row(rep, name, conns, conns * vpc, &m);
 	rc = 0;
 out:
 	if (rc)
@@ -578,13 +627,41 @@ out:
 	return rc;
 }
 
+/* Bytes per VM between the two sizes on the same connections: what one
+ * more VM costs, without the fixed part (SQLite's page cache, libzmq's
+ * threads, the round's per-host work) that a small cluster spreads over
+ * few VMs. */
+static void memory_marginal(bench_report *rep)
+{
+	const bench_row *a = &rep->rows[rep->n_rows - 2];
+	const bench_row *b = &rep->rows[rep->n_rows - 1];
+	/* memory_row(): figs[0] vms, [4] rss_conns_kib, [6] rss_kib */
+	double dv = b->figs[0].value - a->figs[0].value;
+	double da = a->figs[6].value - a->figs[4].value;
+	double db = b->figs[6].value - b->figs[4].value;
+	double per = (db - da) * 1024.0 / dv;
+	bench_row *row = bench_report_row(rep, "memory marginal");
+
+	bench_row_fig(row, "from_vms", a->figs[0].value, 0);
+	bench_row_fig(row, "to_vms", b->figs[0].value, 0);
+	bench_row_fig(row, "bytes_per_vm", per, 0);
+	bench_row_fig(row, "fixed_kib", da - a->figs[0].value * per / 1024.0, 0);
+	bench_row_fig(row, "target_bytes", 2048, 0);
+	bench_row_fig(row, "met", per <= 2048, 0);
+}
+
 static int bench_memory(const opts *o, bench_report *rep)
 {
+	if (o->conns || o->vpc)
+		return bench_memory_case(o, o->conns ? o->conns : 1000,
+					 o->vpc ? o->vpc : 10, rep);
 	if (o->smoke)
 		return bench_memory_case(o, 20, 10, rep);
-	if (bench_memory_case(o, 1000, 10, rep))
+	if (bench_memory_case(o, 1000, 10, rep) ||
+	    bench_memory_case(o, 1000, 100, rep))
 		return -1;
-	return bench_memory_case(o, 1000, 100, rep);
+	memory_marginal(rep);
+	return 0;
 }
 
 /* A round as the broker logged it. */
@@ -665,7 +742,8 @@ static void e2e_row(bench_report *rep, const char *name, size_t nv,
 
 static int bench_e2e(const opts *o, bench_report *rep)
 {
-	size_t conns = o->smoke ? 50 : 1000, vpc = 10;
+	size_t conns = o->conns ? o->conns : o->smoke ? 50 : 1000;
+	size_t vpc = o->vpc ? o->vpc : 10;
 	int64_t secs = o->smoke ? 4 : o->seconds;
 	proc brk = { 0 };
 	load *l = NULL;
@@ -681,7 +759,7 @@ static int bench_e2e(const opts *o, bench_report *rep)
 	l = load_open(ep, conns, vpc, err, sizeof(err));
 	if (!l || load_register(l, 600000, err, sizeof(err)))
 		goto out;
-	int64_t sent = bid_for(l, secs * 1000, 1000, &k, err, sizeof(err));
+	int64_t sent = bid_for(l, secs * 1000, 1000, 1, &k, err, sizeof(err));
 
 	if (sent < 0)
 		goto out;
@@ -729,6 +807,14 @@ static int parse(int argc, char **argv, opts *o)
 		} else if (!strcmp(a, "--seconds") && v && atoi(v) >= 3 &&
 			   atoi(v) <= 3600) {
 			o->seconds = atoi(argv[++i]);
+		} else if (!strcmp(a, "--conns") && v && atoi(v) >= 1 &&
+			   atoi(v) <= 5000) {
+			o->conns = (size_t)atoi(argv[++i]);
+		} else if (!strcmp(a, "--vms") && v && atoi(v) >= 1 &&
+			   atoi(v) <= 1000) {
+			o->vpc = (size_t)atoi(argv[++i]);
+		} else if (!strcmp(a, "--keep")) {
+			o->keep = 1;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			printf("%s", usage);
 			return 1;
@@ -747,20 +833,21 @@ static int wanted(const opts *o, const char *what)
 	return !o->only || !strcmp(o->only, what);
 }
 
+/* Removes the temporary directory: only files this program made in it. */
 static void remove_dir(const char *dir)
 {
-	const char *names[] = { "ingest", "memory", "e2e" };
-	const char *exts[] = { ".db", ".db-wal", ".db-shm", ".log" };
-	char path[PATH_MAX + 64];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX + 300];
 
-	for (size_t i = 0; i < 3; i++)
-		for (size_t j = 0; j < 4; j++) {
-			snprintf(path, sizeof(path), "%s/%s%s", dir, names[i],
-				 exts[j]);
-			unlink(path);
-		}
-	snprintf(path, sizeof(path), "%s/sink.log", dir);
-	unlink(path);
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
 	rmdir(dir);
 }
 
@@ -791,7 +878,7 @@ int main(int argc, char **argv)
 	if (wanted(&o, "e2e"))
 		bad |= bench_e2e(&o, &rep);
 	bench_report_print(&rep);
-	if (bad)
+	if (bad || o.keep)
 		fprintf(stderr, "bench_broker: logs kept in %s\n", o.dir);
 	else
 		remove_dir(o.dir);

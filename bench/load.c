@@ -190,6 +190,27 @@ int64_t load_demand(size_t conn, size_t vm, uint64_t k)
 	return (int64_t)(LOAD_MIB_PER_VM * level * share * wave);
 }
 
+/* Hyper-V settings of VM j (reg_vm() registers them). */
+static uint32_t vm_buffer_pct(size_t vm)
+{
+	return 10 + (uint32_t)(vm % 3) * 10;
+}
+
+static int64_t vm_minimum(size_t vm)
+{
+	return 1024 + 512 * (int64_t)(vm % 4);
+}
+
+int64_t load_assigned(size_t conn, size_t vm, uint64_t k)
+{
+	int64_t d = load_demand(conn, vm, k ? k - 1 : 0);
+	int64_t a = d * (100 + (int64_t)vm_buffer_pct(vm)) / 100;
+
+	if (a < vm_minimum(vm))
+		a = vm_minimum(vm);
+	return a > 2 * LOAD_MIB_PER_VM ? 2 * LOAD_MIB_PER_VM : a;
+}
+
 uint8_t *load_bid(load *l, size_t conn, size_t vm, int64_t demand,
 		  int64_t assigned, size_t *len)
 {
@@ -252,9 +273,9 @@ static uint8_t *reg_vm(load *l, size_t conn, size_t vm, size_t *len)
 	host_name(conn, host, sizeof(host));
 	vc.host = host;
 	vc.startup_mib = 4096;
-	vc.minimum_mib = 1024 + 512 * (int64_t)(vm % 4);
+	vc.minimum_mib = vm_minimum(vm);
 	vc.maximum_mib = 2 * LOAD_MIB_PER_VM;
-	vc.buffer_pct = 10 + (uint32_t)(vm % 3) * 10;
+	vc.buffer_pct = vm_buffer_pct(vm);
 	vc.weight = 5000;
 	vc.reservation_mib = vm % 5 == 0 ? 2048 : 0;
 	vc.shares = 1000;
@@ -362,26 +383,10 @@ int load_poll(load *l, int64_t wait_ms, char *err, size_t errlen)
 	return 0;
 }
 
-int load_register(load *l, int64_t timeout_ms, char *err, size_t errlen)
+/* Waits until `want` Welcomes have come, up to the deadline. */
+static int await_welcomes(load *l, uint64_t want, int64_t deadline,
+			  int64_t timeout_ms, char *err, size_t errlen)
 {
-	uint64_t want = (uint64_t)l->n * (1 + l->vpc);
-	int64_t deadline = now_ms() + timeout_ms;
-	size_t len;
-
-	l->welcomes = 0;
-	for (size_t i = 0; i < l->n; i++) {
-		uint8_t *buf = reg_host(l, i, &len);
-
-		if (send_owned(l, i, buf, len))
-			goto sock;
-		for (size_t j = 0; j < l->vpc; j++) {
-			buf = reg_vm(l, i, j, &len);
-			if (send_owned(l, i, buf, len))
-				goto sock;
-		}
-		if (load_poll(l, 0, err, errlen))
-			return -1;
-	}
 	while (l->welcomes < want) {
 		if (now_ms() > deadline) {
 			snprintf(err, errlen, "%llu of %llu welcomed after %lld "
@@ -393,9 +398,55 @@ int load_register(load *l, int64_t timeout_ms, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+int load_register_hosts(load *l, int64_t timeout_ms, char *err,
+			size_t errlen)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t len;
+
+	l->welcomes = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		uint8_t *buf = reg_host(l, i, &len);
+
+		if (send_owned(l, i, buf, len))
+			goto sock;
+	}
+	return await_welcomes(l, l->n, deadline, timeout_ms, err, errlen);
 sock:
 	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
 	return -1;
+}
+
+int load_register_vms(load *l, int64_t timeout_ms, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t len;
+
+	l->welcomes = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		for (size_t j = 0; j < l->vpc; j++) {
+			uint8_t *buf = reg_vm(l, i, j, &len);
+
+			if (send_owned(l, i, buf, len))
+				goto sock;
+		}
+		if (load_poll(l, 0, err, errlen))
+			return -1;
+	}
+	return await_welcomes(l, (uint64_t)l->n * l->vpc, deadline,
+			      timeout_ms, err, errlen);
+sock:
+	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
+	return -1;
+}
+
+int load_register(load *l, int64_t timeout_ms, char *err, size_t errlen)
+{
+	if (load_register_hosts(l, timeout_ms, err, errlen))
+		return -1;
+	return load_register_vms(l, timeout_ms, err, errlen);
 }
 
 uint64_t load_replies(const load *l, size_t conn)

@@ -33,6 +33,11 @@ size_t load_vms_per_conn(const load *l);
  * Welcome. Returns 0, or -1 with the broker's Error or the timeout in err. */
 int load_register(load *l, int64_t timeout_ms, char *err, size_t errlen);
 
+/* The same in two steps: the hosts (every connection), then their VMs. */
+int load_register_hosts(load *l, int64_t timeout_ms, char *err,
+			size_t errlen);
+int load_register_vms(load *l, int64_t timeout_ms, char *err, size_t errlen);
+
 /* Encoded frames of the next message of an identity (its seq advances).
  * NULL on encoding failure. demand/assigned in MiB. */
 uint8_t *load_bid(load *l, size_t conn, size_t vm, int64_t demand,
@@ -61,5 +66,11 @@ uint64_t load_awards(const load *l);
 /* Demand of VM j of connection i in round k: a deterministic, varied
  * pattern (MiB), so that the market has work to do. */
 int64_t load_demand(size_t conn, size_t vm, uint64_t k);
+
+/* What it holds in round k: its want (demand plus buffer) of round k - 1,
+ * as if its host had followed the market (the balloon driver tracking
+ * the award), so that recommendations come from change and shortage,
+ * not from every VM every round. */
+int64_t load_assigned(size_t conn, size_t vm, uint64_t k);
 
 #endif
