@@ -8,6 +8,7 @@
  *   buyers      floor, ceiling, want, pressure, budget
  *   sellers     price
  *   results     market_result_init/_release and the private scratch
+ *   host index  an ordered set of hosts (treap) for migration and suspend
  *   round       grouping, pricing, clearing, hysteresis, migration,
  *               recommendations, signals
  *
@@ -197,6 +198,14 @@ static int s_less_host_ikey_asc(const s_ctx *x, uint32_t a, uint32_t b)
 	if (x->ikey[a] != x->ikey[b])
 		return x->ikey[a] < x->ikey[b];
 	return s_host_id_less(x, a, b);
+}
+
+/* Hosts: ikey (room) ascending, then index (the best-fit order). */
+static int s_less_host_ikey_index(const s_ctx *x, uint32_t a, uint32_t b)
+{
+	if (x->ikey[a] != x->ikey[b])
+		return x->ikey[a] < x->ikey[b];
+	return a < b;
 }
 
 /* ------------------------------------------------------------------ */
@@ -477,6 +486,11 @@ typedef struct s_scratch {
 	uint32_t *hlist;   /* hosts, second list */
 	uint32_t *htmp;    /* sort scratch for hosts */
 	unsigned char *hflag;
+	uint32_t *tree_l;  /* s_tree: left child */
+	uint32_t *tree_r;  /* ... right child */
+	uint32_t *tree_p;  /* ... heap priority */
+	unsigned char *hmode; /* clearing: S_PLENTY... */
+	int64_t *hsum;     /* clearing: sum of the host's targets */
 	/* per VM (n_vms + 1 entries) */
 	uint32_t *by_host; /* VM indices grouped by host */
 	uint32_t *vlist;   /* a working list of VMs */
@@ -487,6 +501,7 @@ typedef struct s_scratch {
 	double *dkey;      /* sort key */
 	uint32_t *dest;    /* migration destination or MARKET_NO_HOST */
 	int64_t *dest_mib; /* memory at the destination */
+	unsigned char *vflag; /* clearing: S_RESIZE... */
 } s_scratch;
 
 static void s_scratch_free(s_scratch *s)
@@ -504,6 +519,11 @@ static void s_scratch_free(s_scratch *s)
 	free(s->hlist);
 	free(s->htmp);
 	free(s->hflag);
+	free(s->tree_l);
+	free(s->tree_r);
+	free(s->tree_p);
+	free(s->hmode);
+	free(s->hsum);
 	free(s->by_host);
 	free(s->vlist);
 	free(s->vtmp);
@@ -513,6 +533,7 @@ static void s_scratch_free(s_scratch *s)
 	free(s->dkey);
 	free(s->dest);
 	free(s->dest_mib);
+	free(s->vflag);
 	free(s);
 }
 
@@ -536,6 +557,11 @@ static s_scratch *s_scratch_new(size_t h, size_t v)
 	s->hlist = calloc(h, sizeof(*s->hlist));
 	s->htmp = calloc(h, sizeof(*s->htmp));
 	s->hflag = calloc(h, sizeof(*s->hflag));
+	s->tree_l = calloc(h, sizeof(*s->tree_l));
+	s->tree_r = calloc(h, sizeof(*s->tree_r));
+	s->tree_p = calloc(h, sizeof(*s->tree_p));
+	s->hmode = calloc(h, sizeof(*s->hmode));
+	s->hsum = calloc(h, sizeof(*s->hsum));
 	s->by_host = calloc(v, sizeof(*s->by_host));
 	s->vlist = calloc(v, sizeof(*s->vlist));
 	s->vtmp = calloc(v, sizeof(*s->vtmp));
@@ -545,10 +571,13 @@ static s_scratch *s_scratch_new(size_t h, size_t v)
 	s->dkey = calloc(v > h ? v : h, sizeof(*s->dkey));
 	s->dest = calloc(v, sizeof(*s->dest));
 	s->dest_mib = calloc(v, sizeof(*s->dest_mib));
+	s->vflag = calloc(v, sizeof(*s->vflag));
 	if (!s->start || !s->wanted || !s->held || !s->swap || !s->price ||
 	    !s->load || !s->room || !s->horder || !s->hlist || !s->htmp ||
-	    !s->hflag || !s->by_host || !s->vlist || !s->vtmp || !s->vaux ||
-	    !s->floor || !s->ikey || !s->dkey || !s->dest || !s->dest_mib) {
+	    !s->hflag || !s->tree_l || !s->tree_r || !s->tree_p || !s->hmode ||
+	    !s->hsum || !s->by_host || !s->vlist || !s->vtmp || !s->vaux ||
+	    !s->floor || !s->ikey || !s->dkey || !s->dest || !s->dest_mib ||
+	    !s->vflag) {
 		s_scratch_free(s);
 		return NULL;
 	}
@@ -589,6 +618,160 @@ void market_result_release(market_result *r)
 	free(r->signals);
 	s_scratch_free(r->scratch);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------------ */
+/* ordered host index                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A set of hosts kept in the order of a less-function, for the two places
+ * that need an order while keys change under it: migration's price index
+ * and suspend planning's best fit. It is a treap over per-host child
+ * arrays of the scratch whose heap priorities are a hash of the host index:
+ * no randomness, no allocation, O(log H) expected per operation. What it
+ * answers (the first host in order, the next one, the first that fits)
+ * depends only on the set and the order, never on the tree's shape.
+ * A key may only change while its host is out of the set.
+ */
+#define S_NIL UINT32_MAX
+
+typedef struct s_tree {
+	uint32_t *l, *r;   /* children, S_NIL for none */
+	uint32_t *prio;    /* heap priority: a parent's above its children's */
+	s_less_fn less;    /* the order */
+	s_ctx ctx;         /* what less looks at */
+	uint32_t root;
+} s_tree;
+
+/* Heap priority of host h: a bijective mix (murmur3's fmix32). */
+static uint32_t s_tree_prio(uint32_t h)
+{
+	uint32_t x = h * 0x9E3779B1u;
+
+	x ^= x >> 16;
+	x *= 0x85EBCA6Bu;
+	x ^= x >> 13;
+	x *= 0xC2B2AE35u;
+	return x ^ (x >> 16);
+}
+
+/* Splits subtree x into the hosts before h (*lo) and the others (*hi). */
+static void s_tree_split(s_tree *t, uint32_t x, uint32_t h, uint32_t *lo,
+			 uint32_t *hi)
+{
+	if (x == S_NIL) {
+		*lo = *hi = S_NIL;
+	} else if (t->less(&t->ctx, x, h)) {
+		s_tree_split(t, t->r[x], h, &t->r[x], hi);
+		*lo = x;
+	} else {
+		s_tree_split(t, t->l[x], h, lo, &t->l[x]);
+		*hi = x;
+	}
+}
+
+/* Joins subtrees a and b, every host of a coming before every host of b. */
+static uint32_t s_tree_merge(s_tree *t, uint32_t a, uint32_t b)
+{
+	if (a == S_NIL)
+		return b;
+	if (b == S_NIL)
+		return a;
+	if (t->prio[a] > t->prio[b]) {
+		t->r[a] = s_tree_merge(t, t->r[a], b);
+		return a;
+	}
+	t->l[b] = s_tree_merge(t, a, t->l[b]);
+	return b;
+}
+
+/* Adds host h (not in the set) under its current key. */
+static void s_tree_insert(s_tree *t, uint32_t h)
+{
+	uint32_t lo, hi;
+
+	t->l[h] = t->r[h] = S_NIL;
+	s_tree_split(t, t->root, h, &lo, &hi);
+	t->root = s_tree_merge(t, s_tree_merge(t, lo, h), hi);
+}
+
+/* Removes host h (in the set, key unchanged since) from subtree x. */
+static uint32_t s_tree_erase_at(s_tree *t, uint32_t x, uint32_t h)
+{
+	if (x == S_NIL)
+		return S_NIL;
+	if (x == h)
+		return s_tree_merge(t, t->l[x], t->r[x]);
+	if (t->less(&t->ctx, h, x))
+		t->l[x] = s_tree_erase_at(t, t->l[x], h);
+	else
+		t->r[x] = s_tree_erase_at(t, t->r[x], h);
+	return x;
+}
+
+static void s_tree_erase(s_tree *t, uint32_t h)
+{
+	t->root = s_tree_erase_at(t, t->root, h);
+}
+
+/* Builds the set of the hosts s->horder[0..n), already sorted by less, in
+ * O(n): the Cartesian tree of their priorities, stack[0..n) as scratch. */
+static void s_tree_build(s_tree *t, const s_scratch *s, s_less_fn less,
+			 s_ctx ctx, size_t n, uint32_t *stack)
+{
+	size_t top = 0;
+
+	t->l = s->tree_l;
+	t->r = s->tree_r;
+	t->prio = s->tree_p;
+	t->less = less;
+	t->ctx = ctx;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t h = s->horder[k], last = S_NIL;
+		t->prio[h] = s_tree_prio(h);
+		while (top > 0 && t->prio[stack[top - 1]] < t->prio[h])
+			last = stack[--top];
+		t->l[h] = last;
+		t->r[h] = S_NIL;
+		if (top > 0)
+			t->r[stack[top - 1]] = h;
+		stack[top++] = h;
+	}
+	t->root = top > 0 ? stack[0] : S_NIL;
+}
+
+/* In-order walk from the first host, with an explicit stack (no parent
+ * links): s_walk_next() returns the hosts in order, then S_NIL. */
+typedef struct s_walk {
+	const s_tree *t;
+	uint32_t *stack; /* room for the tree's height */
+	size_t top;
+} s_walk;
+
+static void s_walk_left(s_walk *w, uint32_t x)
+{
+	for (; x != S_NIL; x = w->t->l[x])
+		w->stack[w->top++] = x;
+}
+
+static s_walk s_walk_start(const s_tree *t, uint32_t *stack)
+{
+	s_walk w = { t, stack, 0 };
+
+	s_walk_left(&w, t->root);
+	return w;
+}
+
+static uint32_t s_walk_next(s_walk *w)
+{
+	uint32_t x;
+
+	if (w->top == 0)
+		return S_NIL;
+	x = w->stack[--w->top];
+	s_walk_left(w, w->t->r[x]);
+	return x;
 }
 
 /* ------------------------------------------------------------------ */
@@ -810,7 +993,7 @@ static double s_clear_shortage(const market_params *p,
 }
 
 /* ------------------------------------------------------------------ */
-/* round: hysteresis                                                  */
+/* round: hysteresis and clearing every host                          */
 /* ------------------------------------------------------------------ */
 
 /* 1 if moving from assigned to target is too small to be an action. */
@@ -825,75 +1008,141 @@ static int s_small_change(const market_params *p, int64_t assigned,
 	return d > 0 && (double)d < thr;
 }
 
-/* Keeps assigned memory instead of small resizes on one host: small grows
- * are dropped (that frees memory) unless the VM is short of its demand
- * now, when waiting would mean paging; small shrinks are kept, smallest
- * first then by id, only while the host stays within supply. A VM whose
- * assigned is outside [floor, ceiling] is always resized. */
-static void s_hysteresis(const market_params *p, const market_cluster *c,
-			 market_result *r, s_scratch *s, s_host_vms hv,
-			 int64_t supply)
-{
-	s_ctx ctx = { c, NULL, s->ikey };
-	int64_t total = 0;
-	size_t n = 0;
+/*
+ * Clearing runs mostly in VM array order. Grouped by host, the VMs of a
+ * large cluster are scattered over memory, and each per-host pass cost a
+ * cache miss per VM; only a shortage (the bisection) and the small shrinks
+ * kept by hysteresis need a host's VMs together. Targets, sums and
+ * pressures do not depend on the order that computes them: the sums are
+ * of integers and the rest is per VM.
+ */
 
-	for (size_t j = 0; j < hv.n; j++) {
-		uint32_t i = hv.idx[j];
-		const market_vm *v = &c->vms[i];
-		market_award *a = &r->awards[i];
-		int small = v->assigned >= s->floor[i] &&
-			    v->assigned <= market_vm_ceiling(v) &&
-			    s_small_change(p, v->assigned, a->target);
-		if (small && a->target > v->assigned) {
-			/* a small grow waits, unless the VM is short now */
-			if (v->assigned >= v->demand)
-				a->target = v->assigned;
-		} else if (small) {
-			s->vlist[n++] = i;
-			s->ikey[i] = v->assigned - a->target;
-		}
-		total += a->target;
-	}
-	s_sort(s->vlist, s->vtmp, n, s_less_vm_ikey_asc, &ctx);
-	for (size_t j = 0; j < n; j++) {
-		uint32_t i = s->vlist[j];
-		if (total + s->ikey[i] > supply)
+/* s->hmode: how a host clears, plus a mark for "has small shrinks". */
+enum { S_PLENTY = 0, S_SCARCE = 1, S_INFEASIBLE = 2, S_SHRINKS = 4 };
+
+/* s->vflag: what hysteresis makes of a VM's change. */
+enum { S_RESIZE = 0, S_SMALL_SHRINK = 1, S_KEPT = 2 };
+
+/* Shortage and infeasibility, host by host: the bisection of a shortage
+ * prices the host's VMs together. */
+static void s_clear_scarce(const market_params *p, const market_cluster *c,
+			   market_result *r, s_scratch *s)
+{
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		market_host_out *o = &r->hosts[h];
+		s_host_vms hv = { s->by_host + s->start[h],
+				  s->start[h + 1] - s->start[h] };
+
+		s->hmode[h] = S_PLENTY;
+		if (o->wanted <= o->supply)
 			continue;
-		total += s->ikey[i];
-		r->awards[i].target = c->vms[i].assigned;
-	}
-}
-
-/* Clears host h: targets, hysteresis, awarded, pressures of the awards. */
-static void s_clear_host(const market_params *p, const market_cluster *c,
-			 market_result *r, s_scratch *s, size_t h)
-{
-	market_host_out *o = &r->hosts[h];
-	s_host_vms hv = { s->by_host + s->start[h],
-			  s->start[h + 1] - s->start[h] };
-
-	if (o->wanted <= o->supply) {
-		for (size_t j = 0; j < hv.n; j++)
-			r->awards[hv.idx[j]].target = r->awards[hv.idx[j]].want;
-	} else if (o->floor > o->supply) {
 		o->shortage = 1;
-		o->infeasible = 1;
-		for (size_t j = 0; j < hv.n; j++)
-			r->awards[hv.idx[j]].target = s->floor[hv.idx[j]];
-	} else {
-		o->shortage = 1;
+		if (o->floor > o->supply) {
+			o->infeasible = 1;
+			s->hmode[h] = S_INFEASIBLE;
+			continue;
+		}
+		s->hmode[h] = S_SCARCE;
 		o->clearing_price =
 			s_clear_shortage(p, c, r, s, hv, o->supply);
 	}
-	s_hysteresis(p, c, r, s, hv, o->supply);
-	o->awarded = 0;
-	for (size_t j = 0; j < hv.n; j++) {
-		uint32_t i = hv.idx[j];
-		o->awarded += r->awards[i].target;
-		r->awards[i].pressure =
-			market_vm_pressure(c->vms[i].demand, r->awards[i].target);
+}
+
+/* Hysteresis of one VM: a small grow is dropped (that frees memory) unless
+ * the VM is short of its demand now, when waiting would mean paging.
+ * Returns 1 for a small shrink, which its host may keep
+ * (s_keep_host_shrinks).
+ * A VM whose assigned is outside [floor, ceiling] is always resized. */
+static int s_hyst_vm(const market_params *p, const market_vm *v,
+		     market_award *a, int64_t floor)
+{
+	int small = v->assigned >= floor &&
+		    v->assigned <= market_vm_ceiling(v) &&
+		    s_small_change(p, v->assigned, a->target);
+
+	if (small && a->target > v->assigned) {
+		if (v->assigned >= v->demand)
+			a->target = v->assigned;
+		return 0;
 	}
+	return small;
+}
+
+/* Every VM in array order: its target (want, or floor on an infeasible
+ * host; s_clear_scarce set those of a shortage), the per-VM part of
+ * hysteresis, its pressure; sums the targets per host into s->hsum. */
+static void s_clear_vms(const market_params *p, const market_cluster *c,
+			market_result *r, s_scratch *s)
+{
+	memset(s->hsum, 0, c->n_hosts * sizeof(*s->hsum));
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const market_vm *v = &c->vms[i];
+		market_award *a = &r->awards[i];
+		unsigned char *mode = &s->hmode[v->host];
+
+		if (*mode & S_INFEASIBLE)
+			a->target = s->floor[i];
+		else if (!(*mode & S_SCARCE))
+			a->target = a->want;
+		s->vflag[i] = s_hyst_vm(p, v, a, s->floor[i]) ? S_SMALL_SHRINK
+							      : S_RESIZE;
+		if (s->vflag[i] == S_SMALL_SHRINK) {
+			s->ikey[i] = v->assigned - a->target;
+			*mode |= S_SHRINKS;
+		}
+		s->hsum[v->host] += a->target;
+		a->pressure = market_vm_pressure(v->demand, a->target);
+	}
+}
+
+/* Picks the small shrinks host h keeps (the VM keeps assigned), smallest
+ * first then by id, only while the host stays within supply; marks them
+ * S_KEPT for s_clear_kept(). */
+static void s_keep_host_shrinks(const market_cluster *c, market_result *r,
+				s_scratch *s, size_t h)
+{
+	s_ctx ctx = { c, NULL, s->ikey };
+	size_t n = 0;
+
+	for (size_t j = s->start[h]; j < s->start[h + 1]; j++)
+		if (s->vflag[s->by_host[j]] == S_SMALL_SHRINK)
+			s->vlist[n++] = s->by_host[j];
+	s_sort(s->vlist, s->vtmp, n, s_less_vm_ikey_asc, &ctx);
+	for (size_t j = 0; j < n; j++) {
+		uint32_t i = s->vlist[j];
+		if (s->hsum[h] + s->ikey[i] > r->hosts[h].supply)
+			continue;
+		s->hsum[h] += s->ikey[i];
+		s->vflag[i] = S_KEPT;
+	}
+}
+
+/* The kept shrinks, in VM order: the VM keeps assigned. */
+static void s_clear_kept(const market_cluster *c, market_result *r,
+			 const s_scratch *s)
+{
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const market_vm *v = &c->vms[i];
+		if (s->vflag[i] != S_KEPT)
+			continue;
+		r->awards[i].target = v->assigned;
+		r->awards[i].pressure =
+			market_vm_pressure(v->demand, v->assigned);
+	}
+}
+
+/* Clears every host: targets, hysteresis, awarded, pressures. */
+static void s_clear_all(const market_params *p, const market_cluster *c,
+			market_result *r, s_scratch *s)
+{
+	s_clear_scarce(p, c, r, s);
+	s_clear_vms(p, c, r, s);
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		if (s->hmode[h] & S_SHRINKS)
+			s_keep_host_shrinks(c, r, s, h);
+		r->hosts[h].awarded = s->hsum[h];
+	}
+	s_clear_kept(c, r, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -914,29 +1163,6 @@ static int s_cooled(const market_params *p, const market_vm *v, int64_t round)
 	return since >= (uint64_t)p->migrate_cooldown;
 }
 
-/* Moves host h to its sorted place in horder[0..n) after its price
- * changed (insertion step; horder is sorted by price asc, then id). */
-static void s_reorder(const market_cluster *c, s_scratch *s, size_t n,
-		      uint32_t h)
-{
-	s_ctx ctx = { c, s->price, NULL };
-	size_t at = 0;
-
-	while (at < n && s->horder[at] != h)
-		at++;
-	if (at == n)
-		return; /* offline: not in the index */
-	while (at > 0 && s_less_host_dkey_asc(&ctx, h, s->horder[at - 1])) {
-		s->horder[at] = s->horder[at - 1];
-		at--;
-	}
-	while (at + 1 < n && s_less_host_dkey_asc(&ctx, s->horder[at + 1], h)) {
-		s->horder[at] = s->horder[at + 1];
-		at++;
-	}
-	s->horder[at] = h;
-}
-
 /* The best destination found for one VM. */
 typedef struct s_offer {
 	uint32_t host;
@@ -945,20 +1171,20 @@ typedef struct s_offer {
 } s_offer;
 
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
- * own (s->horder[0..n_on)); skips hosts without room for its want.
- * Returns the cheapest offer, host MARKET_NO_HOST if none. */
+ * own (the first of the price index); skips hosts without room for its
+ * want. Returns the cheapest offer, host MARKET_NO_HOST if none. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
-			    const market_result *r, const s_scratch *s,
-			    size_t n_on, uint32_t i)
+			    const market_result *r, s_scratch *s,
+			    const s_tree *idx, uint32_t i)
 {
 	const market_vm *v = &c->vms[i];
 	int64_t want = r->awards[i].want;
 	double move = p->migrate_cost_mib * p->price_base * (double)v->assigned;
 	s_offer best = { MARKET_NO_HOST, 0, 0 };
-	uint32_t seen = 0;
+	s_walk w = s_walk_start(idx, s->htmp);
+	uint32_t seen = 0, d;
 
-	for (size_t j = 0; j < n_on && seen < p->migrate_targets; j++) {
-		uint32_t d = s->horder[j];
+	while (seen < p->migrate_targets && (d = s_walk_next(&w)) != S_NIL) {
 		const market_host_out *o = &r->hosts[d];
 		if (d == v->host)
 			continue;
@@ -978,9 +1204,11 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 }
 
 /* Books the migration of VM i to `to`: records the rec, moves its want,
- * award and pressures between the hosts' live state, re-sorts both. */
+ * award and pressures between the hosts' live state, and moves both hosts
+ * to their new places in the price index (an offline source is not in
+ * it). */
 static void s_accept(const market_params *p, const market_cluster *c,
-		     market_result *r, s_scratch *s, size_t n_on, uint32_t i,
+		     market_result *r, s_scratch *s, s_tree *idx, uint32_t i,
 		     s_offer off, double cost_here)
 {
 	const market_vm *v = &c->vms[i];
@@ -1003,6 +1231,9 @@ static void s_accept(const market_params *p, const market_cluster *c,
 	s->dest[i] = off.host;
 	s->dest_mib[i] = a->want;
 
+	if (c->hosts[from].online)
+		s_tree_erase(idx, from);
+	s_tree_erase(idx, off.host);
 	r->hosts[from].awarded -= a->target;
 	s->wanted[from] -= a->want;
 	if (reach > v->assigned)
@@ -1017,15 +1248,16 @@ static void s_accept(const market_params *p, const market_cluster *c,
 					  s->wanted[off.host],
 					  s->held[off.host],
 					  s->swap[off.host]);
-	s_reorder(c, s, n_on, from);
-	s_reorder(c, s, n_on, off.host);
+	if (c->hosts[from].online)
+		s_tree_insert(idx, from);
+	s_tree_insert(idx, off.host);
 }
 
 /* Considers every VM of host h, largest shortfall (want - target) first,
  * then by id. Returns the number of migrations accepted. */
 static uint32_t s_migrate_host(const market_params *p,
 			       const market_cluster *c, market_result *r,
-			       s_scratch *s, size_t n_on, uint32_t h,
+			       s_scratch *s, s_tree *idx, uint32_t h,
 			       int64_t round, uint32_t budget)
 {
 	s_ctx ctx = { c, NULL, s->ikey };
@@ -1044,11 +1276,11 @@ static uint32_t s_migrate_host(const market_params *p,
 		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
 			continue;
 		double cost_here = (double)want * s->price[h];
-		s_offer off = s_best_offer(p, c, r, s, n_on, i);
+		s_offer off = s_best_offer(p, c, r, s, idx, i);
 		if (off.host == MARKET_NO_HOST || !(off.cost < cost_here) ||
 		    off.cost > (1.0 - p->migrate_gain) * cost_here)
 			continue;
-		s_accept(p, c, r, s, n_on, i, off, cost_here);
+		s_accept(p, c, r, s, idx, i, off, cost_here);
 		done++;
 	}
 	return done;
@@ -1078,13 +1310,15 @@ static int s_congested(const market_params *p, const market_host_out *o)
 	return o->shortage || o->utilization >= p->migrate_util;
 }
 
-/* Migration pass: sorted index of online hosts by price; source hosts whose
- * price could possibly beat the cheapest by migrate_gain, by price desc. */
+/* Migration pass: an index of online hosts by price (asc, then id); source
+ * hosts whose price could possibly beat the cheapest by migrate_gain, by
+ * price desc. */
 static void s_migrate(const market_params *p, const market_cluster *c,
 		      market_result *r, s_scratch *s, int64_t round)
 {
 	s_ctx ctx = { c, s->price, NULL };
 	size_t n_on = 0, n_src = 0;
+	s_tree idx;
 	uint32_t left;
 
 	for (size_t i = 0; i < c->n_vms; i++)
@@ -1096,6 +1330,7 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 	if (n_on == 0 || left == 0 || p->migrate_targets == 0)
 		return;
 	s_sort(s->horder, s->htmp, n_on, s_less_host_dkey_asc, &ctx);
+	s_tree_build(&idx, s, s_less_host_dkey_asc, ctx, n_on, s->htmp);
 	double pmin = s->price[s->horder[0]];
 	for (size_t h = 0; h < c->n_hosts; h++)
 		if (s_congested(p, &r->hosts[h]) &&
@@ -1103,7 +1338,7 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 			s->hlist[n_src++] = (uint32_t)h;
 	s_sort(s->hlist, s->htmp, n_src, s_less_host_dkey_desc, &ctx);
 	for (size_t j = 0; j < n_src && left > 0; j++)
-		left -= s_migrate_host(p, c, r, s, n_on, s->hlist[j], round,
+		left -= s_migrate_host(p, c, r, s, &idx, s->hlist[j], round,
 				       left);
 }
 
@@ -1164,28 +1399,47 @@ static int s_provision(const market_params *p, const market_cluster *c,
 /* Host flags during suspend planning. */
 enum { S_ACTIVE = 0, S_SUSPENDED = 1, S_RECEIVER = 2, S_OFF = 3 };
 
-/* Best fit: the host other than `self` with the least room that still
- * fits `mib`, or MARKET_NO_HOST. */
-static uint32_t s_best_fit(const market_cluster *c, const s_scratch *s,
-			   uint32_t self, int64_t mib)
-{
-	uint32_t best = MARKET_NO_HOST;
+/*
+ * Best-fit index of suspend planning (an s_tree): the hosts that may
+ * receive VMs - online, not suspended, minus the candidate being emptied -
+ * ordered by (room, host index). Best fit, the least room that still fits
+ * with ties to the lowest index, is the first host in that order with
+ * room >= mib. A scan of every host per VM placed made planning O(H^2 *
+ * VMs per host) on a cold cluster; this is O(log H) per placement.
+ */
 
-	for (size_t h = 0; h < c->n_hosts; h++) {
-		if (h == self || s->hflag[h] == S_SUSPENDED ||
-		    s->hflag[h] == S_OFF || s->room[h] < mib)
-			continue;
-		if (best == MARKET_NO_HOST || s->room[h] < s->room[best])
-			best = (uint32_t)h;
+/* Changes the room of host h (in the index) by delta. */
+static void s_fit_add(s_tree *t, s_scratch *s, uint32_t h, int64_t delta)
+{
+	s_tree_erase(t, h);
+	s->room[h] += delta;
+	s_tree_insert(t, h);
+}
+
+/* Best fit: the first host in (room, index) order with room >= mib, or
+ * S_NIL (= MARKET_NO_HOST). */
+static uint32_t s_fit_find(const s_tree *t, int64_t mib)
+{
+	uint32_t x = t->root, best = S_NIL;
+
+	while (x != S_NIL) {
+		if (t->ctx.ikey[x] >= mib) {
+			best = x;
+			x = t->l[x];
+		} else {
+			x = t->r[x];
+		}
 	}
 	return best;
 }
 
 /* Tries to place every VM of host h (largest first) on the others while
  * they stay below suspend_util. Commits and returns 1 on success; rolls
- * back and returns 0 otherwise. */
+ * back and returns 0 otherwise. h is out of the best-fit index while its
+ * VMs are placed (a host does not receive its own VMs), and stays out once
+ * suspended. */
 static int s_try_empty(const market_cluster *c, market_result *r,
-		       s_scratch *s, uint32_t h, int64_t *total_room)
+		       s_scratch *s, s_tree *f, uint32_t h, int64_t *total_room)
 {
 	s_ctx ctx = { c, NULL, s->ikey };
 	size_t n = s->start[h + 1] - s->start[h], placed = 0;
@@ -1195,16 +1449,18 @@ static int s_try_empty(const market_cluster *c, market_result *r,
 		return 0;
 	memcpy(L, s->by_host + s->start[h], n * sizeof(*L));
 	s_sort(L, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
+	s_tree_erase(f, h);
 	for (; placed < n; placed++) {
-		uint32_t to = s_best_fit(c, s, h, s->ikey[L[placed]]);
-		if (to == MARKET_NO_HOST)
+		uint32_t to = s_fit_find(f, s->ikey[L[placed]]);
+		if (to == S_NIL)
 			break;
 		s->vaux[placed] = to;
-		s->room[to] -= s->ikey[L[placed]];
+		s_fit_add(f, s, to, -s->ikey[L[placed]]);
 	}
 	if (placed < n) {
 		while (placed-- > 0)
-			s->room[s->vaux[placed]] += s->ikey[L[placed]];
+			s_fit_add(f, s, s->vaux[placed], s->ikey[L[placed]]);
+		s_tree_insert(f, h);
 		return 0;
 	}
 	for (size_t j = 0; j < n; j++) {
@@ -1224,6 +1480,7 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		      market_result *r, s_scratch *s)
 {
 	s_ctx hctx = { c, NULL, NULL };
+	s_tree fit;
 	int64_t total_room = 0;
 	size_t n = 0;
 
@@ -1244,13 +1501,18 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		s->hlist[n++] = (uint32_t)h;
 		total_room += s->room[h] > 0 ? s->room[h] : 0;
 	}
+	/* receivers by room (horder is free once migration is done) */
+	memcpy(s->horder, s->hlist, n * sizeof(*s->horder));
+	hctx.ikey = s->room;
+	s_sort(s->horder, s->htmp, n, s_less_host_ikey_index, &hctx);
+	s_tree_build(&fit, s, s_less_host_ikey_index, hctx, n, s->htmp);
 	hctx.ikey = s->load;
 	s_sort(s->hlist, s->htmp, n, s_less_host_ikey_asc, &hctx);
 	for (size_t j = 0; j < n && r->n_signals < r->cap_signals; j++) {
 		uint32_t h = s->hlist[j];
 		if (s->hflag[h] != S_ACTIVE || s->room[h] < 0)
 			continue;
-		if (!s_try_empty(c, r, s, h, &total_room))
+		if (!s_try_empty(c, r, s, &fit, h, &total_room))
 			continue;
 		market_signal *sg = &r->signals[r->n_signals++];
 		sg->kind = MARKET_SIG_SUSPEND;
@@ -1301,8 +1563,7 @@ int market_round(const market_params *p, const market_cluster *c,
 		s->vaux[i] = c->vms[i].host;
 	s_group(s, s->vaux, c->n_hosts, c->n_vms);
 	s_price_all(p, c, r, s);
-	for (size_t h = 0; h < c->n_hosts; h++)
-		s_clear_host(p, c, r, s, h);
+	s_clear_all(p, c, r, s);
 	s_migrate(p, c, r, s, round);
 	s_resize_recs(c, r, s);
 	if (!s_provision(p, c, r))
