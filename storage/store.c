@@ -188,6 +188,24 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 
 /* ---- the cached statements ---------------------------------------------- */
 
+/* The bulk inserts of a round, one row (?1 ...) or STORE_BATCH rows (plain
+ * ?, numbered in order: row k's column j is parameter k * columns + j). */
+#define PRICE_INSERT \
+	"INSERT INTO prices (round, host_id, supply_mib, wanted_mib," \
+	" floor_mib, awarded_mib, utilization, balloon_pressure," \
+	" swap_pressure, price, clearing_price, shortage, infeasible," \
+	" free_mib, balloon_mib, host_swap_mibps)"
+#define SAMPLE_INSERT \
+	"INSERT INTO samples (round, vm_id, host_id, demand_mib," \
+	" assigned_mib, guest_swap_mibps, balloon_mib, reported_pressure)"
+#define ALLOC_INSERT \
+	"INSERT INTO allocations (round, vm_id, want_mib, target_mib," \
+	" budget, pressure)"
+
+#define ROWS_2(r) r "," r
+#define BATCH_ROWS(r) ROWS_2(ROWS_2(ROWS_2(ROWS_2(ROWS_2(r)))))
+_Static_assert(STORE_BATCH == 32, "BATCH_ROWS writes 32 rows");
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -223,21 +241,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO rounds (round, started_ms, duration_ms, n_hosts,"
 		" n_vms, n_recs, msgs_in, msgs_dropped)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_PRICE_INSERT] =
-		"INSERT INTO prices (round, host_id, supply_mib, wanted_mib,"
-		" floor_mib, awarded_mib, utilization, balloon_pressure,"
-		" swap_pressure, price, clearing_price, shortage, infeasible,"
-		" free_mib, balloon_mib, host_swap_mibps) VALUES (?1, ?2, ?3, ?4,"
-		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[ST_PRICE_INSERT] = PRICE_INSERT " VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		" ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[ST_PRICE_INSERT_N] = PRICE_INSERT " VALUES "
+		BATCH_ROWS("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
 	[ST_HOST_SEEN] =
 		"UPDATE hosts SET last_seen_ms = ?2 WHERE id = ?1",
-	[ST_SAMPLE_INSERT] =
-		"INSERT INTO samples (round, vm_id, host_id, demand_mib,"
-		" assigned_mib, guest_swap_mibps, balloon_mib, reported_pressure)"
+	[ST_SAMPLE_INSERT] = SAMPLE_INSERT
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_ALLOC_INSERT] =
-		"INSERT INTO allocations (round, vm_id, want_mib, target_mib,"
-		" budget, pressure) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SAMPLE_INSERT_N] = SAMPLE_INSERT " VALUES "
+		BATCH_ROWS("(?,?,?,?,?,?,?,?)"),
+	[ST_ALLOC_INSERT] = ALLOC_INSERT " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_ALLOC_INSERT_N] = ALLOC_INSERT " VALUES "
+		BATCH_ROWS("(?,?,?,?,?,?)"),
 	[ST_SIGNAL_INSERT] =
 		"INSERT INTO signals (round, seq, kind, host_id, mib)"
 		" VALUES (?1, ?2, ?3, NULLIF(?4, 0), ?5)",

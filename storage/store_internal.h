@@ -30,9 +30,12 @@ enum store_stmt {
 	ST_ROUND_LAST,
 	ST_ROUND_INSERT,
 	ST_PRICE_INSERT,
+	ST_PRICE_INSERT_N,  /* STORE_BATCH rows at once */
 	ST_HOST_SEEN,
 	ST_SAMPLE_INSERT,
+	ST_SAMPLE_INSERT_N,
 	ST_ALLOC_INSERT,
+	ST_ALLOC_INSERT_N,
 	ST_SIGNAL_INSERT,
 	ST_REC_INSERT,
 	ST_REC_FIND_SAME,
@@ -53,6 +56,13 @@ enum store_stmt {
 	ST_AUDIT_INSERT,
 	ST_COUNT
 };
+
+/* Rows per execution of the *_INSERT_N statements. A round's prices,
+ * samples and allocations are written STORE_BATCH at a time: with one
+ * execution per row, SQLite's per-execution work (opening and closing the
+ * cursor, halt, reset) was about half of what those inserts cost, and they
+ * are most of a 10,000-VM round (bench/bench_store.c). */
+#define STORE_BATCH 32
 
 struct store {
 	sqlite3 *db;

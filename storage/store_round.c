@@ -102,79 +102,201 @@ static int round_insert(struct round_ctx *c)
 	return step_write(c, st, "the round row");
 }
 
+/* Step a batch (STORE_BATCH rows in one statement). 0 when written; 1 when
+ * it failed but the transaction is still open: the failed statement's own
+ * rows were undone (a constraint or a full disk fails the statement, not
+ * the transaction), so they can be written again one at a time, which
+ * fails on the same row with the message a one-row statement gives, or
+ * writes them; -1 (with a message) when sqlite rolled the whole
+ * transaction back (it may, on an I/O error or out of memory): nothing
+ * more may be written, or it would be written outside the transaction. */
+static int step_batch(struct round_ctx *c, sqlite3_stmt *st, const char *what)
+{
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	store__dberr(c->s, c->err, c->errlen, "round %lld: cannot write %s",
+		     (long long)c->rd->round, what);
+	sqlite3_reset(st);
+	return sqlite3_get_autocommit(c->s->db) ? -1 : 1;
+}
+
+/* Bind one row from parameter base + 1 on: base 0 for the one-row
+ * statements, k * columns for row k of a batch. Every parameter is bound
+ * on every row, so bindings need no clearing. */
+static void bind_price(sqlite3_stmt *st, int base, int64_t round,
+		       const store_price_row *p)
+{
+	sqlite3_bind_int64(st, base + 1, round);
+	sqlite3_bind_int64(st, base + 2, p->host_id);
+	sqlite3_bind_int64(st, base + 3, p->supply_mib);
+	sqlite3_bind_int64(st, base + 4, p->wanted_mib);
+	sqlite3_bind_int64(st, base + 5, p->floor_mib);
+	sqlite3_bind_int64(st, base + 6, p->awarded_mib);
+	sqlite3_bind_double(st, base + 7, p->utilization);
+	sqlite3_bind_double(st, base + 8, p->balloon_pressure);
+	sqlite3_bind_double(st, base + 9, p->swap_pressure);
+	sqlite3_bind_double(st, base + 10, p->price);
+	sqlite3_bind_double(st, base + 11, p->clearing_price);
+	sqlite3_bind_int(st, base + 12, p->shortage != 0);
+	sqlite3_bind_int(st, base + 13, p->infeasible != 0);
+	sqlite3_bind_int64(st, base + 14, p->free_mib);
+	sqlite3_bind_int64(st, base + 15, p->balloon_mib);
+	sqlite3_bind_double(st, base + 16, p->host_swap_mibps);
+}
+
+#define PRICE_COLS 16
+#define SAMPLE_COLS 8
+#define ALLOC_COLS 6
+
+static void bind_sample(sqlite3_stmt *st, int base, int64_t round,
+			const store_alloc_row *a)
+{
+	sqlite3_bind_int64(st, base + 1, round);
+	sqlite3_bind_int64(st, base + 2, a->vm_id);
+	sqlite3_bind_int64(st, base + 3, a->host_id);
+	sqlite3_bind_int64(st, base + 4, a->demand_mib);
+	sqlite3_bind_int64(st, base + 5, a->assigned_mib);
+	sqlite3_bind_double(st, base + 6, a->guest_swap_mibps);
+	sqlite3_bind_int64(st, base + 7, a->balloon_mib);
+	sqlite3_bind_double(st, base + 8, a->reported_pressure);
+}
+
+static void bind_alloc(sqlite3_stmt *st, int base, int64_t round,
+		       const store_alloc_row *a)
+{
+	sqlite3_bind_int64(st, base + 1, round);
+	sqlite3_bind_int64(st, base + 2, a->vm_id);
+	sqlite3_bind_int64(st, base + 3, a->want_mib);
+	sqlite3_bind_int64(st, base + 4, a->target_mib);
+	sqlite3_bind_double(st, base + 5, a->budget);
+	sqlite3_bind_double(st, base + 6, a->pressure);
+}
+
 static int host_seen(struct round_ctx *c, const store_price_row *p)
 {
 	sqlite3_stmt *st = c->s->st[ST_HOST_SEEN];
 
+	if (p->last_seen_ms <= 0)
+		return 0;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, p->host_id);
 	sqlite3_bind_int64(st, 2, p->last_seen_ms);
 	return step_write(c, st, "when host %u was seen", p->host_id);
 }
 
-static int prices_insert(struct round_ctx *c)
+/* Prices [from, to) one at a time, each followed by its host's last seen,
+ * in the order of the round. */
+static int prices_one(struct round_ctx *c, size_t from, size_t to)
 {
 	sqlite3_stmt *st = c->s->st[ST_PRICE_INSERT];
 
 	sqlite3_reset(st);
-	for (size_t i = 0; i < c->rd->n_prices; i++) {
+	for (size_t i = from; i < to; i++) {
 		const store_price_row *p = &c->rd->prices[i];
 
-		sqlite3_bind_int64(st, 1, c->rd->round);
-		sqlite3_bind_int64(st, 2, p->host_id);
-		sqlite3_bind_int64(st, 3, p->supply_mib);
-		sqlite3_bind_int64(st, 4, p->wanted_mib);
-		sqlite3_bind_int64(st, 5, p->floor_mib);
-		sqlite3_bind_int64(st, 6, p->awarded_mib);
-		sqlite3_bind_double(st, 7, p->utilization);
-		sqlite3_bind_double(st, 8, p->balloon_pressure);
-		sqlite3_bind_double(st, 9, p->swap_pressure);
-		sqlite3_bind_double(st, 10, p->price);
-		sqlite3_bind_double(st, 11, p->clearing_price);
-		sqlite3_bind_int(st, 12, p->shortage != 0);
-		sqlite3_bind_int(st, 13, p->infeasible != 0);
-		sqlite3_bind_int64(st, 14, p->free_mib);
-		sqlite3_bind_int64(st, 15, p->balloon_mib);
-		sqlite3_bind_double(st, 16, p->host_swap_mibps);
-		if (step_write(c, st, "the price of host %u", p->host_id) != 0)
-			return -1;
-		if (p->last_seen_ms > 0 && host_seen(c, p) != 0)
+		bind_price(st, 0, c->rd->round, p);
+		if (step_write(c, st, "the price of host %u", p->host_id) != 0 ||
+		    host_seen(c, p) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Every column is bound on every row, so bindings need no clearing. */
-static int allocs_insert(struct round_ctx *c)
+/* Prices [from, from + STORE_BATCH) in one statement, then their hosts'
+ * last seen. */
+static int prices_batch(struct round_ctx *c, size_t from)
+{
+	sqlite3_stmt *st = c->s->st[ST_PRICE_INSERT_N];
+	int rc;
+
+	sqlite3_reset(st);
+	for (int k = 0; k < STORE_BATCH; k++)
+		bind_price(st, k * PRICE_COLS, c->rd->round,
+			   &c->rd->prices[from + (size_t)k]);
+	rc = step_batch(c, st, "the prices");
+	if (rc != 0)
+		return rc < 0 ? -1 : prices_one(c, from, from + STORE_BATCH);
+	for (size_t i = from; i < from + STORE_BATCH; i++)
+		if (host_seen(c, &c->rd->prices[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int prices_insert(struct round_ctx *c)
+{
+	size_t n = c->rd->n_prices, i = 0;
+
+	for (; i + STORE_BATCH <= n; i += STORE_BATCH)
+		if (prices_batch(c, i) != 0)
+			return -1;
+	return prices_one(c, i, n);
+}
+
+/* Samples and allocations [from, to) one at a time (a sample, then the
+ * allocation of the same VM), samples from skip on (those before are
+ * written already). */
+static int allocs_one(struct round_ctx *c, size_t from, size_t skip,
+		      size_t to)
 {
 	sqlite3_stmt *sa = c->s->st[ST_SAMPLE_INSERT];
 	sqlite3_stmt *al = c->s->st[ST_ALLOC_INSERT];
 
 	sqlite3_reset(sa);
 	sqlite3_reset(al);
-	for (size_t i = 0; i < c->rd->n_allocs; i++) {
+	for (size_t i = from; i < to; i++) {
 		const store_alloc_row *a = &c->rd->allocs[i];
 
-		sqlite3_bind_int64(sa, 1, c->rd->round);
-		sqlite3_bind_int64(sa, 2, a->vm_id);
-		sqlite3_bind_int64(sa, 3, a->host_id);
-		sqlite3_bind_int64(sa, 4, a->demand_mib);
-		sqlite3_bind_int64(sa, 5, a->assigned_mib);
-		sqlite3_bind_double(sa, 6, a->guest_swap_mibps);
-		sqlite3_bind_int64(sa, 7, a->balloon_mib);
-		sqlite3_bind_double(sa, 8, a->reported_pressure);
-		if (step_write(c, sa, "the sample of VM %u", a->vm_id) != 0)
-			return -1;
-		sqlite3_bind_int64(al, 1, c->rd->round);
-		sqlite3_bind_int64(al, 2, a->vm_id);
-		sqlite3_bind_int64(al, 3, a->want_mib);
-		sqlite3_bind_int64(al, 4, a->target_mib);
-		sqlite3_bind_double(al, 5, a->budget);
-		sqlite3_bind_double(al, 6, a->pressure);
+		if (i >= skip) {
+			bind_sample(sa, 0, c->rd->round, a);
+			if (step_write(c, sa, "the sample of VM %u",
+				       a->vm_id) != 0)
+				return -1;
+		}
+		bind_alloc(al, 0, c->rd->round, a);
 		if (step_write(c, al, "the allocation of VM %u", a->vm_id) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Samples, then allocations, [from, from + STORE_BATCH) in one statement
+ * each. A batch that fails is written again row by row, in the order of
+ * the one-row path (see step_batch()), so the first row at fault and the
+ * message are the ones the one-row statements give. */
+static int allocs_batch(struct round_ctx *c, size_t from)
+{
+	sqlite3_stmt *sa = c->s->st[ST_SAMPLE_INSERT_N];
+	sqlite3_stmt *al = c->s->st[ST_ALLOC_INSERT_N];
+	size_t to = from + STORE_BATCH;
+	int rc;
+
+	sqlite3_reset(sa);
+	for (int k = 0; k < STORE_BATCH; k++)
+		bind_sample(sa, k * SAMPLE_COLS, c->rd->round,
+			    &c->rd->allocs[from + (size_t)k]);
+	rc = step_batch(c, sa, "the samples");
+	if (rc != 0)
+		return rc < 0 ? -1 : allocs_one(c, from, from, to);
+	sqlite3_reset(al);
+	for (int k = 0; k < STORE_BATCH; k++)
+		bind_alloc(al, k * ALLOC_COLS, c->rd->round,
+			   &c->rd->allocs[from + (size_t)k]);
+	rc = step_batch(c, al, "the allocations");
+	if (rc != 0)
+		return rc < 0 ? -1 : allocs_one(c, from, to, to);
+	return 0;
+}
+
+static int allocs_insert(struct round_ctx *c)
+{
+	size_t n = c->rd->n_allocs, i = 0;
+
+	for (; i + STORE_BATCH <= n; i += STORE_BATCH)
+		if (allocs_batch(c, i) != 0)
+			return -1;
+	return allocs_one(c, i, i, n);
 }
 
 static int signals_insert(struct round_ctx *c)
