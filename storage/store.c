@@ -176,10 +176,17 @@ static const char schema_v4[] =
 	" correct INTEGER NOT NULL CHECK (correct IN (0, 1)));"
 	"CREATE INDEX recs_last_round ON recs(last_round);";
 
+/* v5: a host lost or back marks its VMs in one UPDATE by host_id, which
+ * without this index scanned every VM: 1,000 hosts lost at once (a
+ * partition) in a 100,000-VM cluster was 10^8 rows read. */
+static const char schema_v5[] =
+	"CREATE INDEX vms_host ON vms(host_id);";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
-						   schema_v3, schema_v4 };
+						   schema_v3, schema_v4,
+						   schema_v5 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* How long a writer waits for a lock held by another process, ms. */
 #define STORE_BUSY_MS 5000

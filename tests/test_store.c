@@ -390,6 +390,9 @@ static void test_migrate_v1(void **state)
 
 	assert_int_equal(store_open(v1, 0, &s, err, sizeof err), 0);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+	/* v5: marking a host's VMs lost or back goes through an index */
+	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM sqlite_master WHERE "
+				 "type = 'index' AND name = 'vms_host'"), 1);
 	store_rec r = get_rec(s, 2);
 	assert_int_equal(r.round, 7);
 	assert_int_equal(r.last_round, 7); /* backfilled by the migration */
