@@ -421,7 +421,7 @@ static int ingest_passes(const ingest_plan *pl, load *raw, load *brk,
 
 static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 {
-	ingest_plan pl = { 1000, 10, 20, 3 };
+	ingest_plan pl = { 1000, 10, 20, 5 };
 	proc sink = { 0 }, brk = { 0 };
 	load *raw = NULL, *bl = NULL;
 	double raw_s[8], brk_s[8];

@@ -38,7 +38,7 @@
 #define QSORT_TARGET_RATIO 10.0
 
 static const char usage[] =
-	"usage: bench_market [--smoke] [--help]\n"
+	"usage: bench_market [--smoke] [--hosts N] [--help]\n"
 	"\n"
 	"Times one full market_round() - validation, clearing of every host,\n"
 	"resize and migration evaluation, provision and suspend planning - on\n"
@@ -68,6 +68,7 @@ static const char usage[] =
 	"migration to another, online host. Exit 1 if broken, never on time.\n"
 	"\n"
 	"  --smoke   100 and 1,000 hosts, a few rounds each (CI)\n"
+	"  --hosts N one size only, 15 rounds (10 .. 100000 hosts)\n"
 	"  --help    this text\n";
 
 /* One size to run. */
@@ -687,6 +688,36 @@ static void report_qsort(bench_report *rep, double q_ms, double round_ms)
 	bench_row_fig(row, "met", ratio <= QSORT_TARGET_RATIO, 0);
 }
 
+/* bench_args() plus --hosts N: one size only (for profiles, e.g. under
+ * callgrind with --toggle-collect=market_round). Returns as bench_args. */
+static int parse_args(int argc, char **argv, int *smoke, bench_case *one)
+{
+	char *rest[8];
+	int n = 0;
+
+	memset(one, 0, sizeof(*one));
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--hosts") && i + 1 < argc) {
+			long h = strtol(argv[++i], NULL, 10);
+
+			if (h < 10 || h > 100000) {
+				fprintf(stderr, "bench_market: --hosts must be "
+					"10 .. 100000, not '%s'\n", argv[i]);
+				return -1;
+			}
+			one->hosts = (size_t)h;
+			one->rounds = 15;
+			continue;
+		}
+		if (n == 8) {
+			fprintf(stderr, "bench_market: too many arguments\n");
+			return -1;
+		}
+		rest[n++] = argv[i];
+	}
+	return bench_args(n, rest, usage, smoke);
+}
+
 int main(int argc, char **argv)
 {
 	const bench_case *cases = full_cases;
@@ -694,13 +725,18 @@ int main(int argc, char **argv)
 	case_out outs[sizeof(full_cases) / sizeof(full_cases[0])];
 	static bench_report rep;
 	double ref_ns = 0, ref_ms = 0;
-	int smoke, rc = bench_args(argc, argv, usage, &smoke);
+	bench_case one;
+	int smoke, rc = parse_args(argc, argv, &smoke, &one);
 
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	if (smoke) {
 		cases = smoke_cases;
 		n = sizeof(smoke_cases) / sizeof(smoke_cases[0]);
+	}
+	if (one.hosts) {
+		cases = &one;
+		n = 1;
 	}
 	for (size_t k = 0; k < n; k++) {
 		if (run_case(&cases[k], &outs[k]) != 0)

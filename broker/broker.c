@@ -427,7 +427,7 @@ static void on_bid(broker *b, uint32_t ci, uint32_t vi,
 	m->balloon_mib = bid->balloon_mib;
 	m->reported_pressure = bid->pressure;
 	m->has_bid = 1;
-	m->last_bid = broker_now_ms();
+	m->last_bid = b->now;
 	m->conn = ci;
 }
 
@@ -480,7 +480,7 @@ static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	if (hi == BROKER_NO_SLOT)
 		return;
 	*last_seq = e->seq;
-	b->reg.hosts[hi].last_seen = broker_now_ms();
+	b->reg.hosts[hi].last_seen = b->now;
 	host_back_online(b, &b->reg.hosts[hi]);
 	switch (e->body_case) {
 	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
@@ -555,7 +555,7 @@ static int receive_one(broker *b)
 	}
 	b->stats.msgs_in++;
 	uint32_t ci = registry_conn(&b->reg, zmq_msg_data(&id),
-				    zmq_msg_size(&id), broker_now_ms());
+				    zmq_msg_size(&id), b->now);
 
 	zmq_msg_init(&body);
 	zmq_getsockopt(b->sock, ZMQ_RCVMORE, &more, &sz);
@@ -710,7 +710,9 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 
 		if (n < 0 && zmq_errno() != EINTR)
 			break;
-		/* bounded batch, so that timers are not starved by a flood */
+		/* bounded batch, so that timers are not starved by a flood;
+		 * one clock reading serves the batch (b.now) */
+		b.now = broker_now_ms();
 		for (int i = 0; n > 0 && i < 10000; i++)
 			if (receive_one(&b))
 				break;

@@ -58,6 +58,7 @@ typedef struct bconn {
 
 typedef struct bhost {
 	char name[WIRE_MAX_NAME + 1];
+	uint8_t name_len;    /* strlen(name): the index compares keys often */
 	uint32_t db_id;
 	uint32_t conn;       /* slot of its connection, or NO_SLOT */
 	int registered;      /* registered during this broker run */
@@ -74,6 +75,7 @@ typedef struct bhost {
 
 typedef struct bvm {
 	char name[WIRE_MAX_NAME + 1];
+	uint8_t name_len;    /* strlen(name) */
 	uint32_t db_id;
 	uint32_t host;       /* slot */
 	uint32_t conn;       /* connection it last spoke through: its Award
@@ -141,6 +143,9 @@ typedef struct broker {
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */
+	int64_t now;           /* monotonic ms, read once per batch of frames:
+	                        * a batch takes milliseconds, liveness is
+	                        * counted in seconds */
 	int64_t *sent;         /* rec ids whose ActionRequest went out in this
 	                        * run (dispatch.c) */
 	size_t n_sent, cap_sent;

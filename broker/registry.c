@@ -12,6 +12,8 @@
 
 #include "broker_int.h"
 
+_Static_assert(WIRE_MAX_NAME <= UINT8_MAX, "name_len is a uint8_t");
+
 static const void *conn_key(void *ctx, uint32_t v, size_t *len)
 {
 	registry *r = ctx;
@@ -24,7 +26,7 @@ static const void *host_key(void *ctx, uint32_t v, size_t *len)
 {
 	registry *r = ctx;
 
-	*len = strlen(r->hosts[v].name);
+	*len = r->hosts[v].name_len;
 	return r->hosts[v].name;
 }
 
@@ -32,7 +34,7 @@ static const void *vm_key(void *ctx, uint32_t v, size_t *len)
 {
 	registry *r = ctx;
 
-	*len = strlen(r->vms[v].name);
+	*len = r->vms[v].name_len;
 	return r->vms[v].name;
 }
 
@@ -94,6 +96,7 @@ uint32_t registry_host_add(registry *r, const char *name)
 
 	memset(h, 0, sizeof(*h));
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->name_len = (uint8_t)strlen(h->name);
 	h->conn = BROKER_NO_SLOT;
 	if (bindex_insert(&r->host_ix, v, host_key, r))
 		return BROKER_NO_SLOT;
@@ -114,6 +117,7 @@ uint32_t registry_vm_add(registry *r, const char *name)
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->name_len = (uint8_t)strlen(m->name);
 	m->host = BROKER_NO_SLOT;
 	m->conn = BROKER_NO_SLOT;
 	m->cfg.last_migrated = MARKET_NEVER;
