@@ -42,6 +42,7 @@
 #include <zmq.h>
 
 #include "agent.h"
+#include "keys.h"
 #include "worker.h"
 #include "wire.h"
 
@@ -78,6 +79,11 @@ typedef struct agent {
 	const agent_config *c;
 	source *src;
 	void *ctx, *sock;
+	int curve;            /* CURVE keys loaded: kp and broker_pub */
+	void *mon;            /* CURVE: the socket's handshake events (PAIR) */
+	int auth_refused;     /* the broker refused our key: said once */
+	keys_pair kp;
+	char broker_pub[KEYS_Z85_LEN + 1];
 	struct ident *ids;    /* n_ids of cap_ids: the host's, then the VMs' */
 	size_t n_ids, cap_ids, primary;
 	size_t n_src;         /* the source's VMs [0, n_src) were looked at */
@@ -157,6 +163,67 @@ static int sock_opt(agent *a, int opt, int v)
 	return zmq_setsockopt(a->sock, opt, &v, sizeof(v));
 }
 
+/* CURVE client options: the broker's public key, our pair. */
+static int curve_client(agent *a)
+{
+	return zmq_setsockopt(a->sock, ZMQ_CURVE_SERVERKEY, a->broker_pub,
+			      KEYS_Z85_LEN) ||
+	       zmq_setsockopt(a->sock, ZMQ_CURVE_PUBLICKEY, a->kp.pub,
+			      KEYS_Z85_LEN) ||
+	       zmq_setsockopt(a->sock, ZMQ_CURVE_SECRETKEY, a->kp.sec,
+			      KEYS_Z85_LEN);
+}
+
+/* With CURVE, watch the handshakes: a key the broker refuses is otherwise
+ * silent (libzmq just retries), and the operator must hear of it. */
+static int monitor_open(agent *a)
+{
+	char ep[64];
+
+	/* unique while the socket lives, which is as long as the monitor */
+	snprintf(ep, sizeof(ep), "inproc://bourse-agent-monitor-%p", a->sock);
+	if (zmq_socket_monitor(a->sock, ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED))
+		return -1;
+	a->mon = zmq_socket(a->ctx, ZMQ_PAIR);
+	return a->mon && !zmq_connect(a->mon, ep) ? 0 : -1;
+}
+
+/* One monitor event: [uint16 event, uint32 value][endpoint]. */
+static void monitor_event(agent *a)
+{
+	zmq_msg_t m;
+	uint16_t ev = 0;
+	uint32_t val = 0;
+	int more;
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, a->mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&m);
+		return;
+	}
+	if (zmq_msg_size(&m) >= 6) {
+		memcpy(&ev, zmq_msg_data(&m), 2);
+		memcpy(&val, (char *)zmq_msg_data(&m) + 2, 4);
+	}
+	more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	while (more) { /* the endpoint frame */
+		zmq_msg_init(&m);
+		more = zmq_msg_recv(&m, a->mon, 0) >= 0 && zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+		a->auth_refused = 0;
+	} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !a->auth_refused) {
+		a->auth_refused = 1;
+		fprintf(stderr, "agent: %s refused this agent's key (status "
+			"%u): is %s in the broker's allow-list, for host %s? "
+			"(retrying)\n", a->c->broker, (unsigned)val, a->kp.pub,
+			a->c->host);
+	}
+}
+
 static int sock_open(agent *a)
 {
 	int64_t maxmsg = WIRE_MAX_FRAME;
@@ -169,6 +236,7 @@ static int sock_open(agent *a)
 	    sock_opt(a, ZMQ_RECONNECT_IVL_MAX, (int)a->c->backoff_max_ms) ||
 	    sock_opt(a, ZMQ_SNDHWM, hwm) || sock_opt(a, ZMQ_RCVHWM, hwm) ||
 	    zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+	    (a->curve && (curve_client(a) || monitor_open(a))) ||
 	    zmq_connect(a->sock, a->c->broker))
 		return fail(a, "cannot connect to %s: %s", a->c->broker,
 			    zmq_strerror(zmq_errno()));
@@ -179,10 +247,13 @@ static int sock_open(agent *a)
 
 static void sock_close(agent *a)
 {
+	if (a->mon)
+		zmq_close(a->mon);
 	if (a->sock)
 		zmq_close(a->sock);
-	a->sock = NULL;
+	a->sock = a->mon = NULL;
 }
+
 
 /* ---- sending ---- */
 
@@ -911,6 +982,35 @@ static long poll_timeout(const agent *a, int64_t deadline)
 
 /* ---- setup and the loop ---- */
 
+/* CURVE keys: both files or neither; a tcp:// broker needs them unless
+ * insecure is asked for (then it is said once). Loads them. */
+static int check_keys(agent *a)
+{
+	const agent_config *c = a->c;
+	char err[512];
+
+	if (!c->key_file && !c->broker_key_file) {
+		if (!strncmp(c->broker, "tcp://", 6) && !c->insecure)
+			return fail(a, "%s is a TCP endpoint: give --key (this "
+				    "agent's key pair) and --broker-key (the "
+				    "broker's public key), see bourse keygen; "
+				    "or --insecure", c->broker);
+		if (c->insecure)
+			fprintf(stderr, "agent: WARNING: --insecure: talking to "
+				"%s without CURVE: frames are neither encrypted "
+				"nor authenticated\n", c->broker);
+		return 0;
+	}
+	if (!c->key_file || !c->broker_key_file)
+		return fail(a, "CURVE needs both --key and --broker-key");
+	if (keys_read_pair(c->key_file, &a->kp, err, sizeof(err)) ||
+	    keys_read_public(c->broker_key_file, a->broker_pub, err,
+			     sizeof(err)))
+		return fail(a, "%s", err);
+	a->curve = 1;
+	return 0;
+}
+
 static int check_config(agent *a)
 {
 	const agent_config *c = a->c;
@@ -925,7 +1025,7 @@ static int check_config(agent *a)
 		return fail(a, "backoff must satisfy 1 <= min <= max <= 1 h");
 	if (c->interval_ms < 0 || c->max_runtime_ms < 0)
 		return fail(a, "interval and run time must be >= 0");
-	return 0;
+	return check_keys(a);
 }
 
 static int agent_init(agent *a)
@@ -963,22 +1063,27 @@ static void agent_free(agent *a)
 /* The socket, and the worker's results when there is a worker. */
 static int poll_once(agent *a, int64_t deadline)
 {
-	zmq_pollitem_t it[2] = {
+	zmq_pollitem_t it[3] = {
 		{ .socket = a->sock, .events = ZMQ_POLLIN },
+		{ .socket = a->mon, .events = a->mon ? ZMQ_POLLIN : 0 },
 		{ .fd = a->work ? worker_fd(a->work) : -1, .events = ZMQ_POLLIN },
 	};
 
 	if (a->state == AG_CONNECTING && a->out_wait)
 		it[0].events |= ZMQ_POLLOUT;
-	if (zmq_poll(it, a->work ? 2 : 1, poll_timeout(a, deadline)) < 0 &&
+	if (!a->mon) /* a NULL socket is read as the fd in it[1].fd */
+		it[1] = (zmq_pollitem_t){ .fd = -1, .events = 0 };
+	if (zmq_poll(it, a->work ? 3 : 2, poll_timeout(a, deadline)) < 0 &&
 	    zmq_errno() != EINTR)
 		return fail(a, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+	if (a->mon && (it[1].revents & ZMQ_POLLIN))
+		monitor_event(a);
 	a->now = now_ms();
 	if (it[0].revents & ZMQ_POLLOUT)
 		a->out_wait = 0;
 	if (it[0].revents & ZMQ_POLLIN)
 		receive(a);
-	if (a->work && (it[1].revents & ZMQ_POLLIN))
+	if (a->work && (it[2].revents & ZMQ_POLLIN))
 		send_done(a);
 	return a->fatal ? -1 : 0;
 }

@@ -42,6 +42,10 @@ typedef struct agent_config {
 	int64_t backoff_min_ms, backoff_max_ms;
 	int64_t max_runtime_ms; /* 0: until stopped */
 	int verbose;          /* 1: log every award */
+	const char *key_file; /* CURVE: this agent's key pair (NAME.key) */
+	const char *broker_key_file; /* CURVE: the broker's public key file;
+	                      * both or neither; required for tcp:// */
+	int insecure;         /* 1: tcp:// without CURVE */
 	actuator *act;        /* carries out ActionRequests on a thread of its
 	                       * own (borrowed); NULL: every action is answered
 	                       * unsupported */

@@ -203,14 +203,17 @@ static long proc_status_kib(pid_t pid, const char *key)
 /* The broker on tcp://127.0.0.1:port with its own database in o->dir. */
 /* The liveness is generous (100 s): the load process does not heartbeat
  * while it registers thousands of identities, and a broker under valgrind
- * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. */
+ * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. No CURVE and no
+ * per-peer rate limit: the load holds no keys and streams as fast as it
+ * can (docs/benchmarks.md says what CURVE costs). */
 static int broker_start(const opts *o, const char *name, int port,
 			int64_t round_ms, proc *p, char *err, size_t errlen)
 {
 	char listen[64], db[PATH_MAX + 32], round[32];
 	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
 			 db, "--round-ms", round, "--heartbeat-ms", "1000",
-			 "--liveness", "100", NULL };
+			 "--liveness", "100", "--insecure", "--peer-rate", "0",
+			 NULL };
 
 	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
 	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);

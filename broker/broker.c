@@ -29,6 +29,9 @@ static const char *const drop_names[BROKER_N_DROPS] = {
 	[BROKER_DROP_SEQUENCE] = "sequence",
 	[BROKER_DROP_FRAMING] = "framing",
 	[BROKER_DROP_REFUSED] = "refused",
+	[BROKER_DROP_KEY] = "not_authorised",
+	[BROKER_DROP_ABSURD] = "absurd",
+	[BROKER_DROP_RATE] = "rate_limited",
 };
 
 static const char *drop_name(int reason)
@@ -68,6 +71,8 @@ void broker_config_default(broker_config *c)
 	c->guard.max_migrations_per_host = 2;
 	c->guard.vm_cooldown_ms = 600000;
 	c->guard.action_timeout_ms = 600000;
+	c->peer_rate = 5000;
+	c->peer_burst = 20000;
 }
 
 int broker_config_validate(const broker_config *c, char *err, size_t errlen)
@@ -91,6 +96,10 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "guardrail limits must be >= 0";
 	else if (c->guard.vm_cooldown_ms < 0 || c->guard.action_timeout_ms < 1000)
 		bad = "the VM cooldown must be >= 0 and the action timeout >= 1 s";
+	else if (c->peer_rate < 0 || c->peer_burst < 1)
+		bad = "the peer rate must be >= 0 and its burst >= 1";
+	else if (c->insecure && (c->key_file || c->allow_file))
+		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad) {
 		snprintf(err, errlen, "%s", bad);
 		return -1;
@@ -243,6 +252,8 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	c->host = hi;
 	h->capacity_mib = hc->capacity_mib;
 	h->reserve_mib = hc->reserve_mib;
+	if (h->capacity_mib > b->max_host_mib)
+		b->max_host_mib = h->capacity_mib;
 	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
 	h->last_seq = e->seq;
 	h->last_seen = h->registered_at = broker_now_ms();
@@ -342,11 +353,40 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	send_welcome(b, c, m->name);
 }
 
-static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e)
+/* More memory than the largest host registered has: no market can give
+ * it. 0, or 1 with the refusal sent. */
+static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
+		      const char *what, int64_t mib)
 {
-	if (e->role == BOURSE__ROLE__ROLE_HOST)
+	char msg[300];
+
+	if (b->max_host_mib <= 0 || mib <= b->max_host_mib)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: %s of %" PRId64 " MiB is more than "
+		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
+		 what, mib, b->max_host_mib);
+	refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
+	       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+	return 1;
+}
+
+/* m: the frame, for the key behind it (CURVE binds a key to a host). */
+static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
+			zmq_msg_t *m)
+{
+	int host = e->role == BOURSE__ROLE__ROLE_HOST;
+	const char *for_host = host ? e->sender : e->register_->vm->host;
+	char msg[300];
+
+	if (!broker_auth_may_speak_for(b, m, for_host, msg, sizeof(msg))) {
+		refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		return;
+	}
+	if (host)
 		register_host(b, ci, e);
-	else
+	else if (!absurd_mib(b, ci, e, "minimum",
+			     e->register_->vm->minimum_mib))
 		register_vm(b, ci, e);
 }
 
@@ -467,17 +507,21 @@ static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e)
+static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e,
+		     zmq_msg_t *m)
 {
 	uint64_t *last_seq = NULL;
 	uint32_t hi, slot = BROKER_NO_SLOT;
 
 	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
-		on_register(b, ci, e);
+		on_register(b, ci, e, m);
 		return;
 	}
 	hi = check_sender(b, ci, e, &last_seq, &slot);
 	if (hi == BROKER_NO_SLOT)
+		return;
+	if (e->body_case == BOURSE__ENVELOPE__BODY_BID &&
+	    absurd_mib(b, ci, e, "demand", e->bid->demand_mib))
 		return;
 	*last_seq = e->seq;
 	b->reg.hosts[hi].last_seen = b->now;
@@ -518,13 +562,12 @@ static void drain(void *sock)
 	}
 }
 
-static void handle_frame(broker *b, uint32_t ci, const zmq_msg_t *m)
+static void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
 {
 	Bourse__Envelope *e = NULL;
 	uint32_t peer_version = 0;
 	char err[300];
-	wire_reason r = wire_decode(zmq_msg_data((zmq_msg_t *)m),
-				    zmq_msg_size((zmq_msg_t *)m), &e,
+	wire_reason r = wire_decode(zmq_msg_data(m), zmq_msg_size(m), &e,
 				    &peer_version, err, sizeof(err));
 
 	if (r != WIRE_OK) {
@@ -536,8 +579,47 @@ static void handle_frame(broker *b, uint32_t ci, const zmq_msg_t *m)
 		       NULL);
 		return;
 	}
-	dispatch(b, ci, e);
+	dispatch(b, ci, e, m);
 	wire_free(e);
+}
+
+/* Token bucket per connection: peer_rate frames a second, bursts up to
+ * peer_burst (an agent registering its VMs). A frame over the limit is
+ * counted and dropped before it is decoded, and not answered: answering
+ * a flood would double it. 1 if the frame may be handled. */
+static int rate_ok(broker *b, bconn *c)
+{
+	const broker_config *cfg = b->cfg;
+
+	if (cfg->peer_rate <= 0)
+		return 1;
+	if (c->tokens < 0) {
+		c->tokens = (double)cfg->peer_burst;
+		c->tokens_at = b->now;
+	} else if (b->now > c->tokens_at) {
+		c->tokens += (double)(b->now - c->tokens_at) *
+			     (double)cfg->peer_rate / 1000.0;
+		if (c->tokens > (double)cfg->peer_burst)
+			c->tokens = (double)cfg->peer_burst;
+		c->tokens_at = b->now;
+	}
+	if (c->tokens >= 1) {
+		c->tokens -= 1;
+		return 1;
+	}
+	b->drops[BROKER_DROP_RATE]++;
+	b->stats.dropped++;
+	if (!(c->logged & (1u << BROKER_DROP_RATE))) {
+		char id[20];
+
+		c->logged |= 1u << BROKER_DROP_RATE;
+		rid_hex(c, id, sizeof(id));
+		fprintf(stderr, "broker: peer %s (host %s): over %" PRId64
+			" frames/s: dropping what exceeds it [counted, not "
+			"logged]\n", id, c->host != BROKER_NO_SLOT
+			? b->reg.hosts[c->host].name : "-", cfg->peer_rate);
+	}
+	return 0;
 }
 
 /* One message from the socket: [routing id][envelope]. Returns 0, or -1
@@ -575,7 +657,7 @@ static int receive_one(broker *b)
 			       NULL);
 		goto out;
 	}
-	if (ci != BROKER_NO_SLOT)
+	if (ci != BROKER_NO_SLOT && rate_ok(b, &b->reg.conns[ci]))
 		handle_frame(b, ci, &body);
 out:
 	zmq_msg_close(&body);
@@ -626,6 +708,8 @@ static int open_socket(broker *b, char *err, size_t errlen)
 	zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(b->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(b->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	if (broker_auth_open(b, err, errlen))
+		return -1;
 	if (zmq_bind(b->sock, b->cfg->listen))
 		goto fail;
 	return 0;
@@ -663,6 +747,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 
 static void broker_close(broker *b)
 {
+	broker_auth_close(b);
 	if (b->sock)
 		zmq_close(b->sock);
 	if (b->zctx)
@@ -681,6 +766,9 @@ static void print_stats(const broker *b)
 	for (int i = 1; i < BROKER_N_DROPS; i++)
 		if (b->drops[i])
 			fprintf(stderr, ", %s %" PRIu64, drop_name(i), b->drops[i]);
+	if (b->keys_refused)
+		fprintf(stderr, "; %" PRIu64 " connections refused (key not "
+			"allowed)", b->keys_refused);
 	fprintf(stderr, "\n");
 }
 
@@ -705,11 +793,15 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		int64_t now = broker_now_ms();
 		int64_t next = b.next_round_at < next_live ? b.next_round_at
 							   : next_live;
-		zmq_pollitem_t pi = { b.sock, 0, ZMQ_POLLIN, 0 };
-		int n = zmq_poll(&pi, 1, next > now ? (long)(next - now) : 0);
+		zmq_pollitem_t pi[2] = { { b.sock, 0, ZMQ_POLLIN, 0 },
+					 { b.zap, 0, ZMQ_POLLIN, 0 } };
+		int n = zmq_poll(pi, b.zap ? 2 : 1,
+				 next > now ? (long)(next - now) : 0);
 
 		if (n < 0 && zmq_errno() != EINTR)
 			break;
+		if (b.zap && (pi[1].revents & ZMQ_POLLIN))
+			broker_auth_serve(&b);
 		/* bounded batch, so that timers are not starved by a flood;
 		 * one clock reading serves the batch (b.now) */
 		b.now = broker_now_ms();

@@ -44,6 +44,13 @@ typedef struct broker_config {
 	uint32_t liveness;    /* missed heartbeats before a host is lost */
 	int64_t max_rounds;   /* stop after this many rounds; 0: never */
 	int quiet;            /* 1: no per-round log line */
+	const char *key_file;   /* CURVE: the broker's key pair (NAME.key) */
+	const char *allow_file; /* CURVE: agents' public keys, each bound to a
+	                         * host (keys.h); both or neither */
+	int insecure;           /* 1: a tcp:// endpoint without CURVE */
+	int64_t peer_rate;      /* frames per second one connection may send
+	                         * (token bucket); 0: no limit */
+	int64_t peer_burst;     /* ... and in a burst (registration) */
 	market_params market;
 	store_rec_policy recs;
 	broker_guardrails guard;
@@ -60,7 +67,8 @@ typedef struct broker_stats {
 /* Defaults: listen tcp://127.0.0.1:7411, db bourse.db, round 5000 ms,
  * heartbeat 1000 ms, liveness 3, market and store defaults; guardrails 4
  * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
- * action timeout. */
+ * action timeout; 5,000 frames/s per connection, bursts of 20,000; no
+ * keys (then a tcp:// endpoint needs insecure). */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */

@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmq.h>
+
 #include "broker.h"
+#include "keys.h"
 #include "market.h"
 #include "store.h"
 #include "wire.h"
@@ -54,6 +57,9 @@ typedef struct bconn {
 	int64_t last_seen;   /* monotonic ms */
 	uint32_t logged;     /* bit per refusal reason already logged */
 	int live;            /* 0: slot free */
+	double tokens;       /* rate limit: frames it may still send now
+	                      * (token bucket); < 0: not started */
+	int64_t tokens_at;   /* monotonic ms of the last refill */
 } bconn;
 
 typedef struct bhost {
@@ -97,6 +103,9 @@ enum {
 	BROKER_DROP_SEQUENCE,    /* duplicated or old seq */
 	BROKER_DROP_FRAMING,     /* not [routing id][one frame] */
 	BROKER_DROP_REFUSED,     /* register refused (unknown host, ...) */
+	BROKER_DROP_KEY,         /* CURVE: the key speaks for another host */
+	BROKER_DROP_ABSURD,      /* more memory than any host has */
+	BROKER_DROP_RATE,        /* over the peer's rate limit (not answered) */
 	BROKER_N_DROPS
 };
 
@@ -143,6 +152,12 @@ typedef struct broker {
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */
+	void *zap;             /* auth.c: the ZAP handler's REP socket */
+	keys_allow allow;      /* auth.c: agent keys and their hosts */
+	int curve;             /* CURVE is on */
+	uint64_t keys_refused; /* handshakes refused by the allow-list */
+	int64_t max_host_mib;  /* the largest capacity registered: no VM can
+	                        * want more */
 	int64_t now;           /* monotonic ms, read once per batch of frames:
 	                        * a batch takes milliseconds, liveness is
 	                        * counted in seconds */
@@ -165,6 +180,17 @@ int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);
  * the cluster (logged; the broker goes on). */
 int broker_round(broker *b);
 void broker_round_release(broker *b);
+
+/* auth.c: CURVE and the ZAP handler. open: after the socket is made,
+ * before it binds (refuses a tcp:// endpoint without keys unless
+ * cfg->insecure); serve: answer pending handshakes; may_speak_for: 1 if
+ * the key behind message m may speak for host (always without CURVE),
+ * else 0 with the reason in msg. */
+int broker_auth_open(broker *b, char *err, size_t errlen);
+void broker_auth_serve(broker *b);
+int broker_auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
+			      char *msg, size_t msglen);
+void broker_auth_close(broker *b);
 
 /* dispatch.c: after each round, time out, approve (automated mode) and
  * dispatch recommendations within the guardrails; and an agent's result. */

@@ -160,6 +160,7 @@ uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
 	c->host = BROKER_NO_SLOT;
 	c->last_seen = now;
 	c->live = 1;
+	c->tokens = -1;
 	if (bindex_insert(&r->conn_ix, v, conn_key, r)) {
 		c->live = 0;
 		return BROKER_NO_SLOT;

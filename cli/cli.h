@@ -33,6 +33,7 @@ int cmd_prices(int argc, char **argv);  /* cmd_registry.c */
 int cmd_mode(int argc, char **argv);    /* cmd_control.c: show or set modes */
 int cmd_pause(int argc, char **argv);   /* cmd_control.c: the kill switch */
 int cmd_resume(int argc, char **argv);  /* cmd_control.c */
+int cmd_keygen(int argc, char **argv);  /* cmd_keygen.c: CURVE key pairs */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */

@@ -35,6 +35,10 @@ static const char agent_usage[] =
 	"running domains of URI, or the child cgroups of P under /sys/fs/cgroup.\n"
 	"\n"
 	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
+	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
+	"                     both are required for a tcp:// broker\n"
+	"  --insecure         a tcp:// broker without CURVE (a warning)\n"
 	"  --host NAME        the host's name\n"
 	"  --source KIND      trace, libvirt or cgroup (default trace)\n"
 	"  --capacity-mib N   the host's physical memory (trace only)\n"
@@ -65,6 +69,10 @@ static const char seller_usage[] =
 	"With --source linux, this machine's memory, swap and PSI from /proc.\n"
 	"\n"
 	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
+	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
+	"                     both are required for a tcp:// broker\n"
+	"  --insecure         a tcp:// broker without CURVE (a warning)\n"
 	"  --host NAME        the host's name\n"
 	"  --source KIND      trace or linux (default trace: static without\n"
 	"                     --trace)\n"
@@ -86,6 +94,10 @@ static const char buyer_usage[] =
 	"running on host NAME.\n"
 	"\n"
 	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
+	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
+	"                     both are required for a tcp:// broker\n"
+	"  --insecure         a tcp:// broker without CURVE (a warning)\n"
 	"  --host NAME        the host the VM runs on\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
 	"  --vm INDEX         the trace's VM\n"
@@ -113,7 +125,8 @@ struct agent_args {
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
-       O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY };
+       O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
+       O_INSECURE };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -133,6 +146,9 @@ static const struct option agent_options[] = {
 	{ "cgroup-parent", required_argument, NULL, O_CGROUP },
 	{ "actuator", required_argument, NULL, O_ACTUATOR },
 	{ "dry-run-delay-ms", required_argument, NULL, O_DRY_DELAY },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "broker-key", required_argument, NULL, O_BROKER_KEY },
+	{ "insecure", no_argument, NULL, O_INSECURE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -231,6 +247,9 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	}
 	switch (opt) {
 	case O_BROKER: a->cfg.broker = arg; return CLI_OK;
+	case O_KEY: a->cfg.key_file = arg; return CLI_OK;
+	case O_BROKER_KEY: a->cfg.broker_key_file = arg; return CLI_OK;
+	case O_INSECURE: a->cfg.insecure = 1; return CLI_OK;
 	case O_HOST:
 		if (!wire_name_ok(arg))
 			return bad_value(a, "--host", "a name is 1..128 printable "

@@ -38,6 +38,15 @@ static const char broker_usage[] =
 	"                     last one (default 600)\n"
 	"  --action-timeout-s N  a dispatched action with no result by then has\n"
 	"                     failed (default 600)\n"
+	"  --key FILE         CURVE: the broker's key pair (bourse keygen NAME:\n"
+	"                     NAME.key); with --allow\n"
+	"  --allow FILE       CURVE: agents' public keys, one 'HOST KEY' a line;\n"
+	"                     a key may speak only for its host and its VMs\n"
+	"  --insecure         no CURVE on a tcp:// endpoint (logged as a warning);\n"
+	"                     without keys a tcp:// endpoint is refused\n"
+	"  --peer-rate N      frames a second one connection may send; more are\n"
+	"                     dropped and counted (default 5000; 0: no limit)\n"
+	"  --peer-burst N     ... in a burst, e.g. registering VMs (default 20000)\n"
 	"  --quiet            no log line per round\n"
 	"  -h, --help         this help\n"
 	"\n"
@@ -53,7 +62,8 @@ static void on_signal(int sig)
 
 enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
-       O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE };
+       O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
+       O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -73,6 +83,11 @@ static const struct option broker_options[] = {
 	{ "vm-cooldown-s", required_argument, NULL, O_COOLDOWN },
 	{ "action-timeout-s", required_argument, NULL, O_ACTION_TIMEOUT },
 	{ "quiet", no_argument, NULL, O_QUIET },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "allow", required_argument, NULL, O_ALLOW },
+	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "peer-rate", required_argument, NULL, O_PEER_RATE },
+	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -103,6 +118,9 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		  &c->guard.vm_cooldown_ms },
 		{ O_ACTION_TIMEOUT, "--action-timeout-s", 1, 86400, 1000,
 		  &c->guard.action_timeout_ms },
+		{ O_PEER_RATE, "--peer-rate", 0, 100000000, 1, &c->peer_rate },
+		{ O_PEER_BURST, "--peer-burst", 1, 100000000, 1,
+		  &c->peer_burst },
 	};
 	char err[256];
 	int64_t v;
@@ -132,6 +150,9 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_LISTEN: c->listen = arg; return CLI_OK;
 	case O_DB: c->db_path = arg; return CLI_OK;
 	case O_QUIET: c->quiet = 1; return CLI_OK;
+	case O_KEY: c->key_file = arg; return CLI_OK;
+	case O_ALLOW: c->allow_file = arg; return CLI_OK;
+	case O_INSECURE: c->insecure = 1; return CLI_OK;
 	case O_PARAMS: *print_params = 1; return CLI_OK;
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))

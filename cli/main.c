@@ -28,6 +28,8 @@ static const struct command commands[] = {
 			    "action" },
 	{ "pause", cmd_pause, "stop all dispatching at once (kill switch)" },
 	{ "resume", cmd_resume, "dispatch again after a pause" },
+	{ "keygen", cmd_keygen, "make a CURVE key pair for the broker or an "
+				"agent" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -132,7 +132,7 @@ if [ -e "$tmp/b.db" ]; then
 else
 	pass=$((pass + 1))
 fi
-expect 1 stderr "cannot open database $tmp/no/such/dir.db" -- broker --db "$tmp/no/such/dir.db" --rounds 1
+expect 1 stderr "cannot open database $tmp/no/such/dir.db" -- broker --insecure --db "$tmp/no/such/dir.db" --rounds 1
 expect 2 stderr '--host: is required' -- agent
 expect 2 stderr "unrecognized option '--bogus'" -- agent --bogus
 expect 2 stderr "--capacity-mib: '0' is out of range" -- agent --host h --capacity-mib 0 --trace "$small" --vms 0:1
@@ -166,6 +166,29 @@ if [ ! -S /var/run/libvirt/libvirt-sock ]; then
 fi
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
+
+# CURVE: a tcp:// endpoint without keys is refused unless --insecure; key
+# files and the allow-list are checked before anything listens.
+expect 0 stdout 'usage: bourse keygen' -- keygen --help
+expect 2 stderr 'a NAME is needed' -- keygen
+expect 1 stderr "'a b' is not a valid name" -- keygen 'a b' --dir "$tmp"
+expect 0 stdout "allow-list line: k1 " -- keygen k1 --dir "$tmp"
+expect 1 stderr "k1.key: File exists .not overwritten." -- keygen k1 --dir "$tmp"
+if [ "$(stat -c %a "$tmp/k1.key")" = 600 ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: a secret key file is readable by others"
+fi
+expect 1 stderr 'is a TCP endpoint: give the broker --key FILE and --allow FILE' -- broker --db "$tmp/k.db" --rounds 1
+expect 1 stderr 'CURVE needs both --key' -- broker --key "$tmp/k1.key" --db "$tmp/k.db" --rounds 1
+expect 2 stderr 'contradict' -- broker --insecure --key "$tmp/k1.key" --allow "$tmp/k1.pub" --db "$tmp/k.db"
+expect 1 stderr "$tmp/nope.key: No such file" -- broker --key "$tmp/nope.key" --allow "$tmp/k1.pub" --db "$tmp/k.db" --rounds 1
+printf 'host-a %s\nhost-b not-a-key\n' "$(sed -n 's/^public-key = //p' "$tmp/k1.pub")" > "$tmp/allow"
+expect 1 stderr "allow:2: not a 40-character Z85 key" -- broker --key "$tmp/k1.key" --allow "$tmp/allow" --db "$tmp/k.db" --rounds 1
+expect 1 stderr "k1.pub: no secret-key" -- broker --key "$tmp/k1.pub" --allow "$tmp/allow" --db "$tmp/k.db" --rounds 1
+expect 1 stderr 'is a TCP endpoint: give --key' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --run-for-s 1
+expect 1 stderr 'CURVE needs both --key and --broker-key' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --key "$tmp/k1.key" --run-for-s 1
 
 # Modes and the kill switch: bad values exit 2 before touching anything; a
 # missing database is named and not created; then a round trip on a real one.

@@ -1,0 +1,307 @@
+/*
+ * keys.c - CURVE key pairs, key files and the allow-list (keys.h).
+ */
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "wire.h"
+
+/* Longest line read from a key file or allow-list. */
+#define KEYS_LINE_MAX 512
+
+int keys_z85_ok(const char *s)
+{
+	uint8_t bin[KEYS_BIN_LEN];
+
+	if (s == NULL || strlen(s) != KEYS_Z85_LEN)
+		return 0;
+	return zmq_z85_decode(bin, s) != NULL;
+}
+
+int keys_generate(keys_pair *kp, char *err, size_t errlen)
+{
+	if (zmq_curve_keypair(kp->pub, kp->sec) != 0) {
+		snprintf(err, errlen, "cannot make a key pair: %s (libzmq "
+			 "without CURVE?)", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates path (never over an existing file) with mode and text. */
+static int write_new(const char *path, int mode, const char *text, char *err,
+		     size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	size_t len = strlen(text);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+			 errno == EEXIST ? " (not overwritten)" : "");
+		return -1;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return close(fd);
+}
+
+int keys_write(const char *dir, const char *name, const keys_pair *kp,
+	       char *err, size_t errlen)
+{
+	char path[4096], text[512];
+
+	if (!wire_name_ok(name)) {
+		snprintf(err, errlen, "'%s' is not a valid name (1..128 "
+			 "printable characters, no spaces)", name);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	snprintf(text, sizeof(text), "# bourse CURVE key pair of %s: keep this "
+		 "file secret\npublic-key = %s\nsecret-key = %s\n", name,
+		 kp->pub, kp->sec);
+	if (write_new(path, 0600, text, err, errlen))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s.pub", dir, name);
+	snprintf(text, sizeof(text), "# bourse CURVE public key of %s\n"
+		 "public-key = %s\n", name, kp->pub);
+	return write_new(path, 0644, text, err, errlen);
+}
+
+/* If line is "<field> = <key>" (spaces around '=' optional), copies the
+ * key to out and returns 1; 0 if the line is another field; -1 if it is
+ * this field with a bad key. */
+static int key_line(const char *line, const char *field,
+		    char out[KEYS_Z85_LEN + 1])
+{
+	size_t flen = strlen(field);
+	const char *p = line;
+
+	if (strncmp(p, field, flen) != 0)
+		return 0;
+	p += flen;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != '=')
+		return 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, " \t\r\n");
+
+	if (n != KEYS_Z85_LEN || p[n + strspn(p + n, " \t\r\n")] != '\0')
+		return -1;
+	memcpy(out, p, KEYS_Z85_LEN);
+	out[KEYS_Z85_LEN] = '\0';
+	return keys_z85_ok(out) ? 1 : -1;
+}
+
+/* Reads public-key and (if sec) secret-key from path. */
+static int read_keys(const char *path, char *pub, char *sec, char *err,
+		     size_t errlen)
+{
+	char line[KEYS_LINE_MAX];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, rc = -1;
+
+	pub[0] = '\0';
+	if (sec)
+		sec[0] = '\0';
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int a, b = 0;
+
+		lineno++;
+		if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		a = key_line(line, "public-key", pub);
+		if (a == 0 && sec)
+			b = key_line(line, "secret-key", sec);
+		if (a < 0 || b < 0) {
+			snprintf(err, errlen, "%s:%d: not a %d-character Z85 "
+				 "key", path, lineno, KEYS_Z85_LEN);
+			goto out;
+		}
+	}
+	if (!pub[0] && !(sec && sec[0])) {
+		snprintf(err, errlen, "%s: no key in it (expected "
+			 "'public-key = ...'; see bourse keygen)", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+int keys_read_pair(const char *path, keys_pair *kp, char *err, size_t errlen)
+{
+	char derived[KEYS_Z85_LEN + 1];
+
+	if (read_keys(path, kp->pub, kp->sec, err, errlen))
+		return -1;
+	if (!kp->sec[0]) {
+		snprintf(err, errlen, "%s: no secret-key (a .pub file? the "
+			 "secret one is NAME.key)", path);
+		return -1;
+	}
+	if (zmq_curve_public(derived, kp->sec) != 0) {
+		snprintf(err, errlen, "%s: the secret key is not usable", path);
+		return -1;
+	}
+	if (kp->pub[0] && strcmp(derived, kp->pub) != 0) {
+		snprintf(err, errlen, "%s: public-key and secret-key are not "
+			 "a pair", path);
+		return -1;
+	}
+	memcpy(kp->pub, derived, sizeof(derived));
+	return 0;
+}
+
+int keys_read_public(const char *path, char pub[KEYS_Z85_LEN + 1], char *err,
+		     size_t errlen)
+{
+	keys_pair kp;
+
+	if (read_keys(path, kp.pub, kp.sec, err, errlen))
+		return -1;
+	if (kp.pub[0]) {
+		memcpy(pub, kp.pub, sizeof(kp.pub));
+		return 0;
+	}
+	return zmq_curve_public(pub, kp.sec) == 0 ? 0 : -1;
+}
+
+static int cmp_allowed(const void *a, const void *b)
+{
+	return memcmp(((const keys_allowed *)a)->key,
+		      ((const keys_allowed *)b)->key, KEYS_BIN_LEN);
+}
+
+/* One allow-list line "NAME KEY" into e; 0, or -1 with a message. */
+static int allow_line(const char *line, keys_allowed *e, char *why,
+		      size_t whylen)
+{
+	char name[KEYS_LINE_MAX], key[KEYS_LINE_MAX], extra[2];
+	int n = sscanf(line, "%511s %511s %1s", name, key, extra);
+
+	if (n != 2) {
+		snprintf(why, whylen, "expected 'HOST KEY'");
+		return -1;
+	}
+	if (!wire_name_ok(name) || strlen(name) >= sizeof(e->name)) {
+		snprintf(why, whylen, "'%.64s' is not a valid host name", name);
+		return -1;
+	}
+	if (!keys_z85_ok(key)) {
+		snprintf(why, whylen, "not a %d-character Z85 key",
+			 KEYS_Z85_LEN);
+		return -1;
+	}
+	zmq_z85_decode(e->key, key);
+	memcpy(e->name, name, strlen(name) + 1);
+	return 0;
+}
+
+static int allow_add(keys_allow *a, size_t *cap, const keys_allowed *e)
+{
+	if (a->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		keys_allowed *p = realloc(a->e, ncap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		a->e = p;
+		*cap = ncap;
+	}
+	a->e[a->n++] = *e;
+	return 0;
+}
+
+/* Sorted by key, no key twice. */
+static int allow_finish(keys_allow *a, const char *path, char *err,
+			size_t errlen)
+{
+	qsort(a->e, a->n, sizeof(*a->e), cmp_allowed);
+	for (size_t i = 1; i < a->n; i++)
+		if (!cmp_allowed(&a->e[i - 1], &a->e[i])) {
+			snprintf(err, errlen, "%s: one key is listed for %s and "
+				 "%s (a key speaks for one host)", path,
+				 a->e[i - 1].name, a->e[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+int keys_allow_read(const char *path, keys_allow *out, char *err,
+		    size_t errlen)
+{
+	char line[KEYS_LINE_MAX], why[128];
+	FILE *f = fopen(path, "r");
+	size_t cap = 0;
+	int lineno = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		keys_allowed e;
+
+		lineno++;
+		if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		if (allow_line(line, &e, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			goto fail;
+		}
+		if (allow_add(out, &cap, &e)) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			goto fail;
+		}
+	}
+	fclose(f);
+	f = NULL;
+	if (allow_finish(out, path, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	if (f)
+		fclose(f);
+	keys_allow_release(out);
+	return -1;
+}
+
+const char *keys_allow_find(const keys_allow *a,
+			    const uint8_t key[KEYS_BIN_LEN])
+{
+	keys_allowed k;
+	const keys_allowed *hit;
+
+	if (a->n == 0)
+		return NULL;
+	memcpy(k.key, key, KEYS_BIN_LEN);
+	hit = bsearch(&k, a->e, a->n, sizeof(*a->e), cmp_allowed);
+	return hit ? hit->name : NULL;
+}
+
+void keys_allow_release(keys_allow *a)
+{
+	free(a->e);
+	memset(a, 0, sizeof(*a));
+}
