@@ -13,6 +13,8 @@
 #   DEMO_WAIT_S how long to wait for recommendations (default 60)
 #
 # Logs go next to the database: <db>-broker.log, <db>-host-a.log, ...
+# CURVE keys (one pair for the broker, one per host, and the broker's
+# allow-list) are made afresh in <db>-keys/ with `bourse keygen`.
 
 set -eu
 
@@ -111,10 +113,20 @@ done
 start=$(date +%s)
 elapsed() { echo $(($(date +%s) - start)); }
 
+# ---- keys: TCP endpoints are authenticated (ZeroMQ CURVE) ------------------
+KEYS=$LOGBASE-keys
+rm -rf "$KEYS"
+mkdir -p "$KEYS"
+say "+ $BOURSE keygen broker --dir $KEYS; and one key pair per host, each in the allow-list"
+"$BOURSE" keygen broker --dir "$KEYS" >/dev/null
+for h in $HOSTS; do
+	"$BOURSE" keygen "$h" --dir "$KEYS" | sed -n 's/^allow-list line: //p' >>"$KEYS/allow"
+done
+
 # ---- the broker -------------------------------------------------------------
-say "+ $BOURSE broker --listen $ENDPOINT --db $DB --round-ms $ROUND_MS"
+say "+ $BOURSE broker --listen $ENDPOINT --db $DB --round-ms $ROUND_MS --key $KEYS/broker.key --allow $KEYS/allow"
 "$BOURSE" broker --listen "$ENDPOINT" --db "$DB" --round-ms "$ROUND_MS" \
-	>"$BROKER_LOG" 2>&1 &
+	--key "$KEYS/broker.key" --allow "$KEYS/allow" >"$BROKER_LOG" 2>&1 &
 broker_pid=$!
 
 i=0
@@ -143,9 +155,10 @@ for entry in $plan; do
 	IFS=$old_ifs
 	host=$1 cap=$2 first=$3 count=$4 prefix=$5
 	log=$LOGBASE-$host.log
-	say "+ $BOURSE agent --broker $ENDPOINT --host $host --capacity-mib $cap --trace $trace --vms $first:$count --vm-prefix $prefix"
+	say "+ $BOURSE agent --broker $ENDPOINT --host $host --capacity-mib $cap --trace $trace --vms $first:$count --vm-prefix $prefix --key $KEYS/$host.key --broker-key $KEYS/broker.pub"
 	"$BOURSE" agent --broker "$ENDPOINT" --host "$host" --capacity-mib "$cap" \
 		--trace "$trace" --vms "$first:$count" --vm-prefix "$prefix" \
+		--key "$KEYS/$host.key" --broker-key "$KEYS/broker.pub" \
 		>"$log" 2>&1 &
 	agent_pids="$agent_pids $!"
 done
