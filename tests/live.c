@@ -388,3 +388,23 @@ int live_teardown(void **state)
 	return 0;
 }
 
+
+int live_env(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (getenv("BOURSE_LIVE_VALGRIND")) {
+		const char *b = getenv("BOURSE_LIVE_BIN");
+
+		if (!b || access(b, X_OK) != 0 ||
+		    system("valgrind --version >/dev/null 2>&1") != 0) {
+			printf("skipped: needs valgrind and BOURSE_LIVE_BIN, a "
+			       "bourse built without sanitizers (make build); "
+			       "got '%s'\n", b ? b : "");
+			return -1;
+		}
+		live_bin = b;
+		live_valgrind = 1;
+		live_slow = 6;
+	}
+	return 0;
+}

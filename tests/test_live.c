@@ -650,20 +650,7 @@ int main(void)
 						live_teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	if (getenv("BOURSE_LIVE_VALGRIND")) {
-		const char *b = getenv("BOURSE_LIVE_BIN");
-
-		if (!b || access(b, X_OK) != 0 ||
-		    system("valgrind --version >/dev/null 2>&1") != 0) {
-			printf("skipped: needs valgrind and BOURSE_LIVE_BIN, a "
-			       "bourse built without sanitizers (make build); "
-			       "got '%s'\n", b ? b : "");
-			return 77;
-		}
-		live_bin = b;
-		live_valgrind = 1;
-		live_slow = 6;
-	}
+	if (live_env() != 0)
+		return 77;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
