@@ -38,6 +38,7 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "keys.h"
 #include "load.h"
 
 #ifndef BOURSE_BIN
@@ -46,7 +47,7 @@
 
 static const char usage[] =
 	"usage: bench_broker [--smoke] [--only ingest|memory|e2e] [--seconds N]\n"
-	"                    [--conns N] [--vms M] [--keep]\n"
+	"                    [--conns N] [--vms M] [--keep] [--curve]\n"
 	"\n"
 	"The real broker (`bourse broker`, $BOURSE_BENCH_BIN or the build's)\n"
 	"under a load process holding many agent connections over TCP loopback.\n"
@@ -59,6 +60,9 @@ static const char usage[] =
 	"--conns N (1..5000) and --vms M (VMs per connection, 1..1000) run\n"
 	"one size of your choice instead of the defaults. --keep leaves the\n"
 	"brokers' logs and databases in the temporary directory it names.\n"
+	"--curve runs every connection (and the raw sink) with ZeroMQ CURVE,\n"
+	"a key pair per connection in the broker's allow-list; without it the\n"
+	"broker runs --insecure.\n"
 	"--smoke runs each at a small size (CI). Figures only: timing never\n"
 	"fails the run. Results: docs/benchmarks.md.\n";
 
@@ -68,6 +72,8 @@ typedef struct opts {
 	int seconds;
 	size_t conns, vpc; /* --conns, --vms: one size instead of the defaults */
 	int keep;          /* --keep: leave the broker's logs and databases */
+	int curve;         /* --curve: CURVE on every connection */
+	keys_pair broker_kp; /* with --curve: the broker's (and the sink's) */
 	const char *bin;
 	char dir[PATH_MAX]; /* temporary directory: databases, logs */
 } opts;
@@ -203,18 +209,28 @@ static long proc_status_kib(pid_t pid, const char *key)
 /* The broker on tcp://127.0.0.1:port with its own database in o->dir. */
 /* The liveness is generous (100 s): the load process does not heartbeat
  * while it registers thousands of identities, and a broker under valgrind
- * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. No CURVE and no
- * per-peer rate limit: the load holds no keys and streams as fast as it
- * can (docs/benchmarks.md says what CURVE costs). */
+ * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. No per-peer rate
+ * limit: the load streams as fast as it can. CURVE with --curve (the
+ * load's allow-list in <name>.allow, written by bench_load()), else
+ * --insecure. */
 static int broker_start(const opts *o, const char *name, int port,
 			int64_t round_ms, proc *p, char *err, size_t errlen)
 {
 	char listen[64], db[PATH_MAX + 32], round[32];
+	char key[PATH_MAX + 32], allow[PATH_MAX + 32];
 	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
 			 db, "--round-ms", round, "--heartbeat-ms", "1000",
-			 "--liveness", "100", "--insecure", "--peer-rate", "0",
-			 NULL };
+			 "--liveness", "100", "--peer-rate", "0", "--insecure",
+			 NULL, NULL, NULL, NULL };
 
+	if (o->curve) {
+		snprintf(key, sizeof(key), "%s/broker.key", o->dir);
+		snprintf(allow, sizeof(allow), "%s/%s.allow", o->dir, name);
+		argv[14] = "--key";
+		argv[15] = key;
+		argv[16] = "--allow";
+		argv[17] = allow;
+	}
 	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
 	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);
 	snprintf(round, sizeof(round), "%" PRId64, round_ms);
@@ -237,11 +253,12 @@ static void on_term(int sig)
 }
 
 /* Receives every frame (routing id + body) and answers a 1-byte body with
- * one byte: the least a ROUTER can do. Same socket options as the broker. */
-static int sink_main(const char *endpoint)
+ * one byte: the least a ROUTER can do. Same socket options as the broker,
+ * and CURVE with the secret key given (any client key admitted). */
+static int sink_main(const char *endpoint, const char *secret)
 {
 	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-	int hwm = 100000, zero = 0;
+	int hwm = 100000, zero = 0, one = 1;
 	int64_t maxmsg = 1024 * 1024;
 	uint64_t n = 0;
 
@@ -250,6 +267,10 @@ static int sink_main(const char *endpoint)
 	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	if (secret) {
+		zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one));
+		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret, strlen(secret));
+	}
 	if (zmq_bind(s, endpoint)) {
 		fprintf(stderr, "sink: bind %s: %s\n", endpoint,
 			zmq_strerror(zmq_errno()));
@@ -289,13 +310,39 @@ static int sink_start(const opts *o, const char *self, int port, proc *p,
 		      char *err, size_t errlen)
 {
 	char ep[64];
-	char *argv[] = { (char *)self, "--sink", ep, NULL };
+	char *argv[] = { (char *)self, "--sink", ep,
+			 o->curve ? (char *)o->broker_kp.sec : NULL, NULL };
 
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	snprintf(p->log, sizeof(p->log), "%s/sink.log", o->dir);
 	if (proc_start(p, argv, err, errlen))
 		return -1;
 	return proc_wait_log(p, "listening on", err, errlen);
+}
+
+/* The load for broker `name`: with --curve, a key pair per connection and
+ * the broker's allow-list for them (<name>.allow). Not connected yet. */
+static load *bench_load(const opts *o, const char *name, size_t conns,
+			size_t vpc, char *err, size_t errlen)
+{
+	char allow[PATH_MAX + 32];
+	load *l = load_new(conns, vpc, o->curve ? o->broker_kp.pub : NULL, err,
+			   errlen);
+
+	snprintf(allow, sizeof(allow), "%s/%s.allow", o->dir, name);
+	if (l && o->curve && load_write_allow(l, allow, err, errlen)) {
+		load_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* The case's name, with "+curve" when on. */
+static void case_name(const opts *o, char *out, size_t len, const char *what,
+		      size_t conns, size_t vpc)
+{
+	snprintf(out, len, "%s %zux%zu%s", what, conns, vpc,
+		 o->curve ? "+curve" : "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -438,17 +485,20 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 	if (o->vpc)
 		pl.vpc = o->vpc;
 	int sp = free_port(), bp = free_port();
-
-	if (sink_start(o, self, sp, &sink, err, sizeof(err)) ||
-	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
-		goto out;
 	char ep[64];
 
+	raw = bench_load(o, "sink", pl.conns, pl.vpc, err, sizeof(err));
+	bl = raw ? bench_load(o, "ingest", pl.conns, pl.vpc, err, sizeof(err))
+		 : NULL;
+	if (!bl || sink_start(o, self, sp, &sink, err, sizeof(err)) ||
+	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
+		goto out;
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", sp);
-	raw = load_open(ep, pl.conns, pl.vpc, err, sizeof(err));
+	if (load_connect(raw, ep, err, sizeof(err)))
+		goto out;
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", bp);
-	bl = raw ? load_open(ep, pl.conns, pl.vpc, err, sizeof(err)) : NULL;
-	if (!bl || load_register(bl, 600000, err, sizeof(err)))
+	if (load_connect(bl, ep, err, sizeof(err)) ||
+	    load_register(bl, 600000, err, sizeof(err)))
 		goto out;
 	if (ingest_passes(&pl, raw, bl, raw_s, brk_s, err, sizeof(err)))
 		goto out;
@@ -457,7 +507,7 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 	double b = msgs / bench_median(brk_s, pl.passes);
 	char name[BENCH_NAME_MAX];
 
-	snprintf(name, sizeof(name), "ingest %zux%zu", pl.conns, pl.vpc);
+	case_name(o, name, sizeof(name), "ingest", pl.conns, pl.vpc);
 	bench_row *row = bench_report_row(rep, name);
 	bench_row_fig(row, "conns", (double)pl.conns, 0);
 	bench_row_fig(row, "msgs", msgs, 0);
@@ -607,14 +657,16 @@ static int bench_memory_case(const opts *o, size_t conns, size_t vpc,
 
 	char db[BENCH_NAME_MAX];
 
-	snprintf(name, sizeof(name), "memory %zux%zu", conns, vpc);
+	case_name(o, name, sizeof(name), "memory", conns, vpc);
 	snprintf(db, sizeof(db), "memory-%zux%zu", conns, vpc);
-	if (broker_start(o, db, port, MEM_ROUND_MS, &brk, err, sizeof(err)))
+	l = bench_load(o, db, conns, vpc, err, sizeof(err));
+	if (!l || broker_start(o, db, port, MEM_ROUND_MS, &brk, err,
+			       sizeof(err)))
 		goto out;
 	sleep_ms(200);
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-	l = load_open(ep, conns, vpc, err, sizeof(err));
-	if (!l || memory_steps(l, brk.pid, &m, err, sizeof(err)))
+	if (load_connect(l, ep, err, sizeof(err)) ||
+	    memory_steps(l, brk.pid, &m, err, sizeof(err)))
 		goto out;
 	memory_row(rep, name, conns, conns * vpc, &m);
 	rc = 0;
@@ -755,12 +807,13 @@ static int bench_e2e(const opts *o, bench_report *rep)
 	uint64_t k = 0;
 	int rc = -1, port = free_port();
 
-	snprintf(name, sizeof(name), "e2e %zux%zu", conns, vpc);
-	if (!st || broker_start(o, "e2e", port, 1000, &brk, err, sizeof(err)))
+	case_name(o, name, sizeof(name), "e2e", conns, vpc);
+	l = st ? bench_load(o, "e2e", conns, vpc, err, sizeof(err)) : NULL;
+	if (!l || broker_start(o, "e2e", port, 1000, &brk, err, sizeof(err)))
 		goto out;
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-	l = load_open(ep, conns, vpc, err, sizeof(err));
-	if (!l || load_register(l, 600000, err, sizeof(err)))
+	if (load_connect(l, ep, err, sizeof(err)) ||
+	    load_register(l, 600000, err, sizeof(err)))
 		goto out;
 	int64_t sent = bid_for(l, secs * 1000, 1000, 1, &k, err, sizeof(err));
 
@@ -818,6 +871,8 @@ static int parse(int argc, char **argv, opts *o)
 			o->vpc = (size_t)atoi(argv[++i]);
 		} else if (!strcmp(a, "--keep")) {
 			o->keep = 1;
+		} else if (!strcmp(a, "--curve")) {
+			o->curve = 1;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			printf("%s", usage);
 			return 1;
@@ -860,8 +915,8 @@ int main(int argc, char **argv)
 	opts o;
 	int rc, bad = 0;
 
-	if (argc == 3 && !strcmp(argv[1], "--sink"))
-		return sink_main(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--sink"))
+		return sink_main(argv[2], argc == 4 ? argv[3] : NULL);
 	rc = parse(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 2;
@@ -872,6 +927,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_broker: mkdtemp %s: %s\n", o.dir,
 			strerror(errno));
 		return 1;
+	}
+	if (o.curve) {
+		char kerr[512];
+
+		if (keys_generate(&o.broker_kp, kerr, sizeof(kerr)) ||
+		    keys_write(o.dir, "broker", &o.broker_kp, kerr,
+			       sizeof(kerr))) {
+			fprintf(stderr, "bench_broker: %s\n", kerr);
+			return 1;
+		}
 	}
 	bench_report_init(&rep, "broker");
 	if (wanted(&o, "ingest"))

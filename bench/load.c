@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "keys.h"
 #include "wire.h"
 
 /* Memory a host of the load sells per VM it carries, MiB: hosts of 10 VMs
@@ -27,6 +28,9 @@ struct load {
 	uint64_t *vm_seq;         /* per VM: conn * vpc + vm */
 	uint64_t *replies;        /* per connection */
 	uint64_t welcomes, errors, awards;
+	int curve;                /* CURVE: server_pub and a pair per conn */
+	char server_pub[KEYS_Z85_LEN + 1];
+	keys_pair *keys;          /* per connection */
 };
 
 static int64_t now_ms(void)
@@ -58,8 +62,17 @@ static int raise_fd_limit(size_t n_conns, char *err, size_t errlen)
 	return setrlimit(RLIMIT_NOFILE, &rl) ? -1 : 0;
 }
 
-static int open_socks(load *l, const char *endpoint, char *err,
-		      size_t errlen)
+static int curve_client(load *l, void *s, size_t i)
+{
+	return zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, l->server_pub,
+			      KEYS_Z85_LEN) ||
+	       zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, l->keys[i].pub,
+			      KEYS_Z85_LEN) ||
+	       zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, l->keys[i].sec,
+			      KEYS_Z85_LEN);
+}
+
+int load_connect(load *l, const char *endpoint, char *err, size_t errlen)
 {
 	int hwm = 0, zero = 0; /* unbounded queues: the load never drops */
 
@@ -75,7 +88,8 @@ static int open_socks(load *l, const char *endpoint, char *err,
 		zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-		if (zmq_connect(s, endpoint)) {
+		if ((l->curve && curve_client(l, s, i)) ||
+		    zmq_connect(s, endpoint)) {
 			snprintf(err, errlen, "connect %s: %s", endpoint,
 				 zmq_strerror(zmq_errno()));
 			return -1;
@@ -86,8 +100,25 @@ static int open_socks(load *l, const char *endpoint, char *err,
 	return 0;
 }
 
-load *load_open(const char *endpoint, size_t n_conns, size_t vms_per_conn,
-		char *err, size_t errlen)
+/* A key pair per connection, for the broker's allow-list. */
+static int make_keys(load *l, const char *server_pub, char *err,
+		     size_t errlen)
+{
+	l->keys = calloc(l->n, sizeof(*l->keys));
+	if (!l->keys) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(l->server_pub, sizeof(l->server_pub), "%s", server_pub);
+	l->curve = 1;
+	for (size_t i = 0; i < l->n; i++)
+		if (keys_generate(&l->keys[i], err, errlen))
+			return -1;
+	return 0;
+}
+
+load *load_new(size_t n_conns, size_t vms_per_conn, const char *server_pub,
+	       char *err, size_t errlen)
 {
 	load *l = calloc(1, sizeof(*l));
 
@@ -107,12 +138,42 @@ load *load_open(const char *endpoint, size_t n_conns, size_t vms_per_conn,
 		goto fail;
 	}
 	zmq_ctx_set(l->ctx, ZMQ_MAX_SOCKETS, (int)n_conns + 16);
-	if (open_socks(l, endpoint, err, errlen))
+	if (server_pub && make_keys(l, server_pub, err, errlen))
 		goto fail;
 	return l;
 fail:
 	load_close(l);
 	return NULL;
+}
+
+load *load_open(const char *endpoint, size_t n_conns, size_t vms_per_conn,
+		char *err, size_t errlen)
+{
+	load *l = load_new(n_conns, vms_per_conn, NULL, err, errlen);
+
+	if (l && load_connect(l, endpoint, err, errlen)) {
+		load_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+int load_write_allow(const load *l, const char *path, char *err,
+		     size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot write", path);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(f, "h%05zu %s\n", i, l->keys[i].pub);
+	if (fclose(f)) {
+		snprintf(err, errlen, "%s: cannot write", path);
+		return -1;
+	}
+	return 0;
 }
 
 void load_close(load *l)
@@ -129,6 +190,7 @@ void load_close(load *l)
 	free(l->host_seq);
 	free(l->vm_seq);
 	free(l->replies);
+	free(l->keys);
 	free(l);
 }
 

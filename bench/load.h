@@ -26,6 +26,16 @@ load *load_open(const char *endpoint, size_t n_conns, size_t vms_per_conn,
 		char *err, size_t errlen);
 void load_close(load *l);
 
+/* The same in two steps: the load (with server_pub, a CURVE key pair per
+ * connection, for a broker with that public key; NULL: no CURVE), then its
+ * connections. load_write_allow() writes the broker's allow-list for the
+ * load's keys ("h<i> KEY" a line). */
+load *load_new(size_t n_conns, size_t vms_per_conn, const char *server_pub,
+	       char *err, size_t errlen);
+int load_connect(load *l, const char *endpoint, char *err, size_t errlen);
+int load_write_allow(const load *l, const char *path, char *err,
+		     size_t errlen);
+
 size_t load_conns(const load *l);
 size_t load_vms_per_conn(const load *l);
 
