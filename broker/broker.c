@@ -73,6 +73,7 @@ void broker_config_default(broker_config *c)
 	c->guard.action_timeout_ms = 600000;
 	c->peer_rate = 5000;
 	c->peer_burst = 20000;
+	c->store_outage_ms = 600000;
 }
 
 int broker_config_validate(const broker_config *c, char *err, size_t errlen)
@@ -98,6 +99,8 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "the VM cooldown must be >= 0 and the action timeout >= 1 s";
 	else if (c->peer_rate < 0 || c->peer_burst < 1)
 		bad = "the peer rate must be >= 0 and its burst >= 1";
+	else if (c->store_outage_ms < 0)
+		bad = "the store outage limit must be >= 0";
 	else if (c->insecure && (c->key_file || c->allow_file))
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad) {
@@ -209,7 +212,9 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 	row.last_seen_ms = broker_wall_ms();
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
-		return -1;
+		/* a host the store knows goes on in memory; round.c writes it
+		 * again once the store is back */
+		return h->db_id && store_last_fault(b->st) ? 0 : -1;
 	}
 	h->db_id = row.id;
 	return 0;
@@ -303,7 +308,8 @@ static int persist_vm(broker *b, bvm *m)
 	row.last_migrated_round = m->cfg.last_migrated;
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
-		return -1;
+		/* as a host (persist_host()) */
+		return m->db_id && store_last_fault(b->st) ? 0 : -1;
 	}
 	m->db_id = row.id;
 	return 0;
@@ -722,6 +728,8 @@ fail:
 static int broker_open(broker *b, const broker_config *c, char *err,
 		       size_t errlen)
 {
+	int64_t wait;
+
 	memset(b, 0, sizeof(*b));
 	b->cfg = c;
 	if (broker_config_validate(c, err, errlen))
@@ -732,6 +740,13 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	if (store_open(c->db_path, STORE_CREATE, &b->st, err, errlen))
 		return -1;
+	/* the loop answers nobody while it waits for another process's lock:
+	 * a quarter of the shorter of the round and the liveness timeout
+	 * (docs/storage.md, "When the store fails") */
+	wait = c->round_ms < broker_liveness_ms(c) ? c->round_ms
+						   : broker_liveness_ms(c);
+	store_busy_ms(b->st, (int)(wait / 4 < STORE_BUSY_MS ? wait / 4
+							    : STORE_BUSY_MS));
 	if (store_round_last(b->st, &b->round, err, errlen))
 		return -1;
 	b->round++;
@@ -774,7 +789,7 @@ static void print_stats(const broker *b)
 
 static int done(const broker *b, volatile sig_atomic_t *stop)
 {
-	return *stop || (b->cfg->max_rounds &&
+	return *stop || b->store_gave_up || (b->cfg->max_rounds &&
 			 (int64_t)b->stats.rounds >= b->cfg->max_rounds);
 }
 
@@ -783,7 +798,11 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 {
 	broker b;
 	int64_t next_live;
+	int rc;
 
+	/* a file-size limit then fails the write (EFBIG), which the store
+	 * reports like a full disk, instead of killing the broker */
+	signal(SIGXFSZ, SIG_IGN);
 	if (broker_open(&b, c, err, errlen)) {
 		broker_close(&b);
 		return -1;
@@ -824,6 +843,9 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	print_stats(&b);
 	if (stats)
 		*stats = b.stats;
+	rc = b.store_gave_up ? -1 : 0; /* round.c said why */
+	if (rc)
+		snprintf(err, errlen, "%s", b.store_msg);
 	broker_close(&b);
-	return 0;
+	return rc;
 }

@@ -51,6 +51,9 @@ typedef struct broker_config {
 	int64_t peer_rate;      /* frames per second one connection may send
 	                         * (token bucket); 0: no limit */
 	int64_t peer_burst;     /* ... and in a burst (registration) */
+	int64_t store_outage_ms; /* stop once the store has refused every
+	                          * round this long; 0: never (docs/storage.md,
+	                          * "When the store fails") */
 	market_params market;
 	store_rec_policy recs;
 	broker_guardrails guard;
@@ -76,7 +79,8 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen);
 
 /* Run until *stop becomes non-zero (set it from a signal handler) or
  * max_rounds rounds have run. Returns 0 after a clean shutdown, or -1 with a
- * message if the broker could not start (endpoint in use, store refused).
+ * message if the broker could not start (endpoint in use, store refused) or
+ * stopped because the store refused its rounds for store_outage_ms.
  * stats may be NULL. */
 int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	       broker_stats *stats, char *err, size_t errlen);

@@ -164,6 +164,19 @@ typedef struct broker {
 	int64_t *sent;         /* rec ids whose ActionRequest went out in this
 	                        * run (dispatch.c) */
 	size_t n_sent, cap_sent;
+	/* ---- when the store fails (round.c, dispatch.c; docs/storage.md,
+	 * "When the store fails"). Zero while it works. ---- */
+	int store_down;            /* the last round was not persisted */
+	store_fault store_why;     /* ... for this fault */
+	int64_t store_down_since;  /* monotonic ms of the streak's first round */
+	int64_t store_first_lost;  /* the streak's first round */
+	uint64_t store_lost;       /* rounds of the streak */
+	uint64_t store_faults_seen; /* store_faults() after the last round */
+	int store_resync;          /* write hosts and VMs again */
+	int store_gave_up;         /* failed past store_outage_ms: stop */
+	char store_msg[1024];      /* why it stopped (broker_run()'s error) */
+	struct broker_held_result *held; /* results not recorded yet */
+	size_t n_held, cap_held;
 } broker;
 
 int64_t broker_now_ms(void);  /* monotonic */

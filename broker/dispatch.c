@@ -23,6 +23,14 @@
  * Exactly once: the transition approved -> dispatched is committed before
  * the ActionRequest leaves, so a restart between approval and dispatch
  * dispatches once, and one after dispatch re-sends the same id (step 5).
+ *
+ * When the store fails (round.c: the last round was not persisted) nothing
+ * of the above runs: nothing may be sent that the store has not recorded
+ * first. A result an agent sends meanwhile is kept in memory (b->held) and
+ * recorded first thing once the store takes a round again, before any
+ * action can time out; one whose request this run did not send is dropped,
+ * and the request re-sent (step 5) once the store is back: the agent
+ * answers a known id again without acting again.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +40,21 @@
 #include "broker_int.h"
 
 #define ACTOR "broker"
+
+/* An agent's result the store could not record yet. */
+struct broker_held_result {
+	int64_t id;          /* the recommendation */
+	store_rec_state to;  /* succeeded or failed */
+	char actor[STORE_NAME_MAX];
+	char why[STORE_TEXT_MAX];
+};
+
+/* Did the store's last refusal come from the file (locked, full, I/O)?
+ * Then the store holds its writes until the next round: stop the pass. */
+static int store_faulted(const broker *b)
+{
+	return store_last_fault(b->st) != STORE_FAULT_NONE;
+}
 
 /* Recommendations of one state, oldest first. */
 typedef struct rec_list {
@@ -201,6 +224,8 @@ static void expire_timeouts(broker *b, const rec_list *dispatched)
 			continue;
 		if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0)
 			sent_remove(b, r->id);
+		else if (store_faulted(b))
+			return;
 	}
 }
 
@@ -220,9 +245,10 @@ static void approve_automated(broker *b, const store_control *ctl)
 		const store_rec *r = &pending.v[i];
 
 		if (ctl->mode[action_of(r)] == STORE_MODE_AUTOMATED &&
-		    r->last_round == round)
-			transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
-				   "automated mode");
+		    r->last_round == round &&
+		    transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
+			       "automated mode") && store_faulted(b))
+			break;
 	}
 	free(pending.v);
 }
@@ -287,8 +313,12 @@ static void dispatch_approved(broker *b, const store_control *ctl,
 		snprintf(why, sizeof(why), "dispatched to %s (%s mode)",
 			 b->reg.hosts[h].name,
 			 store_mode_name(ctl->mode[action_of(r)]));
-		if (transition(b, r, STORE_REC_DISPATCHED, ACTOR, why))
+		/* recorded first: what is not recorded is never sent */
+		if (transition(b, r, STORE_REC_DISPATCHED, ACTOR, why)) {
+			if (store_faulted(b))
+				break;
 			continue;
+		}
 		send_request(b, r, h);
 		done++;
 		if (r->kind == STORE_REC_MIGRATE) {
@@ -320,6 +350,69 @@ static void resend_unsent(broker *b, const rec_list *dispatched)
 	}
 }
 
+/* ---- results the store could not take at once ---- */
+
+/* Record a result: 0 done, 1 the store failed (keep it), -1 it cannot be
+ * recorded (no longer dispatched: logged, dropped). */
+static int record_result(broker *b, const struct broker_held_result *h)
+{
+	char err[STORE_TEXT_MAX + 200];
+
+	if (store_rec_transition(b->st, h->id, h->to, h->actor, h->why,
+				 broker_wall_ms(), err, sizeof(err)) == 0) {
+		sent_remove(b, h->id);
+		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
+			h->id, store_rec_state_name(h->to), h->why);
+		return 0;
+	}
+	fprintf(stderr, "broker: dispatch: %s\n", err);
+	return store_faulted(b) ? 1 : -1;
+}
+
+/* Keep a result the store could not take, if this run sent its request;
+ * otherwise the request goes again once the store is back (step 5). */
+static void hold_result(broker *b, const struct broker_held_result *h)
+{
+	if (!sent_has(b, h->id)) {
+		fprintf(stderr, "broker: result of action rec-%" PRId64 " not "
+			"recorded (the store is failing); the action is asked "
+			"for again once it is back\n", h->id);
+		return;
+	}
+	if (b->n_held == b->cap_held) {
+		size_t cap = b->cap_held ? 2 * b->cap_held : 8;
+		struct broker_held_result *p = realloc(b->held,
+						       cap * sizeof(*p));
+
+		if (!p) {
+			sent_remove(b, h->id); /* asked for again instead */
+			return;
+		}
+		b->held = p;
+		b->cap_held = cap;
+	}
+	b->held[b->n_held++] = *h;
+	fprintf(stderr, "broker: result of recommendation %" PRId64 " (%s) "
+		"kept in memory until the store takes it\n", h->id,
+		store_rec_state_name(h->to));
+}
+
+/* The results kept while the store failed, oldest first. Returns -1 if
+ * the store failed again (the rest are kept). */
+static int replay_held(broker *b)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < b->n_held && (rc = record_result(b, &b->held[i])) <= 0)
+		i++;
+	if (i == 0)
+		return rc > 0 ? -1 : 0;
+	memmove(b->held, b->held + i, (b->n_held - i) * sizeof(*b->held));
+	b->n_held -= i;
+	return rc > 0 ? -1 : 0;
+}
+
 void broker_dispatch(broker *b)
 {
 	store_control ctl;
@@ -327,6 +420,10 @@ void broker_dispatch(broker *b)
 	uint32_t *migr;
 	char err[256];
 
+	if (b->store_down)
+		return; /* nothing is sent that the store cannot record first */
+	if (replay_held(b))
+		return;
 	if (store_control_get(b->st, &ctl, err, sizeof(err))) {
 		fprintf(stderr, "broker: dispatch: %s\n", err);
 		return;
@@ -347,37 +444,53 @@ void broker_dispatch(broker *b)
 
 /* ---- results ---- */
 
+static void stray_result(broker *b, const Bourse__ActionResult *res,
+			 const char *actor)
+{
+	char why[STORE_TEXT_MAX], err[STORE_TEXT_MAX + 200];
+
+	snprintf(why, sizeof(why), "action %s: %s (not a dispatched "
+		 "recommendation)", res->id, res->detail);
+	if (store_audit(b->st, actor, "action.stray_result", 0, why,
+			broker_wall_ms(), err, sizeof(err)))
+		fprintf(stderr, "broker: store: %s\n", err);
+}
+
 void broker_action_result(broker *b, const Bourse__Envelope *e)
 {
 	const Bourse__ActionResult *res = e->action_result;
-	char actor[STORE_NAME_MAX], why[STORE_TEXT_MAX], err[256];
+	struct broker_held_result h;
+	char err[256];
 	store_rec r;
-	int64_t id;
 	int ok = res->status == BOURSE__ACTION_STATUS__ACTION_OK;
 
-	snprintf(actor, sizeof(actor), "agent:%s", e->sender);
-	if (sscanf(res->id, "rec-%" SCNd64, &id) != 1 ||
-	    store_rec_get(b->st, id, &r, err, sizeof(err)) ||
-	    r.state != STORE_REC_DISPATCHED) {
-		snprintf(why, sizeof(why), "action %s: %s (not a dispatched "
-			 "recommendation)", res->id, res->detail);
-		if (store_audit(b->st, actor, "action.stray_result", 0, why,
-				broker_wall_ms(), err, sizeof(err)))
-			fprintf(stderr, "broker: store: %s\n", err);
+	memset(&h, 0, sizeof(h));
+	snprintf(h.actor, sizeof(h.actor), "agent:%s", e->sender);
+	if (sscanf(res->id, "rec-%" SCNd64, &h.id) != 1) {
+		stray_result(b, res, h.actor);
 		return;
 	}
-	snprintf(why, sizeof(why), "%s%s%s", ok ? "done"
+	h.to = ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED;
+	snprintf(h.why, sizeof(h.why), "%s%s%s", ok ? "done"
 		 : res->status == BOURSE__ACTION_STATUS__ACTION_TIMEOUT
 		 ? "failed (timeout)"
 		 : res->status == BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED
 		 ? "failed (unsupported)" : "failed",
 		 res->detail[0] ? ": " : "", res->detail);
-	if (transition(b, &r, ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED,
-		       actor, why) == 0) {
-		sent_remove(b, id);
-		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
-			id, ok ? "succeeded" : "failed", why);
+	if (b->store_down) {
+		hold_result(b, &h);
+		return;
 	}
+	if (store_rec_get(b->st, h.id, &r, err, sizeof(err)) ||
+	    r.state != STORE_REC_DISPATCHED) {
+		if (store_faulted(b))
+			hold_result(b, &h);
+		else
+			stray_result(b, res, h.actor);
+		return;
+	}
+	if (record_result(b, &h) > 0)
+		hold_result(b, &h);
 }
 
 void broker_dispatch_release(broker *b)
@@ -385,4 +498,7 @@ void broker_dispatch_release(broker *b)
 	free(b->sent);
 	b->sent = NULL;
 	b->n_sent = b->cap_sent = 0;
+	free(b->held);
+	b->held = NULL;
+	b->n_held = b->cap_held = 0;
 }

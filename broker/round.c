@@ -10,7 +10,15 @@
  * 3. the round's rows (prices, samples and allocations, recommendations with
  *    a sentence saying why, signals) written in one store transaction;
  *    recommendations for VMs on lost hosts are left out;
- * 4. one Award per online host connection.
+ * 4. one Award per online host connection, whether or not step 3 worked.
+ *
+ * When the store refuses the round (locked by another process, disk full:
+ * docs/storage.md, "When the store fails") the round still clears and its
+ * awards go out; the error is logged once per streak of failed rounds, the
+ * store is tried again at the next round, and dispatch.c waits. Once a
+ * round is written again the hosts and VMs are written again too (their
+ * registrations or state changes may have failed meanwhile). A streak
+ * longer than --store-outage-s stops the broker (b->store_gave_up).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -321,13 +329,173 @@ static void fill_signals(const broker *b, store_signal_row *out)
 	}
 }
 
+/* ---- when the store fails ---- */
+
+/* What an operator does about a fault that lasted too long. */
+static const char *outage_advice(store_fault f)
+{
+	switch (f) {
+	case STORE_FAULT_LOCKED:
+		return "end the process that holds its lock ('fuser -v' on the "
+		       "file lists who has it open)";
+	case STORE_FAULT_FULL:
+		return "free space on its disk (or raise the broker's file-size "
+		       "limit)";
+	default:
+		return "check the file, its permissions and its disk";
+	}
+}
+
+/* The streak has lasted store_outage_ms: stop cleanly. The log gets the
+ * details; broker_run() returns what happened and what to do, short enough
+ * for its caller's message buffer. */
+static void store_give_up(broker *b, const char *err)
+{
+	int64_t s = (broker_now_ms() - b->store_down_since) / 1000;
+
+	b->store_gave_up = 1;
+	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
+		PRId64 " not persisted, everything persisted before is intact: "
+		"%s\n", b->store_first_lost, b->round, err);
+	snprintf(b->store_msg, sizeof(b->store_msg), "stopped: the database "
+		 "%s refused every round for %" PRId64 " s; to recover, %s, "
+		 "then start the broker again", b->cfg->db_path, s,
+		 outage_advice(store_last_fault(b->st)));
+}
+
+/* Round b->round was not persisted. The first of a streak is logged with
+ * SQLite's words and what the broker does meanwhile; the rest only if the
+ * fault changes (the round's own line says "not persisted"). */
+static void store_failed(broker *b, const char *err)
+{
+	store_fault f = store_last_fault(b->st);
+	int64_t limit = b->cfg->store_outage_ms;
+	char stop[64];
+
+	b->stats.store_errors++;
+	if (!b->store_down) {
+		b->store_down = 1;
+		b->store_down_since = broker_now_ms();
+		b->store_first_lost = b->round;
+		b->store_lost = 0;
+		fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
+			"%s\n", b->round, err);
+		snprintf(stop, sizeof(stop), "; the broker stops if it has not "
+			 "after %" PRId64 " s", limit / 1000);
+		fprintf(stderr, "broker: store: rounds go on in memory and awards "
+			"are sent; nothing is dispatched until the store takes a "
+			"round again (tried every round%s)\n", limit ? stop : "");
+	} else if (f != b->store_why) {
+		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
+			" not persisted: %s\n", b->round, err);
+	}
+	b->store_why = f;
+	b->store_lost++;
+	if (limit && broker_now_ms() - b->store_down_since >= limit)
+		store_give_up(b, err);
+}
+
+static void store_recovered(broker *b)
+{
+	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
+		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
+		"the rounds table); persisting again from round %" PRId64 "\n",
+		b->store_lost, b->store_lost == 1 ? "" : "s",
+		b->store_first_lost, b->round - 1, b->round);
+	b->store_down = 0;
+	b->store_why = STORE_FAULT_NONE;
+}
+
+/* A registered host as the store keeps it, its state first (which also
+ * marks its VMs, and is audited only if it changed). */
+static int resync_host(broker *b, const bhost *h, char *err, size_t errlen)
+{
+	store_host_state st = h->online ? STORE_HOST_ONLINE : STORE_HOST_LOST;
+	store_host_row row;
+
+	if (store_host_set_state(b->st, h->db_id, st, broker_wall_ms(), err,
+				 errlen))
+		return -1;
+	memset(&row, 0, sizeof(row));
+	snprintf(row.name, sizeof(row.name), "%s", h->name);
+	snprintf(row.uri, sizeof(row.uri), "%s", h->uri);
+	row.capacity_mib = h->capacity_mib;
+	row.reserve_mib = h->reserve_mib;
+	row.state = st;
+	row.last_seen_ms = broker_wall_ms() - (broker_now_ms() - h->last_seen);
+	return store_host_upsert(b->st, &row, err, errlen);
+}
+
+static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
+{
+	const bhost *h = &b->reg.hosts[m->host];
+	store_vm_row row;
+
+	memset(&row, 0, sizeof(row));
+	snprintf(row.name, sizeof(row.name), "%s", m->name);
+	row.host_id = h->db_id;
+	row.startup_mib = m->cfg.startup;
+	row.minimum_mib = m->cfg.minimum;
+	row.maximum_mib = m->cfg.maximum;
+	row.buffer_pct = m->cfg.buffer_pct;
+	row.weight = m->cfg.weight;
+	row.reservation_mib = m->cfg.reservation;
+	row.limit_mib = m->cfg.limit;
+	row.shares = m->cfg.shares;
+	row.state = h->online ? STORE_VM_ACTIVE : STORE_VM_LOST;
+	row.last_seen_ms = broker_wall_ms();
+	row.last_migrated_round = m->cfg.last_migrated;
+	return store_vm_upsert(b->st, &row, err, errlen);
+}
+
+/* Some write failed since the last round (a registration, a host lost or
+ * back): write every host and VM registered in this run as the broker
+ * knows them now. Hosts and VMs are few next to a round's rows, and this
+ * runs once per outage. Stops at the first failure, to try again after the
+ * next round. */
+static void resync_registry(broker *b)
+{
+	registry *r = &b->reg;
+	size_t nh = 0, nv = 0;
+	char err[300];
+
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		const bhost *h = &r->hosts[i];
+
+		if (!h->registered || !h->db_id)
+			continue;
+		if (resync_host(b, h, err, sizeof(err)))
+			goto fail;
+		nh++;
+	}
+	for (size_t i = 0; i < r->n_vms; i++) {
+		const bvm *m = &r->vms[i];
+
+		if (!m->registered || m->gone || !m->db_id ||
+		    m->host == BROKER_NO_SLOT || !r->hosts[m->host].db_id)
+			continue;
+		if (resync_vm(b, m, err, sizeof(err)))
+			goto fail;
+		nv++;
+	}
+	b->store_resync = 0;
+	fprintf(stderr, "broker: store: hosts and VMs written again (%zu "
+		"hosts, %zu VMs)\n", nh, nv);
+	return;
+fail:
+	fprintf(stderr, "broker: store: hosts and VMs not written again yet: "
+		"%s\n", err);
+}
+
 /* Write the round in one store transaction; *out says what became of the
- * recommendations. */
+ * recommendations. The store holds its writes after a fault (store.h):
+ * this is where the broker tries it again, once a round. */
 static int persist(broker *b, const round_rows *rows, int64_t started,
 		   int64_t duration_ms, store_round_outcome *out)
 {
 	store_round rd;
-	char err[300];
+	char err[STORE_TEXT_MAX + 200];
+	int rc;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.round = b->round;
@@ -343,14 +511,19 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	rd.n_recs = rows->n_recs;
 	rd.signals = rows->signals;
 	rd.n_signals = b->res.n_signals;
-	if (store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), out,
-			      err, sizeof(err))) {
-		b->stats.store_errors++;
-		fprintf(stderr, "broker: round %" PRId64 " not persisted: %s\n",
-			b->round, err);
-		return -1;
-	}
-	return 0;
+	if (store_faults(b->st) != b->store_faults_seen)
+		b->store_resync = 1; /* a write between rounds failed */
+	store_retry(b->st);
+	rc = store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), out,
+			       err, sizeof(err));
+	if (rc)
+		store_failed(b, err);
+	else if (b->store_down)
+		store_recovered(b);
+	if (rc == 0 && b->store_resync)
+		resync_registry(b);
+	b->store_faults_seen = store_faults(b->st);
+	return rc;
 }
 
 /* Microseconds on the monotonic clock: the round's phases are timed finer
@@ -379,6 +552,19 @@ static void log_round(const broker *b, const round_rows *rows,
 		out->superseded, out->expired, b->res.n_signals,
 		(double)(t[3] - t[0]) / 1000, (double)(t[1] - t[0]) / 1000,
 		(double)(t[2] - t[1]) / 1000, (double)(t[3] - t[2]) / 1000);
+}
+
+/* A round the store refused: what was decided and sent, and how long the
+ * store has been failing (its error was logged with the first one). */
+static void log_round_lost(const broker *b, const round_rows *rows)
+{
+	if (b->cfg->quiet)
+		return;
+	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
+		"(%" PRIu64 " in a row)\n", b->round, b->cl.n_hosts,
+		b->n_settling, b->cl.n_vms, rows->n_recs, b->res.n_signals,
+		b->store_lost);
 }
 
 /* The Award of cluster host h for the n VM awards in vms (all to conn). */
@@ -526,7 +712,8 @@ int broker_round(broker *b)
 		t[3] = now_us();
 		log_round(b, &rows, &out, t);
 	} else {
-		send_awards(b);
+		send_awards(b); /* the market is recomputed every round */
+		log_round_lost(b, &rows);
 	}
 	rc = 0;
 out:

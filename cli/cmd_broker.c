@@ -38,6 +38,8 @@ static const char broker_usage[] =
 	"                     last one (default 600)\n"
 	"  --action-timeout-s N  a dispatched action with no result by then has\n"
 	"                     failed (default 600)\n"
+	"  --store-outage-s N stop (exit 1) once the database has refused every\n"
+	"                     round for N s; 0: never (default 600)\n"
 	"  --key FILE         CURVE: the broker's key pair (bourse keygen NAME:\n"
 	"                     NAME.key); with --allow\n"
 	"  --allow FILE       CURVE: agents' public keys, one 'HOST KEY' a line;\n"
@@ -63,7 +65,7 @@ static void on_signal(int sig)
 enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
        O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
-       O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST };
+       O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -88,6 +90,7 @@ static const struct option broker_options[] = {
 	{ "insecure", no_argument, NULL, O_INSECURE },
 	{ "peer-rate", required_argument, NULL, O_PEER_RATE },
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
+	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -121,6 +124,8 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		{ O_PEER_RATE, "--peer-rate", 0, 100000000, 1, &c->peer_rate },
 		{ O_PEER_BURST, "--peer-burst", 1, 100000000, 1,
 		  &c->peer_burst },
+		{ O_STORE_OUTAGE, "--store-outage-s", 0, 30 * 86400, 1000,
+		  &c->store_outage_ms },
 	};
 	char err[256];
 	int64_t v;

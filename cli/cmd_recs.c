@@ -405,6 +405,18 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 
 /* ---- approve / reject ---------------------------------------------------- */
 
+/* The file failed (locked, full): the store refuses the rest at once, and
+ * the operator tries them all again, so say which were not tried. */
+static void not_tried(const struct recs_args *a, const int64_t *ids, int from)
+{
+	if (from >= a->n_ids)
+		return;
+	fprintf(stderr, "bourse recs %s: not tried:", a->sub);
+	for (int i = from; i < a->n_ids; i++)
+		fprintf(stderr, " %lld", (long long)ids[i]);
+	fprintf(stderr, "\n");
+}
+
 static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 		  store_rec_state to)
 {
@@ -415,9 +427,20 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 	for (int i = 0; i < a->n_ids; i++) {
 		if (store_rec_transition(s, ids[i], to, actor, a->reason,
 					 cli_wall_ms(), err, sizeof(err)) != 0) {
-			fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
 			failed = 1;
-			continue;
+			if (store_last_fault(s) == STORE_FAULT_NONE) {
+				fprintf(stderr, "bourse recs %s: %s\n", a->sub,
+					err);
+				continue;
+			}
+			/* each is its own transaction: this one left
+			 * nothing behind */
+			fprintf(stderr, "bourse recs %s: recommendation %lld "
+				"not %s: %s\n",
+				a->sub, (long long)ids[i],
+				store_rec_state_name(to), err);
+			not_tried(a, ids, i + 1);
+			break;
 		}
 		printf("%s %lld\n", store_rec_state_name(to), (long long)ids[i]);
 		fflush(stdout);

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "store_internal.h"
 
@@ -238,7 +241,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" limit_mib = excluded.limit_mib, shares = excluded.shares,"
 		" state = excluded.state, last_seen_ms = excluded.last_seen_ms,"
 		" last_migrated_round = excluded.last_migrated_round RETURNING id",
-	[ST_HOST_GET_NAME] = "SELECT name FROM hosts WHERE id = ?1",
+	[ST_HOST_GET_NAME] = "SELECT name, state FROM hosts WHERE id = ?1",
 	[ST_HOST_SET_STATE] = "UPDATE hosts SET state = ?2 WHERE id = ?1",
 	[ST_VMS_SET_STATE_BY_HOST] =
 		"UPDATE vms SET state = ?3 WHERE host_id = ?1 AND state = ?2",
@@ -332,11 +335,110 @@ void store__err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* SQLite reports a write the OS refused for lack of room as SQLITE_FULL
+ * only for ENOSPC; a file-size limit (EFBIG) or a quota is a plain I/O
+ * error, and by then errno is gone. So look: a process file-size limit the
+ * database or its WAL has reached, or a filesystem with no block left, is
+ * no room. Fills why with what was found. */
+static int no_room(const store *s, char *why, size_t size)
+{
+	char wal[PATH_MAX];
+	struct rlimit rl;
+	struct statvfs fs;
+	struct stat sb;
+	off_t big = 0;
+
+	if (stat(s->path, &sb) == 0)
+		big = sb.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (stat(wal, &sb) == 0 && sb.st_size > big)
+		big = sb.st_size;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)big >= rl.rlim_cur) {
+		snprintf(why, size, "; this process may write files of at most "
+			 "%llu bytes (RLIMIT_FSIZE)",
+			 (unsigned long long)rl.rlim_cur);
+		return 1;
+	}
+	if (statvfs(s->path, &fs) == 0 && fs.f_bavail == 0) {
+		snprintf(why, size, "; its filesystem has no free block");
+		return 1;
+	}
+	return 0;
+}
+
+/* What the handle's last error is, for the file; why gets the OS's part
+ * of the story ("" if none). */
+static store_fault classify(store *s, char *why, size_t size)
+{
+	int sys = sqlite3_system_errno(s->db);
+
+	why[0] = 0;
+	switch (sqlite3_extended_errcode(s->db) & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return STORE_FAULT_LOCKED;
+	case SQLITE_FULL:
+		return STORE_FAULT_FULL;
+	case SQLITE_IOERR:
+		if (sys)
+			snprintf(why, size, ": %s", strerror(sys));
+		if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT ||
+		    (!sys && no_room(s, why, size)))
+			return STORE_FAULT_FULL;
+		return STORE_FAULT_IO;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		if (sys)
+			snprintf(why, size, ": %s", strerror(sys));
+		return STORE_FAULT_IO;
+	default:
+		return STORE_FAULT_NONE;
+	}
+}
+
+/* SQLite's words for a fault, with the OS's part (why) and what to do,
+ * into buf: the part of a message an operator acts on. */
+static void fault_words(store *s, store_fault f, const char *why, char *buf,
+			size_t size)
+{
+	const char *msg = sqlite3_errmsg(s->db);
+
+	switch (f) {
+	case STORE_FAULT_LOCKED:
+		snprintf(buf, size, "database is locked by another process "
+			 "(SQLite: %s, after waiting %d ms); try again", msg,
+			 s->busy_ms);
+		break;
+	case STORE_FAULT_FULL:
+		snprintf(buf, size, "no room to write the database: the "
+			 "disk is full or the file reached its size limit "
+			 "(SQLite: %s%s); free space and try again", msg, why);
+		break;
+	default:
+		snprintf(buf, size, "the database file cannot be read or "
+			 "written (SQLite: %s%s); check the file and its "
+			 "disk and try again", msg, why);
+		break;
+	}
+}
+
 void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 {
+	char why[128], words[STORE_TEXT_MAX];
+	store_fault f = classify(s, why, sizeof(why));
 	va_list ap;
 	size_t n;
 
+	s->fault = f;
+	if (f != STORE_FAULT_NONE) {
+		fault_words(s, f, why, words, sizeof(words));
+		snprintf(s->fault_msg, sizeof(s->fault_msg), "%s", words);
+		s->faults++;
+		s->held = 1;
+	}
 	if (!err || errlen == 0)
 		return;
 	va_start(ap, fmt);
@@ -344,7 +446,8 @@ void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(err);
 	if (n + 1 < errlen)
-		snprintf(err + n, errlen - n, ": %s", sqlite3_errmsg(s->db));
+		snprintf(err + n, errlen - n, ": %s", f != STORE_FAULT_NONE
+			 ? words : sqlite3_errmsg(s->db));
 }
 
 int store__each(store *s, sqlite3_stmt *st,
@@ -378,10 +481,53 @@ sqlite3_stmt *store__stmt(store *s, enum store_stmt which)
 
 int store__writable(store *s, char *err, size_t errlen)
 {
-	if (!s->readonly)
-		return 0;
-	store__err(err, errlen, "database %s is open read-only", s->path);
-	return -1;
+	if (s->readonly) {
+		store__err(err, errlen, "database %s is open read-only", s->path);
+		s->fault = STORE_FAULT_NONE;
+		return -1;
+	}
+	if (s->held) {
+		/* the lock is not waited for again, the full disk not written
+		 * again, until the writer says when (store_retry()) */
+		store__err(err, errlen, "not written, a write just failed: %s",
+			   s->fault_msg);
+		s->faults++;
+		return -1;
+	}
+	s->fault = STORE_FAULT_NONE;
+	return 0;
+}
+
+store_fault store_last_fault(const store *s)
+{
+	return s->fault;
+}
+
+uint64_t store_faults(const store *s)
+{
+	return s->faults;
+}
+
+const char *store_fault_name(store_fault f)
+{
+	switch (f) {
+	case STORE_FAULT_LOCKED: return "locked";
+	case STORE_FAULT_FULL: return "full";
+	case STORE_FAULT_IO: return "I/O error";
+	case STORE_FAULT_NONE: break;
+	}
+	return "";
+}
+
+void store_retry(store *s)
+{
+	s->held = 0;
+}
+
+void store_busy_ms(store *s, int ms)
+{
+	s->busy_ms = ms > 0 ? ms : 1;
+	sqlite3_busy_timeout(s->db, s->busy_ms);
 }
 
 /* Step a statement that returns no row. */
@@ -629,7 +775,7 @@ static int open_db(store *s, int flags, char *err, size_t errlen)
 			  ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(s->path, &s->db, oflags, NULL) == SQLITE_OK) {
 		sqlite3_extended_result_codes(s->db, 1);
-		sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+		store_busy_ms(s, STORE_BUSY_MS);
 		return 0;
 	}
 	if (s->db)

@@ -16,7 +16,10 @@
  *    transition is in one table in store.c (store_rec_transition_ok()).
  *
  * Errors: functions return 0 (or a count, where said) on success and -1 on
- * failure with a one-line message in err.
+ * failure with a one-line message in err. A write that fails leaves the file
+ * as it was (its transaction is rolled back); a locked, full or failing
+ * file is a fault (store_last_fault()), after which the handle refuses
+ * writes until store_retry().
  *
  * Ownership: a store handle is freed with store_close(). Every struct passed
  * in is borrowed for the call. Strings in structs filled by the store
@@ -34,7 +37,9 @@
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
 #define STORE_SCHEMA_VERSION 5
 
-/* How long a writer waits for a lock held by another process, ms. */
+/* How long a handle waits for a lock held by another process, ms, unless
+ * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
+ * "When the store fails"). */
 #define STORE_BUSY_MS 5000
 
 #define STORE_NAME_MAX 129 /* WIRE_MAX_NAME + NUL */
@@ -61,6 +66,42 @@ int store_schema_version(store *s);
  * STORE_SCHEMA_VERSION) exactly as that version of bourse did. */
 int store_create_at_version(const char *path, int version, char *err,
 			    size_t errlen);
+
+/* ---- when the file fails ------------------------------------------------ */
+
+/* Why a call failed, as far as the file is concerned. */
+typedef enum store_fault {
+	STORE_FAULT_NONE = 0, /* not the file: bad input, an illegal
+	                       * transition, a constraint */
+	STORE_FAULT_LOCKED,   /* another connection held the lock past the
+	                       * busy timeout (SQLITE_BUSY, SQLITE_LOCKED) */
+	STORE_FAULT_FULL,     /* no room: SQLITE_FULL, or an I/O error with
+	                       * ENOSPC, EDQUOT or EFBIG (a file-size limit) */
+	STORE_FAULT_IO,       /* the file cannot be read or written: any other
+	                       * I/O error, permissions, a damaged file */
+} store_fault;
+
+/* The fault of the last call that failed on s (STORE_FAULT_NONE if it
+ * failed for another reason). Its message (err) then says, in SQLite's
+ * words and with the OS error, what happened and ends "try again". */
+store_fault store_last_fault(const store *s);
+
+/* How many calls on s have failed for a fault since it was opened: a
+ * writer compares two readings to learn that some write failed between. */
+uint64_t store_faults(const store *s);
+
+/* "locked", "full", "I/O error" ("" for STORE_FAULT_NONE). */
+const char *store_fault_name(store_fault f);
+
+/* After a fault, s refuses every write at once, with the same fault and a
+ * message naming it, without touching the file, until store_retry(): a
+ * single-threaded writer (the broker) then waits for the lock once per
+ * attempt it chooses (its rounds) instead of on every write, and a CLI
+ * command stops at the first fault. Reads are not refused. */
+void store_retry(store *s);
+
+/* How long s waits for a lock held by another process, ms (> 0). */
+void store_busy_ms(store *s, int ms);
 
 /* ---- registry ---------------------------------------------------------- */
 
@@ -118,7 +159,9 @@ int store_host_upsert(store *s, store_host_row *row, char *err, size_t errlen);
 int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen);
 
 /* Set a host's state (and the state of its VMs: LOST with it, ACTIVE when it
- * comes back ONLINE, untouched for GONE). Audited. */
+ * comes back ONLINE, untouched for GONE). Audited when the state changes:
+ * setting the state a host already has writes its VMs' and no audit entry
+ * (the broker writes every host's state again after a store outage). */
 int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
 			 int64_t now_ms, char *err, size_t errlen);
 

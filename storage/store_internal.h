@@ -70,6 +70,12 @@ struct store {
 	int readonly; /* opened with STORE_READONLY */
 	int version;  /* PRAGMA user_version once open */
 	sqlite3_stmt *st[ST_COUNT]; /* prepared by store_open() */
+	/* faults (store.h, "when the file fails"): set by store__dberr() */
+	int busy_ms;       /* the lock wait, for messages */
+	store_fault fault; /* of the last failure */
+	uint64_t faults;   /* failures for a fault since open */
+	int held;          /* refuse writes until store_retry() */
+	char fault_msg[STORE_TEXT_MAX]; /* what the fault that held it said */
 };
 
 /* The columns of a store_rec, in the order store__rec_read() reads them
@@ -89,15 +95,17 @@ struct store {
 void store__err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "<what>: <sqlite's message for the handle>" into err. Call before any
- * ROLLBACK, which would replace sqlite's message. */
+/* "<what>: <sqlite's message for the handle>" into err, and the fault it
+ * is (if any) recorded in s, holding its writes (store_retry()). Call
+ * before any ROLLBACK, which would replace sqlite's message. */
 void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* A cached statement, reset and with its bindings cleared. */
 sqlite3_stmt *store__stmt(store *s, enum store_stmt which);
 
-/* Fails with a message if s was opened read-only. */
+/* Every public write starts here: fails with a message if s was opened
+ * read-only or its writes are held after a fault; clears the last fault. */
 int store__writable(store *s, char *err, size_t errlen);
 
 /* BEGIN IMMEDIATE (waits up to STORE_BUSY_MS for other writers), COMMIT,

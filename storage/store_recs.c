@@ -211,6 +211,7 @@ int store_rec_get(store *s, int64_t id, store_rec *out, char *err,
 	sqlite3_stmt *st = store__stmt(s, ST_REC_GET);
 	int rc;
 
+	s->fault = STORE_FAULT_NONE; /* "no recommendation" is no fault */
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)

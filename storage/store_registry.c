@@ -107,14 +107,21 @@ static int host_set_state(store *s, uint32_t host_id, store_host_state st,
 {
 	sqlite3_stmt *q = store__stmt(s, ST_HOST_GET_NAME);
 	char name[STORE_NAME_MAX];
+	int was, rc;
 
 	sqlite3_bind_int64(q, 1, host_id);
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		store__err(err, errlen, "no host %u", host_id);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			store__err(err, errlen, "no host %u", host_id);
+		else
+			store__dberr(s, err, errlen, "cannot read host %u",
+				     host_id);
 		sqlite3_reset(q);
 		return -1;
 	}
 	store__text(q, 0, name, sizeof(name));
+	was = sqlite3_column_int(q, 1);
 	sqlite3_reset(q);
 
 	q = store__stmt(s, ST_HOST_SET_STATE);
@@ -135,6 +142,10 @@ static int host_set_state(store *s, uint32_t host_id, store_host_state st,
 			goto fail;
 	}
 	sqlite3_reset(q);
+	/* the VMs are written anyway: a registration upsert sets the host's
+	 * state without them */
+	if (was == (int)st)
+		return 0;
 	return store__audit(s, "broker", host_state_event(st), 0, name, now_ms,
 			    err, errlen);
 fail:

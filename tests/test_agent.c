@@ -1027,6 +1027,17 @@ static void test_bad_config(void **state)
 
 	(void)state;
 	agent_config_default(&c);
+	c.host = "h1"; /* tcp:// (the default) needs keys, or insecure */
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is a TCP endpoint: give --key"));
+	c.key_file = "/nonexistent/h1.key";
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CURVE needs both --key and --broker-key"));
+	c.broker_key_file = "/nonexistent/broker.pub";
+	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/h1.key: No such file"));
+	agent_config_default(&c);
+	c.insecure = 1;
 	c.host = "bad name";
 	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "host name"));
@@ -1038,6 +1049,7 @@ static void test_bad_config(void **state)
 	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nothing to run"));
 	agent_config_default(&c);
+	c.insecure = 1;
 	c.host = "h1";
 	c.backoff_min_ms = 0;
 	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), -1);

@@ -1,0 +1,576 @@
+/*
+ * test_faults.c - the store failing under the real system (issue 7):
+ * another process holds the database's lock, the disk fills up, the store
+ * stays broken past --store-outage-s. The real `bourse broker` and agents
+ * run as processes (tests/live.h); the faults are real: a second SQLite
+ * connection in this process holding a write transaction, and a file-size
+ * limit lowered on the broker process with prlimit(2), which makes its
+ * writes fail with EFBIG as a full disk fails them with ENOSPC (a small
+ * filesystem would need mount privileges).
+ *
+ * The promises (docs/storage.md, "When the store fails"): the error is
+ * logged once per streak, with SQLite's words; rounds go on in memory and
+ * awards are sent; nothing is dispatched that is not recorded first; the
+ * store is persisted to again by itself once it works, hosts and VMs
+ * included; rounds in between are a gap whose length the log states; the
+ * CLI fails clearly and changes nothing while the file is locked; the file
+ * passes integrity_check and nothing persisted is lost; a store broken past
+ * the limit stops the broker cleanly with exit status 1 and what to do.
+ */
+#define _GNU_SOURCE /* prlimit() */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "live.h"
+
+#define VM_LOST 2 /* store_vm_state: STORE_VM_LOST */
+#define REC_DISPATCHED 6
+#define REC_SUCCEEDED 7
+#define CLI_BUSY_MS 5000  /* STORE_BUSY_MS: how long the CLI waits */
+
+/* The process copying the piped broker's output into its log. */
+static pid_t logger = -1;
+
+/* ---- processes ---- */
+
+/* Copy fd into path until end of file, then exit (a forked child). */
+static void copy_out(int fd, const char *path)
+{
+	char buf[4096];
+	ssize_t n;
+	int out = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	if (out < 0)
+		_exit(1);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			_exit(1);
+	_exit(0);
+}
+
+/* The broker as live_start_broker_with() starts it, but writing its
+ * output into a pipe that a child copies into l->blog: a file-size limit
+ * on the broker applies to every regular file it writes, its log too, and
+ * the test must read what it says while its limit is 0. */
+static void start_broker_piped(struct live *l, const char *const *extra)
+{
+	char round[16], hb[16], lv[16];
+	const char *argv[32] = { live_bin, "broker", "--listen", l->ep, "--db",
+				 l->db, "--round-ms", round, "--heartbeat-ms", hb,
+				 "--liveness", lv };
+	size_t n = 12;
+	int fds[2];
+
+	snprintf(round, sizeof(round), "%d", ROUND_MS);
+	snprintf(hb, sizeof(hb), "%d", HB_MS);
+	snprintf(lv, sizeof(lv), "%d", LIVENESS);
+	while (extra && *extra && n < 31)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	assert_int_equal(pipe(fds), 0);
+	logger = fork();
+	assert_true(logger >= 0);
+	if (logger == 0) {
+		close(fds[1]);
+		copy_out(fds[0], l->blog);
+	}
+	l->broker = fork();
+	assert_true(l->broker >= 0);
+	if (l->broker == 0) {
+		if (dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
+			_exit(126);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* An agent as live_start_agent() starts it, logging every award. */
+static void start_agent(struct live *l, int i, const char *host,
+			const char *cap, const char *vms)
+{
+	char log[160];
+	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
+			       "--trace", l->trace, "--vms", vms, "--broker",
+			       l->ep, "--step-s", "300", "--actuator", "dry-run",
+			       "--dry-run-delay-ms",
+			       l->dry_delay_ms ? l->dry_delay_ms : "0",
+			       "--verbose", NULL };
+
+	snprintf(log, sizeof(log), "%s/%s.log", l->dir, host);
+	l->agents[i] = live_spawn(l, log, args);
+}
+
+/* live_start_cluster_with(), with the agents above. */
+static void start_cluster(struct live *l, int piped, const char *const *extra)
+{
+	if (piped)
+		start_broker_piped(l, extra);
+	else
+		live_start_broker_with(l, extra);
+	start_agent(l, 0, "host-a", "8192", "0:4");
+	start_agent(l, 1, "host-b", "32768", "4:2");
+	live_wait_online(l, 2);
+	assert_true(live_wait_at_least(l, 6, WAIT_MS,
+				       "SELECT COUNT(*) FROM vms") >= 0);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS,
+				       "SELECT COUNT(*) FROM recs") >= 0);
+	live_wait_rounds_after(l, live_last_round(l), 2);
+}
+
+/* Wait up to timeout_ms for pid to exit by itself: its wait status, or -1
+ * (then it is still running). */
+static int wait_exit(pid_t *pid, int timeout_ms)
+{
+	int64_t end = live_now_ms() + timeout_ms;
+	int status;
+
+	while (live_now_ms() < end) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return status;
+		}
+		live_sleep_ms(10);
+	}
+	return -1;
+}
+
+/* The broker's file-size limit: 0 fails its every write like a full disk
+ * (EFBIG; the broker ignores SIGXFSZ), RLIM_INFINITY is room again. */
+static void broker_fsize(struct live *l, rlim_t cur)
+{
+	struct rlimit old, lim;
+
+	assert_int_equal(prlimit(l->broker, RLIMIT_FSIZE, NULL, &old), 0);
+	lim.rlim_cur = cur < old.rlim_max ? cur : old.rlim_max;
+	lim.rlim_max = old.rlim_max;
+	assert_int_equal(prlimit(l->broker, RLIMIT_FSIZE, &lim, NULL), 0);
+}
+
+/* ---- the database ---- */
+
+/* Another process holding the write lock, as an operator's `sqlite3` with
+ * a transaction left open would: BEGIN EXCLUSIVE and a row written. */
+static sqlite3 *lock_db(struct live *l)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(l->db, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO audit (ts_ms, actor, "
+				      "event) VALUES (0, 'test', 'test.lock')",
+				      NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+static void unlock_db(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* The file is whole: integrity_check says ok, no foreign key dangles, and
+ * the lock holder's rolled-back row is not there. */
+static void assert_file_ok(struct live *l)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open_v2(l->db, &db, SQLITE_OPEN_READONLY,
+					 NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1,
+					    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1,
+					    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event"
+				    " = 'test.lock'"), 0);
+}
+
+static int64_t rec_state(struct live *l, int64_t id)
+{
+	return live_q_int(l, "SELECT state FROM recs WHERE id = %" PRId64, id);
+}
+
+static void wait_rec_state(struct live *l, int64_t id, int st)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT state = %d FROM recs WHERE id = %"
+		 PRId64, st, id);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
+}
+
+static int64_t audit_count(struct live *l, int64_t rec, const char *event)
+{
+	return live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
+			  PRId64 " AND event = '%s'", rec, event);
+}
+
+static int64_t pending_resize(struct live *l, int64_t not)
+{
+	return live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d AND "
+			  "kind = 1 AND id != %" PRId64, REC_PENDING, not);
+}
+
+/* ---- logs ---- */
+
+/* Wait until path has at least n lines containing needle. */
+static void wait_log(const char *path, const char *needle, int n)
+{
+	int64_t end = live_now_ms() + WAIT_MS;
+
+	while (live_count_in_file(path, needle) < n) {
+		if (live_now_ms() > end)
+			fail_msg("'%s' not %d times in %s", needle, n, path);
+		live_sleep_ms(20);
+	}
+}
+
+/* The number right after needle in the first line holding it, or -1. */
+static int64_t log_number(const char *path, const char *needle)
+{
+	char line[2048];
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, needle);
+
+		if (p && sscanf(p + strlen(needle), "%lld", &v) == 1)
+			break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* The first round written after round r, minus r, minus one: how many
+ * round numbers the rounds table skips there. */
+static int64_t gap_after(struct live *l, int64_t r)
+{
+	return live_q_int(l, "SELECT MIN(round) - %" PRId64 " - 1 FROM rounds "
+			  "WHERE round > %" PRId64, r, r);
+}
+
+static void agent_log(const struct live *l, const char *host, char *path,
+		      size_t size)
+{
+	snprintf(path, size, "%s/%s.log", l->dir, host);
+}
+
+/* How many results the agents gave for action rec-<id> (an action carried
+ * out again would give two). */
+static int times_acted(struct live *l, int64_t id)
+{
+	char path[160], needle[48];
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
+		n += live_count_in_file(path, needle);
+	}
+	return n;
+}
+
+/* ---- the tests ---- */
+
+/* (a) Another process holds the write lock for many rounds: the broker
+ * logs it once, serves the agents, marks a host lost in memory; the CLI's
+ * write waits its bounded time and fails clearly, changing nothing, while
+ * its reads work; once the lock is gone the rounds are persisted again,
+ * the lost host is written, and nothing approved before is lost. */
+static void test_locked_by_another_process(void **state)
+{
+	struct live *l = *state;
+	char out[160], a_log[160], award[64];
+	int64_t a, b, r, t0, took, gap, host_b;
+	sqlite3 *lock;
+
+	start_cluster(l, 0, NULL);
+	agent_log(l, "host-a", a_log, sizeof(a_log));
+	host_b = live_host_id(l, "host-b");
+	a = pending_resize(l, 0);
+	assert_true(a > 0);
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
+				      ">/dev/null", BOURSE_BIN, a, l->db), 0);
+	b = pending_resize(l, a);
+	assert_true(b > 0);
+
+	lock = lock_db(l);
+	r = live_last_round(l); /* nothing is written past it while locked */
+	wait_log(l->blog, "not persisted: ", 1);
+	assert_int_equal(live_count_in_file(l->blog, "database is locked by "
+					    "another process"), 1);
+
+	/* a host lost while the store is locked is lost in memory */
+	live_stop_proc(&l->agents[1], SIGKILL, 5000);
+	wait_log(l->blog, "host host-b lost", 1);
+
+	/* the CLI waits its bounded time, then says so and changes nothing;
+	 * reads do not wait (WAL) */
+	snprintf(out, sizeof(out), "%s/cli.err", l->dir);
+	t0 = live_now_ms();
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " %" PRId64
+				      " --db %s 2>%s", BOURSE_BIN, b, a, l->db,
+				      out), 1);
+	took = live_now_ms() - t0;
+	assert_true(took >= CLI_BUSY_MS - 500 && took < 3 * CLI_BUSY_MS);
+	assert_int_equal(live_count_in_file(out, "database is locked by "
+					    "another process"), 1);
+	assert_int_equal(live_count_in_file(out, "try again"), 1);
+	assert_int_equal(live_count_in_file(out, "not tried"), 1);
+	assert_int_equal(live_run_cli("%s recs list --db %s >/dev/null",
+				      BOURSE_BIN, l->db), 0);
+	assert_int_equal(live_run_cli("%s hosts --db %s >/dev/null",
+				      BOURSE_BIN, l->db), 0);
+
+	/* many rounds went by, none persisted, the error logged once; the
+	 * agent left was awarded in rounds the table never got */
+	wait_log(l->blog, "awards sent, not persisted", 5);
+	assert_int_equal(live_count_in_file(l->blog, "not persisted: "), 1);
+	assert_int_equal(live_last_round(l), r);
+	snprintf(award, sizeof(award), "round %" PRId64 ": vm-1 target", r + 3);
+	assert_true(live_count_in_file(a_log, award) >= 1);
+	assert_true(live_alive(l->broker) && live_alive(l->agents[0]));
+	/* the broker never stalled on the lock long enough to seem gone */
+	assert_int_equal(live_count_in_file(a_log, "broker silent"), 0);
+	/* its host's loss is not in the file yet */
+	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE id = %"
+				    PRId64, host_b), HOST_ONLINE);
+
+	unlock_db(lock);
+	live_wait_rounds_after(l, r, 3);
+	wait_log(l->blog, "store recovered after ", 1);
+	gap = gap_after(l, r);
+	assert_true(gap >= 5);
+	assert_int_equal(log_number(l->blog, "store recovered after "), gap);
+	/* the host lost meanwhile is written lost, its VMs with it */
+	wait_log(l->blog, "hosts and VMs written again", 1);
+	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE id = %"
+				    PRId64, host_b), HOST_LOST);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id"
+				    " = %" PRId64 " AND state = %d", host_b,
+				    VM_LOST), 2);
+	/* audited once; host-a, written again unchanged, not at all */
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event"
+				    " = 'host.lost' AND detail = 'host-b'"), 1);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event"
+				    " LIKE 'host.%%' AND detail = 'host-a'"), 0);
+
+	/* nothing lost, nothing half-done: a approved, b never approved */
+	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	assert_int_equal(audit_count(l, b, "rec.approved"), 0);
+	assert_int_equal(audit_count(l, a, "rec.approved"), 1);
+	assert_file_ok(l);
+	/* the CLI writes again */
+	b = pending_resize(l, a);
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
+				      ">/dev/null", BOURSE_BIN, b, l->db), 0);
+	assert_int_equal(rec_state(l, b), REC_APPROVED);
+	live_stop_all_cleanly(l);
+}
+
+/* (b) The disk fills up (the broker's file-size limit drops to 0) with an
+ * action in flight: the broker is not killed, reports the fault, keeps the
+ * agent's result in memory, dispatches nothing, takes a host registering
+ * again; once there is room it records the result, the action was carried
+ * out once, the rounds and the registry are persisted again. */
+static void test_disk_full_then_room_again(void **state)
+{
+	struct live *l = *state;
+	char a_log[160], b_log[160], award[64];
+	int64_t c, d, r, gap, regs, awards;
+
+	l->dry_delay_ms = "1500";
+	start_cluster(l, 1, NULL);
+	agent_log(l, "host-a", a_log, sizeof(a_log));
+	agent_log(l, "host-b", b_log, sizeof(b_log));
+	assert_int_equal(live_run_cli("%s mode manual --db %s >/dev/null",
+				      BOURSE_BIN, l->db), 0);
+	c = pending_resize(l, 0);
+	assert_true(c > 0);
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
+				      ">/dev/null", BOURSE_BIN, c, l->db), 0);
+	wait_rec_state(l, c, REC_DISPATCHED);
+
+	/* the disk is full while the agent carries c out */
+	broker_fsize(l, 0);
+	wait_log(l->blog, "not persisted: ", 1);
+	assert_true(live_count_in_file(l->blog, "no room to write the "
+				       "database: the disk is full or the file "
+				       "reached its size limit (SQLite: disk I/O "
+				       "error; this process may write files of "
+				       "at most 0 bytes (RLIMIT_FSIZE))") >= 1);
+	wait_log(l->blog, "kept in memory until the store takes it", 1);
+	assert_true(live_alive(l->broker)); /* SIGXFSZ ignored */
+	r = live_last_round(l);
+	assert_int_equal(rec_state(l, c), REC_DISPATCHED);
+
+	/* an approval meanwhile (the CLI has room) is not dispatched: the
+	 * broker cannot record it first */
+	d = pending_resize(l, c);
+	assert_true(d > 0);
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
+				      ">/dev/null", BOURSE_BIN, d, l->db), 0);
+
+	/* an agent that restarts registers again, in memory, and is served */
+	regs = live_count_in_file(a_log, "registered with the broker");
+	live_stop_proc(&l->agents[0], SIGKILL, 5000);
+	awards = live_count_in_file(a_log, "vm-1 target");
+	start_agent(l, 0, "host-a", "8192", "0:4");
+	wait_log(a_log, "registered with the broker", (int)regs + 1);
+	wait_log(a_log, "vm-1 target", (int)awards + 2);
+	wait_log(l->blog, "awards sent, not persisted", 5);
+	assert_int_equal(live_count_in_file(l->blog, "not persisted: "), 1);
+	assert_int_equal(live_count_in_file(l->blog, "dispatched recommendation"),
+			 1);
+	assert_int_equal(live_last_round(l), r);
+	assert_int_equal(rec_state(l, d), REC_APPROVED);
+	snprintf(award, sizeof(award), "round %" PRId64 ": vm-5 target", r + 3);
+	assert_true(live_count_in_file(b_log, award) >= 1);
+	assert_int_equal(live_count_in_file(b_log, "broker silent"), 0);
+	assert_true(live_count_in_file(l->blog, "host host-a is back") +
+		    live_count_in_file(l->blog, "moved to a new connection") >= 1);
+
+	/* room again: the store takes the next round by itself */
+	broker_fsize(l, RLIM_INFINITY);
+	live_wait_rounds_after(l, r, 3);
+	wait_log(l->blog, "store recovered after ", 1);
+	gap = gap_after(l, r);
+	assert_true(gap >= 5);
+	assert_int_equal(log_number(l->blog, "store recovered after "), gap);
+	wait_log(l->blog, "hosts and VMs written again (2 hosts, 6 VMs)", 1);
+	wait_rec_state(l, c, REC_SUCCEEDED);
+	wait_rec_state(l, d, REC_SUCCEEDED);
+	live_wait_rounds_after(l, live_last_round(l), 3);
+	/* each carried out once, dispatched once, its result recorded once */
+	assert_int_equal(times_acted(l, c), 1);
+	assert_int_equal(times_acted(l, d), 1);
+	assert_int_equal(live_count_starting(a_log, "dry run: would") +
+			 live_count_starting(b_log, "dry run: would"), 2);
+	assert_int_equal(audit_count(l, c, "rec.dispatched"), 1);
+	assert_int_equal(audit_count(l, c, "rec.succeeded"), 1);
+	assert_int_equal(audit_count(l, d, "rec.dispatched"), 1);
+	assert_file_ok(l);
+	live_stop_all_cleanly(l);
+}
+
+/* (c) The store stays locked past --store-outage-s: the broker stops by
+ * itself, exit status 1, saying what happened and what to do; the file is
+ * whole, and a broker started again goes on from the last round written. */
+static void test_outage_limit_stops_cleanly(void **state)
+{
+	struct live *l = *state;
+	const char *const limit[] = { "--store-outage-s", "1", NULL };
+	int64_t a, r, t0, took;
+	sqlite3 *lock;
+	int st;
+
+	start_cluster(l, 0, limit);
+	a = pending_resize(l, 0);
+	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
+				      ">/dev/null", BOURSE_BIN, a, l->db), 0);
+
+	lock = lock_db(l);
+	t0 = live_now_ms();
+	r = live_last_round(l);
+	st = wait_exit(&l->broker, WAIT_MS);
+	took = live_now_ms() - t0;
+	assert_int_not_equal(st, -1);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(took >= 1000); /* not before the limit */
+	assert_true(took < 1000 + 20 * ROUND_MS * live_slow);
+	assert_int_equal(live_count_in_file(l->blog, "broker: stopped after "),
+			 1);
+	assert_int_equal(live_count_in_file(l->blog, "bourse broker: stopped: "
+					    "the database"), 1);
+	assert_int_equal(live_count_in_file(l->blog, "refused every round for "
+					    "1 s"), 1);
+	assert_int_equal(live_count_in_file(l->blog, "giving up: rounds "), 1);
+	assert_int_equal(live_count_in_file(l->blog, "everything persisted "
+					    "before is intact: "), 1);
+	assert_int_equal(live_count_in_file(l->blog, "end the process that "
+					    "holds its lock"), 1);
+	assert_true(live_count_in_file(l->blog, "database is locked by another "
+				       "process") >= 2);
+	unlock_db(lock);
+
+	assert_file_ok(l);
+	assert_int_equal(live_last_round(l), r);
+	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	live_db_close(l);
+	/* started again, it goes on from the last round written */
+	live_start_broker(l);
+	live_wait_rounds_after(l, r, 3);
+	assert_int_equal(live_q_int(l, "SELECT MIN(round) FROM rounds WHERE "
+				    "round > %" PRId64, r), r + 1);
+	live_wait_online(l, 2);
+	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	live_stop_all_cleanly(l);
+}
+
+/* ---- fixtures ---- */
+
+static int faults_setup(void **state)
+{
+	logger = -1;
+	return live_setup(state);
+}
+
+/* The broker first, so that the logger sees the end of its pipe. */
+static int faults_teardown(void **state)
+{
+	struct live *l = *state;
+
+	live_stop_proc(&l->broker, SIGKILL, 5000);
+	if (logger > 0)
+		waitpid(logger, NULL, 0);
+	logger = -1;
+	return live_teardown(state);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_locked_by_another_process,
+						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full_then_room_again,
+						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(test_outage_limit_stops_cleanly,
+						faults_setup, faults_teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
