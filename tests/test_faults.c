@@ -540,6 +540,114 @@ static void test_outage_limit_stops_cleanly(void **state)
 	live_stop_all_cleanly(l);
 }
 
+/* A trace of n VMs (ids 101..100+n) for a big host: its rounds take long
+ * enough that a kill at a random moment often lands inside one. */
+static void write_big_trace(const char *path, int n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "vm,time_s,provisioned_mib,demand_mib\n");
+	for (int vm = 101; vm <= 100 + n; vm++)
+		for (int step = 0; step < 8; step++)
+			fprintf(f, "%d,%d,4096,%d\n", vm,
+				1372629600 + 300 * step,
+				900 + (vm * 37 + step * 211) % 2800);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Sum and count of the round times (ms) the broker logged: how much of its
+ * time it spends inside a round. */
+static double round_ms_logged(const char *path, int *n)
+{
+	char line[1024];
+	double sum = 0, ms;
+	FILE *f = fopen(path, "r");
+
+	*n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, " signals, ");
+
+		if (p && sscanf(p, " signals, %lf ms", &ms) == 1) {
+			sum += ms;
+			(*n)++;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+/* (d) The broker killed with SIGKILL again and again at arbitrary moments,
+ * with a host of 3,000 VMs making each round's clearing and transaction
+ * long: after every kill the file is whole and a restarted broker goes on
+ * from the last persisted round; approved and dispatched recommendations
+ * are never lost and no action is carried out twice; the agents come back
+ * by themselves. */
+static void test_killed_mid_round_repeatedly(void **state)
+{
+	struct live *l = *state;
+	char trace[160], log[160], cmd_db[200];
+	int64_t ids[2], r;
+	int n = 0;
+
+	snprintf(trace, sizeof(trace), "%s/big.csv", l->dir);
+	write_big_trace(trace, 3000);
+	start_cluster(l, 0, NULL);
+	snprintf(log, sizeof(log), "%s/big.log", l->dir);
+	const char *big[] = { "agent", "--host", "big", "--capacity-mib",
+			      "8000000", "--trace", trace, "--vms", "0:3000",
+			      "--broker", l->ep, "--step-s", "300", NULL };
+	l->agents[2] = live_spawn(l, log, big);
+	assert_true(live_wait_at_least(l, 3006, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "vms") >= 0);
+	snprintf(cmd_db, sizeof(cmd_db), "--db '%s'", l->db);
+	/* two recommendations approved and, in manual mode, dispatched */
+	assert_int_equal(live_run_cli("'%s' mode manual --for resize-up,"
+				      "resize-down,migrate %s >/dev/null",
+				      live_bin, cmd_db), 0);
+	ids[0] = pending_resize(l, 0);
+	ids[1] = pending_resize(l, ids[0]);
+	assert_true(ids[0] > 0 && ids[1] > 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(live_run_cli("'%s' recs approve %" PRId64
+					      " %s >/dev/null", live_bin,
+					      ids[i], cmd_db), 0);
+
+	for (int k = 0; k < 10; k++) {
+		r = live_last_round(l);
+		live_wait_rounds_after(l, r, 1);
+		live_sleep_ms((k * 53) % 200); /* somewhere in a 200 ms round */
+		live_stop_proc(&l->broker, SIGKILL, 5000);
+		live_db_close(l);
+		assert_file_ok(l);
+		r = live_last_round(l);
+		live_start_broker(l);
+		/* it goes on from the last persisted round */
+		live_wait_rounds_after(l, r, 2);
+		assert_int_equal(gap_after(l, r), 0);
+	}
+	/* every VM back, every approval kept, nothing done twice */
+	live_wait_online(l, 3);
+	for (int i = 0; i < 2; i++) {
+		int64_t st = rec_state(l, ids[i]);
+
+		assert_true(st == REC_APPROVED || st == REC_DISPATCHED ||
+			    st == REC_SUCCEEDED);
+		assert_true(times_acted(l, ids[i]) <= 1);
+		assert_true(audit_count(l, ids[i], "rec.dispatched") <= 1);
+	}
+	live_stop_all_cleanly(l);
+	double busy = round_ms_logged(l->blog, &n);
+
+	fprintf(stderr, "10 kills; the broker spent %.0f ms in %d rounds, "
+		"%.0f%% of its 200 ms periods: about that share of the kills "
+		"landed inside a round\n", busy, n,
+		n ? 100.0 * busy / (200.0 * n) : 0);
+	assert_file_ok(l);
+}
+
 /* ---- fixtures ---- */
 
 static int faults_setup(void **state)
@@ -568,6 +676,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full_then_room_again,
 						faults_setup, faults_teardown),
 		cmocka_unit_test_setup_teardown(test_outage_limit_stops_cleanly,
+						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_mid_round_repeatedly,
 						faults_setup, faults_teardown),
 	};
 
