@@ -158,9 +158,10 @@ typedef struct broker {
 	uint64_t keys_refused; /* handshakes refused by the allow-list */
 	int64_t max_host_mib;  /* the largest capacity registered: no VM can
 	                        * want more */
-	int64_t now;           /* monotonic ms, read once per batch of frames:
-	                        * a batch takes milliseconds, liveness is
-	                        * counted in seconds */
+	int64_t now;           /* monotonic ms, read every 256 frames of a
+	                        * batch (broker_run): a clock read per frame
+	                        * costs, a stale one ages what a slow batch
+	                        * hears */
 	int64_t *sent;         /* rec ids whose ActionRequest went out in this
 	                        * run (dispatch.c) */
 	size_t n_sent, cap_sent;
