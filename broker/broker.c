@@ -203,13 +203,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 	store_host_row row;
 	char err[256];
 
-	memset(&row, 0, sizeof(row));
-	snprintf(row.name, sizeof(row.name), "%s", h->name);
-	snprintf(row.uri, sizeof(row.uri), "%s", h->uri);
-	row.capacity_mib = h->capacity_mib;
-	row.reserve_mib = h->reserve_mib;
-	row.state = st;
-	row.last_seen_ms = broker_wall_ms();
+	registry_host_row(h, st, broker_wall_ms(), &row);
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
 		/* a host the store knows goes on in memory; round.c writes it
@@ -292,20 +286,7 @@ static int persist_vm(broker *b, bvm *m)
 	store_vm_row row;
 	char err[256];
 
-	memset(&row, 0, sizeof(row));
-	snprintf(row.name, sizeof(row.name), "%s", m->name);
-	row.host_id = b->reg.hosts[m->host].db_id;
-	row.startup_mib = m->cfg.startup;
-	row.minimum_mib = m->cfg.minimum;
-	row.maximum_mib = m->cfg.maximum;
-	row.buffer_pct = m->cfg.buffer_pct;
-	row.weight = m->cfg.weight;
-	row.reservation_mib = m->cfg.reservation;
-	row.limit_mib = m->cfg.limit;
-	row.shares = m->cfg.shares;
-	row.state = STORE_VM_ACTIVE;
-	row.last_seen_ms = broker_wall_ms();
-	row.last_migrated_round = m->cfg.last_migrated;
+	registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, broker_wall_ms(), &row);
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
 		/* as a host (persist_host()) */

@@ -131,6 +131,12 @@ uint32_t registry_vm_find(const registry *r, const char *name);
 /* Find or add by name (zeroed, unregistered). NO_SLOT on ENOMEM. */
 uint32_t registry_host_add(registry *r, const char *name);
 uint32_t registry_vm_add(registry *r, const char *name);
+/* The store's row of a host, or of a VM (on its registry host), as the
+ * registry knows it, in state st, last seen at last_seen_ms (Unix ms). */
+void registry_host_row(const bhost *h, store_host_state st,
+		       int64_t last_seen_ms, store_host_row *row);
+void registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
+		     int64_t last_seen_ms, store_vm_row *row);
 /* Forget connections that speak for no host and were idle past idle_ms. */
 void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 

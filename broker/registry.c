@@ -228,3 +228,34 @@ int registry_load(registry *r, store *st, int64_t now, char *err,
 		return -1;
 	return store_vms_list(st, load_vm, ctx, err, errlen);
 }
+
+void registry_host_row(const bhost *h, store_host_state st,
+		       int64_t last_seen_ms, store_host_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	snprintf(row->name, sizeof(row->name), "%s", h->name);
+	snprintf(row->uri, sizeof(row->uri), "%s", h->uri);
+	row->capacity_mib = h->capacity_mib;
+	row->reserve_mib = h->reserve_mib;
+	row->state = st;
+	row->last_seen_ms = last_seen_ms;
+}
+
+void registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
+		     int64_t last_seen_ms, store_vm_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	snprintf(row->name, sizeof(row->name), "%s", m->name);
+	row->host_id = r->hosts[m->host].db_id;
+	row->startup_mib = m->cfg.startup;
+	row->minimum_mib = m->cfg.minimum;
+	row->maximum_mib = m->cfg.maximum;
+	row->buffer_pct = m->cfg.buffer_pct;
+	row->weight = m->cfg.weight;
+	row->reservation_mib = m->cfg.reservation;
+	row->limit_mib = m->cfg.limit;
+	row->shares = m->cfg.shares;
+	row->state = st;
+	row->last_seen_ms = last_seen_ms;
+	row->last_migrated_round = m->cfg.last_migrated;
+}

@@ -416,35 +416,17 @@ static int resync_host(broker *b, const bhost *h, char *err, size_t errlen)
 	if (store_host_set_state(b->st, h->db_id, st, broker_wall_ms(), err,
 				 errlen))
 		return -1;
-	memset(&row, 0, sizeof(row));
-	snprintf(row.name, sizeof(row.name), "%s", h->name);
-	snprintf(row.uri, sizeof(row.uri), "%s", h->uri);
-	row.capacity_mib = h->capacity_mib;
-	row.reserve_mib = h->reserve_mib;
-	row.state = st;
-	row.last_seen_ms = broker_wall_ms() - (broker_now_ms() - h->last_seen);
+	registry_host_row(h, st, broker_wall_ms() - (broker_now_ms() -
+						    h->last_seen), &row);
 	return store_host_upsert(b->st, &row, err, errlen);
 }
 
 static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
 {
-	const bhost *h = &b->reg.hosts[m->host];
 	store_vm_row row;
 
-	memset(&row, 0, sizeof(row));
-	snprintf(row.name, sizeof(row.name), "%s", m->name);
-	row.host_id = h->db_id;
-	row.startup_mib = m->cfg.startup;
-	row.minimum_mib = m->cfg.minimum;
-	row.maximum_mib = m->cfg.maximum;
-	row.buffer_pct = m->cfg.buffer_pct;
-	row.weight = m->cfg.weight;
-	row.reservation_mib = m->cfg.reservation;
-	row.limit_mib = m->cfg.limit;
-	row.shares = m->cfg.shares;
-	row.state = h->online ? STORE_VM_ACTIVE : STORE_VM_LOST;
-	row.last_seen_ms = broker_wall_ms();
-	row.last_migrated_round = m->cfg.last_migrated;
+	registry_vm_row(&b->reg, m, b->reg.hosts[m->host].online
+			? STORE_VM_ACTIVE : STORE_VM_LOST, broker_wall_ms(), &row);
 	return store_vm_upsert(b->st, &row, err, errlen);
 }
 

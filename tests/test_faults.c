@@ -287,21 +287,6 @@ static void agent_log(const struct live *l, const char *host, char *path,
 	snprintf(path, size, "%s/%s.log", l->dir, host);
 }
 
-/* How many results the agents gave for action rec-<id> (an action carried
- * out again would give two). */
-static int times_acted(struct live *l, int64_t id)
-{
-	char path[160], needle[48];
-	int n = 0;
-
-	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
-		n += live_count_in_file(path, needle);
-	}
-	return n;
-}
-
 /* ---- the tests ---- */
 
 /* (a) Another process holds the write lock for many rounds: the broker
@@ -474,8 +459,8 @@ static void test_disk_full_then_room_again(void **state)
 	wait_rec_state(l, d, REC_SUCCEEDED);
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	/* each carried out once, dispatched once, its result recorded once */
-	assert_int_equal(times_acted(l, c), 1);
-	assert_int_equal(times_acted(l, d), 1);
+	assert_int_equal(live_times_acted(l, c), 1);
+	assert_int_equal(live_times_acted(l, d), 1);
 	assert_int_equal(live_count_starting(a_log, "dry run: would") +
 			 live_count_starting(b_log, "dry run: would"), 2);
 	assert_int_equal(audit_count(l, c, "rec.dispatched"), 1);
@@ -635,7 +620,7 @@ static void test_killed_mid_round_repeatedly(void **state)
 
 		assert_true(st == REC_APPROVED || st == REC_DISPATCHED ||
 			    st == REC_SUCCEEDED);
-		assert_true(times_acted(l, ids[i]) <= 1);
+		assert_true(live_times_acted(l, ids[i]) <= 1);
 		assert_true(audit_count(l, ids[i], "rec.dispatched") <= 1);
 	}
 	live_stop_all_cleanly(l);

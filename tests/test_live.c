@@ -414,20 +414,6 @@ static void cli_ok(struct live *l, const char *fmt, ...)
 				 l->db), 0);
 }
 
-/* How many times the agents carried out action rec-<id>. */
-static int times_acted(struct live *l, int64_t id)
-{
-	char path[160], needle[48];
-	int n = 0;
-
-	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
-		n += live_count_in_file(path, needle);
-	}
-	return n;
-}
-
 static void wait_rec_state(struct live *l, int64_t id, int st)
 {
 	char sql[96];
@@ -463,7 +449,7 @@ static void test_manual_mode_and_kill_switch(void **state)
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
 			       PRId64 " AND event IN ('rec.dispatched', "
 			       "'rec.succeeded')", a), 2);
-	assert_int_equal(times_acted(l, a), 1);
+	assert_int_equal(live_times_acted(l, a), 1);
 
 	cli_ok(l, "pause --reason test");
 	b = oldest_pending_resize(l);
@@ -471,10 +457,10 @@ static void test_manual_mode_and_kill_switch(void **state)
 	cli_ok(l, "recs approve %" PRId64, b);
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	assert_int_equal(rec_state(l, b), REC_APPROVED);
-	assert_int_equal(times_acted(l, b), 0);
+	assert_int_equal(live_times_acted(l, b), 0);
 	cli_ok(l, "resume");
 	wait_rec_state(l, b, REC_SUCCEEDED);
-	assert_int_equal(times_acted(l, b), 1);
+	assert_int_equal(live_times_acted(l, b), 1);
 	live_stop_all_cleanly(l);
 }
 
@@ -533,7 +519,7 @@ static void test_restart_between_approval_and_dispatch(void **state)
 	cli_ok(l, "resume");
 	wait_rec_state(l, a, REC_SUCCEEDED);
 	live_wait_rounds_after(l, live_last_round(l), 3);
-	assert_int_equal(times_acted(l, a), 1);
+	assert_int_equal(live_times_acted(l, a), 1);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
 			       PRId64 " AND event = 'rec.dispatched'", a), 1);
 	live_stop_all_cleanly(l);
