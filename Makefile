@@ -63,5 +63,24 @@ PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# Fuzzing (tests/fuzz/README.md): the libFuzzer targets (wire, trace,
+# config, procfile), built with clang under ASan and UBSan in $(FUZZ_BUILD)
+# (installs clang and libFuzzer when missing: scripts/deps.sh fuzz), each run
+# for FUZZ_SECONDS on a working copy of its seed corpus; findings stay in
+# $(FUZZ_BUILD)/fuzz-out/, never in the repository. `make test` replays the
+# corpus and every crash found so far. FUZZ_TARGETS picks some.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= wire trace config procfile
+
+.PHONY: fuzz
+fuzz:
+	@sh scripts/deps.sh fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE= \
+	  -DCMAKE_C_FLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
+	  -DBOURSE_SANITIZE=ON -DBOURSE_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

@@ -104,8 +104,12 @@ int procfile_scan_key(const char **p, char *key, enum procfile_keyset set)
 	const char *s = *p;
 
 	for (; key_char(*s, set); s++) {
-		if (n + 1 >= PROCFILE_KEY_MAX)
+		if (n + 1 >= PROCFILE_KEY_MAX) {
+			/* too long: key is left "", never unterminated
+			 * (tests/fuzz/crashes/procfile/key-too-long) */
+			key[0] = '\0';
 			return -1;
+		}
 		key[n++] = *s;
 	}
 	key[n] = '\0';

@@ -57,7 +57,9 @@ static int trace_sample(const struct trace_src *ts, size_t i,
 	out->alive = 1;
 	out->assigned_mib = prov;
 	out->demand_mib = demand;
-	out->pressure = prov > 0 ? (double)demand / (double)prov * 100.0 : 0;
+	/* capped as every source caps it (a VM provisioned 1 MiB using
+	 * 20 GiB would otherwise claim 2e6 %, which a Bid may not carry) */
+	out->pressure = market_vm_pressure(demand, prov);
 	out->guest_swap_mibps = swap;
 	return 0;
 }
@@ -212,6 +214,39 @@ static int make_names(struct trace_src *ts, const char *prefix, char *err,
 	return 0;
 }
 
+/* Every sample of the slice within what the wire carries (the trace reader
+ * takes up to 2^40 MiB and 1e12 MiB/s, as the simulator can; a Register or
+ * Bid beyond WIRE_MAX_MIB or WIRE_MAX_MIBPS would be refused, and the agent
+ * would not send it): refused at open, naming the VM and the time. */
+static int check_wire_range(const struct trace_src *ts, char *err,
+			    size_t errlen)
+{
+	for (size_t i = 0; i < ts->count; i++) {
+		const trace_series *v = series(ts, i);
+
+		for (size_t k = 0; k < v->n; k++) {
+			const char *what = NULL;
+
+			if (v->prov_mib[k] > WIRE_MAX_MIB)
+				what = "provisioned memory";
+			else if (v->demand_mib[k] > WIRE_MAX_MIB)
+				what = "demand";
+			else if (v->swap_mibps &&
+				 !(v->swap_mibps[k] <= WIRE_MAX_MIBPS))
+				what = "guest swap rate";
+			if (!what)
+				continue;
+			snprintf(err, errlen, "VM %u at time %lld: %s is more "
+				 "than the protocol carries (%lld MiB, %g "
+				 "MiB/s)", (unsigned)v->id,
+				 (long long)v->t[k], what, WIRE_MAX_MIB,
+				 WIRE_MAX_MIBPS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Load the trace and keep [first, first + count) in id order. */
 static int load_slice(struct trace_src *ts, const source_trace_opts *o,
 		      char *err, size_t errlen)
@@ -227,7 +262,7 @@ static int load_slice(struct trace_src *ts, const source_trace_opts *o,
 	}
 	ts->first = o->first;
 	ts->count = o->count;
-	return 0;
+	return check_wire_range(ts, err, errlen);
 }
 
 int source_trace_open(const source_trace_opts *o, source **out, char *err,

@@ -7,6 +7,7 @@
  *   fields      checks of one field: quantities, rates, names, text, order
  *   bodies      one check per message type
  *   envelope    sender, role, the role/body permission table
+ *   unpacking   what protobuf-c lets through that is not protobuf
  *   public      decode, encode, init, free, reason names
  *
  * Validation stops at the first failure: every helper records a failure only
@@ -497,6 +498,57 @@ static void s_check_body(s_chk *c, const Bourse__Envelope *e)
 }
 
 /* ------------------------------------------------------------------ */
+/* unpacking                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * protobuf-c 1.4.1 refuses field number 0 written in one byte (0x00..0x07)
+ * but takes it written in more (0x80 0x00: an overlong varint) as an
+ * unknown field, which it keeps and packs again in one byte: an envelope
+ * that decodes and validates would then encode to a frame that does not
+ * decode (found by tests/fuzz/fuzz_wire.c; tests/fuzz/crashes/wire/).
+ * Field number 0 is not valid protobuf: the frame is malformed. Checked on
+ * every message of the envelope (the schema has no recursion: depth 3).
+ * Unknown fields with other numbers stay (fields added by a newer peer).
+ */
+static int s_unknown_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 0;
+	for (unsigned f = 0; f < d->n_fields; f++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[f];
+		const char *base = (const char *)m;
+
+		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+			continue; /* not the member the oneof holds */
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(base +
+								    fd->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (v[k] != NULL && !s_unknown_ok(v[k]))
+					return 0;
+		} else {
+			const ProtobufCMessage *sub =
+				*(const ProtobufCMessage *const *)(base +
+								   fd->offset);
+
+			if (sub != NULL && !s_unknown_ok(sub))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
 /* public                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -535,6 +587,12 @@ wire_reason wire_decode(const void *buf, size_t len, Bourse__Envelope **out,
 	if (e == NULL) {
 		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes that do not decode "
 		       "as an envelope", len);
+		return c.r;
+	}
+	if (!s_unknown_ok(&e->base)) {
+		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes with a field "
+		       "numbered 0", len);
+		wire_free(e);
 		return c.r;
 	}
 	if (e->version != WIRE_VERSION) {

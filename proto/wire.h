@@ -49,7 +49,9 @@ typedef enum wire_reason {
 	WIRE_OK = 0,
 	WIRE_TOO_BIG,   /* longer than WIRE_MAX_FRAME */
 	WIRE_EMPTY,     /* zero bytes */
-	WIRE_MALFORMED, /* protobuf-c could not unpack it */
+	WIRE_MALFORMED, /* protobuf-c could not unpack it, or it holds a
+	                 * field number 0 (which protobuf-c 1.4.1 takes when
+	                 * written as an overlong varint) */
 	WIRE_VERSION_MISMATCH, /* envelope.version != WIRE_VERSION */
 	WIRE_NO_BODY,   /* no oneof body set */
 	WIRE_BAD_SENDER, /* empty, too long or unprintable name, or no role */

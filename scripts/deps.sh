@@ -1,10 +1,15 @@
 #!/bin/sh
 # Install the Debian packages bourse needs, when any is missing.
 # As root it runs apt-get; otherwise it prints the command to run.
+# `sh scripts/deps.sh fuzz` also wants clang and its libFuzzer runtime
+# (`make fuzz`, tests/fuzz/README.md).
 set -eu
 
 PKGS="build-essential cmake pkg-config zlib1g-dev libjson-c-dev libcmocka-dev
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libvirt-dev"
+if [ "${1:-}" = fuzz ]; then
+	PKGS="$PKGS clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $PKGS; do
