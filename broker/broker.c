@@ -41,12 +41,17 @@ static const char *drop_name(int reason)
 	return drop_names[reason];
 }
 
-int64_t broker_now_ms(void)
+int64_t broker_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t broker_now_ms(void)
+{
+	return broker_now_us() / 1000;
 }
 
 int64_t broker_wall_ms(void)
@@ -162,22 +167,32 @@ static void rid_hex(const bconn *c, char *out, size_t outlen)
 /* Count a refusal; log it the first time this peer earns this reason;
  * answer the peer, naming the refused envelope e (NULL: the frame could not
  * be decoded). */
-static void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		   const char *msg, const Bourse__Envelope *e)
+/* Count a dropped frame of this reason from c. Returns 1 the first time c
+ * earns the reason (the caller logs it then, naming the peer by id and
+ * host), 0 after: drops are logged once per peer and reason. */
+static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
+		      const char **host)
 {
 	b->drops[reason]++;
 	b->stats.dropped++;
-	if (!(c->logged & (1u << reason))) {
-		char id[20];
-		const char *host = c->host != BROKER_NO_SLOT
-				   ? b->reg.hosts[c->host].name : "-";
+	if (c->logged & (1u << reason))
+		return 0;
+	c->logged |= 1u << reason;
+	rid_hex(c, id, idlen);
+	*host = c->host != BROKER_NO_SLOT ? b->reg.hosts[c->host].name : "-";
+	return 1;
+}
 
-		c->logged |= 1u << reason;
-		rid_hex(c, id, sizeof(id));
+static void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
+		   const char *msg, const Bourse__Envelope *e)
+{
+	char id[20];
+	const char *host;
+
+	if (drop_first(b, c, reason, id, sizeof(id), &host))
 		fprintf(stderr, "broker: peer %s (host %s): dropped (%s): %s "
 			"[further drops of this kind from this peer are "
 			"counted, not logged]\n", id, host, drop_name(reason), msg);
-	}
 	send_error(b, c, code, msg, e ? e->seq : 0, e ? e->sender : NULL);
 }
 
@@ -577,6 +592,8 @@ static void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
 static int rate_ok(broker *b, bconn *c)
 {
 	const broker_config *cfg = b->cfg;
+	const char *host;
+	char id[20];
 
 	if (cfg->peer_rate <= 0)
 		return 1;
@@ -594,18 +611,10 @@ static int rate_ok(broker *b, bconn *c)
 		c->tokens -= 1;
 		return 1;
 	}
-	b->drops[BROKER_DROP_RATE]++;
-	b->stats.dropped++;
-	if (!(c->logged & (1u << BROKER_DROP_RATE))) {
-		char id[20];
-
-		c->logged |= 1u << BROKER_DROP_RATE;
-		rid_hex(c, id, sizeof(id));
+	if (drop_first(b, c, BROKER_DROP_RATE, id, sizeof(id), &host))
 		fprintf(stderr, "broker: peer %s (host %s): over %" PRId64
 			" frames/s: dropping what exceeds it [counted, not "
-			"logged]\n", id, c->host != BROKER_NO_SLOT
-			? b->reg.hosts[c->host].name : "-", cfg->peer_rate);
-	}
+			"logged]\n", id, host, cfg->peer_rate);
 	return 0;
 }
 

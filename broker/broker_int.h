@@ -187,6 +187,8 @@ typedef struct broker {
 } broker;
 
 int64_t broker_now_ms(void);  /* monotonic */
+int64_t broker_now_us(void);  /* monotonic, microseconds: a round's phases
+                               * take milliseconds (round.c) */
 
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
  * (and the yardstick of settling and silent VMs in round.c). */

@@ -508,16 +508,6 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	return rc;
 }
 
-/* Microseconds on the monotonic clock: the round's phases are timed finer
- * than broker_now_ms() (a 10,000-VM market clears in a few ms). */
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The round's log line: what it decided and where its time went (market:
  * building the cluster and clearing it; store: the rows and their
  * transaction; awards: encoding and queueing one Award per host). */
@@ -661,7 +651,8 @@ static void free_rows(round_rows *rows)
 
 int broker_round(broker *b)
 {
-	int64_t started = broker_wall_ms(), t[4] = { now_us(), 0, 0, 0 };
+	int64_t started = broker_wall_ms();
+	int64_t t[4] = { broker_now_us(), 0, 0, 0 };
 	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
 				   sizeof(*host_ix));
 	round_rows rows = { 0 };
@@ -680,7 +671,7 @@ int broker_round(broker *b)
 			"cluster: %s\n", b->round, err);
 		goto out;
 	}
-	t[1] = now_us();
+	t[1] = broker_now_us();
 	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_recs,
 		       b->res.n_signals))
 		goto out;
@@ -689,9 +680,9 @@ int broker_round(broker *b)
 	rows.n_recs = fill_recs(b, rows.recs);
 	fill_signals(b, rows.signals);
 	if (persist(b, &rows, started, (t[1] - t[0]) / 1000, &out) == 0) {
-		t[2] = now_us();
+		t[2] = broker_now_us();
 		send_awards(b);
-		t[3] = now_us();
+		t[3] = broker_now_us();
 		log_round(b, &rows, &out, t);
 	} else {
 		send_awards(b); /* the market is recomputed every round */
