@@ -5,7 +5,7 @@
  *  index.c    name -> slot hash index (hosts, VMs, connections)
  *  registry.c hosts, VMs and connections: lookup, registration, liveness
  *  round.c    one market round: build the cluster, clear, persist, award
- *  dispatch.c modes, guardrails and the kill switch: recommendations carried
+ *  actions.c  modes, guardrails and the kill switch: recommendations carried
  *             out (ActionRequest) and their results
  *  broker.c   the socket, the loop, decoding and dispatching messages
  */
@@ -169,9 +169,9 @@ typedef struct broker {
 	                        * costs, a stale one ages what a slow batch
 	                        * hears */
 	int64_t *sent;         /* rec ids whose ActionRequest went out in this
-	                        * run (dispatch.c) */
+	                        * run (actions.c) */
 	size_t n_sent, cap_sent;
-	/* ---- when the store fails (round.c, dispatch.c; docs/storage.md,
+	/* ---- when the store fails (round.c, actions.c; docs/storage.md,
 	 * "When the store fails"). Zero while it works. ---- */
 	int store_down;            /* the last round was not persisted */
 	store_fault store_why;     /* ... for this fault */
@@ -214,7 +214,7 @@ int broker_auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
 			      char *msg, size_t msglen);
 void broker_auth_close(broker *b);
 
-/* dispatch.c: after each round, time out, approve (automated mode) and
+/* actions.c: after each round, time out, approve (automated mode) and
  * dispatch recommendations within the guardrails; and an agent's result. */
 void broker_dispatch(broker *b);
 void broker_action_result(broker *b, const Bourse__Envelope *e);

@@ -15,7 +15,7 @@
  * When the store refuses the round (locked by another process, disk full:
  * docs/storage.md, "When the store fails") the round still clears and its
  * awards go out; the error is logged once per streak of failed rounds, the
- * store is tried again at the next round, and dispatch.c waits. Once a
+ * store is tried again at the next round, and actions.c waits. Once a
  * round is written again the hosts and VMs are written again too (their
  * registrations or state changes may have failed meanwhile). A streak
  * longer than --store-outage-s stops the broker (b->store_gave_up).

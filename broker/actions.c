@@ -1,5 +1,5 @@
 /*
- * dispatch.c - carrying recommendations out: the modes, the kill switch,
+ * actions.c - carrying recommendations out: the modes, the kill switch,
  * the guardrails, and the agents' results.
  *
  * After each round, with the control row as the CLI left it
