@@ -1,5 +1,5 @@
 /*
- * broker.c - the broker's socket, loop and message handling.
+ * broker.c - the broker's loop and message handling (its socket: net.c).
  *
  * Single-threaded: one ZeroMQ ROUTER, zmq_poll with a timeout up to the next
  * deadline (round, liveness check). Every frame goes through wire_decode();
@@ -17,50 +17,6 @@
 #include <zmq.h>
 
 #include "broker_int.h"
-
-/* ZMQ_MAXMSGSIZE: frames longer than this make libzmq drop the connection
- * before the broker sees them; frames up to it but over WIRE_MAX_FRAME are
- * counted as too_big. */
-#define BROKER_HARD_MAX_FRAME (4 * (int64_t)WIRE_MAX_FRAME)
-
-static const char *const drop_names[BROKER_N_DROPS] = {
-	[BROKER_DROP_UNKNOWN] = "unknown_sender",
-	[BROKER_DROP_WRONG_HOST] = "wrong_host",
-	[BROKER_DROP_SEQUENCE] = "sequence",
-	[BROKER_DROP_FRAMING] = "framing",
-	[BROKER_DROP_REFUSED] = "refused",
-	[BROKER_DROP_KEY] = "not_authorised",
-	[BROKER_DROP_ABSURD] = "absurd",
-	[BROKER_DROP_RATE] = "rate_limited",
-};
-
-static const char *drop_name(int reason)
-{
-	if (reason < WIRE_N_REASONS)
-		return wire_reason_name((wire_reason)reason);
-	return drop_names[reason];
-}
-
-int64_t broker_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t broker_now_ms(void)
-{
-	return broker_now_us() / 1000;
-}
-
-int64_t broker_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void broker_config_default(broker_config *c)
 {
@@ -113,87 +69,6 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	return market_params_validate(&c->market, err, errlen);
-}
-
-int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e)
-{
-	size_t len;
-	uint8_t *buf = wire_encode(e, &len);
-
-	if (!buf) {
-		fprintf(stderr, "broker: cannot encode a message (too big?)\n");
-		return -1;
-	}
-	int rc = zmq_send(b->sock, c->rid, c->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-
-	if (rc >= 0)
-		rc = zmq_send(b->sock, buf, len, ZMQ_DONTWAIT);
-	free(buf);
-	/* EHOSTUNREACH (peer gone, ROUTER_MANDATORY) and EAGAIN (its queue is
-	 * full) only lose this message: the peer re-syncs by itself. */
-	return rc < 0 ? -1 : 0;
-}
-
-/* ref_seq and ref_sender say what is refused (0 and NULL: a frame that
- * could not be decoded). */
-static void send_error(broker *b, const bconn *c, Bourse__ErrorCode code,
-		       const char *msg, uint64_t ref_seq,
-		       const char *ref_sender)
-{
-	Bourse__Envelope e;
-	Bourse__Error er = BOURSE__ERROR__INIT;
-
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	er.code = code;
-	er.message = (char *)msg;
-	er.ref_seq = ref_seq;
-	if (ref_sender)
-		er.ref_sender = (char *)ref_sender;
-	er.supported_version = WIRE_VERSION;
-	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
-	e.error = &er;
-	broker_send(b, c, &e);
-}
-
-static void rid_hex(const bconn *c, char *out, size_t outlen)
-{
-	size_t n = c->rid_len < 8 ? c->rid_len : 8;
-
-	out[0] = 0;
-	for (size_t i = 0; i < n && 2 * i + 3 <= outlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", c->rid[i]);
-}
-
-/* Count a refusal; log it the first time this peer earns this reason;
- * answer the peer, naming the refused envelope e (NULL: the frame could not
- * be decoded). */
-/* Count a dropped frame of this reason from c. Returns 1 the first time c
- * earns the reason (the caller logs it then, naming the peer by id and
- * host), 0 after: drops are logged once per peer and reason. */
-static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
-		      const char **host)
-{
-	b->drops[reason]++;
-	b->stats.dropped++;
-	if (c->logged & (1u << reason))
-		return 0;
-	c->logged |= 1u << reason;
-	rid_hex(c, id, idlen);
-	*host = c->host != BROKER_NO_SLOT ? b->reg.hosts[c->host].name : "-";
-	return 1;
-}
-
-static void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		   const char *msg, const Bourse__Envelope *e)
-{
-	char id[20];
-	const char *host;
-
-	if (drop_first(b, c, reason, id, sizeof(id), &host))
-		fprintf(stderr, "broker: peer %s (host %s): dropped (%s): %s "
-			"[further drops of this kind from this peer are "
-			"counted, not logged]\n", id, host, drop_name(reason), msg);
-	send_error(b, c, code, msg, e ? e->seq : 0, e ? e->sender : NULL);
 }
 
 /* The answer to the Register of to (a host or VM name), naming it. */
@@ -586,39 +461,6 @@ static void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
 	wire_free(e);
 }
 
-/* Token bucket per connection: peer_rate frames a second, bursts up to
- * peer_burst (an agent registering its VMs). A frame over the limit is
- * counted and dropped before it is decoded, and not answered: answering
- * a flood would double it. 1 if the frame may be handled. */
-static int rate_ok(broker *b, bconn *c)
-{
-	const broker_config *cfg = b->cfg;
-	const char *host;
-	char id[20];
-
-	if (cfg->peer_rate <= 0)
-		return 1;
-	if (c->tokens < 0) {
-		c->tokens = (double)cfg->peer_burst;
-		c->tokens_at = b->now;
-	} else if (b->now > c->tokens_at) {
-		c->tokens += (double)(b->now - c->tokens_at) *
-			     (double)cfg->peer_rate / 1000.0;
-		if (c->tokens > (double)cfg->peer_burst)
-			c->tokens = (double)cfg->peer_burst;
-		c->tokens_at = b->now;
-	}
-	if (c->tokens >= 1) {
-		c->tokens -= 1;
-		return 1;
-	}
-	if (drop_first(b, c, BROKER_DROP_RATE, id, sizeof(id), &host))
-		fprintf(stderr, "broker: peer %s (host %s): over %" PRId64
-			" frames/s: dropping what exceeds it [counted, not "
-			"logged]\n", id, host, cfg->peer_rate);
-	return 0;
-}
-
 /* One message from the socket: [routing id][envelope]. Returns 0, or -1
  * when none is waiting. */
 static int receive_one(broker *b)
@@ -662,11 +504,6 @@ out:
 	return 0;
 }
 
-int64_t broker_liveness_ms(const broker_config *c)
-{
-	return c->heartbeat_ms * (int64_t)c->liveness;
-}
-
 /* Hosts not heard from within the liveness timeout are lost. */
 static void check_liveness(broker *b, int64_t now)
 {
@@ -687,33 +524,6 @@ static void check_liveness(broker *b, int64_t now)
 			fprintf(stderr, "broker: store: %s\n", err);
 	}
 	registry_sweep_conns(&b->reg, now, timeout);
-}
-
-static int open_socket(broker *b, char *err, size_t errlen)
-{
-	int one = 1, zero = 0, hwm = 100000;
-	int64_t maxmsg = BROKER_HARD_MAX_FRAME;
-
-	b->zctx = zmq_ctx_new();
-	if (!b->zctx)
-		goto fail;
-	b->sock = zmq_socket(b->zctx, ZMQ_ROUTER);
-	if (!b->sock)
-		goto fail;
-	zmq_setsockopt(b->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(b->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-	zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	zmq_setsockopt(b->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(b->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	if (broker_auth_open(b, err, errlen))
-		return -1;
-	if (zmq_bind(b->sock, b->cfg->listen))
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
-		 zmq_strerror(zmq_errno()));
-	return -1;
 }
 
 static int broker_open(broker *b, const broker_config *c, char *err,

@@ -198,6 +198,14 @@ int64_t broker_wall_ms(void); /* Unix time */
 /* Send one envelope to a connection. Returns 0, or -1 (logged). */
 int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);
 
+/* net.c, moved from broker.c (their comments are there): the drop
+ * reasons' names, a refusal, the rate limit, the socket. */
+const char *drop_name(int reason);
+void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
+	    const char *msg, const Bourse__Envelope *e);
+int rate_ok(broker *b, bconn *c);
+int open_socket(broker *b, char *err, size_t errlen);
+
 /* round.c: run one market round now. Returns 0, or -1 if the market refused
  * the cluster (logged; the broker goes on). */
 int broker_round(broker *b);
