@@ -206,6 +206,11 @@ void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
 int rate_ok(broker *b, bconn *c);
 int open_socket(broker *b, char *err, size_t errlen);
 
+/* session.c, moved from broker.c (their comments are there): one frame
+ * from connection ci, decoded and handled; hosts silent too long lost. */
+void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m);
+void check_liveness(broker *b, int64_t now);
+
 /* round.c: run one market round now. Returns 0, or -1 if the market refused
  * the cluster (logged; the broker goes on). */
 int broker_round(broker *b);

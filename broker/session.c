@@ -1,0 +1,416 @@
+/*
+ * session.c - the broker's conversation with each agent: registration of
+ * hosts and VMs, the checks on every later sender (registered, through the
+ * right connection, sequence moving forward), the message handlers, and
+ * hosts lost to silence.
+ *
+ * Every frame goes through wire_decode(); what it refuses, and what the
+ * registry refuses (unknown sender, a VM on another host's connection, an
+ * old sequence number), is refused through net.c: counted by reason,
+ * logged once per peer and reason, answered with an Error and dropped.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "broker_int.h"
+
+/* The answer to the Register of to (a host or VM name), naming it. */
+static void send_welcome(broker *b, const bconn *c, const char *to)
+{
+	Bourse__Envelope e;
+	Bourse__Welcome w = BOURSE__WELCOME__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	w.heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms;
+	w.liveness = b->cfg->liveness;
+	w.round_ms = (uint32_t)b->cfg->round_ms;
+	w.round = (uint64_t)b->round;
+	w.name = (char *)to;
+	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
+	e.welcome = &w;
+	broker_send(b, c, &e);
+}
+
+static int persist_host(broker *b, bhost *h, store_host_state st)
+{
+	store_host_row row;
+	char err[256];
+
+	registry_host_row(h, st, broker_wall_ms(), &row);
+	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
+		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
+		/* a host the store knows goes on in memory; round.c writes it
+		 * again once the store is back */
+		return h->db_id && store_last_fault(b->st) ? 0 : -1;
+	}
+	h->db_id = row.id;
+	return 0;
+}
+
+static void host_back_online(broker *b, bhost *h)
+{
+	char err[256];
+
+	if (h->online)
+		return;
+	h->online = 1;
+	fprintf(stderr, "broker: host %s is back\n", h->name);
+	if (h->db_id && store_host_set_state(b->st, h->db_id, STORE_HOST_ONLINE,
+					     broker_wall_ms(), err, sizeof(err)))
+		fprintf(stderr, "broker: store: %s\n", err);
+}
+
+static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
+{
+	bconn *c = &b->reg.conns[ci];
+	const Bourse__HostConfig *hc = e->register_->host;
+	uint32_t hi;
+
+	if (c->host != BROKER_NO_SLOT &&
+	    strcmp(b->reg.hosts[c->host].name, e->sender)) {
+		refuse(b, c, BROKER_DROP_REFUSED, BOURSE__ERROR_CODE__ERROR_CONFLICT,
+		       "this connection already speaks for another host", e);
+		return;
+	}
+	hi = registry_host_add(&b->reg, e->sender);
+	if (hi == BROKER_NO_SLOT)
+		return;
+	bhost *h = &b->reg.hosts[hi];
+
+	if (h->conn != BROKER_NO_SLOT && h->conn != ci && h->registered)
+		fprintf(stderr, "broker: host %s moved to a new connection\n",
+			h->name);
+	h->conn = ci;
+	c->host = hi;
+	h->capacity_mib = hc->capacity_mib;
+	h->reserve_mib = hc->reserve_mib;
+	if (h->capacity_mib > b->max_host_mib)
+		b->max_host_mib = h->capacity_mib;
+	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
+	h->last_seq = e->seq;
+	h->last_seen = h->registered_at = broker_now_ms();
+	h->has_ask = 0; /* it settles again (round.c) */
+	if (persist_host(b, h, STORE_HOST_ONLINE))
+		return;
+	if (!h->registered) {
+		fprintf(stderr, "broker: host %s registered (%" PRId64 " MiB)\n",
+			h->name, h->capacity_mib);
+		h->online = 1;
+	}
+	h->registered = 1;
+	host_back_online(b, h);
+	send_welcome(b, c, h->name);
+}
+
+static void vm_config(market_vm *m, const Bourse__VmConfig *vc)
+{
+	m->startup = vc->startup_mib;
+	m->minimum = vc->minimum_mib;
+	m->maximum = vc->maximum_mib;
+	m->buffer_pct = vc->buffer_pct;
+	m->weight = vc->weight;
+	m->reservation = vc->reservation_mib;
+	m->limit = vc->limit_mib;
+	m->shares = vc->shares;
+}
+
+static int persist_vm(broker *b, bvm *m)
+{
+	store_vm_row row;
+	char err[256];
+
+	registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, broker_wall_ms(), &row);
+	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
+		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
+		/* as a host (persist_host()) */
+		return m->db_id && store_last_fault(b->st) ? 0 : -1;
+	}
+	m->db_id = row.id;
+	return 0;
+}
+
+static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
+{
+	bconn *c = &b->reg.conns[ci];
+	const Bourse__VmConfig *vc = e->register_->vm;
+	uint32_t hi = registry_host_find(&b->reg, vc->host);
+	char msg[300];
+
+	if (hi == BROKER_NO_SLOT || !b->reg.hosts[hi].registered) {
+		snprintf(msg, sizeof(msg), "host %s has no seller registered",
+			 vc->host);
+		refuse(b, c, BROKER_DROP_REFUSED,
+		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+		return;
+	}
+	if (c->host != BROKER_NO_SLOT && c->host != hi) {
+		snprintf(msg, sizeof(msg), "vm %s claims host %s, but this "
+			 "connection speaks for host %s", e->sender, vc->host,
+			 b->reg.hosts[c->host].name);
+		refuse(b, c, BROKER_DROP_WRONG_HOST,
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		return;
+	}
+	uint32_t vi = registry_vm_add(&b->reg, e->sender);
+
+	if (vi == BROKER_NO_SLOT)
+		return;
+	c = &b->reg.conns[ci];
+	c->host = hi;
+	bvm *m = &b->reg.vms[vi];
+
+	if (m->registered && m->host != hi)
+		fprintf(stderr, "broker: vm %s moved from host %s to %s\n",
+			m->name, b->reg.hosts[m->host].name, vc->host);
+	m->host = hi;
+	vm_config(&m->cfg, vc);
+	m->last_seq = e->seq;
+	m->gone = 0;
+	m->has_bid = 0; /* its next bid, under this config, counts */
+	if (persist_vm(b, m))
+		return;
+	m->registered = 1;
+	send_welcome(b, c, m->name);
+}
+
+/* More memory than the largest host registered has: no market can give
+ * it. 0, or 1 with the refusal sent. */
+static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
+		      const char *what, int64_t mib)
+{
+	char msg[300];
+
+	if (b->max_host_mib <= 0 || mib <= b->max_host_mib)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: %s of %" PRId64 " MiB is more than "
+		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
+		 what, mib, b->max_host_mib);
+	refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
+	       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+	return 1;
+}
+
+/* m: the frame, for the key behind it (CURVE binds a key to a host). */
+static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
+			zmq_msg_t *m)
+{
+	int host = e->role == BOURSE__ROLE__ROLE_HOST;
+	const char *for_host = host ? e->sender : e->register_->vm->host;
+	char msg[300];
+
+	if (!broker_auth_may_speak_for(b, m, for_host, msg, sizeof(msg))) {
+		refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		return;
+	}
+	if (host)
+		register_host(b, ci, e);
+	else if (!absurd_mib(b, ci, e, "minimum",
+			     e->register_->vm->minimum_mib))
+		register_vm(b, ci, e);
+}
+
+/* The host slot a registered sender belongs to, after checking that it
+ * speaks through that host's connection and that its seq moved forward;
+ * *sender_slot is the sender's own (host or VM) slot. NO_SLOT (refused and
+ * answered) otherwise. */
+static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
+			     uint64_t **last_seq, uint32_t *sender_slot)
+{
+	bconn *c = &b->reg.conns[ci];
+	uint32_t hi = BROKER_NO_SLOT, slot;
+	char msg[300];
+
+	if (e->role == BOURSE__ROLE__ROLE_HOST) {
+		slot = registry_host_find(&b->reg, e->sender);
+		if (slot != BROKER_NO_SLOT && b->reg.hosts[slot].registered) {
+			hi = slot;
+			*last_seq = &b->reg.hosts[slot].last_seq;
+		}
+	} else {
+		slot = registry_vm_find(&b->reg, e->sender);
+		if (slot != BROKER_NO_SLOT && b->reg.vms[slot].registered &&
+		    !b->reg.vms[slot].gone) {
+			hi = b->reg.vms[slot].host;
+			*last_seq = &b->reg.vms[slot].last_seq;
+		}
+	}
+	if (hi == BROKER_NO_SLOT) {
+		snprintf(msg, sizeof(msg), "%s is not registered", e->sender);
+		refuse(b, c, BROKER_DROP_UNKNOWN,
+		       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg, e);
+		return BROKER_NO_SLOT;
+	}
+	/* a host speaks through the connection it registered on; a VM through
+	 * any connection bound to its host (the host's own, or a buyer's that
+	 * registered the VM naming that host) */
+	if (c->host != hi || (e->role == BOURSE__ROLE__ROLE_HOST &&
+			      b->reg.hosts[hi].conn != ci)) {
+		snprintf(msg, sizeof(msg), "%s belongs to host %s, which does "
+			 "not speak through this connection", e->sender,
+			 b->reg.hosts[hi].name);
+		refuse(b, c, BROKER_DROP_WRONG_HOST,
+		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		return BROKER_NO_SLOT;
+	}
+	if (e->seq <= **last_seq) {
+		snprintf(msg, sizeof(msg), "%s: seq %" PRIu64 " is not after %"
+			 PRIu64, e->sender, e->seq, **last_seq);
+		refuse(b, c, BROKER_DROP_SEQUENCE,
+		       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
+		return BROKER_NO_SLOT;
+	}
+	*sender_slot = slot;
+	return hi;
+}
+
+static void on_heartbeat(broker *b, uint32_t ci)
+{
+	Bourse__Envelope e;
+	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+
+	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
+	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
+	e.heartbeat = &hb;
+	broker_send(b, &b->reg.conns[ci], &e);
+}
+
+static void on_bid(broker *b, uint32_t ci, uint32_t vi,
+		   const Bourse__Envelope *e)
+{
+	bvm *m = &b->reg.vms[vi];
+	const Bourse__Bid *bid = e->bid;
+
+	m->cfg.demand = bid->demand_mib;
+	m->cfg.assigned = bid->assigned_mib;
+	m->cfg.guest_swap_mibps = bid->guest_swap_mibps;
+	m->balloon_mib = bid->balloon_mib;
+	m->reported_pressure = bid->pressure;
+	m->has_bid = 1;
+	m->last_bid = b->now;
+	m->conn = ci;
+}
+
+static void on_ask(broker *b, uint32_t hi, const Bourse__Envelope *e)
+{
+	bhost *h = &b->reg.hosts[hi];
+
+	h->free_mib = e->ask->free_mib;
+	h->balloon_mib = e->ask->balloon_mib;
+	h->host_swap_mibps = e->ask->host_swap_mibps;
+	h->has_ask = 1;
+}
+
+/* slot: the sender's (host or VM) */
+static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
+{
+	char err[256];
+	int rc;
+
+	if (e->role == BOURSE__ROLE__ROLE_HOST) {
+		bhost *h = &b->reg.hosts[slot];
+
+		h->registered = 0;
+		h->online = 0;
+		rc = store_host_set_state(b->st, h->db_id, STORE_HOST_GONE,
+					  broker_wall_ms(), err, sizeof(err));
+	} else {
+		bvm *m = &b->reg.vms[slot];
+
+		m->gone = 1;
+		rc = store_vm_set_state(b->st, m->db_id, STORE_VM_GONE, err,
+					sizeof(err));
+	}
+	fprintf(stderr, "broker: %s deregistered (%s)\n", e->sender,
+		e->deregister->reason);
+	if (rc)
+		fprintf(stderr, "broker: store: %s\n", err);
+}
+
+static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e,
+		     zmq_msg_t *m)
+{
+	uint64_t *last_seq = NULL;
+	uint32_t hi, slot = BROKER_NO_SLOT;
+
+	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
+		on_register(b, ci, e, m);
+		return;
+	}
+	hi = check_sender(b, ci, e, &last_seq, &slot);
+	if (hi == BROKER_NO_SLOT)
+		return;
+	if (e->body_case == BOURSE__ENVELOPE__BODY_BID &&
+	    absurd_mib(b, ci, e, "demand", e->bid->demand_mib))
+		return;
+	*last_seq = e->seq;
+	b->reg.hosts[hi].last_seen = b->now;
+	host_back_online(b, &b->reg.hosts[hi]);
+	switch (e->body_case) {
+	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
+		on_heartbeat(b, ci);
+		break;
+	case BOURSE__ENVELOPE__BODY_BID:
+		on_bid(b, ci, slot, e);
+		break;
+	case BOURSE__ENVELOPE__BODY_ASK:
+		on_ask(b, hi, e);
+		break;
+	case BOURSE__ENVELOPE__BODY_DEREGISTER:
+		on_deregister(b, slot, e);
+		break;
+	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
+		broker_action_result(b, e);
+		break;
+	default: /* wire_validate() admits nothing else from agents */
+		break;
+	}
+}
+
+void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
+{
+	Bourse__Envelope *e = NULL;
+	uint32_t peer_version = 0;
+	char err[300];
+	wire_reason r = wire_decode(zmq_msg_data(m), zmq_msg_size(m), &e,
+				    &peer_version, err, sizeof(err));
+
+	if (r != WIRE_OK) {
+		if (r == WIRE_VERSION_MISMATCH)
+			snprintf(err, sizeof(err), "protocol version %u is not "
+				 "supported; this broker speaks version %u",
+				 peer_version, WIRE_VERSION);
+		refuse(b, &b->reg.conns[ci], r,
+		       (Bourse__ErrorCode)wire_reason_error_code(r), err,
+		       NULL);
+		return;
+	}
+	dispatch(b, ci, e, m);
+	wire_free(e);
+}
+
+/* Hosts not heard from within the liveness timeout are lost. */
+void check_liveness(broker *b, int64_t now)
+{
+	int64_t timeout = broker_liveness_ms(b->cfg);
+	char err[256];
+
+	for (size_t i = 0; i < b->reg.n_hosts; i++) {
+		bhost *h = &b->reg.hosts[i];
+
+		if (!h->online || now - h->last_seen <= timeout)
+			continue;
+		h->online = 0;
+		fprintf(stderr, "broker: host %s lost (silent for %" PRId64
+			" ms)\n", h->name, now - h->last_seen);
+		if (h->db_id &&
+		    store_host_set_state(b->st, h->db_id, STORE_HOST_LOST,
+					 broker_wall_ms(), err, sizeof(err)))
+			fprintf(stderr, "broker: store: %s\n", err);
+	}
+	registry_sweep_conns(&b->reg, now, timeout);
+}
