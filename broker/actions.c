@@ -49,13 +49,6 @@ struct broker_held_result {
 	char why[STORE_TEXT_MAX];
 };
 
-/* Did the store's last refusal come from the file (locked, full, I/O)?
- * Then the store holds its writes until the next round: stop the pass. */
-static int store_faulted(const broker *b)
-{
-	return store_last_fault(b->st) != STORE_FAULT_NONE;
-}
-
 /* Recommendations of one state, oldest first. */
 typedef struct rec_list {
 	store_rec *v;

@@ -211,6 +211,14 @@ int open_socket(broker *b, char *err, size_t errlen);
 void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m);
 void check_liveness(broker *b, int64_t now);
 
+/* outage.c, moved from round.c and actions.c (their comments are
+ * there): the round was not persisted, or was again; write the registry
+ * again; did the store's last refusal come from the file? */
+void store_failed(broker *b, const char *err);
+void store_recovered(broker *b);
+void resync_registry(broker *b);
+int store_faulted(const broker *b);
+
 /* round.c: run one market round now. Returns 0, or -1 if the market refused
  * the cluster (logged; the broker goes on). */
 int broker_round(broker *b);

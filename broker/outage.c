@@ -1,0 +1,164 @@
+/*
+ * outage.c - when the store fails: the streak of rounds the store refused,
+ * and what the broker does about it (docs/storage.md, "When the store
+ * fails").
+ *
+ * When the store refuses the round (locked by another process, disk full)
+ * the round still clears and its awards go out (round.c); the error is
+ * logged once per streak of failed rounds, the store is tried again at the
+ * next round, and actions.c waits. Once a round is written again the hosts
+ * and VMs are written again too (their registrations or state changes may
+ * have failed meanwhile). A streak longer than --store-outage-s stops the
+ * broker (b->store_gave_up).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+/* What an operator does about a fault that lasted too long. */
+static const char *outage_advice(store_fault f)
+{
+	switch (f) {
+	case STORE_FAULT_LOCKED:
+		return "end the process that holds its lock ('fuser -v' on the "
+		       "file lists who has it open)";
+	case STORE_FAULT_FULL:
+		return "free space on its disk (or raise the broker's file-size "
+		       "limit)";
+	default:
+		return "check the file, its permissions and its disk";
+	}
+}
+
+/* The streak has lasted store_outage_ms: stop cleanly. The log gets the
+ * details; broker_run() returns what happened and what to do, short enough
+ * for its caller's message buffer. */
+static void store_give_up(broker *b, const char *err)
+{
+	int64_t s = (broker_now_ms() - b->store_down_since) / 1000;
+
+	b->store_gave_up = 1;
+	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
+		PRId64 " not persisted, everything persisted before is intact: "
+		"%s\n", b->store_first_lost, b->round, err);
+	snprintf(b->store_msg, sizeof(b->store_msg), "stopped: the database "
+		 "%s refused every round for %" PRId64 " s; to recover, %s, "
+		 "then start the broker again", b->cfg->db_path, s,
+		 outage_advice(store_last_fault(b->st)));
+}
+
+/* Round b->round was not persisted. The first of a streak is logged with
+ * SQLite's words and what the broker does meanwhile; the rest only if the
+ * fault changes (the round's own line says "not persisted"). */
+void store_failed(broker *b, const char *err)
+{
+	store_fault f = store_last_fault(b->st);
+	int64_t limit = b->cfg->store_outage_ms;
+	char stop[64];
+
+	b->stats.store_errors++;
+	if (!b->store_down) {
+		b->store_down = 1;
+		b->store_down_since = broker_now_ms();
+		b->store_first_lost = b->round;
+		b->store_lost = 0;
+		fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
+			"%s\n", b->round, err);
+		snprintf(stop, sizeof(stop), "; the broker stops if it has not "
+			 "after %" PRId64 " s", limit / 1000);
+		fprintf(stderr, "broker: store: rounds go on in memory and awards "
+			"are sent; nothing is dispatched until the store takes a "
+			"round again (tried every round%s)\n", limit ? stop : "");
+	} else if (f != b->store_why) {
+		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
+			" not persisted: %s\n", b->round, err);
+	}
+	b->store_why = f;
+	b->store_lost++;
+	if (limit && broker_now_ms() - b->store_down_since >= limit)
+		store_give_up(b, err);
+}
+
+void store_recovered(broker *b)
+{
+	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
+		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
+		"the rounds table); persisting again from round %" PRId64 "\n",
+		b->store_lost, b->store_lost == 1 ? "" : "s",
+		b->store_first_lost, b->round - 1, b->round);
+	b->store_down = 0;
+	b->store_why = STORE_FAULT_NONE;
+}
+
+/* A registered host as the store keeps it, its state first (which also
+ * marks its VMs, and is audited only if it changed). */
+static int resync_host(broker *b, const bhost *h, char *err, size_t errlen)
+{
+	store_host_state st = h->online ? STORE_HOST_ONLINE : STORE_HOST_LOST;
+	store_host_row row;
+
+	if (store_host_set_state(b->st, h->db_id, st, broker_wall_ms(), err,
+				 errlen))
+		return -1;
+	registry_host_row(h, st, broker_wall_ms() - (broker_now_ms() -
+						    h->last_seen), &row);
+	return store_host_upsert(b->st, &row, err, errlen);
+}
+
+static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
+{
+	store_vm_row row;
+
+	registry_vm_row(&b->reg, m, b->reg.hosts[m->host].online
+			? STORE_VM_ACTIVE : STORE_VM_LOST, broker_wall_ms(), &row);
+	return store_vm_upsert(b->st, &row, err, errlen);
+}
+
+/* Some write failed since the last round (a registration, a host lost or
+ * back): write every host and VM registered in this run as the broker
+ * knows them now. Hosts and VMs are few next to a round's rows, and this
+ * runs once per outage. Stops at the first failure, to try again after the
+ * next round. */
+void resync_registry(broker *b)
+{
+	registry *r = &b->reg;
+	size_t nh = 0, nv = 0;
+	char err[300];
+
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		const bhost *h = &r->hosts[i];
+
+		if (!h->registered || !h->db_id)
+			continue;
+		if (resync_host(b, h, err, sizeof(err)))
+			goto fail;
+		nh++;
+	}
+	for (size_t i = 0; i < r->n_vms; i++) {
+		const bvm *m = &r->vms[i];
+
+		if (!m->registered || m->gone || !m->db_id ||
+		    m->host == BROKER_NO_SLOT || !r->hosts[m->host].db_id)
+			continue;
+		if (resync_vm(b, m, err, sizeof(err)))
+			goto fail;
+		nv++;
+	}
+	b->store_resync = 0;
+	fprintf(stderr, "broker: store: hosts and VMs written again (%zu "
+		"hosts, %zu VMs)\n", nh, nv);
+	return;
+fail:
+	fprintf(stderr, "broker: store: hosts and VMs not written again yet: "
+		"%s\n", err);
+}
+
+/* Did the store's last refusal come from the file (locked, full, I/O)?
+ * Then the store holds its writes until the next round: stop the pass. */
+int store_faulted(const broker *b)
+{
+	return store_last_fault(b->st) != STORE_FAULT_NONE;
+}
