@@ -105,7 +105,7 @@ static int transition(broker *b, const store_rec *r, store_rec_state to,
 	char err[300];
 
 	if (store_rec_transition(b->st, r->id, to, actor, reason,
-				 broker_wall_ms(), err, sizeof(err)) == 0)
+				 util_wall_ms(), err, sizeof(err)) == 0)
 		return 0;
 	fprintf(stderr, "broker: dispatch: %s\n", err);
 	return -1;
@@ -205,7 +205,7 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 
 static void expire_timeouts(broker *b, const rec_list *dispatched)
 {
-	int64_t now = broker_wall_ms();
+	int64_t now = util_wall_ms();
 	char why[96];
 
 	snprintf(why, sizeof(why), "timeout: no result within %" PRId64 " s",
@@ -283,7 +283,7 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr)
 		fprintf(stderr, "broker: dispatch: %s\n", err);
 		return 0;
 	}
-	return last == 0 || broker_wall_ms() - last >= g->vm_cooldown_ms;
+	return last == 0 || util_wall_ms() - last >= g->vm_cooldown_ms;
 }
 
 static void dispatch_approved(broker *b, const store_control *ctl,
@@ -352,7 +352,7 @@ static int record_result(broker *b, const struct broker_held_result *h)
 	char err[STORE_TEXT_MAX + 200];
 
 	if (store_rec_transition(b->st, h->id, h->to, h->actor, h->why,
-				 broker_wall_ms(), err, sizeof(err)) == 0) {
+				 util_wall_ms(), err, sizeof(err)) == 0) {
 		sent_remove(b, h->id);
 		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
 			h->id, store_rec_state_name(h->to), h->why);
@@ -445,7 +445,7 @@ static void stray_result(broker *b, const Bourse__ActionResult *res,
 	snprintf(why, sizeof(why), "action %s: %s (not a dispatched "
 		 "recommendation)", res->id, res->detail);
 	if (store_audit(b->st, actor, "action.stray_result", 0, why,
-			broker_wall_ms(), err, sizeof(err)))
+			util_wall_ms(), err, sizeof(err)))
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
@@ -153,9 +152,9 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	if (store_round_last(b->st, &b->round, err, errlen))
 		return -1;
 	b->round++;
-	if (registry_load(&b->reg, b->st, broker_now_ms(), err, errlen))
+	if (registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
 		return -1;
-	b->next_round_at = broker_now_ms() + c->round_ms;
+	b->next_round_at = util_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
 		" every %" PRId64 " ms, %zu hosts and %zu VMs known\n",
 		c->listen, c->db_path, b->round, c->round_ms, b->reg.n_hosts,
@@ -210,9 +209,9 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		broker_close(&b);
 		return -1;
 	}
-	next_live = broker_now_ms() + c->heartbeat_ms;
+	next_live = util_now_ms() + c->heartbeat_ms;
 	while (!done(&b, stop)) {
-		int64_t now = broker_now_ms();
+		int64_t now = util_now_ms();
 		int64_t next = b.next_round_at < next_live ? b.next_round_at
 							   : next_live;
 		zmq_pollitem_t pi[2] = { { b.sock, 0, ZMQ_POLLIN, 0 },
@@ -230,11 +229,11 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		 * liveness check would take busy peers for silent ones */
 		for (int i = 0; n > 0 && i < 10000; i++) {
 			if (i % 256 == 0)
-				b.now = broker_now_ms();
+				b.now = util_now_ms();
 			if (receive_one(&b))
 				break;
 		}
-		now = broker_now_ms();
+		now = util_now_ms();
 		if (now >= next_live) {
 			check_liveness(&b, now);
 			next_live = now + c->heartbeat_ms;

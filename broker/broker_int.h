@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "market.h"
 #include "store.h"
+#include "util.h"
 #include "wire.h"
 
 /* ---- index.c: open-addressing map from byte strings to slot numbers ---- */
@@ -186,14 +187,9 @@ typedef struct broker {
 	size_t n_held, cap_held;
 } broker;
 
-int64_t broker_now_ms(void);  /* monotonic */
-int64_t broker_now_us(void);  /* monotonic, microseconds: a round's phases
-                               * take milliseconds (round.c) */
-
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
  * (and the yardstick of settling and silent VMs in round.c). */
 int64_t broker_liveness_ms(const broker_config *c);
-int64_t broker_wall_ms(void); /* Unix time */
 
 /* Send one envelope to a connection. Returns 0, or -1 (logged). */
 int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
@@ -34,27 +33,6 @@ const char *drop_name(int reason)
 	if (reason < WIRE_N_REASONS)
 		return wire_reason_name((wire_reason)reason);
 	return drop_names[reason];
-}
-
-int64_t broker_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t broker_now_ms(void)
-{
-	return broker_now_us() / 1000;
-}
-
-int64_t broker_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e)

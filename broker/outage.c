@@ -38,7 +38,7 @@ static const char *outage_advice(store_fault f)
  * for its caller's message buffer. */
 static void store_give_up(broker *b, const char *err)
 {
-	int64_t s = (broker_now_ms() - b->store_down_since) / 1000;
+	int64_t s = (util_now_ms() - b->store_down_since) / 1000;
 
 	b->store_gave_up = 1;
 	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
@@ -62,7 +62,7 @@ void store_failed(broker *b, const char *err)
 	b->stats.store_errors++;
 	if (!b->store_down) {
 		b->store_down = 1;
-		b->store_down_since = broker_now_ms();
+		b->store_down_since = util_now_ms();
 		b->store_first_lost = b->round;
 		b->store_lost = 0;
 		fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
@@ -78,7 +78,7 @@ void store_failed(broker *b, const char *err)
 	}
 	b->store_why = f;
 	b->store_lost++;
-	if (limit && broker_now_ms() - b->store_down_since >= limit)
+	if (limit && util_now_ms() - b->store_down_since >= limit)
 		store_give_up(b, err);
 }
 
@@ -100,11 +100,11 @@ static int resync_host(broker *b, const bhost *h, char *err, size_t errlen)
 	store_host_state st = h->online ? STORE_HOST_ONLINE : STORE_HOST_LOST;
 	store_host_row row;
 
-	if (store_host_set_state(b->st, h->db_id, st, broker_wall_ms(), err,
+	if (store_host_set_state(b->st, h->db_id, st, util_wall_ms(), err,
 				 errlen))
 		return -1;
-	registry_host_row(h, st, broker_wall_ms() - (broker_now_ms() -
-						    h->last_seen), &row);
+	registry_host_row(h, st, util_wall_ms() - (util_now_ms() -
+						  h->last_seen), &row);
 	return store_host_upsert(b->st, &row, err, errlen);
 }
 
@@ -113,7 +113,7 @@ static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
 	store_vm_row row;
 
 	registry_vm_row(&b->reg, m, b->reg.hosts[m->host].online
-			? STORE_VM_ACTIVE : STORE_VM_LOST, broker_wall_ms(), &row);
+			? STORE_VM_ACTIVE : STORE_VM_LOST, util_wall_ms(), &row);
 	return store_vm_upsert(b->st, &row, err, errlen);
 }
 

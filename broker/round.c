@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker_int.h"
 
@@ -126,7 +125,7 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 {
 	registry *r = &b->reg;
 	size_t nh = 0, nv = 0;
-	int64_t now = broker_now_ms();
+	int64_t now = util_now_ms();
 
 	if (ensure_cluster(b, r->n_hosts, r->n_vms))
 		return -1;
@@ -172,7 +171,7 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 
 static void fill_prices(const broker *b, store_price_row *out)
 {
-	int64_t now = broker_now_ms(), wall = broker_wall_ms();
+	int64_t now = util_now_ms(), wall = util_wall_ms();
 
 	for (size_t i = 0; i < b->cl.n_hosts; i++) {
 		const market_host_out *o = &b->res.hosts[i];
@@ -350,7 +349,7 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	if (store_faults(b->st) != b->store_faults_seen)
 		b->store_resync = 1; /* a write between rounds failed */
 	store_retry(b->st);
-	rc = store_round_write(b->st, &rd, &b->cfg->recs, broker_wall_ms(), out,
+	rc = store_round_write(b->st, &rd, &b->cfg->recs, util_wall_ms(), out,
 			       err, sizeof(err));
 	if (rc)
 		store_failed(b, err);
@@ -505,8 +504,8 @@ static void free_rows(round_rows *rows)
 
 int broker_round(broker *b)
 {
-	int64_t started = broker_wall_ms();
-	int64_t t[4] = { broker_now_us(), 0, 0, 0 };
+	int64_t started = util_wall_ms();
+	int64_t t[4] = { util_now_us(), 0, 0, 0 };
 	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
 				   sizeof(*host_ix));
 	round_rows rows = { 0 };
@@ -525,7 +524,7 @@ int broker_round(broker *b)
 			"cluster: %s\n", b->round, err);
 		goto out;
 	}
-	t[1] = broker_now_us();
+	t[1] = util_now_us();
 	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_recs,
 		       b->res.n_signals))
 		goto out;
@@ -534,9 +533,9 @@ int broker_round(broker *b)
 	rows.n_recs = fill_recs(b, rows.recs);
 	fill_signals(b, rows.signals);
 	if (persist(b, &rows, started, (t[1] - t[0]) / 1000, &out) == 0) {
-		t[2] = broker_now_us();
+		t[2] = util_now_us();
 		send_awards(b);
-		t[3] = broker_now_us();
+		t[3] = util_now_us();
 		log_round(b, &rows, &out, t);
 	} else {
 		send_awards(b); /* the market is recomputed every round */

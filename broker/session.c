@@ -40,7 +40,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 	store_host_row row;
 	char err[256];
 
-	registry_host_row(h, st, broker_wall_ms(), &row);
+	registry_host_row(h, st, util_wall_ms(), &row);
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
 		/* a host the store knows goes on in memory; round.c writes it
@@ -60,7 +60,7 @@ static void host_back_online(broker *b, bhost *h)
 	h->online = 1;
 	fprintf(stderr, "broker: host %s is back\n", h->name);
 	if (h->db_id && store_host_set_state(b->st, h->db_id, STORE_HOST_ONLINE,
-					     broker_wall_ms(), err, sizeof(err)))
+					     util_wall_ms(), err, sizeof(err)))
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
@@ -92,7 +92,7 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		b->max_host_mib = h->capacity_mib;
 	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
 	h->last_seq = e->seq;
-	h->last_seen = h->registered_at = broker_now_ms();
+	h->last_seen = h->registered_at = util_now_ms();
 	h->has_ask = 0; /* it settles again (round.c) */
 	if (persist_host(b, h, STORE_HOST_ONLINE))
 		return;
@@ -123,7 +123,7 @@ static int persist_vm(broker *b, bvm *m)
 	store_vm_row row;
 	char err[256];
 
-	registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, broker_wall_ms(), &row);
+	registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, util_wall_ms(), &row);
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
 		/* as a host (persist_host()) */
@@ -317,7 +317,7 @@ static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 		h->registered = 0;
 		h->online = 0;
 		rc = store_host_set_state(b->st, h->db_id, STORE_HOST_GONE,
-					  broker_wall_ms(), err, sizeof(err));
+					  util_wall_ms(), err, sizeof(err));
 	} else {
 		bvm *m = &b->reg.vms[slot];
 
@@ -409,7 +409,7 @@ void check_liveness(broker *b, int64_t now)
 			" ms)\n", h->name, now - h->last_seen);
 		if (h->db_id &&
 		    store_host_set_state(b->st, h->db_id, STORE_HOST_LOST,
-					 broker_wall_ms(), err, sizeof(err)))
+					 util_wall_ms(), err, sizeof(err)))
 			fprintf(stderr, "broker: store: %s\n", err);
 	}
 	registry_sweep_conns(&b->reg, now, timeout);
