@@ -59,15 +59,8 @@ static int collect(const store_rec *r, void *ctx)
 {
 	rec_list *l = ctx;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		store_rec *p = realloc(l->v, cap * sizeof(*p));
-
-		if (!p)
-			return 1;
-		l->v = p;
-		l->cap = cap;
-	}
+	if (UTIL_GROW(l->v, l->n + 1, l->cap))
+		return 1;
 	l->v[l->n++] = *r;
 	return 0;
 }
@@ -123,15 +116,8 @@ static int sent_has(const broker *b, int64_t id)
 
 static void sent_add(broker *b, int64_t id)
 {
-	if (b->n_sent == b->cap_sent) {
-		size_t cap = b->cap_sent ? 2 * b->cap_sent : 16;
-		int64_t *p = realloc(b->sent, cap * sizeof(*p));
-
-		if (!p)
-			return; /* at worst it is sent again: agents dedupe */
-		b->sent = p;
-		b->cap_sent = cap;
-	}
+	if (UTIL_GROW(b->sent, b->n_sent + 1, b->cap_sent))
+		return; /* at worst it is sent again: agents dedupe */
 	b->sent[b->n_sent++] = id;
 }
 
@@ -372,17 +358,9 @@ static void hold_result(broker *b, const struct broker_held_result *h)
 			"for again once it is back\n", h->id);
 		return;
 	}
-	if (b->n_held == b->cap_held) {
-		size_t cap = b->cap_held ? 2 * b->cap_held : 8;
-		struct broker_held_result *p = realloc(b->held,
-						       cap * sizeof(*p));
-
-		if (!p) {
-			sent_remove(b, h->id); /* asked for again instead */
-			return;
-		}
-		b->held = p;
-		b->cap_held = cap;
+	if (UTIL_GROW(b->held, b->n_held + 1, b->cap_held)) {
+		sent_remove(b, h->id); /* asked for again instead */
+		return;
 	}
 	b->held[b->n_held++] = *h;
 	fprintf(stderr, "broker: result of recommendation %" PRId64 " (%s) "

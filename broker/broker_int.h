@@ -155,7 +155,8 @@ typedef struct broker {
 	market_cluster cl;     /* arrays reused each round */
 	uint32_t *cl_host_slot; /* cluster host index -> registry slot */
 	uint32_t *cl_vm_slot;
-	size_t cap_cl_hosts, cap_cl_vms;
+	size_t cap_cl_hosts, cap_cl_vms;         /* of cl.hosts, cl.vms */
+	size_t cap_cl_host_slot, cap_cl_vm_slot; /* of those two */
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */

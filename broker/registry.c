@@ -38,21 +38,6 @@ static const void *vm_key(void *ctx, uint32_t v, size_t *len)
 	return r->vms[v].name;
 }
 
-/* Make room for one more element of size `size` in *arr. */
-static int reserve(void **arr, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = realloc(*arr, ncap * size);
-
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 void registry_release(registry *r)
 {
 	bindex_release(&r->conn_ix);
@@ -88,8 +73,7 @@ uint32_t registry_host_add(registry *r, const char *name)
 
 	if (v != BROKER_NO_SLOT)
 		return v;
-	if (reserve((void **)&r->hosts, r->n_hosts, &r->cap_hosts,
-		    sizeof(*r->hosts)))
+	if (UTIL_GROW(r->hosts, r->n_hosts + 1, r->cap_hosts))
 		return BROKER_NO_SLOT;
 	v = (uint32_t)r->n_hosts;
 	bhost *h = &r->hosts[v];
@@ -110,7 +94,7 @@ uint32_t registry_vm_add(registry *r, const char *name)
 
 	if (v != BROKER_NO_SLOT)
 		return v;
-	if (reserve((void **)&r->vms, r->n_vms, &r->cap_vms, sizeof(*r->vms)))
+	if (UTIL_GROW(r->vms, r->n_vms + 1, r->cap_vms))
 		return BROKER_NO_SLOT;
 	v = (uint32_t)r->n_vms;
 	bvm *m = &r->vms[v];
@@ -132,8 +116,7 @@ static uint32_t free_conn_slot(registry *r)
 	for (size_t i = 0; i < r->n_conns; i++)
 		if (!r->conns[i].live)
 			return (uint32_t)i;
-	if (reserve((void **)&r->conns, r->n_conns, &r->cap_conns,
-		    sizeof(*r->conns)))
+	if (UTIL_GROW(r->conns, r->n_conns + 1, r->cap_conns))
 		return BROKER_NO_SLOT;
 	return (uint32_t)r->n_conns++;
 }

@@ -31,39 +31,20 @@ typedef struct round_rows {
 	size_t n_recs;
 } round_rows;
 
-static int grow(void **arr, size_t *cap, size_t want, size_t size)
-{
-	if (want <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 16;
-
-	while (ncap < want)
-		ncap *= 2;
-	void *p = realloc(*arr, ncap * size);
-
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 static int ensure_cluster(broker *b, size_t nh, size_t nv)
 {
-	size_t ch = b->cap_cl_hosts, cv = b->cap_cl_vms;
-
-	if (grow((void **)&b->cl.hosts, &ch, nh, sizeof(market_host)) ||
-	    grow((void **)&b->cl_host_slot, &b->cap_cl_hosts, nh,
-		 sizeof(uint32_t)) ||
-	    grow((void **)&b->cl.vms, &cv, nv, sizeof(market_vm)) ||
-	    grow((void **)&b->cl_vm_slot, &b->cap_cl_vms, nv, sizeof(uint32_t)))
+	if (UTIL_GROW(b->cl.hosts, nh, b->cap_cl_hosts) ||
+	    UTIL_GROW(b->cl_host_slot, nh, b->cap_cl_host_slot) ||
+	    UTIL_GROW(b->cl.vms, nv, b->cap_cl_vms) ||
+	    UTIL_GROW(b->cl_vm_slot, nv, b->cap_cl_vm_slot))
 		return -1;
+	/* sized like the cluster's arrays, so that it grows as seldom */
 	if (nh > b->res_hosts || nv > b->res_vms || !b->res.hosts) {
 		market_result_release(&b->res);
-		if (market_result_init(&b->res, ch, cv))
+		if (market_result_init(&b->res, b->cap_cl_hosts, b->cap_cl_vms))
 			return -1;
-		b->res_hosts = ch;
-		b->res_vms = cv;
+		b->res_hosts = b->cap_cl_hosts;
+		b->res_vms = b->cap_cl_vms;
 	}
 	return 0;
 }
