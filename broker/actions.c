@@ -183,7 +183,7 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 	rq.timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
 	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_REQUEST;
 	e.action_request = &rq;
-	if (broker_send(b, &b->reg.conns[b->reg.hosts[h].conn], &e) == 0)
+	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &e) == 0)
 		sent_add(b, r->id);
 }
 
@@ -203,7 +203,7 @@ static void expire_timeouts(broker *b, const rec_list *dispatched)
 			continue;
 		if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0)
 			sent_remove(b, r->id);
-		else if (store_faulted(b))
+		else if (broker__outage_faulted(b))
 			return;
 	}
 }
@@ -226,7 +226,7 @@ static void approve_automated(broker *b, const store_control *ctl)
 		if (ctl->mode[action_of(r)] == STORE_MODE_AUTOMATED &&
 		    r->last_round == round &&
 		    transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
-			       "automated mode") && store_faulted(b))
+			       "automated mode") && broker__outage_faulted(b))
 			break;
 	}
 	free(pending.v);
@@ -272,8 +272,8 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr)
 	return last == 0 || util_wall_ms() - last >= g->vm_cooldown_ms;
 }
 
-static void dispatch_approved(broker *b, const store_control *ctl,
-			      uint32_t *migr)
+static void send_approved(broker *b, const store_control *ctl,
+			  uint32_t *migr)
 {
 	rec_list approved;
 	int64_t done = 0;
@@ -294,7 +294,7 @@ static void dispatch_approved(broker *b, const store_control *ctl,
 			 store_mode_name(ctl->mode[action_of(r)]));
 		/* recorded first: what is not recorded is never sent */
 		if (transition(b, r, STORE_REC_DISPATCHED, ACTOR, why)) {
-			if (store_faulted(b))
+			if (broker__outage_faulted(b))
 				break;
 			continue;
 		}
@@ -345,7 +345,7 @@ static int record_result(broker *b, const struct broker_held_result *h)
 		return 0;
 	}
 	fprintf(stderr, "broker: dispatch: %s\n", err);
-	return store_faulted(b) ? 1 : -1;
+	return broker__outage_faulted(b) ? 1 : -1;
 }
 
 /* Keep a result the store could not take, if this run sent its request;
@@ -384,7 +384,7 @@ static int replay_held(broker *b)
 	return rc > 0 ? -1 : 0;
 }
 
-void broker_dispatch(broker *b)
+void broker__actions_run(broker *b)
 {
 	store_control ctl;
 	rec_list dispatched;
@@ -407,7 +407,7 @@ void broker_dispatch(broker *b)
 		approve_automated(b, &ctl);
 		count_migrations(b, &dispatched, migr);
 		resend_unsent(b, &dispatched);
-		dispatch_approved(b, &ctl, migr);
+		send_approved(b, &ctl, migr);
 	}
 	free(migr);
 	free(dispatched.v);
@@ -427,7 +427,7 @@ static void stray_result(broker *b, const Bourse__ActionResult *res,
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-void broker_action_result(broker *b, const Bourse__Envelope *e)
+void broker__actions_result(broker *b, const Bourse__Envelope *e)
 {
 	const Bourse__ActionResult *res = e->action_result;
 	struct broker_held_result h;
@@ -454,7 +454,7 @@ void broker_action_result(broker *b, const Bourse__Envelope *e)
 	}
 	if (store_rec_get(b->st, h.id, &r, err, sizeof(err)) ||
 	    r.state != STORE_REC_DISPATCHED) {
-		if (store_faulted(b))
+		if (broker__outage_faulted(b))
 			hold_result(b, &h);
 		else
 			stray_result(b, res, h.actor);
@@ -464,7 +464,7 @@ void broker_action_result(broker *b, const Bourse__Envelope *e)
 		hold_result(b, &h);
 }
 
-void broker_dispatch_release(broker *b)
+void broker__actions_release(broker *b)
 {
 	free(b->sent);
 	b->sent = NULL;

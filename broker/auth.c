@@ -47,7 +47,7 @@ static int curve_server(broker *b, const keys_pair *kp)
 			      strlen(ZAP_DOMAIN));
 }
 
-int broker_auth_open(broker *b, char *err, size_t errlen)
+int broker__auth_open(broker *b, char *err, size_t errlen)
 {
 	const broker_config *c = b->cfg;
 	keys_pair kp;
@@ -87,7 +87,7 @@ int broker_auth_open(broker *b, char *err, size_t errlen)
 	return 0;
 }
 
-void broker_auth_close(broker *b)
+void broker__auth_close(broker *b)
 {
 	if (b->zap)
 		zmq_close(b->zap);
@@ -178,7 +178,7 @@ static void zap_answer(broker *b, zap_req *q)
 	zap_reply(b->zap, &q->f[1], "400", "key not allowed", "");
 }
 
-void broker_auth_serve(broker *b)
+void broker__auth_serve(broker *b)
 {
 	zap_req q;
 
@@ -197,8 +197,8 @@ void broker_auth_serve(broker *b)
 	}
 }
 
-int broker_auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
-			      char *msg, size_t msglen)
+int broker__auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
+			       char *msg, size_t msglen)
 {
 	const char *user;
 

@@ -105,22 +105,24 @@ static int receive_one(broker *b)
 	zmq_getsockopt(b->sock, ZMQ_RCVMORE, &more, &sz);
 	if (!more || zmq_msg_recv(&body, b->sock, 0) < 0) {
 		if (ci != BROKER_NO_SLOT)
-			refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
-			       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-			       "empty message", NULL);
+			broker__refuse(b, &b->reg.conns[ci],
+				       BROKER_DROP_FRAMING,
+				       BOURSE__ERROR_CODE__ERROR_MALFORMED,
+				       "empty message", NULL);
 		goto out;
 	}
 	if (zmq_msg_more(&body)) {
 		drain(b->sock);
 		if (ci != BROKER_NO_SLOT)
-			refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
-			       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-			       "one envelope per message, not several frames",
-			       NULL);
+			broker__refuse(b, &b->reg.conns[ci],
+				       BROKER_DROP_FRAMING,
+				       BOURSE__ERROR_CODE__ERROR_MALFORMED,
+				       "one envelope per message, not "
+				       "several frames", NULL);
 		goto out;
 	}
-	if (ci != BROKER_NO_SLOT && rate_ok(b, &b->reg.conns[ci]))
-		handle_frame(b, ci, &body);
+	if (ci != BROKER_NO_SLOT && broker__rate_ok(b, &b->reg.conns[ci]))
+		broker__session_handle(b, ci, &body);
 out:
 	zmq_msg_close(&body);
 	zmq_msg_close(&id);
@@ -138,15 +140,15 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	/* bind first: a broker that cannot listen leaves no database behind
 	 * (frames that arrive meanwhile wait in the socket) */
-	if (open_socket(b, err, errlen))
+	if (broker__net_open(b, err, errlen))
 		return -1;
 	if (store_open(c->db_path, STORE_CREATE, &b->st, err, errlen))
 		return -1;
 	/* the loop answers nobody while it waits for another process's lock:
 	 * a quarter of the shorter of the round and the liveness timeout
 	 * (docs/storage.md, "When the store fails") */
-	wait = c->round_ms < broker_liveness_ms(c) ? c->round_ms
-						   : broker_liveness_ms(c);
+	wait = c->round_ms < broker__liveness_ms(c) ? c->round_ms
+						    : broker__liveness_ms(c);
 	store_busy_ms(b->st, (int)(wait / 4 < STORE_BUSY_MS ? wait / 4
 							    : STORE_BUSY_MS));
 	if (store_round_last(b->st, &b->round, err, errlen))
@@ -164,13 +166,13 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 
 static void broker_close(broker *b)
 {
-	broker_auth_close(b);
+	broker__auth_close(b);
 	if (b->sock)
 		zmq_close(b->sock);
 	if (b->zctx)
 		zmq_ctx_term(b->zctx);
-	broker_round_release(b);
-	broker_dispatch_release(b);
+	broker__round_release(b);
+	broker__actions_release(b);
 	registry_release(&b->reg);
 	store_close(b->st);
 }
@@ -182,7 +184,8 @@ static void print_stats(const broker *b)
 		b->stats.msgs_in, b->stats.dropped);
 	for (int i = 1; i < BROKER_N_DROPS; i++)
 		if (b->drops[i])
-			fprintf(stderr, ", %s %" PRIu64, drop_name(i), b->drops[i]);
+			fprintf(stderr, ", %s %" PRIu64, broker__drop_name(i),
+				b->drops[i]);
 	if (b->keys_refused)
 		fprintf(stderr, "; %" PRIu64 " connections refused (key not "
 			"allowed)", b->keys_refused);
@@ -222,7 +225,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		if (n < 0 && zmq_errno() != EINTR)
 			break;
 		if (b.zap && (pi[1].revents & ZMQ_POLLIN))
-			broker_auth_serve(&b);
+			broker__auth_serve(&b);
 		/* bounded batch, so that timers are not starved by a flood;
 		 * one clock reading serves 256 frames (b.now): a slow batch
 		 * (a flood, valgrind) must not age what it hears, or the
@@ -235,12 +238,12 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		}
 		now = util_now_ms();
 		if (now >= next_live) {
-			check_liveness(&b, now);
+			broker__session_liveness(&b, now);
 			next_live = now + c->heartbeat_ms;
 		}
 		if (now >= b.next_round_at) {
-			broker_round(&b);
-			broker_dispatch(&b);
+			broker__round(&b);
+			broker__actions_run(&b);
 			b.next_round_at += c->round_ms;
 			if (b.next_round_at <= now) /* fell behind: skip */
 				b.next_round_at = now + c->round_ms;

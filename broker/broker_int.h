@@ -190,52 +190,52 @@ typedef struct broker {
 
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
  * (and the yardstick of settling and silent VMs in round.c). */
-int64_t broker_liveness_ms(const broker_config *c);
+int64_t broker__liveness_ms(const broker_config *c);
 
 /* Send one envelope to a connection. Returns 0, or -1 (logged). */
-int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e);
+int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e);
 
 /* net.c, moved from broker.c (their comments are there): the drop
  * reasons' names, a refusal, the rate limit, the socket. */
-const char *drop_name(int reason);
-void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-	    const char *msg, const Bourse__Envelope *e);
-int rate_ok(broker *b, bconn *c);
-int open_socket(broker *b, char *err, size_t errlen);
+const char *broker__drop_name(int reason);
+void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
+		    const char *msg, const Bourse__Envelope *e);
+int broker__rate_ok(broker *b, bconn *c);
+int broker__net_open(broker *b, char *err, size_t errlen);
 
 /* session.c, moved from broker.c (their comments are there): one frame
  * from connection ci, decoded and handled; hosts silent too long lost. */
-void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m);
-void check_liveness(broker *b, int64_t now);
+void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
+void broker__session_liveness(broker *b, int64_t now);
 
 /* outage.c, moved from round.c and actions.c (their comments are
  * there): the round was not persisted, or was again; write the registry
  * again; did the store's last refusal come from the file? */
-void store_failed(broker *b, const char *err);
-void store_recovered(broker *b);
-void resync_registry(broker *b);
-int store_faulted(const broker *b);
+void broker__outage_failed(broker *b, const char *err);
+void broker__outage_recovered(broker *b);
+void broker__outage_resync(broker *b);
+int broker__outage_faulted(const broker *b);
 
 /* round.c: run one market round now. Returns 0, or -1 if the market refused
  * the cluster (logged; the broker goes on). */
-int broker_round(broker *b);
-void broker_round_release(broker *b);
+int broker__round(broker *b);
+void broker__round_release(broker *b);
 
 /* auth.c: CURVE and the ZAP handler. open: after the socket is made,
  * before it binds (refuses a tcp:// endpoint without keys unless
  * cfg->insecure); serve: answer pending handshakes; may_speak_for: 1 if
  * the key behind message m may speak for host (always without CURVE),
  * else 0 with the reason in msg. */
-int broker_auth_open(broker *b, char *err, size_t errlen);
-void broker_auth_serve(broker *b);
-int broker_auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
-			      char *msg, size_t msglen);
-void broker_auth_close(broker *b);
+int broker__auth_open(broker *b, char *err, size_t errlen);
+void broker__auth_serve(broker *b);
+int broker__auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
+			       char *msg, size_t msglen);
+void broker__auth_close(broker *b);
 
 /* actions.c: after each round, time out, approve (automated mode) and
  * dispatch recommendations within the guardrails; and an agent's result. */
-void broker_dispatch(broker *b);
-void broker_action_result(broker *b, const Bourse__Envelope *e);
-void broker_dispatch_release(broker *b);
+void broker__actions_run(broker *b);
+void broker__actions_result(broker *b, const Bourse__Envelope *e);
+void broker__actions_release(broker *b);
 
 #endif

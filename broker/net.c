@@ -28,14 +28,14 @@ static const char *const drop_names[BROKER_N_DROPS] = {
 	[BROKER_DROP_RATE] = "rate_limited",
 };
 
-const char *drop_name(int reason)
+const char *broker__drop_name(int reason)
 {
 	if (reason < WIRE_N_REASONS)
 		return wire_reason_name((wire_reason)reason);
 	return drop_names[reason];
 }
 
-int broker_send(broker *b, const bconn *c, const Bourse__Envelope *e)
+int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e)
 {
 	size_t len;
 	uint8_t *buf = wire_encode(e, &len);
@@ -72,7 +72,7 @@ static void send_error(broker *b, const bconn *c, Bourse__ErrorCode code,
 	er.supported_version = WIRE_VERSION;
 	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
 	e.error = &er;
-	broker_send(b, c, &e);
+	broker__send(b, c, &e);
 }
 
 static void rid_hex(const bconn *c, char *out, size_t outlen)
@@ -103,8 +103,8 @@ static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
 	return 1;
 }
 
-void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-	    const char *msg, const Bourse__Envelope *e)
+void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
+		    const char *msg, const Bourse__Envelope *e)
 {
 	char id[20];
 	const char *host;
@@ -112,7 +112,8 @@ void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
 	if (drop_first(b, c, reason, id, sizeof(id), &host))
 		fprintf(stderr, "broker: peer %s (host %s): dropped (%s): %s "
 			"[further drops of this kind from this peer are "
-			"counted, not logged]\n", id, host, drop_name(reason), msg);
+			"counted, not logged]\n", id, host,
+			broker__drop_name(reason), msg);
 	send_error(b, c, code, msg, e ? e->seq : 0, e ? e->sender : NULL);
 }
 
@@ -120,7 +121,7 @@ void refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
  * peer_burst (an agent registering its VMs). A frame over the limit is
  * counted and dropped before it is decoded, and not answered: answering
  * a flood would double it. 1 if the frame may be handled. */
-int rate_ok(broker *b, bconn *c)
+int broker__rate_ok(broker *b, bconn *c)
 {
 	const broker_config *cfg = b->cfg;
 	const char *host;
@@ -149,12 +150,12 @@ int rate_ok(broker *b, bconn *c)
 	return 0;
 }
 
-int64_t broker_liveness_ms(const broker_config *c)
+int64_t broker__liveness_ms(const broker_config *c)
 {
 	return c->heartbeat_ms * (int64_t)c->liveness;
 }
 
-int open_socket(broker *b, char *err, size_t errlen)
+int broker__net_open(broker *b, char *err, size_t errlen)
 {
 	int one = 1, zero = 0, hwm = 100000;
 	int64_t maxmsg = BROKER_HARD_MAX_FRAME;
@@ -170,7 +171,7 @@ int open_socket(broker *b, char *err, size_t errlen)
 	zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(b->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(b->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	if (broker_auth_open(b, err, errlen))
+	if (broker__auth_open(b, err, errlen))
 		return -1;
 	if (zmq_bind(b->sock, b->cfg->listen))
 		goto fail;

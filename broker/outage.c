@@ -36,7 +36,7 @@ static const char *outage_advice(store_fault f)
 /* The streak has lasted store_outage_ms: stop cleanly. The log gets the
  * details; broker_run() returns what happened and what to do, short enough
  * for its caller's message buffer. */
-static void store_give_up(broker *b, const char *err)
+static void give_up(broker *b, const char *err)
 {
 	int64_t s = (util_now_ms() - b->store_down_since) / 1000;
 
@@ -53,7 +53,7 @@ static void store_give_up(broker *b, const char *err)
 /* Round b->round was not persisted. The first of a streak is logged with
  * SQLite's words and what the broker does meanwhile; the rest only if the
  * fault changes (the round's own line says "not persisted"). */
-void store_failed(broker *b, const char *err)
+void broker__outage_failed(broker *b, const char *err)
 {
 	store_fault f = store_last_fault(b->st);
 	int64_t limit = b->cfg->store_outage_ms;
@@ -79,10 +79,10 @@ void store_failed(broker *b, const char *err)
 	b->store_why = f;
 	b->store_lost++;
 	if (limit && util_now_ms() - b->store_down_since >= limit)
-		store_give_up(b, err);
+		give_up(b, err);
 }
 
-void store_recovered(broker *b)
+void broker__outage_recovered(broker *b)
 {
 	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
 		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
@@ -122,7 +122,7 @@ static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
  * knows them now. Hosts and VMs are few next to a round's rows, and this
  * runs once per outage. Stops at the first failure, to try again after the
  * next round. */
-void resync_registry(broker *b)
+void broker__outage_resync(broker *b)
 {
 	registry *r = &b->reg;
 	size_t nh = 0, nv = 0;
@@ -158,7 +158,7 @@ fail:
 
 /* Did the store's last refusal come from the file (locked, full, I/O)?
  * Then the store holds its writes until the next round: stop the pass. */
-int store_faulted(const broker *b)
+int broker__outage_faulted(const broker *b)
 {
 	return store_last_fault(b->st) != STORE_FAULT_NONE;
 }

@@ -54,7 +54,7 @@ static int ensure_cluster(broker *b, size_t nh, size_t nv)
  * unless the agent set its own); one more round of slack. */
 static int64_t settle_ms(const broker_config *c)
 {
-	return 2 * c->round_ms + broker_liveness_ms(c);
+	return 2 * c->round_ms + broker__liveness_ms(c);
 }
 
 /* An online host settles from its registration until it has asked and every
@@ -80,7 +80,7 @@ static int host_settling(const broker *b, const bhost *h, uint32_t unheard,
 static int vm_silent(const broker *b, const bvm *m, int64_t now)
 {
 	int64_t quiet = SILENT_ROUNDS * b->cfg->round_ms;
-	int64_t live = broker_liveness_ms(b->cfg);
+	int64_t live = broker__liveness_ms(b->cfg);
 
 	if (!b->reg.hosts[m->host].online)
 		return 0;
@@ -333,11 +333,11 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	rc = store_round_write(b->st, &rd, &b->cfg->recs, util_wall_ms(), out,
 			       err, sizeof(err));
 	if (rc)
-		store_failed(b, err);
+		broker__outage_failed(b, err);
 	else if (b->store_down)
-		store_recovered(b);
+		broker__outage_recovered(b);
 	if (rc == 0 && b->store_resync)
-		resync_registry(b);
+		broker__outage_resync(b);
 	b->store_faults_seen = store_faults(b->st);
 	return rc;
 }
@@ -391,7 +391,7 @@ static void send_award(broker *b, size_t h, uint32_t conn,
 	aw.vms = vms;
 	e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
 	e.award = &aw;
-	broker_send(b, &b->reg.conns[conn], &e);
+	broker__send(b, &b->reg.conns[conn], &e);
 }
 
 /* Host h's VM awards are vp[lo, hi), vm_of[k] the VM's registry slot. The
@@ -483,7 +483,7 @@ static void free_rows(round_rows *rows)
 	free(rows->signals);
 }
 
-int broker_round(broker *b)
+int broker__round(broker *b)
 {
 	int64_t started = util_wall_ms();
 	int64_t t[4] = { util_now_us(), 0, 0, 0 };
@@ -531,7 +531,7 @@ out:
 	return rc;
 }
 
-void broker_round_release(broker *b)
+void broker__round_release(broker *b)
 {
 	market_result_release(&b->res);
 	free(b->cl.hosts);

@@ -32,7 +32,7 @@ static void send_welcome(broker *b, const bconn *c, const char *to)
 	w.name = (char *)to;
 	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
 	e.welcome = &w;
-	broker_send(b, c, &e);
+	broker__send(b, c, &e);
 }
 
 static int persist_host(broker *b, bhost *h, store_host_state st)
@@ -72,8 +72,10 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 
 	if (c->host != BROKER_NO_SLOT &&
 	    strcmp(b->reg.hosts[c->host].name, e->sender)) {
-		refuse(b, c, BROKER_DROP_REFUSED, BOURSE__ERROR_CODE__ERROR_CONFLICT,
-		       "this connection already speaks for another host", e);
+		broker__refuse(b, c, BROKER_DROP_REFUSED,
+			       BOURSE__ERROR_CODE__ERROR_CONFLICT,
+			       "this connection already speaks for another "
+			       "host", e);
 		return;
 	}
 	hi = registry_host_add(&b->reg, e->sender);
@@ -143,16 +145,16 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	if (hi == BROKER_NO_SLOT || !b->reg.hosts[hi].registered) {
 		snprintf(msg, sizeof(msg), "host %s has no seller registered",
 			 vc->host);
-		refuse(b, c, BROKER_DROP_REFUSED,
-		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+		broker__refuse(b, c, BROKER_DROP_REFUSED,
+			       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
 		return;
 	}
 	if (c->host != BROKER_NO_SLOT && c->host != hi) {
 		snprintf(msg, sizeof(msg), "vm %s claims host %s, but this "
 			 "connection speaks for host %s", e->sender, vc->host,
 			 b->reg.hosts[c->host].name);
-		refuse(b, c, BROKER_DROP_WRONG_HOST,
-		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		broker__refuse(b, c, BROKER_DROP_WRONG_HOST,
+			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return;
 	}
 	uint32_t vi = registry_vm_add(&b->reg, e->sender);
@@ -189,8 +191,8 @@ static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	snprintf(msg, sizeof(msg), "%s: %s of %" PRId64 " MiB is more than "
 		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
 		 what, mib, b->max_host_mib);
-	refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
-	       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
+		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
 	return 1;
 }
 
@@ -202,9 +204,9 @@ static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	const char *for_host = host ? e->sender : e->register_->vm->host;
 	char msg[300];
 
-	if (!broker_auth_may_speak_for(b, m, for_host, msg, sizeof(msg))) {
-		refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
-		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+	if (!broker__auth_may_speak_for(b, m, for_host, msg, sizeof(msg))) {
+		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
+			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return;
 	}
 	if (host)
@@ -241,8 +243,9 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	}
 	if (hi == BROKER_NO_SLOT) {
 		snprintf(msg, sizeof(msg), "%s is not registered", e->sender);
-		refuse(b, c, BROKER_DROP_UNKNOWN,
-		       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg, e);
+		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
+			       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg,
+			       e);
 		return BROKER_NO_SLOT;
 	}
 	/* a host speaks through the connection it registered on; a VM through
@@ -253,15 +256,15 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		snprintf(msg, sizeof(msg), "%s belongs to host %s, which does "
 			 "not speak through this connection", e->sender,
 			 b->reg.hosts[hi].name);
-		refuse(b, c, BROKER_DROP_WRONG_HOST,
-		       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+		broker__refuse(b, c, BROKER_DROP_WRONG_HOST,
+			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	if (e->seq <= **last_seq) {
 		snprintf(msg, sizeof(msg), "%s: seq %" PRIu64 " is not after %"
 			 PRIu64, e->sender, e->seq, **last_seq);
-		refuse(b, c, BROKER_DROP_SEQUENCE,
-		       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
+		broker__refuse(b, c, BROKER_DROP_SEQUENCE,
+			       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	*sender_slot = slot;
@@ -276,7 +279,7 @@ static void on_heartbeat(broker *b, uint32_t ci)
 	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
 	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
 	e.heartbeat = &hb;
-	broker_send(b, &b->reg.conns[ci], &e);
+	broker__send(b, &b->reg.conns[ci], &e);
 }
 
 static void on_bid(broker *b, uint32_t ci, uint32_t vi,
@@ -331,8 +334,8 @@ static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e,
-		     zmq_msg_t *m)
+static void route(broker *b, uint32_t ci, const Bourse__Envelope *e,
+		  zmq_msg_t *m)
 {
 	uint64_t *last_seq = NULL;
 	uint32_t hi, slot = BROKER_NO_SLOT;
@@ -364,14 +367,14 @@ static void dispatch(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		on_deregister(b, slot, e);
 		break;
 	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
-		broker_action_result(b, e);
+		broker__actions_result(b, e);
 		break;
 	default: /* wire_validate() admits nothing else from agents */
 		break;
 	}
 }
 
-void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
+void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m)
 {
 	Bourse__Envelope *e = NULL;
 	uint32_t peer_version = 0;
@@ -384,19 +387,19 @@ void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
 			snprintf(err, sizeof(err), "protocol version %u is not "
 				 "supported; this broker speaks version %u",
 				 peer_version, WIRE_VERSION);
-		refuse(b, &b->reg.conns[ci], r,
-		       (Bourse__ErrorCode)wire_reason_error_code(r), err,
-		       NULL);
+		broker__refuse(b, &b->reg.conns[ci], r,
+			       (Bourse__ErrorCode)wire_reason_error_code(r),
+			       err, NULL);
 		return;
 	}
-	dispatch(b, ci, e, m);
+	route(b, ci, e, m);
 	wire_free(e);
 }
 
 /* Hosts not heard from within the liveness timeout are lost. */
-void check_liveness(broker *b, int64_t now)
+void broker__session_liveness(broker *b, int64_t now)
 {
-	int64_t timeout = broker_liveness_ms(b->cfg);
+	int64_t timeout = broker__liveness_ms(b->cfg);
 	char err[256];
 
 	for (size_t i = 0; i < b->reg.n_hosts; i++) {
