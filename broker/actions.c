@@ -135,7 +135,7 @@ static void sent_remove(broker *b, int64_t id)
 /* The connected, online host slot of name, or NO_SLOT. */
 static uint32_t live_host(const broker *b, const char *name)
 {
-	uint32_t h = registry_host_find(&b->reg, name);
+	uint32_t h = broker__registry_host_find(&b->reg, name);
 
 	if (h == BROKER_NO_SLOT || !b->reg.hosts[h].online ||
 	    b->reg.hosts[h].conn == BROKER_NO_SLOT)
@@ -147,7 +147,7 @@ static uint32_t live_host(const broker *b, const char *name)
  * still where r found it and every host involved is online. */
 static uint32_t action_host(const broker *b, const store_rec *r)
 {
-	uint32_t v = registry_vm_find(&b->reg, r->vm_name);
+	uint32_t v = broker__registry_vm_find(&b->reg, r->vm_name);
 	uint32_t h = live_host(b, r->from_host);
 
 	if (v == BROKER_NO_SLOT || h == BROKER_NO_SLOT ||
@@ -168,7 +168,8 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 	Bourse__ActionRequest rq = BOURSE__ACTION_REQUEST__INIT;
 	char id[32];
 	uint32_t t = r->kind == STORE_REC_MIGRATE
-		     ? registry_host_find(&b->reg, r->to_host) : BROKER_NO_SLOT;
+		     ? broker__registry_host_find(&b->reg, r->to_host)
+		     : BROKER_NO_SLOT;
 
 	snprintf(id, sizeof(id), "rec-%" PRId64, r->id);
 	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
@@ -232,22 +233,26 @@ static void approve_automated(broker *b, const store_control *ctl)
 	free(pending.v);
 }
 
+/* Migration r in flight: one more from its host and to its target. */
+static void count_migration(const broker *b, const store_rec *r, uint32_t *n)
+{
+	uint32_t f = broker__registry_host_find(&b->reg, r->from_host);
+	uint32_t t = broker__registry_host_find(&b->reg, r->to_host);
+
+	if (f != BROKER_NO_SLOT)
+		n[f]++;
+	if (t != BROKER_NO_SLOT)
+		n[t]++;
+}
+
 /* Migrations in flight from or to each host slot. */
 static void count_migrations(const broker *b, const rec_list *dispatched,
 			     uint32_t *n)
 {
 	memset(n, 0, b->reg.n_hosts * sizeof(*n));
-	for (size_t i = 0; i < dispatched->n; i++) {
-		const store_rec *r = &dispatched->v[i];
-		uint32_t f, t;
-
-		if (r->kind != STORE_REC_MIGRATE)
-			continue;
-		if ((f = registry_host_find(&b->reg, r->from_host)) != BROKER_NO_SLOT)
-			n[f]++;
-		if ((t = registry_host_find(&b->reg, r->to_host)) != BROKER_NO_SLOT)
-			n[t]++;
-	}
+	for (size_t i = 0; i < dispatched->n; i++)
+		if (dispatched->v[i].kind == STORE_REC_MIGRATE)
+			count_migration(b, &dispatched->v[i], n);
 }
 
 /* Does r pass the guardrails (besides the per-round count)? */
@@ -258,8 +263,8 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr)
 	char err[256];
 
 	if (r->kind == STORE_REC_MIGRATE) {
-		uint32_t f = registry_host_find(&b->reg, r->from_host);
-		uint32_t t = registry_host_find(&b->reg, r->to_host);
+		uint32_t f = broker__registry_host_find(&b->reg, r->from_host);
+		uint32_t t = broker__registry_host_find(&b->reg, r->to_host);
 
 		if ((int64_t)migr[f] >= g->max_migrations_per_host ||
 		    (int64_t)migr[t] >= g->max_migrations_per_host)
@@ -300,10 +305,8 @@ static void send_approved(broker *b, const store_control *ctl,
 		}
 		send_request(b, r, h);
 		done++;
-		if (r->kind == STORE_REC_MIGRATE) {
-			migr[registry_host_find(&b->reg, r->from_host)]++;
-			migr[registry_host_find(&b->reg, r->to_host)]++;
-		}
+		if (r->kind == STORE_REC_MIGRATE) /* both hosts are live */
+			count_migration(b, r, migr);
 		fprintf(stderr, "broker: dispatched recommendation %" PRId64
 			": %s %s to %" PRId64 " MiB%s%s\n", r->id,
 			store_rec_kind_name(r->kind), r->vm_name, r->to_mib,

@@ -98,8 +98,8 @@ static int receive_one(broker *b)
 		return -1;
 	}
 	b->stats.msgs_in++;
-	uint32_t ci = registry_conn(&b->reg, zmq_msg_data(&id),
-				    zmq_msg_size(&id), b->now);
+	uint32_t ci = broker__registry_conn(&b->reg, zmq_msg_data(&id),
+					    zmq_msg_size(&id), b->now);
 
 	zmq_msg_init(&body);
 	zmq_getsockopt(b->sock, ZMQ_RCVMORE, &more, &sz);
@@ -154,7 +154,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	if (store_round_last(b->st, &b->round, err, errlen))
 		return -1;
 	b->round++;
-	if (registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
+	if (broker__registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
 		return -1;
 	b->next_round_at = util_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
@@ -173,7 +173,7 @@ static void broker_close(broker *b)
 		zmq_ctx_term(b->zctx);
 	broker__round_release(b);
 	broker__actions_release(b);
-	registry_release(&b->reg);
+	broker__registry_release(&b->reg);
 	store_close(b->st);
 }
 

@@ -36,14 +36,15 @@ typedef struct bindex {
  * index holds no copies of the keys. */
 typedef const void *(*bindex_key_fn)(void *ctx, uint32_t value, size_t *len);
 
-int bindex_find(const bindex *ix, const void *key, size_t len,
-		bindex_key_fn key_of, void *ctx, uint32_t *value);
+int broker__index_find(const bindex *ix, const void *key, size_t len,
+		       bindex_key_fn key_of, void *ctx, uint32_t *value);
 /* Insert a value whose key is not present. Returns 0, or -1 on ENOMEM. */
-int bindex_insert(bindex *ix, uint32_t value, bindex_key_fn key_of, void *ctx);
+int broker__index_insert(bindex *ix, uint32_t value, bindex_key_fn key_of,
+			 void *ctx);
 /* Remove the value stored under key (if present). */
-void bindex_remove(bindex *ix, const void *key, size_t len,
-		   bindex_key_fn key_of, void *ctx);
-void bindex_release(bindex *ix);
+void broker__index_remove(bindex *ix, const void *key, size_t len,
+			  bindex_key_fn key_of, void *ctx);
+void broker__index_release(bindex *ix);
 
 /* ---- registry.c -------------------------------------------------------- */
 
@@ -120,26 +121,26 @@ typedef struct registry {
 	bindex conn_ix, host_ix, vm_ix;
 } registry;
 
-void registry_release(registry *r);
+void broker__registry_release(registry *r);
 /* Load hosts and VMs the store knows (not registered until they say so). */
-int registry_load(registry *r, store *st, int64_t now, char *err,
-		  size_t errlen);
+int broker__registry_load(registry *r, store *st, int64_t now, char *err,
+			  size_t errlen);
 /* The slot of this routing id, created if new. NO_SLOT on ENOMEM. */
-uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
-		       int64_t now);
-uint32_t registry_host_find(const registry *r, const char *name);
-uint32_t registry_vm_find(const registry *r, const char *name);
+uint32_t broker__registry_conn(registry *r, const uint8_t *rid, size_t len,
+			       int64_t now);
+uint32_t broker__registry_host_find(const registry *r, const char *name);
+uint32_t broker__registry_vm_find(const registry *r, const char *name);
 /* Find or add by name (zeroed, unregistered). NO_SLOT on ENOMEM. */
-uint32_t registry_host_add(registry *r, const char *name);
-uint32_t registry_vm_add(registry *r, const char *name);
+uint32_t broker__registry_host_add(registry *r, const char *name);
+uint32_t broker__registry_vm_add(registry *r, const char *name);
 /* The store's row of a host, or of a VM (on its registry host), as the
  * registry knows it, in state st, last seen at last_seen_ms (Unix ms). */
-void registry_host_row(const bhost *h, store_host_state st,
-		       int64_t last_seen_ms, store_host_row *row);
-void registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
-		     int64_t last_seen_ms, store_vm_row *row);
+void broker__registry_host_row(const bhost *h, store_host_state st,
+			       int64_t last_seen_ms, store_host_row *row);
+void broker__registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
+			     int64_t last_seen_ms, store_vm_row *row);
 /* Forget connections that speak for no host and were idle past idle_ms. */
-void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
+void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 
 /* ---- the broker's state, shared by broker.c and round.c ---------------- */
 

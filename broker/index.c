@@ -45,8 +45,8 @@ static size_t probe(const bindex *ix, const void *key, size_t len,
 	return i;
 }
 
-int bindex_find(const bindex *ix, const void *key, size_t len,
-		bindex_key_fn key_of, void *ctx, uint32_t *value)
+int broker__index_find(const bindex *ix, const void *key, size_t len,
+		       bindex_key_fn key_of, void *ctx, uint32_t *value)
 {
 	if (!ix->cap)
 		return 0;
@@ -86,7 +86,8 @@ static int grow(bindex *ix, bindex_key_fn key_of, void *ctx)
 	return 0;
 }
 
-int bindex_insert(bindex *ix, uint32_t value, bindex_key_fn key_of, void *ctx)
+int broker__index_insert(bindex *ix, uint32_t value, bindex_key_fn key_of,
+			 void *ctx)
 {
 	if ((ix->n + 1) * 2 > ix->cap && grow(ix, key_of, ctx))
 		return -1;
@@ -95,8 +96,8 @@ int bindex_insert(bindex *ix, uint32_t value, bindex_key_fn key_of, void *ctx)
 	return 0;
 }
 
-void bindex_remove(bindex *ix, const void *key, size_t len,
-		   bindex_key_fn key_of, void *ctx)
+void broker__index_remove(bindex *ix, const void *key, size_t len,
+			  bindex_key_fn key_of, void *ctx)
 {
 	if (!ix->cap)
 		return;
@@ -116,7 +117,7 @@ void bindex_remove(bindex *ix, const void *key, size_t len,
 	}
 }
 
-void bindex_release(bindex *ix)
+void broker__index_release(bindex *ix)
 {
 	free(ix->slots);
 	memset(ix, 0, sizeof(*ix));

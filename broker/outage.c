@@ -103,17 +103,18 @@ static int resync_host(broker *b, const bhost *h, char *err, size_t errlen)
 	if (store_host_set_state(b->st, h->db_id, st, util_wall_ms(), err,
 				 errlen))
 		return -1;
-	registry_host_row(h, st, util_wall_ms() - (util_now_ms() -
-						  h->last_seen), &row);
+	broker__registry_host_row(h, st, util_wall_ms() -
+				  (util_now_ms() - h->last_seen), &row);
 	return store_host_upsert(b->st, &row, err, errlen);
 }
 
 static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
 {
+	store_vm_state st = b->reg.hosts[m->host].online ? STORE_VM_ACTIVE
+							   : STORE_VM_LOST;
 	store_vm_row row;
 
-	registry_vm_row(&b->reg, m, b->reg.hosts[m->host].online
-			? STORE_VM_ACTIVE : STORE_VM_LOST, util_wall_ms(), &row);
+	broker__registry_vm_row(&b->reg, m, st, util_wall_ms(), &row);
 	return store_vm_upsert(b->st, &row, err, errlen);
 }
 

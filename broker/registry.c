@@ -38,38 +38,40 @@ static const void *vm_key(void *ctx, uint32_t v, size_t *len)
 	return r->vms[v].name;
 }
 
-void registry_release(registry *r)
+void broker__registry_release(registry *r)
 {
-	bindex_release(&r->conn_ix);
-	bindex_release(&r->host_ix);
-	bindex_release(&r->vm_ix);
+	broker__index_release(&r->conn_ix);
+	broker__index_release(&r->host_ix);
+	broker__index_release(&r->vm_ix);
 	free(r->conns);
 	free(r->hosts);
 	free(r->vms);
 	memset(r, 0, sizeof(*r));
 }
 
-uint32_t registry_host_find(const registry *r, const char *name)
+uint32_t broker__registry_host_find(const registry *r, const char *name)
 {
 	uint32_t v;
 
-	if (bindex_find(&r->host_ix, name, strlen(name), host_key, (void *)r, &v))
+	if (broker__index_find(&r->host_ix, name, strlen(name), host_key,
+			       (void *)r, &v))
 		return v;
 	return BROKER_NO_SLOT;
 }
 
-uint32_t registry_vm_find(const registry *r, const char *name)
+uint32_t broker__registry_vm_find(const registry *r, const char *name)
 {
 	uint32_t v;
 
-	if (bindex_find(&r->vm_ix, name, strlen(name), vm_key, (void *)r, &v))
+	if (broker__index_find(&r->vm_ix, name, strlen(name), vm_key, (void *)r,
+			       &v))
 		return v;
 	return BROKER_NO_SLOT;
 }
 
-uint32_t registry_host_add(registry *r, const char *name)
+uint32_t broker__registry_host_add(registry *r, const char *name)
 {
-	uint32_t v = registry_host_find(r, name);
+	uint32_t v = broker__registry_host_find(r, name);
 
 	if (v != BROKER_NO_SLOT)
 		return v;
@@ -82,15 +84,15 @@ uint32_t registry_host_add(registry *r, const char *name)
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->name_len = (uint8_t)strlen(h->name);
 	h->conn = BROKER_NO_SLOT;
-	if (bindex_insert(&r->host_ix, v, host_key, r))
+	if (broker__index_insert(&r->host_ix, v, host_key, r))
 		return BROKER_NO_SLOT;
 	r->n_hosts++;
 	return v;
 }
 
-uint32_t registry_vm_add(registry *r, const char *name)
+uint32_t broker__registry_vm_add(registry *r, const char *name)
 {
-	uint32_t v = registry_vm_find(r, name);
+	uint32_t v = broker__registry_vm_find(r, name);
 
 	if (v != BROKER_NO_SLOT)
 		return v;
@@ -105,7 +107,7 @@ uint32_t registry_vm_add(registry *r, const char *name)
 	m->host = BROKER_NO_SLOT;
 	m->conn = BROKER_NO_SLOT;
 	m->cfg.last_migrated = MARKET_NEVER;
-	if (bindex_insert(&r->vm_ix, v, vm_key, r))
+	if (broker__index_insert(&r->vm_ix, v, vm_key, r))
 		return BROKER_NO_SLOT;
 	r->n_vms++;
 	return v;
@@ -121,12 +123,12 @@ static uint32_t free_conn_slot(registry *r)
 	return (uint32_t)r->n_conns++;
 }
 
-uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
-		       int64_t now)
+uint32_t broker__registry_conn(registry *r, const uint8_t *rid, size_t len,
+			       int64_t now)
 {
 	uint32_t v;
 
-	if (bindex_find(&r->conn_ix, rid, len, conn_key, r, &v)) {
+	if (broker__index_find(&r->conn_ix, rid, len, conn_key, r, &v)) {
 		r->conns[v].last_seen = now;
 		return v;
 	}
@@ -144,14 +146,14 @@ uint32_t registry_conn(registry *r, const uint8_t *rid, size_t len,
 	c->last_seen = now;
 	c->live = 1;
 	c->tokens = -1;
-	if (bindex_insert(&r->conn_ix, v, conn_key, r)) {
+	if (broker__index_insert(&r->conn_ix, v, conn_key, r)) {
 		c->live = 0;
 		return BROKER_NO_SLOT;
 	}
 	return v;
 }
 
-void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms)
+void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms)
 {
 	for (size_t i = 0; i < r->n_conns; i++) {
 		bconn *c = &r->conns[i];
@@ -161,7 +163,8 @@ void registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms)
 		if (c->host != BROKER_NO_SLOT &&
 		    r->hosts[c->host].conn == (uint32_t)i)
 			continue; /* the host's liveness decides about it */
-		bindex_remove(&r->conn_ix, c->rid, c->rid_len, conn_key, r);
+		broker__index_remove(&r->conn_ix, c->rid, c->rid_len, conn_key,
+				     r);
 		c->live = 0;
 	}
 }
@@ -170,7 +173,7 @@ static int load_host(const store_host_row *row, void *ctx)
 {
 	registry *r = ((void **)ctx)[0];
 	const int64_t *now = ((void **)ctx)[1];
-	uint32_t v = registry_host_add(r, row->name);
+	uint32_t v = broker__registry_host_add(r, row->name);
 
 	if (v == BROKER_NO_SLOT)
 		return -1;
@@ -188,8 +191,8 @@ static int load_host(const store_host_row *row, void *ctx)
 static int load_vm(const store_vm_row *row, void *ctx)
 {
 	registry *r = ((void **)ctx)[0];
-	uint32_t host = registry_host_find(r, row->host_name);
-	uint32_t v = registry_vm_add(r, row->name);
+	uint32_t host = broker__registry_host_find(r, row->host_name);
+	uint32_t v = broker__registry_vm_add(r, row->name);
 
 	if (v == BROKER_NO_SLOT)
 		return -1;
@@ -202,8 +205,8 @@ static int load_vm(const store_vm_row *row, void *ctx)
 	return 0;
 }
 
-int registry_load(registry *r, store *st, int64_t now, char *err,
-		  size_t errlen)
+int broker__registry_load(registry *r, store *st, int64_t now, char *err,
+			  size_t errlen)
 {
 	void *ctx[2] = { r, &now };
 
@@ -212,8 +215,8 @@ int registry_load(registry *r, store *st, int64_t now, char *err,
 	return store_vms_list(st, load_vm, ctx, err, errlen);
 }
 
-void registry_host_row(const bhost *h, store_host_state st,
-		       int64_t last_seen_ms, store_host_row *row)
+void broker__registry_host_row(const bhost *h, store_host_state st,
+			       int64_t last_seen_ms, store_host_row *row)
 {
 	memset(row, 0, sizeof(*row));
 	snprintf(row->name, sizeof(row->name), "%s", h->name);
@@ -224,8 +227,8 @@ void registry_host_row(const bhost *h, store_host_state st,
 	row->last_seen_ms = last_seen_ms;
 }
 
-void registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
-		     int64_t last_seen_ms, store_vm_row *row)
+void broker__registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
+			     int64_t last_seen_ms, store_vm_row *row)
 {
 	memset(row, 0, sizeof(*row));
 	snprintf(row->name, sizeof(row->name), "%s", m->name);

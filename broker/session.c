@@ -40,7 +40,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 	store_host_row row;
 	char err[256];
 
-	registry_host_row(h, st, util_wall_ms(), &row);
+	broker__registry_host_row(h, st, util_wall_ms(), &row);
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
 		/* a host the store knows goes on in memory; round.c writes it
@@ -78,7 +78,7 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 			       "host", e);
 		return;
 	}
-	hi = registry_host_add(&b->reg, e->sender);
+	hi = broker__registry_host_add(&b->reg, e->sender);
 	if (hi == BROKER_NO_SLOT)
 		return;
 	bhost *h = &b->reg.hosts[hi];
@@ -125,7 +125,8 @@ static int persist_vm(broker *b, bvm *m)
 	store_vm_row row;
 	char err[256];
 
-	registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, util_wall_ms(), &row);
+	broker__registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, util_wall_ms(),
+				&row);
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
 		/* as a host (persist_host()) */
@@ -139,7 +140,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 {
 	bconn *c = &b->reg.conns[ci];
 	const Bourse__VmConfig *vc = e->register_->vm;
-	uint32_t hi = registry_host_find(&b->reg, vc->host);
+	uint32_t hi = broker__registry_host_find(&b->reg, vc->host);
 	char msg[300];
 
 	if (hi == BROKER_NO_SLOT || !b->reg.hosts[hi].registered) {
@@ -157,7 +158,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return;
 	}
-	uint32_t vi = registry_vm_add(&b->reg, e->sender);
+	uint32_t vi = broker__registry_vm_add(&b->reg, e->sender);
 
 	if (vi == BROKER_NO_SLOT)
 		return;
@@ -228,13 +229,13 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	char msg[300];
 
 	if (e->role == BOURSE__ROLE__ROLE_HOST) {
-		slot = registry_host_find(&b->reg, e->sender);
+		slot = broker__registry_host_find(&b->reg, e->sender);
 		if (slot != BROKER_NO_SLOT && b->reg.hosts[slot].registered) {
 			hi = slot;
 			*last_seq = &b->reg.hosts[slot].last_seq;
 		}
 	} else {
-		slot = registry_vm_find(&b->reg, e->sender);
+		slot = broker__registry_vm_find(&b->reg, e->sender);
 		if (slot != BROKER_NO_SLOT && b->reg.vms[slot].registered &&
 		    !b->reg.vms[slot].gone) {
 			hi = b->reg.vms[slot].host;
@@ -415,5 +416,5 @@ void broker__session_liveness(broker *b, int64_t now)
 					 util_wall_ms(), err, sizeof(err)))
 			fprintf(stderr, "broker: store: %s\n", err);
 	}
-	registry_sweep_conns(&b->reg, now, timeout);
+	broker__registry_sweep_conns(&b->reg, now, timeout);
 }
