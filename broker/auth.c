@@ -7,7 +7,7 @@
  * context) about every handshake; this one answers 200 with the host the
  * key is bound to as the User-Id, or 400. The broker then reads the User-Id
  * of a Register and refuses a key that speaks for another host
- * (broker.c, register_host/register_vm): a host's key cannot register or
+ * (session.c, on_register): a host's key cannot register or
  * bid for another host or its VMs.
  *
  * On by default for tcp:// endpoints: without --key and --allow the broker
@@ -36,20 +36,20 @@ static int is_tcp(const char *ep)
 }
 
 /* CURVE server options on the broker's socket, before it binds. */
-static int curve_server(broker *b, const keys_pair *kp)
+static int curve_server(void *sock, const keys_pair *kp)
 {
 	int one = 1;
 
-	return zmq_setsockopt(b->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
-	       zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, kp->sec,
+	return zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+	       zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->sec,
 			      KEYS_Z85_LEN) ||
-	       zmq_setsockopt(b->sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN,
+	       zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN,
 			      strlen(ZAP_DOMAIN));
 }
 
-int broker__auth_open(broker *b, char *err, size_t errlen)
+int broker__auth_open(broker_auth *a, const broker_config *c, void *zctx,
+		      void *sock, char *err, size_t errlen)
 {
-	const broker_config *c = b->cfg;
 	keys_pair kp;
 
 	if (!c->key_file && !c->allow_file) {
@@ -73,26 +73,27 @@ int broker__auth_open(broker *b, char *err, size_t errlen)
 		return -1;
 	}
 	if (keys_read_pair(c->key_file, &kp, err, errlen) ||
-	    keys_allow_read(c->allow_file, &b->allow, err, errlen))
+	    keys_allow_read(c->allow_file, &a->allow, err, errlen))
 		return -1;
-	b->zap = zmq_socket(b->zctx, ZMQ_REP);
-	if (!b->zap || zmq_bind(b->zap, ZAP_ENDPOINT) || curve_server(b, &kp)) {
+	a->zap = zmq_socket(zctx, ZMQ_REP);
+	if (!a->zap || zmq_bind(a->zap, ZAP_ENDPOINT) ||
+	    curve_server(sock, &kp)) {
 		snprintf(err, errlen, "cannot set up CURVE: %s",
 			 zmq_strerror(zmq_errno()));
 		return -1;
 	}
-	b->curve = 1;
+	a->curve = 1;
 	fprintf(stderr, "broker: CURVE on, public key %s, %zu agent keys "
-		"allowed (%s)\n", kp.pub, b->allow.n, c->allow_file);
+		"allowed (%s)\n", kp.pub, a->allow.n, c->allow_file);
 	return 0;
 }
 
-void broker__auth_close(broker *b)
+void broker__auth_close(broker_auth *a)
 {
-	if (b->zap)
-		zmq_close(b->zap);
-	b->zap = NULL;
-	keys_allow_release(&b->allow);
+	if (a->zap)
+		zmq_close(a->zap);
+	a->zap = NULL;
+	keys_allow_release(&a->allow);
 }
 
 /* ZAP request frames (RFC 27): version, request id, domain, address,
@@ -139,14 +140,14 @@ static void zap_reply(void *s, zmq_msg_t *req_id, const char *status,
 }
 
 /* Log a refused key, naming it in Z85 and where it came from. */
-static void log_refusal(broker *b, zmq_msg_t *addr, const uint8_t *key)
+static void log_refusal(broker_auth *a, zmq_msg_t *addr, const uint8_t *key)
 {
 	char z85[KEYS_Z85_LEN + 1] = "?", ip[64];
 	size_t n = zmq_msg_size(addr) < sizeof(ip) - 1 ? zmq_msg_size(addr)
 						       : sizeof(ip) - 1;
 
-	b->keys_refused++;
-	if (b->keys_refused > AUTH_LOG_MAX)
+	a->keys_refused++;
+	if (a->keys_refused > AUTH_LOG_MAX)
 		return;
 	memcpy(ip, zmq_msg_data(addr), n);
 	ip[n] = '\0';
@@ -154,12 +155,12 @@ static void log_refusal(broker *b, zmq_msg_t *addr, const uint8_t *key)
 		zmq_z85_encode(z85, key, KEYS_BIN_LEN);
 	fprintf(stderr, "broker: refused a connection from %s: key %s is not "
 		"in the allow-list%s\n", ip, z85,
-		b->keys_refused == AUTH_LOG_MAX
+		a->keys_refused == AUTH_LOG_MAX
 			? " [further refusals are counted, not logged]" : "");
 }
 
 /* One handshake: the key's host, or a refusal. */
-static void zap_answer(broker *b, zap_req *q)
+static void zap_answer(broker_auth *a, zap_req *q)
 {
 	const char *host = NULL;
 	const uint8_t *key = NULL;
@@ -168,28 +169,28 @@ static void zap_answer(broker *b, zap_req *q)
 	    !memcmp(zmq_msg_data(&q->f[5]), "CURVE", 5) &&
 	    zmq_msg_size(&q->f[6]) == KEYS_BIN_LEN) {
 		key = zmq_msg_data(&q->f[6]);
-		host = keys_allow_find(&b->allow, key);
+		host = keys_allow_find(&a->allow, key);
 	}
 	if (host) {
-		zap_reply(b->zap, &q->f[1], "200", "OK", host);
+		zap_reply(a->zap, &q->f[1], "200", "OK", host);
 		return;
 	}
-	log_refusal(b, q->n > 3 ? &q->f[3] : &q->f[0], key);
-	zap_reply(b->zap, &q->f[1], "400", "key not allowed", "");
+	log_refusal(a, q->n > 3 ? &q->f[3] : &q->f[0], key);
+	zap_reply(a->zap, &q->f[1], "400", "key not allowed", "");
 }
 
-void broker__auth_serve(broker *b)
+void broker__auth_serve(broker_auth *a)
 {
 	zap_req q;
 
-	while (b->zap && zap_recv(b->zap, &q) == 0) {
+	while (a->zap && zap_recv(a->zap, &q) == 0) {
 		if (q.n >= 2) {
-			zap_answer(b, &q);
+			zap_answer(a, &q);
 		} else { /* not RFC 27; a REP socket must answer anyway */
 			zmq_msg_t none;
 
 			zmq_msg_init(&none);
-			zap_reply(b->zap, &none, "500", "bad request", "");
+			zap_reply(a->zap, &none, "500", "bad request", "");
 			zmq_msg_close(&none);
 		}
 		for (int i = 0; i < q.n; i++)
@@ -197,12 +198,12 @@ void broker__auth_serve(broker *b)
 	}
 }
 
-int broker__auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
-			       char *msg, size_t msglen)
+int broker__auth_may_speak_for(const broker_auth *a, zmq_msg_t *m,
+			       const char *host, char *msg, size_t msglen)
 {
 	const char *user;
 
-	if (!b->curve)
+	if (!a->curve)
 		return 1;
 	user = zmq_msg_gets(m, "User-Id");
 	if (user && !strcmp(user, host))

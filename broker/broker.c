@@ -140,7 +140,9 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	/* bind first: a broker that cannot listen leaves no database behind
 	 * (frames that arrive meanwhile wait in the socket) */
-	if (broker__net_open(b, err, errlen))
+	if (broker__net_open(b, err, errlen) ||
+	    broker__auth_open(&b->auth, c, b->zctx, b->sock, err, errlen) ||
+	    broker__net_bind(b, err, errlen))
 		return -1;
 	if (store_open(c->db_path, STORE_CREATE, &b->st, err, errlen))
 		return -1;
@@ -166,7 +168,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 
 static void broker_close(broker *b)
 {
-	broker__auth_close(b);
+	broker__auth_close(&b->auth);
 	if (b->sock)
 		zmq_close(b->sock);
 	if (b->zctx)
@@ -186,9 +188,9 @@ static void print_stats(const broker *b)
 		if (b->drops[i])
 			fprintf(stderr, ", %s %" PRIu64, broker__drop_name(i),
 				b->drops[i]);
-	if (b->keys_refused)
+	if (b->auth.keys_refused)
 		fprintf(stderr, "; %" PRIu64 " connections refused (key not "
-			"allowed)", b->keys_refused);
+			"allowed)", b->auth.keys_refused);
 	fprintf(stderr, "\n");
 }
 
@@ -218,14 +220,14 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		int64_t next = b.next_round_at < next_live ? b.next_round_at
 							   : next_live;
 		zmq_pollitem_t pi[2] = { { b.sock, 0, ZMQ_POLLIN, 0 },
-					 { b.zap, 0, ZMQ_POLLIN, 0 } };
-		int n = zmq_poll(pi, b.zap ? 2 : 1,
+					 { b.auth.zap, 0, ZMQ_POLLIN, 0 } };
+		int n = zmq_poll(pi, b.auth.zap ? 2 : 1,
 				 next > now ? (long)(next - now) : 0);
 
 		if (n < 0 && zmq_errno() != EINTR)
 			break;
-		if (b.zap && (pi[1].revents & ZMQ_POLLIN))
-			broker__auth_serve(&b);
+		if (b.auth.zap && (pi[1].revents & ZMQ_POLLIN))
+			broker__auth_serve(&b.auth);
 		/* bounded batch, so that timers are not starved by a flood;
 		 * one clock reading serves 256 frames (b.now): a slow batch
 		 * (a flood, valgrind) must not age what it hears, or the

@@ -142,6 +142,29 @@ void broker__registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
 /* Forget connections that speak for no host and were idle past idle_ms. */
 void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 
+/* ---- auth.c: who may talk to the broker --------------------------------- */
+
+typedef struct broker_auth {
+	void *zap;             /* the ZAP handler's REP socket, or NULL */
+	keys_allow allow;      /* agent keys and their hosts */
+	int curve;             /* CURVE is on */
+	uint64_t keys_refused; /* handshakes refused by the allow-list */
+} broker_auth;
+
+/* CURVE on sock (of context zctx) and the ZAP handler, after the socket is
+ * made and before it binds; refuses a tcp:// endpoint without keys unless
+ * c->insecure. Returns 0, or -1 with a message. */
+int broker__auth_open(broker_auth *a, const broker_config *c, void *zctx,
+		      void *sock, char *err, size_t errlen);
+/* Answer the handshakes waiting on a->zap. */
+void broker__auth_serve(broker_auth *a);
+/* 1 if the key behind message m may speak for host (always without
+ * CURVE), else 0 with the reason in msg. */
+int broker__auth_may_speak_for(const broker_auth *a, zmq_msg_t *m,
+			       const char *host, char *msg, size_t msglen);
+/* Close the ZAP socket (before its context ends) and forget the keys. */
+void broker__auth_close(broker_auth *a);
+
 /* ---- the broker's state, shared by broker.c and round.c ---------------- */
 
 typedef struct broker {
@@ -161,10 +184,7 @@ typedef struct broker {
 	broker_stats stats;
 	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */
-	void *zap;             /* auth.c: the ZAP handler's REP socket */
-	keys_allow allow;      /* auth.c: agent keys and their hosts */
-	int curve;             /* CURVE is on */
-	uint64_t keys_refused; /* handshakes refused by the allow-list */
+	broker_auth auth;      /* auth.c */
 	int64_t max_host_mib;  /* the largest capacity registered: no VM can
 	                        * want more */
 	int64_t now;           /* monotonic ms, read every 256 frames of a
@@ -202,7 +222,10 @@ const char *broker__drop_name(int reason);
 void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
 		    const char *msg, const Bourse__Envelope *e);
 int broker__rate_ok(broker *b, bconn *c);
+/* The socket made and set up, not bound yet (auth.c comes in between);
+ * then bound to cfg->listen. Returns 0, or -1 with a message. */
 int broker__net_open(broker *b, char *err, size_t errlen);
+int broker__net_bind(broker *b, char *err, size_t errlen);
 
 /* session.c, moved from broker.c (their comments are there): one frame
  * from connection ci, decoded and handled; hosts silent too long lost. */
@@ -221,17 +244,6 @@ int broker__outage_faulted(const broker *b);
  * the cluster (logged; the broker goes on). */
 int broker__round(broker *b);
 void broker__round_release(broker *b);
-
-/* auth.c: CURVE and the ZAP handler. open: after the socket is made,
- * before it binds (refuses a tcp:// endpoint without keys unless
- * cfg->insecure); serve: answer pending handshakes; may_speak_for: 1 if
- * the key behind message m may speak for host (always without CURVE),
- * else 0 with the reason in msg. */
-int broker__auth_open(broker *b, char *err, size_t errlen);
-void broker__auth_serve(broker *b);
-int broker__auth_may_speak_for(broker *b, zmq_msg_t *m, const char *host,
-			       char *msg, size_t msglen);
-void broker__auth_close(broker *b);
 
 /* actions.c: after each round, time out, approve (automated mode) and
  * dispatch recommendations within the guardrails; and an agent's result. */

@@ -171,13 +171,16 @@ int broker__net_open(broker *b, char *err, size_t errlen)
 	zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(b->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(b->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	if (broker__auth_open(b, err, errlen))
-		return -1;
-	if (zmq_bind(b->sock, b->cfg->listen))
-		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
-		 zmq_strerror(zmq_errno()));
-	return -1;
+	return util_err(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
+			zmq_strerror(zmq_errno()));
+}
+
+int broker__net_bind(broker *b, char *err, size_t errlen)
+{
+	if (zmq_bind(b->sock, b->cfg->listen) == 0)
+		return 0;
+	return util_err(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
+			zmq_strerror(zmq_errno()));
 }

@@ -205,7 +205,8 @@ static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
 	const char *for_host = host ? e->sender : e->register_->vm->host;
 	char msg[300];
 
-	if (!broker__auth_may_speak_for(b, m, for_host, msg, sizeof(msg))) {
+	if (!broker__auth_may_speak_for(&b->auth, m, for_host, msg,
+					sizeof(msg))) {
 		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
 			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return;
