@@ -69,63 +69,18 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 	return market_params_validate(&c->market, err, errlen);
 }
 
-/* Receive the rest of a multi-frame message and throw it away. */
-static void drain(void *sock)
-{
-	int more = 1;
-	size_t sz = sizeof(more);
-
-	while (!zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) && more) {
-		zmq_msg_t m;
-
-		zmq_msg_init(&m);
-		zmq_msg_recv(&m, sock, 0);
-		zmq_msg_close(&m);
-	}
-}
-
-/* One message from the socket: [routing id][envelope]. Returns 0, or -1
- * when none is waiting. */
+/* One message from the socket: [routing id][envelope], handled. Returns 0,
+ * or -1 when none is waiting. */
 static int receive_one(broker *b)
 {
-	zmq_msg_t id, body;
-	int more = 0;
-	size_t sz = sizeof(more);
+	zmq_msg_t body;
+	uint32_t ci;
 
-	zmq_msg_init(&id);
-	if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&id);
+	if (broker__net_receive(b, &body, &ci))
 		return -1;
-	}
-	b->stats.msgs_in++;
-	uint32_t ci = broker__registry_conn(&b->reg, zmq_msg_data(&id),
-					    zmq_msg_size(&id), b->now);
-
-	zmq_msg_init(&body);
-	zmq_getsockopt(b->sock, ZMQ_RCVMORE, &more, &sz);
-	if (!more || zmq_msg_recv(&body, b->sock, 0) < 0) {
-		if (ci != BROKER_NO_SLOT)
-			broker__refuse(b, &b->reg.conns[ci],
-				       BROKER_DROP_FRAMING,
-				       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-				       "empty message", NULL);
-		goto out;
-	}
-	if (zmq_msg_more(&body)) {
-		drain(b->sock);
-		if (ci != BROKER_NO_SLOT)
-			broker__refuse(b, &b->reg.conns[ci],
-				       BROKER_DROP_FRAMING,
-				       BOURSE__ERROR_CODE__ERROR_MALFORMED,
-				       "one envelope per message, not "
-				       "several frames", NULL);
-		goto out;
-	}
-	if (ci != BROKER_NO_SLOT && broker__rate_ok(b, &b->reg.conns[ci]))
+	if (ci != BROKER_NO_SLOT)
 		broker__session_handle(b, ci, &body);
-out:
 	zmq_msg_close(&body);
-	zmq_msg_close(&id);
 	return 0;
 }
 
@@ -141,7 +96,8 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	/* bind first: a broker that cannot listen leaves no database behind
 	 * (frames that arrive meanwhile wait in the socket) */
 	if (broker__net_open(b, err, errlen) ||
-	    broker__auth_open(&b->auth, c, b->zctx, b->sock, err, errlen) ||
+	    broker__auth_open(&b->auth, c, b->net.zctx, b->net.sock, err,
+			      errlen) ||
 	    broker__net_bind(b, err, errlen))
 		return -1;
 	if (store_open(c->db_path, STORE_CREATE, &b->st, err, errlen))
@@ -169,25 +125,37 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 static void broker_close(broker *b)
 {
 	broker__auth_close(&b->auth);
-	if (b->sock)
-		zmq_close(b->sock);
-	if (b->zctx)
-		zmq_ctx_term(b->zctx);
+	broker__net_close(&b->net);
 	broker__round_release(b);
 	broker__actions_release(b);
 	broker__registry_release(&b->reg);
 	store_close(b->st);
 }
 
+/* The run's counters, kept by the files that count them. */
+static broker_stats stats_of(const broker *b)
+{
+	broker_stats s = {
+		.msgs_in = b->net.msgs_in,
+		.dropped = b->net.dropped,
+		.rounds = b->stats.rounds,
+		.store_errors = b->stats.store_errors,
+	};
+
+	return s;
+}
+
 static void print_stats(const broker *b)
 {
+	broker_stats s = stats_of(b);
+
 	fprintf(stderr, "broker: stopped after %" PRIu64 " rounds; %" PRIu64
-		" messages in, %" PRIu64 " dropped", b->stats.rounds,
-		b->stats.msgs_in, b->stats.dropped);
+		" messages in, %" PRIu64 " dropped", s.rounds, s.msgs_in,
+		s.dropped);
 	for (int i = 1; i < BROKER_N_DROPS; i++)
-		if (b->drops[i])
+		if (b->net.drops[i])
 			fprintf(stderr, ", %s %" PRIu64, broker__drop_name(i),
-				b->drops[i]);
+				b->net.drops[i]);
 	if (b->auth.keys_refused)
 		fprintf(stderr, "; %" PRIu64 " connections refused (key not "
 			"allowed)", b->auth.keys_refused);
@@ -219,7 +187,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		int64_t now = util_now_ms();
 		int64_t next = b.next_round_at < next_live ? b.next_round_at
 							   : next_live;
-		zmq_pollitem_t pi[2] = { { b.sock, 0, ZMQ_POLLIN, 0 },
+		zmq_pollitem_t pi[2] = { { b.net.sock, 0, ZMQ_POLLIN, 0 },
 					 { b.auth.zap, 0, ZMQ_POLLIN, 0 } };
 		int n = zmq_poll(pi, b.auth.zap ? 2 : 1,
 				 next > now ? (long)(next - now) : 0);
@@ -253,7 +221,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	}
 	print_stats(&b);
 	if (stats)
-		*stats = b.stats;
+		*stats = stats_of(&b);
 	rc = b.store_gave_up ? -1 : 0; /* round.c said why */
 	if (rc)
 		snprintf(err, errlen, "%s", b.store_msg);

@@ -142,6 +142,40 @@ void broker__registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
 /* Forget connections that speak for no host and were idle past idle_ms. */
 void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 
+typedef struct broker broker; /* the whole state, at the end */
+
+/* ---- net.c: the socket, sending, refusals, the rate limit --------------- */
+
+typedef struct broker_net {
+	void *zctx, *sock;
+	uint64_t msgs_in;               /* frames received */
+	uint64_t dropped;               /* frames refused, any reason */
+	uint64_t drops[BROKER_N_DROPS]; /* ... by reason */
+} broker_net;
+
+/* The socket made and set up, not bound yet (auth.c comes in between);
+ * then bound to cfg->listen. Returns 0, or -1 with a message. */
+int broker__net_open(broker *b, char *err, size_t errlen);
+int broker__net_bind(broker *b, char *err, size_t errlen);
+void broker__net_close(broker_net *n);
+/* One message from the socket: [routing id][envelope]. -1 when none is
+ * waiting; else 0 with *ci the connection whose envelope is in body, or
+ * NO_SLOT when the message was refused (framing, rate limit: counted and
+ * logged here). Close body after a 0. */
+int broker__net_receive(broker *b, zmq_msg_t *body, uint32_t *ci);
+/* Send one envelope to a connection. Returns 0, or -1 (logged). */
+int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e);
+/* Refuse: count reason, log it the first time c earns it, answer c with an
+ * Error of code and msg naming the refused envelope e (NULL: the frame
+ * could not be decoded). */
+void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
+		    const char *msg, const Bourse__Envelope *e);
+/* The counters' name of a drop reason (wire_reason or BROKER_DROP_*). */
+const char *broker__drop_name(int reason);
+/* heartbeat_ms * liveness: how long a host may be silent before it is lost
+ * (and the yardstick of settling and silent VMs in round.c). */
+int64_t broker__liveness_ms(const broker_config *c);
+
 /* ---- auth.c: who may talk to the broker --------------------------------- */
 
 typedef struct broker_auth {
@@ -167,9 +201,8 @@ void broker__auth_close(broker_auth *a);
 
 /* ---- the broker's state, shared by broker.c and round.c ---------------- */
 
-typedef struct broker {
+struct broker {
 	const broker_config *cfg;
-	void *zctx, *sock;
 	store *st;
 	registry reg;
 	int64_t round;         /* next round number */
@@ -182,8 +215,8 @@ typedef struct broker {
 	size_t cap_cl_hosts, cap_cl_vms;         /* of cl.hosts, cl.vms */
 	size_t cap_cl_host_slot, cap_cl_vm_slot; /* of those two */
 	broker_stats stats;
-	uint64_t drops[BROKER_N_DROPS];
 	size_t n_settling;     /* hosts the last round left out (round.c) */
+	broker_net net;        /* net.c */
 	broker_auth auth;      /* auth.c */
 	int64_t max_host_mib;  /* the largest capacity registered: no VM can
 	                        * want more */
@@ -207,25 +240,7 @@ typedef struct broker {
 	char store_msg[1024];      /* why it stopped (broker_run()'s error) */
 	struct broker_held_result *held; /* results not recorded yet */
 	size_t n_held, cap_held;
-} broker;
-
-/* heartbeat_ms * liveness: how long a host may be silent before it is lost
- * (and the yardstick of settling and silent VMs in round.c). */
-int64_t broker__liveness_ms(const broker_config *c);
-
-/* Send one envelope to a connection. Returns 0, or -1 (logged). */
-int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e);
-
-/* net.c, moved from broker.c (their comments are there): the drop
- * reasons' names, a refusal, the rate limit, the socket. */
-const char *broker__drop_name(int reason);
-void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		    const char *msg, const Bourse__Envelope *e);
-int broker__rate_ok(broker *b, bconn *c);
-/* The socket made and set up, not bound yet (auth.c comes in between);
- * then bound to cfg->listen. Returns 0, or -1 with a message. */
-int broker__net_open(broker *b, char *err, size_t errlen);
-int broker__net_bind(broker *b, char *err, size_t errlen);
+};
 
 /* session.c, moved from broker.c (their comments are there): one frame
  * from connection ci, decoded and handled; hosts silent too long lost. */

@@ -1,7 +1,8 @@
 /*
- * net.c - the bottom of the broker: its ROUTER socket, sending an
- * envelope, refusals (counted by reason, logged once per peer and reason,
- * answered with an Error), the per-connection rate limit, and the clocks.
+ * net.c - the bottom of the broker: its ROUTER socket, receiving a
+ * well-framed message, sending an envelope, refusals (counted by reason,
+ * logged once per peer and reason, answered with an Error) and the
+ * per-connection rate limit.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,10 +45,11 @@ int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e)
 		fprintf(stderr, "broker: cannot encode a message (too big?)\n");
 		return -1;
 	}
-	int rc = zmq_send(b->sock, c->rid, c->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	int rc = zmq_send(b->net.sock, c->rid, c->rid_len,
+			  ZMQ_SNDMORE | ZMQ_DONTWAIT);
 
 	if (rc >= 0)
-		rc = zmq_send(b->sock, buf, len, ZMQ_DONTWAIT);
+		rc = zmq_send(b->net.sock, buf, len, ZMQ_DONTWAIT);
 	free(buf);
 	/* EHOSTUNREACH (peer gone, ROUTER_MANDATORY) and EAGAIN (its queue is
 	 * full) only lose this message: the peer re-syncs by itself. */
@@ -84,17 +86,14 @@ static void rid_hex(const bconn *c, char *out, size_t outlen)
 		snprintf(out + 2 * i, 3, "%02x", c->rid[i]);
 }
 
-/* Count a refusal; log it the first time this peer earns this reason;
- * answer the peer, naming the refused envelope e (NULL: the frame could not
- * be decoded). */
 /* Count a dropped frame of this reason from c. Returns 1 the first time c
  * earns the reason (the caller logs it then, naming the peer by id and
  * host), 0 after: drops are logged once per peer and reason. */
 static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
 		      const char **host)
 {
-	b->drops[reason]++;
-	b->stats.dropped++;
+	b->net.drops[reason]++;
+	b->net.dropped++;
 	if (c->logged & (1u << reason))
 		return 0;
 	c->logged |= 1u << reason;
@@ -103,6 +102,9 @@ static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
 	return 1;
 }
 
+/* Count a refusal; log it the first time this peer earns this reason;
+ * answer the peer, naming the refused envelope e (NULL: the frame could not
+ * be decoded). */
 void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
 		    const char *msg, const Bourse__Envelope *e)
 {
@@ -121,7 +123,7 @@ void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
  * peer_burst (an agent registering its VMs). A frame over the limit is
  * counted and dropped before it is decoded, and not answered: answering
  * a flood would double it. 1 if the frame may be handled. */
-int broker__rate_ok(broker *b, bconn *c)
+static int rate_ok(broker *b, bconn *c)
 {
 	const broker_config *cfg = b->cfg;
 	const char *host;
@@ -150,6 +152,63 @@ int broker__rate_ok(broker *b, bconn *c)
 	return 0;
 }
 
+/* Receive the rest of a multi-frame message and throw it away. */
+static void drain(void *sock)
+{
+	int more = 1;
+	size_t sz = sizeof(more);
+
+	while (!zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) && more) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		zmq_msg_recv(&m, sock, 0);
+		zmq_msg_close(&m);
+	}
+}
+
+/* The one frame after a routing id, into body (initialised). 1, or 0 when
+ * there is none or more than one (refused as framing if ci is a
+ * connection). */
+static int receive_body(broker *b, uint32_t ci, zmq_msg_t *body)
+{
+	const char *bad = NULL;
+	int more = 0;
+	size_t sz = sizeof(more);
+
+	zmq_msg_init(body);
+	zmq_getsockopt(b->net.sock, ZMQ_RCVMORE, &more, &sz);
+	if (!more || zmq_msg_recv(body, b->net.sock, 0) < 0) {
+		bad = "empty message";
+	} else if (zmq_msg_more(body)) {
+		drain(b->net.sock);
+		bad = "one envelope per message, not several frames";
+	}
+	if (bad && ci != BROKER_NO_SLOT)
+		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
+			       BOURSE__ERROR_CODE__ERROR_MALFORMED, bad, NULL);
+	return bad == NULL;
+}
+
+int broker__net_receive(broker *b, zmq_msg_t *body, uint32_t *ci)
+{
+	zmq_msg_t id;
+
+	zmq_msg_init(&id);
+	if (zmq_msg_recv(&id, b->net.sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&id);
+		return -1;
+	}
+	b->net.msgs_in++;
+	*ci = broker__registry_conn(&b->reg, zmq_msg_data(&id),
+				    zmq_msg_size(&id), b->now);
+	zmq_msg_close(&id);
+	if (!receive_body(b, *ci, body) ||
+	    (*ci != BROKER_NO_SLOT && !rate_ok(b, &b->reg.conns[*ci])))
+		*ci = BROKER_NO_SLOT;
+	return 0;
+}
+
 int64_t broker__liveness_ms(const broker_config *c)
 {
 	return c->heartbeat_ms * (int64_t)c->liveness;
@@ -160,17 +219,17 @@ int broker__net_open(broker *b, char *err, size_t errlen)
 	int one = 1, zero = 0, hwm = 100000;
 	int64_t maxmsg = BROKER_HARD_MAX_FRAME;
 
-	b->zctx = zmq_ctx_new();
-	if (!b->zctx)
+	b->net.zctx = zmq_ctx_new();
+	if (!b->net.zctx)
 		goto fail;
-	b->sock = zmq_socket(b->zctx, ZMQ_ROUTER);
-	if (!b->sock)
+	b->net.sock = zmq_socket(b->net.zctx, ZMQ_ROUTER);
+	if (!b->net.sock)
 		goto fail;
-	zmq_setsockopt(b->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(b->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-	zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	zmq_setsockopt(b->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(b->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(b->net.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(b->net.sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(b->net.sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(b->net.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(b->net.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	return 0;
 fail:
 	return util_err(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
@@ -179,8 +238,17 @@ fail:
 
 int broker__net_bind(broker *b, char *err, size_t errlen)
 {
-	if (zmq_bind(b->sock, b->cfg->listen) == 0)
+	if (zmq_bind(b->net.sock, b->cfg->listen) == 0)
 		return 0;
 	return util_err(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
 			zmq_strerror(zmq_errno()));
+}
+
+void broker__net_close(broker_net *n)
+{
+	if (n->sock)
+		zmq_close(n->sock);
+	if (n->zctx)
+		zmq_ctx_term(n->zctx);
+	n->sock = n->zctx = NULL;
 }

@@ -317,8 +317,8 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	rd.round = b->round;
 	rd.started_ms = started;
 	rd.duration_ms = duration_ms;
-	rd.msgs_in = b->stats.msgs_in;
-	rd.msgs_dropped = b->stats.dropped;
+	rd.msgs_in = b->net.msgs_in;
+	rd.msgs_dropped = b->net.dropped;
 	rd.prices = rows->prices;
 	rd.n_prices = b->cl.n_hosts;
 	rd.allocs = rows->allocs;
