@@ -394,7 +394,7 @@ void broker__actions_run(broker *b)
 	uint32_t *migr;
 	char err[256];
 
-	if (b->store_down)
+	if (b->outage.down)
 		return; /* nothing is sent that the store cannot record first */
 	if (replay_held(b))
 		return;
@@ -451,7 +451,7 @@ void broker__actions_result(broker *b, const Bourse__Envelope *e)
 		 : res->status == BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED
 		 ? "failed (unsupported)" : "failed",
 		 res->detail[0] ? ": " : "", res->detail);
-	if (b->store_down) {
+	if (b->outage.down) {
 		hold_result(b, &h);
 		return;
 	}

@@ -139,7 +139,7 @@ static broker_stats stats_of(const broker *b)
 		.msgs_in = b->net.msgs_in,
 		.dropped = b->net.dropped,
 		.rounds = b->stats.rounds,
-		.store_errors = b->stats.store_errors,
+		.store_errors = b->outage.errors,
 	};
 
 	return s;
@@ -164,7 +164,7 @@ static void print_stats(const broker *b)
 
 static int done(const broker *b, volatile sig_atomic_t *stop)
 {
-	return *stop || b->store_gave_up || (b->cfg->max_rounds &&
+	return *stop || b->outage.gave_up || (b->cfg->max_rounds &&
 			 (int64_t)b->stats.rounds >= b->cfg->max_rounds);
 }
 
@@ -222,9 +222,9 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	print_stats(&b);
 	if (stats)
 		*stats = stats_of(&b);
-	rc = b.store_gave_up ? -1 : 0; /* round.c said why */
+	rc = b.outage.gave_up ? -1 : 0; /* outage.c said why */
 	if (rc)
-		snprintf(err, errlen, "%s", b.store_msg);
+		snprintf(err, errlen, "%s", b.outage.msg);
 	broker_close(&b);
 	return rc;
 }

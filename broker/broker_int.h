@@ -199,6 +199,35 @@ int broker__auth_may_speak_for(const broker_auth *a, zmq_msg_t *m,
 /* Close the ZAP socket (before its context ends) and forget the keys. */
 void broker__auth_close(broker_auth *a);
 
+/* ---- outage.c: when the store fails ------------------------------------- */
+
+/* docs/storage.md, "When the store fails". Zero while the store works. */
+typedef struct broker_outage {
+	int down;             /* the last round was not persisted */
+	store_fault why;      /* ... for this fault */
+	int64_t since;        /* monotonic ms of the streak's first round */
+	int64_t first_lost;   /* the streak's first round */
+	uint64_t lost;        /* rounds of the streak */
+	uint64_t faults_seen; /* store_faults() after the last round */
+	int resync;           /* write hosts and VMs again */
+	int gave_up;          /* failed past store_outage_ms: stop */
+	char msg[1024];       /* why it stopped (broker_run()'s error) */
+	uint64_t errors;      /* rounds not persisted in this run */
+} broker_outage;
+
+/* A round is about to be written: a write that failed since the last one
+ * (a registration, a host lost or back) has the registry written again
+ * once a round is; the store, which holds its writes after a fault, may
+ * try again. */
+void broker__outage_retry(broker *b);
+/* What became of round's write: err NULL if it was written, else why
+ * not. Logs a streak's start and end, writes the registry again, gives up
+ * past cfg->store_outage_ms. */
+void broker__outage_written(broker *b, int64_t round, const char *err);
+/* Did the store's last refusal come from the file (locked, full, I/O)?
+ * Then it holds its writes until the next round. */
+int broker__outage_faulted(const broker *b);
+
 /* ---- the broker's state, shared by broker.c and round.c ---------------- */
 
 struct broker {
@@ -227,17 +256,7 @@ struct broker {
 	int64_t *sent;         /* rec ids whose ActionRequest went out in this
 	                        * run (actions.c) */
 	size_t n_sent, cap_sent;
-	/* ---- when the store fails (round.c, actions.c; docs/storage.md,
-	 * "When the store fails"). Zero while it works. ---- */
-	int store_down;            /* the last round was not persisted */
-	store_fault store_why;     /* ... for this fault */
-	int64_t store_down_since;  /* monotonic ms of the streak's first round */
-	int64_t store_first_lost;  /* the streak's first round */
-	uint64_t store_lost;       /* rounds of the streak */
-	uint64_t store_faults_seen; /* store_faults() after the last round */
-	int store_resync;          /* write hosts and VMs again */
-	int store_gave_up;         /* failed past store_outage_ms: stop */
-	char store_msg[1024];      /* why it stopped (broker_run()'s error) */
+	broker_outage outage;  /* outage.c */
 	struct broker_held_result *held; /* results not recorded yet */
 	size_t n_held, cap_held;
 };
@@ -246,14 +265,6 @@ struct broker {
  * from connection ci, decoded and handled; hosts silent too long lost. */
 void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
 void broker__session_liveness(broker *b, int64_t now);
-
-/* outage.c, moved from round.c and actions.c (their comments are
- * there): the round was not persisted, or was again; write the registry
- * again; did the store's last refusal come from the file? */
-void broker__outage_failed(broker *b, const char *err);
-void broker__outage_recovered(broker *b);
-void broker__outage_resync(broker *b);
-int broker__outage_faulted(const broker *b);
 
 /* round.c: run one market round now. Returns 0, or -1 if the market refused
  * the cluster (logged; the broker goes on). */

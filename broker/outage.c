@@ -9,7 +9,10 @@
  * next round, and actions.c waits. Once a round is written again the hosts
  * and VMs are written again too (their registrations or state changes may
  * have failed meanwhile). A streak longer than --store-outage-s stops the
- * broker (b->store_gave_up).
+ * broker (b->outage.gave_up).
+ *
+ * round.c calls broker__outage_retry() before it writes a round and
+ * broker__outage_written() after; actions.c reads b->outage.down.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,61 +39,73 @@ static const char *outage_advice(store_fault f)
 /* The streak has lasted store_outage_ms: stop cleanly. The log gets the
  * details; broker_run() returns what happened and what to do, short enough
  * for its caller's message buffer. */
-static void give_up(broker *b, const char *err)
+static void give_up(broker *b, int64_t round, const char *err)
 {
-	int64_t s = (util_now_ms() - b->store_down_since) / 1000;
+	broker_outage *o = &b->outage;
+	int64_t s = (util_now_ms() - o->since) / 1000;
 
-	b->store_gave_up = 1;
+	o->gave_up = 1;
 	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
 		PRId64 " not persisted, everything persisted before is intact: "
-		"%s\n", b->store_first_lost, b->round, err);
-	snprintf(b->store_msg, sizeof(b->store_msg), "stopped: the database "
+		"%s\n", o->first_lost, round, err);
+	snprintf(o->msg, sizeof(o->msg), "stopped: the database "
 		 "%s refused every round for %" PRId64 " s; to recover, %s, "
 		 "then start the broker again", b->cfg->db_path, s,
 		 outage_advice(store_last_fault(b->st)));
 }
 
-/* Round b->round was not persisted. The first of a streak is logged with
- * SQLite's words and what the broker does meanwhile; the rest only if the
- * fault changes (the round's own line says "not persisted"). */
-void broker__outage_failed(broker *b, const char *err)
+/* The first round of a streak: logged with SQLite's words and what the
+ * broker does meanwhile. */
+static void streak_starts(broker *b, int64_t round, const char *err)
 {
-	store_fault f = store_last_fault(b->st);
+	broker_outage *o = &b->outage;
 	int64_t limit = b->cfg->store_outage_ms;
 	char stop[64];
 
-	b->stats.store_errors++;
-	if (!b->store_down) {
-		b->store_down = 1;
-		b->store_down_since = util_now_ms();
-		b->store_first_lost = b->round;
-		b->store_lost = 0;
-		fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
-			"%s\n", b->round, err);
-		snprintf(stop, sizeof(stop), "; the broker stops if it has not "
-			 "after %" PRId64 " s", limit / 1000);
-		fprintf(stderr, "broker: store: rounds go on in memory and awards "
-			"are sent; nothing is dispatched until the store takes a "
-			"round again (tried every round%s)\n", limit ? stop : "");
-	} else if (f != b->store_why) {
-		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
-			" not persisted: %s\n", b->round, err);
-	}
-	b->store_why = f;
-	b->store_lost++;
-	if (limit && util_now_ms() - b->store_down_since >= limit)
-		give_up(b, err);
+	o->down = 1;
+	o->since = util_now_ms();
+	o->first_lost = round;
+	o->lost = 0;
+	fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
+		"%s\n", round, err);
+	snprintf(stop, sizeof(stop), "; the broker stops if it has not "
+		 "after %" PRId64 " s", limit / 1000);
+	fprintf(stderr, "broker: store: rounds go on in memory and awards "
+		"are sent; nothing is dispatched until the store takes a "
+		"round again (tried every round%s)\n", limit ? stop : "");
 }
 
-void broker__outage_recovered(broker *b)
+/* Round round was not persisted. The first of a streak is logged; the
+ * rest only if the fault changes (the round's own line says "not
+ * persisted"). */
+static void failed(broker *b, int64_t round, const char *err)
+{
+	broker_outage *o = &b->outage;
+	store_fault f = store_last_fault(b->st);
+	int64_t limit = b->cfg->store_outage_ms;
+
+	o->errors++;
+	if (!o->down)
+		streak_starts(b, round, err);
+	else if (f != o->why)
+		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
+			" not persisted: %s\n", round, err);
+	o->why = f;
+	o->lost++;
+	if (limit && util_now_ms() - o->since >= limit)
+		give_up(b, round, err);
+}
+
+/* Round round was persisted after a streak. */
+static void recovered(broker_outage *o, int64_t round)
 {
 	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
 		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
 		"the rounds table); persisting again from round %" PRId64 "\n",
-		b->store_lost, b->store_lost == 1 ? "" : "s",
-		b->store_first_lost, b->round - 1, b->round);
-	b->store_down = 0;
-	b->store_why = STORE_FAULT_NONE;
+		o->lost, o->lost == 1 ? "" : "s", o->first_lost, round - 1,
+		round);
+	o->down = 0;
+	o->why = STORE_FAULT_NONE;
 }
 
 /* A registered host as the store keeps it, its state first (which also
@@ -123,7 +138,7 @@ static int resync_vm(broker *b, const bvm *m, char *err, size_t errlen)
  * knows them now. Hosts and VMs are few next to a round's rows, and this
  * runs once per outage. Stops at the first failure, to try again after the
  * next round. */
-void broker__outage_resync(broker *b)
+static void resync_registry(broker *b)
 {
 	registry *r = &b->reg;
 	size_t nh = 0, nv = 0;
@@ -148,7 +163,7 @@ void broker__outage_resync(broker *b)
 			goto fail;
 		nv++;
 	}
-	b->store_resync = 0;
+	b->outage.resync = 0;
 	fprintf(stderr, "broker: store: hosts and VMs written again (%zu "
 		"hosts, %zu VMs)\n", nh, nv);
 	return;
@@ -162,4 +177,24 @@ fail:
 int broker__outage_faulted(const broker *b)
 {
 	return store_last_fault(b->st) != STORE_FAULT_NONE;
+}
+
+void broker__outage_retry(broker *b)
+{
+	if (store_faults(b->st) != b->outage.faults_seen)
+		b->outage.resync = 1; /* a write between rounds failed */
+	store_retry(b->st);
+}
+
+void broker__outage_written(broker *b, int64_t round, const char *err)
+{
+	broker_outage *o = &b->outage;
+
+	if (err)
+		failed(b, round, err);
+	else if (o->down)
+		recovered(o, round);
+	if (!err && o->resync)
+		resync_registry(b);
+	o->faults_seen = store_faults(b->st);
 }

@@ -327,18 +327,10 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	rd.n_recs = rows->n_recs;
 	rd.signals = rows->signals;
 	rd.n_signals = b->res.n_signals;
-	if (store_faults(b->st) != b->store_faults_seen)
-		b->store_resync = 1; /* a write between rounds failed */
-	store_retry(b->st);
+	broker__outage_retry(b);
 	rc = store_round_write(b->st, &rd, &b->cfg->recs, util_wall_ms(), out,
 			       err, sizeof(err));
-	if (rc)
-		broker__outage_failed(b, err);
-	else if (b->store_down)
-		broker__outage_recovered(b);
-	if (rc == 0 && b->store_resync)
-		broker__outage_resync(b);
-	b->store_faults_seen = store_faults(b->st);
+	broker__outage_written(b, b->round, rc ? err : NULL);
 	return rc;
 }
 
@@ -370,7 +362,7 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
 		"(%" PRIu64 " in a row)\n", b->round, b->cl.n_hosts,
 		b->n_settling, b->cl.n_vms, rows->n_recs, b->res.n_signals,
-		b->store_lost);
+		b->outage.lost);
 }
 
 /* The Award of cluster host h for the n VM awards in vms (all to conn). */
