@@ -209,10 +209,11 @@ static void expire_timeouts(broker *b, const rec_list *dispatched)
 	}
 }
 
-static void approve_automated(broker *b, const store_control *ctl)
+/* round: the one just written */
+static void approve_automated(broker *b, const store_control *ctl,
+			      int64_t round)
 {
 	rec_list pending;
-	int64_t round = b->round - 1; /* the one just written */
 	int any = 0;
 
 	for (int k = 0; k < STORE_N_ACTS; k++)
@@ -387,7 +388,7 @@ static int replay_held(broker *b)
 	return rc > 0 ? -1 : 0;
 }
 
-void broker__actions_run(broker *b)
+void broker__actions_run(broker *b, int64_t round)
 {
 	store_control ctl;
 	rec_list dispatched;
@@ -407,7 +408,7 @@ void broker__actions_run(broker *b)
 	expire_timeouts(b, &dispatched);
 	migr = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1, sizeof(*migr));
 	if (!ctl.paused && migr) {
-		approve_automated(b, &ctl);
+		approve_automated(b, &ctl, round);
 		count_migrations(b, &dispatched, migr);
 		resend_unsent(b, &dispatched);
 		send_approved(b, &ctl, migr);

@@ -109,16 +109,15 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 						    : broker__liveness_ms(c);
 	store_busy_ms(b->st, (int)(wait / 4 < STORE_BUSY_MS ? wait / 4
 							    : STORE_BUSY_MS));
-	if (store_round_last(b->st, &b->round, err, errlen))
+	if (broker__round_open(b, err, errlen))
 		return -1;
-	b->round++;
 	if (broker__registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
 		return -1;
 	b->next_round_at = util_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
 		" every %" PRId64 " ms, %zu hosts and %zu VMs known\n",
-		c->listen, c->db_path, b->round, c->round_ms, b->reg.n_hosts,
-		b->reg.n_vms);
+		c->listen, c->db_path, b->rounds.next, c->round_ms,
+		b->reg.n_hosts, b->reg.n_vms);
 	return 0;
 }
 
@@ -138,7 +137,7 @@ static broker_stats stats_of(const broker *b)
 	broker_stats s = {
 		.msgs_in = b->net.msgs_in,
 		.dropped = b->net.dropped,
-		.rounds = b->stats.rounds,
+		.rounds = b->rounds.count,
 		.store_errors = b->outage.errors,
 	};
 
@@ -165,7 +164,7 @@ static void print_stats(const broker *b)
 static int done(const broker *b, volatile sig_atomic_t *stop)
 {
 	return *stop || b->outage.gave_up || (b->cfg->max_rounds &&
-			 (int64_t)b->stats.rounds >= b->cfg->max_rounds);
+			 (int64_t)b->rounds.count >= b->cfg->max_rounds);
 }
 
 int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
@@ -213,7 +212,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		}
 		if (now >= b.next_round_at) {
 			broker__round(&b);
-			broker__actions_run(&b);
+			broker__actions_run(&b, b.rounds.next - 1);
 			b.next_round_at += c->round_ms;
 			if (b.next_round_at <= now) /* fell behind: skip */
 				b.next_round_at = now + c->round_ms;

@@ -228,23 +228,37 @@ void broker__outage_written(broker *b, int64_t round, const char *err);
  * Then it holds its writes until the next round. */
 int broker__outage_faulted(const broker *b);
 
+/* ---- round.c: the market's rounds ----------------------------------------- */
+
+typedef struct broker_rounds {
+	int64_t next;              /* the next round's number */
+	uint64_t count;            /* rounds run in this broker run */
+	market_cluster cl;         /* the market's view; arrays reused */
+	uint32_t *host_slot;       /* cluster host index -> registry slot */
+	uint32_t *vm_slot;         /* cluster VM index -> registry slot */
+	size_t cap_hosts, cap_vms; /* of cl.hosts, cl.vms */
+	size_t cap_host_slot, cap_vm_slot;
+	market_result res;         /* the last round's */
+	size_t res_hosts, res_vms; /* what res was sized for */
+	size_t n_settling;         /* hosts the last round left out */
+} broker_rounds;
+
+/* The next round's number, after the last one the store holds. Returns 0,
+ * or -1 with a message. */
+int broker__round_open(broker *b, char *err, size_t errlen);
+/* Run one market round now: clear, persist, award. Returns 0, or -1 if the
+ * market refused the cluster (logged; the broker goes on). */
+int broker__round(broker *b);
+void broker__round_release(broker *b);
+
 /* ---- the broker's state, shared by broker.c and round.c ---------------- */
 
 struct broker {
 	const broker_config *cfg;
 	store *st;
 	registry reg;
-	int64_t round;         /* next round number */
 	int64_t next_round_at; /* monotonic ms */
-	market_result res;
-	size_t res_hosts, res_vms; /* what res was sized for */
-	market_cluster cl;     /* arrays reused each round */
-	uint32_t *cl_host_slot; /* cluster host index -> registry slot */
-	uint32_t *cl_vm_slot;
-	size_t cap_cl_hosts, cap_cl_vms;         /* of cl.hosts, cl.vms */
-	size_t cap_cl_host_slot, cap_cl_vm_slot; /* of those two */
-	broker_stats stats;
-	size_t n_settling;     /* hosts the last round left out (round.c) */
+	broker_rounds rounds;  /* round.c */
 	broker_net net;        /* net.c */
 	broker_auth auth;      /* auth.c */
 	int64_t max_host_mib;  /* the largest capacity registered: no VM can
@@ -266,14 +280,9 @@ struct broker {
 void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
 void broker__session_liveness(broker *b, int64_t now);
 
-/* round.c: run one market round now. Returns 0, or -1 if the market refused
- * the cluster (logged; the broker goes on). */
-int broker__round(broker *b);
-void broker__round_release(broker *b);
-
 /* actions.c: after each round, time out, approve (automated mode) and
  * dispatch recommendations within the guardrails; and an agent's result. */
-void broker__actions_run(broker *b);
+void broker__actions_run(broker *b, int64_t round);
 void broker__actions_result(broker *b, const Bourse__Envelope *e);
 void broker__actions_release(broker *b);
 

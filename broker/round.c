@@ -33,18 +33,20 @@ typedef struct round_rows {
 
 static int ensure_cluster(broker *b, size_t nh, size_t nv)
 {
-	if (UTIL_GROW(b->cl.hosts, nh, b->cap_cl_hosts) ||
-	    UTIL_GROW(b->cl_host_slot, nh, b->cap_cl_host_slot) ||
-	    UTIL_GROW(b->cl.vms, nv, b->cap_cl_vms) ||
-	    UTIL_GROW(b->cl_vm_slot, nv, b->cap_cl_vm_slot))
+	broker_rounds *rd = &b->rounds;
+
+	if (UTIL_GROW(rd->cl.hosts, nh, rd->cap_hosts) ||
+	    UTIL_GROW(rd->host_slot, nh, rd->cap_host_slot) ||
+	    UTIL_GROW(rd->cl.vms, nv, rd->cap_vms) ||
+	    UTIL_GROW(rd->vm_slot, nv, rd->cap_vm_slot))
 		return -1;
 	/* sized like the cluster's arrays, so that it grows as seldom */
-	if (nh > b->res_hosts || nv > b->res_vms || !b->res.hosts) {
-		market_result_release(&b->res);
-		if (market_result_init(&b->res, b->cap_cl_hosts, b->cap_cl_vms))
+	if (nh > rd->res_hosts || nv > rd->res_vms || !rd->res.hosts) {
+		market_result_release(&rd->res);
+		if (market_result_init(&rd->res, rd->cap_hosts, rd->cap_vms))
 			return -1;
-		b->res_hosts = b->cap_cl_hosts;
-		b->res_vms = b->cap_cl_vms;
+		rd->res_hosts = rd->cap_hosts;
+		rd->res_vms = rd->cap_vms;
 	}
 	return 0;
 }
@@ -104,6 +106,7 @@ static void count_unheard(const registry *r, uint32_t *unheard)
  * NO_SLOT for hosts left out). */
 static int build_cluster(broker *b, uint32_t *host_ix)
 {
+	broker_rounds *rd = &b->rounds;
 	registry *r = &b->reg;
 	size_t nh = 0, nv = 0;
 	int64_t now = util_now_ms();
@@ -111,7 +114,7 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 	if (ensure_cluster(b, r->n_hosts, r->n_vms))
 		return -1;
 	count_unheard(r, host_ix);
-	b->n_settling = 0;
+	rd->n_settling = 0;
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		const bhost *h = &r->hosts[i];
 		uint32_t unheard = host_ix[i];
@@ -120,17 +123,17 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 		if (!h->registered || h->capacity_mib <= h->reserve_mib)
 			continue;
 		if (host_settling(b, h, unheard, now)) {
-			b->n_settling++;
+			rd->n_settling++;
 			continue;
 		}
-		market_host *mh = &b->cl.hosts[nh];
+		market_host *mh = &rd->cl.hosts[nh];
 
 		mh->id = h->db_id;
 		mh->capacity = h->capacity_mib;
 		mh->reserve = h->reserve_mib;
 		mh->host_swap_mibps = h->host_swap_mibps;
 		mh->online = h->online;
-		b->cl_host_slot[nh] = (uint32_t)i;
+		rd->host_slot[nh] = (uint32_t)i;
 		host_ix[i] = (uint32_t)nh++;
 	}
 	for (size_t i = 0; i < r->n_vms; i++) {
@@ -140,23 +143,24 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 		    m->host == BROKER_NO_SLOT ||
 		    host_ix[m->host] == BROKER_NO_SLOT || vm_silent(b, m, now))
 			continue;
-		b->cl.vms[nv] = m->cfg;
-		b->cl.vms[nv].id = m->db_id;
-		b->cl.vms[nv].host = host_ix[m->host];
-		b->cl_vm_slot[nv++] = (uint32_t)i;
+		rd->cl.vms[nv] = m->cfg;
+		rd->cl.vms[nv].id = m->db_id;
+		rd->cl.vms[nv].host = host_ix[m->host];
+		rd->vm_slot[nv++] = (uint32_t)i;
 	}
-	b->cl.n_hosts = nh;
-	b->cl.n_vms = nv;
+	rd->cl.n_hosts = nh;
+	rd->cl.n_vms = nv;
 	return 0;
 }
 
 static void fill_prices(const broker *b, store_price_row *out)
 {
+	const broker_rounds *rd = &b->rounds;
 	int64_t now = util_now_ms(), wall = util_wall_ms();
 
-	for (size_t i = 0; i < b->cl.n_hosts; i++) {
-		const market_host_out *o = &b->res.hosts[i];
-		const bhost *h = &b->reg.hosts[b->cl_host_slot[i]];
+	for (size_t i = 0; i < rd->cl.n_hosts; i++) {
+		const market_host_out *o = &rd->res.hosts[i];
+		const bhost *h = &b->reg.hosts[rd->host_slot[i]];
 		store_price_row *p = &out[i];
 
 		memset(p, 0, sizeof(*p));
@@ -182,15 +186,17 @@ static void fill_prices(const broker *b, store_price_row *out)
 
 static void fill_allocs(const broker *b, store_alloc_row *out)
 {
-	for (size_t i = 0; i < b->cl.n_vms; i++) {
-		const market_vm *v = &b->cl.vms[i];
-		const market_award *a = &b->res.awards[i];
-		const bvm *m = &b->reg.vms[b->cl_vm_slot[i]];
+	const broker_rounds *rd = &b->rounds;
+
+	for (size_t i = 0; i < rd->cl.n_vms; i++) {
+		const market_vm *v = &rd->cl.vms[i];
+		const market_award *a = &rd->res.awards[i];
+		const bvm *m = &b->reg.vms[rd->vm_slot[i]];
 		store_alloc_row *al = &out[i];
 
 		memset(al, 0, sizeof(*al));
 		al->vm_id = v->id;
-		al->host_id = b->cl.hosts[v->host].id;
+		al->host_id = rd->cl.hosts[v->host].id;
 		al->demand_mib = v->demand;
 		al->assigned_mib = v->assigned;
 		al->guest_swap_mibps = v->guest_swap_mibps;
@@ -213,16 +219,17 @@ static void ellipsis_if_cut(char *out, size_t len, int n)
 static void why_resize(const broker *b, const market_rec *rc, char *out,
 		       size_t len)
 {
-	const market_vm *v = &b->cl.vms[rc->vm];
-	const market_host_out *h = &b->res.hosts[rc->from_host];
-	const char *host = b->reg.hosts[b->cl_host_slot[rc->from_host]].name;
+	const broker_rounds *rd = &b->rounds;
+	const market_vm *v = &rd->cl.vms[rc->vm];
+	const market_host_out *h = &rd->res.hosts[rc->from_host];
+	const char *host = b->reg.hosts[rd->host_slot[rc->from_host]].name;
 	int grows = rc->to_mib > rc->from_mib;
 	int n;
 
 	n = snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
 		 PRId64 " MiB; %s asks %.2f/MiB at %.0f%% utilization%s, so "
 		 "the market %s it from %" PRId64 " to %" PRId64 " MiB",
-		 v->demand, v->buffer_pct, b->res.awards[rc->vm].want, host,
+		 v->demand, v->buffer_pct, rd->res.awards[rc->vm].want, host,
 		 h->price, 100.0 * h->utilization,
 		 h->shortage ? " (short of memory)" : "",
 		 grows ? "grows" : "shrinks", rc->from_mib, rc->to_mib);
@@ -232,8 +239,9 @@ static void why_resize(const broker *b, const market_rec *rc, char *out,
 static void why_migrate(const broker *b, const market_rec *rc, char *out,
 			size_t len)
 {
-	const char *from = b->reg.hosts[b->cl_host_slot[rc->from_host]].name;
-	const char *to = b->reg.hosts[b->cl_host_slot[rc->to_host]].name;
+	const broker_rounds *rd = &b->rounds;
+	const char *from = b->reg.hosts[rd->host_slot[rc->from_host]].name;
+	const char *to = b->reg.hosts[rd->host_slot[rc->to_host]].name;
 	double saving = rc->cost_here > 0
 			? 1.0 - rc->cost_there / rc->cost_here : 0.0;
 	int n;
@@ -241,7 +249,7 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 	n = snprintf(out, len, "%s asks %.2f/MiB at %.0f%% utilization, %s asks "
 		 "%.2f/MiB; buying %" PRId64 " MiB costs %.0f here and %.0f "
 		 "there with the move: %.0f%% cheaper", from, rc->price_here,
-		 100.0 * b->res.hosts[rc->from_host].utilization, to,
+		 100.0 * rd->res.hosts[rc->from_host].utilization, to,
 		 rc->price_there, rc->to_mib, rc->cost_here, rc->cost_there,
 		 100.0 * saving);
 	ellipsis_if_cut(out, len, n);
@@ -249,16 +257,17 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 
 static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 {
-	const market_vm *v = &b->cl.vms[rc->vm];
-	const market_award *a = &b->res.awards[rc->vm];
+	const broker_rounds *rd = &b->rounds;
+	const market_vm *v = &rd->cl.vms[rc->vm];
+	const market_award *a = &rd->res.awards[rc->vm];
 
 	memset(o, 0, sizeof(*o));
 	o->kind = rc->kind == MARKET_REC_MIGRATE ? STORE_REC_MIGRATE
 						 : STORE_REC_RESIZE;
 	o->vm_id = v->id;
-	o->from_host_id = b->cl.hosts[rc->from_host].id;
+	o->from_host_id = rd->cl.hosts[rc->from_host].id;
 	o->to_host_id = rc->to_host == MARKET_NO_HOST
-			? 0 : b->cl.hosts[rc->to_host].id;
+			? 0 : rd->cl.hosts[rc->to_host].id;
 	o->from_mib = rc->from_mib;
 	o->to_mib = rc->to_mib;
 	o->price_here = rc->price_here;
@@ -279,12 +288,13 @@ static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 /* Recommendations, leaving out VMs whose host is lost. */
 static size_t fill_recs(const broker *b, store_rec_in *out)
 {
+	const broker_rounds *rd = &b->rounds;
 	size_t n = 0;
 
-	for (size_t i = 0; i < b->res.n_recs; i++) {
-		const market_rec *rc = &b->res.recs[i];
+	for (size_t i = 0; i < rd->res.n_recs; i++) {
+		const market_rec *rc = &rd->res.recs[i];
 
-		if (!b->cl.hosts[rc->from_host].online)
+		if (!rd->cl.hosts[rc->from_host].online)
 			continue;
 		fill_rec(b, rc, &out[n++]);
 	}
@@ -293,12 +303,14 @@ static size_t fill_recs(const broker *b, store_rec_in *out)
 
 static void fill_signals(const broker *b, store_signal_row *out)
 {
-	for (size_t i = 0; i < b->res.n_signals; i++) {
-		const market_signal *s = &b->res.signals[i];
+	const broker_rounds *rd = &b->rounds;
+
+	for (size_t i = 0; i < rd->res.n_signals; i++) {
+		const market_signal *s = &rd->res.signals[i];
 
 		out[i].kind = (int)s->kind;
 		out[i].host_id = s->host == MARKET_NO_HOST
-				 ? 0 : b->cl.hosts[s->host].id;
+				 ? 0 : rd->cl.hosts[s->host].id;
 		out[i].mib = s->mib;
 	}
 }
@@ -309,28 +321,29 @@ static void fill_signals(const broker *b, store_signal_row *out)
 static int persist(broker *b, const round_rows *rows, int64_t started,
 		   int64_t duration_ms, store_round_outcome *out)
 {
-	store_round rd;
+	const broker_rounds *rd = &b->rounds;
+	store_round w;
 	char err[STORE_TEXT_MAX + 200];
 	int rc;
 
-	memset(&rd, 0, sizeof(rd));
-	rd.round = b->round;
-	rd.started_ms = started;
-	rd.duration_ms = duration_ms;
-	rd.msgs_in = b->net.msgs_in;
-	rd.msgs_dropped = b->net.dropped;
-	rd.prices = rows->prices;
-	rd.n_prices = b->cl.n_hosts;
-	rd.allocs = rows->allocs;
-	rd.n_allocs = b->cl.n_vms;
-	rd.recs = rows->recs;
-	rd.n_recs = rows->n_recs;
-	rd.signals = rows->signals;
-	rd.n_signals = b->res.n_signals;
+	memset(&w, 0, sizeof(w));
+	w.round = rd->next;
+	w.started_ms = started;
+	w.duration_ms = duration_ms;
+	w.msgs_in = b->net.msgs_in;
+	w.msgs_dropped = b->net.dropped;
+	w.prices = rows->prices;
+	w.n_prices = rd->cl.n_hosts;
+	w.allocs = rows->allocs;
+	w.n_allocs = rd->cl.n_vms;
+	w.recs = rows->recs;
+	w.n_recs = rows->n_recs;
+	w.signals = rows->signals;
+	w.n_signals = rd->res.n_signals;
 	broker__outage_retry(b);
-	rc = store_round_write(b->st, &rd, &b->cfg->recs, util_wall_ms(), out,
+	rc = store_round_write(b->st, &w, &b->cfg->recs, util_wall_ms(), out,
 			       err, sizeof(err));
-	broker__outage_written(b, b->round, rc ? err : NULL);
+	broker__outage_written(b, rd->next, rc ? err : NULL);
 	return rc;
 }
 
@@ -340,14 +353,16 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 static void log_round(const broker *b, const round_rows *rows,
 		      const store_round_outcome *out, const int64_t t[4])
 {
+	const broker_rounds *rd = &b->rounds;
+
 	if (b->cfg->quiet)
 		return;
 	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
 		"%zu VMs, %zu recs (%u new, %u refreshed, %u superseded, %u "
 		"expired), %zu signals, %.1f ms (market %.1f, store %.1f, "
-		"awards %.1f)\n", b->round, b->cl.n_hosts, b->n_settling,
-		b->cl.n_vms, rows->n_recs, out->inserted, out->refreshed,
-		out->superseded, out->expired, b->res.n_signals,
+		"awards %.1f)\n", rd->next, rd->cl.n_hosts, rd->n_settling,
+		rd->cl.n_vms, rows->n_recs, out->inserted, out->refreshed,
+		out->superseded, out->expired, rd->res.n_signals,
 		(double)(t[3] - t[0]) / 1000, (double)(t[1] - t[0]) / 1000,
 		(double)(t[2] - t[1]) / 1000, (double)(t[3] - t[2]) / 1000);
 }
@@ -356,12 +371,14 @@ static void log_round(const broker *b, const round_rows *rows,
  * store has been failing (its error was logged with the first one). */
 static void log_round_lost(const broker *b, const round_rows *rows)
 {
+	const broker_rounds *rd = &b->rounds;
+
 	if (b->cfg->quiet)
 		return;
 	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
 		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
-		"(%" PRIu64 " in a row)\n", b->round, b->cl.n_hosts,
-		b->n_settling, b->cl.n_vms, rows->n_recs, b->res.n_signals,
+		"(%" PRIu64 " in a row)\n", rd->next, rd->cl.n_hosts,
+		rd->n_settling, rd->cl.n_vms, rows->n_recs, rd->res.n_signals,
 		b->outage.lost);
 }
 
@@ -369,16 +386,17 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 static void send_award(broker *b, size_t h, uint32_t conn,
 		       Bourse__VmAward **vms, size_t n)
 {
-	const bhost *bh = &b->reg.hosts[b->cl_host_slot[h]];
+	const broker_rounds *rd = &b->rounds;
+	const bhost *bh = &b->reg.hosts[rd->host_slot[h]];
 	Bourse__Envelope e;
 	Bourse__Award aw = BOURSE__AWARD__INIT;
 
 	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	aw.round = (uint64_t)b->round;
+	aw.round = (uint64_t)rd->next;
 	aw.host = (char *)bh->name;
-	aw.price = b->res.hosts[h].price;
-	aw.utilization = b->res.hosts[h].utilization;
-	aw.awarded_mib = b->res.hosts[h].awarded;
+	aw.price = rd->res.hosts[h].price;
+	aw.utilization = rd->res.hosts[h].utilization;
+	aw.awarded_mib = rd->res.hosts[h].awarded;
 	aw.n_vms = n;
 	aw.vms = vms;
 	e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
@@ -393,7 +411,8 @@ static void send_award(broker *b, size_t h, uint32_t conn,
 static void send_host_awards(broker *b, size_t h, Bourse__VmAward **vp,
 			     const uint32_t *vm_of, size_t lo, size_t hi)
 {
-	uint32_t hconn = b->reg.hosts[b->cl_host_slot[h]].conn;
+	const broker_rounds *rd = &b->rounds;
+	uint32_t hconn = b->reg.hosts[rd->host_slot[h]].conn;
 	size_t mine = lo;
 
 	for (size_t k = lo; k < hi; k++) {
@@ -414,7 +433,8 @@ static void send_host_awards(broker *b, size_t h, Bourse__VmAward **vp,
 /* One Award per online host: its price and its VMs' awards. */
 static void send_awards(broker *b)
 {
-	size_t nh = b->cl.n_hosts, nv = b->cl.n_vms;
+	const broker_rounds *rd = &b->rounds;
+	size_t nh = rd->cl.n_hosts, nv = rd->cl.n_vms;
 	Bourse__VmAward *va = calloc(nv ? nv : 1, sizeof(*va));
 	Bourse__VmAward **vp = calloc(nv ? nv : 1, sizeof(*vp));
 	uint32_t *vm_of = calloc(nv ? nv : 1, sizeof(*vm_of));
@@ -425,24 +445,24 @@ static void send_awards(broker *b)
 		goto out;
 	/* group VM awards by host: counting sort on the cluster host index */
 	for (size_t i = 0; i < nv; i++)
-		first[b->cl.vms[i].host + 1]++;
+		first[rd->cl.vms[i].host + 1]++;
 	for (size_t h = 0; h < nh; h++)
 		first[h + 1] += first[h];
 	for (size_t i = 0; i < nv; i++) {
-		uint32_t h = b->cl.vms[i].host;
+		uint32_t h = rd->cl.vms[i].host;
 		size_t k = first[h] + fill[h]++;
 
 		bourse__vm_award__init(&va[k]);
-		vm_of[k] = b->cl_vm_slot[i];
+		vm_of[k] = rd->vm_slot[i];
 		va[k].vm = b->reg.vms[vm_of[k]].name;
-		va[k].target_mib = b->res.awards[i].target;
-		va[k].want_mib = b->res.awards[i].want;
-		va[k].price = b->res.hosts[h].price;
-		va[k].pressure = b->res.awards[i].pressure;
+		va[k].target_mib = rd->res.awards[i].target;
+		va[k].want_mib = rd->res.awards[i].want;
+		va[k].price = rd->res.hosts[h].price;
+		va[k].pressure = rd->res.awards[i].pressure;
 		vp[k] = &va[k];
 	}
 	for (size_t h = 0; h < nh; h++) {
-		const bhost *bh = &b->reg.hosts[b->cl_host_slot[h]];
+		const bhost *bh = &b->reg.hosts[rd->host_slot[h]];
 
 		if (bh->online && bh->conn != BROKER_NO_SLOT)
 			send_host_awards(b, h, vp, vm_of, first[h], first[h + 1]);
@@ -477,6 +497,7 @@ static void free_rows(round_rows *rows)
 
 int broker__round(broker *b)
 {
+	broker_rounds *rd = &b->rounds;
 	int64_t started = util_wall_ms();
 	int64_t t[4] = { util_now_us(), 0, 0, 0 };
 	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
@@ -488,18 +509,18 @@ int broker__round(broker *b)
 
 	if (!host_ix || build_cluster(b, host_ix)) {
 		fprintf(stderr, "broker: round %" PRId64 ": out of memory\n",
-			b->round);
+			rd->next);
 		goto out;
 	}
-	if (market_round(&b->cfg->market, &b->cl, b->round, &b->res, err,
+	if (market_round(&b->cfg->market, &rd->cl, rd->next, &rd->res, err,
 			 sizeof(err))) {
 		fprintf(stderr, "broker: round %" PRId64 ": market refused the "
-			"cluster: %s\n", b->round, err);
+			"cluster: %s\n", rd->next, err);
 		goto out;
 	}
 	t[1] = util_now_us();
-	if (alloc_rows(&rows, b->cl.n_hosts, b->cl.n_vms, b->res.n_recs,
-		       b->res.n_signals))
+	if (alloc_rows(&rows, rd->cl.n_hosts, rd->cl.n_vms, rd->res.n_recs,
+		       rd->res.n_signals))
 		goto out;
 	fill_prices(b, rows.prices);
 	fill_allocs(b, rows.allocs);
@@ -518,19 +539,31 @@ int broker__round(broker *b)
 out:
 	free_rows(&rows);
 	free(host_ix);
-	b->stats.rounds++;
-	b->round++;
+	rd->count++;
+	rd->next++;
 	return rc;
+}
+
+int broker__round_open(broker *b, char *err, size_t errlen)
+{
+	if (store_round_last(b->st, &b->rounds.next, err, errlen))
+		return -1;
+	b->rounds.next++; /* rounds go on from the last one persisted */
+	return 0;
 }
 
 void broker__round_release(broker *b)
 {
-	market_result_release(&b->res);
-	free(b->cl.hosts);
-	free(b->cl.vms);
-	free(b->cl_host_slot);
-	free(b->cl_vm_slot);
-	b->cl.hosts = NULL;
-	b->cl.vms = NULL;
-	b->cl_host_slot = b->cl_vm_slot = NULL;
+	broker_rounds *rd = &b->rounds;
+
+	market_result_release(&rd->res);
+	free(rd->cl.hosts);
+	free(rd->cl.vms);
+	free(rd->host_slot);
+	free(rd->vm_slot);
+	rd->cl.hosts = NULL;
+	rd->cl.vms = NULL;
+	rd->host_slot = rd->vm_slot = NULL;
+	rd->cap_hosts = rd->cap_vms = rd->cap_host_slot = rd->cap_vm_slot = 0;
+	rd->res_hosts = rd->res_vms = 0;
 }

@@ -28,7 +28,7 @@ static void send_welcome(broker *b, const bconn *c, const char *to)
 	w.heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms;
 	w.liveness = b->cfg->liveness;
 	w.round_ms = (uint32_t)b->cfg->round_ms;
-	w.round = (uint64_t)b->round;
+	w.round = (uint64_t)b->rounds.next;
 	w.name = (char *)to;
 	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
 	e.welcome = &w;
