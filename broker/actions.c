@@ -26,8 +26,9 @@
  *
  * When the store fails (round.c: the last round was not persisted) nothing
  * of the above runs: nothing may be sent that the store has not recorded
- * first. A result an agent sends meanwhile is kept in memory (b->held) and
- * recorded first thing once the store takes a round again, before any
+ * first. A result an agent sends meanwhile is kept in memory
+ * (b->actions.held) and recorded first thing once the store takes a round
+ * again, before any
  * action can time out; one whose request this run did not send is dropped,
  * and the request re-sent (step 5) once the store is back: the agent
  * answers a known id again without acting again.
@@ -106,26 +107,26 @@ static int transition(broker *b, const store_rec *r, store_rec_state to,
 
 /* ---- what was sent in this run ---- */
 
-static int sent_has(const broker *b, int64_t id)
+static int sent_has(const broker_actions *a, int64_t id)
 {
-	for (size_t i = 0; i < b->n_sent; i++)
-		if (b->sent[i] == id)
+	for (size_t i = 0; i < a->n_sent; i++)
+		if (a->sent[i] == id)
 			return 1;
 	return 0;
 }
 
-static void sent_add(broker *b, int64_t id)
+static void sent_add(broker_actions *a, int64_t id)
 {
-	if (UTIL_GROW(b->sent, b->n_sent + 1, b->cap_sent))
+	if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
 		return; /* at worst it is sent again: agents dedupe */
-	b->sent[b->n_sent++] = id;
+	a->sent[a->n_sent++] = id;
 }
 
-static void sent_remove(broker *b, int64_t id)
+static void sent_remove(broker_actions *a, int64_t id)
 {
-	for (size_t i = 0; i < b->n_sent; i++)
-		if (b->sent[i] == id) {
-			b->sent[i] = b->sent[--b->n_sent];
+	for (size_t i = 0; i < a->n_sent; i++)
+		if (a->sent[i] == id) {
+			a->sent[i] = a->sent[--a->n_sent];
 			return;
 		}
 }
@@ -185,7 +186,7 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_REQUEST;
 	e.action_request = &rq;
 	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &e) == 0)
-		sent_add(b, r->id);
+		sent_add(&b->actions, r->id);
 }
 
 /* ---- the steps ---- */
@@ -203,7 +204,7 @@ static void expire_timeouts(broker *b, const rec_list *dispatched)
 		if (now - r->updated_ms <= b->cfg->guard.action_timeout_ms)
 			continue;
 		if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0)
-			sent_remove(b, r->id);
+			sent_remove(&b->actions, r->id);
 		else if (broker__outage_faulted(b))
 			return;
 	}
@@ -324,7 +325,10 @@ static void resend_unsent(broker *b, const rec_list *dispatched)
 		const store_rec *r = &dispatched->v[i];
 		uint32_t h;
 
-		if (sent_has(b, r->id) || (h = action_host(b, r)) == BROKER_NO_SLOT)
+		if (sent_has(&b->actions, r->id))
+			continue;
+		h = action_host(b, r);
+		if (h == BROKER_NO_SLOT)
 			continue;
 		send_request(b, r, h);
 		fprintf(stderr, "broker: re-sent recommendation %" PRId64 " to %s "
@@ -343,7 +347,7 @@ static int record_result(broker *b, const struct broker_held_result *h)
 
 	if (store_rec_transition(b->st, h->id, h->to, h->actor, h->why,
 				 util_wall_ms(), err, sizeof(err)) == 0) {
-		sent_remove(b, h->id);
+		sent_remove(&b->actions, h->id);
 		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
 			h->id, store_rec_state_name(h->to), h->why);
 		return 0;
@@ -354,19 +358,19 @@ static int record_result(broker *b, const struct broker_held_result *h)
 
 /* Keep a result the store could not take, if this run sent its request;
  * otherwise the request goes again once the store is back (step 5). */
-static void hold_result(broker *b, const struct broker_held_result *h)
+static void hold_result(broker_actions *a, const struct broker_held_result *h)
 {
-	if (!sent_has(b, h->id)) {
+	if (!sent_has(a, h->id)) {
 		fprintf(stderr, "broker: result of action rec-%" PRId64 " not "
 			"recorded (the store is failing); the action is asked "
 			"for again once it is back\n", h->id);
 		return;
 	}
-	if (UTIL_GROW(b->held, b->n_held + 1, b->cap_held)) {
-		sent_remove(b, h->id); /* asked for again instead */
+	if (UTIL_GROW(a->held, a->n_held + 1, a->cap_held)) {
+		sent_remove(a, h->id); /* asked for again instead */
 		return;
 	}
-	b->held[b->n_held++] = *h;
+	a->held[a->n_held++] = *h;
 	fprintf(stderr, "broker: result of recommendation %" PRId64 " (%s) "
 		"kept in memory until the store takes it\n", h->id,
 		store_rec_state_name(h->to));
@@ -376,15 +380,16 @@ static void hold_result(broker *b, const struct broker_held_result *h)
  * the store failed again (the rest are kept). */
 static int replay_held(broker *b)
 {
+	broker_actions *a = &b->actions;
 	size_t i = 0;
 	int rc = 0;
 
-	while (i < b->n_held && (rc = record_result(b, &b->held[i])) <= 0)
+	while (i < a->n_held && (rc = record_result(b, &a->held[i])) <= 0)
 		i++;
 	if (i == 0)
 		return rc > 0 ? -1 : 0;
-	memmove(b->held, b->held + i, (b->n_held - i) * sizeof(*b->held));
-	b->n_held -= i;
+	memmove(a->held, a->held + i, (a->n_held - i) * sizeof(*a->held));
+	a->n_held -= i;
 	return rc > 0 ? -1 : 0;
 }
 
@@ -453,27 +458,26 @@ void broker__actions_result(broker *b, const Bourse__Envelope *e)
 		 ? "failed (unsupported)" : "failed",
 		 res->detail[0] ? ": " : "", res->detail);
 	if (b->outage.down) {
-		hold_result(b, &h);
+		hold_result(&b->actions, &h);
 		return;
 	}
 	if (store_rec_get(b->st, h.id, &r, err, sizeof(err)) ||
 	    r.state != STORE_REC_DISPATCHED) {
 		if (broker__outage_faulted(b))
-			hold_result(b, &h);
+			hold_result(&b->actions, &h);
 		else
 			stray_result(b, res, h.actor);
 		return;
 	}
 	if (record_result(b, &h) > 0)
-		hold_result(b, &h);
+		hold_result(&b->actions, &h);
 }
 
 void broker__actions_release(broker *b)
 {
-	free(b->sent);
-	b->sent = NULL;
-	b->n_sent = b->cap_sent = 0;
-	free(b->held);
-	b->held = NULL;
-	b->n_held = b->cap_held = 0;
+	broker_actions *a = &b->actions;
+
+	free(a->sent);
+	free(a->held);
+	memset(a, 0, sizeof(*a));
 }

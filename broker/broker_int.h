@@ -144,7 +144,7 @@ void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 
 typedef struct broker broker; /* the whole state, at the end */
 
-/* ---- net.c: the socket, sending, refusals, the rate limit --------------- */
+/* ---- net.c: the socket, sending, refusals, the rate limit -------------- */
 
 typedef struct broker_net {
 	void *zctx, *sock;
@@ -176,7 +176,7 @@ const char *broker__drop_name(int reason);
  * (and the yardstick of settling and silent VMs in round.c). */
 int64_t broker__liveness_ms(const broker_config *c);
 
-/* ---- auth.c: who may talk to the broker --------------------------------- */
+/* ---- auth.c: who may talk to the broker -------------------------------- */
 
 typedef struct broker_auth {
 	void *zap;             /* the ZAP handler's REP socket, or NULL */
@@ -199,7 +199,7 @@ int broker__auth_may_speak_for(const broker_auth *a, zmq_msg_t *m,
 /* Close the ZAP socket (before its context ends) and forget the keys. */
 void broker__auth_close(broker_auth *a);
 
-/* ---- outage.c: when the store fails ------------------------------------- */
+/* ---- outage.c: when the store fails ------------------------------------ */
 
 /* docs/storage.md, "When the store fails". Zero while the store works. */
 typedef struct broker_outage {
@@ -228,7 +228,26 @@ void broker__outage_written(broker *b, int64_t round, const char *err);
  * Then it holds its writes until the next round. */
 int broker__outage_faulted(const broker *b);
 
-/* ---- round.c: the market's rounds ----------------------------------------- */
+/* ---- actions.c: recommendations carried out ---------------------------- */
+
+typedef struct broker_actions {
+	int64_t *sent;       /* rec ids whose ActionRequest went out in this
+	                      * run */
+	size_t n_sent, cap_sent;
+	struct broker_held_result *held; /* results the store could not
+	                                  * record yet, oldest first */
+	size_t n_held, cap_held;
+} broker_actions;
+
+/* After each round (round: the one just written): time out what got no
+ * result, approve (automated mode) and send recommendations within the
+ * guardrails; nothing while the store is down. */
+void broker__actions_run(broker *b, int64_t round);
+/* An agent's ActionResult: recorded, or held while the store is down. */
+void broker__actions_result(broker *b, const Bourse__Envelope *e);
+void broker__actions_release(broker *b);
+
+/* ---- round.c: the market's rounds -------------------------------------- */
 
 typedef struct broker_rounds {
 	int64_t next;              /* the next round's number */
@@ -251,39 +270,40 @@ int broker__round_open(broker *b, char *err, size_t errlen);
 int broker__round(broker *b);
 void broker__round_release(broker *b);
 
-/* ---- the broker's state, shared by broker.c and round.c ---------------- */
+/* ---- session.c: the conversation with each agent ----------------------- */
 
+typedef struct broker_session {
+	int64_t max_host_mib; /* the largest capacity registered: no VM can
+	                       * want more */
+} broker_session;
+
+/* One frame from connection ci: decoded, its sender checked, handled (a
+ * refusal is counted, logged and answered). */
+void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
+/* Hosts not heard from within the liveness timeout are lost (in the store
+ * too); idle connections bound to no host are forgotten. */
+void broker__session_liveness(broker *b, int64_t now);
+
+/* ---- the whole state --------------------------------------------------- */
+
+/* Each sub-struct is written by its own file only; files above it may read
+ * it. The rest is the loop's (broker.c): set at open, and now once per 256
+ * frames. */
 struct broker {
 	const broker_config *cfg;
 	store *st;
-	registry reg;
-	int64_t next_round_at; /* monotonic ms */
-	broker_rounds rounds;  /* round.c */
-	broker_net net;        /* net.c */
-	broker_auth auth;      /* auth.c */
-	int64_t max_host_mib;  /* the largest capacity registered: no VM can
-	                        * want more */
+	registry reg;          /* registry.c */
 	int64_t now;           /* monotonic ms, read every 256 frames of a
 	                        * batch (broker_run): a clock read per frame
 	                        * costs, a stale one ages what a slow batch
 	                        * hears */
-	int64_t *sent;         /* rec ids whose ActionRequest went out in this
-	                        * run (actions.c) */
-	size_t n_sent, cap_sent;
+	int64_t next_round_at; /* monotonic ms */
+	broker_net net;        /* net.c */
+	broker_auth auth;      /* auth.c */
 	broker_outage outage;  /* outage.c */
-	struct broker_held_result *held; /* results not recorded yet */
-	size_t n_held, cap_held;
+	broker_actions actions; /* actions.c */
+	broker_rounds rounds;  /* round.c */
+	broker_session session; /* session.c */
 };
-
-/* session.c, moved from broker.c (their comments are there): one frame
- * from connection ci, decoded and handled; hosts silent too long lost. */
-void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
-void broker__session_liveness(broker *b, int64_t now);
-
-/* actions.c: after each round, time out, approve (automated mode) and
- * dispatch recommendations within the guardrails; and an agent's result. */
-void broker__actions_run(broker *b, int64_t round);
-void broker__actions_result(broker *b, const Bourse__Envelope *e);
-void broker__actions_release(broker *b);
 
 #endif

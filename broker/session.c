@@ -90,8 +90,8 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	c->host = hi;
 	h->capacity_mib = hc->capacity_mib;
 	h->reserve_mib = hc->reserve_mib;
-	if (h->capacity_mib > b->max_host_mib)
-		b->max_host_mib = h->capacity_mib;
+	if (h->capacity_mib > b->session.max_host_mib)
+		b->session.max_host_mib = h->capacity_mib;
 	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
 	h->last_seq = e->seq;
 	h->last_seen = h->registered_at = util_now_ms();
@@ -187,11 +187,11 @@ static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
 {
 	char msg[300];
 
-	if (b->max_host_mib <= 0 || mib <= b->max_host_mib)
+	if (b->session.max_host_mib <= 0 || mib <= b->session.max_host_mib)
 		return 0;
 	snprintf(msg, sizeof(msg), "%s: %s of %" PRId64 " MiB is more than "
 		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
-		 what, mib, b->max_host_mib);
+		 what, mib, b->session.max_host_mib);
 	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
 		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
 	return 1;
