@@ -218,31 +218,50 @@ static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		register_vm(b, ci, e);
 }
 
-/* The host slot a registered sender belongs to, after checking that it
- * speaks through that host's connection and that its seq moved forward;
- * *sender_slot is the sender's own (host or VM) slot. NO_SLOT (refused and
- * answered) otherwise. */
-static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
-			     uint64_t **last_seq, uint32_t *sender_slot)
+/* The slot of a registered sender: a host slot or a VM slot, as its role
+ * says; NO_SLOT if it is not registered (a VM that left is not). */
+static uint32_t sender_slot(const broker *b, const Bourse__Envelope *e)
 {
-	bconn *c = &b->reg.conns[ci];
-	uint32_t hi = BROKER_NO_SLOT, slot;
-	char msg[300];
+	const registry *r = &b->reg;
+	uint32_t s;
 
 	if (e->role == BOURSE__ROLE__ROLE_HOST) {
-		slot = broker__registry_host_find(&b->reg, e->sender);
-		if (slot != BROKER_NO_SLOT && b->reg.hosts[slot].registered) {
-			hi = slot;
-			*last_seq = &b->reg.hosts[slot].last_seq;
-		}
-	} else {
-		slot = broker__registry_vm_find(&b->reg, e->sender);
-		if (slot != BROKER_NO_SLOT && b->reg.vms[slot].registered &&
-		    !b->reg.vms[slot].gone) {
-			hi = b->reg.vms[slot].host;
-			*last_seq = &b->reg.vms[slot].last_seq;
-		}
+		s = broker__registry_host_find(r, e->sender);
+		return s != BROKER_NO_SLOT && r->hosts[s].registered
+		       ? s : BROKER_NO_SLOT;
 	}
+	s = broker__registry_vm_find(r, e->sender);
+	return s != BROKER_NO_SLOT && r->vms[s].registered && !r->vms[s].gone
+	       ? s : BROKER_NO_SLOT;
+}
+
+/* The host slot of the sender in slot s (itself, or its VM's host). */
+static uint32_t sender_host(const broker *b, const Bourse__Envelope *e,
+			    uint32_t s)
+{
+	return e->role == BOURSE__ROLE__ROLE_HOST ? s : b->reg.vms[s].host;
+}
+
+/* The seq of the last message taken from the sender in slot s. */
+static uint64_t sender_seq(const broker *b, const Bourse__Envelope *e,
+			   uint32_t s)
+{
+	return e->role == BOURSE__ROLE__ROLE_HOST ? b->reg.hosts[s].last_seq
+						  : b->reg.vms[s].last_seq;
+}
+
+/* The slot of e's sender (host or VM, as sender_slot()) after checking
+ * that it is registered, speaks through its host's connection and that its
+ * seq moved forward. NO_SLOT (refused and answered) otherwise. Changes
+ * nothing: accept_sender() takes the message. */
+static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e)
+{
+	bconn *c = &b->reg.conns[ci];
+	uint32_t slot = sender_slot(b, e);
+	uint32_t hi = slot == BROKER_NO_SLOT ? BROKER_NO_SLOT
+					     : sender_host(b, e, slot);
+	char msg[300];
+
 	if (hi == BROKER_NO_SLOT) {
 		snprintf(msg, sizeof(msg), "%s is not registered", e->sender);
 		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
@@ -262,14 +281,30 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e,
 			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
 		return BROKER_NO_SLOT;
 	}
-	if (e->seq <= **last_seq) {
+	if (e->seq <= sender_seq(b, e, slot)) {
 		snprintf(msg, sizeof(msg), "%s: seq %" PRIu64 " is not after %"
-			 PRIu64, e->sender, e->seq, **last_seq);
+			 PRIu64, e->sender, e->seq, sender_seq(b, e, slot));
 		broker__refuse(b, c, BROKER_DROP_SEQUENCE,
 			       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
 		return BROKER_NO_SLOT;
 	}
-	*sender_slot = slot;
+	return slot;
+}
+
+/* Take e from the sender in slot s (checked): its seq is the latest, and
+ * its host was heard from now (and is back if it was lost). Returns the
+ * host slot. */
+static uint32_t accept_sender(broker *b, const Bourse__Envelope *e,
+			      uint32_t s)
+{
+	uint32_t hi = sender_host(b, e, s);
+
+	if (e->role == BOURSE__ROLE__ROLE_HOST)
+		b->reg.hosts[s].last_seq = e->seq;
+	else
+		b->reg.vms[s].last_seq = e->seq;
+	b->reg.hosts[hi].last_seen = b->now;
+	host_back_online(b, &b->reg.hosts[hi]);
 	return hi;
 }
 
@@ -339,22 +374,19 @@ static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 static void route(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		  zmq_msg_t *m)
 {
-	uint64_t *last_seq = NULL;
-	uint32_t hi, slot = BROKER_NO_SLOT;
+	uint32_t slot, hi;
 
 	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
 		on_register(b, ci, e, m);
 		return;
 	}
-	hi = check_sender(b, ci, e, &last_seq, &slot);
-	if (hi == BROKER_NO_SLOT)
+	slot = check_sender(b, ci, e);
+	if (slot == BROKER_NO_SLOT)
 		return;
 	if (e->body_case == BOURSE__ENVELOPE__BODY_BID &&
 	    absurd_mib(b, ci, e, "demand", e->bid->demand_mib))
 		return;
-	*last_seq = e->seq;
-	b->reg.hosts[hi].last_seen = b->now;
-	host_back_online(b, &b->reg.hosts[hi]);
+	hi = accept_sender(b, e, slot);
 	switch (e->body_case) {
 	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
 		on_heartbeat(b, ci);
