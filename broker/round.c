@@ -102,27 +102,24 @@ static void count_unheard(const registry *r, uint32_t *unheard)
 	}
 }
 
-/* Fill b->cl; host_ix maps registry host slots to cluster indices (or
- * NO_SLOT for hosts left out). */
-static int build_cluster(broker *b, uint32_t *host_ix)
+/* The cluster's hosts: every registered host with memory to sell that is
+ * not settling (unheard: per host slot, its VMs that have not bid yet).
+ * host_ix[i] becomes host slot i's cluster index, or NO_SLOT. */
+static void add_hosts(broker *b, const uint32_t *unheard, uint32_t *host_ix,
+		      int64_t now)
 {
 	broker_rounds *rd = &b->rounds;
-	registry *r = &b->reg;
-	size_t nh = 0, nv = 0;
-	int64_t now = util_now_ms();
+	const registry *r = &b->reg;
+	size_t nh = 0;
 
-	if (ensure_cluster(b, r->n_hosts, r->n_vms))
-		return -1;
-	count_unheard(r, host_ix);
 	rd->n_settling = 0;
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		const bhost *h = &r->hosts[i];
-		uint32_t unheard = host_ix[i];
 
 		host_ix[i] = BROKER_NO_SLOT;
 		if (!h->registered || h->capacity_mib <= h->reserve_mib)
 			continue;
-		if (host_settling(b, h, unheard, now)) {
+		if (host_settling(b, h, unheard[i], now)) {
 			rd->n_settling++;
 			continue;
 		}
@@ -136,6 +133,17 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 		rd->host_slot[nh] = (uint32_t)i;
 		host_ix[i] = (uint32_t)nh++;
 	}
+	rd->cl.n_hosts = nh;
+}
+
+/* The cluster's VMs: every registered VM on a cluster host (host_ix) that
+ * has bid since it registered and is not silent. */
+static void add_vms(broker *b, const uint32_t *host_ix, int64_t now)
+{
+	broker_rounds *rd = &b->rounds;
+	const registry *r = &b->reg;
+	size_t nv = 0;
+
 	for (size_t i = 0; i < r->n_vms; i++) {
 		const bvm *m = &r->vms[i];
 
@@ -148,9 +156,28 @@ static int build_cluster(broker *b, uint32_t *host_ix)
 		rd->cl.vms[nv].host = host_ix[m->host];
 		rd->vm_slot[nv++] = (uint32_t)i;
 	}
-	rd->cl.n_hosts = nh;
 	rd->cl.n_vms = nv;
-	return 0;
+}
+
+/* Fill b->rounds.cl from the registry. Returns 0, or -1 out of memory. */
+static int build_cluster(broker *b)
+{
+	size_t n = b->reg.n_hosts ? b->reg.n_hosts : 1;
+	uint32_t *unheard = calloc(n, sizeof(*unheard));
+	uint32_t *host_ix = calloc(n, sizeof(*host_ix));
+	int64_t now = util_now_ms();
+	int rc = -1;
+
+	if (unheard && host_ix &&
+	    ensure_cluster(b, b->reg.n_hosts, b->reg.n_vms) == 0) {
+		count_unheard(&b->reg, unheard);
+		add_hosts(b, unheard, host_ix, now);
+		add_vms(b, host_ix, now);
+		rc = 0;
+	}
+	free(unheard);
+	free(host_ix);
+	return rc;
 }
 
 static void fill_prices(const broker *b, store_price_row *out)
@@ -500,14 +527,12 @@ int broker__round(broker *b)
 	broker_rounds *rd = &b->rounds;
 	int64_t started = util_wall_ms();
 	int64_t t[4] = { util_now_us(), 0, 0, 0 };
-	uint32_t *host_ix = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1,
-				   sizeof(*host_ix));
 	round_rows rows = { 0 };
 	store_round_outcome out = { 0 };
 	char err[300];
 	int rc = -1;
 
-	if (!host_ix || build_cluster(b, host_ix)) {
+	if (build_cluster(b)) {
 		fprintf(stderr, "broker: round %" PRId64 ": out of memory\n",
 			rd->next);
 		goto out;
@@ -538,7 +563,6 @@ int broker__round(broker *b)
 	rc = 0;
 out:
 	free_rows(&rows);
-	free(host_ix);
 	rd->count++;
 	rd->next++;
 	return rc;
