@@ -47,41 +47,41 @@ static int curve_server(void *sock, const keys_pair *kp)
 			      strlen(ZAP_DOMAIN));
 }
 
+/* Neither --key nor --allow: only where the endpoint allows it. */
+static int without_keys(const broker_config *c, char *err, size_t errlen)
+{
+	if (is_tcp(c->listen) && !c->insecure)
+		return util_err(err, errlen, "%s is a TCP endpoint: give the "
+				"broker --key FILE and --allow FILE (see "
+				"bourse keygen), or --insecure to run without "
+				"authentication", c->listen);
+	if (c->insecure)
+		fprintf(stderr, "broker: WARNING: --insecure: no CURVE "
+			"on %s. Anyone who reaches it can register as "
+			"any host, bid for any VM and read every award. "
+			"Use it on a trusted network only.\n", c->listen);
+	return 0;
+}
+
 int broker__auth_open(broker_auth *a, const broker_config *c, void *zctx,
 		      void *sock, char *err, size_t errlen)
 {
 	keys_pair kp;
 
-	if (!c->key_file && !c->allow_file) {
-		if (is_tcp(c->listen) && !c->insecure) {
-			snprintf(err, errlen, "%s is a TCP endpoint: give the "
-				 "broker --key FILE and --allow FILE (see "
-				 "bourse keygen), or --insecure to run without "
-				 "authentication", c->listen);
-			return -1;
-		}
-		if (c->insecure)
-			fprintf(stderr, "broker: WARNING: --insecure: no CURVE "
-				"on %s. Anyone who reaches it can register as "
-				"any host, bid for any VM and read every award. "
-				"Use it on a trusted network only.\n", c->listen);
-		return 0;
-	}
-	if (!c->key_file || !c->allow_file) {
-		snprintf(err, errlen, "CURVE needs both --key (the broker's "
-			 "key pair) and --allow (the agents' public keys)");
-		return -1;
-	}
+	if (!c->key_file && !c->allow_file)
+		return without_keys(c, err, errlen);
+	if (!c->key_file || !c->allow_file)
+		return util_err(err, errlen, "CURVE needs both --key (the "
+				"broker's key pair) and --allow (the agents' "
+				"public keys)");
 	if (keys_read_pair(c->key_file, &kp, err, errlen) ||
 	    keys_allow_read(c->allow_file, &a->allow, err, errlen))
 		return -1;
 	a->zap = zmq_socket(zctx, ZMQ_REP);
 	if (!a->zap || zmq_bind(a->zap, ZAP_ENDPOINT) ||
-	    curve_server(sock, &kp)) {
-		snprintf(err, errlen, "cannot set up CURVE: %s",
-			 zmq_strerror(zmq_errno()));
-		return -1;
-	}
+	    curve_server(sock, &kp))
+		return util_err(err, errlen, "cannot set up CURVE: %s",
+				zmq_strerror(zmq_errno()));
 	a->curve = 1;
 	fprintf(stderr, "broker: CURVE on, public key %s, %zu agent keys "
 		"allowed (%s)\n", kp.pub, a->allow.n, c->allow_file);

@@ -19,7 +19,7 @@
 void broker_config_default(broker_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->listen = "tcp://127.0.0.1:7411";
+	c->listen = WIRE_DEFAULT_ENDPOINT;
 	c->db_path = "bourse.db";
 	c->round_ms = 5000;
 	c->heartbeat_ms = 1000;
@@ -62,10 +62,8 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "the store outage limit must be >= 0";
 	else if (c->insecure && (c->key_file || c->allow_file))
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
-	if (bad) {
-		snprintf(err, errlen, "%s", bad);
-		return -1;
-	}
+	if (bad)
+		return util_err(err, errlen, "%s", bad);
 	return market_params_validate(&c->market, err, errlen);
 }
 

@@ -75,7 +75,7 @@ typedef struct bhost {
 	int64_t registered_at; /* monotonic ms of its latest registration */
 	uint64_t last_seq;
 	int64_t capacity_mib, reserve_mib;
-	char uri[256];
+	char uri[WIRE_MAX_URI + 1];
 	int has_ask;
 	int64_t free_mib, balloon_mib;
 	double host_swap_mibps;
