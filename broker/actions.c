@@ -24,7 +24,7 @@
  * the ActionRequest leaves, so a restart between approval and dispatch
  * dispatches once, and one after dispatch re-sends the same id (step 5).
  *
- * When the store fails (round.c: the last round was not persisted) nothing
+ * When the store fails (outage.c: the last round was not persisted) nothing
  * of the above runs: nothing may be sent that the store has not recorded
  * first. A result an agent sends meanwhile is kept in memory
  * (b->actions.held) and recorded first thing once the store takes a round

@@ -2,12 +2,26 @@
  * broker_int.h - what the broker's files share. Not a public API: only the
  * .c files in broker/ include it. broker.h is the module's interface.
  *
- *  index.c    name -> slot hash index (hosts, VMs, connections)
- *  registry.c hosts, VMs and connections: lookup, registration, liveness
+ * The layers, top to bottom. A file calls only the files below it, and
+ * each part of struct broker (at the end) is written by its own file only:
+ *
+ *  broker.c   the loop: open, poll, receive in batches, deadlines; config
+ *  session.c  each agent's conversation: registration, checks, handlers
  *  round.c    one market round: build the cluster, clear, persist, award
- *  actions.c  modes, guardrails and the kill switch: recommendations carried
- *             out (ActionRequest) and their results
- *  broker.c   the socket, the loop, decoding and dispatching messages
+ *  actions.c  recommendations carried out within the guardrails; results
+ *  outage.c   when the store fails: the streak, giving up, writing again
+ *  net.c      the socket: receiving, sending, refusals, the rate limit
+ *  auth.c     CURVE and the ZAP handler: which key speaks for which host
+ *  registry.c hosts, VMs and connections: slots, lookup, their store rows
+ *  index.c    the name -> slot hash index
+ *
+ * session.c is above round.c only because a Welcome names the round, and
+ * above actions.c because it hands them the agents' results; round.c and
+ * actions.c do not call each other. auth.c is beside net.c: the loop sets
+ * CURVE up between broker__net_open() and broker__net_bind().
+ *
+ * Internal names start with broker__ (as storage's store__); clocks, array
+ * growth and error messages are util.h's.
  */
 #ifndef BOURSE_BROKER_INT_H
 #define BOURSE_BROKER_INT_H

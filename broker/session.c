@@ -43,7 +43,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 	broker__registry_host_row(h, st, util_wall_ms(), &row);
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
-		/* a host the store knows goes on in memory; round.c writes it
+		/* a host the store knows goes on in memory; outage.c writes it
 		 * again once the store is back */
 		return h->db_id && store_last_fault(b->st) ? 0 : -1;
 	}
