@@ -383,8 +383,9 @@ static void s_to_welcome(s_bodies *b, const wire_welcome *w)
 	o->name = s_str(w->name);
 }
 
-/* Point e's oneof at the body, built in b. Returns 0, or -1 (unknown body
- * kind, no memory). */
+/* Point e's oneof at the body, built in b (none for WIRE_BODY_NONE).
+ * Returns 0, or -1 (unknown body kind, an award with VMs but no array, no
+ * memory). */
 static int s_to_body(Bourse__Envelope *e, s_bodies *b, const wire_msg *m)
 {
 	switch (m->body) {
@@ -440,6 +441,8 @@ static int s_to_body(Bourse__Envelope *e, s_bodies *b, const wire_msg *m)
 		s_to_welcome(b, &m->welcome);
 		e->welcome = &b->welcome;
 		break;
+	case WIRE_BODY_NONE:
+		break; /* an envelope without a body (tests send it) */
 	default:
 		return -1;
 	}
