@@ -453,11 +453,13 @@ static int s_to_body(Bourse__Envelope *e, s_bodies *b, const wire_msg *m)
 uint8_t *wire__pack(const wire_msg *m, size_t *len)
 {
 	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	s_bodies b = { 0 };
+	s_bodies b; /* only the body packed is initialised (s_to_body()) */
 	uint8_t *buf = NULL;
 	size_t n;
 
 	*len = 0;
+	b.vms = NULL;
+	b.vmp = NULL;
 	e.version = m->version;
 	e.role = (Bourse__Role)m->role;
 	e.sender = s_str(m->sender);
