@@ -361,8 +361,8 @@ static void send_ask(agent *a, struct ident *id)
 	ask.free_mib = h.free_mib;
 	ask.balloon_mib = h.balloon_mib;
 	ask.host_swap_mibps = h.host_swap_mibps;
-	ask.balloon_pressure = h.balloon_pressure;
-	ask.swap_pressure = h.swap_pressure;
+	/* balloon_pressure and swap_pressure left 0: the broker computes both
+	 * (docs/protocol.md, "Who owns each figure") */
 	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
 	e.ask = &ask;
 	send_env(a, id, &e);

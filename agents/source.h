@@ -30,14 +30,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A host's figures, as an Ask carries them (docs/protocol.md, "Who owns
+ * each figure"): observations only. The pressures that the market prices
+ * with (balloon and swap pressure) are the broker's: computed there from
+ * the Asks and Bids of a whole host, not here. */
 typedef struct source_host {
 	int64_t capacity_mib;
 	int64_t reserve_mib;
 	int64_t free_mib;
 	int64_t balloon_mib;     /* sum of balloon targets of its VMs */
 	double host_swap_mibps;
-	double balloon_pressure; /* 0..1 */
-	double swap_pressure;    /* >= 0 */
 } source_host;
 
 typedef struct source_vm_config {
@@ -91,7 +93,7 @@ void source_close(source *s);
  * "<prefix><trace id>". Each advance moves one step of step_s trace seconds.
  * The VMs hold what the trace provisioned (nothing resizes them: agents in
  * this build do not act), so the host's free memory is capacity minus their
- * sum, and balloon pressure is 0. */
+ * sum, and no balloon holds anything back. */
 typedef struct source_trace_opts {
 	const char *path;
 	size_t first, count;
@@ -124,8 +126,9 @@ typedef void (*source_note_fn)(void *ctx, const char *msg);
  * capacity - reserve_mib, as the trace and static sources count it),
  * /proc/vmstat (swap in/out rates from pswpin/pswpout between advances,
  * timed by /proc/uptime) and
- * /proc/pressure/memory (PSI full avg10 / 100 as balloon pressure, when the
- * kernel has it). No VMs (n_vms() is 0): pair it with a VM source. proc_root
+ * /proc/pressure/memory (PSI: read and checked, when the kernel has it, but
+ * source_host has no field for it). No VMs (n_vms() is 0): pair it with a
+ * VM source. proc_root
  * is "/proc" unless a test points it at a fixture tree. A file that is
  * missing is noted once and the source goes on without it; an unreadable
  * /proc/meminfo, or a malformed line in any file (the error names file and

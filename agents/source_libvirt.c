@@ -39,10 +39,8 @@
  * source means free, floored at 0; else (neither gives
  * a figure, as the test driver without NUMA cells) capacity - reserve - the
  * running domains' memory, with a note; balloon = the sum of the running
- * domains' actual balloon sizes; balloon pressure as docs/market.md's bp
- * (memory held back from domains that demand it, over capacity - reserve).
- * libvirt has no host swap figure: host swap and swap pressure are 0 (pair
- * this source with the Linux one for them).
+ * domains' actual balloon sizes. libvirt has no host swap figure: host swap
+ * is 0 (pair this source with the Linux one for it).
  *
  * libvirt's default error handler prints every error on stderr; this
  * source installs a silent one (process-wide: virSetErrorFunc) and reports
@@ -498,7 +496,6 @@ static int lv_advance(source *s, char *err, size_t errlen)
 static int lv_host(source *s, source_host *out, char *err, size_t errlen)
 {
 	const struct lv_src *ls = s->state;
-	int64_t supply = ls->capacity - ls->reserve, held = 0;
 
 	(void)err;
 	(void)errlen;
@@ -509,13 +506,9 @@ static int lv_host(source *s, source_host *out, char *err, size_t errlen)
 	for (size_t i = 0; i < ls->n; i++) {
 		const source_vm_sample *v = &ls->doms[i].smp;
 
-		if (!v->alive)
-			continue;
-		out->balloon_mib += v->assigned_mib;
-		if (v->demand_mib > v->assigned_mib)
-			held += v->demand_mib - v->assigned_mib;
+		if (v->alive)
+			out->balloon_mib += v->assigned_mib;
 	}
-	out->balloon_pressure = fmin((double)held / (double)supply, 1.0);
 	return 0;
 }
 

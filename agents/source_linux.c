@@ -16,13 +16,11 @@
  *                     sysconf(_SC_PAGESIZE) bytes): their growth between
  *                     two readings over the time between them; 0 at the
  *                     first reading and without vmstat
- *   swap_pressure     host_swap_mibps / swap_norm_mibps of the market's
- *                     default parameters: the market's swap pressure of a
- *                     host with no guest swap (10 MiB/s is 1.0)
- *   balloon_pressure  "full avg10" of pressure/memory / 100: the share of
- *                     the last 10 s in which every non-idle task was stalled
- *                     on memory, i.e. the host was short of it (0..1); 0
- *                     without PSI
+ *
+ * pressure/memory (PSI) is read and checked too, and its "full avg10" kept
+ * (the share of the last 10 s in which every non-idle task was stalled on
+ * memory), but source_host has no field for it: the pressures the market
+ * prices with are the broker's (docs/protocol.md, "Who owns each figure").
  *
  * The clock of the swap rate is the first figure of <proc_root>/uptime
  * (seconds, 10 ms resolution), so that a fixture tree carries its own time
@@ -43,7 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "market.h"
 #include "procfile.h"
 #include "source.h"
 #include "wire.h"
@@ -83,7 +80,6 @@ struct linux_src {
 	void *note_ctx;
 	unsigned noted;         /* enum lx_note bits of the notes made */
 	double page_mib;        /* one page, MiB */
-	double swap_norm;       /* the market's default swap_norm_mibps */
 	struct lx_reading cur;  /* the latest good reading */
 	struct lx_reading from; /* where the swap rate is measured from */
 	double swap_mibps;      /* the latest swap rate */
@@ -371,7 +367,6 @@ static int64_t host_free_mib(const struct linux_src *ls)
 static int linux_host(source *s, source_host *out, char *err, size_t errlen)
 {
 	const struct linux_src *ls = s->state;
-	double bp = ls->cur.full10 / 100.0;
 
 	(void)err;
 	(void)errlen;
@@ -380,8 +375,6 @@ static int linux_host(source *s, source_host *out, char *err, size_t errlen)
 	out->reserve_mib = ls->reserve;
 	out->free_mib = host_free_mib(ls);
 	out->host_swap_mibps = ls->swap_mibps;
-	out->balloon_pressure = bp < 0 ? 0 : bp > 1 ? 1 : bp;
-	out->swap_pressure = ls->swap_mibps / ls->swap_norm;
 	return 0;
 }
 
@@ -469,7 +462,6 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
 		      size_t errlen)
 {
 	struct linux_src *ls;
-	market_params mp;
 	long page = sysconf(_SC_PAGESIZE);
 
 	*out = NULL;
@@ -483,12 +475,10 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	market_params_default(&mp);
 	ls->reserve = o->reserve_mib;
 	ls->note = o->note;
 	ls->note_ctx = o->note_ctx;
 	ls->page_mib = (double)(page > 0 ? page : 4096) / (1024.0 * 1024.0);
-	ls->swap_norm = mp.swap_norm_mibps;
 	if (lx_read(ls, &ls->cur, err, errlen) != 0 ||
 	    check_capacity(ls, err, errlen) != 0) {
 		linux_src_free(ls);

@@ -290,8 +290,6 @@ void fuzz_check_host(const source_host *h)
 	ask.free_mib = h->free_mib;
 	ask.balloon_mib = h->balloon_mib;
 	ask.host_swap_mibps = h->host_swap_mibps;
-	ask.balloon_pressure = h->balloon_pressure;
-	ask.swap_pressure = h->swap_pressure;
 	bourse__envelope__init(&e);
 	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
 	e.ask = &ask;
