@@ -21,7 +21,7 @@
  *                     page cache reclaim takes first), >= 0
  *   assigned_mib      the lower of memory.high and memory.max that is set;
  *                     memory.current when neither is
- *   pressure          demand / assigned * 100 (market_vm_pressure()), as
+ *   pressure          demand / assigned * 100 (source_vm_pressure()), as
  *                     source.h defines it for every source
  *   guest_swap_mibps  0: a cgroup's paging is the host's swapping, counted by
  *                     the host source
@@ -29,9 +29,9 @@
  *   maximum_mib       memory.max; memory.current when that is "max"
  *   minimum_mib       the larger of memory.min and memory.low when either is
  *                     set (non-zero; "max": the maximum); otherwise the
- *                     simulator's default (sim_vm_settings()), within 1..max
+ *                     agent's default (source_vm_settings()), within 1..max
  *   startup_mib       assigned_mib, within minimum..maximum
- *   buffer_pct, weight, shares   the simulator's defaults
+ *   buffer_pct, weight, shares   the agent's defaults (source_vm_defaults)
  *   reservation_mib, limit_mib   0 (none): memory.max is the maximum
  * The configuration is the one of the latest reading in which the cgroup was
  * alive.
@@ -52,9 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "market.h"
 #include "procfile.h"
-#include "sim.h"
 #include "source.h"
 #include "wire.h"
 
@@ -94,7 +92,7 @@ struct cgroup_src {
 	unsigned noted;         /* enum cg_note bits of the notes made */
 	char **skipped;         /* n_skipped children noted as left out */
 	size_t n_skipped;
-	sim_config sc;          /* the defaults of the VM settings */
+	source_vm_defaults vmd; /* the defaults of the VM settings */
 };
 
 static void note(const struct cgroup_src *cs, const char *fmt, ...)
@@ -357,22 +355,15 @@ static int cgroup_vm_config(source *s, size_t i, source_vm_config *out)
 {
 	const struct cgroup_src *cs = s->state;
 	const struct cg_reading *r;
-	market_vm mv;
 
 	if (i >= cs->n)
 		return -1;
 	r = &cs->vms[i].last;
-	memset(&mv, 0, sizeof(mv));
-	sim_vm_settings(&cs->sc, maximum_mib(r), &mv);
-	memset(out, 0, sizeof(*out));
+	source_vm_settings(&cs->vmd, maximum_mib(r), out);
 	out->name = cs->vms[i].name;
-	out->maximum_mib = mv.maximum;
-	out->minimum_mib = minimum_mib(r, mv.maximum, mv.minimum);
+	out->minimum_mib = minimum_mib(r, out->maximum_mib, out->minimum_mib);
 	out->startup_mib = clamp64(assigned_mib(r), out->minimum_mib,
 				   out->maximum_mib);
-	out->buffer_pct = mv.buffer_pct;
-	out->weight = mv.weight;
-	out->shares = mv.shares;
 	return 0;
 }
 
@@ -394,7 +385,7 @@ static int cgroup_vm_sample(source *s, size_t i, source_vm_sample *out,
 	out->alive = 1;
 	out->demand_mib = demand_mib(r);
 	out->assigned_mib = assigned_mib(r);
-	out->pressure = market_vm_pressure(out->demand_mib, out->assigned_mib);
+	out->pressure = source_vm_pressure(out->demand_mib, out->assigned_mib);
 	return 0;
 }
 
@@ -616,6 +607,8 @@ static int check_opts(const source_cgroup_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", bad);
 		return -1;
 	}
+	if (o->vm_defaults)
+		return source_vm_defaults_check(o->vm_defaults, err, errlen);
 	return 0;
 }
 
@@ -649,7 +642,10 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
 	}
 	cs->note = o->note;
 	cs->note_ctx = o->note_ctx;
-	sim_config_default(&cs->sc);
+	if (o->vm_defaults)
+		cs->vmd = *o->vm_defaults;
+	else
+		source_vm_defaults_init(&cs->vmd);
 	cs->base.ops = &cgroup_ops;
 	cs->base.state = cs;
 	if (find_new(cs, 1, err, errlen) != 0) {

@@ -29,10 +29,11 @@
  *   swap     = (SWAP_IN + SWAP_OUT, KiB, cumulative) between two readings
  *              over the monotonic time between them; 0 after a reset
  *   balloon  = maximum - assigned (what the balloon holds back)
- * Settings: maximum = the domain's maximum memory, minimum = the
- * simulator's default Minimum (512 MiB, capped at the maximum), startup =
- * the memory the domain had when found (within minimum..maximum), buffer,
- * weight and shares the simulator's defaults (docs/simulator.md).
+ * Settings (source_vm_settings()): maximum = the domain's maximum memory,
+ * minimum = the agent's default Minimum (source_vm_defaults: 512 MiB unless
+ * configured, capped at the maximum), startup = the memory the domain had
+ * when found (within minimum..maximum), buffer, weight and shares the
+ * agent's defaults.
  *
  * Host: capacity = virNodeGetInfo's memory; free = (free + buffers + cached
  * of virNodeGetMemoryStats, else virNodeGetFreeMemory) - reserve, as every
@@ -56,8 +57,6 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "market.h"
-#include "sim.h"
 #include "source.h"
 #include "wire.h"
 
@@ -102,7 +101,7 @@ struct lv_src {
 	unsigned noted;
 	source_note_fn note;
 	void *note_ctx;
-	sim_config sc;
+	source_vm_defaults vmd;
 };
 
 static void lv_quiet(void *ctx, virErrorPtr e)
@@ -241,10 +240,9 @@ static void fill_sample(struct lv_src *ls, struct lv_dom *d,
 	s->assigned_mib = clamp64(kib_mib(cur), 0, d->max_mib);
 	s->demand_mib = clamp64(kib_mib(demand_kib(ls, d, st, cur)), 0,
 				d->max_mib);
-	if (s->assigned_mib > 0)
-		s->pressure = fmin((double)s->demand_mib /
-				   (double)s->assigned_mib * 100.0,
-				   MARKET_PRESSURE_MAX);
+	if (s->assigned_mib > 0) /* else 0, not SOURCE_PRESSURE_MAX */
+		s->pressure = source_vm_pressure(s->demand_mib,
+						 s->assigned_mib);
 	s->guest_swap_mibps = swap_rate(ls, d, st);
 	s->balloon_mib = d->max_mib - s->assigned_mib;
 }
@@ -523,23 +521,14 @@ static int lv_vm_config(source *s, size_t i, source_vm_config *out)
 {
 	const struct lv_src *ls = s->state;
 	const struct lv_dom *d;
-	market_vm mv;
 
 	if (i >= ls->n)
 		return -1;
 	d = &ls->doms[i];
-	memset(&mv, 0, sizeof(mv));
-	sim_vm_settings(&ls->sc, d->max_mib, &mv);
-	memset(out, 0, sizeof(*out));
+	source_vm_settings(&ls->vmd, d->max_mib, out);
 	out->name = d->name;
-	out->minimum_mib = mv.minimum;
-	out->maximum_mib = mv.maximum;
-	out->startup_mib = clamp64(d->startup_mib, mv.minimum, mv.maximum);
-	out->buffer_pct = mv.buffer_pct;
-	out->weight = mv.weight;
-	out->reservation_mib = mv.reservation;
-	out->limit_mib = mv.limit;
-	out->shares = mv.shares;
+	out->startup_mib = clamp64(d->startup_mib, out->minimum_mib,
+				   out->maximum_mib);
 	return 0;
 }
 
@@ -601,6 +590,8 @@ static int check_opts(const source_libvirt_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", bad);
 		return -1;
 	}
+	if (o->vm_defaults)
+		return source_vm_defaults_check(o->vm_defaults, err, errlen);
 	return 0;
 }
 
@@ -650,7 +641,10 @@ int source_libvirt_open(const source_libvirt_opts *o, source **out,
 	ls->period_s = o->stats_period_s;
 	ls->note = o->note;
 	ls->note_ctx = o->note_ctx;
-	sim_config_default(&ls->sc);
+	if (o->vm_defaults)
+		ls->vmd = *o->vm_defaults;
+	else
+		source_vm_defaults_init(&ls->vmd);
 	if (connect_node(ls, err, errlen) != 0 ||
 	    read_all(ls, err, errlen) != 0) {
 		lv_free(ls);
