@@ -222,6 +222,25 @@ int procfile_keys_line(void *ctx, const char *line, char *msg, size_t len)
 	return 0;
 }
 
+/* ---- one value ---- */
+
+int procfile_value_line(void *ctx, const char *line, char *msg, size_t len)
+{
+	uint64_t *v = ctx;
+	const char *p = line;
+
+	if (strcmp(line, "max") == 0) {
+		*v = PROCFILE_UNLIMITED;
+		return 0;
+	}
+	if (procfile_scan_u64(&p, v) != 0 || *p) {
+		procfile_msg(msg, len, "'%.60s' is not a number of bytes or "
+			     "'max'", line);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- PSI ---- */
 
 int procfile_psi_line(void *ctx, const char *line, char *msg, size_t len)

@@ -58,7 +58,6 @@
 
 #define CG_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CG_PATH_MAX 4096
-#define CG_UNLIMITED UINT64_MAX /* "max" */
 #define CG_MIB (1024u * 1024u)
 
 /* The notes made once each (those about one child: cgroup_src.skipped). */
@@ -71,7 +70,7 @@ enum cg_note {
 struct cg_reading {
 	int alive;                /* memory.current and memory.stat were there */
 	uint64_t current, inactive_file;
-	uint64_t high, max;       /* CG_UNLIMITED: "max" or no file */
+	uint64_t high, max;       /* PROCFILE_UNLIMITED: "max", or no file */
 	uint64_t min, low;        /* 0: not set */
 	double psi_some10;        /* PSI "some avg10", percent; 0 without */
 };
@@ -115,24 +114,6 @@ static void cg_path(const struct cgroup_src *cs, const char *vm,
 
 /* ---- one-value files: "N" or "max", one line ---- */
 
-/* ctx: the value (bytes, CG_UNLIMITED for "max"). */
-static int value_line(void *ctx, const char *line, char *msg, size_t len)
-{
-	uint64_t *v = ctx;
-	const char *p = line;
-
-	if (strcmp(line, "max") == 0) {
-		*v = CG_UNLIMITED;
-		return 0;
-	}
-	if (procfile_scan_u64(&p, v) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not a number of bytes or "
-			     "'max'", line);
-		return -1;
-	}
-	return 0;
-}
-
 /* 0: read into *v; 1: not there (err says why); -1: malformed. */
 static int read_value(const struct cgroup_src *cs, const char *vm,
 		      const char *file, uint64_t *v, char *err, size_t errlen)
@@ -142,7 +123,7 @@ static int read_value(const struct cgroup_src *cs, const char *vm,
 	int rc;
 
 	cg_path(cs, vm, file, path, sizeof(path));
-	rc = procfile_one_line(path, value_line, &got, err, errlen);
+	rc = procfile_one_line(path, procfile_value_line, &got, err, errlen);
 	if (rc == 0)
 		*v = got;
 	return rc;
@@ -229,10 +210,10 @@ static int cg_read(struct cgroup_src *cs, const char *vm,
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	r->alive = 1;
-	if (read_setting(cs, vm, "memory.high", CG_UNLIMITED, &r->high, err,
-			 errlen) != 0 ||
-	    read_setting(cs, vm, "memory.max", CG_UNLIMITED, &r->max, err,
-			 errlen) != 0 ||
+	if (read_setting(cs, vm, "memory.high", PROCFILE_UNLIMITED, &r->high,
+			 err, errlen) != 0 ||
+	    read_setting(cs, vm, "memory.max", PROCFILE_UNLIMITED, &r->max,
+			 err, errlen) != 0 ||
 	    read_setting(cs, vm, "memory.min", 0, &r->min, err, errlen) != 0 ||
 	    read_setting(cs, vm, "memory.low", 0, &r->low, err, errlen) != 0 ||
 	    read_psi(cs, vm, r, err, errlen) != 0)
@@ -268,12 +249,12 @@ static int64_t assigned_mib(const struct cg_reading *r)
 {
 	uint64_t lim = r->high < r->max ? r->high : r->max;
 
-	return lim == CG_UNLIMITED ? mib_up(r->current) : mib_down(lim);
+	return lim == PROCFILE_UNLIMITED ? mib_up(r->current) : mib_down(lim);
 }
 
 static int64_t maximum_mib(const struct cg_reading *r)
 {
-	int64_t m = r->max == CG_UNLIMITED ? mib_up(r->current) :
+	int64_t m = r->max == PROCFILE_UNLIMITED ? mib_up(r->current) :
 		    mib_down(r->max);
 
 	return m < 1 ? 1 : m;
@@ -287,7 +268,7 @@ static int64_t minimum_mib(const struct cg_reading *r, int64_t maximum,
 
 	if (p == 0)
 		return clamp64(dflt, 1, maximum);
-	if (p == CG_UNLIMITED)
+	if (p == PROCFILE_UNLIMITED)
 		return maximum;
 	return clamp64(mib_down(p), 1, maximum);
 }
