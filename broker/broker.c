@@ -577,7 +577,8 @@ static void handle_frame(broker *b, uint32_t ci, zmq_msg_t *m)
 			snprintf(err, sizeof(err), "protocol version %u is not "
 				 "supported; this broker speaks version %u",
 				 peer_version, WIRE_VERSION);
-		refuse(b, &b->reg.conns[ci], r, wire_reason_error_code(r), err,
+		refuse(b, &b->reg.conns[ci], r,
+		       (Bourse__ErrorCode)wire_reason_error_code(r), err,
 		       NULL);
 		return;
 	}

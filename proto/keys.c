@@ -13,6 +13,7 @@
 
 #include <zmq.h>
 
+#include "util.h"
 #include "wire.h"
 
 /* Longest line read from a key file or allow-list. */
@@ -219,15 +220,8 @@ static int allow_line(const char *line, keys_allowed *e, char *why,
 
 static int allow_add(keys_allow *a, size_t *cap, const keys_allowed *e)
 {
-	if (a->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		keys_allowed *p = realloc(a->e, ncap * sizeof(*p));
-
-		if (!p)
-			return -1;
-		a->e = p;
-		*cap = ncap;
-	}
+	if (UTIL_GROW(a->e, a->n + 1, *cap))
+		return -1;
 	a->e[a->n++] = *e;
 	return 0;
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 #define KEYS_Z85_LEN 40 /* characters of a key in Z85 */
 #define KEYS_BIN_LEN 32 /* bytes of a key */
 
@@ -49,7 +51,7 @@ int keys_read_public(const char *path, char pub[KEYS_Z85_LEN + 1], char *err,
 
 typedef struct keys_allowed {
 	uint8_t key[KEYS_BIN_LEN];
-	char name[129]; /* the host this key speaks for */
+	char name[WIRE_MAX_NAME + 1]; /* the host this key speaks for */
 } keys_allowed;
 
 typedef struct keys_allow {

@@ -1,14 +1,14 @@
 /*
- * wire.c - decode, validate and encode bourse's wire protocol (see wire.h
- * and docs/protocol.md, "Validation").
+ * wire.c - validation of bourse's messages and the decoding flow (see
+ * wire.h and docs/protocol.md, "Validation"). Plain C only: the protobuf
+ * side (unpacking, packing) is codec.c's.
  *
  * Layout of this file:
  *   checker     the first failure of a validation, with its message
  *   fields      checks of one field: quantities, rates, names, text, order
  *   bodies      one check per message type
  *   envelope    sender, role, the role/body permission table
- *   unpacking   what protobuf-c lets through that is not protobuf
- *   public      decode, encode, init, free, reason names
+ *   public      decode, validate, init, names
  *
  * Validation stops at the first failure: every helper records a failure only
  * if none was recorded before, so a body's checks read as a flat list. The
@@ -16,6 +16,7 @@
  * ("register.vm.minimum_mib: 4096 is more than maximum_mib (2048)").
  */
 #include "wire.h"
+#include "wire_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,16 +28,6 @@
 /* Guest-reported pressure is a percentage (demand / assigned * 100); a guest
  * that claims more than this is broken or lying. */
 #define S_PRESSURE_MAX 1e6
-
-/* Longest hypervisor URI (HostConfig.uri, ActionRequest.to_uri), bytes. */
-#define S_URI_MAX 255u
-
-/* Longest action id, bytes. */
-#define S_ID_MAX 64u
-
-/* Longest free text (Deregister.reason, ActionResult.detail,
- * Error.message), bytes. */
-#define S_TEXT_MAX 1024u
 
 /* Most VMs one Award may carry. */
 #define S_AWARD_VMS_MAX 100000u
@@ -212,7 +203,7 @@ static void s_name(s_chk *c, const char *field, const char *s)
 /* bodies                                                             */
 /* ------------------------------------------------------------------ */
 
-static void s_check_host_config(s_chk *c, const Bourse__HostConfig *h)
+static void s_check_host_config(s_chk *c, const wire_host_config *h)
 {
 	s_at(c, "register.host");
 	s_mib(c, "capacity_mib", h->capacity_mib);
@@ -223,10 +214,10 @@ static void s_check_host_config(s_chk *c, const Bourse__HostConfig *h)
 		s_fail(c, WIRE_BAD_FIELD, "reserve_mib", "%" PRId64
 		       " is not less than capacity_mib (%" PRId64 ")",
 		       h->reserve_mib, h->capacity_mib);
-	s_text(c, "uri", h->uri, S_URI_MAX);
+	s_text(c, "uri", h->uri, WIRE_MAX_URI);
 }
 
-static void s_check_vm_config(s_chk *c, const Bourse__VmConfig *v)
+static void s_check_vm_config(s_chk *c, const wire_vm_config *v)
 {
 	s_at(c, "register.vm");
 	s_name(c, "host", v->host);
@@ -254,30 +245,30 @@ static void s_check_vm_config(s_chk *c, const Bourse__VmConfig *v)
 }
 
 /* Exactly one of host and vm, and the one that matches the role. */
-static void s_check_register(s_chk *c, const Bourse__Envelope *e)
+static void s_check_register(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Register *g = e->register_;
-	int host = e->role == BOURSE__ROLE__ROLE_HOST;
+	const wire_register *g = &e->reg;
+	int host = e->role == WIRE_ROLE_HOST;
 
 	s_at(c, "register");
-	if (g->host != NULL && g->vm != NULL)
+	if (g->has_host && g->has_vm)
 		s_fail(c, WIRE_BAD_FIELD, "", "both host and vm are set");
-	else if (g->host == NULL && g->vm == NULL)
+	else if (!g->has_host && !g->has_vm)
 		s_fail(c, WIRE_BAD_FIELD, "", "neither host nor vm is set");
-	else if (host && g->vm != NULL)
+	else if (host && g->has_vm)
 		s_fail(c, WIRE_BAD_ROLE, "vm", "a host may not register a vm");
-	else if (!host && g->host != NULL)
+	else if (!host && g->has_host)
 		s_fail(c, WIRE_BAD_ROLE, "host",
 		       "a vm may not register a host");
 	else if (host)
-		s_check_host_config(c, g->host);
+		s_check_host_config(c, &g->host);
 	else
-		s_check_vm_config(c, g->vm);
+		s_check_vm_config(c, &g->vm);
 }
 
-static void s_check_welcome(s_chk *c, const Bourse__Envelope *e)
+static void s_check_welcome(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Welcome *w = e->welcome;
+	const wire_welcome *w = &e->welcome;
 
 	s_at(c, "welcome");
 	s_range(c, "heartbeat_ms", w->heartbeat_ms, 1, UINT32_MAX);
@@ -285,21 +276,21 @@ static void s_check_welcome(s_chk *c, const Bourse__Envelope *e)
 	s_name(c, "name", w->name);
 }
 
-static void s_check_deregister(s_chk *c, const Bourse__Envelope *e)
+static void s_check_deregister(s_chk *c, const wire_msg *e)
 {
 	s_at(c, "deregister");
-	s_text(c, "reason", e->deregister->reason, S_TEXT_MAX);
+	s_text(c, "reason", e->deregister.reason, WIRE_MAX_TEXT);
 }
 
-static void s_check_heartbeat(s_chk *c, const Bourse__Envelope *e)
+static void s_check_heartbeat(s_chk *c, const wire_msg *e)
 {
 	(void)c;
 	(void)e;
 }
 
-static void s_check_bid(s_chk *c, const Bourse__Envelope *e)
+static void s_check_bid(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Bid *b = e->bid;
+	const wire_bid *b = &e->bid;
 
 	s_at(c, "bid");
 	s_mib(c, "demand_mib", b->demand_mib);
@@ -309,9 +300,9 @@ static void s_check_bid(s_chk *c, const Bourse__Envelope *e)
 	s_mib(c, "balloon_mib", b->balloon_mib);
 }
 
-static void s_check_ask(s_chk *c, const Bourse__Envelope *e)
+static void s_check_ask(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Ask *a = e->ask;
+	const wire_ask *a = &e->ask;
 
 	s_at(c, "ask");
 	s_mib(c, "capacity_mib", a->capacity_mib);
@@ -319,17 +310,11 @@ static void s_check_ask(s_chk *c, const Bourse__Envelope *e)
 	s_le(c, "free_mib", a->free_mib, "capacity_mib", a->capacity_mib);
 	s_mib(c, "balloon_mib", a->balloon_mib);
 	s_real(c, "host_swap_mibps", a->host_swap_mibps, WIRE_MAX_MIBPS);
-	s_real(c, "balloon_pressure", a->balloon_pressure, 1.0);
-	s_real(c, "swap_pressure", a->swap_pressure, INFINITY);
 }
 
-static void s_check_vm_award(s_chk *c, size_t i, const Bourse__VmAward *v)
+static void s_check_vm_award(s_chk *c, size_t i, const wire_vm_award *v)
 {
 	s_at_ix(c, "award.vms", i);
-	if (v == NULL) {
-		s_fail(c, WIRE_BAD_FIELD, "", "missing");
-		return;
-	}
 	s_name(c, "vm", v->vm);
 	s_mib(c, "target_mib", v->target_mib);
 	s_mib(c, "want_mib", v->want_mib);
@@ -337,9 +322,9 @@ static void s_check_vm_award(s_chk *c, size_t i, const Bourse__VmAward *v)
 	s_real(c, "pressure", v->pressure, S_PRESSURE_MAX);
 }
 
-static void s_check_award(s_chk *c, const Bourse__Envelope *e)
+static void s_check_award(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Award *a = e->award;
+	const wire_award *a = &e->award;
 
 	s_at(c, "award");
 	s_name(c, "host", a->host);
@@ -353,49 +338,49 @@ static void s_check_award(s_chk *c, const Bourse__Envelope *e)
 		s_fail(c, WIRE_BAD_FIELD, "vms", "%zu VMs, but no array",
 		       a->n_vms);
 	for (size_t i = 0; i < a->n_vms && c->r == WIRE_OK; i++)
-		s_check_vm_award(c, i, a->vms[i]);
+		s_check_vm_award(c, i, &a->vms[i]);
 }
 
-static void s_check_action_request(s_chk *c, const Bourse__Envelope *e)
+static void s_check_action_request(s_chk *c, const wire_msg *e)
 {
-	const Bourse__ActionRequest *a = e->action_request;
+	const wire_action_request *a = &e->action_request;
 
 	s_at(c, "action_request");
-	s_token(c, WIRE_BAD_FIELD, "id", a->id, S_ID_MAX);
-	if (a->kind != BOURSE__ACTION_KIND__ACTION_RESIZE &&
-	    a->kind != BOURSE__ACTION_KIND__ACTION_MIGRATE)
+	s_token(c, WIRE_BAD_FIELD, "id", a->id, WIRE_MAX_ID);
+	if (a->kind != WIRE_ACTION_RESIZE &&
+	    a->kind != WIRE_ACTION_MIGRATE)
 		s_fail(c, WIRE_BAD_FIELD, "kind",
 		       "%d is not resize (1) or migrate (2)", (int)a->kind);
 	s_name(c, "vm", a->vm);
 	s_mib(c, "target_mib", a->target_mib);
-	if (a->kind == BOURSE__ACTION_KIND__ACTION_MIGRATE)
+	if (a->kind == WIRE_ACTION_MIGRATE)
 		s_name(c, "to_host", a->to_host);
-	s_text(c, "to_uri", a->to_uri, S_URI_MAX);
+	s_text(c, "to_uri", a->to_uri, WIRE_MAX_URI);
 }
 
-static void s_check_action_result(s_chk *c, const Bourse__Envelope *e)
+static void s_check_action_result(s_chk *c, const wire_msg *e)
 {
-	const Bourse__ActionResult *a = e->action_result;
+	const wire_action_result *a = &e->action_result;
 
 	s_at(c, "action_result");
-	s_token(c, WIRE_BAD_FIELD, "id", a->id, S_ID_MAX);
-	if (a->status < BOURSE__ACTION_STATUS__ACTION_OK ||
-	    a->status > BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED)
+	s_token(c, WIRE_BAD_FIELD, "id", a->id, WIRE_MAX_ID);
+	if (a->status < WIRE_STATUS_OK ||
+	    a->status > WIRE_STATUS_UNSUPPORTED)
 		s_fail(c, WIRE_BAD_FIELD, "status",
 		       "%d is not a known status (1..4)", (int)a->status);
-	s_text(c, "detail", a->detail, S_TEXT_MAX);
+	s_text(c, "detail", a->detail, WIRE_MAX_TEXT);
 }
 
-static void s_check_error(s_chk *c, const Bourse__Envelope *e)
+static void s_check_error(s_chk *c, const wire_msg *e)
 {
-	const Bourse__Error *x = e->error;
+	const wire_error *x = &e->error;
 
 	s_at(c, "error");
-	if (x->code < BOURSE__ERROR_CODE__ERROR_VERSION ||
-	    x->code > BOURSE__ERROR_CODE__ERROR_CONFLICT)
+	if (x->code < WIRE_ERR_VERSION ||
+	    x->code > WIRE_ERR_CONFLICT)
 		s_fail(c, WIRE_BAD_FIELD, "code",
 		       "%d is not a known error code (1..7)", (int)x->code);
-	s_text(c, "message", x->message, S_TEXT_MAX);
+	s_text(c, "message", x->message, WIRE_MAX_TEXT);
 	if (x->ref_sender != NULL && x->ref_sender[0] != '\0')
 		s_name(c, "ref_sender", x->ref_sender);
 }
@@ -404,36 +389,36 @@ static void s_check_error(s_chk *c, const Bourse__Envelope *e)
 /* envelope                                                           */
 /* ------------------------------------------------------------------ */
 
-#define S_HOST (1u << BOURSE__ROLE__ROLE_HOST)
-#define S_VM (1u << BOURSE__ROLE__ROLE_VM)
-#define S_BROKER (1u << BOURSE__ROLE__ROLE_BROKER)
+#define S_HOST (1u << WIRE_ROLE_HOST)
+#define S_VM (1u << WIRE_ROLE_VM)
+#define S_BROKER (1u << WIRE_ROLE_BROKER)
 
 /* Who may send what, and how its fields are checked. */
 static const struct s_body {
-	Bourse__Envelope__BodyCase body;
+	wire_body body;
 	const char *name;
 	unsigned roles; /* S_HOST | S_VM | S_BROKER */
-	void (*check)(s_chk *c, const Bourse__Envelope *e);
+	void (*check)(s_chk *c, const wire_msg *e);
 } s_bodies[] = {
-	{ BOURSE__ENVELOPE__BODY_REGISTER, "register", S_HOST | S_VM,
+	{ WIRE_BODY_REGISTER, "register", S_HOST | S_VM,
 	  s_check_register },
-	{ BOURSE__ENVELOPE__BODY_DEREGISTER, "deregister", S_HOST | S_VM,
+	{ WIRE_BODY_DEREGISTER, "deregister", S_HOST | S_VM,
 	  s_check_deregister },
-	{ BOURSE__ENVELOPE__BODY_HEARTBEAT, "heartbeat",
+	{ WIRE_BODY_HEARTBEAT, "heartbeat",
 	  S_HOST | S_VM | S_BROKER, s_check_heartbeat },
-	{ BOURSE__ENVELOPE__BODY_BID, "bid", S_VM, s_check_bid },
-	{ BOURSE__ENVELOPE__BODY_ASK, "ask", S_HOST, s_check_ask },
-	{ BOURSE__ENVELOPE__BODY_AWARD, "award", S_BROKER, s_check_award },
-	{ BOURSE__ENVELOPE__BODY_ACTION_REQUEST, "action_request", S_BROKER,
+	{ WIRE_BODY_BID, "bid", S_VM, s_check_bid },
+	{ WIRE_BODY_ASK, "ask", S_HOST, s_check_ask },
+	{ WIRE_BODY_AWARD, "award", S_BROKER, s_check_award },
+	{ WIRE_BODY_ACTION_REQUEST, "action_request", S_BROKER,
 	  s_check_action_request },
-	{ BOURSE__ENVELOPE__BODY_ACTION_RESULT, "action_result",
+	{ WIRE_BODY_ACTION_RESULT, "action_result",
 	  S_HOST | S_VM, s_check_action_result },
-	{ BOURSE__ENVELOPE__BODY_ERROR, "error", S_BROKER, s_check_error },
-	{ BOURSE__ENVELOPE__BODY_WELCOME, "welcome", S_BROKER,
+	{ WIRE_BODY_ERROR, "error", S_BROKER, s_check_error },
+	{ WIRE_BODY_WELCOME, "welcome", S_BROKER,
 	  s_check_welcome },
 };
 
-static const struct s_body *s_body_find(Bourse__Envelope__BodyCase body)
+static const struct s_body *s_body_find(wire_body body)
 {
 	for (size_t i = 0; i < sizeof s_bodies / sizeof s_bodies[0]; i++)
 		if (s_bodies[i].body == body)
@@ -441,36 +426,17 @@ static const struct s_body *s_body_find(Bourse__Envelope__BodyCase body)
 	return NULL;
 }
 
-/* The message the body case points at (NULL if the case is set but the
- * pointer is not: possible only in envelopes built in memory). */
-static const void *s_body_ptr(const Bourse__Envelope *e)
-{
-	switch (e->body_case) {
-	case BOURSE__ENVELOPE__BODY_REGISTER: return e->register_;
-	case BOURSE__ENVELOPE__BODY_DEREGISTER: return e->deregister;
-	case BOURSE__ENVELOPE__BODY_HEARTBEAT: return e->heartbeat;
-	case BOURSE__ENVELOPE__BODY_BID: return e->bid;
-	case BOURSE__ENVELOPE__BODY_ASK: return e->ask;
-	case BOURSE__ENVELOPE__BODY_AWARD: return e->award;
-	case BOURSE__ENVELOPE__BODY_ACTION_REQUEST: return e->action_request;
-	case BOURSE__ENVELOPE__BODY_ACTION_RESULT: return e->action_result;
-	case BOURSE__ENVELOPE__BODY_ERROR: return e->error;
-	case BOURSE__ENVELOPE__BODY_WELCOME: return e->welcome;
-	default: return NULL;
-	}
-}
-
-static const char *s_role_name(Bourse__Role role)
+static const char *s_role_name(wire_role role)
 {
 	switch (role) {
-	case BOURSE__ROLE__ROLE_HOST: return "host";
-	case BOURSE__ROLE__ROLE_VM: return "vm";
-	case BOURSE__ROLE__ROLE_BROKER: return "broker";
+	case WIRE_ROLE_HOST: return "host";
+	case WIRE_ROLE_VM: return "vm";
+	case WIRE_ROLE_BROKER: return "broker";
 	default: return NULL;
 	}
 }
 
-static void s_check_sender(s_chk *c, const Bourse__Envelope *e)
+static void s_check_sender(s_chk *c, const wire_msg *e)
 {
 	s_token(c, WIRE_BAD_SENDER, "sender", e->sender, WIRE_MAX_NAME);
 	if (s_role_name(e->role) == NULL)
@@ -479,17 +445,15 @@ static void s_check_sender(s_chk *c, const Bourse__Envelope *e)
 }
 
 /* The body is set, known, allowed for the role, and its fields check. */
-static void s_check_body(s_chk *c, const Bourse__Envelope *e)
+static void s_check_body(s_chk *c, const wire_msg *e)
 {
-	const struct s_body *b = s_body_find(e->body_case);
+	const struct s_body *b = s_body_find(e->body);
 
-	if (e->body_case == BOURSE__ENVELOPE__BODY__NOT_SET)
+	if (e->body == WIRE_BODY_NONE)
 		s_fail(c, WIRE_NO_BODY, "", "no body");
 	else if (b == NULL)
 		s_fail(c, WIRE_NO_BODY, "", "unknown body case %d",
-		       (int)e->body_case);
-	else if (s_body_ptr(e) == NULL)
-		s_fail(c, WIRE_NO_BODY, b->name, "set but missing");
+		       (int)e->body);
 	else if (!(b->roles & (1u << e->role)))
 		s_fail(c, WIRE_BAD_ROLE, "", "a %s may not send %s",
 		       s_role_name(e->role), b->name);
@@ -498,81 +462,38 @@ static void s_check_body(s_chk *c, const Bourse__Envelope *e)
 }
 
 /* ------------------------------------------------------------------ */
-/* unpacking                                                          */
-/* ------------------------------------------------------------------ */
-
-/*
- * protobuf-c 1.4.1 refuses field number 0 written in one byte (0x00..0x07)
- * but takes it written in more (0x80 0x00: an overlong varint) as an
- * unknown field, which it keeps and packs again in one byte: an envelope
- * that decodes and validates would then encode to a frame that does not
- * decode (found by tests/fuzz/fuzz_wire.c; tests/fuzz/crashes/wire/).
- * Field number 0 is not valid protobuf: the frame is malformed. Checked on
- * every message of the envelope (the schema has no recursion: depth 3).
- * Unknown fields with other numbers stay (fields added by a newer peer).
- */
-static int s_unknown_ok(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-
-	for (unsigned i = 0; i < m->n_unknown_fields; i++)
-		if (m->unknown_fields[i].tag == 0)
-			return 0;
-	for (unsigned f = 0; f < d->n_fields; f++) {
-		const ProtobufCFieldDescriptor *fd = &d->fields[f];
-		const char *base = (const char *)m;
-
-		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
-			continue; /* not the member the oneof holds */
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + fd->quantifier_offset);
-			ProtobufCMessage *const *v =
-				*(ProtobufCMessage *const *const *)(base +
-								    fd->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (v[k] != NULL && !s_unknown_ok(v[k]))
-					return 0;
-		} else {
-			const ProtobufCMessage *sub =
-				*(const ProtobufCMessage *const *)(base +
-								   fd->offset);
-
-			if (sub != NULL && !s_unknown_ok(sub))
-				return 0;
-		}
-	}
-	return 1;
-}
-
-/* ------------------------------------------------------------------ */
 /* public                                                             */
 /* ------------------------------------------------------------------ */
 
-wire_reason wire_validate(const Bourse__Envelope *e, char *err, size_t errlen)
+void wire_msg_init(wire_msg *m, wire_role role, const char *sender,
+		   uint64_t seq, wire_body body)
+{
+	memset(m, 0, sizeof(*m));
+	m->version = WIRE_VERSION;
+	m->role = role;
+	m->sender = sender;
+	m->seq = seq;
+	m->body = body;
+}
+
+wire_reason wire_msg_validate(const wire_msg *m, char *err, size_t errlen)
 {
 	s_chk c = { err, errlen, WIRE_OK, "envelope", S_NO_IX };
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	s_check_sender(&c, e);
+	s_check_sender(&c, m);
 	if (c.r == WIRE_OK)
-		s_check_body(&c, e);
+		s_check_body(&c, m);
 	return c.r;
 }
 
-wire_reason wire_decode(const void *buf, size_t len, Bourse__Envelope **out,
-			uint32_t *peer_version, char *err, size_t errlen)
+wire_reason wire_msg_unpack(const void *buf, size_t len, wire_msg *out,
+			    char *err, size_t errlen)
 {
 	s_chk c = { err, errlen, WIRE_OK, "frame", S_NO_IX };
-	Bourse__Envelope *e;
 
-	*out = NULL;
-	if (peer_version != NULL)
-		*peer_version = 0;
+	memset(out, 0, sizeof(*out));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	/* Bound the size before protobuf-c sees a byte (wire.h). */
@@ -583,64 +504,61 @@ wire_reason wire_decode(const void *buf, size_t len, Bourse__Envelope **out,
 		       WIRE_MAX_FRAME);
 	if (c.r != WIRE_OK)
 		return c.r;
-	e = bourse__envelope__unpack(NULL, len, buf);
-	if (e == NULL) {
-		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes that do not decode "
-		       "as an envelope", len);
-		return c.r;
-	}
-	if (!s_unknown_ok(&e->base)) {
+	switch (wire__unpack(buf, len, out)) {
+	case WIRE__UNPACKED:
+		break;
+	case WIRE__FIELD_ZERO:
 		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes with a field "
 		       "numbered 0", len);
-		wire_free(e);
-		return c.r;
+		break;
+	case WIRE__NO_MEMORY:
+		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes: out of memory "
+		       "while decoding", len);
+		break;
+	default:
+		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes that do not decode "
+		       "as an envelope", len);
+		break;
 	}
-	if (e->version != WIRE_VERSION) {
-		if (peer_version != NULL)
-			*peer_version = e->version;
-		s_at(&c, "envelope");
-		s_fail(&c, WIRE_VERSION_MISMATCH, "version",
-		       "%" PRIu32 ", this build speaks %u", e->version,
-		       WIRE_VERSION);
-	} else {
-		c.r = wire_validate(e, err, errlen);
-	}
-	if (c.r != WIRE_OK)
-		wire_free(e);
-	else
-		*out = e;
 	return c.r;
 }
 
-void wire_free(Bourse__Envelope *e)
+wire_reason wire_msg_decode(const void *buf, size_t len, wire_msg *out,
+			    uint32_t *peer_version, char *err, size_t errlen)
 {
-	if (e != NULL)
-		bourse__envelope__free_unpacked(e, NULL);
+	s_chk c = { err, errlen, WIRE_OK, "envelope", S_NO_IX };
+
+	if (peer_version != NULL)
+		*peer_version = 0;
+	c.r = wire_msg_unpack(buf, len, out, err, errlen);
+	if (c.r != WIRE_OK)
+		return c.r;
+	if (out->version != WIRE_VERSION) {
+		if (peer_version != NULL)
+			*peer_version = out->version;
+		s_fail(&c, WIRE_VERSION_MISMATCH, "version",
+		       "%" PRIu32 ", this build speaks %u", out->version,
+		       WIRE_VERSION);
+	} else {
+		c.r = wire_msg_validate(out, err, errlen);
+	}
+	if (c.r != WIRE_OK)
+		wire_msg_release(out);
+	return c.r;
 }
 
-uint8_t *wire_encode(const Bourse__Envelope *e, size_t *len)
+void wire_msg_release(wire_msg *m)
 {
-	size_t n = bourse__envelope__get_packed_size(e);
-	uint8_t *buf;
-
-	*len = 0;
-	if (n > WIRE_MAX_FRAME)
-		return NULL;
-	buf = malloc(n > 0 ? n : 1);
-	if (buf == NULL)
-		return NULL;
-	*len = bourse__envelope__pack(e, buf);
-	return buf;
+	if (m == NULL)
+		return;
+	if (m->owned_ != NULL)
+		wire__free_owned(m);
+	memset(m, 0, sizeof(*m));
 }
 
-void wire_envelope_init(Bourse__Envelope *e, Bourse__Role role,
-			const char *sender, uint64_t seq)
+uint8_t *wire_msg_encode(const wire_msg *m, size_t *len)
 {
-	bourse__envelope__init(e);
-	e->version = WIRE_VERSION;
-	e->role = role;
-	e->sender = (char *)sender;
-	e->seq = seq;
+	return wire__pack(m, len);
 }
 
 int wire_name_ok(const char *name)
@@ -669,16 +587,34 @@ const char *wire_reason_name(wire_reason r)
 	return names[r];
 }
 
-Bourse__ErrorCode wire_reason_error_code(wire_reason r)
+wire_error_code wire_reason_error_code(wire_reason r)
 {
 	switch (r) {
 	case WIRE_TOO_BIG:
 	case WIRE_EMPTY:
 	case WIRE_MALFORMED:
-		return BOURSE__ERROR_CODE__ERROR_MALFORMED;
+		return WIRE_ERR_MALFORMED;
 	case WIRE_VERSION_MISMATCH:
-		return BOURSE__ERROR_CODE__ERROR_VERSION;
+		return WIRE_ERR_VERSION;
 	default:
-		return BOURSE__ERROR_CODE__ERROR_INVALID;
+		return WIRE_ERR_INVALID;
 	}
+}
+
+const char *wire_error_code_name(wire_error_code code)
+{
+	static const char *const names[] = {
+		[WIRE_ERR_NONE] = "ERROR_UNSPECIFIED",
+		[WIRE_ERR_VERSION] = "ERROR_VERSION",
+		[WIRE_ERR_MALFORMED] = "ERROR_MALFORMED",
+		[WIRE_ERR_INVALID] = "ERROR_INVALID",
+		[WIRE_ERR_UNKNOWN_SENDER] = "ERROR_UNKNOWN_SENDER",
+		[WIRE_ERR_WRONG_HOST] = "ERROR_WRONG_HOST",
+		[WIRE_ERR_SEQUENCE] = "ERROR_SEQUENCE",
+		[WIRE_ERR_CONFLICT] = "ERROR_CONFLICT",
+	};
+
+	if ((unsigned)code < sizeof names / sizeof names[0])
+		return names[code];
+	return "?";
 }
