@@ -25,6 +25,7 @@
 
 #include "actuator.h"
 #include "procfile.h"
+#include "util.h"
 
 #define CGA_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CGA_PATH_MAX 4096
@@ -45,7 +46,7 @@ static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
 
 	r->status = s;
 	va_start(ap, fmt);
-	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	util_verr(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 }
 

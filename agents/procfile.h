@@ -16,8 +16,8 @@
  *     procfile_value_line() for cgroup v2's one-value files ("N" or "max");
  *   - scanners for the pieces of a line (whole numbers, decimals, literal
  *     text, keys), each advancing *p past what it read;
- *   - procfile_msg(), printf into a message buffer, and procfile_vnote(), a
- *     source's note to its source_note_fn or to stderr.
+ *   - procfile_vnote(), a source's note to its source_note_fn or to stderr.
+ * A checker says why a line is malformed with util_err() (util/util.h).
  *
  * Ownership: nothing here allocates anything the caller keeps. Every buffer
  * (err, msg, key) and every checker context is the caller's, of the size it
@@ -38,10 +38,6 @@
 #define PROCFILE_MSG_MAX 256 /* what a checker may say about a line */
 #define PROCFILE_KEY_MAX 64  /* a key's buffer, with its NUL */
 #define PROCFILE_NOTE_MAX (4096 + PROCFILE_MSG_MAX) /* a note, with its NUL */
-
-/* vsnprintf into msg (len bytes). */
-void procfile_msg(char *msg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* Formats a note (cut at PROCFILE_NOTE_MAX - 1 characters) and hands it to
  * note(ctx, msg), or prints it on stderr when note is NULL. */

@@ -1,8 +1,7 @@
 /*
- * source.c - the source wrappers; what every VM source shares: the VM
- * defaults (source_vm_settings()) and the pressure (source_vm_pressure());
- * and the static source: a host with no VMs whose numbers never change (a
- * seller without a trace).
+ * source.c - the source wrappers; the VM defaults every VM source derives
+ * a VM's settings with (source_vm_settings()); and the static source: a
+ * host with no VMs whose numbers never change (a seller without a trace).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,7 @@ void source_close(source *s)
 		s->ops->close(s);
 }
 
-/* ---- what every VM source shares ---- */
+/* ---- the VM defaults ---- */
 
 /* The ranges of a VmConfig (docs/protocol.md, proto/wire.c). */
 #define VM_BUFFER_MAX 2000u
@@ -97,18 +96,6 @@ void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
 	out->buffer_pct = d->buffer_pct;
 	out->weight = d->weight;
 	out->shares = d->shares;
-}
-
-double source_vm_pressure(int64_t demand_mib, int64_t assigned_mib)
-{
-	double pr;
-
-	if (demand_mib <= 0)
-		return 0.0;
-	if (assigned_mib <= 0)
-		return SOURCE_PRESSURE_MAX;
-	pr = (double)demand_mib / (double)assigned_mib * 100.0;
-	return pr < SOURCE_PRESSURE_MAX ? pr : SOURCE_PRESSURE_MAX;
 }
 
 /* ---- the static source ---- */

@@ -54,7 +54,7 @@ typedef struct source_vm_sample {
 	int alive;        /* 0: the VM is not running now; no bid is sent */
 	int64_t demand_mib;
 	int64_t assigned_mib;
-	double pressure;  /* demand / assigned * 100: source_vm_pressure() */
+	double pressure;  /* demand / assigned * 100: wire_pressure() */
 	double guest_swap_mibps;
 	int64_t balloon_mib;
 } source_vm_sample;
@@ -90,13 +90,6 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
  * source that reads a setting from the VM overwrites it afterwards. */
 void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
 			source_vm_config *out);
-
-/* A VM's pressure, as every source reports it and as the market counts it:
- * demand / assigned * 100; 0 without demand; SOURCE_PRESSURE_MAX with
- * demand and nothing assigned, and never more (a Bid may carry up to
- * 10^6). */
-#define SOURCE_PRESSURE_MAX 10000.0
-double source_vm_pressure(int64_t demand_mib, int64_t assigned_mib);
 
 typedef struct source source;
 
@@ -218,8 +211,9 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
  * Settings: source_vm_settings() of the domain's maximum memory, with
  * Startup the memory it had when found. The domains are those running at
  * open, in name order, then the ones started later (or migrated in),
- * appended as each advance finds them; a domain that stops or leaves reads alive = 0 (domains skipped for their
- * name or size are noted once each kind). Host capacity from
+ * appended as each advance finds them; a domain that stops or leaves reads
+ * alive = 0 (domains skipped for their name or size are noted once each
+ * kind). Host capacity from
  * virNodeGetInfo, free memory from virNodeGetMemoryStats (else
  * virNodeGetFreeMemory); libvirt has no host swap figure (0). Silences
  * libvirt's own stderr printing for the whole process (virSetErrorFunc):

@@ -21,7 +21,7 @@
  *                     page cache reclaim takes first), >= 0
  *   assigned_mib      the lower of memory.high and memory.max that is set;
  *                     memory.current when neither is
- *   pressure          demand / assigned * 100 (source_vm_pressure()), as
+ *   pressure          demand / assigned * 100 (wire_pressure()), as
  *                     source.h defines it for every source
  *   guest_swap_mibps  0: a cgroup's paging is the host's swapping, counted by
  *                     the host source
@@ -54,6 +54,7 @@
 
 #include "procfile.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define CG_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
@@ -89,8 +90,9 @@ struct cgroup_src {
 	source_note_fn note;    /* NULL: stderr */
 	void *note_ctx;
 	unsigned noted;         /* enum cg_note bits of the notes made */
-	char **skipped;         /* n_skipped children noted as left out */
-	size_t n_skipped;
+	char **skipped;         /* n_skipped (of cap_skipped) children noted
+	                         * as left out */
+	size_t n_skipped, cap_skipped;
 	source_vm_defaults vmd; /* the defaults of the VM settings */
 };
 
@@ -366,7 +368,7 @@ static int cgroup_vm_sample(source *s, size_t i, source_vm_sample *out,
 	out->alive = 1;
 	out->demand_mib = demand_mib(r);
 	out->assigned_mib = assigned_mib(r);
-	out->pressure = source_vm_pressure(out->demand_mib, out->assigned_mib);
+	out->pressure = wire_pressure(out->demand_mib, out->assigned_mib);
 	return 0;
 }
 
@@ -403,15 +405,8 @@ static const struct source_ops cgroup_ops = {
 
 static int add_vm(struct cgroup_src *cs, const char *name)
 {
-	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? cs->cap * 2 : 16;
-		struct cg_vm *v = realloc(cs->vms, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		cs->vms = v;
-		cs->cap = cap;
-	}
+	if (UTIL_GROW(cs->vms, cs->n + 1, cs->cap))
+		return -1;
 	memset(&cs->vms[cs->n], 0, sizeof(cs->vms[cs->n]));
 	cs->vms[cs->n].name = strdup(name);
 	if (!cs->vms[cs->n].name)
@@ -431,17 +426,13 @@ static int known(const struct cgroup_src *cs, const char *name)
 /* 1 the first time a child is left out (a note is due), 0 after that. */
 static int first_skip(struct cgroup_src *cs, const char *name)
 {
-	char **v;
-
 	for (size_t i = 0; i < cs->n_skipped; i++)
 		if (strcmp(cs->skipped[i], name) == 0)
 			return 0;
-	v = realloc(cs->skipped, (cs->n_skipped + 1) * sizeof(*v));
-	if (!v)
+	if (UTIL_GROW(cs->skipped, cs->n_skipped + 1, cs->cap_skipped))
 		return 1; /* noted again next time: harmless */
-	cs->skipped = v;
-	v[cs->n_skipped] = strdup(name);
-	if (v[cs->n_skipped])
+	cs->skipped[cs->n_skipped] = strdup(name);
+	if (cs->skipped[cs->n_skipped])
 		cs->n_skipped++;
 	return 1;
 }

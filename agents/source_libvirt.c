@@ -52,12 +52,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define LV_MAX_PERIOD_S 86400
@@ -122,7 +122,7 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 		return;
 	ls->noted |= kind;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	util_verr(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ls->note)
 		ls->note(ls->note_ctx, msg);
@@ -132,10 +132,7 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 
 static double mono_s(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+	return (double)util_now_us() / 1e6;
 }
 
 static int64_t kib_mib(unsigned long long kib)
@@ -240,9 +237,8 @@ static void fill_sample(struct lv_src *ls, struct lv_dom *d,
 	s->assigned_mib = clamp64(kib_mib(cur), 0, d->max_mib);
 	s->demand_mib = clamp64(kib_mib(demand_kib(ls, d, st, cur)), 0,
 				d->max_mib);
-	if (s->assigned_mib > 0) /* else 0, not SOURCE_PRESSURE_MAX */
-		s->pressure = source_vm_pressure(s->demand_mib,
-						 s->assigned_mib);
+	if (s->assigned_mib > 0) /* else 0, not WIRE_PRESSURE_CAP */
+		s->pressure = wire_pressure(s->demand_mib, s->assigned_mib);
 	s->guest_swap_mibps = swap_rate(ls, d, st);
 	s->balloon_mib = d->max_mib - s->assigned_mib;
 }
@@ -316,18 +312,9 @@ static int known_dom(const struct lv_src *ls, const char *name)
 static int grow_doms(struct lv_src *ls, size_t more, char *err,
 		     size_t errlen)
 {
-	struct lv_dom *d;
-
-	if (ls->n + more <= ls->cap)
-		return 0;
-	d = realloc(ls->doms, (ls->n + more) * sizeof(*d));
-	if (!d) {
-		snprintf(err, errlen, "out of memory for %zu domains",
-			 ls->n + more);
-		return -1;
-	}
-	ls->doms = d;
-	ls->cap = ls->n + more;
+	if (UTIL_GROW(ls->doms, ls->n + more, ls->cap))
+		return util_err(err, errlen, "out of memory for %zu domains",
+				ls->n + more);
 	return 0;
 }
 

@@ -38,11 +38,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "procfile.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define LX_ROOT_MAX 3800  /* longest proc_root */
@@ -138,14 +138,10 @@ struct meminfo_ctx {
 static int meminfo_keep(const char *key, int kb, uint64_t v, uint64_t *out,
 			int *seen, char *msg, size_t len)
 {
-	if (!kb) {
-		procfile_msg(msg, len, "'%s' is not in kB", key);
-		return -1;
-	}
-	if (*seen) {
-		procfile_msg(msg, len, "a second '%s'", key);
-		return -1;
-	}
+	if (!kb)
+		return util_err(msg, len, "'%s' is not in kB", key);
+	if (*seen)
+		return util_err(msg, len, "a second '%s'", key);
 	*seen = 1;
 	*out = v;
 	return 0;
@@ -160,24 +156,18 @@ static int meminfo_line(void *ctx, const char *line, char *msg, size_t len)
 	int kb;
 
 	if (procfile_scan_key(&p, key, PROCFILE_KEY_PROC) != 0 ||
-	    procfile_scan_lit(&p, ":") != 0 || *p != ' ') {
-		procfile_msg(msg, len, "'%.60s' is not 'Key: value [kB]'",
-			     line);
-		return -1;
-	}
+	    procfile_scan_lit(&p, ":") != 0 || *p != ' ')
+		return util_err(msg, len, "'%.60s' is not 'Key: value [kB]'",
+				line);
 	while (*p == ' ')
 		p++;
-	if (procfile_scan_u64(&p, &v) != 0) {
-		procfile_msg(msg, len, "the value of '%s' is not a whole "
-			     "number below 2^64", key);
-		return -1;
-	}
+	if (procfile_scan_u64(&p, &v) != 0)
+		return util_err(msg, len, "the value of '%s' is not a whole "
+				"number below 2^64", key);
 	kb = procfile_scan_lit(&p, " kB") == 0;
-	if (*p) {
-		procfile_msg(msg, len, "'%.30s' after the value of '%s'", p,
-			     key);
-		return -1;
-	}
+	if (*p)
+		return util_err(msg, len, "'%.30s' after the value of '%s'", p,
+				key);
 	if (strcmp(key, "MemTotal") == 0)
 		return meminfo_keep(key, kb, v, &m->total_kb, &m->seen_total,
 				    msg, len);
@@ -266,18 +256,15 @@ static int uptime_line(void *ctx, const char *line, char *msg, size_t len)
 
 	if (procfile_scan_decimal(&p, up) != 0 ||
 	    procfile_scan_lit(&p, " ") != 0 ||
-	    procfile_scan_decimal(&p, &idle) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not 'up idle' (seconds)",
-			     line);
-		return -1;
-	}
+	    procfile_scan_decimal(&p, &idle) != 0 || *p)
+		return util_err(msg, len, "'%.60s' is not 'up idle' (seconds)",
+				line);
 	return 0;
 }
 
 static int read_clock(struct linux_src *ls, struct lx_reading *r,
 		      char *err, size_t errlen)
 {
-	struct timespec ts;
 	double up = 0;
 	int rc = read_optional(ls, "uptime", NOTE_UPTIME,
 			       "swap rates timed by CLOCK_MONOTONIC",
@@ -291,9 +278,8 @@ static int read_clock(struct linux_src *ls, struct lx_reading *r,
 		r->now_s = up;
 		return 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r->clock = CLK_MONO;
-	r->now_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	r->now_s = (double)util_now_us() / 1e6;
 	return 0;
 }
 

@@ -60,7 +60,7 @@ static int trace_sample(const struct trace_src *ts, size_t i,
 	out->demand_mib = demand;
 	/* capped as every source caps it (a VM provisioned 1 MiB using
 	 * 20 GiB would otherwise claim 2e6 %, which a Bid may not carry) */
-	out->pressure = source_vm_pressure(demand, prov);
+	out->pressure = wire_pressure(demand, prov);
 	out->guest_swap_mibps = swap;
 	return 0;
 }

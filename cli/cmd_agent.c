@@ -14,7 +14,6 @@
 #include "source.h"
 #include "wire.h"
 
-#define URI_MAX 255 /* as the wire protocol accepts */
 
 /* libvirt's balloon statistics period when the agent bids at the broker's
  * round (its interval is not known before the Welcome): the default round. */
@@ -34,7 +33,7 @@ static const char agent_usage[] =
 	"host's figures come from /proc (memory, swap, PSI) and the VMs are the\n"
 	"running domains of URI, or the child cgroups of P under /sys/fs/cgroup.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -73,7 +72,7 @@ static const char seller_usage[] =
 	"is what those trace VMs leave; without, all of capacity minus reserve.\n"
 	"With --source linux, this machine's memory, swap and PSI from /proc.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -98,7 +97,7 @@ static const char buyer_usage[] =
 	"Run one VM's buyer: the trace's VM number INDEX (0-based, in id order),\n"
 	"running on host NAME.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -277,7 +276,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 		a->cfg.host = arg;
 		return CLI_OK;
 	case O_URI:
-		if (strlen(arg) > URI_MAX)
+		if (strlen(arg) > WIRE_MAX_URI)
 			return bad_value(a, "--uri", "longer than 255 bytes");
 		a->cfg.uri = arg;
 		return CLI_OK;

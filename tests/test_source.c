@@ -251,7 +251,8 @@ static void test_vm_defaults_check(void **state)
 	}
 }
 
-/* The agents' pressure is the market's, cap included. */
+/* The pressure the sources report (wire_pressure()) is the market's, cap
+ * included. */
 static void test_pressure_as_market(void **state)
 {
 	static const int64_t mib[] = { -1, 0, 1, 2, 3, 100, 1000, 4096,
@@ -259,10 +260,10 @@ static void test_pressure_as_market(void **state)
 	size_t n = sizeof(mib) / sizeof(mib[0]);
 
 	(void)state;
-	assert_true(SOURCE_PRESSURE_MAX == MARKET_PRESSURE_MAX);
+	assert_true(WIRE_PRESSURE_CAP == MARKET_PRESSURE_MAX);
 	for (size_t d = 0; d < n; d++)
 		for (size_t a = 0; a < n; a++)
-			assert_true(source_vm_pressure(mib[d], mib[a]) ==
+			assert_true(wire_pressure(mib[d], mib[a]) ==
 				    market_vm_pressure(mib[d], mib[a]));
 }
 

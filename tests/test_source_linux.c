@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "util.h"
 
 /* 16000 MiB total, 12000 MiB available (10976 MiB free beyond the
  * 1024 MiB reserve of opts()). */
@@ -407,12 +408,10 @@ static void test_swap_rate(void **state)
 	remove_all(t.dir);
 }
 
+/* The source's clock (util_now_us()), in seconds. */
 static double mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)util_now_us() / 1e6;
 }
 
 /* Without uptime, CLOCK_MONOTONIC: the rate is the growth over a span at
