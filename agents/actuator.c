@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "actuator.h"
+#include "util.h"
 #include "wire.h"
 
 /* Longest migration URI, bytes (as the wire's ActionRequest.to_uri). */
@@ -43,7 +44,7 @@ static void result_set(actuator_result *r, actuator_status s,
 
 	r->status = s;
 	va_start(ap, fmt);
-	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	util_verr(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 }
 

@@ -25,10 +25,10 @@
 
 #include "actuator.h"
 #include "procfile.h"
+#include "util.h"
 
 #define CGA_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CGA_PATH_MAX 4096
-#define CGA_UNLIMITED UINT64_MAX /* "max" */
 #define CGA_MIB (1024ULL * 1024ULL)
 
 struct cga {
@@ -46,35 +46,17 @@ static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
 
 	r->status = s;
 	va_start(ap, fmt);
-	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	util_verr(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 }
 
 /* ---- memory.high and memory.max: "N" or "max", one line ---- */
 
-/* A procfile_line_fn; ctx: the value (bytes, CGA_UNLIMITED for "max"). */
-static int value_line(void *ctx, const char *line, char *msg, size_t len)
-{
-	uint64_t *v = ctx;
-	const char *p = line;
-
-	if (strcmp(line, "max") == 0) {
-		*v = CGA_UNLIMITED;
-		return 0;
-	}
-	if (procfile_scan_u64(&p, v) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not a number of bytes or "
-			     "'max'", line);
-		return -1;
-	}
-	return 0;
-}
-
 /* 0: read into *v; 1: cannot be read (err says why); -1: malformed. */
 static int read_value(const char *path, uint64_t *v, char *err,
 		      size_t errlen)
 {
-	return procfile_one_line(path, value_line, v, err, errlen);
+	return procfile_one_line(path, procfile_value_line, v, err, errlen);
 }
 
 /* Writes "<bytes>\n" to path, in one write(); 0, or -1 with err. */
@@ -145,7 +127,7 @@ static int below_max(const char *cg, const char *vm, uint64_t bytes,
 		     actuator_result *r)
 {
 	char path[CGA_PATH_MAX], why[CGA_PATH_MAX + PROCFILE_MSG_MAX];
-	uint64_t max = CGA_UNLIMITED;
+	uint64_t max = PROCFILE_UNLIMITED;
 	int rc;
 
 	if (cg_file(path, sizeof(path), cg, "memory.max", vm, r))
@@ -155,7 +137,7 @@ static int below_max(const char *cg, const char *vm, uint64_t bytes,
 		set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
 		return -1;
 	}
-	if (rc == 0 && max != CGA_UNLIMITED && bytes > max) {
+	if (rc == 0 && max != PROCFILE_UNLIMITED && bytes > max) {
 		set(r, ACTUATOR_FAILED, "%s: %llu MiB is above its memory.max "
 		    "of %llu MiB", vm, (unsigned long long)(bytes / CGA_MIB),
 		    (unsigned long long)(max / CGA_MIB));
@@ -194,7 +176,7 @@ static void set_high(const char *cg, const char *vm, uint64_t bytes,
 		    (unsigned long long)bytes);
 		return;
 	}
-	if (old == CGA_UNLIMITED)
+	if (old == PROCFILE_UNLIMITED)
 		snprintf(was, sizeof(was), "no limit");
 	else
 		snprintf(was, sizeof(was), "%llu MiB",

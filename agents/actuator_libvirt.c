@@ -45,6 +45,7 @@
 #include <libvirt/virterror.h>
 
 #include "actuator.h"
+#include "util.h"
 
 #define KIB_PER_MIB 1024ULL
 
@@ -70,7 +71,7 @@ static void lva_note(const struct lva *l, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	util_verr(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (l->note)
 		l->note(l->note_ctx, msg);
@@ -87,7 +88,7 @@ static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
 
 	r->status = s;
 	va_start(ap, fmt);
-	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	util_verr(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 }
 
@@ -223,15 +224,13 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+/* ms from now on CLOCK_MONOTONIC (util_now_us()), as a timespec. */
 static void deadline_in(struct timespec *t, int64_t ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += (time_t)(ms / 1000);
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
+	int64_t us = util_now_us() + ms * 1000;
+
+	t->tv_sec = (time_t)(us / 1000000);
+	t->tv_nsec = (long)(us % 1000000) * 1000L;
 }
 
 /* Starts the watchdog; 0, or -1 (nothing to undo). */

@@ -20,7 +20,7 @@
  * stops bidding, but keeps its identity and registration.
  *
  * Matching answers to identities: a Welcome names the identity it welcomes
- * (Welcome.name, which wire_decode() requires), and only that one is
+ * (Welcome.name, which wire_msg_decode() requires), and only that one is
  * welcomed; while CONNECTING only the primary's counts (another one answers
  * a Register from before the reset, and that identity registers again after
  * the primary). An Error names the sender of the refused message
@@ -38,13 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "agent.h"
 #include "keys.h"
-#include "worker.h"
+#include "util.h"
 #include "wire.h"
+#include "worker.h"
 
 #define SILENCE_BEFORE_WELCOME_MS 3000 /* liveness before any Welcome */
 #define POLL_MAX_MS 250  /* a signal between checks is seen this soon */
@@ -63,7 +63,7 @@ enum ag_state { AG_CONNECTING, AG_RUNNING };
 
 struct ident {
 	const char *name;
-	Bourse__Role role;
+	wire_role role;
 	size_t vm;            /* source index (VM identities) */
 	uint64_t seq;         /* last seq sent; the next is seq + 1 */
 	int welcomed;
@@ -117,14 +117,6 @@ static void alog(const agent *a, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -139,7 +131,7 @@ static int fail(agent *a, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(a->err, a->errlen, fmt, ap);
+	util_verr(a->err, a->errlen, fmt, ap);
 	va_end(ap);
 	a->fatal = 1;
 	return -1;
@@ -257,9 +249,15 @@ static void sock_close(agent *a)
 
 /* ---- sending ---- */
 
-/* Stamp e with the identity and its next seq, check, send. The seq is used
- * up only if the frame left. Returns 0, or -1 (not sent). */
-static int send_env(agent *a, struct ident *id, Bourse__Envelope *e)
+/* A message from id with its next seq: body kind set, body fields zero. */
+static void msg_start(wire_msg *m, const struct ident *id, wire_body body)
+{
+	wire_msg_init(m, id->role, id->name, id->seq + 1, body);
+}
+
+/* Check m (from msg_start() with id) and send it. The seq is used up only
+ * if the frame left. Returns 0, or -1 (not sent). */
+static int send_msg(agent *a, struct ident *id, const wire_msg *m)
 {
 	char msg[256];
 	size_t len;
@@ -267,16 +265,12 @@ static int send_env(agent *a, struct ident *id, Bourse__Envelope *e)
 	wire_reason r;
 	int rc;
 
-	e->version = WIRE_VERSION;
-	e->role = id->role;
-	e->sender = (char *)id->name;
-	e->seq = id->seq + 1;
-	r = wire_validate(e, msg, sizeof(msg));
+	r = wire_msg_validate(m, msg, sizeof(msg));
 	if (r != WIRE_OK) {
 		log_once(a, LOG_OUT + r, "not sending an invalid message", msg);
 		return -1;
 	}
-	buf = wire_encode(e, &len);
+	buf = wire_msg_encode(m, &len);
 	if (!buf) {
 		log_once(a, LOG_OUT + WIRE_TOO_BIG, "not sending a message",
 			 "too big to encode");
@@ -305,82 +299,81 @@ static int read_host(agent *a, source_host *h)
 static int send_register(agent *a, size_t i)
 {
 	struct ident *id = &a->ids[i];
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register reg = BOURSE__REGISTER__INIT;
-	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
-	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	wire_msg m;
 	source_host h;
 	source_vm_config v;
 
-	if (id->role == BOURSE__ROLE__ROLE_HOST) {
+	msg_start(&m, id, WIRE_BODY_REGISTER);
+	if (id->role == WIRE_ROLE_HOST) {
 		if (read_host(a, &h) != 0)
 			return -1;
-		hc.capacity_mib = h.capacity_mib;
-		hc.reserve_mib = h.reserve_mib;
-		hc.uri = (char *)(a->c->uri ? a->c->uri : "");
-		reg.host = &hc;
+		m.reg.has_host = 1;
+		m.reg.host = (wire_host_config){
+			.capacity_mib = h.capacity_mib,
+			.reserve_mib = h.reserve_mib,
+			.uri = a->c->uri,
+		};
 	} else {
 		if (source_vm_config_get(a->src, id->vm, &v) != 0)
 			return -1;
-		vc.host = (char *)a->c->host;
-		vc.startup_mib = v.startup_mib;
-		vc.minimum_mib = v.minimum_mib;
-		vc.maximum_mib = v.maximum_mib;
-		vc.buffer_pct = v.buffer_pct;
-		vc.weight = v.weight;
-		vc.reservation_mib = v.reservation_mib;
-		vc.limit_mib = v.limit_mib;
-		vc.shares = v.shares;
-		reg.vm = &vc;
+		m.reg.has_vm = 1;
+		m.reg.vm = (wire_vm_config){
+			.host = a->c->host,
+			.startup_mib = v.startup_mib,
+			.minimum_mib = v.minimum_mib,
+			.maximum_mib = v.maximum_mib,
+			.buffer_pct = v.buffer_pct,
+			.weight = v.weight,
+			.reservation_mib = v.reservation_mib,
+			.limit_mib = v.limit_mib,
+			.shares = v.shares,
+		};
 	}
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &reg;
-	return send_env(a, id, &e);
+	return send_msg(a, id, &m);
 }
 
 static void send_heartbeat(agent *a)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+	struct ident *id = &a->ids[a->primary];
+	wire_msg m;
 
-	hb.uptime_ms = (uint64_t)(a->now - a->start);
-	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
-	e.heartbeat = &hb;
-	send_env(a, &a->ids[a->primary], &e);
+	msg_start(&m, id, WIRE_BODY_HEARTBEAT);
+	m.heartbeat.uptime_ms = (uint64_t)(a->now - a->start);
+	send_msg(a, id, &m);
 }
 
+/* The host's observations; the pressures it is priced with are the
+ * broker's (docs/protocol.md, "Who owns each figure"). */
 static void send_ask(agent *a, struct ident *id)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Ask ask = BOURSE__ASK__INIT;
+	wire_msg m;
 	source_host h;
 
 	if (read_host(a, &h) != 0)
 		return;
-	ask.capacity_mib = h.capacity_mib;
-	ask.free_mib = h.free_mib;
-	ask.balloon_mib = h.balloon_mib;
-	ask.host_swap_mibps = h.host_swap_mibps;
-	ask.balloon_pressure = h.balloon_pressure;
-	ask.swap_pressure = h.swap_pressure;
-	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
-	e.ask = &ask;
-	send_env(a, id, &e);
+	msg_start(&m, id, WIRE_BODY_ASK);
+	m.ask = (wire_ask){
+		.capacity_mib = h.capacity_mib,
+		.free_mib = h.free_mib,
+		.balloon_mib = h.balloon_mib,
+		.host_swap_mibps = h.host_swap_mibps,
+	};
+	send_msg(a, id, &m);
 }
 
 static void send_bid(agent *a, struct ident *id)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Bid bid = BOURSE__BID__INIT;
+	wire_msg m;
 
-	bid.demand_mib = id->smp.demand_mib;
-	bid.assigned_mib = id->smp.assigned_mib;
-	bid.pressure = id->smp.pressure;
-	bid.guest_swap_mibps = id->smp.guest_swap_mibps;
-	bid.balloon_mib = id->smp.balloon_mib;
-	e.body_case = BOURSE__ENVELOPE__BODY_BID;
-	e.bid = &bid;
-	send_env(a, id, &e);
+	msg_start(&m, id, WIRE_BODY_BID);
+	m.bid = (wire_bid){
+		.demand_mib = id->smp.demand_mib,
+		.assigned_mib = id->smp.assigned_mib,
+		.pressure = id->smp.pressure,
+		.guest_swap_mibps = id->smp.guest_swap_mibps,
+		.balloon_mib = id->smp.balloon_mib,
+	};
+	send_msg(a, id, &m);
 }
 
 /* ---- identities and states ---- */
@@ -392,7 +385,7 @@ static void sample_vms(agent *a)
 	for (size_t i = 0; i < a->n_ids; i++) {
 		struct ident *id = &a->ids[i];
 
-		if (id->role != BOURSE__ROLE__ROLE_VM)
+		if (id->role != WIRE_ROLE_VM)
 			continue;
 		if (source_vm_read(a->src, id->vm, &id->smp, msg,
 				   sizeof(msg)) != 0) {
@@ -405,13 +398,13 @@ static void sample_vms(agent *a)
 /* Registers now (RUNNING): the host always, a VM while it is alive. */
 static int eligible(const struct ident *id)
 {
-	return id->role == BOURSE__ROLE__ROLE_HOST || id->smp.alive;
+	return id->role == WIRE_ROLE_HOST || id->smp.alive;
 }
 
 /* The host; with no seller the first live VM, else the first VM. */
 static size_t pick_primary(const agent *a)
 {
-	if (a->ids[0].role == BOURSE__ROLE__ROLE_HOST)
+	if (a->ids[0].role == WIRE_ROLE_HOST)
 		return 0;
 	for (size_t i = 0; i < a->n_ids; i++)
 		if (a->ids[i].smp.alive)
@@ -478,7 +471,7 @@ static int cmp_name(const void *key, const void *elem)
 static struct ident *find_vm(agent *a, const char *name)
 {
 	/* VM identities are sorted by name after the host (add_vm_ident) */
-	size_t first = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
+	size_t first = a->n_ids && a->ids[0].role == WIRE_ROLE_HOST;
 
 	return bsearch(name, a->ids + first, a->n_ids - first,
 		       sizeof(*a->ids), cmp_name);
@@ -489,7 +482,7 @@ static struct ident *find_ident(agent *a, const char *name)
 {
 	struct ident *id = find_vm(a, name);
 
-	if (!id && a->ids[0].role == BOURSE__ROLE__ROLE_HOST &&
+	if (!id && a->ids[0].role == WIRE_ROLE_HOST &&
 	    !strcmp(a->ids[0].name, name))
 		id = &a->ids[0];
 	if (!id)
@@ -498,7 +491,7 @@ static struct ident *find_ident(agent *a, const char *name)
 	return id;
 }
 
-static void on_welcome(agent *a, const Bourse__Welcome *w)
+static void on_welcome(agent *a, const wire_welcome *w)
 {
 	struct ident *id = find_ident(a, w->name);
 
@@ -584,27 +577,18 @@ static void forget_senders(agent *a, uint64_t ref_seq)
 		     "again", n);
 }
 
-static const char *code_name(Bourse__ErrorCode code)
-{
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(
-			&bourse__error_code__descriptor, (int)code);
-
-	return v ? v->name : "?";
-}
-
-static void on_error(agent *a, const Bourse__Error *er)
+static void on_error(agent *a, const wire_error *er)
 {
 	char what[WIRE_MAX_NAME + 96];
-	int named = er->ref_sender && er->ref_sender[0];
+	int named = er->ref_sender[0] != '\0';
 	struct ident *id = named ? find_ident(a, er->ref_sender) : NULL;
 
-	if (er->code == BOURSE__ERROR_CODE__ERROR_VERSION) {
+	if (er->code == WIRE_ERR_VERSION) {
 		fail(a, "broker speaks protocol version %u, this agent speaks "
 		     "%u", er->supported_version, WIRE_VERSION);
 		return;
 	}
-	if (er->code == BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER) {
+	if (er->code == WIRE_ERR_UNKNOWN_SENDER) {
 		if (id)
 			forget_sender(a, id);
 		else if (!named)
@@ -614,15 +598,15 @@ static void on_error(agent *a, const Bourse__Error *er)
 	/* a refused Register retries on its own timer */
 	snprintf(what, sizeof(what), "the broker refused seq %llu%s%s (%s)",
 		 (unsigned long long)er->ref_seq, id ? " of " : "",
-		 id ? id->name : "", code_name(er->code));
+		 id ? id->name : "", wire_error_code_name(er->code));
 	log_once(a, LOG_CODE + ((unsigned)er->code & 31), what, er->message);
 }
 
 /* Record each of our VMs' award (nothing acts on it in this build). */
-static void on_award(agent *a, const Bourse__Award *aw)
+static void on_award(agent *a, const wire_award *aw)
 {
 	for (size_t i = 0; i < aw->n_vms; i++) {
-		const Bourse__VmAward *v = aw->vms[i];
+		const wire_vm_award *v = &aw->vms[i];
 		struct ident *id = find_vm(a, v->vm);
 
 		if (id) {
@@ -643,52 +627,50 @@ static struct ident *action_ident(agent *a, const char *vm)
 {
 	struct ident *id = find_vm(a, vm);
 
-	if (a->ids[0].role != BOURSE__ROLE__ROLE_HOST && id)
+	if (a->ids[0].role != WIRE_ROLE_HOST && id)
 		return id;
 	return &a->ids[a->primary];
 }
 
 static void send_result(agent *a, const char *action_id, const char *vm,
-			Bourse__ActionStatus status, const char *detail)
+			wire_action_status status, const char *detail)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__ActionResult res = BOURSE__ACTION_RESULT__INIT;
+	struct ident *id = action_ident(a, vm);
+	wire_msg m;
 
-	res.id = (char *)action_id;
-	res.status = status;
-	res.detail = (char *)detail;
-	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_RESULT;
-	e.action_result = &res;
-	send_env(a, action_ident(a, vm), &e);
+	msg_start(&m, id, WIRE_BODY_ACTION_RESULT);
+	m.action_result = (wire_action_result){
+		.id = action_id, .status = status, .detail = detail,
+	};
+	send_msg(a, id, &m);
 }
 
 /* Hand the action to the worker; answer at once only if it cannot take it. */
-static void on_action(agent *a, const Bourse__ActionRequest *rq)
+static void on_action(agent *a, const wire_action_request *rq)
 {
 	actuator_action x = {
 		.id = rq->id, .vm = rq->vm, .target_mib = rq->target_mib,
 		.to_uri = rq->to_uri, .timeout_ms = rq->timeout_ms,
-		.kind = rq->kind == BOURSE__ACTION_KIND__ACTION_MIGRATE
-			? ACTUATOR_MIGRATE : ACTUATOR_RESIZE,
+		.kind = rq->kind == WIRE_ACTION_MIGRATE ? ACTUATOR_MIGRATE
+							 : ACTUATOR_RESIZE,
 	};
 
 	if (!a->work)
-		send_result(a, rq->id, rq->vm,
-			    BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED,
+		send_result(a, rq->id, rq->vm, WIRE_STATUS_UNSUPPORTED,
 			    "this agent has no actuator (--actuator)");
 	else if (worker_submit(a->work, &x) != 0)
-		send_result(a, rq->id, rq->vm, BOURSE__ACTION_STATUS__ACTION_FAILED,
+		send_result(a, rq->id, rq->vm, WIRE_STATUS_FAILED,
 			    "busy: too many actions waiting");
 }
 
 /* Send the results of the actions the worker finished. */
 static void send_done(agent *a)
 {
-	static const Bourse__ActionStatus status[] = {
-		[ACTUATOR_OK] = BOURSE__ACTION_STATUS__ACTION_OK,
-		[ACTUATOR_FAILED] = BOURSE__ACTION_STATUS__ACTION_FAILED,
-		[ACTUATOR_TIMEOUT] = BOURSE__ACTION_STATUS__ACTION_TIMEOUT,
-		[ACTUATOR_UNSUPPORTED] = BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED,
+	static const wire_action_status status[] = {
+		[ACTUATOR_OK] = WIRE_STATUS_OK,
+		[ACTUATOR_FAILED] = WIRE_STATUS_FAILED,
+		[ACTUATOR_TIMEOUT] = WIRE_STATUS_TIMEOUT,
+		[ACTUATOR_UNSUPPORTED] = WIRE_STATUS_UNSUPPORTED,
 	};
 	worker_done d;
 
@@ -710,20 +692,20 @@ static void drop(agent *a, unsigned bit, const char *why, const char *msg)
 	log_once(a, bit, what, msg);
 }
 
-static void dispatch(agent *a, const Bourse__Envelope *e)
+static void dispatch(agent *a, const wire_msg *m)
 {
-	switch (e->body_case) {
-	case BOURSE__ENVELOPE__BODY_WELCOME:
-		on_welcome(a, e->welcome);
+	switch (m->body) {
+	case WIRE_BODY_WELCOME:
+		on_welcome(a, &m->welcome);
 		break;
-	case BOURSE__ENVELOPE__BODY_ERROR:
-		on_error(a, e->error);
+	case WIRE_BODY_ERROR:
+		on_error(a, &m->error);
 		break;
-	case BOURSE__ENVELOPE__BODY_AWARD:
-		on_award(a, e->award);
+	case WIRE_BODY_AWARD:
+		on_award(a, &m->award);
 		break;
-	case BOURSE__ENVELOPE__BODY_ACTION_REQUEST:
-		on_action(a, e->action_request);
+	case WIRE_BODY_ACTION_REQUEST:
+		on_action(a, &m->action_request);
 		break;
 	default: /* Heartbeat: that the broker is alive is all it says */
 		break;
@@ -732,10 +714,10 @@ static void dispatch(agent *a, const Bourse__Envelope *e)
 
 static void on_frame(agent *a, const void *buf, size_t len)
 {
-	Bourse__Envelope *e = NULL;
+	wire_msg m;
 	uint32_t peer = 0;
 	char msg[256];
-	wire_reason r = wire_decode(buf, len, &e, &peer, msg, sizeof(msg));
+	wire_reason r = wire_msg_decode(buf, len, &m, &peer, msg, sizeof(msg));
 
 	if (r == WIRE_VERSION_MISMATCH) {
 		fail(a, "broker speaks protocol version %u, this agent speaks "
@@ -746,11 +728,11 @@ static void on_frame(agent *a, const void *buf, size_t len)
 		drop(a, LOG_DROP + r, wire_reason_name(r), msg);
 		return;
 	}
-	if (e->role != BOURSE__ROLE__ROLE_BROKER)
+	if (m.role != WIRE_ROLE_BROKER)
 		drop(a, LOG_NOT_BROKER, "not_broker", "its role is not broker");
 	else
-		dispatch(a, e);
-	wire_free(e);
+		dispatch(a, &m);
+	wire_msg_release(&m);
 }
 
 /* Every waiting frame (up to a batch). Multipart messages are not ours. */
@@ -764,7 +746,7 @@ static void receive(agent *a)
 			zmq_msg_close(&m);
 			return;
 		}
-		a->heard = a->now = now_ms();
+		a->heard = a->now = util_now_ms();
 		if (zmq_msg_more(&m))
 			drop(a, LOG_DROP + WIRE_MALFORMED, "multipart",
 			     "a message of more than one frame");
@@ -781,22 +763,13 @@ static void receive(agent *a)
 /* Room for more identities after the n_ids there are. */
 static int grow_ids(agent *a, size_t more)
 {
-	struct ident *v;
-
-	if (a->n_ids + more <= a->cap_ids)
-		return 0;
-	v = realloc(a->ids, (a->n_ids + more) * sizeof(*v));
-	if (!v)
-		return -1;
-	a->ids = v;
-	a->cap_ids = a->n_ids + more;
-	return 0;
+	return UTIL_GROW(a->ids, a->n_ids + more, a->cap_ids);
 }
 
 /* Where a VM identity called name goes, keeping the VMs in name order. */
 static size_t vm_slot(const agent *a, const char *name)
 {
-	size_t lo = a->n_ids && a->ids[0].role == BOURSE__ROLE__ROLE_HOST;
+	size_t lo = a->n_ids && a->ids[0].role == WIRE_ROLE_HOST;
 	size_t hi = a->n_ids;
 
 	while (lo < hi) {
@@ -836,7 +809,7 @@ static struct ident *add_vm_ident(agent *a, size_t i, char *why, size_t len)
 		a->primary++;
 	a->n_ids++;
 	a->ids[at] = (struct ident){ .name = v.name, .vm = i,
-				     .role = BOURSE__ROLE__ROLE_VM,
+				     .role = WIRE_ROLE_VM,
 				     .reg_due = a->now, .reg_ivl = a->hb_ms };
 	return &a->ids[at];
 }
@@ -854,7 +827,7 @@ static int ids_init(agent *a)
 		return fail(a, "out of memory");
 	if (a->c->run_seller)
 		a->ids[a->n_ids++] = (struct ident){
-			.name = a->c->host, .role = BOURSE__ROLE__ROLE_HOST };
+			.name = a->c->host, .role = WIRE_ROLE_HOST };
 	for (a->n_src = 0; a->n_src < nvm; a->n_src++)
 		if (!add_vm_ident(a, a->n_src, why, sizeof(why)))
 			return fail(a, "%s", why);
@@ -935,7 +908,7 @@ static void tick(agent *a)
 
 		if (!id->welcomed)
 			continue;
-		if (id->role == BOURSE__ROLE__ROLE_HOST)
+		if (id->role == WIRE_ROLE_HOST)
 			send_ask(a, id);
 		else if (id->smp.alive)
 			send_bid(a, id);
@@ -1018,8 +991,8 @@ static int check_config(agent *a)
 	if (!c->broker || !c->broker[0])
 		return fail(a, "no broker endpoint");
 	if (!c->host || !wire_name_ok(c->host))
-		return fail(a, "the host name must be 1..128 printable "
-			       "characters without spaces");
+		return fail(a, "the host name must be 1..%u printable "
+			    "characters without spaces", WIRE_MAX_NAME);
 	if (c->backoff_min_ms < 1 || c->backoff_max_ms < c->backoff_min_ms ||
 	    c->backoff_max_ms > 3600000)
 		return fail(a, "backoff must satisfy 1 <= min <= max <= 1 h");
@@ -1037,7 +1010,7 @@ static int agent_init(agent *a)
 	a->ctx = zmq_ctx_new();
 	if (!a->ctx)
 		return fail(a, "cannot create a ZeroMQ context");
-	a->start = a->now = now_ms();
+	a->start = a->now = util_now_ms();
 	a->bo = a->c->backoff_min_ms;
 	a->hb_ms = 1000;
 	a->liveness = 3;
@@ -1078,7 +1051,7 @@ static int poll_once(agent *a, int64_t deadline)
 		return fail(a, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 	if (a->mon && (it[1].revents & ZMQ_POLLIN))
 		monitor_event(a);
-	a->now = now_ms();
+	a->now = util_now_ms();
 	if (it[0].revents & ZMQ_POLLOUT)
 		a->out_wait = 0;
 	if (it[0].revents & ZMQ_POLLIN)
@@ -1091,7 +1064,7 @@ static int poll_once(agent *a, int64_t deadline)
 void agent_config_default(agent_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->broker = "tcp://127.0.0.1:7411";
+	c->broker = WIRE_DEFAULT_ENDPOINT;
 	c->uri = "";
 	c->run_seller = 1;
 	c->run_buyers = 1;

@@ -33,7 +33,7 @@
 #include "source.h"
 
 typedef struct agent_config {
-	const char *broker;   /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7411 */
+	const char *broker;   /* ZeroMQ endpoint (WIRE_DEFAULT_ENDPOINT) */
 	const char *host;     /* the host's name (also the VMs' host) */
 	const char *uri;      /* the host's hypervisor URI, may be "" */
 	int run_seller;       /* 1: register the host and send asks */

@@ -10,22 +10,14 @@
 #include <sys/types.h>
 
 #include "procfile.h"
-
-void procfile_msg(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 void procfile_vnote(source_note_fn note, void *ctx, const char *fmt,
 		    va_list ap)
 {
 	char msg[PROCFILE_NOTE_MAX];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	util_verr(msg, sizeof(msg), fmt, ap);
 	if (note)
 		note(ctx, msg);
 	else
@@ -139,11 +131,10 @@ int procfile_each_line(const char *path, procfile_line_fn fn, void *ctx,
 			line[--len] = '\0';
 		msg[0] = '\0';
 		if ((size_t)len != strlen(line))
-			procfile_msg(msg, sizeof(msg), "a NUL byte in the line");
+			util_err(msg, sizeof(msg), "a NUL byte in the line");
 		else if (len > PROCFILE_LINE_MAX)
-			procfile_msg(msg, sizeof(msg),
-				     "longer than %d characters",
-				     PROCFILE_LINE_MAX);
+			util_err(msg, sizeof(msg), "longer than %d characters",
+				 PROCFILE_LINE_MAX);
 		else
 			fn(ctx, line, msg, sizeof(msg));
 		if (msg[0]) {
@@ -173,10 +164,8 @@ static int one_line(void *ctx, const char *line, char *msg, size_t len)
 {
 	struct one_line *o = ctx;
 
-	if (++o->lines > 1) {
-		procfile_msg(msg, len, "more than one line");
-		return -1;
-	}
+	if (++o->lines > 1)
+		return util_err(msg, len, "more than one line");
 	return o->fn(o->ctx, line, msg, len);
 }
 
@@ -204,21 +193,34 @@ int procfile_keys_line(void *ctx, const char *line, char *msg, size_t len)
 
 	if (procfile_scan_key(&p, key, m->set) != 0 ||
 	    procfile_scan_lit(&p, " ") != 0 ||
-	    procfile_scan_u64(&p, &v) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not '%s value' (a whole "
-			     "number below 2^64)", line, m->what);
-		return -1;
-	}
+	    procfile_scan_u64(&p, &v) != 0 || *p)
+		return util_err(msg, len, "'%.60s' is not '%s value' (a whole "
+				"number below 2^64)", line, m->what);
 	for (size_t i = 0; i < m->n_want && i < PROCFILE_WANT_MAX; i++) {
 		if (strcmp(key, m->want[i]) != 0)
 			continue;
-		if (m->seen[i]++) {
-			procfile_msg(msg, len, "a second '%s'", key);
-			return -1;
-		}
+		if (m->seen[i]++)
+			return util_err(msg, len, "a second '%s'", key);
 		m->v[i] = v;
 		return 0;
 	}
+	return 0;
+}
+
+/* ---- one value ---- */
+
+int procfile_value_line(void *ctx, const char *line, char *msg, size_t len)
+{
+	uint64_t *v = ctx;
+	const char *p = line;
+
+	if (strcmp(line, "max") == 0) {
+		*v = PROCFILE_UNLIMITED;
+		return 0;
+	}
+	if (procfile_scan_u64(&p, v) != 0 || *p)
+		return util_err(msg, len, "'%.60s' is not a number of bytes or "
+				"'max'", line);
 	return 0;
 }
 
@@ -239,17 +241,13 @@ int procfile_psi_line(void *ctx, const char *line, char *msg, size_t len)
 		ok = procfile_scan_lit(&p, avg[i]) == 0 &&
 		     procfile_scan_decimal(&p, &a[i]) == 0 && a[i] <= 100;
 	if (!ok || procfile_scan_lit(&p, " total=") != 0 ||
-	    procfile_scan_u64(&p, &total) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not 'some|full avg10=A "
-			     "avg60=B avg300=C total=T' (A, B, C: 0..100)",
-			     line);
-		return -1;
-	}
-	if (m->seen[k]++) {
-		procfile_msg(msg, len, "a second '%s' line",
-			     k ? "full" : "some");
-		return -1;
-	}
+	    procfile_scan_u64(&p, &total) != 0 || *p)
+		return util_err(msg, len, "'%.60s' is not 'some|full avg10=A "
+				"avg60=B avg300=C total=T' (A, B, C: 0..100)",
+				line);
+	if (m->seen[k]++)
+		return util_err(msg, len, "a second '%s' line",
+				k ? "full" : "some");
 	m->avg10[k] = a[0];
 	return 0;
 }

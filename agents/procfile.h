@@ -3,19 +3,21 @@
  * anywhere): strict reading of the small line-oriented files of /proc and of
  * cgroup v2 (/proc/meminfo, /proc/vmstat, /proc/uptime, memory.stat,
  * memory.current, memory.pressure, ...), shared by the Linux host source
- * (source_linux.c) and the cgroup source (source_cgroup.c).
+ * (source_linux.c), the cgroup source (source_cgroup.c) and the cgroup
+ * actuator (actuator_cgroup.c).
  *
  * It offers:
  *   - procfile_each_line() and procfile_one_line(): call a checker on every
  *     line of a file (of exactly one line for the second), and turn the
  *     checker's complaint into "<path>:<line>: <why>";
- *   - checkers for two common formats: procfile_keys_line() for "key value"
- *     files (vmstat, memory.stat) and procfile_psi_line() for PSI files
- *     ("some|full avg10=A avg60=B avg300=C total=T");
+ *   - checkers for three common formats: procfile_keys_line() for "key
+ *     value" files (vmstat, memory.stat), procfile_psi_line() for PSI files
+ *     ("some|full avg10=A avg60=B avg300=C total=T") and
+ *     procfile_value_line() for cgroup v2's one-value files ("N" or "max");
  *   - scanners for the pieces of a line (whole numbers, decimals, literal
  *     text, keys), each advancing *p past what it read;
- *   - procfile_msg(), printf into a message buffer, and procfile_vnote(), a
- *     source's note to its source_note_fn or to stderr.
+ *   - procfile_vnote(), a source's note to its source_note_fn or to stderr.
+ * A checker says why a line is malformed with util_err() (util/util.h).
  *
  * Ownership: nothing here allocates anything the caller keeps. Every buffer
  * (err, msg, key) and every checker context is the caller's, of the size it
@@ -36,10 +38,6 @@
 #define PROCFILE_MSG_MAX 256 /* what a checker may say about a line */
 #define PROCFILE_KEY_MAX 64  /* a key's buffer, with its NUL */
 #define PROCFILE_NOTE_MAX (4096 + PROCFILE_MSG_MAX) /* a note, with its NUL */
-
-/* vsnprintf into msg (len bytes). */
-void procfile_msg(char *msg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* Formats a note (cut at PROCFILE_NOTE_MAX - 1 characters) and hands it to
  * note(ctx, msg), or prints it on stderr when note is NULL. */
@@ -110,6 +108,14 @@ struct procfile_keys {
  * one space and a whole number below 2^64; a wanted key may come once, the
  * others are skipped. */
 int procfile_keys_line(void *ctx, const char *line, char *msg, size_t len);
+
+/* ---- one value: "N" or "max" (memory.current, .high, .max, .min, .low) */
+
+#define PROCFILE_UNLIMITED UINT64_MAX /* "max" */
+
+/* A procfile_line_fn; ctx is a uint64_t, set to the bytes, or to
+ * PROCFILE_UNLIMITED for "max". A line must be exactly one of those. */
+int procfile_value_line(void *ctx, const char *line, char *msg, size_t len);
 
 /* ---- PSI: "some|full avg10=A avg60=B avg300=C total=T" ---- */
 

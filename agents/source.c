@@ -1,6 +1,7 @@
 /*
- * source.c - the source wrappers, and the static source: a host with no VMs
- * whose numbers never change (a seller without a trace).
+ * source.c - the source wrappers; the VM defaults every VM source derives
+ * a VM's settings with (source_vm_settings()); and the static source: a
+ * host with no VMs whose numbers never change (a seller without a trace).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,62 @@ void source_close(source *s)
 {
 	if (s)
 		s->ops->close(s);
+}
+
+/* ---- the VM defaults ---- */
+
+/* The ranges of a VmConfig (docs/protocol.md, proto/wire.c). */
+#define VM_BUFFER_MAX 2000u
+#define VM_WEIGHT_MAX 10000u
+#define VM_SHARES_MAX 1000000u
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void source_vm_defaults_init(source_vm_defaults *d)
+{
+	d->minimum_mib = 512;
+	d->startup_mib = 1024;
+	d->buffer_pct = 20;
+	d->weight = 5000;
+	d->shares = 1000;
+}
+
+int source_vm_defaults_check(const source_vm_defaults *d, char *err,
+			     size_t errlen)
+{
+	const char *bad = NULL;
+
+	if (d->minimum_mib < 1 || d->minimum_mib > WIRE_MAX_MIB)
+		bad = "the VM minimum must be between 1 MiB and 64 TiB";
+	else if (d->startup_mib < d->minimum_mib ||
+		 d->startup_mib > WIRE_MAX_MIB)
+		bad = "the VM startup must be between the minimum and 64 TiB";
+	else if (d->buffer_pct > VM_BUFFER_MAX)
+		bad = "the VM buffer must be between 0 and 2000 %";
+	else if (d->weight > VM_WEIGHT_MAX)
+		bad = "the VM weight must be between 0 and 10000";
+	else if (d->shares < 1 || d->shares > VM_SHARES_MAX)
+		bad = "the VM shares must be between 1 and 1000000";
+	if (bad) {
+		snprintf(err, errlen, "%s", bad);
+		return -1;
+	}
+	return 0;
+}
+
+void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
+			source_vm_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->maximum_mib = maximum_mib;
+	out->minimum_mib = min64(d->minimum_mib, maximum_mib);
+	out->startup_mib = min64(d->startup_mib, maximum_mib);
+	out->buffer_pct = d->buffer_pct;
+	out->weight = d->weight;
+	out->shares = d->shares;
 }
 
 /* ---- the static source ---- */

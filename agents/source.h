@@ -30,14 +30,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A host's figures, as an Ask carries them (docs/protocol.md, "Who owns
+ * each figure"): observations only. The pressures that the market prices
+ * with (balloon and swap pressure) are the broker's: computed there from
+ * the Asks and Bids of a whole host, not here. */
 typedef struct source_host {
 	int64_t capacity_mib;
 	int64_t reserve_mib;
 	int64_t free_mib;
 	int64_t balloon_mib;     /* sum of balloon targets of its VMs */
 	double host_swap_mibps;
-	double balloon_pressure; /* 0..1 */
-	double swap_pressure;    /* >= 0 */
 } source_host;
 
 typedef struct source_vm_config {
@@ -52,10 +54,42 @@ typedef struct source_vm_sample {
 	int alive;        /* 0: the VM is not running now; no bid is sent */
 	int64_t demand_mib;
 	int64_t assigned_mib;
-	double pressure;  /* demand / assigned * 100 */
+	double pressure;  /* demand / assigned * 100: wire_pressure() */
 	double guest_swap_mibps;
 	int64_t balloon_mib;
 } source_vm_sample;
+
+/* The settings of a VM that a source does not read from the VM itself: the
+ * agent's configuration (`bourse agent --minimum-mib`, `--startup-mib`,
+ * `--buffer`; docs/operations.md), given to each VM source in its options.
+ * source_vm_defaults_init() sets the simulator's defaults
+ * (docs/simulator.md), so that an agent replaying a trace registers its VMs
+ * as `bourse sim` models them. */
+typedef struct source_vm_defaults {
+	int64_t minimum_mib; /* Hyper-V Minimum, capped at the maximum */
+	int64_t startup_mib; /* Hyper-V Startup, capped at the maximum */
+	uint32_t buffer_pct; /* Hyper-V Buffer, percent */
+	uint32_t weight;     /* Hyper-V Weight */
+	uint32_t shares;     /* ESX shares */
+} source_vm_defaults;
+
+/* Minimum 512 MiB, Startup 1024 MiB, Buffer 20 %, Weight 5000, shares
+ * 1000. */
+void source_vm_defaults_init(source_vm_defaults *d);
+
+/* What a VmConfig may carry (docs/protocol.md): minimum 1..64 TiB, startup
+ * minimum..64 TiB, buffer 0..2000 %, weight 0..10000, shares 1..1000000.
+ * Returns 0, or -1 with a message. */
+int source_vm_defaults_check(const source_vm_defaults *d, char *err,
+			     size_t errlen);
+
+/* A VM's settings from its maximum memory, as the simulator derives them
+ * from a trace's provisioned memory: Maximum = maximum_mib, Minimum and
+ * Startup from d capped at it, d's Buffer, Weight and shares, no
+ * reservation, no limit. Sets every field of *out but name (NULL). A
+ * source that reads a setting from the VM overwrites it afterwards. */
+void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
+			source_vm_config *out);
 
 typedef struct source source;
 
@@ -86,12 +120,12 @@ void source_close(source *s);
 
 /* The trace source: one host of capacity_mib carrying the VMs
  * [first, first + count) of the trace at path (a Bitbrains directory or a
- * bourse CSV, as `bourse sim --trace`). VM settings are derived from the
- * trace as the simulator derives them (docs/simulator.md); each VM is named
- * "<prefix><trace id>". Each advance moves one step of step_s trace seconds.
+ * bourse CSV, as `bourse sim --trace`). Each VM is named
+ * "<prefix><trace id>", its settings derived from what it is provisioned
+ * (source_vm_settings()). Each advance moves one step of step_s trace seconds.
  * The VMs hold what the trace provisioned (nothing resizes them: agents in
  * this build do not act), so the host's free memory is capacity minus their
- * sum, and balloon pressure is 0. */
+ * sum, and no balloon holds anything back. */
 typedef struct source_trace_opts {
 	const char *path;
 	size_t first, count;
@@ -99,6 +133,7 @@ typedef struct source_trace_opts {
 	int64_t reserve_mib;
 	int64_t step_s;       /* trace seconds per advance (default 300) */
 	const char *prefix;   /* VM name prefix, e.g. "vm-" */
+	const source_vm_defaults *vm_defaults; /* NULL: the defaults (copied) */
 } source_trace_opts;
 
 int source_trace_open(const source_trace_opts *o, source **out, char *err,
@@ -124,8 +159,9 @@ typedef void (*source_note_fn)(void *ctx, const char *msg);
  * capacity - reserve_mib, as the trace and static sources count it),
  * /proc/vmstat (swap in/out rates from pswpin/pswpout between advances,
  * timed by /proc/uptime) and
- * /proc/pressure/memory (PSI full avg10 / 100 as balloon pressure, when the
- * kernel has it). No VMs (n_vms() is 0): pair it with a VM source. proc_root
+ * /proc/pressure/memory (PSI: read and checked, when the kernel has it, but
+ * source_host has no field for it). No VMs (n_vms() is 0): pair it with a
+ * VM source. proc_root
  * is "/proc" unless a test points it at a fixture tree. A file that is
  * missing is noted once and the source goes on without it; an unreadable
  * /proc/meminfo, or a malformed line in any file (the error names file and
@@ -145,7 +181,10 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
  * directory: demand from memory.current minus inactive file pages
  * (memory.stat), limits from memory.max / memory.high; pressure is demand /
  * assigned * 100 as for every source (memory.pressure is read and checked,
- * but the sample has no field for its PSI). The VMs are the children found
+ * but the sample has no field for its PSI). Settings: source_vm_settings()
+ * of the maximum (memory.max; memory.current when that is "max"), with
+ * Minimum from memory.min / memory.low when set and Startup the assigned
+ * memory (source_cgroup.c gives every rule). The VMs are the children found
  * at open, in name order, then the ones created later, appended as each
  * advance finds them (a child that cannot be used is noted once, and one not
  * readable yet is tried again); a child that goes away stays with alive = 0.
@@ -155,6 +194,7 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
 typedef struct source_cgroup_opts {
 	const char *cgroup_root; /* NULL: "/sys/fs/cgroup" */
 	const char *parent;      /* relative to cgroup_root */
+	const source_vm_defaults *vm_defaults; /* NULL: the defaults (copied) */
 	source_note_fn note;
 	void *note_ctx;
 } source_cgroup_opts;
@@ -168,10 +208,12 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
  * available, usable, swap in/out, major faults, RSS) with the statistics
  * period set to stats_period_s; demand = available - usable (or actual -
  * unused when usable is missing, else the current memory, noted once).
- * The domains are those running at open, in name order, then the ones
- * started later (or migrated in), appended as each advance finds them; a
- * domain that stops or leaves reads alive = 0 (domains skipped for their
- * name or size are noted once each kind). Host capacity from
+ * Settings: source_vm_settings() of the domain's maximum memory, with
+ * Startup the memory it had when found. The domains are those running at
+ * open, in name order, then the ones started later (or migrated in),
+ * appended as each advance finds them; a domain that stops or leaves reads
+ * alive = 0 (domains skipped for their name or size are noted once each
+ * kind). Host capacity from
  * virNodeGetInfo, free memory from virNodeGetMemoryStats (else
  * virNodeGetFreeMemory); libvirt has no host swap figure (0). Silences
  * libvirt's own stderr printing for the whole process (virSetErrorFunc):
@@ -180,6 +222,7 @@ typedef struct source_libvirt_opts {
 	const char *uri;
 	int stats_period_s; /* 0: leave the domains' period alone */
 	int64_t reserve_mib;
+	const source_vm_defaults *vm_defaults; /* NULL: the defaults (copied) */
 	source_note_fn note;
 	void *note_ctx;
 } source_libvirt_opts;

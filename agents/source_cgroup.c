@@ -21,7 +21,7 @@
  *                     page cache reclaim takes first), >= 0
  *   assigned_mib      the lower of memory.high and memory.max that is set;
  *                     memory.current when neither is
- *   pressure          demand / assigned * 100 (market_vm_pressure()), as
+ *   pressure          demand / assigned * 100 (wire_pressure()), as
  *                     source.h defines it for every source
  *   guest_swap_mibps  0: a cgroup's paging is the host's swapping, counted by
  *                     the host source
@@ -29,9 +29,9 @@
  *   maximum_mib       memory.max; memory.current when that is "max"
  *   minimum_mib       the larger of memory.min and memory.low when either is
  *                     set (non-zero; "max": the maximum); otherwise the
- *                     simulator's default (sim_vm_settings()), within 1..max
+ *                     agent's default (source_vm_settings()), within 1..max
  *   startup_mib       assigned_mib, within minimum..maximum
- *   buffer_pct, weight, shares   the simulator's defaults
+ *   buffer_pct, weight, shares   the agent's defaults (source_vm_defaults)
  *   reservation_mib, limit_mib   0 (none): memory.max is the maximum
  * The configuration is the one of the latest reading in which the cgroup was
  * alive.
@@ -52,15 +52,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "market.h"
 #include "procfile.h"
-#include "sim.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define CG_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CG_PATH_MAX 4096
-#define CG_UNLIMITED UINT64_MAX /* "max" */
 #define CG_MIB (1024u * 1024u)
 
 /* The notes made once each (those about one child: cgroup_src.skipped). */
@@ -73,7 +71,7 @@ enum cg_note {
 struct cg_reading {
 	int alive;                /* memory.current and memory.stat were there */
 	uint64_t current, inactive_file;
-	uint64_t high, max;       /* CG_UNLIMITED: "max" or no file */
+	uint64_t high, max;       /* PROCFILE_UNLIMITED: "max", or no file */
 	uint64_t min, low;        /* 0: not set */
 	double psi_some10;        /* PSI "some avg10", percent; 0 without */
 };
@@ -92,9 +90,10 @@ struct cgroup_src {
 	source_note_fn note;    /* NULL: stderr */
 	void *note_ctx;
 	unsigned noted;         /* enum cg_note bits of the notes made */
-	char **skipped;         /* n_skipped children noted as left out */
-	size_t n_skipped;
-	sim_config sc;          /* the defaults of the VM settings */
+	char **skipped;         /* n_skipped (of cap_skipped) children noted
+	                         * as left out */
+	size_t n_skipped, cap_skipped;
+	source_vm_defaults vmd; /* the defaults of the VM settings */
 };
 
 static void note(const struct cgroup_src *cs, const char *fmt, ...)
@@ -117,24 +116,6 @@ static void cg_path(const struct cgroup_src *cs, const char *vm,
 
 /* ---- one-value files: "N" or "max", one line ---- */
 
-/* ctx: the value (bytes, CG_UNLIMITED for "max"). */
-static int value_line(void *ctx, const char *line, char *msg, size_t len)
-{
-	uint64_t *v = ctx;
-	const char *p = line;
-
-	if (strcmp(line, "max") == 0) {
-		*v = CG_UNLIMITED;
-		return 0;
-	}
-	if (procfile_scan_u64(&p, v) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not a number of bytes or "
-			     "'max'", line);
-		return -1;
-	}
-	return 0;
-}
-
 /* 0: read into *v; 1: not there (err says why); -1: malformed. */
 static int read_value(const struct cgroup_src *cs, const char *vm,
 		      const char *file, uint64_t *v, char *err, size_t errlen)
@@ -144,7 +125,7 @@ static int read_value(const struct cgroup_src *cs, const char *vm,
 	int rc;
 
 	cg_path(cs, vm, file, path, sizeof(path));
-	rc = procfile_one_line(path, value_line, &got, err, errlen);
+	rc = procfile_one_line(path, procfile_value_line, &got, err, errlen);
 	if (rc == 0)
 		*v = got;
 	return rc;
@@ -231,10 +212,10 @@ static int cg_read(struct cgroup_src *cs, const char *vm,
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	r->alive = 1;
-	if (read_setting(cs, vm, "memory.high", CG_UNLIMITED, &r->high, err,
-			 errlen) != 0 ||
-	    read_setting(cs, vm, "memory.max", CG_UNLIMITED, &r->max, err,
-			 errlen) != 0 ||
+	if (read_setting(cs, vm, "memory.high", PROCFILE_UNLIMITED, &r->high,
+			 err, errlen) != 0 ||
+	    read_setting(cs, vm, "memory.max", PROCFILE_UNLIMITED, &r->max,
+			 err, errlen) != 0 ||
 	    read_setting(cs, vm, "memory.min", 0, &r->min, err, errlen) != 0 ||
 	    read_setting(cs, vm, "memory.low", 0, &r->low, err, errlen) != 0 ||
 	    read_psi(cs, vm, r, err, errlen) != 0)
@@ -270,12 +251,12 @@ static int64_t assigned_mib(const struct cg_reading *r)
 {
 	uint64_t lim = r->high < r->max ? r->high : r->max;
 
-	return lim == CG_UNLIMITED ? mib_up(r->current) : mib_down(lim);
+	return lim == PROCFILE_UNLIMITED ? mib_up(r->current) : mib_down(lim);
 }
 
 static int64_t maximum_mib(const struct cg_reading *r)
 {
-	int64_t m = r->max == CG_UNLIMITED ? mib_up(r->current) :
+	int64_t m = r->max == PROCFILE_UNLIMITED ? mib_up(r->current) :
 		    mib_down(r->max);
 
 	return m < 1 ? 1 : m;
@@ -289,7 +270,7 @@ static int64_t minimum_mib(const struct cg_reading *r, int64_t maximum,
 
 	if (p == 0)
 		return clamp64(dflt, 1, maximum);
-	if (p == CG_UNLIMITED)
+	if (p == PROCFILE_UNLIMITED)
 		return maximum;
 	return clamp64(mib_down(p), 1, maximum);
 }
@@ -357,22 +338,15 @@ static int cgroup_vm_config(source *s, size_t i, source_vm_config *out)
 {
 	const struct cgroup_src *cs = s->state;
 	const struct cg_reading *r;
-	market_vm mv;
 
 	if (i >= cs->n)
 		return -1;
 	r = &cs->vms[i].last;
-	memset(&mv, 0, sizeof(mv));
-	sim_vm_settings(&cs->sc, maximum_mib(r), &mv);
-	memset(out, 0, sizeof(*out));
+	source_vm_settings(&cs->vmd, maximum_mib(r), out);
 	out->name = cs->vms[i].name;
-	out->maximum_mib = mv.maximum;
-	out->minimum_mib = minimum_mib(r, mv.maximum, mv.minimum);
+	out->minimum_mib = minimum_mib(r, out->maximum_mib, out->minimum_mib);
 	out->startup_mib = clamp64(assigned_mib(r), out->minimum_mib,
 				   out->maximum_mib);
-	out->buffer_pct = mv.buffer_pct;
-	out->weight = mv.weight;
-	out->shares = mv.shares;
 	return 0;
 }
 
@@ -394,7 +368,7 @@ static int cgroup_vm_sample(source *s, size_t i, source_vm_sample *out,
 	out->alive = 1;
 	out->demand_mib = demand_mib(r);
 	out->assigned_mib = assigned_mib(r);
-	out->pressure = market_vm_pressure(out->demand_mib, out->assigned_mib);
+	out->pressure = wire_pressure(out->demand_mib, out->assigned_mib);
 	return 0;
 }
 
@@ -431,15 +405,8 @@ static const struct source_ops cgroup_ops = {
 
 static int add_vm(struct cgroup_src *cs, const char *name)
 {
-	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? cs->cap * 2 : 16;
-		struct cg_vm *v = realloc(cs->vms, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		cs->vms = v;
-		cs->cap = cap;
-	}
+	if (UTIL_GROW(cs->vms, cs->n + 1, cs->cap))
+		return -1;
 	memset(&cs->vms[cs->n], 0, sizeof(cs->vms[cs->n]));
 	cs->vms[cs->n].name = strdup(name);
 	if (!cs->vms[cs->n].name)
@@ -459,17 +426,13 @@ static int known(const struct cgroup_src *cs, const char *name)
 /* 1 the first time a child is left out (a note is due), 0 after that. */
 static int first_skip(struct cgroup_src *cs, const char *name)
 {
-	char **v;
-
 	for (size_t i = 0; i < cs->n_skipped; i++)
 		if (strcmp(cs->skipped[i], name) == 0)
 			return 0;
-	v = realloc(cs->skipped, (cs->n_skipped + 1) * sizeof(*v));
-	if (!v)
+	if (UTIL_GROW(cs->skipped, cs->n_skipped + 1, cs->cap_skipped))
 		return 1; /* noted again next time: harmless */
-	cs->skipped = v;
-	v[cs->n_skipped] = strdup(name);
-	if (v[cs->n_skipped])
+	cs->skipped[cs->n_skipped] = strdup(name);
+	if (cs->skipped[cs->n_skipped])
 		cs->n_skipped++;
 	return 1;
 }
@@ -616,6 +579,8 @@ static int check_opts(const source_cgroup_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", bad);
 		return -1;
 	}
+	if (o->vm_defaults)
+		return source_vm_defaults_check(o->vm_defaults, err, errlen);
 	return 0;
 }
 
@@ -649,7 +614,10 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
 	}
 	cs->note = o->note;
 	cs->note_ctx = o->note_ctx;
-	sim_config_default(&cs->sc);
+	if (o->vm_defaults)
+		cs->vmd = *o->vm_defaults;
+	else
+		source_vm_defaults_init(&cs->vmd);
 	cs->base.ops = &cgroup_ops;
 	cs->base.state = cs;
 	if (find_new(cs, 1, err, errlen) != 0) {

@@ -29,20 +29,19 @@
  *   swap     = (SWAP_IN + SWAP_OUT, KiB, cumulative) between two readings
  *              over the monotonic time between them; 0 after a reset
  *   balloon  = maximum - assigned (what the balloon holds back)
- * Settings: maximum = the domain's maximum memory, minimum = the
- * simulator's default Minimum (512 MiB, capped at the maximum), startup =
- * the memory the domain had when found (within minimum..maximum), buffer,
- * weight and shares the simulator's defaults (docs/simulator.md).
+ * Settings (source_vm_settings()): maximum = the domain's maximum memory,
+ * minimum = the agent's default Minimum (source_vm_defaults: 512 MiB unless
+ * configured, capped at the maximum), startup = the memory the domain had
+ * when found (within minimum..maximum), buffer, weight and shares the
+ * agent's defaults.
  *
  * Host: capacity = virNodeGetInfo's memory; free = (free + buffers + cached
  * of virNodeGetMemoryStats, else virNodeGetFreeMemory) - reserve, as every
  * source means free, floored at 0; else (neither gives
  * a figure, as the test driver without NUMA cells) capacity - reserve - the
  * running domains' memory, with a note; balloon = the sum of the running
- * domains' actual balloon sizes; balloon pressure as docs/market.md's bp
- * (memory held back from domains that demand it, over capacity - reserve).
- * libvirt has no host swap figure: host swap and swap pressure are 0 (pair
- * this source with the Linux one for them).
+ * domains' actual balloon sizes. libvirt has no host swap figure: host swap
+ * is 0 (pair this source with the Linux one for it).
  *
  * libvirt's default error handler prints every error on stderr; this
  * source installs a silent one (process-wide: virSetErrorFunc) and reports
@@ -53,14 +52,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "market.h"
-#include "sim.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define LV_MAX_PERIOD_S 86400
@@ -104,7 +101,7 @@ struct lv_src {
 	unsigned noted;
 	source_note_fn note;
 	void *note_ctx;
-	sim_config sc;
+	source_vm_defaults vmd;
 };
 
 static void lv_quiet(void *ctx, virErrorPtr e)
@@ -125,7 +122,7 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 		return;
 	ls->noted |= kind;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	util_verr(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ls->note)
 		ls->note(ls->note_ctx, msg);
@@ -135,10 +132,7 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 
 static double mono_s(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+	return (double)util_now_us() / 1e6;
 }
 
 static int64_t kib_mib(unsigned long long kib)
@@ -243,10 +237,8 @@ static void fill_sample(struct lv_src *ls, struct lv_dom *d,
 	s->assigned_mib = clamp64(kib_mib(cur), 0, d->max_mib);
 	s->demand_mib = clamp64(kib_mib(demand_kib(ls, d, st, cur)), 0,
 				d->max_mib);
-	if (s->assigned_mib > 0)
-		s->pressure = fmin((double)s->demand_mib /
-				   (double)s->assigned_mib * 100.0,
-				   MARKET_PRESSURE_MAX);
+	if (s->assigned_mib > 0) /* else 0, not WIRE_PRESSURE_CAP */
+		s->pressure = wire_pressure(s->demand_mib, s->assigned_mib);
 	s->guest_swap_mibps = swap_rate(ls, d, st);
 	s->balloon_mib = d->max_mib - s->assigned_mib;
 }
@@ -320,18 +312,9 @@ static int known_dom(const struct lv_src *ls, const char *name)
 static int grow_doms(struct lv_src *ls, size_t more, char *err,
 		     size_t errlen)
 {
-	struct lv_dom *d;
-
-	if (ls->n + more <= ls->cap)
-		return 0;
-	d = realloc(ls->doms, (ls->n + more) * sizeof(*d));
-	if (!d) {
-		snprintf(err, errlen, "out of memory for %zu domains",
-			 ls->n + more);
-		return -1;
-	}
-	ls->doms = d;
-	ls->cap = ls->n + more;
+	if (UTIL_GROW(ls->doms, ls->n + more, ls->cap))
+		return util_err(err, errlen, "out of memory for %zu domains",
+				ls->n + more);
 	return 0;
 }
 
@@ -498,7 +481,6 @@ static int lv_advance(source *s, char *err, size_t errlen)
 static int lv_host(source *s, source_host *out, char *err, size_t errlen)
 {
 	const struct lv_src *ls = s->state;
-	int64_t supply = ls->capacity - ls->reserve, held = 0;
 
 	(void)err;
 	(void)errlen;
@@ -509,13 +491,9 @@ static int lv_host(source *s, source_host *out, char *err, size_t errlen)
 	for (size_t i = 0; i < ls->n; i++) {
 		const source_vm_sample *v = &ls->doms[i].smp;
 
-		if (!v->alive)
-			continue;
-		out->balloon_mib += v->assigned_mib;
-		if (v->demand_mib > v->assigned_mib)
-			held += v->demand_mib - v->assigned_mib;
+		if (v->alive)
+			out->balloon_mib += v->assigned_mib;
 	}
-	out->balloon_pressure = fmin((double)held / (double)supply, 1.0);
 	return 0;
 }
 
@@ -530,23 +508,14 @@ static int lv_vm_config(source *s, size_t i, source_vm_config *out)
 {
 	const struct lv_src *ls = s->state;
 	const struct lv_dom *d;
-	market_vm mv;
 
 	if (i >= ls->n)
 		return -1;
 	d = &ls->doms[i];
-	memset(&mv, 0, sizeof(mv));
-	sim_vm_settings(&ls->sc, d->max_mib, &mv);
-	memset(out, 0, sizeof(*out));
+	source_vm_settings(&ls->vmd, d->max_mib, out);
 	out->name = d->name;
-	out->minimum_mib = mv.minimum;
-	out->maximum_mib = mv.maximum;
-	out->startup_mib = clamp64(d->startup_mib, mv.minimum, mv.maximum);
-	out->buffer_pct = mv.buffer_pct;
-	out->weight = mv.weight;
-	out->reservation_mib = mv.reservation;
-	out->limit_mib = mv.limit;
-	out->shares = mv.shares;
+	out->startup_mib = clamp64(d->startup_mib, out->minimum_mib,
+				   out->maximum_mib);
 	return 0;
 }
 
@@ -608,6 +577,8 @@ static int check_opts(const source_libvirt_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", bad);
 		return -1;
 	}
+	if (o->vm_defaults)
+		return source_vm_defaults_check(o->vm_defaults, err, errlen);
 	return 0;
 }
 
@@ -657,7 +628,10 @@ int source_libvirt_open(const source_libvirt_opts *o, source **out,
 	ls->period_s = o->stats_period_s;
 	ls->note = o->note;
 	ls->note_ctx = o->note_ctx;
-	sim_config_default(&ls->sc);
+	if (o->vm_defaults)
+		ls->vmd = *o->vm_defaults;
+	else
+		source_vm_defaults_init(&ls->vmd);
 	if (connect_node(ls, err, errlen) != 0 ||
 	    read_all(ls, err, errlen) != 0) {
 		lv_free(ls);

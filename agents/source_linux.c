@@ -16,13 +16,11 @@
  *                     sysconf(_SC_PAGESIZE) bytes): their growth between
  *                     two readings over the time between them; 0 at the
  *                     first reading and without vmstat
- *   swap_pressure     host_swap_mibps / swap_norm_mibps of the market's
- *                     default parameters: the market's swap pressure of a
- *                     host with no guest swap (10 MiB/s is 1.0)
- *   balloon_pressure  "full avg10" of pressure/memory / 100: the share of
- *                     the last 10 s in which every non-idle task was stalled
- *                     on memory, i.e. the host was short of it (0..1); 0
- *                     without PSI
+ *
+ * pressure/memory (PSI) is read and checked too, and its "full avg10" kept
+ * (the share of the last 10 s in which every non-idle task was stalled on
+ * memory), but source_host has no field for it: the pressures the market
+ * prices with are the broker's (docs/protocol.md, "Who owns each figure").
  *
  * The clock of the swap rate is the first figure of <proc_root>/uptime
  * (seconds, 10 ms resolution), so that a fixture tree carries its own time
@@ -40,12 +38,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "market.h"
 #include "procfile.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 
 #define LX_ROOT_MAX 3800  /* longest proc_root */
@@ -83,7 +80,6 @@ struct linux_src {
 	void *note_ctx;
 	unsigned noted;         /* enum lx_note bits of the notes made */
 	double page_mib;        /* one page, MiB */
-	double swap_norm;       /* the market's default swap_norm_mibps */
 	struct lx_reading cur;  /* the latest good reading */
 	struct lx_reading from; /* where the swap rate is measured from */
 	double swap_mibps;      /* the latest swap rate */
@@ -142,14 +138,10 @@ struct meminfo_ctx {
 static int meminfo_keep(const char *key, int kb, uint64_t v, uint64_t *out,
 			int *seen, char *msg, size_t len)
 {
-	if (!kb) {
-		procfile_msg(msg, len, "'%s' is not in kB", key);
-		return -1;
-	}
-	if (*seen) {
-		procfile_msg(msg, len, "a second '%s'", key);
-		return -1;
-	}
+	if (!kb)
+		return util_err(msg, len, "'%s' is not in kB", key);
+	if (*seen)
+		return util_err(msg, len, "a second '%s'", key);
 	*seen = 1;
 	*out = v;
 	return 0;
@@ -164,24 +156,18 @@ static int meminfo_line(void *ctx, const char *line, char *msg, size_t len)
 	int kb;
 
 	if (procfile_scan_key(&p, key, PROCFILE_KEY_PROC) != 0 ||
-	    procfile_scan_lit(&p, ":") != 0 || *p != ' ') {
-		procfile_msg(msg, len, "'%.60s' is not 'Key: value [kB]'",
-			     line);
-		return -1;
-	}
+	    procfile_scan_lit(&p, ":") != 0 || *p != ' ')
+		return util_err(msg, len, "'%.60s' is not 'Key: value [kB]'",
+				line);
 	while (*p == ' ')
 		p++;
-	if (procfile_scan_u64(&p, &v) != 0) {
-		procfile_msg(msg, len, "the value of '%s' is not a whole "
-			     "number below 2^64", key);
-		return -1;
-	}
+	if (procfile_scan_u64(&p, &v) != 0)
+		return util_err(msg, len, "the value of '%s' is not a whole "
+				"number below 2^64", key);
 	kb = procfile_scan_lit(&p, " kB") == 0;
-	if (*p) {
-		procfile_msg(msg, len, "'%.30s' after the value of '%s'", p,
-			     key);
-		return -1;
-	}
+	if (*p)
+		return util_err(msg, len, "'%.30s' after the value of '%s'", p,
+				key);
 	if (strcmp(key, "MemTotal") == 0)
 		return meminfo_keep(key, kb, v, &m->total_kb, &m->seen_total,
 				    msg, len);
@@ -270,18 +256,15 @@ static int uptime_line(void *ctx, const char *line, char *msg, size_t len)
 
 	if (procfile_scan_decimal(&p, up) != 0 ||
 	    procfile_scan_lit(&p, " ") != 0 ||
-	    procfile_scan_decimal(&p, &idle) != 0 || *p) {
-		procfile_msg(msg, len, "'%.60s' is not 'up idle' (seconds)",
-			     line);
-		return -1;
-	}
+	    procfile_scan_decimal(&p, &idle) != 0 || *p)
+		return util_err(msg, len, "'%.60s' is not 'up idle' (seconds)",
+				line);
 	return 0;
 }
 
 static int read_clock(struct linux_src *ls, struct lx_reading *r,
 		      char *err, size_t errlen)
 {
-	struct timespec ts;
 	double up = 0;
 	int rc = read_optional(ls, "uptime", NOTE_UPTIME,
 			       "swap rates timed by CLOCK_MONOTONIC",
@@ -295,9 +278,8 @@ static int read_clock(struct linux_src *ls, struct lx_reading *r,
 		r->now_s = up;
 		return 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r->clock = CLK_MONO;
-	r->now_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	r->now_s = (double)util_now_us() / 1e6;
 	return 0;
 }
 
@@ -371,7 +353,6 @@ static int64_t host_free_mib(const struct linux_src *ls)
 static int linux_host(source *s, source_host *out, char *err, size_t errlen)
 {
 	const struct linux_src *ls = s->state;
-	double bp = ls->cur.full10 / 100.0;
 
 	(void)err;
 	(void)errlen;
@@ -380,8 +361,6 @@ static int linux_host(source *s, source_host *out, char *err, size_t errlen)
 	out->reserve_mib = ls->reserve;
 	out->free_mib = host_free_mib(ls);
 	out->host_swap_mibps = ls->swap_mibps;
-	out->balloon_pressure = bp < 0 ? 0 : bp > 1 ? 1 : bp;
-	out->swap_pressure = ls->swap_mibps / ls->swap_norm;
 	return 0;
 }
 
@@ -469,7 +448,6 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
 		      size_t errlen)
 {
 	struct linux_src *ls;
-	market_params mp;
 	long page = sysconf(_SC_PAGESIZE);
 
 	*out = NULL;
@@ -483,12 +461,10 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	market_params_default(&mp);
 	ls->reserve = o->reserve_mib;
 	ls->note = o->note;
 	ls->note_ctx = o->note_ctx;
 	ls->page_mib = (double)(page > 0 ? page : 4096) / (1024.0 * 1024.0);
-	ls->swap_norm = mp.swap_norm_mibps;
 	if (lx_read(ls, &ls->cur, err, errlen) != 0 ||
 	    check_capacity(ls, err, errlen) != 0) {
 		linux_src_free(ls);

@@ -3,15 +3,16 @@
  * VMs, replayed one step per advance, wrapping around at the end.
  *
  * The VMs hold what the trace provisioned at each time (nothing resizes
- * them), their settings are the simulator's (sim_vm_settings()), and the
- * host's free memory is what those VMs leave of capacity minus reserve.
+ * them), their settings are derived from that as the simulator derives them
+ * (source_vm_settings(), with the agent's VM defaults), and the host's free
+ * memory is what those VMs leave of capacity minus reserve.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
 #include "source.h"
+#include "trace.h"
 #include "wire.h"
 
 #define TRACE_SRC_MAX_STEP_S 86400 /* as `bourse sim --step` */
@@ -23,7 +24,7 @@ struct trace_src {
 	int64_t capacity, reserve, step_s;
 	int64_t now;    /* the trace clock, t_min..t_max */
 	char **names;   /* count names, "<prefix><id>" */
-	sim_config sc;  /* defaults: where the VM settings come from */
+	source_vm_defaults vmd; /* where the VM settings come from */
 };
 
 static const trace_series *series(const struct trace_src *ts, size_t i)
@@ -59,7 +60,7 @@ static int trace_sample(const struct trace_src *ts, size_t i,
 	out->demand_mib = demand;
 	/* capped as every source caps it (a VM provisioned 1 MiB using
 	 * 20 GiB would otherwise claim 2e6 %, which a Bid may not carry) */
-	out->pressure = market_vm_pressure(demand, prov);
+	out->pressure = wire_pressure(demand, prov);
 	out->guest_swap_mibps = swap;
 	return 0;
 }
@@ -100,7 +101,6 @@ static int trace_vm_config(source *s, size_t i, source_vm_config *out)
 {
 	const struct trace_src *ts = s->state;
 	const trace_series *v;
-	market_vm mv;
 	int64_t prov;
 
 	if (i >= ts->count)
@@ -108,17 +108,8 @@ static int trace_vm_config(source *s, size_t i, source_vm_config *out)
 	v = series(ts, i);
 	if (!trace_at(v, ts->now, ts->step_s, &prov, NULL, NULL))
 		prov = v->prov_mib[0];
-	memset(&mv, 0, sizeof(mv));
-	sim_vm_settings(&ts->sc, prov, &mv);
+	source_vm_settings(&ts->vmd, prov, out);
 	out->name = ts->names[i];
-	out->startup_mib = mv.startup;
-	out->minimum_mib = mv.minimum;
-	out->maximum_mib = mv.maximum;
-	out->buffer_pct = mv.buffer_pct;
-	out->weight = mv.weight;
-	out->reservation_mib = mv.reservation;
-	out->limit_mib = mv.limit;
-	out->shares = mv.shares;
 	return 0;
 }
 
@@ -180,6 +171,8 @@ static int check_opts(const source_trace_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", bad);
 		return -1;
 	}
+	if (o->vm_defaults)
+		return source_vm_defaults_check(o->vm_defaults, err, errlen);
 	return 0;
 }
 
@@ -283,7 +276,10 @@ int source_trace_open(const source_trace_opts *o, source **out, char *err,
 		trace_src_free(ts);
 		return -1;
 	}
-	sim_config_default(&ts->sc);
+	if (o->vm_defaults)
+		ts->vmd = *o->vm_defaults;
+	else
+		source_vm_defaults_init(&ts->vmd);
 	ts->capacity = o->capacity_mib;
 	ts->reserve = o->reserve_mib;
 	ts->step_s = o->step_s;

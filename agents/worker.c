@@ -18,8 +18,8 @@
 
 struct job {
 	char id[ACTUATOR_ID_MAX + 1];
-	char vm[129];
-	char to_uri[256];
+	char vm[WIRE_MAX_NAME + 1];
+	char to_uri[WIRE_MAX_URI + 1];
 	actuator_kind kind;
 	int64_t target_mib, timeout_ms;
 };

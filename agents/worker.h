@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "actuator.h"
+#include "wire.h"
 
 /* Actions waiting or running at once; more are refused ("busy"). */
 #define WORKER_QUEUE 64
@@ -26,7 +27,7 @@ typedef struct worker worker;
 /* A finished action: its id and VM as submitted, and the outcome. */
 typedef struct worker_done {
 	char id[ACTUATOR_ID_MAX + 1];
-	char vm[129];
+	char vm[WIRE_MAX_NAME + 1];
 	actuator_result r;
 } worker_done;
 

@@ -214,30 +214,27 @@ static void vm_name(size_t conn, size_t vm, char *out, size_t len)
 	snprintf(out, len, "h%05zu-v%03zu", conn, vm);
 }
 
-static uint8_t *encode_host(load *l, size_t conn, Bourse__Envelope *e,
-			    size_t *len)
+/* Names the sender of m (started by wire_msg_init() with its role and
+ * body) and numbers it, then encodes it. */
+static uint8_t *encode_host(load *l, size_t conn, wire_msg *m, size_t *len)
 {
 	char name[64];
 
 	host_name(conn, name, sizeof(name));
-	e->version = WIRE_VERSION;
-	e->role = BOURSE__ROLE__ROLE_HOST;
-	e->sender = name;
-	e->seq = ++l->host_seq[conn];
-	return wire_encode(e, len);
+	m->sender = name;
+	m->seq = ++l->host_seq[conn];
+	return wire_msg_encode(m, len);
 }
 
-static uint8_t *encode_vm(load *l, size_t conn, size_t vm,
-			  Bourse__Envelope *e, size_t *len)
+static uint8_t *encode_vm(load *l, size_t conn, size_t vm, wire_msg *m,
+			  size_t *len)
 {
 	char name[64];
 
 	vm_name(conn, vm, name, sizeof(name));
-	e->version = WIRE_VERSION;
-	e->role = BOURSE__ROLE__ROLE_VM;
-	e->sender = name;
-	e->seq = ++l->vm_seq[conn * l->vpc + vm];
-	return wire_encode(e, len);
+	m->sender = name;
+	m->seq = ++l->vm_seq[conn * l->vpc + vm];
+	return wire_msg_encode(m, len);
 }
 
 int64_t load_demand(size_t conn, size_t vm, uint64_t k)
@@ -276,75 +273,63 @@ int64_t load_assigned(size_t conn, size_t vm, uint64_t k)
 uint8_t *load_bid(load *l, size_t conn, size_t vm, int64_t demand,
 		  int64_t assigned, size_t *len)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Bid b = BOURSE__BID__INIT;
+	wire_msg m;
 
-	b.demand_mib = demand;
-	b.assigned_mib = assigned;
-	b.pressure = assigned > 0 ? 100.0 * (double)demand / (double)assigned
-				  : 0;
-	e.body_case = BOURSE__ENVELOPE__BODY_BID;
-	e.bid = &b;
-	return encode_vm(l, conn, vm, &e, len);
+	wire_msg_init(&m, WIRE_ROLE_VM, NULL, 0, WIRE_BODY_BID);
+	m.bid.demand_mib = demand;
+	m.bid.assigned_mib = assigned;
+	m.bid.pressure = assigned > 0 ?
+		100.0 * (double)demand / (double)assigned : 0;
+	return encode_vm(l, conn, vm, &m, len);
 }
 
 uint8_t *load_ask(load *l, size_t conn, size_t *len)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Ask a = BOURSE__ASK__INIT;
+	wire_msg m;
 
-	a.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc);
-	a.free_mib = a.capacity_mib / 4;
-	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
-	e.ask = &a;
-	return encode_host(l, conn, &e, len);
+	wire_msg_init(&m, WIRE_ROLE_HOST, NULL, 0, WIRE_BODY_ASK);
+	m.ask.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc);
+	m.ask.free_mib = m.ask.capacity_mib / 4;
+	return encode_host(l, conn, &m, len);
 }
 
 uint8_t *load_heartbeat(load *l, size_t conn, size_t *len)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+	wire_msg m;
 
-	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
-	e.heartbeat = &hb;
-	return encode_host(l, conn, &e, len);
+	wire_msg_init(&m, WIRE_ROLE_HOST, NULL, 0, WIRE_BODY_HEARTBEAT);
+	return encode_host(l, conn, &m, len);
 }
 
 static uint8_t *reg_host(load *l, size_t conn, size_t *len)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register r = BOURSE__REGISTER__INIT;
-	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
+	wire_msg m;
 
-	hc.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc) + 4096;
-	hc.reserve_mib = 4096;
-	hc.uri = "test:///default";
-	r.host = &hc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &r;
-	return encode_host(l, conn, &e, len);
+	wire_msg_init(&m, WIRE_ROLE_HOST, NULL, 0, WIRE_BODY_REGISTER);
+	m.reg.has_host = 1;
+	m.reg.host.capacity_mib = (int64_t)(LOAD_MIB_PER_VM * l->vpc) + 4096;
+	m.reg.host.reserve_mib = 4096;
+	m.reg.host.uri = "test:///default";
+	return encode_host(l, conn, &m, len);
 }
 
 static uint8_t *reg_vm(load *l, size_t conn, size_t vm, size_t *len)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register r = BOURSE__REGISTER__INIT;
-	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	wire_msg m;
 	char host[64];
 
 	host_name(conn, host, sizeof(host));
-	vc.host = host;
-	vc.startup_mib = 4096;
-	vc.minimum_mib = vm_minimum(vm);
-	vc.maximum_mib = 2 * LOAD_MIB_PER_VM;
-	vc.buffer_pct = vm_buffer_pct(vm);
-	vc.weight = 5000;
-	vc.reservation_mib = vm % 5 == 0 ? 2048 : 0;
-	vc.shares = 1000;
-	r.vm = &vc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &r;
-	return encode_vm(l, conn, vm, &e, len);
+	wire_msg_init(&m, WIRE_ROLE_VM, NULL, 0, WIRE_BODY_REGISTER);
+	m.reg.has_vm = 1;
+	m.reg.vm.host = host;
+	m.reg.vm.startup_mib = 4096;
+	m.reg.vm.minimum_mib = vm_minimum(vm);
+	m.reg.vm.maximum_mib = 2 * LOAD_MIB_PER_VM;
+	m.reg.vm.buffer_pct = vm_buffer_pct(vm);
+	m.reg.vm.weight = 5000;
+	m.reg.vm.reservation_mib = vm % 5 == 0 ? 2048 : 0;
+	m.reg.vm.shares = 1000;
+	return encode_vm(l, conn, vm, &m, len);
 }
 
 /* Sends and frees buf. */
@@ -374,43 +359,43 @@ int load_send(load *l, size_t conn, const void *buf, size_t len)
 static int on_frame(load *l, size_t conn, zmq_msg_t *m, char *err,
 		    size_t errlen)
 {
-	Bourse__Envelope *e = NULL;
+	wire_msg e;
 	char why[200];
 
 	if (zmq_msg_size(m) == 1) {
 		l->replies[conn]++;
 		return 0;
 	}
-	if (wire_decode(zmq_msg_data(m), zmq_msg_size(m), &e, NULL, why,
-			sizeof(why)) != WIRE_OK) {
+	if (wire_msg_decode(zmq_msg_data(m), zmq_msg_size(m), &e, NULL, why,
+			    sizeof(why)) != WIRE_OK) {
 		snprintf(err, errlen, "undecodable frame from the broker: %s",
 			 why);
 		return -1;
 	}
 	int rc = 0;
 
-	switch (e->body_case) {
-	case BOURSE__ENVELOPE__BODY_WELCOME:
+	switch (e.body) {
+	case WIRE_BODY_WELCOME:
 		l->welcomes++;
 		break;
-	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
+	case WIRE_BODY_HEARTBEAT:
 		l->replies[conn]++;
 		break;
-	case BOURSE__ENVELOPE__BODY_AWARD:
+	case WIRE_BODY_AWARD:
 		l->awards++;
 		break;
-	case BOURSE__ENVELOPE__BODY_ERROR:
+	case WIRE_BODY_ERROR:
 		l->errors++;
 		snprintf(err, errlen, "broker refused %s seq %llu: %s",
-			 e->error->ref_sender,
-			 (unsigned long long)e->error->ref_seq,
-			 e->error->message);
+			 e.error.ref_sender,
+			 (unsigned long long)e.error.ref_seq,
+			 e.error.message);
 		rc = -1;
 		break;
 	default:
 		break;
 	}
-	wire_free(e);
+	wire_msg_release(&e);
 	return rc;
 }
 

@@ -14,7 +14,6 @@
 #include "source.h"
 #include "wire.h"
 
-#define URI_MAX 255 /* as the wire protocol accepts */
 
 /* libvirt's balloon statistics period when the agent bids at the broker's
  * round (its interval is not known before the Welcome): the default round. */
@@ -34,7 +33,7 @@ static const char agent_usage[] =
 	"host's figures come from /proc (memory, swap, PSI) and the VMs are the\n"
 	"running domains of URI, or the child cgroups of P under /sys/fs/cgroup.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -55,6 +54,11 @@ static const char agent_usage[] =
 	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
 	"  --step-s S         trace seconds per bid interval (default 300)\n"
+	"  --minimum-mib M    each VM's Minimum, capped at its maximum, unless\n"
+	"                     the source reads it (default 512)\n"
+	"  --startup-mib M    each trace VM's Startup, capped at its maximum\n"
+	"                     (default 1024; libvirt and cgroup: what it has)\n"
+	"  --buffer PCT       each VM's memory Buffer % (default 20)\n"
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
 	"  --verbose          log every award\n"
@@ -68,7 +72,7 @@ static const char seller_usage[] =
 	"is what those trace VMs leave; without, all of capacity minus reserve.\n"
 	"With --source linux, this machine's memory, swap and PSI from /proc.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -93,7 +97,7 @@ static const char buyer_usage[] =
 	"Run one VM's buyer: the trace's VM number INDEX (0-based, in id order),\n"
 	"running on host NAME.\n"
 	"\n"
-	"  --broker ENDPOINT  the broker (default tcp://127.0.0.1:7411)\n"
+	"  --broker ENDPOINT  the broker (default " WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --key FILE         CURVE: this agent's key pair (bourse keygen HOST)\n"
 	"  --broker-key FILE  CURVE: the broker's public key (BROKER.pub);\n"
 	"                     both are required for a tcp:// broker\n"
@@ -103,6 +107,11 @@ static const char buyer_usage[] =
 	"  --vm INDEX         the trace's VM\n"
 	"  --vm-prefix P      the VM's name is P<trace id> (default vm-)\n"
 	"  --step-s S         trace seconds per bid interval (default 300)\n"
+	"  --minimum-mib M    the VM's Minimum, capped at its maximum\n"
+	"                     (default 512)\n"
+	"  --startup-mib M    the VM's Startup, capped at its maximum\n"
+	"                     (default 1024)\n"
+	"  --buffer PCT       the VM's memory Buffer % (default 20)\n"
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
 	"  --verbose          log every award\n"
@@ -116,6 +125,7 @@ struct agent_args {
 	const char *usage;
 	agent_config cfg;
 	source_trace_opts src;
+	source_vm_defaults vm;     /* --minimum-mib, --startup-mib, --buffer */
 	const char *kind;          /* --source: "trace", "linux", ... */
 	const char *cgroup_parent; /* --cgroup-parent */
 	const char *actuator;      /* --actuator */
@@ -126,7 +136,7 @@ struct agent_args {
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
-       O_INSECURE };
+       O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -149,6 +159,9 @@ static const struct option agent_options[] = {
 	{ "key", required_argument, NULL, O_KEY },
 	{ "broker-key", required_argument, NULL, O_BROKER_KEY },
 	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "minimum-mib", required_argument, NULL, O_MINIMUM },
+	{ "startup-mib", required_argument, NULL, O_STARTUP },
+	{ "buffer", required_argument, NULL, O_BUFFER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -188,7 +201,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode != MODE_BUYER;
 	case O_VM:
 		return a->mode == MODE_BUYER;
-	case O_PREFIX:
+	case O_PREFIX: case O_MINIMUM: case O_STARTUP: case O_BUFFER:
 		return a->mode != MODE_SELLER;
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
@@ -210,6 +223,9 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 		{ O_INTERVAL, "--interval-ms", 1, 3600000 },
 		{ O_RUN_FOR, "--run-for-s", 1, 100000000 },
 		{ O_DRY_DELAY, "--dry-run-delay-ms", 0, 3600000 },
+		{ O_MINIMUM, "--minimum-mib", 1, WIRE_MAX_MIB },
+		{ O_STARTUP, "--startup-mib", 1, WIRE_MAX_MIB },
+		{ O_BUFFER, "--buffer", 0, 2000 },
 	};
 	char err[128];
 	int64_t v = 0;
@@ -227,6 +243,9 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 	case O_STEP: a->src.step_s = v; break;
 	case O_DRY_DELAY: a->dry_delay_ms = v; break;
 	case O_INTERVAL: a->cfg.interval_ms = v; break;
+	case O_MINIMUM: a->vm.minimum_mib = v; break;
+	case O_STARTUP: a->vm.startup_mib = v; break;
+	case O_BUFFER: a->vm.buffer_pct = (uint32_t)v; break;
 	default: a->cfg.max_runtime_ms = v * 1000; break;
 	}
 	return CLI_OK;
@@ -257,7 +276,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 		a->cfg.host = arg;
 		return CLI_OK;
 	case O_URI:
-		if (strlen(arg) > URI_MAX)
+		if (strlen(arg) > WIRE_MAX_URI)
 			return bad_value(a, "--uri", "longer than 255 bytes");
 		a->cfg.uri = arg;
 		return CLI_OK;
@@ -269,7 +288,8 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_VMS: return parse_vms(a, arg);
 	case O_CAPACITY: case O_RESERVE: case O_VM: case O_STEP:
-	case O_INTERVAL: case O_RUN_FOR: case O_DRY_DELAY:
+	case O_INTERVAL: case O_RUN_FOR: case O_DRY_DELAY: case O_MINIMUM:
+	case O_STARTUP: case O_BUFFER:
 		return apply_number(a, opt, arg);
 	default:
 		return CLI_USAGE; /* getopt printed what was wrong */
@@ -333,11 +353,23 @@ static int check_actuator(struct agent_args *a)
 
 static int check_sources(struct agent_args *a);
 
+/* The VM defaults (each flag is in range already): Startup >= Minimum. */
+static int check_vm_defaults(struct agent_args *a)
+{
+	if (a->vm.startup_mib < a->vm.minimum_mib)
+		return bad_value(a, "--startup-mib", "must be at least "
+				 "--minimum-mib (the startup defaults to 1024, "
+				 "the minimum to 512)");
+	return CLI_OK;
+}
+
 /* What each command needs, once every flag is read. */
 static int check_required(struct agent_args *a)
 {
 	int rc = check_sources(a);
 
+	if (rc == CLI_OK)
+		rc = check_vm_defaults(a);
 	return rc != CLI_OK ? rc : check_actuator(a);
 }
 
@@ -391,6 +423,8 @@ static void args_init(struct agent_args *a, enum agent_mode mode)
 	a->src.reserve_mib = 1024;
 	a->src.step_s = 300;
 	a->src.prefix = "vm-";
+	source_vm_defaults_init(&a->vm);
+	a->src.vm_defaults = &a->vm;
 	if (mode == MODE_BUYER) { /* no seller: the host's numbers are unused */
 		a->src.capacity_mib = WIRE_MAX_MIB;
 		a->src.reserve_mib = 0;
@@ -456,8 +490,10 @@ static int open_real(const struct agent_args *a, source **out, char *err,
 {
 	source_linux_opts lo = { .reserve_mib = a->src.reserve_mib };
 	source_libvirt_opts vo = { .uri = a->cfg.uri, .stats_period_s = 0,
-				   .reserve_mib = a->src.reserve_mib };
-	source_cgroup_opts co = { .parent = a->cgroup_parent };
+				   .reserve_mib = a->src.reserve_mib,
+				   .vm_defaults = &a->vm };
+	source_cgroup_opts co = { .parent = a->cgroup_parent,
+				  .vm_defaults = &a->vm };
 	source *host = NULL, *vms = NULL;
 
 	if (source_linux_open(&lo, &host, err, errlen) != 0)

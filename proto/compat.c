@@ -323,8 +323,6 @@ static void s_check_ask(s_chk *c, const Bourse__Envelope *e)
 	s_le(c, "free_mib", a->free_mib, "capacity_mib", a->capacity_mib);
 	s_mib(c, "balloon_mib", a->balloon_mib);
 	s_real(c, "host_swap_mibps", a->host_swap_mibps, WIRE_MAX_MIBPS);
-	s_real(c, "balloon_pressure", a->balloon_pressure, 1.0);
-	s_real(c, "swap_pressure", a->swap_pressure, INFINITY);
 }
 
 static void s_check_vm_award(s_chk *c, size_t i, const Bourse__VmAward *v)

@@ -23,8 +23,10 @@
  *    array the caller points it at; wire_msg_encode() and
  *    wire_msg_validate() only read it. A NULL string reads as empty.
  *  - a message from wire_msg_decode() or wire_msg_unpack() owns what its
- *    strings and arrays point at (never NULL, "" when absent) until
- *    wire_msg_release(); copy what must outlive it.
+ *    strings and its award's VM array point at until wire_msg_release():
+ *    copy what must outlive it, and change nothing in it (release reads
+ *    the body kind to know what to free). Its strings are never NULL (""
+ *    when absent); award.vms is NULL when n_vms is 0.
  *  - wire_msg_encode() returns a malloc'd buffer the caller frees with
  *    free().
  */
@@ -316,9 +318,11 @@ void wire_msg_release(wire_msg *m);
  * version excepted). Returns WIRE_OK or the reason, with a message. */
 wire_reason wire_msg_validate(const wire_msg *m, char *err, size_t errlen);
 
-/* Serialize, without validating (tests send invalid messages on purpose).
- * Returns a malloc'd buffer and its length in *len, or NULL if the message
- * would exceed WIRE_MAX_FRAME, its body kind is unknown, or memory ran out. */
+/* Serialize, without validating (tests send invalid messages on purpose;
+ * WIRE_BODY_NONE encodes an envelope without a body). Returns a malloc'd
+ * buffer and its length in *len, or NULL if the message would exceed
+ * WIRE_MAX_FRAME, its body kind is unknown, an award has n_vms > 0 but no
+ * vms array, or memory ran out. */
 uint8_t *wire_msg_encode(const wire_msg *m, size_t *len);
 
 /* Is this a well-formed name (1..WIRE_MAX_NAME printable ASCII, no spaces)? */

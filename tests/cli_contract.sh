@@ -166,6 +166,12 @@ if [ ! -S /var/run/libvirt/libvirt-sock ]; then
 fi
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1
+# the VM defaults: the agent's and a buyer's, not a seller's
+expect 0 stdout '--minimum-mib M' -- agent --help
+expect 0 stdout '--buffer PCT' -- buyer --help
+expect 2 stderr '--buffer is not an option' -- seller --host h --capacity-mib 4096 --buffer 10
+expect 2 stderr "--buffer: '2001' is out of range" -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --buffer 2001
+expect 2 stderr '--startup-mib: must be at least --minimum-mib' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --minimum-mib 2048
 
 # CURVE: a tcp:// endpoint without keys is refused unless --insecure; key
 # files and the allow-list are checked before anything listens.

@@ -409,6 +409,27 @@ int live_env(void)
 	return 0;
 }
 
+/* Lines of path holding needle but not but. -1 if path cannot be read. */
+static int count_in_file_but(const char *path, const char *needle,
+			     const char *but)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle) && !strstr(line, but))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* An agent logs "action rec-N (vm): ok" when it has carried an action out,
+ * and the same line with "(a repeated id: not done again)" when the broker
+ * sent the id again and it answered from memory: only the first kind is
+ * an action done. */
 int live_times_acted(struct live *l, int64_t id)
 {
 	char path[160], needle[48];
@@ -417,7 +438,7 @@ int live_times_acted(struct live *l, int64_t id)
 	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
-		n += live_count_in_file(path, needle);
+		n += count_in_file_but(path, needle, "not done again");
 	}
 	return n;
 }

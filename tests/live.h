@@ -81,8 +81,9 @@ void live_start_cluster(struct live *l);
 int live_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int live_count_starting(const char *path, const char *prefix);
 int live_count_in_file(const char *path, const char *needle);
-/* How many results the agents of host-a and host-b gave for action
- * rec-<id> (their logs): an action carried out twice gives two. */
+/* How many times the agents of host-a and host-b carried out action
+ * rec-<id> (their logs): an action carried out twice gives two; an answer
+ * from memory to a repeated id ("not done again") is not counted. */
 int live_times_acted(struct live *l, int64_t id);
 
 /* First thing in main(): SIGPIPE ignored, and with BOURSE_LIVE_VALGRIND=1

@@ -135,35 +135,34 @@ static void *dealer(void *ctx, const char *ep)
 
 /* The next reply must be an Error with this code, about a message of
  * ref_sender ("": a frame that did not decode). */
-static void expect_error_about(void *s, Bourse__ErrorCode code,
+static void expect_error_about(void *s, wire_error_code code,
 			       const char *ref_sender)
 {
 	uint8_t buf[4096];
 	int n = zmq_recv(s, buf, sizeof(buf), 0);
-	Bourse__Envelope *e;
+	wire_msg e;
 
 	assert_true(n > 0);
-	e = bourse__envelope__unpack(NULL, (size_t)n, buf);
-	assert_non_null(e);
-	assert_int_equal(e->body_case, BOURSE__ENVELOPE__BODY_ERROR);
-	assert_int_equal(e->error->code, code);
-	assert_int_equal(e->error->supported_version, WIRE_VERSION);
-	assert_string_equal(e->error->ref_sender, ref_sender);
-	bourse__envelope__free_unpacked(e, NULL);
+	assert_int_equal(wire_msg_unpack(buf, (size_t)n, &e, NULL, 0),
+			 WIRE_OK);
+	assert_int_equal(e.body, WIRE_BODY_ERROR);
+	assert_int_equal(e.error.code, code);
+	assert_int_equal(e.error.supported_version, WIRE_VERSION);
+	assert_string_equal(e.error.ref_sender, ref_sender);
+	wire_msg_release(&e);
 }
 
-static void expect_error(void *s, Bourse__ErrorCode code)
+static void expect_error(void *s, wire_error_code code)
 {
 	expect_error_about(s, code, "");
 }
 
-static void send_env(void *s, Bourse__Envelope *e, size_t cut)
+static void send_env(void *s, const wire_msg *e, size_t cut)
 {
-	size_t len = bourse__envelope__get_packed_size(e);
-	uint8_t *buf = malloc(len);
+	size_t len;
+	uint8_t *buf = wire_msg_encode(e, &len);
 
 	assert_non_null(buf);
-	bourse__envelope__pack(e, buf);
 	assert_true(cut <= len);
 	assert_int_equal(zmq_send(s, buf, len - cut, 0), (int)(len - cut));
 	free(buf);
@@ -178,10 +177,7 @@ static void test_bad_frames_are_dropped_honest_agents_served(void **state)
 	void *ctx = zmq_ctx_new();
 	void *s;
 	uint8_t junk[512];
-	Bourse__Envelope e;
-	Bourse__Register reg = BOURSE__REGISTER__INIT;
-	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
-	Bourse__Bid bid = BOURSE__BID__INIT;
+	wire_msg e;
 	int64_t r, dropped0;
 	size_t big = WIRE_MAX_FRAME + 1;
 	uint8_t *huge = calloc(1, big);
@@ -200,46 +196,42 @@ static void test_bad_frames_are_dropped_honest_agents_served(void **state)
 		junk[0] = 0xff; /* an invalid protobuf tag */
 		assert_int_equal(zmq_send(s, junk, sizeof(junk), 0),
 				 (int)sizeof(junk));
-		expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+		expect_error(s, WIRE_ERR_MALFORMED);
 	}
 
 	/* a valid Register cut short */
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_HOST, "evil-host", 1);
-	hc.capacity_mib = 4096;
-	hc.uri = "";
-	reg.host = &hc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &reg;
+	wire_msg_init(&e, WIRE_ROLE_HOST, "evil-host", 1, WIRE_BODY_REGISTER);
+	e.reg.has_host = 1;
+	e.reg.host.capacity_mib = 4096;
+	e.reg.host.uri = "";
 	send_env(s, &e, 5);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	expect_error(s, WIRE_ERR_MALFORMED);
 
 	/* another protocol version gets an error that says so */
 	e.version = WIRE_VERSION + 7;
 	send_env(s, &e, 0);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_VERSION);
+	expect_error(s, WIRE_ERR_VERSION);
 
 	/* a bid for host-a's VM from a connection that is not host-a's */
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_VM, "vm-1", 1000);
-	bid.demand_mib = 100;
-	bid.assigned_mib = 100;
-	e.body_case = BOURSE__ENVELOPE__BODY_BID;
-	e.bid = &bid;
+	wire_msg_init(&e, WIRE_ROLE_VM, "vm-1", 1000, WIRE_BODY_BID);
+	e.bid.demand_mib = 100;
+	e.bid.assigned_mib = 100;
 	send_env(s, &e, 0);
-	expect_error_about(s, BOURSE__ERROR_CODE__ERROR_WRONG_HOST, "vm-1");
+	expect_error_about(s, WIRE_ERR_WRONG_HOST, "vm-1");
 
 	/* a bid with a negative demand is out of range */
-	bid.demand_mib = -5;
+	e.bid.demand_mib = -5;
 	send_env(s, &e, 0);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_INVALID);
+	expect_error(s, WIRE_ERR_INVALID);
 
 	/* an oversized frame, a multipart message, an empty frame */
 	assert_int_equal(zmq_send(s, huge, big, 0), (int)big);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	expect_error(s, WIRE_ERR_MALFORMED);
 	assert_int_equal(zmq_send(s, "a", 1, ZMQ_SNDMORE), 1);
 	assert_int_equal(zmq_send(s, "b", 1, 0), 1);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	expect_error(s, WIRE_ERR_MALFORMED);
 	assert_int_equal(zmq_send(s, "", 0, 0), 0);
-	expect_error(s, BOURSE__ERROR_CODE__ERROR_MALFORMED);
+	expect_error(s, WIRE_ERR_MALFORMED);
 
 	/* a frame far beyond ZMQ_MAXMSGSIZE: libzmq drops the connection */
 	free(huge);

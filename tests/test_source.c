@@ -1,8 +1,10 @@
 /*
- * test_source.c - the agents' sources: the trace source (slices of a trace,
- * VM settings as the simulator derives them, the clock and its wrap-around,
- * VMs arriving and leaving, the host's free memory, refused options) and the
- * static source.
+ * test_source.c - the agents' sources: what every VM source shares (the VM
+ * defaults and the pressure, the same as the simulator's and the market's,
+ * which agents/ does not link: compared here), the trace source (slices of a
+ * trace, VM settings as the simulator derives them, the agent's VM defaults,
+ * the clock and its wrap-around, VMs arriving and leaving, the host's free
+ * memory, refused options) and the static source.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "market.h"
 #include "sim.h"
 #include "source.h"
+#include "wire.h"
 
 #define SMALL BOURSE_SOURCE_DIR "/tests/data/small.csv"
 #define MINI BOURSE_SOURCE_DIR "/tests/data/bitbrains-mini"
@@ -116,8 +120,7 @@ static int64_t free_mib(source *s)
 	assert_int_equal(h.capacity_mib, 16384);
 	assert_int_equal(h.reserve_mib, 1024);
 	assert_int_equal(h.balloon_mib, 0);
-	assert_true(h.host_swap_mibps == 0 && h.balloon_pressure == 0 &&
-		    h.swap_pressure == 0);
+	assert_true(h.host_swap_mibps == 0);
 	return h.free_mib;
 }
 
@@ -175,6 +178,127 @@ static void test_sim_vm_settings(void **state)
 	assert_int_equal(v.maximum, 300);
 	assert_int_equal(v.minimum, 300);
 	assert_int_equal(v.startup, 300);
+}
+
+/* The agent's VM defaults are the simulator's, and derive a VM's settings
+ * from its maximum as sim_vm_settings() does from its provisioned memory. */
+static void test_vm_defaults_as_simulator(void **state)
+{
+	static const int64_t maxima[] = { 1, 300, 511, 512, 513, 1024, 4096,
+					  WIRE_MAX_MIB };
+	source_vm_defaults d;
+	sim_config c;
+	char err[128];
+
+	(void)state;
+	source_vm_defaults_init(&d);
+	sim_config_default(&c);
+	assert_int_equal(d.minimum_mib, c.vm_minimum_mib);
+	assert_int_equal(d.startup_mib, c.vm_startup_mib);
+	assert_int_equal(d.buffer_pct, c.vm_buffer_pct);
+	assert_int_equal(d.weight, c.vm_weight);
+	assert_int_equal(d.shares, c.vm_shares);
+	assert_int_equal(source_vm_defaults_check(&d, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(maxima) / sizeof(maxima[0]); i++) {
+		market_vm want;
+		source_vm_config got;
+
+		memset(&want, 0, sizeof(want));
+		sim_vm_settings(&c, maxima[i], &want);
+		memset(&got, 0xff, sizeof(got)); /* every field is written */
+		source_vm_settings(&d, maxima[i], &got);
+		assert_null(got.name);
+		assert_int_equal(got.maximum_mib, want.maximum);
+		assert_int_equal(got.minimum_mib, want.minimum);
+		assert_int_equal(got.startup_mib, want.startup);
+		assert_int_equal(got.buffer_pct, want.buffer_pct);
+		assert_int_equal(got.weight, want.weight);
+		assert_int_equal(got.reservation_mib, want.reservation);
+		assert_int_equal(got.limit_mib, want.limit);
+		assert_int_equal(got.shares, want.shares);
+	}
+}
+
+/* Defaults out of what a VmConfig carries are refused, naming the figure. */
+static void test_vm_defaults_check(void **state)
+{
+	static const struct {
+		source_vm_defaults d;
+		const char *want;
+	} bad[] = {
+		{ { 0, 1024, 20, 5000, 1000 }, "minimum" },
+		{ { WIRE_MAX_MIB + 1, WIRE_MAX_MIB + 1, 20, 5000, 1000 },
+		  "minimum" },
+		{ { 512, 511, 20, 5000, 1000 }, "startup" },
+		{ { 512, WIRE_MAX_MIB + 1, 20, 5000, 1000 }, "startup" },
+		{ { 512, 1024, 2001, 5000, 1000 }, "buffer" },
+		{ { 512, 1024, 20, 10001, 1000 }, "weight" },
+		{ { 512, 1024, 20, 5000, 0 }, "shares" },
+		{ { 512, 1024, 20, 5000, 1000001 }, "shares" },
+	};
+	source_vm_defaults ok = { 1, 1, 2000, 10000, 1000000 };
+	char err[128];
+
+	(void)state;
+	assert_int_equal(source_vm_defaults_check(&ok, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(source_vm_defaults_check(&bad[i].d, err,
+							  sizeof(err)), -1);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: '%s' does not name '%s'", i, err,
+				 bad[i].want);
+	}
+}
+
+/* The pressure the sources report (wire_pressure()) is the market's, cap
+ * included. */
+static void test_pressure_as_market(void **state)
+{
+	static const int64_t mib[] = { -1, 0, 1, 2, 3, 100, 1000, 4096,
+				       1000000, WIRE_MAX_MIB };
+	size_t n = sizeof(mib) / sizeof(mib[0]);
+
+	(void)state;
+	assert_true(WIRE_PRESSURE_CAP == MARKET_PRESSURE_MAX);
+	for (size_t d = 0; d < n; d++)
+		for (size_t a = 0; a < n; a++)
+			assert_true(wire_pressure(mib[d], mib[a]) ==
+				    market_vm_pressure(mib[d], mib[a]));
+}
+
+/* The trace source derives its VMs' settings with the defaults it is
+ * given, and refuses defaults out of range at open. */
+static void test_given_vm_defaults(void **state)
+{
+	source_vm_defaults d = { .minimum_mib = 2048, .startup_mib = 6144,
+				 .buffer_pct = 50, .weight = 100,
+				 .shares = 7 };
+	source_trace_opts o = opts(SMALL, 0, 2);
+	source_vm_config c;
+	source *s;
+
+	(void)state;
+	o.vm_defaults = &d;
+	s = open_ok(&o);
+	d.minimum_mib = 1; /* copied at open */
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "vm-1");
+	assert_int_equal(c.maximum_mib, 4096);
+	assert_int_equal(c.minimum_mib, 2048);
+	assert_int_equal(c.startup_mib, 4096); /* capped at the maximum */
+	assert_int_equal(c.buffer_pct, 50);
+	assert_int_equal(c.weight, 100);
+	assert_int_equal(c.shares, 7);
+	assert_int_equal(c.reservation_mib, 0);
+	assert_int_equal(c.limit_mib, 0);
+	assert_int_equal(source_vm_config_get(s, 1, &c), 0);
+	assert_int_equal(c.maximum_mib, 8192);
+	assert_int_equal(c.startup_mib, 6144);
+	source_close(s);
+
+	d.minimum_mib = 8192; /* above the startup */
+	open_refused(&o, "startup");
 }
 
 static void test_small_settings(void **state)
@@ -461,6 +585,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_vm_settings),
+		cmocka_unit_test(test_vm_defaults_as_simulator),
+		cmocka_unit_test(test_vm_defaults_check),
+		cmocka_unit_test(test_pressure_as_market),
+		cmocka_unit_test(test_given_vm_defaults),
 		cmocka_unit_test(test_small_settings),
 		cmocka_unit_test(test_small_slice),
 		cmocka_unit_test(test_small_wraps),

@@ -5,8 +5,8 @@
  * cgroups that vanish and come back, children created after the open found
  * by an advance, malformed files refused with their file and line, a missing
  * memory.pressure noted once, children left out (noted once), refused
- * options; and a real cgroup v2 hierarchy when /sys/fs/cgroup is one
- * we may write to.
+ * options, the agent's VM defaults; and a real cgroup v2 hierarchy when
+ * /sys/fs/cgroup is one we may write to.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -227,6 +227,43 @@ static void test_two_vms(void **state)
 	assert_sample(s, 0, 3072, 3072);
 	assert_int_equal(ns.n, 1);
 	source_close(s);
+	remove_all(t.dir);
+}
+
+/* The VM defaults given: what the cgroup does not set (vm-b's Minimum, and
+ * every Buffer, Weight and shares); memory.low still sets vm-a's Minimum.
+ * Defaults out of range are refused at open. */
+static void test_given_vm_defaults(void **state)
+{
+	source_vm_defaults d = { .minimum_mib = 256, .startup_mib = 256,
+				 .buffer_pct = 50, .weight = 100,
+				 .shares = 7 };
+	struct tree t;
+	struct notes ns = { 0 };
+	source_cgroup_opts o;
+	source_vm_config c;
+	source *s;
+
+	(void)state;
+	tree_two(&t);
+	o = opts(&t, &ns);
+	o.vm_defaults = &d;
+	s = open_ok(&o);
+	c = config(s, 0);
+	assert_string_equal(c.name, "vm-a");
+	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.startup_mib, 3072);
+	assert_int_equal(c.buffer_pct, 50);
+	assert_int_equal(c.weight, 100);
+	assert_int_equal(c.shares, 7);
+	c = config(s, 1);
+	assert_string_equal(c.name, "vm-b");
+	assert_int_equal(c.minimum_mib, 256);
+	assert_int_equal(c.startup_mib, 1000);
+	assert_int_equal(c.maximum_mib, 1000);
+	source_close(s);
+	d.weight = 10001;
+	open_refused(&o, "weight");
 	remove_all(t.dir);
 }
 
@@ -604,6 +641,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_vms),
+		cmocka_unit_test(test_given_vm_defaults),
 		cmocka_unit_test(test_max_handling),
 		cmocka_unit_test(test_vanished),
 		cmocka_unit_test(test_created_later),

@@ -206,7 +206,6 @@ static void test_default_domain(void **state)
 	assert_int_equal(h.reserve_mib, 1024);
 	assert_true(h.free_mib >= 0 && h.free_mib <= h.capacity_mib);
 	assert_int_equal(h.balloon_mib, 2048);
-	assert_true(h.balloon_pressure == 0.0);
 	assert_true(h.host_swap_mibps == 0.0);
 	/* the period is supported, and so are the statistics and free */
 	if (nt.n != 0)
@@ -242,14 +241,12 @@ static void test_default_resize(void **state)
 	assert_int_equal(source_vm_config_get(s, 0, &cfg), 0);
 	assert_int_equal(cfg.startup_mib, 2048);
 
-	/* down again (the test driver's demand follows: half of it, so no
-	 * balloon pressure can be made here) */
+	/* down again (the test driver's demand follows: half of it) */
 	assert_int_equal(virDomainSetMemory(d, 1024 * 1024), 0);
 	advance(s);
 	v = sample(s, 0);
 	assert_int_equal(v.assigned_mib, 1024);
 	assert_int_equal(v.demand_mib, 512);
-	assert_true(host(s).balloon_pressure == 0.0);
 
 	virDomainFree(d);
 	virConnectClose(c);
@@ -482,6 +479,38 @@ static void test_file_state_per_connection(void **state)
 	node_remove(&t);
 }
 
+/* The VM defaults given: Minimum, Buffer, Weight and shares from them; the
+ * Startup is still the memory the domain had when found. Defaults out of
+ * range are refused at open. */
+static void test_given_vm_defaults(void **state)
+{
+	source_vm_defaults d = { .minimum_mib = 1024, .startup_mib = 1024,
+				 .buffer_pct = 10, .weight = 200,
+				 .shares = 3 };
+	struct notes nt = { .n = 0 };
+	source_libvirt_opts o = { .uri = DEFAULT_URI, .vm_defaults = &d,
+				  .note = collect, .note_ctx = &nt };
+	source_vm_config c;
+	source *s = NULL;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(source_libvirt_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "test");
+	assert_int_equal(c.maximum_mib, 8192);
+	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.startup_mib, 2048);
+	assert_int_equal(c.buffer_pct, 10);
+	assert_int_equal(c.weight, 200);
+	assert_int_equal(c.shares, 3);
+	assert_int_equal(c.reservation_mib, 0);
+	assert_int_equal(c.limit_mib, 0);
+	source_close(s);
+	d.buffer_pct = 2001;
+	open_fails(&o, "buffer");
+}
+
 /* No period asked for: none set, so gamma's refusal is not noted. */
 static void test_no_period(void **state)
 {
@@ -572,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_file_notes),
 		cmocka_unit_test(test_file_state_per_connection),
 		cmocka_unit_test(test_no_period),
+		cmocka_unit_test(test_given_vm_defaults),
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_bad_uri),
 		cmocka_unit_test(test_out_of_range),

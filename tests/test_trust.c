@@ -167,10 +167,10 @@ static void *curve_dealer(struct live *l, void *ctx, const char *keyname)
 	return s;
 }
 
-static void send_env(void *s, const Bourse__Envelope *e)
+static void send_env(void *s, const wire_msg *e)
 {
 	size_t len;
-	uint8_t *buf = wire_encode(e, &len);
+	uint8_t *buf = wire_msg_encode(e, &len);
 
 	assert_non_null(buf);
 	assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
@@ -182,15 +182,16 @@ static int recv_kind(void *s, int *code)
 {
 	uint8_t buf[65536];
 	int n = zmq_recv(s, buf, sizeof(buf), 0);
-	Bourse__Envelope *e;
+	wire_msg e;
 	int kind;
 
 	assert_true(n > 0);
-	assert_int_equal(wire_decode(buf, (size_t)n, &e, NULL, NULL, 0), WIRE_OK);
-	kind = (int)e->body_case;
-	if (kind == BOURSE__ENVELOPE__BODY_ERROR)
-		*code = (int)e->error->code;
-	wire_free(e);
+	assert_int_equal(wire_msg_decode(buf, (size_t)n, &e, NULL, NULL, 0),
+			 WIRE_OK);
+	kind = (int)e.body;
+	if (kind == WIRE_BODY_ERROR)
+		*code = (int)e.error.code;
+	wire_msg_release(&e);
 	return kind;
 }
 
@@ -200,7 +201,7 @@ static int next_error(void *s)
 	int code = 0;
 
 	for (int i = 0; i < 50; i++)
-		if (recv_kind(s, &code) == BOURSE__ENVELOPE__BODY_ERROR)
+		if (recv_kind(s, &code) == WIRE_BODY_ERROR)
 			return code;
 	fail_msg("no Error in 50 frames");
 	return 0;
@@ -209,31 +210,24 @@ static int next_error(void *s)
 static void register_host(void *s, const char *name, uint64_t seq,
 			  int64_t capacity)
 {
-	Bourse__Envelope e;
-	Bourse__Register r = BOURSE__REGISTER__INIT;
-	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
+	wire_msg e;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_HOST, name, seq);
-	hc.capacity_mib = capacity;
-	hc.reserve_mib = 512;
-	hc.uri = "";
-	r.host = &hc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &r;
+	wire_msg_init(&e, WIRE_ROLE_HOST, name, seq, WIRE_BODY_REGISTER);
+	e.reg.has_host = 1;
+	e.reg.host.capacity_mib = capacity;
+	e.reg.host.reserve_mib = 512;
+	e.reg.host.uri = "";
 	send_env(s, &e);
 }
 
 static void send_bid(void *s, const char *vm, uint64_t seq, int64_t demand)
 {
-	Bourse__Envelope e;
-	Bourse__Bid b = BOURSE__BID__INIT;
+	wire_msg e;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_VM, vm, seq);
-	b.demand_mib = demand;
-	b.assigned_mib = 1024;
-	b.pressure = 150; /* as reported: a bounded figure on the wire */
-	e.body_case = BOURSE__ENVELOPE__BODY_BID;
-	e.bid = &b;
+	wire_msg_init(&e, WIRE_ROLE_VM, vm, seq, WIRE_BODY_BID);
+	e.bid.demand_mib = demand;
+	e.bid.assigned_mib = 1024;
+	e.bid.pressure = 150; /* as reported: a bounded figure on the wire */
 	send_env(s, &e);
 }
 
@@ -254,11 +248,11 @@ static void test_key_speaks_for_its_host_only(void **state)
 
 	s = curve_dealer(l, ctx, "host-b");
 	register_host(s, "host-a", 100, 65536); /* an impostor */
-	assert_int_equal(next_error(s), BOURSE__ERROR_CODE__ERROR_WRONG_HOST);
+	assert_int_equal(next_error(s), WIRE_ERR_WRONG_HOST);
 	register_host(s, "host-b", 1, 65536);   /* itself: welcome */
-	assert_int_equal(recv_kind(s, &code), BOURSE__ENVELOPE__BODY_WELCOME);
+	assert_int_equal(recv_kind(s, &code), WIRE_BODY_WELCOME);
 	send_bid(s, "vm-1", 1000, 2048);        /* host-a's VM */
-	assert_int_equal(next_error(s), BOURSE__ERROR_CODE__ERROR_WRONG_HOST);
+	assert_int_equal(next_error(s), WIRE_ERR_WRONG_HOST);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
 
@@ -340,30 +334,26 @@ static void test_demand_above_any_host_refused(void **state)
 	struct live *l = *state;
 	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
 	int linger = 0, tmo = 3000 * live_slow, code = 0;
-	Bourse__Envelope e;
-	Bourse__Register r = BOURSE__REGISTER__INIT;
-	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	wire_msg e;
 
 	live_start_cluster(l); /* hosts of 8 and 32 GiB */
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
 	assert_int_equal(zmq_connect(s, l->ep), 0);
 	register_host(s, "host-x", 1, 4096);
-	assert_int_equal(recv_kind(s, &code), BOURSE__ENVELOPE__BODY_WELCOME);
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_VM, "x-vm", 1);
-	vc.host = "host-x";
-	vc.minimum_mib = 512;
-	vc.startup_mib = 1024;
-	vc.maximum_mib = 4096;
-	vc.weight = 5000;
-	vc.shares = 1000;
-	r.vm = &vc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &r;
+	assert_int_equal(recv_kind(s, &code), WIRE_BODY_WELCOME);
+	wire_msg_init(&e, WIRE_ROLE_VM, "x-vm", 1, WIRE_BODY_REGISTER);
+	e.reg.has_vm = 1;
+	e.reg.vm.host = "host-x";
+	e.reg.vm.minimum_mib = 512;
+	e.reg.vm.startup_mib = 1024;
+	e.reg.vm.maximum_mib = 4096;
+	e.reg.vm.weight = 5000;
+	e.reg.vm.shares = 1000;
 	send_env(s, &e);
-	assert_int_equal(recv_kind(s, &code), BOURSE__ENVELOPE__BODY_WELCOME);
+	assert_int_equal(recv_kind(s, &code), WIRE_BODY_WELCOME);
 	send_bid(s, "x-vm", 2, 40000000); /* 40 TiB: valid on the wire */
-	assert_int_equal(next_error(s), BOURSE__ERROR_CODE__ERROR_INVALID);
+	assert_int_equal(next_error(s), WIRE_ERR_INVALID);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
 	live_stop_all_cleanly(l);

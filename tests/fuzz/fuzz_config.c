@@ -179,9 +179,7 @@ static void mode_cmd(int (*cmd)(int, char **), const char *name,
 
 static void check_settings(const sim_config *c, int64_t prov)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register reg = BOURSE__REGISTER__INIT;
-	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	wire_msg m;
 	market_vm v;
 	char err[256];
 	wire_reason r;
@@ -199,20 +197,20 @@ static void check_settings(const sim_config *c, int64_t prov)
 	if (prov > WIRE_MAX_MIB)
 		return;
 	/* what the trace source makes of it, as the agent sends it */
-	vc.host = "h";
-	vc.startup_mib = v.startup;
-	vc.minimum_mib = v.minimum;
-	vc.maximum_mib = v.maximum;
-	vc.buffer_pct = v.buffer_pct;
-	vc.weight = v.weight;
-	vc.reservation_mib = v.reservation;
-	vc.limit_mib = v.limit;
-	vc.shares = v.shares;
-	reg.vm = &vc;
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_VM, "vm-1", 1);
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &reg;
-	r = wire_validate(&e, err, sizeof(err));
+	wire_msg_init(&m, WIRE_ROLE_VM, "vm-1", 1, WIRE_BODY_REGISTER);
+	m.reg.has_vm = 1;
+	m.reg.vm = (wire_vm_config){
+		.host = "h",
+		.startup_mib = v.startup,
+		.minimum_mib = v.minimum,
+		.maximum_mib = v.maximum,
+		.buffer_pct = v.buffer_pct,
+		.weight = v.weight,
+		.reservation_mib = v.reservation,
+		.limit_mib = v.limit,
+		.shares = v.shares,
+	};
+	r = wire_msg_validate(&m, err, sizeof(err));
 	FUZZ_CHECK(r == WIRE_OK, "prov %" PRId64 ": the VM settings do not "
 		   "validate: %s", prov, err);
 }

@@ -256,46 +256,36 @@ size_t fuzz_lines(const uint8_t *data, size_t size, char ***tokens,
 
 /* ---- what an agent sends ---- */
 
-static void s_validate(Bourse__Envelope *e, Bourse__Role role,
-		       const char *sender, const char *what)
+static void s_validate(const wire_msg *m, const char *what)
 {
 	char err[256];
 	wire_reason r;
 
-	e->version = WIRE_VERSION;
-	e->role = role;
-	e->sender = (char *)sender;
-	e->seq = 1;
-	r = wire_validate(e, err, sizeof(err));
+	r = wire_msg_validate(m, err, sizeof(err));
 	FUZZ_CHECK(r == WIRE_OK, "%s from a source does not validate (%s): %s",
 		   what, wire_reason_name(r), err);
 }
 
+/* Ask.balloon_pressure and Ask.swap_pressure are not in wire.h's Ask (the
+ * broker never read them): a source's figures for them are not checked
+ * here any more. */
 void fuzz_check_host(const source_host *h)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register reg = BOURSE__REGISTER__INIT;
-	Bourse__HostConfig hc = BOURSE__HOST_CONFIG__INIT;
-	Bourse__Ask ask = BOURSE__ASK__INIT;
+	wire_msg m;
 
-	hc.capacity_mib = h->capacity_mib;
-	hc.reserve_mib = h->reserve_mib;
-	hc.uri = "";
-	reg.host = &hc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &reg;
-	s_validate(&e, BOURSE__ROLE__ROLE_HOST, "h", "a host Register");
+	wire_msg_init(&m, WIRE_ROLE_HOST, "h", 1, WIRE_BODY_REGISTER);
+	m.reg.has_host = 1;
+	m.reg.host.capacity_mib = h->capacity_mib;
+	m.reg.host.reserve_mib = h->reserve_mib;
+	m.reg.host.uri = "";
+	s_validate(&m, "a host Register");
 
-	ask.capacity_mib = h->capacity_mib;
-	ask.free_mib = h->free_mib;
-	ask.balloon_mib = h->balloon_mib;
-	ask.host_swap_mibps = h->host_swap_mibps;
-	ask.balloon_pressure = h->balloon_pressure;
-	ask.swap_pressure = h->swap_pressure;
-	bourse__envelope__init(&e);
-	e.body_case = BOURSE__ENVELOPE__BODY_ASK;
-	e.ask = &ask;
-	s_validate(&e, BOURSE__ROLE__ROLE_HOST, "h", "an Ask");
+	wire_msg_init(&m, WIRE_ROLE_HOST, "h", 1, WIRE_BODY_ASK);
+	m.ask.capacity_mib = h->capacity_mib;
+	m.ask.free_mib = h->free_mib;
+	m.ask.balloon_mib = h->balloon_mib;
+	m.ask.host_swap_mibps = h->host_swap_mibps;
+	s_validate(&m, "an Ask");
 	FUZZ_CHECK(h->free_mib <= h->capacity_mib - h->reserve_mib,
 		   "free %lld MiB above capacity %lld - reserve %lld",
 		   (long long)h->free_mib, (long long)h->capacity_mib,
@@ -304,40 +294,39 @@ void fuzz_check_host(const source_host *h)
 
 void fuzz_check_vm_config(const source_vm_config *v)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Register reg = BOURSE__REGISTER__INIT;
-	Bourse__VmConfig vc = BOURSE__VM_CONFIG__INIT;
+	wire_msg m;
 
 	FUZZ_CHECK(wire_name_ok(v->name), "VM name '%.40s' is not a wire name",
 		   v->name ? v->name : "(null)");
-	vc.host = "h";
-	vc.startup_mib = v->startup_mib;
-	vc.minimum_mib = v->minimum_mib;
-	vc.maximum_mib = v->maximum_mib;
-	vc.buffer_pct = v->buffer_pct;
-	vc.weight = v->weight;
-	vc.reservation_mib = v->reservation_mib;
-	vc.limit_mib = v->limit_mib;
-	vc.shares = v->shares;
-	reg.vm = &vc;
-	e.body_case = BOURSE__ENVELOPE__BODY_REGISTER;
-	e.register_ = &reg;
-	s_validate(&e, BOURSE__ROLE__ROLE_VM, v->name, "a VM Register");
+	wire_msg_init(&m, WIRE_ROLE_VM, v->name, 1, WIRE_BODY_REGISTER);
+	m.reg.has_vm = 1;
+	m.reg.vm = (wire_vm_config){
+		.host = "h",
+		.startup_mib = v->startup_mib,
+		.minimum_mib = v->minimum_mib,
+		.maximum_mib = v->maximum_mib,
+		.buffer_pct = v->buffer_pct,
+		.weight = v->weight,
+		.reservation_mib = v->reservation_mib,
+		.limit_mib = v->limit_mib,
+		.shares = v->shares,
+	};
+	s_validate(&m, "a VM Register");
 }
 
 void fuzz_check_vm_sample(const char *name, const source_vm_sample *s)
 {
-	Bourse__Envelope e = BOURSE__ENVELOPE__INIT;
-	Bourse__Bid bid = BOURSE__BID__INIT;
+	wire_msg m;
 
 	if (!s->alive)
 		return;
-	bid.demand_mib = s->demand_mib;
-	bid.assigned_mib = s->assigned_mib;
-	bid.pressure = s->pressure;
-	bid.guest_swap_mibps = s->guest_swap_mibps;
-	bid.balloon_mib = s->balloon_mib;
-	e.body_case = BOURSE__ENVELOPE__BODY_BID;
-	e.bid = &bid;
-	s_validate(&e, BOURSE__ROLE__ROLE_VM, name, "a Bid");
+	wire_msg_init(&m, WIRE_ROLE_VM, name, 1, WIRE_BODY_BID);
+	m.bid = (wire_bid){
+		.demand_mib = s->demand_mib,
+		.assigned_mib = s->assigned_mib,
+		.pressure = s->pressure,
+		.guest_swap_mibps = s->guest_swap_mibps,
+		.balloon_mib = s->balloon_mib,
+	};
+	s_validate(&m, "a Bid");
 }

@@ -3,7 +3,7 @@
  * check that aborts (so that libFuzzer, or the replay driver, reports it), a
  * private scratch directory for the parsers that take a path, splitting an
  * input into named sections, and the wire checks of what a source produced
- * (the agent refuses to send what wire_validate() refuses).
+ * (the agent refuses to send what wire_msg_validate() refuses).
  *
  * Every target defines LLVMFuzzerTestOneInput(); built with clang
  * -fsanitize=fuzzer it is a libFuzzer binary (`make fuzz`), built with the
