@@ -165,27 +165,24 @@ static uint32_t action_host(const broker *b, const store_rec *r)
 
 static void send_request(broker *b, const store_rec *r, uint32_t h)
 {
-	Bourse__Envelope e;
-	Bourse__ActionRequest rq = BOURSE__ACTION_REQUEST__INIT;
+	wire_msg m;
+	wire_action_request *rq = &m.action_request;
 	char id[32];
 	uint32_t t = r->kind == STORE_REC_MIGRATE
 		     ? broker__registry_host_find(&b->reg, r->to_host)
 		     : BROKER_NO_SLOT;
 
 	snprintf(id, sizeof(id), "rec-%" PRId64, r->id);
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	rq.id = id;
-	rq.kind = r->kind == STORE_REC_MIGRATE
-		  ? BOURSE__ACTION_KIND__ACTION_MIGRATE
-		  : BOURSE__ACTION_KIND__ACTION_RESIZE;
-	rq.vm = (char *)r->vm_name;
-	rq.target_mib = r->to_mib;
-	rq.to_host = t != BROKER_NO_SLOT ? b->reg.hosts[t].name : "";
-	rq.to_uri = t != BROKER_NO_SLOT ? b->reg.hosts[t].uri : "";
-	rq.timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
-	e.body_case = BOURSE__ENVELOPE__BODY_ACTION_REQUEST;
-	e.action_request = &rq;
-	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &e) == 0)
+	broker__msg_init(&m, WIRE_BODY_ACTION_REQUEST);
+	rq->id = id;
+	rq->kind = r->kind == STORE_REC_MIGRATE ? WIRE_ACTION_MIGRATE
+						: WIRE_ACTION_RESIZE;
+	rq->vm = r->vm_name;
+	rq->target_mib = r->to_mib;
+	rq->to_host = t != BROKER_NO_SLOT ? b->reg.hosts[t].name : "";
+	rq->to_uri = t != BROKER_NO_SLOT ? b->reg.hosts[t].uri : "";
+	rq->timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
+	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &m) == 0)
 		sent_add(&b->actions, r->id);
 }
 
@@ -424,7 +421,7 @@ void broker__actions_run(broker *b, int64_t round)
 
 /* ---- results ---- */
 
-static void stray_result(broker *b, const Bourse__ActionResult *res,
+static void stray_result(broker *b, const wire_action_result *res,
 			 const char *actor)
 {
 	char why[STORE_TEXT_MAX], err[STORE_TEXT_MAX + 200];
@@ -436,13 +433,13 @@ static void stray_result(broker *b, const Bourse__ActionResult *res,
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-void broker__actions_result(broker *b, const Bourse__Envelope *e)
+void broker__actions_result(broker *b, const wire_msg *e)
 {
-	const Bourse__ActionResult *res = e->action_result;
+	const wire_action_result *res = &e->action_result;
 	struct broker_held_result h;
 	char err[256];
 	store_rec r;
-	int ok = res->status == BOURSE__ACTION_STATUS__ACTION_OK;
+	int ok = res->status == WIRE_STATUS_OK;
 
 	memset(&h, 0, sizeof(h));
 	snprintf(h.actor, sizeof(h.actor), "agent:%s", e->sender);
@@ -452,9 +449,8 @@ void broker__actions_result(broker *b, const Bourse__Envelope *e)
 	}
 	h.to = ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED;
 	snprintf(h.why, sizeof(h.why), "%s%s%s", ok ? "done"
-		 : res->status == BOURSE__ACTION_STATUS__ACTION_TIMEOUT
-		 ? "failed (timeout)"
-		 : res->status == BOURSE__ACTION_STATUS__ACTION_UNSUPPORTED
+		 : res->status == WIRE_STATUS_TIMEOUT ? "failed (timeout)"
+		 : res->status == WIRE_STATUS_UNSUPPORTED
 		 ? "failed (unsupported)" : "failed",
 		 res->detail[0] ? ": " : "", res->detail);
 	if (b->outage.down) {

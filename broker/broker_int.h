@@ -21,7 +21,8 @@
  * CURVE up between broker__net_open() and broker__net_bind().
  *
  * Internal names start with broker__ (as storage's store__); clocks, array
- * growth and error messages are util.h's.
+ * growth and error messages are util.h's; messages are wire.h's plain
+ * structs (wire_msg): no protobuf type is named in broker/.
  */
 #ifndef BOURSE_BROKER_INT_H
 #define BOURSE_BROKER_INT_H
@@ -177,13 +178,16 @@ void broker__net_close(broker_net *n);
  * NO_SLOT when the message was refused (framing, rate limit: counted and
  * logged here). Close body after a 0. */
 int broker__net_receive(broker *b, zmq_msg_t *body, uint32_t *ci);
-/* Send one envelope to a connection. Returns 0, or -1 (logged). */
-int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e);
+/* Start a message from the broker (role broker, sender "broker", seq 0:
+ * agents check no sequence from it) carrying body, every field zero. */
+void broker__msg_init(wire_msg *m, wire_body body);
+/* Send one message to a connection. Returns 0, or -1 (logged). */
+int broker__send(broker *b, const bconn *c, const wire_msg *m);
 /* Refuse: count reason, log it the first time c earns it, answer c with an
  * Error of code and msg naming the refused envelope e (NULL: the frame
  * could not be decoded). */
-void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		    const char *msg, const Bourse__Envelope *e);
+void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
+		    const char *msg, const wire_msg *e);
 /* The counters' name of a drop reason (wire_reason or BROKER_DROP_*). */
 const char *broker__drop_name(int reason);
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
@@ -258,7 +262,7 @@ typedef struct broker_actions {
  * guardrails; nothing while the store is down. */
 void broker__actions_run(broker *b, int64_t round);
 /* An agent's ActionResult: recorded, or held while the store is down. */
-void broker__actions_result(broker *b, const Bourse__Envelope *e);
+void broker__actions_result(broker *b, const wire_msg *e);
 void broker__actions_release(broker *b);
 
 /* ---- round.c: the market's rounds -------------------------------------- */

@@ -36,10 +36,15 @@ const char *broker__drop_name(int reason)
 	return drop_names[reason];
 }
 
-int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e)
+void broker__msg_init(wire_msg *m, wire_body body)
+{
+	wire_msg_init(m, WIRE_ROLE_BROKER, "broker", 0, body);
+}
+
+int broker__send(broker *b, const bconn *c, const wire_msg *m)
 {
 	size_t len;
-	uint8_t *buf = wire_encode(e, &len);
+	uint8_t *buf = wire_msg_encode(m, &len);
 
 	if (!buf) {
 		fprintf(stderr, "broker: cannot encode a message (too big?)\n");
@@ -58,23 +63,19 @@ int broker__send(broker *b, const bconn *c, const Bourse__Envelope *e)
 
 /* ref_seq and ref_sender say what is refused (0 and NULL: a frame that
  * could not be decoded). */
-static void send_error(broker *b, const bconn *c, Bourse__ErrorCode code,
+static void send_error(broker *b, const bconn *c, wire_error_code code,
 		       const char *msg, uint64_t ref_seq,
 		       const char *ref_sender)
 {
-	Bourse__Envelope e;
-	Bourse__Error er = BOURSE__ERROR__INIT;
+	wire_msg m;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	er.code = code;
-	er.message = (char *)msg;
-	er.ref_seq = ref_seq;
-	if (ref_sender)
-		er.ref_sender = (char *)ref_sender;
-	er.supported_version = WIRE_VERSION;
-	e.body_case = BOURSE__ENVELOPE__BODY_ERROR;
-	e.error = &er;
-	broker__send(b, c, &e);
+	broker__msg_init(&m, WIRE_BODY_ERROR);
+	m.error.code = code;
+	m.error.message = msg;
+	m.error.ref_seq = ref_seq;
+	m.error.ref_sender = ref_sender;
+	m.error.supported_version = WIRE_VERSION;
+	broker__send(b, c, &m);
 }
 
 static void rid_hex(const bconn *c, char *out, size_t outlen)
@@ -105,8 +106,8 @@ static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
 /* Count a refusal; log it the first time this peer earns this reason;
  * answer the peer, naming the refused envelope e (NULL: the frame could not
  * be decoded). */
-void broker__refuse(broker *b, bconn *c, int reason, Bourse__ErrorCode code,
-		    const char *msg, const Bourse__Envelope *e)
+void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
+		    const char *msg, const wire_msg *e)
 {
 	char id[20];
 	const char *host;
@@ -186,7 +187,7 @@ static int receive_body(broker *b, uint32_t ci, zmq_msg_t *body)
 	}
 	if (bad && ci != BROKER_NO_SLOT)
 		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_FRAMING,
-			       BOURSE__ERROR_CODE__ERROR_MALFORMED, bad, NULL);
+			       WIRE_ERR_MALFORMED, bad, NULL);
 	return bad == NULL;
 }
 

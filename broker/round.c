@@ -411,31 +411,28 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 
 /* The Award of cluster host h for the n VM awards in vms (all to conn). */
 static void send_award(broker *b, size_t h, uint32_t conn,
-		       Bourse__VmAward **vms, size_t n)
+		       const wire_vm_award *vms, size_t n)
 {
 	const broker_rounds *rd = &b->rounds;
 	const bhost *bh = &b->reg.hosts[rd->host_slot[h]];
-	Bourse__Envelope e;
-	Bourse__Award aw = BOURSE__AWARD__INIT;
+	wire_msg m;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	aw.round = (uint64_t)rd->next;
-	aw.host = (char *)bh->name;
-	aw.price = rd->res.hosts[h].price;
-	aw.utilization = rd->res.hosts[h].utilization;
-	aw.awarded_mib = rd->res.hosts[h].awarded;
-	aw.n_vms = n;
-	aw.vms = vms;
-	e.body_case = BOURSE__ENVELOPE__BODY_AWARD;
-	e.award = &aw;
-	broker__send(b, &b->reg.conns[conn], &e);
+	broker__msg_init(&m, WIRE_BODY_AWARD);
+	m.award.round = (uint64_t)rd->next;
+	m.award.host = bh->name;
+	m.award.price = rd->res.hosts[h].price;
+	m.award.utilization = rd->res.hosts[h].utilization;
+	m.award.awarded_mib = rd->res.hosts[h].awarded;
+	m.award.n_vms = n;
+	m.award.vms = vms;
+	broker__send(b, &b->reg.conns[conn], &m);
 }
 
-/* Host h's VM awards are vp[lo, hi), vm_of[k] the VM's registry slot. The
+/* Host h's VM awards are va[lo, hi), vm_of[k] the VM's registry slot. The
  * host's connection gets one Award with its price and the awards of the VMs
- * that speak through it; a VM with a connection of its own (a buyer process)
- * gets its award there, alone. */
-static void send_host_awards(broker *b, size_t h, Bourse__VmAward **vp,
+ * that speak through it (moved to the front of the range); a VM with a
+ * connection of its own (a buyer process) gets its award there, alone. */
+static void send_host_awards(broker *b, size_t h, wire_vm_award *va,
 			     const uint32_t *vm_of, size_t lo, size_t hi)
 {
 	const broker_rounds *rd = &b->rounds;
@@ -446,15 +443,15 @@ static void send_host_awards(broker *b, size_t h, Bourse__VmAward **vp,
 		uint32_t c = b->reg.vms[vm_of[k]].conn;
 
 		if (c == hconn || c == BROKER_NO_SLOT) {
-			Bourse__VmAward *t = vp[mine];
+			wire_vm_award t = va[mine];
 
-			vp[mine++] = vp[k];
-			vp[k] = t;
+			va[mine++] = va[k];
+			va[k] = t;
 		} else if (b->reg.conns[c].live) {
-			send_award(b, h, c, vp + k, 1);
+			send_award(b, h, c, va + k, 1);
 		}
 	}
-	send_award(b, h, hconn, vp + lo, mine - lo);
+	send_award(b, h, hconn, va + lo, mine - lo);
 }
 
 /* One Award per online host: its price and its VMs' awards. */
@@ -462,13 +459,12 @@ static void send_awards(broker *b)
 {
 	const broker_rounds *rd = &b->rounds;
 	size_t nh = rd->cl.n_hosts, nv = rd->cl.n_vms;
-	Bourse__VmAward *va = calloc(nv ? nv : 1, sizeof(*va));
-	Bourse__VmAward **vp = calloc(nv ? nv : 1, sizeof(*vp));
+	wire_vm_award *va = calloc(nv ? nv : 1, sizeof(*va));
 	uint32_t *vm_of = calloc(nv ? nv : 1, sizeof(*vm_of));
 	size_t *first = calloc(nh + 1, sizeof(*first));
 	size_t *fill = calloc(nh + 1, sizeof(*fill));
 
-	if (!va || !vp || !vm_of || !first || !fill)
+	if (!va || !vm_of || !first || !fill)
 		goto out;
 	/* group VM awards by host: counting sort on the cluster host index */
 	for (size_t i = 0; i < nv; i++)
@@ -479,24 +475,22 @@ static void send_awards(broker *b)
 		uint32_t h = rd->cl.vms[i].host;
 		size_t k = first[h] + fill[h]++;
 
-		bourse__vm_award__init(&va[k]);
 		vm_of[k] = rd->vm_slot[i];
 		va[k].vm = b->reg.vms[vm_of[k]].name;
 		va[k].target_mib = rd->res.awards[i].target;
 		va[k].want_mib = rd->res.awards[i].want;
 		va[k].price = rd->res.hosts[h].price;
 		va[k].pressure = rd->res.awards[i].pressure;
-		vp[k] = &va[k];
 	}
 	for (size_t h = 0; h < nh; h++) {
 		const bhost *bh = &b->reg.hosts[rd->host_slot[h]];
 
 		if (bh->online && bh->conn != BROKER_NO_SLOT)
-			send_host_awards(b, h, vp, vm_of, first[h], first[h + 1]);
+			send_host_awards(b, h, va, vm_of, first[h],
+					 first[h + 1]);
 	}
 out:
 	free(va);
-	free(vp);
 	free(vm_of);
 	free(first);
 	free(fill);

@@ -4,7 +4,7 @@
  * right connection, sequence moving forward), the message handlers, and
  * hosts lost to silence.
  *
- * Every frame goes through wire_decode(); what it refuses, and what the
+ * Every frame goes through wire_msg_decode(); what it refuses, and what the
  * registry refuses (unknown sender, a VM on another host's connection, an
  * old sequence number), is refused through net.c: counted by reason,
  * logged once per peer and reason, answered with an Error and dropped.
@@ -21,18 +21,15 @@
 /* The answer to the Register of to (a host or VM name), naming it. */
 static void send_welcome(broker *b, const bconn *c, const char *to)
 {
-	Bourse__Envelope e;
-	Bourse__Welcome w = BOURSE__WELCOME__INIT;
+	wire_msg m;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	w.heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms;
-	w.liveness = b->cfg->liveness;
-	w.round_ms = (uint32_t)b->cfg->round_ms;
-	w.round = (uint64_t)b->rounds.next;
-	w.name = (char *)to;
-	e.body_case = BOURSE__ENVELOPE__BODY_WELCOME;
-	e.welcome = &w;
-	broker__send(b, c, &e);
+	broker__msg_init(&m, WIRE_BODY_WELCOME);
+	m.welcome.heartbeat_ms = (uint32_t)b->cfg->heartbeat_ms;
+	m.welcome.liveness = b->cfg->liveness;
+	m.welcome.round_ms = (uint32_t)b->cfg->round_ms;
+	m.welcome.round = (uint64_t)b->rounds.next;
+	m.welcome.name = to;
+	broker__send(b, c, &m);
 }
 
 static int persist_host(broker *b, bhost *h, store_host_state st)
@@ -64,16 +61,16 @@ static void host_back_online(broker *b, bhost *h)
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
+static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
-	const Bourse__HostConfig *hc = e->register_->host;
+	const wire_host_config *hc = &e->reg.host;
 	uint32_t hi;
 
 	if (c->host != BROKER_NO_SLOT &&
 	    strcmp(b->reg.hosts[c->host].name, e->sender)) {
 		broker__refuse(b, c, BROKER_DROP_REFUSED,
-			       BOURSE__ERROR_CODE__ERROR_CONFLICT,
+			       WIRE_ERR_CONFLICT,
 			       "this connection already speaks for another "
 			       "host", e);
 		return;
@@ -108,7 +105,7 @@ static void register_host(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	send_welcome(b, c, h->name);
 }
 
-static void vm_config(market_vm *m, const Bourse__VmConfig *vc)
+static void vm_config(market_vm *m, const wire_vm_config *vc)
 {
 	m->startup = vc->startup_mib;
 	m->minimum = vc->minimum_mib;
@@ -136,10 +133,10 @@ static int persist_vm(broker *b, bvm *m)
 	return 0;
 }
 
-static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
+static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
-	const Bourse__VmConfig *vc = e->register_->vm;
+	const wire_vm_config *vc = &e->reg.vm;
 	uint32_t hi = broker__registry_host_find(&b->reg, vc->host);
 	char msg[300];
 
@@ -147,7 +144,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 		snprintf(msg, sizeof(msg), "host %s has no seller registered",
 			 vc->host);
 		broker__refuse(b, c, BROKER_DROP_REFUSED,
-			       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+			       WIRE_ERR_INVALID, msg, e);
 		return;
 	}
 	if (c->host != BROKER_NO_SLOT && c->host != hi) {
@@ -155,7 +152,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 			 "connection speaks for host %s", e->sender, vc->host,
 			 b->reg.hosts[c->host].name);
 		broker__refuse(b, c, BROKER_DROP_WRONG_HOST,
-			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+			       WIRE_ERR_WRONG_HOST, msg, e);
 		return;
 	}
 	uint32_t vi = broker__registry_vm_add(&b->reg, e->sender);
@@ -182,7 +179,7 @@ static void register_vm(broker *b, uint32_t ci, const Bourse__Envelope *e)
 
 /* More memory than the largest host registered has: no market can give
  * it. 0, or 1 with the refusal sent. */
-static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
+static int absurd_mib(broker *b, uint32_t ci, const wire_msg *e,
 		      const char *what, int64_t mib)
 {
 	char msg[300];
@@ -193,39 +190,39 @@ static int absurd_mib(broker *b, uint32_t ci, const Bourse__Envelope *e,
 		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
 		 what, mib, b->session.max_host_mib);
 	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
-		       BOURSE__ERROR_CODE__ERROR_INVALID, msg, e);
+		       WIRE_ERR_INVALID, msg, e);
 	return 1;
 }
 
 /* m: the frame, for the key behind it (CURVE binds a key to a host). */
-static void on_register(broker *b, uint32_t ci, const Bourse__Envelope *e,
+static void on_register(broker *b, uint32_t ci, const wire_msg *e,
 			zmq_msg_t *m)
 {
-	int host = e->role == BOURSE__ROLE__ROLE_HOST;
-	const char *for_host = host ? e->sender : e->register_->vm->host;
+	int host = e->role == WIRE_ROLE_HOST;
+	const char *for_host = host ? e->sender : e->reg.vm.host;
 	char msg[300];
 
 	if (!broker__auth_may_speak_for(&b->auth, m, for_host, msg,
 					sizeof(msg))) {
 		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_KEY,
-			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+			       WIRE_ERR_WRONG_HOST, msg, e);
 		return;
 	}
 	if (host)
 		register_host(b, ci, e);
 	else if (!absurd_mib(b, ci, e, "minimum",
-			     e->register_->vm->minimum_mib))
+			     e->reg.vm.minimum_mib))
 		register_vm(b, ci, e);
 }
 
 /* The slot of a registered sender: a host slot or a VM slot, as its role
  * says; NO_SLOT if it is not registered (a VM that left is not). */
-static uint32_t sender_slot(const broker *b, const Bourse__Envelope *e)
+static uint32_t sender_slot(const broker *b, const wire_msg *e)
 {
 	const registry *r = &b->reg;
 	uint32_t s;
 
-	if (e->role == BOURSE__ROLE__ROLE_HOST) {
+	if (e->role == WIRE_ROLE_HOST) {
 		s = broker__registry_host_find(r, e->sender);
 		return s != BROKER_NO_SLOT && r->hosts[s].registered
 		       ? s : BROKER_NO_SLOT;
@@ -236,17 +233,17 @@ static uint32_t sender_slot(const broker *b, const Bourse__Envelope *e)
 }
 
 /* The host slot of the sender in slot s (itself, or its VM's host). */
-static uint32_t sender_host(const broker *b, const Bourse__Envelope *e,
+static uint32_t sender_host(const broker *b, const wire_msg *e,
 			    uint32_t s)
 {
-	return e->role == BOURSE__ROLE__ROLE_HOST ? s : b->reg.vms[s].host;
+	return e->role == WIRE_ROLE_HOST ? s : b->reg.vms[s].host;
 }
 
 /* The seq of the last message taken from the sender in slot s. */
-static uint64_t sender_seq(const broker *b, const Bourse__Envelope *e,
+static uint64_t sender_seq(const broker *b, const wire_msg *e,
 			   uint32_t s)
 {
-	return e->role == BOURSE__ROLE__ROLE_HOST ? b->reg.hosts[s].last_seq
+	return e->role == WIRE_ROLE_HOST ? b->reg.hosts[s].last_seq
 						  : b->reg.vms[s].last_seq;
 }
 
@@ -254,7 +251,7 @@ static uint64_t sender_seq(const broker *b, const Bourse__Envelope *e,
  * that it is registered, speaks through its host's connection and that its
  * seq moved forward. NO_SLOT (refused and answered) otherwise. Changes
  * nothing: accept_sender() takes the message. */
-static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e)
+static uint32_t check_sender(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
 	uint32_t slot = sender_slot(b, e);
@@ -265,27 +262,27 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e)
 	if (hi == BROKER_NO_SLOT) {
 		snprintf(msg, sizeof(msg), "%s is not registered", e->sender);
 		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
-			       BOURSE__ERROR_CODE__ERROR_UNKNOWN_SENDER, msg,
+			       WIRE_ERR_UNKNOWN_SENDER, msg,
 			       e);
 		return BROKER_NO_SLOT;
 	}
 	/* a host speaks through the connection it registered on; a VM through
 	 * any connection bound to its host (the host's own, or a buyer's that
 	 * registered the VM naming that host) */
-	if (c->host != hi || (e->role == BOURSE__ROLE__ROLE_HOST &&
+	if (c->host != hi || (e->role == WIRE_ROLE_HOST &&
 			      b->reg.hosts[hi].conn != ci)) {
 		snprintf(msg, sizeof(msg), "%s belongs to host %s, which does "
 			 "not speak through this connection", e->sender,
 			 b->reg.hosts[hi].name);
 		broker__refuse(b, c, BROKER_DROP_WRONG_HOST,
-			       BOURSE__ERROR_CODE__ERROR_WRONG_HOST, msg, e);
+			       WIRE_ERR_WRONG_HOST, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	if (e->seq <= sender_seq(b, e, slot)) {
 		snprintf(msg, sizeof(msg), "%s: seq %" PRIu64 " is not after %"
 			 PRIu64, e->sender, e->seq, sender_seq(b, e, slot));
 		broker__refuse(b, c, BROKER_DROP_SEQUENCE,
-			       BOURSE__ERROR_CODE__ERROR_SEQUENCE, msg, e);
+			       WIRE_ERR_SEQUENCE, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	return slot;
@@ -294,12 +291,12 @@ static uint32_t check_sender(broker *b, uint32_t ci, const Bourse__Envelope *e)
 /* Take e from the sender in slot s (checked): its seq is the latest, and
  * its host was heard from now (and is back if it was lost). Returns the
  * host slot. */
-static uint32_t accept_sender(broker *b, const Bourse__Envelope *e,
+static uint32_t accept_sender(broker *b, const wire_msg *e,
 			      uint32_t s)
 {
 	uint32_t hi = sender_host(b, e, s);
 
-	if (e->role == BOURSE__ROLE__ROLE_HOST)
+	if (e->role == WIRE_ROLE_HOST)
 		b->reg.hosts[s].last_seq = e->seq;
 	else
 		b->reg.vms[s].last_seq = e->seq;
@@ -310,20 +307,17 @@ static uint32_t accept_sender(broker *b, const Bourse__Envelope *e,
 
 static void on_heartbeat(broker *b, uint32_t ci)
 {
-	Bourse__Envelope e;
-	Bourse__Heartbeat hb = BOURSE__HEARTBEAT__INIT;
+	wire_msg m;
 
-	wire_envelope_init(&e, BOURSE__ROLE__ROLE_BROKER, "broker", 0);
-	e.body_case = BOURSE__ENVELOPE__BODY_HEARTBEAT;
-	e.heartbeat = &hb;
-	broker__send(b, &b->reg.conns[ci], &e);
+	broker__msg_init(&m, WIRE_BODY_HEARTBEAT);
+	broker__send(b, &b->reg.conns[ci], &m);
 }
 
 static void on_bid(broker *b, uint32_t ci, uint32_t vi,
-		   const Bourse__Envelope *e)
+		   const wire_msg *e)
 {
 	bvm *m = &b->reg.vms[vi];
-	const Bourse__Bid *bid = e->bid;
+	const wire_bid *bid = &e->bid;
 
 	m->cfg.demand = bid->demand_mib;
 	m->cfg.assigned = bid->assigned_mib;
@@ -335,23 +329,23 @@ static void on_bid(broker *b, uint32_t ci, uint32_t vi,
 	m->conn = ci;
 }
 
-static void on_ask(broker *b, uint32_t hi, const Bourse__Envelope *e)
+static void on_ask(broker *b, uint32_t hi, const wire_msg *e)
 {
 	bhost *h = &b->reg.hosts[hi];
 
-	h->free_mib = e->ask->free_mib;
-	h->balloon_mib = e->ask->balloon_mib;
-	h->host_swap_mibps = e->ask->host_swap_mibps;
+	h->free_mib = e->ask.free_mib;
+	h->balloon_mib = e->ask.balloon_mib;
+	h->host_swap_mibps = e->ask.host_swap_mibps;
 	h->has_ask = 1;
 }
 
 /* slot: the sender's (host or VM) */
-static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
+static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 {
 	char err[256];
 	int rc;
 
-	if (e->role == BOURSE__ROLE__ROLE_HOST) {
+	if (e->role == WIRE_ROLE_HOST) {
 		bhost *h = &b->reg.hosts[slot];
 
 		h->registered = 0;
@@ -366,55 +360,55 @@ static void on_deregister(broker *b, uint32_t slot, const Bourse__Envelope *e)
 					sizeof(err));
 	}
 	fprintf(stderr, "broker: %s deregistered (%s)\n", e->sender,
-		e->deregister->reason);
+		e->deregister.reason);
 	if (rc)
 		fprintf(stderr, "broker: store: %s\n", err);
 }
 
-static void route(broker *b, uint32_t ci, const Bourse__Envelope *e,
+static void route(broker *b, uint32_t ci, const wire_msg *e,
 		  zmq_msg_t *m)
 {
 	uint32_t slot, hi;
 
-	if (e->body_case == BOURSE__ENVELOPE__BODY_REGISTER) {
+	if (e->body == WIRE_BODY_REGISTER) {
 		on_register(b, ci, e, m);
 		return;
 	}
 	slot = check_sender(b, ci, e);
 	if (slot == BROKER_NO_SLOT)
 		return;
-	if (e->body_case == BOURSE__ENVELOPE__BODY_BID &&
-	    absurd_mib(b, ci, e, "demand", e->bid->demand_mib))
+	if (e->body == WIRE_BODY_BID &&
+	    absurd_mib(b, ci, e, "demand", e->bid.demand_mib))
 		return;
 	hi = accept_sender(b, e, slot);
-	switch (e->body_case) {
-	case BOURSE__ENVELOPE__BODY_HEARTBEAT:
+	switch (e->body) {
+	case WIRE_BODY_HEARTBEAT:
 		on_heartbeat(b, ci);
 		break;
-	case BOURSE__ENVELOPE__BODY_BID:
+	case WIRE_BODY_BID:
 		on_bid(b, ci, slot, e);
 		break;
-	case BOURSE__ENVELOPE__BODY_ASK:
+	case WIRE_BODY_ASK:
 		on_ask(b, hi, e);
 		break;
-	case BOURSE__ENVELOPE__BODY_DEREGISTER:
+	case WIRE_BODY_DEREGISTER:
 		on_deregister(b, slot, e);
 		break;
-	case BOURSE__ENVELOPE__BODY_ACTION_RESULT:
+	case WIRE_BODY_ACTION_RESULT:
 		broker__actions_result(b, e);
 		break;
-	default: /* wire_validate() admits nothing else from agents */
+	default: /* wire_msg_decode() admits nothing else from agents */
 		break;
 	}
 }
 
 void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m)
 {
-	Bourse__Envelope *e = NULL;
+	wire_msg e;
 	uint32_t peer_version = 0;
 	char err[300];
-	wire_reason r = wire_decode(zmq_msg_data(m), zmq_msg_size(m), &e,
-				    &peer_version, err, sizeof(err));
+	wire_reason r = wire_msg_decode(zmq_msg_data(m), zmq_msg_size(m), &e,
+					&peer_version, err, sizeof(err));
 
 	if (r != WIRE_OK) {
 		if (r == WIRE_VERSION_MISMATCH)
@@ -422,12 +416,11 @@ void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m)
 				 "supported; this broker speaks version %u",
 				 peer_version, WIRE_VERSION);
 		broker__refuse(b, &b->reg.conns[ci], r,
-			       (Bourse__ErrorCode)wire_reason_error_code(r),
-			       err, NULL);
+			       wire_reason_error_code(r), err, NULL);
 		return;
 	}
-	route(b, ci, e, m);
-	wire_free(e);
+	route(b, ci, &e, m);
+	wire_msg_release(&e);
 }
 
 /* Hosts not heard from within the liveness timeout are lost. */
