@@ -165,6 +165,56 @@ static int done(const broker *b, volatile sig_atomic_t *stop)
 			 (int64_t)b->rounds.count >= b->cfg->max_rounds);
 }
 
+/* Wait for frames until the next deadline (a round, or the liveness check
+ * at next_live), answer handshakes, and read a batch of frames. Returns 0,
+ * or -1 if polling failed. */
+static int poll_and_receive(broker *b, int64_t next_live)
+{
+	int64_t now = util_now_ms();
+	int64_t next = b->next_round_at < next_live ? b->next_round_at
+						    : next_live;
+	zmq_pollitem_t pi[2] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
+				 { b->auth.zap, 0, ZMQ_POLLIN, 0 } };
+	int n = zmq_poll(pi, b->auth.zap ? 2 : 1,
+			 next > now ? (long)(next - now) : 0);
+
+	if (n < 0 && zmq_errno() != EINTR)
+		return -1;
+	if (b->auth.zap && (pi[1].revents & ZMQ_POLLIN))
+		broker__auth_serve(&b->auth);
+	/* bounded batch, so that timers are not starved by a flood; one clock
+	 * reading serves 256 frames (b->now): a slow batch (a flood,
+	 * valgrind) must not age what it hears, or the liveness check would
+	 * take busy peers for silent ones */
+	for (int i = 0; n > 0 && i < 10000; i++) {
+		if (i % 256 == 0)
+			b->now = util_now_ms();
+		if (receive_one(b))
+			break;
+	}
+	return 0;
+}
+
+/* What is due: the liveness check, a round and then the actions pass. */
+static void run_deadlines(broker *b, int64_t *next_live)
+{
+	const broker_config *c = b->cfg;
+	int64_t now = util_now_ms();
+
+	if (now >= *next_live) {
+		broker__session_liveness(b, now);
+		*next_live = now + c->heartbeat_ms;
+	}
+	if (now >= b->next_round_at) {
+		broker__round(b);
+		/* the round just run */
+		broker__actions_run(b, b->rounds.next - 1);
+		b->next_round_at += c->round_ms;
+		if (b->next_round_at <= now) /* fell behind: skip */
+			b->next_round_at = now + c->round_ms;
+	}
+}
+
 int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	       broker_stats *stats, char *err, size_t errlen)
 {
@@ -180,42 +230,8 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 		return -1;
 	}
 	next_live = util_now_ms() + c->heartbeat_ms;
-	while (!done(&b, stop)) {
-		int64_t now = util_now_ms();
-		int64_t next = b.next_round_at < next_live ? b.next_round_at
-							   : next_live;
-		zmq_pollitem_t pi[2] = { { b.net.sock, 0, ZMQ_POLLIN, 0 },
-					 { b.auth.zap, 0, ZMQ_POLLIN, 0 } };
-		int n = zmq_poll(pi, b.auth.zap ? 2 : 1,
-				 next > now ? (long)(next - now) : 0);
-
-		if (n < 0 && zmq_errno() != EINTR)
-			break;
-		if (b.auth.zap && (pi[1].revents & ZMQ_POLLIN))
-			broker__auth_serve(&b.auth);
-		/* bounded batch, so that timers are not starved by a flood;
-		 * one clock reading serves 256 frames (b.now): a slow batch
-		 * (a flood, valgrind) must not age what it hears, or the
-		 * liveness check would take busy peers for silent ones */
-		for (int i = 0; n > 0 && i < 10000; i++) {
-			if (i % 256 == 0)
-				b.now = util_now_ms();
-			if (receive_one(&b))
-				break;
-		}
-		now = util_now_ms();
-		if (now >= next_live) {
-			broker__session_liveness(&b, now);
-			next_live = now + c->heartbeat_ms;
-		}
-		if (now >= b.next_round_at) {
-			broker__round(&b);
-			broker__actions_run(&b, b.rounds.next - 1);
-			b.next_round_at += c->round_ms;
-			if (b.next_round_at <= now) /* fell behind: skip */
-				b.next_round_at = now + c->round_ms;
-		}
-	}
+	while (!done(&b, stop) && poll_and_receive(&b, next_live) == 0)
+		run_deadlines(&b, &next_live);
 	print_stats(&b);
 	if (stats)
 		*stats = stats_of(&b);

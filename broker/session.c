@@ -42,7 +42,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
 		/* a host the store knows goes on in memory; outage.c writes it
 		 * again once the store is back */
-		return h->db_id && store_last_fault(b->st) ? 0 : -1;
+		return h->db_id && broker__outage_faulted(b) ? 0 : -1;
 	}
 	h->db_id = row.id;
 	return 0;
@@ -127,7 +127,7 @@ static int persist_vm(broker *b, bvm *m)
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
 		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
 		/* as a host (persist_host()) */
-		return m->db_id && store_last_fault(b->st) ? 0 : -1;
+		return m->db_id && broker__outage_faulted(b) ? 0 : -1;
 	}
 	m->db_id = row.id;
 	return 0;
