@@ -346,8 +346,4 @@ static inline double wire_pressure(int64_t demand_mib, int64_t assigned_mib)
 	return pr < WIRE_PRESSURE_CAP ? pr : WIRE_PRESSURE_CAP;
 }
 
-/* TRANSITIONAL (issue 14): the protobuf-typed API, until its callers are
- * gone. */
-#include "compat.h"
-
 #endif
