@@ -114,7 +114,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	b->next_round_at = util_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
 		" every %" PRId64 " ms, %zu hosts and %zu VMs known\n",
-		c->listen, c->db_path, b->rounds.next, c->round_ms,
+		b->net.endpoint, c->db_path, b->rounds.next, c->round_ms,
 		b->reg.n_hosts, b->reg.n_vms);
 	return 0;
 }

@@ -163,13 +163,17 @@ typedef struct broker broker; /* the whole state, at the end */
 
 typedef struct broker_net {
 	void *zctx, *sock;
+	char endpoint[256];             /* what it bound (ZMQ_LAST_ENDPOINT:
+	                                 * tcp://127.0.0.1:* resolved to the
+	                                 * port the system chose) */
 	uint64_t msgs_in;               /* frames received */
 	uint64_t dropped;               /* frames refused, any reason */
 	uint64_t drops[BROKER_N_DROPS]; /* ... by reason */
 } broker_net;
 
 /* The socket made and set up, not bound yet (auth.c comes in between);
- * then bound to cfg->listen. Returns 0, or -1 with a message. */
+ * then bound to cfg->listen, the endpoint bound in net.endpoint. Returns
+ * 0, or -1 with a message. */
 int broker__net_open(broker *b, char *err, size_t errlen);
 int broker__net_bind(broker *b, char *err, size_t errlen);
 void broker__net_close(broker_net *n);

@@ -239,10 +239,18 @@ fail:
 
 int broker__net_bind(broker *b, char *err, size_t errlen)
 {
-	if (zmq_bind(b->net.sock, b->cfg->listen) == 0)
-		return 0;
-	return util_err(err, errlen, "cannot listen on %s: %s", b->cfg->listen,
-			zmq_strerror(zmq_errno()));
+	size_t len = sizeof(b->net.endpoint);
+
+	if (zmq_bind(b->net.sock, b->cfg->listen) != 0)
+		return util_err(err, errlen, "cannot listen on %s: %s",
+				b->cfg->listen, zmq_strerror(zmq_errno()));
+	/* A wildcard port (tcp://127.0.0.1:*) is only known now: the start
+	 * line says which, so that a test or a script can connect. */
+	if (zmq_getsockopt(b->net.sock, ZMQ_LAST_ENDPOINT, b->net.endpoint,
+			   &len) != 0 || len == 0)
+		snprintf(b->net.endpoint, sizeof(b->net.endpoint), "%s",
+			 b->cfg->listen);
+	return 0;
 }
 
 void broker__net_close(broker_net *n)
