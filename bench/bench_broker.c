@@ -40,6 +40,7 @@
 #include "bench.h"
 #include "keys.h"
 #include "load.h"
+#include "util.h"
 
 #ifndef BOURSE_BIN
 #define BOURSE_BIN "bourse"
@@ -387,14 +388,14 @@ static void frames_free(frame *f, size_t n)
 /* Waits until every connection has had a reply to its end marker. */
 static int await_replies(load *l, char *err, size_t errlen)
 {
-	for (int64_t t0 = bench_now_ns();;) {
+	for (int64_t t0 = util_now_ns();;) {
 		size_t c = 0;
 
 		while (c < load_conns(l) && load_replies(l, c) > 0)
 			c++;
 		if (c == load_conns(l))
 			return 0;
-		if (bench_now_ns() - t0 > 120 * (int64_t)1000000000) {
+		if (util_now_ns() - t0 > 120 * (int64_t)1000000000) {
 			snprintf(err, errlen, "no reply on connection %zu after "
 				 "120 s", c);
 			return -1;
@@ -412,7 +413,7 @@ static int ingest_pass(load *l, const frame *f, size_t n, int raw,
 {
 	size_t conns = load_conns(l), per = n / conns / load_vms_per_conn(l);
 	size_t v = load_vms_per_conn(l);
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = util_now_ns();
 
 	load_reset_replies(l);
 	for (size_t k = 0; k < per; k++)
@@ -433,7 +434,7 @@ static int ingest_pass(load *l, const frame *f, size_t n, int raw,
 	}
 	if (await_replies(l, err, errlen))
 		return -1;
-	*secs = (double)(bench_now_ns() - t0) / 1e9;
+	*secs = (double)(util_now_ns() - t0) / 1e9;
 	return 0;
 sock:
 	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
@@ -545,11 +546,11 @@ static int64_t bid_for(load *l, int64_t duration_ms, int64_t period_ms,
 {
 	size_t n = load_conns(l), next = 0;
 	size_t v = with_vms ? load_vms_per_conn(l) : 0;
-	int64_t t0 = bench_now_ns() / 1000000, sent = 0;
+	int64_t t0 = util_now_ns() / 1000000, sent = 0;
 	uint64_t cycle = 0;
 
 	for (;;) {
-		int64_t now = bench_now_ns() / 1000000 - t0;
+		int64_t now = util_now_ns() / 1000000 - t0;
 		int64_t due = (int64_t)cycle * period_ms +
 			      (int64_t)next * period_ms / (int64_t)n;
 
@@ -610,11 +611,11 @@ static int memory_steps(load *l, pid_t pid, mem_steps *m, char *err,
 	    bid_for(l, 2000, 1000, 0, &k, err, errlen) < 0)
 		return -1;
 	m->conns = proc_status_kib(pid, "VmRSS");
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = util_now_ns();
 
 	if (load_register_vms(l, 600000, err, errlen))
 		return -1;
-	m->register_s = (double)(bench_now_ns() - t0) / 1e9;
+	m->register_s = (double)(util_now_ns() - t0) / 1e9;
 	m->registered = proc_status_kib(pid, "VmRSS");
 	/* long enough for every host to settle (round.c: up to 2 rounds)
 	 * and for two rounds to run with every VM in them */

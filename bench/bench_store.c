@@ -45,6 +45,7 @@
 
 #include "bench.h"
 #include "store.h"
+#include "util.h"
 
 #define PERIOD_MS INT64_C(5000) /* the broker's default round period */
 #define T0_MS INT64_C(1700000000000)
@@ -446,12 +447,12 @@ struct lap {
 
 static struct lap lap_start(void)
 {
-	return (struct lap){ bench_now_ns(), cpu_now_ns() };
+	return (struct lap){ util_now_ns(), cpu_now_ns() };
 }
 
 static struct lap lap_read(struct lap start)
 {
-	return (struct lap){ bench_now_ns() - start.wall,
+	return (struct lap){ util_now_ns() - start.wall,
 			     cpu_now_ns() - start.cpu };
 }
 

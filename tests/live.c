@@ -18,18 +18,11 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "util.h"
 
 const char *live_bin = BOURSE_BIN;
 int live_valgrind;
 int live_slow = 1;
-
-int64_t live_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void live_sleep_ms(int ms)
 {
@@ -134,13 +127,13 @@ void live_start_agent(struct live *l, int i, const char *host,
 int live_stop_proc(pid_t *pid, int sig, int timeout_ms)
 {
 	int status = 0;
-	int64_t end = live_now_ms() + timeout_ms;
+	int64_t end = util_now_ms() + timeout_ms;
 
 	if (*pid <= 0)
 		return 0;
 	kill(*pid, sig);
 	while (waitpid(*pid, &status, WNOHANG) == 0) {
-		if (live_now_ms() > end) {
+		if (util_now_ms() > end) {
 			kill(*pid, SIGKILL);
 			waitpid(*pid, &status, 0);
 			*pid = 0;
@@ -224,11 +217,11 @@ void live_db_close(struct live *l)
 int64_t live_wait_at_least(struct live *l, int64_t min, int timeout_ms,
 			     const char *sql)
 {
-	int64_t start = live_now_ms();
+	int64_t start = util_now_ms();
 
-	while (live_now_ms() - start <= timeout_ms) {
+	while (util_now_ms() - start <= timeout_ms) {
 		if (live_q_int(l, "%s", sql) >= min)
-			return live_now_ms() - start;
+			return util_now_ms() - start;
 		live_sleep_ms(20);
 	}
 	fprintf(stderr, "timed out waiting for (%s) >= %" PRId64 "; it is %"

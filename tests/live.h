@@ -52,7 +52,6 @@ extern int live_slow;
 
 /* Processes: started with live_bin (under valgrind when asked), their
  * output appended to a log in the test's directory; stopped by signal. */
-int64_t live_now_ms(void);
 void live_sleep_ms(int ms);
 pid_t live_spawn(const struct live *l, const char *log,
 		   const char *const *args);

@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "source.h"
 #include "wire.h"
+#include "util.h"
 
 #define SMALL BOURSE_SOURCE_DIR "/tests/data/small.csv"
 #define HB_MS 100
@@ -66,14 +67,6 @@ struct fake {
 	int hold_vms;              /* 1: VM Registers wait for welcome_peer() */
 	char last_result_id[32];
 };
-
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int64_t ms)
 {
@@ -318,9 +311,9 @@ static Bourse__Envelope *fake_recv(struct fake *f, int64_t ms)
 /* Play the broker for ms milliseconds. */
 static void serve(struct fake *f, int64_t ms)
 {
-	int64_t end = ms_now() + ms;
+	int64_t end = util_now_ms() + ms;
 
-	for (int64_t left = ms; left > 0; left = end - ms_now()) {
+	for (int64_t left = ms; left > 0; left = end - util_now_ms()) {
 		Bourse__Envelope *e = fake_recv(f, left);
 
 		if (e)
@@ -333,10 +326,10 @@ static void serve(struct fake *f, int64_t ms)
 static int serve_until(struct fake *f, int (*cond)(struct fake *f),
 		       int64_t ms)
 {
-	int64_t end = ms_now() + ms;
+	int64_t end = util_now_ms() + ms;
 
-	while (!cond(f) && ms_now() < end) {
-		Bourse__Envelope *e = fake_recv(f, end - ms_now());
+	while (!cond(f) && util_now_ms() < end) {
+		Bourse__Envelope *e = fake_recv(f, end - util_now_ms());
 
 		if (e)
 			handle(f, e);
@@ -510,10 +503,10 @@ static pid_t start_agent(const struct fake *f, int64_t run_ms)
  * Returns its exit status, or -1 if it had to be killed. */
 static int wait_agent(pid_t pid, int64_t ms)
 {
-	int64_t end = ms_now() + ms;
+	int64_t end = util_now_ms() + ms;
 	int st;
 
-	while (ms_now() < end) {
+	while (util_now_ms() < end) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
 		sleep_ms(10);
@@ -1008,13 +1001,13 @@ static void test_no_broker_and_stop(void **state)
 	c.broker = f.endpoint;
 	c.host = "h1";
 	c.max_runtime_ms = 300;
-	t0 = ms_now();
+	t0 = util_now_ms();
 	assert_int_equal(agent_run(&c, s, NULL, err, sizeof(err)), 0);
-	assert_true(ms_now() - t0 >= 290 && ms_now() - t0 < 2000);
+	assert_true(util_now_ms() - t0 >= 290 && util_now_ms() - t0 < 2000);
 	c.max_runtime_ms = 0;
-	t0 = ms_now();
+	t0 = util_now_ms();
 	assert_int_equal(agent_run(&c, s, &stop, err, sizeof(err)), 0);
-	assert_true(ms_now() - t0 < 500);
+	assert_true(util_now_ms() - t0 < 500);
 	source_close(s);
 	fake_free(&f);
 }

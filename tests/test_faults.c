@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "live.h"
+#include "util.h"
 
 #define VM_LOST 2 /* store_vm_state: STORE_VM_LOST */
 #define REC_DISPATCHED 6
@@ -139,10 +140,10 @@ static void start_cluster(struct live *l, int piped, const char *const *extra)
  * (then it is still running). */
 static int wait_exit(pid_t *pid, int timeout_ms)
 {
-	int64_t end = live_now_ms() + timeout_ms;
+	int64_t end = util_now_ms() + timeout_ms;
 	int status;
 
-	while (live_now_ms() < end) {
+	while (util_now_ms() < end) {
 		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			*pid = 0;
 			return status;
@@ -245,10 +246,10 @@ static int64_t pending_resize(struct live *l, int64_t not)
 /* Wait until path has at least n lines containing needle. */
 static void wait_log(const char *path, const char *needle, int n)
 {
-	int64_t end = live_now_ms() + WAIT_MS;
+	int64_t end = util_now_ms() + WAIT_MS;
 
 	while (live_count_in_file(path, needle) < n) {
-		if (live_now_ms() > end)
+		if (util_now_ms() > end)
 			fail_msg("'%s' not %d times in %s", needle, n, path);
 		live_sleep_ms(20);
 	}
@@ -324,11 +325,11 @@ static void test_locked_by_another_process(void **state)
 	/* the CLI waits its bounded time, then says so and changes nothing;
 	 * reads do not wait (WAL) */
 	snprintf(out, sizeof(out), "%s/cli.err", l->dir);
-	t0 = live_now_ms();
+	t0 = util_now_ms();
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " %" PRId64
 				      " --db %s 2>%s", BOURSE_BIN, b, a, l->db,
 				      out), 1);
-	took = live_now_ms() - t0;
+	took = util_now_ms() - t0;
 	assert_true(took >= CLI_BUSY_MS - 500 && took < 3 * CLI_BUSY_MS);
 	assert_int_equal(live_count_in_file(out, "database is locked by "
 					    "another process"), 1);
@@ -487,10 +488,10 @@ static void test_outage_limit_stops_cleanly(void **state)
 				      ">/dev/null", BOURSE_BIN, a, l->db), 0);
 
 	lock = lock_db(l);
-	t0 = live_now_ms();
+	t0 = util_now_ms();
 	r = live_last_round(l);
 	st = wait_exit(&l->broker, WAIT_MS);
-	took = live_now_ms() - t0;
+	took = util_now_ms() - t0;
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "util.h"
 
 /* 16000 MiB total, 12000 MiB available (10976 MiB free beyond the
  * 1024 MiB reserve of opts()). */
@@ -414,10 +415,7 @@ static void test_swap_rate(void **state)
 
 static double mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)util_now_ns() / 1e9;
 }
 
 /* Without uptime, CLOCK_MONOTONIC: the rate is the growth over a span at

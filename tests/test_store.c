@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "util.h"
 
 #define T0 INT64_C(1700000000000) /* Unix ms of the first round */
 #define MIN_MS INT64_C(60000)
@@ -1319,10 +1320,7 @@ static void test_host_state(void **state)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)util_now_ns() / 1e9;
 }
 
 static void test_big_round(void **state)

@@ -33,6 +33,7 @@
 #include "keys.h"
 #include "live.h"
 #include "wire.h"
+#include "util.h"
 
 /* A TCP port free on loopback now. */
 static int free_port(void)
@@ -113,10 +114,10 @@ static int64_t host_count(struct live *l, const char *name)
 /* Wait until path has a line containing needle. */
 static void wait_log(const char *path, const char *needle)
 {
-	int64_t end = live_now_ms() + WAIT_MS;
+	int64_t end = util_now_ms() + WAIT_MS;
 
 	while (live_count_in_file(path, needle) < 1) {
-		if (live_now_ms() > end)
+		if (util_now_ms() > end)
 			fail_msg("no '%s' in %s", needle, path);
 		live_sleep_ms(20);
 	}
@@ -311,8 +312,8 @@ static void test_flood_from_one_peer_does_not_starve(void **state)
 	assert_int_equal(zmq_connect(s, l->ep), 0);
 	memset(junk, 0x5a, sizeof(junk));
 	r0 = live_last_round(l);
-	t0 = live_now_ms();
-	while (live_now_ms() - t0 < 3000) {
+	t0 = util_now_ms();
+	while (util_now_ms() - t0 < 3000) {
 		for (int i = 0; i < 1000; i++, sent++)
 			zmq_send(s, junk, sizeof(junk), ZMQ_DONTWAIT);
 		live_sleep_ms(1);

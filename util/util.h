@@ -8,9 +8,9 @@
  *  - A one-line error message into a caller's buffer: util_err(), which
  *    returns -1 so that a failing path reads
  *    `return util_err(err, errlen, "open %s: %s", path, strerror(errno));`.
- *  - Clocks: util_now_us() and util_now_ms() (CLOCK_MONOTONIC, for
- *    durations and timeouts), util_wall_ms() (CLOCK_REALTIME, for what is
- *    stored or shown as a date).
+ *  - Clocks: util_now_ns(), util_now_us() and util_now_ms()
+ *    (CLOCK_MONOTONIC, for durations and timeouts), util_wall_ms()
+ *    (CLOCK_REALTIME, for what is stored or shown as a date).
  *
  * Ownership: UTIL_GROW's array belongs to the caller, who frees it with
  * free() (also after a failed grow: the old block is kept, not freed).
@@ -72,8 +72,10 @@ int util_err(char *err, size_t errlen, const char *fmt, ...)
 int util_verr(char *err, size_t errlen, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
-/* CLOCK_MONOTONIC in microseconds and milliseconds: for durations,
- * deadlines and timeouts, never for dates. */
+/* CLOCK_MONOTONIC in nanoseconds, microseconds and milliseconds (each the
+ * one before, divided): for durations, deadlines and timeouts, never for
+ * dates. Nanoseconds for the benchmarks' timings. */
+int64_t util_now_ns(void);
 int64_t util_now_us(void);
 int64_t util_now_ms(void);
 
