@@ -38,9 +38,11 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "keys.h"
 #include "load.h"
 #include "util.h"
+#include "banned.h"
 
 #ifndef BOURSE_BIN
 #define BOURSE_BIN "bourse"
@@ -846,8 +848,17 @@ out:
 /* main                                                               */
 /* ------------------------------------------------------------------ */
 
+/* v, a whole number in [min, max], into *out (strictly: cli_parse_i64);
+ * 0, or -1 when v is missing or is not one. */
+static int arg_num(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	return v ? cli_parse_i64(v, min, max, out, NULL, 0) : -1;
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
+	int64_t n;
+
 	memset(o, 0, sizeof(*o));
 	o->seconds = 30;
 	o->bin = getenv("BOURSE_BENCH_BIN") ? getenv("BOURSE_BENCH_BIN")
@@ -861,15 +872,15 @@ static int parse(int argc, char **argv, opts *o)
 			   (!strcmp(v, "ingest") || !strcmp(v, "memory") ||
 			    !strcmp(v, "e2e"))) {
 			o->only = argv[++i];
-		} else if (!strcmp(a, "--seconds") && v && atoi(v) >= 3 &&
-			   atoi(v) <= 3600) {
-			o->seconds = atoi(argv[++i]);
-		} else if (!strcmp(a, "--conns") && v && atoi(v) >= 1 &&
-			   atoi(v) <= 5000) {
-			o->conns = (size_t)atoi(argv[++i]);
-		} else if (!strcmp(a, "--vms") && v && atoi(v) >= 1 &&
-			   atoi(v) <= 1000) {
-			o->vpc = (size_t)atoi(argv[++i]);
+		} else if (!strcmp(a, "--seconds") && !arg_num(v, 3, 3600, &n)) {
+			o->seconds = (int)n;
+			i++;
+		} else if (!strcmp(a, "--conns") && !arg_num(v, 1, 5000, &n)) {
+			o->conns = (size_t)n;
+			i++;
+		} else if (!strcmp(a, "--vms") && !arg_num(v, 1, 1000, &n)) {
+			o->vpc = (size_t)n;
+			i++;
 		} else if (!strcmp(a, "--keep")) {
 			o->keep = 1;
 		} else if (!strcmp(a, "--curve")) {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "banned.h"
 
 #define VMS_PER_HOST 10
 #define HOST_MIB ((int64_t)256 * 1024)

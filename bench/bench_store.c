@@ -46,6 +46,7 @@
 #include "bench.h"
 #include "store.h"
 #include "util.h"
+#include "banned.h"
 
 #define PERIOD_MS INT64_C(5000) /* the broker's default round period */
 #define T0_MS INT64_C(1700000000000)
@@ -869,15 +870,16 @@ static char *tmp_dir(void)
 {
 	static const char name[] = "/bourse-bench-store-XXXXXX";
 	const char *base = getenv("TMPDIR");
+	size_t len;
 	char *d;
 
 	if (!base || !*base)
 		base = "/tmp";
-	d = malloc(strlen(base) + sizeof(name));
+	len = strlen(base) + sizeof(name);
+	d = malloc(len);
 	if (!d)
 		return NULL;
-	strcpy(d, base);
-	strcat(d, name);
+	snprintf(d, len, "%s%s", base, name);
 	if (!mkdtemp(d)) {
 		perror("bench_store: mkdtemp");
 		free(d);

@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "wire.h"
 #include "util.h"
+#include "banned.h"
 
 /* Memory a host of the load sells per VM it carries, MiB: hosts of 10 VMs
  * have 260 GiB, so the demand pattern below loads them 40-110 %. */

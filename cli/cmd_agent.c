@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "source.h"
 #include "wire.h"
+#include "banned.h"
 
 #define URI_MAX 255 /* as the wire protocol accepts */
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "store.h"
 #include "util.h"
+#include "banned.h"
 
 static const char mode_usage[] =
 	"usage: bourse mode [MODE [--for KINDS]] [--db PATH] [--json]\n"

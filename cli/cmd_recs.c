@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "store.h"
 #include "util.h"
+#include "banned.h"
 
 static const char recs_usage[] =
 	"usage: bourse recs <command> [options]\n"

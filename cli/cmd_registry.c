@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "store.h"
 #include "util.h"
+#include "banned.h"
 
 #define DB_HELP                                                              \
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "util.h"
+#include "banned.h"
 
 const char *cli_default_db(void)
 {

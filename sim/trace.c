@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "util.h"
+#include "banned.h"
 
 #define LINE_MAX_BYTES 4096     /* longest accepted line, newline included */
 #define BB_FIELDS 11            /* columns of a Bitbrains file */

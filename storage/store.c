@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 /* ---- the schema --------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 static const char *const mode_names[] = { "recommend", "manual", "automated" };
 static const char *const action_names[STORE_N_ACTS] = {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 struct state_desc {
 	const char *name;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 static const char *host_state_event(store_host_state st)
 {

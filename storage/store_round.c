@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 void store_rec_policy_default(store_rec_policy *p)
 {

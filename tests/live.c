@@ -19,6 +19,7 @@
 
 #include "live.h"
 #include "util.h"
+#include "banned.h"
 
 const char *live_bin = BOURSE_BIN;
 int live_valgrind;

@@ -37,6 +37,7 @@
 
 #include "live.h"
 #include "util.h"
+#include "banned.h"
 
 #define VM_LOST 2 /* store_vm_state: STORE_VM_LOST */
 #define REC_DISPATCHED 6

@@ -34,6 +34,7 @@
 #include "live.h"
 #include "wire.h"
 #include "util.h"
+#include "banned.h"
 
 /* ---- the tests ---- */
 

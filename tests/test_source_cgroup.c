@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "banned.h"
 
 #define MIB (1024ULL * 1024ULL)
 

@@ -22,6 +22,7 @@
 
 #include "store.h"
 #include "util.h"
+#include "banned.h"
 
 #define T0 INT64_C(1700000000000) /* Unix ms of the first round */
 #define MIN_MS INT64_C(60000)

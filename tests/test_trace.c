@@ -20,6 +20,7 @@
 
 #include "trace.h"
 #include "util.h"
+#include "banned.h"
 
 #define BB_HEADER                                                              \
 	"Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\t"       \

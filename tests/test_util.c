@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "util.h"
+#include "banned.h"
 
 /* test_grow_too_big asks for more memory than exists: under AddressSanitizer
  * (make test), realloc must return NULL as libc's does, not abort. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "banned.h"
 
 /* ---- fixture: one valid instance of every message ---- */
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "util.h"
+#include "banned.h"
 
 size_t util_grow_cap(size_t cap, size_t need)
 {

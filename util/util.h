@@ -12,6 +12,11 @@
  *    (CLOCK_MONOTONIC, for durations and timeouts), util_wall_ms()
  *    (CLOCK_REALTIME, for what is stored or shown as a date).
  *
+ * util/banned.h is the other half: included as the last #include of every
+ * .c file (after every system header), it makes atoi, strcpy, strcat,
+ * strncpy, sprintf, gets and a few more compile errors, and says what to
+ * use instead.
+ *
  * Ownership: UTIL_GROW's array belongs to the caller, who frees it with
  * free() (also after a failed grow: the old block is kept, not freed).
  * Everything else allocates nothing.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "wire.h"
+#include "banned.h"
 
 /* In the sanitizers' runtime when there is one (weak: NULL without). */
 void __sanitizer_report_error_summary(const char *summary)

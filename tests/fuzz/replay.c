@@ -19,6 +19,7 @@
 
 #include "fuzz_util.h"
 #include "util.h"
+#include "banned.h"
 
 /* Reads path whole into a malloc'd buffer (at least one byte allocated). */
 static uint8_t *read_all(const char *path, size_t *len)
