@@ -56,8 +56,8 @@ void *util__grow(void *p, size_t *cap, size_t need, size_t elem);
  *		return -1;
  *	l->v[l->n++] = x;
  */
-#define UTIL_GROW(p, need, cap)                                               \
-	((p) = util__grow((p), &(cap), (need), sizeof(*(p))),                  \
+#define UTIL_GROW(p, need, cap) \
+	((p) = util__grow((p), &(cap), (need), sizeof(*(p))), \
 	 util__grown((cap), (need)))
 
 /* UTIL_GROW's result: 0 when cap holds need, else -1 (a function, so that a
