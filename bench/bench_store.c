@@ -44,6 +44,7 @@
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "market.h"
 #include "store.h"
 #include "util.h"
 #include "banned.h"
@@ -294,9 +295,10 @@ static void round_make(struct world *w, int64_t r)
 	make_prices(w, r);
 	make_allocs(w);
 	make_recs(w);
-	w->signals[0] = (store_signal_row){ .kind = 1, .mib = 65536 };
-	w->signals[1] = (store_signal_row){ .kind = 2, .mib = 0,
-		.host_id = w->host_id[r % w->sz.hosts] };
+	w->signals[0] = (store_signal_row){ .kind = MARKET_SIG_PROVISION,
+					    .mib = 65536 };
+	w->signals[1] = (store_signal_row){ .kind = MARKET_SIG_SUSPEND,
+		.mib = 0, .host_id = w->host_id[r % w->sz.hosts] };
 }
 
 /* Rows the round carries: round, prices, samples, allocations, recs,

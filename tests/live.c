@@ -254,7 +254,7 @@ void live_wait_online(struct live *l, int n)
 	char sql[96];
 
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM hosts WHERE state = %d",
-		 HOST_ONLINE);
+		 STORE_HOST_ONLINE);
 	assert_true(live_wait_at_least(l, n, WAIT_MS, sql) >= 0);
 }
 
@@ -270,7 +270,7 @@ void live_start_cluster_with(struct live *l, const char *const *extra)
 	live_wait_rounds_after(l, live_last_round(l), 2);
 	/* no round priced a host before its VMs had bid */
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
-			       SIGNAL_SUSPEND), 0);
+			       MARKET_SIG_SUSPEND), 0);
 }
 
 void live_start_cluster(struct live *l)

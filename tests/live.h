@@ -19,20 +19,14 @@
 
 #include <sqlite3.h>
 
+#include "market.h" /* the signal kinds the store keeps */
+#include "store.h"  /* the numbers of its states and kinds, in SQL too */
+
 #define ROUND_MS 200
 #define HB_MS 100
 #define LIVENESS 3
 #define MAX_AGENTS 4
 #define WAIT_MS (15000 * live_slow) /* generous: ASan, or valgrind */
-
-
-/* Host states as storage/store.h numbers them. */
-#define HOST_ONLINE 1
-#define HOST_LOST 2
-#define REC_PENDING 1
-#define REC_APPROVED 2
-#define REC_EXPIRED 4
-#define SIGNAL_SUSPEND 2
 
 struct live {
 	char dir[64];

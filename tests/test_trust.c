@@ -267,7 +267,7 @@ static void test_key_speaks_for_its_host_only(void **state)
 	/* host-a is still host-a's: online, on its own connection */
 	live_wait_rounds_after(l, live_last_round(l), 2);
 	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE name = "
-				    "'host-a'"), 1);
+				    "'host-a'"), STORE_HOST_ONLINE);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms v JOIN hosts "
 				    "h ON h.id = v.host_id WHERE h.name = "
 				    "'host-a'"), 4);
@@ -327,9 +327,9 @@ static void test_flood_from_one_peer_does_not_starve(void **state)
 		" rounds\n", sent, live_last_round(l) - r0);
 	assert_true(live_last_round(l) - r0 >= 5);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
-				    "state = 1"), 2);
+				    "state = %d", STORE_HOST_ONLINE), 2);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
-				    "state = 2"), 0);
+				    "state = %d", STORE_HOST_LOST), 0);
 	live_stop_all_cleanly(l);
 	assert_int_equal(live_count_in_file(l->blog, "frames/s: dropping"), 1);
 	assert_int_equal(live_count_in_file(l->blog, "rate_limited"), 1);
@@ -386,11 +386,12 @@ static void test_partitioned_host_returns_reconciled(void **state)
 	live_start_cluster(l);
 	b = live_host_id(l, "host-b");
 	kill(l->agents[1], SIGSTOP);
-	snprintf(sql, sizeof(sql), "SELECT state = 2 FROM hosts WHERE id = %"
-		 PRId64, b);
+	snprintf(sql, sizeof(sql), "SELECT state = %d FROM hosts WHERE id = %"
+		 PRId64, STORE_HOST_LOST, b);
 	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id "
-				    "= %" PRId64 " AND state != 2", b), 0);
+				    "= %" PRId64 " AND state != %d", b,
+				    STORE_VM_LOST), 0);
 	r = live_last_round(l);
 	live_wait_rounds_after(l, r, 3);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE "
@@ -399,15 +400,16 @@ static void test_partitioned_host_returns_reconciled(void **state)
 				    ")", r, b, b), 0);
 
 	kill(l->agents[1], SIGCONT);
-	snprintf(sql, sizeof(sql), "SELECT state = 1 FROM hosts WHERE id = %"
-		 PRId64, b);
+	snprintf(sql, sizeof(sql), "SELECT state = %d FROM hosts WHERE id = %"
+		 PRId64, STORE_HOST_ONLINE, b);
 	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
 	r = live_last_round(l);
 	live_wait_rounds_after(l, r, 3);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts"), 2);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms"), 6);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id "
-				    "= %" PRId64 " AND state = 1", b), 2);
+				    "= %" PRId64 " AND state = %d", b,
+				    STORE_VM_ACTIVE), 2);
 	/* its VMs are in the market again: allocated in the latest round */
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM allocations a "
 				    "JOIN vms v ON v.id = a.vm_id WHERE "
