@@ -142,8 +142,29 @@ static int proc_start(proc *p, char *const argv[], char *err, size_t errlen)
 	return 0;
 }
 
-/* Waits until the log holds `what` (the process is up), up to 20 s. */
-static int proc_wait_log(proc *p, const char *what, char *err, size_t errlen)
+/* The endpoint written after `what` in buf, up to a ',' or the end of the
+ * line, into ep (eplen bytes): 0, or -1 when it is not all there yet. */
+static int endpoint_after(const char *buf, const char *what, char *ep,
+			  size_t eplen)
+{
+	const char *s = strstr(buf, what), *e;
+
+	if (!s)
+		return -1;
+	s += strlen(what);
+	e = s + strcspn(s, ",\n");
+	if (*e == '\0' || e == s || (size_t)(e - s) >= eplen)
+		return -1;
+	memcpy(ep, s, (size_t)(e - s));
+	ep[e - s] = '\0';
+	return 0;
+}
+
+/* Waits until the log holds `what` (the process is up), up to 20 s. With
+ * ep, `what` is followed by the endpoint the process bound (to learn the
+ * port the kernel gave a "tcp://127.0.0.1:*"): copied into ep. */
+static int proc_wait_log(proc *p, const char *what, char *ep, size_t eplen,
+			 char *err, size_t errlen)
 {
 	for (int i = 0; i < 2000; i++) {
 		char buf[4096];
@@ -154,7 +175,8 @@ static int proc_wait_log(proc *p, const char *what, char *err, size_t errlen)
 		if (f)
 			fclose(f);
 		buf[n] = '\0';
-		if (strstr(buf, what))
+		if (ep ? !endpoint_after(buf, what, ep, eplen)
+		       : strstr(buf, what) != NULL)
 			return 0;
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
@@ -240,7 +262,7 @@ static int broker_start(const opts *o, const char *name, int port,
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", o->dir, name);
 	if (proc_start(p, argv, err, errlen))
 		return -1;
-	return proc_wait_log(p, "listening on", err, errlen);
+	return proc_wait_log(p, "listening on", NULL, 0, err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -264,6 +286,8 @@ static int sink_main(const char *endpoint, const char *secret)
 	int hwm = 100000, zero = 0, one = 1;
 	int64_t maxmsg = 1024 * 1024;
 	uint64_t n = 0;
+	char bound[256];
+	size_t len = sizeof(bound);
 
 	signal(SIGTERM, on_term);
 	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -274,12 +298,13 @@ static int sink_main(const char *endpoint, const char *secret)
 		zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one));
 		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret, strlen(secret));
 	}
-	if (zmq_bind(s, endpoint)) {
+	if (zmq_bind(s, endpoint) ||
+	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &len)) {
 		fprintf(stderr, "sink: bind %s: %s\n", endpoint,
 			zmq_strerror(zmq_errno()));
 		return 1;
 	}
-	fprintf(stderr, "sink: listening on %s\n", endpoint);
+	fprintf(stderr, "sink: listening on %s\n", bound);
 	while (!sink_stop) {
 		zmq_pollitem_t pi = { s, 0, ZMQ_POLLIN, 0 };
 		zmq_msg_t id, body;
@@ -309,18 +334,19 @@ static int sink_main(const char *endpoint, const char *secret)
 	return 0;
 }
 
-static int sink_start(const opts *o, const char *self, int port, proc *p,
-		      char *err, size_t errlen)
+/* The sink on loopback, on a port the kernel chooses as it binds (no
+ * race with another process for a port picked beforehand): its endpoint,
+ * from its log, into ep. */
+static int sink_start(const opts *o, const char *self, char *ep,
+		      size_t eplen, proc *p, char *err, size_t errlen)
 {
-	char ep[64];
-	char *argv[] = { (char *)self, "--sink", ep,
+	char *argv[] = { (char *)self, "--sink", "tcp://127.0.0.1:*",
 			 o->curve ? (char *)o->broker_kp.sec : NULL, NULL };
 
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	snprintf(p->log, sizeof(p->log), "%s/sink.log", o->dir);
 	if (proc_start(p, argv, err, errlen))
 		return -1;
-	return proc_wait_log(p, "listening on", err, errlen);
+	return proc_wait_log(p, "listening on ", ep, eplen, err, errlen);
 }
 
 /* The load for broker `name`: with --curve, a key pair per connection and
@@ -487,16 +513,16 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 		pl.conns = o->conns;
 	if (o->vpc)
 		pl.vpc = o->vpc;
-	int sp = free_port(), bp = free_port();
-	char ep[64];
+	int bp = free_port();
+	char ep[256];
 
 	raw = bench_load(o, "sink", pl.conns, pl.vpc, err, sizeof(err));
 	bl = raw ? bench_load(o, "ingest", pl.conns, pl.vpc, err, sizeof(err))
 		 : NULL;
-	if (!bl || sink_start(o, self, sp, &sink, err, sizeof(err)) ||
+	if (!bl || sink_start(o, self, ep, sizeof(ep), &sink, err,
+			      sizeof(err)) ||
 	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", sp);
 	if (load_connect(raw, ep, err, sizeof(err)))
 		goto out;
 	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", bp);

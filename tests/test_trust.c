@@ -281,7 +281,8 @@ static void test_tcp_without_keys_only_when_insecure(void **state)
 	struct live *l = *state;
 	const char *insecure[] = { "--insecure", NULL };
 
-	snprintf(l->ep, sizeof(l->ep), "tcp://127.0.0.1:%d", free_port());
+	/* nobody connects: any port the kernel gives will do */
+	snprintf(l->ep, sizeof(l->ep), "tcp://127.0.0.1:*");
 	live_start_broker_with(l, NULL);
 	int st = live_stop_proc(&l->broker, 0, 10000 * live_slow);
 
