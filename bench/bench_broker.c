@@ -22,12 +22,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -95,25 +93,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
-}
-
-/* A TCP port free right now on loopback (the kernel's choice). */
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 /* Starts argv with stdout and stderr to p->log. */
@@ -231,17 +210,20 @@ static long proc_status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* The broker on tcp://127.0.0.1:port with its own database in o->dir. */
+/* The broker on loopback, on a port the kernel chooses as it binds
+ * (tcp://127.0.0.1:*), with its own database in o->dir: the endpoint it
+ * bound, from its "listening on" line, into ep. */
 /* The liveness is generous (100 s): the load process does not heartbeat
  * while it registers thousands of identities, and a broker under valgrind
  * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. No per-peer rate
  * limit: the load streams as fast as it can. CURVE with --curve (the
  * load's allow-list in <name>.allow, written by bench_load()), else
  * --insecure. */
-static int broker_start(const opts *o, const char *name, int port,
-			int64_t round_ms, proc *p, char *err, size_t errlen)
+static int broker_start(const opts *o, const char *name, char *ep,
+			size_t eplen, int64_t round_ms, proc *p, char *err,
+			size_t errlen)
 {
-	char listen[64], db[PATH_MAX + 32], round[32];
+	char listen[] = "tcp://127.0.0.1:*", db[PATH_MAX + 32], round[32];
 	char key[PATH_MAX + 32], allow[PATH_MAX + 32];
 	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
 			 db, "--round-ms", round, "--heartbeat-ms", "1000",
@@ -256,13 +238,18 @@ static int broker_start(const opts *o, const char *name, int port,
 		argv[16] = "--allow";
 		argv[17] = allow;
 	}
-	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
 	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);
 	snprintf(round, sizeof(round), "%" PRId64, round_ms);
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", o->dir, name);
-	if (proc_start(p, argv, err, errlen))
+	if (proc_start(p, argv, err, errlen) ||
+	    proc_wait_log(p, "listening on ", ep, eplen, err, errlen))
 		return -1;
-	return proc_wait_log(p, "listening on", NULL, 0, err, errlen);
+	if (strchr(ep, '*')) {
+		snprintf(err, errlen, "the broker logged '%.100s', not the "
+			 "endpoint it bound (%.300s)", ep, p->log);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -513,20 +500,19 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 		pl.conns = o->conns;
 	if (o->vpc)
 		pl.vpc = o->vpc;
-	int bp = free_port();
-	char ep[256];
+	char sep[256], bep[256];
 
 	raw = bench_load(o, "sink", pl.conns, pl.vpc, err, sizeof(err));
 	bl = raw ? bench_load(o, "ingest", pl.conns, pl.vpc, err, sizeof(err))
 		 : NULL;
-	if (!bl || sink_start(o, self, ep, sizeof(ep), &sink, err,
+	if (!bl || sink_start(o, self, sep, sizeof(sep), &sink, err,
 			      sizeof(err)) ||
-	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
+	    broker_start(o, "ingest", bep, sizeof(bep), 600000, &brk, err,
+			 sizeof(err)))
 		goto out;
-	if (load_connect(raw, ep, err, sizeof(err)))
+	if (load_connect(raw, sep, err, sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", bp);
-	if (load_connect(bl, ep, err, sizeof(err)) ||
+	if (load_connect(bl, bep, err, sizeof(err)) ||
 	    load_register(bl, 600000, err, sizeof(err)))
 		goto out;
 	if (ingest_passes(&pl, raw, bl, raw_s, brk_s, err, sizeof(err)))
@@ -681,19 +667,18 @@ static int bench_memory_case(const opts *o, size_t conns, size_t vpc,
 	proc brk = { 0 };
 	load *l = NULL;
 	mem_steps m = { 0 };
-	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
-	int rc = -1, port = free_port();
+	char err[512] = "", ep[256], name[BENCH_NAME_MAX];
+	int rc = -1;
 
 	char db[BENCH_NAME_MAX];
 
 	case_name(o, name, sizeof(name), "memory", conns, vpc);
 	snprintf(db, sizeof(db), "memory-%zux%zu", conns, vpc);
 	l = bench_load(o, db, conns, vpc, err, sizeof(err));
-	if (!l || broker_start(o, db, port, MEM_ROUND_MS, &brk, err,
+	if (!l || broker_start(o, db, ep, sizeof(ep), MEM_ROUND_MS, &brk, err,
 			       sizeof(err)))
 		goto out;
 	sleep_ms(200);
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	if (load_connect(l, ep, err, sizeof(err)) ||
 	    memory_steps(l, brk.pid, &m, err, sizeof(err)))
 		goto out;
@@ -831,16 +816,16 @@ static int bench_e2e(const opts *o, bench_report *rep)
 	int64_t secs = o->smoke ? 4 : o->seconds;
 	proc brk = { 0 };
 	load *l = NULL;
-	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
+	char err[512] = "", ep[256], name[BENCH_NAME_MAX];
 	round_stats *st = calloc(1, sizeof(*st));
 	uint64_t k = 0;
-	int rc = -1, port = free_port();
+	int rc = -1;
 
 	case_name(o, name, sizeof(name), "e2e", conns, vpc);
 	l = st ? bench_load(o, "e2e", conns, vpc, err, sizeof(err)) : NULL;
-	if (!l || broker_start(o, "e2e", port, 1000, &brk, err, sizeof(err)))
+	if (!l || broker_start(o, "e2e", ep, sizeof(ep), 1000, &brk, err,
+			       sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	if (load_connect(l, ep, err, sizeof(err)) ||
 	    load_register(l, 600000, err, sizeof(err)))
 		goto out;

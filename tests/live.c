@@ -109,6 +109,45 @@ void live_start_broker(struct live *l)
 	live_start_broker_with(l, NULL);
 }
 
+void live_learn_endpoint(struct live *l)
+{
+	static const char what[] = "broker: listening on ";
+	int64_t end = util_now_ms() + WAIT_MS;
+
+	for (;;) {
+		char line[512], ep[sizeof(l->ep)] = "";
+		FILE *f = fopen(l->blog, "r");
+
+		/* the last such line (the log is appended to across restarts) */
+		while (f && fgets(line, sizeof(line), f)) {
+			const char *s = strstr(line, what);
+			size_t n;
+
+			if (!s)
+				continue;
+			s += sizeof(what) - 1;
+			n = strcspn(s, ",\n");
+			if (s[n] != ',' && s[n] != '\n')
+				continue; /* not all written yet */
+			if (n == 0 || n >= sizeof(ep) || memchr(s, '*', n))
+				fail_msg("the broker's log %s says it listens "
+					 "on '%.*s', not on the endpoint it "
+					 "bound", l->blog, (int)n, s);
+			memcpy(ep, s, n);
+			ep[n] = '\0';
+		}
+		if (f)
+			fclose(f);
+		if (ep[0]) {
+			memcpy(l->ep, ep, sizeof(ep));
+			return;
+		}
+		if (util_now_ms() > end)
+			fail_msg("no '%s<endpoint>,' in %s", what, l->blog);
+		live_sleep_ms(20);
+	}
+}
+
 void live_start_agent(struct live *l, int i, const char *host,
 			const char *cap, const char *vms)
 {

@@ -51,6 +51,11 @@ pid_t live_spawn(const struct live *l, const char *log,
 		   const char *const *args);
 void live_start_broker_with(struct live *l, const char *const *extra);
 void live_start_broker(struct live *l);
+/* After starting a broker on "tcp://127.0.0.1:*" (a port the kernel picks
+ * as it binds: no race with other tests for a port): l->ep becomes the
+ * endpoint it bound, read from its "listening on" line (the log's last:
+ * after a restart, call it only once the new broker has logged its own). */
+void live_learn_endpoint(struct live *l);
 void live_start_agent(struct live *l, int i, const char *host,
 			const char *cap, const char *vms);
 int live_stop_proc(pid_t *pid, int sig, int timeout_ms);
