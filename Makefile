@@ -18,14 +18,15 @@ deps:
 	@sh scripts/deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOURSE_TESTS=OFF >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOURSE_TESTS=OFF \
+	  -DBOURSE_WERROR=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The test build runs under AddressSanitizer and UndefinedBehaviorSanitizer.
 # The plain build is for test_live_valgrind (valgrind cannot run ASan code).
 test: build
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOURSE_SANITIZE=ON \
-	  -DBOURSE_PLAIN_BIN=$(abspath $(BUILD))/bourse >/dev/null
+	  -DBOURSE_WERROR=ON -DBOURSE_PLAIN_BIN=$(abspath $(BUILD))/bourse >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	ctest --test-dir $(TEST_BUILD) --output-on-failure -j $(JOBS)
 
@@ -78,7 +79,7 @@ fuzz:
 	@sh scripts/deps.sh fuzz
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE= \
 	  -DCMAKE_C_FLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
-	  -DBOURSE_SANITIZE=ON -DBOURSE_FUZZ=ON >/dev/null
+	  -DBOURSE_SANITIZE=ON -DBOURSE_FUZZ=ON -DBOURSE_WERROR=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

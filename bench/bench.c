@@ -1,5 +1,5 @@
 /*
- * bench.c - the shared clock, statistics and report of bench/ (bench.h).
+ * bench.c - the shared statistics and report of bench/ (bench.h).
  */
 #include "bench.h"
 
@@ -7,16 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-int64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "banned.h"
 
 int bench_cores(void)
 {

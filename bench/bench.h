@@ -1,6 +1,7 @@
 /*
- * bench.h - what every benchmark in bench/ shares: a clock, statistics of
- * repeated measurements, the machine's description, and the report.
+ * bench.h - what every benchmark in bench/ shares: statistics of repeated
+ * measurements, the machine's description, and the report (the clock is
+ * util_now_ns(), util/util.h).
  *
  * A benchmark measures; it never fails on timing. Its exit status says only
  * whether it ran correctly (a refused input, a broken invariant, a process
@@ -20,9 +21,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Monotonic clock, nanoseconds. */
-int64_t bench_now_ns(void);
 
 /* Online processors of this machine. */
 int bench_cores(void);

@@ -22,12 +22,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -38,8 +36,11 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "keys.h"
 #include "load.h"
+#include "util.h"
+#include "banned.h"
 
 #ifndef BOURSE_BIN
 #define BOURSE_BIN "bourse"
@@ -94,25 +95,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A TCP port free right now on loopback (the kernel's choice). */
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Starts argv with stdout and stderr to p->log. */
 static int proc_start(proc *p, char *const argv[], char *err, size_t errlen)
 {
@@ -139,8 +121,29 @@ static int proc_start(proc *p, char *const argv[], char *err, size_t errlen)
 	return 0;
 }
 
-/* Waits until the log holds `what` (the process is up), up to 20 s. */
-static int proc_wait_log(proc *p, const char *what, char *err, size_t errlen)
+/* The endpoint written after `what` in buf, up to a ',' or the end of the
+ * line, into ep (eplen bytes): 0, or -1 when it is not all there yet. */
+static int endpoint_after(const char *buf, const char *what, char *ep,
+			  size_t eplen)
+{
+	const char *s = strstr(buf, what), *e;
+
+	if (!s)
+		return -1;
+	s += strlen(what);
+	e = s + strcspn(s, ",\n");
+	if (*e == '\0' || e == s || (size_t)(e - s) >= eplen)
+		return -1;
+	memcpy(ep, s, (size_t)(e - s));
+	ep[e - s] = '\0';
+	return 0;
+}
+
+/* Waits until the log holds `what` (the process is up), up to 20 s. With
+ * ep, `what` is followed by the endpoint the process bound (to learn the
+ * port the kernel gave a "tcp://127.0.0.1:*"): copied into ep. */
+static int proc_wait_log(proc *p, const char *what, char *ep, size_t eplen,
+			 char *err, size_t errlen)
 {
 	for (int i = 0; i < 2000; i++) {
 		char buf[4096];
@@ -151,7 +154,8 @@ static int proc_wait_log(proc *p, const char *what, char *err, size_t errlen)
 		if (f)
 			fclose(f);
 		buf[n] = '\0';
-		if (strstr(buf, what))
+		if (ep ? !endpoint_after(buf, what, ep, eplen)
+		       : strstr(buf, what) != NULL)
 			return 0;
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
@@ -206,17 +210,20 @@ static long proc_status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* The broker on tcp://127.0.0.1:port with its own database in o->dir. */
+/* The broker on loopback, on a port the kernel chooses as it binds
+ * (tcp://127.0.0.1:*), with its own database in o->dir: the endpoint it
+ * bound, from its "listening on" line, into ep. */
 /* The liveness is generous (100 s): the load process does not heartbeat
  * while it registers thousands of identities, and a broker under valgrind
  * (BOURSE_BENCH_BIN=a wrapper, for profiles) is slow. No per-peer rate
  * limit: the load streams as fast as it can. CURVE with --curve (the
  * load's allow-list in <name>.allow, written by bench_load()), else
  * --insecure. */
-static int broker_start(const opts *o, const char *name, int port,
-			int64_t round_ms, proc *p, char *err, size_t errlen)
+static int broker_start(const opts *o, const char *name, char *ep,
+			size_t eplen, int64_t round_ms, proc *p, char *err,
+			size_t errlen)
 {
-	char listen[64], db[PATH_MAX + 32], round[32];
+	char listen[] = "tcp://127.0.0.1:*", db[PATH_MAX + 32], round[32];
 	char key[PATH_MAX + 32], allow[PATH_MAX + 32];
 	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
 			 db, "--round-ms", round, "--heartbeat-ms", "1000",
@@ -231,13 +238,18 @@ static int broker_start(const opts *o, const char *name, int port,
 		argv[16] = "--allow";
 		argv[17] = allow;
 	}
-	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
 	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);
 	snprintf(round, sizeof(round), "%" PRId64, round_ms);
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", o->dir, name);
-	if (proc_start(p, argv, err, errlen))
+	if (proc_start(p, argv, err, errlen) ||
+	    proc_wait_log(p, "listening on ", ep, eplen, err, errlen))
 		return -1;
-	return proc_wait_log(p, "listening on", err, errlen);
+	if (strchr(ep, '*')) {
+		snprintf(err, errlen, "the broker logged '%.100s', not the "
+			 "endpoint it bound (%.300s)", ep, p->log);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -261,6 +273,8 @@ static int sink_main(const char *endpoint, const char *secret)
 	int hwm = 100000, zero = 0, one = 1;
 	int64_t maxmsg = 1024 * 1024;
 	uint64_t n = 0;
+	char bound[256];
+	size_t len = sizeof(bound);
 
 	signal(SIGTERM, on_term);
 	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -271,12 +285,13 @@ static int sink_main(const char *endpoint, const char *secret)
 		zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one));
 		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret, strlen(secret));
 	}
-	if (zmq_bind(s, endpoint)) {
+	if (zmq_bind(s, endpoint) ||
+	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &len)) {
 		fprintf(stderr, "sink: bind %s: %s\n", endpoint,
 			zmq_strerror(zmq_errno()));
 		return 1;
 	}
-	fprintf(stderr, "sink: listening on %s\n", endpoint);
+	fprintf(stderr, "sink: listening on %s\n", bound);
 	while (!sink_stop) {
 		zmq_pollitem_t pi = { s, 0, ZMQ_POLLIN, 0 };
 		zmq_msg_t id, body;
@@ -306,18 +321,19 @@ static int sink_main(const char *endpoint, const char *secret)
 	return 0;
 }
 
-static int sink_start(const opts *o, const char *self, int port, proc *p,
-		      char *err, size_t errlen)
+/* The sink on loopback, on a port the kernel chooses as it binds (no
+ * race with another process for a port picked beforehand): its endpoint,
+ * from its log, into ep. */
+static int sink_start(const opts *o, const char *self, char *ep,
+		      size_t eplen, proc *p, char *err, size_t errlen)
 {
-	char ep[64];
-	char *argv[] = { (char *)self, "--sink", ep,
+	char *argv[] = { (char *)self, "--sink", "tcp://127.0.0.1:*",
 			 o->curve ? (char *)o->broker_kp.sec : NULL, NULL };
 
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	snprintf(p->log, sizeof(p->log), "%s/sink.log", o->dir);
 	if (proc_start(p, argv, err, errlen))
 		return -1;
-	return proc_wait_log(p, "listening on", err, errlen);
+	return proc_wait_log(p, "listening on ", ep, eplen, err, errlen);
 }
 
 /* The load for broker `name`: with --curve, a key pair per connection and
@@ -387,14 +403,14 @@ static void frames_free(frame *f, size_t n)
 /* Waits until every connection has had a reply to its end marker. */
 static int await_replies(load *l, char *err, size_t errlen)
 {
-	for (int64_t t0 = bench_now_ns();;) {
+	for (int64_t t0 = util_now_ns();;) {
 		size_t c = 0;
 
 		while (c < load_conns(l) && load_replies(l, c) > 0)
 			c++;
 		if (c == load_conns(l))
 			return 0;
-		if (bench_now_ns() - t0 > 120 * (int64_t)1000000000) {
+		if (util_now_ns() - t0 > 120 * (int64_t)1000000000) {
 			snprintf(err, errlen, "no reply on connection %zu after "
 				 "120 s", c);
 			return -1;
@@ -412,7 +428,7 @@ static int ingest_pass(load *l, const frame *f, size_t n, int raw,
 {
 	size_t conns = load_conns(l), per = n / conns / load_vms_per_conn(l);
 	size_t v = load_vms_per_conn(l);
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = util_now_ns();
 
 	load_reset_replies(l);
 	for (size_t k = 0; k < per; k++)
@@ -433,7 +449,7 @@ static int ingest_pass(load *l, const frame *f, size_t n, int raw,
 	}
 	if (await_replies(l, err, errlen))
 		return -1;
-	*secs = (double)(bench_now_ns() - t0) / 1e9;
+	*secs = (double)(util_now_ns() - t0) / 1e9;
 	return 0;
 sock:
 	snprintf(err, errlen, "send: %s", zmq_strerror(zmq_errno()));
@@ -484,20 +500,19 @@ static int bench_ingest(const opts *o, const char *self, bench_report *rep)
 		pl.conns = o->conns;
 	if (o->vpc)
 		pl.vpc = o->vpc;
-	int sp = free_port(), bp = free_port();
-	char ep[64];
+	char sep[256], bep[256];
 
 	raw = bench_load(o, "sink", pl.conns, pl.vpc, err, sizeof(err));
 	bl = raw ? bench_load(o, "ingest", pl.conns, pl.vpc, err, sizeof(err))
 		 : NULL;
-	if (!bl || sink_start(o, self, sp, &sink, err, sizeof(err)) ||
-	    broker_start(o, "ingest", bp, 600000, &brk, err, sizeof(err)))
+	if (!bl || sink_start(o, self, sep, sizeof(sep), &sink, err,
+			      sizeof(err)) ||
+	    broker_start(o, "ingest", bep, sizeof(bep), 600000, &brk, err,
+			 sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", sp);
-	if (load_connect(raw, ep, err, sizeof(err)))
+	if (load_connect(raw, sep, err, sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", bp);
-	if (load_connect(bl, ep, err, sizeof(err)) ||
+	if (load_connect(bl, bep, err, sizeof(err)) ||
 	    load_register(bl, 600000, err, sizeof(err)))
 		goto out;
 	if (ingest_passes(&pl, raw, bl, raw_s, brk_s, err, sizeof(err)))
@@ -545,11 +560,11 @@ static int64_t bid_for(load *l, int64_t duration_ms, int64_t period_ms,
 {
 	size_t n = load_conns(l), next = 0;
 	size_t v = with_vms ? load_vms_per_conn(l) : 0;
-	int64_t t0 = bench_now_ns() / 1000000, sent = 0;
+	int64_t t0 = util_now_ns() / 1000000, sent = 0;
 	uint64_t cycle = 0;
 
 	for (;;) {
-		int64_t now = bench_now_ns() / 1000000 - t0;
+		int64_t now = util_now_ns() / 1000000 - t0;
 		int64_t due = (int64_t)cycle * period_ms +
 			      (int64_t)next * period_ms / (int64_t)n;
 
@@ -610,11 +625,11 @@ static int memory_steps(load *l, pid_t pid, mem_steps *m, char *err,
 	    bid_for(l, 2000, 1000, 0, &k, err, errlen) < 0)
 		return -1;
 	m->conns = proc_status_kib(pid, "VmRSS");
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = util_now_ns();
 
 	if (load_register_vms(l, 600000, err, errlen))
 		return -1;
-	m->register_s = (double)(bench_now_ns() - t0) / 1e9;
+	m->register_s = (double)(util_now_ns() - t0) / 1e9;
 	m->registered = proc_status_kib(pid, "VmRSS");
 	/* long enough for every host to settle (round.c: up to 2 rounds)
 	 * and for two rounds to run with every VM in them */
@@ -652,19 +667,18 @@ static int bench_memory_case(const opts *o, size_t conns, size_t vpc,
 	proc brk = { 0 };
 	load *l = NULL;
 	mem_steps m = { 0 };
-	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
-	int rc = -1, port = free_port();
+	char err[512] = "", ep[256], name[BENCH_NAME_MAX];
+	int rc = -1;
 
 	char db[BENCH_NAME_MAX];
 
 	case_name(o, name, sizeof(name), "memory", conns, vpc);
 	snprintf(db, sizeof(db), "memory-%zux%zu", conns, vpc);
 	l = bench_load(o, db, conns, vpc, err, sizeof(err));
-	if (!l || broker_start(o, db, port, MEM_ROUND_MS, &brk, err,
+	if (!l || broker_start(o, db, ep, sizeof(ep), MEM_ROUND_MS, &brk, err,
 			       sizeof(err)))
 		goto out;
 	sleep_ms(200);
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	if (load_connect(l, ep, err, sizeof(err)) ||
 	    memory_steps(l, brk.pid, &m, err, sizeof(err)))
 		goto out;
@@ -802,16 +816,16 @@ static int bench_e2e(const opts *o, bench_report *rep)
 	int64_t secs = o->smoke ? 4 : o->seconds;
 	proc brk = { 0 };
 	load *l = NULL;
-	char err[512] = "", ep[64], name[BENCH_NAME_MAX];
+	char err[512] = "", ep[256], name[BENCH_NAME_MAX];
 	round_stats *st = calloc(1, sizeof(*st));
 	uint64_t k = 0;
-	int rc = -1, port = free_port();
+	int rc = -1;
 
 	case_name(o, name, sizeof(name), "e2e", conns, vpc);
 	l = st ? bench_load(o, "e2e", conns, vpc, err, sizeof(err)) : NULL;
-	if (!l || broker_start(o, "e2e", port, 1000, &brk, err, sizeof(err)))
+	if (!l || broker_start(o, "e2e", ep, sizeof(ep), 1000, &brk, err,
+			       sizeof(err)))
 		goto out;
-	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
 	if (load_connect(l, ep, err, sizeof(err)) ||
 	    load_register(l, 600000, err, sizeof(err)))
 		goto out;
@@ -845,8 +859,17 @@ out:
 /* main                                                               */
 /* ------------------------------------------------------------------ */
 
+/* v, a whole number in [min, max], into *out (strictly: cli_parse_i64);
+ * 0, or -1 when v is missing or is not one. */
+static int arg_num(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	return v ? cli_parse_i64(v, min, max, out, NULL, 0) : -1;
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
+	int64_t n;
+
 	memset(o, 0, sizeof(*o));
 	o->seconds = 30;
 	o->bin = getenv("BOURSE_BENCH_BIN") ? getenv("BOURSE_BENCH_BIN")
@@ -860,15 +883,15 @@ static int parse(int argc, char **argv, opts *o)
 			   (!strcmp(v, "ingest") || !strcmp(v, "memory") ||
 			    !strcmp(v, "e2e"))) {
 			o->only = argv[++i];
-		} else if (!strcmp(a, "--seconds") && v && atoi(v) >= 3 &&
-			   atoi(v) <= 3600) {
-			o->seconds = atoi(argv[++i]);
-		} else if (!strcmp(a, "--conns") && v && atoi(v) >= 1 &&
-			   atoi(v) <= 5000) {
-			o->conns = (size_t)atoi(argv[++i]);
-		} else if (!strcmp(a, "--vms") && v && atoi(v) >= 1 &&
-			   atoi(v) <= 1000) {
-			o->vpc = (size_t)atoi(argv[++i]);
+		} else if (!strcmp(a, "--seconds") && !arg_num(v, 3, 3600, &n)) {
+			o->seconds = (int)n;
+			i++;
+		} else if (!strcmp(a, "--conns") && !arg_num(v, 1, 5000, &n)) {
+			o->conns = (size_t)n;
+			i++;
+		} else if (!strcmp(a, "--vms") && !arg_num(v, 1, 1000, &n)) {
+			o->vpc = (size_t)n;
+			i++;
 		} else if (!strcmp(a, "--keep")) {
 			o->keep = 1;
 		} else if (!strcmp(a, "--curve")) {

@@ -19,11 +19,13 @@
  */
 #include "bench.h"
 #include "market.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "banned.h"
 
 #define VMS_PER_HOST 10
 #define HOST_MIB ((int64_t)256 * 1024)
@@ -513,9 +515,9 @@ static int check_applied(const market_cluster *c, const market_result *r,
 static int64_t timed_round(world *w, int64_t round, market_result *r)
 {
 	char err[256];
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = util_now_ns();
 	int rc = market_round(&w->p, &w->c, round, r, err, sizeof(err));
-	int64_t t1 = bench_now_ns();
+	int64_t t1 = util_now_ns();
 
 	if (rc != 0) {
 		fprintf(stderr, "bench_market: %zu hosts, round %lld: %s\n",
@@ -621,9 +623,9 @@ static double qsort_ms(void)
 		src[i] = (double)(splitmix64(&s) >> 11) / 9007199254740992.0;
 	for (size_t k = 0; k < QSORT_REPS; k++) {
 		memcpy(work, src, sizeof(work));
-		int64_t t0 = bench_now_ns();
+		int64_t t0 = util_now_ns();
 		qsort(work, QSORT_N, sizeof(*work), cmp_double);
-		ms[k] = (double)(bench_now_ns() - t0) / 1e6;
+		ms[k] = (double)(util_now_ns() - t0) / 1e6;
 	}
 	return bench_median(ms, QSORT_REPS);
 }

@@ -44,7 +44,10 @@
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "market.h"
 #include "store.h"
+#include "util.h"
+#include "banned.h"
 
 #define PERIOD_MS INT64_C(5000) /* the broker's default round period */
 #define T0_MS INT64_C(1700000000000)
@@ -292,9 +295,10 @@ static void round_make(struct world *w, int64_t r)
 	make_prices(w, r);
 	make_allocs(w);
 	make_recs(w);
-	w->signals[0] = (store_signal_row){ .kind = 1, .mib = 65536 };
-	w->signals[1] = (store_signal_row){ .kind = 2, .mib = 0,
-		.host_id = w->host_id[r % w->sz.hosts] };
+	w->signals[0] = (store_signal_row){ .kind = MARKET_SIG_PROVISION,
+					    .mib = 65536 };
+	w->signals[1] = (store_signal_row){ .kind = MARKET_SIG_SUSPEND,
+		.mib = 0, .host_id = w->host_id[r % w->sz.hosts] };
 }
 
 /* Rows the round carries: round, prices, samples, allocations, recs,
@@ -446,12 +450,12 @@ struct lap {
 
 static struct lap lap_start(void)
 {
-	return (struct lap){ bench_now_ns(), cpu_now_ns() };
+	return (struct lap){ util_now_ns(), cpu_now_ns() };
 }
 
 static struct lap lap_read(struct lap start)
 {
-	return (struct lap){ bench_now_ns() - start.wall,
+	return (struct lap){ util_now_ns() - start.wall,
 			     cpu_now_ns() - start.cpu };
 }
 
@@ -868,15 +872,16 @@ static char *tmp_dir(void)
 {
 	static const char name[] = "/bourse-bench-store-XXXXXX";
 	const char *base = getenv("TMPDIR");
+	size_t len;
 	char *d;
 
 	if (!base || !*base)
 		base = "/tmp";
-	d = malloc(strlen(base) + sizeof(name));
+	len = strlen(base) + sizeof(name);
+	d = malloc(len);
 	if (!d)
 		return NULL;
-	strcpy(d, base);
-	strcat(d, name);
+	snprintf(d, len, "%s%s", base, name);
 	if (!mkdtemp(d)) {
 		perror("bench_store: mkdtemp");
 		free(d);

@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <zmq.h>
 
 #include "keys.h"
 #include "wire.h"
+#include "util.h"
+#include "banned.h"
 
 /* Memory a host of the load sells per VM it carries, MiB: hosts of 10 VMs
  * have 260 GiB, so the demand pattern below loads them 40-110 %. */
@@ -32,14 +33,6 @@ struct load {
 	char server_pub[KEYS_Z85_LEN + 1];
 	keys_pair *keys;          /* per connection */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Two descriptors per DEALER (its TCP connection and its mailbox) plus
  * libzmq's own: ask for the hard limit when the soft one is short. */
@@ -435,7 +428,7 @@ static int await_welcomes(load *l, uint64_t want, int64_t deadline,
 			  int64_t timeout_ms, char *err, size_t errlen)
 {
 	while (l->welcomes < want) {
-		if (now_ms() > deadline) {
+		if (util_now_ms() > deadline) {
 			snprintf(err, errlen, "%llu of %llu welcomed after %lld "
 				 "ms", (unsigned long long)l->welcomes,
 				 (unsigned long long)want, (long long)timeout_ms);
@@ -450,7 +443,7 @@ static int await_welcomes(load *l, uint64_t want, int64_t deadline,
 int load_register_hosts(load *l, int64_t timeout_ms, char *err,
 			size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = util_now_ms() + timeout_ms;
 	size_t len;
 
 	l->welcomes = 0;
@@ -468,7 +461,7 @@ sock:
 
 int load_register_vms(load *l, int64_t timeout_ms, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = util_now_ms() + timeout_ms;
 	size_t len;
 
 	l->welcomes = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "banned.h"
 
 int cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
 		  char *err, size_t errlen)

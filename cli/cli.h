@@ -57,9 +57,6 @@ struct json_object;
 /* $BOURSE_DB if set and not empty, else ./bourse.db. */
 const char *cli_default_db(void);
 
-/* Now, Unix ms. */
-int64_t cli_wall_ms(void);
-
 /* How long ago Unix ms was: "42s", "5m", "3h", "2d" ("-" for 0). */
 void cli_fmt_age(char *buf, size_t size, int64_t ms);
 

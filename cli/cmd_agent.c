@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "source.h"
 #include "wire.h"
+#include "banned.h"
 
 
 /* libvirt's balloon statistics period when the agent bids at the broker's

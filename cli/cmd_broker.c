@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "banned.h"
 
 static const char broker_usage[] =
 	"usage: bourse broker [options]\n"

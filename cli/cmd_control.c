@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "store.h"
+#include "util.h"
+#include "banned.h"
 
 static const char mode_usage[] =
 	"usage: bourse mode [MODE [--for KINDS]] [--db PATH] [--json]\n"
@@ -207,7 +209,7 @@ static int set_modes(const struct ctl_args *a, store *s, unsigned kinds,
 	for (int i = 0; i < STORE_N_ACTS; i++) {
 		if (!(kinds & (1u << i)))
 			continue;
-		if (store_mode_set(s, (store_action)i, m, actor, cli_wall_ms(),
+		if (store_mode_set(s, (store_action)i, m, actor, util_wall_ms(),
 				   err, sizeof(err)) != 0) {
 			fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 			return CLI_FAIL;
@@ -271,7 +273,7 @@ static int pause_set(int argc, char **argv, const char *cmd,
 	if ((rc = open_db(&a, 1, &s)) != CLI_OK)
 		return rc;
 	cli_actor_name(actor, sizeof(actor));
-	if (store_pause_set(s, paused, actor, a.reason, cli_wall_ms(), err,
+	if (store_pause_set(s, paused, actor, a.reason, util_wall_ms(), err,
 			    sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", cmd, err);
 		rc = CLI_FAIL;

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "banned.h"
 
 static const char usage[] =
 	"usage: bourse keygen NAME [--dir DIR]\n"

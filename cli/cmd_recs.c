@@ -14,6 +14,8 @@
 
 #include "cli.h"
 #include "store.h"
+#include "util.h"
+#include "banned.h"
 
 static const char recs_usage[] =
 	"usage: bourse recs <command> [options]\n"
@@ -199,15 +201,9 @@ static int list_row(const store_rec *r, void *ctx)
 		o->n++;
 		return 0;
 	}
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		rec_cells *p = realloc(o->rows, cap * sizeof(*p));
-		if (!p) {
-			o->oom = 1;
-			return 1;
-		}
-		o->rows = p;
-		o->cap = cap;
+	if (UTIL_GROW(o->rows, o->n + 1, o->cap)) {
+		o->oom = 1;
+		return 1;
 	}
 	rec_cells_fill(r, o->rows[o->n++]);
 	return 0;
@@ -426,7 +422,8 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 	cli_actor_name(actor, sizeof(actor));
 	for (int i = 0; i < a->n_ids; i++) {
 		if (store_rec_transition(s, ids[i], to, actor, a->reason,
-					 cli_wall_ms(), err, sizeof(err)) != 0) {
+					 util_wall_ms(), err,
+					 sizeof(err)) != 0) {
 			failed = 1;
 			if (store_last_fault(s) == STORE_FAULT_NONE) {
 				fprintf(stderr, "bourse recs %s: %s\n", a->sub,

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "store.h"
+#include "banned.h"
 
 static const char *const labels[STORE_N_ACTS + 1] = {
 	"resize-up", "resize-down", "migrate", "all",

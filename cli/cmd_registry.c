@@ -12,6 +12,8 @@
 
 #include "cli.h"
 #include "store.h"
+#include "util.h"
+#include "banned.h"
 
 #define DB_HELP                                                              \
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
@@ -61,7 +63,8 @@ struct table {
 	const char *const *head;
 	const int *right; /* 1: right-aligned (numbers) */
 	char *cells;      /* nrow * ncol cells of CELL_MAX */
-	size_t nrow, cap;
+	size_t nrow;
+	size_t cap_bytes; /* of cells */
 };
 
 static char *table_cell(struct table *t, size_t row, size_t col)
@@ -72,15 +75,9 @@ static char *table_cell(struct table *t, size_t row, size_t col)
 /* Append an empty row; returns its index, or -1 out of memory. */
 static long table_add(struct table *t)
 {
-	if (t->nrow == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		char *p = realloc(t->cells, cap * t->ncol * CELL_MAX);
-
-		if (!p)
-			return -1;
-		t->cells = p;
-		t->cap = cap;
-	}
+	if (UTIL_GROW(t->cells, (t->nrow + 1) * t->ncol * CELL_MAX,
+		      t->cap_bytes))
+		return -1;
 	memset(table_cell(t, t->nrow, 0), 0, t->ncol * CELL_MAX);
 	return (long)t->nrow++;
 }
@@ -119,7 +116,7 @@ static void table_release(struct table *t)
 {
 	free(t->cells);
 	t->cells = NULL;
-	t->nrow = t->cap = 0;
+	t->nrow = t->cap_bytes = 0;
 }
 
 /* ---- parsing ------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "sim.h"
 #include "sim_report.h"
+#include "banned.h"
 
 static const char sim_usage[] =
 	"usage: bourse sim --trace PATH [options]\n"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "banned.h"
 
 struct command {
 	const char *name;

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "util.h"
+#include "banned.h"
 
 const char *cli_default_db(void)
 {
@@ -16,17 +18,9 @@ const char *cli_default_db(void)
 	return e && *e ? e : "./bourse.db";
 }
 
-int64_t cli_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cli_fmt_age(char *buf, size_t size, int64_t ms)
 {
-	int64_t s = (cli_wall_ms() - ms) / 1000;
+	int64_t s = (util_wall_ms() - ms) / 1000;
 
 	if (ms <= 0)
 		snprintf(buf, size, "-");

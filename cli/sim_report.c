@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "sim_report.h"
+#include "banned.h"
 
 /* One metric: its label, its JSON key, and how to read it from sim_metrics. */
 struct metric {

@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "policy.h"
+#include "banned.h"
 
 #define BISECT_ROUNDS 100
 

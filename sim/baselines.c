@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "policy.h"
+#include "banned.h"
 
 static int64_t max64(int64_t a, int64_t b)
 {

@@ -4,6 +4,7 @@
  * recommendations move the VM with its award (docs/simulator.md).
  */
 #include "policy.h"
+#include "banned.h"
 
 int policy_market_step(sim_state *s, char *err, size_t errlen)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "banned.h"
 
 static const char *const policy_names[SIM_N_POLICIES] = {
 	[SIM_MARKET] = "market",     [SIM_STATIC] = "static",

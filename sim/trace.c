@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
+
+#include "util.h"
+#include "banned.h"
 
 #define LINE_MAX_BYTES 4096     /* longest accepted line, newline included */
 #define BB_FIELDS 11            /* columns of a Bitbrains file */
@@ -57,31 +59,10 @@ typedef struct reader {
 	char buf[LINE_MAX_BYTES];
 } reader;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int raw_push(raw_vec *v, const raw_row *row)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 1024;
-		raw_row *p = realloc(v->r, cap * sizeof *p);
-
-		if (!p)
-			return -1;
-		v->r = p;
-		v->cap = cap;
-	}
+	if (UTIL_GROW(v->r, v->n + 1, v->cap))
+		return -1;
 	v->r[v->n++] = *row;
 	return 0;
 }
@@ -92,11 +73,9 @@ static int reader_open(reader *rd, const char *path, char *err, size_t errlen)
 	rd->line = 0;
 	errno = 0;
 	rd->f = gzopen(path, "rb");
-	if (!rd->f) {
-		set_err(err, errlen, "cannot open '%s': %s", path,
-			errno ? strerror(errno) : "out of memory");
-		return -1;
-	}
+	if (!rd->f)
+		return util_err(err, errlen, "cannot open '%s': %s", path,
+				errno ? strerror(errno) : "out of memory");
 	gzbuffer(rd->f, 128 * 1024);
 	return 0;
 }
@@ -119,8 +98,8 @@ static int reader_next(reader *rd, char *err, size_t errlen)
 		const char *msg = gzerror(rd->f, &errnum);
 
 		if (errnum != Z_OK) {
-			set_err(err, errlen, "%s:%lu: read error: %s", rd->name,
-				rd->line + 1, msg);
+			util_err(err, errlen, "%s:%lu: read error: %s",
+				 rd->name, rd->line + 1, msg);
 			return -1;
 		}
 		return 0;
@@ -130,8 +109,9 @@ static int reader_next(reader *rd, char *err, size_t errlen)
 	if (len > 0 && rd->buf[len - 1] == '\n') {
 		rd->buf[--len] = '\0';
 	} else if (len == sizeof rd->buf - 1 && gzgetc(rd->f) != -1) {
-		set_err(err, errlen, "%s:%lu: line is too long (more than %d characters)",
-			rd->name, rd->line, LINE_MAX_BYTES - 2);
+		util_err(err, errlen,
+			 "%s:%lu: line is too long (more than %d characters)",
+			 rd->name, rd->line, LINE_MAX_BYTES - 2);
 		return -1;
 	} else {
 		/* last line without a newline: make sure it was not cut short
@@ -139,8 +119,8 @@ static int reader_next(reader *rd, char *err, size_t errlen)
 		const char *msg = gzerror(rd->f, &errnum);
 
 		if (errnum != Z_OK) {
-			set_err(err, errlen, "%s:%lu: read error: %s", rd->name,
-				rd->line, msg);
+			util_err(err, errlen, "%s:%lu: read error: %s",
+				 rd->name, rd->line, msg);
 			return -1;
 		}
 	}
@@ -166,7 +146,7 @@ static reader *reader_start(const char *path, char *err, size_t errlen)
 	int rc;
 
 	if (!rd) {
-		set_err(err, errlen, "out of memory reading '%s'", path);
+		util_err(err, errlen, "out of memory reading '%s'", path);
 		return NULL;
 	}
 	if (reader_open(rd, path, err, errlen) < 0) {
@@ -176,7 +156,7 @@ static reader *reader_start(const char *path, char *err, size_t errlen)
 	rc = reader_next(rd, err, errlen);
 	if (rc <= 0) {
 		if (rc == 0)
-			set_err(err, errlen, "%s:1: missing header row", path);
+			util_err(err, errlen, "%s:1: missing header row", path);
 		reader_free(rd);
 		return NULL;
 	}
@@ -221,8 +201,8 @@ static size_t split(char *s, char sep, char **fields, size_t max)
 static void field_err(const reader *rd, const char *what, const char *value,
 		      const char *problem, char *err, size_t errlen)
 {
-	set_err(err, errlen, "%s:%lu: %s is %s: '%s'", rd->name, rd->line,
-		what, problem, value);
+	util_err(err, errlen, "%s:%lu: %s is %s: '%s'", rd->name, rd->line,
+		 what, problem, value);
 }
 
 /* Parse a non-negative decimal integer. Returns 0 or -1 with err set. */
@@ -233,8 +213,8 @@ static int parse_int(const reader *rd, const char *what, const char *s,
 	long long v;
 
 	if (*s == '\0') {
-		set_err(err, errlen, "%s:%lu: %s is empty", rd->name, rd->line,
-			what);
+		util_err(err, errlen, "%s:%lu: %s is empty", rd->name, rd->line,
+			 what);
 		return -1;
 	}
 	errno = 0;
@@ -263,8 +243,8 @@ static int parse_num(const reader *rd, const char *what, const char *s,
 	double v;
 
 	if (*s == '\0') {
-		set_err(err, errlen, "%s:%lu: %s is empty", rd->name, rd->line,
-			what);
+		util_err(err, errlen, "%s:%lu: %s is empty", rd->name, rd->line,
+			 what);
 		return -1;
 	}
 	errno = 0;
@@ -519,16 +499,16 @@ static int bb_read(const char *path, raw_vec *rows, char *err, size_t errlen)
 	if (!rd)
 		return -1;
 	if (strncmp(rd->buf, "Timestamp", 9) != 0) {
-		set_err(err, errlen,
-			"%s:%lu: header row does not start with 'Timestamp'",
-			path, rd->line);
+		util_err(err, errlen,
+			 "%s:%lu: header row does not start with 'Timestamp'",
+			 path, rd->line);
 		goto fail;
 	}
 	nf = split(rd->buf, ';', f, BB_FIELDS);
 	if (nf != BB_FIELDS) {
-		set_err(err, errlen,
-			"%s:%lu: header has %zu columns, expected %d", path,
-			rd->line, nf, BB_FIELDS);
+		util_err(err, errlen,
+			 "%s:%lu: header has %zu columns, expected %d", path,
+			 rd->line, nf, BB_FIELDS);
 		goto fail;
 	}
 	while ((rc = reader_next(rd, err, errlen)) > 0) {
@@ -538,9 +518,9 @@ static int bb_read(const char *path, raw_vec *rows, char *err, size_t errlen)
 			continue;
 		nf = split(rd->buf, ';', f, BB_FIELDS);
 		if (nf != BB_FIELDS) {
-			set_err(err, errlen,
-				"%s:%lu: row has %zu columns, expected %d",
-				path, rd->line, nf, BB_FIELDS);
+			util_err(err, errlen,
+				 "%s:%lu: row has %zu columns, expected %d",
+				 path, rd->line, nf, BB_FIELDS);
 			goto fail;
 		}
 		memset(&row, 0, sizeof row);
@@ -553,8 +533,8 @@ static int bb_read(const char *path, raw_vec *rows, char *err, size_t errlen)
 			      &row.usage_kib, err, errlen) < 0)
 			goto fail;
 		if (raw_push(rows, &row) < 0) {
-			set_err(err, errlen, "%s:%lu: out of memory", path,
-				rd->line);
+			util_err(err, errlen, "%s:%lu: out of memory", path,
+				 rd->line);
 			goto fail;
 		}
 	}
@@ -621,8 +601,8 @@ static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 	*out = NULL;
 	*nout = 0;
 	if (!d) {
-		set_err(err, errlen, "cannot open directory '%s': %s", dir,
-			strerror(errno));
+		util_err(err, errlen, "cannot open directory '%s': %s", dir,
+			 strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -636,14 +616,15 @@ static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 		errno = 0;
 		id = strtoull(de->d_name, NULL, 10);
 		if (ndig > 10 || errno == ERANGE || id > UINT32_MAX) {
-			set_err(err, errlen, "vm id out of range: '%s/%s'",
-				dir, de->d_name);
+			util_err(err, errlen, "vm id out of range: '%s/%s'",
+				 dir, de->d_name);
 			goto fail;
 		}
 		len = strlen(dir) + 1 + strlen(de->d_name) + 1;
 		path = malloc(len);
 		if (!path) {
-			set_err(err, errlen, "out of memory listing '%s'", dir);
+			util_err(err, errlen, "out of memory listing '%s'",
+				 dir);
 			goto fail;
 		}
 		snprintf(path, len, "%s/%s", dir, de->d_name);
@@ -651,18 +632,11 @@ static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 			free(path);
 			continue;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 128;
-			bb_file *p = realloc(files, nc * sizeof *p);
-
-			if (!p) {
-				free(path);
-				set_err(err, errlen, "out of memory listing '%s'",
-					dir);
-				goto fail;
-			}
-			files = p;
-			cap = nc;
+		if (UTIL_GROW(files, n + 1, cap)) {
+			free(path);
+			util_err(err, errlen, "out of memory listing '%s'",
+				 dir);
+			goto fail;
 		}
 		files[n].id = (uint32_t)id;
 		files[n].path = path;
@@ -674,20 +648,20 @@ static int bb_list(const char *dir, bb_file **out, size_t *nout, char *err,
 		char subs[256];
 
 		if (list_subdirs(dir, subs, sizeof subs) > 0)
-			set_err(err, errlen, "no trace files in '%s'; it has "
-				"subdirectories (%s): pass one of them", dir,
-				subs);
+			util_err(err, errlen, "no trace files in '%s'; it has "
+				 "subdirectories (%s): pass one of them", dir,
+				 subs);
 		else
-			set_err(err, errlen, "no trace files (<id>.csv or "
-				"<id>.csv.gz) in '%s'", dir);
+			util_err(err, errlen, "no trace files (<id>.csv or "
+				 "<id>.csv.gz) in '%s'", dir);
 		goto fail;
 	}
 	qsort(files, n, sizeof *files, cmp_bb_file);
 	for (i = 1; i < n; i++) {
 		if (files[i].id == files[i - 1].id) {
-			set_err(err, errlen, "duplicate vm id %" PRIu32
-				": '%s' and '%s'", files[i].id,
-				files[i - 1].path, files[i].path);
+			util_err(err, errlen, "duplicate vm id %" PRIu32
+				 ": '%s' and '%s'", files[i].id,
+				 files[i - 1].path, files[i].path);
 			goto fail;
 		}
 	}
@@ -713,7 +687,7 @@ static int load_dir(const char *dir, size_t max_vms, trace_set *set,
 	want = (max_vms == 0 || max_vms > nfiles) ? nfiles : max_vms;
 	set->vms = calloc(want, sizeof *set->vms);
 	if (!set->vms) {
-		set_err(err, errlen, "out of memory loading '%s'", dir);
+		util_err(err, errlen, "out of memory loading '%s'", dir);
 		goto fail;
 	}
 	/* files in id order until want non-empty VMs are loaded */
@@ -726,14 +700,14 @@ static int load_dir(const char *dir, size_t max_vms, trace_set *set,
 		}
 		if (build_series(files[i].id, rows.r, rows.n, 0,
 				 &set->vms[set->n_vms], &set->quirks) < 0) {
-			set_err(err, errlen, "out of memory loading '%s'",
-				files[i].path);
+			util_err(err, errlen, "out of memory loading '%s'",
+				 files[i].path);
 			goto fail;
 		}
 		set->n_vms++;
 	}
 	if (set->n_vms == 0) {
-		set_err(err, errlen, "all trace files in '%s' are empty", dir);
+		util_err(err, errlen, "all trace files in '%s' are empty", dir);
 		goto fail;
 	}
 	free(rows.r);
@@ -774,9 +748,9 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 	} else if (strcmp(rd->buf, CSV_HEADER "," CSV_SWAP_COL) == 0) {
 		has_swap = 1;
 	} else {
-		set_err(err, errlen, "%s:%lu: header is not '" CSV_HEADER
-			"' or '" CSV_HEADER "," CSV_SWAP_COL "'", path,
-			rd->line);
+		util_err(err, errlen, "%s:%lu: header is not '" CSV_HEADER
+			 "' or '" CSV_HEADER "," CSV_SWAP_COL "'", path,
+			 rd->line);
 		goto fail;
 	}
 	ncols = has_swap ? 5 : 4;
@@ -788,9 +762,9 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 			continue;
 		nf = split(rd->buf, ',', f, 5);
 		if (nf != ncols) {
-			set_err(err, errlen,
-				"%s:%lu: row has %zu columns, expected %zu",
-				path, rd->line, nf, ncols);
+			util_err(err, errlen,
+				 "%s:%lu: row has %zu columns, expected %zu",
+				 path, rd->line, nf, ncols);
 			goto fail;
 		}
 		memset(&row, 0, sizeof row);
@@ -810,15 +784,15 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 		row.prov_kib *= 1024.0;
 		row.usage_kib *= 1024.0;
 		if (raw_push(&rows, &row) < 0) {
-			set_err(err, errlen, "%s:%lu: out of memory", path,
-				rd->line);
+			util_err(err, errlen, "%s:%lu: out of memory", path,
+				 rd->line);
 			goto fail;
 		}
 	}
 	if (rc < 0)
 		goto fail;
 	if (rows.n == 0) {
-		set_err(err, errlen, "no data rows in '%s'", path);
+		util_err(err, errlen, "no data rows in '%s'", path);
 		goto fail;
 	}
 	reader_free(rd);
@@ -834,7 +808,7 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 		nvms = max_vms;
 	set->vms = calloc(nvms, sizeof *set->vms);
 	if (!set->vms) {
-		set_err(err, errlen, "out of memory loading '%s'", path);
+		util_err(err, errlen, "out of memory loading '%s'", path);
 		goto fail;
 	}
 	for (i = 0; i < rows.n && set->n_vms < nvms; i = j) {
@@ -842,7 +816,8 @@ static int load_csv(const char *path, size_t max_vms, trace_set *set,
 			;
 		if (build_series(rows.r[i].vm, rows.r + i, j - i, has_swap,
 				 &set->vms[set->n_vms], &set->quirks) < 0) {
-			set_err(err, errlen, "out of memory loading '%s'", path);
+			util_err(err, errlen, "out of memory loading '%s'",
+				 path);
 			goto fail;
 		}
 		set->n_vms++;
@@ -878,27 +853,22 @@ int trace_load(const char *path, const trace_opts *opts, trace_set *out,
 
 	if (err && errlen)
 		err[0] = '\0';
-	if (!out) {
-		set_err(err, errlen, "no trace set to load into");
-		return -1;
-	}
+	if (!out)
+		return util_err(err, errlen, "no trace set to load into");
 	memset(out, 0, sizeof *out);
-	if (!path) {
-		set_err(err, errlen, "no trace path given");
-		return -1;
-	}
-	if (stat(path, &st) != 0) {
-		set_err(err, errlen, "cannot open '%s': %s", path,
-			strerror(errno));
-		return -1;
-	}
+	if (!path)
+		return util_err(err, errlen, "no trace path given");
+	if (stat(path, &st) != 0)
+		return util_err(err, errlen, "cannot open '%s': %s", path,
+				strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		rc = load_dir(path, max_vms, out, err, errlen);
 	else if (S_ISREG(st.st_mode))
 		rc = load_csv(path, max_vms, out, err, errlen);
 	else {
-		set_err(err, errlen,
-			"'%s' is neither a directory nor a regular file", path);
+		util_err(err, errlen,
+			 "'%s' is neither a directory nor a regular file",
+			 path);
 		rc = -1;
 	}
 	if (rc < 0) {

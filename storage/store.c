@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 /* ---- the schema --------------------------------------------------------- */
 
@@ -324,17 +325,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 /* ---- shared helpers (store_internal.h) ---------------------------------- */
 
-void store__err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* SQLite reports a write the OS refused for lack of room as SQLITE_FULL
  * only for ENOSPC; a file-size limit (EFBIG) or a quota is a plain I/O
  * error, and by then errno is gone. So look: a process file-size limit the
@@ -442,7 +432,7 @@ void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 	if (!err || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	util_verr(err, errlen, fmt, ap);
 	va_end(ap);
 	n = strlen(err);
 	if (n + 1 < errlen)
@@ -459,8 +449,8 @@ int store__each(store *s, sqlite3_stmt *st,
 	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (row(st, ctx) != 0) {
 			sqlite3_finalize(st);
-			store__err(err, errlen, "the listing was stopped by its "
-				   "callback");
+			util_err(err, errlen, "the listing was stopped by its "
+				 "callback");
 			return -1;
 		}
 	}
@@ -482,15 +472,15 @@ sqlite3_stmt *store__stmt(store *s, enum store_stmt which)
 int store__writable(store *s, char *err, size_t errlen)
 {
 	if (s->readonly) {
-		store__err(err, errlen, "database %s is open read-only", s->path);
+		util_err(err, errlen, "database %s is open read-only", s->path);
 		s->fault = STORE_FAULT_NONE;
 		return -1;
 	}
 	if (s->held) {
 		/* the lock is not waited for again, the full disk not written
 		 * again, until the writer says when (store_retry()) */
-		store__err(err, errlen, "not written, a write just failed: %s",
-			   s->fault_msg);
+		util_err(err, errlen, "not written, a write just failed: %s",
+			 s->fault_msg);
 		s->faults++;
 		return -1;
 	}
@@ -630,8 +620,8 @@ static int configure(store *s, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (strcmp(mode, "wal") != 0) {
-		store__err(err, errlen, "database %s: cannot switch to WAL "
-			   "journaling (journal mode is '%s')", s->path, mode);
+		util_err(err, errlen, "database %s: cannot switch to WAL "
+			 "journaling (journal mode is '%s')", s->path, mode);
 		return -1;
 	}
 	if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
@@ -655,17 +645,17 @@ static int read_version(store *s, char *err, size_t errlen)
 		int code = sqlite3_extended_errcode(s->db);
 
 		if (code == SQLITE_NOTADB)
-			store__err(err, errlen, "%s is not a bourse database (not "
-				   "an SQLite file)", s->path);
+			util_err(err, errlen, "%s is not a bourse database (not "
+				 "an SQLite file)", s->path);
 		else
 			store__dberr(s, err, errlen, "cannot read database %s",
 				     s->path);
 		return -1;
 	}
 	if (v == 0 && n_tables > 0) {
-		store__err(err, errlen, "%s is an SQLite database but not a "
-			   "bourse one (it has tables and no schema version)",
-			   s->path);
+		util_err(err, errlen, "%s is an SQLite database but not a "
+			 "bourse one (it has tables and no schema version)",
+			 s->path);
 		return -1;
 	}
 	s->version = (int)v;
@@ -713,19 +703,19 @@ fail:
 static int check_version(store *s, char *err, size_t errlen)
 {
 	if (s->version > STORE_SCHEMA_VERSION) {
-		store__err(err, errlen, "database %s has schema version %d, newer "
-			   "than this bourse supports (%d); upgrade bourse",
-			   s->path, s->version, STORE_SCHEMA_VERSION);
+		util_err(err, errlen, "database %s has schema version %d, newer "
+			 "than this bourse supports (%d); upgrade bourse",
+			 s->path, s->version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	if (s->version == STORE_SCHEMA_VERSION)
 		return 0;
 	if (s->readonly) {
-		store__err(err, errlen, "database %s has schema version %d, older "
-			   "than this bourse's (%d); run 'bourse broker' or a "
-			   "writable command such as 'bourse recs approve' once "
-			   "to upgrade it", s->path, s->version,
-			   STORE_SCHEMA_VERSION);
+		util_err(err, errlen, "database %s has schema version %d, older "
+			 "than this bourse's (%d); run 'bourse broker' or a "
+			 "writable command such as 'bourse recs approve' once "
+			 "to upgrade it", s->path, s->version,
+			 STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	return migrate(s, STORE_SCHEMA_VERSION, err, errlen);
@@ -754,18 +744,18 @@ static int open_db(store *s, int flags, char *err, size_t errlen)
 
 	if (stat(s->path, &sb) != 0) {
 		if (errno != ENOENT) {
-			store__err(err, errlen, "cannot open database %s: %s",
-				   s->path, strerror(errno));
+			util_err(err, errlen, "cannot open database %s: %s",
+				 s->path, strerror(errno));
 			return -1;
 		}
 		if (!(flags & STORE_CREATE) || (flags & STORE_READONLY)) {
-			store__err(err, errlen, "database %s does not exist",
-				   s->path);
+			util_err(err, errlen, "database %s does not exist",
+				 s->path);
 			return -1;
 		}
 	} else if (!S_ISREG(sb.st_mode)) {
-		store__err(err, errlen, "database %s is not a regular file",
-			   s->path);
+		util_err(err, errlen, "database %s is not a regular file",
+			 s->path);
 		return -1;
 	}
 	if (flags & STORE_READONLY)
@@ -781,8 +771,8 @@ static int open_db(store *s, int flags, char *err, size_t errlen)
 	if (s->db)
 		store__dberr(s, err, errlen, "cannot open database %s", s->path);
 	else
-		store__err(err, errlen, "cannot open database %s: out of memory",
-			   s->path);
+		util_err(err, errlen, "cannot open database %s: out of memory",
+			 s->path);
 	return -1;
 }
 
@@ -807,15 +797,11 @@ int store_open(const char *path, int flags, store **out, char *err,
 	store *s = NULL;
 
 	*out = NULL;
-	if (!path || !*path) {
-		store__err(err, errlen, "no database path given");
-		return -1;
-	}
+	if (!path || !*path)
+		return util_err(err, errlen, "no database path given");
 	s = store_new(path, flags);
-	if (!s) {
-		store__err(err, errlen, "out of memory opening %s", path);
-		return -1;
-	}
+	if (!s)
+		return util_err(err, errlen, "out of memory opening %s", path);
 	if (open_db(s, flags, err, errlen) != 0 ||
 	    read_version(s, err, errlen) != 0 ||
 	    (s->version <= STORE_SCHEMA_VERSION &&
@@ -853,19 +839,17 @@ int store_create_at_version(const char *path, int version, char *err,
 	int rc = -1;
 
 	if (version < 1 || version > STORE_SCHEMA_VERSION) {
-		store__err(err, errlen, "schema version %d does not exist (1 to "
-			   "%d)", version, STORE_SCHEMA_VERSION);
+		util_err(err, errlen, "schema version %d does not exist (1 to "
+			 "%d)", version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	if (stat(path, &sb) == 0) {
-		store__err(err, errlen, "database %s already exists", path);
+		util_err(err, errlen, "database %s already exists", path);
 		return -1;
 	}
 	s = store_new(path, STORE_CREATE);
-	if (!s) {
-		store__err(err, errlen, "out of memory creating %s", path);
-		return -1;
-	}
+	if (!s)
+		return util_err(err, errlen, "out of memory creating %s", path);
 	if (open_db(s, STORE_CREATE, err, errlen) == 0 &&
 	    read_version(s, err, errlen) == 0 &&
 	    configure(s, err, errlen) == 0 &&

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 static const char *const mode_names[] = { "recommend", "manual", "automated" };
 static const char *const action_names[STORE_N_ACTS] = {
@@ -140,10 +141,8 @@ int store_mode_set(store *s, store_action act, store_mode m,
 {
 	store_control c;
 
-	if ((unsigned)m >= N_MODES || (unsigned)act > STORE_N_ACTS) {
-		store__err(err, errlen, "no such mode or action kind");
-		return -1;
-	}
+	if ((unsigned)m >= N_MODES || (unsigned)act > STORE_N_ACTS)
+		return util_err(err, errlen, "no such mode or action kind");
 	if (store_control_get(s, &c, err, errlen))
 		return -1;
 	for (int i = 0; i < STORE_N_ACTS; i++) {

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "util.h"
 
 /* Cached statements, prepared once by store_open() (SQL in store.c). */
 enum store_stmt {
@@ -90,10 +91,6 @@ struct store {
 	" FROM recs r LEFT JOIN vms v ON v.id = r.vm_id" \
 	" LEFT JOIN hosts hf ON hf.id = r.from_host_id" \
 	" LEFT JOIN hosts ht ON ht.id = r.to_host_id"
-
-/* One formatted message into err (may be NULL). */
-void store__err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* "<what>: <sqlite's message for the handle>" into err, and the fault it
  * is (if any) recorded in s, holding its writes (store_retry()). Call

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 struct state_desc {
 	const char *name;
@@ -102,13 +103,13 @@ static void illegal_msg(int64_t id, store_rec_state from, store_rec_state to,
 			break;
 	}
 	if (only[0])
-		store__err(err, errlen, "recommendation %lld is %s; it cannot be "
-			   "%s (only %s ones can)", (long long)id,
-			   store_rec_state_name(from), states[to].verb, only);
+		util_err(err, errlen, "recommendation %lld is %s; it cannot be "
+			 "%s (only %s ones can)", (long long)id,
+			 store_rec_state_name(from), states[to].verb, only);
 	else
-		store__err(err, errlen, "recommendation %lld is %s; it cannot be "
-			   "%s (no state leads there)", (long long)id,
-			   store_rec_state_name(from), states[to].verb);
+		util_err(err, errlen, "recommendation %lld is %s; it cannot be "
+			 "%s (no state leads there)", (long long)id,
+			 store_rec_state_name(from), states[to].verb);
 }
 
 /* Inside the BEGIN IMMEDIATE of store_rec_transition(): nobody else can
@@ -127,7 +128,7 @@ static int transition(store *s, int64_t id, store_rec_state to,
 	from = rc == SQLITE_ROW ? (store_rec_state)sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE) {
-		store__err(err, errlen, "no recommendation %lld", (long long)id);
+		util_err(err, errlen, "no recommendation %lld", (long long)id);
 		return -1;
 	}
 	if (rc != SQLITE_ROW) {
@@ -160,8 +161,8 @@ int store_rec_transition(store *s, int64_t id, store_rec_state to,
 			 char *err, size_t errlen)
 {
 	if (!state_valid(to)) {
-		store__err(err, errlen, "recommendation %lld: %d is not a state",
-			   (long long)id, (int)to);
+		util_err(err, errlen, "recommendation %lld: %d is not a state",
+			 (long long)id, (int)to);
 		return -1;
 	}
 	if (store__writable(s, err, errlen) != 0 ||
@@ -217,7 +218,7 @@ int store_rec_get(store *s, int64_t id, store_rec *out, char *err,
 	if (rc == SQLITE_ROW)
 		store__rec_read(st, out);
 	else if (rc == SQLITE_DONE)
-		store__err(err, errlen, "no recommendation %lld", (long long)id);
+		util_err(err, errlen, "no recommendation %lld", (long long)id);
 	else
 		store__dberr(s, err, errlen, "cannot read recommendation %lld",
 			     (long long)id);
@@ -248,11 +249,9 @@ int store_recs_list(store *s, store_rec_state state, size_t limit,
 	struct rec_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
 
-	if (state != 0 && !state_valid(state)) {
-		store__err(err, errlen, "%d is not a recommendation state",
-			   (int)state);
-		return -1;
-	}
+	if (state != 0 && !state_valid(state))
+		return util_err(err, errlen, "%d is not a recommendation state",
+				(int)state);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int(st, 1, (int)state);
 		sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 static const char *host_state_event(store_host_state st)
 {
@@ -44,8 +45,8 @@ int store_host_upsert(store *s, store_host_row *row, char *err, size_t errlen)
 	if (store__writable(s, err, errlen) != 0)
 		return -1;
 	if (!host_state_event(row->state)) {
-		store__err(err, errlen, "host '%s': bad state %d", row->name,
-			   (int)row->state);
+		util_err(err, errlen, "host '%s': bad state %d", row->name,
+			 (int)row->state);
 		return -1;
 	}
 	st = store__stmt(s, ST_HOST_UPSERT);
@@ -69,11 +70,9 @@ int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen)
 
 	if (store__writable(s, err, errlen) != 0)
 		return -1;
-	if (row->state < STORE_VM_ACTIVE || row->state > STORE_VM_GONE) {
-		store__err(err, errlen, "VM '%s': bad state %d", row->name,
-			   (int)row->state);
-		return -1;
-	}
+	if (row->state < STORE_VM_ACTIVE || row->state > STORE_VM_GONE)
+		return util_err(err, errlen, "VM '%s': bad state %d", row->name,
+				(int)row->state);
 	st = store__stmt(s, ST_VM_UPSERT);
 	bind_array(st, 1, row->name, sizeof(row->name));
 	sqlite3_bind_int64(st, 2, row->host_id);
@@ -94,8 +93,8 @@ int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen)
 	if (step_id(st, &row->id) == 0)
 		return 0;
 	if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		store__err(err, errlen, "cannot save VM '%s': no host %u",
-			   row->name, row->host_id);
+		util_err(err, errlen, "cannot save VM '%s': no host %u",
+			 row->name, row->host_id);
 	else
 		store__dberr(s, err, errlen, "cannot save VM '%s'", row->name);
 	return -1;
@@ -113,7 +112,7 @@ static int host_set_state(store *s, uint32_t host_id, store_host_state st,
 	rc = sqlite3_step(q);
 	if (rc != SQLITE_ROW) {
 		if (rc == SQLITE_DONE)
-			store__err(err, errlen, "no host %u", host_id);
+			util_err(err, errlen, "no host %u", host_id);
 		else
 			store__dberr(s, err, errlen, "cannot read host %u",
 				     host_id);
@@ -160,7 +159,7 @@ int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
 	if (store__writable(s, err, errlen) != 0)
 		return -1;
 	if (!host_state_event(st)) {
-		store__err(err, errlen, "host %u: bad state %d", host_id, (int)st);
+		util_err(err, errlen, "host %u: bad state %d", host_id, (int)st);
 		return -1;
 	}
 	if (store__begin(s, err, errlen) != 0)
@@ -181,7 +180,7 @@ int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,
 	if (store__writable(s, err, errlen) != 0)
 		return -1;
 	if (st < STORE_VM_ACTIVE || st > STORE_VM_GONE) {
-		store__err(err, errlen, "VM %u: bad state %d", vm_id, (int)st);
+		util_err(err, errlen, "VM %u: bad state %d", vm_id, (int)st);
 		return -1;
 	}
 	q = store__stmt(s, ST_VM_SET_STATE);
@@ -194,10 +193,8 @@ int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,
 		return -1;
 	}
 	sqlite3_reset(q);
-	if (sqlite3_changes(s->db) == 0) {
-		store__err(err, errlen, "no VM %u", vm_id);
-		return -1;
-	}
+	if (sqlite3_changes(s->db) == 0)
+		return util_err(err, errlen, "no VM %u", vm_id);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 void store_rec_policy_default(store_rec_policy *p)
 {
@@ -85,9 +86,9 @@ static int round_insert(struct round_ctx *c)
 	if (store_round_last(c->s, &last, c->err, c->errlen) != 0)
 		return -1;
 	if (rd->round <= last) {
-		store__err(c->err, c->errlen, "round %lld is not after the last "
-			   "round written (%lld)", (long long)rd->round,
-			   (long long)last);
+		util_err(c->err, c->errlen, "round %lld is not after the last "
+			 "round written (%lld)", (long long)rd->round,
+			 (long long)last);
 		return -1;
 	}
 	st = store__stmt(c->s, ST_ROUND_INSERT);
@@ -469,15 +470,8 @@ struct expiry_vec {
 
 static struct expiry *expiry_push(struct expiry_vec *e)
 {
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		struct expiry *p = realloc(e->v, cap * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		e->v = p;
-		e->cap = cap;
-	}
+	if (UTIL_GROW(e->v, e->n + 1, e->cap))
+		return NULL;
 	return &e->v[e->n++];
 }
 
@@ -540,7 +534,7 @@ static int recs_expire(struct round_ctx *c)
 			continue;
 		x = expiry_push(&e);
 		if (!x) {
-			store__err(c->err, c->errlen, "out of memory");
+			util_err(c->err, c->errlen, "out of memory");
 			goto fail;
 		}
 		x->id = sqlite3_column_int64(st, 0);
@@ -617,29 +611,29 @@ static int retain(struct round_ctx *c)
 static int round_validate(const store_round *rd, char *err, size_t errlen)
 {
 	if (rd->round <= 0) {
-		store__err(err, errlen, "round %lld: round numbers start at 1",
-			   (long long)rd->round);
+		util_err(err, errlen, "round %lld: round numbers start at 1",
+			 (long long)rd->round);
 		return -1;
 	}
 	if ((rd->n_prices && !rd->prices) || (rd->n_allocs && !rd->allocs) ||
 	    (rd->n_recs && !rd->recs) || (rd->n_signals && !rd->signals)) {
-		store__err(err, errlen, "round %lld: an array is NULL but its "
-			   "count is not 0", (long long)rd->round);
+		util_err(err, errlen, "round %lld: an array is NULL but its "
+			 "count is not 0", (long long)rd->round);
 		return -1;
 	}
 	for (size_t i = 0; i < rd->n_recs; i++) {
 		const store_rec_in *r = &rd->recs[i];
 
 		if (r->kind != STORE_REC_RESIZE && r->kind != STORE_REC_MIGRATE) {
-			store__err(err, errlen, "round %lld: recommendation %zu "
-				   "has a bad kind %d", (long long)rd->round, i,
-				   (int)r->kind);
+			util_err(err, errlen, "round %lld: recommendation %zu "
+				 "has a bad kind %d", (long long)rd->round, i,
+				 (int)r->kind);
 			return -1;
 		}
 		if (r->kind == STORE_REC_MIGRATE && r->to_host_id == 0) {
-			store__err(err, errlen, "round %lld: recommendation %zu "
-				   "is a migration without a target host",
-				   (long long)rd->round, i);
+			util_err(err, errlen, "round %lld: recommendation %zu "
+				 "is a migration without a target host",
+				 (long long)rd->round, i);
 			return -1;
 		}
 	}
@@ -729,7 +723,7 @@ static int prices_round(store *s, int64_t *round, char *err, size_t errlen)
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
-		store__err(err, errlen, "no round %lld", (long long)*round);
+		util_err(err, errlen, "no round %lld", (long long)*round);
 	else
 		store__dberr(s, err, errlen, "cannot read round %lld",
 			     (long long)*round);

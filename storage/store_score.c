@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "banned.h"
 
 /* The window's rounds as a CTE; recs by their last round (indexed); each
  * sample by its primary key (round, vm_id). ?1 round, ?2 window. */

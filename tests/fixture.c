@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "banned.h"
 
 void tree_make(struct tree *t, const char *name)
 {

@@ -18,18 +18,12 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "util.h"
+#include "banned.h"
 
 const char *live_bin = BOURSE_BIN;
 int live_valgrind;
 int live_slow = 1;
-
-int64_t live_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void live_sleep_ms(int ms)
 {
@@ -115,6 +109,45 @@ void live_start_broker(struct live *l)
 	live_start_broker_with(l, NULL);
 }
 
+void live_learn_endpoint(struct live *l)
+{
+	static const char what[] = "broker: listening on ";
+	int64_t end = util_now_ms() + WAIT_MS;
+
+	for (;;) {
+		char line[512], ep[sizeof(l->ep)] = "";
+		FILE *f = fopen(l->blog, "r");
+
+		/* the last such line (the log is appended to across restarts) */
+		while (f && fgets(line, sizeof(line), f)) {
+			const char *s = strstr(line, what);
+			size_t n;
+
+			if (!s)
+				continue;
+			s += sizeof(what) - 1;
+			n = strcspn(s, ",\n");
+			if (s[n] != ',' && s[n] != '\n')
+				continue; /* not all written yet */
+			if (n == 0 || n >= sizeof(ep) || memchr(s, '*', n))
+				fail_msg("the broker's log %s says it listens "
+					 "on '%.*s', not on the endpoint it "
+					 "bound", l->blog, (int)n, s);
+			memcpy(ep, s, n);
+			ep[n] = '\0';
+		}
+		if (f)
+			fclose(f);
+		if (ep[0]) {
+			memcpy(l->ep, ep, sizeof(ep));
+			return;
+		}
+		if (util_now_ms() > end)
+			fail_msg("no '%s<endpoint>,' in %s", what, l->blog);
+		live_sleep_ms(20);
+	}
+}
+
 void live_start_agent(struct live *l, int i, const char *host,
 			const char *cap, const char *vms)
 {
@@ -134,13 +167,13 @@ void live_start_agent(struct live *l, int i, const char *host,
 int live_stop_proc(pid_t *pid, int sig, int timeout_ms)
 {
 	int status = 0;
-	int64_t end = live_now_ms() + timeout_ms;
+	int64_t end = util_now_ms() + timeout_ms;
 
 	if (*pid <= 0)
 		return 0;
 	kill(*pid, sig);
 	while (waitpid(*pid, &status, WNOHANG) == 0) {
-		if (live_now_ms() > end) {
+		if (util_now_ms() > end) {
 			kill(*pid, SIGKILL);
 			waitpid(*pid, &status, 0);
 			*pid = 0;
@@ -224,11 +257,11 @@ void live_db_close(struct live *l)
 int64_t live_wait_at_least(struct live *l, int64_t min, int timeout_ms,
 			     const char *sql)
 {
-	int64_t start = live_now_ms();
+	int64_t start = util_now_ms();
 
-	while (live_now_ms() - start <= timeout_ms) {
+	while (util_now_ms() - start <= timeout_ms) {
 		if (live_q_int(l, "%s", sql) >= min)
-			return live_now_ms() - start;
+			return util_now_ms() - start;
 		live_sleep_ms(20);
 	}
 	fprintf(stderr, "timed out waiting for (%s) >= %" PRId64 "; it is %"
@@ -260,7 +293,7 @@ void live_wait_online(struct live *l, int n)
 	char sql[96];
 
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM hosts WHERE state = %d",
-		 HOST_ONLINE);
+		 STORE_HOST_ONLINE);
 	assert_true(live_wait_at_least(l, n, WAIT_MS, sql) >= 0);
 }
 
@@ -276,7 +309,7 @@ void live_start_cluster_with(struct live *l, const char *const *extra)
 	live_wait_rounds_after(l, live_last_round(l), 2);
 	/* no round priced a host before its VMs had bid */
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
-			       SIGNAL_SUSPEND), 0);
+			       MARKET_SIG_SUSPEND), 0);
 }
 
 void live_start_cluster(struct live *l)

@@ -19,20 +19,14 @@
 
 #include <sqlite3.h>
 
+#include "market.h" /* the signal kinds the store keeps */
+#include "store.h"  /* the numbers of its states and kinds, in SQL too */
+
 #define ROUND_MS 200
 #define HB_MS 100
 #define LIVENESS 3
 #define MAX_AGENTS 4
 #define WAIT_MS (15000 * live_slow) /* generous: ASan, or valgrind */
-
-
-/* Host states as storage/store.h numbers them. */
-#define HOST_ONLINE 1
-#define HOST_LOST 2
-#define REC_PENDING 1
-#define REC_APPROVED 2
-#define REC_EXPIRED 4
-#define SIGNAL_SUSPEND 2
 
 struct live {
 	char dir[64];
@@ -52,12 +46,16 @@ extern int live_slow;
 
 /* Processes: started with live_bin (under valgrind when asked), their
  * output appended to a log in the test's directory; stopped by signal. */
-int64_t live_now_ms(void);
 void live_sleep_ms(int ms);
 pid_t live_spawn(const struct live *l, const char *log,
 		   const char *const *args);
 void live_start_broker_with(struct live *l, const char *const *extra);
 void live_start_broker(struct live *l);
+/* After starting a broker on "tcp://127.0.0.1:*" (a port the kernel picks
+ * as it binds: no race with other tests for a port): l->ep becomes the
+ * endpoint it bound, read from its "listening on" line (the log's last:
+ * after a restart, call it only once the new broker has logged its own). */
+void live_learn_endpoint(struct live *l);
 void live_start_agent(struct live *l, int i, const char *host,
 			const char *cap, const char *vms);
 int live_stop_proc(pid_t *pid, int sig, int timeout_ms);

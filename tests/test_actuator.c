@@ -30,6 +30,7 @@
 #include <libvirt/libvirt.h>
 
 #include "actuator.h"
+#include "banned.h"
 
 #define DEFAULT_URI "test:///default"
 #define MIB (1024ULL * 1024ULL)

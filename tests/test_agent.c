@@ -28,6 +28,8 @@
 #include "source.h"
 #include "util.h"
 #include "wire.h"
+#include "util.h"
+#include "banned.h"
 
 #define SMALL BOURSE_SOURCE_DIR "/tests/data/small.csv"
 #define HB_MS 100

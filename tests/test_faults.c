@@ -36,11 +36,9 @@
 #include <sqlite3.h>
 
 #include "live.h"
+#include "util.h"
+#include "banned.h"
 
-#define VM_LOST 2 /* store_vm_state: STORE_VM_LOST */
-#define REC_DISPATCHED 6
-#define REC_SUCCEEDED 7
-#define CLI_BUSY_MS 5000  /* STORE_BUSY_MS: how long the CLI waits */
 
 /* The process copying the piped broker's output into its log. */
 static pid_t logger = -1;
@@ -139,10 +137,10 @@ static void start_cluster(struct live *l, int piped, const char *const *extra)
  * (then it is still running). */
 static int wait_exit(pid_t *pid, int timeout_ms)
 {
-	int64_t end = live_now_ms() + timeout_ms;
+	int64_t end = util_now_ms() + timeout_ms;
 	int status;
 
-	while (live_now_ms() < end) {
+	while (util_now_ms() < end) {
 		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			*pid = 0;
 			return status;
@@ -237,7 +235,8 @@ static int64_t audit_count(struct live *l, int64_t rec, const char *event)
 static int64_t pending_resize(struct live *l, int64_t not)
 {
 	return live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d AND "
-			  "kind = 1 AND id != %" PRId64, REC_PENDING, not);
+			  "kind = %d AND id != %" PRId64, STORE_REC_PENDING,
+			  STORE_REC_RESIZE, not);
 }
 
 /* ---- logs ---- */
@@ -245,10 +244,10 @@ static int64_t pending_resize(struct live *l, int64_t not)
 /* Wait until path has at least n lines containing needle. */
 static void wait_log(const char *path, const char *needle, int n)
 {
-	int64_t end = live_now_ms() + WAIT_MS;
+	int64_t end = util_now_ms() + WAIT_MS;
 
 	while (live_count_in_file(path, needle) < n) {
-		if (live_now_ms() > end)
+		if (util_now_ms() > end)
 			fail_msg("'%s' not %d times in %s", needle, n, path);
 		live_sleep_ms(20);
 	}
@@ -324,12 +323,12 @@ static void test_locked_by_another_process(void **state)
 	/* the CLI waits its bounded time, then says so and changes nothing;
 	 * reads do not wait (WAL) */
 	snprintf(out, sizeof(out), "%s/cli.err", l->dir);
-	t0 = live_now_ms();
+	t0 = util_now_ms();
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " %" PRId64
 				      " --db %s 2>%s", BOURSE_BIN, b, a, l->db,
 				      out), 1);
-	took = live_now_ms() - t0;
-	assert_true(took >= CLI_BUSY_MS - 500 && took < 3 * CLI_BUSY_MS);
+	took = util_now_ms() - t0;
+	assert_true(took >= STORE_BUSY_MS - 500 && took < 3 * STORE_BUSY_MS);
 	assert_int_equal(live_count_in_file(out, "database is locked by "
 					    "another process"), 1);
 	assert_int_equal(live_count_in_file(out, "try again"), 1);
@@ -351,7 +350,7 @@ static void test_locked_by_another_process(void **state)
 	assert_int_equal(live_count_in_file(a_log, "broker silent"), 0);
 	/* its host's loss is not in the file yet */
 	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE id = %"
-				    PRId64, host_b), HOST_ONLINE);
+				    PRId64, host_b), STORE_HOST_ONLINE);
 
 	unlock_db(lock);
 	live_wait_rounds_after(l, r, 3);
@@ -362,10 +361,10 @@ static void test_locked_by_another_process(void **state)
 	/* the host lost meanwhile is written lost, its VMs with it */
 	wait_log(l->blog, "hosts and VMs written again", 1);
 	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE id = %"
-				    PRId64, host_b), HOST_LOST);
+				    PRId64, host_b), STORE_HOST_LOST);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id"
 				    " = %" PRId64 " AND state = %d", host_b,
-				    VM_LOST), 2);
+				    STORE_VM_LOST), 2);
 	/* audited once; host-a, written again unchanged, not at all */
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event"
 				    " = 'host.lost' AND detail = 'host-b'"), 1);
@@ -373,7 +372,7 @@ static void test_locked_by_another_process(void **state)
 				    " LIKE 'host.%%' AND detail = 'host-a'"), 0);
 
 	/* nothing lost, nothing half-done: a approved, b never approved */
-	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	assert_int_equal(rec_state(l, a), STORE_REC_APPROVED);
 	assert_int_equal(audit_count(l, b, "rec.approved"), 0);
 	assert_int_equal(audit_count(l, a, "rec.approved"), 1);
 	assert_file_ok(l);
@@ -381,7 +380,7 @@ static void test_locked_by_another_process(void **state)
 	b = pending_resize(l, a);
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
 				      ">/dev/null", BOURSE_BIN, b, l->db), 0);
-	assert_int_equal(rec_state(l, b), REC_APPROVED);
+	assert_int_equal(rec_state(l, b), STORE_REC_APPROVED);
 	live_stop_all_cleanly(l);
 }
 
@@ -406,7 +405,7 @@ static void test_disk_full_then_room_again(void **state)
 	assert_true(c > 0);
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s "
 				      ">/dev/null", BOURSE_BIN, c, l->db), 0);
-	wait_rec_state(l, c, REC_DISPATCHED);
+	wait_rec_state(l, c, STORE_REC_DISPATCHED);
 
 	/* the disk is full while the agent carries c out */
 	broker_fsize(l, 0);
@@ -419,7 +418,7 @@ static void test_disk_full_then_room_again(void **state)
 	wait_log(l->blog, "kept in memory until the store takes it", 1);
 	assert_true(live_alive(l->broker)); /* SIGXFSZ ignored */
 	r = live_last_round(l);
-	assert_int_equal(rec_state(l, c), REC_DISPATCHED);
+	assert_int_equal(rec_state(l, c), STORE_REC_DISPATCHED);
 
 	/* an approval meanwhile (the CLI has room) is not dispatched: the
 	 * broker cannot record it first */
@@ -440,7 +439,7 @@ static void test_disk_full_then_room_again(void **state)
 	assert_int_equal(live_count_in_file(l->blog, "dispatched recommendation"),
 			 1);
 	assert_int_equal(live_last_round(l), r);
-	assert_int_equal(rec_state(l, d), REC_APPROVED);
+	assert_int_equal(rec_state(l, d), STORE_REC_APPROVED);
 	snprintf(award, sizeof(award), "round %" PRId64 ": vm-5 target", r + 3);
 	assert_true(live_count_in_file(b_log, award) >= 1);
 	assert_int_equal(live_count_in_file(b_log, "broker silent"), 0);
@@ -455,8 +454,8 @@ static void test_disk_full_then_room_again(void **state)
 	assert_true(gap >= 5);
 	assert_int_equal(log_number(l->blog, "store recovered after "), gap);
 	wait_log(l->blog, "hosts and VMs written again (2 hosts, 6 VMs)", 1);
-	wait_rec_state(l, c, REC_SUCCEEDED);
-	wait_rec_state(l, d, REC_SUCCEEDED);
+	wait_rec_state(l, c, STORE_REC_SUCCEEDED);
+	wait_rec_state(l, d, STORE_REC_SUCCEEDED);
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	/* each carried out once, dispatched once, its result recorded once */
 	assert_int_equal(live_times_acted(l, c), 1);
@@ -487,10 +486,10 @@ static void test_outage_limit_stops_cleanly(void **state)
 				      ">/dev/null", BOURSE_BIN, a, l->db), 0);
 
 	lock = lock_db(l);
-	t0 = live_now_ms();
+	t0 = util_now_ms();
 	r = live_last_round(l);
 	st = wait_exit(&l->broker, WAIT_MS);
-	took = live_now_ms() - t0;
+	took = util_now_ms() - t0;
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -513,7 +512,7 @@ static void test_outage_limit_stops_cleanly(void **state)
 
 	assert_file_ok(l);
 	assert_int_equal(live_last_round(l), r);
-	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	assert_int_equal(rec_state(l, a), STORE_REC_APPROVED);
 	live_db_close(l);
 	/* started again, it goes on from the last round written */
 	live_start_broker(l);
@@ -521,7 +520,7 @@ static void test_outage_limit_stops_cleanly(void **state)
 	assert_int_equal(live_q_int(l, "SELECT MIN(round) FROM rounds WHERE "
 				    "round > %" PRId64, r), r + 1);
 	live_wait_online(l, 2);
-	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	assert_int_equal(rec_state(l, a), STORE_REC_APPROVED);
 	live_stop_all_cleanly(l);
 }
 
@@ -618,8 +617,9 @@ static void test_killed_mid_round_repeatedly(void **state)
 	for (int i = 0; i < 2; i++) {
 		int64_t st = rec_state(l, ids[i]);
 
-		assert_true(st == REC_APPROVED || st == REC_DISPATCHED ||
-			    st == REC_SUCCEEDED);
+		assert_true(st == STORE_REC_APPROVED ||
+			    st == STORE_REC_DISPATCHED ||
+			    st == STORE_REC_SUCCEEDED);
 		assert_true(live_times_acted(l, ids[i]) <= 1);
 		assert_true(audit_count(l, ids[i], "rec.dispatched") <= 1);
 	}

@@ -33,6 +33,8 @@
 
 #include "live.h"
 #include "wire.h"
+#include "util.h"
+#include "banned.h"
 
 /* ---- the tests ---- */
 
@@ -42,6 +44,7 @@ static void test_rounds_store_prices_allocations_and_recs(void **state)
 {
 	struct live *l = *state;
 	int64_t a, b, r, rec;
+	char sql[96];
 
 	live_start_cluster(l);
 	a = live_host_id(l, "host-a");
@@ -60,18 +63,20 @@ static void test_rounds_store_prices_allocations_and_recs(void **state)
 			  "FROM prices WHERE round = %" PRId64 " AND host_id = %"
 			  PRId64 ")", r, a, r, b) == 1);
 	/* the market wants some of host-a's VMs on host-b */
-	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs "
-				  "WHERE kind = 2") >= 0);
-	assert_true(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = 2 AND "
-			  "(from_host_id != %" PRId64 " OR to_host_id != %"
-			  PRId64 ")", a, b) == 0);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM recs WHERE kind = %d",
+		 STORE_REC_MIGRATE);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
+	assert_true(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = %d "
+			  "AND (from_host_id != %" PRId64 " OR to_host_id != %"
+			  PRId64 ")", STORE_REC_MIGRATE, a, b) == 0);
 
-	rec = live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d", REC_PENDING);
+	rec = live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d",
+			 STORE_REC_PENDING);
 	assert_true(rec > 0);
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s >/dev/null",
 				 BOURSE_BIN, rec, l->db), 0);
 	assert_int_equal(live_q_int(l, "SELECT state FROM recs WHERE id = %" PRId64,
-			       rec), REC_APPROVED);
+			       rec), STORE_REC_APPROVED);
 	assert_int_equal(live_run_cli("%s recs list --db %s --json >/dev/null",
 				 BOURSE_BIN, l->db), 0);
 	/* rounds go on after the review */
@@ -90,21 +95,24 @@ static void test_killed_agent_is_lost_and_not_a_target(void **state)
 	live_start_cluster(l);
 	a = live_host_id(l, "host-a");
 	b = live_host_id(l, "host-b");
-	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs "
-				  "WHERE kind = 2") >= 0);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM recs WHERE kind = %d",
+		 STORE_REC_MIGRATE);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
 
-	t0 = live_now_ms();
+	t0 = util_now_ms();
 	live_stop_proc(&l->agents[1], SIGKILL, 5000);
 	snprintf(sql, sizeof(sql), "SELECT state = %d FROM hosts WHERE id = %"
-		 PRId64, HOST_LOST, b);
+		 PRId64, STORE_HOST_LOST, b);
 	took = live_wait_at_least(l, 1, WAIT_MS, sql);
 	assert_true(took >= 0);
 	fprintf(stderr, "host-b marked lost %" PRId64 " ms after SIGKILL "
-		"(liveness timeout %d ms)\n", live_now_ms() - t0, HB_MS * LIVENESS);
+		"(liveness timeout %d ms)\n", util_now_ms() - t0,
+		HB_MS * LIVENESS);
 	/* the broker's check runs at most a heartbeat late; allow scheduling */
-	assert_true(live_now_ms() - t0 <= HB_MS * LIVENESS + HB_MS + 1500 * live_slow);
+	assert_true(util_now_ms() - t0 <=
+		    HB_MS * LIVENESS + HB_MS + 1500 * live_slow);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM vms WHERE host_id = %"
-			       PRId64 " AND state != 2", b), 0);
+			       PRId64 " AND state != %d", b, STORE_VM_LOST), 0);
 
 	r = live_last_round(l);
 	live_wait_rounds_after(l, r, 4);
@@ -112,7 +120,7 @@ static void test_killed_agent_is_lost_and_not_a_target(void **state)
 			       PRId64 " AND (to_host_id = %" PRId64
 			       " OR from_host_id = %" PRId64 ")", r, b, b), 0);
 	assert_int_equal(live_q_int(l, "SELECT state FROM hosts WHERE id = %" PRId64,
-			       a), HOST_ONLINE);
+			       a), STORE_HOST_ONLINE);
 	assert_true(live_alive(l->broker));
 
 	/* it comes back when its agent does */
@@ -248,7 +256,7 @@ static void test_bad_frames_are_dropped_honest_agents_served(void **state)
 	live_wait_rounds_after(l, r, 3);
 	assert_true(live_alive(l->broker));
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE state = %d",
-			       HOST_ONLINE), 2);
+			       STORE_HOST_ONLINE), 2);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE name = "
 			       "'evil-host'"), 0);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM allocations WHERE round"
@@ -269,9 +277,9 @@ static void restart_and_check(struct live *l, int sig)
 	int64_t r, n_recs, n_prices, approved, expired;
 
 	expired = live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
-			REC_EXPIRED);
+			STORE_REC_EXPIRED);
 	approved = live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
-			 REC_APPROVED);
+			 STORE_REC_APPROVED);
 	if (sig == SIGTERM)
 		live_stop_broker_cleanly(l);
 	else
@@ -292,13 +300,13 @@ static void restart_and_check(struct live *l, int sig)
 	assert_true(live_q_int(l, "SELECT COUNT(*) FROM prices WHERE round <= %"
 			  PRId64, r) == n_prices);
 	assert_true(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
-			  REC_APPROVED) >= approved);
+			  STORE_REC_APPROVED) >= approved);
 	/* hosts whose VMs have not bid again yet are not priced as empty:
 	 * nothing expires by price drift and no host is offered for suspension */
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state = %d",
-			       REC_EXPIRED), expired);
+			       STORE_REC_EXPIRED), expired);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM signals WHERE kind = %d",
-			       SIGNAL_SUSPEND), 0);
+			       MARKET_SIG_SUSPEND), 0);
 	/* both agents came back by themselves */
 	live_wait_online(l, 2);
 	assert_true(live_wait_at_least(l, 6, WAIT_MS, "SELECT COUNT(*) FROM "
@@ -313,13 +321,14 @@ static void test_broker_restart_agents_return_nothing_lost(void **state)
 	int64_t rec;
 
 	live_start_cluster(l);
-	rec = live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d", REC_PENDING);
+	rec = live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d",
+			 STORE_REC_PENDING);
 	assert_int_equal(live_run_cli("%s recs approve %" PRId64 " --db %s >/dev/null",
 				 BOURSE_BIN, rec, l->db), 0);
 	restart_and_check(l, SIGTERM);
 	restart_and_check(l, SIGKILL);
 	assert_int_equal(live_q_int(l, "SELECT state FROM recs WHERE id = %" PRId64,
-			       rec), REC_APPROVED);
+			       rec), STORE_REC_APPROVED);
 	live_stop_all_cleanly(l);
 }
 
@@ -360,7 +369,7 @@ static void test_seller_and_buyer_processes(void **state)
 static void test_agent_on_libvirt_test_driver(void **state)
 {
 	struct live *l = *state;
-	char log[160];
+	char log[160], sql[128];
 
 	live_start_broker(l);
 	snprintf(log, sizeof(log), "%s/kvm1.log", l->dir);
@@ -377,16 +386,14 @@ static void test_agent_on_libvirt_test_driver(void **state)
 	/* the driver's domain: 8 GiB maximum, 2 GiB now, demand below that */
 	assert_int_equal(live_q_int(l, "SELECT maximum_mib FROM vms WHERE name = "
 			       "'test'"), 8192);
-	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM recs r "
-				  "JOIN vms v ON v.id = r.vm_id WHERE v.name = "
-				  "'test' AND r.kind = 1") >= 0);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM recs r JOIN vms v ON "
+		 "v.id = r.vm_id WHERE v.name = 'test' AND r.kind = %d",
+		 STORE_REC_RESIZE);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
 	live_stop_all_cleanly(l);
 }
 
 /* ---- dispatching: modes, the kill switch, guardrails, exactly once ---- */
-
-#define REC_DISPATCHED 6
-#define REC_SUCCEEDED 7
 
 static int64_t rec_state(struct live *l, int64_t id)
 {
@@ -417,8 +424,8 @@ static void wait_rec_state(struct live *l, int64_t id, int st)
 
 static int64_t oldest_pending_resize(struct live *l)
 {
-	return live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d AND kind = 1",
-		     REC_PENDING);
+	return live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d AND "
+			  "kind = %d", STORE_REC_PENDING, STORE_REC_RESIZE);
 }
 
 /* Recommend mode changes nothing, even approved; manual mode dispatches an
@@ -434,10 +441,11 @@ static void test_manual_mode_and_kill_switch(void **state)
 	assert_true(a > 0);
 	cli_ok(l, "recs approve %" PRId64, a);
 	live_wait_rounds_after(l, live_last_round(l), 3);
-	assert_int_equal(rec_state(l, a), REC_APPROVED); /* recommend mode */
+	/* recommend mode */
+	assert_int_equal(rec_state(l, a), STORE_REC_APPROVED);
 
 	cli_ok(l, "mode manual");
-	wait_rec_state(l, a, REC_SUCCEEDED);
+	wait_rec_state(l, a, STORE_REC_SUCCEEDED);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
 			       PRId64 " AND event IN ('rec.dispatched', "
 			       "'rec.succeeded')", a), 2);
@@ -448,10 +456,10 @@ static void test_manual_mode_and_kill_switch(void **state)
 	assert_true(b > 0);
 	cli_ok(l, "recs approve %" PRId64, b);
 	live_wait_rounds_after(l, live_last_round(l), 3);
-	assert_int_equal(rec_state(l, b), REC_APPROVED);
+	assert_int_equal(rec_state(l, b), STORE_REC_APPROVED);
 	assert_int_equal(live_times_acted(l, b), 0);
 	cli_ok(l, "resume");
-	wait_rec_state(l, b, REC_SUCCEEDED);
+	wait_rec_state(l, b, STORE_REC_SUCCEEDED);
 	assert_int_equal(live_times_acted(l, b), 1);
 	live_stop_all_cleanly(l);
 }
@@ -465,20 +473,24 @@ static void test_automated_mode_guardrails(void **state)
 	const char *const guard[] = { "--max-actions", "1", "--vm-cooldown-s",
 				      "3600", NULL };
 	int64_t r0, r1, n;
+	char sql[96];
 
 	live_start_cluster_with(l, guard);
 	cli_ok(l, "mode automated");
 	r0 = live_last_round(l);
-	assert_true(live_wait_at_least(l, 4, WAIT_MS, "SELECT COUNT(*) FROM recs "
-				  "WHERE state = 7") >= 0);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM recs WHERE state = %d",
+		 STORE_REC_SUCCEEDED);
+	assert_true(live_wait_at_least(l, 4, WAIT_MS, sql) >= 0);
 	r1 = live_last_round(l);
 	n = live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event = 'rec.dispatched'");
 	fprintf(stderr, "%" PRId64 " dispatched in %" PRId64 " rounds\n", n,
 		r1 - r0);
 	assert_true(n >= 4 && n <= r1 - r0 + 1);
 	assert_int_equal(live_q_int(l, "SELECT COALESCE(MAX(c), 0) FROM (SELECT "
-			       "COUNT(*) c FROM recs WHERE state IN (6, 7, 8) "
-			       "GROUP BY vm_id)"), 1);
+			       "COUNT(*) c FROM recs WHERE state IN "
+			       "(%d, %d, %d) GROUP BY vm_id)",
+			       STORE_REC_DISPATCHED,
+			       STORE_REC_SUCCEEDED, STORE_REC_FAILED), 1);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event = "
 			       "'rec.approved' AND actor = 'broker:automated'") >=
 			 n, 1);
@@ -507,9 +519,9 @@ static void test_restart_between_approval_and_dispatch(void **state)
 	live_start_broker(l);
 	live_wait_online(l, 2);
 	live_wait_rounds_after(l, live_last_round(l), 2);
-	assert_int_equal(rec_state(l, a), REC_APPROVED);
+	assert_int_equal(rec_state(l, a), STORE_REC_APPROVED);
 	cli_ok(l, "resume");
-	wait_rec_state(l, a, REC_SUCCEEDED);
+	wait_rec_state(l, a, STORE_REC_SUCCEEDED);
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	assert_int_equal(live_times_acted(l, a), 1);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
@@ -531,11 +543,11 @@ static void test_inflight_action_across_restart(void **state)
 	cli_ok(l, "mode manual");
 	a = oldest_pending_resize(l);
 	cli_ok(l, "recs approve %" PRId64, a);
-	wait_rec_state(l, a, REC_DISPATCHED);
+	wait_rec_state(l, a, STORE_REC_DISPATCHED);
 	live_stop_proc(&l->broker, SIGKILL, 5000);
 	live_db_close(l);
 	live_start_broker(l);
-	wait_rec_state(l, a, REC_SUCCEEDED);
+	wait_rec_state(l, a, STORE_REC_SUCCEEDED);
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	snprintf(a_log, sizeof(a_log), "%s/host-a.log", l->dir);
 	snprintf(b_log, sizeof(b_log), "%s/host-b.log", l->dir);
@@ -544,7 +556,7 @@ static void test_inflight_action_across_restart(void **state)
 			 live_count_starting(b_log, "dry run: would"), 1);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
 			       PRId64 " AND event = 'rec.dispatched'", a), 1);
-	assert_int_equal(rec_state(l, a), REC_SUCCEEDED);
+	assert_int_equal(rec_state(l, a), STORE_REC_SUCCEEDED);
 	live_stop_all_cleanly(l);
 	/* the same id went out again, and was not carried out again */
 	assert_true(live_count_in_file(l->blog, "re-sent recommendation") >= 1);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "market.h"
+#include "banned.h"
 
 /* ---------------------------------------------------------------- */
 /* fixtures                                                         */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "market.h"
+#include "banned.h"
 
 #define N_CLUSTERS 2000
 #define MAX_HOSTS 12

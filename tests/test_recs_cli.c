@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "banned.h"
 
 #ifndef BOURSE_BIN
 #error "BOURSE_BIN (the path of the bourse binary) must be defined"

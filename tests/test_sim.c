@@ -14,6 +14,7 @@
 
 #include "policy.h"
 #include "sim.h"
+#include "banned.h"
 
 #define MAX_SAMPLES 8
 

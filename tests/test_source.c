@@ -21,6 +21,7 @@
 #include "sim.h"
 #include "source.h"
 #include "wire.h"
+#include "banned.h"
 
 #define SMALL BOURSE_SOURCE_DIR "/tests/data/small.csv"
 #define MINI BOURSE_SOURCE_DIR "/tests/data/bitbrains-mini"

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "banned.h"
 
 #define MIB (1024ULL * 1024ULL)
 
@@ -598,7 +599,7 @@ static int real_setup(const char *pdir, const char *child, char *why,
 	}
 	snprintf(path, sizeof(path), "%s/memory.max", child);
 	if (write_str(path, "67108864") != 0) {
-		snprintf(why, len, "cannot write %s", path);
+		snprintf(why, len, "cannot write %s/memory.max", child);
 		rmdir(child);
 		rmdir(pdir);
 		return -1;

@@ -33,6 +33,7 @@
 #include <libvirt/libvirt.h>
 
 #include "source.h"
+#include "banned.h"
 
 #define DEFAULT_URI "test:///default"
 

@@ -24,6 +24,7 @@
 
 #include "source.h"
 #include "util.h"
+#include "banned.h"
 
 /* 16000 MiB total, 12000 MiB available (10976 MiB free beyond the
  * 1024 MiB reserve of opts()). */

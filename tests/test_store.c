@@ -20,7 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "market.h"
 #include "store.h"
+#include "util.h"
+#include "banned.h"
 
 #define T0 INT64_C(1700000000000) /* Unix ms of the first round */
 #define MIN_MS INT64_C(60000)
@@ -45,12 +48,24 @@ static void rm_dir(char *dir)
 }
 
 /* One integer from a query on a raw connection to path. */
-static int64_t raw_int(const char *path, const char *sql)
+/* The integer the query (printf format: store.h's numbers go in as %d)
+ * gives, read with plain SQLite. */
+static int64_t raw_int(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int64_t raw_int(const char *path, const char *fmt, ...)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	char sql[1024];
+	va_list ap;
+	int n;
 	int64_t v;
 
+	va_start(ap, fmt);
+	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sizeof(sql));
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
@@ -412,7 +427,8 @@ static void test_migrate_v1(void **state)
 			 STORE_SCHEMA_VERSION);
 	/* v3: the control row is there with its defaults */
 	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM control WHERE "
-				 "mode_migrate = 0 AND paused = 0"), 1);
+				 "mode_migrate = %d AND paused = 0",
+				 STORE_MODE_RECOMMEND), 1);
 	assert_int_equal(raw_int(v1, "SELECT COUNT(*) FROM samples"), 1);
 
 	/* the upgraded file has exactly the schema of a fresh one */
@@ -818,16 +834,17 @@ static void test_two_handles_concurrent(void **state)
 		assert_int_equal(t.st, r.state);
 	}
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
-				 "state = 2"), approved);
+				 "state = %d", STORE_REC_APPROVED), approved);
 	print_message("approved %d while the writer superseded %lld\n",
 		      approved, (long long)raw_int(f->path, "SELECT COUNT(*) "
-						   "FROM recs WHERE state = 5"));
+						   "FROM recs WHERE state = %d",
+						   STORE_REC_SUPERSEDED));
 	assert_true(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
-			    "state = 5") > 0);
+			    "state = %d", STORE_REC_SUPERSEDED) > 0);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
 				 "event = 'rec.superseded'"),
 			 raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
-				 "state = 5"));
+				 "state = %d", STORE_REC_SUPERSEDED));
 }
 
 /* ---- round writes ---- */
@@ -840,9 +857,10 @@ static void test_refresh_supersede_insert(void **state)
 
 	store_rec_policy_default(&pol);
 	rb_init(&b, f, 1, T0, 1.0);
-	b.signals[0] = (store_signal_row){ .kind = 1, .mib = 4096 };
-	b.signals[1] = (store_signal_row){ .kind = 2, .host_id = f->host[2],
-					   .mib = 2000 };
+	b.signals[0] = (store_signal_row){ .kind = MARKET_SIG_PROVISION,
+					   .mib = 4096 };
+	b.signals[1] = (store_signal_row){ .kind = MARKET_SIG_SUSPEND,
+					   .host_id = f->host[2], .mib = 2000 };
 	b.rd.n_signals = 2;
 	rb_rec(&b, f, 0, -1, 2048);  /* rec 1 */
 	rb_rec(&b, f, 1, 2, 4096);   /* rec 2 */
@@ -979,11 +997,8 @@ static void test_expire_price_drift(void **state)
 
 static int64_t n_rows(struct fx *f, const char *table, int64_t round)
 {
-	char sql[128];
-
-	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE round = %lld",
-		 table, (long long)round);
-	return raw_int(f->path, sql);
+	return raw_int(f->path, "SELECT COUNT(*) FROM %s WHERE round = %lld",
+		       table, (long long)round);
 }
 
 static void test_round_rollback(void **state)
@@ -1280,7 +1295,7 @@ static void test_host_state(void **state)
 	assert_int_equal(store_host_set_state(f->s, f->host[1], STORE_HOST_LOST,
 					      T0 + 7, err, sizeof err), 0);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
-				 "state = 2"), 20);
+				 "state = %d", STORE_VM_LOST), 20);
 	assert_int_equal(raw_int(f->path, "SELECT state FROM hosts WHERE "
 				 "name = 'h1'"), STORE_HOST_LOST);
 	assert_int_equal(store_audit_list(f->s, 0, last_audit_cb, &a, err,
@@ -1292,9 +1307,9 @@ static void test_host_state(void **state)
 	assert_int_equal(store_host_set_state(f->s, f->host[1],
 		STORE_HOST_ONLINE, T0 + 8, err, sizeof err), 0);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
-				 "state = 2"), 0);
+				 "state = %d", STORE_VM_LOST), 0);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM vms WHERE "
-				 "state = 3"), 1);
+				 "state = %d", STORE_VM_GONE), 1);
 	assert_int_equal(store_host_set_state(f->s, 99, STORE_HOST_LOST, T0,
 					      err, sizeof err), -1);
 	assert_string_equal(err, "no host 99");
@@ -1319,10 +1334,7 @@ static void test_host_state(void **state)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)util_now_ns() / 1e9;
 }
 
 static void test_big_round(void **state)

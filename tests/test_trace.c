@@ -19,6 +19,8 @@
 #include <zlib.h>
 
 #include "trace.h"
+#include "util.h"
+#include "banned.h"
 
 #define BB_HEADER                                                              \
 	"Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\t"       \
@@ -90,9 +92,8 @@ static void text_add(text *t, const char *fmt, ...)
 		assert_true(k >= 0);
 		if (t->s && t->n + (size_t)k < t->cap)
 			break;
-		t->cap = (t->cap + (size_t)k + 1) * 2;
-		t->s = realloc(t->s, t->cap);
-		assert_non_null(t->s);
+		assert_int_equal(UTIL_GROW(t->s, t->n + (size_t)k + 1, t->cap),
+				 0);
 	}
 	t->n += (size_t)k;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "banned.h"
 
 /* ---- fixture: one valid instance of every message ---- */
 

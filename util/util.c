@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "util.h"
+#include "banned.h"
 
 size_t util_grow_cap(size_t cap, size_t need)
 {
@@ -57,17 +58,22 @@ int util_err(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int64_t clock_us(clockid_t id)
+static int64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t util_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 int64_t util_now_us(void)
 {
-	return clock_us(CLOCK_MONOTONIC);
+	return util_now_ns() / 1000;
 }
 
 int64_t util_now_ms(void)
@@ -77,5 +83,5 @@ int64_t util_now_ms(void)
 
 int64_t util_wall_ms(void)
 {
-	return clock_us(CLOCK_REALTIME) / 1000;
+	return clock_ns(CLOCK_REALTIME) / 1000000;
 }

@@ -8,9 +8,14 @@
  *  - A one-line error message into a caller's buffer: util_err(), which
  *    returns -1 so that a failing path reads
  *    `return util_err(err, errlen, "open %s: %s", path, strerror(errno));`.
- *  - Clocks: util_now_us() and util_now_ms() (CLOCK_MONOTONIC, for
- *    durations and timeouts), util_wall_ms() (CLOCK_REALTIME, for what is
- *    stored or shown as a date).
+ *  - Clocks: util_now_ns(), util_now_us() and util_now_ms()
+ *    (CLOCK_MONOTONIC, for durations and timeouts), util_wall_ms()
+ *    (CLOCK_REALTIME, for what is stored or shown as a date).
+ *
+ * util/banned.h is the other half: included as the last #include of every
+ * .c file (after every system header), it makes atoi, strcpy, strcat,
+ * strncpy, sprintf, gets and a few more compile errors, and says what to
+ * use instead.
  *
  * Ownership: UTIL_GROW's array belongs to the caller, who frees it with
  * free() (also after a failed grow: the old block is kept, not freed).
@@ -51,8 +56,8 @@ void *util__grow(void *p, size_t *cap, size_t need, size_t elem);
  *		return -1;
  *	l->v[l->n++] = x;
  */
-#define UTIL_GROW(p, need, cap)                                               \
-	((p) = util__grow((p), &(cap), (need), sizeof(*(p))),                  \
+#define UTIL_GROW(p, need, cap) \
+	((p) = util__grow((p), &(cap), (need), sizeof(*(p))), \
 	 util__grown((cap), (need)))
 
 /* UTIL_GROW's result: 0 when cap holds need, else -1 (a function, so that a
@@ -72,8 +77,10 @@ int util_err(char *err, size_t errlen, const char *fmt, ...)
 int util_verr(char *err, size_t errlen, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
-/* CLOCK_MONOTONIC in microseconds and milliseconds: for durations,
- * deadlines and timeouts, never for dates. */
+/* CLOCK_MONOTONIC in nanoseconds, microseconds and milliseconds (each the
+ * one before, divided): for durations, deadlines and timeouts, never for
+ * dates. Nanoseconds for the benchmarks' timings. */
+int64_t util_now_ns(void);
 int64_t util_now_us(void);
 int64_t util_now_ms(void);
 

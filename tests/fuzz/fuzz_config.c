@@ -33,6 +33,7 @@
 #include "market.h"
 #include "sim.h"
 #include "wire.h"
+#include "banned.h"
 
 #define C_MAX_LINES 64
 

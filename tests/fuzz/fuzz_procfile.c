@@ -31,6 +31,7 @@
 #include "fuzz_util.h"
 #include "procfile.h"
 #include "source.h"
+#include "banned.h"
 
 static const char *const s_proc_files[] = {
 	"meminfo", "vmstat", "uptime", "pressure/memory",

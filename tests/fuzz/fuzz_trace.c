@@ -31,6 +31,7 @@
 #include "fuzz_util.h"
 #include "trace.h"
 #include "wire.h"
+#include "banned.h"
 
 #define T_MIB_MAX (1LL << 40) /* what trace.c accepts (MAX_KIB) */
 #define T_STEPS 48            /* advances of the trace source */

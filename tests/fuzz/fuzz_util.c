@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "wire.h"
+#include "banned.h"
 
 /* In the sanitizers' runtime when there is one (weak: NULL without). */
 void __sanitizer_report_error_summary(const char *summary)
@@ -197,7 +198,7 @@ size_t fuzz_sections(const uint8_t *data, size_t size,
 	int have_name = 0;
 
 	while (n < max) {
-		size_t na, nl, h = 0;
+		size_t na = 0, nl = 0, h = 0; /* na, nl: set when h > 0 */
 
 		/* next header at a line start */
 		while (at < size) {

@@ -38,6 +38,7 @@
 
 #include "fuzz_util.h"
 #include "wire.h"
+#include "banned.h"
 
 /* docs/protocol.md, section 3 */
 #define D_MIB_MAX (64LL * 1024 * 1024)

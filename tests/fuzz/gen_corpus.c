@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "banned.h"
 
 static const char *g_dir;
 static int g_failed;

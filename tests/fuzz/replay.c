@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 
 #include "fuzz_util.h"
+#include "util.h"
+#include "banned.h"
 
 /* Reads path whole into a malloc'd buffer (at least one byte allocated). */
 static uint8_t *read_all(const char *path, size_t *len)
@@ -29,17 +31,11 @@ static uint8_t *read_all(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	for (;;) {
-		if (n == cap) {
-			uint8_t *p;
-
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(buf, cap);
-			if (p == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
+		/* room for a 4 KiB read */
+		if (n == cap && UTIL_GROW(buf, n + 4096, cap)) {
+			free(buf);
+			fclose(f);
+			return NULL;
 		}
 		size_t got = fread(buf + n, 1, cap - n, f);
 
@@ -107,15 +103,8 @@ static int run_dir(const char *dir, size_t *count)
 				     e->d_name) >= sizeof(path) ||
 		    stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (n == cap) {
-			char **p;
-
-			cap = cap ? cap * 2 : 64;
-			p = realloc(names, cap * sizeof(*p));
-			if (p == NULL)
-				abort();
-			names = p;
-		}
+		if (UTIL_GROW(names, n + 1, cap))
+			abort();
 		names[n] = strdup(path);
 		if (names[n++] == NULL)
 			abort();
