@@ -19,6 +19,7 @@
 #include "actuator.h"
 #include "util.h"
 #include "wire.h"
+#include "banned.h"
 
 /* Longest migration URI, bytes (as the wire's ActionRequest.to_uri). */
 #define ACT_URI_MAX 255

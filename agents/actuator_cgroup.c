@@ -26,6 +26,7 @@
 #include "actuator.h"
 #include "procfile.h"
 #include "util.h"
+#include "banned.h"
 
 #define CGA_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CGA_PATH_MAX 4096

@@ -46,6 +46,7 @@
 
 #include "actuator.h"
 #include "util.h"
+#include "banned.h"
 
 #define KIB_PER_MIB 1024ULL
 

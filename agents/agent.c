@@ -45,6 +45,7 @@
 #include "util.h"
 #include "wire.h"
 #include "worker.h"
+#include "banned.h"
 
 #define SILENCE_BEFORE_WELCOME_MS 3000 /* liveness before any Welcome */
 #define POLL_MAX_MS 250  /* a signal between checks is seen this soon */

@@ -11,6 +11,7 @@
 
 #include "procfile.h"
 #include "util.h"
+#include "banned.h"
 
 void procfile_vnote(source_note_fn note, void *ctx, const char *fmt,
 		    va_list ap)

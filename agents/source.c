@@ -9,6 +9,7 @@
 
 #include "source.h"
 #include "wire.h"
+#include "banned.h"
 
 int source_advance(source *s, char *err, size_t errlen)
 {

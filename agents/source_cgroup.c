@@ -56,6 +56,7 @@
 #include "source.h"
 #include "util.h"
 #include "wire.h"
+#include "banned.h"
 
 #define CG_DIR_MAX 3800   /* longest <cgroup_root>/<parent> */
 #define CG_PATH_MAX 4096

@@ -59,6 +59,7 @@
 #include "source.h"
 #include "util.h"
 #include "wire.h"
+#include "banned.h"
 
 #define LV_MAX_PERIOD_S 86400
 #define LV_NODE_STATS_MAX 16

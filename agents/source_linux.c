@@ -44,6 +44,7 @@
 #include "source.h"
 #include "util.h"
 #include "wire.h"
+#include "banned.h"
 
 #define LX_ROOT_MAX 3800  /* longest proc_root */
 #define LX_PATH_MAX 4096

@@ -14,6 +14,7 @@
 #include "source.h"
 #include "trace.h"
 #include "wire.h"
+#include "banned.h"
 
 #define TRACE_SRC_MAX_STEP_S 86400 /* as `bourse sim --step` */
 

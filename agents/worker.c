@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "banned.h"
 
 struct job {
 	char id[ACTUATOR_ID_MAX + 1];

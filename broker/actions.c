@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 #define ACTOR "broker"
 

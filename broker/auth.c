@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "bourse"

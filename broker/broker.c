@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 void broker_config_default(broker_config *c)
 {

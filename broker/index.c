@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 static uint64_t hash(const void *key, size_t len)
 {

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 /* ZMQ_MAXMSGSIZE: frames longer than this make libzmq drop the connection
  * before the broker sees them; frames up to it but over WIRE_MAX_FRAME are

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 /* What an operator does about a fault that lasted too long. */
 static const char *outage_advice(store_fault f)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 _Static_assert(WIRE_MAX_NAME <= UINT8_MAX, "name_len is a uint8_t");
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 /* Scratch for the store rows, sized like the cluster. */
 typedef struct round_rows {

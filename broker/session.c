@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "broker_int.h"
+#include "banned.h"
 
 /* The answer to the Register of to (a host or VM name), naming it. */
 static void send_welcome(broker *b, const bconn *c, const char *to)

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "banned.h"
 
 /* Largest memory quantity (MiB) the market accepts: 2^40 MiB = 1 EiB.
  * Keeps every sum over 10^6 VMs, and demand * (100 + buffer_pct), inside

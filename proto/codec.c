@@ -12,6 +12,7 @@
 
 #include "bourse.pb-c.h"
 #include "wire_int.h"
+#include "banned.h"
 
 /* wire.h's enums are the schema's numbers: conversions are casts. */
 #define S_SAME(ours, theirs) \

@@ -15,6 +15,7 @@
 
 #include "util.h"
 #include "wire.h"
+#include "banned.h"
 
 /* Longest line read from a key file or allow-list. */
 #define KEYS_LINE_MAX 512

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "banned.h"
 
 /* Guest-reported pressure is a percentage (demand / assigned * 100); a guest
  * that claims more than this is broken or lying. */
