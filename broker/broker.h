@@ -67,7 +67,7 @@ typedef struct broker_stats {
 	uint64_t store_errors; /* rounds that could not be persisted */
 } broker_stats;
 
-/* Defaults: listen tcp://127.0.0.1:7411, db bourse.db, round 5000 ms,
+/* Defaults: listen WIRE_DEFAULT_ENDPOINT (tcp://127.0.0.1:7411), db bourse.db, round 5000 ms,
  * heartbeat 1000 ms, liveness 3, market and store defaults; guardrails 4
  * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
  * action timeout; 5,000 frames/s per connection, bursts of 20,000; no

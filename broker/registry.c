@@ -13,6 +13,10 @@
 #include "broker_int.h"
 #include "banned.h"
 
+/* The store keeps names in buffers of its own size (store.h). */
+_Static_assert(STORE_NAME_MAX == WIRE_MAX_NAME + 1,
+	       "a name the wire allows fits the store's buffer, and no more");
+
 _Static_assert(WIRE_MAX_NAME <= UINT8_MAX, "name_len is a uint8_t");
 
 static const void *conn_key(void *ctx, uint32_t v, size_t *len)

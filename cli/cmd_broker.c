@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "wire.h"
 #include "banned.h"
 
 static const char broker_usage[] =
@@ -18,7 +19,8 @@ static const char broker_usage[] =
 	"round the market clears, and prices, allocations and recommendations\n"
 	"are written to the database (docs/protocol.md, docs/storage.md).\n"
 	"\n"
-	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default tcp://127.0.0.1:7411)\n"
+	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default "
+	WIRE_DEFAULT_ENDPOINT ")\n"
 	"  --db PATH          SQLite database, created if missing\n"
 	"                     (default $BOURSE_DB, else ./bourse.db)\n"
 	"  --round-ms N       market round period (default 5000)\n"

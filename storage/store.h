@@ -42,7 +42,9 @@
  * "When the store fails"). */
 #define STORE_BUSY_MS 5000
 
-#define STORE_NAME_MAX 129 /* WIRE_MAX_NAME + NUL */
+/* A host or VM name's buffer: WIRE_MAX_NAME + 1 (storage does not depend
+ * on proto/; broker/registry.c asserts that the two agree). */
+#define STORE_NAME_MAX 129
 #define STORE_TEXT_MAX 256
 
 typedef struct store store;
