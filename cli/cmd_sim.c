@@ -28,7 +28,7 @@ static const char sim_usage[] =
 	"  --step S           seconds per interval / market round (default 300)\n"
 	"  --minimum-mib M    each VM's Minimum, capped at provisioned (default 512)\n"
 	"  --startup-mib M    each VM's Startup, capped at provisioned (default 1024)\n"
-	"  --buffer PCT       each VM's memory Buffer %% (default 20)\n"
+	"  --buffer PCT       each VM's memory Buffer % (default 20)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
 	"  --json             print JSON instead of a table\n"
