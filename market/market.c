@@ -1024,6 +1024,37 @@ enum { S_PLENTY = 0, S_SCARCE = 1, S_INFEASIBLE = 2, S_SHRINKS = 4 };
 /* s->vflag: what hysteresis makes of a VM's change. */
 enum { S_RESIZE = 0, S_SMALL_SHRINK = 1, S_KEPT = 2 };
 
+/* The floor VM i holds now: its floor, or what it holds if that is less
+ * (a floor that rose since the VM last cleared, when its ceiling came back
+ * up or its Minimum or reservation was raised, is not held yet). */
+static int64_t s_held_floor(const market_cluster *c, const s_scratch *s,
+			    uint32_t i)
+{
+	int64_t have = c->vms[i].assigned;
+
+	return have < s->floor[i] ? have : s->floor[i];
+}
+
+/* Floors that overfill host h (o->floor > supply). A floor the VM holds is
+ * never taken; a floor above what it holds is funded only from memory the
+ * host has: if the held floors fit, they become the VMs' floors for this
+ * round's shortage clearing (the host stays within supply) and 1 is
+ * returned. If even they do not fit (the input did not come from a round
+ * within supply), 0: every VM gets its floor, reported above supply. */
+static int s_floors_held_fit(const market_cluster *c, s_scratch *s,
+			     s_host_vms hv, int64_t supply)
+{
+	int64_t sum = 0;
+
+	for (size_t j = 0; j < hv.n; j++)
+		sum += s_held_floor(c, s, hv.idx[j]);
+	if (sum > supply)
+		return 0;
+	for (size_t j = 0; j < hv.n; j++)
+		s->floor[hv.idx[j]] = s_held_floor(c, s, hv.idx[j]);
+	return 1;
+}
+
 /* Shortage and infeasibility, host by host: the bisection of a shortage
  * prices the host's VMs together. */
 static void s_clear_scarce(const market_params *p, const market_cluster *c,
@@ -1040,8 +1071,10 @@ static void s_clear_scarce(const market_params *p, const market_cluster *c,
 		o->shortage = 1;
 		if (o->floor > o->supply) {
 			o->infeasible = 1;
-			s->hmode[h] = S_INFEASIBLE;
-			continue;
+			if (!s_floors_held_fit(c, s, hv, o->supply)) {
+				s->hmode[h] = S_INFEASIBLE;
+				continue;
+			}
 		}
 		s->hmode[h] = S_SCARCE;
 		o->clearing_price =

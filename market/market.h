@@ -124,14 +124,18 @@ typedef struct market_host_out {
 	                         * applied: awards after hysteresis, minus the
 	                         * award targets of VMs migrating away, plus the
 	                         * to_mib of VMs migrating here; <= supply when
-	                         * floor <= supply */
+	                         * floor <= supply, or when the floors the VMs
+	                         * hold (min(floor, assigned)) fit */
 	double utilization;     /* wanted / supply (may exceed 1) */
 	double balloon_pressure; /* shortfall held back from VMs / supply */
 	double swap_pressure;   /* (host swap + guest swap) / swap_norm_mibps */
 	double price;           /* seller's ask, credits per MiB */
 	double clearing_price;  /* lambda of the shortage clearing, 0 if none */
 	int shortage;           /* 1 if wants did not all fit */
-	int infeasible;         /* 1 if even the floors did not fit */
+	int infeasible;         /* 1 if even the floors did not fit (an
+	                         * admission finding); a floor above what the
+	                         * VM holds is then funded only from what the
+	                         * host has (docs/market.md, "Clearing") */
 } market_host_out;
 
 /* Per-VM outcome of a round. */
@@ -218,7 +222,8 @@ void market_result_release(market_result *r);
  * 2. clears every host: awards wants when they fit, else allocates by
  *    budget with the idle memory tax (docs/market.md); applies the resize
  *    hysteresis; never below floor, never above ceiling, never above supply
- *    when the floors fit;
+ *    when the floors fit (when they do not, a floor above what the VM holds
+ *    waits for room, so a host within supply stays within it);
  * 3. emits resize recommendations for awards that changed assigned memory;
  * 4. emits migrate recommendations where the same purchase is markedly
  *    cheaper elsewhere after the migration cost (respecting cooldowns and
