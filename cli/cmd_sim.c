@@ -219,6 +219,12 @@ int cmd_sim(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	sim_report rep = { .trace_path = a.trace, .cfg = &a.cfg, .trace = &t };
+	if (sim_lower_bound(&a.cfg, &t, &rep.lower_bound_gib_h, err,
+			    sizeof(err)) != 0) {
+		fprintf(stderr, "bourse sim: %s\n", err);
+		trace_set_release(&t);
+		return CLI_FAIL;
+	}
 	for (int p = 0; p < SIM_N_POLICIES; p++) {
 		if (!a.policies[p])
 			continue;

@@ -117,6 +117,10 @@ int sim_report_table(const sim_report *r, FILE *out)
 				held_vs_static(r, &r->rows[p].m));
 		fputc('\n', out);
 	}
+	/* One figure for every policy: no policy can be short less. */
+	fprintf(out, "%-*s %*.1f  (no policy can be short less; "
+		"docs/simulator.md)\n", LABEL_W, "VM pressure, lower bound", CELL_W,
+		r->lower_bound_gib_h);
 	return ferror(out) ? -1 : 0;
 }
 
@@ -170,6 +174,8 @@ int sim_report_json(const sim_report *r, FILE *out)
 	json_object_object_add(cluster, "step_s", json_object_new_int64(r->cfg->step_s));
 	json_object_object_add(root, "cluster", cluster);
 	json_object_object_add(root, "quirks", quirks_json(&r->trace->quirks));
+	json_object_object_add(root, "lower_bound_gib_h",
+			       json_object_new_double(r->lower_bound_gib_h));
 	for (size_t p = 0; p < r->n_rows; p++)
 		json_object_object_add(policies, sim_policy_name(r->rows[p].policy),
 				       metrics_json(r, &r->rows[p].m));

@@ -21,6 +21,7 @@ typedef struct sim_report {
 	const trace_set *trace;
 	sim_report_row rows[SIM_N_POLICIES];
 	size_t n_rows;
+	double lower_bound_gib_h; /* sim_lower_bound() */
 } sim_report;
 
 /* Policies as columns, metrics as rows. Return 0, or -1 on a write error. */

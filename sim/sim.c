@@ -377,17 +377,11 @@ static void finish(sim_metrics *m, const sim_state *s)
 	m->suspend_signals = s->suspend_signals;
 }
 
-int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
-	    sim_metrics *out, char *err, size_t errlen)
+/* What every run checks first: a valid config and a trace that fits the
+ * time grid. Returns 0, or -1 with a message. */
+static int check_run(const sim_config *c, const trace_set *t, char *err,
+		     size_t errlen)
 {
-	sim_state s;
-	int64_t *before = NULL;
-	int rc = -1;
-	memset(out, 0, sizeof(*out));
-	if ((unsigned)p >= SIM_N_POLICIES) {
-		snprintf(err, errlen, "unknown policy %d", (int)p);
-		return -1;
-	}
 	if (sim_config_validate(c, err, errlen) != 0)
 		return -1;
 	if (t->n_vms == 0) {
@@ -402,6 +396,67 @@ int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 			 (unsigned long long)SIM_MAX_STEPS, (long long)c->step_s);
 		return -1;
 	}
+	return 0;
+}
+
+/* One interval's lower bound, MiB short (sim.h, sim_lower_bound()): the
+ * demand of each VM above what one host sells, plus what the VMs need
+ * together (demand capped at a host, at least the floor) above what the
+ * cluster sells. */
+static int64_t bound_step(const sim_state *s)
+{
+	int64_t supply = sim_host_supply(s, 0), over = 0, need = 0;
+
+	for (size_t i = 0; i < s->n_vms; i++) {
+		const market_vm *v = &s->vms[i];
+		int64_t d = v->demand, floor = market_vm_floor(v);
+
+		if (!s->x[i].alive)
+			continue;
+		if (d > supply) {
+			over += d - supply;
+			d = supply;
+		}
+		need += d > floor ? d : floor;
+	}
+	need -= supply * (int64_t)s->n_hosts;
+	return over + (need > 0 ? need : 0);
+}
+
+int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,
+		    char *err, size_t errlen)
+{
+	const double hours = (double)c->step_s / 3600.0;
+	sim_state s;
+
+	*gib_h = 0;
+	if (check_run(c, t, err, errlen) != 0)
+		return -1;
+	if (state_init(&s, c, t) != 0) { /* it freed what it had */
+		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);
+		return -1;
+	}
+	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s) {
+		update_vms(&s, t, now);
+		*gib_h += (double)bound_step(&s) / 1024.0 * hours;
+	}
+	state_free(&s);
+	return 0;
+}
+
+int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
+	    sim_metrics *out, char *err, size_t errlen)
+{
+	sim_state s;
+	int64_t *before = NULL;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
+	if ((unsigned)p >= SIM_N_POLICIES) {
+		snprintf(err, errlen, "unknown policy %d", (int)p);
+		return -1;
+	}
+	if (check_run(c, t, err, errlen) != 0)
+		return -1;
 	if (state_init(&s, c, t) != 0 ||
 	    !(before = calloc(t->n_vms, sizeof(*before)))) {
 		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);

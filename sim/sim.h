@@ -87,6 +87,18 @@ int sim_policy_parse(const char *name, sim_policy *out);
  * fields of *v; the live agents derive their VMs' settings the same way. */
 void sim_vm_settings(const sim_config *c, int64_t prov_mib, market_vm *v);
 
+/*
+ * The fluid lower bound on VM pressure, GiB-h (docs/simulator.md, "The
+ * lower bound"): no policy that never puts more on a host than it sells
+ * and keeps every running VM at its floor can be short less. Per interval,
+ * on the current demand: the demand of each VM above what one host sells,
+ * plus what the VMs need together (demand capped at a host, at least the
+ * floor) above what the cluster sells; integrated like pressure_gib_h.
+ * Returns 0, or -1 with a message (the checks of sim_run()).
+ */
+int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,
+		    char *err, size_t errlen);
+
 /* Run one policy over the whole trace. Returns 0, or -1 with a message. */
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen);

@@ -170,6 +170,50 @@ static void test_shortage(void **state)
 	assert_int_equal(mk.migrations, 0);
 }
 
+static double bound(const sim_config *c, const trace_set *t)
+{
+	char err[256];
+	double b = -1;
+
+	if (sim_lower_bound(c, t, &b, err, sizeof(err)) != 0)
+		fail_msg("sim_lower_bound: %s", err);
+	return b;
+}
+
+/* The lower bound: demand above one host, plus what the VMs need together
+ * above the cluster's supply; none when all fits. */
+static void test_lower_bound(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 8192, 8192 }, fits[] = { 1000, 2000 },
+		      tight[] = { 3000, 3000 }, big[] = { 5000, 100 };
+	const double h = 300.0 / 3600.0;
+
+	one_host(&c, 4096);
+	mini_init(&m, 2, 2, prov, fits);
+	assert_true(bound(&c, &m.set) == 0);
+
+	/* 6000 MiB of demand on 4096: 1904 short, at each of 2 intervals;
+	 * Hyper-V's equal split (952 each) is exactly that. */
+	mini_init(&m, 2, 2, prov, tight);
+	assert_true(fabs(bound(&c, &m.set) - 2 * 1904.0 / 1024 * h) < 1e-9);
+	assert_true(fabs(run(&c, &m.set, SIM_HYPERV).pressure_gib_h -
+			 bound(&c, &m.set)) < 1e-9);
+
+	/* 5000 MiB on a 4096 MiB host: 904 above any host; capped at 4096
+	 * it needs 4096 + the other's floor (512, above its demand of 100):
+	 * 512 more than the cluster sells. */
+	mini_init(&m, 2, 2, prov, big);
+	assert_true(fabs(bound(&c, &m.set) - 2 * (904.0 + 512.0) / 1024 * h) <
+		    1e-9);
+
+	/* Two hosts: the same need fits, only the 904 above a host is left. */
+	c.n_hosts = 2;
+	assert_true(fabs(bound(&c, &m.set) - 2 * 904.0 / 1024 * h) < 1e-9);
+}
+
 /* ESX: two VMs configured with 8192 MiB, demand 4000, on a 4096 MiB host.
  * The balloon may take 65 % of configured memory, so each guest keeps
  * ceil(0.35 * 8192) = 2868 MiB: 5736 in all, 1640 more than the host has.
@@ -302,7 +346,14 @@ static void test_shipped_traces(void **state)
 	sim_metrics m[SIM_N_POLICIES];
 	for (int p = 0; p < SIM_N_POLICIES; p++)
 		m[p] = run(&c, &t, (sim_policy)p);
+	double lb = bound(&c, &t);
 	trace_set_release(&t);
+
+	/* No policy is short less than the bound, and the cluster is tight
+	 * enough for it to mean something. */
+	assert_true(lb > 0);
+	for (int p = 0; p < SIM_N_POLICIES; p++)
+		assert_true(m[p].pressure_gib_h >= lb - 1e-6);
 
 	assert_true(m[SIM_MARKET].steps > 8600); /* 30 days of 300 s */
 	assert_true(m[SIM_MARKET].pressure_gib_h < m[SIM_HYPERV].pressure_gib_h);
@@ -464,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_plenty),
 		cmocka_unit_test(test_hysteresis),
 		cmocka_unit_test(test_shortage),
+		cmocka_unit_test(test_lower_bound),
 		cmocka_unit_test(test_esx_host_swap),
 		cmocka_unit_test(test_capacity_growth),
 		cmocka_unit_test(test_market_migrates),
