@@ -32,11 +32,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire.h"
+
 /* How many finished action ids an actuator remembers for idempotence. */
 #define ACTUATOR_MEMORY 256
 
-/* Longest action id, in bytes. */
-#define ACTUATOR_ID_MAX 64
+/* Longest action id, in bytes: the wire's. */
+#define ACTUATOR_ID_MAX WIRE_MAX_ID
 
 typedef enum actuator_kind {
 	ACTUATOR_RESIZE = 1,

@@ -45,11 +45,6 @@ void source_close(source *s)
 
 /* ---- the VM defaults ---- */
 
-/* The ranges of a VmConfig (docs/protocol.md, proto/wire.c). */
-#define VM_BUFFER_MAX 2000u
-#define VM_WEIGHT_MAX 10000u
-#define VM_SHARES_MAX 1000000u
-
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -74,11 +69,11 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
 	else if (d->startup_mib < d->minimum_mib ||
 		 d->startup_mib > WIRE_MAX_MIB)
 		bad = "the VM startup must be between the minimum and 64 TiB";
-	else if (d->buffer_pct > VM_BUFFER_MAX)
+	else if (d->buffer_pct > WIRE_MAX_BUFFER_PCT)
 		bad = "the VM buffer must be between 0 and 2000 %";
-	else if (d->weight > VM_WEIGHT_MAX)
+	else if (d->weight > WIRE_MAX_WEIGHT)
 		bad = "the VM weight must be between 0 and 10000";
-	else if (d->shares < 1 || d->shares > VM_SHARES_MAX)
+	else if (d->shares < 1 || d->shares > WIRE_MAX_SHARES)
 		bad = "the VM shares must be between 1 and 1000000";
 	if (bad) {
 		snprintf(err, errlen, "%s", bad);

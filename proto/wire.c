@@ -33,10 +33,6 @@
 /* Most VMs one Award may carry. */
 #define S_AWARD_VMS_MAX 100000u
 
-/* Limits of the VM configuration (Hyper-V buffer and weight, ESX shares). */
-#define S_BUFFER_MAX 2000u
-#define S_WEIGHT_MAX 10000u
-#define S_SHARES_MAX 1000000u
 
 /* ------------------------------------------------------------------ */
 /* checker                                                            */
@@ -232,9 +228,9 @@ static void s_check_vm_config(s_chk *c, const wire_vm_config *v)
 	s_le(c, "minimum_mib", v->minimum_mib, "maximum_mib", v->maximum_mib);
 	s_le(c, "minimum_mib", v->minimum_mib, "startup_mib", v->startup_mib);
 	s_le(c, "startup_mib", v->startup_mib, "maximum_mib", v->maximum_mib);
-	s_range(c, "buffer_pct", v->buffer_pct, 0, S_BUFFER_MAX);
-	s_range(c, "weight", v->weight, 0, S_WEIGHT_MAX);
-	s_range(c, "shares", v->shares, 1, S_SHARES_MAX);
+	s_range(c, "buffer_pct", v->buffer_pct, 0, WIRE_MAX_BUFFER_PCT);
+	s_range(c, "weight", v->weight, 0, WIRE_MAX_WEIGHT);
+	s_range(c, "shares", v->shares, 1, WIRE_MAX_SHARES);
 	s_le(c, "reservation_mib", v->reservation_mib, "maximum_mib",
 	     v->maximum_mib);
 	if (v->limit_mib > 0) {

@@ -58,6 +58,12 @@
  * Error.message), bytes. */
 #define WIRE_MAX_TEXT 1024u
 
+/* The ranges of a VM's configuration (VmConfig): Hyper-V's Buffer (%) and
+ * Weight, ESX's shares (at least 1). */
+#define WIRE_MAX_BUFFER_PCT 2000u
+#define WIRE_MAX_WEIGHT 10000u
+#define WIRE_MAX_SHARES 1000000u
+
 /* Largest quantity of memory accepted anywhere, MiB (64 TiB). */
 #define WIRE_MAX_MIB (64LL * 1024 * 1024)
 
