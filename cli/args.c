@@ -71,6 +71,8 @@ static const struct param_desc params[] = {
 	PD(idle_tax, P_DOUBLE),
 	PD(budget_pressure_gain, P_DOUBLE),
 	PD(budget_swap_gain, P_DOUBLE),
+	PD(risk_headroom, P_DOUBLE),
+	PD(risk_rounds, P_DOUBLE),
 	PD(resize_min_mib, P_I64),
 	PD(resize_min_frac, P_DOUBLE),
 	PD(migrate_util, P_DOUBLE),

@@ -225,6 +225,8 @@ void market_params_default(market_params *p)
 	p->idle_tax = 0.75;
 	p->budget_pressure_gain = 0.25;
 	p->budget_swap_gain = 0.10;
+	p->risk_headroom = 1.0;
+	p->risk_rounds = 12.0;
 	p->resize_min_mib = 256;
 	p->resize_min_frac = 0.20;
 	p->migrate_util = 0.90;
@@ -283,6 +285,10 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'migrate_cost_mib' must be >= 0 and finite";
 	else if (!s_in(p->migrate_host_share, 0.0, 1.0, 0))
 		bad = "'migrate_host_share' must be in [0, 1]";
+	else if (!s_in(p->risk_headroom, 0.0, 100.0, 0))
+		bad = "'risk_headroom' must be in [0, 100]";
+	else if (!s_in(p->risk_rounds, 1.0, 1e6, 0))
+		bad = "'risk_rounds' must be in [1, 1000000]";
 	else if (p->migrate_cooldown < 0)
 		bad = "'migrate_cooldown' must be >= 0";
 	else if (!s_in(p->provision_util, 0.01, 100.0, 0))
@@ -320,6 +326,10 @@ static const char *s_vm_problem(const market_vm *v, size_t n_hosts)
 		return "'reservation' above 'limit'";
 	if (!isfinite(v->guest_swap_mibps) || v->guest_swap_mibps < 0)
 		return "'guest_swap_mibps' negative or not finite";
+	if (!isfinite(v->demand_rise_rms) || v->demand_rise_rms < 0 ||
+	    v->demand_rise_rms > (double)S_MIB_MAX)
+		return "'demand_rise_rms' negative, above 2^40 MiB or not "
+		       "finite";
 	if (v->weight > S_WEIGHT_MAX)
 		return "'weight' above 10000";
 	if (v->buffer_pct > S_BUFFER_MAX)
@@ -420,6 +430,49 @@ int64_t market_vm_want(const market_vm *v)
 	return s_clamp64(want, floor, ceil);
 }
 
+int64_t market_vm_priced(const market_vm *v)
+{
+	int64_t mul = 100 + (int64_t)v->buffer_pct, want;
+
+	if (v->demand <= 0)
+		return 0;
+	if (v->demand > (INT64_MAX - 99) / mul)
+		want = market_vm_ceiling(v);
+	else
+		want = (v->demand * mul + 99) / 100;
+	return want < market_vm_ceiling(v) ? want : market_vm_ceiling(v);
+}
+
+void market_vm_rise_update(const market_params *p, market_vm *v,
+			   int64_t prev_demand, int64_t now_demand)
+{
+	double rise = (double)now_demand - (double)prev_demand;
+	double a = 1.0 / p->risk_rounds, ms;
+
+	if (!(rise > 0))
+		rise = 0;
+	ms = (1.0 - a) * v->demand_rise_rms * v->demand_rise_rms +
+	     a * rise * rise;
+	v->demand_rise_rms = ms > 0 ? sqrt(ms) : 0;
+	if (v->demand_rise_rms > (double)S_MIB_MAX)
+		v->demand_rise_rms = (double)S_MIB_MAX;
+}
+
+/* The want the round clears: market_vm_want() plus the headroom its
+ * volatility buys (risk_headroom * demand_rise_rms), within [floor,
+ * ceiling]. A VM with no demand wants its floor, as in market_vm_want. */
+static int64_t s_want(const market_params *p, const market_vm *v)
+{
+	int64_t want = market_vm_want(v);
+	double add = p->risk_headroom * v->demand_rise_rms;
+
+	if (v->demand <= 0 || !(add >= 1.0))
+		return want;
+	add = add < (double)S_MIB_MAX ? add : (double)S_MIB_MAX;
+	want = want + (int64_t)add;
+	return want < market_vm_ceiling(v) ? want : market_vm_ceiling(v);
+}
+
 double market_vm_pressure(int64_t demand, int64_t assigned)
 {
 	double pr;
@@ -498,6 +551,8 @@ typedef struct s_scratch {
 	uint32_t *vtmp;    /* sort scratch for VMs */
 	uint32_t *vaux;    /* suspend planning: where each VM would go */
 	int64_t *floor;
+	int64_t *blo;      /* shortage clearing: this phase's lower bound */
+	int64_t *bhi;      /* ... and upper bound */
 	int64_t *ikey;     /* sort key */
 	double *dkey;      /* sort key */
 	uint32_t *dest;    /* migration destination or MARKET_NO_HOST */
@@ -534,6 +589,8 @@ static void s_scratch_free(s_scratch *s)
 	free(s->dkey);
 	free(s->dest);
 	free(s->dest_mib);
+	free(s->blo);
+	free(s->bhi);
 	free(s->vflag);
 	free(s);
 }
@@ -573,7 +630,10 @@ static s_scratch *s_scratch_new(size_t h, size_t v)
 	s->dest = calloc(v, sizeof(*s->dest));
 	s->dest_mib = calloc(v, sizeof(*s->dest_mib));
 	s->vflag = calloc(v, sizeof(*s->vflag));
-	if (!s->start || !s->wanted || !s->held || !s->swap || !s->price ||
+	s->blo = calloc(v, sizeof(*s->blo));
+	s->bhi = calloc(v, sizeof(*s->bhi));
+	if (!s->blo || !s->bhi ||
+	    !s->start || !s->wanted || !s->held || !s->swap || !s->price ||
 	    !s->load || !s->room || !s->horder || !s->hlist || !s->htmp ||
 	    !s->hflag || !s->tree_l || !s->tree_r || !s->tree_p || !s->hmode ||
 	    !s->hsum || !s->by_host || !s->vlist || !s->vtmp || !s->vaux ||
@@ -816,6 +876,7 @@ static void s_price_all(const market_params *p, const market_cluster *c,
 		memset(o, 0, sizeof(*o));
 		o->supply = c->hosts[h].capacity - c->hosts[h].reserve;
 		s->held[h] = 0;
+		s->wanted[h] = 0;
 		s->swap[h] = c->hosts[h].host_swap_mibps;
 	}
 	for (size_t i = 0; i < c->n_vms; i++) {
@@ -826,10 +887,11 @@ static void s_price_all(const market_params *p, const market_cluster *c,
 					? v->demand : market_vm_ceiling(v);
 
 		memset(a, 0, sizeof(*a));
-		a->want = market_vm_want(v);
+		a->want = s_want(p, v);
 		a->budget = market_vm_budget(p, v);
 		s->floor[i] = market_vm_floor(v);
 		o->wanted += a->want;
+		s->wanted[v->host] += market_vm_priced(v);
 		o->floor += s->floor[i];
 		if (reach > v->assigned)
 			s->held[v->host] += reach - v->assigned;
@@ -837,12 +899,11 @@ static void s_price_all(const market_params *p, const market_cluster *c,
 	}
 	for (size_t h = 0; h < c->n_hosts; h++) {
 		market_host_out *o = &r->hosts[h];
-		o->utilization = (double)o->wanted / (double)o->supply;
+		o->utilization = (double)s->wanted[h] / (double)o->supply;
 		o->balloon_pressure = (double)s->held[h] / (double)o->supply;
 		o->swap_pressure = s->swap[h] / p->swap_norm_mibps;
 		o->price = market_price(p, o->utilization, o->balloon_pressure,
 					o->swap_pressure);
-		s->wanted[h] = o->wanted;
 		s->price[h] = o->price;
 	}
 }
@@ -869,13 +930,14 @@ typedef struct s_host_vms {
 	size_t n;
 } s_host_vms;
 
-/* Allocation of VM i at t = 1/lambda, clamped to [floor, want]. */
+/* Allocation of VM i at t = 1/lambda, clamped to this phase's bounds
+ * [blo, bhi]. */
 static double s_alloc_at(const market_cluster *c, const market_result *r,
 			 const s_scratch *s, uint32_t i, double t, double k)
 {
 	double x = s_cost_inv(r->awards[i].budget * t,
 			      (double)c->vms[i].demand, k);
-	double lo = (double)s->floor[i], hi = (double)r->awards[i].want;
+	double lo = (double)s->blo[i], hi = (double)s->bhi[i];
 
 	return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -892,8 +954,8 @@ static double s_alloc_sum(const market_cluster *c, const market_result *r,
 
 /* Bisection on t = 1/lambda: returns the largest t found with
  * sum(alloc(t)) <= supply. alloc is non-decreasing and continuous in t;
- * alloc(0) = floors (fit, by the caller's check) and at t_hi every VM is
- * at its want (do not fit, by the caller's check). */
+ * alloc(0) = the lower bounds (fit, by the caller's check) and at t_hi
+ * every VM is at its upper bound (do not fit, by the caller's check). */
 static double s_bisect(const market_cluster *c, const market_result *r,
 		       const s_scratch *s, s_host_vms hv, double supply,
 		       double k)
@@ -902,9 +964,9 @@ static double s_bisect(const market_cluster *c, const market_result *r,
 
 	for (size_t j = 0; j < hv.n; j++) {
 		uint32_t i = hv.idx[j];
-		double cw = s_cost((double)r->awards[i].want,
+		double cw = s_cost((double)s->bhi[i],
 				   (double)c->vms[i].demand, k);
-		double t = cw / r->awards[i].budget; /* reaches want */
+		double t = cw / r->awards[i].budget; /* reaches bhi */
 		if (t > hi)
 			hi = t;
 	}
@@ -921,9 +983,10 @@ static double s_bisect(const market_cluster *c, const market_result *r,
 	return lo;
 }
 
-/* Hands out `left` MiB to VMs below want, one MiB each per pass (more when
- * the leftover is large), in order of value per taxed MiB of the next MiB,
- * then weight, shares, id. Uses s->vlist, s->vtmp, s->dkey. */
+/* Hands out `left` MiB to VMs below their upper bound, one MiB each per
+ * pass (more when the leftover is large), in order of value per taxed MiB
+ * of the next MiB, then weight, shares, id. Uses s->vlist, s->vtmp,
+ * s->dkey. */
 static void s_hand_out(const market_cluster *c, market_result *r,
 		       s_scratch *s, s_host_vms hv, int64_t left, double k)
 {
@@ -941,13 +1004,13 @@ static void s_hand_out(const market_cluster *c, market_result *r,
 	while (left > 0) {
 		int64_t below = 0, each;
 		for (size_t j = 0; j < hv.n; j++)
-			below += r->awards[L[j]].target < r->awards[L[j]].want;
+			below += r->awards[L[j]].target < s->bhi[L[j]];
 		if (below == 0)
 			return;
 		each = left / below > 0 ? left / below : 1;
 		for (size_t j = 0; j < hv.n && left > 0; j++) {
 			market_award *a = &r->awards[L[j]];
-			int64_t give = a->want - a->target;
+			int64_t give = s->bhi[L[j]] - a->target;
 			give = give < each ? give : each;
 			give = give < left ? give : left;
 			a->target += give;
@@ -956,33 +1019,32 @@ static void s_hand_out(const market_cluster *c, market_result *r,
 	}
 }
 
-/* Takes `excess` MiB back, never below floors, in host order. The caller
- * guarantees the floors fit. */
+/* Takes `excess` MiB back, never below the lower bounds, in host order.
+ * The caller guarantees the lower bounds fit. */
 static void s_trim(market_result *r, const s_scratch *s, s_host_vms hv,
 		   int64_t excess)
 {
 	for (size_t j = 0; j < hv.n && excess > 0; j++) {
 		market_award *a = &r->awards[hv.idx[j]];
-		int64_t take = a->target - s->floor[hv.idx[j]];
+		int64_t take = a->target - s->blo[hv.idx[j]];
 		take = take < excess ? take : excess;
 		a->target -= take;
 		excess -= take;
 	}
 }
 
-/* Shortage on host h (wants do not fit, floors do): targets sum to supply
- * exactly. Returns the clearing price lambda. */
-static double s_clear_shortage(const market_params *p,
-			       const market_cluster *c, market_result *r,
-			       s_scratch *s, s_host_vms hv, int64_t supply)
+/* One phase of a shortage: targets in [blo, bhi] summing to supply
+ * exactly (sum(blo) <= supply < sum(bhi)). Returns t = 1/lambda. */
+static double s_clear_phase(const market_cluster *c, market_result *r,
+			    s_scratch *s, s_host_vms hv, int64_t supply,
+			    double k)
 {
-	double k = 1.0 / (1.0 - p->idle_tax);
 	double t = s_bisect(c, r, s, hv, (double)supply, k);
 	int64_t sum = 0;
 
 	for (size_t j = 0; j < hv.n; j++) {
 		uint32_t i = hv.idx[j];
-		/* floor() of a value in [floor, want] stays in range */
+		/* floor() of a value in [blo, bhi] stays in range */
 		r->awards[i].target = (int64_t)s_alloc_at(c, r, s, i, t, k);
 		sum += r->awards[i].target;
 	}
@@ -990,6 +1052,38 @@ static double s_clear_shortage(const market_params *p,
 		s_hand_out(c, r, s, hv, supply - sum, k);
 	else if (sum > supply) /* only if rounding of the sum misled bisection */
 		s_trim(r, s, hv, sum - supply);
+	return t;
+}
+
+/* What VM i needs before any buffer: its demand, within [floor, want]. */
+static int64_t s_need(const market_cluster *c, const market_result *r,
+		      const s_scratch *s, uint32_t i)
+{
+	return s_clamp64(c->vms[i].demand, s->floor[i], r->awards[i].want);
+}
+
+/* Shortage on host h (wants do not fit, floors do): targets sum to supply
+ * exactly. Demand comes first (docs/market.md, "Clearing"): if the VMs'
+ * needs (demand within [floor, want]) do not fit, they share the supply
+ * between floor and need, by budget; if they do, every VM gets its need
+ * and the rest goes to buffers, between need and want, by budget with the
+ * idle tax. Returns the clearing price lambda. */
+static double s_clear_shortage(const market_params *p,
+			       const market_cluster *c, market_result *r,
+			       s_scratch *s, s_host_vms hv, int64_t supply)
+{
+	double k = 1.0 / (1.0 - p->idle_tax), t;
+	int64_t need = 0;
+
+	for (size_t j = 0; j < hv.n; j++)
+		need += s_need(c, r, s, hv.idx[j]);
+	for (size_t j = 0; j < hv.n; j++) {
+		uint32_t i = hv.idx[j];
+		int64_t n = s_need(c, r, s, i);
+		s->blo[i] = need > supply ? s->floor[i] : n;
+		s->bhi[i] = need > supply ? n : r->awards[i].want;
+	}
+	t = s_clear_phase(c, r, s, hv, supply, k);
 	return t > 0 ? 1.0 / t : 0.0;
 }
 
@@ -1202,36 +1296,46 @@ typedef struct s_offer {
 	uint32_t host;
 	double price;
 	double cost;
+	int64_t mib; /* what the VM holds there */
 } s_offer;
 
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
- * own (the first of the price index); skips hosts without room for its
- * want. Returns the cheapest offer, host MARKET_NO_HOST if none. */
+ * own (the first of the price index). A host is a destination only if the
+ * VM's need (demand within [floor, want]) fits in what it has left and the
+ * VM's priced demand keeps it below migrate_util, so that the move does
+ * not make a host the next one to sell VMs away (no ping-pong). The VM
+ * gets its want there, or all the room if that is less. Returns the
+ * cheapest offer, host MARKET_NO_HOST if none. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			    const market_result *r, s_scratch *s,
 			    const s_tree *idx, uint32_t i)
 {
 	const market_vm *v = &c->vms[i];
-	int64_t want = r->awards[i].want;
+	int64_t want = r->awards[i].want, need = s_need(c, r, s, i);
+	int64_t priced = market_vm_priced(v);
 	double move = p->migrate_cost_mib * p->price_base * (double)v->assigned;
-	s_offer best = { MARKET_NO_HOST, 0, 0 };
+	s_offer best = { MARKET_NO_HOST, 0, 0, 0 };
 	s_walk w = s_walk_start(idx, s->htmp);
 	uint32_t seen = 0, d;
 
 	while (seen < p->migrate_targets && (d = s_walk_next(&w)) != S_NIL) {
 		const market_host_out *o = &r->hosts[d];
+		int64_t room = o->supply - o->awarded;
 		if (d == v->host)
 			continue;
 		seen++;
-		if (o->supply - o->awarded < want)
+		if (room < need || (double)(s->wanted[d] + priced) >=
+					   p->migrate_util * (double)o->supply)
 			continue;
-		double pr = s_host_price(p, o->supply, s->wanted[d] + want,
+		int64_t get = want < room ? want : room;
+		double pr = s_host_price(p, o->supply, s->wanted[d] + priced,
 					 s->held[d], s->swap[d]);
-		double cost = (double)want * pr + move;
+		double cost = (double)get * pr + move;
 		if (best.host == MARKET_NO_HOST || cost < best.cost) {
 			best.host = d;
 			best.price = pr;
 			best.cost = cost;
+			best.mib = get;
 		}
 	}
 	return best;
@@ -1257,27 +1361,27 @@ static void s_accept(const market_params *p, const market_cluster *c,
 	rec->from_host = from;
 	rec->to_host = off.host;
 	rec->from_mib = v->assigned;
-	rec->to_mib = a->want;
+	rec->to_mib = off.mib;
 	rec->price_here = s->price[from];
 	rec->price_there = off.price;
 	rec->cost_here = cost_here;
 	rec->cost_there = off.cost;
 	s->dest[i] = off.host;
-	s->dest_mib[i] = a->want;
+	s->dest_mib[i] = off.mib;
 
 	if (c->hosts[from].online)
 		s_tree_erase(idx, from);
 	s_tree_erase(idx, off.host);
 	r->hosts[from].awarded -= a->target;
-	s->wanted[from] -= a->want;
+	s->wanted[from] -= market_vm_priced(v);
 	if (reach > v->assigned)
 		s->held[from] -= reach - v->assigned;
 	s->swap[from] -= v->guest_swap_mibps;
 	s->price[from] = s_host_price(p, r->hosts[from].supply,
 				      s->wanted[from], s->held[from],
 				      s->swap[from]);
-	r->hosts[off.host].awarded += a->want;
-	s->wanted[off.host] += a->want;
+	r->hosts[off.host].awarded += off.mib;
+	s->wanted[off.host] += market_vm_priced(v);
 	s->price[off.host] = s_host_price(p, r->hosts[off.host].supply,
 					  s->wanted[off.host],
 					  s->held[off.host],
@@ -1287,24 +1391,62 @@ static void s_accept(const market_params *p, const market_cluster *c,
 	s_tree_insert(idx, off.host);
 }
 
-/* Considers every VM of host h, largest shortfall (want - target) first,
- * then by id. Returns the number of migrations accepted. */
+/* How much host h is over: its wants above what it sells, or its priced
+ * demand above migrate_util of it, whichever is more (0 if neither). */
+static double s_excess(const market_params *p, const market_result *r,
+		       const s_scratch *s, uint32_t h, int64_t wants)
+{
+	double sup = (double)r->hosts[h].supply;
+	double over = (double)wants - sup;
+	double risk = (double)s->wanted[h] - p->migrate_util * sup;
+
+	over = over > risk ? over : risk;
+	return over > 0 ? over : 0;
+}
+
+/* Orders the VMs of host h for selling away (docs/market.md, "Migration"):
+ * by the excess a move removes (the VM's want or priced demand, at most the
+ * host's excess) per MiB copied, times the buyer's budget (its weight,
+ * shares and suffering), then weight, shares, id. Fills s->vlist[0..n). */
+static void s_sell_order(const market_cluster *c, const market_result *r,
+			 s_scratch *s, uint32_t h, double excess)
+{
+	s_ctx ctx = { c, s->dkey, NULL };
+	size_t n = s->start[h + 1] - s->start[h];
+
+	for (size_t j = 0; j < n; j++) {
+		uint32_t i = s->by_host[s->start[h] + j];
+		const market_vm *v = &c->vms[i];
+		int64_t p = market_vm_priced(v), w = r->awards[i].want;
+		double gone = (double)(p > w ? p : w);
+		double moved = v->assigned > 1 ? (double)v->assigned : 1.0;
+		s->vlist[j] = i;
+		if (gone > excess)
+			gone = excess;
+		s->dkey[i] = gone / moved * r->awards[i].budget;
+	}
+	s_sort(s->vlist, s->vtmp, n, s_less_rho, &ctx);
+}
+
+/* Sells VMs of host h away while it is over (s_excess), best move first
+ * (s_sell_order). Returns the number of migrations accepted. */
 static uint32_t s_migrate_host(const market_params *p,
 			       const market_cluster *c, market_result *r,
 			       s_scratch *s, s_tree *idx, uint32_t h,
 			       int64_t round, uint32_t budget)
 {
-	s_ctx ctx = { c, NULL, s->ikey };
 	size_t n = s->start[h + 1] - s->start[h];
+	int64_t wants = 0;
 	uint32_t done = 0;
+	double excess;
 
-	for (size_t j = 0; j < n; j++) {
-		uint32_t i = s->by_host[s->start[h] + j];
-		s->vlist[j] = i;
-		s->ikey[i] = r->awards[i].want - r->awards[i].target;
-	}
-	s_sort(s->vlist, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
-	for (size_t j = 0; j < n && done < budget; j++) {
+	for (size_t j = 0; j < n; j++)
+		wants += r->awards[s->by_host[s->start[h] + j]].want;
+	excess = s_excess(p, r, s, h, wants);
+	if (!(excess > 0))
+		return 0;
+	s_sell_order(c, r, s, h, excess);
+	for (size_t j = 0; j < n && done < budget && excess > 0; j++) {
 		uint32_t i = s->vlist[j];
 		int64_t want = r->awards[i].want;
 		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
@@ -1315,6 +1457,8 @@ static uint32_t s_migrate_host(const market_params *p,
 		    off.cost > (1.0 - p->migrate_gain) * cost_here)
 			continue;
 		s_accept(p, c, r, s, idx, i, off, cost_here);
+		wants -= want;
+		excess = s_excess(p, r, s, h, wants);
 		done++;
 	}
 	return done;

@@ -49,6 +49,11 @@ typedef struct market_params {
 	double idle_tax;          /* ESX idle memory tax rate, 0 <= tax < 1 */
 	double budget_pressure_gain; /* budget gain per unit of pressure above 100 */
 	double budget_swap_gain;  /* budget gain per unit of guest swap pressure */
+	double risk_headroom;     /* want += this * demand_rise_rms: the price
+	                           * of risk, headroom for a decision that
+	                           * acts on a report one round old */
+	double risk_rounds;       /* memory of demand_rise_rms, in rounds:
+	                           * the weight of a new rise is 1/this */
 
 	/* resize hysteresis */
 	int64_t resize_min_mib; /* changes smaller than this are not actions */
@@ -93,6 +98,12 @@ typedef struct market_vm {
 
 	/* cooldown state, in rounds (MARKET_NEVER if never) */
 	int64_t last_migrated;
+
+	/* Volatility of the demand: the root mean square of its recent rises
+	 * from one observation to the next, MiB (0: steady or not known).
+	 * The caller keeps the history (docs/market.md, "Buyers"); the
+	 * round adds risk_headroom times this to the VM's want. */
+	double demand_rise_rms;
 } market_vm;
 
 /* A seller: one host. */
@@ -126,7 +137,9 @@ typedef struct market_host_out {
 	                         * to_mib of VMs migrating here; <= supply when
 	                         * floor <= supply, or when the floors the VMs
 	                         * hold (min(floor, assigned)) fit */
-	double utilization;     /* wanted / supply (may exceed 1) */
+	double utilization;     /* sum of market_vm_priced() / supply: demand
+	                         * plus buffer, floors not counted (may
+	                         * exceed 1) */
 	double balloon_pressure; /* shortfall held back from VMs / supply */
 	double swap_pressure;   /* (host swap + guest swap) / swap_norm_mibps */
 	double price;           /* seller's ask, credits per MiB */
@@ -252,6 +265,19 @@ int64_t market_vm_ceiling(const market_vm *v);
 
 /* demand * (1 + buffer_pct/100), clamped to [floor, ceiling]. */
 int64_t market_vm_want(const market_vm *v);
+
+/* Folds one new observation of a VM's demand into v->demand_rise_rms:
+ * the rise from prev_demand (0 if it fell) enters an exponentially
+ * weighted mean of squares with weight 1/risk_rounds. The caller calls it
+ * once per observation, before setting v->demand = now_demand or after
+ * (only the two figures are read). */
+void market_vm_rise_update(const market_params *p, market_vm *v,
+			   int64_t prev_demand, int64_t now_demand);
+
+/* What prices see of a VM: demand * (1 + buffer_pct/100), capped at the
+ * ceiling but NOT raised to the floor (Minimums are an admission matter,
+ * not demand: docs/market.md, "Sellers"). */
+int64_t market_vm_priced(const market_vm *v);
 
 /* demand / assigned * 100; 0 demand gives 0, 0 assigned gives +inf-safe
  * large value (documented). */

@@ -22,6 +22,8 @@ typedef struct sim_vmx {
 	int moved;          /* migrated in this interval (not a resize) */
 	int64_t admitted_min; /* Minimum when placed: a running VM's floor never
 	                       * rises, so floors that fitted keep fitting */
+	int seen;            /* market: seen_demand is set */
+	int64_t seen_demand; /* market: the demand it saw last */
 } sim_vmx;
 
 typedef struct sim_state {

@@ -6,9 +6,30 @@
 #include "policy.h"
 #include "banned.h"
 
+/* The volatility every market VM carries (market_vm_rise_update), from
+ * the demand the policy sees, as the broker keeps it from the bids. */
+static void track_rises(sim_state *s)
+{
+	for (size_t i = 0; i < s->n_vms; i++) {
+		market_vm *v = &s->vms[i];
+		sim_vmx *x = &s->x[i];
+		if (!x->alive) {
+			x->seen = 0;
+			v->demand_rise_rms = 0;
+			continue;
+		}
+		if (x->seen)
+			market_vm_rise_update(&s->cfg->market, v,
+					      x->seen_demand, v->demand);
+		x->seen = 1;
+		x->seen_demand = v->demand;
+	}
+}
+
 int policy_market_step(sim_state *s, char *err, size_t errlen)
 {
 	size_t n = 0;
+	track_rises(s);
 	for (size_t i = 0; i < s->n_vms; i++) {
 		if (!s->x[i].placed)
 			continue;

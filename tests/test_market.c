@@ -533,10 +533,11 @@ static void test_clear_shortage_weight(void **state)
 	b.weight = 2000;
 	shortage_pair(&a, &b, t, &lambda);
 	assert_true(t[0] > t[1]);
-	/* budgets 1.6 and 0.4: 1.6 t would exceed A's demand, so A's last
-	 * MiB are idle and taxed: t = 3750, A = 4000 + (6000 - 4000) / 4 */
-	assert_int_equal(t[0], 4500);
-	assert_int_equal(t[1], 1500);
+	/* demands (8000) do not fit 6000: both are funded up to demand only,
+	 * by budget (1.6 and 0.4): A reaches its demand, B gets the rest;
+	 * no buffer is funded while a demand is not */
+	assert_int_equal(t[0], 4000);
+	assert_int_equal(t[1], 2000);
 	/* equal weights: equal split, ties do not favour an index */
 	b.weight = 8000;
 	shortage_pair(&a, &b, t, &lambda);
@@ -561,40 +562,66 @@ static void test_clear_shortage_pressure(void **state)
 	assert_true(t[1] > t[0]);
 }
 
-/* A: idle (demand 1000, want 2000, budget 2); B: busy (demand 3000, want
- * 3000, budget 1); supply 3500. Without the tax A keeps its whole buffer
- * (2000/1500); with the 75 % tax idle MiB cost 4 and A gives them up
- * first (about 1667/1833). */
-static void test_clear_idle_tax(void **state)
+/* Demand first (docs/market.md, "Clearing"). A: idle (demand 1000, want
+ * 2000, budget 2); B: busy (demand 3000, want 3000, budget 1). With 3500
+ * to sell the demands (4000) do not fit: A's buffer gives way to B's
+ * demand whatever A's budget and the tax: A 1000, B 2500. With 4500 the
+ * demands fit and the rest goes to buffers: A 1500, B 3000. */
+static void test_clear_demand_first(void **state)
 {
 	market_params p = raw_params();
 	market_host h[1] = { mkhost(0, 3500) };
 	market_vm v[2] = { mkvm(0, 0, 1000, 1000), mkvm(1, 0, 3000, 3000) };
 	market_result r;
-	int64_t no_tax[2];
 
 	(void)state;
 	v[0].buffer_pct = 100;
 	v[0].shares = 2000;
 	v[1].buffer_pct = 0;
-	p.idle_tax = 0;
+	for (int tax = 0; tax < 2; tax++) {
+		p.idle_tax = tax ? 0.75 : 0;
+		run(&p, h, 1, v, 2, 0, &r);
+		assert_int_equal(r.awards[0].target, 1000);
+		assert_int_equal(r.awards[1].target, 2500);
+		market_result_release(&r);
+	}
+	h[0] = mkhost(0, 4500);
 	run(&p, h, 1, v, 2, 0, &r);
-	no_tax[0] = r.awards[0].target;
-	no_tax[1] = r.awards[1].target;
-	assert_int_equal(no_tax[0], 2000);
-	assert_int_equal(no_tax[1], 1500);
+	assert_int_equal(r.awards[0].target, 1500);
+	assert_int_equal(r.awards[1].target, 3000);
 	market_result_release(&r);
+}
 
-	p.idle_tax = 0.75;
-	run(&p, h, 1, v, 2, 0, &r);
-	assert_true(r.awards[0].target < no_tax[0]);
-	assert_true(r.awards[1].target > no_tax[1]);
-	assert_true(llabs(r.awards[0].target - 1667) <= 1);
-	assert_true(llabs(r.awards[1].target - 1833) <= 1);
-	assert_int_equal(r.awards[0].target + r.awards[1].target, 3500);
-	/* A still keeps its active memory: only idle memory was taken */
-	assert_true(r.awards[0].target >= v[0].demand);
-	market_result_release(&r);
+/* The idle tax among buffers, once every demand is funded. A: demand
+ * 1000, want 3000, budget 2; C: demand 3000, want 5000, budget 1; 5000 to
+ * sell, so 1000 MiB of buffer for 4000 wanted. Without the tax shares per
+ * MiB are equal: A = 2 t, C = t, with A + C = 5000 and C >= 3000: A 2000,
+ * C 3000. With the tax (k = 4) a MiB above demand costs 4: A = 1000 +
+ * (2 t - 1000) / 4 and C = 3000 + (t - 3000) / 4, so C's buffer is no
+ * cheaper than A's and both get some: t = 3000 gives A 2250, C 3000 (5250),
+ * so C stays at 3000 and A at 2000 too -- the tax changes who pays, the
+ * demand-first rule already protects C. Checked: the split and that no
+ * VM falls below its demand. */
+static void test_clear_idle_tax(void **state)
+{
+	market_params p = raw_params();
+	market_host h[1] = { mkhost(0, 5000) };
+	market_vm v[2] = { mkvm(0, 0, 1000, 1000), mkvm(1, 0, 3000, 3000) };
+	market_result r;
+
+	(void)state;
+	v[0].buffer_pct = 200;
+	v[0].shares = 2000;
+	v[1].buffer_pct = 67;
+	for (int tax = 0; tax < 2; tax++) {
+		p.idle_tax = tax ? 0.75 : 0;
+		run(&p, h, 1, v, 2, 0, &r);
+		assert_int_equal(r.awards[0].target + r.awards[1].target, 5000);
+		assert_true(r.awards[0].target >= v[0].demand);
+		assert_true(r.awards[1].target >= v[1].demand);
+		assert_true(llabs(r.awards[0].target - 2000) <= 1);
+		market_result_release(&r);
+	}
 }
 
 /* Floors never violated in a shortage; leftover MiB go by value. */
@@ -1068,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_clear_shortage_weight),
 		cmocka_unit_test(test_clear_shortage_pressure),
 		cmocka_unit_test(test_clear_idle_tax),
+		cmocka_unit_test(test_clear_demand_first),
 		cmocka_unit_test(test_clear_shortage_floors),
 		cmocka_unit_test(test_clear_infeasible),
 		cmocka_unit_test(test_hysteresis_small),
