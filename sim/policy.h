@@ -92,6 +92,14 @@ void sim_sum_resident(sim_state *s);
  * lag_restore(); mig_unhide(); mig_commit(); check and measure.
  */
 
+/* A policy step: sets assigned (and host, to migrate) of the placed VMs. */
+typedef int (*sim_step_fn)(sim_state *s, char *err, size_t errlen);
+
+/* sim_run() with any policy step, VMs admitted as `placement` admits them:
+ * how the tests drive the engine with a scripted policy. */
+int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
+		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen);
+
 /* Allocate the lag ring (lag_steps + 1 observations per VM). Returns 0, or
  * -1 out of memory. Freed by lag_free(). */
 int lag_init(sim_state *s);

@@ -483,7 +483,8 @@ int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,
 
 /* One step of policy p at time now (policy.h gives the order). */
 static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
-		    int64_t now, sim_metrics *out, char *err, size_t errlen)
+		    sim_step_fn step, int64_t now, sim_metrics *out, char *err,
+		    size_t errlen)
 {
 	update_vms(s, t, now);
 	lag_record(s);
@@ -492,7 +493,7 @@ static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
 	mig_snapshot(s);
 	mig_hide(s);
 	lag_apply(s);
-	int rc = policy_steps[p](s, err, errlen);
+	int rc = step(s, err, errlen);
 	lag_restore(s);
 	mig_unhide(s);
 	if (rc != 0)
@@ -508,13 +509,20 @@ static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen)
 {
-	sim_state s;
-	int rc = -1;
 	memset(out, 0, sizeof(*out));
 	if ((unsigned)p >= SIM_N_POLICIES) {
 		snprintf(err, errlen, "unknown policy %d", (int)p);
 		return -1;
 	}
+	return sim_run_step(c, t, p, policy_steps[p], out, err, errlen);
+}
+
+int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
+		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen)
+{
+	sim_state s;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
 	if (check_run(c, t, err, errlen) != 0)
 		return -1;
 	if (state_init(&s, c, t) != 0) { /* it freed what it had */
@@ -522,7 +530,7 @@ int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 		return -1;
 	}
 	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s)
-		if (sim_step(&s, t, p, now, out, err, errlen) != 0)
+		if (sim_step(&s, t, placement, step, now, out, err, errlen) != 0)
 			goto out;
 	finish(out, &s);
 	rc = 0;
