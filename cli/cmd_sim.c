@@ -29,6 +29,17 @@ static const char sim_usage[] =
 	"  --minimum-mib M    each VM's Minimum, capped at provisioned (default 512)\n"
 	"  --startup-mib M    each VM's Startup, capped at provisioned (default 1024)\n"
 	"  --buffer PCT       each VM's memory Buffer % (default 20)\n"
+	"  --lag-steps N      policies decide on what was seen N steps ago\n"
+	"                     (default 1: a broker acts on the last reports)\n"
+	"  --migration MODEL  precopy (default): moves take time, hold memory on\n"
+	"                     both hosts and are limited per host; instant: free\n"
+	"  --migrate-mibps B  bandwidth of one migration, MiB/s (default 1100,\n"
+	"                     10 GbE)\n"
+	"  --dirty-mibps D    guest dirty rate besides its growth, MiB/s\n"
+	"                     (default 100)\n"
+	"  --downtime-ms MS   stop-and-copy once the rest fits (default 300)\n"
+	"  --migrations-per-host K  moves in or out of a host at once (default 2)\n"
+	"  --return-hours H   a move back within H hours is a return (default 24)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
 	"  --json             print JSON instead of a table\n"
@@ -79,7 +90,8 @@ static int parse_policies(struct sim_args *a, const char *list)
 }
 
 enum { O_HOST_GIB = 256, O_RESERVE, O_MINIMUM, O_STARTUP, O_BUFFER, O_PARAM,
-       O_PARAMS, O_JSON, O_VMS, O_STEP };
+       O_PARAMS, O_JSON, O_VMS, O_STEP, O_LAG, O_MIGRATION, O_MIG_MIBPS,
+       O_DIRTY, O_DOWNTIME, O_PER_HOST, O_RETURN };
 
 static const struct option sim_options[] = {
 	{ "trace", required_argument, NULL, 't' },
@@ -92,12 +104,66 @@ static const struct option sim_options[] = {
 	{ "minimum-mib", required_argument, NULL, O_MINIMUM },
 	{ "startup-mib", required_argument, NULL, O_STARTUP },
 	{ "buffer", required_argument, NULL, O_BUFFER },
+	{ "lag-steps", required_argument, NULL, O_LAG },
+	{ "migration", required_argument, NULL, O_MIGRATION },
+	{ "migrate-mibps", required_argument, NULL, O_MIG_MIBPS },
+	{ "dirty-mibps", required_argument, NULL, O_DIRTY },
+	{ "downtime-ms", required_argument, NULL, O_DOWNTIME },
+	{ "migrations-per-host", required_argument, NULL, O_PER_HOST },
+	{ "return-hours", required_argument, NULL, O_RETURN },
 	{ "param", required_argument, NULL, O_PARAM },
 	{ "params", no_argument, NULL, O_PARAMS },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The options of the lag and the migration model. Returns CLI_OK,
+ * CLI_USAGE (message printed), or -1 if opt is not one of them. */
+static int apply_model_option(sim_config *c, int opt, const char *arg)
+{
+	char err[256];
+	int64_t v = 0;
+	const char *flag = NULL;
+	int rc = 0;
+	switch (opt) {
+	case O_MIGRATION:
+		if (strcmp(arg, "precopy") != 0 && strcmp(arg, "instant") != 0)
+			return bad_value("--migration", "must be 'precopy' or 'instant'");
+		c->migration_instant = strcmp(arg, "instant") == 0;
+		return CLI_OK;
+	case O_LAG:
+		flag = "--lag-steps";
+		rc = cli_parse_i64(arg, 0, 1000, &v, err, sizeof(err));
+		c->lag_steps = (uint32_t)v;
+		break;
+	case O_MIG_MIBPS:
+		flag = "--migrate-mibps";
+		rc = cli_parse_double(arg, 1, 1e6, &c->migrate_mibps, err, sizeof(err));
+		break;
+	case O_DIRTY:
+		flag = "--dirty-mibps";
+		rc = cli_parse_double(arg, 0, 1e6, &c->dirty_mibps, err, sizeof(err));
+		break;
+	case O_DOWNTIME:
+		flag = "--downtime-ms";
+		rc = cli_parse_double(arg, 1, 60000, &c->downtime_ms, err, sizeof(err));
+		break;
+	case O_PER_HOST:
+		flag = "--migrations-per-host";
+		rc = cli_parse_i64(arg, 1, 64, &v, err, sizeof(err));
+		c->migrate_per_host = (uint32_t)v;
+		break;
+	case O_RETURN:
+		flag = "--return-hours";
+		rc = cli_parse_i64(arg, 0, 365 * 24, &v, err, sizeof(err));
+		c->return_window_s = v * 3600;
+		break;
+	default:
+		return -1;
+	}
+	return rc == 0 ? CLI_OK : bad_value(flag, err);
+}
 
 /* Apply one parsed option. Returns CLI_OK or CLI_USAGE (message printed). */
 static int apply_option(struct sim_args *a, int opt, const char *arg)
@@ -106,7 +172,10 @@ static int apply_option(struct sim_args *a, int opt, const char *arg)
 	int64_t v = 0;
 	sim_config *c = &a->cfg;
 	const char *flag = NULL;
-	int rc = 0;
+	int rc = apply_model_option(c, opt, arg);
+	if (rc != -1)
+		return rc;
+	rc = 0;
 	switch (opt) {
 	case 't': a->trace = arg; return CLI_OK;
 	case 'p': return parse_policies(a, arg);

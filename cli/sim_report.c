@@ -25,6 +25,13 @@ GETTER(guest_swap, m->guest_swap_gib)
 GETTER(host_swap, m->host_swap_gib_h)
 GETTER(resizes, m->resizes)
 GETTER(migrations, m->migrations)
+GETTER(deferred, m->mig_deferred)
+GETTER(no_room, m->mig_no_room)
+GETTER(no_converge, m->mig_no_converge)
+GETTER(returns, m->return_migrations)
+GETTER(gib_moved, m->gib_moved)
+GETTER(migration_s, m->migration_s)
+GETTER(double_held, m->double_held_gib_h)
 GETTER(held, m->held_gib_avg)
 GETTER(saved, m->saved_share * 100.0)
 GETTER(peak, m->peak_host_util * 100.0)
@@ -39,6 +46,13 @@ static const struct metric metrics[] = {
 	{ "host swap (GiB-h)", "host_swap_gib_h", get_host_swap, 1, 0 },
 	{ "resizes", "resizes", get_resizes, 0, 1 },
 	{ "migrations", "migrations", get_migrations, 0, 1 },
+	{ "  deferred: K moves at a host", "migrations_deferred", get_deferred, 0, 1 },
+	{ "  refused: no room at destination", "migrations_no_room", get_no_room, 0, 1 },
+	{ "  refused: would not converge", "migrations_no_converge", get_no_converge, 0, 1 },
+	{ "  return migrations (back <= 24 h)", "return_migrations", get_returns, 0, 1 },
+	{ "  memory moved (GiB)", "gib_moved", get_gib_moved, 1, 0 },
+	{ "  migration time (s)", "migration_s", get_migration_s, 0, 0 },
+	{ "  double-held memory (GiB-h)", "double_held_gib_h", get_double_held, 1, 0 },
 	{ "memory held, mean (GiB)", "held_gib_avg", get_held, 1, 0 },
 	{ "saved vs provisioned (%)", "saved_pct", get_saved, 1, 0 },
 	{ "peak host utilization (%)", "peak_host_util_pct", get_peak, 1, 0 },
@@ -79,6 +93,16 @@ static void print_header(const sim_report *r, FILE *out)
 	fprintf(out, "cluster    %u hosts x %lld GiB (%lld MiB reserved each)\n",
 		r->cfg->n_hosts, (long long)(r->cfg->host_mib / 1024),
 		(long long)r->cfg->host_reserve_mib);
+	if (r->cfg->migration_instant)
+		fprintf(out, "model      decisions lag %u step(s); migrations "
+			"instant and free\n", r->cfg->lag_steps);
+	else
+		fprintf(out, "model      decisions lag %u step(s); pre-copy "
+			"migrations at %.0f MiB/s, dirty %.0f MiB/s + growth, "
+			"downtime %.0f ms, %u per host at once\n",
+			r->cfg->lag_steps, r->cfg->migrate_mibps,
+			r->cfg->dirty_mibps, r->cfg->downtime_ms,
+			r->cfg->migrate_per_host);
 	fprintf(out, "quirks     zero capacity rows %llu, VMs without capacity %llu, "
 		"usage above capacity %llu, non-increasing timestamps dropped %llu,\n"
 		"           irregular steps %llu, capacity changes %llu, short-lived VMs %llu, "
@@ -174,6 +198,11 @@ int sim_report_json(const sim_report *r, FILE *out)
 	json_object_object_add(cluster, "step_s", json_object_new_int64(r->cfg->step_s));
 	json_object_object_add(root, "cluster", cluster);
 	json_object_object_add(root, "quirks", quirks_json(&r->trace->quirks));
+	json_object_object_add(root, "lag_steps",
+			       json_object_new_uint64(r->cfg->lag_steps));
+	json_object_object_add(root, "migration",
+			       json_object_new_string(r->cfg->migration_instant
+							      ? "instant" : "precopy"));
 	json_object_object_add(root, "lower_bound_gib_h",
 			       json_object_new_double(r->lower_bound_gib_h));
 	for (size_t p = 0; p < r->n_rows; p++)

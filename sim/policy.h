@@ -11,6 +11,9 @@
 #include "market.h"
 #include "sim.h"
 
+/* How many of the hosts a VM left are remembered for return migrations. */
+#define SIM_LEFT_HOSTS 4
+
 /* Per-VM simulator state beside the market's view of the VM. */
 typedef struct sim_vmx {
 	int alive;          /* the trace has the VM at this time */
@@ -24,6 +27,13 @@ typedef struct sim_vmx {
 	                       * rises, so floors that fitted keep fitting */
 	int seen;            /* market: seen_demand is set */
 	int64_t seen_demand; /* market: the demand it saw last */
+	/* engine state (sim/migrate.c): the policies never touch it */
+	int64_t mig_done;   /* round the move in flight lands; -1: none */
+	uint32_t mig_dst;   /* where it goes */
+	int64_t mig_mib;    /* what it will hold there (reserved there now) */
+	int64_t prev_demand; /* true demand at the previous step; -1: not alive */
+	uint32_t left_host[SIM_LEFT_HOSTS]; /* the last hosts it left, */
+	int64_t left_t[SIM_LEFT_HOSTS];     /* and when (-1: unused) */
 } sim_vmx;
 
 typedef struct sim_state {
@@ -42,6 +52,27 @@ typedef struct sim_state {
 	market_vm *mvms;    /* compact copy of the placed VMs */
 	uint32_t *mmap;     /* mvms index -> vms index */
 	market_result res;
+	/* the engine's decision lag (sim/lag.c) */
+	size_t lag_slots;     /* lag_steps + 1 observations kept per VM */
+	int64_t *obs_demand;  /* [slot * n_vms + i]: demand seen at a step */
+	double *obs_swap;     /* guest swap rate seen at that step */
+	int64_t *obs_round;   /* the step it was seen at; -1: never */
+	int64_t *true_demand; /* the current step's, while a policy decides */
+	double *true_swap;
+	/* the engine's migrations (sim/migrate.c) */
+	int64_t *before;      /* per VM: assigned before the policy step, -1 if
+	                       * not placed */
+	int64_t *before_res;  /* resident before the policy step */
+	uint32_t *before_host;
+	int64_t *before_lm;   /* last_migrated before the policy step */
+	int64_t *inflight_in; /* per host: MiB reserved by moves into it */
+	uint32_t *moving;     /* per host: moves in or out in flight */
+	int64_t *scratch_h;   /* per host scratch */
+	int64_t *growth_h;    /* per host scratch */
+	size_t *want_vm;      /* the moves a policy step asked for: VM, */
+	uint32_t *want_host;  /* its new host */
+	int64_t *want_mib;    /* and what it was to hold there */
+	sim_metrics mig;      /* the migration counters, filled as it runs */
 	/* scratch for the allocators, n_vms entries each */
 	size_t *idx;
 	int64_t *lo, *hi, *out;
@@ -54,6 +85,52 @@ int64_t sim_host_supply(const sim_state *s, size_t h);
 /* Fill s->resident (sum of assigned minus host-swapped memory of each
  * host's placed VMs) for every host in one pass over the VMs. */
 void sim_sum_resident(sim_state *s);
+
+/*
+ * The engine around the policy step, so that every policy gets decision lag
+ * and the migration model without knowing of them (docs/simulator.md).
+ * A step runs: update the VMs from the trace; lag_record(); mig_advance();
+ * place arrivals; mig_snapshot(); mig_hide(); lag_apply(); the policy;
+ * lag_restore(); mig_unhide(); mig_commit(); check and measure.
+ */
+
+/* A policy step: sets assigned (and host, to migrate) of the placed VMs. */
+typedef int (*sim_step_fn)(sim_state *s, char *err, size_t errlen);
+
+/* sim_run() with any policy step, VMs admitted as `placement` admits them:
+ * how the tests drive the engine with a scripted policy. */
+int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
+		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen);
+
+/* Allocate the lag ring (lag_steps + 1 observations per VM). Returns 0, or
+ * -1 out of memory. Freed by lag_free(). */
+int lag_init(sim_state *s);
+void lag_free(sim_state *s);
+/* Keep the current step's demand and guest swap of every alive VM. */
+void lag_record(sim_state *s);
+/* Give each alive VM the demand and swap seen lag_steps ago (Startup and
+ * no swap if it was not alive then); keep the current ones aside. */
+void lag_apply(sim_state *s);
+/* Put the current step's demand and swap back, for the measurement. */
+void lag_restore(sim_state *s);
+
+/* Allocate the migration state. Returns 0, or -1 out of memory. */
+int mig_init(sim_state *s);
+void mig_free(sim_state *s);
+/* Land the moves due this step; drop those of VMs that left. */
+void mig_advance(sim_state *s);
+/* Record assigned, host and last_migrated of every VM. */
+void mig_snapshot(sim_state *s);
+/* Take the VMs in flight out of the policy's sight, their memory on the
+ * source counted as reserve there; mig_unhide() undoes it. */
+void mig_hide(sim_state *s);
+void mig_unhide(sim_state *s);
+/* Turn the host changes the policy made into moves: start, defer or refuse
+ * each, and give back what the sources still hold (docs/simulator.md). */
+void mig_commit(sim_state *s, int64_t now);
+/* What host h really sells now: capacity minus the configured reserve minus
+ * what moves into it hold there. */
+int64_t mig_supply(const sim_state *s, size_t h);
 
 /* One interval of each policy: sets assigned (and host, for migrations) of
  * every placed VM. Returns 0, or -1 with a message. */

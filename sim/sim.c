@@ -20,6 +20,10 @@ static const char *const policy_names[SIM_N_POLICIES] = {
  * has a gap of years. */
 #define SIM_MAX_STEPS 10000000ULL
 
+/* The lag ring keeps lag + 1 observations per VM: 1000 steps (3.5 days at
+ * 300 s) is far past any broker's delay and bounds that memory. */
+#define SIM_MAX_LAG_STEPS 1000
+
 typedef int (*policy_step_fn)(sim_state *s, char *err, size_t errlen);
 
 static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
@@ -59,6 +63,13 @@ void sim_config_default(sim_config *c)
 	c->vm_buffer_pct = 20;
 	c->vm_weight = 5000;
 	c->vm_shares = 1000;
+	c->lag_steps = 1;
+	c->migration_instant = 0;
+	c->migrate_mibps = 1100;
+	c->dirty_mibps = 100;
+	c->downtime_ms = 300;
+	c->migrate_per_host = 2;
+	c->return_window_s = 86400;
 	c->esx_max_balloon = 0.65;
 	c->threshold_util = 0.85;
 	market_params_default(&c->market);
@@ -85,6 +96,18 @@ int sim_config_validate(const sim_config *c, char *err, size_t errlen)
 		bad = "VM weight must be between 0 and 10000";
 	else if (c->vm_shares < 1 || c->vm_shares > 1000000)
 		bad = "VM shares must be between 1 and 1000000";
+	else if (c->lag_steps > SIM_MAX_LAG_STEPS)
+		bad = "lag must be between 0 and 1000 steps";
+	else if (!(c->migrate_mibps >= 1 && c->migrate_mibps <= 1e6))
+		bad = "migration bandwidth must be between 1 and 1000000 MiB/s";
+	else if (!(c->dirty_mibps >= 0 && c->dirty_mibps <= 1e6))
+		bad = "dirty rate must be between 0 and 1000000 MiB/s";
+	else if (!(c->downtime_ms >= 1 && c->downtime_ms <= 60000))
+		bad = "migration downtime must be between 1 and 60000 ms";
+	else if (c->migrate_per_host < 1 || c->migrate_per_host > 64)
+		bad = "migrations per host must be between 1 and 64";
+	else if (c->return_window_s < 0 || c->return_window_s > 365 * 86400)
+		bad = "return window must be between 0 and 365 days";
 	else if (!(c->esx_max_balloon >= 0 && c->esx_max_balloon <= 1))
 		bad = "esx max balloon must be between 0 and 1";
 	else if (!(c->threshold_util > 0 && c->threshold_util <= 1))
@@ -127,6 +150,8 @@ static void state_free(sim_state *s)
 	free(s->active);
 	free(s->resident);
 	free(s->wanted);
+	lag_free(s);
+	mig_free(s);
 	market_result_release(&s->res);
 	memset(s, 0, sizeof(*s));
 }
@@ -153,7 +178,8 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->wanted = calloc(nh, sizeof(*s->wanted));
 	if (!s->hosts || !s->vms || !s->x || !s->mvms || !s->mmap || !s->idx ||
 	    !s->lo || !s->hi || !s->out || !s->w || !s->active ||
-	    !s->resident || !s->wanted ||
+	    !s->resident || !s->wanted || lag_init(s) != 0 ||
+	    mig_init(s) != 0 ||
 	    market_result_init(&s->res, nh, nv) != 0) {
 		state_free(s);
 		return -1;
@@ -209,6 +235,7 @@ static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 			x->swapped = 0;
 			x->touched = 0;
 			x->prev_short = 0;
+			x->prev_demand = -1;
 			v->guest_swap_mibps = 0;
 			continue;
 		}
@@ -308,7 +335,7 @@ static int check_hosts(sim_state *s, char *err, size_t errlen)
 {
 	sim_sum_resident(s);
 	for (size_t h = 0; h < s->n_hosts; h++) {
-		int64_t r = s->resident[h], sup = sim_host_supply(s, h);
+		int64_t r = s->resident[h], sup = mig_supply(s, h);
 		if (r > sup) {
 			snprintf(err, errlen,
 				 "it put %lld MiB on host %zu which sells %lld "
@@ -320,8 +347,7 @@ static int check_hosts(sim_state *s, char *err, size_t errlen)
 	return 0;
 }
 
-static void measure(sim_state *s, sim_metrics *m, uint64_t refused,
-		    const int64_t *before)
+static void measure(sim_state *s, sim_metrics *m, uint64_t refused)
 {
 	const double hours = (double)s->cfg->step_s / 3600.0;
 	double held = 0, prov = 0;
@@ -346,19 +372,24 @@ static void measure(sim_state *s, sim_metrics *m, uint64_t refused,
 		x->prev_short = shortfall;
 		m->host_swap_gib_h += (double)x->swapped / 1024.0 * hours;
 		held += (double)eff;
-		if (x->placed && !x->moved && before[i] >= 0 &&
-		    before[i] != v->assigned)
+		if (x->placed && !x->moved && s->before[i] >= 0 &&
+		    s->before[i] != v->assigned)
 			m->resizes++;
 		x->moved = 0;
+		x->prev_demand = v->demand;
 	}
 	m->held_gib_avg += held / 1024.0;
 	m->provisioned_gib_avg += prov / 1024.0;
 	m->refused += refused;
+	double in_flight = 0;
 	for (size_t h = 0; h < s->n_hosts; h++) { /* check_hosts() summed */
-		double u = (double)s->resident[h] / (double)s->hosts[h].capacity;
+		double u = (double)(s->resident[h] + s->inflight_in[h]) /
+			   (double)s->hosts[h].capacity;
+		in_flight += (double)s->inflight_in[h];
 		if (u > m->peak_host_util)
 			m->peak_host_util = u;
 	}
+	m->double_held_gib_h += in_flight / 1024.0 * hours;
 	m->steps++;
 }
 
@@ -372,7 +403,13 @@ static void finish(sim_metrics *m, const sim_state *s)
 	}
 	if (m->provisioned_gib_avg > 0)
 		m->saved_share = 1.0 - m->held_gib_avg / m->provisioned_gib_avg;
-	m->migrations = s->migrations;
+	m->migrations = s->mig.migrations;
+	m->mig_deferred = s->mig.mig_deferred;
+	m->mig_no_room = s->mig.mig_no_room;
+	m->mig_no_converge = s->mig.mig_no_converge;
+	m->return_migrations = s->mig.return_migrations;
+	m->gib_moved = s->mig.gib_moved;
+	m->migration_s = s->mig.migration_s;
 	m->provision_signals = s->provision_signals;
 	m->suspend_signals = s->suspend_signals;
 }
@@ -444,39 +481,60 @@ int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,
 	return 0;
 }
 
+/* One step of policy p at time now (policy.h gives the order). */
+static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
+		    sim_step_fn step, int64_t now, sim_metrics *out, char *err,
+		    size_t errlen)
+{
+	update_vms(s, t, now);
+	lag_record(s);
+	mig_advance(s);
+	uint64_t refused = place_arrivals(s, p);
+	mig_snapshot(s);
+	mig_hide(s);
+	lag_apply(s);
+	int rc = step(s, err, errlen);
+	lag_restore(s);
+	mig_unhide(s);
+	if (rc != 0)
+		return -1;
+	mig_commit(s, now);
+	if (check_hosts(s, err, errlen) != 0)
+		return -1;
+	measure(s, out, refused);
+	s->round++;
+	return 0;
+}
+
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen)
 {
-	sim_state s;
-	int64_t *before = NULL;
-	int rc = -1;
 	memset(out, 0, sizeof(*out));
 	if ((unsigned)p >= SIM_N_POLICIES) {
 		snprintf(err, errlen, "unknown policy %d", (int)p);
 		return -1;
 	}
+	return sim_run_step(c, t, p, policy_steps[p], out, err, errlen);
+}
+
+int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
+		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen)
+{
+	sim_state s;
+	int rc = -1;
+	memset(out, 0, sizeof(*out));
 	if (check_run(c, t, err, errlen) != 0)
 		return -1;
-	if (state_init(&s, c, t) != 0 ||
-	    !(before = calloc(t->n_vms, sizeof(*before)))) {
+	if (state_init(&s, c, t) != 0) { /* it freed what it had */
 		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);
-		goto out;
+		return -1;
 	}
-	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s) {
-		update_vms(&s, t, now);
-		uint64_t refused = place_arrivals(&s, p);
-		for (size_t i = 0; i < s.n_vms; i++)
-			before[i] = s.x[i].placed ? s.vms[i].assigned : -1;
-		if (policy_steps[p](&s, err, errlen) != 0 ||
-		    check_hosts(&s, err, errlen) != 0)
+	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s)
+		if (sim_step(&s, t, placement, step, now, out, err, errlen) != 0)
 			goto out;
-		measure(&s, out, refused, before);
-		s.round++;
-	}
 	finish(out, &s);
 	rc = 0;
 out:
-	free(before);
 	state_free(&s);
 	return rc;
 }

@@ -43,6 +43,19 @@ typedef struct sim_config {
 	uint32_t vm_weight;     /* Hyper-V Weight */
 	uint32_t vm_shares;     /* ESX shares */
 
+	/* decision lag (docs/simulator.md, "Decision lag") */
+	uint32_t lag_steps;   /* policies decide on what was seen this many
+	                       * steps ago; 0: on the current step */
+
+	/* migration model (docs/simulator.md, "Migration cost") */
+	int migration_instant;  /* 1: moves are instant and free (the model
+	                         * before issue 13); 0: pre-copy */
+	double migrate_mibps;   /* network bandwidth of one migration */
+	double dirty_mibps;     /* guest dirty rate, besides the VM's growth */
+	double downtime_ms;     /* stop-and-copy once what is left fits this */
+	uint32_t migrate_per_host; /* moves in or out of a host at once */
+	int64_t return_window_s;   /* a move back within this is a return */
+
 	/* baselines */
 	double esx_max_balloon;  /* share of a VM's memory a balloon may take */
 	double threshold_util;   /* threshold policy: migrate above this */
@@ -59,7 +72,17 @@ typedef struct sim_metrics {
 	double guest_swap_gib;   /* modelled guest paging (pages pushed out) */
 	double host_swap_gib_h;  /* memory held on host swap, integrated */
 	uint64_t resizes;        /* changes of a VM's assigned memory */
-	uint64_t migrations;
+	uint64_t migrations;     /* moves started (carried out if instant) */
+	uint64_t mig_deferred;   /* moves refused: a host had K in flight */
+	uint64_t mig_no_room;    /* moves refused: the destination could not
+	                          * hold the VM beside its source copy */
+	uint64_t mig_no_converge; /* moves refused: dirty rate >= bandwidth */
+	uint64_t return_migrations; /* moves back to a host the VM left within
+	                             * return_window_s */
+	double gib_moved;        /* memory copied by the moves (first pass) */
+	double migration_s;      /* the moves' durations, summed */
+	double double_held_gib_h; /* destination copies held while the source
+	                           * still holds the VM, integrated */
 	double held_gib_avg;     /* mean sum of assigned memory */
 	double provisioned_gib_avg; /* mean sum of provisioned memory */
 	double saved_share;      /* 1 - held / provisioned */

@@ -58,14 +58,31 @@ expect 1 stderr "/nonexistent" -- sim --trace /nonexistent
 expect 0 stdout 'market +static +hyperv +esx +threshold' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8
 expect 0 stdout '^resizes ' -- sim --trace "$data/bitbrains-mini" --hosts 2 --host-gib 8
 expect 0 stdout '^ +esx$' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --policy esx
+expect 2 stderr "--lag-steps: '-1' is out of range" -- sim --trace "$data/small.csv" --lag-steps -1
+expect 2 stderr "--lag-steps: '1001' is out of range" -- sim --trace "$data/small.csv" --lag-steps 1001
+expect 2 stderr "--migration: must be 'precopy' or 'instant'" -- sim --trace "$data/small.csv" --migration fast
+expect 2 stderr "--migrate-mibps: '0' is out of range" -- sim --trace "$data/small.csv" --migrate-mibps 0
+expect 2 stderr "--dirty-mibps: 'x' is not a finite number" -- sim --trace "$data/small.csv" --dirty-mibps x
+expect 2 stderr "--downtime-ms: '0' is out of range" -- sim --trace "$data/small.csv" --downtime-ms 0
+expect 2 stderr "--migrations-per-host: '0' is out of range" -- sim --trace "$data/small.csv" --migrations-per-host 0
+expect 2 stderr "--return-hours: '-2' is out of range" -- sim --trace "$data/small.csv" --return-hours -2
+expect 0 stdout '^model +decisions lag 1 step\(s\); pre-copy' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8
+expect 0 stdout '^model +decisions lag 0 step\(s\); migrations instant' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --lag-steps 0 --migration instant
+expect 0 stdout '^  double-held memory \(GiB-h\) ' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8
 
 # --json is valid JSON with every policy asked for.
 if "$bourse" sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --json >"$tmp/json" &&
 	perl -MJSON::PP -e '
 		local $/; my $j = decode_json(<STDIN>);
 		for my $p (qw(market static hyperv esx threshold)) {
-			exists $j->{policies}{$p}{pressure_gib_h} or die "no $p\n";
+			for my $k (qw(pressure_gib_h migrations held_gib_avg
+				      host_swap_gib_h return_migrations gib_moved
+				      migration_s double_held_gib_h)) {
+				exists $j->{policies}{$p}{$k} or die "no $p.$k\n";
+			}
 		}
+		exists $j->{lower_bound_gib_h} or die "lower_bound_gib_h\n";
+		$j->{lag_steps} == 1 or die "lag_steps\n";
 		$j->{cluster}{hosts} == 2 or die "hosts\n";' <"$tmp/json"; then
 	pass=$((pass + 1))
 else

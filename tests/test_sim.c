@@ -45,9 +45,19 @@ static void mini_init(struct mini *m, size_t n_vms, size_t n_samples,
 	m->set.t_max = (int64_t)(n_samples - 1) * 300;
 }
 
+/* The hand-worked tests of the allocation rules decide on the current step
+ * and migrate for free, as the simulator did before issue 13; the lag and
+ * the migration model have tests of their own below. */
+static void no_lag_free_moves(sim_config *c)
+{
+	c->lag_steps = 0;
+	c->migration_instant = 1;
+}
+
 static void one_host(sim_config *c, int64_t mib)
 {
 	sim_config_default(c);
+	no_lag_free_moves(c);
 	c->n_hosts = 1;
 	c->host_mib = mib;
 	c->host_reserve_mib = 0;
@@ -281,6 +291,7 @@ static void test_market_migrates(void **state)
 	const int64_t prov[] = { 8192, 8192, 8192 }, demand[] = { 6000, 100, 6000 };
 	mini_init(&m, 3, 6, prov, demand);
 	sim_config_default(&c);
+	no_lag_free_moves(&c);
 	c.n_hosts = 2;
 	c.host_mib = 8192;
 	c.host_reserve_mib = 0;
@@ -420,6 +431,243 @@ static void test_deterministic(void **state)
 	}
 }
 
+/* A spike seen one step late. One VM (provisioned 4096 MiB) alone on an
+ * 8 GiB host; demand 1000, 1000, 3000, 3000 MiB. At lag 0 every policy
+ * sees the spike when it comes and nobody is short. At lag 1 the policy at
+ * step 2 still sees 1000: hyperv holds 1200 (1000 + 20 %), 1800 MiB short
+ * for one step; the market still holds its Startup (1024: 1200 is inside
+ * its hysteresis), 1976 short. At step 0 a VM not seen yet asks for its
+ * Startup (1024 MiB), which covers its 1000. */
+static void test_lag_spike(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096 }, demand[] = { 1000 };
+	const double h = 300.0 / 3600.0;
+	mini_init(&m, 1, 4, prov, demand);
+	m.demand[0][2] = m.demand[0][3] = 3000;
+	one_host(&c, 8192);
+
+	assert_true(run(&c, &m.set, SIM_HYPERV).pressure_gib_h == 0);
+	assert_true(run(&c, &m.set, SIM_MARKET).pressure_gib_h == 0);
+	c.lag_steps = 1;
+	sim_metrics hv = run(&c, &m.set, SIM_HYPERV);
+	assert_true(fabs(hv.pressure_gib_h - 1800.0 / 1024 * h) < 1e-9);
+	sim_metrics mk = run(&c, &m.set, SIM_MARKET);
+	assert_true(fabs(mk.pressure_gib_h - 1976.0 / 1024 * h) < 1e-9);
+	/* lag 3: the spike is never seen within the four steps. Steps 0-2
+	 * see nothing yet: Startup, hyperv holds ceil(1024 * 1.2) = 1229, 1771
+	 * short at step 2; step 3 sees step 0's 1000: 1200 held, 1800 short. */
+	c.lag_steps = 3;
+	hv = run(&c, &m.set, SIM_HYPERV);
+	assert_true(fabs(hv.pressure_gib_h - (1771.0 + 1800.0) / 1024 * h) < 1e-9);
+}
+
+/* A scripted policy, to drive the migration engine by hand: at round
+ * `round` VM `vm` gets host `host` and `mib` MiB (a move if the host
+ * differs). It acts only on VMs placed in its sight, and counts the lines
+ * that found their VM hidden (in flight). */
+struct move {
+	int64_t round;
+	size_t vm;
+	uint32_t host;
+	int64_t mib;
+};
+static const struct move *script;
+static size_t script_n, script_hidden;
+
+static int script_step(sim_state *s, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	for (size_t k = 0; k < script_n; k++) {
+		const struct move *mv = &script[k];
+		if (mv->round != s->round)
+			continue;
+		if (!s->x[mv->vm].placed) {
+			script_hidden++;
+			continue;
+		}
+		if (s->vms[mv->vm].host != mv->host)
+			s->x[mv->vm].moved = 1;
+		s->vms[mv->vm].host = mv->host;
+		s->vms[mv->vm].assigned = mv->mib;
+	}
+	return 0;
+}
+
+static sim_metrics run_script(const sim_config *c, const trace_set *t,
+			      const struct move *mv, size_t n)
+{
+	sim_metrics m;
+	char err[256] = "";
+	script = mv;
+	script_n = n;
+	script_hidden = 0;
+	if (sim_run_step(c, t, SIM_MARKET, script_step, &m, err, sizeof(err)) != 0)
+		fail_msg("sim_run_step: %s", err);
+	return m;
+}
+
+/* hosts x 8192 MiB, nothing reserved, VMs start at 1200 MiB, no lag,
+ * pre-copy migrations. */
+static void mig_cluster(sim_config *c, uint32_t hosts)
+{
+	sim_config_default(c);
+	c->n_hosts = hosts;
+	c->host_mib = 8192;
+	c->host_reserve_mib = 0;
+	c->vm_startup_mib = 1200;
+	c->lag_steps = 0;
+}
+
+/* A move that takes two steps: the VM holds 1200 MiB on host 0 and moves
+ * at 2 MiB/s with nothing dirtied: 600 s, two steps of 300 s. It asks for
+ * 2000 MiB on host 1, held there at rounds 1 and 2 while the VM still runs
+ * on host 0: 2000 MiB x 600 s double-held. It lands at round 3, as a move
+ * (not a resize). A policy that tries to move it again at round 2 does not
+ * see it. */
+static void test_mig_two_steps(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096 }, demand[] = { 1000 };
+	const struct move mv[] = { { 1, 0, 1, 2000 }, { 2, 0, 0, 1500 } };
+	mini_init(&m, 1, 5, prov, demand);
+	mig_cluster(&c, 2);
+	c.migrate_mibps = 2;
+	c.dirty_mibps = 0;
+
+	sim_metrics r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 1);
+	assert_true(fabs(r.migration_s - 600) < 1e-9);
+	assert_true(fabs(r.gib_moved - 1200.0 / 1024) < 1e-9);
+	assert_true(fabs(r.double_held_gib_h - 2000.0 / 1024 * 600 / 3600) < 1e-9);
+	assert_int_equal(r.resizes, 0);
+	assert_int_equal(script_hidden, 1);
+	assert_true(r.pressure_gib_h == 0);
+	assert_true(fabs(r.peak_host_util - 2000.0 / 8192) < 1e-9);
+
+	/* instant: nothing held twice, nothing hidden */
+	c.migration_instant = 1;
+	r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 2);
+	assert_true(r.double_held_gib_h == 0);
+	assert_int_equal(script_hidden, 0);
+}
+
+/* Two VMs, on hosts 0 and 1, both sent to host 2 in the same round. With
+ * K = 1 the second is deferred (it stays where it is); with K = 2 both go;
+ * with K = 2 but 5000 MiB each, host 2 cannot hold the second beside the
+ * first's copy: refused for room. */
+static void test_mig_per_host_limit(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096, 4096 }, demand[] = { 1000, 1000 };
+	const struct move mv[] = { { 1, 0, 2, 2000 }, { 1, 1, 2, 2000 } };
+	const struct move big[] = { { 1, 0, 2, 5000 }, { 1, 1, 2, 5000 } };
+	mini_init(&m, 2, 3, prov, demand);
+	mig_cluster(&c, 3);
+
+	c.migrate_per_host = 1;
+	sim_metrics r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 1);
+	assert_int_equal(r.mig_deferred, 1);
+	c.migrate_per_host = 2;
+	r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 2);
+	assert_int_equal(r.mig_deferred, 0);
+	r = run_script(&c, &m.set, big, 2);
+	assert_int_equal(r.migrations, 1);
+	assert_int_equal(r.mig_no_room, 1);
+	assert_int_equal(r.mig_deferred, 0);
+}
+
+/* A VM whose dirty rate reaches the bandwidth never converges and is not
+ * moved: set by --dirty-mibps, or by its own growth (600 MiB more in 300 s
+ * is 2 MiB/s, the bandwidth here). */
+static void test_mig_no_converge(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096 }, demand[] = { 1000 };
+	const struct move mv[] = { { 1, 0, 1, 2000 } };
+	mini_init(&m, 1, 3, prov, demand);
+	mig_cluster(&c, 2);
+
+	c.migrate_mibps = 1000;
+	c.dirty_mibps = 1000;
+	sim_metrics r = run_script(&c, &m.set, mv, 1);
+	assert_int_equal(r.migrations, 0);
+	assert_int_equal(r.mig_no_converge, 1);
+	assert_true(r.double_held_gib_h == 0);
+
+	c.migrate_mibps = 2;
+	c.dirty_mibps = 0;
+	r = run_script(&c, &m.set, mv, 1); /* no growth: it moves */
+	assert_int_equal(r.migrations, 1);
+	m.demand[0][1] = m.demand[0][2] = 1600;
+	r = run_script(&c, &m.set, mv, 1);
+	assert_int_equal(r.migrations, 0);
+	assert_int_equal(r.mig_no_converge, 1);
+}
+
+/* Host 0 -> 1 at round 1 (it lands at round 2), back to host 0 at round 3,
+ * 600 s after it left: a return within 24 h, not within 5 minutes. */
+static void test_mig_return(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096 }, demand[] = { 1000 };
+	const struct move mv[] = { { 1, 0, 1, 1200 }, { 3, 0, 0, 1200 } };
+	mini_init(&m, 1, 5, prov, demand);
+	mig_cluster(&c, 2);
+
+	sim_metrics r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 2);
+	assert_int_equal(r.return_migrations, 1);
+	c.return_window_s = 300;
+	r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.return_migrations, 0);
+	c.return_window_s = 86400;
+	c.migration_instant = 1; /* counted the same when moves are free */
+	r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.return_migrations, 1);
+}
+
+/* The source still holds a moving VM. Two hosts of 8192 MiB: VM 3 (8192
+ * provisioned, demand 7500) and VM 2 on host 0, VM 1 on host 1, all at
+ * 1200. At round 1 the policy moves VM 2 to host 1 and gives VM 3 the whole
+ * of host 0, as if VM 2 had gone. It has not: host 0 holds 1200 + 8192, so
+ * the engine takes VM 3's growth back by 1200 (VM 3 keeps 6992, 508 short)
+ * and no host is over what it sells (sim_run checks, counting host 1's copy
+ * of VM 2). Free moves would have left VM 3 short only at round 0. */
+static void test_mig_source_holds(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	const int64_t prov[] = { 4096, 4096, 8192 }, demand[] = { 1000, 1000, 7500 };
+	const struct move mv[] = { { 1, 1, 1, 3000 }, { 1, 2, 0, 8192 } };
+	const double h = 300.0 / 3600.0;
+	mini_init(&m, 3, 3, prov, demand);
+	mig_cluster(&c, 2);
+
+	sim_metrics r = run_script(&c, &m.set, mv, 2);
+	assert_int_equal(r.migrations, 1);
+	assert_true(fabs(r.peak_host_util - 1.0) < 1e-9);
+	assert_true(fabs(r.pressure_gib_h - (6300.0 + 2 * 508.0) / 1024 * h) < 1e-9);
+	c.migration_instant = 1;
+	r = run_script(&c, &m.set, mv, 2);
+	assert_true(fabs(r.pressure_gib_h - 6300.0 / 1024 * h) < 1e-9);
+}
+
 static void test_bad_config(void **state)
 {
 	(void)state;
@@ -523,6 +771,12 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_shipped_traces),
 		cmocka_unit_test(test_floor_rises_on_full_host),
+		cmocka_unit_test(test_lag_spike),
+		cmocka_unit_test(test_mig_two_steps),
+		cmocka_unit_test(test_mig_per_host_limit),
+		cmocka_unit_test(test_mig_no_converge),
+		cmocka_unit_test(test_mig_return),
+		cmocka_unit_test(test_mig_source_holds),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_alloc_weighted),
