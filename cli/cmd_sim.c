@@ -22,8 +22,8 @@ static const char sim_usage[] =
 	"  --hosts N          hosts in the cluster (default 8)\n"
 	"  --host-gib G       memory per host, GiB (default 32)\n"
 	"  --reserve-mib M    memory per host kept for the hypervisor (default 1024)\n"
-	"  --policy LIST      comma-separated: market,static,hyperv,esx,threshold\n"
-	"                     (default: all)\n"
+	"  --policy LIST      comma-separated: market,static,hyperv,esx,threshold,\n"
+	"                     drs,repack (default: all)\n"
 	"  --vms N            only the N lowest VM ids of the trace (default: all)\n"
 	"  --step S           seconds per interval / market round (default 300)\n"
 	"  --minimum-mib M    each VM's Minimum, capped at provisioned (default 512)\n"
@@ -43,6 +43,11 @@ static const char sim_usage[] =
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
 	"  --json             print JSON instead of a table\n"
+	/* strong baselines (docs/baselines.md) */
+	"  --drs-moves N      drs: migrations per step at most (default 1)\n"
+	"  --drs-stay S       drs: seconds a VM that moved stays put (default 3600)\n"
+	"  --esx-touched-sticky  esx as before issue 13: the balloon never takes\n"
+	"                     touched memory below 35 % of configured\n"
 	"  -h, --help         this help\n";
 
 struct sim_args {
@@ -78,7 +83,7 @@ static int parse_policies(struct sim_args *a, const char *list)
 		}
 		if (sim_policy_parse(name, &pol) != 0) {
 			fprintf(stderr, "bourse sim: --policy: '%.*s' is not a policy "
-				"(market, static, hyperv, esx, threshold)\n",
+				"(market, static, hyperv, esx, threshold, drs, repack)\n",
 				(int)len, p);
 			return CLI_USAGE;
 		}
@@ -91,7 +96,9 @@ static int parse_policies(struct sim_args *a, const char *list)
 
 enum { O_HOST_GIB = 256, O_RESERVE, O_MINIMUM, O_STARTUP, O_BUFFER, O_PARAM,
        O_PARAMS, O_JSON, O_VMS, O_STEP, O_LAG, O_MIGRATION, O_MIG_MIBPS,
-       O_DIRTY, O_DOWNTIME, O_PER_HOST, O_RETURN };
+       O_DIRTY, O_DOWNTIME, O_PER_HOST, O_RETURN,
+       /* strong baselines (docs/baselines.md) */
+       O_DRS_MOVES = 512, O_DRS_STAY, O_ESX_STICKY };
 
 static const struct option sim_options[] = {
 	{ "trace", required_argument, NULL, 't' },
@@ -115,6 +122,10 @@ static const struct option sim_options[] = {
 	{ "params", no_argument, NULL, O_PARAMS },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
+	/* strong baselines (docs/baselines.md) */
+	{ "drs-moves", required_argument, NULL, O_DRS_MOVES },
+	{ "drs-stay", required_argument, NULL, O_DRS_STAY },
+	{ "esx-touched-sticky", no_argument, NULL, O_ESX_STICKY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -164,6 +175,33 @@ static int apply_model_option(sim_config *c, int opt, const char *arg)
 	}
 	return rc == 0 ? CLI_OK : bad_value(flag, err);
 }
+
+/* ---- strong baselines (docs/baselines.md) ---- */
+/* Apply a baseline option. Returns CLI_OK, CLI_USAGE (message printed), or
+ * -1 if opt is not one of them. */
+static int apply_baseline_option(sim_config *c, int opt, const char *arg)
+{
+	char err[256];
+	int64_t v = 0;
+	switch (opt) {
+	case O_ESX_STICKY:
+		c->esx_touched_sticky = 1;
+		return CLI_OK;
+	case O_DRS_MOVES:
+		if (cli_parse_i64(arg, 1, 1000, &v, err, sizeof(err)) != 0)
+			return bad_value("--drs-moves", err);
+		c->drs_moves = (uint32_t)v;
+		return CLI_OK;
+	case O_DRS_STAY:
+		if (cli_parse_i64(arg, 0, 30 * 86400, &v, err, sizeof(err)) != 0)
+			return bad_value("--drs-stay", err);
+		c->drs_stay_s = v;
+		return CLI_OK;
+	default:
+		return -1;
+	}
+}
+/* ---- end of the strong baselines' options ---- */
 
 /* Apply one parsed option. Returns CLI_OK or CLI_USAGE (message printed). */
 static int apply_option(struct sim_args *a, int opt, const char *arg)
@@ -226,8 +264,9 @@ static int apply_option(struct sim_args *a, int opt, const char *arg)
 		rc = cli_parse_i64(arg, 0, 2000, &v, err, sizeof(err));
 		c->vm_buffer_pct = (uint32_t)v;
 		break;
-	default:
-		return CLI_USAGE; /* getopt printed what was wrong */
+	default: /* the strong baselines', or getopt printed what was wrong */
+		rc = apply_baseline_option(c, opt, arg);
+		return rc < 0 ? CLI_USAGE : rc;
 	}
 	return rc == 0 ? CLI_OK : bad_value(flag, err);
 }

@@ -3,7 +3,8 @@
  *
  * Both solve the same shape of problem: give n VMs out[i] in [lo[i], hi[i]]
  * summing to supply, by bisection on a level, then hand out the MiB lost to
- * rounding one by one in a deterministic order.
+ * rounding one by one in a deterministic order. alloc_demand_first() is
+ * two such fills in a row (demand, then buffers).
  */
 #include <math.h>
 
@@ -167,4 +168,14 @@ void alloc_min_funding(size_t n, const int64_t *lo, const int64_t *hi,
 	}
 	int64_t s = funding_at(n, lo, hi, shares, active, tax, l_ok, out);
 	hand_out(n, hi, out, supply - s, funding_key, shares, active, tax);
+}
+
+void alloc_demand_first(size_t n, const int64_t *lo, const int64_t *need,
+			const int64_t *hi, const double *w, int64_t supply,
+			int64_t *out)
+{
+	if (sum64(n, need) >= supply)
+		alloc_weighted(n, lo, need, w, supply, out);
+	else
+		alloc_weighted(n, need, hi, w, supply, out);
 }

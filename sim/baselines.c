@@ -7,8 +7,11 @@
  *             host never overcommits and never swaps.
  *  esx        ESX: a VM keeps what it touched; under contention memory is
  *             reclaimed by min-funding revocation with the idle memory tax,
- *             ballooning first (up to esx_max_balloon of a VM), then host
- *             swapping.
+ *             ballooning first (the balloon may take up to esx_max_balloon
+ *             of the VM's configured memory out of what it holds), then
+ *             host swapping for what no balloon can reach, from the VMs
+ *             min-funding revocation picks (docs/baselines.md).
+ *             esx_touched_sticky keeps the model of before issue 13.
  *  threshold  a classic rebalancer: hosts above threshold_util migrate
  *             their largest VM that fits to the least loaded host; memory
  *             is shared like hyperv with equal weights.
@@ -88,19 +91,27 @@ int policy_hyperv_step(sim_state *s, char *err, size_t errlen)
 }
 
 /* ESX under contention: what each VM may be ballooned down to. The balloon
- * may take at most esx_max_balloon of the VM's configured memory, so the
- * guest keeps the rest of it, or what it touched if that is less. */
+ * may grow to esx_max_balloon of the VM's configured memory (Maximum;
+ * sched.mem.maxmemctl), and every MiB it takes comes out of what the VM
+ * holds: the VM keeps its touched memory less that, at least its
+ * reservation. With esx_touched_sticky (before issue 13) the guest instead
+ * kept min(touched, the rest of its configured memory). */
 static int64_t esx_balloon_floor(const sim_state *s, const market_vm *v,
 				 int64_t touched)
 {
-	int64_t keep = (int64_t)ceil((1.0 - s->cfg->esx_max_balloon) *
-				     (double)market_vm_ceiling(v));
-	return max64(v->reservation, min64(touched, keep));
+	double share = s->cfg->esx_max_balloon;
+	if (s->cfg->esx_touched_sticky) {
+		int64_t keep = (int64_t)ceil((1.0 - share) *
+					     (double)market_vm_ceiling(v));
+		return max64(v->reservation, min64(touched, keep));
+	}
+	int64_t balloon = (int64_t)floor(share * (double)v->maximum);
+	return max64(v->reservation, touched - balloon);
 }
 
-/* Host-swap `excess` MiB of host h's VMs, in proportion to what each holds
- * above its reservation (ESX swaps random pages of the VMs). */
-static void esx_host_swap(sim_state *s, size_t n, int64_t excess)
+/* Sticky model: host-swap `excess` MiB of host h's VMs, in proportion to
+ * what each holds above its reservation. */
+static void esx_swap_spread(sim_state *s, size_t n, int64_t excess)
 {
 	int64_t base = 0, done = 0;
 	for (size_t k = 0; k < n; k++)
@@ -117,6 +128,33 @@ static void esx_host_swap(sim_state *s, size_t n, int64_t excess)
 		int64_t more = min64(room, excess - done);
 		x->swapped += more;
 		done += more;
+	}
+}
+
+/* Every balloon at its floor (s->lo) and still `supply` short: the host
+ * swaps. Which VM loses how much is min-funding revocation's answer again,
+ * between each VM's reservation and its balloon floor: shares per taxed
+ * MiB, idle memory first. Each VM's swap is its floor less that target.
+ * (ESX picks the pages at random inside a VM; the engine counts a VM
+ * short only where its demand exceeds assigned less swapped.) */
+static void esx_host_swap(sim_state *s, size_t n, int64_t supply)
+{
+	if (s->cfg->esx_touched_sticky) {
+		int64_t sum_lo = 0;
+		for (size_t k = 0; k < n; k++)
+			sum_lo += s->lo[k];
+		esx_swap_spread(s, n, sum_lo - supply);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) { /* hi := balloon floor, lo := res. */
+		s->hi[k] = s->lo[k];
+		s->lo[k] = s->vms[s->idx[k]].reservation;
+	}
+	alloc_min_funding(n, s->lo, s->hi, s->w, s->active,
+			  s->cfg->market.idle_tax, supply, s->out);
+	for (size_t k = 0; k < n; k++) {
+		s->x[s->idx[k]].swapped = s->hi[k] - s->out[k];
+		s->lo[k] = s->hi[k]; /* the VM is assigned its balloon floor */
 	}
 }
 
@@ -139,9 +177,9 @@ static void esx_host(sim_state *s, size_t h)
 		sum_lo += s->lo[k];
 	}
 	if (sum_lo > supply) {
+		esx_host_swap(s, n, supply);
 		for (size_t k = 0; k < n; k++)
 			s->out[k] = s->lo[k];
-		esx_host_swap(s, n, sum_lo - supply);
 	} else if (sum_hi > supply) {
 		alloc_min_funding(n, s->lo, s->hi, s->w, s->active,
 				  s->cfg->market.idle_tax, supply, s->out);

@@ -139,6 +139,22 @@ int policy_hyperv_step(sim_state *s, char *err, size_t errlen);
 int policy_esx_step(sim_state *s, char *err, size_t errlen);
 int policy_threshold_step(sim_state *s, char *err, size_t errlen);
 int policy_market_step(sim_state *s, char *err, size_t errlen);
+/* The strong baselines (docs/baselines.md): drs in policy_drs.c, repack in
+ * policy_repack.c. They set host (a migration also sets last_migrated,
+ * moved and counts it) and assigned; they allocate their own scratch per
+ * step, so their only error is running out of memory. */
+int policy_drs_step(sim_state *s, char *err, size_t errlen);
+int policy_repack_step(sim_state *s, char *err, size_t errlen);
+
+/* What drs and repack size a VM by: its demand capped at its ceiling, at
+ * least its floor (policy_drs.c). */
+int64_t sim_vm_need(const market_vm *v);
+
+/* Share every host's supply among its VMs demand first (drs and repack,
+ * policy_drs.c): floors, then up to each VM's need, then buffers up to its
+ * want from what is left; in shortage shares weigh. O(V + H). Returns 0,
+ * or -1 with a message (out of memory). */
+int sim_share_demand_first(sim_state *s, char *err, size_t errlen);
 
 /*
  * Allocators shared by the baselines, over the n VMs whose indices are in
@@ -158,5 +174,12 @@ void alloc_weighted(size_t n, const int64_t *lo, const int64_t *hi,
 void alloc_min_funding(size_t n, const int64_t *lo, const int64_t *hi,
 		       const double *shares, const double *active, double tax,
 		       int64_t supply, int64_t *out);
+
+/* Demand first (drs and repack): lo <= need <= hi. While the needs do not
+ * fit, water-fill by weight from lo up to need; once they do, every VM has
+ * its need and the rest is water-filled by weight up to hi. */
+void alloc_demand_first(size_t n, const int64_t *lo, const int64_t *need,
+			const int64_t *hi, const double *w, int64_t supply,
+			int64_t *out);
 
 #endif

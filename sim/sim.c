@@ -12,7 +12,8 @@
 static const char *const policy_names[SIM_N_POLICIES] = {
 	[SIM_MARKET] = "market",     [SIM_STATIC] = "static",
 	[SIM_HYPERV] = "hyperv",     [SIM_ESX] = "esx",
-	[SIM_THRESHOLD] = "threshold",
+	[SIM_THRESHOLD] = "threshold", [SIM_DRS] = "drs",
+	[SIM_REPACK] = "repack",
 };
 
 /* A month at 1-second steps is 2.6 million: ten million steps is more than
@@ -32,6 +33,8 @@ static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
 	[SIM_HYPERV] = policy_hyperv_step,
 	[SIM_ESX] = policy_esx_step,
 	[SIM_THRESHOLD] = policy_threshold_step,
+	[SIM_DRS] = policy_drs_step,
+	[SIM_REPACK] = policy_repack_step,
 };
 
 const char *sim_policy_name(sim_policy p)
@@ -73,6 +76,35 @@ void sim_config_default(sim_config *c)
 	c->esx_max_balloon = 0.65;
 	c->threshold_util = 0.85;
 	market_params_default(&c->market);
+	/* strong baselines: docs/baselines.md says why each value */
+	c->esx_touched_sticky = 0;
+	c->drs_moves = 1;
+	c->drs_stay_s = 3600;
+	c->drs_over_weight = 4.0;
+	c->drs_soft_util = 0.90;
+	c->drs_move_cost = 0.05;
+	c->drs_sources = 4;
+	c->drs_dests = 4;
+}
+
+/* The strong baselines' fields (docs/baselines.md), or NULL if all good. */
+static const char *sim_config_bad_baseline(const sim_config *c)
+{
+	if (c->esx_touched_sticky != 0 && c->esx_touched_sticky != 1)
+		return "esx touched sticky must be 0 or 1";
+	if (c->drs_moves < 1 || c->drs_moves > 1000)
+		return "drs moves per step must be between 1 and 1000";
+	if (c->drs_stay_s < 0 || c->drs_stay_s > 30 * 86400)
+		return "drs stay must be between 0 and 30 days (in seconds)";
+	if (!(c->drs_over_weight >= 0 && c->drs_over_weight <= 1000))
+		return "drs over weight must be between 0 and 1000";
+	if (!(c->drs_soft_util > 0 && c->drs_soft_util <= 1))
+		return "drs soft utilization must be in (0, 1]";
+	if (!(c->drs_move_cost >= 0 && c->drs_move_cost <= 1000))
+		return "drs move cost must be between 0 and 1000 per MiB";
+	if (c->drs_sources < 1 || c->drs_dests < 1)
+		return "drs sources and destinations must be at least 1";
+	return NULL;
 }
 
 int sim_config_validate(const sim_config *c, char *err, size_t errlen)
@@ -112,6 +144,8 @@ int sim_config_validate(const sim_config *c, char *err, size_t errlen)
 		bad = "esx max balloon must be between 0 and 1";
 	else if (!(c->threshold_util > 0 && c->threshold_util <= 1))
 		bad = "threshold utilization must be in (0, 1]";
+	else
+		bad = sim_config_bad_baseline(c);
 	if (bad) {
 		snprintf(err, errlen, "%s", bad);
 		return -1;

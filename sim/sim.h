@@ -26,6 +26,8 @@ typedef enum sim_policy {
 	SIM_HYPERV,
 	SIM_ESX,
 	SIM_THRESHOLD,
+	SIM_DRS,      /* a DRS-like greedy rebalancer (docs/baselines.md) */
+	SIM_REPACK,   /* reference: best-fit decreasing every step */
 	SIM_N_POLICIES
 } sim_policy;
 
@@ -61,6 +63,18 @@ typedef struct sim_config {
 	double threshold_util;   /* threshold policy: migrate above this */
 
 	market_params market;
+
+	/* strong baselines (issue 13 item 3, docs/baselines.md) */
+	int esx_touched_sticky;  /* 1: the esx of before issue 13: the balloon
+	                          * never takes touched memory below 35 % of
+	                          * configured; swap spread in proportion */
+	uint32_t drs_moves;      /* drs: migrations per step at most */
+	int64_t drs_stay_s;      /* drs: a VM that moved stays put this long */
+	double drs_over_weight;  /* drs: cost of a MiB of demand above supply */
+	double drs_soft_util;    /* drs: wants above this share of supply cost 1 */
+	double drs_move_cost;    /* drs: cost of each MiB a migration copies */
+	uint32_t drs_sources;    /* drs: worst hosts whose VMs are tried */
+	uint32_t drs_dests;      /* drs: best destinations tried for each VM */
 } sim_config;
 
 /* What one policy did to one workload. */
