@@ -232,7 +232,8 @@ void market_params_default(market_params *p)
 	p->migrate_util = 0.90;
 	p->migrate_gain = 0.30;
 	p->migrate_cost_mib = 0.5;
-	p->migrate_cooldown = 12;
+	p->migrate_cooldown = 288;
+	p->migrate_return_rounds = 288;
 	p->migrate_max_per_round = 64;
 	p->migrate_host_share = 0.125;
 	p->migrate_targets = 4;
@@ -289,6 +290,8 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'risk_headroom' must be in [0, 100]";
 	else if (!s_in(p->risk_rounds, 1.0, 1e6, 0))
 		bad = "'risk_rounds' must be in [1, 1000000]";
+	else if (p->migrate_return_rounds < 0)
+		bad = "'migrate_return_rounds' must be >= 0";
 	else if (p->migrate_cooldown < 0)
 		bad = "'migrate_cooldown' must be >= 0";
 	else if (!s_in(p->provision_util, 0.01, 100.0, 0))
@@ -469,7 +472,8 @@ static int64_t s_want(const market_params *p, const market_vm *v)
 	if (v->demand <= 0 || !(add >= 1.0))
 		return want;
 	add = add < (double)S_MIB_MAX ? add : (double)S_MIB_MAX;
-	want = want + (int64_t)add;
+	if (v->demand + (int64_t)add > want)
+		want = v->demand + (int64_t)add;
 	return want < market_vm_ceiling(v) ? want : market_vm_ceiling(v);
 }
 
@@ -1291,6 +1295,18 @@ static int s_cooled(const market_params *p, const market_vm *v, int64_t round)
 	return since >= (uint64_t)p->migrate_cooldown;
 }
 
+/* 1 if moving VM v to host d at `round` would take it back to the host it
+ * left less than migrate_return_rounds ago. */
+static int s_returns(const market_params *p, const market_vm *v, uint32_t d,
+		     int64_t round)
+{
+	if (v->left_host_plus1 == 0 || v->left_host_plus1 - 1 != d)
+		return 0;
+	return round >= v->left_round &&
+	       (uint64_t)round - (uint64_t)v->left_round <
+		       (uint64_t)p->migrate_return_rounds;
+}
+
 /* The best destination found for one VM. */
 typedef struct s_offer {
 	uint32_t host;
@@ -1308,7 +1324,7 @@ typedef struct s_offer {
  * cheapest offer, host MARKET_NO_HOST if none. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			    const market_result *r, s_scratch *s,
-			    const s_tree *idx, uint32_t i)
+			    const s_tree *idx, uint32_t i, int64_t round)
 {
 	const market_vm *v = &c->vms[i];
 	int64_t want = r->awards[i].want, need = s_need(c, r, s, i);
@@ -1322,6 +1338,8 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 		const market_host_out *o = &r->hosts[d];
 		int64_t room = o->supply - o->awarded;
 		if (d == v->host)
+			continue;
+		if (s_returns(p, v, d, round))
 			continue;
 		seen++;
 		if (room < need || (double)(s->wanted[d] + priced) >=
@@ -1452,7 +1470,7 @@ static uint32_t s_migrate_host(const market_params *p,
 		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
 			continue;
 		double cost_here = (double)want * s->price[h];
-		s_offer off = s_best_offer(p, c, r, s, idx, i);
+		s_offer off = s_best_offer(p, c, r, s, idx, i, round);
 		if (off.host == MARKET_NO_HOST || !(off.cost < cost_here) ||
 		    off.cost > (1.0 - p->migrate_gain) * cost_here)
 			continue;

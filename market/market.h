@@ -65,6 +65,8 @@ typedef struct market_params {
 	double migrate_gain;        /* required relative saving, 0..1 */
 	double migrate_cost_mib;    /* cost of moving 1 MiB, in units of price_base */
 	int64_t migrate_cooldown;   /* rounds a VM stays put after a migration */
+	int64_t migrate_return_rounds; /* rounds before a VM may go back to
+	                                * the host it left */
 	uint32_t migrate_max_per_round; /* cluster-wide cap on migrations per round */
 	double migrate_host_share;  /* and at most this many per online host
 	                             * (at least 1); 0: only the cap above */
@@ -98,6 +100,11 @@ typedef struct market_vm {
 
 	/* cooldown state, in rounds (MARKET_NEVER if never) */
 	int64_t last_migrated;
+	/* the host it last migrated away from, as its index + 1 (0: none or
+	 * not known, so a zeroed VM has none), and when: it does not go back
+	 * there for migrate_return_rounds (no return migrations) */
+	uint32_t left_host_plus1;
+	int64_t left_round;
 
 	/* Volatility of the demand: the root mean square of its recent rises
 	 * from one observation to the next, MiB (0: steady or not known).

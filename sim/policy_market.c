@@ -50,6 +50,8 @@ int policy_market_step(sim_state *s, char *err, size_t errlen)
 		if (rec->kind != MARKET_REC_MIGRATE)
 			continue;
 		size_t i = s->mmap[rec->vm];
+		s->vms[i].left_host_plus1 = s->vms[i].host + 1;
+		s->vms[i].left_round = s->round;
 		s->vms[i].host = rec->to_host;
 		s->vms[i].assigned = rec->to_mib;
 		s->vms[i].last_migrated = s->round;
