@@ -80,6 +80,7 @@ static const struct param_desc params[] = {
 	PD(migrate_cost_mib, P_DOUBLE),
 	PD(migrate_cooldown, P_I64),
 	PD(migrate_return_rounds, P_I64),
+	PD(migrate_persist, P_U32),
 	PD(migrate_max_per_round, P_U32),
 	PD(migrate_host_share, P_DOUBLE),
 	PD(migrate_targets, P_U32),

@@ -227,15 +227,16 @@ void market_params_default(market_params *p)
 	p->budget_swap_gain = 0.10;
 	p->risk_headroom = 1.0;
 	p->risk_rounds = 12.0;
-	p->resize_min_mib = 256;
-	p->resize_min_frac = 0.20;
+	p->resize_min_mib = 64;
+	p->resize_min_frac = 0.05;
 	p->migrate_util = 0.90;
 	p->migrate_gain = 0.30;
 	p->migrate_cost_mib = 0.5;
-	p->migrate_cooldown = 288;
+	p->migrate_cooldown = 12;
 	p->migrate_return_rounds = 288;
+	p->migrate_persist = 3;
 	p->migrate_max_per_round = 64;
-	p->migrate_host_share = 0.125;
+	p->migrate_host_share = 0.0625;
 	p->migrate_targets = 4;
 	p->provision_util = 0.95;
 	p->suspend_util = 0.60;
@@ -1295,16 +1296,30 @@ static int s_cooled(const market_params *p, const market_vm *v, int64_t round)
 	return since >= (uint64_t)p->migrate_cooldown;
 }
 
-/* 1 if moving VM v to host d at `round` would take it back to the host it
+/* 1 if moving VM v to host d at `round` would take it back to a host it
  * left less than migrate_return_rounds ago. */
 static int s_returns(const market_params *p, const market_vm *v, uint32_t d,
 		     int64_t round)
 {
-	if (v->left_host_plus1 == 0 || v->left_host_plus1 - 1 != d)
-		return 0;
-	return round >= v->left_round &&
-	       (uint64_t)round - (uint64_t)v->left_round <
-		       (uint64_t)p->migrate_return_rounds;
+	for (int k = 0; k < MARKET_LEFT_HOSTS; k++) {
+		int64_t t = v->left_round[k];
+		if (v->left_host_plus1[k] == 0 || v->left_host_plus1[k] - 1 != d)
+			continue;
+		if (round >= t && (uint64_t)round - (uint64_t)t <
+					  (uint64_t)p->migrate_return_rounds)
+			return 1;
+	}
+	return 0;
+}
+
+void market_vm_note_move(market_vm *v, uint32_t from, int64_t round)
+{
+	for (int k = MARKET_LEFT_HOSTS - 1; k > 0; k--) {
+		v->left_host_plus1[k] = v->left_host_plus1[k - 1];
+		v->left_round[k] = v->left_round[k - 1];
+	}
+	v->left_host_plus1[0] = from + 1;
+	v->left_round[0] = round;
 }
 
 /* The best destination found for one VM. */
@@ -1530,6 +1545,8 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 	double pmin = s->price[s->horder[0]];
 	for (size_t h = 0; h < c->n_hosts; h++)
 		if (s_congested(p, &r->hosts[h]) &&
+		    (uint64_t)c->hosts[h].congested_rounds + 1 >=
+			    p->migrate_persist &&
 		    s->price[h] * (1.0 - p->migrate_gain) >= pmin)
 			s->hlist[n_src++] = (uint32_t)h;
 	s_sort(s->hlist, s->htmp, n_src, s_less_host_dkey_desc, &ctx);

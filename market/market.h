@@ -30,6 +30,9 @@
 /* Sentinel for "no host" (e.g. a recommendation that is not a migration). */
 #define MARKET_NO_HOST UINT32_MAX
 
+/* How many hosts a VM remembers having left (market_vm.left_host_plus1). */
+#define MARKET_LEFT_HOSTS 4
+
 /* market_vm_pressure() never exceeds this (demand with nothing assigned). */
 #define MARKET_PRESSURE_MAX 10000.0
 
@@ -67,6 +70,9 @@ typedef struct market_params {
 	int64_t migrate_cooldown;   /* rounds a VM stays put after a migration */
 	int64_t migrate_return_rounds; /* rounds before a VM may go back to
 	                                * the host it left */
+	uint32_t migrate_persist;   /* a host sells VMs away only once it has
+	                             * been congested this many rounds in a
+	                             * row, this one included */
 	uint32_t migrate_max_per_round; /* cluster-wide cap on migrations per round */
 	double migrate_host_share;  /* and at most this many per online host
 	                             * (at least 1); 0: only the cap above */
@@ -100,11 +106,13 @@ typedef struct market_vm {
 
 	/* cooldown state, in rounds (MARKET_NEVER if never) */
 	int64_t last_migrated;
-	/* the host it last migrated away from, as its index + 1 (0: none or
-	 * not known, so a zeroed VM has none), and when: it does not go back
-	 * there for migrate_return_rounds (no return migrations) */
-	uint32_t left_host_plus1;
-	int64_t left_round;
+	/* the hosts it last migrated away from, newest first, each as its
+	 * index + 1 (0: none or not known, so a zeroed VM has none), and
+	 * when: it does not go back to one of them for
+	 * migrate_return_rounds (no return migrations). The caller records
+	 * a move with market_vm_note_move(). */
+	uint32_t left_host_plus1[MARKET_LEFT_HOSTS];
+	int64_t left_round[MARKET_LEFT_HOSTS];
 
 	/* Volatility of the demand: the root mean square of its recent rises
 	 * from one observation to the next, MiB (0: steady or not known).
@@ -120,6 +128,10 @@ typedef struct market_host {
 	int64_t reserve;  /* kept for the hypervisor, never sold, MiB */
 	double host_swap_mibps; /* hypervisor swapping rate, MiB/s */
 	int online;       /* 0: lost or in maintenance: not a migration target */
+	uint32_t congested_rounds; /* rounds in a row, before this one, that
+	                            * the host was congested (shortage, or
+	                            * utilization >= migrate_util): the caller
+	                            * counts them from market_host_out */
 } market_host;
 
 /* The market's view of a cluster. Borrowed by market_round(). */
@@ -272,6 +284,10 @@ int64_t market_vm_ceiling(const market_vm *v);
 
 /* demand * (1 + buffer_pct/100), clamped to [floor, ceiling]. */
 int64_t market_vm_want(const market_vm *v);
+
+/* Records that VM v migrated away from host index `from` at `round`
+ * (newest first in left_host_plus1/left_round; the oldest is dropped). */
+void market_vm_note_move(market_vm *v, uint32_t from, int64_t round);
 
 /* Folds one new observation of a VM's demand into v->demand_rise_rms:
  * the rise from prev_demand (0 if it fell) enters an exponentially

@@ -26,6 +26,19 @@ static void track_rises(sim_state *s)
 	}
 }
 
+/* Each host's congested_rounds for the next round, as the broker counts
+ * them: rounds in a row with a shortage or utilization >= migrate_util. */
+static void count_congestion(sim_state *s)
+{
+	for (size_t h = 0; h < s->n_hosts; h++) {
+		const market_host_out *o = &s->res.hosts[h];
+		int hot = o->shortage ||
+			  o->utilization >= s->cfg->market.migrate_util;
+		s->hosts[h].congested_rounds =
+			hot ? s->hosts[h].congested_rounds + 1 : 0;
+	}
+}
+
 int policy_market_step(sim_state *s, char *err, size_t errlen)
 {
 	size_t n = 0;
@@ -50,14 +63,14 @@ int policy_market_step(sim_state *s, char *err, size_t errlen)
 		if (rec->kind != MARKET_REC_MIGRATE)
 			continue;
 		size_t i = s->mmap[rec->vm];
-		s->vms[i].left_host_plus1 = s->vms[i].host + 1;
-		s->vms[i].left_round = s->round;
+		market_vm_note_move(&s->vms[i], s->vms[i].host, s->round);
 		s->vms[i].host = rec->to_host;
 		s->vms[i].assigned = rec->to_mib;
 		s->vms[i].last_migrated = s->round;
 		s->x[i].moved = 1;
 		s->migrations++;
 	}
+	count_congestion(s);
 	for (size_t g = 0; g < s->res.n_signals; g++) {
 		if (s->res.signals[g].kind == MARKET_SIG_PROVISION)
 			s->provision_signals++;

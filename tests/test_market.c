@@ -51,6 +51,7 @@ static market_host mkhost(uint32_t id, int64_t supply)
 	h.reserve = 1024;
 	h.capacity = supply + h.reserve;
 	h.online = 1;
+	h.congested_rounds = 1000; /* congestion persists: see test_persist */
 	return h;
 }
 
@@ -115,13 +116,17 @@ static void test_defaults(void **state)
 	assert_true(p.idle_tax == 0.75);
 	assert_true(p.budget_pressure_gain == 0.25);
 	assert_true(p.budget_swap_gain == 0.10);
-	assert_int_equal(p.resize_min_mib, 256);
-	assert_true(p.resize_min_frac == 0.20);
+	assert_true(p.risk_headroom == 1.0);
+	assert_true(p.risk_rounds == 12.0);
+	assert_int_equal(p.resize_min_mib, 64);
+	assert_true(p.resize_min_frac == 0.05);
 	assert_true(p.migrate_gain == 0.30);
 	assert_true(p.migrate_cost_mib == 0.5);
 	assert_int_equal(p.migrate_cooldown, 12);
+	assert_int_equal(p.migrate_return_rounds, 288);
+	assert_int_equal(p.migrate_persist, 3);
 	assert_int_equal(p.migrate_max_per_round, 64);
-	assert_true(p.migrate_host_share == 0.125);
+	assert_true(p.migrate_host_share == 0.0625);
 	assert_true(p.migrate_util == 0.90);
 	assert_int_equal(p.migrate_targets, 4);
 	assert_true(p.provision_util == 0.95);
@@ -698,6 +703,8 @@ static void test_hysteresis_small(void **state)
 
 	(void)state;
 	market_params_default(&p);
+	p.resize_min_mib = 256; /* the thresholds the figures below use */
+	p.resize_min_frac = 0.20;
 	run(&p, h, 1, v, 4, 0, &r);
 	assert_int_equal(r.awards[0].target, 1250); /* kept */
 	assert_int_equal(r.awards[1].target, 1150); /* kept */
@@ -739,6 +746,7 @@ static void test_hysteresis_supply(void **state)
 
 	(void)state;
 	market_params_default(&p);
+	p.resize_min_mib = 256; /* every 100 MiB shrink is small */
 	for (uint32_t i = 0; i < 10; i++) {
 		v[i] = mkvm(i, 0, 1000, 1100);
 		v[i].buffer_pct = 0;
@@ -906,6 +914,124 @@ static void test_migrate_cooldown(void **state)
 	run(&p, h, 2, v, 8, INT64_MIN + 5, &r);
 	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
 	market_result_release(&r);
+}
+
+/* Persistence: a congested host sells only once it has been congested
+ * migrate_persist rounds in a row (this one included). */
+static void test_migrate_persist(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[8];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	h[0].congested_rounds = p.migrate_persist - 2; /* one round short */
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(r.hosts[0].shortage, 1);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	h[0].congested_rounds = p.migrate_persist - 1; /* long enough */
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	market_result_release(&r);
+}
+
+/* Returns: no VM goes back to a host it left less than
+ * migrate_return_rounds ago, whichever of the last MARKET_LEFT_HOSTS it
+ * was; market_vm_note_move() keeps the newest first. */
+static void test_migrate_no_return(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[8];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	crowded(h, v);
+	for (int i = 0; i < 8; i++) {
+		market_vm_note_move(&v[i], 1, 100 - 10);
+		market_vm_note_move(&v[i], 7, 100 - 5); /* host 1 second */
+	}
+	assert_int_equal(v[0].left_host_plus1[0], 8);
+	assert_int_equal(v[0].left_host_plus1[1], 2);
+	run(&p, h, 2, v, 8, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* once the window is over, host 1 is a destination again */
+	run(&p, h, 2, v, 8, 100 - 10 + p.migrate_return_rounds, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	market_result_release(&r);
+	/* the oldest of MARKET_LEFT_HOSTS + 1 moves is forgotten */
+	for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
+		market_vm_note_move(&v[0], 9, 100);
+	for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
+		assert_int_equal(v[0].left_host_plus1[k], 10);
+}
+
+/* Who moves: the VM that removes the host's excess per MiB copied. Host 0
+ * (supply 10000) holds wants 6000 + 3600 + 1200 = 10800: 800 over. The
+ * 1200-want VM (1000 held) removes all 800 at 1000 MiB copied; the big
+ * one removes 800 too but copies 5000. Before, VMs went by want - target,
+ * and the biggest (the most cut) moved. */
+static void test_migrate_sell_order(void **state)
+{
+	market_params p;
+	market_host h[2] = { mkhost(0, 10000), mkhost(1, 16384) };
+	market_vm v[3] = { mkvm(0, 0, 5000, 5000), mkvm(1, 0, 3000, 3000),
+			   mkvm(2, 0, 1000, 1000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	p.migrate_max_per_round = 1;
+	run(&p, h, 2, v, 3, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	assert_int_equal(r.recs[0].vm, 2);
+	assert_int_equal(r.recs[0].to_host, 1);
+	market_result_release(&r);
+}
+
+/* The price of risk: want' = max(want, demand + risk_headroom * rms),
+ * within the ceiling; the rms follows market_vm_rise_update(). */
+static void test_risk_headroom(void **state)
+{
+	market_params p;
+	market_host h[1] = { mkhost(0, 65536) };
+	market_vm v[2] = { mkvm(0, 0, 1000, 1000), mkvm(1, 0, 1000, 1000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	v[0].demand_rise_rms = 500; /* 1000 + 500 > 1200 */
+	v[1].demand_rise_rms = 100; /* 1000 + 100 < 1200: the Buffer wins */
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_int_equal(r.awards[0].want, 1500);
+	assert_int_equal(r.awards[1].want, 1200);
+	market_result_release(&r);
+	v[0].maximum = 1400; /* never above the ceiling */
+	p.risk_headroom = 2.0;
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_int_equal(r.awards[0].want, 1400);
+	market_result_release(&r);
+
+	/* rises enter a mean of squares with weight 1/risk_rounds; falls
+	 * count as 0 */
+	market_vm w = mkvm(0, 0, 0, 0);
+	p.risk_rounds = 4;
+	market_vm_rise_update(&p, &w, 1000, 1400); /* 0.25 * 400^2 */
+	assert_true(fabs(w.demand_rise_rms - 200.0) < 1e-9);
+	market_vm_rise_update(&p, &w, 1400, 1000); /* 0.75 * 40000 */
+	assert_true(fabs(w.demand_rise_rms - sqrt(30000.0)) < 1e-9);
+	/* a bad figure is refused by the cluster check */
+	v[0].demand_rise_rms = -1;
+	char err[128];
+	market_cluster c = { h, 1, v, 2 };
+	assert_int_equal(market_cluster_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "demand_rise_rms"));
 }
 
 static void test_migrate_offline_or_full(void **state)
@@ -1103,6 +1229,10 @@ int main(void)
 		cmocka_unit_test(test_migrate_recommended),
 		cmocka_unit_test(test_migrate_small_gain),
 		cmocka_unit_test(test_migrate_cooldown),
+		cmocka_unit_test(test_migrate_persist),
+		cmocka_unit_test(test_risk_headroom),
+		cmocka_unit_test(test_migrate_no_return),
+		cmocka_unit_test(test_migrate_sell_order),
 		cmocka_unit_test(test_migrate_offline_or_full),
 		cmocka_unit_test(test_migrate_targets_pruning),
 		cmocka_unit_test(test_signal_provision),

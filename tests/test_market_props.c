@@ -77,6 +77,10 @@ static void gen_params(uint64_t *s, market_params *p)
 		p->migrate_max_per_round = (uint32_t)rnd(s, 0, 20);
 	if (chance(s, 20))
 		p->migrate_cooldown = rnd(s, 0, 30);
+	if (chance(s, 30))
+		p->migrate_persist = (uint32_t)rnd(s, 0, 3);
+	if (chance(s, 30))
+		p->migrate_return_rounds = rnd(s, 0, 40);
 	if (chance(s, 20))
 		p->price_exponent = (double)rnd(s, 1, 4);
 	if (chance(s, 30))
@@ -136,6 +140,7 @@ static void gen_world(uint64_t seed, world *w)
 		market_host *x = &w->hosts[h];
 		x->id = (uint32_t)(1000 - h * 7);
 		x->capacity = size + rnd(&s, 0, size);
+		x->congested_rounds = (uint32_t)rnd(&s, 0, 5);
 		x->reserve = rnd(&s, 0, 2048);
 		x->host_swap_mibps = chance(&s, 15) ? (double)rnd(&s, 0, 40) : 0;
 		x->online = chance(&s, 85);
@@ -284,6 +289,14 @@ static void check_recs(const world *w, const market_result *r, int64_t round,
 		      "migrate to another host");
 		CHECK(w->hosts[m->to_host].online, seed, "only to online hosts");
 		CHECK(cooled(&w->p, v, round), seed, "cooldown respected");
+		CHECK((uint64_t)w->hosts[v->host].congested_rounds + 1 >=
+			      w->p.migrate_persist,
+		      seed, "only from a host congested long enough");
+		for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
+			CHECK(v->left_host_plus1[k] != m->to_host + 1 ||
+				      round - v->left_round[k] >=
+					      w->p.migrate_return_rounds,
+			      seed, "no return to a host it left");
 		CHECK(m->to_mib <= r->awards[m->vm].want, seed,
 		      "to_mib <= want");
 		CHECK(m->to_mib >= (v->demand < r->awards[m->vm].want
@@ -406,9 +419,17 @@ static void apply(world *w, const market_result *r, int64_t round)
 		const market_rec *m = &r->recs[i];
 		if (m->kind != MARKET_REC_MIGRATE)
 			continue;
+		market_vm_note_move(&w->vms[m->vm], m->from_host, round);
 		w->vms[m->vm].host = m->to_host;
 		w->vms[m->vm].assigned = m->to_mib;
 		w->vms[m->vm].last_migrated = round;
+	}
+	/* congestion counted as the broker and the simulator count it */
+	for (size_t h = 0; h < w->c.n_hosts; h++) {
+		const market_host_out *o = &r->hosts[h];
+		int hot = o->shortage || o->utilization >= w->p.migrate_util;
+		w->hosts[h].congested_rounds =
+			hot ? w->hosts[h].congested_rounds + 1 : 0;
 	}
 }
 
@@ -514,6 +535,7 @@ static void gen_tight(uint64_t seed, world *w)
 		market_host *x = &w->hosts[h];
 		x->id = (uint32_t)h;
 		x->capacity = size;
+		x->congested_rounds = (uint32_t)rnd(&s, 0, 5);
 		x->reserve = 1024;
 		x->online = 1;
 	}
