@@ -297,6 +297,8 @@ static int on_world_vm(void *ctx, const char *vm, const world_vm *v)
 		return EMU_OOM;
 	ts->idx[ts->n_idx++] = k;
 	e->listed = 1;
+	e->prev_short = -1; /* arrived (emu_open() admits the first ones) */
+	e->prev_demand = -1;
 	return 0;
 }
 
