@@ -112,17 +112,19 @@ static int trace_host(source *s, source_host *out, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	for (size_t i = 0; i < ts->n_idx && !ts->w; i++) {
-		source_vm_sample v;
-
-		trace_sample(ts, i, &v);
-		if (v.alive)
-			used += v.assigned_mib;
-	}
-	for (size_t i = 0; i < ts->n_idx && ts->w; i++)
-		balloon += ts->ev[ts->idx[i]].smp.balloon_mib;
-	if (ts->w)
+	if (ts->w) { /* as the world had it at the last advance */
 		used = ts->used;
+		for (size_t i = 0; i < ts->n_idx; i++)
+			balloon += ts->ev[ts->idx[i]].smp.balloon_mib;
+	} else {
+		for (size_t i = 0; i < ts->n_idx; i++) {
+			source_vm_sample v;
+
+			trace_sample(ts, i, &v);
+			if (v.alive)
+				used += v.assigned_mib;
+		}
+	}
 	memset(out, 0, sizeof(*out));
 	out->capacity_mib = ts->capacity;
 	out->reserve_mib = ts->reserve;

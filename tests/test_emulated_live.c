@@ -289,6 +289,9 @@ static void test_kill_mid_migration(void **state)
 	world_file(l, name, text, sizeof(text));
 	assert_non_null(strstr(text, "host host-a\n"));
 
+	/* lost first, so that online again means the new agent registered */
+	wait_sql(l, "SELECT state = %d FROM hosts WHERE name = 'host-a'",
+		 STORE_HOST_LOST);
 	start_host_a(l, "100");
 	live_wait_online(l, 2);
 	r0 = live_last_round(l);
