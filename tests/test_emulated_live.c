@@ -229,9 +229,28 @@ static void bids_from(struct live *l, const char *vm, const char *host)
 				    PRId64, v), h);
 }
 
+/* No message of vm was refused, by the broker (for coming through a host
+ * that does not hold it, say) nor as the agents heard it. A host's own
+ * messages may be: an agent that went silent under load reconnects, and
+ * what its old connection still carried is dropped as from the wrong
+ * connection. (Only the first drop of a kind per peer is logged.) */
+static void not_refused(struct live *l, const char *vm)
+{
+	char needle[96], path[160];
+
+	snprintf(needle, sizeof(needle), "dropped (wrong_host): %s belongs",
+		 vm);
+	assert_int_equal(live_count_in_file(l->blog, needle), 0);
+	snprintf(needle, sizeof(needle), " of %s (", vm);
+	log_path(l, "host-a", path, sizeof(path));
+	assert_int_equal(live_count_in_file(path, needle), 0);
+	log_path(l, "host-b", path, sizeof(path));
+	assert_int_equal(live_count_in_file(path, needle), 0);
+}
+
 /* Approved, the migration is carried out once; the VM is on host-b in the
  * world, bids from host-b (registered there once), and host-a no longer
- * speaks for it (no bid refused for the wrong host). */
+ * speaks for it (nothing of it refused). */
 static void test_migration_approved(void **state)
 {
 	struct live *l = *state;
@@ -255,8 +274,7 @@ static void test_migration_approved(void **state)
 	snprintf(moved, sizeof(moved), "broker: vm %s moved from host host-a "
 		 "to host-b", name);
 	assert_int_equal(live_count_in_file(l->blog, moved), 1);
-	assert_int_equal(live_count_in_file(l->blog, "dropped (wrong_host)"),
-			 0);
+	not_refused(l, name);
 	never_over(l);
 	live_stop_all_cleanly(l);
 }
@@ -301,8 +319,7 @@ static void test_kill_mid_migration(void **state)
 	assert_non_null(strstr(text, "host host-a\n"));
 	snprintf(found, sizeof(found), "found a new VM, %s\n", name);
 	assert_int_equal(live_count_in_file(b_log, found), 0);
-	assert_int_equal(live_count_in_file(l->blog, "dropped (wrong_host)"),
-			 0);
+	not_refused(l, name);
 	assert_int_equal(live_q_int(l, "SELECT state FROM recs WHERE id = %"
 				    PRId64, id), STORE_REC_DISPATCHED);
 	never_over(l);
