@@ -6,7 +6,8 @@
  * like a source (source.h): the dry-run actuator only logs, the libvirt
  * actuator sets a domain's balloon target (virDomainSetMemoryFlags, live) and
  * live-migrates it (virDomainMigrateToURI3, to the peer host's URI from the
- * broker's registry), the cgroup actuator writes memory.high.
+ * broker's registry), the cgroup actuator writes memory.high, the emulated
+ * actuator changes the emulated hypervisor's world (world.h).
  *
  * Idempotence: every action carries an id. actuator_do() remembers the
  * outcome of the last ACTUATOR_MEMORY ids it finished (whatever the
@@ -138,5 +139,33 @@ int actuator_libvirt_open(const char *uri, actuator_note_fn note,
 int actuator_cgroup_open(const char *cgroup_root, const char *parent,
 			 actuator_note_fn note, void *note_ctx, actuator **out,
 			 char *err, size_t errlen);
+
+/* The emulated hypervisor (world.h, docs/emulated.md): this host's VMs as
+ * the world has them, shared with the trace source and the other agents of
+ * the machine. Resize = the VM's assigned memory in the world, if it is on
+ * this host (else FAILED "not here") and the host can hold the change
+ * (else FAILED naming what it holds and sells); the source reports it at
+ * its next advance. Migrate = to_uri must be ACTUATOR_EMULATED_SCHEME +
+ * a host of the world (not this one); the VM is copied for the pre-copy
+ * time M / (B - D) seconds (M its assigned MiB, B = migrate_mibps, D =
+ * dirty_mibps or, if that is < 0, the dirty rate the source derived for it;
+ * D >= B never converges: FAILED) and then moved in the world in one
+ * rename, arriving with target_mib, if the destination can hold it (checked
+ * before the copy and again at the move). A copy longer than timeout_ms is
+ * given up at the timeout: ACTUATOR_TIMEOUT, the VM still here. The world
+ * is borrowed (world_close() after actuator_close()). */
+#define ACTUATOR_EMULATED_SCHEME "emulated://"
+
+typedef struct actuator_emulated_opts {
+	struct world *world;
+	const char *host;      /* this host, in the world */
+	double migrate_mibps;  /* B: > 0 */
+	double dirty_mibps;    /* D: >= 0, or < 0 for the source's rate */
+	actuator_note_fn note; /* NULL: stderr */
+	void *note_ctx;
+} actuator_emulated_opts;
+
+int actuator_emulated_open(const actuator_emulated_opts *o, actuator **out,
+			   char *err, size_t errlen);
 
 #endif

@@ -17,7 +17,9 @@
  * doubling timer) and then bids; nobody else registers again. Nothing keeps
  * a pointer into ids across a tick, and the one index kept (primary, a VM
  * without a seller) moves with the insertion. A VM that stops (alive = 0)
- * stops bidding, but keeps its identity and registration.
+ * stops bidding and keeps its identity; unless it is the primary, it
+ * registers again once it is alive again, since meanwhile it may have run
+ * on another host (migrated away and back: the broker has it there).
  *
  * Matching answers to identities: a Welcome names the identity it welcomes
  * (Welcome.name, which wire_msg_decode() requires), and only that one is
@@ -386,12 +388,19 @@ static void sample_vms(agent *a)
 	for (size_t i = 0; i < a->n_ids; i++) {
 		struct ident *id = &a->ids[i];
 
+		int was_alive = id->smp.alive;
+
 		if (id->role != WIRE_ROLE_VM)
 			continue;
 		if (source_vm_read(a->src, id->vm, &id->smp, msg,
 				   sizeof(msg)) != 0) {
 			alog(a, "cannot read %s: %s", id->name, msg);
 			memset(&id->smp, 0, sizeof(id->smp));
+		}
+		if (was_alive && !id->smp.alive && i != a->primary) {
+			id->welcomed = 0; /* registers when it is back */
+			id->reg_due = a->now;
+			id->reg_ivl = a->hb_ms;
 		}
 	}
 }

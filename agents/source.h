@@ -123,9 +123,25 @@ void source_close(source *s);
  * bourse CSV, as `bourse sim --trace`). Each VM is named
  * "<prefix><trace id>", its settings derived from what it is provisioned
  * (source_vm_settings()). Each advance moves one step of step_s trace seconds.
- * The VMs hold what the trace provisioned (nothing resizes them: agents in
- * this build do not act), so the host's free memory is capacity minus their
- * sum, and no balloon holds anything back. */
+ *
+ * Without a world, the VMs hold what the trace provisioned (nothing resizes
+ * them), so the host's free memory is capacity minus their sum, and no
+ * balloon holds anything back.
+ *
+ * With a world (world.h, docs/emulated.md: the emulated hypervisor), the
+ * world says which VMs this host holds and what each is assigned: at open
+ * the host is written into it and each VM of the slice that the world does
+ * not have yet is created here at its Startup (or what the host has free,
+ * if less); a VM of the slice that the world puts on another host is that
+ * host's. Every advance reads the world again: a VM of the trace that the
+ * world puts here (migrated in) is appended, one that left reads alive =
+ * 0. A VM's demand is the trace's, its assigned memory the world's, its
+ * pressure and guest swap follow from the shortfall (demand - assigned) as
+ * the simulator models them; its balloon holds its provisioned size minus
+ * what it is assigned. The host's free memory is capacity - reserve - the
+ * sum the world assigns to its VMs. Each advance also tells the world each
+ * VM's dirty rate (its demand's growth per trace second) for the emulated
+ * actuator's migration time. */
 typedef struct source_trace_opts {
 	const char *path;
 	size_t first, count;
@@ -134,6 +150,8 @@ typedef struct source_trace_opts {
 	int64_t step_s;       /* trace seconds per advance (default 300) */
 	const char *prefix;   /* VM name prefix, e.g. "vm-" */
 	const source_vm_defaults *vm_defaults; /* NULL: the defaults (copied) */
+	struct world *world;  /* NULL: none; else borrowed for the source's life */
+	const char *host;     /* with a world: this host's name in it */
 } source_trace_opts;
 
 int source_trace_open(const source_trace_opts *o, source **out, char *err,

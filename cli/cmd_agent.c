@@ -13,8 +13,14 @@
 #include "cli.h"
 #include "source.h"
 #include "wire.h"
+#include "world.h"
 #include "banned.h"
 
+
+/* The emulated hypervisor's migration bandwidth, MiB/s: 10 GbE's payload
+ * (docs/emulated.md, "Migration time"; the simulator's figure). */
+#define EMU_MIGRATE_MIBPS 1100.0
+#define EMU_MAX_MIBPS 1e6 /* 1 TiB/s: beyond any link */
 
 /* libvirt's balloon statistics period when the agent bids at the broker's
  * round (its interval is not known before the Welcome): the default round. */
@@ -47,8 +53,17 @@ static const char agent_usage[] =
 	"                     read (default qemu:///system)\n"
 	"  --cgroup-parent P  the cgroup whose children are the VMs (cgroup)\n"
 	"  --actuator KIND    carries out dispatched actions: none, dry-run,\n"
-	"                     libvirt (on --uri) or cgroup (default none:\n"
+	"                     libvirt (on --uri), cgroup or emulated (with\n"
+	"                     --source trace and --world; default none:\n"
 	"                     every action is answered unsupported)\n"
+	"  --world DIR        emulated: the world the machine's emulated agents\n"
+	"                     share (which host holds each VM, with how much;\n"
+	"                     created if missing); the host's URI becomes\n"
+	"                     emulated://NAME (docs/emulated.md)\n"
+	"  --migrate-mibps B  emulated: migration bandwidth, MiB/s (default\n"
+	"                     1100, 10 GbE)\n"
+	"  --dirty-mibps D    emulated: a migrating VM's dirty rate, MiB/s\n"
+	"                     (default: its demand's growth in the trace)\n"
 	"  --dry-run-delay-ms N  each dry-run action takes N ms (a rehearsal of\n"
 	"                     slow ones; default 0)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
@@ -131,13 +146,18 @@ struct agent_args {
 	const char *cgroup_parent; /* --cgroup-parent */
 	const char *actuator;      /* --actuator */
 	int64_t dry_delay_ms;      /* --dry-run-delay-ms */
+	const char *world;         /* --world */
+	double migrate_mibps;      /* --migrate-mibps */
+	double dirty_mibps;        /* --dirty-mibps; < 0: derived */
+	int have_migrate, have_dirty;
 	int have_capacity, have_vms, have_vm;
 };
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
-       O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER };
+       O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER, O_WORLD, O_MIGRATE_MIBPS,
+       O_DIRTY_MIBPS };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -163,6 +183,9 @@ static const struct option agent_options[] = {
 	{ "minimum-mib", required_argument, NULL, O_MINIMUM },
 	{ "startup-mib", required_argument, NULL, O_STARTUP },
 	{ "buffer", required_argument, NULL, O_BUFFER },
+	{ "world", required_argument, NULL, O_WORLD },
+	{ "migrate-mibps", required_argument, NULL, O_MIGRATE_MIBPS },
+	{ "dirty-mibps", required_argument, NULL, O_DIRTY_MIBPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -206,7 +229,8 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode != MODE_SELLER;
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
-	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY:
+	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY: case O_WORLD:
+	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -252,6 +276,28 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 	return CLI_OK;
 }
 
+/* --migrate-mibps B (> 0) and --dirty-mibps D (>= 0). */
+static int apply_rate(struct agent_args *a, int opt, const char *arg)
+{
+	int mig = opt == O_MIGRATE_MIBPS;
+	char err[128];
+	double v;
+
+	if (cli_parse_double(arg, 0, EMU_MAX_MIBPS, &v, err, sizeof(err)) != 0)
+		return bad_value(a, mig ? "--migrate-mibps" : "--dirty-mibps",
+				 err);
+	if (mig && !(v > 0))
+		return bad_value(a, "--migrate-mibps", "must be above 0");
+	if (mig) {
+		a->migrate_mibps = v;
+		a->have_migrate = 1;
+	} else {
+		a->dirty_mibps = v;
+		a->have_dirty = 1;
+	}
+	return CLI_OK;
+}
+
 /* Apply one parsed option. Returns CLI_OK or CLI_USAGE (message printed). */
 static int apply_option(struct agent_args *a, int opt, const char *arg)
 {
@@ -285,6 +331,13 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	case O_SOURCE: a->kind = arg; return CLI_OK;
 	case O_CGROUP: a->cgroup_parent = arg; return CLI_OK;
 	case O_ACTUATOR: a->actuator = arg; return CLI_OK;
+	case O_WORLD:
+		if (!arg[0])
+			return bad_value(a, "--world", "is an empty path");
+		a->world = arg;
+		return CLI_OK;
+	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS:
+		return apply_rate(a, opt, arg);
 	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_VMS: return parse_vms(a, arg);
@@ -330,6 +383,48 @@ static int check_real_source(struct agent_args *a)
 	return CLI_OK;
 }
 
+/* --actuator emulated: a trace, a world, this host's emulated URI. */
+static int check_emulated(struct agent_args *a)
+{
+	static char uri[sizeof(ACTUATOR_EMULATED_SCHEME) + WIRE_MAX_NAME];
+
+	if (strcmp(a->kind, "trace"))
+		return bad_value(a, "--actuator", "emulated goes with --source "
+				 "trace only");
+	if (!a->world)
+		return bad_value(a, "--world", "is required with --actuator "
+				 "emulated (a directory the machine's emulated "
+				 "agents share)");
+	if (!world_name_ok(a->cfg.host))
+		return bad_value(a, "--host", "with --actuator emulated, a name "
+				 "of 1..128 of A-Z a-z 0-9 . _ -, not starting "
+				 "with '.' (it names a file of the world)");
+	snprintf(uri, sizeof(uri), "%s%s", ACTUATOR_EMULATED_SCHEME,
+		 a->cfg.host);
+	if (a->cfg.uri && a->cfg.uri[0] && strcmp(a->cfg.uri, uri))
+		return bad_value(a, "--uri", "with --actuator emulated the "
+				 "host's URI is emulated://HOST; leave --uri out");
+	a->cfg.uri = uri;
+	return CLI_OK;
+}
+
+/* The flags that only the emulated actuator takes. */
+static int check_emulated_flags(struct agent_args *a)
+{
+	const char *k = a->actuator;
+
+	if (k && !strcmp(k, "emulated"))
+		return check_emulated(a);
+	if (a->world)
+		return bad_value(a, "--world", "goes with --actuator emulated "
+				 "only");
+	if (a->have_migrate || a->have_dirty)
+		return bad_value(a, a->have_migrate ? "--migrate-mibps"
+				 : "--dirty-mibps", "goes with --actuator "
+				 "emulated only");
+	return CLI_OK;
+}
+
 /* --actuator: known, and with what it acts on. */
 static int check_actuator(struct agent_args *a)
 {
@@ -338,6 +433,10 @@ static int check_actuator(struct agent_args *a)
 	if (a->dry_delay_ms && (!k || strcmp(k, "dry-run")))
 		return bad_value(a, "--dry-run-delay-ms", "goes with "
 				 "--actuator dry-run only");
+	if (check_emulated_flags(a) != CLI_OK)
+		return CLI_USAGE;
+	if (k && !strcmp(k, "emulated"))
+		return CLI_OK;
 	if (!k || !strcmp(k, "none") || !strcmp(k, "dry-run"))
 		return CLI_OK;
 	if (!strcmp(k, "libvirt"))
@@ -348,8 +447,8 @@ static int check_actuator(struct agent_args *a)
 		return a->cgroup_parent ? CLI_OK
 					: bad_value(a, "--actuator", "cgroup "
 						    "needs --cgroup-parent");
-	return bad_value(a, "--actuator", "expected none, dry-run, libvirt or "
-			 "cgroup");
+	return bad_value(a, "--actuator", "expected none, dry-run, libvirt, "
+			 "cgroup or emulated");
 }
 
 static int check_sources(struct agent_args *a);
@@ -426,6 +525,8 @@ static void args_init(struct agent_args *a, enum agent_mode mode)
 	a->src.prefix = "vm-";
 	source_vm_defaults_init(&a->vm);
 	a->src.vm_defaults = &a->vm;
+	a->migrate_mibps = EMU_MIGRATE_MIBPS;
+	a->dirty_mibps = -1;
 	if (mode == MODE_BUYER) { /* no seller: the host's numbers are unused */
 		a->src.capacity_mib = WIRE_MAX_MIB;
 		a->src.reserve_mib = 0;
@@ -546,8 +647,47 @@ static int open_actuator(const struct agent_args *a, actuator **out,
 	if (!strcmp(k, "libvirt"))
 		return actuator_libvirt_open(a->cfg.uri, NULL, NULL, out, err,
 					     errlen);
+	if (!strcmp(k, "emulated")) {
+		actuator_emulated_opts eo = {
+			.world = a->src.world, .host = a->cfg.host,
+			.migrate_mibps = a->migrate_mibps,
+			.dirty_mibps = a->dirty_mibps,
+		};
+		return actuator_emulated_open(&eo, out, err, errlen);
+	}
 	return actuator_cgroup_open(NULL, a->cgroup_parent, NULL, NULL, out,
 				    err, errlen);
+}
+
+/* The world (--world), the source, the actuator. 0, or -1 with err
+ * (whatever was opened closed). A libvirt or cgroup actuator that cannot
+ * open is noted and left out; the emulated one is the world's, and fatal. */
+static int open_all(struct agent_args *a, world **w, source **src,
+		    actuator **act, char *err, size_t errlen)
+{
+	*w = NULL;
+	*src = NULL;
+	*act = NULL;
+	if (a->world) {
+		if (world_open(a->world, w, err, errlen) != 0)
+			return -1;
+		a->src.world = *w;
+		a->src.host = a->cfg.host;
+	}
+	if (open_source(a, src, err, errlen) != 0) {
+		world_close(*w);
+		return -1;
+	}
+	if (open_actuator(a, act, err, errlen) == 0)
+		return 0;
+	if (a->world) {
+		source_close(*src);
+		world_close(*w);
+		return -1;
+	}
+	fprintf(stderr, "bourse %s: note: %s; going on without an actuator "
+		"(actions are answered unsupported)\n", a->cmd, err);
+	return 0;
 }
 
 static int run(struct agent_args *a)
@@ -555,25 +695,22 @@ static int run(struct agent_args *a)
 	struct sigaction old_int, old_term;
 	source *src = NULL;
 	actuator *act = NULL;
+	world *w = NULL;
 	char err[512];
 	int rc;
 
-	rc = open_source(a, &src, err, sizeof(err));
-	if (rc == 0 && open_actuator(a, &act, err, sizeof(err)) != 0)
-		fprintf(stderr, "bourse %s: note: %s; going on without an "
-			"actuator (actions are answered unsupported)\n", a->cmd,
-			err);
-	a->cfg.act = act;
-	if (rc != 0) {
+	if (open_all(a, &w, &src, &act, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;
 	}
+	a->cfg.act = act;
 	catch_signals(&old_int, &old_term);
 	rc = agent_run(&a->cfg, src, &stop_flag, err, sizeof(err));
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	actuator_close(act);
 	source_close(src);
+	world_close(w);
 	if (rc != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

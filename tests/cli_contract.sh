@@ -172,7 +172,18 @@ expect 0 stderr "note: cannot open the cgroup.*seller only" -- agent --host h --
 expect 2 stderr "--max-actions: '-1' is out of range" -- broker --max-actions -1
 expect 2 stderr "--action-timeout-s: '0' is out of range" -- broker --action-timeout-s 0
 expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cooldown-s x
-expect 2 stderr '--actuator: expected none, dry-run, libvirt or cgroup' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
+expect 2 stderr '--actuator: expected none, dry-run, libvirt, cgroup or emulated' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
+# the emulated hypervisor (docs/emulated.md)
+expect 0 stdout '--world DIR' -- agent --help
+expect 2 stderr '--world: is required with --actuator emulated' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated
+expect 2 stderr '--world: goes with --actuator emulated only' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --world "$tmp/w"
+expect 2 stderr '--migrate-mibps: goes with --actuator emulated only' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --migrate-mibps 100
+expect 2 stderr '--migrate-mibps: must be above 0' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated --world "$tmp/w" --migrate-mibps 0
+expect 2 stderr "--dirty-mibps: '-1' is out of range" -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated --world "$tmp/w" --dirty-mibps -1
+expect 2 stderr '--actuator: emulated goes with --source trace only' -- agent --host h --source libvirt --actuator emulated --world "$tmp/w"
+expect 2 stderr '--uri: with --actuator emulated the host.s URI is emulated://HOST' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated --world "$tmp/w" --uri qemu:///system
+expect 2 stderr '--host: with --actuator emulated, a name of 1..128' -- agent --host h/x --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated --world "$tmp/w"
+expect 1 stderr 'cannot create /dev/null/w' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator emulated --world /dev/null/w
 expect 2 stderr '--actuator: libvirt needs --uri' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator libvirt
 expect 2 stderr '--actuator is not an option' -- seller --host h --capacity-mib 4096 --actuator dry-run
 expect 2 stderr '--dry-run-delay-ms: goes with --actuator dry-run only' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --dry-run-delay-ms 5
