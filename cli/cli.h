@@ -118,11 +118,12 @@ const char *cli_broker_state_name(enum cli_broker_state st);
  * to the file (PRAGMA data_version, polled every CLI_WATCH_POLL_MS with a
  * sleep) or CLI_WATCH_REDRAW_MS have passed (ages stay true), until
  * SIGINT or SIGTERM: then CLI_OK. A draw that fails ends it with its
- * status. */
+ * status. Frames: the screen cleared on a terminal, else a "--- <time>
+ * ---" line (none between JSON documents). */
 #define CLI_WATCH_POLL_MS 500
 #define CLI_WATCH_REDRAW_MS 10000
 
-int cli_watch(store *s, int (*draw)(store *, void *), void *ctx,
+int cli_watch(store *s, int (*draw)(store *, void *), void *ctx, int json,
 	      const char *cmd);
 
 #endif

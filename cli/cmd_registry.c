@@ -485,7 +485,8 @@ static int draw_hosts(store *s, void *ctx)
 static int draw_or_watch(struct reg_args *a, store *s,
 			 int (*draw)(store *, void *))
 {
-	int rc = a->watch ? cli_watch(s, draw, a, a->cmd) : draw(s, a);
+	int rc = a->watch ? cli_watch(s, draw, a, a->json, a->cmd)
+			  : draw(s, a);
 
 	store_close(s);
 	return rc;

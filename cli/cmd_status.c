@@ -49,7 +49,8 @@ static const char events_usage[] =
 	"\n"
 	"  --since AGE   only the last AGE: 30s, 15m, 2h, 7d\n"
 	"  --event NAME  only these: a family (host, rec, mode, dispatch,\n"
-	"                broker, action) or a whole name (rec.approved)\n"
+	"                broker, action) or a whole name (rec.approved);\n"
+	"                --kind NAME is the same\n"
 	"  --host NAME   only about this host (either end of a migration)\n"
 	"  --vm NAME     only about this VM\n"
 	"  --limit N     the newest N (default 50; 0: all)\n" COMMON_HELP;
@@ -96,6 +97,7 @@ static const struct option events_opts[] = {
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "since", required_argument, NULL, O_SINCE },
 	{ "event", required_argument, NULL, O_EVENT },
+	{ "kind", required_argument, NULL, O_EVENT }, /* the same */
 	{ "host", required_argument, NULL, O_HOST },
 	{ "vm", required_argument, NULL, O_VM },
 	{ "limit", required_argument, NULL, O_LIMIT },
@@ -241,7 +243,8 @@ static int start(struct st_args *a, const char *usage,
 
 static int run(struct st_args *a, store *s, int (*draw)(store *, void *))
 {
-	int rc = a->watch ? cli_watch(s, draw, a, a->cmd) : draw(s, a);
+	int rc = a->watch ? cli_watch(s, draw, a, a->json, a->cmd)
+			  : draw(s, a);
 
 	store_close(s);
 	return rc;

@@ -127,8 +127,9 @@ static void sleep_ms(int ms)
 }
 
 /* The screen before a redraw: cleared on a terminal; elsewhere (a file, a
- * pipe) a line saying when, so that a log of redraws reads in order. */
-static void watch_frame(void)
+ * pipe) a line saying when, so that a log of redraws reads in order, but
+ * not between JSON documents, which follow one another as they are. */
+static void watch_frame(int json)
 {
 	char when[64];
 
@@ -136,11 +137,13 @@ static void watch_frame(void)
 		fputs("\033[H\033[2J", stdout);
 		return;
 	}
+	if (json)
+		return;
 	cli_fmt_time(when, sizeof(when), util_wall_ms());
 	printf("--- %s ---\n", when);
 }
 
-int cli_watch(store *s, int (*draw)(store *, void *), void *ctx,
+int cli_watch(store *s, int (*draw)(store *, void *), void *ctx, int json,
 	      const char *cmd)
 {
 	struct sigaction sa;
@@ -157,7 +160,7 @@ int cli_watch(store *s, int (*draw)(store *, void *), void *ctx,
 	if (store_data_version(s, &seen, err, sizeof(err)) != 0)
 		goto fail;
 	for (;;) {
-		watch_frame();
+		watch_frame(json);
 		rc = draw(s, ctx);
 		fflush(stdout);
 		if (rc != CLI_OK)

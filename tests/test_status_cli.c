@@ -211,6 +211,15 @@ static void test_live_status_flag_and_clean_stop(void **state)
 				 NULL), "false");
 	json_object_put(j);
 
+	/* one price per recommendation: a resize's why line names the price
+	 * it was made at (a migration off host-a in the same round reprices
+	 * host-a after its first price) */
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = "
+				    "%d AND instr(why, printf('asks %%.2f/MiB', "
+				    "price_here)) = 0", STORE_REC_RESIZE), 0);
+	assert_true(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = %d",
+			       STORE_REC_RESIZE) > 0);
+
 	/* the market was given what fits (their assigned scaled down); the
 	 * samples keep what the VMs reported */
 	assert_int_equal(live_q_int(l, "SELECT MIN(assigned_mib) FROM samples s"
@@ -433,6 +442,10 @@ static void test_events_filters(void **state)
 	assert_int_equal(json_object_array_length(j), 2);
 	assert_string_equal(jstr(json_object_array_get_idx(j, 1), "event",
 				 NULL), "mode.set");
+	json_object_put(j);
+	cli(d, &r, "events", "--db", db, "--kind", "rec", "--json", NULL);
+	j = parse_json(r.out);
+	assert_int_equal(json_object_array_length(j), 1);
 	json_object_put(j);
 	cli(d, &r, "events", "--db", db, "--vm", "nope", NULL);
 	expect(&r, 0, "no events match", NULL);
