@@ -50,14 +50,14 @@ static const char vms_usage[] =
 	"  --host NAME   only the VMs on this host\n" MIB_HELP DB_HELP;
 
 static const char prices_usage[] =
-	"usage: bourse prices [--round N] [--watch] [--db PATH] [--json]\n"
+	"usage: bourse prices [--round N] [--mib] [--watch] [--db PATH] [--json]\n"
 	"\n"
 	"Show each host's memory price in a market round (default: the latest)\n"
 	"and the state it was priced from: utilization, balloon and swap\n"
-	"pressure, and whether the host was short. Memory in MiB, prices in\n"
-	"credits per MiB.\n"
+	"pressure, and whether the host was short. Hosts in natural order of\n"
+	"name, prices in credits per MiB.\n"
 	"\n"
-	"  --round N     this round instead of the latest\n" DB_HELP;
+	"  --round N     this round instead of the latest\n" MIB_HELP DB_HELP;
 
 struct reg_args {
 	const char *cmd; /* "hosts", ... for messages */
@@ -160,6 +160,7 @@ static const struct option prices_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "round", required_argument, NULL, O_ROUND },
+	{ "mib", no_argument, NULL, O_MIB },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -754,10 +755,10 @@ static int price_row(const store_price_view *v, void *ctx)
 	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%.2f", p->price);
 	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%.2f", p->clearing_price);
 	snprintf(table_cell(&o->t, r, 3), CELL_MAX, "%.0f%%", p->utilization * 100);
-	snprintf(table_cell(&o->t, r, 4), CELL_MAX, "%lld", (long long)p->supply_mib);
-	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%lld", (long long)p->wanted_mib);
-	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%lld", (long long)p->floor_mib);
-	snprintf(table_cell(&o->t, r, 7), CELL_MAX, "%lld", (long long)p->awarded_mib);
+	cli_fmt_mib(table_cell(&o->t, r, 4), CELL_MAX, p->supply_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 5), CELL_MAX, p->wanted_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 6), CELL_MAX, p->floor_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, p->awarded_mib, o->mib);
 	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%.2f", p->balloon_pressure);
 	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%.2f", p->swap_pressure);
 	snprintf(table_cell(&o->t, r, 10), CELL_MAX, "%s",
@@ -798,18 +799,61 @@ static int prices_print(struct reg_args *a, struct price_out *po)
 	return finish(a, &po->o, "");
 }
 
+struct price_rows {
+	store_price_view *r;
+	size_t n, cap;
+	int oom;
+};
+
+static int price_collect(const store_price_view *v, void *ctx)
+{
+	struct price_rows *l = ctx;
+
+	if (UTIL_GROW(l->r, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->r[l->n++] = *v;
+	return 0;
+}
+
+static int price_cmp(const void *x, const void *y)
+{
+	return cli_natcmp(((const store_price_view *)x)->host_name,
+			  ((const store_price_view *)y)->host_name);
+}
+
+/* The round's prices in natural order of host name into po. */
+static int prices_read(store *s, struct reg_args *a, struct price_out *po)
+{
+	struct price_rows rows = { 0 };
+	char err[512];
+
+	if (store_prices_list(s, a->round, price_collect, &rows, err,
+			      sizeof(err)) != 0) {
+		fprintf(stderr, "bourse prices: %s\n",
+			rows.oom ? "out of memory" : err);
+		free(rows.r);
+		return CLI_FAIL;
+	}
+	if (rows.n)
+		qsort(rows.r, rows.n, sizeof(*rows.r), price_cmp);
+	for (size_t i = 0; i < rows.n && !po->o.oom; i++)
+		price_row(&rows.r[i], po);
+	free(rows.r);
+	return CLI_OK;
+}
+
 static int draw_prices(store *s, void *ctx)
 {
 	struct reg_args *a = ctx;
 	struct price_out po = { .o = { .t = { .ncol = 11, .head = prices_head,
-					       .right = prices_right } } };
+					       .right = prices_right },
+				       .mib = a->mib } };
 	char err[512];
 
 	po.o.arr = a->json ? json_object_new_array() : NULL;
-	if (store_prices_list(s, a->round, price_row, &po, err,
-			      sizeof(err)) != 0) {
-		fprintf(stderr, "bourse prices: %s\n",
-			po.o.oom ? "out of memory" : err);
+	if (prices_read(s, a, &po) != CLI_OK) {
 		out_release(&po.o);
 		return CLI_FAIL;
 	}

@@ -9,7 +9,6 @@
  *   bourse events   the cluster-wide audit log, filtered;
  *   bourse signals  provision and suspend signals, round by round.
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -463,15 +462,12 @@ static void bad_text(json_object *arr)
 	if (n == 0)
 		printf("none");
 	for (size_t i = 0; i < n; i++) {
-		json_object *h, *d;
+		json_object *d = NULL;
 
-		json_object_object_get_ex(json_object_array_get_idx(arr, i),
-					  "host", &h);
 		json_object_object_get_ex(json_object_array_get_idx(arr, i),
 					  "detail", &d);
 		printf("%s%s", i ? "\n           " : "",
 		       json_object_get_string(d));
-		(void)h;
 	}
 	printf("\n");
 }

@@ -3,7 +3,6 @@
  * people, names in natural order, whether the broker runs, and --watch.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -341,12 +341,17 @@ static void seed(struct fx *f)
 
 	store_rec_policy_default(&pol);
 	pol.ttl_ms = 0;
+	pol.price_drift = 1e9; /* rec 1 stays pending through round 2 */
 	pol.retention_ms = 0;
 	assert_int_equal(store_round_write(s, &rd, &pol, T0, NULL, err,
 					   sizeof(err)), 0);
+	store_price_row pr[3];
+	for (int i = 0; i < 3; i++)
+		pr[i] = (store_price_row){ .host_id = f->hid[i],
+					   .supply_mib = 64512, .price = 1 + i };
 	rd = (store_round){ .round = 2, .started_ms = T0 + 60000,
-			    .allocs = &al, .n_allocs = 1, .signals = sig2,
-			    .n_signals = 2 };
+			    .prices = pr, .n_prices = 3, .allocs = &al,
+			    .n_allocs = 1, .signals = sig2, .n_signals = 2 };
 	assert_int_equal(store_round_write(s, &rd, &pol, T0 + 60000, NULL, err,
 					   sizeof(err)), 0);
 	assert_int_equal(store_rec_transition(s, 1, STORE_REC_APPROVED,
@@ -542,6 +547,20 @@ static void test_natural_order_and_sizes(void **state)
 	assert_true(strstr(r.out, "h2 ") < strstr(r.out, "h10 "));
 	assert_non_null(strstr(r.out, "h10   online  bad"));
 	assert_non_null(strstr(r.out, "h1    online  ok"));
+
+	cli(d, &r, "prices", "--db", db, NULL);
+	expect(&r, 0, "63.0 GiB", NULL);
+	assert_true(strstr(r.out, "h1 ") < strstr(r.out, "h2 "));
+	assert_true(strstr(r.out, "h2 ") < strstr(r.out, "h10 "));
+	cli(d, &r, "prices", "--db", db, "--mib", "--json", NULL);
+	j = parse_json(r.out);
+	json_object *hs = NULL;
+	assert_true(json_object_object_get_ex(j, "hosts", &hs));
+	assert_string_equal(jstr(json_object_array_get_idx(hs, 2), "host_name",
+				 NULL), "h10");
+	assert_string_equal(jstr(json_object_array_get_idx(hs, 2), "supply_mib",
+				 NULL), "64512");
+	json_object_put(j);
 }
 
 /* --watch draws, draws again when another process writes, and ends with
