@@ -245,7 +245,9 @@ static int check_bad_data(broker *b, int64_t now)
 				   : "figures taken as they are again");
 			rd->bad[i] = is | BROKER_BAD_UNSAVED;
 		}
-		if (rd->bad[i] & BROKER_BAD_UNSAVED)
+		/* not while the store is down (outage.c): it would refuse,
+		 * and count the refusal as another failed write */
+		if ((rd->bad[i] & BROKER_BAD_UNSAVED) && !b->outage.down)
 			bad_data_changed(b, h, &rd->bad[i], sum[i]);
 	}
 	return 0;
