@@ -548,6 +548,29 @@ static void test_natural_order_and_sizes(void **state)
 	assert_non_null(strstr(r.out, "h10   online  bad"));
 	assert_non_null(strstr(r.out, "h1    online  ok"));
 
+	/* the flag cleared: ok again, audited once */
+	store *s = fx_open(f);
+	char err[512];
+	assert_int_equal(store_host_flag_set(s, f->hid[0], 0, "h10: fits",
+					     util_wall_ms(), err, sizeof(err)), 0);
+	assert_int_equal(store_host_flag_set(s, f->hid[0], 0, "h10: fits",
+					     util_wall_ms(), err, sizeof(err)), 0);
+	/* a host never flagged that is fine is no news */
+	assert_int_equal(store_host_flag_set(s, f->hid[1], 0, "h2: fits",
+					     util_wall_ms(), err, sizeof(err)), 0);
+	store_close(s);
+	cli(d, &r, "hosts", "--db", db, NULL);
+	expect(&r, 0, "h10   online  ok", NULL);
+	cli(d, &r, "events", "--db", db, "--event", "host.data_ok", "--json",
+	    NULL);
+	j = parse_json(r.out);
+	assert_int_equal(json_object_array_length(j), 1);
+	assert_string_equal(jstr(json_object_array_get_idx(j, 0), "host", NULL),
+			    "h10");
+	json_object_put(j);
+	cli(d, &r, "status", "--db", db, NULL);
+	expect(&r, 0, "bad data   none", NULL);
+
 	cli(d, &r, "prices", "--db", db, NULL);
 	expect(&r, 0, "63.0 GiB", NULL);
 	assert_true(strstr(r.out, "h1 ") < strstr(r.out, "h2 "));
