@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -83,6 +84,35 @@ static int receive_one(broker *b)
 	return 0;
 }
 
+/* The broker's row in the store (store_broker_started()): readers learn
+ * that it runs, since when and how often it beats (round.c writes the
+ * heartbeat). Not fatal: a broker that cannot say so still runs rounds. */
+static void started(broker *b)
+{
+	store_broker_status st = { .started_ms = util_wall_ms(),
+				   .round_ms = b->cfg->round_ms,
+				   .pid = (int64_t)getpid() };
+	char err[STORE_TEXT_MAX + 200];
+
+	snprintf(st.endpoint, sizeof(st.endpoint), "%s", b->net.endpoint);
+	if (store_broker_started(b->st, &st, err, sizeof(err)))
+		fprintf(stderr, "broker: warning: %s\n", err);
+}
+
+/* A clean stop, recorded: readers then say "stopped", not "no heartbeat"
+ * (a broker killed by SIGKILL cannot say it). The store may be holding
+ * its writes after a fault: try once more. */
+static void stopped(broker *b)
+{
+	char err[STORE_TEXT_MAX + 200];
+
+	if (!b->st)
+		return;
+	store_retry(b->st);
+	if (store_broker_stopped(b->st, util_wall_ms(), err, sizeof(err)))
+		fprintf(stderr, "broker: warning: %s\n", err);
+}
+
 static int broker_open(broker *b, const broker_config *c, char *err,
 		       size_t errlen)
 {
@@ -112,6 +142,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	if (broker__registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
 		return -1;
+	started(b);
 	b->next_round_at = util_now_ms() + c->round_ms;
 	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
 		" every %" PRId64 " ms, %zu hosts and %zu VMs known\n",
@@ -233,6 +264,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	next_live = util_now_ms() + c->heartbeat_ms;
 	while (!done(&b, stop) && poll_and_receive(&b, next_live) == 0)
 		run_deadlines(&b, &next_live);
+	stopped(&b);
 	print_stats(&b);
 	if (stats)
 		*stats = stats_of(&b);

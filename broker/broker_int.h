@@ -282,7 +282,16 @@ typedef struct broker_rounds {
 	market_result res;         /* the last round's */
 	size_t res_hosts, res_vms; /* what res was sized for */
 	size_t n_settling;         /* hosts the last round left out */
+	uint8_t *bad;              /* per host slot: BROKER_BAD_* bits */
+	int64_t *held;             /* per host slot: its VMs' assigned sum */
+	size_t cap_bad, cap_held;
 } broker_rounds;
+
+/* A host's bad-data state (round.c, check_bad_data()): its VMs report more
+ * assigned memory than its capacity (the market gets their assigned scaled
+ * down to fit), and whether the store does not hold that yet. */
+#define BROKER_BAD_DATA 0x1
+#define BROKER_BAD_UNSAVED 0x2
 
 /* The next round's number, after the last one the store holds. Returns 0,
  * or -1 with a message. */

@@ -137,6 +137,20 @@ static void add_hosts(broker *b, const uint32_t *unheard, uint32_t *host_ix,
 	rd->cl.n_hosts = nh;
 }
 
+/* A VM of a host with bad data (check_bad_data()) holds, for the market,
+ * its share of the host's capacity: its assigned memory scaled by capacity
+ * / what the host's VMs report, rounded down, so that they fit. */
+static void clamp_assigned(const broker *b, uint32_t slot, market_vm *v)
+{
+	const broker_rounds *rd = &b->rounds;
+	const bhost *h = &b->reg.hosts[slot];
+
+	if (!(rd->bad[slot] & BROKER_BAD_DATA) || rd->held[slot] <= 0)
+		return;
+	v->assigned = (int64_t)((double)v->assigned * (double)h->capacity_mib /
+				(double)rd->held[slot]);
+}
+
 /* The cluster's VMs: every registered VM on a cluster host (host_ix) that
  * has bid since it registered and is not silent. */
 static void add_vms(broker *b, const uint32_t *host_ix, int64_t now)
@@ -153,11 +167,90 @@ static void add_vms(broker *b, const uint32_t *host_ix, int64_t now)
 		    host_ix[m->host] == BROKER_NO_SLOT || vm_silent(b, m, now))
 			continue;
 		rd->cl.vms[nv] = m->cfg;
+		clamp_assigned(b, m->host, &rd->cl.vms[nv]);
 		rd->cl.vms[nv].id = m->db_id;
 		rd->cl.vms[nv].host = host_ix[m->host];
 		rd->vm_slot[nv++] = (uint32_t)i;
 	}
 	rd->cl.n_vms = nv;
+}
+
+/* A VM that the round would price (add_vms() without the host's cluster
+ * index): registered, bidding, not gone nor silent. */
+static int vm_counts(const broker *b, const bvm *m, int64_t now)
+{
+	return m->registered && !m->gone && m->has_bid &&
+	       m->host != BROKER_NO_SLOT && !vm_silent(b, m, now);
+}
+
+/* The store learns a host's flag when it changes (tried again each round
+ * until it is written); the log says it once, when it changes. */
+static void bad_data_changed(broker *b, const bhost *h, uint8_t *bad,
+			     int64_t assigned)
+{
+	char detail[STORE_TEXT_MAX], err[STORE_TEXT_MAX + 200];
+	int is_bad = *bad & BROKER_BAD_DATA;
+
+	if (is_bad)
+		snprintf(detail, sizeof(detail), "%s: its VMs report %" PRId64
+			 " MiB assigned, more than its capacity of %" PRId64
+			 " MiB", h->name, assigned, h->capacity_mib);
+	else
+		snprintf(detail, sizeof(detail), "%s: its VMs report %" PRId64
+			 " MiB assigned, within its capacity of %" PRId64
+			 " MiB", h->name, assigned, h->capacity_mib);
+	if (store_host_flag_set(b->st, h->db_id, is_bad, detail,
+				util_wall_ms(), err, sizeof(err)) == 0)
+		*bad &= (uint8_t)~BROKER_BAD_UNSAVED;
+}
+
+/* Bad data (docs/market.md, "What the market is given"): a host whose VMs
+ * report more assigned memory than its capacity reports what cannot be
+ * (the memory is not there). The market is not given it as it is:
+ * clamp_assigned() scales its VMs' assigned down to fit the capacity; the
+ * host is flagged in the store (`bourse hosts`, `bourse status`) and the
+ * change logged once each way, until its figures fit again. Returns 0, or
+ * -1 out of memory. */
+static int check_bad_data(broker *b, int64_t now)
+{
+	broker_rounds *rd = &b->rounds;
+	const registry *r = &b->reg;
+	size_t old = rd->cap_bad;
+	int64_t *sum;
+
+	if (UTIL_GROW(rd->bad, r->n_hosts, rd->cap_bad) ||
+	    UTIL_GROW(rd->held, r->n_hosts, rd->cap_held))
+		return -1;
+	if (rd->cap_bad > old)
+		memset(rd->bad + old, 0, rd->cap_bad - old);
+	sum = rd->held;
+	if (r->n_hosts)
+		memset(sum, 0, r->n_hosts * sizeof(*sum));
+	for (size_t i = 0; i < r->n_vms; i++)
+		if (vm_counts(b, &r->vms[i], now))
+			sum[r->vms[i].host] += r->vms[i].cfg.assigned;
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		const bhost *h = &r->hosts[i];
+		uint8_t was = rd->bad[i] & BROKER_BAD_DATA;
+		uint8_t is = h->registered && sum[i] > h->capacity_mib
+			     ? BROKER_BAD_DATA : 0;
+
+		if (is != was) {
+			fprintf(stderr, "broker: host %s: its VMs report %" PRId64
+				" MiB assigned, %s its capacity of %" PRId64
+				" MiB: %s\n", h->name, sum[i],
+				is ? "more than" : "within again", h->capacity_mib,
+				is ? "bad data: the market gets their assigned "
+				     "scaled down to fit, until they do"
+				   : "figures taken as they are again");
+			rd->bad[i] = is | BROKER_BAD_UNSAVED;
+		}
+		/* not while the store is down (outage.c): it would refuse,
+		 * and count the refusal as another failed write */
+		if ((rd->bad[i] & BROKER_BAD_UNSAVED) && !b->outage.down)
+			bad_data_changed(b, h, &rd->bad[i], sum[i]);
+	}
+	return 0;
 }
 
 /* Fill b->rounds.cl from the registry. Returns 0, or -1 out of memory. */
@@ -172,9 +265,11 @@ static int build_cluster(broker *b)
 	if (unheard && host_ix &&
 	    ensure_cluster(b, b->reg.n_hosts, b->reg.n_vms) == 0) {
 		count_unheard(&b->reg, unheard);
-		add_hosts(b, unheard, host_ix, now);
-		add_vms(b, host_ix, now);
-		rc = 0;
+		if (check_bad_data(b, now) == 0) {
+			add_hosts(b, unheard, host_ix, now);
+			add_vms(b, host_ix, now);
+			rc = 0;
+		}
 	}
 	free(unheard);
 	free(host_ix);
@@ -226,7 +321,8 @@ static void fill_allocs(const broker *b, store_alloc_row *out)
 		al->vm_id = v->id;
 		al->host_id = rd->cl.hosts[v->host].id;
 		al->demand_mib = v->demand;
-		al->assigned_mib = v->assigned;
+		al->assigned_mib = m->cfg.assigned; /* as reported, not as
+		                                     * clamp_assigned() made it */
 		al->guest_swap_mibps = v->guest_swap_mibps;
 		al->balloon_mib = m->balloon_mib;
 		al->reported_pressure = m->reported_pressure;
@@ -235,6 +331,14 @@ static void fill_allocs(const broker *b, store_alloc_row *out)
 		al->budget = a->budget;
 		al->pressure = a->pressure;
 	}
+}
+
+/* What a recommendation's VM holds as its agent reported it: the market's
+ * from_mib, unless clamp_assigned() scaled it down (bad data), where the
+ * operator is told what the VM says it holds. */
+static int64_t reported_from(const broker *b, const market_rec *rc)
+{
+	return b->reg.vms[b->rounds.vm_slot[rc->vm]].cfg.assigned;
 }
 
 /* A sentence longer than the store keeps ends in "..." */
@@ -251,16 +355,27 @@ static void why_resize(const broker *b, const market_rec *rc, char *out,
 	const market_vm *v = &rd->cl.vms[rc->vm];
 	const market_host_out *h = &rd->res.hosts[rc->from_host];
 	const char *host = b->reg.hosts[rd->host_slot[rc->from_host]].name;
-	int grows = rc->to_mib > rc->from_mib;
+	int64_t from = reported_from(b, rc);
+	int grows = rc->to_mib > from;
 	int n;
 
+	char at[64];
+
+	/* one price per recommendation: the rec's own (price_here, what its
+	 * costs were computed at). A migration off or onto the host in the
+	 * same round reprices it after h->price was set, so the host's
+	 * utilization then no longer explains the price. */
+	if (rc->price_here == h->price)
+		snprintf(at, sizeof(at), "at %.0f%% utilization",
+			 100.0 * h->utilization);
+	else
+		snprintf(at, sizeof(at), "after this round's migrations");
 	n = snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
-		 PRId64 " MiB; %s asks %.2f/MiB at %.0f%% utilization%s, so "
-		 "the market %s it from %" PRId64 " to %" PRId64 " MiB",
-		 v->demand, v->buffer_pct, rd->res.awards[rc->vm].want, host,
-		 h->price, 100.0 * h->utilization,
-		 h->shortage ? " (short of memory)" : "",
-		 grows ? "grows" : "shrinks", rc->from_mib, rc->to_mib);
+		 PRId64 " MiB; %s asks %.2f/MiB %s%s, so the market %s it "
+		 "from %" PRId64 " to %" PRId64 " MiB", v->demand,
+		 v->buffer_pct, rd->res.awards[rc->vm].want, host,
+		 rc->price_here, at, h->shortage ? " (short of memory)" : "",
+		 grows ? "grows" : "shrinks", from, rc->to_mib);
 	ellipsis_if_cut(out, len, n);
 }
 
@@ -296,7 +411,7 @@ static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 	o->from_host_id = rd->cl.hosts[rc->from_host].id;
 	o->to_host_id = rc->to_host == MARKET_NO_HOST
 			? 0 : rd->cl.hosts[rc->to_host].id;
-	o->from_mib = rc->from_mib;
+	o->from_mib = reported_from(b, rc);
 	o->to_mib = rc->to_mib;
 	o->price_here = rc->price_here;
 	o->price_there = rc->price_there;
@@ -304,7 +419,7 @@ static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 	o->cost_there = rc->cost_there;
 	o->demand_mib = v->demand;
 	o->want_mib = a->want;
-	o->pressure_before = market_vm_pressure(v->demand, v->assigned);
+	o->pressure_before = market_vm_pressure(v->demand, o->from_mib);
 	o->pressure_after = market_vm_pressure(v->demand, rc->to_mib);
 	o->budget = a->budget;
 	if (rc->kind == MARKET_REC_MIGRATE)
@@ -497,6 +612,18 @@ out:
 	free(fill);
 }
 
+/* The broker's heartbeat (store_broker_beat()), after a round persisted:
+ * readers tell a running broker from a stopped one by it (docs/
+ * operations.md, "Status views"). A beat the store refuses is not worth a
+ * log line: the round just written says the broker runs, and the next
+ * round beats again. */
+static void beat(broker *b)
+{
+	char err[STORE_TEXT_MAX + 200];
+
+	(void)store_broker_beat(b->st, util_wall_ms(), err, sizeof(err));
+}
+
 static int alloc_rows(round_rows *rows, size_t nh, size_t nv, size_t nr,
 		      size_t ns)
 {
@@ -547,6 +674,7 @@ int broker__round(broker *b)
 	rows.n_recs = fill_recs(b, rows.recs);
 	fill_signals(b, rows.signals);
 	if (persist(b, &rows, started, (t[1] - t[0]) / 1000, &out) == 0) {
+		beat(b);
 		t[2] = util_now_us();
 		send_awards(b);
 		t[3] = util_now_us();
@@ -580,6 +708,11 @@ void broker__round_release(broker *b)
 	free(rd->cl.vms);
 	free(rd->host_slot);
 	free(rd->vm_slot);
+	free(rd->bad);
+	free(rd->held);
+	rd->bad = NULL;
+	rd->held = NULL;
+	rd->cap_bad = rd->cap_held = 0;
 	rd->cl.hosts = NULL;
 	rd->cl.vms = NULL;
 	rd->host_slot = rd->vm_slot = NULL;

@@ -34,6 +34,10 @@ int cmd_mode(int argc, char **argv);    /* cmd_control.c: show or set modes */
 int cmd_pause(int argc, char **argv);   /* cmd_control.c: the kill switch */
 int cmd_resume(int argc, char **argv);  /* cmd_control.c */
 int cmd_keygen(int argc, char **argv);  /* cmd_keygen.c: CURVE key pairs */
+int cmd_status(int argc, char **argv);  /* cmd_status.c: the broker, rounds,
+                                         * modes, backlog, signals */
+int cmd_events(int argc, char **argv);  /* cmd_status.c: the audit log */
+int cmd_signals(int argc, char **argv); /* cmd_status.c: provision/suspend */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */
@@ -73,5 +77,53 @@ void cli_actor_name(char *buf, size_t size);
 /* Print root pretty on stdout and free it (json_object_put). Returns
  * CLI_OK, or CLI_FAIL if stdout failed. */
 int cli_json_print(struct json_object *root);
+
+/* ---- views.c: what the operator's views share ---- */
+
+#include "store.h"
+
+/* A size for people: "512 MiB", "12.5 GiB" (one decimal from 1 GiB up);
+ * exact (--mib): the whole number of MiB, no unit. */
+void cli_fmt_mib(char *buf, size_t size, int64_t mib, int exact);
+
+/* Natural order: digit runs compare as numbers (vm-2 before vm-10). */
+int cli_natcmp(const char *a, const char *b);
+
+/* Is the broker running? Its row (store_broker_get()) read against the
+ * clock: a broker that stopped cleanly said so; one whose heartbeat is
+ * older than CLI_BROKER_STALE_ROUNDS rounds (at least
+ * CLI_BROKER_STALE_MIN_MS) was killed, hung, or cannot write its store. */
+#define CLI_BROKER_STALE_ROUNDS 3
+#define CLI_BROKER_STALE_MIN_MS 5000
+
+enum cli_broker_state {
+	CLI_BROKER_NEVER = 0, /* no broker ever ran on this file */
+	CLI_BROKER_RUNNING,
+	CLI_BROKER_STOPPED,   /* stopped cleanly */
+	CLI_BROKER_SILENT,    /* no heartbeat for too long, no clean stop */
+};
+
+struct cli_broker {
+	enum cli_broker_state state;
+	store_broker_status st;
+	int64_t down_since_ms; /* STOPPED, SILENT: since when */
+	int64_t now_ms;        /* the clock it was judged by */
+};
+
+int cli_broker_view(store *s, struct cli_broker *out, char *err,
+		    size_t errlen);
+const char *cli_broker_state_name(enum cli_broker_state st);
+
+/* --watch: draw(s, ctx) now, then again whenever another process commits
+ * to the file (PRAGMA data_version, polled every CLI_WATCH_POLL_MS with a
+ * sleep) or CLI_WATCH_REDRAW_MS have passed (ages stay true), until
+ * SIGINT or SIGTERM: then CLI_OK. A draw that fails ends it with its
+ * status. Frames: the screen cleared on a terminal, else a "--- <time>
+ * ---" line (none between JSON documents). */
+#define CLI_WATCH_POLL_MS 500
+#define CLI_WATCH_REDRAW_MS 10000
+
+int cli_watch(store *s, int (*draw)(store *, void *), void *ctx, int json,
+	      const char *cmd);
 
 #endif

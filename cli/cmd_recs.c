@@ -42,14 +42,17 @@ static const char recs_usage[] =
 	"  -h, --help    this help\n"
 
 static const char list_usage[] =
-	"usage: bourse recs list [--state S] [--limit N] [--json] [--db PATH]\n"
+	"usage: bourse recs list [--state S] [--limit N] [--mib] [--json]\n"
+	"                        [--db PATH]\n"
 	"\n"
-	"List recommendations, newest first. MIB is the VM's memory before and\n"
-	"after; PRICE is credits per MiB here (and there, for a migration).\n"
+	"List recommendations, newest first. ACTION says which way a resize\n"
+	"goes (up, down); SIZE is the VM's memory before and after; PRICE is\n"
+	"credits per MiB here (and there, for a migration).\n"
 	"\n"
 	"  --state S     only this state: pending, approved, rejected, expired,\n"
 	"                superseded, dispatched, succeeded, failed\n"
 	"  --limit N     at most N (default 50; 0: all)\n"
+	"  --mib         sizes as exact MiB instead of MiB/GiB for people\n"
 	"  --json        print JSON instead of a table\n" DB_HELP;
 
 static const char show_usage[] =
@@ -85,12 +88,21 @@ struct recs_args {
 	const char *sub; /* "list", ... for messages */
 	const char *db;
 	int json;
+	int mib; /* list --mib: exact sizes */
 	store_rec_state state; /* 0: every state */
 	int64_t limit;
 	const char *reason;
 	char **ids; /* positional arguments */
 	int n_ids;
 };
+
+/* "resize up", "resize down" or "migrate": which way a resize goes. */
+static const char *rec_action(const store_rec *r)
+{
+	if (r->kind == STORE_REC_MIGRATE)
+		return "migrate";
+	return r->to_mib >= r->from_mib ? "resize up" : "resize down";
+}
 
 /* ---- JSON --------------------------------------------------------------- */
 
@@ -105,6 +117,7 @@ static json_object *rec_json(const store_rec *r)
 	json_object_object_add(j, "updated_ms", json_object_new_int64(r->updated_ms));
 	json_object_object_add(j, "kind",
 			       json_object_new_string(store_rec_kind_name(r->kind)));
+	json_object_object_add(j, "action", json_object_new_string(rec_action(r)));
 	json_object_object_add(j, "state",
 			       json_object_new_string(store_rec_state_name(r->state)));
 	json_object_object_add(j, "vm_id", json_object_new_int64(r->vm_id));
@@ -152,7 +165,7 @@ enum { C_ID, C_ROUND, C_STATE, C_ACTION, C_VM, C_FROM, C_TO, C_MIB,
        C_PRICE, C_AGE, N_COLS };
 
 static const char *const list_head[N_COLS] = { "ID", "ROUND", "STATE",
-	"ACTION", "VM", "FROM", "TO", "MIB", "PRICE", "AGE" };
+	"ACTION", "VM", "FROM", "TO", "SIZE", "PRICE", "AGE" };
 static const int list_right[N_COLS] = { 1, 1, 0, 0, 0, 0, 0, 1, 1, 1 };
 
 #define CELL_MAX (STORE_TEXT_MAX + 8)
@@ -165,21 +178,32 @@ struct list_out {
 	size_t n, cap;
 	size_t limit; /* rows shown; one more is read to know there are more */
 	int more, oom;
+	int mib;      /* --mib */
 };
 
-static void rec_cells_fill(const store_rec *r, char (*c)[CELL_MAX])
+/* The SIZE cell: "4.0 GiB -> 3.5 GiB", or "4096->3600" with --mib. */
+static void rec_size_cell(const store_rec *r, int exact, char *cell)
+{
+	char from[32], to[32];
+
+	cli_fmt_mib(from, sizeof(from), r->from_mib, exact);
+	cli_fmt_mib(to, sizeof(to), r->to_mib, exact);
+	snprintf(cell, CELL_MAX, exact ? "%s->%s" : "%s -> %s", from, to);
+}
+
+static void rec_cells_fill(const store_rec *r, int exact,
+			   char (*c)[CELL_MAX])
 {
 	int migrate = r->kind == STORE_REC_MIGRATE;
 
 	snprintf(c[C_ID], CELL_MAX, "%lld", (long long)r->id);
 	snprintf(c[C_ROUND], CELL_MAX, "%lld", (long long)r->round);
 	snprintf(c[C_STATE], CELL_MAX, "%s", store_rec_state_name(r->state));
-	snprintf(c[C_ACTION], CELL_MAX, "%s", store_rec_kind_name(r->kind));
+	snprintf(c[C_ACTION], CELL_MAX, "%s", rec_action(r));
 	snprintf(c[C_VM], CELL_MAX, "%s", r->vm_name);
 	snprintf(c[C_FROM], CELL_MAX, "%s", r->from_host);
 	snprintf(c[C_TO], CELL_MAX, "%s", migrate ? r->to_host : "-");
-	snprintf(c[C_MIB], CELL_MAX, "%lld->%lld", (long long)r->from_mib,
-		 (long long)r->to_mib);
+	rec_size_cell(r, exact, c[C_MIB]);
 	if (migrate)
 		snprintf(c[C_PRICE], CELL_MAX, "%.2f / %.2f", r->price_here,
 			 r->price_there);
@@ -205,7 +229,7 @@ static int list_row(const store_rec *r, void *ctx)
 		o->oom = 1;
 		return 1;
 	}
-	rec_cells_fill(r, o->rows[o->n++]);
+	rec_cells_fill(r, o->mib, o->rows[o->n++]);
 	return 0;
 }
 
@@ -234,7 +258,7 @@ static void list_print(const struct list_out *o)
 
 static int recs_list(store *s, const struct recs_args *a)
 {
-	struct list_out o = { .limit = (size_t)a->limit };
+	struct list_out o = { .limit = (size_t)a->limit, .mib = a->mib };
 	char err[512];
 	int rc = CLI_OK;
 
@@ -337,9 +361,10 @@ static void show_text(const store_rec *r)
 		       "%lld MiB\n", (long long)r->id, r->vm_name, r->from_host,
 		       r->to_host, (long long)r->from_mib, (long long)r->to_mib);
 	else
-		printf("recommendation %lld: resize %s on %s, %lld -> %lld MiB\n",
-		       (long long)r->id, r->vm_name, r->from_host,
-		       (long long)r->from_mib, (long long)r->to_mib);
+		printf("recommendation %lld: %s %s on %s, %lld -> %lld MiB\n",
+		       (long long)r->id, rec_action(r), r->vm_name,
+		       r->from_host, (long long)r->from_mib,
+		       (long long)r->to_mib);
 	printf("made       round %lld, %s", (long long)r->round, when);
 	if (r->last_round != r->round)
 		printf("; recommended again up to round %lld",
@@ -447,10 +472,11 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 
 /* ---- parsing and dispatch ----------------------------------------------- */
 
-enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON };
+enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON, O_MIB };
 
 static const struct option list_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
+	{ "mib", no_argument, NULL, O_MIB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "state", required_argument, NULL, O_STATE },
 	{ "limit", required_argument, NULL, O_LIMIT },
@@ -521,6 +547,7 @@ static int apply_option(struct recs_args *a, int opt, const char *arg)
 	switch (opt) {
 	case O_DB: a->db = arg; return CLI_OK;
 	case O_JSON: a->json = 1; return CLI_OK;
+	case O_MIB: a->mib = 1; return CLI_OK;
 	case O_REASON: a->reason = arg; return CLI_OK;
 	case O_STATE:
 		if (store_rec_state_parse(arg, &a->state) != 0) {

@@ -16,41 +16,55 @@
 #include "banned.h"
 
 #define DB_HELP                                                              \
+	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
-	"  --json        print JSON instead of a table\n"                        \
+	"  --json        print JSON instead of a table (memory always in MiB)\n" \
 	"  -h, --help    this help\n"
 
+#define MIB_HELP \
+	"  --mib         memory as exact MiB instead of MiB/GiB for people\n"
+
 static const char hosts_usage[] =
-	"usage: bourse hosts [--db PATH] [--json]\n"
+	"usage: bourse hosts [--mib] [--watch] [--db PATH] [--json]\n"
 	"\n"
-	"List the hosts the broker knows, by name, with the figures of the\n"
-	"latest market round: price (credits per MiB), utilization (wanted /\n"
-	"supply), memory awarded and VMs. Memory in MiB.\n"
-	"\n" DB_HELP;
+	"List the hosts the broker knows, in natural order of name (h2 before\n"
+	"h10), with the figures of the latest market round: price (credits\n"
+	"per MiB), utilization (wanted / supply), memory awarded and VMs.\n"
+	"STATE is the broker's word while it runs; once it has stopped (or\n"
+	"has not been heard for a few rounds) a host it had online is\n"
+	"'unknown (broker down since ...)'. DATA is 'bad' while the host's\n"
+	"VMs report more assigned memory than its capacity: the market then\n"
+	"leaves it out (docs/market.md).\n"
+	"\n" MIB_HELP DB_HELP;
 
 static const char vms_usage[] =
-	"usage: bourse vms [--host NAME] [--db PATH] [--json]\n"
+	"usage: bourse vms [--host NAME] [--mib] [--watch] [--db PATH] [--json]\n"
 	"\n"
-	"List the VMs the broker knows, by name, with their latest sample\n"
-	"(demand, assigned) and the market's award (target, pressure =\n"
-	"demand / target * 100). Memory in MiB.\n"
+	"List the VMs the broker knows, in natural order of name (vm-2 before\n"
+	"vm-10), with their latest sample and the market's award: DEMAND (what\n"
+	"the guest uses), ASSIGNED (what the VM holds now: its balloon target\n"
+	"or resident memory, as its agent reported it), TARGET (the market's\n"
+	"award), PRESSURE (demand / target * 100), and the configured MINIMUM\n"
+	"and MAXIMUM. '-': not in the latest round.\n"
 	"\n"
-	"  --host NAME   only the VMs on this host\n" DB_HELP;
+	"  --host NAME   only the VMs on this host\n" MIB_HELP DB_HELP;
 
 static const char prices_usage[] =
-	"usage: bourse prices [--round N] [--db PATH] [--json]\n"
+	"usage: bourse prices [--round N] [--mib] [--watch] [--db PATH] [--json]\n"
 	"\n"
 	"Show each host's memory price in a market round (default: the latest)\n"
 	"and the state it was priced from: utilization, balloon and swap\n"
-	"pressure, and whether the host was short. Memory in MiB, prices in\n"
-	"credits per MiB.\n"
+	"pressure, and whether the host was short. Hosts in natural order of\n"
+	"name, prices in credits per MiB.\n"
 	"\n"
-	"  --round N     this round instead of the latest\n" DB_HELP;
+	"  --round N     this round instead of the latest\n" MIB_HELP DB_HELP;
 
 struct reg_args {
 	const char *cmd; /* "hosts", ... for messages */
 	const char *db;
 	int json;
+	int mib;   /* --mib: exact MiB */
+	int watch; /* --watch */
 	const char *host;
 	int64_t round;
 };
@@ -121,11 +135,13 @@ static void table_release(struct table *t)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-enum { O_DB = 256, O_JSON, O_HOST, O_ROUND };
+enum { O_DB = 256, O_JSON, O_HOST, O_ROUND, O_MIB, O_WATCH };
 
 static const struct option hosts_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "mib", no_argument, NULL, O_MIB },
+	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -134,6 +150,8 @@ static const struct option vms_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "host", required_argument, NULL, O_HOST },
+	{ "mib", no_argument, NULL, O_MIB },
+	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -142,6 +160,8 @@ static const struct option prices_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "round", required_argument, NULL, O_ROUND },
+	{ "mib", no_argument, NULL, O_MIB },
+	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -164,6 +184,8 @@ static int parse(struct reg_args *a, const char *usage,
 		case O_DB: a->db = optarg; break;
 		case O_JSON: a->json = 1; break;
 		case O_HOST: a->host = optarg; break;
+		case O_MIB: a->mib = 1; break;
+		case O_WATCH: a->watch = 1; break;
 		case O_ROUND:
 			if (cli_parse_i64(optarg, 1, INT64_MAX, &a->round, err,
 					  sizeof(err)) != 0) {
@@ -219,17 +241,116 @@ static const char *host_state_name(store_host_state st)
 	return "unknown";
 }
 
-static const char *const hosts_head[] = { "NAME", "STATE", "CAPACITY",
-	"RESERVE", "PRICE", "UTIL", "AWARDED", "VMS", "SEEN", "URI" };
-static const int hosts_right[] = { 0, 0, 1, 1, 1, 1, 1, 1, 1, 0 };
+static const char *const hosts_head[] = { "NAME", "STATE", "DATA",
+	"CAPACITY", "RESERVE", "PRICE", "UTIL", "AWARDED", "VMS", "SEEN",
+	"URI" };
+static const int hosts_right[] = { 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0 };
+
+/* The hosts' bad-data flags, by host id (store_host_flags_list()'s order). */
+struct flag_list {
+	store_host_flag *f;
+	size_t n, cap;
+	int oom;
+};
 
 struct out {
 	struct table t;
 	json_object *arr;
 	const char *host; /* vms --host */
+	int mib;          /* --mib */
+	const struct cli_broker *bk;  /* hosts: is the broker running */
+	const struct flag_list *flags; /* hosts: bad data */
 	int oom;
 	size_t n;
 };
+
+static int flag_collect(const store_host_flag *f, void *ctx)
+{
+	struct flag_list *l = ctx;
+
+	if (UTIL_GROW(l->f, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->f[l->n++] = *f;
+	return 0;
+}
+
+static int flag_cmp(const void *key, const void *elem)
+{
+	uint32_t id = *(const uint32_t *)key;
+	const store_host_flag *f = elem;
+
+	return id < f->host_id ? -1 : id > f->host_id;
+}
+
+/* The host's flag if it is bad now, else NULL. */
+static const store_host_flag *bad_flag(const struct flag_list *l,
+				       uint32_t host_id)
+{
+	const store_host_flag *f = l && l->n
+		? bsearch(&host_id, l->f, l->n, sizeof(*l->f), flag_cmp) : NULL;
+
+	return f && f->bad_data ? f : NULL;
+}
+
+/* A host the broker had online, read while the broker is down: nobody
+ * knows. */
+static int host_unknown(const struct out *o, const store_host_row *h)
+{
+	return o->bk && h->state == STORE_HOST_ONLINE &&
+	       (o->bk->state == CLI_BROKER_STOPPED ||
+		o->bk->state == CLI_BROKER_SILENT);
+}
+
+static json_object *host_json(const struct out *o, const store_host_row *h)
+{
+	json_object *j = json_object_new_object();
+	const store_host_flag *bad = bad_flag(o->flags, h->id);
+	int unknown = host_unknown(o, h);
+
+	json_object_object_add(j, "id", json_object_new_int64(h->id));
+	json_object_object_add(j, "name", json_object_new_string(h->name));
+	json_object_object_add(j, "uri", json_object_new_string(h->uri));
+	json_object_object_add(j, "capacity_mib",
+			       json_object_new_int64(h->capacity_mib));
+	json_object_object_add(j, "reserve_mib",
+			       json_object_new_int64(h->reserve_mib));
+	json_object_object_add(j, "state", json_object_new_string(
+			       unknown ? "unknown" : host_state_name(h->state)));
+	json_object_object_add(j, "recorded_state",
+			       json_object_new_string(host_state_name(h->state)));
+	json_object_object_add(j, "broker_down_since_ms", unknown
+			       ? json_object_new_int64(o->bk->down_since_ms)
+			       : NULL);
+	json_object_object_add(j, "bad_data", json_object_new_boolean(!!bad));
+	json_object_object_add(j, "bad_data_detail",
+			       bad ? json_object_new_string(bad->detail) : NULL);
+	json_object_object_add(j, "first_seen_ms",
+			       json_object_new_int64(h->first_seen_ms));
+	json_object_object_add(j, "last_seen_ms",
+			       json_object_new_int64(h->last_seen_ms));
+	json_object_object_add(j, "price", json_object_new_double(h->price));
+	json_object_object_add(j, "utilization",
+			       json_object_new_double(h->utilization));
+	json_object_object_add(j, "awarded_mib",
+			       json_object_new_int64(h->awarded_mib));
+	json_object_object_add(j, "n_vms", json_object_new_int64(h->n_vms));
+	return j;
+}
+
+static void host_state_cell(const struct out *o, const store_host_row *h,
+			    char *cell)
+{
+	char when[64];
+
+	if (!host_unknown(o, h)) {
+		snprintf(cell, CELL_MAX, "%s", host_state_name(h->state));
+		return;
+	}
+	cli_fmt_time(when, sizeof(when), o->bk->down_since_ms);
+	snprintf(cell, CELL_MAX, "unknown (broker down since %s)", when);
+}
 
 static int host_row(const store_host_row *h, void *ctx)
 {
@@ -238,27 +359,7 @@ static int host_row(const store_host_row *h, void *ctx)
 
 	o->n++;
 	if (o->arr) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "id", json_object_new_int64(h->id));
-		json_object_object_add(j, "name", json_object_new_string(h->name));
-		json_object_object_add(j, "uri", json_object_new_string(h->uri));
-		json_object_object_add(j, "capacity_mib",
-				       json_object_new_int64(h->capacity_mib));
-		json_object_object_add(j, "reserve_mib",
-				       json_object_new_int64(h->reserve_mib));
-		json_object_object_add(j, "state",
-				       json_object_new_string(host_state_name(h->state)));
-		json_object_object_add(j, "first_seen_ms",
-				       json_object_new_int64(h->first_seen_ms));
-		json_object_object_add(j, "last_seen_ms",
-				       json_object_new_int64(h->last_seen_ms));
-		json_object_object_add(j, "price", json_object_new_double(h->price));
-		json_object_object_add(j, "utilization",
-				       json_object_new_double(h->utilization));
-		json_object_object_add(j, "awarded_mib",
-				       json_object_new_int64(h->awarded_mib));
-		json_object_object_add(j, "n_vms", json_object_new_int64(h->n_vms));
-		json_object_array_add(o->arr, j);
+		json_object_array_add(o->arr, host_json(o, h));
 		return 0;
 	}
 	if ((r = table_add(&o->t)) < 0) {
@@ -266,15 +367,17 @@ static int host_row(const store_host_row *h, void *ctx)
 		return 1;
 	}
 	snprintf(table_cell(&o->t, r, 0), CELL_MAX, "%s", h->name);
-	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%s", host_state_name(h->state));
-	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%lld", (long long)h->capacity_mib);
-	snprintf(table_cell(&o->t, r, 3), CELL_MAX, "%lld", (long long)h->reserve_mib);
-	snprintf(table_cell(&o->t, r, 4), CELL_MAX, "%.2f", h->price);
-	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%.0f%%", h->utilization * 100);
-	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%lld", (long long)h->awarded_mib);
-	snprintf(table_cell(&o->t, r, 7), CELL_MAX, "%u", h->n_vms);
-	cli_fmt_age(table_cell(&o->t, r, 8), CELL_MAX, h->last_seen_ms);
-	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%s", h->uri[0] ? h->uri : "-");
+	host_state_cell(o, h, table_cell(&o->t, r, 1));
+	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%s",
+		 bad_flag(o->flags, h->id) ? "bad" : "ok");
+	cli_fmt_mib(table_cell(&o->t, r, 3), CELL_MAX, h->capacity_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 4), CELL_MAX, h->reserve_mib, o->mib);
+	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%.2f", h->price);
+	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%.0f%%", h->utilization * 100);
+	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, h->awarded_mib, o->mib);
+	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%u", h->n_vms);
+	cli_fmt_age(table_cell(&o->t, r, 9), CELL_MAX, h->last_seen_ms);
+	snprintf(table_cell(&o->t, r, 10), CELL_MAX, "%s", h->uri[0] ? h->uri : "-");
 	return 0;
 }
 
@@ -307,27 +410,99 @@ static int finish(struct reg_args *a, struct out *o, const char *none)
 	return rc;
 }
 
+/* Rows collected from a store list, then sorted by name naturally. */
+struct host_rows {
+	store_host_row *r;
+	size_t n, cap;
+	int oom;
+};
+
+static int host_collect(const store_host_row *h, void *ctx)
+{
+	struct host_rows *l = ctx;
+
+	if (UTIL_GROW(l->r, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->r[l->n++] = *h;
+	return 0;
+}
+
+static int host_cmp(const void *x, const void *y)
+{
+	return cli_natcmp(((const store_host_row *)x)->name,
+			  ((const store_host_row *)y)->name);
+}
+
+/* What `bourse hosts` reads before its rows: is the broker running, which
+ * hosts have bad data. Returns CLI_OK or CLI_FAIL (said). */
+static int hosts_context(store *s, struct cli_broker *bk,
+			 struct flag_list *fl)
+{
+	char err[512];
+
+	if (cli_broker_view(s, bk, err, sizeof(err)) != 0 ||
+	    store_host_flags_list(s, flag_collect, fl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse hosts: %s\n",
+			fl->oom ? "out of memory" : err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+static int draw_hosts(store *s, void *ctx)
+{
+	struct reg_args *a = ctx;
+	struct cli_broker bk;
+	struct flag_list fl = { 0 };
+	struct host_rows rows = { 0 };
+	struct out o = { .t = { .ncol = 11, .head = hosts_head,
+				.right = hosts_right },
+			 .mib = a->mib, .bk = &bk, .flags = &fl };
+	char err[512];
+	int rc = hosts_context(s, &bk, &fl);
+
+	if (rc == CLI_OK &&
+	    store_hosts_list(s, host_collect, &rows, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse hosts: %s\n",
+			rows.oom ? "out of memory" : err);
+		rc = CLI_FAIL;
+	}
+	if (rc == CLI_OK) {
+		if (rows.n)
+			qsort(rows.r, rows.n, sizeof(*rows.r), host_cmp);
+		o.arr = a->json ? json_object_new_array() : NULL;
+		for (size_t i = 0; i < rows.n && !o.oom; i++)
+			host_row(&rows.r[i], &o);
+		rc = finish(a, &o, "no hosts yet");
+	}
+	free(rows.r);
+	free(fl.f);
+	return rc;
+}
+
+/* Draw once, or --watch; close the store. */
+static int draw_or_watch(struct reg_args *a, store *s,
+			 int (*draw)(store *, void *))
+{
+	int rc = a->watch ? cli_watch(s, draw, a, a->json, a->cmd)
+			  : draw(s, a);
+
+	store_close(s);
+	return rc;
+}
+
 int cmd_hosts(int argc, char **argv)
 {
 	struct reg_args a = { .cmd = "hosts" };
-	struct out o = { .t = { .ncol = 10, .head = hosts_head,
-				.right = hosts_right } };
 	store *s = NULL;
-	char err[512];
 	int done = 0;
 	int rc = start(&a, hosts_usage, hosts_opts, argc, argv, &s, &done);
 
 	if (rc != CLI_OK || done)
 		return rc;
-	o.arr = a.json ? json_object_new_array() : NULL;
-	if (store_hosts_list(s, host_row, &o, err, sizeof(err)) != 0) {
-		fprintf(stderr, "bourse hosts: %s\n", o.oom ? "out of memory" : err);
-		out_release(&o);
-		store_close(s);
-		return CLI_FAIL;
-	}
-	store_close(s);
-	return finish(&a, &o, "no hosts yet");
+	return draw_or_watch(&a, s, draw_hosts);
 }
 
 /* ---- vms ---------------------------------------------------------------- */
@@ -381,6 +556,16 @@ static json_object *vm_json(const store_vm_row *v)
 	return j;
 }
 
+/* A sample's size, or "-" when the VM was not in the latest round (the
+ * store gives 0 then: no VM in a round holds 0 MiB). */
+static void sample_cell(char *cell, int64_t mib, int exact)
+{
+	if (mib <= 0)
+		snprintf(cell, CELL_MAX, "-");
+	else
+		cli_fmt_mib(cell, CELL_MAX, mib, exact);
+}
+
 static int vm_row(const store_vm_row *v, void *ctx)
 {
 	struct out *o = ctx;
@@ -400,12 +585,15 @@ static int vm_row(const store_vm_row *v, void *ctx)
 	snprintf(table_cell(&o->t, r, 0), CELL_MAX, "%s", v->name);
 	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%s", v->host_name);
 	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%s", vm_state_name(v->state));
-	snprintf(table_cell(&o->t, r, 3), CELL_MAX, "%lld", (long long)v->demand_mib);
-	snprintf(table_cell(&o->t, r, 4), CELL_MAX, "%lld", (long long)v->assigned_mib);
-	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%lld", (long long)v->target_mib);
-	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%.1f", v->pressure);
-	snprintf(table_cell(&o->t, r, 7), CELL_MAX, "%lld", (long long)v->minimum_mib);
-	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%lld", (long long)v->maximum_mib);
+	sample_cell(table_cell(&o->t, r, 3), v->demand_mib, o->mib);
+	sample_cell(table_cell(&o->t, r, 4), v->assigned_mib, o->mib);
+	sample_cell(table_cell(&o->t, r, 5), v->target_mib, o->mib);
+	if (v->target_mib > 0)
+		snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%.1f", v->pressure);
+	else
+		snprintf(table_cell(&o->t, r, 6), CELL_MAX, "-");
+	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, v->minimum_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 8), CELL_MAX, v->maximum_mib, o->mib);
 	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%u", v->weight);
 	return 0;
 }
@@ -436,13 +624,61 @@ static int check_host(store *s, struct reg_args *a)
 	return CLI_OK;
 }
 
+struct vm_rows {
+	store_vm_row *r;
+	size_t n, cap;
+	int oom;
+};
+
+static int vm_collect(const store_vm_row *v, void *ctx)
+{
+	struct vm_rows *l = ctx;
+
+	if (UTIL_GROW(l->r, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->r[l->n++] = *v;
+	return 0;
+}
+
+static int vm_cmp(const void *x, const void *y)
+{
+	return cli_natcmp(((const store_vm_row *)x)->name,
+			  ((const store_vm_row *)y)->name);
+}
+
+static int draw_vms(store *s, void *ctx)
+{
+	struct reg_args *a = ctx;
+	struct vm_rows rows = { 0 };
+	struct out o = { .t = { .ncol = 10, .head = vms_head,
+				.right = vms_right },
+			 .host = a->host, .mib = a->mib };
+	char err[512];
+	int rc = CLI_OK;
+
+	if (store_vms_list(s, vm_collect, &rows, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse vms: %s\n",
+			rows.oom ? "out of memory" : err);
+		rc = CLI_FAIL;
+	} else {
+		if (rows.n)
+			qsort(rows.r, rows.n, sizeof(*rows.r), vm_cmp);
+		o.arr = a->json ? json_object_new_array() : NULL;
+		for (size_t i = 0; i < rows.n && !o.oom; i++)
+			vm_row(&rows.r[i], &o);
+		rc = finish(a, &o, a->host ? "no VMs on this host"
+					   : "no VMs yet");
+	}
+	free(rows.r);
+	return rc;
+}
+
 int cmd_vms(int argc, char **argv)
 {
 	struct reg_args a = { .cmd = "vms" };
-	struct out o = { .t = { .ncol = 10, .head = vms_head,
-				.right = vms_right } };
 	store *s = NULL;
-	char err[512];
 	int done = 0;
 	int rc = start(&a, vms_usage, vms_opts, argc, argv, &s, &done);
 
@@ -452,16 +688,7 @@ int cmd_vms(int argc, char **argv)
 		store_close(s);
 		return CLI_FAIL;
 	}
-	o.host = a.host;
-	o.arr = a.json ? json_object_new_array() : NULL;
-	if (store_vms_list(s, vm_row, &o, err, sizeof(err)) != 0) {
-		fprintf(stderr, "bourse vms: %s\n", o.oom ? "out of memory" : err);
-		out_release(&o);
-		store_close(s);
-		return CLI_FAIL;
-	}
-	store_close(s);
-	return finish(&a, &o, a.host ? "no VMs on this host" : "no VMs yet");
+	return draw_or_watch(&a, s, draw_vms);
 }
 
 /* ---- prices ------------------------------------------------------------- */
@@ -528,10 +755,10 @@ static int price_row(const store_price_view *v, void *ctx)
 	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%.2f", p->price);
 	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%.2f", p->clearing_price);
 	snprintf(table_cell(&o->t, r, 3), CELL_MAX, "%.0f%%", p->utilization * 100);
-	snprintf(table_cell(&o->t, r, 4), CELL_MAX, "%lld", (long long)p->supply_mib);
-	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%lld", (long long)p->wanted_mib);
-	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%lld", (long long)p->floor_mib);
-	snprintf(table_cell(&o->t, r, 7), CELL_MAX, "%lld", (long long)p->awarded_mib);
+	cli_fmt_mib(table_cell(&o->t, r, 4), CELL_MAX, p->supply_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 5), CELL_MAX, p->wanted_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 6), CELL_MAX, p->floor_mib, o->mib);
+	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, p->awarded_mib, o->mib);
 	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%.2f", p->balloon_pressure);
 	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%.2f", p->swap_pressure);
 	snprintf(table_cell(&o->t, r, 10), CELL_MAX, "%s",
@@ -572,35 +799,82 @@ static int prices_print(struct reg_args *a, struct price_out *po)
 	return finish(a, &po->o, "");
 }
 
-int cmd_prices(int argc, char **argv)
-{
-	struct reg_args a = { .cmd = "prices" };
-	struct price_out po = { .o = { .t = { .ncol = 11, .head = prices_head,
-					       .right = prices_right } } };
-	store *s = NULL;
-	char err[512];
-	int done = 0;
-	int rc = start(&a, prices_usage, prices_opts, argc, argv, &s, &done);
+struct price_rows {
+	store_price_view *r;
+	size_t n, cap;
+	int oom;
+};
 
-	if (rc != CLI_OK || done)
-		return rc;
-	po.o.arr = a.json ? json_object_new_array() : NULL;
-	if (store_prices_list(s, a.round, price_row, &po, err,
+static int price_collect(const store_price_view *v, void *ctx)
+{
+	struct price_rows *l = ctx;
+
+	if (UTIL_GROW(l->r, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->r[l->n++] = *v;
+	return 0;
+}
+
+static int price_cmp(const void *x, const void *y)
+{
+	return cli_natcmp(((const store_price_view *)x)->host_name,
+			  ((const store_price_view *)y)->host_name);
+}
+
+/* The round's prices in natural order of host name into po. */
+static int prices_read(store *s, struct reg_args *a, struct price_out *po)
+{
+	struct price_rows rows = { 0 };
+	char err[512];
+
+	if (store_prices_list(s, a->round, price_collect, &rows, err,
 			      sizeof(err)) != 0) {
 		fprintf(stderr, "bourse prices: %s\n",
-			po.o.oom ? "out of memory" : err);
+			rows.oom ? "out of memory" : err);
+		free(rows.r);
+		return CLI_FAIL;
+	}
+	if (rows.n)
+		qsort(rows.r, rows.n, sizeof(*rows.r), price_cmp);
+	for (size_t i = 0; i < rows.n && !po->o.oom; i++)
+		price_row(&rows.r[i], po);
+	free(rows.r);
+	return CLI_OK;
+}
+
+static int draw_prices(store *s, void *ctx)
+{
+	struct reg_args *a = ctx;
+	struct price_out po = { .o = { .t = { .ncol = 11, .head = prices_head,
+					       .right = prices_right },
+				       .mib = a->mib } };
+	char err[512];
+
+	po.o.arr = a->json ? json_object_new_array() : NULL;
+	if (prices_read(s, a, &po) != CLI_OK) {
 		out_release(&po.o);
-		store_close(s);
 		return CLI_FAIL;
 	}
 	if (store_round_last(s, &po.last, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse prices: %s\n", err);
 		out_release(&po.o);
-		store_close(s);
 		return CLI_FAIL;
 	}
-	store_close(s);
 	if (po.round == 0)
-		po.round = a.round ? a.round : po.last;
-	return prices_print(&a, &po);
+		po.round = a->round ? a->round : po.last;
+	return prices_print(a, &po);
+}
+
+int cmd_prices(int argc, char **argv)
+{
+	struct reg_args a = { .cmd = "prices" };
+	store *s = NULL;
+	int done = 0;
+	int rc = start(&a, prices_usage, prices_opts, argc, argv, &s, &done);
+
+	if (rc != CLI_OK || done)
+		return rc;
+	return draw_or_watch(&a, s, draw_prices);
 }

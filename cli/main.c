@@ -25,6 +25,11 @@ static const struct command commands[] = {
 	{ "hosts", cmd_hosts, "list the hosts the broker knows" },
 	{ "vms", cmd_vms, "list the VMs the broker knows" },
 	{ "prices", cmd_prices, "show memory prices per host for a round" },
+	{ "status", cmd_status, "is the broker running; the last round, modes, "
+				"backlog and signals" },
+	{ "events", cmd_events, "the cluster's audit log, filtered" },
+	{ "signals", cmd_signals, "provision and suspend signals, round by "
+				  "round" },
 	{ "mode", cmd_mode, "show or set what the broker may do per kind of "
 			    "action" },
 	{ "pause", cmd_pause, "stop all dispatching at once (kill switch)" },

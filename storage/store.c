@@ -186,11 +186,32 @@ static const char schema_v4[] =
 static const char schema_v5[] =
 	"CREATE INDEX vms_host ON vms(host_id);";
 
+/* v6 (branch views: the status views): the broker's own row, so that a
+ * reader can tell a running broker from one that stopped or died
+ * (broker_status), the bad-data flag of a host (host_flags), and the
+ * audit log by time for `bourse events --since`. A step of its own: if
+ * another v6 lands first, this becomes the next number unchanged. */
+static const char schema_v6_views[] =
+	"CREATE TABLE broker_status ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" started_ms INTEGER NOT NULL,"
+	" heartbeat_ms INTEGER NOT NULL,"
+	" stopped_ms INTEGER NOT NULL DEFAULT 0," /* 0: running, or died */
+	" round_ms INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" endpoint TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE host_flags ("
+	" host_id INTEGER PRIMARY KEY REFERENCES hosts(id),"
+	" bad_data INTEGER NOT NULL CHECK (bad_data IN (0, 1)),"
+	" since_ms INTEGER NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX audit_ts ON audit(ts_ms);";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
 						   schema_v3, schema_v4,
-						   schema_v5 };
+						   schema_v5, schema_v6_views };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

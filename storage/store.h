@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* How long a handle waits for a lock held by another process, ms, unless
  * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
@@ -455,5 +455,107 @@ typedef struct store_score_row {
  * [STORE_N_ACTS]. */
 int store_score_stats(store *s, store_score_row out[STORE_N_ACTS + 1],
 		      char *err, size_t errlen);
+
+/* ---- status views (store_views.c) --------------------------------------
+ * What `bourse status`, `events`, `signals` and `hosts` read beyond the
+ * rows above, and the broker's own row: whether it runs (schema v6). */
+
+/* The broker's row: written by the broker when it starts, after every
+ * round it persisted (the heartbeat) and when it stops cleanly. */
+typedef struct store_broker_status {
+	int known;           /* 0: no broker ever ran on this file */
+	int64_t started_ms;  /* Unix ms it last started */
+	int64_t heartbeat_ms; /* Unix ms of its last heartbeat */
+	int64_t stopped_ms;  /* Unix ms it stopped cleanly; 0: running, or
+	                      * it died without saying so (SIGKILL, crash) */
+	int64_t round_ms;    /* its round period */
+	int64_t pid;
+	char endpoint[STORE_TEXT_MAX];
+} store_broker_status;
+
+/* The broker started (stopped_ms back to 0); audited "broker.started". */
+int store_broker_started(store *s, const store_broker_status *b,
+			 char *err, size_t errlen);
+/* The heartbeat: heartbeat_ms = now_ms. Not audited. */
+int store_broker_beat(store *s, int64_t now_ms, char *err, size_t errlen);
+/* The broker stops cleanly; audited "broker.stopped". */
+int store_broker_stopped(store *s, int64_t now_ms, char *err, size_t errlen);
+/* Read the row (out->known = 0 if there is none). */
+int store_broker_get(store *s, store_broker_status *out, char *err,
+		     size_t errlen);
+
+/* A host whose figures cannot be true (its VMs report more assigned memory
+ * than its capacity): the broker leaves it out of the market while so
+ * (docs/market.md, "What the market is given"). */
+typedef struct store_host_flag {
+	uint32_t host_id;
+	char host_name[STORE_NAME_MAX];
+	int bad_data;  /* 1: flagged now */
+	int64_t since_ms; /* when it was flagged or cleared last */
+	char detail[STORE_TEXT_MAX];
+} store_host_flag;
+
+/* Set or clear a host's bad-data flag. Audited ("host.bad_data",
+ * "host.data_ok", detail "<host>: ...") only when the flag changes. */
+int store_host_flag_set(store *s, uint32_t host_id, int bad_data,
+			const char *detail, int64_t now_ms, char *err,
+			size_t errlen);
+/* Every host that has a flag row (set or cleared), by host id. */
+int store_host_flags_list(store *s,
+			  int (*cb)(const store_host_flag *, void *),
+			  void *ctx, char *err, size_t errlen);
+
+/* The audit log with the names it is about, for `bourse events`. */
+typedef struct store_event_row {
+	store_audit_row a;
+	char vm[STORE_NAME_MAX];        /* a recommendation's VM, or "" */
+	char from_host[STORE_NAME_MAX]; /* its host, a host event's host */
+	char to_host[STORE_NAME_MAX];   /* a migration's target, or "" */
+} store_event_row;
+
+typedef struct store_event_filter {
+	int64_t since_ms;  /* only entries at or after; 0: all */
+	const char *event; /* "host" matches host.*, or a whole name; NULL */
+	const char *host;  /* about this host (either end of a migration) */
+	const char *vm;    /* about this VM */
+	size_t limit;      /* the newest N; 0: all */
+} store_event_filter;
+
+/* Entries matching every filter set, oldest first (the newest `limit`). */
+int store_events_list(store *s, const store_event_filter *f,
+		      int (*cb)(const store_event_row *, void *), void *ctx,
+		      char *err, size_t errlen);
+
+/* One signal of one round, for `bourse signals` and `bourse status`. */
+typedef struct store_signal_view {
+	int64_t round, started_ms;
+	int kind;          /* 1 provision, 2 suspend */
+	char host_name[STORE_NAME_MAX]; /* "" for provision */
+	int64_t mib;
+} store_signal_view;
+
+/* Signals, oldest first: of round `round` only (> 0), or the newest
+ * `limit` of every round (round 0; limit 0: all); kind 0: both kinds. */
+int store_signals_list(store *s, int64_t round, int kind, size_t limit,
+		       int (*cb)(const store_signal_view *, void *),
+		       void *ctx, char *err, size_t errlen);
+
+/* The last round's row (round = 0 if none). */
+typedef struct store_round_info {
+	int64_t round, started_ms, duration_ms;
+	int64_t n_hosts, n_vms, n_recs;
+} store_round_info;
+
+int store_round_info_last(store *s, store_round_info *out, char *err,
+			  size_t errlen);
+
+/* How many recommendations are in each state, indexed by store_rec_state
+ * (out[0] unused). */
+int store_rec_counts(store *s, int64_t out[STORE_REC_FAILED + 1], char *err,
+		     size_t errlen);
+
+/* PRAGMA data_version: changes when another connection commits to the
+ * file (for --watch). */
+int store_data_version(store *s, int64_t *out, char *err, size_t errlen);
 
 #endif

@@ -122,6 +122,16 @@ expect 1 stderr "database $tmp/none.db does not exist" -- recs approve 1 --db "$
 expect 1 stderr "database $tmp/none.db does not exist" -- hosts --db "$tmp/none.db"
 expect 1 stderr "database $tmp/none.db does not exist" -- vms --db "$tmp/none.db"
 expect 1 stderr "database $tmp/none.db does not exist" -- prices --db "$tmp/none.db"
+expect 0 stdout 'usage: bourse status' -- status --help
+expect 0 stdout '--since AGE' -- events --help
+expect 0 stdout '--kind K' -- signals --help
+expect 2 stderr "unrecognized option '--bogus'" -- status --bogus
+expect 2 stderr "--limit: 'x' is not a whole number" -- events --limit x
+expect 2 stderr "--kind: it is 'provision' or 'suspend'" -- signals --kind up
+expect 2 stderr "unexpected argument 'now'" -- status now
+expect 1 stderr "database $tmp/none.db does not exist" -- status --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- events --db "$tmp/none.db"
+expect 1 stderr "database $tmp/none.db does not exist" -- signals --watch --db "$tmp/none.db"
 if [ -e "$tmp/none.db" ]; then
 	fail=$((fail + 1))
 	echo "FAIL: a read of a missing database created it"

@@ -288,17 +288,22 @@ static void test_list_table(void **state)
 	assert_memory_equal(f->out, "ID", 2);
 	static const char *const left[] = { "STATE", "ACTION", "VM", "FROM",
 					    "TO" };
-	static const char *const right[] = { "ID", "ROUND", "MIB", "PRICE",
+	static const char *const right[] = { "ID", "ROUND", "SIZE", "PRICE",
 					     "AGE" };
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(check_column(f->out, left[i], 0), 3);
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(check_column(f->out, right[i], 1), 3);
-	assert_non_null(strstr(f->out, "4096->3600"));
+	assert_non_null(strstr(f->out, "4.0 GiB -> 3.5 GiB"));
+	assert_non_null(strstr(f->out, "resize up  ")); /* cache: 1024 -> 16384 */
+	assert_non_null(strstr(f->out, "resize down")); /* 4096 -> 2048 */
 	assert_non_null(strstr(f->out, "3.10 / 1.20"));
 	/* newest first */
 	assert_true(strstr(f->out, "cache") < strstr(f->out, "web-1"));
 	assert_string_equal(f->err, "");
+
+	run(f, "recs", "list", "--db", f->db, "--mib", NULL);
+	expect(f, 0, "4096->3600", NULL);
 
 	run(f, "recs", "list", "--db", f->db, "--state", "rejected", NULL);
 	expect(f, 0, "no rejected recommendations", NULL);
@@ -367,7 +372,7 @@ static void test_show(void **state)
 	assert_non_null(strstr(f->out, "rec.approved"));
 
 	run(f, "recs", "show", "--db", f->db, "3", NULL);
-	expect(f, 0, "resize cache on h10, 1024 -> 16384 MiB", NULL);
+	expect(f, 0, "resize up cache on h10, 1024 -> 16384 MiB", NULL);
 	assert_non_null(strstr(f->out, "grow by 15360 MiB"));
 	assert_non_null(strstr(f->out, "Its budget is 2.25"));
 	assert_non_null(strstr(f->out, "none yet"));
@@ -517,8 +522,9 @@ static void test_hosts_vms(void **state)
 	assert_int_equal(check_column(f->out, "NAME", 0), 3);
 	assert_int_equal(check_column(f->out, "PRICE", 1), 3);
 	assert_int_equal(check_column(f->out, "VMS", 1), 3);
-	assert_true(strstr(f->out, "h1 ") < strstr(f->out, "h10 "));
-	assert_true(strstr(f->out, "h10 ") < strstr(f->out, "h2 "));
+	/* natural order: h2 before h10 */
+	assert_true(strstr(f->out, "h1 ") < strstr(f->out, "h2 "));
+	assert_true(strstr(f->out, "h2 ") < strstr(f->out, "h10 "));
 	assert_non_null(strstr(f->out, "1.25")); /* round 2's price of h1 */
 
 	run(f, "hosts", "--db", f->db, "--json", NULL);
