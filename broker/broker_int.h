@@ -94,6 +94,8 @@ typedef struct bhost {
 	int has_ask;
 	int64_t free_mib, balloon_mib;
 	double host_swap_mibps;
+	uint32_t congested_rounds; /* rounds in a row the market found it
+	                            * congested (market_host.congested_rounds) */
 } bhost;
 
 typedef struct bvm {
@@ -111,6 +113,11 @@ typedef struct bvm {
 	int64_t last_bid;    /* monotonic ms of its latest bid */
 	int64_t balloon_mib;
 	double reported_pressure;
+	/* the hosts it moved away from during this run, newest first (host
+	 * slot + 1, 0: none), and the rounds: add_vms() turns them into the
+	 * market's indices (not kept across a broker restart) */
+	uint32_t left_slot1[MARKET_LEFT_HOSTS];
+	int64_t left_round[MARKET_LEFT_HOSTS];
 } bvm;
 
 /* Refusals counted besides wire_reason (after WIRE_N_REASONS). */

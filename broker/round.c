@@ -131,6 +131,7 @@ static void add_hosts(broker *b, const uint32_t *unheard, uint32_t *host_ix,
 		mh->reserve = h->reserve_mib;
 		mh->host_swap_mibps = h->host_swap_mibps;
 		mh->online = h->online;
+		mh->congested_rounds = h->congested_rounds;
 		rd->host_slot[nh] = (uint32_t)i;
 		host_ix[i] = (uint32_t)nh++;
 	}
@@ -151,6 +152,19 @@ static void clamp_assigned(const broker *b, uint32_t slot, market_vm *v)
 				(double)rd->held[slot]);
 }
 
+/* The hosts VM m left, as this round's cluster indices (a host not in the
+ * cluster this round cannot be a destination anyway). */
+static void left_hosts(const bvm *m, const uint32_t *host_ix, market_vm *v)
+{
+	for (int k = 0; k < MARKET_LEFT_HOSTS; k++) {
+		uint32_t s1 = m->left_slot1[k];
+		v->left_host_plus1[k] = 0;
+		v->left_round[k] = m->left_round[k];
+		if (s1 != 0 && host_ix[s1 - 1] != BROKER_NO_SLOT)
+			v->left_host_plus1[k] = host_ix[s1 - 1] + 1;
+	}
+}
+
 /* The cluster's VMs: every registered VM on a cluster host (host_ix) that
  * has bid since it registered and is not silent. */
 static void add_vms(broker *b, const uint32_t *host_ix, int64_t now)
@@ -168,6 +182,7 @@ static void add_vms(broker *b, const uint32_t *host_ix, int64_t now)
 			continue;
 		rd->cl.vms[nv] = m->cfg;
 		clamp_assigned(b, m->host, &rd->cl.vms[nv]);
+		left_hosts(m, host_ix, &rd->cl.vms[nv]);
 		rd->cl.vms[nv].id = m->db_id;
 		rd->cl.vms[nv].host = host_ix[m->host];
 		rd->vm_slot[nv++] = (uint32_t)i;
@@ -644,6 +659,22 @@ static void free_rows(round_rows *rows)
 	free(rows->signals);
 }
 
+/* Each cluster host's congested_rounds for the next round: rounds in a row
+ * with a shortage or utilization >= migrate_util (the market sells a
+ * host's VMs away only after migrate_persist of them). */
+static void count_congestion(broker *b)
+{
+	broker_rounds *rd = &b->rounds;
+
+	for (size_t i = 0; i < rd->cl.n_hosts; i++) {
+		const market_host_out *o = &rd->res.hosts[i];
+		bhost *h = &b->reg.hosts[rd->host_slot[i]];
+		int hot = o->shortage ||
+			  o->utilization >= b->cfg->market.migrate_util;
+		h->congested_rounds = hot ? h->congested_rounds + 1 : 0;
+	}
+}
+
 int broker__round(broker *b)
 {
 	broker_rounds *rd = &b->rounds;
@@ -666,6 +697,7 @@ int broker__round(broker *b)
 		goto out;
 	}
 	t[1] = util_now_us();
+	count_congestion(b);
 	if (alloc_rows(&rows, rd->cl.n_hosts, rd->cl.n_vms, rd->res.n_recs,
 		       rd->res.n_signals))
 		goto out;

@@ -19,6 +19,20 @@
 #include "broker_int.h"
 #include "banned.h"
 
+/* VM m now speaks from another host: it migrated (or its old host let it
+ * go). The market keeps it there for migrate_cooldown rounds and does not
+ * send it back for migrate_return_rounds (docs/market.md, "Migration"). */
+static void note_move(broker *b, bvm *m)
+{
+	for (int k = MARKET_LEFT_HOSTS - 1; k > 0; k--) {
+		m->left_slot1[k] = m->left_slot1[k - 1];
+		m->left_round[k] = m->left_round[k - 1];
+	}
+	m->left_slot1[0] = m->host + 1;
+	m->left_round[0] = b->rounds.next;
+	m->cfg.last_migrated = b->rounds.next;
+}
+
 /* The answer to the Register of to (a host or VM name), naming it. */
 static void send_welcome(broker *b, const bconn *c, const char *to)
 {
@@ -164,9 +178,11 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 	c->host = hi;
 	bvm *m = &b->reg.vms[vi];
 
-	if (m->registered && m->host != hi)
+	if (m->registered && m->host != hi) {
 		fprintf(stderr, "broker: vm %s moved from host %s to %s\n",
 			m->name, b->reg.hosts[m->host].name, vc->host);
+		note_move(b, m);
+	}
 	m->host = hi;
 	vm_config(&m->cfg, vc);
 	m->last_seq = e->seq;
@@ -320,6 +336,9 @@ static void on_bid(broker *b, uint32_t ci, uint32_t vi,
 	bvm *m = &b->reg.vms[vi];
 	const wire_bid *bid = &e->bid;
 
+	if (m->has_bid) /* the volatility the price of risk reads */
+		market_vm_rise_update(&b->cfg->market, &m->cfg, m->cfg.demand,
+				      bid->demand_mib);
 	m->cfg.demand = bid->demand_mib;
 	m->cfg.assigned = bid->assigned_mib;
 	m->cfg.guest_swap_mibps = bid->guest_swap_mibps;
