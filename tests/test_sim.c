@@ -668,6 +668,37 @@ static void test_mig_source_holds(void **state)
 	assert_true(fabs(r.pressure_gib_h - 6300.0 / 1024 * h) < 1e-9);
 }
 
+/* The invariant counts the copies of moving VMs. VM 1 (on host 0) moves
+ * to host 1 with 5000 MiB at 2 MiB/s: in flight at rounds 1 and 2, host 1
+ * holds those 5000 MiB for it. At round 2 the policy grows VM 2, alone on
+ * host 1 at 1200, to 3000: 8000 fits in 8192. To 3500: 8500 does not, and
+ * the run stops naming the host and the round, though VM 2 alone would
+ * fit. */
+static void test_mig_invariant(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	sim_metrics out;
+	char err[256] = "";
+	const int64_t prov[] = { 4096, 4096 }, demand[] = { 1000, 1000 };
+	const struct move mv[] = { { 1, 0, 1, 5000 }, { 2, 1, 1, 3000 } };
+	mini_init(&m, 2, 4, prov, demand);
+	mig_cluster(&c, 2);
+	c.migrate_mibps = 2;
+	c.dirty_mibps = 0;
+
+	sim_metrics ok = run_script(&c, &m.set, mv, 2); /* fails if it stops */
+	assert_int_equal(ok.migrations, 1);
+	const struct move over[] = { { 1, 0, 1, 5000 }, { 2, 1, 1, 3500 } };
+	script = over;
+	script_n = 2;
+	assert_int_equal(sim_run_step(&c, &m.set, SIM_MARKET, script_step, &out,
+				      err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host 1"));
+	assert_non_null(strstr(err, "round 2"));
+}
+
 static void test_bad_config(void **state)
 {
 	(void)state;
@@ -777,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_mig_no_converge),
 		cmocka_unit_test(test_mig_return),
 		cmocka_unit_test(test_mig_source_holds),
+		cmocka_unit_test(test_mig_invariant),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_alloc_weighted),
