@@ -20,10 +20,6 @@ static const char *const policy_names[SIM_N_POLICIES] = {
  * has a gap of years. */
 #define SIM_MAX_STEPS 10000000ULL
 
-/* The lag ring keeps lag + 1 observations per VM: 1000 steps (3.5 days at
- * 300 s) is far past any broker's delay and bounds that memory. */
-#define SIM_MAX_LAG_STEPS 1000
-
 typedef int (*policy_step_fn)(sim_state *s, char *err, size_t errlen);
 
 static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
@@ -74,6 +70,10 @@ void sim_config_default(sim_config *c)
 	c->threshold_util = 0.85;
 	market_params_default(&c->market);
 }
+
+/* The lag ring keeps lag + 1 observations per VM: 1000 steps (3.5 days at
+ * 300 s) is far past any broker's delay and bounds that memory. */
+#define SIM_MAX_LAG_STEPS 1000
 
 int sim_config_validate(const sim_config *c, char *err, size_t errlen)
 {
