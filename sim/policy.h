@@ -44,7 +44,8 @@ typedef struct sim_state {
 	sim_vmx *x;         /* parallel to vms */
 	size_t n_vms;
 	int64_t round;      /* interval index */
-	uint64_t migrations; /* counted by the policy steps */
+	uint64_t migrations; /* moves the policy steps asked for; the metric
+	                      * is the engine's (mig.migrations) */
 	int64_t *resident;  /* per host, filled by sim_sum_resident() */
 	int64_t *wanted;    /* per host, scratch for the threshold policy */
 	uint64_t provision_signals, suspend_signals;

@@ -21,10 +21,6 @@ static const char *const policy_names[SIM_N_POLICIES] = {
  * has a gap of years. */
 #define SIM_MAX_STEPS 10000000ULL
 
-/* The lag ring keeps lag + 1 observations per VM: 1000 steps (3.5 days at
- * 300 s) is far past any broker's delay and bounds that memory. */
-#define SIM_MAX_LAG_STEPS 1000
-
 typedef int (*policy_step_fn)(sim_state *s, char *err, size_t errlen);
 
 static const policy_step_fn policy_steps[SIM_N_POLICIES] = {
@@ -106,6 +102,10 @@ static const char *sim_config_bad_baseline(const sim_config *c)
 		return "drs sources and destinations must be at least 1";
 	return NULL;
 }
+
+/* The lag ring keeps lag + 1 observations per VM: 1000 steps (3.5 days at
+ * 300 s) is far past any broker's delay and bounds that memory. */
+#define SIM_MAX_LAG_STEPS 1000
 
 int sim_config_validate(const sim_config *c, char *err, size_t errlen)
 {

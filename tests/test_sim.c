@@ -390,6 +390,50 @@ static void test_shipped_traces(void **state)
 	assert_true(m[SIM_MARKET].refused <= m[SIM_HYPERV].refused);
 }
 
+/* --lag-steps 0 --migration instant is the simulator before issue 13: the
+ * first 20 July VMs on 2 x 8 GiB give, for every policy, the figures the
+ * binary of commit 230483a printed (bourse sim --vms 20 --hosts 2
+ * --host-gib 8 --json); docs/evaluation.md's older tables rest on this. */
+static void test_lag0_reproduces(void **state)
+{
+	static const struct {
+		sim_policy p;
+		double pressure, guest_swap;
+		uint64_t resizes, migrations;
+	} before[] = {
+		{ SIM_MARKET, 0.6347656249999999, 6.5009765625, 4331, 61 },
+		{ SIM_STATIC, 2503.8991699219423, 2540.8896484375, 154, 0 },
+		{ SIM_HYPERV, 1.2027994791666667, 10.3896484375, 19633, 0 },
+		{ SIM_ESX, 71.18953450520848, 491.041015625, 103, 0 },
+		{ SIM_THRESHOLD, 0.590087890625, 5.9345703125, 19537, 143 },
+	};
+	trace_set t;
+	trace_opts o = { .max_vms = 20 };
+	char err[512];
+	sim_config c;
+
+	(void)state;
+	if (trace_load(BOURSE_TRACES_DIR "/bitbrains-rnd/2013-7", &o, &t, err,
+		       sizeof(err)) != 0) {
+		print_message("skipped: %s\n", err);
+		skip();
+	}
+	sim_config_default(&c);
+	no_lag_free_moves(&c);
+	c.n_hosts = 2;
+	c.host_mib = 8 * 1024;
+	for (size_t k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+		sim_metrics m = run(&c, &t, before[k].p);
+		assert_true(fabs(m.pressure_gib_h - before[k].pressure) <
+			    1e-9 * (1 + before[k].pressure));
+		assert_true(fabs(m.guest_swap_gib - before[k].guest_swap) <
+			    1e-9 * (1 + before[k].guest_swap));
+		assert_int_equal(m.resizes, before[k].resizes);
+		assert_int_equal(m.migrations, before[k].migrations);
+	}
+	trace_set_release(&t);
+}
+
 /* The clusters where the market broke the invariant before the fix of
  * issue 13 item 7, all on the August month (all 200 VMs): at round 2775
  * VM 104's provisioned memory, 182 MiB for one row, comes back to
@@ -681,6 +725,37 @@ static void test_mig_source_holds(void **state)
 	assert_true(fabs(r.pressure_gib_h - 6300.0 / 1024 * h) < 1e-9);
 }
 
+/* The invariant counts the copies of moving VMs. VM 1 (on host 0) moves
+ * to host 1 with 5000 MiB at 2 MiB/s: in flight at rounds 1 and 2, host 1
+ * holds those 5000 MiB for it. At round 2 the policy grows VM 2, alone on
+ * host 1 at 1200, to 3000: 8000 fits in 8192. To 3500: 8500 does not, and
+ * the run stops naming the host and the round, though VM 2 alone would
+ * fit. */
+static void test_mig_invariant(void **state)
+{
+	(void)state;
+	struct mini m;
+	sim_config c;
+	sim_metrics out;
+	char err[256] = "";
+	const int64_t prov[] = { 4096, 4096 }, demand[] = { 1000, 1000 };
+	const struct move mv[] = { { 1, 0, 1, 5000 }, { 2, 1, 1, 3000 } };
+	mini_init(&m, 2, 4, prov, demand);
+	mig_cluster(&c, 2);
+	c.migrate_mibps = 2;
+	c.dirty_mibps = 0;
+
+	sim_metrics ok = run_script(&c, &m.set, mv, 2); /* fails if it stops */
+	assert_int_equal(ok.migrations, 1);
+	const struct move over[] = { { 1, 0, 1, 5000 }, { 2, 1, 1, 3500 } };
+	script = over;
+	script_n = 2;
+	assert_int_equal(sim_run_step(&c, &m.set, SIM_MARKET, script_step, &out,
+				      err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host 1"));
+	assert_non_null(strstr(err, "round 2"));
+}
+
 static void test_bad_config(void **state)
 {
 	(void)state;
@@ -784,12 +859,14 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_shipped_traces),
 		cmocka_unit_test(test_floor_rises_on_full_host),
+		cmocka_unit_test(test_lag0_reproduces),
 		cmocka_unit_test(test_lag_spike),
 		cmocka_unit_test(test_mig_two_steps),
 		cmocka_unit_test(test_mig_per_host_limit),
 		cmocka_unit_test(test_mig_no_converge),
 		cmocka_unit_test(test_mig_return),
 		cmocka_unit_test(test_mig_source_holds),
+		cmocka_unit_test(test_mig_invariant),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_alloc_weighted),

@@ -55,7 +55,9 @@ static void run_size(const trace_set *t, sim_policy p, size_t hosts,
 
 /* Every policy on the first 40 July VMs, a month at 300 s steps, on every
  * cluster of 4 to 16 hosts of 12 to 64 GiB in this grid (35 sizes, 175
- * runs): no invariant error. */
+ * runs): no invariant error. sim_config_default() gives the engine's
+ * defaults: decisions one step late and pre-copy migrations, whose copies
+ * on the destinations the invariant counts. */
 static void test_sweep_sizes(void **state)
 {
 	static const size_t hosts[] = { 4, 6, 8, 12, 16 };
