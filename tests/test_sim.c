@@ -391,9 +391,13 @@ static void test_shipped_traces(void **state)
 }
 
 /* --lag-steps 0 --migration instant is the simulator before issue 13: the
- * first 20 July VMs on 2 x 8 GiB give, for every policy, the figures the
- * binary of commit 230483a printed (bourse sim --vms 20 --hosts 2
- * --host-gib 8 --json); docs/evaluation.md's older tables rest on this. */
+ * first 20 July VMs on 2 x 8 GiB give the figures the binary of commit
+ * 230483a printed (bourse sim --vms 20 --hosts 2 --host-gib 8 --json) for
+ * every policy whose rules issue 13 did not change: static, hyperv,
+ * threshold, and esx with --esx-touched-sticky (its old model). The
+ * market's own rules changed in the same issue (docs/market.md), so its
+ * old figures (0.635 GiB-h, 4331 resizes, 61 migrations) are not
+ * expected. */
 static void test_lag0_reproduces(void **state)
 {
 	static const struct {
@@ -401,7 +405,6 @@ static void test_lag0_reproduces(void **state)
 		double pressure, guest_swap;
 		uint64_t resizes, migrations;
 	} before[] = {
-		{ SIM_MARKET, 0.6347656249999999, 6.5009765625, 4331, 61 },
 		{ SIM_STATIC, 2503.8991699219423, 2540.8896484375, 154, 0 },
 		{ SIM_HYPERV, 1.2027994791666667, 10.3896484375, 19633, 0 },
 		{ SIM_ESX, 71.18953450520848, 491.041015625, 103, 0 },
@@ -422,6 +425,7 @@ static void test_lag0_reproduces(void **state)
 	no_lag_free_moves(&c);
 	c.n_hosts = 2;
 	c.host_mib = 8 * 1024;
+	c.esx_touched_sticky = 1;
 	for (size_t k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
 		sim_metrics m = run(&c, &t, before[k].p);
 		assert_true(fabs(m.pressure_gib_h - before[k].pressure) <
