@@ -471,16 +471,14 @@ static int check_run(const sim_config *c, const trace_set *t, char *err,
 }
 
 /* One interval's lower bound, MiB short (sim.h, sim_lower_bound()): the
- * demand of each VM above what one host sells, plus what the VMs need
- * together (demand capped at a host, at least the floor) above what the
- * cluster sells. */
+ * demand of each VM above what one host sells, plus the VMs' demand
+ * (capped at a host) above what the cluster sells. */
 static int64_t bound_step(const sim_state *s)
 {
 	int64_t supply = sim_host_supply(s, 0), over = 0, need = 0;
 
 	for (size_t i = 0; i < s->n_vms; i++) {
-		const market_vm *v = &s->vms[i];
-		int64_t d = v->demand, floor = market_vm_floor(v);
+		int64_t d = s->vms[i].demand;
 
 		if (!s->x[i].alive)
 			continue;
@@ -488,7 +486,7 @@ static int64_t bound_step(const sim_state *s)
 			over += d - supply;
 			d = supply;
 		}
-		need += d > floor ? d : floor;
+		need += d;
 	}
 	need -= supply * (int64_t)s->n_hosts;
 	return over + (need > 0 ? need : 0);

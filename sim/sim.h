@@ -127,10 +127,12 @@ void sim_vm_settings(const sim_config *c, int64_t prov_mib, market_vm *v);
 /*
  * The fluid lower bound on VM pressure, GiB-h (docs/simulator.md, "The
  * lower bound"): no policy that never puts more on a host than it sells
- * and keeps every running VM at its floor can be short less. Per interval,
- * on the current demand: the demand of each VM above what one host sells,
- * plus what the VMs need together (demand capped at a host, at least the
- * floor) above what the cluster sells; integrated like pressure_gib_h.
+ * can be short less. Per interval, on the current demand: the demand of
+ * each VM above what one host sells, plus the VMs' demand (capped at a
+ * host) above what the cluster sells; integrated like pressure_gib_h.
+ * Floors are not counted: policies keep different floors (a VM keeps the
+ * Minimum it was admitted with; esx keeps none), and a bound must hold for
+ * every policy.
  * Returns 0, or -1 with a message (the checks of sim_run()).
  */
 int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,

