@@ -419,7 +419,18 @@ static void test_migrate_v1(void **state)
 	assert_string_equal(r.state_reason,
 			    "superseded (before schema 2 kept by which)");
 	assert_int_equal(audit_count(s, 1), 1);
-	/* and the upgraded file works at the current version */
+	/* and the upgraded file works at the current version; it keeps its
+	 * modes (every kind recommend, as v3 made it), where an approval
+	 * would carry nothing out: refused until the mode says otherwise */
+	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
+					      NULL, 2000, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is a resize-up, and "
+			    "resize-up is in recommend mode, where an approval "
+			    "carries nothing out; not approved (set 'bourse "
+			    "mode manual --for resize-up' first, or reject it)");
+	assert_int_equal(store_mode_set(s, STORE_ACT_RESIZE_UP,
+					STORE_MODE_MANUAL, "t", 2000, NULL, err,
+					sizeof err), 0);
 	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
 					      NULL, 2000, err, sizeof err), 0);
 	store_close(s);
@@ -551,7 +562,9 @@ static int expect_legal(store_rec_state from, store_rec_state to)
 	case STORE_REC_PENDING:
 		return to == STORE_REC_APPROVED || to == STORE_REC_REJECTED ||
 		       to == STORE_REC_EXPIRED || to == STORE_REC_SUPERSEDED;
-	case STORE_REC_APPROVED: return to == STORE_REC_DISPATCHED;
+	case STORE_REC_APPROVED:
+		return to == STORE_REC_DISPATCHED || to == STORE_REC_REJECTED ||
+		       to == STORE_REC_EXPIRED || to == STORE_REC_SUPERSEDED;
 	case STORE_REC_DISPATCHED:
 		return to == STORE_REC_SUCCEEDED || to == STORE_REC_FAILED;
 	default: return 0;
@@ -709,19 +722,34 @@ static void test_two_handles_no_lost_update(void **state)
 	assert_int_equal(rb_write(&b, f->s, NULL).superseded, 1);
 	assert_int_equal(store_rec_transition(other, 1, STORE_REC_APPROVED,
 		"cli:x", NULL, T0, err, sizeof err), -1);
-	assert_string_equal(err, "recommendation 1 is superseded; it cannot be "
-			    "approved (only pending ones can)");
+	assert_string_equal(err, "recommendation 1 is superseded by #3 "
+			    "(pending); it cannot be approved: see 'bourse "
+			    "recs show 3'");
 
-	/* the CLI approves rec 2 first; the broker's new rec for the VM
-	 * leaves the approval alone */
+	/* the CLI approves rec 2 first; the broker's different rec for the
+	 * VM supersedes the approval too: only the newest is carried out */
 	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
 		"cli:x", NULL, T0, err, sizeof err), 0);
 	rb_init(&b, f, 3, T0 + 2000, 1.0);
 	rb_rec(&b, f, 1, 2, 8192);
 	store_round_outcome o = rb_write(&b, f->s, NULL);
 	assert_int_equal(o.inserted, 1);
-	assert_int_equal(o.superseded, 0);
-	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	assert_int_equal(o.superseded, 1);
+	store_rec r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 4);
+	assert_string_equal(r.state_reason, "superseded by #4 (it was "
+			    "approved: the approval does not carry over)");
+	assert_int_equal(get_rec(f->s, 4).state, STORE_REC_PENDING);
+	/* and a chain names the latest */
+	rb_init(&b, f, 4, T0 + 3000, 1.0);
+	rb_rec(&b, f, 1, -1, 512);
+	rb_write(&b, f->s, NULL);
+	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
+		"cli:x", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is superseded by #4, and "
+			    "that one in turn: the latest is #5 (pending); it "
+			    "cannot be approved: see 'bourse recs show 5'");
 	store_close(other);
 }
 
@@ -821,8 +849,8 @@ static void test_two_handles_concurrent(void **state)
 	if (w.rc != 0)
 		fail_msg("writer: %s", w.err);
 
-	/* every rec: its trail is legal, ends in its state, and an approved
-	 * rec was never superseded nor the other way round */
+	/* every rec: its trail is legal and ends in its state; an approval
+	 * the writer overtook was superseded, never lost nor doubled */
 	int64_t n = raw_int(f->path, "SELECT COUNT(*) FROM recs");
 	assert_true(n > 0);
 	for (int64_t id = 1; id <= n; id++) {
@@ -833,8 +861,18 @@ static void test_two_handles_concurrent(void **state)
 		assert_int_equal(t.bad, 0);
 		assert_int_equal(t.st, r.state);
 	}
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
+				 "event = 'rec.approved'"), approved);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
-				 "state = %d", STORE_REC_APPROVED), approved);
+				 "state IN (%d, %d) AND id IN (SELECT rec_id "
+				 "FROM audit WHERE event = 'rec.approved')",
+				 STORE_REC_APPROVED, STORE_REC_SUPERSEDED),
+			 approved);
+	/* at most one open (pending or approved) rec per VM */
+	assert_int_equal(raw_int(f->path, "SELECT COALESCE(MAX(c), 0) FROM "
+				 "(SELECT COUNT(*) c FROM recs WHERE state IN "
+				 "(%d, %d) GROUP BY vm_id)", STORE_REC_PENDING,
+				 STORE_REC_APPROVED), 1);
 	print_message("approved %d while the writer superseded %lld\n",
 		      approved, (long long)raw_int(f->path, "SELECT COUNT(*) "
 						   "FROM recs WHERE state = %d",
@@ -972,13 +1010,18 @@ static void test_expire_price_drift(void **state)
 	rb_rec(&b, f, 1, -1, 2048);
 	store_round_outcome o = rb_write(&b, f->s, &pol);
 	assert_int_equal(o.refreshed, 1);
-	assert_int_equal(o.expired, 1);
+	assert_int_equal(o.expired, 2);
 	store_rec r = get_rec(f->s, 1);
 	assert_int_equal(r.state, STORE_REC_EXPIRED);
 	assert_string_equal(r.state_reason, "expired: price at h1 moved 41% "
 			    "since round 1");
 	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_PENDING);
-	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_APPROVED);
+	/* an approval not dispatched yet is as stale as a pending rec: h2
+	 * moved 100 % since it was made */
+	r = get_rec(f->s, 3);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_string_equal(r.state_reason, "expired: price at h2 moved 100% "
+			    "since round 1");
 
 	/* the refresh re-based rec 2 on 2.82: a move back to 2.0 is 29 % */
 	rb_init(&b, f, 4, T0 + 3 * MIN_MS, 2.0);
@@ -1412,20 +1455,23 @@ static void test_control(void **state)
 	store_action a;
 	store *ro = NULL;
 
+	/* a new file: resizes automated, migrations manual */
 	assert_int_equal(store_control_get(f->s, &c, err, sizeof err), 0);
-	for (int i = 0; i < STORE_N_ACTS; i++)
-		assert_int_equal(c.mode[i], STORE_MODE_RECOMMEND);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_UP], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_DOWN], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_MIGRATE], STORE_MODE_MANUAL);
 	assert_int_equal(c.paused, 0);
 	assert_int_equal(c.updated_ms, 0);
 
 	assert_int_equal(store_mode_set(f->s, STORE_ACT_MIGRATE,
-					STORE_MODE_MANUAL, "cli:op", 5000, err,
-					sizeof err), 0);
+					STORE_MODE_MANUAL, "cli:op", 5000, NULL,
+					err, sizeof err), 0);
 	assert_int_equal(store_mode_set(f->s, STORE_N_ACTS, STORE_MODE_AUTOMATED,
-					"cli:op", 6000, err, sizeof err), 0);
+					"cli:op", 6000, NULL, err, sizeof err),
+			 0);
 	assert_int_equal(store_mode_set(f->s, STORE_ACT_RESIZE_UP,
 					STORE_MODE_RECOMMEND, "cli:op", 7000,
-					err, sizeof err), 0);
+					NULL, err, sizeof err), 0);
 	assert_int_equal(store_pause_set(f->s, 1, "cli:op", "maintenance", 8000,
 					 err, sizeof err), 0);
 	store_close(f->s);
