@@ -186,7 +186,7 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 	c->registered_at = b->reg.hosts[h].registered_at;
 	c->kinds |= 1u << kind;
 	fprintf(stderr, "broker: host %s's agent cannot carry out %s actions "
-		"(%s); none is sent to it and its VMs' %s recommendations are "
+		"(it answered 'unsupported': %s); none is sent to it and its VMs' %s recommendations are "
 		"not approved automatically until it registers again (e.g. "
 		"restarted with an --actuator)\n", b->reg.hosts[h].name,
 		store_rec_kind_name(kind), detail, store_rec_kind_name(kind));
@@ -658,7 +658,8 @@ void broker__actions_result(broker *b, const wire_msg *e)
 	/* said once per host and kind, not once per action */
 	if (res->status == WIRE_STATUS_UNSUPPORTED) {
 		host_cannot(b, broker__registry_host_find(&b->reg, r.from_host),
-			    r.kind, h.why);
+			    r.kind, res->detail[0] ? res->detail
+			    : "no detail given");
 		h.quiet = 1;
 	}
 	if (record_result(b, &h) > 0)
