@@ -52,6 +52,7 @@
 #include "banned.h"
 
 #define ACTOR "broker"
+#define AUTOMATED "automated mode" /* the reason of the broker's approvals */
 
 /* An agent's result the store could not record yet. */
 struct broker_held_result {
@@ -163,6 +164,37 @@ static int host_can(const broker *b, uint32_t h, store_rec_kind kind)
 	       c->registered_at != b->reg.hosts[h].registered_at;
 }
 
+/* The broker's own approvals (automated mode) of kind on host slot h,
+ * given before its agent said it cannot act: withdrawn, so that they are
+ * recommendations for review again (the market makes them anew) rather
+ * than approvals waiting for an agent that cannot act. An operator's
+ * approval stays, saying why it waits. */
+static void withdraw_automated(broker *b, uint32_t h, store_rec_kind kind)
+{
+	rec_list approved;
+	char err[300], why[STORE_TEXT_MAX];
+
+	if (list_state(b, STORE_REC_APPROVED, &approved))
+		return;
+	util_err(why, sizeof(why), "the broker approved it, and the agent of "
+		 "%s cannot carry out %s actions", b->reg.hosts[h].name,
+		 store_rec_kind_name(kind));
+	for (size_t i = 0; i < approved.n; i++) {
+		const store_rec *r = &approved.v[i];
+
+		if (r->kind != kind || strcmp(r->from_host, b->reg.hosts[h].name) ||
+		    strcmp(r->state_reason, AUTOMATED))
+			continue;
+		if (store_rec_cancel(b->st, r->id, ACTOR, why, util_wall_ms(),
+				     err, sizeof(err))) {
+			fprintf(stderr, "broker: dispatch: %s\n", err);
+			if (broker__outage_faulted(b))
+				break;
+		}
+	}
+	free(approved.v);
+}
+
 /* Host slot h's agent answered "unsupported" to kind: 1 if this is news
  * (logged), 0 if known. */
 static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
@@ -185,6 +217,7 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 		c->kinds = 0;
 	c->registered_at = b->reg.hosts[h].registered_at;
 	c->kinds |= 1u << kind;
+	withdraw_automated(b, h, kind);
 	fprintf(stderr, "broker: host %s's agent cannot carry out %s actions "
 		"(it answered 'unsupported': %s); none is sent to it and its VMs' %s recommendations are "
 		"not approved automatically until it registers again (e.g. "
@@ -319,7 +352,7 @@ static void approve_automated(broker *b, const store_control *ctl,
 							   r->from_host),
 			     r->kind) &&
 		    transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
-			       "automated mode") && broker__outage_faulted(b))
+			       AUTOMATED) && broker__outage_faulted(b))
 			break;
 	}
 	free(pending.v);
