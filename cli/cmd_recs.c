@@ -1,9 +1,9 @@
 /*
- * cmd_recs.c - `bourse recs list|show|approve|reject|cancel`: review the market's
- * recommendations and record the operator's decisions in the database
- * (docs/storage.md, "Recommendations"). Reads open the file read-only;
- * approve and reject open it read-write, and the store checks each
- * transition against its one table.
+ * cmd_recs.c - `bourse recs list|show|approve|reject|cancel`: review the
+ * market's recommendations and record the operator's decisions in the
+ * database (docs/storage.md, "Recommendations"). Reads open the file
+ * read-only; approve, reject and cancel open it read-write, and the store
+ * checks each transition against its one table.
  */
 #include <getopt.h>
 #include <json-c/json.h>
@@ -350,7 +350,7 @@ static int audit_print(const store_audit_row *a, void *ctx)
 	return 0;
 }
 
-static void show_text(const store_rec *r)
+static void show_text(const store_rec *r, const store_control *ctl)
 {
 	char when[64];
 
@@ -370,7 +370,10 @@ static void show_text(const store_rec *r)
 	printf("\nstate      %s", store_rec_state_name(r->state));
 	if (r->state_reason[0])
 		printf(" (%s)", r->state_reason);
-	if (r->state == STORE_REC_APPROVED && r->wait_reason[0])
+	if (r->state == STORE_REC_APPROVED && ctl->paused)
+		printf("\nwaiting    dispatching is paused%s%s ('bourse resume')",
+		       ctl->pause_reason[0] ? ": " : "", ctl->pause_reason);
+	else if (r->state == STORE_REC_APPROVED && r->wait_reason[0])
 		printf("\nwaiting    %s (the broker, round %lld)", r->wait_reason,
 		       (long long)r->wait_round);
 	else if (r->state == STORE_REC_APPROVED)
@@ -413,9 +416,14 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 		rc = store_audit_list(s, id, audit_collect, trail, err,
 				      sizeof(err));
 	} else {
+		store_control ctl;
 		int n = 0;
 
-		show_text(&r);
+		if (store_control_get(s, &ctl, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bourse recs show: %s\n", err);
+			return CLI_FAIL;
+		}
+		show_text(&r, &ctl);
 		rc = store_audit_list(s, id, audit_print, &n, err, sizeof(err));
 		if (rc == 0 && n == 0)
 			printf("  none yet\n");

@@ -574,6 +574,12 @@ static void test_show_waiting(void **state)
 	       "connected (the broker, round 2)", NULL);
 	run(f, "recs", "show", "--db", f->db, "3", "--json", NULL);
 	expect(f, 0, "\"wait_reason\":\"host h10 is lost", NULL);
+	/* paused: that is why, whatever the broker saw last */
+	run(f, "pause", "--reason", "storage work", "--db", f->db, NULL);
+	expect(f, 0, "dispatching paused", NULL);
+	run(f, "recs", "show", "--db", f->db, "3", NULL);
+	expect(f, 0, "waiting    dispatching is paused: storage work ('bourse "
+	       "resume')", NULL);
 	run(f, "recs", "show", "--db", f->db, "2", NULL);
 	expect(f, 0, "state      pending", NULL);
 	assert_null(strstr(f->out, "waiting"));
