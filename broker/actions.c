@@ -219,10 +219,11 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 	c->kinds |= 1u << kind;
 	withdraw_automated(b, h, kind);
 	fprintf(stderr, "broker: host %s's agent cannot carry out %s actions "
-		"(it answered 'unsupported': %s); none is sent to it and its VMs' %s recommendations are "
-		"not approved automatically until it registers again (e.g. "
-		"restarted with an --actuator)\n", b->reg.hosts[h].name,
-		store_rec_kind_name(kind), detail, store_rec_kind_name(kind));
+		"(it answered 'unsupported': %s); none is sent to it and its "
+		"VMs' %s recommendations are not approved automatically until "
+		"it registers again (e.g. restarted with an --actuator)\n",
+		b->reg.hosts[h].name, store_rec_kind_name(kind), detail,
+		store_rec_kind_name(kind));
 	return 1;
 }
 
