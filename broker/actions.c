@@ -444,6 +444,28 @@ static void set_wait(broker *b, const store_rec *r, int64_t round,
 		fprintf(stderr, "broker: dispatch: %s\n", err);
 }
 
+/* Has r's VM a newer open recommendation (of the other kind: one of the
+ * same kind supersedes it)? Then that is the market's view, and r waits:
+ * it is kept current if the market goes back to it, else it expires. */
+static int newer_open(broker *b, const store_rec *r, char *why, size_t len)
+{
+	int64_t id = 0;
+	char err[256];
+
+	if (store_vm_newest_open(b->st, r->vm_id, &id, err, sizeof(err))) {
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+		util_err(why, len, "the store could not say which "
+			 "recommendation of %s is the newest", r->vm_name);
+		return 1;
+	}
+	if (id <= r->id)
+		return 0;
+	util_err(why, len, "the market's newer recommendation #%" PRId64
+		 " for %s stands; this one goes only if the market comes back "
+		 "to it, else it expires", id, r->vm_name);
+	return 1;
+}
+
 /* Can r be dispatched now (besides the per-round count)? The host slot,
  * or NO_SLOT with why. */
 static uint32_t dispatchable(broker *b, const store_control *ctl,
@@ -458,6 +480,8 @@ static uint32_t dispatchable(broker *b, const store_control *ctl,
 			 store_action_name(act));
 		return BROKER_NO_SLOT;
 	}
+	if (newer_open(b, r, why, len))
+		return BROKER_NO_SLOT;
 	h = action_host_why(b, r, why, len);
 	if (h == BROKER_NO_SLOT)
 		return h;

@@ -192,14 +192,14 @@ static const char schema_v5[] =
  * an approval of a kind in recommend mode carried nothing out and would
  * have been carried out by a later mode change without a word, so it is
  * withdrawn (rejected, audited as rec.cancelled); of the approvals left,
- * only the newest recommendation of each VM stands: an older one is
- * superseded by it (or by a newer pending one), audited. */
+ * only the newest recommendation of each VM and kind stands: an older one
+ * is superseded by it (or by a newer pending one), audited. */
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 #define REC_MODE "(SELECT CASE WHEN r.kind = 2 THEN c.mode_migrate" \
 	" WHEN r.to_mib > r.from_mib THEN c.mode_resize_up" \
 	" ELSE c.mode_resize_down END FROM control c WHERE c.id = 1)"
 #define NEWEST "(SELECT MAX(n.id) FROM recs n WHERE n.vm_id = r.vm_id" \
-	" AND n.state IN (1, 2))"
+	" AND n.kind = r.kind AND n.state IN (1, 2))"
 #define WITHDRAWN "'approval withdrawn when upgrading to schema 6: it was" \
 	" given in recommend mode, which carries nothing out'"
 static const char schema_v6[] =
@@ -213,7 +213,8 @@ static const char schema_v6[] =
 	"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
 	" SELECT " NOW_MS ", 'bourse', 'rec.superseded', r.id,"
 	" 'superseded by #' || " NEWEST " || ' when upgrading to schema 6:"
-	" only the newest recommendation of a VM may be carried out'"
+	" only the newest recommendation of a VM and kind may be carried"
+	" out'"
 	" FROM recs r WHERE r.state = 2 AND " NEWEST " > r.id;"
 	"UPDATE recs AS r SET state = 5, updated_ms = " NOW_MS ","
 	" superseded_by = " NEWEST ", state_reason = 'superseded by #' || "
@@ -338,12 +339,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
 		" SELECT ?1, 'broker', 'rec.superseded', id, ?2 || CASE state"
 		" WHEN 2 THEN " APPROVAL_GONE " ELSE '' END FROM recs"
-		" WHERE vm_id = ?3 AND state IN (1, 2) AND id <> ?4",
+		" WHERE vm_id = ?3 AND state IN (1, 2) AND id <> ?4"
+		" AND (state = 1 OR ?5 = 0 OR kind = ?5)",
 	[ST_REC_SUPERSEDE] =
 		"UPDATE recs SET state = 5, superseded_by = ?1, state_reason = ?2"
 		" || CASE state WHEN 2 THEN " APPROVAL_GONE " ELSE '' END,"
 		" updated_ms = ?3, wait_reason = '' WHERE vm_id = ?4"
-		" AND state IN (1, 2) AND id <> ?1",
+		" AND state IN (1, 2) AND id <> ?1"
+		" AND (state = 1 OR ?5 = 0 OR kind = ?5)",
 	[ST_REC_STALE] =
 		"SELECT r.id, COALESCE(r.last_round, r.round), r.updated_ms,"
 		" r.price_here, r.price_there, ph.price, pt.price,"
@@ -370,6 +373,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REC_SET_STATE] =
 		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4,"
 		" wait_reason = '' WHERE id = ?1",
+	[ST_REC_NEWEST_OPEN] =
+		"SELECT COALESCE(MAX(id), 0) FROM recs WHERE vm_id = ?1"
+		" AND state IN (1, 2)",
 	[ST_REC_SET_WAIT] =
 		"UPDATE recs SET wait_reason = ?2, wait_round = ?3"
 		" WHERE id = ?1 AND state = 2 AND wait_reason <> ?2",

@@ -467,6 +467,12 @@ int store_rec_cancel(store *s, int64_t id, const char *actor,
 		     const char *reason, int64_t now_ms, char *err,
 		     size_t errlen);
 
+/* The newest open (pending or approved) rec of a VM, 0 if none: only that
+ * one may be dispatched (an approved rec of the other kind, older, waits or
+ * expires). */
+int store_vm_newest_open(store *s, uint32_t vm_id, int64_t *id, char *err,
+			 size_t errlen);
+
 /* The broker: approved rec `id` waits, for `why`, as seen in `round`.
  * Written only when the reason changed (one UPDATE, no audit: not a state
  * change); a rec no longer approved is left alone. Cleared by every

@@ -370,6 +370,24 @@ fail:
 	return -1;
 }
 
+int store_vm_newest_open(store *s, uint32_t vm_id, int64_t *id, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_REC_NEWEST_OPEN);
+	int rc;
+
+	*id = 0;
+	sqlite3_bind_int64(st, 1, vm_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else
+		store__dberr(s, err, errlen, "cannot read the open "
+			     "recommendations of VM %u", vm_id);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 int store_rec_set_wait(store *s, int64_t id, int64_t round, const char *why,
 		       char *err, size_t errlen)
 {

@@ -430,11 +430,13 @@ static int rec_insert(struct round_ctx *c, const store_rec_in *r, int64_t *id)
 	return 0;
 }
 
-/* Supersede every other pending or approved (not dispatched) rec of the VM
- * by new_id: audit first (the INSERT ... SELECT sees them still open), then
- * the UPDATE. An approval does not carry over: the new rec is pending (the
- * broker approves it itself in automated mode). */
-static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
+/* Supersede by new_id every other pending rec of the VM, and its approved
+ * (not dispatched) ones of kind `kind` (0: of every kind): audit first (the
+ * INSERT ... SELECT sees them still open), then the UPDATE. An approval
+ * does not carry over: the new rec is pending (the broker approves it
+ * itself in automated mode). */
+static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id,
+			 int kind)
 {
 	char reason[64];
 	sqlite3_stmt *st = store__stmt(c->s, ST_AUDIT_SUPERSEDE);
@@ -445,6 +447,7 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, vm_id);
 	sqlite3_bind_int64(st, 4, new_id);
+	sqlite3_bind_int(st, 5, kind);
 	if (step_write(c, st, "the audit of superseded "
 		       "recommendations of VM %u", vm_id) != 0)
 		return -1;
@@ -453,6 +456,7 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, c->now_ms);
 	sqlite3_bind_int64(st, 4, vm_id);
+	sqlite3_bind_int(st, 5, kind);
 	if (step_write(c, st, "superseded recommendations of VM %u",
 		       vm_id) != 0)
 		return -1;
@@ -469,14 +473,21 @@ static int recs_apply(struct round_ctx *c)
 
 		if (id < 0)
 			return -1;
+		/* the market went back to an approved action: the VM's other
+		 * open recs are no longer its view */
+		if (id > 0 && approved) {
+			if (rec_touch(c, id, r) != 0 ||
+			    rec_supersede(c, r->vm_id, id, 0) != 0)
+				return -1;
+			continue;
+		}
 		if (id > 0) {
-			if ((approved ? rec_touch(c, id, r)
-				      : rec_refresh(c, id, r)) != 0)
+			if (rec_refresh(c, id, r) != 0)
 				return -1;
 			continue;
 		}
 		if (rec_insert(c, r, &id) != 0 ||
-		    rec_supersede(c, r->vm_id, id) != 0)
+		    rec_supersede(c, r->vm_id, id, (int)r->kind) != 0)
 			return -1;
 	}
 	return 0;

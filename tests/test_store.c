@@ -726,12 +726,13 @@ static void test_two_handles_no_lost_update(void **state)
 			    "(pending); it cannot be approved: see 'bourse "
 			    "recs show 3'");
 
-	/* the CLI approves rec 2 first; the broker's different rec for the
-	 * VM supersedes the approval too: only the newest is carried out */
+	/* the CLI approves rec 2 first; the broker's different rec of the
+	 * same kind for the VM supersedes the approval too: only the newest
+	 * is carried out */
 	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
 		"cli:x", NULL, T0, err, sizeof err), 0);
 	rb_init(&b, f, 3, T0 + 2000, 1.0);
-	rb_rec(&b, f, 1, 2, 8192);
+	rb_rec(&b, f, 1, -1, 8192);
 	store_round_outcome o = rb_write(&b, f->s, NULL);
 	assert_int_equal(o.inserted, 1);
 	assert_int_equal(o.superseded, 1);
@@ -1593,6 +1594,55 @@ static void test_approved_superseded_touched_expired(void **state)
 			    "recommended in round 3)");
 }
 
+/* An approved migration and a resize of the same VM: the resize (another
+ * kind: a transient view, e.g. while the target host settles) does not
+ * supersede the approval, but is the newest open rec, so the migration
+ * waits; the market going back to the migration keeps it and supersedes
+ * the resize. */
+static void test_approved_other_kind(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+	char err[256];
+	int64_t newest;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, 1, 2048); /* 1: migrate VM 0 */
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_APPROVED,
+		"cli:op", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 1);
+
+	rb_init(&b, f, 2, T0 + MIN_MS, 1.0);
+	rb_rec(&b, f, 0, -1, 1024); /* 2: resize it instead */
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.superseded, 0);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_APPROVED);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 2);
+
+	rb_init(&b, f, 3, T0 + 2 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, 1, 2048 + 100); /* the migration again */
+	o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.refreshed, 1);
+	assert_int_equal(o.superseded, 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_APPROVED);
+	store_rec r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 1);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 1);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[5], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 0);
+}
+
 /* recs cancel: an approval withdrawn, audited; anything else refused with
  * what it is. */
 static void test_cancel(void **state)
@@ -1880,6 +1930,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_approved_superseded_touched_expired, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_approved_other_kind, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recommend_mode_approvals,
 						setup, teardown),
