@@ -16,9 +16,10 @@
  *     and only while the VM is still where the recommendation found it and
  *     the hosts involved are online. One that does not pass stays approved,
  *     with why in the store (store_rec_set_wait(): `bourse recs show`), and
- *     is tried again next round. The store keeps at most one approved
- *     recommendation per VM, the market's latest (a newer one supersedes
- *     it, and it expires as a pending one does), so only that is sent;
+ *     is tried again next round. Only a VM's newest open recommendation is
+ *     sent: the store supersedes an approval by a newer rec of its kind,
+ *     expires it as a pending one, and one of the other kind makes it
+ *     wait (newer_open());
  *  5. dispatched actions this broker run has not sent (it restarted after
  *     dispatching them) are sent again with the same id: agents remember
  *     ids, so an action is carried out once.
