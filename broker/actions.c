@@ -14,11 +14,21 @@
  *     max_actions_per_round a round, max_migrations_per_host in flight from
  *     or to a host, none on a VM within vm_cooldown_ms of its last action,
  *     and only while the VM is still where the recommendation found it and
- *     the hosts involved are online. One that does not pass stays approved
- *     and is tried again next round;
+ *     the hosts involved are online. One that does not pass stays approved,
+ *     with why in the store (store_rec_set_wait(): `bourse recs show`), and
+ *     is tried again next round. Only a VM's newest open recommendation is
+ *     sent: the store supersedes an approval by a newer rec of its kind,
+ *     expires it as a pending one, and one of the other kind makes it
+ *     wait (newer_open());
  *  5. dispatched actions this broker run has not sent (it restarted after
  *     dispatching them) are sent again with the same id: agents remember
  *     ids, so an action is carried out once.
+ *
+ * An agent that answers "unsupported" (started without an --actuator, or
+ * one that cannot do that kind of action) is logged once; its host gets
+ * no more actions of that kind, and none of its VMs' recommendations of
+ * that kind is approved automatically, until it registers again (an agent
+ * restarted with an actuator). They stay recommendations, for review.
  *
  * Exactly once: the transition approved -> dispatched is committed before
  * the ActionRequest leaves, so a restart between approval and dispatch
@@ -37,18 +47,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker_int.h"
 #include "banned.h"
 
 #define ACTOR "broker"
+#define AUTOMATED "automated mode" /* the reason of the broker's approvals */
 
 /* An agent's result the store could not record yet. */
 struct broker_held_result {
 	int64_t id;          /* the recommendation */
 	store_rec_state to;  /* succeeded or failed */
+	int quiet;           /* not logged (an "unsupported" already said) */
 	char actor[STORE_NAME_MAX];
 	char why[STORE_TEXT_MAX];
+};
+
+/* A host whose agent cannot carry out some kinds of action. */
+struct broker_cannot {
+	int64_t registered_at; /* the registration it answered in */
+	unsigned kinds;        /* bit 1 << store_rec_kind */
 };
 
 /* Recommendations of one state, oldest first. */
@@ -132,6 +151,83 @@ static void sent_remove(broker_actions *a, int64_t id)
 		}
 }
 
+/* ---- agents that cannot act ---- */
+
+/* Can host slot h's agent, as registered now, carry out kind? */
+static int host_can(const broker *b, uint32_t h, store_rec_kind kind)
+{
+	const struct broker_cannot *c;
+
+	if (h == BROKER_NO_SLOT || h >= b->actions.cap_cannot)
+		return 1;
+	c = &b->actions.cannot[h];
+	return !(c->kinds & (1u << kind)) ||
+	       c->registered_at != b->reg.hosts[h].registered_at;
+}
+
+/* The broker's own approvals (automated mode) of kind on host slot h,
+ * given before its agent said it cannot act: withdrawn, so that they are
+ * recommendations for review again (the market makes them anew) rather
+ * than approvals waiting for an agent that cannot act. An operator's
+ * approval stays, saying why it waits. */
+static void withdraw_automated(broker *b, uint32_t h, store_rec_kind kind)
+{
+	rec_list approved;
+	char err[300], why[STORE_TEXT_MAX];
+
+	if (list_state(b, STORE_REC_APPROVED, &approved))
+		return;
+	util_err(why, sizeof(why), "the broker approved it, and the agent of "
+		 "%s cannot carry out %s actions", b->reg.hosts[h].name,
+		 store_rec_kind_name(kind));
+	for (size_t i = 0; i < approved.n; i++) {
+		const store_rec *r = &approved.v[i];
+
+		if (r->kind != kind || strcmp(r->from_host, b->reg.hosts[h].name) ||
+		    strcmp(r->state_reason, AUTOMATED))
+			continue;
+		if (store_rec_cancel(b->st, r->id, ACTOR, why, util_wall_ms(),
+				     err, sizeof(err))) {
+			fprintf(stderr, "broker: dispatch: %s\n", err);
+			if (broker__outage_faulted(b))
+				break;
+		}
+	}
+	free(approved.v);
+}
+
+/* Host slot h's agent answered "unsupported" to kind: 1 if this is news
+ * (logged), 0 if known. */
+static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
+		       const char *detail)
+{
+	broker_actions *a = &b->actions;
+	struct broker_cannot *c;
+	size_t old = a->cap_cannot;
+
+	if (h == BROKER_NO_SLOT || !host_can(b, h, kind))
+		return 0;
+	if (h >= a->cap_cannot) {
+		if (UTIL_GROW(a->cannot, (size_t)h + 1, a->cap_cannot))
+			return 1; /* logged again next time: no worse */
+		memset(a->cannot + old, 0,
+		       (a->cap_cannot - old) * sizeof(*a->cannot));
+	}
+	c = &a->cannot[h];
+	if (c->registered_at != b->reg.hosts[h].registered_at)
+		c->kinds = 0;
+	c->registered_at = b->reg.hosts[h].registered_at;
+	c->kinds |= 1u << kind;
+	withdraw_automated(b, h, kind);
+	fprintf(stderr, "broker: host %s's agent cannot carry out %s actions "
+		"(it answered 'unsupported': %s); none is sent to it and its "
+		"VMs' %s recommendations are not approved automatically until "
+		"it registers again (e.g. restarted with an --actuator)\n",
+		b->reg.hosts[h].name, store_rec_kind_name(kind), detail,
+		store_rec_kind_name(kind));
+	return 1;
+}
+
 /* ---- the hosts involved ---- */
 
 /* The connected, online host slot of name, or NO_SLOT. */
@@ -146,22 +242,50 @@ static uint32_t live_host(const broker *b, const char *name)
 }
 
 /* The slot of the host the action goes to (where the VM is), if the VM is
- * still where r found it and every host involved is online. */
-static uint32_t action_host(const broker *b, const store_rec *r)
+ * still where r found it and every host involved is online; else NO_SLOT
+ * and why (may be NULL). */
+static uint32_t action_host_why(const broker *b, const store_rec *r,
+				char *why, size_t len)
 {
 	uint32_t v = broker__registry_vm_find(&b->reg, r->vm_name);
 	uint32_t h = live_host(b, r->from_host);
+	char ignore[8];
 
-	if (v == BROKER_NO_SLOT || h == BROKER_NO_SLOT ||
-	    b->reg.vms[v].host != h)
+	if (!why) {
+		why = ignore;
+		len = sizeof(ignore);
+	}
+	if (h == BROKER_NO_SLOT) {
+		util_err(why, len, "host %s is lost or its agent is not "
+			 "connected", r->from_host);
 		return BROKER_NO_SLOT;
+	}
+	if (v == BROKER_NO_SLOT || b->reg.vms[v].host != h) {
+		util_err(why, len, "%s is no longer on %s, where the "
+			 "recommendation found it", r->vm_name, r->from_host);
+		return BROKER_NO_SLOT;
+	}
 	if (r->kind == STORE_REC_MIGRATE) {
 		uint32_t t = live_host(b, r->to_host);
 
-		if (t == BROKER_NO_SLOT || !b->reg.hosts[t].uri[0])
+		if (t == BROKER_NO_SLOT) {
+			util_err(why, len, "the target host %s is lost or its "
+				 "agent is not connected", r->to_host);
 			return BROKER_NO_SLOT;
+		}
+		if (!b->reg.hosts[t].uri[0]) {
+			util_err(why, len, "the target host %s registered no "
+				 "URI to migrate to (its agent's --uri)",
+				 r->to_host);
+			return BROKER_NO_SLOT;
+		}
 	}
 	return h;
+}
+
+static uint32_t action_host(const broker *b, const store_rec *r)
+{
+	return action_host_why(b, r, NULL, 0);
 }
 
 static void send_request(broker *b, const store_rec *r, uint32_t h)
@@ -226,8 +350,11 @@ static void approve_automated(broker *b, const store_control *ctl,
 
 		if (ctl->mode[action_of(r)] == STORE_MODE_AUTOMATED &&
 		    r->last_round == round &&
+		    host_can(b, broker__registry_host_find(&b->reg,
+							   r->from_host),
+			     r->kind) &&
 		    transition(b, r, STORE_REC_APPROVED, ACTOR ":automated",
-			       "automated mode") && broker__outage_faulted(b))
+			       AUTOMATED) && broker__outage_faulted(b))
 			break;
 	}
 	free(pending.v);
@@ -255,45 +382,144 @@ static void count_migrations(const broker *b, const rec_list *dispatched,
 			count_migration(b, &dispatched->v[i], n);
 }
 
-/* Does r pass the guardrails (besides the per-round count)? */
-static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr)
+/* "12:03:05 UTC" of Unix ms. */
+static void fmt_utc(char *buf, size_t size, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%H:%M:%S UTC", &tm))
+		snprintf(buf, size, "%" PRId64 " ms", ms);
+}
+
+/* Does r pass the guardrails (besides the per-round count)? If not, why
+ * (a sentence that stays the same while the reason does: it is written
+ * to the store only when it changes). */
+static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
+		    char *why, size_t len)
 {
 	const broker_guardrails *g = &b->cfg->guard;
 	int64_t last = 0;
-	char err[256];
+	char err[256], at[32], next[32];
 
 	if (r->kind == STORE_REC_MIGRATE) {
 		uint32_t f = broker__registry_host_find(&b->reg, r->from_host);
 		uint32_t t = broker__registry_host_find(&b->reg, r->to_host);
+		uint32_t full = (int64_t)migr[f] >= g->max_migrations_per_host
+				? f : (int64_t)migr[t] >=
+				g->max_migrations_per_host ? t : BROKER_NO_SLOT;
 
-		if ((int64_t)migr[f] >= g->max_migrations_per_host ||
-		    (int64_t)migr[t] >= g->max_migrations_per_host)
+		if (full != BROKER_NO_SLOT) {
+			util_err(why, len, "migration limit: %u in flight from "
+				 "or to %s (--max-migrations %" PRId64 ")",
+				 migr[full], b->reg.hosts[full].name,
+				 g->max_migrations_per_host);
 			return 0;
+		}
 	}
 	if (store_vm_last_action_ms(b->st, r->vm_id, &last, err, sizeof(err))) {
 		fprintf(stderr, "broker: dispatch: %s\n", err);
+		util_err(why, len, "the store could not say when %s last "
+			 "acted", r->vm_name);
 		return 0;
 	}
-	return last == 0 || util_wall_ms() - last >= g->vm_cooldown_ms;
+	if (last == 0 || util_wall_ms() - last >= g->vm_cooldown_ms)
+		return 1;
+	fmt_utc(at, sizeof(at), last);
+	fmt_utc(next, sizeof(next), last + g->vm_cooldown_ms);
+	util_err(why, len, "cooldown: %s last acted at %s; its next action may "
+		 "start at %s (--vm-cooldown-s %" PRId64 ")", r->vm_name, at,
+		 next, g->vm_cooldown_ms / 1000);
+	return 0;
+}
+
+/* Record why approved r waits, if that changed. */
+static void set_wait(broker *b, const store_rec *r, int64_t round,
+		     const char *why)
+{
+	char err[300];
+
+	if (!strcmp(r->wait_reason, why))
+		return;
+	if (store_rec_set_wait(b->st, r->id, round, why, err, sizeof(err)))
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+}
+
+/* Has r's VM a newer open recommendation (of the other kind: one of the
+ * same kind supersedes it)? Then that is the market's view, and r waits:
+ * it is kept current if the market goes back to it, else it expires. */
+static int newer_open(broker *b, const store_rec *r, char *why, size_t len)
+{
+	int64_t id = 0;
+	char err[256];
+
+	if (store_vm_newest_open(b->st, r->vm_id, &id, err, sizeof(err))) {
+		fprintf(stderr, "broker: dispatch: %s\n", err);
+		util_err(why, len, "the store could not say which "
+			 "recommendation of %s is the newest", r->vm_name);
+		return 1;
+	}
+	if (id <= r->id)
+		return 0;
+	util_err(why, len, "the market's newer recommendation #%" PRId64
+		 " for %s stands; this one goes only if the market comes back "
+		 "to it, else it expires", id, r->vm_name);
+	return 1;
+}
+
+/* Can r be dispatched now (besides the per-round count)? The host slot,
+ * or NO_SLOT with why. */
+static uint32_t dispatchable(broker *b, const store_control *ctl,
+			     const store_rec *r, const uint32_t *migr,
+			     char *why, size_t len)
+{
+	store_action act = action_of(r);
+	uint32_t h;
+
+	if (ctl->mode[act] == STORE_MODE_RECOMMEND) {
+		util_err(why, len, "%s is in recommend mode",
+			 store_action_name(act));
+		return BROKER_NO_SLOT;
+	}
+	if (newer_open(b, r, why, len))
+		return BROKER_NO_SLOT;
+	h = action_host_why(b, r, why, len);
+	if (h == BROKER_NO_SLOT)
+		return h;
+	if (!host_can(b, h, r->kind)) {
+		util_err(why, len, "the agent of %s answered 'unsupported' to "
+			 "%s actions: restart it with an --actuator that can",
+			 b->reg.hosts[h].name, store_rec_kind_name(r->kind));
+		return BROKER_NO_SLOT;
+	}
+	return guard_ok(b, r, migr, why, len) ? h : BROKER_NO_SLOT;
 }
 
 static void send_approved(broker *b, const store_control *ctl,
-			  uint32_t *migr)
+			  uint32_t *migr, int64_t round)
 {
 	rec_list approved;
-	int64_t done = 0;
-	char why[160];
+	int64_t done = 0, max = b->cfg->guard.max_actions_per_round;
+	char why[STORE_TEXT_MAX];
 
 	if (list_state(b, STORE_REC_APPROVED, &approved))
 		return;
-	for (size_t i = 0; i < approved.n &&
-	     done < b->cfg->guard.max_actions_per_round; i++) {
+	for (size_t i = 0; i < approved.n; i++) {
 		const store_rec *r = &approved.v[i];
-		uint32_t h = action_host(b, r);
+		uint32_t h;
 
-		if (ctl->mode[action_of(r)] == STORE_MODE_RECOMMEND ||
-		    h == BROKER_NO_SLOT || !guard_ok(b, r, migr))
+		if (done >= max) {
+			snprintf(why, sizeof(why), "--max-actions %" PRId64
+				 " reached: older approvals go first, a round "
+				 "at a time", max);
+			set_wait(b, r, round, why);
 			continue;
+		}
+		h = dispatchable(b, ctl, r, migr, why, sizeof(why));
+		if (h == BROKER_NO_SLOT) {
+			set_wait(b, r, round, why);
+			continue;
+		}
 		snprintf(why, sizeof(why), "dispatched to %s (%s mode)",
 			 b->reg.hosts[h].name,
 			 store_mode_name(ctl->mode[action_of(r)]));
@@ -346,8 +572,10 @@ static int record_result(broker *b, const struct broker_held_result *h)
 	if (store_rec_transition(b->st, h->id, h->to, h->actor, h->why,
 				 util_wall_ms(), err, sizeof(err)) == 0) {
 		sent_remove(&b->actions, h->id);
-		fprintf(stderr, "broker: recommendation %" PRId64 " %s (%s)\n",
-			h->id, store_rec_state_name(h->to), h->why);
+		if (!h->quiet)
+			fprintf(stderr, "broker: recommendation %" PRId64
+				" %s (%s)\n", h->id,
+				store_rec_state_name(h->to), h->why);
 		return 0;
 	}
 	fprintf(stderr, "broker: dispatch: %s\n", err);
@@ -391,6 +619,25 @@ static int replay_held(broker *b)
 	return rc > 0 ? -1 : 0;
 }
 
+/* The modes, once at the first pass and again whenever they change: what
+ * this broker will carry out is in its log. */
+static void log_modes(broker *b, const store_control *c)
+{
+	broker_actions *a = &b->actions;
+
+	if (a->ctl_logged && !memcmp(a->ctl.mode, c->mode, sizeof(c->mode)) &&
+	    a->ctl.paused == c->paused)
+		return;
+	fprintf(stderr, "broker: %smodes: resize-up %s, resize-down %s, migrate "
+		"%s; dispatching %s\n", a->ctl_logged ? "now " : "",
+		store_mode_name(c->mode[STORE_ACT_RESIZE_UP]),
+		store_mode_name(c->mode[STORE_ACT_RESIZE_DOWN]),
+		store_mode_name(c->mode[STORE_ACT_MIGRATE]),
+		c->paused ? "paused" : "on");
+	a->ctl = *c;
+	a->ctl_logged = 1;
+}
+
 void broker__actions_run(broker *b, int64_t round)
 {
 	store_control ctl;
@@ -409,12 +656,13 @@ void broker__actions_run(broker *b, int64_t round)
 	if (list_state(b, STORE_REC_DISPATCHED, &dispatched))
 		return;
 	expire_timeouts(b, &dispatched);
+	log_modes(b, &ctl);
 	migr = calloc(b->reg.n_hosts ? b->reg.n_hosts : 1, sizeof(*migr));
 	if (!ctl.paused && migr) {
 		approve_automated(b, &ctl, round);
 		count_migrations(b, &dispatched, migr);
 		resend_unsent(b, &dispatched);
-		send_approved(b, &ctl, migr);
+		send_approved(b, &ctl, migr, round);
 	}
 	free(migr);
 	free(dispatched.v);
@@ -466,6 +714,13 @@ void broker__actions_result(broker *b, const wire_msg *e)
 			stray_result(b, res, h.actor);
 		return;
 	}
+	/* said once per host and kind, not once per action */
+	if (res->status == WIRE_STATUS_UNSUPPORTED) {
+		host_cannot(b, broker__registry_host_find(&b->reg, r.from_host),
+			    r.kind, res->detail[0] ? res->detail
+			    : "no detail given");
+		h.quiet = 1;
+	}
 	if (record_result(b, &h) > 0)
 		hold_result(&b->actions, &h);
 }
@@ -476,5 +731,6 @@ void broker__actions_release(broker *b)
 
 	free(a->sent);
 	free(a->held);
+	free(a->cannot);
 	memset(a, 0, sizeof(*a));
 }

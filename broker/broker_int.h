@@ -266,6 +266,12 @@ typedef struct broker_actions {
 	struct broker_held_result *held; /* results the store could not
 	                                  * record yet, oldest first */
 	size_t n_held, cap_held;
+	struct broker_cannot *cannot; /* by host slot: kinds of action its
+	                               * agent answered "unsupported" to since
+	                               * its latest registration */
+	size_t cap_cannot;
+	store_control ctl;   /* the modes as last logged */
+	int ctl_logged;
 } broker_actions;
 
 /* After each round (round: the one just written): time out what got no

@@ -20,9 +20,12 @@ static const char mode_usage[] =
 	"Without MODE, show the mode of each kind of action and whether\n"
 	"dispatching is paused. With MODE, set it:\n"
 	"\n"
-	"  recommend   store recommendations only; nothing changes (default)\n"
+	"  recommend   store recommendations only; nothing changes (approvals\n"
+	"              are refused, and setting it withdraws those given)\n"
 	"  manual      dispatch a recommendation once an operator approves it\n"
+	"              (a new database's mode for migrate)\n"
 	"  automated   approve and dispatch by itself, within the guardrails\n"
+	"              (a new database's mode for resize-up and resize-down)\n"
 	"\n"
 	"  --for KINDS  comma-separated: resize-up, resize-down, migrate\n"
 	"               (default: all three)\n"
@@ -30,9 +33,11 @@ static const char mode_usage[] =
 	"  --json       print JSON instead of text (showing)\n"
 	"  -h, --help   this help\n"
 	"\n"
-	"The broker reads the mode at every round and dispatches within its\n"
-	"guardrails (bourse broker --help); each agent carries actions out with\n"
-	"its --actuator. Every change is in the audit log.\n";
+	"Setting a mode prints what the change carries out: the approved\n"
+	"recommendations it will dispatch, or withdraws. The broker reads the\n"
+	"mode at every round and dispatches within its guardrails (bourse\n"
+	"broker --help); each agent carries actions out with its --actuator.\n"
+	"Every change is in the audit log.\n";
 
 static const char pause_usage[] =
 	"usage: bourse pause [--reason TEXT] [--db PATH]\n"
@@ -158,16 +163,60 @@ static int open_db(const struct ctl_args *a, int writes, store **s)
 	return CLI_OK;
 }
 
-static int show_json(const store_control *c)
+/* Open recommendations per kind of action: what a mode would act on. */
+struct open_recs {
+	uint32_t approved[STORE_N_ACTS], pending[STORE_N_ACTS];
+};
+
+static int count_open(const store_rec *r, void *ctx)
+{
+	struct open_recs *o = ctx;
+	store_action a = store_rec_action(r);
+
+	if (r->state == STORE_REC_APPROVED)
+		o->approved[a]++;
+	else
+		o->pending[a]++;
+	return 0;
+}
+
+static int open_recs_read(const struct ctl_args *a, store *s,
+			  struct open_recs *o)
+{
+	char err[512];
+
+	memset(o, 0, sizeof(*o));
+	if (store_recs_list(s, STORE_REC_APPROVED, 0, count_open, o, err,
+			    sizeof(err)) != 0 ||
+	    store_recs_list(s, STORE_REC_PENDING, 0, count_open, o, err,
+			    sizeof(err)) != 0) {
+		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+static int show_json(const store_control *c, const struct open_recs *o)
 {
 	json_object *root = json_object_new_object();
 	json_object *modes = json_object_new_object();
+	json_object *open = json_object_new_object();
 
-	for (int i = 0; i < STORE_N_ACTS; i++)
+	for (int i = 0; i < STORE_N_ACTS; i++) {
+		json_object *k = json_object_new_object();
+
 		json_object_object_add(modes, store_action_name((store_action)i),
 				       json_object_new_string(
 					       store_mode_name(c->mode[i])));
+		json_object_object_add(k, "approved",
+				       json_object_new_int64(o->approved[i]));
+		json_object_object_add(k, "pending",
+				       json_object_new_int64(o->pending[i]));
+		json_object_object_add(open, store_action_name((store_action)i),
+				       k);
+	}
 	json_object_object_add(root, "modes", modes);
+	json_object_object_add(root, "open", open);
 	json_object_object_add(root, "paused", json_object_new_boolean(c->paused));
 	json_object_object_add(root, "pause_reason",
 			       json_object_new_string(c->pause_reason));
@@ -178,48 +227,104 @@ static int show_json(const store_control *c)
 	return cli_json_print(root);
 }
 
-static int show(const struct ctl_args *a, const store_control *c)
+/* What the broker does with a kind in mode m. */
+static const char *mode_effect(store_mode m)
+{
+	switch (m) {
+	case STORE_MODE_MANUAL:
+		return "dispatched once approved ('bourse recs approve ID')";
+	case STORE_MODE_AUTOMATED:
+		return "approved and dispatched by the broker itself";
+	case STORE_MODE_RECOMMEND:
+		break;
+	}
+	return "stored for review; nothing is dispatched";
+}
+
+static int show(const struct ctl_args *a, const store_control *c,
+		const struct open_recs *o)
 {
 	char when[64];
 
 	if (a->json)
-		return show_json(c);
+		return show_json(c, o);
 	for (int i = 0; i < STORE_N_ACTS; i++)
-		printf("%-12s %s\n", store_action_name((store_action)i),
-		       store_mode_name(c->mode[i]));
+		printf("%-12s %-9s  %s; %u approved waiting, %u pending\n",
+		       store_action_name((store_action)i),
+		       store_mode_name(c->mode[i]), mode_effect(c->mode[i]),
+		       o->approved[i], o->pending[i]);
 	if (c->paused)
-		printf("dispatching  PAUSED%s%s\n", c->pause_reason[0] ? ": " : "",
+		printf("dispatching  PAUSED%s%s: nothing is dispatched until "
+		       "'bourse resume'\n", c->pause_reason[0] ? ": " : "",
 		       c->pause_reason);
 	else
-		printf("dispatching  on\n");
+		printf("dispatching  on: to agents started with an --actuator "
+		       "(one without answers 'unsupported')\n");
 	if (c->updated_ms) {
 		cli_fmt_time(when, sizeof(when), c->updated_ms);
 		printf("changed      %s by %s\n", when, c->updated_by);
+	} else {
+		printf("changed      never: the modes of a new database\n");
 	}
 	return CLI_OK;
+}
+
+/* Kind i changed from was to m: what the change carries out. */
+static void say_change(store_action i, store_mode was, store_mode m,
+		       const struct open_recs *o, uint32_t withdrawn)
+{
+	const char *k = store_action_name(i);
+
+	printf("%s: %s -> %s: ", k, store_mode_name(was), store_mode_name(m));
+	if (m == STORE_MODE_RECOMMEND)
+		printf("%u approved %s withdrawn; nothing of this kind will be "
+		       "dispatched\n", withdrawn, k);
+	else if (m == STORE_MODE_MANUAL)
+		printf("%u approved %s will be dispatched from the broker's "
+		       "next round, within its guardrails; the %u pending wait "
+		       "for 'bourse recs approve'\n", o->approved[i], k,
+		       o->pending[i]);
+	else
+		printf("%u approved %s will be dispatched from the broker's "
+		       "next round, within its guardrails, and it approves new "
+		       "ones by itself (of the %u pending: those its next "
+		       "round makes again)\n", o->approved[i], k,
+		       o->pending[i]);
 }
 
 static int set_modes(const struct ctl_args *a, store *s, unsigned kinds,
 		     store_mode m)
 {
-	char actor[STORE_NAME_MAX], err[512];
+	char actor[STORE_NAME_MAX], err[512] = "";
+	struct open_recs o;
 	store_control c;
+	uint32_t gone;
 
 	cli_actor_name(actor, sizeof(actor));
+	if (store_control_get(s, &c, err, sizeof(err)) != 0 ||
+	    open_recs_read(a, s, &o) != CLI_OK)
+		goto fail;
 	for (int i = 0; i < STORE_N_ACTS; i++) {
 		if (!(kinds & (1u << i)))
 			continue;
-		if (store_mode_set(s, (store_action)i, m, actor, util_wall_ms(),
-				   err, sizeof(err)) != 0) {
-			fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
-			return CLI_FAIL;
+		if (c.mode[i] == m) {
+			printf("%s: already %s\n", store_action_name(
+				       (store_action)i), store_mode_name(m));
+			continue;
 		}
+		if (store_mode_set(s, (store_action)i, m, actor, util_wall_ms(),
+				   &gone, err, sizeof(err)) != 0)
+			goto fail;
+		say_change((store_action)i, c.mode[i], m, &o, gone);
 	}
-	if (store_control_get(s, &c, err, sizeof(err)) != 0) {
+	if (store_control_get(s, &c, err, sizeof(err)) != 0 ||
+	    open_recs_read(a, s, &o) != CLI_OK)
+		goto fail;
+	return show(a, &c, &o);
+fail:
+	if (err[0])
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
-		return CLI_FAIL;
-	}
-	return show(a, &c);
+	return CLI_FAIL;
 }
 
 int cmd_mode(int argc, char **argv)
@@ -229,6 +334,7 @@ int cmd_mode(int argc, char **argv)
 	int done = 0, rc = parse(&a, mode_usage, argc, argv, &done);
 	unsigned kinds = 0;
 	store_mode m = STORE_MODE_RECOMMEND;
+	struct open_recs o;
 	store_control c;
 	store *s = NULL;
 	char err[512];
@@ -253,8 +359,8 @@ int cmd_mode(int argc, char **argv)
 	else if (store_control_get(s, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse mode: %s\n", err);
 		rc = CLI_FAIL;
-	} else
-		rc = show(&a, &c);
+	} else if ((rc = open_recs_read(&a, s, &o)) == CLI_OK)
+		rc = show(&a, &c, &o);
 	store_close(s);
 	return rc;
 }

@@ -1,9 +1,9 @@
 /*
- * cmd_recs.c - `bourse recs list|show|approve|reject`: review the market's
- * recommendations and record the operator's decisions in the database
- * (docs/storage.md, "Recommendations"). Reads open the file read-only;
- * approve and reject open it read-write, and the store checks each
- * transition against its one table.
+ * cmd_recs.c - `bourse recs list|show|approve|reject|cancel`: review the
+ * market's recommendations and record the operator's decisions in the
+ * database (docs/storage.md, "Recommendations"). Reads open the file
+ * read-only; approve, reject and cancel open it read-write, and the store
+ * checks each transition against its one table.
  */
 #include <getopt.h>
 #include <json-c/json.h>
@@ -30,6 +30,8 @@ static const char recs_usage[] =
 	"                                         audit trail\n"
 	"  approve ID...                          approve pending ones\n"
 	"  reject ID... [--reason TEXT]           reject pending ones\n"
+	"  cancel ID... [--reason TEXT]           withdraw approvals not\n"
+	"                                         dispatched yet\n"
 	"  stats [--json]                         how often they were right\n"
 	"                                         (shadow scoring)\n"
 	"\n"
@@ -69,8 +71,25 @@ static const char approve_usage[] =
 	"\n"
 	"Approve pending recommendations, each on its own: prints 'approved ID'\n"
 	"for each one approved, and why for each one that could not be. Exit\n"
-	"status 1 if any could not be.\n"
+	"status 1 if any could not be. A kind of action in recommend mode\n"
+	"cannot be approved (see 'bourse mode'); a superseded one names the\n"
+	"recommendation that replaced it. An approved recommendation is still\n"
+	"superseded by a newer one for its VM, or expires, until it is\n"
+	"dispatched: only the market's latest view of a VM is carried out.\n"
 	"\n" DB_HELP;
+
+static const char cancel_usage[] =
+	"usage: bourse recs cancel ID... [--reason TEXT] [--db PATH]\n"
+	"\n"
+	"Withdraw approvals that the broker has not dispatched yet, each on its\n"
+	"own: the recommendation becomes rejected ('approval withdrawn') and the\n"
+	"audit log says who withdrew it (rec.cancelled). One already dispatched,\n"
+	"carried out, or never approved is refused, saying what it is. Prints\n"
+	"'cancelled ID' for each one withdrawn; exit status 1 if any could not\n"
+	"be.\n"
+	"\n"
+	"  --reason TEXT why (kept with the recommendation and in the audit log)\n"
+	DB_HELP;
 
 static const char reject_usage[] =
 	"usage: bourse recs reject ID... [--reason TEXT] [--db PATH]\n"
@@ -143,6 +162,10 @@ static json_object *rec_json(const store_rec *r)
 			       json_object_new_string(r->state_reason));
 	json_object_object_add(j, "superseded_by", r->superseded_by
 			       ? json_object_new_int64(r->superseded_by) : NULL);
+	json_object_object_add(j, "wait_reason",
+			       json_object_new_string(r->wait_reason));
+	json_object_object_add(j, "wait_round", r->wait_round
+			       ? json_object_new_int64(r->wait_round) : NULL);
 	return j;
 }
 
@@ -351,7 +374,7 @@ static int audit_print(const store_audit_row *a, void *ctx)
 	return 0;
 }
 
-static void show_text(const store_rec *r)
+static void show_text(const store_rec *r, const store_control *ctl)
 {
 	char when[64];
 
@@ -372,6 +395,15 @@ static void show_text(const store_rec *r)
 	printf("\nstate      %s", store_rec_state_name(r->state));
 	if (r->state_reason[0])
 		printf(" (%s)", r->state_reason);
+	if (r->state == STORE_REC_APPROVED && ctl->paused)
+		printf("\nwaiting    dispatching is paused%s%s ('bourse resume')",
+		       ctl->pause_reason[0] ? ": " : "", ctl->pause_reason);
+	else if (r->state == STORE_REC_APPROVED && r->wait_reason[0])
+		printf("\nwaiting    %s (the broker, round %lld)", r->wait_reason,
+		       (long long)r->wait_round);
+	else if (r->state == STORE_REC_APPROVED)
+		printf("\nwaiting    for the broker's next round (it has not "
+		       "looked at it yet)");
 	printf("\nwhy        %s\n\neconomics\n", r->why);
 	if (r->kind == STORE_REC_MIGRATE)
 		explain_migrate(r);
@@ -409,9 +441,14 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 		rc = store_audit_list(s, id, audit_collect, trail, err,
 				      sizeof(err));
 	} else {
+		store_control ctl;
 		int n = 0;
 
-		show_text(&r);
+		if (store_control_get(s, &ctl, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bourse recs show: %s\n", err);
+			return CLI_FAIL;
+		}
+		show_text(&r, &ctl);
 		rc = store_audit_list(s, id, audit_print, &n, err, sizeof(err));
 		if (rc == 0 && n == 0)
 			printf("  none yet\n");
@@ -438,6 +475,13 @@ static void not_tried(const struct recs_args *a, const int64_t *ids, int from)
 	fprintf(stderr, "\n");
 }
 
+/* "approved", "rejected", "cancelled". */
+static const char *done_word(const struct recs_args *a, store_rec_state to)
+{
+	return strcmp(a->sub, "cancel") == 0 ? "cancelled"
+					     : store_rec_state_name(to);
+}
+
 static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 		  store_rec_state to)
 {
@@ -446,9 +490,14 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 
 	cli_actor_name(actor, sizeof(actor));
 	for (int i = 0; i < a->n_ids; i++) {
-		if (store_rec_transition(s, ids[i], to, actor, a->reason,
-					 util_wall_ms(), err,
-					 sizeof(err)) != 0) {
+		int rc = to == STORE_REC_REJECTED && !strcmp(a->sub, "cancel")
+			 ? store_rec_cancel(s, ids[i], actor, a->reason,
+					    util_wall_ms(), err, sizeof(err))
+			 : store_rec_transition(s, ids[i], to, actor, a->reason,
+						util_wall_ms(), err,
+						sizeof(err));
+
+		if (rc != 0) {
 			failed = 1;
 			if (store_last_fault(s) == STORE_FAULT_NONE) {
 				fprintf(stderr, "bourse recs %s: %s\n", a->sub,
@@ -459,12 +508,11 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 			 * nothing behind */
 			fprintf(stderr, "bourse recs %s: recommendation %lld "
 				"not %s: %s\n",
-				a->sub, (long long)ids[i],
-				store_rec_state_name(to), err);
+				a->sub, (long long)ids[i], done_word(a, to), err);
 			not_tried(a, ids, i + 1);
 			break;
 		}
-		printf("%s %lld\n", store_rec_state_name(to), (long long)ids[i]);
+		printf("%s %lld\n", done_word(a, to), (long long)ids[i]);
 		fflush(stdout);
 	}
 	return failed ? CLI_FAIL : CLI_OK;
@@ -529,6 +577,7 @@ static const struct recs_cmd recs_cmds[] = {
 	{ "show", show_usage, show_opts, 1, 1, 0 },
 	{ "approve", approve_usage, approve_opts, 1, 1 << 20, 1 },
 	{ "reject", reject_usage, reject_opts, 1, 1 << 20, 1 },
+	{ "cancel", cancel_usage, reject_opts, 1, 1 << 20, 1 },
 	{ "stats", stats_usage, show_opts, 0, 0, 0 },
 };
 
@@ -632,7 +681,8 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 	else
 		rc = decide(s, a, ids, strcmp(c->name, "approve") == 0
 					       ? STORE_REC_APPROVED
-					       : STORE_REC_REJECTED);
+					       : STORE_REC_REJECTED); /* reject,
+								  * cancel */
 	store_close(s);
 	return rc;
 }
@@ -696,6 +746,7 @@ int cmd_recs(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "bourse recs: '%s' is not a recs command (list, show, "
-		"approve, reject, stats); see 'bourse recs --help'\n", argv[optind]);
+		"approve, reject, cancel, stats); see 'bourse recs --help'\n",
+		argv[optind]);
 	return CLI_USAGE;
 }

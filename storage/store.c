@@ -186,12 +186,56 @@ static const char schema_v4[] =
 static const char schema_v5[] =
 	"CREATE INDEX vms_host ON vms(host_id);";
 
-/* v6 (branch views: the status views): the broker's own row, so that a
+/* v6: approvals that cannot act on stale figures (docs/storage.md,
+ * "Approvals"). The broker says why an approved recommendation waits
+ * (wait_reason, wait_round). What older versions left queued is cleared:
+ * an approval of a kind in recommend mode carried nothing out and would
+ * have been carried out by a later mode change without a word, so it is
+ * withdrawn (rejected, audited as rec.cancelled); of the approvals left,
+ * only the newest recommendation of each VM and kind stands: an older one
+ * is superseded by it (or by a newer pending one), audited. */
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+#define REC_MODE "(SELECT CASE WHEN r.kind = 2 THEN c.mode_migrate" \
+	" WHEN r.to_mib > r.from_mib THEN c.mode_resize_up" \
+	" ELSE c.mode_resize_down END FROM control c WHERE c.id = 1)"
+#define NEWEST "(SELECT MAX(n.id) FROM recs n WHERE n.vm_id = r.vm_id" \
+	" AND n.kind = r.kind AND n.state IN (1, 2))"
+#define WITHDRAWN "'approval withdrawn when upgrading to schema 6: it was" \
+	" given in recommend mode, which carries nothing out'"
+static const char schema_v6[] =
+	"ALTER TABLE recs ADD COLUMN wait_reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE recs ADD COLUMN wait_round INTEGER NOT NULL DEFAULT 0;"
+	"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
+	" SELECT " NOW_MS ", 'bourse', 'rec.cancelled', r.id, " WITHDRAWN
+	" FROM recs r WHERE r.state = 2 AND " REC_MODE " = 0;"
+	"UPDATE recs AS r SET state = 3, updated_ms = " NOW_MS ","
+	" state_reason = " WITHDRAWN " WHERE r.state = 2 AND " REC_MODE " = 0;"
+	"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
+	" SELECT " NOW_MS ", 'bourse', 'rec.superseded', r.id,"
+	" 'superseded by #' || " NEWEST " || ' when upgrading to schema 6:"
+	" only the newest recommendation of a VM and kind may be carried"
+	" out'"
+	" FROM recs r WHERE r.state = 2 AND " NEWEST " > r.id;"
+	"UPDATE recs AS r SET state = 5, updated_ms = " NOW_MS ","
+	" superseded_by = " NEWEST ", state_reason = 'superseded by #' || "
+	NEWEST " WHERE r.state = 2 AND " NEWEST " > r.id;";
+
+/* The modes of a database this bourse creates (docs/operations.md, "Modes
+ * and the kill switch"): balloon resizes within [Minimum, Maximum] carried
+ * out by the broker, as Hyper-V Dynamic Memory, MoM and Proxmox's
+ * ballooning do; migrations recommended for review, each approved by an
+ * operator (vSphere DRS's "partially automated"). An upgraded file keeps
+ * its modes: nothing starts acting because bourse was upgraded. */
+static const char new_file_modes[] =
+	"UPDATE control SET mode_resize_up = 2, mode_resize_down = 2,"
+	" mode_migrate = 1 WHERE id = 1 AND updated_ms = 0";
+
+/* v7: the status views: the broker's own row, so that a
  * reader can tell a running broker from one that stopped or died
  * (broker_status), the bad-data flag of a host (host_flags), and the
- * audit log by time for `bourse events --since`. A step of its own: if
- * another v6 lands first, this becomes the next number unchanged. */
-static const char schema_v6_views[] =
+ * audit log by time for `bourse events --since`. (A step of its own,
+ * after v6's approvals.) */
+static const char schema_v7_views[] =
 	"CREATE TABLE broker_status ("
 	" id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" started_ms INTEGER NOT NULL,"
@@ -211,7 +255,8 @@ static const char schema_v6_views[] =
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
 						   schema_v3, schema_v4,
-						   schema_v5, schema_v6_views };
+						   schema_v5, schema_v6,
+						   schema_v7_views };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -237,6 +282,9 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 #define ROWS_2(r) r "," r
 #define BATCH_ROWS(r) ROWS_2(ROWS_2(ROWS_2(ROWS_2(ROWS_2(r)))))
 _Static_assert(STORE_BATCH == 32, "BATCH_ROWS writes 32 rows");
+
+/* What a superseded approval's reason adds. */
+#define APPROVAL_GONE "' (it was approved: the approval does not carry over)'"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -298,9 +346,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" NULLIF(?6, 0), ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
 		" ?17, ?18, '')",
 	[ST_REC_FIND_SAME] =
-		"SELECT id FROM recs WHERE vm_id = ?1 AND state = 1 AND kind = ?2"
-		" AND COALESCE(to_host_id, 0) = ?3 AND abs(to_mib - ?4) <= ?5"
-		" ORDER BY id DESC LIMIT 1",
+		"SELECT id, state FROM recs WHERE vm_id = ?1 AND state IN (1, 2)"
+		" AND kind = ?2 AND COALESCE(to_host_id, 0) = ?3"
+		" AND abs(to_mib - ?4) <= ?5 ORDER BY id DESC LIMIT 1",
+	[ST_REC_TOUCH] =
+		"UPDATE recs SET last_round = ?2, updated_ms = ?3 WHERE id = ?1",
 	[ST_REC_REFRESH] =
 		"UPDATE recs SET last_round = ?2, updated_ms = ?3, from_mib = ?4,"
 		" to_mib = ?5, price_here = ?6, price_there = ?7, cost_here = ?8,"
@@ -309,11 +359,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" why = ?15 WHERE id = ?1",
 	[ST_AUDIT_SUPERSEDE] =
 		"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
-		" SELECT ?1, 'broker', 'rec.superseded', id, ?2 FROM recs"
-		" WHERE vm_id = ?3 AND state = 1 AND id <> ?4",
+		" SELECT ?1, 'broker', 'rec.superseded', id, ?2 || CASE state"
+		" WHEN 2 THEN " APPROVAL_GONE " ELSE '' END FROM recs"
+		" WHERE vm_id = ?3 AND state IN (1, 2) AND id <> ?4"
+		" AND (state = 1 OR ?5 = 0 OR kind = ?5)",
 	[ST_REC_SUPERSEDE] =
-		"UPDATE recs SET state = 5, superseded_by = ?1, state_reason = ?2,"
-		" updated_ms = ?3 WHERE vm_id = ?4 AND state = 1 AND id <> ?1",
+		"UPDATE recs SET state = 5, superseded_by = ?1, state_reason = ?2"
+		" || CASE state WHEN 2 THEN " APPROVAL_GONE " ELSE '' END,"
+		" updated_ms = ?3, wait_reason = '' WHERE vm_id = ?4"
+		" AND state IN (1, 2) AND id <> ?1"
+		" AND (state = 1 OR ?5 = 0 OR kind = ?5)",
 	[ST_REC_STALE] =
 		"SELECT r.id, COALESCE(r.last_round, r.round), r.updated_ms,"
 		" r.price_here, r.price_there, ph.price, pt.price,"
@@ -322,11 +377,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" LEFT JOIN hosts ht ON ht.id = r.to_host_id"
 		" LEFT JOIN prices ph ON ph.round = ?1 AND ph.host_id = r.from_host_id"
 		" LEFT JOIN prices pt ON pt.round = ?1 AND pt.host_id = r.to_host_id"
-		" WHERE r.state = 1 AND COALESCE(r.last_round, r.round) < ?1"
+		" WHERE r.state IN (1, 2) AND COALESCE(r.last_round, r.round) < ?1"
 		" ORDER BY r.id",
 	[ST_REC_EXPIRE] =
-		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3"
-		" WHERE id = ?1 AND state = 1",
+		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3,"
+		" wait_reason = '' WHERE id = ?1 AND state IN (1, 2)",
 	[ST_RETAIN_CUTOFF] =
 		"SELECT round FROM rounds WHERE started_ms < ?1"
 		" ORDER BY started_ms DESC LIMIT 1",
@@ -334,10 +389,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RETAIN_ALLOCS] = "DELETE FROM allocations WHERE round <= ?1",
 	[ST_RETAIN_PRICES] = "DELETE FROM prices WHERE round <= ?1",
 	[ST_ROUND_STARTED] = "SELECT started_ms FROM rounds WHERE round = ?1",
-	[ST_REC_STATE] = "SELECT state FROM recs WHERE id = ?1",
+	[ST_REC_STATE] =
+		"SELECT state, kind, from_mib, to_mib, COALESCE(superseded_by, 0)"
+		" FROM recs WHERE id = ?1",
 	[ST_REC_SET_STATE] =
-		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4"
-		" WHERE id = ?1",
+		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4,"
+		" wait_reason = '' WHERE id = ?1",
+	[ST_REC_NEWEST_OPEN] =
+		"SELECT COALESCE(MAX(id), 0) FROM recs WHERE vm_id = ?1"
+		" AND state IN (1, 2)",
+	[ST_REC_SET_WAIT] =
+		"UPDATE recs SET wait_reason = ?2, wait_round = ?3"
+		" WHERE id = ?1 AND state = 2 AND wait_reason <> ?2",
+	[ST_CONTROL_MODES] =
+		"SELECT mode_resize_up, mode_resize_down, mode_migrate"
+		" FROM control WHERE id = 1",
 	[ST_REC_GET] = STORE_REC_SELECT " WHERE r.id = ?1",
 	[ST_AUDIT_INSERT] =
 		"INSERT INTO audit (ts_ms, actor, event, rec_id, detail)"
@@ -688,6 +754,8 @@ static int read_version(store *s, char *err, size_t errlen)
  * two processes opening an old file at once migrate it once. */
 static int migrate(store *s, int target, char *err, size_t errlen)
 {
+	int created = 0; /* this handle made the file from nothing */
+
 	while (s->version < target) {
 		int64_t v = 0;
 		char sql[64];
@@ -698,11 +766,18 @@ static int migrate(store *s, int target, char *err, size_t errlen)
 		    query_int(s, "PRAGMA user_version", &v) != 0)
 			goto fail;
 		next = (int)v + 1;
+		created |= v == 0;
 		if (v < target) {
 			snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", next);
 			if (sqlite3_exec(s->db, migrations[v], NULL, NULL,
 					 NULL) != SQLITE_OK ||
 			    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				goto fail;
+			/* a new file gets this version's modes, in the
+			 * transaction that makes it current */
+			if (created && next == STORE_SCHEMA_VERSION &&
+			    sqlite3_exec(s->db, new_file_modes, NULL, NULL,
+					 NULL) != SQLITE_OK)
 				goto fail;
 		} else {
 			next = (int)v;

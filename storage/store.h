@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* How long a handle waits for a lock held by another process, ms, unless
  * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
@@ -339,6 +339,10 @@ typedef struct store_rec {
 	char state_reason[STORE_TEXT_MAX]; /* operator's reason, "superseded by
 	                                    * #N", "expired: ..." */
 	int64_t superseded_by; /* 0 if not superseded */
+	/* approved only: why the broker has not dispatched it yet, as it saw
+	 * it at round wait_round ("" / 0: not looked at yet) */
+	char wait_reason[STORE_TEXT_MAX];
+	int64_t wait_round;
 } store_rec;
 
 /* Move rec `id` to state `to` if the transition from its current state is
@@ -346,7 +350,12 @@ typedef struct store_rec {
  * between), and audit it with actor ("cli:<user>", "broker") and reason
  * (may be NULL). An illegal transition fails with a message such as
  * "recommendation 12 is rejected; it cannot be approved (only pending
- * ones can)"; an unknown id with "no recommendation 12". */
+ * ones can)"; an unknown id with "no recommendation 12"; a superseded one
+ * names its replacement ("recommendation 12 is superseded by #15
+ * (pending); it cannot be approved: see 'bourse recs show 15'"). An
+ * approval of a kind of action in recommend mode is refused, in the same
+ * transaction as the mode is read: there it would carry nothing out, and
+ * a later change of mode must not carry it out unseen. */
 int store_rec_transition(store *s, int64_t id, store_rec_state to,
 			 const char *actor, const char *reason, int64_t now_ms,
 			 char *err, size_t errlen);
@@ -414,14 +423,21 @@ int store_mode_parse(const char *name, store_mode *out);
 const char *store_action_name(store_action a);
 int store_action_parse(const char *name, store_action *out);
 
-/* Read the control row (every mode recommend, not paused, on a new file). */
+/* Read the control row. A file this bourse creates has resize-up and
+ * resize-down automated and migrate manual (updated_ms 0 until a change);
+ * a file upgraded from an older version keeps the modes it had. Not
+ * paused. */
 int store_control_get(store *s, store_control *out, char *err,
 		      size_t errlen);
 
 /* Set the mode of one action kind, or of every kind with act =
- * STORE_N_ACTS. Audited ("mode.set", "resize-up: recommend -> manual"). */
+ * STORE_N_ACTS. Audited ("mode.set", "resize-up: recommend -> manual").
+ * Setting recommend withdraws, in the same transaction, every approved
+ * (not dispatched) recommendation of that kind: rejected, audited as
+ * rec.cancelled; *withdrawn (may be NULL) gets how many. */
 int store_mode_set(store *s, store_action act, store_mode m,
-		   const char *actor, int64_t now_ms, char *err, size_t errlen);
+		   const char *actor, int64_t now_ms, uint32_t *withdrawn,
+		   char *err, size_t errlen);
 
 /* When an action on this VM was last dispatched or finished (Unix ms of
  * the latest dispatched, succeeded or failed recommendation's last state
@@ -434,6 +450,35 @@ int store_vm_last_action_ms(store *s, uint32_t vm_id, int64_t *ms, char *err,
 int store_pause_set(store *s, int paused, const char *actor,
 		    const char *reason, int64_t now_ms, char *err,
 		    size_t errlen);
+
+/* ---- approvals (schema 6; docs/storage.md, "Approvals") --------------- */
+
+/* The kind of action a recommendation is, for its mode: migrate, or a
+ * resize up or down by its sizes. */
+store_action store_rec_action(const store_rec *r);
+
+/* Withdraw the approval of rec `id` (approved -> rejected, reason
+ * "approval withdrawn[: reason]"), audited as rec.cancelled by actor.
+ * Anything but an approved rec is refused with what it is instead:
+ * "recommendation 12 is dispatched: its agent has it already; it cannot
+ * be withdrawn ...", "... is pending: there is no approval to withdraw
+ * (bourse recs reject 12)", a superseded one naming its replacement. */
+int store_rec_cancel(store *s, int64_t id, const char *actor,
+		     const char *reason, int64_t now_ms, char *err,
+		     size_t errlen);
+
+/* The newest open (pending or approved) rec of a VM, 0 if none: only that
+ * one may be dispatched (an approved rec of the other kind, older, waits or
+ * expires). */
+int store_vm_newest_open(store *s, uint32_t vm_id, int64_t *id, char *err,
+			 size_t errlen);
+
+/* The broker: approved rec `id` waits, for `why`, as seen in `round`.
+ * Written only when the reason changed (one UPDATE, no audit: not a state
+ * change); a rec no longer approved is left alone. Cleared by every
+ * change of state. */
+int store_rec_set_wait(store *s, int64_t id, int64_t round, const char *why,
+		       char *err, size_t errlen);
 
 /* ---- shadow scoring ---------------------------------------------------- */
 
@@ -458,7 +503,7 @@ int store_score_stats(store *s, store_score_row out[STORE_N_ACTS + 1],
 
 /* ---- status views (store_views.c) --------------------------------------
  * What `bourse status`, `events`, `signals` and `hosts` read beyond the
- * rows above, and the broker's own row: whether it runs (schema v6). */
+ * rows above, and the broker's own row: whether it runs (schema v7). */
 
 /* The broker's row: written by the broker when it starts, after every
  * round it persisted (the heartbeat) and when it stops cleanly. */

@@ -87,44 +87,87 @@ int store_control_get(store *s, store_control *out, char *err,
 	return 0;
 }
 
-/* Run one UPDATE of the control row with its audit entry, in a transaction.
- * ?1 int, ?2 now, ?3 actor, ?4 text (a statement without ?4 ignores it:
- * sqlite3_bind_* answers SQLITE_RANGE and binds nothing). */
-static int control_write(store *s, const char *sql, const char *actor,
-			 const char *event, const char *detail, int64_t now_ms,
-			 int bind_int, const char *bind_text, char *err,
-			 size_t errlen)
+/* The approved recs of one kind of action, as an SQL condition. */
+static const char *const action_recs[STORE_N_ACTS] = {
+	[STORE_ACT_RESIZE_UP] = "kind = 1 AND to_mib > from_mib",
+	[STORE_ACT_RESIZE_DOWN] = "kind = 1 AND to_mib <= from_mib",
+	[STORE_ACT_MIGRATE] = "kind = 2",
+};
+
+/* Run one statement with ?1 int, ?2 now, ?3 actor, ?4 text (a statement
+ * without some of them ignores them: sqlite3_bind_* answers SQLITE_RANGE
+ * and binds nothing). Returns the rows changed, or -1. */
+static int exec_bound(store *s, const char *sql, int bind_int, int64_t now_ms,
+		      const char *actor, const char *bind_text)
 {
 	sqlite3_stmt *st = NULL;
+	int rc;
 
-	if (store__writable(s, err, errlen) || store__begin(s, err, errlen))
-		return -1;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
+		return -1;
 	sqlite3_bind_int(st, 1, bind_int);
 	sqlite3_bind_int64(st, 2, now_ms);
 	store__bind_text(st, 3, actor);
 	store__bind_text(st, 4, bind_text);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
+	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	st = NULL;
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+}
+
+/* Withdraw the approved recs of act (inside the transaction): audited as
+ * rec.cancelled, then rejected. Returns how many, or -1. */
+static int withdraw(store *s, store_action act, const char *actor,
+		    int64_t now_ms)
+{
+	char audit[320], update[320], why[128];
+
+	snprintf(why, sizeof(why), "approval withdrawn: %s set to recommend "
+		 "mode by %s", action_names[act], actor ? actor : "");
+	snprintf(audit, sizeof(audit), "INSERT INTO audit (ts_ms, actor, event,"
+		 " rec_id, detail) SELECT ?2, ?3, 'rec.cancelled', id, ?4 FROM"
+		 " recs WHERE state = 2 AND %s", action_recs[act]);
+	snprintf(update, sizeof(update), "UPDATE recs SET state = 3,"
+		 " state_reason = ?4, updated_ms = ?2, wait_reason = ''"
+		 " WHERE state = 2 AND %s", action_recs[act]);
+	if (exec_bound(s, audit, 0, now_ms, actor, why) < 0)
+		return -1;
+	return exec_bound(s, update, 0, now_ms, actor, why);
+}
+
+/* Run one UPDATE of the control row with its audit entry, in a transaction
+ * (?1 int, ?2 now, ?3 actor, ?4 text); with withdraw_act < STORE_N_ACTS,
+ * also withdraw that kind's approvals, *withdrawn of them. */
+static int control_write(store *s, const char *sql, const char *actor,
+			 const char *event, const char *detail, int64_t now_ms,
+			 int bind_int, const char *bind_text,
+			 int withdraw_act, int *withdrawn, char *err,
+			 size_t errlen)
+{
+	int n = 0;
+
+	if (store__writable(s, err, errlen) || store__begin(s, err, errlen))
+		return -1;
+	if (exec_bound(s, sql, bind_int, now_ms, actor, bind_text) < 0 ||
+	    (withdraw_act < STORE_N_ACTS &&
+	     (n = withdraw(s, (store_action)withdraw_act, actor, now_ms)) < 0))
+		goto fail;
 	if (store__audit(s, actor, event, 0, detail, now_ms, err, errlen) ||
 	    store__commit(s, err, errlen)) {
 		store__rollback(s);
 		return -1;
 	}
+	if (withdrawn)
+		*withdrawn = n;
 	return 0;
 fail:
 	store__dberr(s, err, errlen, "writing the control row");
-	sqlite3_finalize(st);
 	store__rollback(s);
 	return -1;
 }
 
 static int mode_set_one(store *s, store_action act, store_mode m,
 			store_mode was, const char *actor, int64_t now_ms,
-			char *err, size_t errlen)
+			int *withdrawn, char *err, size_t errlen)
 {
 	char sql[160], detail[96];
 
@@ -133,14 +176,19 @@ static int mode_set_one(store *s, store_action act, store_mode m,
 	snprintf(detail, sizeof(detail), "%s: %s -> %s", action_names[act],
 		 store_mode_name(was), store_mode_name(m));
 	return control_write(s, sql, actor, "mode.set", detail, now_ms, (int)m,
-			     "", err, errlen);
+			     "", m == STORE_MODE_RECOMMEND ? (int)act
+			     : STORE_N_ACTS, withdrawn, err, errlen);
 }
 
 int store_mode_set(store *s, store_action act, store_mode m,
-		   const char *actor, int64_t now_ms, char *err, size_t errlen)
+		   const char *actor, int64_t now_ms, uint32_t *withdrawn,
+		   char *err, size_t errlen)
 {
 	store_control c;
+	int n;
 
+	if (withdrawn)
+		*withdrawn = 0;
 	if ((unsigned)m >= N_MODES || (unsigned)act > STORE_N_ACTS)
 		return util_err(err, errlen, "no such mode or action kind");
 	if (store_control_get(s, &c, err, errlen))
@@ -149,8 +197,10 @@ int store_mode_set(store *s, store_action act, store_mode m,
 		if (act != STORE_N_ACTS && i != (int)act)
 			continue;
 		if (mode_set_one(s, (store_action)i, m, c.mode[i], actor,
-				 now_ms, err, errlen))
+				 now_ms, &n, err, errlen))
 			return -1;
+		if (withdrawn)
+			*withdrawn += (uint32_t)n;
 	}
 	return 0;
 }
@@ -166,7 +216,8 @@ int store_pause_set(store *s, int paused, const char *actor,
 	return control_write(s, sql, actor,
 			     paused ? "dispatch.paused" : "dispatch.resumed",
 			     reason ? reason : "", now_ms, paused ? 1 : 0,
-			     paused && reason ? reason : "", err, errlen);
+			     paused && reason ? reason : "", STORE_N_ACTS, NULL,
+			     err, errlen);
 }
 
 int store_vm_last_action_ms(store *s, uint32_t vm_id, int64_t *ms, char *err,

@@ -41,6 +41,7 @@ enum store_stmt {
 	ST_REC_INSERT,
 	ST_REC_FIND_SAME,
 	ST_REC_REFRESH,
+	ST_REC_TOUCH,
 	ST_AUDIT_SUPERSEDE,
 	ST_REC_SUPERSEDE,
 	ST_REC_STALE,
@@ -53,6 +54,9 @@ enum store_stmt {
 	/* recommendations and audit */
 	ST_REC_STATE,
 	ST_REC_SET_STATE,
+	ST_REC_SET_WAIT,
+	ST_REC_NEWEST_OPEN,
+	ST_CONTROL_MODES,
 	ST_REC_GET,
 	ST_AUDIT_INSERT,
 	ST_COUNT
@@ -87,7 +91,8 @@ struct store {
 	" COALESCE(hf.name, ''), COALESCE(ht.name, ''), r.from_mib, r.to_mib," \
 	" r.price_here, r.price_there, r.cost_here, r.cost_there," \
 	" r.demand_mib, r.want_mib, r.pressure_before, r.pressure_after," \
-	" r.budget, r.why, r.state_reason, COALESCE(r.superseded_by, 0)" \
+	" r.budget, r.why, r.state_reason, COALESCE(r.superseded_by, 0)," \
+	" r.wait_reason, r.wait_round" \
 	" FROM recs r LEFT JOIN vms v ON v.id = r.vm_id" \
 	" LEFT JOIN hosts hf ON hf.id = r.from_host_id" \
 	" LEFT JOIN hosts ht ON ht.id = r.to_host_id"

@@ -32,6 +32,9 @@ static const struct state_desc states[] = {
  *           -> rejected               -> failed
  *           -> expired
  *           -> superseded
+ *
+ * and an approved rec, not dispatched yet, may still be superseded or
+ * expire as a pending one does, or be withdrawn (rejected) by an operator.
  */
 static const struct transition {
 	store_rec_state from, to;
@@ -41,6 +44,9 @@ static const struct transition {
 	{ STORE_REC_PENDING, STORE_REC_EXPIRED },
 	{ STORE_REC_PENDING, STORE_REC_SUPERSEDED },
 	{ STORE_REC_APPROVED, STORE_REC_DISPATCHED },
+	{ STORE_REC_APPROVED, STORE_REC_REJECTED },
+	{ STORE_REC_APPROVED, STORE_REC_EXPIRED },
+	{ STORE_REC_APPROVED, STORE_REC_SUPERSEDED },
 	{ STORE_REC_DISPATCHED, STORE_REC_SUCCEEDED },
 	{ STORE_REC_DISPATCHED, STORE_REC_FAILED },
 };
@@ -112,35 +118,131 @@ static void illegal_msg(int64_t id, store_rec_state from, store_rec_state to,
 			 store_rec_state_name(from), states[to].verb);
 }
 
-/* Inside the BEGIN IMMEDIATE of store_rec_transition(): nobody else can
- * write between the read of the state and the update. */
-static int transition(store *s, int64_t id, store_rec_state to,
-		      const char *actor, const char *reason, int64_t now_ms,
-		      char *err, size_t errlen)
+/* What the current state of a rec is, read inside a transaction. */
+struct rec_now {
+	store_rec_state state;
+	store_rec_kind kind;
+	int64_t from_mib, to_mib, superseded_by;
+};
+
+/* 0 with *out, or -1 with "no recommendation N" or the database's error. */
+static int rec_now_read(store *s, int64_t id, struct rec_now *out, char *err,
+			size_t errlen)
 {
 	sqlite3_stmt *st = store__stmt(s, ST_REC_STATE);
-	store_rec_state from;
-	char event[32];
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
-	from = rc == SQLITE_ROW ? (store_rec_state)sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE) {
-		util_err(err, errlen, "no recommendation %lld", (long long)id);
-		return -1;
+	if (rc == SQLITE_ROW) {
+		out->state = (store_rec_state)sqlite3_column_int(st, 0);
+		out->kind = (store_rec_kind)sqlite3_column_int(st, 1);
+		out->from_mib = sqlite3_column_int64(st, 2);
+		out->to_mib = sqlite3_column_int64(st, 3);
+		out->superseded_by = sqlite3_column_int64(st, 4);
 	}
-	if (rc != SQLITE_ROW) {
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		util_err(err, errlen, "no recommendation %lld", (long long)id);
+	else if (rc != SQLITE_ROW)
 		store__dberr(s, err, errlen, "cannot read recommendation %lld",
 			     (long long)id);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static store_action action_of(store_rec_kind kind, int64_t from, int64_t to)
+{
+	if (kind == STORE_REC_MIGRATE)
+		return STORE_ACT_MIGRATE;
+	return to > from ? STORE_ACT_RESIZE_UP : STORE_ACT_RESIZE_DOWN;
+}
+
+store_action store_rec_action(const store_rec *r)
+{
+	return action_of(r->kind, r->from_mib, r->to_mib);
+}
+
+/* The newest rec in the chain of replacements from `by` (at most a few
+ * hops: each is a later round's), with its state. */
+static void replacement(store *s, int64_t by, int64_t *last,
+			store_rec_state *st, int *hops)
+{
+	struct rec_now n;
+	char ignore[64];
+
+	*last = by;
+	*st = 0;
+	*hops = 0;
+	while (*hops < 1000 && rec_now_read(s, *last, &n, ignore,
+					    sizeof(ignore)) == 0) {
+		*st = n.state;
+		(*hops)++;
+		if (n.state != STORE_REC_SUPERSEDED || !n.superseded_by)
+			return;
+		*last = n.superseded_by;
+	}
+}
+
+/* "recommendation 12 is superseded by #15 (pending); it cannot be approved:
+ * see 'bourse recs show 15'", through a chain if #15 was superseded too. */
+static void superseded_msg(store *s, int64_t id, int64_t by,
+			   const char *verb, char *err, size_t errlen)
+{
+	int64_t last;
+	store_rec_state st;
+	int hops;
+
+	replacement(s, by, &last, &st, &hops);
+	if (hops <= 1)
+		util_err(err, errlen, "recommendation %lld is superseded by "
+			 "#%lld (%s); it cannot be %s: see 'bourse recs show "
+			 "%lld'", (long long)id, (long long)by,
+			 store_rec_state_name(st), verb, (long long)by);
+	else
+		util_err(err, errlen, "recommendation %lld is superseded by "
+			 "#%lld, and that one in turn: the latest is #%lld "
+			 "(%s); it cannot be %s: see 'bourse recs show %lld'",
+			 (long long)id, (long long)by, (long long)last,
+			 store_rec_state_name(st), verb, (long long)last);
+}
+
+/* An approval in recommend mode would carry nothing out now and be carried
+ * out unseen by a later change of mode: refused. */
+static int approval_allowed(store *s, int64_t id, const struct rec_now *n,
+			    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_CONTROL_MODES);
+	store_action act = action_of(n->kind, n->from_mib, n->to_mib);
+	store_mode m = STORE_MODE_RECOMMEND;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		m = (store_mode)sqlite3_column_int(st, (int)act);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		store__dberr(s, err, errlen, "cannot read the modes");
 		return -1;
 	}
-	if (!store_rec_transition_ok(from, to)) {
-		illegal_msg(id, from, to, err, errlen);
-		return -1;
-	}
-	st = store__stmt(s, ST_REC_SET_STATE);
+	if (m != STORE_MODE_RECOMMEND)
+		return 0;
+	util_err(err, errlen, "recommendation %lld is a %s, and %s is in "
+		 "recommend mode, where an approval carries nothing out; not "
+		 "approved (set 'bourse mode manual --for %s' first, or reject "
+		 "it)", (long long)id, store_action_name(act),
+		 store_action_name(act), store_action_name(act));
+	return -1;
+}
+
+/* Write the new state and its audit row (event: "rec.<state>" if NULL). */
+static int set_state(store *s, int64_t id, store_rec_state to,
+		     const char *actor, const char *event, const char *reason,
+		     int64_t now_ms, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_REC_SET_STATE);
+	char ev[32];
+	int rc;
+
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, (int)to);
 	store__bind_text(st, 3, reason);
@@ -152,8 +254,33 @@ static int transition(store *s, int64_t id, store_rec_state to,
 			     (long long)id);
 		return -1;
 	}
-	snprintf(event, sizeof(event), "rec.%s", states[to].name);
-	return store__audit(s, actor, event, id, reason, now_ms, err, errlen);
+	snprintf(ev, sizeof(ev), "rec.%s", states[to].name);
+	return store__audit(s, actor, event ? event : ev, id, reason, now_ms,
+			    err, errlen);
+}
+
+/* Inside the BEGIN IMMEDIATE of store_rec_transition(): nobody else can
+ * write between the read of the state and the update. */
+static int transition(store *s, int64_t id, store_rec_state to,
+		      const char *actor, const char *reason, int64_t now_ms,
+		      char *err, size_t errlen)
+{
+	struct rec_now n;
+
+	if (rec_now_read(s, id, &n, err, errlen) != 0)
+		return -1;
+	if (!store_rec_transition_ok(n.state, to)) {
+		if (n.state == STORE_REC_SUPERSEDED && n.superseded_by)
+			superseded_msg(s, id, n.superseded_by, states[to].verb,
+				       err, errlen);
+		else
+			illegal_msg(id, n.state, to, err, errlen);
+		return -1;
+	}
+	if (to == STORE_REC_APPROVED &&
+	    approval_allowed(s, id, &n, err, errlen) != 0)
+		return -1;
+	return set_state(s, id, to, actor, NULL, reason, now_ms, err, errlen);
 }
 
 int store_rec_transition(store *s, int64_t id, store_rec_state to,
@@ -174,6 +301,112 @@ int store_rec_transition(store *s, int64_t id, store_rec_state to,
 		return -1;
 	}
 	return 0;
+}
+
+/* Why rec id, in state n, has no approval to withdraw. */
+static void cancel_refused(store *s, int64_t id, const struct rec_now *n,
+			   char *err, size_t errlen)
+{
+	long long i = (long long)id;
+
+	switch (n->state) {
+	case STORE_REC_PENDING:
+		util_err(err, errlen, "recommendation %lld is pending: there "
+			 "is no approval to withdraw (to turn it down: 'bourse "
+			 "recs reject %lld')", i, i);
+		break;
+	case STORE_REC_DISPATCHED:
+		util_err(err, errlen, "recommendation %lld is dispatched: its "
+			 "host's agent has it already, so it cannot be "
+			 "withdrawn; its result will be recorded ('bourse "
+			 "pause' stops further dispatches)", i);
+		break;
+	case STORE_REC_SUCCEEDED:
+	case STORE_REC_FAILED:
+		util_err(err, errlen, "recommendation %lld was carried out "
+			 "(%s); it cannot be withdrawn", i,
+			 store_rec_state_name(n->state));
+		break;
+	case STORE_REC_SUPERSEDED:
+		if (n->superseded_by) {
+			superseded_msg(s, id, n->superseded_by, "withdrawn",
+				       err, errlen);
+			break;
+		}
+		/* fall through */
+	default:
+		util_err(err, errlen, "recommendation %lld is %s: there is no "
+			 "approval to withdraw", i,
+			 store_rec_state_name(n->state));
+		break;
+	}
+}
+
+int store_rec_cancel(store *s, int64_t id, const char *actor,
+		     const char *reason, int64_t now_ms, char *err,
+		     size_t errlen)
+{
+	char why[STORE_TEXT_MAX];
+	struct rec_now n;
+
+	if (store__writable(s, err, errlen) != 0 ||
+	    store__begin(s, err, errlen) != 0)
+		return -1;
+	if (rec_now_read(s, id, &n, err, errlen) != 0)
+		goto fail;
+	if (n.state != STORE_REC_APPROVED) {
+		cancel_refused(s, id, &n, err, errlen);
+		goto fail;
+	}
+	snprintf(why, sizeof(why), "approval withdrawn%s%s",
+		 reason && *reason ? ": " : "", reason ? reason : "");
+	if (set_state(s, id, STORE_REC_REJECTED, actor, "rec.cancelled", why,
+		      now_ms, err, errlen) != 0 ||
+	    store__commit(s, err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	store__rollback(s);
+	return -1;
+}
+
+int store_vm_newest_open(store *s, uint32_t vm_id, int64_t *id, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_REC_NEWEST_OPEN);
+	int rc;
+
+	*id = 0;
+	sqlite3_bind_int64(st, 1, vm_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else
+		store__dberr(s, err, errlen, "cannot read the open "
+			     "recommendations of VM %u", vm_id);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_rec_set_wait(store *s, int64_t id, int64_t round, const char *why,
+		       char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store__writable(s, err, errlen) != 0)
+		return -1;
+	st = store__stmt(s, ST_REC_SET_WAIT);
+	sqlite3_bind_int64(st, 1, id);
+	store__bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, round);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store__dberr(s, err, errlen, "cannot write why recommendation %lld "
+		     "waits", (long long)id);
+	return -1;
 }
 
 void store__rec_read(sqlite3_stmt *st, store_rec *r)
@@ -204,6 +437,8 @@ void store__rec_read(sqlite3_stmt *st, store_rec *r)
 	store__text(st, 22, r->why, sizeof(r->why));
 	store__text(st, 23, r->state_reason, sizeof(r->state_reason));
 	r->superseded_by = sqlite3_column_int64(st, 24);
+	store__text(st, 25, r->wait_reason, sizeof(r->wait_reason));
+	r->wait_round = sqlite3_column_int64(st, 26);
 }
 
 int store_rec_get(store *s, int64_t id, store_rec *out, char *err,

@@ -321,27 +321,32 @@ static int signals_insert(struct round_ctx *c)
 
 /* ---- recommendations of the round --------------------------------------- */
 
-/* The pending rec this one repeats (same VM, kind and target host, to_mib
- * within same_mib), or 0. Returns -1 on a database error. */
-static int64_t rec_find_same(struct round_ctx *c, const store_rec_in *r)
+/* The pending or approved rec this one repeats (same VM, kind and target
+ * host, to_mib within same_mib), or 0; *approved says which. Returns -1 on
+ * a database error. */
+static int64_t rec_find_same(struct round_ctx *c, const store_rec_in *r,
+			     int *approved)
 {
 	sqlite3_stmt *st = store__stmt(c->s, ST_REC_FIND_SAME);
 	int64_t id = 0;
 	int rc;
 
+	*approved = 0;
 	sqlite3_bind_int64(st, 1, r->vm_id);
 	sqlite3_bind_int(st, 2, (int)r->kind);
 	sqlite3_bind_int64(st, 3, r->kind == STORE_REC_MIGRATE ? r->to_host_id : 0);
 	sqlite3_bind_int64(st, 4, r->to_mib);
 	sqlite3_bind_int64(st, 5, c->pol->same_mib);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
+		*approved = sqlite3_column_int(st, 1) == STORE_REC_APPROVED;
+	} else if (rc != SQLITE_DONE) {
 		id = -1;
+	}
 	if (id < 0)
 		store__dberr(c->s, c->err, c->errlen, "round %lld: cannot look "
-			     "up the pending recommendations of VM %u",
+			     "up the open recommendations of VM %u",
 			     (long long)c->rd->round, r->vm_id);
 	sqlite3_reset(st);
 	return id;
@@ -371,6 +376,23 @@ static int rec_refresh(struct round_ctx *c, int64_t id, const store_rec_in *r)
 	sqlite3_bind_text(st, 15, r->why, (int)strnlen(r->why, sizeof(r->why)),
 			  SQLITE_STATIC);
 	if (step_write(c, st, "the refreshed recommendation of VM %u",
+		       r->vm_id) != 0)
+		return -1;
+	c->out.refreshed++;
+	return 0;
+}
+
+/* The market made an approved action again: it still stands, so it does
+ * not age or drift out, but keeps the figures it was approved with (what
+ * the operator approved is what is carried out, within same_mib). */
+static int rec_touch(struct round_ctx *c, int64_t id, const store_rec_in *r)
+{
+	sqlite3_stmt *st = store__stmt(c->s, ST_REC_TOUCH);
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, c->rd->round);
+	sqlite3_bind_int64(st, 3, c->now_ms);
+	if (step_write(c, st, "the approved recommendation of VM %u",
 		       r->vm_id) != 0)
 		return -1;
 	c->out.refreshed++;
@@ -408,9 +430,13 @@ static int rec_insert(struct round_ctx *c, const store_rec_in *r, int64_t *id)
 	return 0;
 }
 
-/* Supersede every other pending rec of the VM by new_id: audit first (the
- * INSERT ... SELECT sees them still pending), then the UPDATE. */
-static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
+/* Supersede by new_id every other pending rec of the VM, and its approved
+ * (not dispatched) ones of kind `kind` (0: of every kind): audit first (the
+ * INSERT ... SELECT sees them still open), then the UPDATE. An approval
+ * does not carry over: the new rec is pending (the broker approves it
+ * itself in automated mode). */
+static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id,
+			 int kind)
 {
 	char reason[64];
 	sqlite3_stmt *st = store__stmt(c->s, ST_AUDIT_SUPERSEDE);
@@ -421,6 +447,7 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, vm_id);
 	sqlite3_bind_int64(st, 4, new_id);
+	sqlite3_bind_int(st, 5, kind);
 	if (step_write(c, st, "the audit of superseded "
 		       "recommendations of VM %u", vm_id) != 0)
 		return -1;
@@ -429,6 +456,7 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id)
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, c->now_ms);
 	sqlite3_bind_int64(st, 4, vm_id);
+	sqlite3_bind_int(st, 5, kind);
 	if (step_write(c, st, "superseded recommendations of VM %u",
 		       vm_id) != 0)
 		return -1;
@@ -440,17 +468,26 @@ static int recs_apply(struct round_ctx *c)
 {
 	for (size_t i = 0; i < c->rd->n_recs; i++) {
 		const store_rec_in *r = &c->rd->recs[i];
-		int64_t id = rec_find_same(c, r);
+		int approved;
+		int64_t id = rec_find_same(c, r, &approved);
 
 		if (id < 0)
 			return -1;
+		/* the market went back to an approved action: the VM's other
+		 * open recs are no longer its view */
+		if (id > 0 && approved) {
+			if (rec_touch(c, id, r) != 0 ||
+			    rec_supersede(c, r->vm_id, id, 0) != 0)
+				return -1;
+			continue;
+		}
 		if (id > 0) {
 			if (rec_refresh(c, id, r) != 0)
 				return -1;
 			continue;
 		}
 		if (rec_insert(c, r, &id) != 0 ||
-		    rec_supersede(c, r->vm_id, id) != 0)
+		    rec_supersede(c, r->vm_id, id, (int)r->kind) != 0)
 			return -1;
 	}
 	return 0;
@@ -486,7 +523,8 @@ static double drift(double then, sqlite3_stmt *st, int col)
 	return fabs(now - then) / then;
 }
 
-/* Why the pending rec on the current row of ST_REC_STALE should expire, in
+/* Why the pending or approved rec on the current row of ST_REC_STALE should
+ * expire, in
  * reason; 0 if it should not. Drift is checked before age: the more
  * specific reason wins. */
 static int expiry_reason(struct round_ctx *c, sqlite3_stmt *st, char *reason,

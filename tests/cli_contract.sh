@@ -247,7 +247,11 @@ expect 2 stderr "unrecognized option '--bogus'" -- resume --bogus
 expect 1 stderr "database $tmp/c.db does not exist" -- mode manual --db "$tmp/c.db"
 expect 1 stderr "database $tmp/c.db does not exist" -- pause --db "$tmp/c.db"
 "$bourse" broker --listen "ipc://$tmp/ctl.ipc" --db "$tmp/c.db" --rounds 1 --round-ms 10 2>/dev/null
-expect 0 stdout '^migrate +manual' -- mode manual --for migrate,resize-up --db "$tmp/c.db"
+# a new database: resizes automated, migrations manual
+expect 0 stdout '^resize-down +automated' -- mode --db "$tmp/c.db"
+expect 0 stdout '^migrate: already manual' -- mode manual --for migrate,resize-up --db "$tmp/c.db"
+expect 0 stdout '^resize-up +manual' -- mode --db "$tmp/c.db"
+expect 0 stdout '^resize-down: automated -> recommend: 0 approved resize-down withdrawn' -- mode recommend --for resize-down --db "$tmp/c.db"
 expect 0 stdout '^resize-down +recommend' -- mode --db "$tmp/c.db"
 expect 0 stdout 'dispatching paused' -- pause --reason 'maintenance' --db "$tmp/c.db"
 expect 0 stdout 'PAUSED: maintenance' -- mode --db "$tmp/c.db"

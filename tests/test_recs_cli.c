@@ -435,6 +435,198 @@ static void test_approve_reject(void **state)
 	expect(f, 2, NULL, "out of range");
 }
 
+/* ---- approvals: cancel, recommend mode, superseded, waiting ---- */
+
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+	store *s;
+
+	run(f, "recs", "approve", "--db", f->db, "1", "2", NULL);
+	expect(f, 0, "approved 2", NULL);
+	run(f, "recs", "cancel", "--db", f->db, "1", "--reason", "wait for "
+	    "the backup", NULL);
+	expect(f, 0, "cancelled 1", NULL);
+	store_rec r = get_rec(f, 1);
+	assert_int_equal(r.state, STORE_REC_REJECTED);
+	assert_string_equal(r.state_reason, "approval withdrawn: wait for the "
+			    "backup");
+	run(f, "recs", "show", "--db", f->db, "1", NULL);
+	expect(f, 0, "rejected (approval withdrawn: wait for the backup)", NULL);
+	assert_non_null(strstr(f->out, "rec.cancelled"));
+	assert_non_null(strstr(f->out, "cli:tester"));
+
+	run(f, "recs", "cancel", "--db", f->db, "1", NULL);
+	expect(f, 1, NULL, "recommendation 1 is rejected: there is no "
+	       "approval to withdraw");
+	run(f, "recs", "cancel", "--db", f->db, "3", NULL);
+	expect(f, 1, NULL, "recommendation 3 is pending: there is no approval "
+	       "to withdraw (to turn it down: 'bourse recs reject 3')");
+
+	/* dispatched, then done: refused, unchanged */
+	s = open_db(f);
+	assert_int_equal(store_rec_transition(s, 2, STORE_REC_DISPATCHED,
+		"broker", NULL, T0, err, sizeof err), 0);
+	store_close(s);
+	run(f, "recs", "cancel", "--db", f->db, "2", NULL);
+	expect(f, 1, NULL, "recommendation 2 is dispatched: its host's agent "
+	       "has it already, so it cannot be withdrawn");
+	s = open_db(f);
+	assert_int_equal(store_rec_transition(s, 2, STORE_REC_SUCCEEDED,
+		"agent:h1", NULL, T0, err, sizeof err), 0);
+	store_close(s);
+	run(f, "recs", "cancel", "--db", f->db, "2", NULL);
+	expect(f, 1, NULL, "recommendation 2 was carried out (succeeded); it "
+	       "cannot be withdrawn");
+	assert_int_equal(get_rec(f, 2).state, STORE_REC_SUCCEEDED);
+	assert_string_equal(f->out, "");
+
+	run(f, "recs", "cancel", "--help", NULL);
+	expect(f, 0, "usage: bourse recs cancel ID...", NULL);
+	run(f, "recs", "cancel", "--db", f->db, NULL);
+	expect(f, 2, NULL, "a recommendation id is required");
+}
+
+static void test_recommend_mode_refuses_approval(void **state)
+{
+	struct fx *f = *state;
+
+	/* rec 2 shrinks db-primary-long-name: a resize-down */
+	run(f, "mode", "recommend", "--for", "resize-down", "--db", f->db, NULL);
+	expect(f, 0, "resize-down: automated -> recommend: 0 approved "
+	       "resize-down withdrawn; nothing of this kind will be "
+	       "dispatched", NULL);
+	run(f, "recs", "approve", "--db", f->db, "2", NULL);
+	expect(f, 1, NULL, "recommendation 2 is a resize-down, and resize-down "
+	       "is in recommend mode, where an approval carries nothing out; "
+	       "not approved (set 'bourse mode manual --for resize-down' "
+	       "first, or reject it)");
+	assert_string_equal(f->out, "");
+	assert_int_equal(get_rec(f, 2).state, STORE_REC_PENDING);
+	run(f, "mode", "manual", "--for", "resize-down", "--db", f->db, NULL);
+	expect(f, 0, "resize-down: recommend -> manual: 0 approved resize-down "
+	       "will be dispatched from the broker's next round, within its "
+	       "guardrails; the 1 pending wait for 'bourse recs approve'", NULL);
+	run(f, "recs", "approve", "--db", f->db, "2", NULL);
+	expect(f, 0, "approved 2", NULL);
+	/* and back to recommend: the approval is withdrawn, said so */
+	run(f, "mode", "recommend", "--db", f->db, NULL);
+	expect(f, 0, "resize-down: manual -> recommend: 1 approved resize-down "
+	       "withdrawn", NULL);
+	assert_non_null(strstr(f->out, "resize-up: automated -> recommend: 0 "
+			       "approved resize-up withdrawn"));
+	assert_int_equal(get_rec(f, 2).state, STORE_REC_REJECTED);
+	run(f, "mode", "recommend", "--for", "migrate", "--db", f->db, NULL);
+	expect(f, 0, "migrate: already recommend", NULL);
+}
+
+/* A newer recommendation for web-1 supersedes rec 1; approving 1 names 4. */
+static void test_approve_superseded_names_replacement(void **state)
+{
+	struct fx *f = *state;
+	store *s = open_db(f);
+	char err[512];
+	store_rec old;
+	store_rec_policy pol;
+
+	assert_int_equal(store_rec_get(s, 1, &old, err, sizeof err), 0);
+	store_rec_in in = { .kind = STORE_REC_RESIZE, .vm_id = old.vm_id,
+			    .from_host_id = 0, .from_mib = 4096,
+			    .to_mib = 2048, .price_here = 3.1,
+			    .why = "shrink instead" };
+	store_price_row p = { 0 };
+
+	/* web-1 is on h2, the first host seed() registered */
+	in.from_host_id = 1;
+	p.host_id = 1;
+	p.price = 3.1;
+	store_round rd = { .round = 3, .started_ms = T0 + 120000,
+			   .prices = &p, .n_prices = 1, .recs = &in,
+			   .n_recs = 1 };
+	store_rec_policy_default(&pol);
+	pol.ttl_ms = 0;
+	pol.retention_ms = 0;
+	assert_int_equal(store_round_write(s, &rd, &pol, T0 + 120000, NULL, err,
+					   sizeof err), 0);
+	store_close(s);
+	assert_int_equal(get_rec(f, 1).state, STORE_REC_SUPERSEDED);
+	run(f, "recs", "approve", "--db", f->db, "1", NULL);
+	expect(f, 1, NULL, "recommendation 1 is superseded by #4 (pending); it "
+	       "cannot be approved: see 'bourse recs show 4'");
+	run(f, "recs", "approve", "--db", f->db, "4", NULL);
+	expect(f, 0, "approved 4", NULL);
+}
+
+static void test_show_waiting(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+	store *s;
+
+	run(f, "recs", "approve", "--db", f->db, "3", NULL);
+	expect(f, 0, "approved 3", NULL);
+	run(f, "recs", "show", "--db", f->db, "3", NULL);
+	expect(f, 0, "waiting    for the broker's next round (it has not "
+	       "looked at it yet)", NULL);
+	s = open_db(f);
+	assert_int_equal(store_rec_set_wait(s, 3, 2, "host h10 is lost or its "
+					    "agent is not connected", err,
+					    sizeof err), 0);
+	store_close(s);
+	run(f, "recs", "show", "--db", f->db, "3", NULL);
+	expect(f, 0, "waiting    host h10 is lost or its agent is not "
+	       "connected (the broker, round 2)", NULL);
+	run(f, "recs", "show", "--db", f->db, "3", "--json", NULL);
+	expect(f, 0, "\"wait_reason\":\"host h10 is lost", NULL);
+	/* paused: that is why, whatever the broker saw last */
+	run(f, "pause", "--reason", "storage work", "--db", f->db, NULL);
+	expect(f, 0, "dispatching paused", NULL);
+	run(f, "recs", "show", "--db", f->db, "3", NULL);
+	expect(f, 0, "waiting    dispatching is paused: storage work ('bourse "
+	       "resume')", NULL);
+	run(f, "recs", "show", "--db", f->db, "2", NULL);
+	expect(f, 0, "state      pending", NULL);
+	assert_null(strstr(f->out, "waiting"));
+}
+
+/* `bourse mode` on a new file: resizes automated, migrations manual, and
+ * what each will carry out. */
+static void test_mode_defaults_and_effects(void **state)
+{
+	struct fx *f = *state;
+
+	run(f, "mode", "--db", f->db, NULL);
+	expect(f, 0, "resize-up    automated  approved and dispatched by the "
+	       "broker itself; 0 approved waiting, 1 pending", NULL);
+	assert_non_null(strstr(f->out, "resize-down  automated"));
+	assert_non_null(strstr(f->out, "migrate      manual     dispatched "
+			       "once approved ('bourse recs approve ID'); 0 "
+			       "approved waiting, 1 pending"));
+	assert_non_null(strstr(f->out, "changed      never: the modes of a "
+			       "new database"));
+	run(f, "recs", "approve", "--db", f->db, "1", NULL);
+	expect(f, 0, "approved 1", NULL);
+	run(f, "mode", "automated", "--for", "migrate", "--db", f->db, NULL);
+	expect(f, 0, "migrate: manual -> automated: 1 approved migrate will be "
+	       "dispatched from the broker's next round, within its "
+	       "guardrails, and it approves new ones by itself (of the 0 "
+	       "pending: those its next round makes again)", NULL);
+	assert_non_null(strstr(f->out, "changed      "));
+	assert_non_null(strstr(f->out, "by cli:tester"));
+	run(f, "mode", "--json", "--db", f->db, NULL);
+	expect(f, 0, NULL, NULL);
+	json_object *j = parse_json(f->out), *o, *k, *v;
+	assert_true(json_object_object_get_ex(j, "open", &o));
+	assert_true(json_object_object_get_ex(o, "migrate", &k));
+	assert_true(json_object_object_get_ex(k, "approved", &v));
+	assert_int_equal(json_object_get_int64(v), 1);
+	assert_true(json_object_object_get_ex(j, "modes", &o));
+	assert_true(json_object_object_get_ex(o, "resize-down", &v));
+	assert_string_equal(json_object_get_string(v), "automated");
+	json_object_put(j);
+}
+
 /* ---- usage and failures ---- */
 
 static void test_usage_errors(void **state)
@@ -600,6 +792,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_show, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approve_reject, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_recommend_mode_refuses_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_approve_superseded_names_replacement, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_show_waiting, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_mode_defaults_and_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missing_db, setup, teardown),

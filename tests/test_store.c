@@ -419,7 +419,18 @@ static void test_migrate_v1(void **state)
 	assert_string_equal(r.state_reason,
 			    "superseded (before schema 2 kept by which)");
 	assert_int_equal(audit_count(s, 1), 1);
-	/* and the upgraded file works at the current version */
+	/* and the upgraded file works at the current version; it keeps its
+	 * modes (every kind recommend, as v3 made it), where an approval
+	 * would carry nothing out: refused until the mode says otherwise */
+	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
+					      NULL, 2000, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is a resize-up, and "
+			    "resize-up is in recommend mode, where an approval "
+			    "carries nothing out; not approved (set 'bourse "
+			    "mode manual --for resize-up' first, or reject it)");
+	assert_int_equal(store_mode_set(s, STORE_ACT_RESIZE_UP,
+					STORE_MODE_MANUAL, "t", 2000, NULL, err,
+					sizeof err), 0);
 	assert_int_equal(store_rec_transition(s, 2, STORE_REC_APPROVED, "t",
 					      NULL, 2000, err, sizeof err), 0);
 	store_close(s);
@@ -551,7 +562,9 @@ static int expect_legal(store_rec_state from, store_rec_state to)
 	case STORE_REC_PENDING:
 		return to == STORE_REC_APPROVED || to == STORE_REC_REJECTED ||
 		       to == STORE_REC_EXPIRED || to == STORE_REC_SUPERSEDED;
-	case STORE_REC_APPROVED: return to == STORE_REC_DISPATCHED;
+	case STORE_REC_APPROVED:
+		return to == STORE_REC_DISPATCHED || to == STORE_REC_REJECTED ||
+		       to == STORE_REC_EXPIRED || to == STORE_REC_SUPERSEDED;
 	case STORE_REC_DISPATCHED:
 		return to == STORE_REC_SUCCEEDED || to == STORE_REC_FAILED;
 	default: return 0;
@@ -709,19 +722,35 @@ static void test_two_handles_no_lost_update(void **state)
 	assert_int_equal(rb_write(&b, f->s, NULL).superseded, 1);
 	assert_int_equal(store_rec_transition(other, 1, STORE_REC_APPROVED,
 		"cli:x", NULL, T0, err, sizeof err), -1);
-	assert_string_equal(err, "recommendation 1 is superseded; it cannot be "
-			    "approved (only pending ones can)");
+	assert_string_equal(err, "recommendation 1 is superseded by #3 "
+			    "(pending); it cannot be approved: see 'bourse "
+			    "recs show 3'");
 
-	/* the CLI approves rec 2 first; the broker's new rec for the VM
-	 * leaves the approval alone */
+	/* the CLI approves rec 2 first; the broker's different rec of the
+	 * same kind for the VM supersedes the approval too: only the newest
+	 * is carried out */
 	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
 		"cli:x", NULL, T0, err, sizeof err), 0);
 	rb_init(&b, f, 3, T0 + 2000, 1.0);
-	rb_rec(&b, f, 1, 2, 8192);
+	rb_rec(&b, f, 1, -1, 8192);
 	store_round_outcome o = rb_write(&b, f->s, NULL);
 	assert_int_equal(o.inserted, 1);
-	assert_int_equal(o.superseded, 0);
-	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	assert_int_equal(o.superseded, 1);
+	store_rec r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 4);
+	assert_string_equal(r.state_reason, "superseded by #4 (it was "
+			    "approved: the approval does not carry over)");
+	assert_int_equal(get_rec(f->s, 4).state, STORE_REC_PENDING);
+	/* and a chain names the latest */
+	rb_init(&b, f, 4, T0 + 3000, 1.0);
+	rb_rec(&b, f, 1, -1, 512);
+	rb_write(&b, f->s, NULL);
+	assert_int_equal(store_rec_transition(other, 2, STORE_REC_APPROVED,
+		"cli:x", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 2 is superseded by #4, and "
+			    "that one in turn: the latest is #5 (pending); it "
+			    "cannot be approved: see 'bourse recs show 5'");
 	store_close(other);
 }
 
@@ -821,8 +850,8 @@ static void test_two_handles_concurrent(void **state)
 	if (w.rc != 0)
 		fail_msg("writer: %s", w.err);
 
-	/* every rec: its trail is legal, ends in its state, and an approved
-	 * rec was never superseded nor the other way round */
+	/* every rec: its trail is legal and ends in its state; an approval
+	 * the writer overtook was superseded, never lost nor doubled */
 	int64_t n = raw_int(f->path, "SELECT COUNT(*) FROM recs");
 	assert_true(n > 0);
 	for (int64_t id = 1; id <= n; id++) {
@@ -833,8 +862,18 @@ static void test_two_handles_concurrent(void **state)
 		assert_int_equal(t.bad, 0);
 		assert_int_equal(t.st, r.state);
 	}
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
+				 "event = 'rec.approved'"), approved);
 	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM recs WHERE "
-				 "state = %d", STORE_REC_APPROVED), approved);
+				 "state IN (%d, %d) AND id IN (SELECT rec_id "
+				 "FROM audit WHERE event = 'rec.approved')",
+				 STORE_REC_APPROVED, STORE_REC_SUPERSEDED),
+			 approved);
+	/* at most one open (pending or approved) rec per VM */
+	assert_int_equal(raw_int(f->path, "SELECT COALESCE(MAX(c), 0) FROM "
+				 "(SELECT COUNT(*) c FROM recs WHERE state IN "
+				 "(%d, %d) GROUP BY vm_id)", STORE_REC_PENDING,
+				 STORE_REC_APPROVED), 1);
 	print_message("approved %d while the writer superseded %lld\n",
 		      approved, (long long)raw_int(f->path, "SELECT COUNT(*) "
 						   "FROM recs WHERE state = %d",
@@ -972,13 +1011,18 @@ static void test_expire_price_drift(void **state)
 	rb_rec(&b, f, 1, -1, 2048);
 	store_round_outcome o = rb_write(&b, f->s, &pol);
 	assert_int_equal(o.refreshed, 1);
-	assert_int_equal(o.expired, 1);
+	assert_int_equal(o.expired, 2);
 	store_rec r = get_rec(f->s, 1);
 	assert_int_equal(r.state, STORE_REC_EXPIRED);
 	assert_string_equal(r.state_reason, "expired: price at h1 moved 41% "
 			    "since round 1");
 	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_PENDING);
-	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_APPROVED);
+	/* an approval not dispatched yet is as stale as a pending rec: h2
+	 * moved 100 % since it was made */
+	r = get_rec(f->s, 3);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_string_equal(r.state_reason, "expired: price at h2 moved 100% "
+			    "since round 1");
 
 	/* the refresh re-based rec 2 on 2.82: a move back to 2.0 is 29 % */
 	rb_init(&b, f, 4, T0 + 3 * MIN_MS, 2.0);
@@ -1412,20 +1456,23 @@ static void test_control(void **state)
 	store_action a;
 	store *ro = NULL;
 
+	/* a new file: resizes automated, migrations manual */
 	assert_int_equal(store_control_get(f->s, &c, err, sizeof err), 0);
-	for (int i = 0; i < STORE_N_ACTS; i++)
-		assert_int_equal(c.mode[i], STORE_MODE_RECOMMEND);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_UP], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_DOWN], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_MIGRATE], STORE_MODE_MANUAL);
 	assert_int_equal(c.paused, 0);
 	assert_int_equal(c.updated_ms, 0);
 
 	assert_int_equal(store_mode_set(f->s, STORE_ACT_MIGRATE,
-					STORE_MODE_MANUAL, "cli:op", 5000, err,
-					sizeof err), 0);
+					STORE_MODE_MANUAL, "cli:op", 5000, NULL,
+					err, sizeof err), 0);
 	assert_int_equal(store_mode_set(f->s, STORE_N_ACTS, STORE_MODE_AUTOMATED,
-					"cli:op", 6000, err, sizeof err), 0);
+					"cli:op", 6000, NULL, err, sizeof err),
+			 0);
 	assert_int_equal(store_mode_set(f->s, STORE_ACT_RESIZE_UP,
 					STORE_MODE_RECOMMEND, "cli:op", 7000,
-					err, sizeof err), 0);
+					NULL, err, sizeof err), 0);
 	assert_int_equal(store_pause_set(f->s, 1, "cli:op", "maintenance", 8000,
 					 err, sizeof err), 0);
 	store_close(f->s);
@@ -1462,6 +1509,321 @@ static void test_control(void **state)
 	assert_int_equal(store_action_parse("resize", &a), -1);
 	assert_string_equal(store_action_name(STORE_ACT_MIGRATE), "migrate");
 	assert_string_equal(store_mode_name(STORE_MODE_AUTOMATED), "automated");
+}
+
+/* ---- approvals (schema 6) ---- */
+
+static store_audit_row last_audit(store *s, int64_t rec_id)
+{
+	store_audit_row a;
+	char err[256];
+
+	memset(&a, 0, sizeof a);
+	assert_int_equal(store_audit_list(s, rec_id, last_audit_cb, &a, err,
+					  sizeof err), 0);
+	return a;
+}
+
+/* An approved rec not dispatched yet: the market making it again keeps it
+ * (its figures as approved), a different rec for the VM supersedes it (the
+ * approval does not carry over), and it expires by age as a pending one
+ * does. Why it waits is the broker's to write, and goes with its state. */
+static void test_approved_superseded_touched_expired(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+	char err[256];
+	store_rec r;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096); /* 1: grow VM 0 */
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_APPROVED,
+		"cli:op", NULL, T0, err, sizeof err), 0);
+
+	/* made again within same_mib: touched, figures kept */
+	rb_init(&b, f, 2, T0 + MIN_MS, 1.1);
+	rb_rec(&b, f, 0, -1, 4096 + 200);
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.refreshed, 1);
+	assert_int_equal(o.inserted + o.superseded + o.expired, 0);
+	r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_APPROVED);
+	assert_int_equal(r.last_round, 2);
+	assert_int_equal(r.to_mib, 4096);
+	assert_int_equal(r.updated_ms, T0 + MIN_MS);
+
+	/* the broker says why it waits; only a change is written */
+	assert_int_equal(store_rec_set_wait(f->s, 1, 2, "cooldown: soon", err,
+					    sizeof err), 0);
+	assert_int_equal(store_rec_set_wait(f->s, 1, 3, "cooldown: soon", err,
+					    sizeof err), 0);
+	r = get_rec(f->s, 1);
+	assert_string_equal(r.wait_reason, "cooldown: soon");
+	assert_int_equal(r.wait_round, 2);
+	assert_int_equal(audit_count(f->s, 1), 1); /* approved, nothing else */
+
+	/* a different rec for the VM: the approval is superseded */
+	rb_init(&b, f, 3, T0 + 2 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, -1, 1024); /* 2: shrink it instead */
+	o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.inserted, 1);
+	assert_int_equal(o.superseded, 1);
+	r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 2);
+	assert_string_equal(r.wait_reason, "");
+	assert_string_equal(last_audit(f->s, 1).event, "rec.superseded");
+	assert_string_equal(last_audit(f->s, 1).detail, "superseded by #2 (it "
+			    "was approved: the approval does not carry over)");
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_PENDING);
+	assert_int_equal(store_rec_set_wait(f->s, 1, 3, "x", err, sizeof err),
+			 0); /* no longer approved: left alone */
+	assert_string_equal(get_rec(f->s, 1).wait_reason, "");
+
+	/* approved and not made again: it ages out */
+	assert_int_equal(store_rec_transition(f->s, 2, STORE_REC_APPROVED,
+		"cli:op", NULL, T0, err, sizeof err), 0);
+	rb_init(&b, f, 4, T0 + 2 * MIN_MS + pol.ttl_ms + 1, 1.0);
+	assert_int_equal(rb_write(&b, f->s, &pol).expired, 1);
+	r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_string_equal(r.state_reason, "expired: older than 600 s (last "
+			    "recommended in round 3)");
+}
+
+/* An approved migration and a resize of the same VM: the resize (another
+ * kind: a transient view, e.g. while the target host settles) does not
+ * supersede the approval, but is the newest open rec, so the migration
+ * waits; the market going back to the migration keeps it and supersedes
+ * the resize. */
+static void test_approved_other_kind(void **state)
+{
+	struct fx *f = *state;
+	store_rec_policy pol;
+	struct rb b;
+	char err[256];
+	int64_t newest;
+
+	store_rec_policy_default(&pol);
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, 1, 2048); /* 1: migrate VM 0 */
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_APPROVED,
+		"cli:op", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 1);
+
+	rb_init(&b, f, 2, T0 + MIN_MS, 1.0);
+	rb_rec(&b, f, 0, -1, 1024); /* 2: resize it instead */
+	store_round_outcome o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.superseded, 0);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_APPROVED);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 2);
+
+	rb_init(&b, f, 3, T0 + 2 * MIN_MS, 1.0);
+	rb_rec(&b, f, 0, 1, 2048 + 100); /* the migration again */
+	o = rb_write(&b, f->s, &pol);
+	assert_int_equal(o.refreshed, 1);
+	assert_int_equal(o.superseded, 1);
+	assert_int_equal(get_rec(f->s, 1).state, STORE_REC_APPROVED);
+	store_rec r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+	assert_int_equal(r.superseded_by, 1);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[0], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 1);
+	assert_int_equal(store_vm_newest_open(f->s, f->vm[5], &newest, err,
+					      sizeof err), 0);
+	assert_int_equal(newest, 0);
+}
+
+/* recs cancel: an approval withdrawn, audited; anything else refused with
+ * what it is. */
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[256];
+	store_rec r;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	for (int v = 0; v < 5; v++)
+		rb_rec(&b, f, v, -1, 4096); /* recs 1..5 */
+	rb_write(&b, f->s, NULL);
+	for (int id = 1; id <= 4; id++)
+		assert_int_equal(store_rec_transition(f->s, id,
+			STORE_REC_APPROVED, "cli:op", NULL, T0, err,
+			sizeof err), 0);
+	assert_int_equal(store_rec_cancel(f->s, 1, "cli:ann", "not today",
+					  T0 + 5, err, sizeof err), 0);
+	r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_REJECTED);
+	assert_string_equal(r.state_reason, "approval withdrawn: not today");
+	store_audit_row a = last_audit(f->s, 1);
+	assert_string_equal(a.event, "rec.cancelled");
+	assert_string_equal(a.actor, "cli:ann");
+	assert_int_equal(store_rec_cancel(f->s, 2, "cli:ann", NULL, T0 + 5,
+					  err, sizeof err), 0);
+	assert_string_equal(get_rec(f->s, 2).state_reason,
+			    "approval withdrawn");
+
+	assert_int_equal(store_rec_cancel(f->s, 1, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "recommendation 1 is rejected: there is no "
+			    "approval to withdraw");
+	assert_int_equal(store_rec_cancel(f->s, 5, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "recommendation 5 is pending: there is no "
+			    "approval to withdraw (to turn it down: 'bourse "
+			    "recs reject 5')");
+	assert_int_equal(store_rec_transition(f->s, 3, STORE_REC_DISPATCHED,
+		"broker", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_rec_cancel(f->s, 3, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "recommendation 3 is dispatched: its host's "
+			    "agent has it already, so it cannot be withdrawn; "
+			    "its result will be recorded ('bourse pause' stops "
+			    "further dispatches)");
+	assert_int_equal(store_rec_transition(f->s, 3, STORE_REC_SUCCEEDED,
+		"agent:h", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_rec_cancel(f->s, 3, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "recommendation 3 was carried out "
+			    "(succeeded); it cannot be withdrawn");
+	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_SUCCEEDED);
+	assert_int_equal(store_rec_cancel(f->s, 99, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "no recommendation 99");
+
+	/* superseded: named */
+	rb_init(&b, f, 2, T0 + MIN_MS, 1.0);
+	rb_rec(&b, f, 3, -1, 512); /* 6 supersedes approved 4 */
+	rb_write(&b, f->s, NULL);
+	assert_int_equal(store_rec_cancel(f->s, 4, "cli:ann", NULL, T0, err,
+					  sizeof err), -1);
+	assert_string_equal(err, "recommendation 4 is superseded by #6 "
+			    "(pending); it cannot be withdrawn: see 'bourse "
+			    "recs show 6'");
+	assert_int_equal(audit_count(f->s, 3), 3); /* no cancel audited */
+}
+
+/* Recommend mode: an approval is refused (it would carry nothing out and
+ * be carried out unseen by a later change), and setting it withdraws the
+ * approvals of that kind, audited. */
+static void test_recommend_mode_approvals(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[256];
+	uint32_t n = 99;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096); /* 1: resize-up */
+	rb_rec(&b, f, 1, -1, 1024); /* 2: resize-down */
+	rb_rec(&b, f, 2, 1, 2048);  /* 3: migrate (manual: approvable) */
+	rb_rec(&b, f, 3, -1, 4096); /* 4: resize-up */
+	rb_write(&b, f->s, NULL);
+	for (int id = 1; id <= 3; id++)
+		assert_int_equal(store_rec_transition(f->s, id,
+			STORE_REC_APPROVED, "cli:op", NULL, T0, err,
+			sizeof err), 0);
+	assert_int_equal(store_mode_set(f->s, STORE_ACT_RESIZE_UP,
+					STORE_MODE_RECOMMEND, "cli:op", T0 + 1,
+					&n, err, sizeof err), 0);
+	assert_int_equal(n, 1);
+	store_rec r = get_rec(f->s, 1);
+	assert_int_equal(r.state, STORE_REC_REJECTED);
+	assert_string_equal(r.state_reason, "approval withdrawn: resize-up set "
+			    "to recommend mode by cli:op");
+	assert_string_equal(last_audit(f->s, 1).event, "rec.cancelled");
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_APPROVED);
+
+	assert_int_equal(store_rec_transition(f->s, 4, STORE_REC_APPROVED,
+		"cli:op", NULL, T0, err, sizeof err), -1);
+	assert_string_equal(err, "recommendation 4 is a resize-up, and "
+			    "resize-up is in recommend mode, where an approval "
+			    "carries nothing out; not approved (set 'bourse "
+			    "mode manual --for resize-up' first, or reject it)");
+	assert_int_equal(get_rec(f->s, 4).state, STORE_REC_PENDING);
+	assert_int_equal(audit_count(f->s, 4), 0);
+	/* every kind at once */
+	assert_int_equal(store_mode_set(f->s, STORE_N_ACTS,
+					STORE_MODE_RECOMMEND, "cli:op", T0 + 2,
+					&n, err, sizeof err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(get_rec(f->s, 3).state, STORE_REC_REJECTED);
+}
+
+/* A v5 file with the issue's backlog: approvals of a kind in recommend
+ * mode are withdrawn, and of the rest only each VM's newest stands. */
+static void test_migrate_v5_backlog(void **state)
+{
+	char *dir = make_dir(), v5[1100], err[512];
+	store *s = NULL;
+	store_control c;
+
+	(void)state;
+	snprintf(v5, sizeof v5, "%s/v5.db", dir);
+	assert_int_equal(store_create_at_version(v5, 5, err, sizeof err), 0);
+	raw_exec(v5,
+		 "INSERT INTO hosts VALUES (1, 'h1', '', 8192, 512, 1, 5, 6);"
+		 "INSERT INTO hosts VALUES (2, 'h2', '', 8192, 512, 1, 5, 6);"
+		 "INSERT INTO vms VALUES (1, 'vm1', 1, 1024, 512, 4096, 20, "
+		 " 5000, 0, 0, 1000, 1, 5, 6, NULL);"
+		 "INSERT INTO vms VALUES (2, 'vm2', 1, 1024, 512, 4096, 20, "
+		 " 5000, 0, 0, 1000, 1, 5, 6, NULL);"
+		 "INSERT INTO rounds VALUES (7, 1000, 2, 1, 1, 2, 10, 0);"
+		 "UPDATE control SET mode_resize_up = 2;"
+		 "INSERT INTO recs (id, round, last_round, created_ms,"
+		 " updated_ms, kind, state, vm_id, from_host_id, to_host_id,"
+		 " from_mib, to_mib, price_here, price_there, cost_here,"
+		 " cost_there, demand_mib, want_mib, pressure_before,"
+		 " pressure_after, budget, why) VALUES"
+		 " (1, 7, 7, 1000, 1000, 1, 2, 1, 1, NULL, 512, 525, 1, 0, 1, 1,"
+		 "  400, 480, 78, 76, 3, 'a'),"
+		 " (2, 7, 7, 1000, 1000, 1, 2, 1, 1, NULL, 512, 800, 1, 0, 1, 1,"
+		 "  400, 480, 78, 50, 3, 'b'),"
+		 " (3, 7, 7, 1000, 1000, 1, 2, 1, 1, NULL, 512, 1193, 1, 0, 1, 1,"
+		 "  400, 480, 78, 33, 3, 'c'),"
+		 " (4, 7, 7, 1000, 1000, 2, 2, 2, 1, 2, 1024, 1024, 1, 0, 1, 1,"
+		 "  400, 480, 78, 33, 3, 'd'),"
+		 " (5, 7, 7, 1000, 1000, 1, 2, 2, 1, NULL, 1024, 512, 1, 0, 1, 1,"
+		 "  400, 480, 78, 33, 3, 'e');");
+	assert_int_equal(store_open(v5, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+	/* vm1: three approved resize-ups (automated): the newest stands */
+	for (int id = 1; id <= 2; id++) {
+		store_rec r = get_rec(s, id);
+		assert_int_equal(r.state, STORE_REC_SUPERSEDED);
+		assert_int_equal(r.superseded_by, 3);
+		assert_string_equal(r.state_reason, "superseded by #3");
+		assert_string_equal(last_audit(s, id).event, "rec.superseded");
+	}
+	assert_int_equal(get_rec(s, 3).state, STORE_REC_APPROVED);
+	/* vm2: a migration and a resize-down approved in recommend mode:
+	 * withdrawn, said so */
+	for (int id = 4; id <= 5; id++) {
+		store_rec r = get_rec(s, id);
+		assert_int_equal(r.state, STORE_REC_REJECTED);
+		assert_non_null(strstr(r.state_reason, "given in recommend "
+				       "mode"));
+		assert_string_equal(last_audit(s, id).event, "rec.cancelled");
+		assert_string_equal(last_audit(s, id).actor, "bourse");
+	}
+	/* the modes are the file's, not a new file's */
+	assert_int_equal(store_control_get(s, &c, err, sizeof err), 0);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_UP], STORE_MODE_AUTOMATED);
+	assert_int_equal(c.mode[STORE_ACT_RESIZE_DOWN], STORE_MODE_RECOMMEND);
+	assert_int_equal(c.mode[STORE_ACT_MIGRATE], STORE_MODE_RECOMMEND);
+	store_close(s);
+	rm_dir(dir);
 }
 
 /* Shadow scoring: each rec is scored on its VM's samples in the
@@ -1565,6 +1927,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_state, setup, teardown),
 		cmocka_unit_test(test_big_round),
 		cmocka_unit_test_setup_teardown(test_control, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_approved_superseded_touched_expired, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_approved_other_kind, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recommend_mode_approvals,
+						setup, teardown),
+		cmocka_unit_test(test_migrate_v5_backlog),
 		cmocka_unit_test_setup_teardown(test_shadow_scoring, setup,
 						teardown),
 	};
