@@ -185,7 +185,7 @@ static void test_live_status_flag_and_clean_stop(void **state)
 	cli(l->dir, &r, "status", "--db", l->db, NULL);
 	expect(&r, 0, "broker     running since", NULL);
 	assert_non_null(strstr(r.out, "round      "));
-	assert_non_null(strstr(r.out, "modes      resize-up recommend"));
+	assert_non_null(strstr(r.out, "modes      resize-up automated"));
 	assert_non_null(strstr(r.out, "dispatch   on"));
 	assert_non_null(strstr(r.out, "pending (to review)"));
 	assert_non_null(strstr(r.out, "bad data   host-a: its VMs report "
@@ -510,7 +510,7 @@ static void test_signals(void **state)
 	assert_string_equal(jstr(j, "broker", "state"), "never");
 	assert_string_equal(jstr(j, "backlog", "approved"), "1");
 	assert_string_equal(jstr(j, "last_round", "round"), "2");
-	assert_string_equal(jstr(j, "modes", "migrate"), "recommend");
+	assert_string_equal(jstr(j, "modes", "migrate"), "manual");
 	json_object_put(j);
 }
 
