@@ -143,7 +143,8 @@ int policy_market_step(sim_state *s, char *err, size_t errlen);
 /* The strong baselines (docs/baselines.md): drs in policy_drs.c, repack in
  * policy_repack.c. They set host (a migration also sets last_migrated,
  * moved and counts it) and assigned; they allocate their own scratch per
- * step, so their only error is running out of memory. */
+ * step. Errors: out of memory, or a VM outside [floor, ceiling] after the
+ * step (sim_share_demand_first(): a bug, never a result). */
 int policy_drs_step(sim_state *s, char *err, size_t errlen);
 int policy_repack_step(sim_state *s, char *err, size_t errlen);
 
@@ -154,7 +155,8 @@ int64_t sim_vm_need(const market_vm *v);
 /* Share every host's supply among its VMs demand first (drs and repack,
  * policy_drs.c): floors, then up to each VM's need, then buffers up to its
  * want from what is left; in shortage shares weigh. O(V + H). Returns 0,
- * or -1 with a message (out of memory). */
+ * or -1 with a message: out of memory, or a VM left outside [floor,
+ * ceiling] (a bug: the run stops, as for a host over supply). */
 int sim_share_demand_first(sim_state *s, char *err, size_t errlen);
 
 /*

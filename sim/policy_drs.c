@@ -85,11 +85,23 @@ int sim_share_demand_first(sim_state *s, char *err, size_t errlen)
 				   s->w + first, sim_host_supply(s, h),
 				   s->out + first);
 	}
-	for (size_t j = 0; j < b.start[s->n_hosts]; j++)
-		s->vms[b.order[j]].assigned = s->out[j];
+	int rc = 0;
+	for (size_t j = 0; j < b.start[s->n_hosts]; j++) {
+		market_vm *v = &s->vms[b.order[j]];
+		v->assigned = s->out[j];
+		if (rc == 0 && (v->assigned < s->lo[j] ||
+				v->assigned > market_vm_ceiling(v))) {
+			snprintf(err, errlen, "VM %u was given %lld MiB, outside "
+				 "[%lld, %lld] (round %lld)", v->id,
+				 (long long)v->assigned, (long long)s->lo[j],
+				 (long long)market_vm_ceiling(v),
+				 (long long)s->round);
+			rc = -1; /* a bug, never a result, as check_hosts() */
+		}
+	}
 	buckets_free(&b);
 	free(want);
-	return 0;
+	return rc;
 }
 
 /* ---- the rebalancer ---- */

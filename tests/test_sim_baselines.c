@@ -365,9 +365,11 @@ static void test_esx_balloon_before_swap(void **state)
 
 /* The first 40 shipped VMs of July on 8 hosts of 24 GiB: drs, repack and
  * esx run the whole month with no host over what it sells (sim_run checks
- * every step), none is short less than the lower bound (which assumes the
- * floors are held), drs and repack never swap on the host, and repack, which
- * re-places everything every step, is the least short of the three. */
+ * every step) and, for drs and repack, every VM within [floor, ceiling]
+ * (sim_share_demand_first() checks every step: a run that returns 0 held
+ * them); none is short less than the lower bound; drs and repack never
+ * swap on the host; and repack, which re-places everything every step, is
+ * the least short of the three. */
 static void test_new_policies_on_july(void **state)
 {
 	(void)state;
