@@ -44,8 +44,8 @@ static const char recs_usage[] =
 	"  -h, --help    this help\n"
 
 static const char list_usage[] =
-	"usage: bourse recs list [--state S] [--limit N] [--mib] [--json]\n"
-	"                        [--db PATH]\n"
+	"usage: bourse recs list [--state S] [--limit N] [--mib] [--watch]\n"
+	"                        [--json] [--db PATH]\n"
 	"\n"
 	"List recommendations, newest first. ACTION says which way a resize\n"
 	"goes (up, down); SIZE is the VM's memory before and after; PRICE is\n"
@@ -55,6 +55,7 @@ static const char list_usage[] =
 	"                superseded, dispatched, succeeded, failed\n"
 	"  --limit N     at most N (default 50; 0: all)\n"
 	"  --mib         sizes as exact MiB instead of MiB/GiB for people\n"
+	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"
 	"  --json        print JSON instead of a table\n" DB_HELP;
 
 static const char show_usage[] =
@@ -108,6 +109,7 @@ struct recs_args {
 	const char *db;
 	int json;
 	int mib; /* list --mib: exact sizes */
+	int watch; /* list --watch */
 	store_rec_state state; /* 0: every state */
 	int64_t limit;
 	const char *reason;
@@ -277,6 +279,14 @@ static void list_print(const struct list_out *o)
 			fputs(c + 1 < N_COLS ? "  " : "\n", stdout);
 		}
 	}
+}
+
+static int recs_list(store *s, const struct recs_args *a);
+
+/* recs list --watch: one frame. */
+static int list_draw(store *s, void *ctx)
+{
+	return recs_list(s, ctx);
 }
 
 static int recs_list(store *s, const struct recs_args *a)
@@ -520,11 +530,12 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 
 /* ---- parsing and dispatch ----------------------------------------------- */
 
-enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON, O_MIB };
+enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON, O_MIB, O_WATCH };
 
 static const struct option list_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "mib", no_argument, NULL, O_MIB },
+	{ "watch", no_argument, NULL, O_WATCH },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "state", required_argument, NULL, O_STATE },
 	{ "limit", required_argument, NULL, O_LIMIT },
@@ -597,6 +608,7 @@ static int apply_option(struct recs_args *a, int opt, const char *arg)
 	case O_DB: a->db = arg; return CLI_OK;
 	case O_JSON: a->json = 1; return CLI_OK;
 	case O_MIB: a->mib = 1; return CLI_OK;
+	case O_WATCH: a->watch = 1; return CLI_OK;
 	case O_REASON: a->reason = arg; return CLI_OK;
 	case O_STATE:
 		if (store_rec_state_parse(arg, &a->state) != 0) {
@@ -672,7 +684,9 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 		fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
 		return CLI_FAIL;
 	}
-	if (strcmp(c->name, "list") == 0)
+	if (strcmp(c->name, "list") == 0 && a->watch)
+		rc = cli_watch(s, list_draw, a, a->json, "recs list");
+	else if (strcmp(c->name, "list") == 0)
 		rc = recs_list(s, a);
 	else if (strcmp(c->name, "show") == 0)
 		rc = recs_show(s, a, ids[0]);

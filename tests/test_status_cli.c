@@ -620,6 +620,19 @@ static void test_watch(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 
+	/* recs list --watch: the same, with the list's own first line */
+	const char *recs[] = { "recs", "list", "--watch", "--db", f->l.db,
+			       NULL };
+	pid = spawn_cli(f->l.dir, recs);
+	while (live_count_starting(path, "--- ") < 1) {
+		assert_true(util_now_ms() < end);
+		live_sleep_ms(50);
+	}
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
 	/* a bad flag is refused before anything is watched */
 	cli(f->l.dir, &r, "status", "--watch", "--bogus", NULL);
 	expect(&r, 2, NULL, "unrecognized option");
