@@ -100,6 +100,16 @@ static long peak_kib(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
+/* CPU seconds in user mode so far: on a shared machine, steadier than the
+ * wall clock. */
+static double user_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	sim_config c;
@@ -113,30 +123,32 @@ int main(int argc, char **argv)
 	trace_set t;
 	trace_opts o = { 0 };
 	int64_t t0 = util_now_ns();
+	double u0 = user_s();
 	if (trace_load(path, &o, &t, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sim_speed: %s\n", err);
 		return 1;
 	}
-	printf("load      %8.1f s  %zu VMs, %zu hosts, peak %ld KiB\n",
-	       (double)(util_now_ns() - t0) / 1e9, t.n_vms, (size_t)c.n_hosts,
-	       peak_kib());
+	printf("load      %8.1f s wall %8.1f s user  %zu VMs, %zu hosts, "
+	       "peak %ld KiB\n", (double)(util_now_ns() - t0) / 1e9,
+	       user_s() - u0, t.n_vms, (size_t)c.n_hosts, peak_kib());
 	fflush(stdout);
 	for (int p = 0; p < SIM_N_POLICIES && rc == 0; p++) {
 		sim_metrics m;
 		if (!on[p])
 			continue;
 		t0 = util_now_ns();
+		u0 = user_s();
 		rc = sim_run(&c, &t, (sim_policy)p, &m, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, "sim_speed: %s: %s\n",
 				sim_policy_name((sim_policy)p), err);
 			break;
 		}
-		printf("%-9s %8.1f s  %" PRIu64 " steps, %" PRIu64
-		       " migrations, peak %ld KiB\n",
+		printf("%-9s %8.1f s wall %8.1f s user  %" PRIu64 " steps, %"
+		       PRIu64 " migrations, peak %ld KiB\n",
 		       sim_policy_name((sim_policy)p),
-		       (double)(util_now_ns() - t0) / 1e9, m.steps, m.migrations,
-		       peak_kib());
+		       (double)(util_now_ns() - t0) / 1e9, user_s() - u0,
+		       m.steps, m.migrations, peak_kib());
 		fflush(stdout);
 	}
 	trace_set_release(&t);
