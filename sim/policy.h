@@ -14,6 +14,13 @@
 /* How many of the hosts a VM left are remembered for return migrations. */
 #define SIM_LEFT_HOSTS 4
 
+/* A VM waiting for a host, with its first-fit-decreasing key. */
+struct sim_arrival {
+	int64_t prov;
+	uint32_t id;
+	size_t vm;
+};
+
 /* Per-VM simulator state beside the market's view of the VM. */
 typedef struct sim_vmx {
 	int alive;          /* the trace has the VM at this time */
@@ -74,6 +81,9 @@ typedef struct sim_state {
 	uint32_t *want_host;  /* its new host */
 	int64_t *want_mib;    /* and what it was to hold there */
 	sim_metrics mig;      /* the migration counters, filled as it runs */
+	/* scratch for placing arrivals (sim.c) */
+	struct sim_arrival *arrivals; /* n_vms */
+	uint32_t *hheap;              /* n_hosts: hosts by free memory */
 	/* scratch for the allocators, n_vms entries each */
 	size_t *idx;
 	int64_t *lo, *hi, *out;

@@ -177,6 +177,8 @@ static void state_free(sim_state *s)
 	free(s->mvms);
 	free(s->mmap);
 	free(s->idx);
+	free(s->arrivals);
+	free(s->hheap);
 	free(s->lo);
 	free(s->hi);
 	free(s->out);
@@ -203,6 +205,8 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->mvms = calloc(nv, sizeof(*s->mvms));
 	s->mmap = calloc(nv, sizeof(*s->mmap));
 	s->idx = calloc(nv, sizeof(*s->idx));
+	s->arrivals = calloc(nv, sizeof(*s->arrivals));
+	s->hheap = calloc(nh, sizeof(*s->hheap));
 	s->lo = calloc(nv, sizeof(*s->lo));
 	s->hi = calloc(nv, sizeof(*s->hi));
 	s->out = calloc(nv, sizeof(*s->out));
@@ -211,7 +215,7 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->resident = calloc(nh, sizeof(*s->resident));
 	s->wanted = calloc(nh, sizeof(*s->wanted));
 	if (!s->hosts || !s->vms || !s->x || !s->mvms || !s->mmap || !s->idx ||
-	    !s->lo || !s->hi || !s->out || !s->w || !s->active ||
+	    !s->arrivals || !s->hheap || !s->lo || !s->hi || !s->out || !s->w || !s->active ||
 	    !s->resident || !s->wanted || lag_init(s) != 0 ||
 	    mig_init(s) != 0 ||
 	    market_result_init(&s->res, nh, nv) != 0) {
@@ -283,28 +287,75 @@ static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 	}
 }
 
-/* Host with the most free memory (lowest index on ties), from s->resident. */
-static size_t most_free_host(const sim_state *s, int64_t *free_out)
+/* Free memory of host h as placement sees it. */
+static int64_t host_free(const sim_state *s, uint32_t h)
 {
-	size_t best = 0;
-	int64_t best_free = INT64_MIN;
-	for (size_t h = 0; h < s->n_hosts; h++) {
-		int64_t f = sim_host_supply(s, h) - s->resident[h];
-		if (f > best_free) {
-			best = h;
-			best_free = f;
-		}
-	}
-	*free_out = best_free;
-	return best;
+	return sim_host_supply(s, h) - s->resident[h];
 }
 
-/* Larger provisioned first, then lower id: first-fit-decreasing order. */
-static int arrival_before(const sim_state *s, size_t a, size_t b)
+/* Heap order of hosts: more free first, then the lower index (the host a
+ * scan for the most free memory finds first). */
+static int heap_above(const sim_state *s, uint32_t a, uint32_t b)
 {
-	if (s->x[a].prov != s->x[b].prov)
-		return s->x[a].prov > s->x[b].prov;
-	return s->vms[a].id < s->vms[b].id;
+	int64_t fa = host_free(s, a), fb = host_free(s, b);
+
+	return fa != fb ? fa > fb : a < b;
+}
+
+static void heap_down(sim_state *s, size_t k, size_t n)
+{
+	uint32_t *H = s->hheap;
+
+	for (;;) {
+		size_t l = 2 * k + 1, r = l + 1, m = k;
+		if (l < n && heap_above(s, H[l], H[m]))
+			m = l;
+		if (r < n && heap_above(s, H[r], H[m]))
+			m = r;
+		if (m == k)
+			return;
+		uint32_t t = H[k];
+		H[k] = H[m];
+		H[m] = t;
+		k = m;
+	}
+}
+
+/* The hosts in a max-heap by free memory: O(H). */
+static void heap_build(sim_state *s)
+{
+	for (size_t h = 0; h < s->n_hosts; h++)
+		s->hheap[h] = (uint32_t)h;
+	for (size_t k = s->n_hosts / 2; k-- > 0;)
+		heap_down(s, k, s->n_hosts);
+}
+
+/* Larger provisioned first, then lower id: first-fit-decreasing order
+ * (ids are unique, so the order is total and qsort's is deterministic). */
+static int arrival_cmp(const void *pa, const void *pb)
+{
+	const struct sim_arrival *a = pa, *b = pb;
+
+	if (a->prov != b->prov)
+		return a->prov > b->prov ? -1 : 1;
+	return a->id < b->id ? -1 : (a->id > b->id);
+}
+
+/* The VMs alive without a host, in first-fit-decreasing order. Returns how
+ * many. O(V + n log n). */
+static size_t sort_arrivals(sim_state *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_vms; i++) {
+		if (!s->x[i].alive || s->x[i].placed)
+			continue;
+		s->arrivals[n].prov = s->x[i].prov;
+		s->arrivals[n].id = s->vms[i].id;
+		s->arrivals[n++].vm = i;
+	}
+	qsort(s->arrivals, n, sizeof(*s->arrivals), arrival_cmp);
+	return n;
 }
 
 /* What must be free on a host to start VM i, as each product admits VMs:
@@ -323,34 +374,29 @@ static int64_t placement_need(const sim_state *s, size_t i, sim_policy p)
 }
 
 /* Place VMs that are alive but not running, largest first, each on the host
- * with the most free memory, if it has what placement_need() asks. The VM
- * starts at Startup, or at what is free if that is less (never below the
- * need). Returns how many could not be placed. */
+ * with the most free memory (lowest index on ties; a heap, O(log H) a VM),
+ * if it has what placement_need() asks. The VM starts at Startup, or at
+ * what is free if that is less (never below the need). Returns how many
+ * could not be placed. */
 static uint64_t place_arrivals(sim_state *s, sim_policy p)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < s->n_vms; i++)
-		if (s->x[i].alive && !s->x[i].placed)
-			s->idx[n++] = i;
-	for (size_t a = 1; a < n; a++) { /* insertion sort: arrivals are few */
-		size_t v = s->idx[a], b = a;
-		for (; b > 0 && arrival_before(s, v, s->idx[b - 1]); b--)
-			s->idx[b] = s->idx[b - 1];
-		s->idx[b] = v;
-	}
+	size_t n = sort_arrivals(s);
 	uint64_t refused = 0;
+
 	sim_sum_resident(s);
+	if (n > 0)
+		heap_build(s);
 	for (size_t k = 0; k < n; k++) {
-		size_t i = s->idx[k];
+		size_t i = s->arrivals[k].vm;
 		market_vm *v = &s->vms[i];
-		int64_t free_mib;
-		size_t h = most_free_host(s, &free_mib);
+		uint32_t h = s->hheap[0];
+		int64_t free_mib = host_free(s, h);
 		int64_t need = placement_need(s, i, p);
 		if (free_mib < need) {
 			refused++;
 			continue;
 		}
-		v->host = (uint32_t)h;
+		v->host = h;
 		v->assigned = p == SIM_STATIC ? need
 					      : min64(free_mib, v->startup);
 		if (v->assigned < need)
@@ -360,6 +406,7 @@ static uint64_t place_arrivals(sim_state *s, sim_policy p)
 		s->x[i].touched = v->assigned;
 		s->x[i].swapped = 0;
 		s->resident[h] += v->assigned;
+		heap_down(s, 0, s->n_hosts);
 	}
 	return refused;
 }
