@@ -353,50 +353,58 @@ stop_run "$DB2" "$BASE2"
 last2=$last_round
 
 # ---- the summary --------------------------------------------------------------
-# The window: the first K rounds with bids of each run (while every agent
-# bid), K the smaller count: the agents start at the trace's first sample,
-# so round k of each run replays step k of the same forty VMs.
-k1=$(q "$DB" "SELECT COUNT(DISTINCT round) FROM samples WHERE round <= $last1;")
-k2=$(q "$DB2" "SELECT COUNT(DISTINCT round) FROM samples WHERE round <= $last2;")
+# The window: each VM's first K samples in each run (up to the last round
+# while every agent bid), K the fewest rounds any host bid in, in either
+# run. Every agent starts at the trace's first step and moves one step per
+# round, so a VM's k-th sample is step k of its trace in both runs,
+# whichever round the agent's slower or faster start made it.
+# hosts_k DB LAST: the fewest rounds with bids of any host.
+hosts_k() {
+	q "$1" "SELECT COALESCE(MIN(n), 0) FROM (SELECT COUNT(DISTINCT round) AS n
+	         FROM samples WHERE round <= $2 GROUP BY host_id);"
+}
+k1=$(hosts_k "$DB" "$last1")
+k2=$(hosts_k "$DB2" "$last2")
 K=$k1
 [ "$k2" -ge "$K" ] || K=$k2
 [ "$K" -gt 0 ] || fail "no VM bid in one of the runs; see the logs next to $DB"
 
-# win LAST: the SQL for the window's rounds (a subquery).
+# win LAST: the window's samples (a subquery).
 win() {
-	echo "(SELECT DISTINCT round FROM samples WHERE round <= $1 ORDER BY round LIMIT $K)"
+	echo "(SELECT * FROM (SELECT s.*, ROW_NUMBER() OVER
+	        (PARTITION BY s.vm_id ORDER BY s.round) AS k
+	        FROM samples s WHERE s.round <= $1) WHERE k <= $K)"
 }
 # Each sample stands for STEP_S trace seconds: shortfall MiB x s -> GiB-h.
 pressure() {
 	q "$1" "SELECT printf('%.1f', COALESCE(SUM(MAX(0, demand_mib - assigned_mib)), 0)
-	         * $STEP_S / 3600.0 / 1024) FROM samples WHERE round IN $(win "$2");"
+	         * $STEP_S / 3600.0 / 1024) FROM $(win "$2");"
 }
 # The trace's demand in the window, integrated the same way: equal in both
 # runs when they replayed the same steps.
 demand() {
 	q "$1" "SELECT printf('%.1f', COALESCE(SUM(demand_mib), 0)
-	         * $STEP_S / 3600.0 / 1024) FROM samples WHERE round IN $(win "$2");"
+	         * $STEP_S / 3600.0 / 1024) FROM $(win "$2");"
 }
 vms_bid() {
-	q "$1" "SELECT COUNT(DISTINCT vm_id) FROM samples WHERE round IN $(win "$2");"
+	q "$1" "SELECT COUNT(DISTINCT vm_id) FROM $(win "$2");"
 }
 short_pct() {
 	q "$1" "SELECT printf('%.0f%%', 100.0 * SUM(demand_mib >= assigned_mib AND demand_mib > 0)
-	         / COUNT(*)) FROM samples WHERE round IN $(win "$2");"
+	         / COUNT(*)) FROM $(win "$2");"
 }
-# utilization HOST DB LAST: mean and peak over the window of what the
-# host's VMs were assigned / its capacity.
+# Memory held: the VMs' assigned memory, summed, per step (mean).
+held() {
+	q "$1" "SELECT printf('%.1f', SUM(assigned_mib) / 1024.0 / $K) FROM $(win "$2");"
+}
+# utilization HOST DB LAST: mean and peak, over the host's first K rounds
+# with bids, of what its VMs were assigned / its capacity.
 utilization() {
 	q "$2" "SELECT printf('%.0f%% / %.0f%%', AVG(u), MAX(u)) FROM
 	         (SELECT 100.0 * SUM(s.assigned_mib) / h.capacity_mib AS u
 	            FROM samples s JOIN hosts h ON h.id = s.host_id
-	           WHERE h.name = '$1' AND s.round IN $(win "$3")
-	           GROUP BY s.round);"
-}
-held() {
-	q "$1" "SELECT printf('%.1f', AVG(t) / 1024) FROM
-	         (SELECT SUM(assigned_mib) AS t FROM samples
-	           WHERE round IN $(win "$2") GROUP BY round);"
+	           WHERE h.name = '$1' AND s.round <= $3
+	           GROUP BY s.round ORDER BY s.round LIMIT $K);"
 }
 # count DB KIND STATE: recommendations of a kind (1 resize, 2 migrate) in a
 # state (7 succeeded, 8 failed: storage/store.h), or made (STATE empty).
@@ -410,8 +418,8 @@ count() {
 
 row() { printf '%-40s %-18s %s\n' "$1" "$2" "$3"; }
 say ""
-say "== what bourse changed: the same $K rounds of the same $nvms VMs in both runs =="
-say "(each round replays one ${STEP_S}-second step of the trace and stands for"
+say "== what bourse changed: the same $K trace steps of the same $nvms VMs in both runs =="
+say "(one round replays one step of the trace: a VM's sample stands for"
 say " $STEP_S trace seconds, as one step of 'bourse sim'; figures from the"
 say " samples and recs tables of $DB and $DB2)"
 say ""
@@ -432,8 +440,9 @@ row "migrations succeeded / failed" "$ms1 / $mf1" "$(count "$DB2" 2 7) / $(count
 row "recommendations made (resize, migrate)" "$(count "$DB" 1 ''), $(count "$DB" 2 '')" \
 	"$(count "$DB2" 1 ''), $(count "$DB2" 2 '')"
 if [ "$d1" != "$d2" ]; then
-	say "note: the demand differs: an agent's first bid fell a step apart in the two"
-	say "      runs (a slow start), so the windows are not exactly the same steps."
+	say "note: the trace's demand differs a little: a VM skipped or repeated a step"
+	say "      in one run (a bid missing a round's deadline, or a migrated VM's"
+	say "      rounds between leaving its host and bidding from the next)."
 fi
 say ""
 say "VM pressure: the sum over rounds and bidding VMs of max(0, demand - assigned),"
