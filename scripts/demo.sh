@@ -298,6 +298,13 @@ run_start=$(date +%s)
 approved=
 while :; do
 	check_running "$BASE"
+	if [ -n "$approved" ] &&
+		[ "$(q "$DB" "SELECT state FROM recs WHERE id = $approved;")" = 8 ]; then
+		# Failed (e.g. no room left at the destination): the next one.
+		say "migration #$approved failed: $(q "$DB" "SELECT detail FROM audit
+		      WHERE rec_id = $approved AND event = 'rec.failed';")"
+		approved=
+	fi
 	if [ -z "$approved" ]; then
 		# The newest pending migration, approved as an operator would.
 		id=$("$BOURSE" recs list --db "$DB" --state pending --limit 0 2>/dev/null |
