@@ -15,7 +15,8 @@
 #                run 2's is <DEMO_DB without .db>-recommend.db
 #   TRACES       a Bitbrains trace directory  (default ../shared/traces/bitbrains-rnd/2013-7;
 #                if missing, the embedded tests/data/bitbrains-mini)
-#   DEMO_SECONDS each run's length in seconds (default 25; at least 10)
+#   DEMO_SECONDS each run's length in seconds, the agents' start included
+#                (default 25; 10 to 86400)
 #
 # Logs go next to the database: <db>-broker.log, <db>-host-a.log, ... (run
 # 2: <db>-recommend-broker.log, ...). CURVE keys (one pair for the broker,
@@ -39,7 +40,8 @@ COOLDOWN_S=2     # a VM may be acted on again after 2 rounds: the broker's
                  # 600 s default in trace time (600 / 300)
 MAX_ACTIONS=40   # dispatches a round: every VM may be acted on each step;
                  # the default 4 a 5 s round allows 240 per 300 s
-ACTION_TIMEOUT_S=20 # a copy of the biggest VM here takes a few seconds
+ACTION_TIMEOUT_S=20 # a copy takes about 1 s per GiB (1100 MiB/s): the
+                    # default 600 s would hold a lost action past the run
 MIGRATE_GRACE_S=15  # run 1 waits this much longer for the approved copy
 
 ENDPOINT=tcp://127.0.0.1:$PORT
@@ -135,11 +137,12 @@ case $DB in
 esac
 
 # The trace, and each host: host:capacity_mib:first_vm:vm_count. Every host
-# sells capacity - 1 GiB (the agent's --reserve-mib). The forty VMs want
-# 13 GiB on average in the window and start at 1 GiB each (--startup-mib):
-# host-c carries vm-27, which climbs to 18 GiB within ten steps, and is too
-# small for it; host-a and host-b are tight for their ten; host-d has room.
-# So the market shrinks the idle, grows the busy, and finds a move off c.
+# sells capacity - 1 GiB (the agent's --reserve-mib). The VMs start at up to
+# 1 GiB each (--startup-mib, or what the host has left). host-a and host-b
+# sell 7 GiB to ten VMs that need about 2 GiB in all; host-c sells 15 GiB
+# and carries vm-27, which climbs to 18 GiB within two steps: too small;
+# host-d sells 31 GiB and has room. So the market shrinks the idle, grows
+# the busy as far as host-c allows, and recommends moves off host-c.
 if [ -d "$TRACES" ]; then
 	trace=$TRACES
 	plan="host-a:8192:0:10 host-b:8192:10:10 host-c:16384:20:10 host-d:32768:30:10"
