@@ -40,14 +40,18 @@ bench: build
 	$(BUILD)/bench/bench_store $(BENCH_ARGS)
 	$(BUILD)/bench/bench_broker $(BENCH_ARGS)
 
-# The main job: the live system on this machine. A broker on loopback
-# (DEMO_PORT) writing a fresh SQLite file (DEMO_DB), four host agents
-# replaying the shipped traces, until the market recommends resizes and
-# migrations; then `bourse hosts`, `recs list`, `recs show`, and a clean stop.
+# The main job: the loop closed on this machine, and what it changed. A
+# broker on loopback (DEMO_PORT) and four emulated hosts replaying forty VMs
+# of the shipped trace, one 5-minute step a second: run 1 carries resizes
+# out automatically and one migration the script approves; run 2 replays
+# the same window with recommendations only; then a before/after summary
+# from the two databases (DEMO_DB and DEMO_DB less .db plus -recommend.db).
+# DEMO_SECONDS is each run's length (about a minute in all by default).
 # Without ../shared/traces it falls back to the small trace in tests/data.
+DEMO_SECONDS ?= 25
 demo: build
 	@BOURSE="$(BUILD)/bourse" DEMO_PORT="$(DEMO_PORT)" DEMO_DB="$(DEMO_DB)" \
-	  TRACES="$(TRACES)" sh scripts/demo.sh
+	  TRACES="$(TRACES)" DEMO_SECONDS="$(DEMO_SECONDS)" sh scripts/demo.sh
 
 # The simulator on the shipped traces, every policy side by side.
 # Without ../shared/traces it falls back to the small trace embedded in tests/data.

@@ -6,7 +6,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config zlib1g-dev libjson-c-dev libcmocka-dev
-libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libvirt-dev"
+libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libvirt-dev
+sqlite3"
 if [ "${1:-}" = fuzz ]; then
 	PKGS="$PKGS clang libclang-rt-14-dev"
 fi
