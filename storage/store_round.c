@@ -321,8 +321,11 @@ static int signals_insert(struct round_ctx *c)
 
 /* ---- recommendations of the round --------------------------------------- */
 
+/* Wider than any two memory sizes apart: "to_mib does not matter". */
+#define STORE_MIB_ANY ((int64_t)1 << 50)
+
 /* The pending or approved rec this one repeats (same VM, kind and target
- * host, to_mib within same_mib), or 0; *approved says which. Returns -1 on
+ * host; for a resize, to_mib within same_mib), or 0; *approved says which. Returns -1 on
  * a database error. */
 static int64_t rec_find_same(struct round_ctx *c, const store_rec_in *r,
 			     int *approved)
@@ -336,7 +339,10 @@ static int64_t rec_find_same(struct round_ctx *c, const store_rec_in *r,
 	sqlite3_bind_int(st, 2, (int)r->kind);
 	sqlite3_bind_int64(st, 3, r->kind == STORE_REC_MIGRATE ? r->to_host_id : 0);
 	sqlite3_bind_int64(st, 4, r->to_mib);
-	sqlite3_bind_int64(st, 5, c->pol->same_mib);
+	/* a migration is the same action whatever it is to hold there: the
+	 * operator approved moving the VM to that host (docs/storage.md) */
+	sqlite3_bind_int64(st, 5, r->kind == STORE_REC_MIGRATE
+					  ? STORE_MIB_ANY : c->pol->same_mib);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
