@@ -385,10 +385,12 @@ static void why_resize(const broker *b, const market_rec *rc, char *out,
 			 100.0 * h->utilization);
 	else
 		snprintf(at, sizeof(at), "after this round's migrations");
-	n = snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer wants %"
-		 PRId64 " MiB; %s asks %.2f/MiB %s%s, so the market %s it "
-		 "from %" PRId64 " to %" PRId64 " MiB", v->demand,
-		 v->buffer_pct, rd->res.awards[rc->vm].want, host,
+	n = snprintf(out, len, "demand %" PRId64 " MiB plus %u%% buffer%s "
+		 "wants %" PRId64 " MiB; %s asks %.2f/MiB %s%s, so the market "
+		 "%s it from %" PRId64 " to %" PRId64 " MiB", v->demand,
+		 v->buffer_pct, rd->res.awards[rc->vm].want > market_vm_want(v)
+				? " and headroom for its rises" : "",
+		 rd->res.awards[rc->vm].want, host,
 		 rc->price_here, at, h->shortage ? " (short of memory)" : "",
 		 grows ? "grows" : "shrinks", from, rc->to_mib);
 	ellipsis_if_cut(out, len, n);

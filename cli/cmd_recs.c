@@ -361,7 +361,8 @@ static void explain_resize(const store_rec *r)
 	int64_t delta = r->to_mib - r->from_mib;
 
 	printf("  %s asks %.2f credits/MiB. %s wants %lld MiB (demand %lld MiB "
-	       "plus its buffer),\n  which costs %.1f credits there.\n",
+	       "plus its buffer,\n  and headroom if its demand has been "
+	       "rising), which costs %.1f credits there.\n",
 	       r->from_host, r->price_here, r->vm_name, (long long)r->want_mib,
 	       (long long)r->demand_mib, r->cost_here);
 	explain_budget(r);
@@ -419,7 +420,8 @@ static void show_text(const store_rec *r, const store_control *ctl)
 		explain_migrate(r);
 	else
 		explain_resize(r);
-	printf("\ndemand     %lld MiB; wants %lld MiB (demand plus buffer)\n",
+	printf("\ndemand     %lld MiB; wants %lld MiB (demand plus buffer and "
+	       "headroom)\n",
 	       (long long)r->demand_mib, (long long)r->want_mib);
 	printf("pressure   %.1f now -> %.1f after (the market's forecast; "
 	       "100: memory just covers demand)\n", r->pressure_before,
