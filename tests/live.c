@@ -422,6 +422,11 @@ int live_teardown(void **state)
 		fprintf(stderr, "%s:\n", l->blog);
 		print_file(l->blog);
 	}
+	if (getenv("BOURSE_LIVE_KEEP")) { /* for a post-mortem */
+		fprintf(stderr, "kept %s\n", l->dir);
+		free(l);
+		return 0;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", l->dir);
