@@ -109,6 +109,17 @@ static void remember(struct act_memory *m, const char *id,
 	m->next = (m->next + 1) % ACTUATOR_MEMORY;
 }
 
+void actuator_result_set(actuator_result *r, actuator_status s,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = s;
+	va_start(ap, fmt);
+	util_verr(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
 /* ---- the interface ---- */
 
 actuator *actuator_new(const struct actuator_ops *ops, void *state)

@@ -168,4 +168,9 @@ typedef struct actuator_emulated_opts {
 int actuator_emulated_open(const actuator_emulated_opts *o, actuator **out,
 			   char *err, size_t errlen);
 
+/* For the actuators' own files: sets r->status to s and r->detail to the
+ * formatted text (cut to fit, as util_err() does). */
+void actuator_result_set(actuator_result *r, actuator_status s,
+			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +36,6 @@ struct cga {
 	actuator_note_fn note; /* NULL: stderr (no notes are made yet) */
 	void *note_ctx;
 };
-
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->status = s;
-	va_start(ap, fmt);
-	util_verr(r->detail, sizeof(r->detail), fmt, ap);
-	va_end(ap);
-}
 
 /* ---- memory.high and memory.max: "N" or "max", one line ---- */
 
@@ -115,8 +101,9 @@ static int cg_file(char *out, size_t size, const char *cg, const char *file,
 	int n = snprintf(out, size, "%s/%s", cg, file);
 
 	if (n < 0 || (size_t)n >= size) {
-		set(r, ACTUATOR_FAILED, "%s: the path of its %s is too long",
-		    vm, file);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: the path of its %s is too long", vm,
+				    file);
 		return -1;
 	}
 	return 0;
@@ -135,13 +122,15 @@ static int below_max(const char *cg, const char *vm, uint64_t bytes,
 		return -1;
 	rc = read_value(path, &max, why, sizeof(why));
 	if (rc < 0) {
-		set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
 		return -1;
 	}
 	if (rc == 0 && max != PROCFILE_UNLIMITED && bytes > max) {
-		set(r, ACTUATOR_FAILED, "%s: %llu MiB is above its memory.max "
-		    "of %llu MiB", vm, (unsigned long long)(bytes / CGA_MIB),
-		    (unsigned long long)(max / CGA_MIB));
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: %llu MiB is above its memory.max "
+				    "of %llu MiB",
+				    vm, (unsigned long long)(bytes / CGA_MIB),
+				    (unsigned long long)(max / CGA_MIB));
 		return -1;
 	}
 	return 0;
@@ -158,23 +147,25 @@ static void set_high(const char *cg, const char *vm, uint64_t bytes,
 	if (cg_file(path, sizeof(path), cg, "memory.high", vm, r))
 		return;
 	if (read_value(path, &old, why, sizeof(why)) != 0) {
-		set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
 		return;
 	}
 	if (old == bytes) {
-		set(r, ACTUATOR_OK, "%s: already %llu MiB", vm,
-		    (unsigned long long)(bytes / CGA_MIB));
+		actuator_result_set(r, ACTUATOR_OK, "%s: already %llu MiB", vm,
+				    (unsigned long long)(bytes / CGA_MIB));
 		return;
 	}
 	if (write_value(path, bytes, why, sizeof(why)) != 0 ||
 	    read_value(path, &now, why, sizeof(why)) != 0) {
-		set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
 		return;
 	}
 	if (now != bytes) {
-		set(r, ACTUATOR_FAILED, "%s: %s holds %llu after %llu was "
-		    "written", vm, path, (unsigned long long)now,
-		    (unsigned long long)bytes);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: %s holds %llu after %llu was "
+				    "written",
+				    vm, path, (unsigned long long)now,
+				    (unsigned long long)bytes);
 		return;
 	}
 	if (old == PROCFILE_UNLIMITED)
@@ -182,8 +173,9 @@ static void set_high(const char *cg, const char *vm, uint64_t bytes,
 	else
 		snprintf(was, sizeof(was), "%llu MiB",
 			 (unsigned long long)(old / CGA_MIB));
-	set(r, ACTUATOR_OK, "%s: memory.high from %s to %llu MiB", vm, was,
-	    (unsigned long long)(bytes / CGA_MIB));
+	actuator_result_set(r, ACTUATOR_OK,
+			    "%s: memory.high from %s to %llu MiB", vm, was,
+			    (unsigned long long)(bytes / CGA_MIB));
 }
 
 static void resize(const struct cga *c, const actuator_action *x,
@@ -193,11 +185,13 @@ static void resize(const struct cga *c, const actuator_action *x,
 	char cg[CGA_PATH_MAX];
 
 	if (!one_component(x->vm))
-		set(r, ACTUATOR_FAILED, "%s is not a cgroup name (a VM's name "
-		    "may not hold '/' nor be '.' or '..')", x->vm);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s is not a cgroup name (a VM's name "
+				    "may not hold '/' nor be '.' or '..')",
+				    x->vm);
 	else if (!cgroup_here(c, x->vm, cg, sizeof(cg)))
-		set(r, ACTUATOR_FAILED, "%s is not here: no cgroup %s", x->vm,
-		    cg);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s is not here: no cgroup %s", x->vm, cg);
 	else if (below_max(cg, x->vm, bytes, r) == 0)
 		set_high(cg, x->vm, bytes, r);
 }
@@ -210,8 +204,8 @@ static void cga_act(actuator *a, const actuator_action *x,
 	if (x->kind == ACTUATOR_RESIZE)
 		resize(a->state, x, r);
 	else
-		set(r, ACTUATOR_UNSUPPORTED, "%s: a cgroup cannot migrate",
-		    x->vm);
+		actuator_result_set(r, ACTUATOR_UNSUPPORTED,
+				    "%s: a cgroup cannot migrate", x->vm);
 }
 
 static void cga_free(struct cga *c)

@@ -15,7 +15,6 @@
  * there; then world_move() switches the VM's host in one rename. Killed
  * during the copy, the agent leaves the VM where it was.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +32,6 @@ struct emu_act {
 	actuator_note_fn note;
 	void *note_ctx;
 };
-
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->status = s;
-	va_start(ap, fmt);
-	util_verr(r->detail, sizeof(r->detail), fmt, ap);
-	va_end(ap);
-}
 
 static void note(const struct emu_act *e, const char *msg)
 {
@@ -75,19 +61,23 @@ static void resize(struct emu_act *e, const actuator_action *x,
 
 	if (rc == 0 && !strcmp(v.host, e->host) &&
 	    v.assigned_mib == x->target_mib) {
-		set(r, ACTUATOR_OK, "%s: already %lld MiB", x->vm,
-		    (long long)x->target_mib);
+		actuator_result_set(r, ACTUATOR_OK, "%s: already %lld MiB",
+				    x->vm, (long long)x->target_mib);
 		return;
 	}
 	rc = world_resize(e->w, x->vm, e->host, x->target_mib, why,
 			  sizeof(why));
 	if (rc == 0)
-		set(r, ACTUATOR_OK, "%s: resized from %lld to %lld MiB", x->vm,
-		    (long long)v.assigned_mib, (long long)x->target_mib);
+		actuator_result_set(r, ACTUATOR_OK,
+				    "%s: resized from %lld to %lld MiB", x->vm,
+				    (long long)v.assigned_mib,
+				    (long long)x->target_mib);
 	else if (rc == WORLD_ABSENT || rc == WORLD_NOT_HERE)
-		set(r, ACTUATOR_FAILED, "%s is not here (%s)", x->vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s is not here (%s)",
+				    x->vm, why);
 	else
-		set(r, ACTUATOR_FAILED, "%s: refused: %s", x->vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: refused: %s",
+				    x->vm, why);
 }
 
 /* ---- migrate ---- */
@@ -102,18 +92,21 @@ static const char *dest_of(const struct emu_act *e, const actuator_action *x,
 	char why[256];
 
 	if (strncmp(x->to_uri, ACTUATOR_EMULATED_SCHEME, n) != 0) {
-		set(r, ACTUATOR_UNSUPPORTED, "%s: %s is not an emulated host "
-		    "(%sHOST)", x->vm, x->to_uri, ACTUATOR_EMULATED_SCHEME);
+		actuator_result_set(r, ACTUATOR_UNSUPPORTED,
+				    "%s: %s is not an emulated host "
+				    "(%sHOST)",
+				    x->vm, x->to_uri, ACTUATOR_EMULATED_SCHEME);
 		return NULL;
 	}
 	if (!strcmp(to, e->host)) {
-		set(r, ACTUATOR_FAILED, "%s: %s is this host", x->vm,
-		    x->to_uri);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: %s is this host",
+				    x->vm, x->to_uri);
 		return NULL;
 	}
 	if (world_host_get(e->w, to, &cap, &reserve, why, sizeof(why)) != 0) {
-		set(r, ACTUATOR_FAILED, "%s: no host %s in the world%s%s",
-		    x->vm, to, why[0] ? ": " : "", why);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: no host %s in the world%s%s", x->vm,
+				    to, why[0] ? ": " : "", why);
 		return NULL;
 	}
 	return to;
@@ -128,14 +121,16 @@ static int room_at(struct emu_act *e, const char *to, int64_t target_mib,
 
 	if (world_host_get(e->w, to, &cap, &reserve, why, sizeof(why)) != 0 ||
 	    world_used(e->w, to, &used, why, sizeof(why)) != 0) {
-		set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s: %s", vm, why);
 		return -1;
 	}
 	if (used + target_mib > cap - reserve) {
-		set(r, ACTUATOR_FAILED, "%s: refused: host %s cannot hold %lld "
-		    "MiB more: it holds %lld of the %lld MiB it sells", vm, to,
-		    (long long)target_mib, (long long)used,
-		    (long long)(cap - reserve));
+		actuator_result_set(
+			r, ACTUATOR_FAILED,
+			"%s: refused: host %s cannot hold %lld "
+			"MiB more: it holds %lld of the %lld MiB it sells",
+			vm, to, (long long)target_mib, (long long)used,
+			(long long)(cap - reserve));
 		return -1;
 	}
 	return 0;
@@ -152,9 +147,11 @@ static int64_t copy_ms(const struct emu_act *e, const char *vm, int64_t m,
 	if (d < 0)
 		d = 0; /* the source has not seen it yet */
 	if (d >= e->migrate_mibps) {
-		set(r, ACTUATOR_FAILED, "%s: refused: it dirties %.1f MiB/s, "
-		    "the link copies %.1f MiB/s: pre-copy would not converge",
-		    vm, d, e->migrate_mibps);
+		actuator_result_set(
+			r, ACTUATOR_FAILED,
+			"%s: refused: it dirties %.1f MiB/s, "
+			"the link copies %.1f MiB/s: pre-copy would not converge",
+			vm, d, e->migrate_mibps);
 		return -1;
 	}
 	return (int64_t)((double)m * 1000.0 / (e->migrate_mibps - d) + 0.5);
@@ -170,8 +167,9 @@ static void migrate(struct emu_act *e, const actuator_action *x,
 	int rc = world_vm_get(e->w, x->vm, &v, why, sizeof(why));
 
 	if (rc != 0 || strcmp(v.host, e->host)) {
-		set(r, ACTUATOR_FAILED, "%s is not here%s%s", x->vm,
-		    rc == 0 ? ": it is on " : "", rc == 0 ? v.host : "");
+		actuator_result_set(r, ACTUATOR_FAILED, "%s is not here%s%s",
+				    x->vm, rc == 0 ? ": it is on " : "",
+				    rc == 0 ? v.host : "");
 		return;
 	}
 	if (!(to = dest_of(e, x, r)) || room_at(e, to, x->target_mib, x->vm, r)
@@ -182,21 +180,28 @@ static void migrate(struct emu_act *e, const actuator_action *x,
 	note(e, msg);
 	if (ms > x->timeout_ms) {
 		sleep_ms(x->timeout_ms);
-		set(r, ACTUATOR_TIMEOUT, "%s: the copy to %s needs %lld ms, "
-		    "more than the %lld ms allowed: given up, the VM is still "
-		    "here", x->vm, to, (long long)ms, (long long)x->timeout_ms);
+		actuator_result_set(
+			r, ACTUATOR_TIMEOUT,
+			"%s: the copy to %s needs %lld ms, "
+			"more than the %lld ms allowed: given up, the VM is still "
+			"here",
+			x->vm, to, (long long)ms, (long long)x->timeout_ms);
 		return;
 	}
 	sleep_ms(ms);
 	rc = world_move(e->w, x->vm, e->host, to, x->target_mib, why,
 			sizeof(why));
 	if (rc == 0)
-		set(r, ACTUATOR_OK, "%s: migrated to %s in %lld ms (%lld MiB; "
-		    "arrives with %lld MiB)", x->vm, to, (long long)ms,
-		    (long long)v.assigned_mib, (long long)x->target_mib);
+		actuator_result_set(r, ACTUATOR_OK,
+				    "%s: migrated to %s in %lld ms (%lld MiB; "
+				    "arrives with %lld MiB)",
+				    x->vm, to, (long long)ms,
+				    (long long)v.assigned_mib,
+				    (long long)x->target_mib);
 	else
-		set(r, ACTUATOR_FAILED, "%s: refused at the switch: %s", x->vm,
-		    why);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: refused at the switch: %s", x->vm,
+				    why);
 }
 
 /* ---- the ops ---- */

@@ -80,19 +80,6 @@ static void lva_note(const struct lva *l, const char *fmt, ...)
 		fprintf(stderr, "libvirt actuator: %s\n", msg);
 }
 
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set(actuator_result *r, actuator_status s, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->status = s;
-	va_start(ap, fmt);
-	util_verr(r->detail, sizeof(r->detail), fmt, ap);
-	va_end(ap);
-}
-
 /* Does libvirt's last error say the driver cannot do it? */
 static int unsupported_error(void)
 {
@@ -106,8 +93,10 @@ static int unsupported_error(void)
 /* The outcome of a failed libvirt call: what, then libvirt's message. */
 static void set_failure(actuator_result *r, const char *vm, const char *what)
 {
-	set(r, unsupported_error() ? ACTUATOR_UNSUPPORTED : ACTUATOR_FAILED,
-	    "%s: %s: %s", vm, what, virGetLastErrorMessage());
+	actuator_result_set(r,
+			    unsupported_error() ? ACTUATOR_UNSUPPORTED
+						: ACTUATOR_FAILED,
+			    "%s: %s: %s", vm, what, virGetLastErrorMessage());
 }
 
 /* ---- the connection ---- */
@@ -136,7 +125,7 @@ static int lva_alive(struct lva *l, actuator_result *r)
 	l->conn = NULL;
 	lva_note(l, "the connection to %s was lost: opening it again", l->uri);
 	if (lva_connect(l, why, sizeof(why)) != 0) {
-		set(r, ACTUATOR_FAILED, "%s", why);
+		actuator_result_set(r, ACTUATOR_FAILED, "%s", why);
 		return -1;
 	}
 	return 0;
@@ -153,15 +142,19 @@ static virDomainPtr running_domain(struct lva *l, const char *vm,
 	dom = virDomainLookupByName(l->conn, vm);
 	if (!dom) {
 		if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-			set(r, ACTUATOR_FAILED, "%s is not here: no domain of "
-			    "that name on %s", vm, l->uri);
+			actuator_result_set(r, ACTUATOR_FAILED,
+					    "%s is not here: no domain of "
+					    "that name on %s",
+					    vm, l->uri);
 		else
 			set_failure(r, vm, "cannot look the domain up");
 		return NULL;
 	}
 	if (virDomainIsActive(dom) != 1) {
-		set(r, ACTUATOR_FAILED, "%s is not here: the domain is not "
-		    "running on %s", vm, l->uri);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s is not here: the domain is not "
+				    "running on %s",
+				    vm, l->uri);
 		virDomainFree(dom);
 		return NULL;
 	}
@@ -182,21 +175,25 @@ static void resize_dom(virDomainPtr dom, const actuator_action *x,
 	if (max == 0)
 		set_failure(r, x->vm, "cannot read its maximum memory");
 	else if (want > max)
-		set(r, ACTUATOR_FAILED, "%s: %lld MiB is above its maximum of "
-		    "%llu MiB", x->vm, (long long)x->target_mib,
-		    (unsigned long long)max / KIB_PER_MIB);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: %lld MiB is above its maximum of "
+				    "%llu MiB",
+				    x->vm, (long long)x->target_mib,
+				    (unsigned long long)max / KIB_PER_MIB);
 	else if (virDomainGetInfo(dom, &info) < 0)
 		set_failure(r, x->vm, "cannot read its memory");
 	else if (info.memory == want)
-		set(r, ACTUATOR_OK, "%s: already %lld MiB", x->vm,
-		    (long long)x->target_mib);
+		actuator_result_set(r, ACTUATOR_OK, "%s: already %lld MiB",
+				    x->vm, (long long)x->target_mib);
 	else if (virDomainSetMemoryFlags(dom, (unsigned long)want,
 					 VIR_DOMAIN_AFFECT_LIVE) < 0)
 		set_failure(r, x->vm, "cannot set its memory");
 	else
-		set(r, ACTUATOR_OK, "%s: resized from %llu to %lld MiB", x->vm,
-		    (unsigned long long)info.memory / KIB_PER_MIB,
-		    (long long)x->target_mib);
+		actuator_result_set(r, ACTUATOR_OK,
+				    "%s: resized from %llu to %lld MiB", x->vm,
+				    (unsigned long long)info.memory /
+					    KIB_PER_MIB,
+				    (long long)x->target_mib);
 }
 
 /* ---- migrate, under a watchdog ---- */
@@ -282,8 +279,10 @@ static void migrate_dom(virDomainPtr dom, const actuator_action *x,
 	int rc, fired;
 
 	if (watch_start(&w, &th, dom, x->timeout_ms) != 0) {
-		set(r, ACTUATOR_FAILED, "%s: cannot start the migration's "
-		    "timeout watchdog", x->vm);
+		actuator_result_set(r, ACTUATOR_FAILED,
+				    "%s: cannot start the migration's "
+				    "timeout watchdog",
+				    x->vm);
 		return;
 	}
 	rc = virDomainMigrateToURI3(dom, x->to_uri, NULL, 0,
@@ -292,12 +291,14 @@ static void migrate_dom(virDomainPtr dom, const actuator_action *x,
 				    VIR_MIGRATE_UNDEFINE_SOURCE);
 	fired = watch_stop(&w, th);
 	if (rc == 0)
-		set(r, ACTUATOR_OK, "%s: migrated live to %s", x->vm,
-		    x->to_uri);
+		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s",
+				    x->vm, x->to_uri);
 	else if (fired)
-		set(r, ACTUATOR_TIMEOUT, "%s: the migration to %s did not "
-		    "finish in %lld ms and was aborted: %s", x->vm, x->to_uri,
-		    (long long)x->timeout_ms, virGetLastErrorMessage());
+		actuator_result_set(r, ACTUATOR_TIMEOUT,
+				    "%s: the migration to %s did not "
+				    "finish in %lld ms and was aborted: %s",
+				    x->vm, x->to_uri, (long long)x->timeout_ms,
+				    virGetLastErrorMessage());
 	else
 		set_failure(r, x->vm, "cannot migrate");
 }
