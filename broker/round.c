@@ -671,9 +671,8 @@ static void count_congestion(broker *b)
 	for (size_t i = 0; i < rd->cl.n_hosts; i++) {
 		const market_host_out *o = &rd->res.hosts[i];
 		bhost *h = &b->reg.hosts[rd->host_slot[i]];
-		int hot = o->shortage ||
-			  o->utilization >= b->cfg->market.migrate_util;
-		h->congested_rounds = hot ? h->congested_rounds + 1 : 0;
+		h->congested_rounds = market_congested_next(
+			&b->cfg->market, o, h->congested_rounds);
 	}
 }
 

@@ -1521,6 +1521,14 @@ static int s_congested(const market_params *p, const market_host_out *o)
 	return o->shortage || o->utilization >= p->migrate_util;
 }
 
+uint32_t market_congested_next(const market_params *p,
+			       const market_host_out *o, uint32_t rounds)
+{
+	if (!s_congested(p, o))
+		return 0;
+	return rounds < UINT32_MAX ? rounds + 1 : rounds;
+}
+
 /* Migration pass: an index of online hosts by price (asc, then id); source
  * hosts whose price could possibly beat the cheapest by migrate_gain, by
  * price desc. */

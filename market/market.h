@@ -289,6 +289,13 @@ int64_t market_vm_want(const market_vm *v);
  * (newest first in left_host_plus1/left_round; the oldest is dropped). */
 void market_vm_note_move(market_vm *v, uint32_t from, int64_t round);
 
+/* A host's congested_rounds for the next round, from this round's outcome
+ * o and its count now: one more if the round found it congested (a
+ * shortage, or utilization >= migrate_util), else 0. What the callers
+ * (broker, simulator) keep in market_host.congested_rounds. */
+uint32_t market_congested_next(const market_params *p,
+			       const market_host_out *o, uint32_t rounds);
+
 /* Folds one new observation of a VM's demand into v->demand_rise_rms:
  * the rise from prev_demand (0 if it fell) enters an exponentially
  * weighted mean of squares with weight 1/risk_rounds. The caller calls it

@@ -31,11 +31,9 @@ static void track_rises(sim_state *s)
 static void count_congestion(sim_state *s)
 {
 	for (size_t h = 0; h < s->n_hosts; h++) {
-		const market_host_out *o = &s->res.hosts[h];
-		int hot = o->shortage ||
-			  o->utilization >= s->cfg->market.migrate_util;
-		s->hosts[h].congested_rounds =
-			hot ? s->hosts[h].congested_rounds + 1 : 0;
+		s->hosts[h].congested_rounds = market_congested_next(
+			&s->cfg->market, &s->res.hosts[h],
+			s->hosts[h].congested_rounds);
 	}
 }
 

@@ -936,6 +936,11 @@ static void test_migrate_persist(void **state)
 	h[0].congested_rounds = p.migrate_persist - 1; /* long enough */
 	run(&p, h, 2, v, 8, 100, &r);
 	assert_true(count_recs(&r, MARKET_REC_MIGRATE) >= 1);
+	/* how the callers count: one more while congested, else 0 */
+	assert_int_equal(market_congested_next(&p, &r.hosts[0], 2), 3);
+	assert_int_equal(market_congested_next(&p, &r.hosts[1], 7), 0);
+	assert_int_equal(market_congested_next(&p, &r.hosts[0], UINT32_MAX),
+			 UINT32_MAX);
 	market_result_release(&r);
 }
 

@@ -426,10 +426,8 @@ static void apply(world *w, const market_result *r, int64_t round)
 	}
 	/* congestion counted as the broker and the simulator count it */
 	for (size_t h = 0; h < w->c.n_hosts; h++) {
-		const market_host_out *o = &r->hosts[h];
-		int hot = o->shortage || o->utilization >= w->p.migrate_util;
-		w->hosts[h].congested_rounds =
-			hot ? w->hosts[h].congested_rounds + 1 : 0;
+		w->hosts[h].congested_rounds = market_congested_next(
+			&w->p, &r->hosts[h], w->hosts[h].congested_rounds);
 	}
 }
 
