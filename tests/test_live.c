@@ -810,7 +810,11 @@ static void test_agent_without_actuator_is_quiet(void **state)
 	sent = live_q_int(l, "SELECT COUNT(*) FROM audit x JOIN recs r ON r.id "
 			  "= x.rec_id WHERE x.event = 'rec.dispatched' AND "
 			  "r.from_host_id = %" PRId64, a);
-	assert_true(failed >= 1 && failed <= 4); /* --max-actions 4, 1 round */
+	/* every dispatch to host-a failed; how many went out before its
+	 * first 'unsupported' came back depends on the machine (4 a round:
+	 * one round natively, two or three under valgrind): what must hold is
+	 * that none goes out after it, below */
+	assert_true(failed >= 1 && failed <= sent);
 	live_wait_rounds_after(l, live_last_round(l), 10);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit x JOIN recs "
 			       "r ON r.id = x.rec_id WHERE x.event = "
