@@ -598,6 +598,7 @@ static const struct option show_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS }, /* no table */
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
