@@ -146,7 +146,7 @@ int cli_output_opt(const char *cmd, const char *arg, enum cli_output *out);
 /* The help lines of -o, --json and --no-headers. */
 #define CLI_OUTPUT_HELP                                                      \
 	"  -o, --output FORMAT  table (default), wide (every column) or json\n"\
-	"  --json        the same as -o json\n"                               \
+	"  --json        the same as -o json (sizes always in MiB)\n"         \
 	"  --no-headers  tables without their header line\n"
 
 #define CLI_COL_RIGHT 1u /* right-aligned: numbers */

@@ -19,7 +19,6 @@
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
 	CLI_OUTPUT_HELP                                                      \
-	"                (JSON: memory always in MiB)\n"                      \
 	"  -h, --help    this help\n"
 
 #define MIB_HELP \

@@ -23,7 +23,6 @@
 #define COMMON_HELP                                                          \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	CLI_OUTPUT_HELP                                                      \
-	"                (JSON: memory always in MiB)\n"                      \
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
 	"  -h, --help    this help\n"
 
