@@ -295,5 +295,29 @@ for j in "sim --trace $data/bitbrains-mini --json" \
 	fi
 done
 
+# A table on a terminal (script(1), util-linux, gives one): bold headers
+# unless NO_COLOR, free-text columns cut to its width; into a pipe neither.
+esc=$(printf '\033')
+tty_run() { # COLS ENV...: bourse mode on a terminal COLS wide, into $tmp/tty
+	local cols=$1
+	shift
+	script -q -e -c "stty cols $cols; env $* '$bourse' mode --db '$tmp/c.db'" \
+		/dev/null >"$tmp/tty" 2>&1
+}
+effect="dispatched once approved ('bourse recs approve ID')"
+if tty_run 200 && grep -q "${esc}\[1mKIND" "$tmp/tty" &&
+	grep -qF "$effect" "$tmp/tty" &&
+	tty_run 200 NO_COLOR=1 && ! grep -q "$esc" "$tmp/tty" &&
+	tty_run 50 NO_COLOR=1 && ! grep -qF "$effect" "$tmp/tty" &&
+	grep -q '^migrate  *manual  *[0-9]' "$tmp/tty" &&
+	"$bourse" mode --db "$tmp/c.db" >"$tmp/pipe" && ! grep -q "$esc" "$tmp/pipe" &&
+	grep -qF "$effect" "$tmp/pipe"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: colours and cut columns on a terminal only"
+	sed 's/^/  tty: /' "$tmp/tty" | cat -v | head -5
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
