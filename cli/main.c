@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nThe views take -o table|wide|json (--json) and "
+		   "--no-headers.\n");
 }
 
 /* The command not found: say so, with the nearest name if one is close. */
