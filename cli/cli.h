@@ -21,6 +21,11 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
+/* -o: what a listing command prints (table.c). WIDE is TABLE with the
+ * columns a table leaves out for width, none of them cut on a narrow
+ * terminal. */
+enum cli_output { CLI_OUT_TABLE = 0, CLI_OUT_WIDE, CLI_OUT_JSON };
+
 int cmd_sim(int argc, char **argv);
 int cmd_broker(int argc, char **argv);  /* cmd_broker.c */
 int cmd_agent(int argc, char **argv);   /* cmd_agent.c: host + its VMs */
@@ -67,9 +72,10 @@ void cli_fmt_age(char *buf, size_t size, int64_t ms);
 /* Unix ms as "2026-11-23 17:05:48 UTC". */
 void cli_fmt_time(char *buf, size_t size, int64_t ms);
 
-/* cmd_recs_stats.c: `bourse recs stats` on an open store. */
+/* cmd_recs_stats.c: `bourse recs stats` on an open store, as -o says
+ * (-o, --no-headers). */
 struct store;
-int cli_recs_stats(struct store *s, int json);
+int cli_recs_stats(struct store *s, enum cli_output mode, int no_headers);
 
 /* Who the audit log says acted: "cli:$USER", or "cli". */
 void cli_actor_name(char *buf, size_t size);
@@ -125,5 +131,63 @@ const char *cli_broker_state_name(enum cli_broker_state st);
 
 int cli_watch(store *s, int (*draw)(store *, void *), void *ctx, int json,
 	      const char *cmd);
+
+/* ---- table.c: output conventions and the one table printer ---- */
+
+#include <stdio.h>
+
+/* "table", "wide", "json". Returns 0, or -1 for anything else. */
+int cli_output_parse(const char *s, enum cli_output *out);
+
+/* -o ARG for command cmd ("recs list"): CLI_OK, or CLI_USAGE having said
+ * "bourse CMD: -o: 'ARG' is not an output format (...)". */
+int cli_output_opt(const char *cmd, const char *arg, enum cli_output *out);
+
+/* The help lines of -o, --json and --no-headers. */
+#define CLI_OUTPUT_HELP                                                      \
+	"  -o, --output FORMAT  table (default), wide (every column) or json\n"\
+	"  --json        the same as -o json (sizes always in MiB)\n"         \
+	"  --no-headers  tables without their header line\n"
+
+#define CLI_COL_RIGHT 1u /* right-aligned: numbers */
+#define CLI_COL_TRUNC 2u /* free text: may be cut on a narrow terminal */
+#define CLI_COL_WIDE 4u  /* shown by -o wide only */
+
+struct cli_col {
+	const char *name; /* the header */
+	unsigned flags;   /* CLI_COL_* */
+};
+
+/* A table (libsmartcols): columns given once, rows added in the order
+ * they print (callers sort, e.g. with cli_natcmp()); printed on a
+ * terminal with bold headers unless NO_COLOR is set, free-text columns
+ * cut to the terminal's width (never with CLI_OUT_WIDE, never in a pipe).
+ * The table owns copies of its cells; cols is borrowed for its lifetime.
+ * NULL: out of memory. */
+typedef struct cli_table cli_table;
+
+cli_table *cli_table_new(const struct cli_col *cols, size_t ncol,
+			 enum cli_output mode, int no_headers);
+/* Start a row: 0, or -1 out of memory (remembered: print fails too). */
+int cli_table_row(cli_table *t);
+/* Set column col of the row being filled (a column not shown: nothing;
+ * an empty cell prints as "-"). */
+void cli_table_set(cli_table *t, size_t col, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+size_t cli_table_rows(const cli_table *t);
+/* Print on out: 0, or -1 (out of memory earlier, or out failed). */
+int cli_table_print(cli_table *t, FILE *out);
+void cli_table_free(cli_table *t);
+
+/* A JSON number for people: CLI_JSON_DIGITS significant digits (whole
+ * from a million up), so no 9999.9999999999818; null if not finite.
+ * Counts and sizes in MiB are integers (json_object_new_int64). */
+#define CLI_JSON_DIGITS 6
+struct json_object *cli_json_num(double v);
+
+/* Did you mean: the one of names[0..n) closest to word (a prefix of it,
+ * or at most 2 edits away, the nearest first), or NULL. */
+const char *cli_suggest(const char *word, const char *const *names,
+			size_t n);
 
 #endif

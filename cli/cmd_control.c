@@ -15,10 +15,13 @@
 #include "banned.h"
 
 static const char mode_usage[] =
-	"usage: bourse mode [MODE [--for KINDS]] [--db PATH] [--json]\n"
+	"usage: bourse mode [MODE [--for KINDS]] [--db PATH]\n"
+	"                   [-o table|wide|json] [--no-headers]\n"
 	"\n"
-	"Without MODE, show the mode of each kind of action and whether\n"
-	"dispatching is paused. With MODE, set it:\n"
+	"Without MODE, show the mode of each kind of action (a table: the\n"
+	"approved recommendations waiting to be dispatched, the pending ones,\n"
+	"what the mode does with them) and whether dispatching is paused.\n"
+	"With MODE, set it:\n"
 	"\n"
 	"  recommend   store recommendations only; nothing changes (approvals\n"
 	"              are refused, and setting it withdraws those given)\n"
@@ -30,7 +33,9 @@ static const char mode_usage[] =
 	"  --for KINDS  comma-separated: resize-up, resize-down, migrate\n"
 	"               (default: all three)\n"
 	"  --db PATH    the database (default: $BOURSE_DB, else ./bourse.db)\n"
-	"  --json       print JSON instead of text (showing)\n"
+	"  -o, --output FORMAT  table (default), wide (the same) or json\n"
+	"  --json       the same as -o json\n"
+	"  --no-headers the table without its header line\n"
 	"  -h, --help   this help\n"
 	"\n"
 	"Setting a mode prints what the change carries out: the approved\n"
@@ -57,13 +62,15 @@ static const char resume_usage[] =
 	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
 	"  -h, --help     this help\n";
 
-enum { O_DB = 1000, O_JSON, O_FOR, O_REASON };
+enum { O_DB = 1000, O_JSON, O_FOR, O_REASON, O_OUTPUT, O_NO_HEADERS };
 
 static const struct option ctl_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "for", required_argument, NULL, O_FOR },
 	{ "reason", required_argument, NULL, O_REASON },
+	{ "output", required_argument, NULL, O_OUTPUT },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -71,7 +78,8 @@ static const struct option ctl_opts[] = {
 struct ctl_args {
 	const char *cmd;
 	const char *db;
-	int json;
+	enum cli_output out; /* -o, --json */
+	int no_headers;
 	const char *kinds; /* --for */
 	const char *reason;
 	const char *mode;  /* positional */
@@ -88,7 +96,10 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 	a->db = cli_default_db();
 	optind = 0;
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "h", ctl_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, a->allowed & ALLOW(O_OUTPUT)
+				  ? "ho:" : "h", ctl_opts, NULL)) != -1) {
+		if (opt == 'o')
+			opt = O_OUTPUT;
 		if (opt == 'h') {
 			fputs(usage, stdout);
 			*done = 1;
@@ -103,7 +114,12 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 		}
 		switch (opt) {
 		case O_DB: a->db = optarg; break;
-		case O_JSON: a->json = 1; break;
+		case O_JSON: a->out = CLI_OUT_JSON; break;
+		case O_NO_HEADERS: a->no_headers = 1; break;
+		case O_OUTPUT:
+			if (cli_output_opt(a->cmd, optarg, &a->out) != CLI_OK)
+				return CLI_USAGE;
+			break;
 		case O_FOR: a->kinds = optarg; break;
 		case O_REASON: a->reason = optarg; break;
 		}
@@ -241,18 +257,51 @@ static const char *mode_effect(store_mode m)
 	return "stored for review; nothing is dispatched";
 }
 
+enum { M_KIND, M_MODE, M_APPROVED, M_PENDING, M_EFFECT, N_M_COLS };
+
+static const struct cli_col mode_cols[N_M_COLS] = {
+	[M_KIND] = { "KIND", 0 },
+	[M_MODE] = { "MODE", 0 },
+	[M_APPROVED] = { "APPROVED", CLI_COL_RIGHT },
+	[M_PENDING] = { "PENDING", CLI_COL_RIGHT },
+	[M_EFFECT] = { "EFFECT", CLI_COL_TRUNC },
+};
+
+/* The table of modes: 0, or -1 (said). */
+static int modes_table(const struct ctl_args *a, const store_control *c,
+		       const struct open_recs *o)
+{
+	cli_table *t = cli_table_new(mode_cols, N_M_COLS, a->out,
+				     a->no_headers);
+	int rc = t ? 0 : -1;
+
+	for (int i = 0; i < STORE_N_ACTS && rc == 0; i++) {
+		rc = cli_table_row(t);
+		cli_table_set(t, M_KIND, "%s",
+			      store_action_name((store_action)i));
+		cli_table_set(t, M_MODE, "%s", store_mode_name(c->mode[i]));
+		cli_table_set(t, M_APPROVED, "%u", o->approved[i]);
+		cli_table_set(t, M_PENDING, "%u", o->pending[i]);
+		cli_table_set(t, M_EFFECT, "%s", mode_effect(c->mode[i]));
+	}
+	if (rc == 0)
+		rc = cli_table_print(t, stdout);
+	cli_table_free(t);
+	if (rc != 0)
+		fprintf(stderr, "bourse %s: cannot print the table (out of "
+			"memory?)\n", a->cmd);
+	return rc;
+}
+
 static int show(const struct ctl_args *a, const store_control *c,
 		const struct open_recs *o)
 {
 	char when[64];
 
-	if (a->json)
+	if (a->out == CLI_OUT_JSON)
 		return show_json(c, o);
-	for (int i = 0; i < STORE_N_ACTS; i++)
-		printf("%-12s %-9s  %s; %u approved waiting, %u pending\n",
-		       store_action_name((store_action)i),
-		       store_mode_name(c->mode[i]), mode_effect(c->mode[i]),
-		       o->approved[i], o->pending[i]);
+	if (modes_table(a, c, o) != 0)
+		return CLI_FAIL;
 	if (c->paused)
 		printf("dispatching  PAUSED%s%s: nothing is dispatched until "
 		       "'bourse resume'\n", c->pause_reason[0] ? ": " : "",
@@ -330,7 +379,8 @@ fail:
 int cmd_mode(int argc, char **argv)
 {
 	struct ctl_args a = { .cmd = "mode", .allowed = ALLOW(O_DB) |
-				ALLOW(O_JSON) | ALLOW(O_FOR) };
+				ALLOW(O_JSON) | ALLOW(O_FOR) |
+				ALLOW(O_OUTPUT) | ALLOW(O_NO_HEADERS) };
 	int done = 0, rc = parse(&a, mode_usage, argc, argv, &done);
 	unsigned kinds = 0;
 	store_mode m = STORE_MODE_RECOMMEND;

@@ -2,6 +2,7 @@
  * cmd_keygen.c - `bourse keygen NAME [--dir DIR]`: a CURVE key pair for the
  * broker or an agent (docs/operations.md, "Keys").
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,30 +21,60 @@ static const char usage[] =
 	"  --dir DIR   where to write (default: the current directory)\n"
 	"  -h, --help  this help\n";
 
+static const struct option opts[] = {
+	{ "dir", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* NAME and --dir DIR; CLI_OK with *done set for --help. getopt names the
+ * whole command in its messages: argv[0] is "bourse keygen" (main.c). */
+static int parse(int argc, char **argv, const char **name, const char **dir,
+		 int *done)
+{
+	int opt;
+
+	optind = 0;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			*done = 1;
+			return CLI_OK;
+		}
+		if (opt != 'd') {
+			fprintf(stderr, "see 'bourse keygen --help'\n");
+			return CLI_USAGE;
+		}
+		*dir = optarg;
+	}
+	if (optind < argc)
+		*name = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "bourse keygen: unexpected argument '%s'\n",
+			argv[optind]);
+		return CLI_USAGE;
+	}
+	if (!*name) {
+		fprintf(stderr, "bourse keygen: a NAME is needed\n%s", usage);
+		return CLI_USAGE;
+	}
+	if (!**dir) {
+		fprintf(stderr, "bourse keygen: --dir: empty path\n");
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
 	const char *name = NULL, *dir = ".";
 	char err[4200];
 	keys_pair kp;
+	int done = 0, rc = parse(argc, argv, &name, &dir, &done);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage, stdout);
-			return CLI_OK;
-		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
-			dir = argv[++i];
-		} else if (argv[i][0] != '-' && !name) {
-			name = argv[i];
-		} else {
-			fprintf(stderr, "bourse keygen: unexpected '%s'\n%s",
-				argv[i], usage);
-			return CLI_USAGE;
-		}
-	}
-	if (!name) {
-		fprintf(stderr, "bourse keygen: a NAME is needed\n%s", usage);
-		return CLI_USAGE;
-	}
+	if (rc != CLI_OK || done)
+		return rc;
 	if (keys_generate(&kp, err, sizeof(err)) ||
 	    keys_write(dir, name, &kp, err, sizeof(err))) {
 		fprintf(stderr, "bourse keygen: %s\n", err);

@@ -24,15 +24,17 @@ static const char recs_usage[] =
 	"at what prices, and why; approve or reject them.\n"
 	"\n"
 	"commands:\n"
-	"  list [--state S] [--limit N] [--json]  newest first\n"
-	"  show ID [--json]                       one recommendation, the\n"
+	"  list [--state S] [--kind K] [--vm NAME] [--host NAME] [--limit N]\n"
+	"       [-o table|wide|json] [--no-headers]\n"
+	"                                         newest first\n"
+	"  show ID [-o json]                      one recommendation, the\n"
 	"                                         economics behind it and its\n"
 	"                                         audit trail\n"
 	"  approve ID...                          approve pending ones\n"
 	"  reject ID... [--reason TEXT]           reject pending ones\n"
 	"  cancel ID... [--reason TEXT]           withdraw approvals not\n"
 	"                                         dispatched yet\n"
-	"  stats [--json]                         how often they were right\n"
+	"  stats [-o table|wide|json]             how often they were right\n"
 	"                                         (shadow scoring)\n"
 	"\n"
 	"options of every command:\n"
@@ -44,28 +46,35 @@ static const char recs_usage[] =
 	"  -h, --help    this help\n"
 
 static const char list_usage[] =
-	"usage: bourse recs list [--state S] [--limit N] [--mib] [--watch]\n"
-	"                        [--json] [--db PATH]\n"
+	"usage: bourse recs list [--state S] [--kind K] [--vm NAME] [--host NAME]\n"
+	"                        [--limit N] [--mib] [--watch]\n"
+	"                        [-o table|wide|json] [--no-headers] [--db PATH]\n"
 	"\n"
 	"List recommendations, newest first. ACTION says which way a resize\n"
 	"goes (up, down); SIZE is the VM's memory before and after; PRICE is\n"
-	"credits per MiB here (and there, for a migration).\n"
+	"credits per MiB here (and there, for a migration). -o wide adds the\n"
+	"economics: the last round that made it, demand, want, pressure before\n"
+	"and after, cost here (and there), budget and why.\n"
 	"\n"
 	"  --state S     only this state: pending, approved, rejected, expired,\n"
 	"                superseded, dispatched, succeeded, failed\n"
+	"  --kind K      only resize or only migrate\n"
+	"  --vm NAME     only this VM's\n"
+	"  --host NAME   only those from or to this host\n"
 	"  --limit N     at most N (default 50; 0: all)\n"
 	"  --mib         sizes as exact MiB instead of MiB/GiB for people\n"
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"
-	"  --json        print JSON instead of a table\n" DB_HELP;
+	CLI_OUTPUT_HELP DB_HELP;
 
 static const char show_usage[] =
-	"usage: bourse recs show ID [--json] [--db PATH]\n"
+	"usage: bourse recs show ID [-o table|json] [--db PATH]\n"
 	"\n"
 	"Show one recommendation: the action, the prices and costs behind it,\n"
 	"the VM's demand, want, budget and pressure before and after, why the\n"
 	"market made it, its state and its audit trail.\n"
 	"\n"
-	"  --json        print JSON instead of text\n" DB_HELP;
+	"  -o, --output FORMAT  table (the text; also wide) or json\n"
+	"  --json        the same as -o json\n" DB_HELP;
 
 static const char approve_usage[] =
 	"usage: bourse recs approve ID... [--db PATH]\n"
@@ -106,11 +115,15 @@ static const char reject_usage[] =
 
 struct recs_args {
 	const char *sub; /* "list", ... for messages */
+	char full[32];   /* "recs list" */
 	const char *db;
-	int json;
+	enum cli_output out; /* -o, --json */
+	int no_headers;      /* --no-headers */
 	int mib; /* list --mib: exact sizes */
 	int watch; /* list --watch */
 	store_rec_state state; /* 0: every state */
+	store_rec_kind kind;   /* list --kind; 0: both */
+	const char *vm, *host; /* list --vm, --host */
 	int64_t limit;
 	const char *reason;
 	char **ids; /* positional arguments */
@@ -148,17 +161,17 @@ static json_object *rec_json(const store_rec *r)
 			       ? json_object_new_string(r->to_host) : NULL);
 	json_object_object_add(j, "from_mib", json_object_new_int64(r->from_mib));
 	json_object_object_add(j, "to_mib", json_object_new_int64(r->to_mib));
-	json_object_object_add(j, "price_here", json_object_new_double(r->price_here));
-	json_object_object_add(j, "price_there", json_object_new_double(r->price_there));
-	json_object_object_add(j, "cost_here", json_object_new_double(r->cost_here));
-	json_object_object_add(j, "cost_there", json_object_new_double(r->cost_there));
+	json_object_object_add(j, "price_here", cli_json_num(r->price_here));
+	json_object_object_add(j, "price_there", cli_json_num(r->price_there));
+	json_object_object_add(j, "cost_here", cli_json_num(r->cost_here));
+	json_object_object_add(j, "cost_there", cli_json_num(r->cost_there));
 	json_object_object_add(j, "demand_mib", json_object_new_int64(r->demand_mib));
 	json_object_object_add(j, "want_mib", json_object_new_int64(r->want_mib));
 	json_object_object_add(j, "pressure_before",
-			       json_object_new_double(r->pressure_before));
+			       cli_json_num(r->pressure_before));
 	json_object_object_add(j, "pressure_after",
-			       json_object_new_double(r->pressure_after));
-	json_object_object_add(j, "budget", json_object_new_double(r->budget));
+			       cli_json_num(r->pressure_after));
+	json_object_object_add(j, "budget", cli_json_num(r->budget));
 	json_object_object_add(j, "why", json_object_new_string(r->why));
 	json_object_object_add(j, "state_reason",
 			       json_object_new_string(r->state_reason));
@@ -185,56 +198,92 @@ static json_object *audit_json(const store_audit_row *a)
 
 /* ---- list --------------------------------------------------------------- */
 
-/* The columns of `recs list`; widths come from the data. */
+/* The columns of `recs list` (-o wide: all of them). */
 enum { C_ID, C_ROUND, C_STATE, C_ACTION, C_VM, C_FROM, C_TO, C_MIB,
-       C_PRICE, C_AGE, N_COLS };
+       C_PRICE, C_AGE, C_LAST, C_DEMAND, C_WANT, C_PRESSURE, C_COST,
+       C_BUDGET, C_WHY, N_COLS };
 
-static const char *const list_head[N_COLS] = { "ID", "ROUND", "STATE",
-	"ACTION", "VM", "FROM", "TO", "SIZE", "PRICE", "AGE" };
-static const int list_right[N_COLS] = { 1, 1, 0, 0, 0, 0, 0, 1, 1, 1 };
-
-#define CELL_MAX (STORE_TEXT_MAX + 8)
-
-typedef char rec_cells[N_COLS][CELL_MAX];
+static const struct cli_col list_cols[N_COLS] = {
+	[C_ID] = { "ID", CLI_COL_RIGHT },
+	[C_ROUND] = { "ROUND", CLI_COL_RIGHT },
+	[C_STATE] = { "STATE", 0 },
+	[C_ACTION] = { "ACTION", 0 },
+	[C_VM] = { "VM", 0 },
+	[C_FROM] = { "FROM", 0 },
+	[C_TO] = { "TO", 0 },
+	[C_MIB] = { "SIZE", CLI_COL_RIGHT },
+	[C_PRICE] = { "PRICE", CLI_COL_RIGHT },
+	[C_AGE] = { "AGE", CLI_COL_RIGHT },
+	[C_LAST] = { "LAST-ROUND", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_DEMAND] = { "DEMAND", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_WANT] = { "WANT", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_PRESSURE] = { "PRESSURE", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_COST] = { "COST", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_BUDGET] = { "BUDGET", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[C_WHY] = { "WHY", CLI_COL_TRUNC | CLI_COL_WIDE },
+};
 
 struct list_out {
 	json_object *arr;
-	rec_cells *rows;
-	size_t n, cap;
+	cli_table *t;
+	size_t n;
 	size_t limit; /* rows shown; one more is read to know there are more */
 	int more, oom;
 	int mib;      /* --mib */
 };
 
 /* The SIZE cell: "4.0 GiB -> 3.5 GiB", or "4096->3600" with --mib. */
-static void rec_size_cell(const store_rec *r, int exact, char *cell)
+static void rec_size_cell(const store_rec *r, int exact, cli_table *t)
 {
 	char from[32], to[32];
 
 	cli_fmt_mib(from, sizeof(from), r->from_mib, exact);
 	cli_fmt_mib(to, sizeof(to), r->to_mib, exact);
-	snprintf(cell, CELL_MAX, exact ? "%s->%s" : "%s -> %s", from, to);
+	cli_table_set(t, C_MIB, exact ? "%s->%s" : "%s -> %s", from, to);
 }
 
-static void rec_cells_fill(const store_rec *r, int exact,
-			   char (*c)[CELL_MAX])
+/* The columns -o wide adds: the economics behind it. */
+static void rec_wide_cells(const store_rec *r, int exact, cli_table *t)
 {
-	int migrate = r->kind == STORE_REC_MIGRATE;
+	char demand[32], want[32];
 
-	snprintf(c[C_ID], CELL_MAX, "%lld", (long long)r->id);
-	snprintf(c[C_ROUND], CELL_MAX, "%lld", (long long)r->round);
-	snprintf(c[C_STATE], CELL_MAX, "%s", store_rec_state_name(r->state));
-	snprintf(c[C_ACTION], CELL_MAX, "%s", rec_action(r));
-	snprintf(c[C_VM], CELL_MAX, "%s", r->vm_name);
-	snprintf(c[C_FROM], CELL_MAX, "%s", r->from_host);
-	snprintf(c[C_TO], CELL_MAX, "%s", migrate ? r->to_host : "-");
-	rec_size_cell(r, exact, c[C_MIB]);
-	if (migrate)
-		snprintf(c[C_PRICE], CELL_MAX, "%.2f / %.2f", r->price_here,
-			 r->price_there);
+	cli_fmt_mib(demand, sizeof(demand), r->demand_mib, exact);
+	cli_fmt_mib(want, sizeof(want), r->want_mib, exact);
+	cli_table_set(t, C_LAST, "%lld", (long long)r->last_round);
+	cli_table_set(t, C_DEMAND, "%s", demand);
+	cli_table_set(t, C_WANT, "%s", want);
+	cli_table_set(t, C_PRESSURE, "%.1f -> %.1f", r->pressure_before,
+		      r->pressure_after);
+	if (r->kind == STORE_REC_MIGRATE)
+		cli_table_set(t, C_COST, "%.1f / %.1f", r->cost_here,
+			      r->cost_there);
 	else
-		snprintf(c[C_PRICE], CELL_MAX, "%.2f", r->price_here);
-	cli_fmt_age(c[C_AGE], CELL_MAX, r->created_ms);
+		cli_table_set(t, C_COST, "%.1f", r->cost_here);
+	cli_table_set(t, C_BUDGET, "%.2f", r->budget);
+	cli_table_set(t, C_WHY, "%s", r->why);
+}
+
+static void rec_cells_fill(const store_rec *r, int exact, cli_table *t)
+{
+	char age[32];
+
+	cli_table_set(t, C_ID, "%lld", (long long)r->id);
+	cli_table_set(t, C_ROUND, "%lld", (long long)r->round);
+	cli_table_set(t, C_STATE, "%s", store_rec_state_name(r->state));
+	cli_table_set(t, C_ACTION, "%s", rec_action(r));
+	cli_table_set(t, C_VM, "%s", r->vm_name);
+	cli_table_set(t, C_FROM, "%s", r->from_host);
+	cli_table_set(t, C_TO, "%s",
+		      r->kind == STORE_REC_MIGRATE ? r->to_host : "-");
+	rec_size_cell(r, exact, t);
+	if (r->kind == STORE_REC_MIGRATE)
+		cli_table_set(t, C_PRICE, "%.2f / %.2f", r->price_here,
+			      r->price_there);
+	else
+		cli_table_set(t, C_PRICE, "%.2f", r->price_here);
+	cli_fmt_age(age, sizeof(age), r->created_ms);
+	cli_table_set(t, C_AGE, "%s", age);
+	rec_wide_cells(r, exact, t);
 }
 
 static int list_row(const store_rec *r, void *ctx)
@@ -245,40 +294,17 @@ static int list_row(const store_rec *r, void *ctx)
 		o->more = 1; /* the one row read past the limit */
 		return 0;
 	}
+	o->n++;
 	if (o->arr) {
 		json_object_array_add(o->arr, rec_json(r));
-		o->n++;
 		return 0;
 	}
-	if (UTIL_GROW(o->rows, o->n + 1, o->cap)) {
+	if (cli_table_row(o->t) != 0) {
 		o->oom = 1;
 		return 1;
 	}
-	rec_cells_fill(r, o->mib, o->rows[o->n++]);
+	rec_cells_fill(r, o->mib, o->t);
 	return 0;
-}
-
-static void list_print(const struct list_out *o)
-{
-	int w[N_COLS];
-
-	for (int c = 0; c < N_COLS; c++) {
-		w[c] = (int)strlen(list_head[c]);
-		for (size_t r = 0; r < o->n; r++) {
-			int n = (int)strlen(o->rows[r][c]);
-			w[c] = n > w[c] ? n : w[c];
-		}
-	}
-	for (size_t r = 0; r <= o->n; r++) {
-		for (int c = 0; c < N_COLS; c++) {
-			const char *s = r == 0 ? list_head[c] : o->rows[r - 1][c];
-			if (list_right[c])
-				printf("%*s", w[c], s);
-			else
-				printf("%-*s", w[c], s);
-			fputs(c + 1 < N_COLS ? "  " : "\n", stdout);
-		}
-	}
 }
 
 static int recs_list(store *s, const struct recs_args *a);
@@ -289,15 +315,33 @@ static int list_draw(store *s, void *ctx)
 	return recs_list(s, ctx);
 }
 
+/* "no pending migrate recommendations for vm-1 on h2" */
+static void list_none(const struct recs_args *a)
+{
+	printf("no %s%s%s%srecommendations%s%s%s%s\n",
+	       a->state ? store_rec_state_name(a->state) : "",
+	       a->state ? " " : "",
+	       a->kind ? store_rec_kind_name(a->kind) : "", a->kind ? " " : "",
+	       a->vm ? " for " : "", a->vm ? a->vm : "",
+	       a->host ? " on " : "", a->host ? a->host : "");
+}
+
 static int recs_list(store *s, const struct recs_args *a)
 {
 	struct list_out o = { .limit = (size_t)a->limit, .mib = a->mib };
+	store_rec_filter flt = { .state = a->state, .kind = a->kind,
+				 .vm = a->vm, .host = a->host };
 	char err[512];
 	int rc = CLI_OK;
 
-	o.arr = a->json ? json_object_new_array() : NULL;
-	if (store_recs_list(s, a->state, o.limit ? o.limit + 1 : 0, list_row,
-			    &o, err, sizeof(err)) != 0) {
+	flt.limit = o.limit ? o.limit + 1 : 0;
+	if (a->out == CLI_OUT_JSON)
+		o.arr = json_object_new_array();
+	else if (!(o.t = cli_table_new(list_cols, N_COLS, a->out,
+				       a->no_headers)))
+		o.oom = 1;
+	if (o.oom || store_recs_find(s, &flt, list_row, &o, err,
+				     sizeof(err)) != 0) {
 		fprintf(stderr, "bourse recs list: %s\n",
 			o.oom ? "out of memory" : err);
 		rc = CLI_FAIL;
@@ -305,11 +349,10 @@ static int recs_list(store *s, const struct recs_args *a)
 		rc = cli_json_print(o.arr);
 		o.arr = NULL;
 	} else if (o.n == 0) {
-		printf("no %s%srecommendations\n",
-		       a->state ? store_rec_state_name(a->state) : "",
-		       a->state ? " " : "");
-	} else {
-		list_print(&o);
+		list_none(a);
+	} else if (cli_table_print(o.t, stdout) != 0) {
+		fprintf(stderr, "bourse recs list: cannot print the table\n");
+		rc = CLI_FAIL;
 	}
 	if (rc == CLI_OK && o.more) {
 		fflush(stdout); /* the note after the table, also when piped */
@@ -317,7 +360,7 @@ static int recs_list(store *s, const struct recs_args *a)
 			o.n);
 	}
 	json_object_put(o.arr);
-	free(o.rows);
+	cli_table_free(o.t);
 	return rc;
 }
 
@@ -446,7 +489,7 @@ static int recs_show(store *s, const struct recs_args *a, int64_t id)
 		fprintf(stderr, "bourse recs show: %s\n", err);
 		return CLI_FAIL;
 	}
-	if (a->json) {
+	if (a->out == CLI_OUT_JSON) {
 		root = rec_json(&r);
 		trail = json_object_new_array();
 		json_object_object_add(root, "audit", trail);
@@ -532,10 +575,16 @@ static int decide(store *s, const struct recs_args *a, const int64_t *ids,
 
 /* ---- parsing and dispatch ----------------------------------------------- */
 
-enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON, O_MIB, O_WATCH };
+enum { O_DB = 256, O_JSON, O_STATE, O_LIMIT, O_REASON, O_MIB, O_WATCH,
+       O_NO_HEADERS, O_HOST, O_VM, O_KIND };
 
 static const struct option list_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
+	{ "host", required_argument, NULL, O_HOST },
+	{ "vm", required_argument, NULL, O_VM },
+	{ "kind", required_argument, NULL, O_KIND },
 	{ "mib", no_argument, NULL, O_MIB },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "json", no_argument, NULL, O_JSON },
@@ -548,6 +597,17 @@ static const struct option list_opts[] = {
 static const struct option show_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS }, /* no table */
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option stats_opts[] = {
+	{ "db", required_argument, NULL, O_DB },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -574,7 +634,7 @@ struct recs_cmd {
 };
 
 static const char stats_usage[] =
-	"usage: bourse recs stats [--json] [--db PATH]\n"
+	"usage: bourse recs stats [-o table|wide|json] [--no-headers] [--db PATH]\n"
 	"\n"
 	"How often the market's recommendations were right, per kind: each is\n"
 	"scored on what its VM demanded in the rounds after it was last made,\n"
@@ -583,7 +643,8 @@ static const char stats_usage[] =
 	"have. ERROR is the mean distance between the pressure the market\n"
 	"predicted and the one observed (docs/storage.md, shadow scoring).\n"
 	"\n"
-	"  --json        print JSON instead of a table\n" DB_HELP;
+	"-o wide adds how many of those carried out were right.\n"
+	"\n" CLI_OUTPUT_HELP DB_HELP;
 
 static const struct recs_cmd recs_cmds[] = {
 	{ "list", list_usage, list_opts, 0, 0, 0 },
@@ -591,7 +652,7 @@ static const struct recs_cmd recs_cmds[] = {
 	{ "approve", approve_usage, approve_opts, 1, 1 << 20, 1 },
 	{ "reject", reject_usage, reject_opts, 1, 1 << 20, 1 },
 	{ "cancel", cancel_usage, reject_opts, 1, 1 << 20, 1 },
-	{ "stats", stats_usage, show_opts, 0, 0, 0 },
+	{ "stats", stats_usage, stats_opts, 0, 0, 0 },
 };
 
 #define N_RECS_CMDS (sizeof(recs_cmds) / sizeof(recs_cmds[0]))
@@ -602,13 +663,35 @@ static int bad(const struct recs_args *a, const char *flag, const char *why)
 	return CLI_USAGE;
 }
 
+/* A name filter: not empty. */
+static int name_arg(const struct recs_args *a, const char *flag,
+		    const char *arg, const char **out)
+{
+	if (!*arg)
+		return bad(a, flag, "empty name");
+	*out = arg;
+	return CLI_OK;
+}
+
 static int apply_option(struct recs_args *a, int opt, const char *arg)
 {
 	char err[256];
 
 	switch (opt) {
 	case O_DB: a->db = arg; return CLI_OK;
-	case O_JSON: a->json = 1; return CLI_OK;
+	case O_JSON: a->out = CLI_OUT_JSON; return CLI_OK;
+	case 'o': return cli_output_opt(a->full, arg, &a->out);
+	case O_NO_HEADERS: a->no_headers = 1; return CLI_OK;
+	case O_HOST: return name_arg(a, "--host", arg, &a->host);
+	case O_VM: return name_arg(a, "--vm", arg, &a->vm);
+	case O_KIND:
+		if (strcmp(arg, "resize") == 0)
+			a->kind = STORE_REC_RESIZE;
+		else if (strcmp(arg, "migrate") == 0)
+			a->kind = STORE_REC_MIGRATE;
+		else
+			return bad(a, "--kind", "it is 'resize' or 'migrate'");
+		return CLI_OK;
 	case O_MIB: a->mib = 1; return CLI_OK;
 	case O_WATCH: a->watch = 1; return CLI_OK;
 	case O_REASON: a->reason = arg; return CLI_OK;
@@ -632,6 +715,15 @@ static int apply_option(struct recs_args *a, int opt, const char *arg)
 	}
 }
 
+/* Does the command take -o? */
+static int takes_output(const struct recs_cmd *c)
+{
+	for (const struct option *o = c->opts; o->name; o++)
+		if (strcmp(o->name, "output") == 0)
+			return 1;
+	return 0;
+}
+
 /* Options and IDs of one command; argv[0] is the command's name. */
 static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 		     char **argv, int *done)
@@ -640,7 +732,8 @@ static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 
 	optind = 0;
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "h", c->opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, takes_output(c) ? "ho:" : "h",
+				  c->opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(c->usage, stdout);
 			*done = 1;
@@ -687,13 +780,14 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 		return CLI_FAIL;
 	}
 	if (strcmp(c->name, "list") == 0 && a->watch)
-		rc = cli_watch(s, list_draw, a, a->json, "recs list");
+		rc = cli_watch(s, list_draw, a, a->out == CLI_OUT_JSON,
+			       "recs list");
 	else if (strcmp(c->name, "list") == 0)
 		rc = recs_list(s, a);
 	else if (strcmp(c->name, "show") == 0)
 		rc = recs_show(s, a, ids[0]);
 	else if (strcmp(c->name, "stats") == 0)
-		rc = cli_recs_stats(s, a->json);
+		rc = cli_recs_stats(s, a->out, a->no_headers);
 	else
 		rc = decide(s, a, ids, strcmp(c->name, "approve") == 0
 					       ? STORE_REC_APPROVED
@@ -722,6 +816,22 @@ static int run_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 		rc = run(c, a, ids);
 	free(ids);
 	return rc;
+}
+
+/* Not a recs command: say so, with the nearest one if one is close. */
+static int unknown_sub(const char *word)
+{
+	const char *names[N_RECS_CMDS], *near;
+
+	for (size_t i = 0; i < N_RECS_CMDS; i++)
+		names[i] = recs_cmds[i].name;
+	near = cli_suggest(word, names, N_RECS_CMDS);
+	fprintf(stderr, "bourse recs: '%s' is not a recs command (list, show, "
+		"approve, reject, cancel, stats)", word);
+	if (near)
+		fprintf(stderr, "; did you mean '%s'?", near);
+	fprintf(stderr, " (see 'bourse recs --help')\n");
+	return CLI_USAGE;
 }
 
 static const struct option top_opts[] = {
@@ -756,13 +866,15 @@ int cmd_recs(int argc, char **argv)
 	}
 	for (size_t i = 0; i < N_RECS_CMDS; i++) {
 		if (strcmp(argv[optind], recs_cmds[i].name) == 0) {
+			static char prog[48]; /* what getopt's messages name */
+
 			a.sub = recs_cmds[i].name;
+			snprintf(a.full, sizeof(a.full), "recs %s", a.sub);
+			snprintf(prog, sizeof(prog), "bourse recs %s", a.sub);
+			argv[optind] = prog;
 			return run_sub(&recs_cmds[i], &a, argc - optind,
 				       argv + optind);
 		}
 	}
-	fprintf(stderr, "bourse recs: '%s' is not a recs command (list, show, "
-		"approve, reject, cancel, stats); see 'bourse recs --help'\n",
-		argv[optind]);
-	return CLI_USAGE;
+	return unknown_sub(argv[optind]);
 }

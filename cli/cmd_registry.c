@@ -18,14 +18,15 @@
 #define DB_HELP                                                              \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
-	"  --json        print JSON instead of a table (memory always in MiB)\n" \
+	CLI_OUTPUT_HELP                                                      \
 	"  -h, --help    this help\n"
 
 #define MIB_HELP \
 	"  --mib         memory as exact MiB instead of MiB/GiB for people\n"
 
 static const char hosts_usage[] =
-	"usage: bourse hosts [--mib] [--watch] [--db PATH] [--json]\n"
+	"usage: bourse hosts [--mib] [--watch] [--db PATH] [-o table|wide|json]\n"
+	"                    [--no-headers]\n"
 	"\n"
 	"List the hosts the broker knows, in natural order of name (h2 before\n"
 	"h10), with the figures of the latest market round: price (credits\n"
@@ -34,112 +35,56 @@ static const char hosts_usage[] =
 	"has not been heard for a few rounds) a host it had online is\n"
 	"'unknown (broker down since ...)'. DATA is 'bad' while the host's\n"
 	"VMs report more assigned memory than its capacity: the market then\n"
-	"leaves it out (docs/market.md).\n"
+	"leaves it out (docs/market.md). -o wide adds the host's id and when\n"
+	"it was first seen.\n"
 	"\n" MIB_HELP DB_HELP;
 
 static const char vms_usage[] =
-	"usage: bourse vms [--host NAME] [--mib] [--watch] [--db PATH] [--json]\n"
+	"usage: bourse vms [--host NAME] [--mib] [--watch] [--db PATH]\n"
+	"                  [-o table|wide|json] [--no-headers]\n"
 	"\n"
 	"List the VMs the broker knows, in natural order of name (vm-2 before\n"
 	"vm-10), with their latest sample and the market's award: DEMAND (what\n"
 	"the guest uses), ASSIGNED (what the VM holds now: its balloon target\n"
 	"or resident memory, as its agent reported it), TARGET (the market's\n"
 	"award), PRESSURE (demand / target * 100), and the configured MINIMUM\n"
-	"and MAXIMUM. '-': not in the latest round.\n"
+	"and MAXIMUM. '-': not in the latest round. -o wide adds the VM's id,\n"
+	"startup size, buffer, reservation, limit, shares and when last seen.\n"
 	"\n"
 	"  --host NAME   only the VMs on this host\n" MIB_HELP DB_HELP;
 
 static const char prices_usage[] =
-	"usage: bourse prices [--round N] [--mib] [--watch] [--db PATH] [--json]\n"
+	"usage: bourse prices [--round N] [--mib] [--watch] [--db PATH]\n"
+	"                     [-o table|wide|json] [--no-headers]\n"
 	"\n"
 	"Show each host's memory price in a market round (default: the latest)\n"
 	"and the state it was priced from: utilization, balloon and swap\n"
 	"pressure, and whether the host was short. Hosts in natural order of\n"
-	"name, prices in credits per MiB.\n"
+	"name, prices in credits per MiB. -o wide adds the free and ballooned\n"
+	"memory and the host's swap rate (MiB/s).\n"
 	"\n"
 	"  --round N     this round instead of the latest\n" MIB_HELP DB_HELP;
 
 struct reg_args {
 	const char *cmd; /* "hosts", ... for messages */
 	const char *db;
-	int json;
+	enum cli_output out; /* -o, --json */
+	int no_headers;      /* --no-headers */
 	int mib;   /* --mib: exact MiB */
 	int watch; /* --watch */
 	const char *host;
 	int64_t round;
 };
 
-/* A table whose column widths come from its cells. */
-#define CELL_MAX (STORE_TEXT_MAX + 8)
-
-struct table {
-	size_t ncol;
-	const char *const *head;
-	const int *right; /* 1: right-aligned (numbers) */
-	char *cells;      /* nrow * ncol cells of CELL_MAX */
-	size_t nrow;
-	size_t cap_bytes; /* of cells */
-};
-
-static char *table_cell(struct table *t, size_t row, size_t col)
-{
-	return t->cells + (row * t->ncol + col) * CELL_MAX;
-}
-
-/* Append an empty row; returns its index, or -1 out of memory. */
-static long table_add(struct table *t)
-{
-	if (UTIL_GROW(t->cells, (t->nrow + 1) * t->ncol * CELL_MAX,
-		      t->cap_bytes))
-		return -1;
-	memset(table_cell(t, t->nrow, 0), 0, t->ncol * CELL_MAX);
-	return (long)t->nrow++;
-}
-
-static void table_print(struct table *t, FILE *out)
-{
-	int w[16] = { 0 };
-
-	for (size_t c = 0; c < t->ncol && c < 16; c++) {
-		w[c] = (int)strlen(t->head[c]);
-		for (size_t r = 0; r < t->nrow; r++) {
-			int n = (int)strlen(table_cell(t, r, c));
-			w[c] = n > w[c] ? n : w[c];
-		}
-	}
-	for (size_t r = 0; r <= t->nrow; r++) {
-		for (size_t c = 0; c < t->ncol && c < 16; c++) {
-			const char *s = r == 0 ? t->head[c]
-					       : table_cell(t, r - 1, c);
-			int last = c + 1 == t->ncol;
-
-			if (t->right[c])
-				fprintf(out, "%*s", w[c], s);
-			else if (last)
-				fputs(s, out); /* no trailing blanks */
-			else
-				fprintf(out, "%-*s", w[c], s);
-			if (!last)
-				fputs("  ", out);
-		}
-		fputc('\n', out);
-	}
-}
-
-static void table_release(struct table *t)
-{
-	free(t->cells);
-	t->cells = NULL;
-	t->nrow = t->cap_bytes = 0;
-}
-
 /* ---- parsing ------------------------------------------------------------ */
 
-enum { O_DB = 256, O_JSON, O_HOST, O_ROUND, O_MIB, O_WATCH };
+enum { O_DB = 256, O_JSON, O_HOST, O_ROUND, O_MIB, O_WATCH, O_NO_HEADERS };
 
 static const struct option hosts_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "mib", no_argument, NULL, O_MIB },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
@@ -149,6 +94,8 @@ static const struct option hosts_opts[] = {
 static const struct option vms_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "host", required_argument, NULL, O_HOST },
 	{ "mib", no_argument, NULL, O_MIB },
 	{ "watch", no_argument, NULL, O_WATCH },
@@ -159,6 +106,8 @@ static const struct option vms_opts[] = {
 static const struct option prices_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "round", required_argument, NULL, O_ROUND },
 	{ "mib", no_argument, NULL, O_MIB },
 	{ "watch", no_argument, NULL, O_WATCH },
@@ -175,14 +124,19 @@ static int parse(struct reg_args *a, const char *usage,
 	a->db = cli_default_db();
 	optind = 0;
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			fputs(usage, stdout);
 			*done = 1;
 			return CLI_OK;
 		case O_DB: a->db = optarg; break;
-		case O_JSON: a->json = 1; break;
+		case O_JSON: a->out = CLI_OUT_JSON; break;
+		case O_NO_HEADERS: a->no_headers = 1; break;
+		case 'o':
+			if (cli_output_opt(a->cmd, optarg, &a->out) != CLI_OK)
+				return CLI_USAGE;
+			break;
 		case O_HOST: a->host = optarg; break;
 		case O_MIB: a->mib = 1; break;
 		case O_WATCH: a->watch = 1; break;
@@ -241,10 +195,24 @@ static const char *host_state_name(store_host_state st)
 	return "unknown";
 }
 
-static const char *const hosts_head[] = { "NAME", "STATE", "DATA",
-	"CAPACITY", "RESERVE", "PRICE", "UTIL", "AWARDED", "VMS", "SEEN",
-	"URI" };
-static const int hosts_right[] = { 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0 };
+enum { H_NAME, H_STATE, H_DATA, H_CAPACITY, H_RESERVE, H_PRICE, H_UTIL,
+       H_AWARDED, H_VMS, H_SEEN, H_URI, H_ID, H_FIRST, N_H_COLS };
+
+static const struct cli_col hosts_cols[N_H_COLS] = {
+	[H_NAME] = { "NAME", 0 },
+	[H_STATE] = { "STATE", CLI_COL_TRUNC },
+	[H_DATA] = { "DATA", 0 },
+	[H_CAPACITY] = { "CAPACITY", CLI_COL_RIGHT },
+	[H_RESERVE] = { "RESERVE", CLI_COL_RIGHT },
+	[H_PRICE] = { "PRICE", CLI_COL_RIGHT },
+	[H_UTIL] = { "UTIL", CLI_COL_RIGHT },
+	[H_AWARDED] = { "AWARDED", CLI_COL_RIGHT },
+	[H_VMS] = { "VMS", CLI_COL_RIGHT },
+	[H_SEEN] = { "SEEN", CLI_COL_RIGHT },
+	[H_URI] = { "URI", CLI_COL_TRUNC },
+	[H_ID] = { "ID", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[H_FIRST] = { "FIRST-SEEN", CLI_COL_RIGHT | CLI_COL_WIDE },
+};
 
 /* The hosts' bad-data flags, by host id (store_host_flags_list()'s order). */
 struct flag_list {
@@ -254,7 +222,7 @@ struct flag_list {
 };
 
 struct out {
-	struct table t;
+	cli_table *t;
 	json_object *arr;
 	const char *host; /* vms --host */
 	int mib;          /* --mib */
@@ -330,54 +298,72 @@ static json_object *host_json(const struct out *o, const store_host_row *h)
 			       json_object_new_int64(h->first_seen_ms));
 	json_object_object_add(j, "last_seen_ms",
 			       json_object_new_int64(h->last_seen_ms));
-	json_object_object_add(j, "price", json_object_new_double(h->price));
+	json_object_object_add(j, "price", cli_json_num(h->price));
 	json_object_object_add(j, "utilization",
-			       json_object_new_double(h->utilization));
+			       cli_json_num(h->utilization));
 	json_object_object_add(j, "awarded_mib",
 			       json_object_new_int64(h->awarded_mib));
 	json_object_object_add(j, "n_vms", json_object_new_int64(h->n_vms));
 	return j;
 }
 
-static void host_state_cell(const struct out *o, const store_host_row *h,
-			    char *cell)
+static void host_state_cell(const struct out *o, const store_host_row *h)
 {
 	char when[64];
 
 	if (!host_unknown(o, h)) {
-		snprintf(cell, CELL_MAX, "%s", host_state_name(h->state));
+		cli_table_set(o->t, H_STATE, "%s", host_state_name(h->state));
 		return;
 	}
 	cli_fmt_time(when, sizeof(when), o->bk->down_since_ms);
-	snprintf(cell, CELL_MAX, "unknown (broker down since %s)", when);
+	cli_table_set(o->t, H_STATE, "unknown (broker down since %s)", when);
+}
+
+/* A size cell through cli_fmt_mib(). */
+static void mib_cell(cli_table *t, size_t col, int64_t mib, int exact)
+{
+	char cell[32];
+
+	cli_fmt_mib(cell, sizeof(cell), mib, exact);
+	cli_table_set(t, col, "%s", cell);
+}
+
+/* An age cell through cli_fmt_age(). */
+static void age_cell(cli_table *t, size_t col, int64_t ms)
+{
+	char cell[32];
+
+	cli_fmt_age(cell, sizeof(cell), ms);
+	cli_table_set(t, col, "%s", cell);
 }
 
 static int host_row(const store_host_row *h, void *ctx)
 {
 	struct out *o = ctx;
-	long r;
 
 	o->n++;
 	if (o->arr) {
 		json_object_array_add(o->arr, host_json(o, h));
 		return 0;
 	}
-	if ((r = table_add(&o->t)) < 0) {
+	if (cli_table_row(o->t) != 0) {
 		o->oom = 1;
 		return 1;
 	}
-	snprintf(table_cell(&o->t, r, 0), CELL_MAX, "%s", h->name);
-	host_state_cell(o, h, table_cell(&o->t, r, 1));
-	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%s",
-		 bad_flag(o->flags, h->id) ? "bad" : "ok");
-	cli_fmt_mib(table_cell(&o->t, r, 3), CELL_MAX, h->capacity_mib, o->mib);
-	cli_fmt_mib(table_cell(&o->t, r, 4), CELL_MAX, h->reserve_mib, o->mib);
-	snprintf(table_cell(&o->t, r, 5), CELL_MAX, "%.2f", h->price);
-	snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%.0f%%", h->utilization * 100);
-	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, h->awarded_mib, o->mib);
-	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%u", h->n_vms);
-	cli_fmt_age(table_cell(&o->t, r, 9), CELL_MAX, h->last_seen_ms);
-	snprintf(table_cell(&o->t, r, 10), CELL_MAX, "%s", h->uri[0] ? h->uri : "-");
+	cli_table_set(o->t, H_NAME, "%s", h->name);
+	host_state_cell(o, h);
+	cli_table_set(o->t, H_DATA, "%s",
+		      bad_flag(o->flags, h->id) ? "bad" : "ok");
+	mib_cell(o->t, H_CAPACITY, h->capacity_mib, o->mib);
+	mib_cell(o->t, H_RESERVE, h->reserve_mib, o->mib);
+	cli_table_set(o->t, H_PRICE, "%.2f", h->price);
+	cli_table_set(o->t, H_UTIL, "%.0f%%", h->utilization * 100);
+	mib_cell(o->t, H_AWARDED, h->awarded_mib, o->mib);
+	cli_table_set(o->t, H_VMS, "%u", h->n_vms);
+	age_cell(o->t, H_SEEN, h->last_seen_ms);
+	cli_table_set(o->t, H_URI, "%s", h->uri[0] ? h->uri : "-");
+	cli_table_set(o->t, H_ID, "%u", h->id);
+	age_cell(o->t, H_FIRST, h->first_seen_ms);
 	return 0;
 }
 
@@ -386,7 +372,23 @@ static void out_release(struct out *o)
 {
 	json_object_put(o->arr);
 	o->arr = NULL;
-	table_release(&o->t);
+	cli_table_free(o->t);
+	o->t = NULL;
+}
+
+/* Where a draw's rows go: JSON, or a table of these columns. Returns 0,
+ * or -1 out of memory (said). */
+static int out_start(const struct reg_args *a, struct out *o,
+		     const struct cli_col *cols, size_t ncol)
+{
+	if (a->out == CLI_OUT_JSON)
+		o->arr = json_object_new_array();
+	else
+		o->t = cli_table_new(cols, ncol, a->out, a->no_headers);
+	if (o->arr || o->t)
+		return 0;
+	fprintf(stderr, "bourse %s: out of memory\n", a->cmd);
+	return -1;
 }
 
 /* Print what a list callback collected; release it. */
@@ -402,11 +404,11 @@ static int finish(struct reg_args *a, struct out *o, const char *none)
 		o->arr = NULL;
 	} else if (o->n == 0) {
 		printf("%s\n", none);
-	} else {
-		table_print(&o->t, stdout);
+	} else if (cli_table_print(o->t, stdout) != 0) {
+		fprintf(stderr, "bourse %s: cannot print the table\n", a->cmd);
+		rc = CLI_FAIL;
 	}
-	json_object_put(o->arr);
-	table_release(&o->t);
+	out_release(o);
 	return rc;
 }
 
@@ -457,9 +459,7 @@ static int draw_hosts(store *s, void *ctx)
 	struct cli_broker bk;
 	struct flag_list fl = { 0 };
 	struct host_rows rows = { 0 };
-	struct out o = { .t = { .ncol = 11, .head = hosts_head,
-				.right = hosts_right },
-			 .mib = a->mib, .bk = &bk, .flags = &fl };
+	struct out o = { .mib = a->mib, .bk = &bk, .flags = &fl };
 	char err[512];
 	int rc = hosts_context(s, &bk, &fl);
 
@@ -472,10 +472,13 @@ static int draw_hosts(store *s, void *ctx)
 	if (rc == CLI_OK) {
 		if (rows.n)
 			qsort(rows.r, rows.n, sizeof(*rows.r), host_cmp);
-		o.arr = a->json ? json_object_new_array() : NULL;
-		for (size_t i = 0; i < rows.n && !o.oom; i++)
-			host_row(&rows.r[i], &o);
-		rc = finish(a, &o, "no hosts yet");
+		if (out_start(a, &o, hosts_cols, N_H_COLS) != 0) {
+			rc = CLI_FAIL;
+		} else {
+			for (size_t i = 0; i < rows.n && !o.oom; i++)
+				host_row(&rows.r[i], &o);
+			rc = finish(a, &o, "no hosts yet");
+		}
 	}
 	free(rows.r);
 	free(fl.f);
@@ -486,7 +489,7 @@ static int draw_hosts(store *s, void *ctx)
 static int draw_or_watch(struct reg_args *a, store *s,
 			 int (*draw)(store *, void *))
 {
-	int rc = a->watch ? cli_watch(s, draw, a, a->json, a->cmd)
+	int rc = a->watch ? cli_watch(s, draw, a, a->out == CLI_OUT_JSON, a->cmd)
 			  : draw(s, a);
 
 	store_close(s);
@@ -517,9 +520,29 @@ static const char *vm_state_name(store_vm_state st)
 	return "unknown";
 }
 
-static const char *const vms_head[] = { "NAME", "HOST", "STATE", "DEMAND",
-	"ASSIGNED", "TARGET", "PRESSURE", "MINIMUM", "MAXIMUM", "WEIGHT" };
-static const int vms_right[] = { 0, 0, 0, 1, 1, 1, 1, 1, 1, 1 };
+enum { V_NAME, V_HOST, V_STATE, V_DEMAND, V_ASSIGNED, V_TARGET,
+       V_PRESSURE, V_MINIMUM, V_MAXIMUM, V_WEIGHT, V_ID, V_STARTUP,
+       V_BUFFER, V_RESERVATION, V_LIMIT, V_SHARES, V_SEEN, N_V_COLS };
+
+static const struct cli_col vms_cols[N_V_COLS] = {
+	[V_NAME] = { "NAME", 0 },
+	[V_HOST] = { "HOST", 0 },
+	[V_STATE] = { "STATE", 0 },
+	[V_DEMAND] = { "DEMAND", CLI_COL_RIGHT },
+	[V_ASSIGNED] = { "ASSIGNED", CLI_COL_RIGHT },
+	[V_TARGET] = { "TARGET", CLI_COL_RIGHT },
+	[V_PRESSURE] = { "PRESSURE", CLI_COL_RIGHT },
+	[V_MINIMUM] = { "MINIMUM", CLI_COL_RIGHT },
+	[V_MAXIMUM] = { "MAXIMUM", CLI_COL_RIGHT },
+	[V_WEIGHT] = { "WEIGHT", CLI_COL_RIGHT },
+	[V_ID] = { "ID", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_STARTUP] = { "STARTUP", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_BUFFER] = { "BUFFER", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_RESERVATION] = { "RESERVATION", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_LIMIT] = { "LIMIT", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_SHARES] = { "SHARES", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[V_SEEN] = { "SEEN", CLI_COL_RIGHT | CLI_COL_WIDE },
+};
 
 static json_object *vm_json(const store_vm_row *v)
 {
@@ -552,24 +575,39 @@ static json_object *vm_json(const store_vm_row *v)
 	json_object_object_add(j, "assigned_mib",
 			       json_object_new_int64(v->assigned_mib));
 	json_object_object_add(j, "target_mib", json_object_new_int64(v->target_mib));
-	json_object_object_add(j, "pressure", json_object_new_double(v->pressure));
+	json_object_object_add(j, "pressure", cli_json_num(v->pressure));
 	return j;
 }
 
 /* A sample's size, or "-" when the VM was not in the latest round (the
  * store gives 0 then: no VM in a round holds 0 MiB). */
-static void sample_cell(char *cell, int64_t mib, int exact)
+static void sample_cell(cli_table *t, size_t col, int64_t mib, int exact)
 {
 	if (mib <= 0)
-		snprintf(cell, CELL_MAX, "-");
+		cli_table_set(t, col, "-");
 	else
-		cli_fmt_mib(cell, CELL_MAX, mib, exact);
+		mib_cell(t, col, mib, exact);
+}
+
+/* The columns -o wide adds: the rest of the VM's settings. A limit of 0
+ * is none. */
+static void vm_wide_cells(const struct out *o, const store_vm_row *v)
+{
+	mib_cell(o->t, V_STARTUP, v->startup_mib, o->mib);
+	cli_table_set(o->t, V_BUFFER, "%u%%", v->buffer_pct);
+	mib_cell(o->t, V_RESERVATION, v->reservation_mib, o->mib);
+	if (v->limit_mib > 0)
+		mib_cell(o->t, V_LIMIT, v->limit_mib, o->mib);
+	else
+		cli_table_set(o->t, V_LIMIT, "-");
+	cli_table_set(o->t, V_SHARES, "%u", v->shares);
+	cli_table_set(o->t, V_ID, "%u", v->id);
+	age_cell(o->t, V_SEEN, v->last_seen_ms);
 }
 
 static int vm_row(const store_vm_row *v, void *ctx)
 {
 	struct out *o = ctx;
-	long r;
 
 	if (o->host && strcmp(o->host, v->host_name) != 0)
 		return 0;
@@ -578,23 +616,24 @@ static int vm_row(const store_vm_row *v, void *ctx)
 		json_object_array_add(o->arr, vm_json(v));
 		return 0;
 	}
-	if ((r = table_add(&o->t)) < 0) {
+	if (cli_table_row(o->t) != 0) {
 		o->oom = 1;
 		return 1;
 	}
-	snprintf(table_cell(&o->t, r, 0), CELL_MAX, "%s", v->name);
-	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%s", v->host_name);
-	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%s", vm_state_name(v->state));
-	sample_cell(table_cell(&o->t, r, 3), v->demand_mib, o->mib);
-	sample_cell(table_cell(&o->t, r, 4), v->assigned_mib, o->mib);
-	sample_cell(table_cell(&o->t, r, 5), v->target_mib, o->mib);
+	cli_table_set(o->t, V_NAME, "%s", v->name);
+	cli_table_set(o->t, V_HOST, "%s", v->host_name);
+	cli_table_set(o->t, V_STATE, "%s", vm_state_name(v->state));
+	sample_cell(o->t, V_DEMAND, v->demand_mib, o->mib);
+	sample_cell(o->t, V_ASSIGNED, v->assigned_mib, o->mib);
+	sample_cell(o->t, V_TARGET, v->target_mib, o->mib);
 	if (v->target_mib > 0)
-		snprintf(table_cell(&o->t, r, 6), CELL_MAX, "%.1f", v->pressure);
+		cli_table_set(o->t, V_PRESSURE, "%.1f", v->pressure);
 	else
-		snprintf(table_cell(&o->t, r, 6), CELL_MAX, "-");
-	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, v->minimum_mib, o->mib);
-	cli_fmt_mib(table_cell(&o->t, r, 8), CELL_MAX, v->maximum_mib, o->mib);
-	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%u", v->weight);
+		cli_table_set(o->t, V_PRESSURE, "-");
+	mib_cell(o->t, V_MINIMUM, v->minimum_mib, o->mib);
+	mib_cell(o->t, V_MAXIMUM, v->maximum_mib, o->mib);
+	cli_table_set(o->t, V_WEIGHT, "%u", v->weight);
+	vm_wide_cells(o, v);
 	return 0;
 }
 
@@ -652,9 +691,7 @@ static int draw_vms(store *s, void *ctx)
 {
 	struct reg_args *a = ctx;
 	struct vm_rows rows = { 0 };
-	struct out o = { .t = { .ncol = 10, .head = vms_head,
-				.right = vms_right },
-			 .host = a->host, .mib = a->mib };
+	struct out o = { .host = a->host, .mib = a->mib };
 	char err[512];
 	int rc = CLI_OK;
 
@@ -665,7 +702,10 @@ static int draw_vms(store *s, void *ctx)
 	} else {
 		if (rows.n)
 			qsort(rows.r, rows.n, sizeof(*rows.r), vm_cmp);
-		o.arr = a->json ? json_object_new_array() : NULL;
+		if (out_start(a, &o, vms_cols, N_V_COLS) != 0) {
+			free(rows.r);
+			return CLI_FAIL;
+		}
 		for (size_t i = 0; i < rows.n && !o.oom; i++)
 			vm_row(&rows.r[i], &o);
 		rc = finish(a, &o, a->host ? "no VMs on this host"
@@ -693,10 +733,26 @@ int cmd_vms(int argc, char **argv)
 
 /* ---- prices ------------------------------------------------------------- */
 
-static const char *const prices_head[] = { "HOST", "PRICE", "CLEARING",
-	"UTIL", "SUPPLY", "WANTED", "FLOOR", "AWARDED", "BALLOON", "SWAP",
-	"STATUS" };
-static const int prices_right[] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+enum { P_HOST, P_PRICE, P_CLEARING, P_UTIL, P_SUPPLY, P_WANTED, P_FLOOR,
+       P_AWARDED, P_BALLOON, P_SWAP, P_STATUS, P_FREE, P_BALLOONED,
+       P_SWAP_RATE, N_P_COLS };
+
+static const struct cli_col prices_cols[N_P_COLS] = {
+	[P_HOST] = { "HOST", 0 },
+	[P_PRICE] = { "PRICE", CLI_COL_RIGHT },
+	[P_CLEARING] = { "CLEARING", CLI_COL_RIGHT },
+	[P_UTIL] = { "UTIL", CLI_COL_RIGHT },
+	[P_SUPPLY] = { "SUPPLY", CLI_COL_RIGHT },
+	[P_WANTED] = { "WANTED", CLI_COL_RIGHT },
+	[P_FLOOR] = { "FLOOR", CLI_COL_RIGHT },
+	[P_AWARDED] = { "AWARDED", CLI_COL_RIGHT },
+	[P_BALLOON] = { "BALLOON", CLI_COL_RIGHT },
+	[P_SWAP] = { "SWAP", CLI_COL_RIGHT },
+	[P_STATUS] = { "STATUS", 0 },
+	[P_FREE] = { "FREE", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[P_BALLOONED] = { "BALLOONED", CLI_COL_RIGHT | CLI_COL_WIDE },
+	[P_SWAP_RATE] = { "SWAP-MIBPS", CLI_COL_RIGHT | CLI_COL_WIDE },
+};
 
 struct price_out {
 	struct out o;
@@ -715,21 +771,21 @@ static json_object *price_json(const store_price_view *v)
 	json_object_object_add(j, "wanted_mib", json_object_new_int64(p->wanted_mib));
 	json_object_object_add(j, "floor_mib", json_object_new_int64(p->floor_mib));
 	json_object_object_add(j, "awarded_mib", json_object_new_int64(p->awarded_mib));
-	json_object_object_add(j, "utilization", json_object_new_double(p->utilization));
+	json_object_object_add(j, "utilization", cli_json_num(p->utilization));
 	json_object_object_add(j, "balloon_pressure",
-			       json_object_new_double(p->balloon_pressure));
+			       cli_json_num(p->balloon_pressure));
 	json_object_object_add(j, "swap_pressure",
-			       json_object_new_double(p->swap_pressure));
-	json_object_object_add(j, "price", json_object_new_double(p->price));
+			       cli_json_num(p->swap_pressure));
+	json_object_object_add(j, "price", cli_json_num(p->price));
 	json_object_object_add(j, "clearing_price",
-			       json_object_new_double(p->clearing_price));
+			       cli_json_num(p->clearing_price));
 	json_object_object_add(j, "shortage", json_object_new_boolean(p->shortage));
 	json_object_object_add(j, "infeasible",
 			       json_object_new_boolean(p->infeasible));
 	json_object_object_add(j, "free_mib", json_object_new_int64(p->free_mib));
 	json_object_object_add(j, "balloon_mib", json_object_new_int64(p->balloon_mib));
 	json_object_object_add(j, "host_swap_mibps",
-			       json_object_new_double(p->host_swap_mibps));
+			       cli_json_num(p->host_swap_mibps));
 	return j;
 }
 
@@ -738,7 +794,6 @@ static int price_row(const store_price_view *v, void *ctx)
 	struct price_out *po = ctx;
 	struct out *o = &po->o;
 	const store_price_row *p = &v->p;
-	long r;
 
 	po->round = v->round;
 	po->started_ms = v->started_ms;
@@ -747,22 +802,25 @@ static int price_row(const store_price_view *v, void *ctx)
 		json_object_array_add(o->arr, price_json(v));
 		return 0;
 	}
-	if ((r = table_add(&o->t)) < 0) {
+	if (cli_table_row(o->t) != 0) {
 		o->oom = 1;
 		return 1;
 	}
-	snprintf(table_cell(&o->t, r, 0), CELL_MAX, "%s", v->host_name);
-	snprintf(table_cell(&o->t, r, 1), CELL_MAX, "%.2f", p->price);
-	snprintf(table_cell(&o->t, r, 2), CELL_MAX, "%.2f", p->clearing_price);
-	snprintf(table_cell(&o->t, r, 3), CELL_MAX, "%.0f%%", p->utilization * 100);
-	cli_fmt_mib(table_cell(&o->t, r, 4), CELL_MAX, p->supply_mib, o->mib);
-	cli_fmt_mib(table_cell(&o->t, r, 5), CELL_MAX, p->wanted_mib, o->mib);
-	cli_fmt_mib(table_cell(&o->t, r, 6), CELL_MAX, p->floor_mib, o->mib);
-	cli_fmt_mib(table_cell(&o->t, r, 7), CELL_MAX, p->awarded_mib, o->mib);
-	snprintf(table_cell(&o->t, r, 8), CELL_MAX, "%.2f", p->balloon_pressure);
-	snprintf(table_cell(&o->t, r, 9), CELL_MAX, "%.2f", p->swap_pressure);
-	snprintf(table_cell(&o->t, r, 10), CELL_MAX, "%s",
-		 p->infeasible ? "infeasible" : p->shortage ? "shortage" : "ok");
+	cli_table_set(o->t, P_HOST, "%s", v->host_name);
+	cli_table_set(o->t, P_PRICE, "%.2f", p->price);
+	cli_table_set(o->t, P_CLEARING, "%.2f", p->clearing_price);
+	cli_table_set(o->t, P_UTIL, "%.0f%%", p->utilization * 100);
+	mib_cell(o->t, P_SUPPLY, p->supply_mib, o->mib);
+	mib_cell(o->t, P_WANTED, p->wanted_mib, o->mib);
+	mib_cell(o->t, P_FLOOR, p->floor_mib, o->mib);
+	mib_cell(o->t, P_AWARDED, p->awarded_mib, o->mib);
+	cli_table_set(o->t, P_BALLOON, "%.2f", p->balloon_pressure);
+	cli_table_set(o->t, P_SWAP, "%.2f", p->swap_pressure);
+	cli_table_set(o->t, P_STATUS, "%s", p->infeasible ? "infeasible"
+		      : p->shortage ? "shortage" : "ok");
+	mib_cell(o->t, P_FREE, p->free_mib, o->mib);
+	mib_cell(o->t, P_BALLOONED, p->balloon_mib, o->mib);
+	cli_table_set(o->t, P_SWAP_RATE, "%.1f", p->host_swap_mibps);
 	return 0;
 }
 
@@ -791,7 +849,7 @@ static int prices_print(struct reg_args *a, struct price_out *po)
 			printf("round %lld priced no host (none had settled, or "
 			       "its prices are older than the retention, see "
 			       "docs/storage.md)\n", (long long)po->round);
-		table_release(&po->o.t);
+		out_release(&po->o);
 		return CLI_OK;
 	}
 	cli_fmt_time(when, sizeof(when), po->started_ms);
@@ -847,12 +905,11 @@ static int prices_read(store *s, struct reg_args *a, struct price_out *po)
 static int draw_prices(store *s, void *ctx)
 {
 	struct reg_args *a = ctx;
-	struct price_out po = { .o = { .t = { .ncol = 11, .head = prices_head,
-					       .right = prices_right },
-				       .mib = a->mib } };
+	struct price_out po = { .o = { .mib = a->mib } };
 	char err[512];
 
-	po.o.arr = a->json ? json_object_new_array() : NULL;
+	if (out_start(a, &po.o, prices_cols, N_P_COLS) != 0)
+		return CLI_FAIL;
 	if (prices_read(s, a, &po) != CLI_OK) {
 		out_release(&po.o);
 		return CLI_FAIL;

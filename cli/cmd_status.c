@@ -22,29 +22,32 @@
 
 #define COMMON_HELP                                                          \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
-	"  --json        print JSON instead of text (memory always in MiB)\n"     \
+	CLI_OUTPUT_HELP                                                      \
 	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
 	"  -h, --help    this help\n"
 
 static const char status_usage[] =
-	"usage: bourse status [--watch] [--json] [--db PATH]\n"
+	"usage: bourse status [--watch] [-o table|json] [--db PATH]\n"
 	"\n"
 	"Is the broker running, and since when (a broker that stopped says so;\n"
 	"one not heard for 3 rounds, at least 5 s, was killed or hung); the\n"
 	"last round and its age; the mode of each kind of action; whether\n"
 	"dispatching is paused; the backlog (approved and dispatched actions,\n"
 	"pending recommendations); the last round's signals; hosts with bad\n"
-	"data.\n"
+	"data. It is text, not a table: -o wide and --no-headers change\n"
+	"nothing.\n"
 	"\n" COMMON_HELP;
 
 static const char events_usage[] =
 	"usage: bourse events [--since AGE] [--event NAME] [--host NAME]\n"
-	"                     [--vm NAME] [--limit N] [--watch] [--json]\n"
-	"                     [--db PATH]\n"
+	"                     [--vm NAME] [--limit N] [--watch]\n"
+	"                     [-o table|wide|json] [--no-headers] [--db PATH]\n"
 	"\n"
 	"The cluster's audit log, oldest first: the broker started and\n"
 	"stopped, hosts lost and back, bad data, mode changes, pauses,\n"
-	"recommendations decided, dispatched and carried out.\n"
+	"recommendations decided, dispatched and carried out. ABOUT is the\n"
+	"recommendation, VM and host(s) an entry is about; -o wide adds each\n"
+	"entry's id.\n"
 	"\n"
 	"  --since AGE   only the last AGE: 30s, 15m, 2h, 7d\n"
 	"  --event NAME  only these: a family (host, rec, mode, dispatch,\n"
@@ -56,11 +59,12 @@ static const char events_usage[] =
 
 static const char signals_usage[] =
 	"usage: bourse signals [--kind K] [--round N] [--limit N] [--mib]\n"
-	"                      [--watch] [--json] [--db PATH]\n"
+	"                      [--watch] [-o table|wide|json] [--no-headers]\n"
+	"                      [--db PATH]\n"
 	"\n"
 	"The market's signals, oldest first: provision (the cluster cannot\n"
 	"clear: add about SIZE of memory) and suspend (this host could be\n"
-	"emptied).\n"
+	"emptied). -o wide adds how long ago each round started.\n"
 	"\n"
 	"  --kind K      only provision or only suspend\n"
 	"  --round N     only this round's\n"
@@ -72,7 +76,9 @@ static const char signals_usage[] =
 struct st_args {
 	const char *cmd; /* "status", ... for messages */
 	const char *db;
-	int json, watch, mib;
+	enum cli_output out; /* -o, --json */
+	int json;            /* out == CLI_OUT_JSON */
+	int no_headers, watch, mib;
 	store_event_filter ev; /* events */
 	int kind;              /* signals: 0 both */
 	int64_t round;         /* signals: 0 every round */
@@ -80,11 +86,13 @@ struct st_args {
 };
 
 enum { O_DB = 256, O_JSON, O_WATCH, O_MIB, O_SINCE, O_EVENT, O_HOST, O_VM,
-       O_LIMIT, O_KIND, O_ROUND };
+       O_LIMIT, O_KIND, O_ROUND, O_NO_HEADERS };
 
 static const struct option status_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -93,6 +101,8 @@ static const struct option status_opts[] = {
 static const struct option events_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "since", required_argument, NULL, O_SINCE },
 	{ "event", required_argument, NULL, O_EVENT },
@@ -107,6 +117,8 @@ static const struct option events_opts[] = {
 static const struct option signals_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-headers", no_argument, NULL, O_NO_HEADERS },
 	{ "watch", no_argument, NULL, O_WATCH },
 	{ "mib", no_argument, NULL, O_MIB },
 	{ "kind", required_argument, NULL, O_KIND },
@@ -166,7 +178,9 @@ static int apply_option(struct st_args *a, int opt, const char *arg)
 
 	switch (opt) {
 	case O_DB: a->db = arg; return CLI_OK;
-	case O_JSON: a->json = 1; return CLI_OK;
+	case O_JSON: a->out = CLI_OUT_JSON; return CLI_OK;
+	case 'o': return cli_output_opt(a->cmd, arg, &a->out);
+	case O_NO_HEADERS: a->no_headers = 1; return CLI_OK;
 	case O_WATCH: a->watch = 1; return CLI_OK;
 	case O_MIB: a->mib = 1; return CLI_OK;
 	case O_SINCE:
@@ -217,7 +231,7 @@ static int start(struct st_args *a, const char *usage,
 	a->limit = DEFAULT_LIMIT;
 	optind = 0;
 	opterr = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);
 			return CLI_OK;
@@ -232,6 +246,7 @@ static int start(struct st_args *a, const char *usage,
 	}
 	if (!*a->db)
 		return bad(a, "--db", "empty path");
+	a->json = a->out == CLI_OUT_JSON;
 	a->ev.limit = (size_t)a->limit;
 	if (store_open(a->db, STORE_READONLY, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
@@ -544,7 +559,20 @@ int cmd_status(int argc, char **argv)
 
 struct ev_out {
 	json_object *arr;
+	cli_table *t;
 	size_t n;
+	int oom;
+};
+
+enum { E_TIME, E_ACTOR, E_EVENT, E_ABOUT, E_DETAIL, E_ID, N_E_COLS };
+
+static const struct cli_col ev_cols[N_E_COLS] = {
+	[E_TIME] = { "TIME", 0 },
+	[E_ACTOR] = { "ACTOR", 0 },
+	[E_EVENT] = { "EVENT", 0 },
+	[E_ABOUT] = { "ABOUT", 0 },
+	[E_DETAIL] = { "DETAIL", CLI_COL_TRUNC },
+	[E_ID] = { "ID", CLI_COL_RIGHT | CLI_COL_WIDE },
 };
 
 static int event_json(const store_event_row *e, void *ctx)
@@ -570,30 +598,53 @@ static int event_json(const store_event_row *e, void *ctx)
 	return 0;
 }
 
-/* One line per entry: when, who, what, about which rec/VM/host, detail. */
-static int event_line(const store_event_row *e, void *ctx)
+/* One row per entry: when, who, what, about which rec/VM/host, detail. */
+static int event_row(const store_event_row *e, void *ctx)
 {
 	struct ev_out *o = ctx;
 	char when[64], about[3 * STORE_NAME_MAX + 48] = "";
-	char line[sizeof(about) + STORE_TEXT_MAX + 2 * STORE_NAME_MAX + 128];
 	int n = 0;
 
 	o->n++;
+	if (cli_table_row(o->t) != 0) {
+		o->oom = 1;
+		return 1;
+	}
 	cli_fmt_time(when, sizeof(when), e->a.ts_ms);
 	if (e->a.rec_id)
 		n = snprintf(about, sizeof(about), "rec %lld ",
 			     (long long)e->a.rec_id);
 	if (e->vm[0] && n >= 0 && (size_t)n < sizeof(about))
-		n += snprintf(about + n, sizeof(about) - (size_t)n, "%s on %s%s%s ",
+		n += snprintf(about + n, sizeof(about) - (size_t)n, "%s on %s%s%s",
 			      e->vm, e->from_host, e->to_host[0] ? " -> " : "",
 			      e->to_host);
-	snprintf(line, sizeof(line), "%s  %-12s %-18s %s%s", when, e->a.actor,
-		 e->a.event, about, e->a.detail);
-	n = (int)strlen(line);
-	while (n > 0 && line[n - 1] == ' ')
-		line[--n] = '\0'; /* no trailing blanks */
-	printf("%s\n", line);
+	n = (int)strlen(about);
+	while (n > 0 && about[n - 1] == ' ')
+		about[--n] = '\0';
+	cli_table_set(o->t, E_TIME, "%s", when);
+	cli_table_set(o->t, E_ACTOR, "%s", e->a.actor);
+	cli_table_set(o->t, E_EVENT, "%s", e->a.event);
+	cli_table_set(o->t, E_ABOUT, "%s", n ? about : "-");
+	cli_table_set(o->t, E_DETAIL, "%s", e->a.detail);
+	cli_table_set(o->t, E_ID, "%lld", (long long)e->a.id);
 	return 0;
+}
+
+/* Print a table a draw filled, or say there was nothing; free it. */
+static int table_done(const struct st_args *a, cli_table *t, int oom,
+		      const char *none)
+{
+	int rc = CLI_OK;
+
+	if (oom || (cli_table_rows(t) && cli_table_print(t, stdout) != 0)) {
+		fprintf(stderr, "bourse %s: cannot print the table (out of "
+			"memory?)\n", a->cmd);
+		rc = CLI_FAIL;
+	} else if (cli_table_rows(t) == 0) {
+		printf("%s\n", none);
+	}
+	cli_table_free(t);
+	return rc;
 }
 
 static int draw_events(store *s, void *ctx)
@@ -602,18 +653,24 @@ static int draw_events(store *s, void *ctx)
 	struct ev_out o = { .arr = a->json ? json_object_new_array() : NULL };
 	char err[512];
 
-	if (store_events_list(s, &a->ev, a->json ? event_json : event_line, &o,
+	if (!o.arr && !(o.t = cli_table_new(ev_cols, N_E_COLS, a->out,
+					     a->no_headers))) {
+		fprintf(stderr, "bourse events: out of memory\n");
+		return CLI_FAIL;
+	}
+	if (store_events_list(s, &a->ev, a->json ? event_json : event_row, &o,
 			      err, sizeof(err)) != 0) {
-		fprintf(stderr, "bourse events: %s\n", err);
+		fprintf(stderr, "bourse events: %s\n",
+			o.oom ? "out of memory" : err);
 		json_object_put(o.arr);
+		cli_table_free(o.t);
 		return CLI_FAIL;
 	}
 	if (o.arr)
 		return cli_json_print(o.arr);
-	if (o.n == 0)
-		printf("no events%s\n", a->ev.since_ms || a->ev.event ||
-		       a->ev.host || a->ev.vm ? " match" : " yet");
-	return CLI_OK;
+	return table_done(a, o.t, o.oom, a->ev.since_ms || a->ev.event ||
+			  a->ev.host || a->ev.vm ? "no events match"
+						 : "no events yet");
 }
 
 int cmd_events(int argc, char **argv)
@@ -631,23 +688,43 @@ int cmd_events(int argc, char **argv)
 
 struct sig_out {
 	json_object *arr;
+	cli_table *t;
 	int mib;
 	size_t n;
+	int oom;
 };
 
-static int signal_line(const store_signal_view *v, void *ctx)
+enum { G_ROUND, G_TIME, G_SIGNAL, G_HOST, G_SIZE, G_AGE, N_G_COLS };
+
+static const struct cli_col sig_cols[N_G_COLS] = {
+	[G_ROUND] = { "ROUND", CLI_COL_RIGHT },
+	[G_TIME] = { "TIME", 0 },
+	[G_SIGNAL] = { "SIGNAL", 0 },
+	[G_HOST] = { "HOST", 0 },
+	[G_SIZE] = { "SIZE", CLI_COL_RIGHT },
+	[G_AGE] = { "AGE", CLI_COL_RIGHT | CLI_COL_WIDE },
+};
+
+static int signal_row(const store_signal_view *v, void *ctx)
 {
 	struct sig_out *o = ctx;
-	char when[64], size[32];
+	char when[64], size[32], age[32];
 
-	if (o->n++ == 0)
-		printf("%8s  %-23s  %-9s  %-16s  %s\n", "ROUND", "TIME",
-		       "SIGNAL", "HOST", "SIZE");
+	o->n++;
+	if (cli_table_row(o->t) != 0) {
+		o->oom = 1;
+		return 1;
+	}
 	cli_fmt_time(when, sizeof(when), v->started_ms);
 	cli_fmt_mib(size, sizeof(size), v->mib, o->mib);
-	printf("%8lld  %-23s  %-9s  %-16s  %s\n", (long long)v->round, when,
-	       v->kind == 1 ? "provision" : "suspend",
-	       v->host_name[0] ? v->host_name : "-", size);
+	cli_fmt_age(age, sizeof(age), v->started_ms);
+	cli_table_set(o->t, G_ROUND, "%lld", (long long)v->round);
+	cli_table_set(o->t, G_TIME, "%s", when);
+	cli_table_set(o->t, G_SIGNAL, "%s",
+		      v->kind == 1 ? "provision" : "suspend");
+	cli_table_set(o->t, G_HOST, "%s", v->host_name[0] ? v->host_name : "-");
+	cli_table_set(o->t, G_SIZE, "%s", size);
+	cli_table_set(o->t, G_AGE, "%s", age);
 	return 0;
 }
 
@@ -666,18 +743,24 @@ static int draw_signals(store *s, void *ctx)
 			     .mib = a->mib };
 	char err[512];
 
+	if (!o.arr && !(o.t = cli_table_new(sig_cols, N_G_COLS, a->out,
+					     a->no_headers))) {
+		fprintf(stderr, "bourse signals: out of memory\n");
+		return CLI_FAIL;
+	}
 	if (store_signals_list(s, a->round, a->kind, (size_t)a->limit,
-			       o.arr ? signal_collect : signal_line, &o, err,
+			       o.arr ? signal_collect : signal_row, &o, err,
 			       sizeof(err)) != 0) {
-		fprintf(stderr, "bourse signals: %s\n", err);
+		fprintf(stderr, "bourse signals: %s\n",
+			o.oom ? "out of memory" : err);
 		json_object_put(o.arr);
+		cli_table_free(o.t);
 		return CLI_FAIL;
 	}
 	if (o.arr)
 		return cli_json_print(o.arr);
-	if (o.n == 0)
-		printf("no signals%s\n", a->round || a->kind ? " match" : " yet");
-	return CLI_OK;
+	return table_done(a, o.t, o.oom, a->round || a->kind
+			  ? "no signals match" : "no signals yet");
 }
 
 int cmd_signals(int argc, char **argv)

@@ -48,10 +48,32 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nThe views take -o table|wide|json (--json) and "
+		   "--no-headers.\n");
+}
+
+/* The command not found: say so, with the nearest name if one is close. */
+static int unknown(const char *word)
+{
+	const char *names[N_COMMANDS];
+	const char *near;
+
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		names[i] = commands[i].name;
+	near = cli_suggest(word, names, N_COMMANDS);
+	if (near)
+		fprintf(stderr, "bourse: '%s' is not a bourse command; did you "
+			"mean '%s'? (see 'bourse --help')\n", word, near);
+	else
+		fprintf(stderr, "bourse: '%s' is not a bourse command; see "
+			"'bourse --help'\n", word);
+	return CLI_USAGE;
 }
 
 int main(int argc, char **argv)
 {
+	static char full[64]; /* "bourse sim": what getopt's messages name */
+
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;
@@ -65,10 +87,14 @@ int main(int argc, char **argv)
 		printf("bourse 0.1.0\n");
 		return CLI_OK;
 	}
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "bourse: '%s' is not a bourse command; see 'bourse --help'\n",
-		argv[1]);
-	return CLI_USAGE;
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		/* argv[0] of the command is its whole name, so that getopt
+		 * says "bourse sim: unrecognized option '--bogus'" */
+		snprintf(full, sizeof(full), "bourse %s", commands[i].name);
+		argv[1] = full;
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	return unknown(argv[1]);
 }

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
+#include "cli.h" /* cli_json_num() */
 #include "sim_report.h"
 #include "banned.h"
 
@@ -179,11 +180,11 @@ static json_object *metrics_json(const sim_report *r, const sim_metrics *m)
 		json_object_object_add(o, metrics[k].key,
 				       metrics[k].integer
 					       ? json_object_new_uint64((uint64_t)v)
-					       : json_object_new_double(v));
+					       : cli_json_num(v));
 	}
 	if (static_held(r) > 0)
 		json_object_object_add(o, "held_vs_static_pct",
-				       json_object_new_double(held_vs_static(r, m)));
+				       cli_json_num(held_vs_static(r, m)));
 	return o;
 }
 
@@ -207,7 +208,7 @@ int sim_report_json(const sim_report *r, FILE *out)
 			       json_object_new_string(r->cfg->migration_instant
 							      ? "instant" : "precopy"));
 	json_object_object_add(root, "lower_bound_gib_h",
-			       json_object_new_double(r->lower_bound_gib_h));
+			       cli_json_num(r->lower_bound_gib_h));
 	for (size_t p = 0; p < r->n_rows; p++)
 		json_object_object_add(policies, sim_policy_name(r->rows[p].policy),
 				       metrics_json(r, &r->rows[p].m));

@@ -179,3 +179,58 @@ fail:
 	fprintf(stderr, "bourse %s: %s\n", cmd, err);
 	return CLI_FAIL;
 }
+
+/* ---- did you mean ------------------------------------------------------- */
+
+/* Levenshtein distance of a and b, at most SUGGEST_MAX_LEN long each. */
+#define SUGGEST_MAX_LEN 32
+
+static size_t edits(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[SUGGEST_MAX_LEN + 1];
+
+	if (la > SUGGEST_MAX_LEN || lb > SUGGEST_MAX_LEN)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *cli_suggest(const char *word, const char *const *names,
+			size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = 3; /* more than 2 edits: no suggestion */
+	size_t wl = strlen(word);
+
+	if (wl == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edits(word, names[i]);
+
+		if (wl >= 2 && strncmp(names[i], word, wl) == 0)
+			d = 1; /* "rec" for "recs" */
+		if (d < best_d) {
+			best_d = d;
+			best = names[i];
+		}
+	}
+	return best;
+}

@@ -370,6 +370,20 @@ int store_recs_list(store *s, store_rec_state state, size_t limit,
 		    int (*cb)(const store_rec *, void *), void *ctx,
 		    char *err, size_t errlen);
 
+/* What store_recs_find() returns: those matching every filter set. */
+typedef struct store_rec_filter {
+	store_rec_state state; /* 0: every state */
+	store_rec_kind kind;   /* 0: both kinds */
+	const char *vm;        /* this VM's (by name); NULL: every VM */
+	const char *host;      /* from or to this host (by name); NULL */
+	size_t limit;          /* the newest N; 0: all */
+} store_rec_filter;
+
+/* Recommendations matching f, newest first (`bourse recs list`). */
+int store_recs_find(store *s, const store_rec_filter *f,
+		    int (*cb)(const store_rec *, void *), void *ctx,
+		    char *err, size_t errlen);
+
 /* ---- audit log --------------------------------------------------------- */
 
 typedef struct store_audit_row {

@@ -496,6 +496,39 @@ int store_recs_list(store *s, store_rec_state state, size_t limit,
 			   "cannot list the recommendations", err, errlen);
 }
 
+int store_recs_find(store *s, const store_rec_filter *f,
+		    int (*cb)(const store_rec *, void *), void *ctx,
+		    char *err, size_t errlen)
+{
+	static const char sql[] = STORE_REC_SELECT
+		" WHERE (?1 = 0 OR r.state = ?1) AND (?2 = 0 OR r.kind = ?2)"
+		" AND (?3 IS NULL OR v.name = ?3)"
+		" AND (?4 IS NULL OR hf.name = ?4 OR ht.name = ?4)"
+		" ORDER BY r.id DESC LIMIT ?5";
+	struct rec_each e = { cb, ctx };
+	sqlite3_stmt *st = NULL;
+
+	if (f->state != 0 && !state_valid(f->state))
+		return util_err(err, errlen, "%d is not a recommendation state",
+				(int)f->state);
+	if (f->kind != 0 && f->kind != STORE_REC_RESIZE &&
+	    f->kind != STORE_REC_MIGRATE)
+		return util_err(err, errlen, "%d is not a kind of "
+				"recommendation", (int)f->kind);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, (int)f->state);
+		sqlite3_bind_int(st, 2, (int)f->kind);
+		if (f->vm)
+			sqlite3_bind_text(st, 3, f->vm, -1, SQLITE_STATIC);
+		if (f->host)
+			sqlite3_bind_text(st, 4, f->host, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, f->limit == 0 || f->limit > INT64_MAX
+					  ? -1 : (int64_t)f->limit);
+	}
+	return store__each(s, st, rec_each_row, &e,
+			   "cannot list the recommendations", err, errlen);
+}
+
 /* ---- audit log ---------------------------------------------------------- */
 
 int store_audit(store *s, const char *actor, const char *event,

@@ -259,5 +259,65 @@ expect 0 stdout '"paused":true' -- mode --json --db "$tmp/c.db"
 expect 0 stdout 'dispatching resumed' -- resume --db "$tmp/c.db"
 expect 0 stdout 'dispatching +on' -- mode --db "$tmp/c.db"
 
+# Output conventions (docs/operations.md, "Output"): a mistyped command
+# gets the nearest one; getopt's messages name the whole command; JSON has
+# no long float tails.
+expect 2 stderr "'rec' is not a bourse command; did you mean 'recs'\?" -- rec
+expect 2 stderr "did you mean 'status'\?" -- statsu
+expect 2 stderr "'frobnicate' is not a bourse command; see" -- frobnicate
+expect 2 stderr "'aprove' is not a recs command .*; did you mean 'approve'\?" -- recs aprove 1
+expect 2 stderr "did you mean 'list'\?" -- recs lsit
+for cmd in sim broker agent seller buyer keygen hosts vms prices status \
+	events signals mode pause resume "recs" "recs list" "recs show" \
+	"recs approve" "recs reject" "recs cancel" "recs stats"; do
+	# shellcheck disable=SC2086 # the words of the command
+	expect 2 stderr "^bourse $cmd: unrecognized option '--statz'" -- $cmd --statz
+done
+expect 2 stderr "^bourse recs list: option '--limit' requires an argument" -- recs list --limit
+expect 2 stderr "^bourse hosts: invalid option -- 'x'" -- hosts -x
+expect 2 stderr "^bourse recs list: -o: 'yaml' is not an output format \(table, wide, json\)" -- recs list -o yaml
+expect 2 stderr "^bourse status: -o: 'csv' is not an output format" -- status --output csv
+expect 2 stderr "^bourse recs list: --kind: it is 'resize' or 'migrate'" -- recs list --kind up
+expect 0 stdout '-o, --output FORMAT' -- recs list --help
+expect 0 stdout '--no-headers' -- hosts --help
+for j in "sim --trace $data/bitbrains-mini --json" \
+	"sim --trace $data/small.csv --hosts 2 --host-gib 8 --json" \
+	"mode -o json --db $tmp/c.db" "status -o json --db $tmp/c.db" \
+	"recs stats -o json --db $tmp/c.db"; do
+	# shellcheck disable=SC2086 # the words of the command
+	if "$bourse" $j >"$tmp/j" 2>"$tmp/err" && [ -s "$tmp/j" ] &&
+		! grep -Eq '[0-9]\.[0-9]{10,}' "$tmp/j"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: bourse $j: a long float tail or no JSON"
+		grep -E '[0-9]\.[0-9]{10,}' "$tmp/j" | head -3
+	fi
+done
+
+# A table on a terminal (script(1), util-linux, gives one): bold headers
+# unless NO_COLOR, free-text columns cut to its width; into a pipe neither.
+esc=$(printf '\033')
+tty_run() { # COLS ENV...: bourse mode on a terminal COLS wide, into $tmp/tty
+	local cols=$1
+	shift
+	script -q -e -c "stty cols $cols; env $* '$bourse' mode --db '$tmp/c.db'" \
+		/dev/null >"$tmp/tty" 2>&1
+}
+effect="dispatched once approved ('bourse recs approve ID')"
+if tty_run 200 && grep -q "${esc}\[1mKIND" "$tmp/tty" &&
+	grep -qF "$effect" "$tmp/tty" &&
+	tty_run 200 NO_COLOR=1 && ! grep -q "$esc" "$tmp/tty" &&
+	tty_run 50 NO_COLOR=1 && ! grep -qF "$effect" "$tmp/tty" &&
+	grep -q '^migrate  *manual  *[0-9]' "$tmp/tty" &&
+	"$bourse" mode --db "$tmp/c.db" >"$tmp/pipe" && ! grep -q "$esc" "$tmp/pipe" &&
+	grep -qF "$effect" "$tmp/pipe"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: colours and cut columns on a terminal only"
+	sed 's/^/  tty: /' "$tmp/tty" | cat -v | head -5
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -13,6 +13,7 @@
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <regex.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -597,12 +598,13 @@ static void test_mode_defaults_and_effects(void **state)
 	struct fx *f = *state;
 
 	run(f, "mode", "--db", f->db, NULL);
-	expect(f, 0, "resize-up    automated  approved and dispatched by the "
-	       "broker itself; 0 approved waiting, 1 pending", NULL);
+	expect(f, 0, "resize-up    automated         0        1  approved and "
+	       "dispatched by the broker itself", NULL);
+	assert_memory_equal(f->out, "KIND ", 5);
 	assert_non_null(strstr(f->out, "resize-down  automated"));
-	assert_non_null(strstr(f->out, "migrate      manual     dispatched "
-			       "once approved ('bourse recs approve ID'); 0 "
-			       "approved waiting, 1 pending"));
+	assert_non_null(strstr(f->out, "migrate      manual            0        "
+			       "1  dispatched once approved ('bourse recs "
+			       "approve ID')"));
 	assert_non_null(strstr(f->out, "changed      never: the modes of a "
 			       "new database"));
 	run(f, "recs", "approve", "--db", f->db, "1", NULL);
@@ -784,6 +786,204 @@ static void test_prices(void **state)
 	expect(f, 0, "no hosts yet", NULL);
 }
 
+/* ---- output conventions (docs/operations.md, "Output") ---- */
+
+/* The lines of f->out. */
+static int n_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* The line of text that starts with start (a table's header) into buf;
+ * 0, or -1 if there is none. */
+static int line_of(const char *text, const char *start, char *buf,
+		   size_t size)
+{
+	size_t len = strlen(start), n;
+
+	for (const char *l = text; *l; l += n + (l[n] == '\n')) {
+		n = strcspn(l, "\n");
+		if (n >= len && strncmp(l, start, len) == 0) {
+			if (n >= size)
+				n = size - 1;
+			memcpy(buf, l, n);
+			buf[n] = '\0';
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* -o json is --json; --no-headers drops the header line and nothing
+ * else; -o wide adds columns; every table view takes them. */
+static void test_output_formats(void **state)
+{
+	struct fx *f = *state;
+	static const char *const views[][3] = { /* and its header's start */
+		{ "recs", "list", "ID  " }, { "hosts", NULL, "NAME  " },
+		{ "vms", NULL, "NAME  " }, { "prices", NULL, "HOST  " },
+		{ "recs", "stats", "KIND  " }, { "mode", NULL, "KIND  " },
+	};
+	char head[4096], wide[4096], json[1 << 16];
+
+	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+		const char *a = views[i][0], *b = views[i][1];
+		int rows;
+
+		if (b)
+			run(f, a, b, "--db", f->db, NULL);
+		else
+			run(f, a, "--db", f->db, NULL);
+		expect(f, 0, NULL, NULL);
+		rows = n_lines(f->out);
+		assert_int_equal(line_of(f->out, views[i][2], head,
+					 sizeof head), 0);
+		if (b)
+			run(f, a, b, "--db", f->db, "--no-headers", NULL);
+		else
+			run(f, a, "--db", f->db, "--no-headers", NULL);
+		expect(f, 0, NULL, NULL);
+		assert_int_equal(n_lines(f->out), rows - 1);
+		assert_int_equal(line_of(f->out, views[i][2], wide,
+					 sizeof wide), -1);
+		if (b)
+			run(f, a, b, "--db", f->db, "-o", "wide", NULL);
+		else
+			run(f, a, "--db", f->db, "--output=wide", NULL);
+		expect(f, 0, NULL, NULL);
+		assert_int_equal(line_of(f->out, views[i][2], wide,
+					 sizeof wide), 0);
+		if (strcmp(a, "mode") != 0) /* its table is all there is */
+			assert_true(strlen(wide) > strlen(head) + 2);
+		if (b)
+			run(f, a, b, "--db", f->db, "--json", NULL);
+		else
+			run(f, a, "--db", f->db, "--json", NULL);
+		expect(f, 0, NULL, NULL);
+		json_object_put(parse_json(f->out));
+		snprintf(json, sizeof json, "%s", f->out);
+		if (b)
+			run(f, a, b, "--db", f->db, "-o", "json", NULL);
+		else
+			run(f, a, "--db", f->db, "-ojson", NULL);
+		expect(f, 0, NULL, NULL);
+		if (strcmp(a, "hosts") != 0) /* its SEEN ages can tick */
+			assert_string_equal(f->out, json);
+	}
+	run(f, "recs", "list", "--db", f->db, "-o", "wide", NULL);
+	expect(f, 0, "WHY", NULL);
+	assert_non_null(strstr(f->out, "pressure 1465: buy 15360 MiB"));
+	assert_non_null(strstr(f->out, "73.2 -> 83.3"));
+	run(f, "recs", "list", "--db", f->db, NULL);
+	assert_null(strstr(f->out, "WHY"));
+	run(f, "vms", "--db", f->db, "-o", "wide", NULL);
+	expect(f, 0, "RESERVATION", NULL);
+	run(f, "recs", "show", "1", "--db", f->db, "-o", "json", NULL);
+	expect(f, 0, NULL, NULL);
+	json_object_put(parse_json(f->out));
+	run(f, "recs", "list", "--db", f->db, "-o", "yaml", NULL);
+	expect(f, 2, NULL, "bourse recs list: -o: 'yaml' is not an output "
+	       "format (table, wide, json)");
+	run(f, "hosts", "--db", f->db, "-o", NULL);
+	expect(f, 2, NULL, "bourse hosts: option requires an argument -- 'o'");
+}
+
+/* The IDs of `recs list --json` with these filters, newest first, into
+ * ids ("3,2,1"). */
+static void list_ids(struct fx *f, char *ids, size_t size, const char *k,
+		     const char *v)
+{
+	json_object *j, *id;
+	size_t n = 0;
+
+	run(f, "recs", "list", "--db", f->db, "--json", k, v, NULL);
+	expect(f, 0, NULL, NULL);
+	j = parse_json(f->out);
+	ids[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(j); i++) {
+		assert_true(json_object_object_get_ex(
+			json_object_array_get_idx(j, i), "id", &id));
+		n += (size_t)snprintf(ids + n, size - n, "%s%lld", i ? "," : "",
+				      (long long)json_object_get_int64(id));
+	}
+	json_object_put(j);
+}
+
+static void test_list_filters(void **state)
+{
+	struct fx *f = *state;
+	char ids[256];
+
+	list_ids(f, ids, sizeof ids, "--kind", "migrate");
+	assert_string_equal(ids, "1");
+	list_ids(f, ids, sizeof ids, "--kind", "resize");
+	assert_string_equal(ids, "3,2");
+	list_ids(f, ids, sizeof ids, "--vm", "cache");
+	assert_string_equal(ids, "3");
+	list_ids(f, ids, sizeof ids, "--host", "h1"); /* to h1, and from */
+	assert_string_equal(ids, "2,1");
+	list_ids(f, ids, sizeof ids, "--host", "h10");
+	assert_string_equal(ids, "3");
+	list_ids(f, ids, sizeof ids, "--vm", "nope");
+	assert_string_equal(ids, "");
+	run(f, "recs", "list", "--db", f->db, "--kind", "migrate", "--host",
+	    "h1", "--vm", "web-1", "--state", "pending", NULL);
+	expect(f, 0, "web-1", NULL);
+	assert_int_equal(check_column(f->out, "VM", 0), 1);
+	run(f, "recs", "list", "--db", f->db, "--kind", "migrate", "--vm",
+	    "cache", NULL);
+	expect(f, 0, "no migrate recommendations for cache", NULL);
+	run(f, "recs", "list", "--db", f->db, "--kind", "grow", NULL);
+	expect(f, 2, NULL, "bourse recs list: --kind: it is 'resize' or "
+	       "'migrate'");
+	run(f, "recs", "list", "--db", f->db, "--host", "", NULL);
+	expect(f, 2, NULL, "bourse recs list: --host: empty name");
+}
+
+/* No 9999.9999999999818 in any JSON of the review commands: at most 6
+ * significant digits (0.000123457 has 9 after the point). */
+static void test_json_numbers(void **state)
+{
+	struct fx *f = *state;
+	static const char *const cmds[][3] = {
+		{ "recs", "list", NULL }, { "recs", "show", "1" },
+		{ "recs", "show", "3" }, { "recs", "stats", NULL },
+		{ "hosts", NULL, NULL }, { "vms", NULL, NULL },
+		{ "prices", NULL, NULL }, { "status", NULL, NULL },
+		{ "events", NULL, NULL }, { "signals", NULL, NULL },
+		{ "mode", NULL, NULL },
+	};
+	regex_t tail;
+
+	assert_int_equal(regcomp(&tail, "[0-9]\\.[0-9]{10,}", REG_EXTENDED |
+				 REG_NOSUB), 0);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (cmds[i][2])
+			run(f, cmds[i][0], cmds[i][1], cmds[i][2], "--db",
+			    f->db, "--json", NULL);
+		else if (cmds[i][1])
+			run(f, cmds[i][0], cmds[i][1], "--db", f->db, "--json",
+			    NULL);
+		else
+			run(f, cmds[i][0], "--db", f->db, "--json", NULL);
+		expect(f, 0, NULL, NULL);
+		json_object_put(parse_json(f->out));
+		if (regexec(&tail, f->out, 0, NULL, 0) == 0)
+			fail_msg("bourse %s %s: a long float tail:\n%s",
+				 cmds[i][0], cmds[i][1] ? cmds[i][1] : "",
+				 f->out);
+	}
+	/* the seed's 0.6 + 0.2 * 1 is 0.8000000000000002 in a double */
+	run(f, "prices", "--db", f->db, "--round", "1", "--json", NULL);
+	assert_non_null(strstr(f->out, "\"utilization\":0.8,"));
+	assert_non_null(strstr(f->out, "\"price\":3.1,"));
+	regfree(&tail);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +1008,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_old_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hosts_vms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_formats, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_json_numbers, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -454,6 +454,21 @@ static void test_events_filters(void **state)
 	json_object_put(j);
 	cli(d, &r, "events", "--db", db, "--vm", "nope", NULL);
 	expect(&r, 0, "no events match", NULL);
+	/* a table: a header, --no-headers without it, -o wide with ids */
+	cli(d, &r, "events", "--db", db, NULL);
+	assert_memory_equal(r.out, "TIME ", 5);
+	assert_non_null(strstr(r.out, "  ABOUT  "));
+	cli(d, &r, "events", "--db", db, "--no-headers", NULL);
+	expect(&r, 0, "rec.approved", NULL);
+	assert_null(strstr(r.out, "ACTOR"));
+	cli(d, &r, "events", "--db", db, "-o", "wide", NULL);
+	expect(&r, 0, "  ID\n", NULL);
+	cli(d, &r, "events", "--db", db, "-o", "json", "--limit", "1", NULL);
+	j = parse_json(r.out);
+	assert_int_equal(json_object_array_length(j), 1);
+	json_object_put(j);
+	cli(d, &r, "events", "--db", db, "-o", "xml", NULL);
+	expect(&r, 2, NULL, "bourse events: -o: 'xml' is not an output format");
 
 	cli(d, &r, "events", "--db", db, "--since", "yesterday", NULL);
 	expect(&r, 2, NULL, "--since: 'yesterday' is not an age");
@@ -496,6 +511,16 @@ static void test_signals(void **state)
 	json_object_put(j);
 	cli(d, &r, "signals", "--db", db, "--kind", "grow", NULL);
 	expect(&r, 2, NULL, "--kind");
+	cli(d, &r, "signals", "--db", db, "--no-headers", NULL);
+	expect(&r, 0, "provision", NULL);
+	assert_null(strstr(r.out, "SIGNAL"));
+	cli(d, &r, "signals", "--db", db, "-o", "wide", NULL);
+	expect(&r, 0, "  AGE\n", NULL);
+	cli(d, &r, "status", "--db", db, "-o", "json", NULL);
+	j = parse_json(r.out);
+	json_object_put(j);
+	cli(d, &r, "status", "--db", db, "-o", "wide", "--no-headers", NULL);
+	expect(&r, 0, "broker     never ran", NULL);
 
 	/* status: the last round's signals, the backlog, the flag; no
 	 * broker ever ran on this file */
