@@ -46,7 +46,7 @@ static void give_up(broker *b, int64_t round, const char *err)
 	int64_t s = (util_now_ms() - o->since) / 1000;
 
 	o->gave_up = 1;
-	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
+	log_at(LOG_ERR, LOG_F(.round = round), "broker: store: giving up: rounds %" PRId64 " to %"
 		PRId64 " not persisted, everything persisted before is intact: "
 		"%s\n", o->first_lost, round, err);
 	snprintf(o->msg, sizeof(o->msg), "stopped: the database "
@@ -67,11 +67,11 @@ static void streak_starts(broker *b, int64_t round, const char *err)
 	o->since = util_now_ms();
 	o->first_lost = round;
 	o->lost = 0;
-	fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
+	log_at(LOG_ERR, LOG_F(.round = round), "broker: store: round %" PRId64 " not persisted: "
 		"%s\n", round, err);
 	snprintf(stop, sizeof(stop), "; the broker stops if it has not "
 		 "after %" PRId64 " s", limit / 1000);
-	fprintf(stderr, "broker: store: rounds go on in memory and awards "
+	log_at(LOG_WARNING, NULL, "broker: store: rounds go on in memory and awards "
 		"are sent; nothing is dispatched until the store takes a "
 		"round again (tried every round%s)\n", limit ? stop : "");
 }
@@ -89,7 +89,7 @@ static void failed(broker *b, int64_t round, const char *err)
 	if (!o->down)
 		streak_starts(b, round, err);
 	else if (f != o->why)
-		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
+		log_at(LOG_ERR, LOG_F(.round = round), "broker: store: still failing, now: round %" PRId64
 			" not persisted: %s\n", round, err);
 	o->why = f;
 	o->lost++;
@@ -100,7 +100,7 @@ static void failed(broker *b, int64_t round, const char *err)
 /* Round round was persisted after a streak. */
 static void recovered(broker_outage *o, int64_t round)
 {
-	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
+	log_at(LOG_NOTICE, NULL, "broker: store recovered after %" PRIu64 " round%s: "
 		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
 		"the rounds table); persisting again from round %" PRId64 "\n",
 		o->lost, o->lost == 1 ? "" : "s", o->first_lost, round - 1,
@@ -165,11 +165,11 @@ static void resync_registry(broker *b)
 		nv++;
 	}
 	b->outage.resync = 0;
-	fprintf(stderr, "broker: store: hosts and VMs written again (%zu "
+	log_at(LOG_NOTICE, NULL, "broker: store: hosts and VMs written again (%zu "
 		"hosts, %zu VMs)\n", nh, nv);
 	return;
 fail:
-	fprintf(stderr, "broker: store: hosts and VMs not written again yet: "
+	log_at(LOG_WARNING, NULL, "broker: store: hosts and VMs not written again yet: "
 		"%s\n", err);
 }
 
