@@ -535,7 +535,7 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 
 	if (b->cfg->quiet)
 		return;
-	log_at(LOG_DEBUG, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+	log_at(LOG_WARNING, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
 		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
 		"(%" PRIu64 " in a row)\n", rd->next, rd->cl.n_hosts,
 		rd->n_settling, rd->cl.n_vms, rows->n_recs, rd->res.n_signals,
