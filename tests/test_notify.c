@@ -13,7 +13,11 @@
  *  - the agent says READY=1, STATUS= once registered, and STOPPING=1; no
  *    WATCHDOG=1 when none is asked for;
  *  - the broker's per-round log line is at debug: not at the default
- *    level, there at --log-level debug, and not with --quiet.
+ *    level, there at --log-level debug, and not with --quiet;
+ *  - a broker whose stderr is "the journal" ($JOURNAL_STREAM names its log
+ *    file) where no journald listens (this machine) writes each line with
+ *    its priority prefix: <5> listening, <7> a round, <5> the counters
+ *    (where one listens, none is on stderr).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -212,6 +217,39 @@ static void test_round_line_at_debug(void **state)
 			 3);
 }
 
+static void test_journal_prefix_without_journald(void **state)
+{
+	struct live *l = *state;
+	const char *const two[] = { "--rounds", "2", "--log-level", "debug",
+				    NULL };
+	char v[64];
+	struct stat st;
+	FILE *f = fopen(l->blog, "w");
+	int status, journald = access("/run/systemd/journal/socket", F_OK) == 0;
+
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(stat(l->blog, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+	live_start_broker_with(l, two);
+	unsetenv("JOURNAL_STREAM");
+	assert_true(waitpid(l->broker, &status, 0) == l->broker);
+	l->broker = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (journald) { /* where one listens, it took every line */
+		assert_int_equal(live_count_starting(l->blog, ""), 0);
+		return;
+	}
+	assert_int_equal(live_count_starting(l->blog, "<5>broker: listening on "),
+			 1);
+	assert_int_equal(live_count_starting(l->blog, "<7>broker: round "), 2);
+	assert_int_equal(live_count_starting(l->blog, "<5>broker: stopped "
+					     "after 2 rounds"), 1);
+	assert_int_equal(live_count_starting(l->blog, "broker: "), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +261,9 @@ int main(void)
 			live_teardown),
 		cmocka_unit_test_setup_teardown(test_round_line_at_debug,
 						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_journal_prefix_without_journald, live_setup,
+			live_teardown),
 	};
 
 	if (live_env())
