@@ -107,12 +107,12 @@ typedef struct agent {
 	worker *work;         /* runs c->act's actions; NULL without one */
 } agent;
 
-static void alog(const agent *a, int prio, const log_fields *f,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void alog(const agent *a, int prio, const log_fields *f, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 
 /* A line "agent HOST: ...", with the host's HOST= field (log.h). */
-static void alog(const agent *a, int prio, const log_fields *f,
-		 const char *fmt, ...)
+static void alog(const agent *a, int prio, const log_fields *f, const char *fmt,
+		 ...)
 {
 	log_fields lf = f ? *f : (log_fields){ 0 };
 	char msg[1024];
@@ -154,8 +154,8 @@ static void log_once(agent *a, unsigned bit, const char *what,
 	if (a->logged & (1ull << bit))
 		return;
 	a->logged |= 1ull << bit;
-	alog(a, LOG_WARNING, NULL, "%s: %s [further ones of this kind are not logged]", what,
-	     msg);
+	alog(a, LOG_WARNING, NULL,
+	     "%s: %s [further ones of this kind are not logged]", what, msg);
 }
 
 /* ---- the socket ---- */
@@ -219,10 +219,11 @@ static void monitor_event(agent *a)
 		a->auth_refused = 0;
 	} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !a->auth_refused) {
 		a->auth_refused = 1;
-		log_at(LOG_ERR, LOG_F(.host = a->c->host), "agent: %s refused this agent's key (status "
-			"%u): is %s in the broker's allow-list, for host %s? "
-			"(retrying)\n", a->c->broker, (unsigned)val, a->kp.pub,
-			a->c->host);
+		log_at(LOG_ERR, LOG_F(.host = a->c->host),
+		       "agent: %s refused this agent's key (status "
+		       "%u): is %s in the broker's allow-list, for host %s? "
+		       "(retrying)\n",
+		       a->c->broker, (unsigned)val, a->kp.pub, a->c->host);
 	}
 }
 
@@ -401,7 +402,8 @@ static void sample_vms(agent *a)
 			continue;
 		if (source_vm_read(a->src, id->vm, &id->smp, msg,
 				   sizeof(msg)) != 0) {
-			alog(a, LOG_WARNING, LOG_F(.vm = id->name), "cannot read %s: %s", id->name, msg);
+			alog(a, LOG_WARNING, LOG_F(.vm = id->name),
+			     "cannot read %s: %s", id->name, msg);
 			memset(&id->smp, 0, sizeof(id->smp));
 		}
 		if (was_alive && !id->smp.alive && i != a->primary) {
@@ -524,9 +526,10 @@ static void on_welcome(agent *a, const wire_welcome *w)
 	id->welcomed = 1;
 	if (a->state == AG_CONNECTING) {
 		if (a->c->verbose)
-			alog(a, LOG_INFO, NULL, "registered with the broker (round %llu, every "
-			     "%u ms)", (unsigned long long)w->round,
-			     w->round_ms);
+			alog(a, LOG_INFO, NULL,
+			     "registered with the broker (round %llu, every "
+			     "%u ms)",
+			     (unsigned long long)w->round, w->round_ms);
 		log_notify_status("registered with %s", a->c->broker);
 		enter_running(a);
 	}
@@ -544,7 +547,8 @@ static void reregister(agent *a, struct ident *id)
  * everything registers again, the primary first. */
 static void reregister_all(agent *a)
 {
-	alog(a, LOG_NOTICE, NULL, "the broker does not know %s; registering everything again",
+	alog(a, LOG_NOTICE, NULL,
+	     "the broker does not know %s; registering everything again",
 	     a->ids[a->primary].name);
 	a->bo = a->c->backoff_min_ms;
 	enter_connecting(a, 0);
@@ -560,8 +564,8 @@ static void forget_sender(agent *a, struct ident *id)
 		return;
 	}
 	reregister(a, id);
-	alog(a, LOG_NOTICE, LOG_F(.vm = id->name), "the broker does not know %s; registering it again",
-	     id->name);
+	alog(a, LOG_NOTICE, LOG_F(.vm = id->name),
+	     "the broker does not know %s; registering it again", id->name);
 }
 
 /* Could id have sent ref_seq lately (within its last SEQ_WINDOW)? */
@@ -589,11 +593,14 @@ static void forget_senders(agent *a, uint64_t ref_seq)
 		n++;
 	}
 	if (n == 1)
-		alog(a, LOG_NOTICE, NULL, "the broker does not know %s; registering it again",
+		alog(a, LOG_NOTICE, NULL,
+		     "the broker does not know %s; registering it again",
 		     a->ids[last].name);
 	else if (n > 1)
-		alog(a, LOG_NOTICE, NULL, "the broker does not know %zu VMs; registering them "
-		     "again", n);
+		alog(a, LOG_NOTICE, NULL,
+		     "the broker does not know %zu VMs; registering them "
+		     "again",
+		     n);
 }
 
 static void on_error(agent *a, const wire_error *er)
@@ -634,7 +641,9 @@ static void on_award(agent *a, const wire_award *aw)
 			id->price = v->price;
 		}
 		if (a->c->verbose)
-			alog(a, LOG_INFO, LOG_F(.vm = v->vm, .round = (int64_t)aw->round), "round %llu: %s target %lld MiB at %.2f/MiB",
+			alog(a, LOG_INFO,
+			     LOG_F(.vm = v->vm, .round = (int64_t)aw->round),
+			     "round %llu: %s target %lld MiB at %.2f/MiB",
 			     (unsigned long long)aw->round, v->vm,
 			     (long long)v->target_mib, v->price);
 	}
@@ -694,7 +703,9 @@ static void send_done(agent *a)
 	worker_done d;
 
 	while (worker_take(a->work, &d)) {
-		alog(a, d.r.status == ACTUATOR_OK ? LOG_NOTICE : LOG_WARNING, LOG_F(.action_id = d.id, .vm = d.vm), "action %s (%s): %s%s%s%s", d.id, d.vm,
+		alog(a, d.r.status == ACTUATOR_OK ? LOG_NOTICE : LOG_WARNING,
+		     LOG_F(.action_id = d.id, .vm = d.vm),
+		     "action %s (%s): %s%s%s%s", d.id, d.vm,
 		     actuator_status_name(d.r.status),
 		     d.r.repeated ? " (a repeated id: not done again)" : "",
 		     d.r.detail[0] ? ": " : "", d.r.detail);
@@ -864,16 +875,20 @@ static void add_new_vms(agent *a)
 	if (n <= a->n_src)
 		return;
 	if (grow_ids(a, n - a->n_src) != 0) {
-		alog(a, LOG_ERR, NULL, "out of memory for %zu new VMs; trying again at the "
-		     "next interval", n - a->n_src);
+		alog(a, LOG_ERR, NULL,
+		     "out of memory for %zu new VMs; trying again at the "
+		     "next interval",
+		     n - a->n_src);
 		return;
 	}
 	for (; a->n_src < n; a->n_src++) {
 		id = add_vm_ident(a, a->n_src, why, sizeof(why));
 		if (id)
-			alog(a, LOG_NOTICE, LOG_F(.vm = id->name), "found a new VM, %s", id->name);
+			alog(a, LOG_NOTICE, LOG_F(.vm = id->name),
+			     "found a new VM, %s", id->name);
 		else
-			alog(a, LOG_WARNING, NULL, "a new VM is left out: %s", why);
+			alog(a, LOG_WARNING, NULL, "a new VM is left out: %s",
+			     why);
 	}
 }
 
@@ -988,9 +1003,11 @@ static int check_keys(agent *a)
 				    "broker's public key), see bourse keygen; "
 				    "or --insecure", c->broker);
 		if (c->insecure)
-			log_at(LOG_WARNING, NULL, "agent: WARNING: --insecure: talking to "
-				"%s without CURVE: frames are neither encrypted "
-				"nor authenticated\n", c->broker);
+			log_at(LOG_WARNING, NULL,
+			       "agent: WARNING: --insecure: talking to "
+			       "%s without CURVE: frames are neither encrypted "
+			       "nor authenticated\n",
+			       c->broker);
 		return 0;
 	}
 	if (!c->key_file || !c->broker_key_file)
