@@ -19,6 +19,7 @@
 #include "actuator.h"
 #include "util.h"
 #include "wire.h"
+#include "log.h"
 #include "banned.h"
 
 /* Longest migration URI, bytes (as the wire's ActionRequest.to_uri). */
@@ -209,7 +210,7 @@ static void dry_act(actuator *a, const actuator_action *x,
 	if (d->note)
 		d->note(d->note_ctx, r->detail);
 	else
-		fprintf(stderr, "%s\n", r->detail);
+		log_at(LOG_INFO, NULL, "%s", r->detail);
 }
 
 static void dry_close(actuator *a)

@@ -23,6 +23,7 @@
 #include "actuator.h"
 #include "util.h"
 #include "world.h"
+#include "log.h"
 #include "banned.h"
 
 struct emu_act {
@@ -38,7 +39,7 @@ static void note(const struct emu_act *e, const char *msg)
 	if (e->note)
 		e->note(e->note_ctx, msg);
 	else
-		fprintf(stderr, "emulated actuator: %s\n", msg);
+		log_at(LOG_NOTICE, NULL, "emulated actuator: %s\n", msg);
 }
 
 static void sleep_ms(int64_t ms)

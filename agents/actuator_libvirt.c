@@ -46,6 +46,7 @@
 
 #include "actuator.h"
 #include "util.h"
+#include "log.h"
 #include "banned.h"
 
 #define KIB_PER_MIB 1024ULL
@@ -77,7 +78,7 @@ static void lva_note(const struct lva *l, const char *fmt, ...)
 	if (l->note)
 		l->note(l->note_ctx, msg);
 	else
-		fprintf(stderr, "libvirt actuator: %s\n", msg);
+		log_at(LOG_NOTICE, NULL, "libvirt actuator: %s\n", msg);
 }
 
 /* Does libvirt's last error say the driver cannot do it? */

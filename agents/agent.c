@@ -44,6 +44,7 @@
 
 #include "agent.h"
 #include "keys.h"
+#include "log.h"
 #include "util.h"
 #include "wire.h"
 #include "worker.h"
@@ -106,18 +107,24 @@ typedef struct agent {
 	worker *work;         /* runs c->act's actions; NULL without one */
 } agent;
 
-static void alog(const agent *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void alog(const agent *a, int prio, const log_fields *f, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
 
-static void alog(const agent *a, const char *fmt, ...)
+/* A line "agent HOST: ...", with the host's HOST= field (log.h). */
+static void alog(const agent *a, int prio, const log_fields *f, const char *fmt,
+		 ...)
 {
+	log_fields lf = f ? *f : (log_fields){ 0 };
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "agent %s: ", a->c->host);
+	if (!log_enabled(prio))
+		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	lf.host = a->c->host;
+	log_at(prio, &lf, "agent %s: %s", a->c->host, msg);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -147,8 +154,8 @@ static void log_once(agent *a, unsigned bit, const char *what,
 	if (a->logged & (1ull << bit))
 		return;
 	a->logged |= 1ull << bit;
-	alog(a, "%s: %s [further ones of this kind are not logged]", what,
-	     msg);
+	alog(a, LOG_WARNING, NULL,
+	     "%s: %s [further ones of this kind are not logged]", what, msg);
 }
 
 /* ---- the socket ---- */
@@ -212,10 +219,11 @@ static void monitor_event(agent *a)
 		a->auth_refused = 0;
 	} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !a->auth_refused) {
 		a->auth_refused = 1;
-		fprintf(stderr, "agent: %s refused this agent's key (status "
-			"%u): is %s in the broker's allow-list, for host %s? "
-			"(retrying)\n", a->c->broker, (unsigned)val, a->kp.pub,
-			a->c->host);
+		log_at(LOG_ERR, LOG_F(.host = a->c->host),
+		       "agent: %s refused this agent's key (status "
+		       "%u): is %s in the broker's allow-list, for host %s? "
+		       "(retrying)\n",
+		       a->c->broker, (unsigned)val, a->kp.pub, a->c->host);
 	}
 }
 
@@ -295,7 +303,7 @@ static int read_host(agent *a, source_host *h)
 
 	if (source_host_read(a->src, h, msg, sizeof(msg)) == 0)
 		return 0;
-	alog(a, "cannot read the host: %s", msg);
+	alog(a, LOG_WARNING, NULL, "cannot read the host: %s", msg);
 	return -1;
 }
 
@@ -394,7 +402,8 @@ static void sample_vms(agent *a)
 			continue;
 		if (source_vm_read(a->src, id->vm, &id->smp, msg,
 				   sizeof(msg)) != 0) {
-			alog(a, "cannot read %s: %s", id->name, msg);
+			alog(a, LOG_WARNING, LOG_F(.vm = id->name),
+			     "cannot read %s: %s", id->name, msg);
 			memset(&id->smp, 0, sizeof(id->smp));
 		}
 		if (was_alive && !id->smp.alive && i != a->primary) {
@@ -456,8 +465,9 @@ static void enter_running(agent *a)
 
 static void reconnect(agent *a)
 {
-	alog(a, "broker silent for %lld ms; reconnecting",
+	alog(a, LOG_WARNING, NULL, "broker silent for %lld ms; reconnecting",
 	     (long long)(a->now - a->heard));
+	log_notify_status("broker silent; reconnecting to %s", a->c->broker);
 	sock_close(a);
 	if (sock_open(a) != 0)
 		return;
@@ -516,9 +526,11 @@ static void on_welcome(agent *a, const wire_welcome *w)
 	id->welcomed = 1;
 	if (a->state == AG_CONNECTING) {
 		if (a->c->verbose)
-			alog(a, "registered with the broker (round %llu, every "
-			     "%u ms)", (unsigned long long)w->round,
-			     w->round_ms);
+			alog(a, LOG_INFO, NULL,
+			     "registered with the broker (round %llu, every "
+			     "%u ms)",
+			     (unsigned long long)w->round, w->round_ms);
+		log_notify_status("registered with %s", a->c->broker);
 		enter_running(a);
 	}
 }
@@ -535,7 +547,8 @@ static void reregister(agent *a, struct ident *id)
  * everything registers again, the primary first. */
 static void reregister_all(agent *a)
 {
-	alog(a, "the broker does not know %s; registering everything again",
+	alog(a, LOG_NOTICE, NULL,
+	     "the broker does not know %s; registering everything again",
 	     a->ids[a->primary].name);
 	a->bo = a->c->backoff_min_ms;
 	enter_connecting(a, 0);
@@ -551,8 +564,8 @@ static void forget_sender(agent *a, struct ident *id)
 		return;
 	}
 	reregister(a, id);
-	alog(a, "the broker does not know %s; registering it again",
-	     id->name);
+	alog(a, LOG_NOTICE, LOG_F(.vm = id->name),
+	     "the broker does not know %s; registering it again", id->name);
 }
 
 /* Could id have sent ref_seq lately (within its last SEQ_WINDOW)? */
@@ -580,11 +593,14 @@ static void forget_senders(agent *a, uint64_t ref_seq)
 		n++;
 	}
 	if (n == 1)
-		alog(a, "the broker does not know %s; registering it again",
+		alog(a, LOG_NOTICE, NULL,
+		     "the broker does not know %s; registering it again",
 		     a->ids[last].name);
 	else if (n > 1)
-		alog(a, "the broker does not know %zu VMs; registering them "
-		     "again", n);
+		alog(a, LOG_NOTICE, NULL,
+		     "the broker does not know %zu VMs; registering them "
+		     "again",
+		     n);
 }
 
 static void on_error(agent *a, const wire_error *er)
@@ -625,7 +641,9 @@ static void on_award(agent *a, const wire_award *aw)
 			id->price = v->price;
 		}
 		if (a->c->verbose)
-			alog(a, "round %llu: %s target %lld MiB at %.2f/MiB",
+			alog(a, LOG_INFO,
+			     LOG_F(.vm = v->vm, .round = (int64_t)aw->round),
+			     "round %llu: %s target %lld MiB at %.2f/MiB",
 			     (unsigned long long)aw->round, v->vm,
 			     (long long)v->target_mib, v->price);
 	}
@@ -685,7 +703,9 @@ static void send_done(agent *a)
 	worker_done d;
 
 	while (worker_take(a->work, &d)) {
-		alog(a, "action %s (%s): %s%s%s%s", d.id, d.vm,
+		alog(a, d.r.status == ACTUATOR_OK ? LOG_NOTICE : LOG_WARNING,
+		     LOG_F(.action_id = d.id, .vm = d.vm),
+		     "action %s (%s): %s%s%s%s", d.id, d.vm,
 		     actuator_status_name(d.r.status),
 		     d.r.repeated ? " (a repeated id: not done again)" : "",
 		     d.r.detail[0] ? ": " : "", d.r.detail);
@@ -855,16 +875,20 @@ static void add_new_vms(agent *a)
 	if (n <= a->n_src)
 		return;
 	if (grow_ids(a, n - a->n_src) != 0) {
-		alog(a, "out of memory for %zu new VMs; trying again at the "
-		     "next interval", n - a->n_src);
+		alog(a, LOG_ERR, NULL,
+		     "out of memory for %zu new VMs; trying again at the "
+		     "next interval",
+		     n - a->n_src);
 		return;
 	}
 	for (; a->n_src < n; a->n_src++) {
 		id = add_vm_ident(a, a->n_src, why, sizeof(why));
 		if (id)
-			alog(a, "found a new VM, %s", id->name);
+			alog(a, LOG_NOTICE, LOG_F(.vm = id->name),
+			     "found a new VM, %s", id->name);
 		else
-			alog(a, "a new VM is left out: %s", why);
+			alog(a, LOG_WARNING, NULL, "a new VM is left out: %s",
+			     why);
 	}
 }
 
@@ -908,7 +932,7 @@ static void tick(agent *a)
 	if (a->next_tick <= a->now)
 		a->next_tick = a->now + interval_ms(a);
 	if (source_advance(a->src, msg, sizeof(msg)) != 0) {
-		alog(a, "cannot advance the source: %s", msg);
+		alog(a, LOG_ERR, NULL, "cannot advance the source: %s", msg);
 		return;
 	}
 	add_new_vms(a);
@@ -979,9 +1003,11 @@ static int check_keys(agent *a)
 				    "broker's public key), see bourse keygen; "
 				    "or --insecure", c->broker);
 		if (c->insecure)
-			fprintf(stderr, "agent: WARNING: --insecure: talking to "
-				"%s without CURVE: frames are neither encrypted "
-				"nor authenticated\n", c->broker);
+			log_at(LOG_WARNING, NULL,
+			       "agent: WARNING: --insecure: talking to "
+			       "%s without CURVE: frames are neither encrypted "
+			       "nor authenticated\n",
+			       c->broker);
 		return 0;
 	}
 	if (!c->key_file || !c->broker_key_file)
@@ -1091,13 +1117,17 @@ int agent_run(const agent_config *c, source *src,
 	if (agent_init(&a) == 0) {
 		if (c->max_runtime_ms > 0)
 			deadline = a.start + c->max_runtime_ms;
+		log_notify_ready("connecting to the broker"); /* source read */
 		while (!(stop && *stop) && a.now < deadline && !a.fatal) {
+			/* the poll waits POLL_MAX_MS at most: in time for it */
+			log_watchdog(a.now);
 			if (poll_once(&a, deadline) != 0)
 				break;
 			if (!a.fatal && a.sock)
 				timers(&a);
 		}
 	}
+	log_notify_stopping();
 	agent_free(&a);
 	return a.fatal ? -1 : 0;
 }

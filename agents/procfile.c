@@ -11,6 +11,7 @@
 
 #include "procfile.h"
 #include "util.h"
+#include "log.h"
 #include "banned.h"
 
 void procfile_vnote(source_note_fn note, void *ctx, const char *fmt,
@@ -22,7 +23,7 @@ void procfile_vnote(source_note_fn note, void *ctx, const char *fmt,
 	if (note)
 		note(ctx, msg);
 	else
-		fprintf(stderr, "%s\n", msg);
+		log_at(LOG_NOTICE, NULL, "%s", msg);
 }
 
 /* ---- strict scanning ---- */

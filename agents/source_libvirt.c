@@ -59,6 +59,7 @@
 #include "source.h"
 #include "util.h"
 #include "wire.h"
+#include "log.h"
 #include "banned.h"
 
 #define LV_MAX_PERIOD_S 86400
@@ -128,7 +129,7 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 	if (ls->note)
 		ls->note(ls->note_ctx, msg);
 	else
-		fprintf(stderr, "libvirt source: %s\n", msg);
+		log_at(LOG_NOTICE, NULL, "libvirt source: %s\n", msg);
 }
 
 static double mono_s(void)

@@ -27,6 +27,7 @@
 #include "util.h"
 #include "wire.h"
 #include "world.h"
+#include "log.h"
 #include "banned.h"
 
 #define TRACE_SRC_MAX_STEP_S 86400 /* as `bourse sim --step` */
@@ -283,10 +284,11 @@ static int on_world_vm(void *ctx, const char *vm, const world_vm *v)
 	ts->used += v->assigned_mib;
 	if (find_name(ts, vm, &k) != 0) {
 		if (!ts->noted_stranger)
-			fprintf(stderr, "trace source: the world puts %s on %s, "
-				"but the trace has no VM of that name: it is "
-				"counted as held, not run [noted once]\n", vm,
-				ts->host);
+			log_at(LOG_WARNING, LOG_F(.vm = vm),
+			       "trace source: the world puts %s on %s, "
+			       "but the trace has no VM of that name: it is "
+			       "counted as held, not run [noted once]\n",
+			       vm, ts->host);
 		ts->noted_stranger = 1;
 		return 0;
 	}

@@ -227,16 +227,17 @@ static int broker_start(const opts *o, const char *name, char *ep,
 	char key[PATH_MAX + 32], allow[PATH_MAX + 32];
 	char *argv[] = { (char *)o->bin, "broker", "--listen", listen, "--db",
 			 db, "--round-ms", round, "--heartbeat-ms", "1000",
-			 "--liveness", "100", "--peer-rate", "0", "--insecure",
-			 NULL, NULL, NULL, NULL };
+			 "--liveness", "100", "--peer-rate", "0",
+			 "--log-level", "debug", /* the round lines, parsed */
+			 "--insecure", NULL, NULL, NULL, NULL };
 
 	if (o->curve) {
 		snprintf(key, sizeof(key), "%s/broker.key", o->dir);
 		snprintf(allow, sizeof(allow), "%s/%s.allow", o->dir, name);
-		argv[14] = "--key";
-		argv[15] = key;
-		argv[16] = "--allow";
-		argv[17] = allow;
+		argv[16] = "--key";
+		argv[17] = key;
+		argv[18] = "--allow";
+		argv[19] = allow;
 	}
 	snprintf(db, sizeof(db), "%s/%s.db", o->dir, name);
 	snprintf(round, sizeof(round), "%" PRId64, round_ms);

@@ -93,7 +93,7 @@ static int list_state(broker *b, store_rec_state st, rec_list *l)
 
 	memset(l, 0, sizeof(*l));
 	if (store_recs_list(b->st, st, 0, collect, l, err, sizeof(err))) {
-		fprintf(stderr, "broker: dispatch: %s\n", err);
+		log_at(LOG_ERR, NULL, "broker: dispatch: %s\n", err);
 		return -1;
 	}
 	for (size_t i = 0; i < l->n / 2; i++) {
@@ -121,7 +121,7 @@ static int transition(broker *b, const store_rec *r, store_rec_state to,
 	if (store_rec_transition(b->st, r->id, to, actor, reason,
 				 util_wall_ms(), err, sizeof(err)) == 0)
 		return 0;
-	fprintf(stderr, "broker: dispatch: %s\n", err);
+	log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 	return -1;
 }
 
@@ -188,7 +188,7 @@ static void withdraw_automated(broker *b, uint32_t h, store_rec_kind kind)
 			continue;
 		if (store_rec_cancel(b->st, r->id, ACTOR, why, util_wall_ms(),
 				     err, sizeof(err))) {
-			fprintf(stderr, "broker: dispatch: %s\n", err);
+			log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 			if (broker__outage_faulted(b))
 				break;
 		}
@@ -219,7 +219,7 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 	c->registered_at = b->reg.hosts[h].registered_at;
 	c->kinds |= 1u << kind;
 	withdraw_automated(b, h, kind);
-	fprintf(stderr, "broker: host %s's agent cannot carry out %s actions "
+	log_at(LOG_WARNING, LOG_F(.host = b->reg.hosts[h].name), "broker: host %s's agent cannot carry out %s actions "
 		"(it answered 'unsupported': %s); none is sent to it and its "
 		"VMs' %s recommendations are not approved automatically until "
 		"it registers again (e.g. restarted with an --actuator)\n",
@@ -418,7 +418,7 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 		}
 	}
 	if (store_vm_last_action_ms(b->st, r->vm_id, &last, err, sizeof(err))) {
-		fprintf(stderr, "broker: dispatch: %s\n", err);
+		log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 		util_err(why, len, "the store could not say when %s last "
 			 "acted", r->vm_name);
 		return 0;
@@ -442,7 +442,7 @@ static void set_wait(broker *b, const store_rec *r, int64_t round,
 	if (!strcmp(r->wait_reason, why))
 		return;
 	if (store_rec_set_wait(b->st, r->id, round, why, err, sizeof(err)))
-		fprintf(stderr, "broker: dispatch: %s\n", err);
+		log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 }
 
 /* Has r's VM a newer open recommendation (of the other kind: one of the
@@ -454,7 +454,7 @@ static int newer_open(broker *b, const store_rec *r, char *why, size_t len)
 	char err[256];
 
 	if (store_vm_newest_open(b->st, r->vm_id, &id, err, sizeof(err))) {
-		fprintf(stderr, "broker: dispatch: %s\n", err);
+		log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 		util_err(why, len, "the store could not say which "
 			 "recommendation of %s is the newest", r->vm_name);
 		return 1;
@@ -533,7 +533,7 @@ static void send_approved(broker *b, const store_control *ctl,
 		done++;
 		if (r->kind == STORE_REC_MIGRATE) /* both hosts are live */
 			count_migration(b, r, migr);
-		fprintf(stderr, "broker: dispatched recommendation %" PRId64
+		log_at(LOG_NOTICE, LOG_F(.rec_id = r->id, .vm = r->vm_name, .host = b->reg.hosts[h].name), "broker: dispatched recommendation %" PRId64
 			": %s %s to %" PRId64 " MiB%s%s\n", r->id,
 			store_rec_kind_name(r->kind), r->vm_name, r->to_mib,
 			r->kind == STORE_REC_MIGRATE ? " on " : "",
@@ -555,7 +555,7 @@ static void resend_unsent(broker *b, const rec_list *dispatched)
 		if (h == BROKER_NO_SLOT)
 			continue;
 		send_request(b, r, h);
-		fprintf(stderr, "broker: re-sent recommendation %" PRId64 " to %s "
+		log_at(LOG_NOTICE, LOG_F(.rec_id = r->id, .vm = r->vm_name, .host = b->reg.hosts[h].name), "broker: re-sent recommendation %" PRId64 " to %s "
 			"(dispatched before this run, no result yet)\n", r->id,
 			b->reg.hosts[h].name);
 	}
@@ -573,12 +573,12 @@ static int record_result(broker *b, const struct broker_held_result *h)
 				 util_wall_ms(), err, sizeof(err)) == 0) {
 		sent_remove(&b->actions, h->id);
 		if (!h->quiet)
-			fprintf(stderr, "broker: recommendation %" PRId64
+			log_at(h->to == STORE_REC_FAILED ? LOG_WARNING : LOG_NOTICE, LOG_F(.rec_id = h->id), "broker: recommendation %" PRId64
 				" %s (%s)\n", h->id,
 				store_rec_state_name(h->to), h->why);
 		return 0;
 	}
-	fprintf(stderr, "broker: dispatch: %s\n", err);
+	log_at(LOG_ERR, LOG_F(.rec_id = h->id), "broker: dispatch: %s\n", err);
 	return broker__outage_faulted(b) ? 1 : -1;
 }
 
@@ -587,7 +587,7 @@ static int record_result(broker *b, const struct broker_held_result *h)
 static void hold_result(broker_actions *a, const struct broker_held_result *h)
 {
 	if (!sent_has(a, h->id)) {
-		fprintf(stderr, "broker: result of action rec-%" PRId64 " not "
+		log_at(LOG_WARNING, LOG_F(.rec_id = h->id), "broker: result of action rec-%" PRId64 " not "
 			"recorded (the store is failing); the action is asked "
 			"for again once it is back\n", h->id);
 		return;
@@ -597,7 +597,7 @@ static void hold_result(broker_actions *a, const struct broker_held_result *h)
 		return;
 	}
 	a->held[a->n_held++] = *h;
-	fprintf(stderr, "broker: result of recommendation %" PRId64 " (%s) "
+	log_at(LOG_WARNING, LOG_F(.rec_id = h->id), "broker: result of recommendation %" PRId64 " (%s) "
 		"kept in memory until the store takes it\n", h->id,
 		store_rec_state_name(h->to));
 }
@@ -628,7 +628,7 @@ static void log_modes(broker *b, const store_control *c)
 	if (a->ctl_logged && !memcmp(a->ctl.mode, c->mode, sizeof(c->mode)) &&
 	    a->ctl.paused == c->paused)
 		return;
-	fprintf(stderr, "broker: %smodes: resize-up %s, resize-down %s, migrate "
+	log_at(LOG_NOTICE, NULL, "broker: %smodes: resize-up %s, resize-down %s, migrate "
 		"%s; dispatching %s\n", a->ctl_logged ? "now " : "",
 		store_mode_name(c->mode[STORE_ACT_RESIZE_UP]),
 		store_mode_name(c->mode[STORE_ACT_RESIZE_DOWN]),
@@ -650,7 +650,7 @@ void broker__actions_run(broker *b, int64_t round)
 	if (replay_held(b))
 		return;
 	if (store_control_get(b->st, &ctl, err, sizeof(err))) {
-		fprintf(stderr, "broker: dispatch: %s\n", err);
+		log_at(LOG_ERR, NULL, "broker: dispatch: %s\n", err);
 		return;
 	}
 	if (list_state(b, STORE_REC_DISPATCHED, &dispatched))
@@ -679,7 +679,7 @@ static void stray_result(broker *b, const wire_action_result *res,
 		 "recommendation)", res->id, res->detail);
 	if (store_audit(b->st, actor, "action.stray_result", 0, why,
 			util_wall_ms(), err, sizeof(err)))
-		fprintf(stderr, "broker: store: %s\n", err);
+		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
 }
 
 void broker__actions_result(broker *b, const wire_msg *e)

@@ -57,10 +57,12 @@ static int without_keys(const broker_config *c, char *err, size_t errlen)
 				"bourse keygen), or --insecure to run without "
 				"authentication", c->listen);
 	if (c->insecure)
-		fprintf(stderr, "broker: WARNING: --insecure: no CURVE "
-			"on %s. Anyone who reaches it can register as "
-			"any host, bid for any VM and read every award. "
-			"Use it on a trusted network only.\n", c->listen);
+		log_at(LOG_WARNING, NULL,
+		       "broker: WARNING: --insecure: no CURVE "
+		       "on %s. Anyone who reaches it can register as "
+		       "any host, bid for any VM and read every award. "
+		       "Use it on a trusted network only.\n",
+		       c->listen);
 	return 0;
 }
 
@@ -84,8 +86,10 @@ int broker__auth_open(broker_auth *a, const broker_config *c, void *zctx,
 		return util_err(err, errlen, "cannot set up CURVE: %s",
 				zmq_strerror(zmq_errno()));
 	a->curve = 1;
-	fprintf(stderr, "broker: CURVE on, public key %s, %zu agent keys "
-		"allowed (%s)\n", kp.pub, a->allow.n, c->allow_file);
+	log_at(LOG_NOTICE, NULL,
+	       "broker: CURVE on, public key %s, %zu agent keys "
+	       "allowed (%s)\n",
+	       kp.pub, a->allow.n, c->allow_file);
 	return 0;
 }
 
@@ -154,10 +158,13 @@ static void log_refusal(broker_auth *a, zmq_msg_t *addr, const uint8_t *key)
 	ip[n] = '\0';
 	if (key)
 		zmq_z85_encode(z85, key, KEYS_BIN_LEN);
-	fprintf(stderr, "broker: refused a connection from %s: key %s is not "
-		"in the allow-list%s\n", ip, z85,
-		a->keys_refused == AUTH_LOG_MAX
-			? " [further refusals are counted, not logged]" : "");
+	log_at(LOG_WARNING, NULL,
+	       "broker: refused a connection from %s: key %s is not "
+	       "in the allow-list%s\n",
+	       ip, z85,
+	       a->keys_refused == AUTH_LOG_MAX
+		       ? " [further refusals are counted, not logged]"
+		       : "");
 }
 
 /* One handshake: the key's host, or a refusal. */

@@ -96,7 +96,7 @@ static void started(broker *b)
 
 	snprintf(st.endpoint, sizeof(st.endpoint), "%s", b->net.endpoint);
 	if (store_broker_started(b->st, &st, err, sizeof(err)))
-		fprintf(stderr, "broker: warning: %s\n", err);
+		log_at(LOG_WARNING, NULL, "broker: warning: %s\n", err);
 }
 
 /* A clean stop, recorded: readers then say "stopped", not "no heartbeat"
@@ -110,7 +110,7 @@ static void stopped(broker *b)
 		return;
 	store_retry(b->st);
 	if (store_broker_stopped(b->st, util_wall_ms(), err, sizeof(err)))
-		fprintf(stderr, "broker: warning: %s\n", err);
+		log_at(LOG_WARNING, NULL, "broker: warning: %s\n", err);
 }
 
 static int broker_open(broker *b, const broker_config *c, char *err,
@@ -144,10 +144,11 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	started(b);
 	b->next_round_at = util_now_ms() + c->round_ms;
-	fprintf(stderr, "broker: listening on %s, database %s, round %" PRId64
+	log_at(LOG_NOTICE, NULL, "broker: listening on %s, database %s, round %" PRId64
 		" every %" PRId64 " ms, %zu hosts and %zu VMs known\n",
 		b->net.endpoint, c->db_path, b->rounds.next, c->round_ms,
 		b->reg.n_hosts, b->reg.n_vms);
+	log_notify_ready("listening, no round yet"); /* bound, store open */
 	return 0;
 }
 
@@ -177,18 +178,22 @@ static broker_stats stats_of(const broker *b)
 static void print_stats(const broker *b)
 {
 	broker_stats s = stats_of(b);
+	char line[1024];
+	size_t n;
 
-	fprintf(stderr, "broker: stopped after %" PRIu64 " rounds; %" PRIu64
-		" messages in, %" PRIu64 " dropped", s.rounds, s.msgs_in,
-		s.dropped);
-	for (int i = 1; i < BROKER_N_DROPS; i++)
+	n = (size_t)snprintf(line, sizeof(line), "broker: stopped after %"
+			     PRIu64 " rounds; %" PRIu64 " messages in, %"
+			     PRIu64 " dropped", s.rounds, s.msgs_in, s.dropped);
+	for (int i = 1; i < BROKER_N_DROPS && n < sizeof(line); i++)
 		if (b->net.drops[i])
-			fprintf(stderr, ", %s %" PRIu64, broker__drop_name(i),
-				b->net.drops[i]);
-	if (b->auth.keys_refused)
-		fprintf(stderr, "; %" PRIu64 " connections refused (key not "
-			"allowed)", b->auth.keys_refused);
-	fprintf(stderr, "\n");
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      ", %s %" PRIu64,
+					      broker__drop_name(i),
+					      b->net.drops[i]);
+	if (b->auth.keys_refused && n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, "; %" PRIu64 " connections "
+			 "refused (key not allowed)", b->auth.keys_refused);
+	log_at(LOG_NOTICE, NULL, "%s", line);
 }
 
 static int done(const broker *b, volatile sig_atomic_t *stop)
@@ -203,12 +208,13 @@ static int done(const broker *b, volatile sig_atomic_t *stop)
 static int poll_and_receive(broker *b, int64_t next_live)
 {
 	int64_t now = util_now_ms();
+	int64_t wd = log_watchdog(now); /* from the loop: a hung one is caught */
 	int64_t next = b->next_round_at < next_live ? b->next_round_at
 						    : next_live;
 	zmq_pollitem_t pi[2] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
 				 { b->auth.zap, 0, ZMQ_POLLIN, 0 } };
 	int n = zmq_poll(pi, b->auth.zap ? 2 : 1,
-			 next > now ? (long)(next - now) : 0);
+			 next > now ? (long)((wd < next ? wd : next) - now) : 0);
 
 	if (n < 0 && zmq_errno() != EINTR)
 		return -1;
@@ -241,6 +247,9 @@ static void run_deadlines(broker *b, int64_t *next_live)
 		broker__round(b);
 		/* the round just run */
 		broker__actions_run(b, b->rounds.next - 1);
+		log_notify_status("round %" PRId64 ", %zu hosts, %zu VMs",
+				  b->rounds.next - 1, b->rounds.cl.n_hosts,
+				  b->rounds.cl.n_vms);
 		b->next_round_at += c->round_ms;
 		if (b->next_round_at <= now) /* fell behind: skip */
 			b->next_round_at = now + c->round_ms;
@@ -264,6 +273,7 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	next_live = util_now_ms() + c->heartbeat_ms;
 	while (!done(&b, stop) && poll_and_receive(&b, next_live) == 0)
 		run_deadlines(&b, &next_live);
+	log_notify_stopping();
 	stopped(&b);
 	print_stats(&b);
 	if (stats)

@@ -34,6 +34,7 @@
 
 #include "broker.h"
 #include "keys.h"
+#include "log.h"
 #include "market.h"
 #include "store.h"
 #include "util.h"

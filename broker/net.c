@@ -48,7 +48,8 @@ int broker__send(broker *b, const bconn *c, const wire_msg *m)
 	uint8_t *buf = wire_msg_encode(m, &len);
 
 	if (!buf) {
-		fprintf(stderr, "broker: cannot encode a message (too big?)\n");
+		log_at(LOG_ERR, NULL,
+		       "broker: cannot encode a message (too big?)\n");
 		return -1;
 	}
 	int rc = zmq_send(b->net.sock, c->rid, c->rid_len,
@@ -114,10 +115,11 @@ void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
 	const char *host;
 
 	if (drop_first(b, c, reason, id, sizeof(id), &host))
-		fprintf(stderr, "broker: peer %s (host %s): dropped (%s): %s "
-			"[further drops of this kind from this peer are "
-			"counted, not logged]\n", id, host,
-			broker__drop_name(reason), msg);
+		log_at(LOG_WARNING, LOG_F(.host = host),
+		       "broker: peer %s (host %s): dropped (%s): %s "
+		       "[further drops of this kind from this peer are "
+		       "counted, not logged]\n",
+		       id, host, broker__drop_name(reason), msg);
 	send_error(b, c, code, msg, e ? e->seq : 0, e ? e->sender : NULL);
 }
 
@@ -148,9 +150,11 @@ static int rate_ok(broker *b, bconn *c)
 		return 1;
 	}
 	if (drop_first(b, c, BROKER_DROP_RATE, id, sizeof(id), &host))
-		fprintf(stderr, "broker: peer %s (host %s): over %" PRId64
-			" frames/s: dropping what exceeds it [counted, not "
-			"logged]\n", id, host, cfg->peer_rate);
+		log_at(LOG_WARNING, LOG_F(.host = host),
+		       "broker: peer %s (host %s): over %" PRId64
+		       " frames/s: dropping what exceeds it [counted, not "
+		       "logged]\n",
+		       id, host, cfg->peer_rate);
 	return 0;
 }
 

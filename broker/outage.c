@@ -46,9 +46,11 @@ static void give_up(broker *b, int64_t round, const char *err)
 	int64_t s = (util_now_ms() - o->since) / 1000;
 
 	o->gave_up = 1;
-	fprintf(stderr, "broker: store: giving up: rounds %" PRId64 " to %"
-		PRId64 " not persisted, everything persisted before is intact: "
-		"%s\n", o->first_lost, round, err);
+	log_at(LOG_ERR, LOG_F(.round = round),
+	       "broker: store: giving up: rounds %" PRId64 " to %" PRId64
+	       " not persisted, everything persisted before is intact: "
+	       "%s\n",
+	       o->first_lost, round, err);
 	snprintf(o->msg, sizeof(o->msg), "stopped: the database "
 		 "%s refused every round for %" PRId64 " s; to recover, %s, "
 		 "then start the broker again", b->cfg->db_path, s,
@@ -67,13 +69,17 @@ static void streak_starts(broker *b, int64_t round, const char *err)
 	o->since = util_now_ms();
 	o->first_lost = round;
 	o->lost = 0;
-	fprintf(stderr, "broker: store: round %" PRId64 " not persisted: "
-		"%s\n", round, err);
+	log_at(LOG_ERR, LOG_F(.round = round),
+	       "broker: store: round %" PRId64 " not persisted: "
+	       "%s\n",
+	       round, err);
 	snprintf(stop, sizeof(stop), "; the broker stops if it has not "
 		 "after %" PRId64 " s", limit / 1000);
-	fprintf(stderr, "broker: store: rounds go on in memory and awards "
-		"are sent; nothing is dispatched until the store takes a "
-		"round again (tried every round%s)\n", limit ? stop : "");
+	log_at(LOG_WARNING, NULL,
+	       "broker: store: rounds go on in memory and awards "
+	       "are sent; nothing is dispatched until the store takes a "
+	       "round again (tried every round%s)\n",
+	       limit ? stop : "");
 }
 
 /* Round round was not persisted. The first of a streak is logged; the
@@ -89,8 +95,10 @@ static void failed(broker *b, int64_t round, const char *err)
 	if (!o->down)
 		streak_starts(b, round, err);
 	else if (f != o->why)
-		fprintf(stderr, "broker: store: still failing, now: round %" PRId64
-			" not persisted: %s\n", round, err);
+		log_at(LOG_ERR, LOG_F(.round = round),
+		       "broker: store: still failing, now: round %" PRId64
+		       " not persisted: %s\n",
+		       round, err);
 	o->why = f;
 	o->lost++;
 	if (limit && util_now_ms() - o->since >= limit)
@@ -100,11 +108,12 @@ static void failed(broker *b, int64_t round, const char *err)
 /* Round round was persisted after a streak. */
 static void recovered(broker_outage *o, int64_t round)
 {
-	fprintf(stderr, "broker: store recovered after %" PRIu64 " round%s: "
-		"rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
-		"the rounds table); persisting again from round %" PRId64 "\n",
-		o->lost, o->lost == 1 ? "" : "s", o->first_lost, round - 1,
-		round);
+	log_at(LOG_NOTICE, NULL,
+	       "broker: store recovered after %" PRIu64 " round%s: "
+	       "rounds %" PRId64 " to %" PRId64 " were not persisted (a gap in "
+	       "the rounds table); persisting again from round %" PRId64 "\n",
+	       o->lost, o->lost == 1 ? "" : "s", o->first_lost, round - 1,
+	       round);
 	o->down = 0;
 	o->why = STORE_FAULT_NONE;
 }
@@ -165,12 +174,16 @@ static void resync_registry(broker *b)
 		nv++;
 	}
 	b->outage.resync = 0;
-	fprintf(stderr, "broker: store: hosts and VMs written again (%zu "
-		"hosts, %zu VMs)\n", nh, nv);
+	log_at(LOG_NOTICE, NULL,
+	       "broker: store: hosts and VMs written again (%zu "
+	       "hosts, %zu VMs)\n",
+	       nh, nv);
 	return;
 fail:
-	fprintf(stderr, "broker: store: hosts and VMs not written again yet: "
-		"%s\n", err);
+	log_at(LOG_WARNING, NULL,
+	       "broker: store: hosts and VMs not written again yet: "
+	       "%s\n",
+	       err);
 }
 
 /* Did the store's last refusal come from the file (locked, full, I/O)?

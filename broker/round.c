@@ -251,7 +251,7 @@ static int check_bad_data(broker *b, int64_t now)
 			     ? BROKER_BAD_DATA : 0;
 
 		if (is != was) {
-			fprintf(stderr, "broker: host %s: its VMs report %" PRId64
+			log_at(is ? LOG_WARNING : LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s: its VMs report %" PRId64
 				" MiB assigned, %s its capacity of %" PRId64
 				" MiB: %s\n", h->name, sum[i],
 				is ? "more than" : "within again", h->capacity_mib,
@@ -517,7 +517,7 @@ static void log_round(const broker *b, const round_rows *rows,
 
 	if (b->cfg->quiet)
 		return;
-	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+	log_at(LOG_DEBUG, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
 		"%zu VMs, %zu recs (%u new, %u refreshed, %u superseded, %u "
 		"expired), %zu signals, %.1f ms (market %.1f, store %.1f, "
 		"awards %.1f)\n", rd->next, rd->cl.n_hosts, rd->n_settling,
@@ -535,7 +535,7 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 
 	if (b->cfg->quiet)
 		return;
-	fprintf(stderr, "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+	log_at(LOG_WARNING, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
 		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
 		"(%" PRIu64 " in a row)\n", rd->next, rd->cl.n_hosts,
 		rd->n_settling, rd->cl.n_vms, rows->n_recs, rd->res.n_signals,
@@ -687,13 +687,13 @@ int broker__round(broker *b)
 	int rc = -1;
 
 	if (build_cluster(b)) {
-		fprintf(stderr, "broker: round %" PRId64 ": out of memory\n",
+		log_at(LOG_ERR, LOG_F(.round = rd->next), "broker: round %" PRId64 ": out of memory\n",
 			rd->next);
 		goto out;
 	}
 	if (market_round(&b->cfg->market, &rd->cl, rd->next, &rd->res, err,
 			 sizeof(err))) {
-		fprintf(stderr, "broker: round %" PRId64 ": market refused the "
+		log_at(LOG_ERR, LOG_F(.round = rd->next), "broker: round %" PRId64 ": market refused the "
 			"cluster: %s\n", rd->next, err);
 		goto out;
 	}

@@ -54,7 +54,7 @@ static int persist_host(broker *b, bhost *h, store_host_state st)
 
 	broker__registry_host_row(h, st, util_wall_ms(), &row);
 	if (store_host_upsert(b->st, &row, err, sizeof(err))) {
-		fprintf(stderr, "broker: store: host %s: %s\n", h->name, err);
+		log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: host %s: %s\n", h->name, err);
 		/* a host the store knows goes on in memory; outage.c writes it
 		 * again once the store is back */
 		return h->db_id && broker__outage_faulted(b) ? 0 : -1;
@@ -70,10 +70,10 @@ static void host_back_online(broker *b, bhost *h)
 	if (h->online)
 		return;
 	h->online = 1;
-	fprintf(stderr, "broker: host %s is back\n", h->name);
+	log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s is back\n", h->name);
 	if (h->db_id && store_host_set_state(b->st, h->db_id, STORE_HOST_ONLINE,
 					     util_wall_ms(), err, sizeof(err)))
-		fprintf(stderr, "broker: store: %s\n", err);
+		log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: %s\n", err);
 }
 
 static void register_host(broker *b, uint32_t ci, const wire_msg *e)
@@ -96,7 +96,7 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 	bhost *h = &b->reg.hosts[hi];
 
 	if (h->conn != BROKER_NO_SLOT && h->conn != ci && h->registered)
-		fprintf(stderr, "broker: host %s moved to a new connection\n",
+		log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s moved to a new connection\n",
 			h->name);
 	h->conn = ci;
 	c->host = hi;
@@ -111,7 +111,7 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 	if (persist_host(b, h, STORE_HOST_ONLINE))
 		return;
 	if (!h->registered) {
-		fprintf(stderr, "broker: host %s registered (%" PRId64 " MiB)\n",
+		log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s registered (%" PRId64 " MiB)\n",
 			h->name, h->capacity_mib);
 		h->online = 1;
 	}
@@ -140,7 +140,7 @@ static int persist_vm(broker *b, bvm *m)
 	broker__registry_vm_row(&b->reg, m, STORE_VM_ACTIVE, util_wall_ms(),
 				&row);
 	if (store_vm_upsert(b->st, &row, err, sizeof(err))) {
-		fprintf(stderr, "broker: store: vm %s: %s\n", m->name, err);
+		log_at(LOG_ERR, LOG_F(.vm = m->name), "broker: store: vm %s: %s\n", m->name, err);
 		/* as a host (persist_host()) */
 		return m->db_id && broker__outage_faulted(b) ? 0 : -1;
 	}
@@ -179,7 +179,7 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 	bvm *m = &b->reg.vms[vi];
 
 	if (m->registered && m->host != hi) {
-		fprintf(stderr, "broker: vm %s moved from host %s to %s\n",
+		log_at(LOG_NOTICE, LOG_F(.vm = m->name, .host = vc->host), "broker: vm %s moved from host %s to %s\n",
 			m->name, b->reg.hosts[m->host].name, vc->host);
 		note_move(b, m);
 	}
@@ -379,10 +379,10 @@ static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 		rc = store_vm_set_state(b->st, m->db_id, STORE_VM_GONE, err,
 					sizeof(err));
 	}
-	fprintf(stderr, "broker: %s deregistered (%s)\n", e->sender,
+	log_at(LOG_NOTICE, NULL, "broker: %s deregistered (%s)\n", e->sender,
 		e->deregister.reason);
 	if (rc)
-		fprintf(stderr, "broker: store: %s\n", err);
+		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
 }
 
 static void route(broker *b, uint32_t ci, const wire_msg *e,
@@ -455,12 +455,12 @@ void broker__session_liveness(broker *b, int64_t now)
 		if (!h->online || now - h->last_seen <= timeout)
 			continue;
 		h->online = 0;
-		fprintf(stderr, "broker: host %s lost (silent for %" PRId64
+		log_at(LOG_WARNING, LOG_F(.host = h->name), "broker: host %s lost (silent for %" PRId64
 			" ms)\n", h->name, now - h->last_seen);
 		if (h->db_id &&
 		    store_host_set_state(b->st, h->db_id, STORE_HOST_LOST,
 					 util_wall_ms(), err, sizeof(err)))
-			fprintf(stderr, "broker: store: %s\n", err);
+			log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: %s\n", err);
 	}
 	broker__registry_sweep_conns(&b->reg, now, timeout);
 }

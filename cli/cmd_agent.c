@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "log.h"
 #include "source.h"
 #include "wire.h"
 #include "world.h"
@@ -78,6 +79,7 @@ static const char agent_usage[] =
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
 	"  --verbose          log every award\n"
+	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
 
 static const char seller_usage[] =
@@ -105,6 +107,7 @@ static const char seller_usage[] =
 	"  --interval-ms N    ask interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
 	"  --verbose          log every award\n"
+	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
 
 static const char buyer_usage[] =
@@ -131,6 +134,7 @@ static const char buyer_usage[] =
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
 	"  --verbose          log every award\n"
+	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
 
 enum agent_mode { MODE_AGENT, MODE_SELLER, MODE_BUYER };
@@ -157,7 +161,7 @@ enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
        O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER, O_WORLD, O_MIGRATE_MIBPS,
-       O_DIRTY_MIBPS };
+       O_DIRTY_MIBPS, O_LOG_LEVEL };
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -186,6 +190,7 @@ static const struct option agent_options[] = {
 	{ "world", required_argument, NULL, O_WORLD },
 	{ "migrate-mibps", required_argument, NULL, O_MIGRATE_MIBPS },
 	{ "dirty-mibps", required_argument, NULL, O_DIRTY_MIBPS },
+	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -195,6 +200,18 @@ static int bad_value(const struct agent_args *a, const char *flag,
 {
 	fprintf(stderr, "bourse %s: %s: %s\n", a->cmd, flag, why);
 	return CLI_USAGE;
+}
+
+/* --log-level: the process's (log.h). */
+static int log_level_option(const struct agent_args *a, const char *arg)
+{
+	char err[128];
+	int level;
+
+	if (log_level_parse(arg, &level, err, sizeof(err)))
+		return bad_value(a, "--log-level", err);
+	log_setup(level);
+	return CLI_OK;
 }
 
 /* "FIRST:COUNT", both whole numbers, COUNT >= 1. */
@@ -340,6 +357,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 		return apply_rate(a, opt, arg);
 	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
+	case O_LOG_LEVEL: return log_level_option(a, arg);
 	case O_VMS: return parse_vms(a, arg);
 	case O_CAPACITY: case O_RESERVE: case O_VM: case O_STEP:
 	case O_INTERVAL: case O_RUN_FOR: case O_DRY_DELAY: case O_MINIMUM:
@@ -685,7 +703,7 @@ static int open_all(struct agent_args *a, world **w, source **src,
 		world_close(*w);
 		return -1;
 	}
-	fprintf(stderr, "bourse %s: note: %s; going on without an actuator "
+	log_at(LOG_WARNING, NULL, "bourse %s: note: %s; going on without an actuator "
 		"(actions are answered unsupported)\n", a->cmd, err);
 	return 0;
 }
@@ -700,7 +718,7 @@ static int run(struct agent_args *a)
 	int rc;
 
 	if (open_all(a, &w, &src, &act, err, sizeof(err)) != 0) {
-		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
+		log_at(LOG_ERR, NULL, "bourse %s: %s", a->cmd, err);
 		return CLI_FAIL;
 	}
 	a->cfg.act = act;
@@ -712,7 +730,7 @@ static int run(struct agent_args *a)
 	source_close(src);
 	world_close(w);
 	if (rc != 0) {
-		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
+		log_at(LOG_ERR, NULL, "bourse %s: %s", a->cmd, err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;

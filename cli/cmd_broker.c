@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "log.h"
 #include "wire.h"
 #include "banned.h"
 
@@ -53,6 +54,9 @@ static const char broker_usage[] =
 	"                     dropped and counted (default 5000; 0: no limit)\n"
 	"  --peer-burst N     ... in a burst, e.g. registering VMs (default 20000)\n"
 	"  --quiet            no log line per round\n"
+	"  --log-level LEVEL  err, warning, notice, info or debug (default info;\n"
+	"                     debug adds a line per round); on the journal\n"
+	"                     when run by systemd (docs/operations.md)\n"
 	"  -h, --help         this help\n"
 	"\n"
 	"SIGINT or SIGTERM stop it cleanly.\n";
@@ -68,7 +72,8 @@ static void on_signal(int sig)
 enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
        O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
-       O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE };
+       O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE,
+       O_LOG_LEVEL };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -94,6 +99,7 @@ static const struct option broker_options[] = {
 	{ "peer-rate", required_argument, NULL, O_PEER_RATE },
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
+	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -102,6 +108,18 @@ static int bad_value(const char *flag, const char *why)
 {
 	fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
 	return CLI_USAGE;
+}
+
+/* --log-level: the process's (log.h). */
+static int log_level_option(const char *arg)
+{
+	char err[128];
+	int level;
+
+	if (log_level_parse(arg, &level, err, sizeof(err)))
+		return bad_value("--log-level", err);
+	log_setup(level);
+	return CLI_OK;
 }
 
 /* Integer flags: where each goes, its range and its unit scale. */
@@ -162,6 +180,7 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_ALLOW: c->allow_file = arg; return CLI_OK;
 	case O_INSECURE: c->insecure = 1; return CLI_OK;
 	case O_PARAMS: *print_params = 1; return CLI_OK;
+	case O_LOG_LEVEL: return log_level_option(arg);
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
 			return bad_value("--param", err);
@@ -236,7 +255,7 @@ int cmd_broker(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (broker_run(&c, &stop_flag, NULL, err, sizeof(err))) {
-		fprintf(stderr, "bourse broker: %s\n", err);
+		log_at(LOG_ERR, NULL, "bourse broker: %s", err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;

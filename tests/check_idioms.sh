@@ -13,7 +13,7 @@ cc=$2
 fail=0
 
 for f in $(find "$src/agents" "$src/bench" "$src/broker" "$src/cli" \
-	     "$src/market" "$src/proto" "$src/sim" "$src/storage" \
+	     "$src/log" "$src/market" "$src/proto" "$src/sim" "$src/storage" \
 	     "$src/tests" "$src/util" -name '*.c' | sort); do
 	last=$(grep -n '^#include' "$f" | tail -n 1)
 	case "$last" in

@@ -151,6 +151,8 @@ expect 2 stderr "unrecognized option '--bogus'" -- broker --bogus
 expect 2 stderr "--round-ms: '0' is out of range" -- broker --round-ms 0
 expect 2 stderr "--heartbeat-ms: 'abc' is not a whole number" -- broker --heartbeat-ms abc
 expect 2 stderr "--liveness: '0' is out of range" -- broker --liveness 0
+expect 2 stderr "bourse broker: --log-level: 'loud' is not a level \(err, warning, notice, info or debug\)" -- broker --log-level loud
+expect 2 stderr "bourse agent: --log-level: 'loud' is not a level" -- agent --log-level loud
 expect 2 stderr "'nope' is not a market parameter" -- broker --param nope=1
 expect 1 stderr 'cannot listen on bogus://x' -- broker --listen bogus://x --db "$tmp/b.db" --rounds 1
 if [ -e "$tmp/b.db" ]; then

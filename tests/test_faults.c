@@ -593,9 +593,12 @@ static void test_killed_mid_round_repeatedly(void **state)
 	int64_t ids[2], r;
 	int n = 0;
 
+	/* the per-round lines, read at the end, are at debug */
+	const char *const debug[] = { "--log-level", "debug", NULL };
+
 	snprintf(trace, sizeof(trace), "%s/big.csv", l->dir);
 	write_big_trace(trace, 3000);
-	start_cluster(l, 0, NULL);
+	start_cluster(l, 0, debug);
 	snprintf(log, sizeof(log), "%s/big.log", l->dir);
 	const char *big[] = { "agent", "--host", "big", "--capacity-mib",
 			      "8000000", "--trace", trace, "--vms", "0:3000",
@@ -624,7 +627,7 @@ static void test_killed_mid_round_repeatedly(void **state)
 		live_db_close(l);
 		assert_file_ok(l);
 		r = live_last_round(l);
-		live_start_broker(l);
+		live_start_broker_with(l, debug);
 		/* it goes on from the last persisted round */
 		live_wait_rounds_after(l, r, 2);
 		assert_int_equal(gap_after(l, r), 0);
