@@ -583,7 +583,8 @@ static int draw(const struct drawing *d)
 	fprintf(f, "set multiplot layout %d,1 title ", n);
 	plot_quote(f, t);
 	fputs(" font ',12'\nset grid\nset key outside right top vertical "
-	      "Left reverse samplen 2\nset lmargin 12\n", f);
+	      "Left reverse samplen 2\nset lmargin at screen 0.08\n"
+	      "set rmargin at screen 0.84\nset autoscale xfix\n", f);
 	write_x_axis(f, d);
 	write_panels(f, d);
 	fputs("unset multiplot\n", f);
