@@ -3,11 +3,14 @@
  * and utilization and each VM's pressure over a range of rounds, drawn by
  * gnuplot (plot.h) into one PNG or SVG (docs/operations.md, "Pictures").
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "plot.h"
@@ -374,7 +377,8 @@ static size_t keep_top(struct series_set *set, int64_t top)
 		}
 		set->n = (size_t)top;
 	}
-	qsort(set->v, set->n, sizeof(*set->v), by_name);
+	if (set->n > 1)
+		qsort(set->v, set->n, sizeof(*set->v), by_name);
 	return total;
 }
 
@@ -529,9 +533,9 @@ static void write_pressure(FILE *f, const struct drawing *d)
 	char t[256];
 
 	range_of(&d->vms, &lo, &hi);
-	snprintf(t, sizeof(t), "pressure per VM (demand / assigned%s; "
-		 "dashed: 100 %%, above it short)",
-		 hi > PRESSURE_CUT ? ", cut at 400 %" : "");
+	snprintf(t, sizeof(t), "pressure per VM, demand / assigned (%sdashed: "
+		 "100 %%, above it short)",
+		 hi > PRESSURE_CUT ? "cut at 400 %; " : "");
 	write_panel_title(f, t, d->vms.n, d->n_vms_all, "pressure, %",
 			  "shortfall (demand - assigned)");
 	fprintf(f, "set yrange [0:%s]\n" DASHED_100,
@@ -615,10 +619,14 @@ static int resolve_range(store *s, const struct plot_args *a,
 	if (store_series_rounds(s, from, to, sp, err, sizeof(err)) != 0)
 		goto fail;
 	if (sp->n_rounds == 0) {
-		if (from || to)
+		if (from && to)
 			fprintf(stderr, "bourse plot: %s has no rounds between "
 				"%lld and %lld\n", a->db, (long long)from,
 				(long long)to);
+		else if (from || to)
+			fprintf(stderr, "bourse plot: %s has no rounds %s %lld\n",
+				a->db, from ? "from" : "up to",
+				(long long)(from ? from : to));
 		else
 			fprintf(stderr, "bourse plot: %s has no rounds yet (has "
 				"a broker run on it?)\n", a->db);
@@ -679,16 +687,22 @@ static int choose_panels(struct drawing *d)
 	return CLI_OK;
 }
 
-/* Can the picture be written? Says why not before gnuplot starts. */
+/* Can the picture be written? Says why not before gnuplot starts, and
+ * leaves no empty file behind. */
 static int check_out(const char *path)
 {
+	struct stat st;
+	int existed = stat(path, &st) == 0;
 	FILE *f = fopen(path, "a");
 
 	if (!f) {
-		fprintf(stderr, "bourse plot: cannot write '%s': %m\n", path);
+		fprintf(stderr, "bourse plot: cannot write '%s': %s\n", path,
+			strerror(errno));
 		return CLI_FAIL;
 	}
 	fclose(f);
+	if (!existed)
+		unlink(path);
 	return CLI_OK;
 }
 
