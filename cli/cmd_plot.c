@@ -442,14 +442,7 @@ static void write_x_axis(FILE *f, const struct drawing *d)
 		fputs("set xlabel 'round'\nset format x '%.0f'\n", f);
 		return;
 	}
-	fputs("set xdata time\nset timefmt '%s'\n", f);
-	if (span <= 2 * 3600)
-		fputs("set format x '%H:%M:%S'\n", f);
-	else if (span <= 2 * 86400)
-		fputs("set format x '%H:%M'\n", f);
-	else
-		fputs("set format x '%d %b\\n%H:%M'\n", f);
-	fputs("set xlabel 'time (UTC)'\n", f);
+	plot_time_axis(f, span, "time");
 }
 
 /* plot $<prefix>0 using 1:<col> ..., one line per series. */

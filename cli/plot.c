@@ -183,6 +183,24 @@ int plot_open(const char *out_path, plot_format fmt, int width, int height,
 	return 0;
 }
 
+void plot_time_axis(FILE *f, double span_s, const char *what)
+{
+	fputs("set xdata time\nset timefmt '%s'\n", f);
+	if (span_s <= 2 * 3600)
+		fputs("set format x '%H:%M:%S'\n", f);
+	else if (span_s <= 2 * 86400)
+		fputs("set format x '%H:%M'\n", f);
+	else if (span_s <= 10 * 86400)
+		fputs("set format x '%d %b\\n%H:%M'\n", f);
+	else
+		fputs("set format x '%d %b'\n", f);
+	fputs("set xlabel ", f);
+	char label[128];
+	snprintf(label, sizeof(label), "%s (UTC)", what);
+	plot_quote(f, label);
+	fputc('\n', f);
+}
+
 FILE *plot_stream(plot *p)
 {
 	return p->in;

@@ -42,6 +42,11 @@ FILE *plot_stream(plot *p);
  * characters as '?'. */
 void plot_quote(FILE *f, const char *s);
 
+/* A time x axis over span_s seconds of Unix times (column values in
+ * seconds): ticks as hours:minutes:seconds, hours:minutes, or dates, by the
+ * span; label "<what> (UTC)". */
+void plot_time_axis(FILE *f, double span_s, const char *what);
+
 /* End the script, wait for gnuplot and free p (NULL is fine). Returns 0 if
  * gnuplot succeeded and wrote a non-empty file; else -1 with gnuplot's
  * first error line in err, and the partial file removed. */

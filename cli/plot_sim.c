@@ -121,8 +121,10 @@ typedef void (*legend_fn)(char *buf, size_t size, const sim_report_row *row);
 
 static void legend_pressure(char *b, size_t n, const sim_report_row *row)
 {
-	snprintf(b, n, "%s: %.0f GiB-h", sim_policy_name(row->policy),
-		 row->m.pressure_gib_h);
+	double v = row->m.pressure_gib_h;
+
+	snprintf(b, n, "%s: %.*f GiB-h", sim_policy_name(row->policy),
+		 v < 10 ? 1 : 0, v);
 }
 
 static void legend_held(char *b, size_t n, const sim_report_row *row)
@@ -171,6 +173,29 @@ static void write_title(FILE *f, const sim_report *r, const char *bin)
 	fputs(" font ',12'\n", f);
 }
 
+/* On a month, repack moves ten times more than the rest: a log scale
+ * keeps them apart (a policy that never moved has no line). A few moves
+ * read better on a linear one. */
+static void write_migrations(FILE *f, const sim_report *r)
+{
+	uint64_t most = 0;
+
+	for (size_t p = 0; p < r->n_rows; p++)
+		if (r->rows[p].m.migrations > most)
+			most = r->rows[p].m.migrations;
+	if (most >= 100)
+		fputs("set title 'migrations started, cumulative (log scale)'\n"
+		      "set logscale y\nset yrange [1:*]\n", f);
+	else
+		fprintf(f, "set title 'migrations started, cumulative'\n"
+			"set yrange [0:%llu]\nset ytics %s\n",
+			(unsigned long long)(most < 10 ? most + 1 : most + most / 10),
+			most < 10 ? "1" : "autofreq");
+	fputs("set ylabel 'migrations'\n", f);
+	write_lines(f, r, 5, legend_moves, NULL);
+	fputs("unset logscale y\nset ytics autofreq\n", f);
+}
+
 static void write_script(FILE *f, const sim_report *r, const sim_series *ser)
 {
 	char bin[32], t[256];
@@ -182,9 +207,9 @@ static void write_script(FILE *f, const sim_report *r, const sim_series *ser)
 	fputs("set grid\nset key outside right top vertical Left reverse "
 	      "samplen 2\nset lmargin at screen 0.07\n"
 	      "set rmargin at screen 0.76\nset autoscale xfix\n"
-	      "set xdata time\nset timefmt '%s'\n"
-	      "set format x '%d %b'\nset xlabel 'trace time (UTC)'\n"
 	      "set yrange [0:*]\n", f);
+	plot_time_axis(f, (double)(r->trace->t_max - r->trace->t_min),
+		       "trace time");
 	snprintf(t, sizeof(t), "VM pressure: memory short of demand, GiB "
 		 "(legend: the run's GiB-h; no policy can be below %.0f)",
 		 r->lower_bound_gib_h);
@@ -196,12 +221,7 @@ static void write_script(FILE *f, const sim_report *r, const sim_series *ser)
 	      "set ylabel 'GiB held'\n", f);
 	write_lines(f, r, 3, legend_held, r->n_rows ? "$p0 using 1:4 with "
 		    "lines lw 1.2 lc 'black' dt 2 title 'VM demand'" : NULL);
-	/* repack moves ten times more than the rest: a log scale keeps
-	 * them apart (a policy that never moved has no line) */
-	fputs("set title 'migrations started, cumulative (log scale)'\n"
-	      "set ylabel 'migrations'\nset logscale y\nset yrange [1:*]\n", f);
-	write_lines(f, r, 5, legend_moves, NULL);
-	fputs("unset logscale y\n", f);
+	write_migrations(f, r);
 	fputs("unset multiplot\n", f);
 }
 
