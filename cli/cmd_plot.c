@@ -605,9 +605,8 @@ static int resolve_range(store *s, const struct plot_args *a,
 	if (a->last) {
 		if (store_round_last(s, &to, err, sizeof(err)) != 0)
 			goto fail;
-		from = to - a->last + 1;
-		if (from < 1)
-			from = 1;
+		/* no round yet (to 0): the open range, which is empty */
+		from = to > a->last ? to - a->last + 1 : (to > 0);
 	}
 	if (store_series_rounds(s, from, to, sp, err, sizeof(err)) != 0)
 		goto fail;

@@ -382,6 +382,9 @@ static void test_no_data(void **state)
 	snprintf(bad_dir, sizeof(bad_dir), "%s/no/such/dir.png", f->dir);
 	cli(f, &r, "plot", "--db", f->empty_db, "--out", png, NULL);
 	expect(&r, 1, "has no rounds yet");
+	cli(f, &r, "plot", "--db", f->empty_db, "--out", png, "--last", "5",
+	    NULL);
+	expect(&r, 1, "has no rounds yet");
 	assert_int_equal(access(png, F_OK), -1);
 	cli(f, &r, "plot", "--db", f->db, "--out", png, "--from", "31", NULL);
 	expect(&r, 1, "has no rounds from 31");
