@@ -6,6 +6,8 @@
  * <svg> root; the range, --top and the filters change what is drawn; bad
  * flags exit 2 naming the flag; a database without rounds, a name without
  * points, an unwritable --out and a missing gnuplot exit 1 saying so.
+ * Under it, the store's range queries (storage/store_series.c): bounds
+ * inclusive or open, points by name then round.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -403,6 +405,87 @@ static void test_no_data(void **state)
 	assert_int_equal(access(png, F_OK), -1);
 }
 
+/* ---- the store's range queries (store_series.c) ---- */
+
+struct count {
+	int n;
+	int64_t min_round, max_round;
+	char last_name[STORE_NAME_MAX];
+	int64_t last_round;
+	int ordered; /* by name, then round */
+};
+
+static void count_point(struct count *c, const char *name, int64_t round)
+{
+	int cmp = strcmp(c->last_name, name);
+
+	if (c->n && (cmp > 0 || (cmp == 0 && round <= c->last_round)))
+		c->ordered = 0;
+	if (!c->n || round < c->min_round)
+		c->min_round = round;
+	if (!c->n || round > c->max_round)
+		c->max_round = round;
+	snprintf(c->last_name, sizeof(c->last_name), "%s", name);
+	c->last_round = round;
+	c->n++;
+}
+
+static int count_host(const store_host_point *p, void *ctx)
+{
+	count_point(ctx, p->host_name, p->round);
+	return 0;
+}
+
+static int count_vm(const store_vm_point *p, void *ctx)
+{
+	count_point(ctx, p->vm_name, p->round);
+	return 0;
+}
+
+static void test_store_series(void **state)
+{
+	struct fx *f = *state;
+	store *s = NULL;
+	store_series_span sp;
+	struct count c;
+	char err[512];
+
+	assert_int_equal(store_open(f->db, STORE_READONLY, &s, err,
+				    sizeof(err)), 0);
+	assert_int_equal(store_series_rounds(s, 0, 0, &sp, err, sizeof(err)), 0);
+	assert_int_equal(sp.n_rounds, N_ROUNDS);
+	assert_int_equal(sp.first, 1);
+	assert_int_equal(sp.last, N_ROUNDS);
+	assert_int_equal(sp.first_ms, T0 + 60000);
+	assert_int_equal(sp.last_ms, T0 + 60000 * N_ROUNDS);
+	assert_int_equal(store_series_rounds(s, 3, 9, &sp, err, sizeof(err)), 0);
+	assert_int_equal(sp.n_rounds, 7);
+	assert_int_equal(store_series_rounds(s, 31, 0, &sp, err, sizeof(err)), 0);
+	assert_int_equal(sp.n_rounds, 0);
+	assert_int_equal(sp.first, 0);
+
+	memset(&c, 0, sizeof(c));
+	c.ordered = 1;
+	assert_int_equal(store_host_series(s, 3, 9, count_host, &c, err,
+					   sizeof(err)), 0);
+	assert_int_equal(c.n, N_HOSTS * 7); /* both ends inclusive */
+	assert_int_equal(c.min_round, 3);
+	assert_int_equal(c.max_round, 9);
+	assert_true(c.ordered);
+	memset(&c, 0, sizeof(c));
+	c.ordered = 1;
+	assert_int_equal(store_vm_series(s, 0, 2, count_vm, &c, err,
+					 sizeof(err)), 0);
+	assert_int_equal(c.n, N_VMS * 2); /* open start */
+	assert_int_equal(c.max_round, 2);
+	assert_true(c.ordered);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_vm_series(s, 29, 0, count_vm, &c, err,
+					 sizeof(err)), 0);
+	assert_int_equal(c.n, N_VMS * 2); /* open end */
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +496,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_flags, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_data, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_series, fx_setup,
 						fx_teardown),
 	};
 
