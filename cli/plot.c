@@ -98,7 +98,8 @@ static void plot_free(plot *p)
 	free(p);
 }
 
-/* fork and exec gnuplot with stdin on a pipe and stderr into p->errf. */
+/* fork and exec gnuplot with stdin on a pipe and stderr into p->errf;
+ * --default-settings: no user's ~/.gnuplot changes the picture. */
 static int spawn(plot *p, const char *exe, char *err, size_t errlen)
 {
 	int fd[2];
@@ -121,7 +122,7 @@ static int spawn(plot *p, const char *exe, char *err, size_t errlen)
 			_exit(126);
 		close(fd[0]);
 		close(fd[1]);
-		execl(exe, "gnuplot", (char *)NULL);
+		execl(exe, "gnuplot", "--default-settings", (char *)NULL);
 		_exit(127);
 	}
 	close(fd[0]);

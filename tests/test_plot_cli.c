@@ -373,6 +373,20 @@ static void test_bad_flags(void **state)
 	assert_non_null(strstr(r.out, "usage: bourse plot --out FILE"));
 }
 
+/* dir/gnuplot: a shell script that reads its input, then runs body. */
+static void fake_gnuplot(const struct fx *f, const char *body)
+{
+	char path[128];
+	FILE *o;
+
+	snprintf(path, sizeof(path), "%s/gnuplot", f->dir);
+	o = fopen(path, "w");
+	assert_non_null(o);
+	fprintf(o, "#!/bin/sh\n/bin/cat >/dev/null\n%s\n", body);
+	fclose(o);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
 static void test_no_data(void **state)
 {
 	struct fx *f = *state;
@@ -398,6 +412,17 @@ static void test_no_data(void **state)
 	expect(&r, 1, "VM 'novm' has no samples in rounds 1-30");
 	cli(f, &r, "plot", "--db", f->db, "--out", bad_dir, NULL);
 	expect(&r, 1, "cannot write");
+	/* a gnuplot that fails: its error line, no file left; one that
+	 * writes nothing */
+	fake_gnuplot(f, "echo '         ^' >&2; echo '\"-\" line 7: "
+		     "unknown or ambiguous terminal type' >&2; exit 1");
+	cli_path(f, f->dir, &r, "plot", "--db", f->db, "--out", png, NULL);
+	expect(&r, 1, "gnuplot failed (status 1): \"-\" line 7: unknown");
+	assert_int_equal(access(png, F_OK), -1);
+	fake_gnuplot(f, "exit 0");
+	cli_path(f, f->dir, &r, "plot", "--db", f->db, "--out", png, NULL);
+	expect(&r, 1, "gnuplot wrote nothing to");
+	assert_int_equal(access(png, F_OK), -1);
 	/* without gnuplot: the package to install */
 	cli_path(f, "/nonexistent", &r, "plot", "--db", f->db, "--out", png,
 		 NULL);
