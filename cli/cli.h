@@ -43,6 +43,7 @@ int cmd_status(int argc, char **argv);  /* cmd_status.c: the broker, rounds,
                                          * modes, backlog, signals */
 int cmd_events(int argc, char **argv);  /* cmd_status.c: the audit log */
 int cmd_signals(int argc, char **argv); /* cmd_status.c: provision/suspend */
+int cmd_plot(int argc, char **argv);    /* cmd_plot.c: pictures from the store */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */

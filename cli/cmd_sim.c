@@ -2,9 +2,11 @@
  * cmd_sim.c - `bourse sim`: replay a trace through the policies and print
  * them side by side (docs/simulator.md).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "sim.h"
@@ -43,6 +45,9 @@ static const char sim_usage[] =
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
 	"  --json             print JSON instead of a table\n"
+	"  --plot DIR         also draw the policies side by side over the trace\n"
+	"                     (pressure, memory held, migrations) into\n"
+	"                     DIR/sim-policies.png and .svg (gnuplot)\n"
 	/* strong baselines (docs/baselines.md) */
 	"  --drs-moves N      drs: migrations per step at most (default 1)\n"
 	"  --drs-stay S       drs: seconds a VM that moved stays put (default 3600)\n"
@@ -55,6 +60,7 @@ struct sim_args {
 	int policies[SIM_N_POLICIES]; /* 1 = run it */
 	size_t max_vms;
 	int json, print_params;
+	const char *plot_dir; /* --plot */
 	sim_config cfg;
 };
 
@@ -98,7 +104,9 @@ enum { O_HOST_GIB = 256, O_RESERVE, O_MINIMUM, O_STARTUP, O_BUFFER, O_PARAM,
        O_PARAMS, O_JSON, O_VMS, O_STEP, O_LAG, O_MIGRATION, O_MIG_MIBPS,
        O_DIRTY, O_DOWNTIME, O_PER_HOST, O_RETURN,
        /* strong baselines (docs/baselines.md) */
-       O_DRS_MOVES = 512, O_DRS_STAY, O_ESX_STICKY };
+       O_DRS_MOVES = 512, O_DRS_STAY, O_ESX_STICKY,
+       /* pictures */
+       O_PLOT = 768 };
 
 static const struct option sim_options[] = {
 	{ "trace", required_argument, NULL, 't' },
@@ -126,6 +134,8 @@ static const struct option sim_options[] = {
 	{ "drs-moves", required_argument, NULL, O_DRS_MOVES },
 	{ "drs-stay", required_argument, NULL, O_DRS_STAY },
 	{ "esx-touched-sticky", no_argument, NULL, O_ESX_STICKY },
+	/* pictures */
+	{ "plot", required_argument, NULL, O_PLOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -218,6 +228,11 @@ static int apply_option(struct sim_args *a, int opt, const char *arg)
 	case 't': a->trace = arg; return CLI_OK;
 	case 'p': return parse_policies(a, arg);
 	case O_JSON: a->json = 1; return CLI_OK;
+	case O_PLOT:
+		if (!*arg)
+			return bad_value("--plot", "the directory name is empty");
+		a->plot_dir = arg;
+		return CLI_OK;
 	case O_PARAMS: a->print_params = 1; return CLI_OK;
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)) != 0)
@@ -311,6 +326,66 @@ static int parse_args(struct sim_args *a, int argc, char **argv, int *done)
 	return CLI_OK;
 }
 
+/* --plot DIR: made if missing (its parent must exist). */
+static int make_plot_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0777) == 0 || (errno == EEXIST && stat(dir, &st) == 0 &&
+				      S_ISDIR(st.st_mode)))
+		return CLI_OK;
+	fprintf(stderr, "bourse sim: --plot: cannot make the directory '%s': "
+		"%s\n", dir, errno == EEXIST ? "a file has that name"
+					     : strerror(errno));
+	return CLI_FAIL;
+}
+
+/* Each policy asked for, then the report (and with --plot the pictures). */
+static int run_policies(const struct sim_args *a, const trace_set *t,
+			sim_report *rep)
+{
+	sim_series series[SIM_N_POLICIES];
+	char err[512];
+	int rc = CLI_FAIL;
+
+	memset(series, 0, sizeof(series));
+	if (a->plot_dir && make_plot_dir(a->plot_dir) != CLI_OK)
+		return CLI_FAIL;
+	for (int p = 0; p < SIM_N_POLICIES; p++) {
+		if (!a->policies[p])
+			continue;
+		sim_series *ser = &series[rep->n_rows];
+		sim_report_row *row = &rep->rows[rep->n_rows++];
+		row->policy = (sim_policy)p;
+		sim_series_init(ser, t, a->cfg.step_s);
+		if (sim_run_observed(&a->cfg, t, (sim_policy)p,
+				     a->plot_dir ? sim_series_observe : NULL,
+				     ser, &row->m, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bourse sim: policy '%s': %s\n",
+				sim_policy_name((sim_policy)p), err);
+			goto out;
+		}
+	}
+	if ((a->json ? sim_report_json(rep, stdout)
+		     : sim_report_table(rep, stdout)) != 0)
+		goto out;
+	if (a->plot_dir) {
+		fflush(stdout);
+		if (sim_report_plot(rep, series, a->plot_dir, err,
+				    sizeof(err)) != 0) {
+			fprintf(stderr, "bourse sim: --plot: %s\n", err);
+			goto out;
+		}
+		fprintf(stderr, "bourse sim: plots: %s/sim-policies.png, "
+			"%s/sim-policies.svg\n", a->plot_dir, a->plot_dir);
+	}
+	rc = CLI_OK;
+out:
+	for (size_t i = 0; i < SIM_N_POLICIES; i++)
+		sim_series_release(&series[i]);
+	return rc;
+}
+
 int cmd_sim(int argc, char **argv)
 {
 	struct sim_args a;
@@ -333,19 +408,7 @@ int cmd_sim(int argc, char **argv)
 		trace_set_release(&t);
 		return CLI_FAIL;
 	}
-	for (int p = 0; p < SIM_N_POLICIES; p++) {
-		if (!a.policies[p])
-			continue;
-		sim_report_row *row = &rep.rows[rep.n_rows++];
-		row->policy = (sim_policy)p;
-		if (sim_run(&a.cfg, &t, (sim_policy)p, &row->m, err, sizeof(err)) != 0) {
-			fprintf(stderr, "bourse sim: policy '%s': %s\n",
-				sim_policy_name((sim_policy)p), err);
-			trace_set_release(&t);
-			return CLI_FAIL;
-		}
-	}
-	rc = a.json ? sim_report_json(&rep, stdout) : sim_report_table(&rep, stdout);
+	rc = run_policies(&a, &t, &rep);
 	trace_set_release(&t);
-	return rc == 0 ? CLI_OK : CLI_FAIL;
+	return rc;
 }

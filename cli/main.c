@@ -36,6 +36,8 @@ static const struct command commands[] = {
 	{ "resume", cmd_resume, "dispatch again after a pause" },
 	{ "keygen", cmd_keygen, "make a CURVE key pair for the broker or an "
 				"agent" },
+	{ "plot", cmd_plot, "draw prices, utilization and VM pressure over "
+			    "time (PNG, SVG)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

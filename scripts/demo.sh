@@ -19,7 +19,8 @@
 #                (default 25; 10 to 86400)
 #
 # Logs go next to the database: <db>-broker.log, <db>-host-a.log, ... (run
-# 2: <db>-recommend-broker.log, ...). CURVE keys (one pair for the broker,
+# 2: <db>-recommend-broker.log, ...). So does run 1's picture, <db less
+# .db>.png (`bourse plot`: prices, utilization, VM pressure; needs gnuplot). CURVE keys (one pair for the broker,
 # one per host, and the broker's allow-list) are made afresh in <db>-keys/
 # with `bourse keygen`; each run's emulated world is <db>-world/.
 # Needs the sqlite3 command (scripts/deps.sh installs it) for the summary.
@@ -122,6 +123,8 @@ q() {
 [ -x "$BOURSE" ] || fail "$BOURSE not found or not executable; run 'make build' first"
 command -v sqlite3 >/dev/null 2>&1 ||
 	fail "the sqlite3 command is needed for the summary; run 'make deps' (scripts/deps.sh)"
+command -v gnuplot >/dev/null 2>&1 ||
+	fail "gnuplot is needed for the picture (package gnuplot-nox); run 'make deps' (scripts/deps.sh)"
 case $PORT in
 '' | *[!0-9]*) fail "DEMO_PORT must be a port number, not '$PORT'" ;;
 esac
@@ -480,10 +483,20 @@ if [ -n "$approved" ]; then
 		say "approved migration #$approved: $vm to $to is in state $st (storage/store.h); its last bid came from ${now_on:-nowhere}."
 	fi
 fi
+# ---- the picture of run 1 -------------------------------------------------------
+PLOT=$BASE.png
+say ""
+say "+ $BOURSE plot --db $DB --out $PLOT"
+"$BOURSE" plot --db "$DB" --out "$PLOT" >/dev/null 2>"$CLI_ERR" || {
+	cat "$CLI_ERR" >&2
+	fail "'bourse plot' could not draw run 1"
+}
 say ""
 say "done in $(elapsed) s. The databases are $DB and $DB2 (logs next to them)."
+say "The picture of run 1 (host prices, utilization, VM pressure): $PLOT"
 say "  $BOURSE recs list --db $DB [--state succeeded] [--json];  $BOURSE recs show ID --db $DB"
 say "  $BOURSE events --db $DB;  $BOURSE hosts --db $DB;  $BOURSE vms --db $DB"
+say "  $BOURSE plot --db $DB2 --out ${BASE2}.svg   (run 2's picture; --help for more)"
 say "  sqlite3 $DB   (tables: docs/storage.md)"
 say "Running it on real hosts: docs/operations.md."
 

@@ -88,6 +88,10 @@ typedef struct sim_state {
 	size_t *idx;
 	int64_t *lo, *hi, *out;
 	double *w, *active;
+	/* sim_run_observed(): told each step's figures (NULL: nobody) */
+	sim_observer obs;
+	void *obs_ctx;
+	int64_t now;          /* the step's time in the trace */
 } sim_state;
 
 /* Memory a host sells: capacity minus reserve. */

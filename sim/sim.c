@@ -431,7 +431,7 @@ static int check_hosts(sim_state *s, char *err, size_t errlen)
 static void measure(sim_state *s, sim_metrics *m, uint64_t refused)
 {
 	const double hours = (double)s->cfg->step_s / 3600.0;
-	double held = 0, prov = 0;
+	double held = 0, prov = 0, short_mib = 0, demand_mib = 0;
 	for (size_t i = 0; i < s->n_vms; i++) {
 		market_vm *v = &s->vms[i];
 		sim_vmx *x = &s->x[i];
@@ -443,6 +443,8 @@ static void measure(sim_state *s, sim_metrics *m, uint64_t refused)
 		int64_t eff = x->placed ? v->assigned - x->swapped : 0;
 		int64_t shortfall = v->demand > eff ? v->demand - eff : 0;
 		m->pressure_gib_h += (double)shortfall / 1024.0 * hours;
+		short_mib += (double)shortfall;
+		demand_mib += (double)v->demand;
 		if (v->demand > 0 && v->demand >= eff)
 			m->pressured_share += 1;
 		if (shortfall > x->prev_short)
@@ -472,6 +474,16 @@ static void measure(sim_state *s, sim_metrics *m, uint64_t refused)
 	}
 	m->double_held_gib_h += in_flight / 1024.0 * hours;
 	m->steps++;
+	if (s->obs) {
+		sim_step_point pt = {
+			.step = m->steps - 1, .t = s->now,
+			.pressure_gib = short_mib / 1024.0,
+			.held_gib = held / 1024.0,
+			.demand_gib = demand_mib / 1024.0,
+			.migrations = s->mig.migrations,
+		};
+		s->obs(&pt, s->obs_ctx);
+	}
 }
 
 static void finish(sim_metrics *m, const sim_state *s)
@@ -565,6 +577,7 @@ static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
 		    sim_step_fn step, int64_t now, sim_metrics *out, char *err,
 		    size_t errlen)
 {
+	s->now = now;
 	update_vms(s, t, now);
 	lag_record(s);
 	mig_advance(s);
@@ -588,16 +601,13 @@ static int sim_step(sim_state *s, const trace_set *t, sim_policy p,
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	if ((unsigned)p >= SIM_N_POLICIES) {
-		snprintf(err, errlen, "unknown policy %d", (int)p);
-		return -1;
-	}
-	return sim_run_step(c, t, p, policy_steps[p], out, err, errlen);
+	return sim_run_observed(c, t, p, NULL, NULL, out, err, errlen);
 }
 
-int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
-		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen)
+/* sim_run_step() telling obs each step's figures. */
+static int run_loop(const sim_config *c, const trace_set *t,
+		    sim_policy placement, sim_step_fn step, sim_observer obs,
+		    void *ctx, sim_metrics *out, char *err, size_t errlen)
 {
 	sim_state s;
 	int rc = -1;
@@ -608,6 +618,8 @@ int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
 		snprintf(err, errlen, "out of memory for %zu VMs", t->n_vms);
 		return -1;
 	}
+	s.obs = obs;
+	s.obs_ctx = ctx;
 	for (int64_t now = t->t_min; now <= t->t_max; now += c->step_s)
 		if (sim_step(&s, t, placement, step, now, out, err, errlen) != 0)
 			goto out;
@@ -616,4 +628,22 @@ int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
 out:
 	state_free(&s);
 	return rc;
+}
+
+int sim_run_step(const sim_config *c, const trace_set *t, sim_policy placement,
+		 sim_step_fn step, sim_metrics *out, char *err, size_t errlen)
+{
+	return run_loop(c, t, placement, step, NULL, NULL, out, err, errlen);
+}
+
+int sim_run_observed(const sim_config *c, const trace_set *t, sim_policy p,
+		     sim_observer obs, void *ctx, sim_metrics *out, char *err,
+		     size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if ((unsigned)p >= SIM_N_POLICIES) {
+		snprintf(err, errlen, "unknown policy %d", (int)p);
+		return -1;
+	}
+	return run_loop(c, t, p, policy_steps[p], obs, ctx, out, err, errlen);
 }

@@ -142,4 +142,29 @@ int sim_lower_bound(const sim_config *c, const trace_set *t, double *gib_h,
 int sim_run(const sim_config *c, const trace_set *t, sim_policy p,
 	    sim_metrics *out, char *err, size_t errlen);
 
+/* One step of a run as it was measured, for pictures of a run over time
+ * (sim_run_observed(); `bourse sim --plot`). */
+typedef struct sim_step_point {
+	uint64_t step;        /* its index, from 0 */
+	int64_t t;            /* its time in the trace, s (Unix for Bitbrains) */
+	double pressure_gib;  /* the VMs' shortfall below demand, GiB: summed
+	                       * over the steps and times step_s / 3600 it is
+	                       * pressure_gib_h */
+	double held_gib;      /* memory the VMs held (assigned less host
+	                       * swap), GiB: held_gib_avg is its mean */
+	double demand_gib;    /* the alive VMs' demand, GiB (the trace's: the
+	                       * same under every policy) */
+	uint64_t migrations;  /* moves started so far (cumulative) */
+} sim_step_point;
+
+/* Called once per step, after the step was measured; pt is valid during
+ * the call only. It must not touch the run (it cannot: it sees a copy). */
+typedef void (*sim_observer)(const sim_step_point *pt, void *ctx);
+
+/* sim_run(), calling obs(pt, ctx) after every step (obs NULL: sim_run()).
+ * Observing changes no decision and no figure of *out. */
+int sim_run_observed(const sim_config *c, const trace_set *t, sim_policy p,
+		     sim_observer obs, void *ctx, sim_metrics *out, char *err,
+		     size_t errlen);
+
 #endif

@@ -617,4 +617,43 @@ int store_rec_counts(store *s, int64_t out[STORE_REC_FAILED + 1], char *err,
  * file (for --watch). */
 int store_data_version(store *s, int64_t *out, char *err, size_t errlen);
 
+/* ---- series over rounds (store_series.c) -------------------------------
+ * Figures round by round over a range, for `bourse plot`. A range is
+ * [from, to], rounds inclusive; 0 for either end leaves it open. */
+
+/* The rounds written in a range: how many, the first and last, and when
+ * they started (Unix ms); all 0 if there are none. */
+typedef struct store_series_span {
+	int64_t n_rounds, first, last, first_ms, last_ms;
+} store_series_span;
+
+int store_series_rounds(store *s, int64_t from, int64_t to,
+			store_series_span *out, char *err, size_t errlen);
+
+/* One host in one round (a row of prices). */
+typedef struct store_host_point {
+	int64_t round, started_ms;
+	char host_name[STORE_NAME_MAX];
+	double price;       /* credits per MiB */
+	double utilization; /* wanted / supply: may exceed 1 */
+	int64_t supply_mib, awarded_mib;
+} store_host_point;
+
+/* One VM in one round: its sample, and the market's target if the round
+ * allocated it (0 if not). */
+typedef struct store_vm_point {
+	int64_t round, started_ms;
+	char vm_name[STORE_NAME_MAX];
+	char host_name[STORE_NAME_MAX]; /* where it bid from */
+	int64_t demand_mib, assigned_mib, target_mib;
+} store_vm_point;
+
+/* Every host's (VM's) points in the range, by name then round. */
+int store_host_series(store *s, int64_t from, int64_t to,
+		      int (*cb)(const store_host_point *, void *), void *ctx,
+		      char *err, size_t errlen);
+int store_vm_series(store *s, int64_t from, int64_t to,
+		    int (*cb)(const store_vm_point *, void *), void *ctx,
+		    char *err, size_t errlen);
+
 #endif

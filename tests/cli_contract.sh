@@ -321,5 +321,27 @@ else
 	sed 's/^/  tty: /' "$tmp/tty" | cat -v | head -5
 fi
 
+# Pictures (bourse plot, bourse sim --plot): bad flags exit 2 naming the
+# flag; a database without rounds exits 1 saying so; the simulator's plot
+# of the small trace is a PNG and an SVG (test_plot_cli draws from a store).
+expect 0 stdout 'usage: bourse plot --out FILE' -- plot --help
+expect 2 stderr '--out: is required' -- plot --db "$tmp/c.db"
+expect 2 stderr 'must end in .png or .svg' -- plot --out "$tmp/p.jpg"
+expect 2 stderr "--what: 'cpu' is not one of" -- plot --out "$tmp/p.png" --what prices,cpu
+expect 2 stderr "bourse plot: unrecognized option '--bogus'" -- plot --bogus
+expect 1 stderr 'has no rounds' -- plot --db "$tmp/c.db" --out "$tmp/p.png" --from 100000
+expect 2 stderr '--plot: the directory name is empty' -- sim --trace "$data/small.csv" --plot ''
+expect 1 stderr 'cannot make the directory' -- sim --trace "$data/small.csv" --hosts 2 --host-gib 8 --plot "$tmp/no/such"
+expect 0 stderr "plots: $tmp/simplot/sim-policies.png" -- sim --trace "$data/bitbrains-mini" --hosts 2 --host-gib 8 --plot "$tmp/simplot"
+if [ "$(head -c 8 "$tmp/simplot/sim-policies.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
+	[ "$(wc -c <"$tmp/simplot/sim-policies.png")" -gt 20000 ] &&
+	grep -q '<svg' "$tmp/simplot/sim-policies.svg" && grep -q '</svg>' "$tmp/simplot/sim-policies.svg" &&
+	grep -q '>market: ' "$tmp/simplot/sim-policies.svg"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: sim --plot did not write a PNG and an SVG with the policies"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,7 +3,8 @@
 # it exits 0 and prints its before/after summary; in its databases, run 1
 # carried resizes out, the migration the script approved succeeded and the
 # VM's newest bid came from the destination, and run 2 carried nothing out;
-# no process is left behind. Its settings are refused when bad.
+# it left its picture (a PNG) next to the database and said where; no
+# process is left behind. Its settings are refused when bad.
 # usage: demo_test.sh BOURSE PLAIN_BOURSE SOURCE_DIR
 # The plain (unsanitized) binary is used when it exists, as `make demo`
 # does; else the test build's. Skipped (77) without ../shared/traces.
@@ -105,6 +106,12 @@ if [ -f "$db" ] && [ -f "$db2" ]; then
 		awk -v a="${p1:-x}" -v b="${p2:-x}" 'BEGIN { exit !(a + 0 < b + 0 && b != "x") }'
 	d1=$(sed -n 's/^VM demand, GiB-h[^0-9]*\([0-9.]*\) *\([0-9.]*\)$/\1/p' "$tmp/out")
 	d2=$(sed -n 's/^VM demand, GiB-h[^0-9]*\([0-9.]*\) *\([0-9.]*\)$/\2/p' "$tmp/out")
+	check "the demo says where its picture is" \
+		grep -q "^The picture of run 1 .*: $tmp/demo.png$" "$tmp/out"
+	check "the picture is a PNG" \
+		[ "$(head -c 8 "$tmp/demo.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	check "the picture is not an empty frame" \
+		[ "$(wc -c <"$tmp/demo.png" 2>/dev/null || echo 0)" -gt 20000 ]
 	# The same window: the same trace demand, within 5 % (an agent's tick
 	# may fall on the other side of a round's deadline now and then).
 	check "both runs replayed the same window (demand $d1, $d2 GiB-h)" \
