@@ -90,8 +90,10 @@ cmds=$("$bourse" --help | awk '/^commands:/ { f = 1; next }
 	f && /^[^ ]/ { f = 0 } f && /^  [a-z]/ { print $1 }')
 for c in $cmds; do
 	offers "bourse ${c:0:${#c}-1}" "$c"
+	# the flags of each option line's term (before two spaces)
 	mapfile -t flags < <("$bourse" "$c" --help | grep -E '^ +-' |
-		grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)
+		sed -E 's/^ +//; s/  .*//' | grep -oE -- '--[a-z0-9][a-z0-9-]*' |
+		sort -u)
 	[ ${#flags[@]} -gt 0 ] && offers "bourse $c --" "${flags[@]}"
 done
 
@@ -100,6 +102,29 @@ mkdir "$tmp/d" "$tmp/d/sub"
 touch "$tmp/d/a.db" "$tmp/d/notes.txt"
 (cd "$tmp/d" && expect "bourse recs list --db " a.db sub)
 (cd "$tmp/d" && expect "bourse keygen x --dir " sub)
+
+# Help-text shapes the binary may not have yet, from a stand-in that
+# prints them: subcommands named only in the usage lines, values spelled
+# out in them.
+mkdir "$tmp/alt"
+cat >"$tmp/alt/bourse" <<'STANDIN'
+#!/bin/sh
+case "$*" in
+"--help") printf 'usage: bourse <command>\n\ncommands:\n  host       hosts\n  plot       pictures\n' ;;
+"host --help" | "host drain --help" | "host undrain --help")
+	printf 'usage: bourse host drain HOST [--reason TEXT]\n       bourse host undrain HOST\n\nMaintenance.\n\n  --reason TEXT  why\n  -h, --help     this help\n' ;;
+"plot --help")
+	printf 'usage: bourse plot --out FILE [--format png|svg]\n                   [-o table|wide]\n\nDraw.\n\n  --out FILE    the file\n  --format F    png or svg\n  -o, --output FORMAT  how\n' ;;
+*) exit 2 ;;
+esac
+STANDIN
+chmod +x "$tmp/alt/bourse"
+PATH=$tmp/alt:$PATH
+expect "bourse host " drain undrain
+expect "bourse host drain --" --reason --help
+expect "bourse plot --format " png svg
+expect "bourse plot -o w" wide
+expect "bourse plot -" --out --format -o --output
 
 echo "bash_completion: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
