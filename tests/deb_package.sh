@@ -6,6 +6,7 @@
 # (and the postinst that applies them), a man page for bourse and every
 # command its --help lists, rendering without warnings, the bash
 # completion, the docs and copyright, contrib/bourse.conf as a conffile
+# and contrib/grafana/*.json in /usr/share/bourse/grafana
 # when there is one; and lintian finds nothing of severity error. Every
 # finding is printed. Installing it is `make deb-check` (it changes the
 # system).
@@ -78,6 +79,10 @@ if [ -f "$src/contrib/bourse.conf" ]; then
 		bad "/etc/bourse/bourse.conf is not a conffile"
 	fi
 fi
+for f in "$src"/contrib/grafana/*.json; do
+	[ -e "$f" ] || continue
+	has "./usr/share/bourse/grafana/$(basename "$f")"
+done
 has ./usr/share/bash-completion/completions/bourse
 for f in copyright README.md operations.md; do
 	has "./usr/share/doc/bourse/$f"
