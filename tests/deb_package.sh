@@ -6,8 +6,8 @@
 # (and the postinst that applies them), a man page for bourse and every
 # command its --help lists, rendering without warnings, the bash
 # completion, the docs and copyright, contrib/bourse.conf as a conffile
-# and contrib/grafana/*.json in /usr/share/bourse/grafana
-# when there is one; and lintian finds nothing of severity error. Every
+# and contrib/grafana/*.json in /usr/share/bourse/grafana when there are
+# some; and lintian finds nothing of severity error. Every
 # finding is printed. Installing it is `make deb-check` (it changes the
 # system).
 # usage: deb_package.sh SOURCE_DIR OUTDIR
