@@ -89,3 +89,16 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
+
+# The Debian package (debian/; docs/operations.md, "Installing from the
+# Debian package"): built by dpkg-buildpackage from a copy of the tree in
+# $(DEB_OUT), without the tests (`make test` runs them, deb_package among
+# them). deb-check installs it on THIS machine (root), starts the broker
+# as its unit does, and removes it again (scripts/deb-check.sh).
+DEB_OUT ?= build-deb
+.PHONY: deb deb-check
+deb: deps
+	JOBS=$(JOBS) sh scripts/build-deb.sh $(DEB_OUT)
+
+deb-check: deb
+	sh scripts/deb-check.sh $(DEB_OUT)
