@@ -895,12 +895,12 @@ static unsigned authorize(api_call *a, int write)
 {
 	const broker_api_req *r = a->r;
 
-	if (r->auth == BROKER_AUTH_BAD)
-		return fail(a, 401, "the bearer token is not one of the "
-			    "broker's --http-token-file");
 	if (write && !r->tokens)
 		return fail(a, 403, "writes are off: the broker runs without "
 			    "--http-token-file");
+	if (r->auth == BROKER_AUTH_BAD)
+		return fail(a, 401, "the bearer token is not one of the "
+			    "broker's --http-token-file");
 	if ((write || !r->open_reads) && r->auth != BROKER_AUTH_OK)
 		return fail(a, 401, "%s need 'Authorization: Bearer TOKEN'",
 			    write ? "writes" : "reads off loopback");
