@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,9 @@ int broker__http_open(broker *b, char *err, size_t errlen)
 		return 0;
 	if (broker__http_addr_parse(c->http, &a, err, errlen))
 		return -1;
+	/* a client gone mid-answer must not kill the broker (MHD sends with
+	 * MSG_NOSIGNAL where it can; GnuTLS's writes are the belt's braces) */
+	signal(SIGPIPE, SIG_IGN);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return util_err(err, errlen, "out of memory");

@@ -274,6 +274,31 @@ static void promtool_check(struct live *l, const char *text)
 			 0);
 }
 
+/* Every bourse_ name the Grafana dashboard queries is a family of text
+ * (a "# TYPE name" line). */
+static void dashboard_names_exist(const char *text)
+{
+	char path[512], buf[1 << 16], type[160];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/contrib/grafana/bourse-dashboard.json",
+		 BOURSE_SOURCE_DIR);
+	slurp(path, buf, sizeof(buf));
+	for (const char *p = strstr(buf, "bourse_"); p;
+	     p = strstr(p + 1, "bourse_")) {
+		size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+
+		if (p > buf && (p[-1] == '-' || p[-1] == '_'))
+			continue; /* the dashboard's uid, not a series */
+		snprintf(type, sizeof(type), "# TYPE %.*s ", (int)len, p);
+		if (!strstr(text, type))
+			fail_msg("the dashboard queries %.*s, not in /metrics",
+				 (int)len, p);
+		n++;
+	}
+	assert_true(n >= 15);
+}
+
 static void test_metrics(void **state)
 {
 	struct live *l = *state;
@@ -338,6 +363,7 @@ static void test_metrics(void **state)
 	assert_true(series(r->body, "bourse_mode{action=\"migrate\","
 			   "mode=\"manual\"}") == 1);
 	assert_true(series(r->body, "bourse_dispatch_paused") == 0);
+	dashboard_names_exist(r->body);
 	/* only GET and HEAD */
 	post(l, r, base, "/metrics", TOKEN, NULL);
 	expect(r, 405);
