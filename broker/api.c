@@ -272,9 +272,11 @@ static unsigned parse_body(api_call *a, const char *allowed, json_object **o)
 		return fail(a, 500, "out of memory");
 	*o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
 	e = json_tokener_get_error(tok);
-	if (*o && e == json_tokener_success &&
-	    json_tokener_get_parse_end(tok) != r->body_len)
-		e = json_tokener_error_parse_unexpected;
+	if (*o && e == json_tokener_success) /* only blanks may follow */
+		for (size_t i = json_tokener_get_parse_end(tok);
+		     i < r->body_len; i++)
+			if (!isspace((unsigned char)r->body[i]))
+				e = json_tokener_error_parse_unexpected;
 	json_tokener_free(tok);
 	if (!*o || e != json_tokener_success) {
 		json_object_put(*o);

@@ -309,6 +309,10 @@ static void test_metrics(void **state)
 	start_http_cluster(l, 0, NULL, "http", base, sizeof(base));
 	/* a round after dispatching started: actions have outcomes */
 	live_wait_rounds_after(l, live_last_round(l), 3);
+	/* both hosts priced by the last round (a slow one may be settling) */
+	assert_true(live_wait_at_least(l, 2, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "prices WHERE round = (SELECT MAX(round) "
+				       "FROM prices) AND price > 0") >= 0);
 	get(l, r, base, "/metrics");
 	assert_int_equal(r->code, 200);
 	promtool_check(l, r->body);
@@ -359,7 +363,8 @@ static void test_metrics(void **state)
 			   "\"rate_limited\"}") == 0);
 	assert_true(series(r->body, "bourse_messages_dropped_total{reason="
 			   "\"malformed\"}") == 0);
-	assert_true(series(r->body, "bourse_connections") == 2);
+	assert_true(series(r->body, "bourse_connections") >= 2);
+	assert_true(series(r->body, "bourse_connections_bound") >= 2);
 	assert_true(series(r->body, "bourse_mode{action=\"migrate\","
 			   "mode=\"manual\"}") == 1);
 	assert_true(series(r->body, "bourse_dispatch_paused") == 0);
@@ -388,7 +393,7 @@ static void test_reads(void **state)
 	assert_string_equal(jstr(json_object_object_get(o, "modes"),
 				 "migrate"), "manual");
 	assert_true(jint(json_object_object_get(r->json, "run"),
-			 "connections") == 2);
+			 "connections") >= 2);
 	assert_true(jint(json_object_object_get(r->json, "last_round"),
 			 "n_vms") == 6);
 
@@ -545,6 +550,25 @@ static int64_t audited(struct live *l, int64_t id, const char *event,
 			  event, actor);
 }
 
+/* Take (on) or release the database's write lock from a connection of
+ * the test's own. */
+static void hold_write_lock(struct live *l, int on)
+{
+	static sqlite3 *db;
+
+	if (on) {
+		assert_int_equal(sqlite3_open(l->db, &db), SQLITE_OK);
+		sqlite3_busy_timeout(db, 5000);
+		assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+					      NULL), SQLITE_OK);
+		return;
+	}
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+}
+
 static void test_writes(void **state)
 {
 	struct live *l = *state;
@@ -642,6 +666,12 @@ static void test_writes(void **state)
 	post(l, r, base, "/api/v1/pause", TOKEN, big);
 	expect(r, 413);
 
+	/* another process holds the database's write lock past the
+	 * server's wait: 503, and the next try, once it is free, works */
+	hold_write_lock(l, 1);
+	post(l, r, base, "/api/v1/resume", TOKEN, NULL);
+	hold_write_lock(l, 0);
+	expect(r, 503);
 	post(l, r, base, "/api/v1/resume", TOKEN, NULL);
 	expect(r, 200);
 	assert_false(json_object_get_boolean(json_object_object_get(r->json,
