@@ -91,6 +91,7 @@ static int parse_port(const char *s, unsigned *port)
 int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 			    size_t errlen)
 {
+	const char *given = s;
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon = strrchr(s, ':');
 	size_t n;
@@ -110,9 +111,8 @@ int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 		out->v6 = 1;
 	}
 	if (n >= sizeof(host) || parse_port(colon + 1, &out->port))
-		return util_err(err, errlen, "--http '%.*s': not ADDR:PORT "
-				"with a port 0 .. 65535", (int)(colon - s) + 8,
-				s);
+		return util_err(err, errlen, "--http '%s': not ADDR:PORT "
+				"with a port 0 .. 65535", given);
 	memcpy(host, s, n);
 	host[n] = '\0';
 	if (out->v6) {
