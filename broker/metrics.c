@@ -45,7 +45,8 @@ typedef struct m_state {
 	size_t n_hosts, cap_hosts;
 	m_vm *vms;
 	size_t n_vms, cap_vms;
-	int64_t recs[3][STORE_REC_FAILED + 1]; /* by kind (1, 2), state */
+	int64_t recs[STORE_REC_MIGRATE + 1][STORE_REC_FAILED + 1]; /* by kind,
+	                                                            * state */
 	int oom;
 } m_state;
 
@@ -159,16 +160,6 @@ static int take_vm(const store_vm_row *v, void *ctx)
 	return 0;
 }
 
-static int take_rec(const store_rec *r, void *ctx)
-{
-	m_state *m = ctx;
-
-	if ((r->kind == STORE_REC_RESIZE || r->kind == STORE_REC_MIGRATE) &&
-	    r->state >= STORE_REC_PENDING && r->state <= STORE_REC_FAILED)
-		m->recs[r->kind][r->state]++;
-	return 0;
-}
-
 static int gather(m_state *m, const broker_api_req *r, char *err,
 		  size_t errlen)
 {
@@ -176,7 +167,7 @@ static int gather(m_state *m, const broker_api_req *r, char *err,
 	    store_prices_list(r->st, 0, take_price, m, err, errlen) ||
 	    (!r->no_vm_metrics &&
 	     store_vms_list(r->st, take_vm, m, err, errlen)) ||
-	    store_recs_list(r->st, 0, 0, take_rec, m, err, errlen))
+	    store_rec_counts_by_kind(r->st, m->recs, err, errlen))
 		return m->oom ? util_err(err, errlen, "out of memory") : -1;
 	return 0;
 }
