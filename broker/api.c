@@ -30,7 +30,7 @@
 #define API_PREFIX "/api/v1/"
 #define API_LIMIT_DEFAULT 100
 #define API_LIMIT_MAX 10000
-#define API_PRICE_ROUNDS 60     /* prices: the last N rounds by default */
+#define API_PRICE_ROUNDS 60 /* prices: the last N rounds by default */
 #define API_PRICE_ROUNDS_MAX 1000
 #define API_REASON_MAX 200
 
@@ -39,11 +39,11 @@ static const char json_ctype[] = "application/json";
 /* One call: the request, the route's id and the answer being made. */
 typedef struct api_call {
 	const broker_api_req *r;
-	int64_t id;        /* the route's '#' segment, or 0 */
-	json_object *out;  /* the answer (200) */
-	char msg[640];     /* the error (any other status) */
-	int full;          /* a list reached its limit */
-	void *ctx;         /* a list's filter */
+	int64_t id;       /* the route's '#' segment, or 0 */
+	json_object *out; /* the answer (200) */
+	char msg[640];    /* the error (any other status) */
+	int full;         /* a list reached its limit */
+	void *ctx;        /* a list's filter */
 } api_call;
 
 typedef unsigned (*api_fn)(api_call *a);
@@ -148,8 +148,9 @@ static json_object *vm_json(const store_vm_row *v)
 	ADD(j, "shares", I64(v->shares));
 	ADD(j, "first_seen_ms", I64(v->first_seen_ms));
 	ADD(j, "last_seen_ms", I64(v->last_seen_ms));
-	ADD(j, "last_migrated_round", v->last_migrated_round == INT64_MIN
-		? NULL : I64(v->last_migrated_round));
+	ADD(j, "last_migrated_round",
+	    v->last_migrated_round == INT64_MIN ? NULL
+						: I64(v->last_migrated_round));
 	ADD(j, "demand_mib", I64(v->demand_mib));
 	ADD(j, "assigned_mib", I64(v->assigned_mib));
 	ADD(j, "target_mib", I64(v->target_mib));
@@ -207,7 +208,8 @@ static json_object *audit_json(const store_audit_row *e)
 
 static json_object *control_json(const store_control *c)
 {
-	json_object *j = json_object_new_object(), *m = json_object_new_object();
+	json_object *j = json_object_new_object(),
+		    *m = json_object_new_object();
 
 	for (int i = 0; i < STORE_N_ACTS; i++)
 		ADD(m, store_action_name((store_action)i),
@@ -223,8 +225,8 @@ static json_object *control_json(const store_control *c)
 /* ---- query arguments and bodies ----------------------------------------- */
 
 /* ?key=N within [min, max]; def if absent. Returns 0, or a 400. */
-static unsigned arg_i64(api_call *a, const char *key, int64_t min,
-			int64_t max, int64_t def, int64_t *out)
+static unsigned arg_i64(api_call *a, const char *key, int64_t min, int64_t max,
+			int64_t def, int64_t *out)
 {
 	const char *s = a->r->arg(a->r->arg_ctx, key);
 	char *end;
@@ -235,9 +237,12 @@ static unsigned arg_i64(api_call *a, const char *key, int64_t min,
 		return 0;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max || isspace((unsigned char)*s))
-		return fail(a, 400, "%s '%s': not a whole number in %" PRId64
-			    " .. %" PRId64, key, s, min, max);
+	if (!*s || *end || errno || v < min || v > max ||
+	    isspace((unsigned char)*s))
+		return fail(a, 400,
+			    "%s '%s': not a whole number in %" PRId64
+			    " .. %" PRId64,
+			    key, s, min, max);
 	*out = v;
 	return 0;
 }
@@ -282,12 +287,14 @@ static unsigned parse_body(api_call *a, const char *allowed, json_object **o)
 		json_object_put(*o);
 		*o = NULL;
 		return fail(a, 400, "the body is not JSON: %s",
-			    e == json_tokener_continue ? "unexpected end"
-						      : json_tokener_error_desc(e));
+			    e == json_tokener_continue
+				    ? "unexpected end"
+				    : json_tokener_error_desc(e));
 	}
 	if (!json_object_is_type(*o, json_type_object))
 		return fail(a, 400, "the body must be a JSON object");
-	json_object_object_foreach(*o, key, val) {
+	json_object_object_foreach(*o, key, val)
+	{
 		size_t n = strlen(key);
 		const char *p = strstr(allowed, key);
 
@@ -297,8 +304,10 @@ static unsigned parse_body(api_call *a, const char *allowed, json_object **o)
 			p = strstr(p + 1, key);
 		if (!p || !n)
 			return fail(a, 400, "unknown field '%s'%s%s", key,
-				    *allowed ? "; this route takes: " : "; this "
-				    "route takes no field", allowed);
+				    *allowed ? "; this route takes: "
+					     : "; this "
+					       "route takes no field",
+				    allowed);
 	}
 	return 0;
 }
@@ -412,9 +421,11 @@ static unsigned recs_filter_parse(api_call *a, store_rec_state *state,
 	memset(f, 0, sizeof(*f));
 	*state = 0;
 	if (s && store_rec_state_parse(s, state))
-		return fail(a, 400, "state '%s': not one of pending, approved, "
+		return fail(a, 400,
+			    "state '%s': not one of pending, approved, "
 			    "rejected, expired, superseded, dispatched, "
-			    "succeeded, failed", s);
+			    "succeeded, failed",
+			    s);
 	if (k && !strcmp(k, "resize"))
 		f->kind = STORE_REC_RESIZE;
 	else if (k && !strcmp(k, "migrate"))
@@ -440,8 +451,8 @@ static unsigned get_recs(api_call *a)
 		return rc;
 	a->ctx = &f;
 	a->out = json_object_new_array();
-	if (store_recs_list(a->r->st, state, 0, add_rec, a, err,
-			    sizeof(err)) && !a->full)
+	if (store_recs_list(a->r->st, state, 0, add_rec, a, err, sizeof(err)) &&
+	    !a->full)
 		return store_failed(a, err, 500);
 	return 200;
 }
@@ -523,8 +534,10 @@ static unsigned get_events(api_call *a)
 	unsigned rc;
 
 	if (since && parse_age(since, &age))
-		return fail(a, 400, "since '%s': not an age such as 30s, 15m, "
-			    "2h, 7d", since);
+		return fail(a, 400,
+			    "since '%s': not an age such as 30s, 15m, "
+			    "2h, 7d",
+			    since);
 	if (since)
 		f.since_ms = a->r->now_ms - age;
 	if ((rc = arg_name(a, "event", &f.event)) ||
@@ -594,9 +607,10 @@ static unsigned get_prices(api_call *a)
 			  &from)))
 		return rc;
 	if (from > to || to - from >= API_PRICE_ROUNDS_MAX)
-		return fail(a, 400, "from %" PRId64 " to %" PRId64 ": from must "
-			    "be <= to, and at most %d rounds", from, to,
-			    API_PRICE_ROUNDS_MAX);
+		return fail(a, 400,
+			    "from %" PRId64 " to %" PRId64 ": from must "
+			    "be <= to, and at most %d rounds",
+			    from, to, API_PRICE_ROUNDS_MAX);
 	if (host) {
 		a->ctx = (void *)host;
 		if (store_hosts_list(a->r->st, find_host, a, err, sizeof(err)))
@@ -741,7 +755,8 @@ static unsigned mode_kinds(api_call *a, json_object *o, unsigned *bits)
 		return 0;
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) == 0)
-		return fail(a, 400, "'kinds' must be a non-empty list of "
+		return fail(a, 400,
+			    "'kinds' must be a non-empty list of "
 			    "resize-up, resize-down, migrate");
 	*bits = 0;
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -749,7 +764,8 @@ static unsigned mode_kinds(api_call *a, json_object *o, unsigned *bits)
 
 		if (!json_object_is_type(k, json_type_string) ||
 		    store_action_parse(json_object_get_string(k), &act))
-			return fail(a, 400, "'kinds': '%s' is not resize-up, "
+			return fail(a, 400,
+				    "'kinds': '%s' is not resize-up, "
 				    "resize-down or migrate",
 				    json_object_get_string(k));
 		*bits |= 1u << act;
@@ -804,7 +820,8 @@ static unsigned post_mode(api_call *a)
 	if (!rc)
 		rc = body_str(a, o, "mode", 32, &mode);
 	if (!rc && (!mode || store_mode_parse(mode, &m)))
-		rc = fail(a, 400, "'mode' must be recommend, manual or "
+		rc = fail(a, 400,
+			  "'mode' must be recommend, manual or "
 			  "automated");
 	if (!rc)
 		rc = mode_kinds(a, o, &kinds);
@@ -898,10 +915,12 @@ static unsigned authorize(api_call *a, int write)
 	const broker_api_req *r = a->r;
 
 	if (write && !r->tokens)
-		return fail(a, 403, "writes are off: the broker runs without "
+		return fail(a, 403,
+			    "writes are off: the broker runs without "
 			    "--http-token-file");
 	if (r->auth == BROKER_AUTH_BAD)
-		return fail(a, 401, "the bearer token is not one of the "
+		return fail(a, 401,
+			    "the bearer token is not one of the "
 			    "broker's --http-token-file");
 	if ((write || !r->open_reads) && r->auth != BROKER_AUTH_OK)
 		return fail(a, 401, "%s need 'Authorization: Bearer TOKEN'",
@@ -924,8 +943,9 @@ static void answer_json(api_call *a, unsigned status, broker_api_resp *out)
 		root = json_object_new_object();
 		ADD(root, "error", STR(a->msg));
 	}
-	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					   JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(
+		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			      JSON_C_TO_STRING_NOSLASHESCAPE);
 	out->status = status;
 	out->type = json_ctype;
 	out->len = s ? strlen(s) + 1 : 0;
@@ -945,8 +965,8 @@ static void metrics(api_call *a, broker_api_resp *out)
 					   : fail(a, 405, "/metrics takes GET");
 	char err[512];
 
-	if (rc == 0 && broker__metrics_render(a->r, &out->body, &out->len,
-					      err, sizeof(err)))
+	if (rc == 0 && broker__metrics_render(a->r, &out->body, &out->len, err,
+					      sizeof(err)))
 		rc = store_failed(a, err, 500);
 	if (rc) {
 		out->allow = rc == 405 ? "GET, HEAD" : NULL;
@@ -966,8 +986,9 @@ static unsigned route_of(api_call *a, const char *path,
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (!match(routes[i].path, path, &a->id))
 			continue;
-		if (!strcmp(routes[i].method, "GET") ? is_get(a->r->method)
-		    : !strcmp(routes[i].method, a->r->method)) {
+		if (!strcmp(routes[i].method, "GET")
+			    ? is_get(a->r->method)
+			    : !strcmp(routes[i].method, a->r->method)) {
 			*route = &routes[i];
 			return 0;
 		}
@@ -980,7 +1001,8 @@ static unsigned route_of(api_call *a, const char *path,
 		return fail(a, 404, "no route %s%s (docs/api.md)", API_PREFIX,
 			    path);
 	*allow = seen_get && seen_post ? "GET, HEAD, POST"
-		 : seen_get ? "GET, HEAD" : "POST";
+		 : seen_get            ? "GET, HEAD"
+				       : "POST";
 	return fail(a, 405, "%s%s takes %s", API_PREFIX, path, *allow);
 }
 
@@ -996,9 +1018,10 @@ void broker__api_handle(const broker_api_req *r, broker_api_resp *out)
 		return;
 	}
 	if (strncmp(r->path, API_PREFIX, strlen(API_PREFIX)) != 0)
-		rc = fail(&a, 404, "no route %s: the API is under %s, the "
-			  "metrics at /metrics (docs/api.md)", r->path,
-			  API_PREFIX);
+		rc = fail(&a, 404,
+			  "no route %s: the API is under %s, the "
+			  "metrics at /metrics (docs/api.md)",
+			  r->path, API_PREFIX);
 	else
 		rc = route_of(&a, r->path + strlen(API_PREFIX), &route,
 			      &out->allow);

@@ -35,15 +35,15 @@
 #include "broker_int.h"
 #include "banned.h"
 
-#define HTTP_MAX_CONNS 64        /* connections at once */
-#define HTTP_MAX_PER_IP 16       /* ... from one address */
-#define HTTP_TIMEOUT_S 10        /* an idle connection is closed */
+#define HTTP_MAX_CONNS 64            /* connections at once */
+#define HTTP_MAX_PER_IP 16           /* ... from one address */
+#define HTTP_TIMEOUT_S 10            /* an idle connection is closed */
 #define HTTP_CONN_MEMORY (64 * 1024) /* headers and buffers, per connection */
-#define HTTP_BUSY_MS 2000        /* the store's lock: then 503 */
-#define HTTP_TOKEN_MAX 256       /* a token's bytes, at most */
+#define HTTP_BUSY_MS 2000            /* the store's lock: then 503 */
+#define HTTP_TOKEN_MAX 256           /* a token's bytes, at most */
 #define HTTP_TOKEN_MIN 16
 #define HTTP_NAME_MAX 64
-#define HTTP_PEM_MAX (1 << 20)   /* a certificate or key file */
+#define HTTP_PEM_MAX (1 << 20) /* a certificate or key file */
 
 typedef struct http_token {
 	char name[HTTP_NAME_MAX + 1];
@@ -53,15 +53,15 @@ typedef struct http_token {
 
 struct broker_http {
 	struct MHD_Daemon *d;
-	store *st;               /* the HTTP thread's connection */
-	pthread_mutex_t mu;      /* guards snap */
+	store *st;          /* the HTTP thread's connection */
+	pthread_mutex_t mu; /* guards snap */
 	broker_snapshot snap;
 	http_token *tokens;
 	size_t n_tokens, cap_tokens;
-	int loopback;            /* bound to loopback: reads are open */
+	int loopback; /* bound to loopback: reads are open */
 	int no_vm_metrics;
-	char *cert, *key;        /* PEM, held for the daemon's life */
-	char last_log[256];      /* MHD's last message (why it did not start) */
+	char *cert, *key;   /* PEM, held for the daemon's life */
+	char last_log[256]; /* MHD's last message (why it did not start) */
 };
 
 /* One request's state across MHD's calls: its body. */
@@ -98,12 +98,15 @@ int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 
 	memset(out, 0, sizeof(*out));
 	if (!colon || colon == s)
-		return util_err(err, errlen, "--http '%s': not ADDR:PORT "
-				"(e.g. 127.0.0.1:9411, [::1]:9411)", s);
+		return util_err(err, errlen,
+				"--http '%s': not ADDR:PORT "
+				"(e.g. 127.0.0.1:9411, [::1]:9411)",
+				s);
 	n = (size_t)(colon - s);
 	if (s[0] == '[') {
 		if (n < 3 || s[n - 1] != ']')
-			return util_err(err, errlen, "--http '%s': an IPv6 "
+			return util_err(err, errlen,
+					"--http '%s': an IPv6 "
 					"address goes in brackets: [::1]:PORT",
 					s);
 		s++;
@@ -111,8 +114,10 @@ int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 		out->v6 = 1;
 	}
 	if (n >= sizeof(host) || parse_port(colon + 1, &out->port))
-		return util_err(err, errlen, "--http '%s': not ADDR:PORT "
-				"with a port 0 .. 65535", given);
+		return util_err(err, errlen,
+				"--http '%s': not ADDR:PORT "
+				"with a port 0 .. 65535",
+				given);
 	memcpy(host, s, n);
 	host[n] = '\0';
 	if (out->v6) {
@@ -121,8 +126,10 @@ int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)out->port);
 		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return util_err(err, errlen, "--http: '%s' is not a "
-					"numeric IPv6 address", host);
+			return util_err(err, errlen,
+					"--http: '%s' is not a "
+					"numeric IPv6 address",
+					host);
 		out->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&out->sa;
@@ -130,9 +137,11 @@ int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)out->port);
 		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return util_err(err, errlen, "--http: '%s' is not a "
+			return util_err(err, errlen,
+					"--http: '%s' is not a "
 					"numeric IPv4 address (IPv6 goes in "
-					"brackets)", host);
+					"brackets)",
+					host);
 		out->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
 	}
 	return 0;
@@ -152,7 +161,8 @@ static char *read_secret(const char *path, const char *flag, int secret,
 
 	if (fd < 0) {
 		util_err(err, errlen, "%s %s: %s%s", flag, path,
-			 strerror(errno), errno == EACCES ? " (permission)" : "");
+			 strerror(errno),
+			 errno == EACCES ? " (permission)" : "");
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -160,9 +170,10 @@ static char *read_secret(const char *path, const char *flag, int secret,
 		goto fail;
 	}
 	if (secret && (st.st_mode & 077)) {
-		util_err(err, errlen, "%s %s: permission %04o lets group or "
-			 "others read it; chmod 600 it", flag, path,
-			 (unsigned)(st.st_mode & 07777));
+		util_err(err, errlen,
+			 "%s %s: permission %04o lets group or "
+			 "others read it; chmod 600 it",
+			 flag, path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (st.st_size > HTTP_PEM_MAX) {
@@ -194,7 +205,8 @@ static int name_ok(const char *s, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789._-", s[i]))
+			    "0123456789._-",
+			    s[i]))
 			return 0;
 	return 1;
 }
@@ -210,21 +222,27 @@ static int token_line(struct broker_http *h, const char *path, int lineno,
 	if (!name || name[0] == '#')
 		return 0;
 	if (!tok || strtok_r(NULL, " \t", &save))
-		return util_err(err, errlen, "--http-token-file %s:%d: not "
-				"'NAME TOKEN'", path, lineno);
+		return util_err(err, errlen,
+				"--http-token-file %s:%d: not "
+				"'NAME TOKEN'",
+				path, lineno);
 	if (!name_ok(name, strlen(name)))
-		return util_err(err, errlen, "--http-token-file %s:%d: the "
+		return util_err(err, errlen,
+				"--http-token-file %s:%d: the "
 				"name '%s' is not 1-64 of A-Z a-z 0-9 . _ -",
 				path, lineno, name);
 	if (strlen(tok) < HTTP_TOKEN_MIN || strlen(tok) >= HTTP_TOKEN_MAX)
-		return util_err(err, errlen, "--http-token-file %s:%d: the "
+		return util_err(err, errlen,
+				"--http-token-file %s:%d: the "
 				"token of '%s' must be %d to %d characters",
 				path, lineno, name, HTTP_TOKEN_MIN,
 				HTTP_TOKEN_MAX - 1);
 	for (size_t i = 0; i < h->n_tokens; i++)
 		if (!strcmp(h->tokens[i].name, name))
-			return util_err(err, errlen, "--http-token-file %s:%d: "
-					"'%s' twice", path, lineno, name);
+			return util_err(err, errlen,
+					"--http-token-file %s:%d: "
+					"'%s' twice",
+					path, lineno, name);
 	if (UTIL_GROW(h->tokens, h->n_tokens + 1, h->cap_tokens))
 		return util_err(err, errlen, "out of memory");
 	t = &h->tokens[h->n_tokens++];
@@ -256,8 +274,10 @@ static int load_tokens(struct broker_http *h, const char *path, char *err,
 	memset(buf, 0, len);
 	free(buf);
 	if (rc == 0 && h->n_tokens == 0)
-		rc = util_err(err, errlen, "--http-token-file %s: no token "
-			      "(lines 'NAME TOKEN')", path);
+		rc = util_err(err, errlen,
+			      "--http-token-file %s: no token "
+			      "(lines 'NAME TOKEN')",
+			      path);
 	return rc;
 }
 
@@ -313,8 +333,7 @@ static void take_body(struct http_call *call, const char *data, size_t n)
 	call->len += n;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c,
-			       broker_api_resp *out)
+static enum MHD_Result respond(struct MHD_Connection *c, broker_api_resp *out)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -372,16 +391,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	req.body = call->body;
 	req.body_len = call->len;
 	req.body_too_big = call->too_big;
-	req.auth = authenticate(h, MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-			&req.token_name);
+	req.auth = authenticate(
+		h,
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_AUTHORIZATION),
+		&req.token_name);
 	req.tokens = h->n_tokens > 0;
 	req.open_reads = h->loopback;
 	req.no_vm_metrics = h->no_vm_metrics;
 	req.st = h->st;
 	req.snap = &snap;
 	req.now_ms = util_wall_ms();
-	store_retry(h->st); /* a fault of an earlier request is not this one's */
+	store_retry(
+		h->st); /* a fault of an earlier request is not this one's */
 	broker__api_handle(&req, &out);
 	return respond(c, &out);
 }
@@ -418,10 +440,11 @@ static int load_tls(struct broker_http *h, const broker_config *c, char *err,
 	if (!c->http_tls_cert)
 		return 0;
 	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		return util_err(err, errlen, "--http-tls-cert: this "
+		return util_err(err, errlen,
+				"--http-tls-cert: this "
 				"libmicrohttpd has no TLS");
-	h->cert = read_secret(c->http_tls_cert, "--http-tls-cert", 0, &len,
-			      err, errlen);
+	h->cert = read_secret(c->http_tls_cert, "--http-tls-cert", 0, &len, err,
+			      errlen);
 	if (!h->cert)
 		return -1;
 	h->key = read_secret(c->http_tls_key, "--http-tls-key", 1, &len, err,
@@ -438,32 +461,41 @@ static int start_daemon(struct broker_http *h, const broker_config *c,
 	const union MHD_DaemonInfo *info;
 	char host[INET6_ADDRSTRLEN];
 
-	h->d = MHD_start_daemon(
-		flags, (uint16_t)a->port, NULL, NULL, on_request, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->sa,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNS,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
-		MHD_OPTION_HTTPS_MEM_KEY, h->key,
-		MHD_OPTION_END);
+	h->d = MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL,
+				on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+				on_log, h, MHD_OPTION_SOCK_ADDR,
+				(const struct sockaddr *)&a->sa,
+				MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned)HTTP_MAX_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)HTTP_MAX_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)HTTP_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				(size_t)HTTP_CONN_MEMORY,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				h->cert ? MHD_OPTION_HTTPS_MEM_CERT
+					: MHD_OPTION_END,
+				h->cert, MHD_OPTION_HTTPS_MEM_KEY, h->key,
+				MHD_OPTION_END);
 	if (!h->d)
 		return util_err(err, errlen, "--http %s: cannot serve%s%s",
 				c->http, h->last_log[0] ? ": " : "",
 				h->last_log);
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	if (a->v6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->sa)
-			  ->sin6_addr, host, sizeof(host));
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)&a->sa)->sin6_addr,
+			  host, sizeof(host));
 	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->sa)
-			  ->sin_addr, host, sizeof(host));
+		inet_ntop(AF_INET,
+			  &((const struct sockaddr_in *)&a->sa)->sin_addr, host,
+			  sizeof(host));
 	/* tests and scripts read the port from this line (port 0) */
-	fprintf(stderr, "broker: http on %s%s%s:%u (%s), reads %s, writes "
-		"%s\n", a->v6 ? "[" : "", host, a->v6 ? "]" : "",
+	fprintf(stderr,
+		"broker: http on %s%s%s:%u (%s), reads %s, writes "
+		"%s\n",
+		a->v6 ? "[" : "", host, a->v6 ? "]" : "",
 		info ? info->port : a->port, h->cert ? "https" : "http",
 		h->loopback ? "open (loopback)" : "need a token",
 		h->n_tokens ? "need a token" : "off (no --http-token-file)");
@@ -490,8 +522,8 @@ int broker__http_open(broker *b, char *err, size_t errlen)
 	pthread_mutex_init(&h->mu, NULL);
 	h->loopback = a.loopback;
 	h->no_vm_metrics = c->http_no_vm_metrics;
-	if ((c->http_token_file && load_tokens(h, c->http_token_file, err,
-					       errlen)) ||
+	if ((c->http_token_file &&
+	     load_tokens(h, c->http_token_file, err, errlen)) ||
 	    load_tls(h, c, err, errlen))
 		return -1;
 	if (store_open(c->db_path, 0, &h->st, err, errlen))
@@ -510,8 +542,7 @@ void broker__http_publish(broker *b)
 	if (!h)
 		return;
 	memset(&s, 0, sizeof(s));
-	s.started_ms = h->snap.started_ms ? h->snap.started_ms
-					  : util_wall_ms();
+	s.started_ms = h->snap.started_ms ? h->snap.started_ms : util_wall_ms();
 	s.round = rd->last_round;
 	s.round_wall_ms = rd->last_wall_ms;
 	memcpy(s.split_us, rd->last_split_us, sizeof(s.split_us));

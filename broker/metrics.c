@@ -160,8 +160,7 @@ static int take_vm(const store_vm_row *v, void *ctx)
 	return 0;
 }
 
-static int gather(m_state *m, const broker_api_req *r, char *err,
-		  size_t errlen)
+static int gather(m_state *m, const broker_api_req *r, char *err, size_t errlen)
 {
 	if (store_hosts_list(r->st, take_host, m, err, errlen) ||
 	    store_prices_list(r->st, 0, take_price, m, err, errlen) ||
@@ -174,25 +173,35 @@ static int gather(m_state *m, const broker_api_req *r, char *err,
 
 /* ---- the families ------------------------------------------------------- */
 
-enum { H_ONLINE, H_CAPACITY, H_PRICE, H_UTIL, H_AWARDED, H_BALLOON, H_SWAP,
-       H_VMS, H_N };
+enum {
+	H_ONLINE,
+	H_CAPACITY,
+	H_PRICE,
+	H_UTIL,
+	H_AWARDED,
+	H_BALLOON,
+	H_SWAP,
+	H_VMS,
+	H_N
+};
 
 static void hosts(m_state *m)
 {
 	static const char *const fam[H_N][2] = {
 		{ "bourse_host_online", "1 if the host is heard from, 0 if "
-		  "lost (missed its heartbeats)" },
+					"lost (missed its heartbeats)" },
 		{ "bourse_host_capacity_bytes", "the host's memory for VMs" },
 		{ "bourse_host_price", "the host's price per MiB in the last "
-		  "round it took part in" },
+				       "round it took part in" },
 		{ "bourse_host_utilization", "what its VMs want over its "
-		  "supply (1 = full)" },
+					     "supply (1 = full)" },
 		{ "bourse_host_awarded_bytes", "memory the market awarded "
-		  "its VMs" },
-		{ "bourse_host_balloon_pressure", "shortfall held back from "
+					       "its VMs" },
+		{ "bourse_host_balloon_pressure",
+		  "shortfall held back from "
 		  "VMs over supply, last round" },
 		{ "bourse_host_swap_pressure", "host and guest swap rate over "
-		  "the norm, last round" },
+					       "the norm, last round" },
 		{ "bourse_host_vms", "VMs on the host" },
 	};
 
@@ -202,9 +211,14 @@ static void hosts(m_state *m)
 			const m_host *h = &m->hosts[i];
 			const char *l[] = { "host", h->name, NULL };
 			double v[H_N] = {
-				h->online, h->capacity_mib * MIB, h->price,
-				h->utilization, h->awarded_mib * MIB,
-				h->balloon, h->swap, h->n_vms,
+				h->online,
+				h->capacity_mib * MIB,
+				h->price,
+				h->utilization,
+				h->awarded_mib * MIB,
+				h->balloon,
+				h->swap,
+				h->n_vms,
 			};
 
 			if ((k == H_BALLOON || k == H_SWAP) && !h->has_price)
@@ -218,13 +232,13 @@ static void vms(m_state *m)
 {
 	static const char *const fam[4][2] = {
 		{ "bourse_vm_demand_bytes", "the VM's memory demand, its "
-		  "latest bid" },
+					    "latest bid" },
 		{ "bourse_vm_assigned_bytes", "the memory the VM holds, its "
-		  "latest bid" },
+					      "latest bid" },
 		{ "bourse_vm_target_bytes", "the memory the market awarded "
-		  "the VM" },
+					    "the VM" },
 		{ "bourse_vm_pressure", "demand over target x 100 (over 100: "
-		  "short of memory)" },
+					"short of memory)" },
 	};
 
 	for (int k = 0; k < 4; k++) {
@@ -244,32 +258,39 @@ static void vms(m_state *m)
 
 static void recs(m_state *m)
 {
-	static const struct { const char *name; store_rec_state st; } out[] = {
+	static const struct {
+		const char *name;
+		store_rec_state st;
+	} out[] = {
 		{ "in_flight", STORE_REC_DISPATCHED },
 		{ "succeeded", STORE_REC_SUCCEEDED },
 		{ "failed", STORE_REC_FAILED },
 	};
 
-	family(m, "bourse_recommendations", "gauge", "recommendations in the "
+	family(m, "bourse_recommendations", "gauge",
+	       "recommendations in the "
 	       "store by kind and state");
 	for (int k = STORE_REC_RESIZE; k <= STORE_REC_MIGRATE; k++)
 		for (int s = STORE_REC_PENDING; s <= STORE_REC_FAILED; s++) {
 			const char *l[] = {
 				"kind", store_rec_kind_name((store_rec_kind)k),
-				"state", store_rec_state_name((store_rec_state)s),
-				NULL };
+				"state",
+				store_rec_state_name((store_rec_state)s), NULL
+			};
 
 			sample(m, "bourse_recommendations", l,
 			       (double)m->recs[k][s]);
 		}
-	family(m, "bourse_actions", "gauge", "actions dispatched to agents, by "
+	family(m, "bourse_actions", "gauge",
+	       "actions dispatched to agents, by "
 	       "kind and outcome (in_flight: no result yet; failed includes "
 	       "timeouts)");
 	for (int k = STORE_REC_RESIZE; k <= STORE_REC_MIGRATE; k++)
 		for (size_t o = 0; o < sizeof(out) / sizeof(out[0]); o++) {
 			const char *l[] = {
 				"kind", store_rec_kind_name((store_rec_kind)k),
-				"outcome", out[o].name, NULL };
+				"outcome", out[o].name, NULL
+			};
 
 			sample(m, "bourse_actions", l,
 			       (double)m->recs[k][out[o].st]);
@@ -283,19 +304,23 @@ static int control(m_state *m, const broker_api_req *r, char *err,
 
 	if (store_control_get(r->st, &c, err, errlen))
 		return -1;
-	family(m, "bourse_mode", "gauge", "1 for the mode each kind of action "
+	family(m, "bourse_mode", "gauge",
+	       "1 for the mode each kind of action "
 	       "is in");
 	for (int a = 0; a < STORE_N_ACTS; a++)
 		for (int md = STORE_MODE_RECOMMEND; md <= STORE_MODE_AUTOMATED;
 		     md++) {
 			const char *l[] = {
 				"action", store_action_name((store_action)a),
-				"mode", store_mode_name((store_mode)md), NULL };
+				"mode", store_mode_name((store_mode)md), NULL
+			};
 
 			sample(m, "bourse_mode", l, (int)c.mode[a] == md);
 		}
-	one(m, "bourse_dispatch_paused", "gauge", "1 while dispatching is "
-	    "paused (bourse pause)", c.paused);
+	one(m, "bourse_dispatch_paused", "gauge",
+	    "1 while dispatching is "
+	    "paused (bourse pause)",
+	    c.paused);
 	return 0;
 }
 
@@ -304,22 +329,31 @@ static void rounds(m_state *m, const broker_api_req *r)
 	static const char *const phase[3] = { "market", "store", "awards" };
 	const broker_snapshot *s = r->snap;
 
-	one(m, "bourse_broker_start_time_seconds", "gauge", "when the broker "
-	    "started, Unix time", (double)s->started_ms / 1000);
-	one(m, "bourse_rounds_total", "counter", "rounds run since the broker "
-	    "started", (double)s->rounds);
-	one(m, "bourse_rounds_not_persisted_total", "counter", "rounds the "
-	    "store refused since the broker started", (double)s->store_errors);
+	one(m, "bourse_broker_start_time_seconds", "gauge",
+	    "when the broker "
+	    "started, Unix time",
+	    (double)s->started_ms / 1000);
+	one(m, "bourse_rounds_total", "counter",
+	    "rounds run since the broker "
+	    "started",
+	    (double)s->rounds);
+	one(m, "bourse_rounds_not_persisted_total", "counter",
+	    "rounds the "
+	    "store refused since the broker started",
+	    (double)s->store_errors);
 	if (s->round) {
 		one(m, "bourse_last_round", "gauge", "the last round's number",
 		    (double)s->round);
-		one(m, "bourse_last_round_timestamp_seconds", "gauge", "when "
+		one(m, "bourse_last_round_timestamp_seconds", "gauge",
+		    "when "
 		    "the last round started, Unix time",
 		    (double)s->round_wall_ms / 1000);
-		one(m, "bourse_last_round_age_seconds", "gauge", "how long ago "
+		one(m, "bourse_last_round_age_seconds", "gauge",
+		    "how long ago "
 		    "the last round started",
 		    (double)(r->now_ms - s->round_wall_ms) / 1000);
-		family(m, "bourse_round_duration_seconds", "gauge", "the last "
+		family(m, "bourse_round_duration_seconds", "gauge",
+		       "the last "
 		       "round's time by phase (store and awards 0 when it "
 		       "was not persisted)");
 		for (int i = 0; i < 3; i++) {
@@ -333,9 +367,12 @@ static void rounds(m_state *m, const broker_api_req *r)
 
 static void traffic(m_state *m, const broker_snapshot *s)
 {
-	one(m, "bourse_messages_received_total", "counter", "frames received "
-	    "from agents", (double)s->msgs_in);
-	family(m, "bourse_messages_dropped_total", "counter", "frames refused, "
+	one(m, "bourse_messages_received_total", "counter",
+	    "frames received "
+	    "from agents",
+	    (double)s->msgs_in);
+	family(m, "bourse_messages_dropped_total", "counter",
+	       "frames refused, "
 	       "by reason");
 	for (int i = 1; i < BROKER_N_DROPS; i++) {
 		const char *l[] = { "reason", broker__drop_name(i), NULL };
@@ -343,11 +380,16 @@ static void traffic(m_state *m, const broker_snapshot *s)
 		sample(m, "bourse_messages_dropped_total", l,
 		       (double)s->drops[i]);
 	}
-	one(m, "bourse_connections", "gauge", "agent connections the broker "
-	    "knows", s->conns);
-	one(m, "bourse_connections_bound", "gauge", "... of which speak for a "
-	    "host", s->conns_bound);
-	one(m, "bourse_curve_handshakes_refused_total", "counter", "CURVE "
+	one(m, "bourse_connections", "gauge",
+	    "agent connections the broker "
+	    "knows",
+	    s->conns);
+	one(m, "bourse_connections_bound", "gauge",
+	    "... of which speak for a "
+	    "host",
+	    s->conns_bound);
+	one(m, "bourse_curve_handshakes_refused_total", "counter",
+	    "CURVE "
 	    "handshakes refused: key not in the allow-list",
 	    (double)s->keys_refused);
 }

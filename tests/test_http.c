@@ -43,9 +43,9 @@
 /* ---- the client ---------------------------------------------------------- */
 
 struct resp {
-	int code;            /* HTTP status; 0: no answer */
+	int code; /* HTTP status; 0: no answer */
 	char body[BODY_MAX];
-	json_object *json;   /* the body parsed, if it is JSON */
+	json_object *json; /* the body parsed, if it is JSON */
 };
 
 static void slurp(const char *path, char *buf, size_t size)
@@ -67,8 +67,8 @@ static void curl_ex(struct live *l, struct resp *r, const char *method,
 		    const char *const *extra)
 {
 	char out[160], code[160], auth[300], data[170], file[160];
-	const char *argv[32] = { "curl", "-sS", "-o", out, "-w",
-				 "%{http_code}", "-X", method };
+	const char *argv[32] = { "curl", "-sS",          "-o", out,
+				 "-w",   "%{http_code}", "-X", method };
 	size_t n = 8;
 	pid_t pid;
 	int st;
@@ -233,8 +233,10 @@ static void start_http_cluster(struct live *l, int no_tokens,
 	size_t n = 2;
 
 	snprintf(tokens, sizeof(tokens), "%s/tokens", l->dir);
-	write_file(tokens, "# who may write\n\nops " TOKEN "\n"
-		   "backup another-token-0123456789\n", 0600);
+	write_file(tokens,
+		   "# who may write\n\nops " TOKEN "\n"
+		   "backup another-token-0123456789\n",
+		   0600);
 	if (!no_tokens) {
 		args[n++] = "--http-token-file";
 		args[n++] = tokens;
@@ -310,63 +312,70 @@ static void test_metrics(void **state)
 	/* a round after dispatching started: actions have outcomes */
 	live_wait_rounds_after(l, live_last_round(l), 3);
 	/* both hosts priced by the last round (a slow one may be settling) */
-	assert_true(live_wait_at_least(l, 2, WAIT_MS, "SELECT COUNT(*) FROM "
-				       "prices WHERE round = (SELECT MAX(round) "
-				       "FROM prices) AND price > 0") >= 0);
+	assert_true(
+		live_wait_at_least(l, 2, WAIT_MS,
+				   "SELECT COUNT(*) FROM "
+				   "prices WHERE round = (SELECT MAX(round) "
+				   "FROM prices) AND price > 0") >= 0);
 	get(l, r, base, "/metrics");
 	assert_int_equal(r->code, 200);
 	promtool_check(l, r->body);
-	assert_true(series(r->body, "bourse_host_online{host=\"host-a\"}") == 1);
-	assert_true(series(r->body, "bourse_host_online{host=\"host-b\"}") == 1);
+	assert_true(series(r->body, "bourse_host_online{host=\"host-a\"}") ==
+		    1);
+	assert_true(series(r->body, "bourse_host_online{host=\"host-b\"}") ==
+		    1);
 	assert_true(series(r->body, "bourse_host_price{host=\"host-a\"}") > 0);
 	v = series(r->body, "bourse_host_utilization{host=\"host-a\"}");
 	assert_true(v > 0 && v < 5);
-	assert_true(series(r->body, "bourse_host_capacity_bytes{host=\"host-a\"}")
-		    == 8192.0 * 1048576);
-	assert_true(series(r->body, "bourse_host_awarded_bytes{host=\"host-a\"}")
-		    > 0);
-	assert_true(series(r->body, "bourse_host_balloon_pressure{host=\"host-a\"}")
-		    >= 0);
-	assert_true(series(r->body, "bourse_host_swap_pressure{host=\"host-b\"}")
-		    >= 0);
+	assert_true(series(r->body,
+			   "bourse_host_capacity_bytes{host=\"host-a\"}") ==
+		    8192.0 * 1048576);
+	assert_true(series(r->body,
+			   "bourse_host_awarded_bytes{host=\"host-a\"}") > 0);
+	assert_true(series(r->body,
+			   "bourse_host_balloon_pressure{host=\"host-a\"}") >=
+		    0);
+	assert_true(series(r->body,
+			   "bourse_host_swap_pressure{host=\"host-b\"}") >= 0);
 	assert_true(series(r->body, "bourse_vm_demand_bytes{vm=\"vm-1\","
-			   "host=\"host-a\"}") > 0);
+				    "host=\"host-a\"}") > 0);
 	assert_true(series(r->body, "bourse_vm_assigned_bytes{vm=\"vm-5\","
-			   "host=\"host-b\"}") > 0);
+				    "host=\"host-b\"}") > 0);
 	assert_true(series(r->body, "bourse_vm_pressure{vm=\"vm-1\","
-			   "host=\"host-a\"}") > 0);
+				    "host=\"host-a\"}") > 0);
 	for (int s = STORE_REC_PENDING; s <= STORE_REC_FAILED; s++) {
 		char name[128];
 
-		snprintf(name, sizeof(name), "bourse_recommendations{kind="
+		snprintf(name, sizeof(name),
+			 "bourse_recommendations{kind="
 			 "\"resize\",state=\"%s\"}",
 			 store_rec_state_name((store_rec_state)s));
 		sum += series(r->body, name);
 	}
 	assert_true(sum == (double)live_q_int(l, "SELECT COUNT(*) FROM recs "
-					       "WHERE kind = 1"));
+						 "WHERE kind = 1"));
 	assert_true(series(r->body, "bourse_actions{kind=\"migrate\","
-			   "outcome=\"failed\"}") >= 0);
+				    "outcome=\"failed\"}") >= 0);
 	assert_true(series(r->body, "bourse_actions{kind=\"resize\","
-			   "outcome=\"succeeded\"}") >= 0);
+				    "outcome=\"succeeded\"}") >= 0);
 	v = series(r->body, "bourse_round_duration_seconds{phase=\"market\"}");
 	assert_true(v > 0 && v < 5);
 	assert_true(series(r->body, "bourse_round_duration_seconds{phase="
-			   "\"store\"}") >= 0);
+				    "\"store\"}") >= 0);
 	assert_true(series(r->body, "bourse_round_duration_seconds{phase="
-			   "\"awards\"}") >= 0);
+				    "\"awards\"}") >= 0);
 	v = series(r->body, "bourse_last_round_age_seconds");
 	assert_true(v >= 0 && v < 10);
 	assert_true(series(r->body, "bourse_rounds_total") >= 3);
 	assert_true(series(r->body, "bourse_messages_received_total") > 0);
 	assert_true(series(r->body, "bourse_messages_dropped_total{reason="
-			   "\"rate_limited\"}") == 0);
+				    "\"rate_limited\"}") == 0);
 	assert_true(series(r->body, "bourse_messages_dropped_total{reason="
-			   "\"malformed\"}") == 0);
+				    "\"malformed\"}") == 0);
 	assert_true(series(r->body, "bourse_connections") >= 2);
 	assert_true(series(r->body, "bourse_connections_bound") >= 2);
 	assert_true(series(r->body, "bourse_mode{action=\"migrate\","
-			   "mode=\"manual\"}") == 1);
+				    "mode=\"manual\"}") == 1);
 	assert_true(series(r->body, "bourse_dispatch_paused") == 0);
 	dashboard_names_exist(r->body);
 	/* only GET and HEAD */
@@ -390,8 +399,8 @@ static void test_reads(void **state)
 	get(l, r, base, "/api/v1/status");
 	expect(r, 200);
 	assert_true(json_object_object_get_ex(r->json, "control", &o));
-	assert_string_equal(jstr(json_object_object_get(o, "modes"),
-				 "migrate"), "manual");
+	assert_string_equal(jstr(json_object_object_get(o, "modes"), "migrate"),
+			    "manual");
 	assert_true(jint(json_object_object_get(r->json, "run"),
 			 "connections") >= 2);
 	/* a slow VM (valgrind) may sit a round out */
@@ -415,7 +424,8 @@ static void test_reads(void **state)
 	expect(r, 200);
 	assert_int_equal(json_object_array_length(r->json), 2);
 	assert_string_equal(jstr(json_object_array_get_idx(r->json, 0),
-				 "host_name"), "host-b");
+				 "host_name"),
+			    "host-b");
 
 	/* recs and their filters: every one answered matches */
 	get(l, r, base, "/api/v1/recs?kind=resize&host=host-a&limit=3");
@@ -437,7 +447,8 @@ static void test_reads(void **state)
 	assert_true(json_object_array_length(r->json) >= 1);
 	for (size_t i = 0; i < json_object_array_length(r->json); i++)
 		assert_string_equal(jstr(json_object_array_get_idx(r->json, i),
-					 "vm_name"), vm);
+					 "vm_name"),
+				    vm);
 	snprintf(path, sizeof(path), "/api/v1/recs/%" PRId64, id);
 	get(l, r, base, path);
 	expect(r, 200);
@@ -459,17 +470,19 @@ static void test_reads(void **state)
 	assert_true(json_object_array_length(r->json) <= 3);
 	for (size_t i = 0; i < json_object_array_length(r->json); i++)
 		assert_string_equal(jstr(json_object_array_get_idx(r->json, i),
-					 "vm"), vm);
+					 "vm"),
+				    vm);
 
 	get(l, r, base, "/api/v1/prices?host=host-a");
 	expect(r, 200);
 	assert_true(json_object_array_length(r->json) >= 1);
 	o = json_object_array_get_idx(r->json, 0);
 	assert_string_equal(jstr(o, "host"), "host-a");
-	assert_true(json_object_get_double(json_object_object_get(o, "price"))
-		    > 0);
-	snprintf(path, sizeof(path), "/api/v1/prices?from=%" PRId64 "&to=%"
-		 PRId64, live_last_round(l), live_last_round(l));
+	assert_true(json_object_get_double(json_object_object_get(o, "price")) >
+		    0);
+	snprintf(path, sizeof(path),
+		 "/api/v1/prices?from=%" PRId64 "&to=%" PRId64,
+		 live_last_round(l), live_last_round(l));
 	get(l, r, base, path);
 	expect(r, 200);
 	assert_int_equal(json_object_array_length(r->json), 2);
@@ -477,7 +490,8 @@ static void test_reads(void **state)
 	get(l, r, base, "/api/v1/mode");
 	expect(r, 200);
 	assert_string_equal(jstr(json_object_object_get(r->json, "modes"),
-				 "resize-up"), "automated");
+				 "resize-up"),
+			    "automated");
 
 	/* bad input, unknown things, wrong methods */
 	get(l, r, base, "/api/v1/recs?limit=0");
@@ -548,9 +562,10 @@ static int64_t on_pending(struct live *l, struct resp *r, const char *base,
 static int64_t audited(struct live *l, int64_t id, const char *event,
 		       const char *actor)
 {
-	return live_q_int(l, "SELECT COUNT(*) FROM audit WHERE rec_id = %"
-			  PRId64 " AND event = '%s' AND actor = '%s'", id,
-			  event, actor);
+	return live_q_int(l,
+			  "SELECT COUNT(*) FROM audit WHERE rec_id = %" PRId64
+			  " AND event = '%s' AND actor = '%s'",
+			  id, event, actor);
 }
 
 /* Take (on) or release the database's write lock from a connection of
@@ -563,7 +578,8 @@ static void hold_write_lock(struct live *l, int on)
 		assert_int_equal(sqlite3_open(l->db, &db), SQLITE_OK);
 		sqlite3_busy_timeout(db, 5000);
 		assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
-					      NULL), SQLITE_OK);
+					      NULL),
+				 SQLITE_OK);
 		return;
 	}
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
@@ -591,26 +607,34 @@ static void test_writes(void **state)
 	/* pause: approvals then wait, the test cancels them undisturbed */
 	post(l, r, base, "/api/v1/pause", TOKEN, "{\"reason\": \"api test\"}");
 	expect(r, 200);
-	assert_true(json_object_get_boolean(json_object_object_get(r->json,
-								   "paused")));
+	assert_true(json_object_get_boolean(
+		json_object_object_get(r->json, "paused")));
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
-				    "event = 'dispatch.paused' AND actor = "
-				    "'api:ops' AND detail = 'api test'"), 1);
+				       "event = 'dispatch.paused' AND actor = "
+				       "'api:ops' AND detail = 'api test'"),
+			 1);
 
 	/* mode: resizes wait for approval */
-	post(l, r, base, "/api/v1/mode", TOKEN, "{\"mode\": \"manual\", "
+	post(l, r, base, "/api/v1/mode", TOKEN,
+	     "{\"mode\": \"manual\", "
 	     "\"kinds\": [\"resize-up\", \"resize-down\"]}");
 	expect(r, 200);
-	assert_string_equal(jstr(json_object_object_get(json_object_object_get(
-		r->json, "control"), "modes"), "resize-down"), "manual");
+	assert_string_equal(
+		jstr(json_object_object_get(json_object_object_get(r->json,
+								   "control"),
+					    "modes"),
+		     "resize-down"),
+		"manual");
 	assert_true(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE event = "
-			       "'mode.set' AND actor = 'api:ops'") == 2);
+				  "'mode.set' AND actor = 'api:ops'") == 2);
 	post(l, r, base, "/api/v1/mode", TOKEN, "{\"mode\": \"sometimes\"}");
 	expect(r, 400);
-	post(l, r, base, "/api/v1/mode", TOKEN, "{\"mode\": \"manual\", "
+	post(l, r, base, "/api/v1/mode", TOKEN,
+	     "{\"mode\": \"manual\", "
 	     "\"kinds\": [\"grow\"]}");
 	expect(r, 400);
-	post(l, r, base, "/api/v1/mode", TOKEN, "{\"mode\": \"manual\", "
+	post(l, r, base, "/api/v1/mode", TOKEN,
+	     "{\"mode\": \"manual\", "
 	     "\"colour\": 1}");
 	expect(r, 400);
 	post(l, r, base, "/api/v1/mode", TOKEN, "{\"mode\": ");
@@ -650,7 +674,8 @@ static void test_writes(void **state)
 	expect(r, 400);
 	post(l, r, base, "/api/v1/recs/999999/approve", TOKEN, NULL);
 	expect(r, 404);
-	post(l, r, base, "/api/v1/recs/1/approve", TOKEN, "{\"reason\": \"x\"}");
+	post(l, r, base, "/api/v1/recs/1/approve", TOKEN,
+	     "{\"reason\": \"x\"}");
 	expect(r, 400); /* approve takes no field */
 
 	/* in recommend mode an approval is refused by the store */
@@ -677,15 +702,17 @@ static void test_writes(void **state)
 	expect(r, 503);
 	post(l, r, base, "/api/v1/resume", TOKEN, NULL);
 	expect(r, 200);
-	assert_false(json_object_get_boolean(json_object_object_get(r->json,
-								    "paused")));
+	assert_false(json_object_get_boolean(
+		json_object_object_get(r->json, "paused")));
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
-				    "event = 'dispatch.resumed' AND actor = "
-				    "'api:ops'"), 1);
+				       "event = 'dispatch.resumed' AND actor = "
+				       "'api:ops'"),
+			 1);
 	/* the CLI reads what the API wrote */
 	assert_int_equal(live_run_cli("'%s' mode --db '%s' --json | grep "
 				      "updated_by | grep -q api:ops",
-				      live_bin, l->db), 0);
+				      live_bin, l->db),
+			 0);
 	live_stop_all_cleanly(l);
 	resp_free(r);
 }
@@ -697,7 +724,8 @@ static void test_tls_read_only(void **state)
 	struct live *l = *state;
 	struct resp *r = resp_new();
 	char base[160], cert[160], key[160], url[256];
-	const char *tls[] = { "--http-tls-cert", cert, "--http-tls-key", key,
+	const char *tls[] = { "--http-tls-cert",      cert,
+			      "--http-tls-key",       key,
 			      "--http-no-vm-metrics", NULL };
 	const char *ca[] = { "--cacert", cert, NULL };
 
@@ -707,14 +735,16 @@ static void test_tls_read_only(void **state)
 				      "-nodes -days 2 -subj /CN=127.0.0.1 "
 				      "-addext subjectAltName=IP:127.0.0.1 "
 				      "-keyout '%s' -out '%s' 2>/dev/null",
-				      key, cert), 0);
+				      key, cert),
+			 0);
 	assert_int_equal(chmod(key, 0600), 0);
 	start_http_cluster(l, 1, tls, "https", base, sizeof(base));
 	snprintf(url, sizeof(url), "%s/metrics", base);
 	curl_ex(l, r, "GET", url, NULL, NULL, ca);
 	assert_int_equal(r->code, 200);
 	promtool_check(l, r->body);
-	assert_true(series(r->body, "bourse_host_online{host=\"host-a\"}") == 1);
+	assert_true(series(r->body, "bourse_host_online{host=\"host-a\"}") ==
+		    1);
 	assert_null(strstr(r->body, "bourse_vm_"));
 	/* no token file: writes are off */
 	snprintf(url, sizeof(url), "%s/api/v1/pause", base);
@@ -739,8 +769,8 @@ static int broker_exit(struct live *l, const char *args)
 {
 	return live_run_cli("'%s' broker --listen 'ipc://%s/flags.ipc' --db "
 			    "'%s/flags.db' --rounds 1 --round-ms 10 %s "
-			    ">>'%s/flags.log' 2>&1", live_bin, l->dir, l->dir,
-			    args, l->dir);
+			    ">>'%s/flags.log' 2>&1",
+			    live_bin, l->dir, l->dir, args, l->dir);
 }
 
 static void test_flags(void **state)
@@ -761,13 +791,17 @@ static void test_flags(void **state)
 	snprintf(args, sizeof(args), "--http-token-file '%s'", tok);
 	assert_int_equal(broker_exit(l, args), 2);
 	assert_int_equal(broker_exit(l, "--http 127.0.0.1:0 --http-tls-cert "
-				     "x.pem"), 2);
+					"x.pem"),
+			 2);
 	assert_int_equal(broker_exit(l, "--http 127.0.0.1:0 "
-				     "--http-token-file ''"), 2);
+					"--http-token-file ''"),
+			 2);
 	/* a token file others may read: refused, saying so */
 	assert_int_equal(chmod(tok, 0644), 0);
-	snprintf(args, sizeof(args), "--http 127.0.0.1:0 --http-token-file "
-		 "'%s'", tok);
+	snprintf(args, sizeof(args),
+		 "--http 127.0.0.1:0 --http-token-file "
+		 "'%s'",
+		 tok);
 	assert_int_equal(broker_exit(l, args), 1);
 	assert_true(live_count_in_file(log, "permission") >= 1);
 	/* a line that is not NAME TOKEN: its file and line */
