@@ -339,7 +339,8 @@ void broker__session_liveness(broker *b, int64_t now);
  * and writes the store through its own connection, with the store
  * functions the CLI calls, and reads the broker's memory only through the
  * snapshot the loop publishes after every round (broker__http_publish()).
- * api.c routes a request and answers it; metrics.c writes /metrics. */
+ * api.c routes a request and answers it (api_read.c the reads, api_int.h
+ * what the two share); metrics.c writes /metrics. */
 
 /* What the loop knows that the store does not, copied once per round. */
 typedef struct broker_snapshot {
