@@ -37,6 +37,41 @@ void broker_config_default(broker_config *c)
 	c->store_outage_ms = 600000;
 }
 
+/* The HTTP server's flags: they go together, and off loopback it needs
+ * TLS (docs/operations.md, "Metrics and the HTTP API"). */
+static int http_validate(const broker_config *c, char *err, size_t errlen)
+{
+	broker_http_addr a;
+
+	if (!c->http) {
+		if (c->http_token_file || c->http_tls_cert || c->http_tls_key ||
+		    c->http_no_vm_metrics)
+			return util_err(err, errlen, "--http-token-file, "
+					"--http-tls-cert, --http-tls-key and "
+					"--http-no-vm-metrics need --http");
+		return 0;
+	}
+	if (broker__http_addr_parse(c->http, &a, err, errlen))
+		return -1;
+	if ((c->http_token_file && !*c->http_token_file) ||
+	    (c->http_tls_cert && !*c->http_tls_cert) ||
+	    (c->http_tls_key && !*c->http_tls_key))
+		return util_err(err, errlen, "--http-token-file, "
+				"--http-tls-cert and --http-tls-key need a "
+				"path");
+	if (!c->http_tls_cert != !c->http_tls_key)
+		return util_err(err, errlen, "--http-tls-cert and "
+				"--http-tls-key go together");
+	if (!a.loopback && (!c->http_tls_cert || !c->http_token_file))
+		return util_err(err, errlen, "--http %s is not a loopback "
+				"address: it needs TLS (--http-tls-cert, "
+				"--http-tls-key), or tokens and figures would "
+				"cross the network in clear, and "
+				"--http-token-file (reads need a token there)",
+				c->http);
+	return 0;
+}
+
 int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 {
 	const char *bad = NULL;
@@ -66,6 +101,8 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad)
 		return util_err(err, errlen, "%s", bad);
+	if (http_validate(c, err, errlen))
+		return -1;
 	return market_params_validate(&c->market, err, errlen);
 }
 
@@ -142,6 +179,8 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 		return -1;
 	if (broker__registry_load(&b->reg, b->st, util_now_ms(), err, errlen))
 		return -1;
+	if (broker__http_open(b, err, errlen))
+		return -1;
 	started(b);
 	b->next_round_at = util_now_ms() + c->round_ms;
 	log_at(LOG_NOTICE, NULL, "broker: listening on %s, database %s, round %" PRId64
@@ -154,6 +193,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 
 static void broker_close(broker *b)
 {
+	broker__http_close(b); /* its thread first: it reads the snapshot */
 	broker__auth_close(&b->auth);
 	broker__net_close(&b->net);
 	broker__round_release(b);
@@ -250,6 +290,7 @@ static void run_deadlines(broker *b, int64_t *next_live)
 		log_notify_status("round %" PRId64 ", %zu hosts, %zu VMs",
 				  b->rounds.next - 1, b->rounds.cl.n_hosts,
 				  b->rounds.cl.n_vms);
+		broker__http_publish(b);
 		b->next_round_at += c->round_ms;
 		if (b->next_round_at <= now) /* fell behind: skip */
 			b->next_round_at = now + c->round_ms;

@@ -57,6 +57,18 @@ typedef struct broker_config {
 	market_params market;
 	store_rec_policy recs;
 	broker_guardrails guard;
+	/* The HTTP server: /metrics and the JSON API (docs/api.md). Off
+	 * while http is NULL. Its address must be numeric, and off loopback
+	 * it needs TLS (tokens and figures would cross the network in
+	 * clear); the other http_* fields need http. */
+	const char *http;            /* "ADDR:PORT", "[V6ADDR]:PORT"; port 0:
+	                              * the system chooses (logged) */
+	const char *http_token_file; /* "NAME TOKEN" lines, mode 0600: who
+	                              * may write; NULL: the API is
+	                              * read-only */
+	const char *http_tls_cert;   /* PEM certificate: HTTPS; with the key */
+	const char *http_tls_key;    /* PEM private key (mode 0600) */
+	int http_no_vm_metrics;      /* 1: no per-VM series in /metrics */
 } broker_config;
 
 /* Counters of one broker run (also printed at shutdown). */

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <zmq.h>
 
@@ -299,6 +300,11 @@ typedef struct broker_rounds {
 	uint8_t *bad;              /* per host slot: BROKER_BAD_* bits */
 	int64_t *held;             /* per host slot: its VMs' assigned sum */
 	size_t cap_bad, cap_held;
+	/* the last round that cleared, for /metrics (http.c's snapshot) */
+	int64_t last_round;        /* its number; 0: none yet */
+	int64_t last_wall_ms;      /* Unix ms it started */
+	int64_t last_split_us[3];  /* market, store, awards (store and
+	                            * awards 0 when it was not persisted) */
 } broker_rounds;
 
 /* A host's bad-data state (round.c, check_bad_data()): its VMs report more
@@ -329,6 +335,96 @@ void broker__session_handle(broker *b, uint32_t ci, zmq_msg_t *m);
  * too); idle connections bound to no host are forgotten. */
 void broker__session_liveness(broker *b, int64_t now);
 
+/* ---- http.c, api.c, metrics.c: the HTTP server ------------------------ *
+ * Beside the layers above, on its own thread (libmicrohttpd's): it reads
+ * and writes the store through its own connection, with the store
+ * functions the CLI calls, and reads the broker's memory only through the
+ * snapshot the loop publishes after every round (broker__http_publish()).
+ * api.c routes a request and answers it (api_read.c the reads, api_int.h
+ * what the two share); metrics.c writes /metrics. */
+
+/* What the loop knows that the store does not, copied once per round. */
+typedef struct broker_snapshot {
+	int64_t started_ms;       /* Unix ms the broker started */
+	int64_t round;            /* the last round that cleared; 0: none */
+	int64_t round_wall_ms;    /* Unix ms it started */
+	int64_t split_us[3];      /* its market, store and awards time */
+	uint64_t rounds;          /* rounds run in this broker run */
+	uint64_t store_errors;    /* ... that the store refused */
+	uint64_t msgs_in, dropped;
+	uint64_t drops[BROKER_N_DROPS]; /* by reason (broker__drop_name) */
+	uint64_t keys_refused;    /* CURVE handshakes refused */
+	uint32_t conns;           /* live agent connections */
+	uint32_t conns_bound;     /* ... speaking for a host */
+} broker_snapshot;
+
+/* A parsed --http address. */
+typedef struct broker_http_addr {
+	struct sockaddr_storage sa;
+	int v6;        /* 1: IPv6 */
+	int loopback;  /* 127.0.0.0/8 or ::1 */
+	unsigned port;
+} broker_http_addr;
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT", numeric. Returns 0, or -1 with a
+ * message. */
+int broker__http_addr_parse(const char *s, broker_http_addr *out, char *err,
+			    size_t errlen);
+/* Start the server if cfg->http (after the store is open): reads the
+ * token file and TLS files, opens its own store connection, binds and
+ * logs the address. Returns 0, or -1 with a message. */
+int broker__http_open(broker *b, char *err, size_t errlen);
+/* Copy the loop's figures into the snapshot (under its mutex). */
+void broker__http_publish(broker *b);
+/* Stop the server (waits for its thread) and free it; NULL-safe. */
+void broker__http_close(broker *b);
+
+/* Who a request says it is (its Authorization header). */
+typedef enum broker_api_auth {
+	BROKER_AUTH_NONE = 0, /* no token given */
+	BROKER_AUTH_OK,       /* a token of the file: token_name */
+	BROKER_AUTH_BAD,      /* a token, but not one of the file's */
+} broker_api_auth;
+
+/* One request, as http.c hands it to api.c. Everything is borrowed for
+ * the call. */
+typedef struct broker_api_req {
+	const char *method, *path;
+	/* a query argument, NULL if absent */
+	const char *(*arg)(void *ctx, const char *key);
+	void *arg_ctx;
+	const char *body;     /* the request body (not NUL-terminated) */
+	size_t body_len;
+	int body_too_big;     /* it was cut at BROKER_HTTP_BODY_MAX */
+	broker_api_auth auth;
+	const char *token_name; /* BROKER_AUTH_OK: the token's NAME */
+	int tokens;           /* a token file is configured: writes allowed */
+	int open_reads;       /* bound to loopback: reads need no token */
+	int no_vm_metrics;
+	store *st;            /* the HTTP thread's connection */
+	const broker_snapshot *snap;
+	int64_t now_ms;       /* Unix ms */
+} broker_api_req;
+
+#define BROKER_HTTP_BODY_MAX 4096
+
+/* An answer: status and a malloc'd body the caller frees. */
+typedef struct broker_api_resp {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *type;  /* Content-Type (static) */
+	const char *allow; /* 405: the Allow header (static), else NULL */
+} broker_api_resp;
+
+/* Route and answer r (docs/api.md); out->body is always set (an error is
+ * {"error": "..."}), NULL only when out of memory (then status 500). */
+void broker__api_handle(const broker_api_req *r, broker_api_resp *out);
+/* The Prometheus text of r's store and snapshot into a malloc'd body.
+ * Returns 0, or -1 with a message (the store failed). */
+int broker__metrics_render(const broker_api_req *r, char **body, size_t *len,
+			   char *err, size_t errlen);
+
 /* ---- the whole state --------------------------------------------------- */
 
 /* Each sub-struct is written by its own file only; files above it may read
@@ -349,6 +445,7 @@ struct broker {
 	broker_actions actions; /* actions.c */
 	broker_rounds rounds;  /* round.c */
 	broker_session session; /* session.c */
+	struct broker_http *http; /* http.c; NULL: no HTTP server */
 };
 
 #endif

@@ -706,16 +706,22 @@ int broker__round(broker *b)
 	fill_allocs(b, rows.allocs);
 	rows.n_recs = fill_recs(b, rows.recs);
 	fill_signals(b, rows.signals);
+	rd->last_split_us[1] = rd->last_split_us[2] = 0;
 	if (persist(b, &rows, started, (t[1] - t[0]) / 1000, &out) == 0) {
 		beat(b);
 		t[2] = util_now_us();
 		send_awards(b);
 		t[3] = util_now_us();
 		log_round(b, &rows, &out, t);
+		rd->last_split_us[1] = t[2] - t[1];
+		rd->last_split_us[2] = t[3] - t[2];
 	} else {
 		send_awards(b); /* the market is recomputed every round */
 		log_round_lost(b, &rows);
 	}
+	rd->last_round = rd->next; /* for /metrics (broker__http_publish) */
+	rd->last_wall_ms = started;
+	rd->last_split_us[0] = t[1] - t[0];
 	rc = 0;
 out:
 	free_rows(&rows);

@@ -53,6 +53,17 @@ static const char broker_usage[] =
 	"  --peer-rate N      frames a second one connection may send; more are\n"
 	"                     dropped and counted (default 5000; 0: no limit)\n"
 	"  --peer-burst N     ... in a burst, e.g. registering VMs (default 20000)\n"
+	"  --http ADDR:PORT   serve /metrics and the JSON API (docs/api.md) on\n"
+	"                     this numeric address, e.g. 127.0.0.1:9411 or\n"
+	"                     [::1]:9411 (port 0: any, logged); off by default.\n"
+	"                     Reads are open on loopback; off loopback the\n"
+	"                     server needs TLS and a token file\n"
+	"  --http-token-file FILE  'NAME TOKEN' lines (mode 0600): writes need\n"
+	"                     'Authorization: Bearer TOKEN' and are audited as\n"
+	"                     api:NAME; without it the API is read-only\n"
+	"  --http-tls-cert FILE  HTTPS: the server's PEM certificate (chain)\n"
+	"  --http-tls-key FILE   ... and its PEM private key (mode 0600)\n"
+	"  --http-no-vm-metrics  no per-VM series in /metrics (large clusters)\n"
 	"  --quiet            no log line per round\n"
 	"  --log-level LEVEL  err, warning, notice, info or debug (default info;\n"
 	"                     debug adds a line per round); on the journal\n"
@@ -73,7 +84,8 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
        O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
        O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE,
-       O_LOG_LEVEL };
+       O_LOG_LEVEL, O_HTTP, O_HTTP_TOKENS, O_HTTP_CERT, O_HTTP_KEY,
+       O_HTTP_NO_VM };
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -100,6 +112,11 @@ static const struct option broker_options[] = {
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
 	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+	{ "http", required_argument, NULL, O_HTTP },
+	{ "http-token-file", required_argument, NULL, O_HTTP_TOKENS },
+	{ "http-tls-cert", required_argument, NULL, O_HTTP_CERT },
+	{ "http-tls-key", required_argument, NULL, O_HTTP_KEY },
+	{ "http-no-vm-metrics", no_argument, NULL, O_HTTP_NO_VM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -181,6 +198,11 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_INSECURE: c->insecure = 1; return CLI_OK;
 	case O_PARAMS: *print_params = 1; return CLI_OK;
 	case O_LOG_LEVEL: return log_level_option(arg);
+	case O_HTTP: c->http = arg; return CLI_OK;
+	case O_HTTP_TOKENS: c->http_token_file = arg; return CLI_OK;
+	case O_HTTP_CERT: c->http_tls_cert = arg; return CLI_OK;
+	case O_HTTP_KEY: c->http_tls_key = arg; return CLI_OK;
+	case O_HTTP_NO_VM: c->http_no_vm_metrics = 1; return CLI_OK;
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
 			return bad_value("--param", err);

@@ -9,7 +9,7 @@ PKGS="build-essential cmake pkg-config zlib1g-dev libjson-c-dev libcmocka-dev
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libvirt-dev
 sqlite3 libmicrohttpd-dev libgnutls28-dev libinih-dev libxml2-dev libsystemd-dev
 libsmartcols-dev gnuplot-nox curl prometheus debhelper lintian
-bash-completion fakeroot dpkg-dev libfaketime
+bash-completion fakeroot dpkg-dev libfaketime openssl
 systemd"
 if [ "${1:-}" = fuzz ]; then
 	PKGS="$PKGS clang libclang-rt-14-dev"

@@ -613,6 +613,14 @@ int store_round_info_last(store *s, store_round_info *out, char *err,
 int store_rec_counts(store *s, int64_t out[STORE_REC_FAILED + 1], char *err,
 		     size_t errlen);
 
+/* The same by kind too: out[kind][state], indexed by store_rec_kind and
+ * store_rec_state (row and column 0 unused). One query, whatever the
+ * number of recommendations (the broker's /metrics). */
+int store_rec_counts_by_kind(store *s,
+			     int64_t out[STORE_REC_MIGRATE + 1]
+					[STORE_REC_FAILED + 1],
+			     char *err, size_t errlen);
+
 /* PRAGMA data_version: changes when another connection commits to the
  * file (for --watch). */
 int store_data_version(store *s, int64_t *out, char *err, size_t errlen);

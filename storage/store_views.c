@@ -417,3 +417,29 @@ int store_data_version(store *s, int64_t *out, char *err, size_t errlen)
 	return store__each(s, prepare(s, "PRAGMA data_version"), version_row,
 			   out, "cannot read the data version", err, errlen);
 }
+
+/* ---- recommendations by kind and state (the broker's /metrics) -------- */
+
+static int kind_count_row(sqlite3_stmt *st, void *ctx)
+{
+	int64_t (*out)[STORE_REC_FAILED + 1] = ctx;
+	int kind = sqlite3_column_int(st, 0);
+	int state = sqlite3_column_int(st, 1);
+
+	if ((kind == STORE_REC_RESIZE || kind == STORE_REC_MIGRATE) &&
+	    state >= STORE_REC_PENDING && state <= STORE_REC_FAILED)
+		out[kind][state] = sqlite3_column_int64(st, 2);
+	return 0;
+}
+
+int store_rec_counts_by_kind(store *s,
+			     int64_t out[STORE_REC_MIGRATE + 1]
+					[STORE_REC_FAILED + 1],
+			     char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out) * (STORE_REC_MIGRATE + 1));
+	return store__each(s, prepare(s, "SELECT kind, state, COUNT(*) FROM "
+				      "recs GROUP BY kind, state"),
+			   kind_count_row, out, "cannot count the "
+			   "recommendations", err, errlen);
+}
