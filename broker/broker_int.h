@@ -96,6 +96,8 @@ typedef struct bhost {
 	double host_swap_mibps;
 	uint32_t congested_rounds; /* rounds in a row the market found it
 	                            * congested (market_host.congested_rounds) */
+	int draining;        /* `bourse host drain` (store_host_drains_list(),
+	                      * read every round: round.c read_drains()) */
 } bhost;
 
 typedef struct bvm {
@@ -298,6 +300,8 @@ typedef struct broker_rounds {
 	uint8_t *bad;              /* per host slot: BROKER_BAD_* bits */
 	int64_t *held;             /* per host slot: its VMs' assigned sum */
 	size_t cap_bad, cap_held;
+	uint32_t *drain_ids;       /* the draining hosts' db ids, as last read */
+	size_t n_drain, cap_drain;
 } broker_rounds;
 
 /* A host's bad-data state (round.c, check_bad_data()): its VMs report more
