@@ -36,6 +36,10 @@ static const struct command commands[] = {
 	{ "resume", cmd_resume, "dispatch again after a pause" },
 	{ "keygen", cmd_keygen, "make a CURVE key pair for the broker or an "
 				"agent" },
+	{ "host", cmd_host, "host maintenance: drain a host of its VMs, "
+			    "undrain it" },
+	{ "vm-policy", cmd_vm_policy, "show or set a libvirt domain's own "
+				      "bourse settings" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
