@@ -253,6 +253,33 @@ struct flag_list {
 	int oom;
 };
 
+/* The draining hosts (store_host_drains_list(), by host id). */
+struct drain_list {
+	store_host_drain *d;
+	size_t n, cap;
+	int oom;
+};
+
+static int drain_collect(const store_host_drain *d, void *ctx)
+{
+	struct drain_list *l = ctx;
+
+	if (UTIL_GROW(l->d, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->d[l->n++] = *d;
+	return 0;
+}
+
+static int draining(const struct drain_list *l, uint32_t host_id)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->d[i].host_id == host_id)
+			return 1;
+	return 0;
+}
+
 struct out {
 	struct table t;
 	json_object *arr;
@@ -260,6 +287,7 @@ struct out {
 	int mib;          /* --mib */
 	const struct cli_broker *bk;  /* hosts: is the broker running */
 	const struct flag_list *flags; /* hosts: bad data */
+	const struct drain_list *drains; /* hosts: draining */
 	int oom;
 	size_t n;
 };
@@ -323,6 +351,8 @@ static json_object *host_json(const struct out *o, const store_host_row *h)
 	json_object_object_add(j, "broker_down_since_ms", unknown
 			       ? json_object_new_int64(o->bk->down_since_ms)
 			       : NULL);
+	json_object_object_add(j, "draining", json_object_new_boolean(
+			       draining(o->drains, h->id)));
 	json_object_object_add(j, "bad_data", json_object_new_boolean(!!bad));
 	json_object_object_add(j, "bad_data_detail",
 			       bad ? json_object_new_string(bad->detail) : NULL);
@@ -344,12 +374,14 @@ static void host_state_cell(const struct out *o, const store_host_row *h,
 {
 	char when[64];
 
+	const char *dr = draining(o->drains, h->id) ? ", draining" : "";
+
 	if (!host_unknown(o, h)) {
-		snprintf(cell, CELL_MAX, "%s", host_state_name(h->state));
+		snprintf(cell, CELL_MAX, "%s%s", host_state_name(h->state), dr);
 		return;
 	}
 	cli_fmt_time(when, sizeof(when), o->bk->down_since_ms);
-	snprintf(cell, CELL_MAX, "unknown (broker down since %s)", when);
+	snprintf(cell, CELL_MAX, "unknown (broker down since %s)%s", when, dr);
 }
 
 static int host_row(const store_host_row *h, void *ctx)
@@ -438,14 +470,16 @@ static int host_cmp(const void *x, const void *y)
 /* What `bourse hosts` reads before its rows: is the broker running, which
  * hosts have bad data. Returns CLI_OK or CLI_FAIL (said). */
 static int hosts_context(store *s, struct cli_broker *bk,
-			 struct flag_list *fl)
+			 struct flag_list *fl, struct drain_list *dl)
 {
 	char err[512];
 
 	if (cli_broker_view(s, bk, err, sizeof(err)) != 0 ||
-	    store_host_flags_list(s, flag_collect, fl, err, sizeof(err)) != 0) {
+	    store_host_flags_list(s, flag_collect, fl, err, sizeof(err)) != 0 ||
+	    store_host_drains_list(s, drain_collect, dl, err,
+				   sizeof(err)) != 0) {
 		fprintf(stderr, "bourse hosts: %s\n",
-			fl->oom ? "out of memory" : err);
+			fl->oom || dl->oom ? "out of memory" : err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
@@ -456,12 +490,14 @@ static int draw_hosts(store *s, void *ctx)
 	struct reg_args *a = ctx;
 	struct cli_broker bk;
 	struct flag_list fl = { 0 };
+	struct drain_list dl = { 0 };
 	struct host_rows rows = { 0 };
 	struct out o = { .t = { .ncol = 11, .head = hosts_head,
 				.right = hosts_right },
-			 .mib = a->mib, .bk = &bk, .flags = &fl };
+			 .mib = a->mib, .bk = &bk, .flags = &fl,
+			 .drains = &dl };
 	char err[512];
-	int rc = hosts_context(s, &bk, &fl);
+	int rc = hosts_context(s, &bk, &fl, &dl);
 
 	if (rc == CLI_OK &&
 	    store_hosts_list(s, host_collect, &rows, err, sizeof(err)) != 0) {
@@ -479,6 +515,7 @@ static int draw_hosts(store *s, void *ctx)
 	}
 	free(rows.r);
 	free(fl.f);
+	free(dl.d);
 	return rc;
 }
 
