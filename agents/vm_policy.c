@@ -73,14 +73,18 @@ int vm_policy_size_mib(const char *text, const char *unit, int64_t *out,
 {
 	char *end = NULL;
 	double v, per, mib;
+	size_t num = text ? strspn(text, "0123456789.") : 0, dots = 0;
 
 	*out = 0;
-	if (!text || !*text || !(isdigit((unsigned char)*text) || *text == '.'))
+	/* digits and one point only: no sign, hex, exponent, inf or nan */
+	for (size_t i = 0; i < num; i++)
+		dots += text[i] == '.';
+	if (num == 0 || dots > 1 || (num == 1 && dots == 1))
 		return util_err(err, errlen, "'%s' is not a size (e.g. 2048, "
 				"512MiB, 1.5G)", text ? text : "");
 	errno = 0;
 	v = strtod(text, &end);
-	if (errno || !isfinite(v) || v < 0)
+	if (errno || !isfinite(v) || v < 0 || end != text + num)
 		return util_err(err, errlen, "'%s' is not a size", text);
 	if (*end && unit)
 		return util_err(err, errlen, "'%s': a unit in the text and in "
