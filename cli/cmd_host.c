@@ -49,11 +49,15 @@ struct host_args {
 	const char *verb, *host, *db, *reason;
 };
 
-/* "bourse host drain" for messages. */
+/* "bourse host drain" for messages ("bourse host" until the verb is
+ * known to be one). */
 static void cmd_name(const struct host_args *a, char *buf, size_t len)
 {
-	snprintf(buf, len, "bourse host%s%s", a->verb ? " " : "",
-		 a->verb ? a->verb : "");
+	int ok = a->verb && (!strcmp(a->verb, "drain") ||
+			     !strcmp(a->verb, "undrain"));
+
+	snprintf(buf, len, "bourse host%s%s", ok ? " " : "",
+		 ok ? a->verb : "");
 }
 
 static int bad_usage(const struct host_args *a, const char *fmt,
@@ -73,6 +77,8 @@ static int parse(struct host_args *a, int argc, char **argv, int *done)
 	int opt;
 
 	a->db = cli_default_db();
+	if (argc > 1 && argv[1][0] != '-')
+		a->verb = argv[1]; /* for the messages of the options */
 	optind = 0; /* GNU getopt: start again, options anywhere */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", host_opts, NULL)) != -1) {
@@ -91,6 +97,7 @@ static int parse(struct host_args *a, int argc, char **argv, int *done)
 					 argv[optind - 1]);
 		}
 	}
+	a->verb = NULL;
 	if (optind < argc)
 		a->verb = argv[optind++];
 	if (optind < argc)

@@ -97,10 +97,15 @@ struct vmp_args {
 	unsigned given;      /* option bits given (for set only) */
 };
 
+/* "bourse vm-policy set" for messages ("bourse vm-policy" until the verb
+ * is known to be one). */
 static void cmd_name(const struct vmp_args *a, char *buf, size_t len)
 {
-	snprintf(buf, len, "bourse vm-policy%s%s", a->verb ? " " : "",
-		 a->verb ? a->verb : "");
+	int ok = a->verb && (!strcmp(a->verb, "set") ||
+			     !strcmp(a->verb, "show"));
+
+	snprintf(buf, len, "bourse vm-policy%s%s", ok ? " " : "",
+		 ok ? a->verb : "");
 }
 
 static int bad_usage(const struct vmp_args *a, const char *fmt, ...)
@@ -151,6 +156,8 @@ static int parse(struct vmp_args *a, int argc, char **argv, int *done)
 
 	a->uri = DEFAULT_URI;
 	a->exclude = -1;
+	if (argc > 1 && argv[1][0] != '-')
+		a->verb = argv[1]; /* for the messages of the options */
 	optind = 0; /* GNU getopt: start again, options anywhere */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hc:", vmp_opts, NULL)) != -1) {
@@ -162,6 +169,7 @@ static int parse(struct vmp_args *a, int argc, char **argv, int *done)
 		if ((rc = take_opt(a, opt, argv)) != CLI_OK)
 			return rc;
 	}
+	a->verb = NULL;
 	if (optind < argc)
 		a->verb = argv[optind++];
 	if (optind < argc)
