@@ -264,6 +264,9 @@ static void warn(const struct parse_ctx *pc, const char *fmt, ...)
 	va_start(ap, fmt);
 	util_verr(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (char *c = msg; *c; c++) /* one line, whatever the XML held */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (pc->warn)
 		pc->warn(pc->ctx, msg);
 	else
@@ -278,20 +281,26 @@ static unsigned field_bit(const char *name)
 	return 0;
 }
 
-/* The element's text without surrounding white space, into buf. */
-static void node_text(xmlNode *n, char *buf, size_t len)
+/* The element's text without surrounding white space, into buf; -1 if
+ * it does not fit (never cut: a cut number would be another number). */
+static int node_text(xmlNode *n, char *buf, size_t len)
 {
 	xmlChar *t = xmlNodeGetContent(n);
 	const char *s = t ? (const char *)t : "";
-	size_t k;
+	size_t k = 0;
+	int rc = 0;
 
 	while (isspace((unsigned char)*s))
 		s++;
-	snprintf(buf, len, "%s", s);
-	k = strlen(buf);
+	if (strlen(s) >= len)
+		rc = -1;
+	else
+		k = (size_t)snprintf(buf, len, "%s", s);
+	buf[k] = '\0';
 	while (k > 0 && isspace((unsigned char)buf[k - 1]))
 		buf[--k] = '\0';
 	xmlFree(t);
+	return rc;
 }
 
 static int ours(const xmlNode *n)
@@ -310,7 +319,7 @@ static void child(const struct parse_ctx *pc, vm_policy *p, xmlNode *n)
 	if (n->ns && !ours(n)) {
 		warn(pc, "domain %s: bourse policy: <%.40s> of another "
 		     "namespace (%.80s) is ignored", pc->domain, name,
-		     (const char *)n->ns->href);
+		     n->ns->href ? (const char *)n->ns->href : "");
 		return;
 	}
 	if (!bit) {
@@ -323,7 +332,12 @@ static void child(const struct parse_ctx *pc, vm_policy *p, xmlNode *n)
 		     "first one stands", pc->domain, name);
 		return;
 	}
-	node_text(n, text, sizeof(text));
+	if (node_text(n, text, sizeof(text)) != 0) {
+		warn(pc, "domain %s: bourse policy: <%s>: longer than %zu "
+		     "bytes: the default is used", pc->domain, name,
+		     sizeof(text) - 1);
+		return;
+	}
 	unit = xmlGetNoNsProp(n, (const xmlChar *)"unit");
 	if (set_field(p, bit, text, (const char *)unit, why, sizeof(why)))
 		warn(pc, "domain %s: bourse policy: <%s>: %s: the default is "
@@ -351,6 +365,11 @@ int vm_policy_parse(const char *xml, size_t len, const char *domain,
 	if (!doc)
 		return util_err(err, errlen, "domain %s: the bourse metadata "
 				"is not well-formed XML", pc.domain);
+	if (doc->intSubset || doc->extSubset) { /* no entities to expand */
+		xmlFreeDoc(doc);
+		return util_err(err, errlen, "domain %s: the bourse metadata "
+				"has a DTD, which it may not", pc.domain);
+	}
 	root = xmlDocGetRootElement(doc);
 	/* virDomainGetMetadata() hands the element back without its
 	 * namespace (it chose it by namespace); the domain's XML has it */

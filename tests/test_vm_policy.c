@@ -175,6 +175,16 @@ static void test_conflicts(void **state)
 		     &w);
 	assert_int_equal(p.weight, 1);
 	assert_non_null(strstr(w.text, "given twice"));
+	/* a value too long is refused whole, never cut into another number;
+	 * a warning stays one line whatever the value holds */
+	p = parse_ok("<policy><weight>000000000000000000000000000000000000000"
+		     "0000000000000000000000000000000000000000000000000000000"
+		     "0000000000000000000000000000000000000000000005x</weight>"
+		     "<shares>1&#10;2</shares></policy>", &w);
+	assert_int_equal(p.set, 0);
+	assert_int_equal(w.n, 2);
+	assert_non_null(strstr(w.text, "<weight>: longer than 127 bytes"));
+	assert_non_null(strstr(w.text, "'1?2' is not a whole number"));
 }
 
 static void test_namespace(void **state)
@@ -188,6 +198,9 @@ static void test_namespace(void **state)
 	parse_fails("<rules><weight>1</weight></rules>", "not a <policy>");
 	parse_fails("<policy><weight>1</weight>", "not well-formed");
 	parse_fails("", "not well-formed");
+	/* no DTD, so no entity to expand (billion laughs) */
+	parse_fails("<!DOCTYPE policy [<!ENTITY a \"5\">]><policy><weight>&a;"
+		    "</weight></policy>", "has a DTD");
 	/* a child of another namespace is ignored, ours are taken */
 	p = parse_ok("<b:policy xmlns:b=\"" NS "\" xmlns:o=\"urn:o\">"
 		     "<o:weight>1</o:weight><b:shares>7</b:shares></b:policy>",
