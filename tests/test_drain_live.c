@@ -4,8 +4,10 @@
  * emulated`, docs/emulated.md) sharing one world, the broker's SQLite file
  * read back, `bourse host drain|undrain` run as an operator would.
  *
- * host-a (8 GiB) carries four VMs, host-b (32 GiB) two. In automated
- * migrate mode, draining host-a moves all four off to host-b by the
+ * host-a (8 GiB) carries four VMs, host-b (32 GiB) two. In manual migrate
+ * mode (a new database's), draining host-a makes migrate recommendations
+ * off it that wait for approval, saying why; in automated migrate mode,
+ * draining host-a moves all four off to host-b by the
  * broker's own dispatch, nothing moves onto host-a while it drains (nor
  * back), and `bourse hosts` and
  * `bourse status` say so. Undrained, host-a is a target again: draining
@@ -96,7 +98,6 @@ static void test_drain_undrain(void **state)
 	b = live_host_id(l, "host-b");
 	live_wait_rounds_after(l, live_last_round(l), 2);
 	assert_int_equal(vms_on(l, a), 4);
-	cli_ok(l, "mode automated --for migrate");
 
 	/* an unknown host: refused, naming it */
 	assert_int_equal(live_run_cli("%s host drain host-x --db %s 2>&1 | "
@@ -110,7 +111,17 @@ static void test_drain_undrain(void **state)
 	assert_int_equal(live_run_cli("%s status --db %s | grep -q "
 				      "'^draining   host-a since .* (new "
 				      "DIMMs)'", BOURSE_BIN, l->db), 0);
-	/* every VM of host-a moves to host-b, by the broker's dispatch */
+	/* manual: recommended, pending, nothing carried out */
+	wait_sql(l, "SELECT COUNT(*) > 0 FROM recs WHERE kind = %d AND state = "
+		 "%d AND from_host_id = %" PRId64 " AND round > %" PRId64
+		 " AND why LIKE 'host-a is draining (bourse host drain)%%'",
+		 STORE_REC_MIGRATE, STORE_REC_PENDING, a, r0);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = "
+				    "%d AND state >= %d", STORE_REC_MIGRATE,
+				    STORE_REC_DISPATCHED), 0);
+	assert_int_equal(vms_on(l, a), 4);
+	/* automated: every VM of host-a moves to host-b, by the broker */
+	cli_ok(l, "mode automated --for migrate");
 	wait_sql(l, "SELECT COUNT(*) = 0 FROM vms WHERE host_id = %" PRId64
 		 " AND state = %d", a, STORE_VM_ACTIVE);
 	assert_int_equal(vms_on(l, b), 6);
