@@ -151,9 +151,8 @@ static int size_in(const char *text, const char *unit, int64_t lo,
 	return 0;
 }
 
-/* Set field bit of p from text (and a size's unit). 0, or -1 with why. */
-static int set_field(vm_policy *p, unsigned bit, const char *text,
-		     const char *unit, char *err, size_t errlen)
+int vm_policy_set_field(vm_policy *p, unsigned bit, const char *text,
+			const char *unit, char *err, size_t errlen)
 {
 	int rc = -1;
 
@@ -339,7 +338,8 @@ static void child(const struct parse_ctx *pc, vm_policy *p, xmlNode *n)
 		return;
 	}
 	unit = xmlGetNoNsProp(n, (const xmlChar *)"unit");
-	if (set_field(p, bit, text, (const char *)unit, why, sizeof(why)))
+	if (vm_policy_set_field(p, bit, text, (const char *)unit, why,
+				sizeof(why)))
 		warn(pc, "domain %s: bourse policy: <%s>: %s: the default is "
 		     "used", pc->domain, name, why);
 	xmlFree(unit);

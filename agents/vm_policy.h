@@ -92,6 +92,13 @@ int vm_policy_parse(const char *xml, size_t len, const char *domain,
 		    vm_policy *out, vm_policy_warn_fn warn, void *ctx,
 		    char *err, size_t errlen);
 
+/* One setting (bit) of p from its text, as the parser reads an element:
+ * a size with its unit in the text or in unit (NULL: none), a number, or
+ * yes/no; checked alone (not against the others). Sets the field and its
+ * bit; or -1 with why, the bit not set (the field may be overwritten). */
+int vm_policy_set_field(vm_policy *p, unsigned bit, const char *text,
+			const char *unit, char *err, size_t errlen);
+
 /* The same checks on a policy built otherwise (`bourse vm-policy set`):
  * 0, or -1 with the first problem. */
 int vm_policy_check(const vm_policy *p, char *err, size_t errlen);

@@ -195,19 +195,6 @@ static int parse(struct vmp_args *a, int argc, char **argv, int *done)
 	return CLI_OK;
 }
 
-/* The parser's warning about the one setting apply_opts() gives it: the
- * part after the element's name. */
-static void keep_warning(void *ctx, const char *msg)
-{
-	const char *why = strstr(msg, ">: ");
-	char *tail;
-
-	snprintf(ctx, 256, "%s", why ? why + 3 : msg);
-	tail = strstr(ctx, ": the default is used");
-	if (tail)
-		*tail = '\0';
-}
-
 /* Every value option given, onto p: 0, or CLI_USAGE with a message. */
 static int apply_opts(const struct vmp_args *a, vm_policy *p)
 {
@@ -216,49 +203,19 @@ static int apply_opts(const struct vmp_args *a, vm_policy *p)
 	for (int i = 0; i < 7; i++) {
 		unsigned bit = opt_bit[i];
 		const char *v = a->val[i];
-		vm_policy one = { 0 };
-		char xml[256], why[256] = "";
+		vm_policy one = *p;
 
 		if (!v)
 			continue;
 		p->set &= ~bit;
 		if (!strcmp(v, "default"))
 			continue;
-		/* one setting through the parser: the same checks as the
-		 * agent's, without a second copy of them */
-		if (bit & (VM_POLICY_MINIMUM | VM_POLICY_MAXIMUM |
-			   VM_POLICY_RESERVATION | VM_POLICY_LIMIT)) {
-			int64_t mib;
-
-			if (vm_policy_size_mib(v, NULL, &mib, err,
-					       sizeof(err)) != 0)
-				return bad_usage(a, "--%s: %s",
-						 vm_policy_field_name(bit), err);
-			snprintf(xml, sizeof(xml), "<policy><%s>%" PRId64
-				 "</%s></policy>", vm_policy_field_name(bit),
-				 mib, vm_policy_field_name(bit));
-		} else {
-			snprintf(xml, sizeof(xml), "<policy><%s>%.100s</%s>"
-				 "</policy>", vm_policy_field_name(bit), v,
-				 vm_policy_field_name(bit));
-		}
-		if (vm_policy_parse(xml, strlen(xml), a->domain, &one,
-				    keep_warning, why, err, sizeof(err)) != 0 ||
-		    !(one.set & bit))
-			return bad_usage(a, "--%s: %s", vm_policy_field_name(bit),
-					 why[0] ? why : "not valid");
-		p->set |= bit;
-		switch (bit) {
-		case VM_POLICY_MINIMUM: p->minimum_mib = one.minimum_mib; break;
-		case VM_POLICY_MAXIMUM: p->maximum_mib = one.maximum_mib; break;
-		case VM_POLICY_BUFFER: p->buffer_pct = one.buffer_pct; break;
-		case VM_POLICY_WEIGHT: p->weight = one.weight; break;
-		case VM_POLICY_RESERVATION:
-			p->reservation_mib = one.reservation_mib;
-			break;
-		case VM_POLICY_LIMIT: p->limit_mib = one.limit_mib; break;
-		case VM_POLICY_SHARES: p->shares = one.shares; break;
-		}
+		/* the agent's own check of the setting: no second copy */
+		if (vm_policy_set_field(&one, bit, v, NULL, err,
+					sizeof(err)) != 0)
+			return bad_usage(a, "--%s: %s",
+					 vm_policy_field_name(bit), err);
+		*p = one;
 	}
 	if (a->exclude >= 0) {
 		p->set &= ~VM_POLICY_EXCLUDE;
