@@ -76,7 +76,7 @@ install: build
 # corpus and every crash found so far. FUZZ_TARGETS picks some.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= wire trace config procfile
+FUZZ_TARGETS ?= wire trace config procfile vmpolicy
 
 .PHONY: fuzz
 fuzz:

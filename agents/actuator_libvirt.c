@@ -30,6 +30,9 @@
  * with libvirt's message; any other libvirt error is ACTUATOR_FAILED with
  * its message.
  *
+ * A domain whose bourse metadata says exclude (vm_policy.h) is not acted
+ * on: ACTUATOR_FAILED, "excluded from bourse".
+ *
  * A connection found dead before an action is opened again (with a note).
  * libvirt's own printing of errors on stderr is silenced for the whole
  * process (virSetErrorFunc), as the libvirt source does.
@@ -47,6 +50,7 @@
 #include "actuator.h"
 #include "util.h"
 #include "log.h"
+#include "vm_policy.h"
 #include "banned.h"
 
 #define KIB_PER_MIB 1024ULL
@@ -306,6 +310,30 @@ static void migrate_dom(virDomainPtr dom, const actuator_action *x,
 
 /* ---- the ops ---- */
 
+static void no_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/* Does dom's bourse metadata exclude it (the source warned about the
+ * rest)? */
+static int excluded(virDomainPtr dom)
+{
+	char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+					 VM_POLICY_NS, 0);
+	vm_policy p;
+	char err[256];
+	int ex;
+
+	if (!xml)
+		return 0;
+	ex = vm_policy_parse(xml, strlen(xml), "", &p, no_warn, NULL, err,
+			     sizeof(err)) == 0 && p.exclude;
+	free(xml);
+	return ex;
+}
+
 static void lva_act(actuator *a, const actuator_action *x,
 		    actuator_result *r)
 {
@@ -313,7 +341,11 @@ static void lva_act(actuator *a, const actuator_action *x,
 
 	if (!dom)
 		return;
-	if (x->kind == ACTUATOR_RESIZE)
+	if (excluded(dom))
+		actuator_result_set(r, ACTUATOR_FAILED, "%s is excluded from "
+				    "bourse (its metadata says exclude): not "
+				    "acted on", x->vm);
+	else if (x->kind == ACTUATOR_RESIZE)
 		resize_dom(dom, x, r);
 	else
 		migrate_dom(dom, x, r);
@@ -350,6 +382,7 @@ int actuator_libvirt_open(const char *uri, actuator_note_fn note,
 		snprintf(err, errlen, "no libvirt URI (e.g. qemu:///system)");
 		return -1;
 	}
+	vm_policy_init(); /* excluded() parses on the worker thread */
 	l = calloc(1, sizeof(*l));
 	if (!l || !(l->uri = strdup(uri))) {
 		free(l);

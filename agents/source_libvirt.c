@@ -33,7 +33,16 @@
  * minimum = the agent's default Minimum (source_vm_defaults: 512 MiB unless
  * configured, capped at the maximum), startup = the memory the domain had
  * when found (within minimum..maximum), buffer, weight and shares the
- * agent's defaults.
+ * agent's defaults; then the domain's own policy, its bourse <metadata>
+ * element (vm_policy.h: virDomainGetMetadata, parsed by vm_policy.c),
+ * replaces each setting it gives (vm_policy_apply()). The metadata is read
+ * when the domain is found and at every advance: a bad setting is warned
+ * about once per change of the element (through the note function) and
+ * left to its default. A domain marked exclude reads alive = 0 (no bid,
+ * so nothing is recommended for it; the libvirt actuator refuses to act
+ * on it too). When the policy of a known domain changes, the domain reads
+ * alive = 0 for one advance, so that the agent registers it again with
+ * its new settings (agent.c registers a VM again when it is back).
  *
  * Host: capacity = virNodeGetInfo's memory; free = (free + buffers + cached
  * of virNodeGetMemoryStats, else virNodeGetFreeMemory) - reserve, as every
@@ -58,6 +67,7 @@
 
 #include "source.h"
 #include "util.h"
+#include "vm_policy.h"
 #include "wire.h"
 #include "log.h"
 #include "banned.h"
@@ -74,6 +84,7 @@ enum {
 	LV_NOTE_FREE = 1u << 4,
 	LV_NOTE_READ = 1u << 5,
 	LV_NOTE_SKIP_SIZE = 1u << 6,
+	LV_NOTE_POLICY = 1u << 7,
 };
 
 /* The memory statistics of one reading, by tag; have: bit per tag. */
@@ -89,6 +100,10 @@ struct lv_dom {
 	source_vm_sample smp;
 	unsigned long long swap_kib; /* SWAP_IN + SWAP_OUT of the last reading */
 	int have_swap;
+	vm_policy pol;    /* its bourse metadata, as last parsed */
+	char *pol_xml;    /* ... from this text (NULL: none); owned */
+	int pol_read;     /* read at least once */
+	int hold;         /* the policy changed: not alive for one advance */
 };
 
 struct lv_src {
@@ -130,6 +145,18 @@ static void lv_note(struct lv_src *ls, unsigned kind, const char *fmt, ...)
 		ls->note(ls->note_ctx, msg);
 	else
 		log_at(LOG_NOTICE, NULL, "libvirt source: %s\n", msg);
+}
+
+/* A note made every time (a policy warning: once per change of the
+ * metadata, not once per source). */
+static void lv_say(void *ctx, const char *msg)
+{
+	struct lv_src *ls = ctx;
+
+	if (ls->note)
+		ls->note(ls->note_ctx, msg);
+	else
+		fprintf(stderr, "libvirt source: %s\n", msg);
 }
 
 static double mono_s(void)
@@ -278,6 +305,46 @@ static int relookup(struct lv_src *ls, struct lv_dom *d)
 	return 0;
 }
 
+static int same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The domain's bourse metadata, parsed again when its text changed (each
+ * warning once per change). A domain without one has the defaults; one
+ * whose metadata cannot be read keeps what it had (noted once). */
+static void read_policy(struct lv_src *ls, struct lv_dom *d)
+{
+	char *xml = virDomainGetMetadata(d->dom, VIR_DOMAIN_METADATA_ELEMENT,
+					 VM_POLICY_NS, 0);
+	char msg[512];
+	vm_policy p;
+
+	if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
+		lv_note(ls, LV_NOTE_POLICY, "domain %s: cannot read its bourse "
+			"metadata (%s): its settings stay as they were; not "
+			"noted again", d->name, virGetLastErrorMessage());
+		return;
+	}
+	if (d->pol_read && same_text(xml, d->pol_xml)) {
+		free(xml);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	if (xml && vm_policy_parse(xml, strlen(xml), d->name, &p, lv_say, ls,
+				   msg, sizeof(msg)) != 0) {
+		lv_say(ls, msg);
+		lv_say(ls, "(the bourse policy of that domain is ignored: its "
+		       "settings are the defaults)");
+	}
+	if (d->pol_read)
+		d->hold = 1;
+	d->pol_read = 1;
+	d->pol = p;
+	free(d->pol_xml);
+	d->pol_xml = xml;
+}
+
 static void read_dom(struct lv_src *ls, struct lv_dom *d)
 {
 	virDomainInfo info;
@@ -291,11 +358,13 @@ static void read_dom(struct lv_src *ls, struct lv_dom *d)
 		lv_note(ls, LV_NOTE_READ, "domain %s: cannot read it (%s): not "
 			"alive; not noted again", d->name,
 			virGetLastErrorMessage());
+	d->hold = 0;
 	if (rc < 0 || !state_alive(info.state)) {
 		memset(&d->smp, 0, sizeof(d->smp));
 		d->have_swap = 0;
 		return;
 	}
+	read_policy(ls, d);
 	read_stats(ls, d, &st);
 	fill_sample(ls, d, &info, &st);
 }
@@ -516,8 +585,8 @@ static int lv_vm_config(source *s, size_t i, source_vm_config *out)
 	d = &ls->doms[i];
 	source_vm_settings(&ls->vmd, d->max_mib, out);
 	out->name = d->name;
-	out->startup_mib = clamp64(d->startup_mib, out->minimum_mib,
-				   out->maximum_mib);
+	out->startup_mib = d->startup_mib;
+	vm_policy_apply(&d->pol, out); /* startup within minimum..maximum */
 	return 0;
 }
 
@@ -532,6 +601,8 @@ static int lv_vm_sample(source *s, size_t i, source_vm_sample *out,
 		return -1;
 	}
 	*out = ls->doms[i].smp;
+	if (ls->doms[i].hold || ls->doms[i].pol.exclude)
+		out->alive = 0;
 	return 0;
 }
 
@@ -540,6 +611,7 @@ static void lv_free(struct lv_src *ls)
 	for (size_t i = 0; i < ls->n; i++) {
 		virDomainFree(ls->doms[i].dom);
 		free(ls->doms[i].name);
+		free(ls->doms[i].pol_xml);
 	}
 	free(ls->doms);
 	if (ls->conn)
@@ -620,6 +692,7 @@ int source_libvirt_open(const source_libvirt_opts *o, source **out,
 	*out = NULL;
 	if (check_opts(o, err, errlen) != 0)
 		return -1;
+	vm_policy_init();
 	ls = calloc(1, sizeof(*ls));
 	if (!ls || !(ls->uri = strdup(o->uri))) {
 		free(ls);

@@ -409,6 +409,12 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 				? f : (int64_t)migr[t] >=
 				g->max_migrations_per_host ? t : BROKER_NO_SLOT;
 
+		if (t != BROKER_NO_SLOT && b->reg.hosts[t].draining) {
+			util_err(why, len, "%s is draining (bourse host drain): "
+				 "no VM moves there until 'bourse host undrain "
+				 "%s'", r->to_host, r->to_host);
+			return 0;
+		}
 		if (full != BROKER_NO_SLOT) {
 			util_err(why, len, "migration limit: %u in flight from "
 				 "or to %s (--max-migrations %" PRId64 ")",

@@ -98,6 +98,8 @@ typedef struct bhost {
 	double host_swap_mibps;
 	uint32_t congested_rounds; /* rounds in a row the market found it
 	                            * congested (market_host.congested_rounds) */
+	int draining;        /* `bourse host drain` (store_host_drains_list(),
+	                      * read every round: round.c read_drains()) */
 } bhost;
 
 typedef struct bvm {
@@ -305,6 +307,8 @@ typedef struct broker_rounds {
 	int64_t last_wall_ms;      /* Unix ms it started */
 	int64_t last_split_us[3];  /* market, store, awards (store and
 	                            * awards 0 when it was not persisted) */
+	uint32_t *drain_ids;       /* the draining hosts' db ids, as last read */
+	size_t n_drain, cap_drain;
 } broker_rounds;
 
 /* A host's bad-data state (round.c, check_bad_data()): its VMs report more

@@ -4,8 +4,10 @@
  * 1. the cluster: every host registered in this run (lost ones stay in with
  *    online = 0: they are no migration target, and their VMs keep holding
  *    what they held, so it is not counted as free) that is not settling
- *    (host_settling()), and every registered VM on such a host that has bid
- *    since it registered and is not silent (vm_silent());
+ *    (host_settling()), each with its draining flag as the store has it
+ *    (read_drains(): `bourse host drain`), and every registered VM on such
+ *    a host that has bid since it registered and is not silent
+ *    (vm_silent());
  * 2. market_round(), the simulator's code;
  * 3. the round's rows (prices, samples and allocations, recommendations with
  *    a sentence saying why, signals) written in one store transaction;
@@ -132,6 +134,7 @@ static void add_hosts(broker *b, const uint32_t *unheard, uint32_t *host_ix,
 		mh->host_swap_mibps = h->host_swap_mibps;
 		mh->online = h->online;
 		mh->congested_rounds = h->congested_rounds;
+		mh->draining = h->draining;
 		rd->host_slot[nh] = (uint32_t)i;
 		host_ix[i] = (uint32_t)nh++;
 	}
@@ -268,6 +271,52 @@ static int check_bad_data(broker *b, int64_t now)
 	return 0;
 }
 
+static int drain_add(const store_host_drain *d, void *ctx)
+{
+	broker_rounds *rd = ctx;
+
+	if (UTIL_GROW(rd->drain_ids, rd->n_drain + 1, rd->cap_drain))
+		return -1;
+	rd->drain_ids[rd->n_drain++] = d->host_id;
+	return 0;
+}
+
+static int drain_has(const broker_rounds *rd, uint32_t db_id)
+{
+	for (size_t i = 0; i < rd->n_drain; i++)
+		if (rd->drain_ids[i] == db_id)
+			return 1;
+	return 0;
+}
+
+/* The draining hosts (`bourse host drain`), read from the store every
+ * round; while it cannot be read (an outage, a lock) the last set read
+ * stands. A host that starts or stops draining is logged once. */
+static void read_drains(broker *b)
+{
+	broker_rounds *rd = &b->rounds;
+	char err[300];
+
+	if (!b->outage.down) {
+		rd->n_drain = 0;
+		if (store_host_drains_list(b->st, drain_add, rd, err,
+					   sizeof(err)) != 0)
+			fprintf(stderr, "broker: cannot read the draining "
+				"hosts (%s): the last ones read stand\n", err);
+	}
+	for (size_t i = 0; i < b->reg.n_hosts; i++) {
+		bhost *h = &b->reg.hosts[i];
+		int is = drain_has(rd, h->db_id);
+
+		if (is != h->draining && h->registered)
+			fprintf(stderr, "broker: host %s %s\n", h->name, is
+				? "is draining: no migration target, its VMs "
+				  "are moved off"
+				: "is no longer draining");
+		h->draining = is;
+	}
+}
+
 /* Fill b->rounds.cl from the registry. Returns 0, or -1 out of memory. */
 static int build_cluster(broker *b)
 {
@@ -280,6 +329,7 @@ static int build_cluster(broker *b)
 	if (unheard && host_ix &&
 	    ensure_cluster(b, b->reg.n_hosts, b->reg.n_vms) == 0) {
 		count_unheard(&b->reg, unheard);
+		read_drains(b);
 		if (check_bad_data(b, now) == 0) {
 			add_hosts(b, unheard, host_ix, now);
 			add_vms(b, host_ix, now);
@@ -406,6 +456,14 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 			? 1.0 - rc->cost_there / rc->cost_here : 0.0;
 	int n;
 
+	if (rd->cl.hosts[rc->from_host].draining) {
+		n = snprintf(out, len, "%s is draining (bourse host drain): its "
+			     "VMs move off; %s is the cheapest host with room, "
+			     "asking %.2f/MiB for %" PRId64 " MiB", from, to,
+			     rc->price_there, rc->to_mib);
+		ellipsis_if_cut(out, len, n);
+		return;
+	}
 	n = snprintf(out, len, "%s asks %.2f/MiB at %.0f%% utilization, %s asks "
 		 "%.2f/MiB; buying %" PRId64 " MiB costs %.0f here and %.0f "
 		 "there with the move: %.0f%% cheaper", from, rc->price_here,
@@ -749,6 +807,9 @@ void broker__round_release(broker *b)
 	free(rd->vm_slot);
 	free(rd->bad);
 	free(rd->held);
+	free(rd->drain_ids);
+	rd->drain_ids = NULL;
+	rd->n_drain = rd->cap_drain = 0;
 	rd->bad = NULL;
 	rd->held = NULL;
 	rd->cap_bad = rd->cap_held = 0;

@@ -44,6 +44,8 @@ int cmd_status(int argc, char **argv);  /* cmd_status.c: the broker, rounds,
 int cmd_events(int argc, char **argv);  /* cmd_status.c: the audit log */
 int cmd_signals(int argc, char **argv); /* cmd_status.c: provision/suspend */
 int cmd_plot(int argc, char **argv);    /* cmd_plot.c: pictures from the store */
+int cmd_host(int argc, char **argv);    /* cmd_host.c: drain, undrain */
+int cmd_vm_policy(int argc, char **argv); /* cmd_vmpolicy.c: set, show */
 
 /* Strict number parsing for flags: the whole string must be a number within
  * [min, max]. Return 0, or -1 with a message in err naming the value. */

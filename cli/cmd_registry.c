@@ -221,6 +221,33 @@ struct flag_list {
 	int oom;
 };
 
+/* The draining hosts (store_host_drains_list(), by host id). */
+struct drain_list {
+	store_host_drain *d;
+	size_t n, cap;
+	int oom;
+};
+
+static int drain_collect(const store_host_drain *d, void *ctx)
+{
+	struct drain_list *l = ctx;
+
+	if (UTIL_GROW(l->d, l->n + 1, l->cap)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->d[l->n++] = *d;
+	return 0;
+}
+
+static int draining(const struct drain_list *l, uint32_t host_id)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->d[i].host_id == host_id)
+			return 1;
+	return 0;
+}
+
 struct out {
 	cli_table *t;
 	json_object *arr;
@@ -228,6 +255,7 @@ struct out {
 	int mib;          /* --mib */
 	const struct cli_broker *bk;  /* hosts: is the broker running */
 	const struct flag_list *flags; /* hosts: bad data */
+	const struct drain_list *drains; /* hosts: draining */
 	int oom;
 	size_t n;
 };
@@ -291,6 +319,8 @@ static json_object *host_json(const struct out *o, const store_host_row *h)
 	json_object_object_add(j, "broker_down_since_ms", unknown
 			       ? json_object_new_int64(o->bk->down_since_ms)
 			       : NULL);
+	json_object_object_add(j, "draining", json_object_new_boolean(
+			       draining(o->drains, h->id)));
 	json_object_object_add(j, "bad_data", json_object_new_boolean(!!bad));
 	json_object_object_add(j, "bad_data_detail",
 			       bad ? json_object_new_string(bad->detail) : NULL);
@@ -309,14 +339,16 @@ static json_object *host_json(const struct out *o, const store_host_row *h)
 
 static void host_state_cell(const struct out *o, const store_host_row *h)
 {
+	const char *dr = draining(o->drains, h->id) ? ", draining" : "";
 	char when[64];
 
 	if (!host_unknown(o, h)) {
-		cli_table_set(o->t, H_STATE, "%s", host_state_name(h->state));
+		cli_table_set(o->t, H_STATE, "%s%s", host_state_name(h->state), dr);
 		return;
 	}
 	cli_fmt_time(when, sizeof(when), o->bk->down_since_ms);
-	cli_table_set(o->t, H_STATE, "unknown (broker down since %s)", when);
+	cli_table_set(o->t, H_STATE, "unknown (broker down since %s)%s", when,
+		      dr);
 }
 
 /* A size cell through cli_fmt_mib(). */
@@ -440,14 +472,16 @@ static int host_cmp(const void *x, const void *y)
 /* What `bourse hosts` reads before its rows: is the broker running, which
  * hosts have bad data. Returns CLI_OK or CLI_FAIL (said). */
 static int hosts_context(store *s, struct cli_broker *bk,
-			 struct flag_list *fl)
+			 struct flag_list *fl, struct drain_list *dl)
 {
 	char err[512];
 
 	if (cli_broker_view(s, bk, err, sizeof(err)) != 0 ||
-	    store_host_flags_list(s, flag_collect, fl, err, sizeof(err)) != 0) {
+	    store_host_flags_list(s, flag_collect, fl, err, sizeof(err)) != 0 ||
+	    store_host_drains_list(s, drain_collect, dl, err,
+				   sizeof(err)) != 0) {
 		fprintf(stderr, "bourse hosts: %s\n",
-			fl->oom ? "out of memory" : err);
+			fl->oom || dl->oom ? "out of memory" : err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
@@ -458,10 +492,11 @@ static int draw_hosts(store *s, void *ctx)
 	struct reg_args *a = ctx;
 	struct cli_broker bk;
 	struct flag_list fl = { 0 };
+	struct drain_list dl = { 0 };
 	struct host_rows rows = { 0 };
-	struct out o = { .mib = a->mib, .bk = &bk, .flags = &fl };
+	struct out o = { .mib = a->mib, .bk = &bk, .flags = &fl, .drains = &dl };
 	char err[512];
-	int rc = hosts_context(s, &bk, &fl);
+	int rc = hosts_context(s, &bk, &fl, &dl);
 
 	if (rc == CLI_OK &&
 	    store_hosts_list(s, host_collect, &rows, err, sizeof(err)) != 0) {
@@ -482,6 +517,7 @@ static int draw_hosts(store *s, void *ctx)
 	}
 	free(rows.r);
 	free(fl.f);
+	free(dl.d);
 	return rc;
 }
 

@@ -289,6 +289,7 @@ struct status {
 	int64_t recs[STORE_REC_FAILED + 1];
 	json_object *signals; /* the last round's, as JSON */
 	json_object *bad;     /* hosts with bad data, as JSON */
+	json_object *drain;   /* draining hosts, as JSON */
 	int mib;
 };
 
@@ -322,12 +323,30 @@ static int bad_json(const store_host_flag *f, void *ctx)
 	return 0;
 }
 
+static int drain_json(const store_host_drain *d, void *ctx)
+{
+	json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "host", json_object_new_string(d->host_name));
+	json_object_object_add(j, "since_ms", json_object_new_int64(d->since_ms));
+	json_object_object_add(j, "by", json_object_new_string(d->actor));
+	json_object_object_add(j, "reason", json_object_new_string(d->reason));
+	json_object_array_add(ctx, j);
+	return 0;
+}
+
 static int status_read(store *s, struct status *st)
 {
 	char err[512];
 
 	st->signals = json_object_new_array();
 	st->bad = json_object_new_array();
+	st->drain = json_object_new_array();
+	if (store_host_drains_list(s, drain_json, st->drain, err,
+				   sizeof(err)) != 0) {
+		fprintf(stderr, "bourse status: %s\n", err);
+		return CLI_FAIL;
+	}
 	if (cli_broker_view(s, &st->bk, err, sizeof(err)) != 0 ||
 	    store_round_info_last(s, &st->round, err, sizeof(err)) != 0 ||
 	    store_control_get(s, &st->ctl, err, sizeof(err)) != 0 ||
@@ -414,7 +433,8 @@ static int status_json(struct status *st)
 	json_object_object_add(root, "backlog", backlog);
 	json_object_object_add(root, "signals", st->signals);
 	json_object_object_add(root, "bad_data_hosts", st->bad);
-	st->signals = st->bad = NULL;
+	json_object_object_add(root, "draining_hosts", st->drain);
+	st->signals = st->bad = st->drain = NULL;
 	return cli_json_print(root);
 }
 
@@ -487,6 +507,33 @@ static void bad_text(json_object *arr)
 	printf("\n");
 }
 
+static void drain_text(json_object *arr)
+{
+	size_t n = json_object_array_length(arr);
+	char when[96];
+
+	printf("draining   ");
+	if (n == 0)
+		printf("none");
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(arr, i), *h, *t, *by,
+			    *why;
+
+		json_object_object_get_ex(d, "host", &h);
+		json_object_object_get_ex(d, "since_ms", &t);
+		json_object_object_get_ex(d, "by", &by);
+		json_object_object_get_ex(d, "reason", &why);
+		when_ago(when, sizeof(when), json_object_get_int64(t));
+		printf("%s%s since %s by %s%s%s%s", i ? "\n           " : "",
+		       json_object_get_string(h), when,
+		       json_object_get_string(by),
+		       *json_object_get_string(why) ? " (" : "",
+		       json_object_get_string(why),
+		       *json_object_get_string(why) ? ")" : "");
+	}
+	printf("\n");
+}
+
 static void status_text(const struct status *st)
 {
 	char when[96];
@@ -538,9 +585,11 @@ static int draw_status(store *s, void *ctx)
 		status_text(&st);
 		signals_text(st.signals, st.mib);
 		bad_text(st.bad);
+		drain_text(st.drain);
 	}
 	json_object_put(st.signals);
 	json_object_put(st.bad);
+	json_object_put(st.drain);
 	return rc;
 }
 

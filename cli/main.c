@@ -38,6 +38,10 @@ static const struct command commands[] = {
 				"agent" },
 	{ "plot", cmd_plot, "draw prices, utilization and VM pressure over "
 			    "time (PNG, SVG)" },
+	{ "host", cmd_host, "host maintenance: drain a host of its VMs, "
+			    "undrain it" },
+	{ "vm-policy", cmd_vm_policy, "show or set a libvirt domain's own "
+				      "bourse settings" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1330,16 +1330,26 @@ typedef struct s_offer {
 	int64_t mib; /* what the VM holds there */
 } s_offer;
 
+/* 1 if host h may receive VMs: online and not draining (the hosts of the
+ * price index). */
+static int s_target(const market_cluster *c, uint32_t h)
+{
+	return c->hosts[h].online && !c->hosts[h].draining;
+}
+
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
  * own (the first of the price index). A host is a destination only if the
  * VM's need (demand within [floor, want]) fits in what it has left and the
  * VM's priced demand keeps it below migrate_util, so that the move does
  * not make a host the next one to sell VMs away (no ping-pong). The VM
  * gets its want there, or all the room if that is less. Returns the
- * cheapest offer, host MARKET_NO_HOST if none. */
+ * cheapest offer, host MARKET_NO_HOST if none. A VM that must leave (its
+ * host drains) is priced at the migrate_targets cheapest hosts that have
+ * room for its need, whatever their utilization. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			    const market_result *r, s_scratch *s,
-			    const s_tree *idx, uint32_t i, int64_t round)
+			    const s_tree *idx, uint32_t i, int64_t round,
+			    int must_leave)
 {
 	const market_vm *v = &c->vms[i];
 	int64_t want = r->awards[i].want, need = s_need(c, r, s, i);
@@ -1356,9 +1366,12 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			continue;
 		if (s_returns(p, v, d, round))
 			continue;
+		if (must_leave && room < need)
+			continue;
 		seen++;
-		if (room < need || (double)(s->wanted[d] + priced) >=
-					   p->migrate_util * (double)o->supply)
+		if (room < need || (!must_leave &&
+				    (double)(s->wanted[d] + priced) >=
+					    p->migrate_util * (double)o->supply))
 			continue;
 		int64_t get = want < room ? want : room;
 		double pr = s_host_price(p, o->supply, s->wanted[d] + priced,
@@ -1402,7 +1415,7 @@ static void s_accept(const market_params *p, const market_cluster *c,
 	s->dest[i] = off.host;
 	s->dest_mib[i] = off.mib;
 
-	if (c->hosts[from].online)
+	if (s_target(c, from))
 		s_tree_erase(idx, from);
 	s_tree_erase(idx, off.host);
 	r->hosts[from].awarded -= a->target;
@@ -1419,7 +1432,7 @@ static void s_accept(const market_params *p, const market_cluster *c,
 					  s->wanted[off.host],
 					  s->held[off.host],
 					  s->swap[off.host]);
-	if (c->hosts[from].online)
+	if (s_target(c, from))
 		s_tree_insert(idx, from);
 	s_tree_insert(idx, off.host);
 }
@@ -1485,13 +1498,39 @@ static uint32_t s_migrate_host(const market_params *p,
 		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
 			continue;
 		double cost_here = (double)want * s->price[h];
-		s_offer off = s_best_offer(p, c, r, s, idx, i, round);
+		s_offer off = s_best_offer(p, c, r, s, idx, i, round, 0);
 		if (off.host == MARKET_NO_HOST || !(off.cost < cost_here) ||
 		    off.cost > (1.0 - p->migrate_gain) * cost_here)
 			continue;
 		s_accept(p, c, r, s, idx, i, off, cost_here);
 		wants -= want;
 		excess = s_excess(p, r, s, h, wants);
+		done++;
+	}
+	return done;
+}
+
+/* Sells every VM of the draining host h away (docs/market.md, "Draining a
+ * host"), in the sell order, each cooled VM to its best offer among the
+ * hosts with room, with no saving required: it must leave. Returns the
+ * number of migrations accepted (at most budget). */
+static uint32_t s_drain_host(const market_params *p, const market_cluster *c,
+			     market_result *r, s_scratch *s, s_tree *idx,
+			     uint32_t h, int64_t round, uint32_t budget)
+{
+	size_t n = s->start[h + 1] - s->start[h];
+	uint32_t done = 0;
+
+	s_sell_order(c, r, s, h, (double)INT64_MAX);
+	for (size_t j = 0; j < n && done < budget; j++) {
+		uint32_t i = s->vlist[j];
+		if (!s_cooled(p, &c->vms[i], round))
+			continue;
+		s_offer off = s_best_offer(p, c, r, s, idx, i, round, 1);
+		if (off.host == MARKET_NO_HOST)
+			continue;
+		s_accept(p, c, r, s, idx, i, off,
+			 (double)r->awards[i].want * s->price[h]);
 		done++;
 	}
 	return done;
@@ -1529,30 +1568,39 @@ uint32_t market_congested_next(const market_params *p,
 	return rounds < UINT32_MAX ? rounds + 1 : rounds;
 }
 
-/* Migration pass: an index of online hosts by price (asc, then id); source
- * hosts whose price could possibly beat the cheapest by migrate_gain, by
- * price desc. */
+/* Migration pass: an index of the target hosts (online, not draining) by
+ * price (asc, then id); first the online draining hosts, in index order,
+ * sell all their VMs; then source hosts whose price could possibly beat
+ * the cheapest by migrate_gain, by price desc. The cap counts every
+ * online host, draining or not. */
 static void s_migrate(const market_params *p, const market_cluster *c,
 		      market_result *r, s_scratch *s, int64_t round)
 {
 	s_ctx ctx = { c, s->price, NULL };
-	size_t n_on = 0, n_src = 0;
+	size_t n_on = 0, n_tg = 0, n_src = 0;
 	s_tree idx;
 	uint32_t left;
 
 	for (size_t i = 0; i < c->n_vms; i++)
 		s->dest[i] = MARKET_NO_HOST;
-	for (size_t h = 0; h < c->n_hosts; h++)
-		if (c->hosts[h].online)
-			s->horder[n_on++] = (uint32_t)h;
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		n_on += c->hosts[h].online != 0;
+		if (s_target(c, (uint32_t)h))
+			s->horder[n_tg++] = (uint32_t)h;
+	}
 	left = s_migrate_cap(p, n_on);
-	if (n_on == 0 || left == 0 || p->migrate_targets == 0)
+	if (n_tg == 0 || left == 0 || p->migrate_targets == 0)
 		return;
-	s_sort(s->horder, s->htmp, n_on, s_less_host_dkey_asc, &ctx);
-	s_tree_build(&idx, s, s_less_host_dkey_asc, ctx, n_on, s->htmp);
+	s_sort(s->horder, s->htmp, n_tg, s_less_host_dkey_asc, &ctx);
+	s_tree_build(&idx, s, s_less_host_dkey_asc, ctx, n_tg, s->htmp);
 	double pmin = s->price[s->horder[0]];
+	for (size_t h = 0; h < c->n_hosts && left > 0; h++)
+		if (c->hosts[h].online && c->hosts[h].draining)
+			left -= s_drain_host(p, c, r, s, &idx, (uint32_t)h,
+					     round, left);
 	for (size_t h = 0; h < c->n_hosts; h++)
-		if (s_congested(p, &r->hosts[h]) &&
+		if (!(c->hosts[h].online && c->hosts[h].draining) &&
+		    s_congested(p, &r->hosts[h]) &&
 		    (uint64_t)c->hosts[h].congested_rounds + 1 >=
 			    p->migrate_persist &&
 		    s->price[h] * (1.0 - p->migrate_gain) >= pmin)
@@ -1591,7 +1639,8 @@ static void s_resize_recs(const market_cluster *c, market_result *r,
 /* round: signals                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Provision when all wants exceed provision_util of the online supply.
+/* Provision when all wants exceed provision_util of the online supply
+ * (of the hosts not draining: a drained host's memory is going away).
  * Returns 1 if the signal was emitted. */
 static int s_provision(const market_params *p, const market_cluster *c,
 		       market_result *r)
@@ -1601,7 +1650,7 @@ static int s_provision(const market_params *p, const market_cluster *c,
 	for (size_t i = 0; i < c->n_vms; i++)
 		want += r->awards[i].want;
 	for (size_t h = 0; h < c->n_hosts; h++)
-		if (c->hosts[h].online)
+		if (s_target(c, (uint32_t)h))
 			supply += r->hosts[h].supply;
 	if ((double)want <= p->provision_util * (double)supply)
 		return 0;
@@ -1714,7 +1763,7 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 	for (size_t h = 0; h < c->n_hosts; h++) {
 		const market_host_out *o = &r->hosts[h];
 		int64_t cap = (int64_t)floor(p->suspend_util * (double)o->supply);
-		s->hflag[h] = c->hosts[h].online ? S_ACTIVE : S_OFF;
+		s->hflag[h] = s_target(c, (uint32_t)h) ? S_ACTIVE : S_OFF;
 		s->room[h] = cap - o->awarded;
 		s->load[h] = o->awarded;
 		if (s->hflag[h] == S_OFF)

@@ -132,6 +132,11 @@ typedef struct market_host {
 	                            * the host was congested (shortage, or
 	                            * utilization >= migrate_util): the caller
 	                            * counts them from market_host_out */
+	int draining;     /* 1: in maintenance (`bourse host drain`): no VM
+	                   * is moved here, and an online draining host sells
+	                   * all its VMs away, congested or not, each to the
+	                   * cheapest host with room (docs/market.md,
+	                   * "Draining a host") */
 } market_host;
 
 /* The market's view of a cluster. Borrowed by market_round(). */
@@ -257,9 +262,11 @@ void market_result_release(market_result *r);
  *    when the floors fit (when they do not, a floor above what the VM holds
  *    waits for room, so a host within supply stays within it);
  * 3. emits resize recommendations for awards that changed assigned memory;
- * 4. emits migrate recommendations where the same purchase is markedly
- *    cheaper elsewhere after the migration cost (respecting cooldowns and
- *    only to online hosts with room for the award);
+ * 4. emits migrate recommendations: first every VM of an online draining
+ *    host to the cheapest host with room for it (no saving required), then
+ *    where the same purchase is markedly cheaper elsewhere after the
+ *    migration cost (respecting cooldowns and caps, and only to online,
+ *    non-draining hosts with room for the award);
  * 5. emits provision and suspend signals.
  *
  * The cluster is not modified: applying the awards and migrations is the

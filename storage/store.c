@@ -251,12 +251,23 @@ static const char schema_v7_views[] =
 	" detail TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX audit_ts ON audit(ts_ms);";
 
+/* v8: host maintenance (`bourse host drain|undrain`, store_drain.c): a
+ * row per draining host, who drained it, when and why; no row, not
+ * draining. */
+static const char schema_v8_drain[] =
+	"CREATE TABLE host_drain ("
+	" host_id INTEGER PRIMARY KEY REFERENCES hosts(id),"
+	" since_ms INTEGER NOT NULL,"
+	" actor TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL DEFAULT '');";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
 						   schema_v3, schema_v4,
 						   schema_v5, schema_v6,
-						   schema_v7_views };
+						   schema_v7_views,
+						   schema_v8_drain };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* How long a handle waits for a lock held by another process, ms, unless
  * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
@@ -663,5 +663,31 @@ int store_host_series(store *s, int64_t from, int64_t to,
 int store_vm_series(store *s, int64_t from, int64_t to,
 		    int (*cb)(const store_vm_point *, void *), void *ctx,
 		    char *err, size_t errlen);
+
+/* ---- host maintenance (store_drain.c, schema v8) ---------------------- */
+
+/* A draining host (`bourse host drain`): no migration target, and its VMs
+ * are moved off (docs/operations.md, "Host maintenance"). */
+typedef struct store_host_drain {
+	uint32_t host_id;
+	char host_name[STORE_NAME_MAX];
+	int64_t since_ms;              /* Unix ms it was drained */
+	char actor[STORE_TEXT_MAX];    /* who drained it: "cli:<user>" */
+	char reason[STORE_TEXT_MAX];   /* --reason, or "" */
+} store_host_drain;
+
+/* Drain (draining 1) or undrain (0) the host named host: one transaction
+ * with its audit entry ("host.drain", "host.undrain", detail "<host>" or
+ * "<host>: <reason>"). Draining a draining host, or undraining one that is
+ * not, changes nothing and audits nothing: *changed (if not NULL) says
+ * whether it changed. An unknown host name is an error naming it. */
+int store_host_drain_set(store *s, const char *host, int draining,
+			 const char *actor, const char *reason, int64_t now_ms,
+			 int *changed, char *err, size_t errlen);
+
+/* Every draining host, by host id. */
+int store_host_drains_list(store *s,
+			   int (*cb)(const store_host_drain *, void *),
+			   void *ctx, char *err, size_t errlen);
 
 #endif

@@ -342,6 +342,57 @@ else
 	fail=$((fail + 1))
 	echo "FAIL: sim --plot did not write a PNG and an SVG with the policies"
 fi
+fi
+
+# Host maintenance: bad usage exits 2 naming the command; an unknown host
+# is named; drain and undrain round-trip, shown by hosts and status.
+expect 0 stdout 'usage: bourse host drain HOST' -- host --help
+expect 2 stderr 'bourse host: which: drain or undrain' -- host --db "$tmp/c.db"
+expect 2 stderr "bourse host: 'empty' is not drain or undrain" -- host empty h --db "$tmp/c.db"
+expect 2 stderr 'bourse host drain: no HOST given' -- host drain --db "$tmp/c.db"
+expect 2 stderr 'bourse host undrain: --reason is for drain' -- host undrain h --reason x --db "$tmp/c.db"
+expect 2 stderr "bourse host drain: unknown option '--bogus'" -- host drain h --bogus
+expect 2 stderr "bourse host drain: unexpected argument 'extra'" -- host drain h extra
+expect 1 stderr "database $tmp/none.db does not exist" -- host drain h --db "$tmp/none.db"
+expect 1 stderr "bourse host drain: no host named 'h-x'" -- host drain h-x --db "$tmp/c.db"
+sqlite3 "$tmp/c.db" "INSERT INTO hosts (name, uri, capacity_mib, reserve_mib, state, first_seen_ms, last_seen_ms) VALUES ('h-1', '', 8192, 1024, 1, 0, 0)" 2>/dev/null ||
+	echo "FAIL: cannot add a host with sqlite3"
+expect 0 stdout '^host h-1 draining' -- host drain h-1 --reason 'new DIMMs' --db "$tmp/c.db"
+expect 0 stdout '^host h-1 is draining already' -- host drain h-1 --db "$tmp/c.db"
+expect 0 stdout '^h-1 .*, draining ' -- hosts --db "$tmp/c.db"
+expect 0 stdout '^draining +h-1 since .* by cli.* \(new DIMMs\)' -- status --db "$tmp/c.db"
+expect 0 stdout '"draining":true' -- hosts --json --db "$tmp/c.db"
+expect 0 stdout '^host h-1 no longer draining' -- host undrain h-1 --db "$tmp/c.db"
+expect 0 stdout '^draining +none' -- status --db "$tmp/c.db"
+
+# Per-VM policy on libvirt's test driver: a node file whose domain pa has a
+# policy (each process reads the file anew: set writes in its own process
+# only, so set is checked by its output; test_source_libvirt round-trips).
+cat >"$tmp/node.xml" <<'XML'
+<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>1</cores><threads>1</threads><active>1</active><mhz>2000</mhz><model>i686</model></cpu>
+<memory>16777216</memory>
+<domain type='test'><name>pa</name><metadata><bourse:policy xmlns:bourse='https://bourse.dev/xmlns/policy/1'><bourse:minimum unit='GiB'>1</bourse:minimum><bourse:buffer>3000</bourse:buffer></bourse:policy></metadata><memory unit='MiB'>4096</memory><currentMemory unit='MiB'>2048</currentMemory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
+</node>
+XML
+node="test://$tmp/node.xml"
+expect 0 stdout 'usage: bourse vm-policy set DOMAIN' -- vm-policy --help
+expect 2 stderr 'bourse vm-policy: set or show' -- vm-policy
+expect 2 stderr 'bourse vm-policy show: no DOMAIN given' -- vm-policy show
+expect 2 stderr 'bourse vm-policy set: no setting given' -- vm-policy set pa -c "$node"
+expect 2 stderr 'bourse vm-policy show: show takes no settings' -- vm-policy show pa --weight 3 -c "$node"
+expect 2 stderr "bourse vm-policy set: --minimum: '1X': unknown unit 'X'" -- vm-policy set pa --minimum 1X -c "$node"
+expect 2 stderr "bourse vm-policy set: --weight: '10001' is not a whole number in 0..10000" -- vm-policy set pa --weight 10001 -c "$node"
+expect 2 stderr 'bourse vm-policy set: minimum: 8192 MiB is above the maximum \(4096 MiB\)' -- vm-policy set pa --minimum 8G --maximum 4G -c "$node"
+expect 2 stderr 'bourse vm-policy set: --exclude and --include together' -- vm-policy set pa --exclude --include -c "$node"
+expect 1 stderr "bourse vm-policy show: .*no domain named 'nope'" -- vm-policy show nope -c "$node"
+expect 0 stdout '^minimum +1024 MiB +set' -- vm-policy show pa -c "$node"
+expect 0 stderr "domain pa: bourse policy: <buffer>: '3000' is not a whole number" -- vm-policy show pa -c "$node"
+expect 0 stdout '^buffer +20% +default' -- vm-policy show pa -c "$node"
+expect 0 stdout '"minimum_mib":1024' -- vm-policy show pa --json -c "$node"
+expect 0 stdout '^weight +7 +set' -- vm-policy set pa --weight 7 --maximum 3GiB -c "$node"
+expect 0 stdout '^maximum +3072 MiB +set' -- vm-policy set pa --weight 7 --maximum 3GiB -c "$node"
+expect 0 stdout '^minimum +512 MiB +default' -- vm-policy set pa --minimum default -c "$node"
+expect 0 stdout '^exclude +yes +set' -- vm-policy set pa --exclude --uri "$node"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1067,6 +1067,63 @@ static void test_migrate_offline_or_full(void **state)
 	market_result_release(&r);
 }
 
+/* bourse host drain: a calm host's VMs all leave, each to the cheapest
+ * host with room, with no saving asked; no VM moves onto a draining
+ * host, however crowded the others are; undrained, nothing moves. */
+static void test_drain(void **state)
+{
+	market_params p;
+	market_host h[3];
+	market_vm v[4];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	h[0] = mkhost(10, 16384);
+	h[1] = mkhost(11, 16384);
+	h[2] = mkhost(12, 4096);
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = mkvm(i, 0, 1000, 1200); /* 30 % utilization: calm */
+	h[0].draining = 1;
+	run(&p, h, 3, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	market_result_release(&r);
+	p.migrate_host_share = 0; /* the per-host cap out of the way */
+	run(&p, h, 3, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		const market_rec *m = find_rec(&r, i, MARKET_REC_MIGRATE);
+		assert_non_null(m);
+		assert_int_not_equal(m->to_host, 0);
+	}
+	assert_true(r.hosts[2].awarded <= r.hosts[2].supply);
+	market_result_release(&r);
+	/* a VM in its cooldown stays */
+	v[1].last_migrated = 99;
+	run(&p, h, 3, v, 4, 100, &r);
+	assert_null(find_rec(&r, 1, MARKET_REC_MIGRATE));
+	market_result_release(&r);
+	v[1].last_migrated = MARKET_NEVER;
+	/* not draining: a calm host keeps its VMs */
+	h[0].draining = 0;
+	run(&p, h, 3, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	/* a crowded host does not sell to the draining empty one */
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = mkvm(i, 2, 1500, 1000); /* host 2 short of memory */
+	h[0].draining = 1;
+	h[1] = mkhost(11, 1000); /* no room there */
+	run(&p, h, 3, v, 4, 100, &r);
+	for (size_t i = 0; i < r.n_recs; i++)
+		assert_int_not_equal(r.recs[i].to_host, 0);
+	market_result_release(&r);
+	h[0].draining = 0;
+	run(&p, h, 3, v, 4, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) > 0);
+	market_result_release(&r);
+}
+
 /* Only the migrate_targets cheapest hosts are priced. */
 static void test_migrate_targets_pruning(void **state)
 {
@@ -1215,6 +1272,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_params_validate_rejects),
 		cmocka_unit_test(test_cluster_validate),
 		cmocka_unit_test(test_result_lifecycle),

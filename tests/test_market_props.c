@@ -4,7 +4,9 @@
  *
  * The generator is splitmix64 with fixed seeds, so a failure names a seed
  * that reproduces it. Clusters are admission-controlled (the floors of the
- * VMs on a host fit its supply), as the broker guarantees.
+ * VMs on a host fit its supply), as the broker guarantees. About one host in
+ * ten drains (bourse host drain), drawn from a stream of its own so that
+ * the rest of each cluster is what it was before draining existed.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -149,6 +151,9 @@ static void gen_world(uint64_t seed, world *w)
 		gen_vm(&s, &w->vms[i], (uint32_t)rnd(&s, 0, 100000), nh);
 	w->c = (market_cluster){ w->hosts, nh, w->vms, nv };
 	admit(w);
+	s = seed ^ 0x9e3779b97f4a7c15ull;
+	for (size_t h = 0; h < nh; h++)
+		w->hosts[h].draining = chance(&s, 10);
 }
 
 /* ---------------------------------------------------------------- */
@@ -261,6 +266,81 @@ static void check_hosts(const world *w, const market_result *r,
 	}
 }
 
+/* Migrations the round may make (the market's s_migrate_cap()). */
+static size_t mig_cap(const world *w)
+{
+	size_t online = 0, cap = w->p.migrate_max_per_round;
+
+	for (size_t h = 0; h < w->c.n_hosts; h++)
+		online += w->hosts[h].online != 0;
+	if (w->p.migrate_host_share > 0) {
+		double per = ceil(w->p.migrate_host_share * (double)online);
+		if (per < 1)
+			per = 1;
+		if (per < (double)cap)
+			cap = (size_t)per;
+	}
+	return w->p.migrate_targets == 0 ? 0 : cap;
+}
+
+/* A lower bound of the room host d had while draining hosts sold: what
+ * it has at the end, minus what VMs leaving it later in the round (the
+ * congestion pass) gave back. */
+static int64_t room_then(const world *w, const market_result *r, size_t d)
+{
+	int64_t room = r->hosts[d].supply - r->hosts[d].awarded;
+
+	for (size_t i = 0; i < r->n_recs; i++)
+		if (r->recs[i].kind == MARKET_REC_MIGRATE &&
+		    r->recs[i].from_host == d)
+			room -= r->awards[r->recs[i].vm].target;
+	(void)w;
+	return room;
+}
+
+static int returns_to(const world *w, const market_vm *v, size_t d,
+		      int64_t round)
+{
+	for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
+		if (v->left_host_plus1[k] == d + 1 &&
+		    round >= v->left_round[k] &&
+		    round - v->left_round[k] < w->p.migrate_return_rounds)
+			return 1;
+	return 0;
+}
+
+/* Draining: while the cap allows, a cooled VM of an online draining host
+ * stays only if no host it may go to (online, not draining, not one it
+ * left lately) had room for its need (demand within [floor, want]). */
+static void check_drains(const world *w, const market_result *r,
+			 int64_t round, size_t n_mig, uint64_t seed)
+{
+	if (n_mig >= mig_cap(w))
+		return;
+	for (size_t i = 0; i < w->c.n_vms; i++) {
+		const market_vm *v = &w->vms[i];
+		const market_rec *m;
+		int64_t want = r->awards[i].want, floor = market_vm_floor(v);
+		int64_t need = v->demand < floor ? floor
+			       : v->demand > want ? want : v->demand;
+		int n;
+
+		if (!w->hosts[v->host].online || !w->hosts[v->host].draining ||
+		    !cooled(&w->p, v, round))
+			continue;
+		m = rec_of(r, (uint32_t)i, &n);
+		if (m && m->kind == MARKET_REC_MIGRATE)
+			continue;
+		for (size_t d = 0; d < w->c.n_hosts; d++)
+			CHECK(d == v->host || !w->hosts[d].online ||
+				      w->hosts[d].draining ||
+				      returns_to(w, v, d, round) ||
+				      room_then(w, r, d) < need,
+			      seed, "a draining host's VM left where there "
+			      "was room");
+	}
+}
+
 static void check_recs(const world *w, const market_result *r, int64_t round,
 		       uint64_t seed)
 {
@@ -288,9 +368,13 @@ static void check_recs(const world *w, const market_result *r, int64_t round,
 		CHECK(m->to_host < w->c.n_hosts && m->to_host != v->host, seed,
 		      "migrate to another host");
 		CHECK(w->hosts[m->to_host].online, seed, "only to online hosts");
+		CHECK(!w->hosts[m->to_host].draining, seed,
+		      "no move into a draining host");
 		CHECK(cooled(&w->p, v, round), seed, "cooldown respected");
-		CHECK((uint64_t)w->hosts[v->host].congested_rounds + 1 >=
-			      w->p.migrate_persist,
+		int drained = w->hosts[v->host].online &&
+			      w->hosts[v->host].draining;
+		CHECK(drained || (uint64_t)w->hosts[v->host].congested_rounds +
+					 1 >= w->p.migrate_persist,
 		      seed, "only from a host congested long enough");
 		for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
 			CHECK(v->left_host_plus1[k] != m->to_host + 1 ||
@@ -303,11 +387,12 @@ static void check_recs(const world *w, const market_result *r, int64_t round,
 					    ? v->demand : r->awards[m->vm].want) ||
 			      m->to_mib >= market_vm_floor(v),
 		      seed, "to_mib >= need");
-		CHECK(m->cost_there <=
+		CHECK(drained || m->cost_there <=
 			      (1 - w->p.migrate_gain) * m->cost_here + 1e-9,
 		      seed, "migration gain");
 	}
 	CHECK(n_mig <= w->p.migrate_max_per_round, seed, "migration cap");
+	check_drains(w, r, round, n_mig, seed);
 	if (w->p.migrate_host_share > 0) {
 		size_t online = 0;
 		for (size_t h = 0; h < w->c.n_hosts; h++)
@@ -341,6 +426,8 @@ static void check_signals(const world *w, const market_result *r,
 		CHECK(g->kind == MARKET_SIG_SUSPEND, seed, "signal kind");
 		CHECK(g->host < w->c.n_hosts, seed, "suspend host");
 		CHECK(w->hosts[g->host].online, seed, "suspend online host");
+		CHECK(!w->hosts[g->host].draining, seed,
+		      "no suspend signal for a draining host");
 		CHECK(!seen[g->host], seed, "one signal per host");
 		seen[g->host] = 1;
 		CHECK(g->mib == r->hosts[g->host].awarded, seed, "suspend mib");
@@ -386,7 +473,7 @@ static void test_random_clusters(void **state)
 {
 	market_result a, b;
 	world w;
-	size_t shortages = 0, migrations = 0, suspends = 0;
+	size_t shortages = 0, migrations = 0, suspends = 0, drained = 0;
 
 	(void)state;
 	assert_int_equal(market_result_init(&a, MAX_HOSTS, MAX_VMS), 0);
@@ -396,8 +483,11 @@ static void test_random_clusters(void **state)
 		round_and_check(&w, 60, &a, &b, seed);
 		for (size_t h = 0; h < w.c.n_hosts; h++)
 			shortages += (size_t)a.hosts[h].shortage;
-		for (size_t i = 0; i < a.n_recs; i++)
+		for (size_t i = 0; i < a.n_recs; i++) {
 			migrations += a.recs[i].kind == MARKET_REC_MIGRATE;
+			drained += a.recs[i].kind == MARKET_REC_MIGRATE &&
+				   w.hosts[a.recs[i].from_host].draining;
+		}
 		for (size_t i = 0; i < a.n_signals; i++)
 			suspends += a.signals[i].kind == MARKET_SIG_SUSPEND;
 	}
@@ -405,6 +495,51 @@ static void test_random_clusters(void **state)
 	assert_true(shortages > 100);
 	assert_true(migrations > 100);
 	assert_true(suspends > 50);
+	assert_true(drained > 100);
+	market_result_release(&a);
+	market_result_release(&b);
+}
+
+/* Draining without the caps in the way (the random clusters mostly allow
+ * one migration a round): no cluster-wide share, few targets priced (so
+ * that a full cheap host must not stop a VM from leaving), one or two
+ * online hosts draining. Every invariant, and VMs do leave. */
+static void test_drain_clusters(void **state)
+{
+	market_result a, b;
+	world w;
+	size_t drained = 0, stayed = 0;
+
+	(void)state;
+	assert_int_equal(market_result_init(&a, MAX_HOSTS, MAX_VMS), 0);
+	assert_int_equal(market_result_init(&b, MAX_HOSTS, MAX_VMS), 0);
+	for (uint64_t seed = 1; seed <= N_CLUSTERS / 2; seed++) {
+		uint64_t s = seed * 7919;
+
+		gen_world(seed, &w);
+		w.p.migrate_host_share = 0;
+		w.p.migrate_max_per_round = 64;
+		w.p.migrate_targets = (uint32_t)rnd(&s, 1, 2);
+		for (size_t h = 0; h < w.c.n_hosts; h++)
+			w.hosts[h].draining = 0;
+		for (int k = 0; k < 2; k++)
+			w.hosts[rnd(&s, 0, (int64_t)w.c.n_hosts - 1)].draining = 1;
+		round_and_check(&w, 60, &a, &b, seed);
+		for (size_t i = 0; i < w.c.n_vms; i++) {
+			int n;
+			const market_rec *m = rec_of(&a, (uint32_t)i, &n);
+
+			if (!w.hosts[w.vms[i].host].draining ||
+			    !w.hosts[w.vms[i].host].online)
+				continue;
+			if (m && m->kind == MARKET_REC_MIGRATE)
+				drained++;
+			else
+				stayed++;
+		}
+	}
+	assert_true(drained > 1000);
+	assert_true(stayed > 0); /* full clusters keep some: the check ran */
 	market_result_release(&a);
 	market_result_release(&b);
 }
@@ -675,6 +810,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_clusters),
+		cmocka_unit_test(test_drain_clusters),
 		cmocka_unit_test(test_drifting_rounds),
 		cmocka_unit_test(test_no_ping_pong),
 		cmocka_unit_test(test_tight_spiky_ceilings),

@@ -13,6 +13,14 @@
  *   own: a change made through another connection is not seen (tested, as
  *   the reason the read-back tests use test:///default).
  *
+ * Per-VM policy (the domain's bourse <metadata>, vm_policy.h): the test
+ * driver keeps metadata and has virDomainGetMetadata/SetMetadata. A node
+ * file's domains carry theirs in the file (read by the source); a policy
+ * written through the API round-trips on test:///default, kept alive by a
+ * connection held open for the test, within this process only (so
+ * `bourse vm-policy set` then `show`, two processes, cannot be tested
+ * there: tests/cli_contract.sh runs them on a node file instead).
+ *
  * The test driver's balloon statistics are made up from the current memory
  * (actual = available = current, unused = usable = rss = current / 2, swap
  * 0), so demand is half the current memory; a domain without a
@@ -32,7 +40,9 @@
 
 #include <libvirt/libvirt.h>
 
+#include "actuator.h"
 #include "source.h"
+#include "vm_policy.h"
 #include "banned.h"
 
 #define DEFAULT_URI "test:///default"
@@ -71,6 +81,41 @@ static const char node_xml[] =
 	"<test:runstate>5</test:runstate></domain>\n"
 	"</node>\n";
 
+/* Domains with a policy: pa sets some settings well and one badly; pb is
+ * excluded; pc's metadata is not a policy (the source warns and uses the
+ * defaults). */
+static const char policy_xml[] =
+	"<node>\n"
+	"  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores>"
+	"<threads>1</threads><active>2</active><mhz>2000</mhz>"
+	"<model>i686</model></cpu>\n"
+	"  <memory>16777216</memory>\n"
+	"  <domain type='test'><name>pa</name>"
+	"<metadata><bourse:policy xmlns:bourse='" VM_POLICY_NS "'>"
+	"<bourse:minimum unit='GiB'>1</bourse:minimum>"
+	"<bourse:maximum unit='MiB'>3072</bourse:maximum>"
+	"<bourse:weight>8000</bourse:weight>"
+	"<bourse:buffer>3000</bourse:buffer>"
+	"<bourse:reservation>768</bourse:reservation>"
+	"</bourse:policy></metadata>"
+	"<memory unit='MiB'>4096</memory>"
+	"<currentMemory unit='MiB'>2048</currentMemory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>\n"
+	"  <domain type='test'><name>pb</name>"
+	"<metadata><bourse:policy xmlns:bourse='" VM_POLICY_NS "'>"
+	"<bourse:exclude/></bourse:policy></metadata>"
+	"<memory unit='MiB'>1024</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>\n"
+	"  <domain type='test'><name>pc</name>"
+	"<metadata><bourse:rules xmlns:bourse='" VM_POLICY_NS "'>"
+	"<bourse:weight>1</bourse:weight></bourse:rules></metadata>"
+	"<memory unit='MiB'>1024</memory>"
+	"<vcpu>1</vcpu><os><type>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>\n"
+	"</node>\n";
+
 /* ---- helpers ---- */
 
 struct notes {
@@ -93,7 +138,7 @@ struct tmpnode {
 	char uri[160];
 };
 
-static void node_write(struct tmpnode *t)
+static void node_write_xml(struct tmpnode *t, const char *xml)
 {
 	FILE *f;
 
@@ -103,8 +148,13 @@ static void node_write(struct tmpnode *t)
 	snprintf(t->uri, sizeof(t->uri), "test://%s", t->path);
 	f = fopen(t->path, "w");
 	assert_non_null(f);
-	assert_int_equal(fputs(node_xml, f) >= 0, 1);
+	assert_int_equal(fputs(xml, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
+}
+
+static void node_write(struct tmpnode *t)
+{
+	node_write_xml(t, node_xml);
 }
 
 static void node_remove(struct tmpnode *t)
@@ -429,6 +479,154 @@ static void test_file_node(void **state)
 	node_remove(&t);
 }
 
+/* The policies in a node file: read at open into the settings, a bad
+ * value warned about (naming domain and element) and left to its
+ * default; an excluded domain is never alive (no bid), and the libvirt
+ * actuator does not act on it. */
+static void test_file_policy(void **state)
+{
+	struct tmpnode t;
+	struct notes nt = { .n = 0 };
+	source *s;
+	source_vm_config c;
+	actuator *a = NULL;
+	actuator_result r;
+	actuator_action x = { .id = "x1", .kind = ACTUATOR_RESIZE, .vm = "pb",
+			      .target_mib = 512, .timeout_ms = 1000 };
+	char err[256];
+
+	(void)state;
+	node_write_xml(&t, policy_xml);
+	s = open_ok(t.uri, 0, &nt);
+	assert_int_equal(source_n_vms(s), 3);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "pa");
+	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.maximum_mib, 3072); /* the policy's, below 4096 */
+	assert_int_equal(c.weight, 8000);
+	assert_int_equal(c.buffer_pct, 20);    /* 3000: the default */
+	assert_int_equal(c.reservation_mib, 768);
+	assert_int_equal(c.shares, 1000);
+	assert_int_equal(c.startup_mib, 2048);
+	assert_int_equal(sample(s, 0).alive, 1);
+	assert_int_equal(source_vm_config_get(s, 1, &c), 0);
+	assert_string_equal(c.name, "pb");
+	assert_int_equal(sample(s, 1).alive, 0); /* excluded */
+	assert_int_equal(source_vm_config_get(s, 2, &c), 0);
+	assert_string_equal(c.name, "pc"); /* not a policy: the defaults */
+	assert_int_equal(c.weight, 5000);
+	assert_int_equal(sample(s, 2).alive, 1);
+	if (!strstr(nt.text, "domain pa: bourse policy: <buffer>: '3000' is "
+			     "not a whole number in 0..2000: the default is "
+			     "used") ||
+	    !strstr(nt.text, "domain pc: the bourse metadata is not a "
+			     "<policy>"))
+		fail_msg("notes: %s", nt.text);
+	/* once per change of the metadata, not at every advance */
+	nt.n = 0;
+	advance(s);
+	advance(s);
+	assert_int_equal(nt.n, 0);
+	assert_int_equal(sample(s, 1).alive, 0);
+	assert_int_equal(sample(s, 0).alive, 1);
+
+	assert_int_equal(actuator_libvirt_open(t.uri, NULL, NULL, &a, err,
+					       sizeof(err)), 0);
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_FAILED);
+	assert_non_null(strstr(r.detail, "pb is excluded from bourse"));
+	x.id = "x2";
+	x.vm = "pa";
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_OK);
+	actuator_close(a);
+	source_close(s);
+	node_remove(&t);
+}
+
+/* A policy written through the API (as `bourse vm-policy set` does) is
+ * read back the same, by the API and by the source; a change is taken at
+ * the next advance, the domain reading not alive for that one advance so
+ * that the agent registers it again with its new settings; exclude stops
+ * its bids; an empty policy removes the metadata. Checks refuse bad
+ * policies and unknown domains. */
+static void test_default_policy(void **state)
+{
+	virConnectPtr keep = virConnectOpen(DEFAULT_URI); /* keeps the state */
+	vm_policy p = { .set = VM_POLICY_MINIMUM | VM_POLICY_WEIGHT |
+			       VM_POLICY_SHARES | VM_POLICY_LIMIT,
+			.minimum_mib = 1024, .weight = 9000, .shares = 3000,
+			.limit_mib = 6144 }, q;
+	vm_policy_domain d;
+	struct notes nt = { .n = 0 };
+	source_vm_config c;
+	source *s;
+	char err[512] = "";
+
+	(void)state;
+	assert_non_null(keep);
+	if (vm_policy_write(DEFAULT_URI, "test", &p, err, sizeof(err)) != 0)
+		fail_msg("vm_policy_write: %s", err);
+	if (vm_policy_read(DEFAULT_URI, "test", &q, &d, collect, &nt, err,
+			   sizeof(err)) != 0)
+		fail_msg("vm_policy_read: %s", err);
+	assert_memory_equal(&p, &q, sizeof(p));
+	assert_int_equal(d.max_mib, 8192);
+	assert_int_equal(d.cur_mib, 2048);
+	assert_true(d.active && d.persistent);
+
+	s = open_ok(DEFAULT_URI, 0, &nt);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.weight, 9000);
+	assert_int_equal(c.shares, 3000);
+	assert_int_equal(c.limit_mib, 6144);
+	assert_int_equal(c.buffer_pct, 20);
+	assert_int_equal(sample(s, 0).alive, 1);
+
+	p.weight = 100;
+	assert_int_equal(vm_policy_write(DEFAULT_URI, "test", &p, err,
+					 sizeof(err)), 0);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 0); /* registers again */
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_int_equal(c.weight, 100);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 1);
+
+	p.set |= VM_POLICY_EXCLUDE;
+	p.exclude = 1;
+	assert_int_equal(vm_policy_write(DEFAULT_URI, "test", &p, err,
+					 sizeof(err)), 0);
+	advance(s);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 0);
+
+	p.set = 0;
+	assert_int_equal(vm_policy_write(DEFAULT_URI, "test", &p, err,
+					 sizeof(err)), 0);
+	assert_int_equal(vm_policy_read(DEFAULT_URI, "test", &q, NULL, collect,
+					&nt, err, sizeof(err)), 0);
+	assert_int_equal(q.set, 0);
+	advance(s);
+	advance(s);
+	assert_int_equal(sample(s, 0).alive, 1);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_int_equal(c.weight, 5000);
+
+	p.set = VM_POLICY_MINIMUM | VM_POLICY_MAXIMUM;
+	p.minimum_mib = 4096;
+	p.maximum_mib = 2048;
+	assert_int_equal(vm_policy_write(DEFAULT_URI, "test", &p, err,
+					 sizeof(err)), -1);
+	assert_non_null(strstr(err, "minimum"));
+	assert_int_equal(vm_policy_read(DEFAULT_URI, "nosuch", &q, NULL, NULL,
+					NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no domain named 'nosuch'"));
+	source_close(s);
+	virConnectClose(keep);
+}
+
 /* What the source notes about that node, once each. */
 static void test_file_notes(void **state)
 {
@@ -600,6 +798,8 @@ int main(void)
 		cmocka_unit_test(test_default_transient),
 		cmocka_unit_test(test_file_node),
 		cmocka_unit_test(test_file_notes),
+		cmocka_unit_test(test_file_policy),
+		cmocka_unit_test(test_default_policy),
 		cmocka_unit_test(test_file_state_per_connection),
 		cmocka_unit_test(test_no_period),
 		cmocka_unit_test(test_given_vm_defaults),

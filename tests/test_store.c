@@ -1514,6 +1514,75 @@ static void test_control(void **state)
 	assert_string_equal(store_mode_name(STORE_MODE_AUTOMATED), "automated");
 }
 
+/* ---- host maintenance (schema 8) ---- */
+
+static int drain_cb(const store_host_drain *d, void *ctx)
+{
+	store_host_drain *out = ctx;
+
+	out[out[0].host_id ? 1 : 0] = *d;
+	return 0;
+}
+
+/* Draining is a row per host, written once and audited once each way;
+ * it survives a reopen; an unknown host is an error naming it; a
+ * read-only handle refuses it. */
+static void test_host_drain(void **state)
+{
+	struct fx *f = *state;
+	store_host_drain got[2];
+	char err[512];
+	int changed = -1;
+	store *ro = NULL;
+
+	assert_int_equal(store_host_drain_set(f->s, "h1", 1, "cli:op",
+					      "new DIMMs", 5000, &changed, err,
+					      sizeof err), 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_host_drain_set(f->s, "h1", 1, "cli:other", NULL,
+					      6000, &changed, err, sizeof err),
+			 0);
+	assert_int_equal(changed, 0); /* draining already: unchanged */
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, 0, &f->s, err, sizeof err), 0);
+	memset(got, 0, sizeof got);
+	assert_int_equal(store_host_drains_list(f->s, drain_cb, got, err,
+						sizeof err), 0);
+	assert_int_equal(got[0].host_id, f->host[1]);
+	assert_string_equal(got[0].host_name, "h1");
+	assert_int_equal(got[0].since_ms, 5000);
+	assert_string_equal(got[0].actor, "cli:op");
+	assert_string_equal(got[0].reason, "new DIMMs");
+	assert_int_equal(got[1].host_id, 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
+				 "event = 'host.drain' AND actor = 'cli:op' AND "
+				 "detail = 'h1: new DIMMs'"), 1);
+
+	assert_int_equal(store_host_drain_set(f->s, "nope", 1, "cli:op", NULL,
+					      7000, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "no host named 'nope'"));
+	assert_int_equal(store_open(f->path, STORE_READONLY, &ro, err,
+				    sizeof err), 0);
+	assert_int_equal(store_host_drain_set(ro, "h2", 1, "cli:op", NULL,
+					      7000, NULL, err, sizeof err), -1);
+	store_close(ro);
+
+	assert_int_equal(store_host_drain_set(f->s, "h1", 0, "cli:op", NULL,
+					      8000, &changed, err, sizeof err),
+			 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_host_drain_set(f->s, "h1", 0, "cli:op", NULL,
+					      9000, &changed, err, sizeof err),
+			 0);
+	assert_int_equal(changed, 0);
+	memset(got, 0, sizeof got);
+	assert_int_equal(store_host_drains_list(f->s, drain_cb, got, err,
+						sizeof err), 0);
+	assert_int_equal(got[0].host_id, 0);
+	assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM audit WHERE "
+				 "event LIKE 'host.%%drain'"), 2);
+}
+
 /* ---- approvals (schema 6) ---- */
 
 static store_audit_row last_audit(store *s, int64_t rec_id)
@@ -1930,6 +1999,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_state, setup, teardown),
 		cmocka_unit_test(test_big_round),
 		cmocka_unit_test_setup_teardown(test_control, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_drain, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_approved_superseded_touched_expired, setup,
 			teardown),
