@@ -743,7 +743,10 @@ static int read_version(store *s, char *err, size_t errlen)
 
 		if (code == SQLITE_NOTADB)
 			util_err(err, errlen, "%s is not a bourse database (not "
-				 "an SQLite file)", s->path);
+				 "an SQLite file; if it was one, its first page "
+				 "is damaged: restore it from a backup, or "
+				 "recover it with 'sqlite3 FILE .recover | "
+				 "sqlite3 NEW.db')", s->path);
 		else
 			store__dberr(s, err, errlen, "cannot read database %s",
 				     s->path);
