@@ -130,8 +130,9 @@ static int private_file(FILE *f, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads public-key and (if sec) secret-key from path; with secret, only
- * from a file no one but its owner may read (private_file()). */
+/* Reads public-key and (if sec) secret-key from path; with secret, a
+ * secret key only from a file no one but its owner may read
+ * (private_file()). */
 static int read_keys(const char *path, char *pub, char *sec, int secret,
 		     char *err, size_t errlen)
 {
@@ -146,8 +147,6 @@ static int read_keys(const char *path, char *pub, char *sec, int secret,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (secret && private_file(f, path, err, errlen))
-		goto out;
 	while (fgets(line, sizeof(line), f)) {
 		int a, b = 0;
 
@@ -168,6 +167,8 @@ static int read_keys(const char *path, char *pub, char *sec, int secret,
 			 "'public-key = ...'; see bourse keygen)", path);
 		goto out;
 	}
+	if (secret && sec[0] && private_file(f, path, err, errlen))
+		goto out;
 	rc = 0;
 out:
 	fclose(f);

@@ -858,7 +858,7 @@ static int create_private(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	if (fd < 0 && errno != EEXIST) /* EEXIST: created meanwhile: theirs */
-		return util_err(err, errlen, "cannot create database %s: %s",
+		return util_err(err, errlen, "cannot open database %s: %s",
 				path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
