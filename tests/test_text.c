@@ -282,7 +282,7 @@ static void test_damaged_database_stops_at_once(void **state)
 					    "stopping at once"), 1);
 	assert_int_equal(live_count_in_file(l->blog, "bourse broker: stopped: "
 					    "the database"), 1);
-	assert_int_equal(live_count_in_file(l->blog, ".recover |"), 2);
+	assert_true(live_count_in_file(l->blog, ".recover |") >= 2);
 	assert_int_equal(live_count_in_file(l->blog, "giving up"), 0);
 
 	/* most pages damaged: refused as it loads its state */
