@@ -6,7 +6,7 @@
  *    broker log line (escaped); a name with a NUL inside (vm-x\0evil) and a
  *    URI with control bytes are refused on the wire, nothing registered;
  *  - `bourse hosts` prints a stored URI holding ESC and a newline escaped:
- *    one row, no escape sequence reaches the terminal;
+ *    one row, no escape sequence reaches the terminal (JSON too);
  *  - the database and its -wal and -shm files are created 0600 under the
  *    usual umask 022;
  *  - a damaged database page stops the broker at once (not after the
@@ -204,6 +204,11 @@ static void test_hosts_table_escapes_stored_text(void **state)
 	assert_int_equal(esc, 0);
 	assert_int_equal(live_count_in_file(out, "qemu:///x\\x1b[2J\\x0ahost-z"),
 			 1);
+	/* JSON: json-c writes them as \u001b and \n, one line per value */
+	assert_int_equal(live_run_cli("'%s' hosts --db '%s' -o json >'%s'",
+				      BOURSE_BIN, l->db, out), 0);
+	assert_int_equal(live_count_in_file(out, "\033"), 0);
+	assert_int_equal(live_count_in_file(out, "x\\u001b[2J\\nhost-z"), 1);
 }
 
 static unsigned mode_of(const char *path)
