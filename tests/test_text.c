@@ -14,7 +14,8 @@
  *  - a second broker on a live broker's ipc path fails, the first keeps
  *    its agents;
  *  - CURVE on ipc: an allowed key gets in, a peer without keys gets no
- *    answer;
+ *    answer; a fake listener on the path cannot forge a line of a keyless
+ *    agent's log, and gets no frame from an agent with keys;
  *  - a secret key file readable by others is refused, by broker and agent.
  */
 #include <stdarg.h>
@@ -426,6 +427,98 @@ static void test_readable_secret_key_refused(void **state)
 				      l->db, l->dir, l->dir), 0);
 }
 
+/* One frame from a ROUTER within ms: its routing id into rid (*ridlen),
+ * the decoded envelope into *e (release it). 0, or -1 when none came. */
+static int router_recv(void *r, int ms, uint8_t *rid, size_t *ridlen,
+		       wire_msg *e)
+{
+	uint8_t buf[65536];
+	zmq_pollitem_t it = { r, 0, ZMQ_POLLIN, 0 };
+	int n, more;
+	size_t sz = sizeof(more);
+
+	if (zmq_poll(&it, 1, ms) != 1)
+		return -1;
+	n = zmq_recv(r, rid, 255, 0);
+	assert_true(n > 0);
+	*ridlen = (size_t)n;
+	zmq_getsockopt(r, ZMQ_RCVMORE, &more, &sz);
+	assert_true(more);
+	n = zmq_recv(r, buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	assert_int_equal(wire_msg_decode(buf, (size_t)n, e, NULL, NULL, 0),
+			 WIRE_OK);
+	return 0;
+}
+
+/* Whoever listens on an ipc path without keys is obeyed by an agent
+ * without keys (the risk operations.md states): such a listener's Error
+ * with a newline in its message cannot forge a line of the agent's log.
+ * An agent with keys does not even hand such a listener a frame: its
+ * CURVE handshake fails. */
+static void test_fake_listener_on_ipc(void **state)
+{
+	struct live *l = *state;
+	void *ctx = zmq_ctx_new(), *r = zmq_socket(ctx, ZMQ_ROUTER);
+	char log0[160], key[160], bpub[160], log1[160];
+	uint8_t rid[256];
+	size_t ridlen;
+	int64_t end;
+	int linger = 0, got = 0;
+	wire_msg e, x;
+
+	keygen(l, "broker");
+	keygen(l, "host-b");
+	zmq_setsockopt(r, ZMQ_LINGER, &linger, sizeof(linger));
+	assert_int_equal(zmq_bind(r, l->ep), 0);
+	live_start_agent(l, 0, "host-a", "8192", "0:1");
+	assert_int_equal(router_recv(r, WAIT_MS, rid, &ridlen, &e), 0);
+	assert_int_equal(e.body, WIRE_BODY_REGISTER);
+	wire_msg_init(&x, WIRE_ROLE_BROKER, "broker", 0, WIRE_BODY_ERROR);
+	x.error.code = WIRE_ERR_INVALID;
+	x.error.message = "no\nagent host-a: FORGED all is well\033[2J";
+	x.error.ref_seq = e.seq;
+	x.error.ref_sender = e.sender;
+	{
+		size_t len;
+		uint8_t *buf = wire_msg_encode(&x, &len);
+
+		assert_non_null(buf);
+		assert_int_equal(zmq_send(r, rid, ridlen, ZMQ_SNDMORE),
+				 (int)ridlen);
+		assert_int_equal(zmq_send(r, buf, len, 0), (int)len);
+		free(buf);
+	}
+	wire_msg_release(&e);
+	snprintf(log0, sizeof(log0), "%s/host-a.log", l->dir);
+	wait_log(log0, "no\\nagent host-a: FORGED all is well\\x1b[2J");
+	assert_int_equal(live_count_starting(log0, "agent host-a: FORGED"), 0);
+	assert_int_equal(live_count_in_file(log0, "\033"), 0);
+
+	/* an agent with keys: nothing reaches the keyless listener */
+	snprintf(key, sizeof(key), "%s/host-b.key", l->dir);
+	snprintf(bpub, sizeof(bpub), "%s/broker.pub", l->dir);
+	snprintf(log1, sizeof(log1), "%s/agent-1.log", l->dir);
+	const char *args[] = { "agent", "--host", "host-b", "--capacity-mib",
+			       "16384", "--trace", l->trace, "--vms", "4:1",
+			       "--broker", l->ep, "--key", key,
+			       "--broker-key", bpub, NULL };
+	l->agents[1] = live_spawn(l, log1, args);
+	end = util_now_ms() + 2000 * live_slow;
+	while (util_now_ms() < end) {
+		if (router_recv(r, 100, rid, &ridlen, &e) != 0)
+			continue;
+		got += strcmp(e.sender, "host-b") == 0 ||
+		       strncmp(e.sender, "b-vm-", 5) == 0 ||
+		       strcmp(e.sender, "vm-4") == 0;
+		wire_msg_release(&e);
+	}
+	assert_int_equal(got, 0);
+	assert_true(live_alive(l->agents[1]));
+	zmq_close(r);
+	zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +536,8 @@ int main(void)
 			live_teardown),
 		cmocka_unit_test_setup_teardown(test_curve_on_ipc, live_setup,
 						live_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_listener_on_ipc,
+						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_readable_secret_key_refused, live_setup,
 			live_teardown),
