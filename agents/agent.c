@@ -605,7 +605,7 @@ static void forget_senders(agent *a, uint64_t ref_seq)
 
 static void on_error(agent *a, const wire_error *er)
 {
-	char what[WIRE_MAX_NAME + 96];
+	char what[WIRE_MAX_NAME + 96], said[WIRE_MAX_TEXT * 4 + 1];
 	int named = er->ref_sender[0] != '\0';
 	struct ident *id = named ? find_ident(a, er->ref_sender) : NULL;
 
@@ -625,7 +625,9 @@ static void on_error(agent *a, const wire_error *er)
 	snprintf(what, sizeof(what), "the broker refused seq %llu%s%s (%s)",
 		 (unsigned long long)er->ref_seq, id ? " of " : "",
 		 id ? id->name : "", wire_error_code_name(er->code));
-	log_once(a, LOG_CODE + ((unsigned)er->code & 31), what, er->message);
+	/* the broker's words, escaped: one line of this agent's log */
+	log_once(a, LOG_CODE + ((unsigned)er->code & 31), what,
+		 util_escape(said, sizeof(said), er->message));
 }
 
 /* Record each of our VMs' award (nothing acts on it in this build). */

@@ -204,6 +204,7 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 	broker_actions *a = &b->actions;
 	struct broker_cannot *c;
 	size_t old = a->cap_cannot;
+	char said[WIRE_MAX_TEXT * 4 + 1]; /* detail, escaped: one line */
 
 	if (h == BROKER_NO_SLOT || !host_can(b, h, kind))
 		return 0;
@@ -223,7 +224,8 @@ static int host_cannot(broker *b, uint32_t h, store_rec_kind kind,
 		"(it answered 'unsupported': %s); none is sent to it and its "
 		"VMs' %s recommendations are not approved automatically until "
 		"it registers again (e.g. restarted with an --actuator)\n",
-		b->reg.hosts[h].name, store_rec_kind_name(kind), detail,
+		b->reg.hosts[h].name, store_rec_kind_name(kind),
+		util_escape(said, sizeof(said), detail),
 		store_rec_kind_name(kind));
 	return 1;
 }

@@ -2,12 +2,17 @@
  * net.c - the bottom of the broker: its ROUTER socket, receiving a
  * well-framed message, sending an envelope, refusals (counted by reason,
  * logged once per peer and reason, answered with an Error) and the
- * per-connection rate limit.
+ * per-connection rate limit; an ipc:// path another process listens on is
+ * refused rather than taken over.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -242,10 +247,43 @@ fail:
 			zmq_strerror(zmq_errno()));
 }
 
+/*
+ * libzmq binds an ipc:// path by unlinking whatever is there and binding
+ * anew: a second broker given the same path would silently take it from a
+ * running one (whose agents then reconnect to the newcomer). So first try
+ * to connect to it: a socket that accepts is someone's, refused. A path
+ * with no socket, or a stale one (ECONNREFUSED: its process is gone), is
+ * free. An abstract name (ipc://@name) the kernel itself keeps unique.
+ */
+static int ipc_free(const char *ep, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = ep + 6;
+	int fd, rc;
+
+	if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@' ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return 0; /* not a path; too long: zmq_bind() says so */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0; /* cannot tell: zmq_bind() decides */
+	rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0)
+		return util_err(err, errlen, "cannot listen on %s: a process "
+				"is listening on %s already (another broker? "
+				"'fuser -v %s' names it); stop it, or give "
+				"this broker another path", ep, path, path);
+	return 0;
+}
+
 int broker__net_bind(broker *b, char *err, size_t errlen)
 {
 	size_t len = sizeof(b->net.endpoint);
 
+	if (ipc_free(b->cfg->listen, err, errlen))
+		return -1;
 	if (zmq_bind(b->net.sock, b->cfg->listen) != 0)
 		return util_err(err, errlen, "cannot listen on %s: %s",
 				b->cfg->listen, zmq_strerror(zmq_errno()));

@@ -9,7 +9,8 @@
  * next round, and actions.c waits. Once a round is written again the hosts
  * and VMs are written again too (their registrations or state changes may
  * have failed meanwhile). A streak longer than --store-outage-s stops the
- * broker (b->outage.gave_up).
+ * broker (b->outage.gave_up). A damaged file (SQLITE_CORRUPT, SQLITE_NOTADB)
+ * stops it at the first round that meets it: waiting cannot mend it.
  *
  * round.c calls broker__outage_retry() before it writes a round and
  * broker__outage_written() after; actions.c reads b->outage.down.
@@ -32,6 +33,9 @@ static const char *outage_advice(store_fault f)
 	case STORE_FAULT_FULL:
 		return "free space on its disk (or raise the broker's file-size "
 		       "limit)";
+	case STORE_FAULT_CORRUPT:
+		return "restore it from a backup or recover it ('sqlite3 FILE "
+		       ".recover | sqlite3 NEW.db')";
 	default:
 		return "check the file, its permissions and its disk";
 	}
@@ -55,6 +59,25 @@ static void give_up(broker *b, int64_t round, const char *err)
 		 "%s refused every round for %" PRId64 " s; to recover, %s, "
 		 "then start the broker again", b->cfg->db_path, s,
 		 outage_advice(store_last_fault(b->st)));
+}
+
+/* The store met a damaged file: stop now, saying how to get a sound one. */
+static void give_up_corrupt(broker *b, int64_t round, const char *err)
+{
+	broker_outage *o = &b->outage;
+	const char *db = b->cfg->db_path;
+
+	o->gave_up = 1;
+	fprintf(stderr, "broker: store: the database is damaged, stopping at "
+		"once (round %" PRId64 " not persisted; waiting cannot mend a "
+		"damaged file): %s\n", round, err);
+	snprintf(o->msg, sizeof(o->msg), "stopped: the database %s is "
+		 "damaged (SQLITE_CORRUPT or SQLITE_NOTADB; the broker's log "
+		 "has SQLite's words). Restore it from a backup; or recover "
+		 "what it holds: 'sqlite3 %s .recover | sqlite3 %s.recovered', "
+		 "check it ('sqlite3 %s.recovered \"PRAGMA integrity_check\"'), "
+		 "move it in place of %s (and remove %s-wal and %s-shm); then "
+		 "start the broker again", db, db, db, db, db, db, db);
 }
 
 /* The first round of a streak: logged with SQLite's words and what the
@@ -92,6 +115,10 @@ static void failed(broker *b, int64_t round, const char *err)
 	int64_t limit = b->cfg->store_outage_ms;
 
 	o->errors++;
+	if (f == STORE_FAULT_CORRUPT) {
+		give_up_corrupt(b, round, err);
+		return;
+	}
 	if (!o->down)
 		streak_starts(b, round, err);
 	else if (f != o->why)

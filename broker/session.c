@@ -362,7 +362,7 @@ static void on_ask(broker *b, uint32_t hi, const wire_msg *e)
 /* slot: the sender's (host or VM) */
 static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 {
-	char err[256];
+	char err[256], why[WIRE_MAX_TEXT * 4 + 1]; /* reason, escaped */
 	int rc;
 
 	if (e->role == WIRE_ROLE_HOST) {
@@ -380,7 +380,7 @@ static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 					sizeof(err));
 	}
 	log_at(LOG_NOTICE, NULL, "broker: %s deregistered (%s)\n", e->sender,
-		e->deregister.reason);
+	       util_escape(why, sizeof(why), e->deregister.reason));
 	if (rc)
 		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
 }

@@ -416,13 +416,13 @@ static void explain_resize(const store_rec *r)
 
 static int audit_print(const store_audit_row *a, void *ctx)
 {
-	char when[64];
+	char when[64], detail[sizeof(a->detail) * 4];
 
 	(*(int *)ctx)++;
 	cli_fmt_time(when, sizeof(when), a->ts_ms);
-	if (a->detail[0])
+	if (a->detail[0]) /* an agent's words may hold control bytes */
 		printf("  %s  %-12s %-16s %s\n", when, a->actor, a->event,
-		       a->detail);
+		       util_escape(detail, sizeof(detail), a->detail));
 	else
 		printf("  %s  %-12s %s\n", when, a->actor, a->event);
 	return 0;
@@ -430,7 +430,7 @@ static int audit_print(const store_audit_row *a, void *ctx)
 
 static void show_text(const store_rec *r, const store_control *ctl)
 {
-	char when[64];
+	char when[64], reason[sizeof(r->state_reason) * 4];
 
 	cli_fmt_time(when, sizeof(when), r->created_ms);
 	if (r->kind == STORE_REC_MIGRATE)
@@ -448,7 +448,8 @@ static void show_text(const store_rec *r, const store_control *ctl)
 		       (long long)r->last_round);
 	printf("\nstate      %s", store_rec_state_name(r->state));
 	if (r->state_reason[0])
-		printf(" (%s)", r->state_reason);
+		printf(" (%s)", util_escape(reason, sizeof(reason),
+					   r->state_reason));
 	if (r->state == STORE_REC_APPROVED && ctl->paused)
 		printf("\nwaiting    dispatching is paused%s%s ('bourse resume')",
 		       ctl->pause_reason[0] ? ": " : "", ctl->pause_reason);

@@ -108,6 +108,11 @@ int cli_table_row(cli_table *t)
 	return 0;
 }
 
+/* Cells hold stored strings a peer wrote (a host's URI, an agent's detail):
+ * libsmartcols prints every byte that is not printable in the locale as
+ * \xHH (its safe encoding of cell data), so a newline cannot forge a row
+ * nor an ESC drive the terminal; no escaping is added here
+ * (tests/test_text.c, test_hosts_table_escapes_stored_text). */
 void cli_table_set(cli_table *t, size_t col, const char *fmt, ...)
 {
 	char cell[TABLE_CELL_MAX];

@@ -7,6 +7,8 @@
  * strings into it (no copies on the broker's hot path); packing builds the
  * generated structs on the stack around the caller's strings.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,50 +58,126 @@ static char *s_str(const char *s)
 /* ------------------------------------------------------------------ */
 
 /*
- * protobuf-c 1.4.1 refuses field number 0 written in one byte (0x00..0x07)
- * but takes it written in more (0x80 0x00: an overlong varint) as an
- * unknown field, which it keeps and packs again in one byte: an envelope
- * that decodes and validates would then encode to a frame that does not
- * decode (found by tests/fuzz/fuzz_wire.c; tests/fuzz/crashes/wire/).
- * Field number 0 is not valid protobuf: the frame is malformed. Checked on
- * every message of the envelope (the schema has no recursion: depth 3).
- * Unknown fields with other numbers stay (fields added by a newer peer).
+ * Every block protobuf-c allocates while unpacking carries its size in a
+ * header before it (s_sized()), so that a string can be measured against
+ * the bytes the frame gave it: protobuf-c copies a string of n bytes into
+ * a block of n + 1 and ends it with a NUL, so a NUL inside it (a frame
+ * saying "vm-x\0evil") would otherwise make it read as "vm-x".
  */
-static int s_unknown_ok(const ProtobufCMessage *m)
+typedef union s_head {
+	size_t size;
+	max_align_t align_;
+} s_head;
+
+static void *s_alloc(void *data, size_t size)
+{
+	s_head *h;
+
+	(void)data;
+	if (size > SIZE_MAX - sizeof(*h))
+		return NULL;
+	h = malloc(sizeof(*h) + size);
+	if (h == NULL)
+		return NULL;
+	h->size = size;
+	return h + 1;
+}
+
+static void s_free(void *data, void *p)
+{
+	(void)data;
+	if (p != NULL)
+		free((s_head *)p - 1);
+}
+
+static ProtobufCAllocator s_sized(void)
+{
+	return (ProtobufCAllocator){ s_alloc, s_free, NULL };
+}
+
+/* A string unpacked whole: the default "" (absent), or a block of exactly
+ * its length and the NUL protobuf-c added. */
+static int s_string_whole(const char *p)
+{
+	if (p == NULL || p == protobuf_c_empty_string)
+		return 1;
+	return strlen(p) + 1 == ((const s_head *)p - 1)->size;
+}
+
+/* The n elements of field fd of m (1 for a singular field; its pointer
+ * may then be NULL) into *v. */
+static size_t s_elems(const ProtobufCMessage *m,
+		      const ProtobufCFieldDescriptor *fd,
+		      const void *const **v)
+{
+	const char *base = (const char *)m + fd->offset;
+
+	if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
+		*v = (const void *const *)base;
+		return 1;
+	}
+	*v = *(const void *const *const *)base;
+	return *(const size_t *)((const char *)m + fd->quantifier_offset);
+}
+
+static enum wire__unpacked s_tree(const ProtobufCMessage *m);
+
+/* Field fd of m: its strings whole, its messages' trees sound. */
+static enum wire__unpacked s_field(const ProtobufCMessage *m,
+				   const ProtobufCFieldDescriptor *fd)
+{
+	const void *const *v;
+	size_t n = s_elems(m, fd, &v);
+	enum wire__unpacked r = WIRE__UNPACKED;
+
+	for (size_t k = 0; k < n && r == WIRE__UNPACKED; k++) {
+		if (v[k] == NULL)
+			continue;
+		if (fd->type == PROTOBUF_C_TYPE_STRING && !s_string_whole(v[k]))
+			r = WIRE__NUL_IN_STRING;
+		else if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
+			r = s_tree(v[k]);
+	}
+	return r;
+}
+
+/*
+ * What protobuf-c lets through that a frame must not hold, in every
+ * message of the envelope (the schema has no recursion: depth 3):
+ *
+ * - Field number 0. protobuf-c 1.4.1 refuses it written in one byte
+ *   (0x00..0x07) but takes it written in more (0x80 0x00: an overlong
+ *   varint) as an unknown field, which it keeps and packs again in one
+ *   byte: an envelope that decodes and validates would then encode to a
+ *   frame that does not decode (found by tests/fuzz/fuzz_wire.c;
+ *   tests/fuzz/crashes/wire/). Field number 0 is not valid protobuf.
+ *   Unknown fields with other numbers stay (fields added by a newer peer).
+ * - A NUL byte inside a string (s_string_whole()): refused rather than
+ *   read as the prefix before it.
+ */
+static enum wire__unpacked s_tree(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 
 	for (unsigned i = 0; i < m->n_unknown_fields; i++)
 		if (m->unknown_fields[i].tag == 0)
-			return 0;
+			return WIRE__FIELD_ZERO;
 	for (unsigned f = 0; f < d->n_fields; f++) {
 		const ProtobufCFieldDescriptor *fd = &d->fields[f];
-		const char *base = (const char *)m;
+		enum wire__unpacked r;
 
-		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
 		if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+		    *(const uint32_t *)((const char *)m +
+					fd->quantifier_offset) != fd->id)
 			continue; /* not the member the oneof holds */
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + fd->quantifier_offset);
-			ProtobufCMessage *const *v =
-				*(ProtobufCMessage *const *const *)(base +
-								    fd->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (v[k] != NULL && !s_unknown_ok(v[k]))
-					return 0;
-		} else {
-			const ProtobufCMessage *sub =
-				*(const ProtobufCMessage *const *)(base +
-								   fd->offset);
-
-			if (sub != NULL && !s_unknown_ok(sub))
-				return 0;
-		}
+		if (fd->type != PROTOBUF_C_TYPE_STRING &&
+		    fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		r = s_field(m, fd);
+		if (r != WIRE__UNPACKED)
+			return r;
 	}
-	return 1;
+	return WIRE__UNPACKED;
 }
 
 static void s_from_register(wire_register *o, const Bourse__Register *g)
@@ -219,14 +297,17 @@ static int s_from_body(wire_msg *m, const Bourse__Envelope *e)
 
 enum wire__unpacked wire__unpack(const void *buf, size_t len, wire_msg *out)
 {
-	Bourse__Envelope *e = bourse__envelope__unpack(NULL, len, buf);
+	ProtobufCAllocator al = s_sized();
+	Bourse__Envelope *e = bourse__envelope__unpack(&al, len, buf);
+	enum wire__unpacked r;
 
 	memset(out, 0, sizeof(*out));
 	if (e == NULL)
 		return WIRE__UNREADABLE;
-	if (!s_unknown_ok(&e->base)) {
-		bourse__envelope__free_unpacked(e, NULL);
-		return WIRE__FIELD_ZERO;
+	r = s_tree(&e->base);
+	if (r != WIRE__UNPACKED) {
+		bourse__envelope__free_unpacked(e, &al);
+		return r;
 	}
 	out->version = e->version;
 	out->role = (wire_role)e->role;
@@ -235,7 +316,7 @@ enum wire__unpacked wire__unpack(const void *buf, size_t len, wire_msg *out)
 	out->body = (wire_body)e->body_case;
 	out->owned_ = e;
 	if (s_from_body(out, e) != 0) {
-		bourse__envelope__free_unpacked(e, NULL);
+		bourse__envelope__free_unpacked(e, &al);
 		memset(out, 0, sizeof(*out));
 		return WIRE__NO_MEMORY;
 	}
@@ -244,9 +325,11 @@ enum wire__unpacked wire__unpack(const void *buf, size_t len, wire_msg *out)
 
 void wire__free_owned(wire_msg *m)
 {
+	ProtobufCAllocator al = s_sized();
+
 	if (m->body == WIRE_BODY_AWARD)
 		free((void *)m->award.vms); /* s_from_award()'s array */
-	bourse__envelope__free_unpacked(m->owned_, NULL);
+	bourse__envelope__free_unpacked(m->owned_, &al);
 	m->owned_ = NULL;
 }
 

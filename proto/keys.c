@@ -109,9 +109,32 @@ static int key_line(const char *line, const char *field,
 	return keys_z85_ok(out) ? 1 : -1;
 }
 
-/* Reads public-key and (if sec) secret-key from path. */
-static int read_keys(const char *path, char *pub, char *sec, char *err,
-		     size_t errlen)
+/* A secret file must be the owner's alone, as ssh asks of its keys: a key
+ * another local user can read lets them speak for the host (or for the
+ * broker). Checked on the open file. 0, or -1 with err saying the fix. */
+static int private_file(FILE *f, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (fstat(fileno(f), &sb) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "%s: a secret key file readable or "
+			 "writable by others than its owner (mode %04o) is "
+			 "refused: 'chmod 600 %s' (bourse keygen writes it so)",
+			 path, (unsigned)(sb.st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads public-key and (if sec) secret-key from path; with secret, a
+ * secret key only from a file no one but its owner may read
+ * (private_file()). */
+static int read_keys(const char *path, char *pub, char *sec, int secret,
+		     char *err, size_t errlen)
 {
 	char line[KEYS_LINE_MAX];
 	FILE *f = fopen(path, "r");
@@ -144,6 +167,8 @@ static int read_keys(const char *path, char *pub, char *sec, char *err,
 			 "'public-key = ...'; see bourse keygen)", path);
 		goto out;
 	}
+	if (secret && sec[0] && private_file(f, path, err, errlen))
+		goto out;
 	rc = 0;
 out:
 	fclose(f);
@@ -154,7 +179,7 @@ int keys_read_pair(const char *path, keys_pair *kp, char *err, size_t errlen)
 {
 	char derived[KEYS_Z85_LEN + 1];
 
-	if (read_keys(path, kp->pub, kp->sec, err, errlen))
+	if (read_keys(path, kp->pub, kp->sec, 1, err, errlen))
 		return -1;
 	if (!kp->sec[0]) {
 		snprintf(err, errlen, "%s: no secret-key (a .pub file? the "
@@ -179,7 +204,7 @@ int keys_read_public(const char *path, char pub[KEYS_Z85_LEN + 1], char *err,
 {
 	keys_pair kp;
 
-	if (read_keys(path, kp.pub, kp.sec, err, errlen))
+	if (read_keys(path, kp.pub, kp.sec, 0, err, errlen))
 		return -1;
 	if (kp.pub[0]) {
 		memcpy(pub, kp.pub, sizeof(kp.pub));

@@ -42,7 +42,9 @@ int keys_generate(keys_pair *kp, char *err, size_t errlen);
 int keys_write(const char *dir, const char *name, const keys_pair *kp,
 	       char *err, size_t errlen);
 
-/* Reads a secret file: both keys, checked to belong together. */
+/* Reads a secret file: both keys, checked to belong together. The file
+ * must be its owner's alone (no group or other permission bit, as
+ * `bourse keygen` writes it): else refused, err giving the chmod. */
 int keys_read_pair(const char *path, keys_pair *kp, char *err, size_t errlen);
 
 /* Reads a public key from a .pub or .key file. */

@@ -145,6 +145,26 @@ static void s_text(s_chk *c, const char *field, const char *s, size_t max)
 		s_fail(c, WIRE_BAD_FIELD, field, "longer than %zu bytes", max);
 }
 
+/* A URI: free text of at most max bytes without control bytes (C0 or DEL:
+ * a URI is printed in tables and logs, and an ESC or a newline in it would
+ * drive the terminal or forge a line; RFC 3986 has no use for them). */
+static void s_uri(s_chk *c, const char *field, const char *s, size_t max)
+{
+	size_t n = s != NULL ? strnlen(s, max + 1) : 0;
+
+	s_text(c, field, s, max);
+	for (size_t i = 0; i < n && i <= max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			s_fail(c, WIRE_BAD_FIELD, field, "byte 0x%02x at "
+			       "offset %zu (no control bytes in a URI)", ch,
+			       i);
+			break;
+		}
+	}
+}
+
 /*
  * Where a token (a name or an id: 1..max bytes of 0x21..0x7e) goes wrong:
  * returns 0 if it is fine, else 1 for empty, 2 for too long, 3 for a bad
@@ -211,7 +231,7 @@ static void s_check_host_config(s_chk *c, const wire_host_config *h)
 		s_fail(c, WIRE_BAD_FIELD, "reserve_mib", "%" PRId64
 		       " is not less than capacity_mib (%" PRId64 ")",
 		       h->reserve_mib, h->capacity_mib);
-	s_text(c, "uri", h->uri, WIRE_MAX_URI);
+	s_uri(c, "uri", h->uri, WIRE_MAX_URI);
 }
 
 static void s_check_vm_config(s_chk *c, const wire_vm_config *v)
@@ -352,7 +372,7 @@ static void s_check_action_request(s_chk *c, const wire_msg *e)
 	s_mib(c, "target_mib", a->target_mib);
 	if (a->kind == WIRE_ACTION_MIGRATE)
 		s_name(c, "to_host", a->to_host);
-	s_text(c, "to_uri", a->to_uri, WIRE_MAX_URI);
+	s_uri(c, "to_uri", a->to_uri, WIRE_MAX_URI);
 }
 
 static void s_check_action_result(s_chk *c, const wire_msg *e)
@@ -507,6 +527,10 @@ wire_reason wire_msg_unpack(const void *buf, size_t len, wire_msg *out,
 	case WIRE__FIELD_ZERO:
 		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes with a field "
 		       "numbered 0", len);
+		break;
+	case WIRE__NUL_IN_STRING:
+		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes with a NUL byte "
+		       "inside a string", len);
 		break;
 	case WIRE__NO_MEMORY:
 		s_fail(&c, WIRE_MALFORMED, "", "%zu bytes: out of memory "

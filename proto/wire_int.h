@@ -22,6 +22,7 @@ enum wire__unpacked {
 	WIRE__UNPACKED = 0,  /* *out filled; it owns what it points at */
 	WIRE__UNREADABLE,    /* protobuf-c could not unpack the bytes */
 	WIRE__FIELD_ZERO,    /* a field numbered 0 (see codec.c) */
+	WIRE__NUL_IN_STRING, /* a string with a NUL byte inside (codec.c) */
 	WIRE__NO_MEMORY,
 };
 

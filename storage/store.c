@@ -7,6 +7,7 @@
  * that runs it, and every cached statement is prepared at open, so a bad
  * statement fails the open rather than a round (docs/storage.md).
  */
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 #include "banned.h"
@@ -477,11 +479,12 @@ static store_fault classify(store *s, char *why, size_t size)
 		return STORE_FAULT_IO;
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
 		if (sys)
 			snprintf(why, size, ": %s", strerror(sys));
 		return STORE_FAULT_IO;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return STORE_FAULT_CORRUPT;
 	default:
 		return STORE_FAULT_NONE;
 	}
@@ -504,6 +507,12 @@ static void fault_words(store *s, store_fault f, const char *why, char *buf,
 		snprintf(buf, size, "no room to write the database: the "
 			 "disk is full or the file reached its size limit "
 			 "(SQLite: %s%s); free space and try again", msg, why);
+		break;
+	case STORE_FAULT_CORRUPT:
+		snprintf(buf, size, "the database file is damaged (SQLite: "
+			 "%s); waiting cannot fix it: restore it from a backup, "
+			 "or recover it ('sqlite3 FILE .recover | sqlite3 "
+			 "NEW.db')", msg);
 		break;
 	default:
 		snprintf(buf, size, "the database file cannot be read or "
@@ -602,6 +611,7 @@ const char *store_fault_name(store_fault f)
 	case STORE_FAULT_LOCKED: return "locked";
 	case STORE_FAULT_FULL: return "full";
 	case STORE_FAULT_IO: return "I/O error";
+	case STORE_FAULT_CORRUPT: return "corrupt";
 	case STORE_FAULT_NONE: break;
 	}
 	return "";
@@ -744,7 +754,10 @@ static int read_version(store *s, char *err, size_t errlen)
 
 		if (code == SQLITE_NOTADB)
 			util_err(err, errlen, "%s is not a bourse database (not "
-				 "an SQLite file)", s->path);
+				 "an SQLite file; if it was one, its first page "
+				 "is damaged: restore it from a backup, or "
+				 "recover it with 'sqlite3 FILE .recover | "
+				 "sqlite3 NEW.db')", s->path);
 		else
 			store__dberr(s, err, errlen, "cannot read database %s",
 				     s->path);
@@ -844,6 +857,25 @@ static int prepare_all(store *s, char *err, size_t errlen)
 
 /* Open the connection itself, with a message naming the path for a missing
  * file (sqlite's own would say only "unable to open database file"). */
+/*
+ * A new database is created 0600 whatever the umask (SQLite would create
+ * it 0644 & ~umask: readable by every local user under the usual 022). Its
+ * -wal and -shm files take the database's mode (SQLite's unix VFS), so an
+ * operator who wants a group to read it runs chmod 0640 (or 0660) on the
+ * database once. An empty file is a new database to SQLite.
+ */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno != EEXIST) /* EEXIST: created meanwhile: theirs */
+		return util_err(err, errlen, "cannot open database %s: %s",
+				path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 static int open_db(store *s, int flags, char *err, size_t errlen)
 {
 	int oflags = SQLITE_OPEN_NOMUTEX;
@@ -860,6 +892,8 @@ static int open_db(store *s, int flags, char *err, size_t errlen)
 				 s->path);
 			return -1;
 		}
+		if (create_private(s->path, err, errlen) != 0)
+			return -1;
 	} else if (!S_ISREG(sb.st_mode)) {
 		util_err(err, errlen, "database %s is not a regular file",
 			 s->path);

@@ -80,7 +80,10 @@ typedef enum store_fault {
 	STORE_FAULT_FULL,     /* no room: SQLITE_FULL, or an I/O error with
 	                       * ENOSPC, EDQUOT or EFBIG (a file-size limit) */
 	STORE_FAULT_IO,       /* the file cannot be read or written: any other
-	                       * I/O error, permissions, a damaged file */
+	                       * I/O error, permissions */
+	STORE_FAULT_CORRUPT,  /* the file is damaged (SQLITE_CORRUPT) or not a
+	                       * database (SQLITE_NOTADB): waiting cannot fix
+	                       * it; restore a backup or recover it */
 } store_fault;
 
 /* The fault of the last call that failed on s (STORE_FAULT_NONE if it
@@ -92,7 +95,7 @@ store_fault store_last_fault(const store *s);
  * writer compares two readings to learn that some write failed between. */
 uint64_t store_faults(const store *s);
 
-/* "locked", "full", "I/O error" ("" for STORE_FAULT_NONE). */
+/* "locked", "full", "I/O error", "corrupt" ("" for STORE_FAULT_NONE). */
 const char *store_fault_name(store_fault f);
 
 /* After a fault, s refuses every write at once, with the same fault and a

@@ -1,7 +1,9 @@
 /*
  * test_util.c - util/util.h: UTIL_GROW from nothing, doubling and its
  * floor, an overflowing size refused with the array kept; util_err's
- * message, truncation and NULL buffer; the clocks move the right way.
+ * message, truncation and NULL buffer; the clocks move the right way;
+ * util_escape: control bytes, DEL, backslash, bad and C1 UTF-8 escaped,
+ * other UTF-8 kept, truncation at a whole escape.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +167,41 @@ static void test_clocks(void **state)
 	assert_true(wall > INT64_C(1577836800000));
 }
 
+static void test_escape(void **state)
+{
+	char b[64], t[12];
+
+	(void)state;
+	/* a forged log line: the newline and ESC become visible escapes */
+	assert_string_equal(util_escape(b, sizeof(b), "ok\nbroker: x\033[2J"),
+			    "ok\\nbroker: x\\x1b[2J");
+	assert_string_equal(util_escape(b, sizeof(b), "a\tb\rc\\d\x7f\x01"),
+			    "a\\tb\\rc\\\\d\\x7f\\x01");
+	/* UTF-8: é and € kept; C1 (U+009B, CSI), a lone byte, an overlong
+	 * '/' and a surrogate escaped byte by byte */
+	assert_string_equal(util_escape(b, sizeof(b), "caf\xc3\xa9 \xe2\x82\xac"),
+			    "caf\xc3\xa9 \xe2\x82\xac");
+	assert_string_equal(util_escape(b, sizeof(b), "\xc2\x9b\xff\xc0\xaf"),
+			    "\\xc2\\x9b\\xff\\xc0\\xaf");
+	assert_string_equal(util_escape(b, sizeof(b), "\xed\xa0\x80"),
+			    "\\xed\\xa0\\x80");
+	assert_string_equal(util_escape(b, sizeof(b), "\xc3"), "\\xc3");
+	assert_string_equal(util_escape(b, sizeof(b), NULL), "");
+	assert_false(util_escape_needed("vm-1 caf\xc3\xa9"));
+	assert_true(util_escape_needed("a\nb"));
+	assert_true(util_escape_needed("a\\b"));
+	assert_true(util_escape_needed("\xc2\x85"));
+	/* too long: cut at a whole escape, "..." says so */
+	assert_string_equal(util_escape(t, sizeof(t), "abcdef\n\n\n"),
+			    "abcdef\\n...");
+	assert_string_equal(util_escape(t, sizeof(t), "abcdefghijk"),
+			    "abcdefghijk");
+	assert_string_equal(util_escape(t, sizeof(t), "abcdefghijkl"),
+			    "abcdefgh...");
+	assert_string_equal(util_escape(t, 4, "\n\n"), "...");
+	assert_string_equal(util_escape(t, 1, "abc"), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_grow_too_big),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

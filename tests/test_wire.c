@@ -2,7 +2,8 @@
  * test_wire.c - the wire codec: every body round-trips, every refusal reason
  * is reached by a case that triggers exactly it (with a message naming the
  * field), and hostile bytes (garbage, every truncation of every valid frame,
- * random corruption, oversized frames) never crash the decoder.
+ * random corruption, oversized frames) never crash the decoder; a NUL
+ * inside a string and control bytes in names and URIs are refused.
  *
  * Only wire.h's plain messages (wire_msg): what a plain message cannot hold
  * (no body, field number 0, unknown fields) is written as raw bytes.
@@ -578,6 +579,93 @@ static void test_field_zero(void **state)
 	expect_frame(nested, sizeof nested, WIRE_MALFORMED,
 		     "field numbered 0");
 	expect_frame(unknown, sizeof unknown, WIRE_OK, "");
+}
+
+/*
+ * A NUL inside a string: protobuf-c copies the string's bytes and ends
+ * them with a NUL, so "vm-x\0evil" would read as "vm-x" (a VM registering
+ * under another's name). Refused as malformed wherever it is; a string
+ * without one, and an empty one, are fine.
+ */
+static void test_nul_in_string(void **state)
+{
+	/* version 1, role vm, seq 9; then heartbeat (12), uptime 5 */
+#define HB 0x20, 0x09, 0x62, 0x02, 0x08, 0x05
+	static const uint8_t ok[] = { 0x08, 0x01, 0x10, 0x02, 0x1a, 0x09,
+				      'v', 'm', '-', 'x', 'e', 'v', 'i', 'l',
+				      'x', HB };
+	static const uint8_t sender[] = { 0x08, 0x01, 0x10, 0x02, 0x1a, 0x09,
+					  'v', 'm', '-', 'x', 0, 'e', 'v',
+					  'i', 'l', HB };
+	static const uint8_t trailing[] = { 0x08, 0x01, 0x10, 0x02, 0x1a,
+					    0x05, 'v', 'm', '-', 'x', 0, HB };
+#undef HB
+	/* role host "h1": deregister (11) with reason "a\0b", and with "" */
+	static const uint8_t reason[] = { 0x08, 0x01, 0x10, 0x01, 0x1a, 0x02,
+					  'h', '1', 0x20, 0x09, 0x5a, 0x05,
+					  0x0a, 0x03, 'a', 0, 'b' };
+	static const uint8_t empty[] = { 0x08, 0x01, 0x10, 0x01, 0x1a, 0x02,
+					 'h', '1', 0x20, 0x09, 0x5a, 0x02,
+					 0x0a, 0x00 };
+	/* register.host.uri (10.1.3) "q\0" */
+	static const uint8_t uri[] = { 0x08, 0x01, 0x10, 0x01, 0x1a, 0x02,
+				       'h', '1', 0x20, 0x09, 0x52, 0x09, 0x0a,
+				       0x07, 0x08, 0x80, 0x08, 0x1a, 0x02,
+				       'q', 0 };
+
+	(void)state;
+	expect_frame(ok, sizeof ok, WIRE_OK, "");
+	expect_frame(sender, sizeof sender, WIRE_MALFORMED,
+		     "a NUL byte inside a string");
+	expect_frame(trailing, sizeof trailing, WIRE_MALFORMED,
+		     "a NUL byte inside a string");
+	expect_frame(reason, sizeof reason, WIRE_MALFORMED,
+		     "a NUL byte inside a string");
+	expect_frame(empty, sizeof empty, WIRE_OK, "");
+	expect_frame(uri, sizeof uri, WIRE_MALFORMED,
+		     "a NUL byte inside a string");
+}
+
+/*
+ * Control bytes (C0, DEL) are refused in names and URIs, which tables and
+ * logs print; free text (a reason, a detail) may hold them and is escaped
+ * where it is printed (util_escape()). Bytes above 0x7f stay allowed in a
+ * URI (an IRI's UTF-8).
+ */
+static void test_control_bytes(void **state)
+{
+	static const char *const bad[] = { "qemu+ssh://h2/system\n1 row",
+					   "\033[2Jqemu:///system",
+					   "qemu:///sys\x7ftem", "\tqemu:///" };
+	fixture f;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		fx_init(&f);
+		fx_env(&f, WIRE_BODY_REGISTER);
+		f.e.reg.host.uri = bad[i];
+		expect_reject(&f.e, WIRE_BAD_FIELD, "register.host.uri: byte 0x");
+		fx_init(&f);
+		fx_env(&f, WIRE_BODY_ACTION_REQUEST);
+		f.e.action_request.to_uri = bad[i];
+		expect_reject(&f.e, WIRE_BAD_FIELD,
+			      "action_request.to_uri: byte 0x");
+	}
+	fx_init(&f);
+	fx_env(&f, WIRE_BODY_REGISTER);
+	f.e.reg.host.uri = "qemu+ssh://h\xc3\xb6st/system";
+	expect_ok(&f.e);
+	f.e.sender = "h1\nbroker: forged";
+	expect_reject(&f.e, WIRE_BAD_SENDER, "envelope.sender: \"h1\" is "
+		      "followed by byte 0x0a");
+	fx_init(&f);
+	fx_env(&f, WIRE_BODY_DEREGISTER);
+	f.e.deregister.reason = "done\nbroker: forged line\033[2J";
+	expect_ok(&f.e);
+	fx_init(&f);
+	fx_env(&f, WIRE_BODY_ACTION_RESULT);
+	f.e.action_result.detail = "failed\r\nbroker: all is well";
+	expect_ok(&f.e);
 }
 
 /* Every proper prefix of every valid frame is refused, never crashes. */
@@ -1257,6 +1345,8 @@ int main(void)
 		cmocka_unit_test(test_encode_too_big),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_field_zero),
+		cmocka_unit_test(test_nul_in_string),
+		cmocka_unit_test(test_control_bytes),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_corrupted),
 		cmocka_unit_test(test_version_mismatch),

@@ -11,6 +11,10 @@
  *  - Clocks: util_now_ns(), util_now_us() and util_now_ms()
  *    (CLOCK_MONOTONIC, for durations and timeouts), util_wall_ms()
  *    (CLOCK_REALTIME, for what is stored or shown as a date).
+ *  - Text from outside (the wire, a file) made safe to print on one line:
+ *    util_escape() writes control bytes as escapes, so that a newline or
+ *    an ESC in a peer's string cannot forge a log line or drive a
+ *    terminal.
  *
  * util/banned.h is the other half: included as the last #include of every
  * .c file (after every system header), it makes atoi, strcpy, strcat,
@@ -87,5 +91,24 @@ int64_t util_now_ms(void);
 /* CLOCK_REALTIME in milliseconds since the epoch: for dates written to the
  * store or shown to an operator. */
 int64_t util_wall_ms(void);
+
+/*
+ * Text from outside made safe for one line of a log or a terminal: copies
+ * src into dst (dstlen bytes, always NUL-terminated when dstlen > 0) with
+ * each byte that is not printable written as an escape: \n, \r, \t, \\
+ * (the backslash itself, so that an escape cannot be forged either) and
+ * \xHH for the other C0 bytes, DEL, bytes that are not valid UTF-8, and
+ * the C1 controls (U+0080..U+009F) written in UTF-8. Valid UTF-8 above
+ * U+009F is kept. A dst too short ends the copy at a whole byte or escape
+ * and ends it with "..." (dstlen >= 4). src NULL reads as "". Returns dst,
+ * for use as a printf argument:
+ *
+ *	char r[256];
+ *	fprintf(stderr, "%s left (%s)\n", name, util_escape(r, sizeof(r), why));
+ */
+char *util_escape(char *dst, size_t dstlen, const char *src);
+
+/* 1 if util_escape() would change s (it holds a byte to escape), else 0. */
+int util_escape_needed(const char *s);
 
 #endif

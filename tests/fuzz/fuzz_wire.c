@@ -80,11 +80,22 @@ static int d_text(const char *s, size_t max)
 	return s == NULL || strlen(s) <= max;
 }
 
+/* A URI: text without control bytes (C0, DEL). */
+static int d_uri(const char *s)
+{
+	if (!d_text(s, D_URI_MAX))
+		return 0;
+	for (size_t i = 0; s != NULL && s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int d_host(const wire_host_config *h)
 {
 	return h->capacity_mib >= 1 && d_mib(h->capacity_mib) &&
 	       d_mib(h->reserve_mib) && h->reserve_mib < h->capacity_mib &&
-	       d_text(h->uri, D_URI_MAX);
+	       d_uri(h->uri);
 }
 
 static int d_vm(const wire_vm_config *v)
@@ -166,7 +177,7 @@ static int d_fields(const wire_msg *e)
 		       (migrate || a->kind == WIRE_ACTION_RESIZE) &&
 		       d_token(a->vm, D_NAME_MAX) && d_mib(a->target_mib) &&
 		       (!migrate || d_token(a->to_host, D_NAME_MAX)) &&
-		       d_text(a->to_uri, D_URI_MAX);
+		       d_uri(a->to_uri);
 	}
 	case WIRE_BODY_ACTION_RESULT: {
 		const wire_action_result *a = &e->action_result;
