@@ -342,7 +342,6 @@ else
 	fail=$((fail + 1))
 	echo "FAIL: sim --plot did not write a PNG and an SVG with the policies"
 fi
-fi
 
 # Host maintenance: bad usage exits 2 naming the command; an unknown host
 # is named; drain and undrain round-trip, shown by hosts and status.
