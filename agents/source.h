@@ -65,13 +65,59 @@ typedef struct source_vm_sample {
  * source_vm_defaults_init() sets the simulator's defaults
  * (docs/simulator.md), so that an agent replaying a trace registers its VMs
  * as `bourse sim` models them. */
+struct source_vm_override;
+
 typedef struct source_vm_defaults {
 	int64_t minimum_mib; /* Hyper-V Minimum, capped at the maximum */
 	int64_t startup_mib; /* Hyper-V Startup, capped at the maximum */
 	uint32_t buffer_pct; /* Hyper-V Buffer, percent */
 	uint32_t weight;     /* Hyper-V Weight */
 	uint32_t shares;     /* ESX shares */
+	/* Per-VM settings by name (bourse.conf's [vm "NAME"] sections,
+	 * docs/configuration.md), applied by the trace and cgroup sources
+	 * after their own rules: borrowed, must outlive every source given
+	 * these defaults (copying the struct copies the pointer). NULL, 0:
+	 * none. */
+	const struct source_vm_override *overrides;
+	size_t n_overrides;
 } source_vm_defaults;
+
+/* One VM's settings from the configuration: each field whose SOURCE_VM_SET_
+ * bit is in `set` replaces what the source derived. exclude: the VM is not
+ * bourse's (not listed by the source: no bid, no action; what it holds
+ * still counts as used on its host). */
+#define SOURCE_VM_SET_MINIMUM 0x01u
+#define SOURCE_VM_SET_MAXIMUM 0x02u
+#define SOURCE_VM_SET_BUFFER 0x04u
+#define SOURCE_VM_SET_WEIGHT 0x08u
+#define SOURCE_VM_SET_RESERVATION 0x10u
+#define SOURCE_VM_SET_LIMIT 0x20u
+#define SOURCE_VM_SET_SHARES 0x40u
+
+typedef struct source_vm_override {
+	const char *name; /* the VM's name as the source names it; borrowed */
+	unsigned set;     /* SOURCE_VM_SET_* bits */
+	int64_t minimum_mib, maximum_mib;
+	uint32_t buffer_pct, weight;
+	int64_t reservation_mib, limit_mib;
+	uint32_t shares;
+	int exclude;      /* 1: not bourse's */
+} source_vm_override;
+
+/* The override of d for the VM named name, or NULL. */
+const source_vm_override *source_vm_override_find(const source_vm_defaults *d,
+						  const char *name);
+
+/* Apply d's override for out->name (if any) to *out, then keep the
+ * settings consistent as a VmConfig must be (docs/protocol.md): Minimum
+ * <= Maximum, Startup within them, reservation <= Maximum, and with a
+ * limit, Minimum and reservation <= limit (a derived value that
+ * contradicts a configured one gives way). */
+void source_vm_override_apply(const source_vm_defaults *d,
+			      source_vm_config *out);
+
+/* 1 when d's override for name excludes the VM. */
+int source_vm_excluded(const source_vm_defaults *d, const char *name);
 
 /* Minimum 512 MiB, Startup 1024 MiB, Buffer 20 %, Weight 5000, shares
  * 1000. */

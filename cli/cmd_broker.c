@@ -21,8 +21,11 @@ static const char broker_usage[] =
 	"\n"
 	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default "
 	WIRE_DEFAULT_ENDPOINT ")\n"
-	"  --db PATH          SQLite database, created if missing\n"
-	"                     (default $BOURSE_DB, else ./bourse.db)\n"
+	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
+	"                     /etc/bourse/bourse.conf if it exists): its [broker]\n"
+	"                     keys are these options' names; flags override it\n"
+	"  --db PATH          SQLite database, created if missing (default\n"
+	"                     $BOURSE_DB, else [broker] db, else ./bourse.db)\n"
 	"  --round-ms N       market round period (default 5000)\n"
 	"  --heartbeat-ms N   agents must be heard from this often (default 1000)\n"
 	"  --liveness N       missed heartbeats before a host is lost (default 3)\n"
@@ -69,6 +72,7 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
        O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
        O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE };
+enum { O_CONFIG = 1000 }; /* bourse.conf (cli/conf.c) */
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -94,13 +98,21 @@ static const struct option broker_options[] = {
 	{ "peer-rate", required_argument, NULL, O_PEER_RATE },
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
+	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* While a bourse.conf entry is applied: "FILE:LINE: [broker] KEY", named
+ * in messages instead of the flag. */
+static const char *conf_where;
+
 static int bad_value(const char *flag, const char *why)
 {
-	fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
+	if (conf_where)
+		fprintf(stderr, "bourse: %s: %s\n", conf_where, why);
+	else
+		fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
 	return CLI_USAGE;
 }
 
@@ -162,6 +174,7 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_ALLOW: c->allow_file = arg; return CLI_OK;
 	case O_INSECURE: c->insecure = 1; return CLI_OK;
 	case O_PARAMS: *print_params = 1; return CLI_OK;
+	case O_CONFIG: return CLI_OK; /* read before the others */
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
 			return bad_value("--param", err);
@@ -181,12 +194,53 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	}
 }
 
-static int parse_args(broker_config *c, int argc, char **argv, int *done)
+struct conf_ctx {
+	broker_config *c;
+	int *print_params;
+};
+
+static int conf_option(void *ctx, int opt, const char *arg, const char *where)
+{
+	struct conf_ctx *x = ctx;
+	int rc;
+
+	conf_where = where;
+	rc = apply_option(x->c, opt, arg, x->print_params);
+	conf_where = NULL;
+	return rc;
+}
+
+/* bourse.conf's [broker] (--config, $BOURSE_CONF or the default file),
+ * then $BOURSE_DB over its db: before the flags, which override both. */
+static int apply_conf(broker_config *c, cli_conf *conf, int argc,
+		      char **argv, int *print_params)
+{
+	const char *path = cli_conf_flag(argc, argv, "+h", broker_options,
+					 O_CONFIG);
+	const char *env = getenv("BOURSE_DB");
+	struct conf_ctx x = { c, print_params };
+	char err[768];
+	int rc;
+
+	if (cli_conf_read(conf, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse: %s\n", err);
+		return CLI_USAGE;
+	}
+	rc = cli_conf_apply(conf, "broker", broker_options, conf_option, &x);
+	if (env && *env)
+		c->db_path = env;
+	return rc;
+}
+
+static int parse_args(broker_config *c, cli_conf *conf, int argc,
+		      char **argv, int *done)
 {
 	int opt, print_params = 0;
 
 	broker_config_default(c);
-	c->db_path = cli_default_db();
+	c->db_path = "./bourse.db";
+	if (apply_conf(c, conf, argc, argv, &print_params) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "+h", broker_options, NULL)) != -1) {
@@ -223,21 +277,25 @@ static int parse_args(broker_config *c, int argc, char **argv, int *done)
 int cmd_broker(int argc, char **argv)
 {
 	broker_config c;
+	cli_conf conf; /* c borrows its strings */
 	int done = 0;
-	int rc = parse_args(&c, argc, argv, &done);
+	int rc = parse_args(&c, &conf, argc, argv, &done);
 	struct sigaction sa;
 	char err[512];
 
-	if (rc != CLI_OK || done)
+	if (rc != CLI_OK || done) {
+		cli_conf_release(&conf);
 		return rc;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (broker_run(&c, &stop_flag, NULL, err, sizeof(err))) {
+	rc = broker_run(&c, &stop_flag, NULL, err, sizeof(err)) ? CLI_FAIL
+								 : CLI_OK;
+	if (rc != CLI_OK)
 		fprintf(stderr, "bourse broker: %s\n", err);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
+	cli_conf_release(&conf);
+	return rc;
 }

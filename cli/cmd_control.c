@@ -29,7 +29,7 @@ static const char mode_usage[] =
 	"\n"
 	"  --for KINDS  comma-separated: resize-up, resize-down, migrate\n"
 	"               (default: all three)\n"
-	"  --db PATH    the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH    the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  --json       print JSON instead of text (showing)\n"
 	"  -h, --help   this help\n"
 	"\n"
@@ -46,7 +46,7 @@ static const char pause_usage[] =
 	"'bourse resume'. Recommendations go on being made and stored.\n"
 	"\n"
 	"  --reason TEXT  why (kept in the audit log and shown by 'bourse mode')\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help     this help\n";
 
 static const char resume_usage[] =
@@ -54,7 +54,7 @@ static const char resume_usage[] =
 	"\n"
 	"Dispatch again after 'bourse pause'.\n"
 	"\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help     this help\n";
 
 enum { O_DB = 1000, O_JSON, O_FOR, O_REASON };
@@ -85,7 +85,8 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 {
 	int opt;
 
-	a->db = cli_default_db();
+	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", ctl_opts, NULL)) != -1) {

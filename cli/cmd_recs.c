@@ -36,11 +36,11 @@ static const char recs_usage[] =
 	"                                         (shadow scoring)\n"
 	"\n"
 	"options of every command:\n"
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help    help (also 'bourse recs <command> --help')\n";
 
 #define DB_HELP                                                              \
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	"  -h, --help    this help\n"
 
 static const char list_usage[] =
@@ -735,7 +735,8 @@ int cmd_recs(int argc, char **argv)
 	struct recs_args a = { .sub = "", .limit = DEFAULT_LIMIT };
 	int opt;
 
-	a.db = cli_default_db();
+	if (cli_review_db("recs", &a.db) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the command name; its own options follow it */

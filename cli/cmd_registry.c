@@ -17,7 +17,7 @@
 
 #define DB_HELP                                                              \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	"  --json        print JSON instead of a table (memory always in MiB)\n" \
 	"  -h, --help    this help\n"
 
@@ -172,7 +172,8 @@ static int parse(struct reg_args *a, const char *usage,
 	char err[256];
 	int opt;
 
-	a->db = cli_default_db();
+	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -23,7 +23,7 @@
 #define COMMON_HELP                                                          \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	"  --json        print JSON instead of text (memory always in MiB)\n"     \
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	"  -h, --help    this help\n"
 
 static const char status_usage[] =
@@ -213,7 +213,8 @@ static int start(struct st_args *a, const char *usage,
 	int opt, rc;
 
 	*s = NULL;
-	a->db = cli_default_db();
+	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	a->limit = DEFAULT_LIMIT;
 	optind = 0;
 	opterr = 1;
