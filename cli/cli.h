@@ -102,11 +102,13 @@ void cli_conf_where(const cli_conf *c, const cli_conf_entry *e, char *buf,
 		    size_t size);
 
 /* The --config PATH among argv (parsed with the command's own optstring
- * and options, whose --config option has value config_val), or NULL.
- * Prints nothing (getopt's errors come with the real parse); leaves
- * optind for a fresh getopt_long(). */
+ * and options, whose --config option has value config_val), or NULL;
+ * *help = 1 if -h or --help is there too (then the file is not read:
+ * --help works whatever the file says). Prints nothing (getopt's errors
+ * come with the real parse); leaves optind for a fresh getopt_long(). */
 const char *cli_conf_flag(int argc, char **argv, const char *optstring,
-			  const struct option *opts, int config_val);
+			  const struct option *opts, int config_val,
+			  int *help);
 
 /* "true"/"yes"/"on"/"1" -> 1, "false"/"no"/"off"/"0" -> 0; else -1. */
 int cli_conf_bool(const char *v);

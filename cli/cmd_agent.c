@@ -576,11 +576,14 @@ static int conf_option(void *ctx, int opt, const char *arg, const char *where)
  * as the VMs' own settings (not for a seller: it has no VMs). */
 static int apply_conf(struct agent_args *a, int argc, char **argv)
 {
+	int help;
 	const char *path = cli_conf_flag(argc, argv, "+h", agent_options,
-					 O_CONFIG);
+					 O_CONFIG, &help);
 	char err[768];
 	int rc;
 
+	if (help)
+		return CLI_OK;
 	if (cli_conf_read(&a->conf, path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse: %s\n", err);
 		return CLI_USAGE;

@@ -215,13 +215,17 @@ static int conf_option(void *ctx, int opt, const char *arg, const char *where)
 static int apply_conf(broker_config *c, cli_conf *conf, int argc,
 		      char **argv, int *print_params)
 {
+	int help;
 	const char *path = cli_conf_flag(argc, argv, "+h", broker_options,
-					 O_CONFIG);
+					 O_CONFIG, &help);
 	const char *env = getenv("BOURSE_DB");
 	struct conf_ctx x = { c, print_params };
 	char err[768];
 	int rc;
 
+	memset(conf, 0, sizeof(*conf));
+	if (help)
+		return CLI_OK;
 	if (cli_conf_read(conf, path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse: %s\n", err);
 		return CLI_USAGE;

@@ -267,16 +267,21 @@ void cli_conf_where(const cli_conf *c, const cli_conf_entry *e, char *buf,
 }
 
 const char *cli_conf_flag(int argc, char **argv, const char *optstring,
-			  const struct option *opts, int config_val)
+			  const struct option *opts, int config_val,
+			  int *help)
 {
 	const char *path = NULL;
 	int opt;
 
+	*help = 0;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, optstring, opts, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		if (opt == config_val)
 			path = optarg;
+		if (opt == 'h')
+			*help = 1;
+	}
 	optind = 0;
 	opterr = 1;
 	return path;

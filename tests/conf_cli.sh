@@ -126,9 +126,26 @@ printf '[vm "vm-1"]\nmaximum = lots\n' >"$tmp/bad.conf"
 run 2 "^bourse: $tmp/bad.conf:2: \[vm \"vm-1\"\] maximum: 'lots' is not a size" err -- agent --config "$tmp/bad.conf" --host h1
 printf '[cli]\ndatabase = x\n' >"$tmp/bad.conf"
 BOURSE_CONF=$tmp/bad.conf run 2 "^bourse: $tmp/bad.conf:2: \[cli\] database: not a key of \[cli\]" err -- recs list
+# --help whatever the file says
+printf '[broker]\nround-ms = abc\n' >"$tmp/bad.conf"
+BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse broker' out -- broker --help
+BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse agent' out -- agent --config "$tmp/bad.conf" --help
 # a flag's error still names the flag
 printf '[broker]\nround-ms = 500\n' >"$tmp/good.conf"
 run 2 "^bourse broker: --round-ms: 'x' is not a whole number" err -- broker --config "$tmp/good.conf" --round-ms x
+
+# ---- contrib/bourse.conf: it reads as it is, and every key it shows (all
+# uncommented) is a key of its section ----
+example=$data/../../contrib/bourse.conf
+run 0 '^idle_tax ' out -- broker --config "$example" --params
+sed 's/^;//' "$example" >"$tmp/full.conf"
+run 0 '^idle_tax +0.75$' out -- broker --config "$tmp/full.conf" --params
+for cmd in agent seller buyer; do
+	"$bourse" $cmd --config "$tmp/full.conf" >"$tmp/out" 2>"$tmp/err"
+	if [ $? -eq 2 ] && ! grep -q 'bourse: .*full.conf' "$tmp/err"; then ok; else bad "$cmd refuses a key of contrib/bourse.conf"; fi
+done
+BOURSE_CONF=$tmp/full.conf "$bourse" hosts >"$tmp/out" 2>"$tmp/err"
+if ! grep -q 'full.conf' "$tmp/err"; then ok; else bad "hosts refuses contrib/bourse.conf's [cli]"; fi
 
 # ---- who acts: the real user, not $USER ----
 me=$(id -un)

@@ -261,13 +261,19 @@ static void test_conf_flag(void **state)
 	char *argv[] = { "broker", "--name", "x", "--config", "/a.conf",
 			 "--bogus", "--config=/b.conf", NULL };
 	char *none[] = { "broker", "--name", "--config", NULL };
+	char *help[] = { "broker", "--config", "/a.conf", "--help", NULL };
+	int h = -1;
 
 	(void)state;
-	assert_string_equal(cli_conf_flag(7, argv, "+h", keys, 'c'),
+	assert_string_equal(cli_conf_flag(7, argv, "+h", keys, 'c', &h),
 			    "/b.conf");
+	assert_int_equal(h, 0);
 	assert_int_equal(optind, 0);
 	/* "--config" as the value of --name is not --config */
-	assert_null(cli_conf_flag(3, none, "+h", keys, 'c'));
+	assert_null(cli_conf_flag(3, none, "+h", keys, 'c', &h));
+	assert_string_equal(cli_conf_flag(4, help, "+h", keys, 'c', &h),
+			    "/a.conf");
+	assert_int_equal(h, 1);
 }
 
 /* ---- [vm "NAME"] ---- */
