@@ -168,7 +168,10 @@ void source_close(source *s);
  * [first, first + count) of the trace at path (a Bitbrains directory or a
  * bourse CSV, as `bourse sim --trace`). Each VM is named
  * "<prefix><trace id>", its settings derived from what it is provisioned
- * (source_vm_settings()). Each advance moves one step of step_s trace seconds.
+ * (source_vm_settings()), then its override applied
+ * (source_vm_override_apply()); a VM its override excludes is not listed,
+ * but what it holds is not free memory. Each advance moves one step of
+ * step_s trace seconds.
  *
  * Without a world, the VMs hold what the trace provisioned (nothing resizes
  * them), so the host's free memory is capacity minus their sum, and no
@@ -248,9 +251,11 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
  * but the sample has no field for its PSI). Settings: source_vm_settings()
  * of the maximum (memory.max; memory.current when that is "max"), with
  * Minimum from memory.min / memory.low when set and Startup the assigned
- * memory (source_cgroup.c gives every rule). The VMs are the children found
+ * memory (source_cgroup.c gives every rule), then its override
+ * (source_vm_override_apply()). The VMs are the children found
  * at open, in name order, then the ones created later, appended as each
- * advance finds them (a child that cannot be used is noted once, and one not
+ * advance finds them (a child that cannot be used, or that its override
+ * excludes, is noted once and left out, and one not
  * readable yet is tried again); a child that goes away stays with alive = 0.
  * Host figures come from another source (n_vms() only here:
  * host() reports capacity 0). cgroup_root is "/sys/fs/cgroup" unless a test
