@@ -114,7 +114,7 @@ const char *cli_conf_flag(int argc, char **argv, const char *optstring,
 int cli_conf_bool(const char *v);
 
 /* Apply every entry of [section] through a command's getopt table: the
- * key is the long name of an option (not "help" nor "config"); a
+ * key is the long name of an option (not "help", "config" nor "params"); a
  * flag's value is a boolean (false: not given); each is passed to
  * fn(ctx, option's val, value or NULL, where) with where its
  * cli_conf_where(), in file order (so flags applied after override).
@@ -139,8 +139,9 @@ int cli_conf_vms(const cli_conf *c, struct source_vm_override **out,
 
 struct json_object;
 
-/* $BOURSE_DB if set and not empty, else ./bourse.db (the broker's
- * default before its configuration and flags). */
+/* $BOURSE_DB if set and not empty, else ./bourse.db. Not the
+ * configuration's: a command that opens the broker's database uses
+ * cli_review_db() instead. */
 const char *cli_default_db(void);
 
 /* The database a review command opens when --db is not given

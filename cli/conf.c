@@ -301,11 +301,14 @@ int cli_conf_bool(const char *v)
 	return -1;
 }
 
-/* The option of opts that key names, or NULL. */
+/* The option of opts that key names, or NULL. Not keys: what is not
+ * configuration but a one-off request (--help, --config, the broker's
+ * --params, which prints and exits). */
 static const struct option *key_option(const struct option *opts,
 				       const char *key)
 {
-	if (!strcmp(key, "help") || !strcmp(key, "config"))
+	if (!strcmp(key, "help") || !strcmp(key, "config") ||
+	    !strcmp(key, "params"))
 		return NULL;
 	for (; opts->name; opts++)
 		if (!strcmp(opts->name, key))

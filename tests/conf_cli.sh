@@ -60,7 +60,7 @@ capacity-mib = 65536
 trace = $data/small.csv
 vms = 0:4
 interval-ms = 200
-run-for-s = 3
+run-for-s = 6
 
 [vm "vm-2"]
 minimum = 2G
@@ -74,7 +74,7 @@ EOF
 # ---- a broker and an agent from the file alone ----
 BOURSE_CONF=$conf "$bourse" broker 2>"$tmp/broker.err" &
 broker_pid=$!
-for _ in $(seq 50); do
+for _ in $(seq 300); do # 30 s: a loaded machine, a sanitized build
 	[ -S "$tmp/broker.sock" ] && break
 	sleep 0.1
 done

@@ -173,6 +173,7 @@ static const struct option keys[] = {
 	{ "quiet", no_argument, NULL, K_QUIET },
 	{ "name", required_argument, NULL, K_NAME },
 	{ "config", required_argument, NULL, 'c' },
+	{ "params", no_argument, NULL, 'p' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -247,6 +248,8 @@ static void test_apply(void **state)
 	assert_int_equal(apply_text("[broker]\nconfig = /x\n", &g),
 			 CLI_USAGE);
 	assert_int_equal(apply_text("[broker]\nhelp = yes\n", &g), CLI_USAGE);
+	assert_int_equal(apply_text("[broker]\nparams = yes\n", &g),
+			 CLI_USAGE);
 	/* the handler's error is the status; where names the line */
 	assert_int_equal(apply_text("[broker]\nname = a\n\nround-ms = 5\n",
 				    &g), CLI_USAGE);
