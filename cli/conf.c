@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +43,21 @@ struct conf_parse {
 };
 
 static void parse_fail(struct conf_parse *p, const char *section,
-		       const char *key, const char *fmt, const char *arg)
+		       const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void parse_fail(struct conf_parse *p, const char *section,
+		       const char *key, const char *fmt, ...)
 {
 	char why[300];
+	va_list ap;
 
 	if (p->err_line)
 		return;
 	p->err_line = p->line;
-	snprintf(why, sizeof(why), fmt, arg);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	if (section && key)
 		snprintf(p->err, sizeof(p->err), "%s:%d: [%s] %s: %s",
 			 p->c->path, p->line, section, key, why);
@@ -70,8 +78,8 @@ static char *conf_reader(char *str, int num, void *stream)
 	if (!r)
 		return NULL;
 	if (!strchr(r, '\n') && !feof(p->f)) {
-		parse_fail(p, NULL, NULL, "line longer than %s characters",
-			   "198");
+		parse_fail(p, NULL, NULL, "line longer than %d characters",
+			   CONF_LINE_MAX - 2);
 		return NULL; /* stops inih */
 	}
 	if (p->at_start) {
@@ -146,6 +154,10 @@ static int on_entry(void *user, const char *section, const char *key,
 		return 1; /* the first error is the one reported */
 	if (!*section) {
 		parse_fail(p, NULL, NULL, "'%s' is outside a section", key);
+		return 0;
+	}
+	if (!*key) {
+		parse_fail(p, NULL, NULL, "%s", "'= value' without a key");
 		return 0;
 	}
 	if (!section_ok(section, &vm, &why)) {

@@ -101,6 +101,7 @@ static void test_errors(void **state)
 	read_refused("[broker]\nround-ms = 5\nno equals sign\n",
 		     ":3: not '[section]' nor 'key = value'");
 	read_refused("round-ms = 5\n", ":1: 'round-ms' is outside a section");
+	read_refused("[broker]\n = 5\n", ":2: '= value' without a key");
 	read_refused("[broker]\nquiet = 1\n[brokr]\nround-ms = 5\n",
 		     ":4: [brokr] round-ms: not a section of bourse.conf "
 		     "(broker, agent, seller, buyer, cli, vm \"NAME\")");
