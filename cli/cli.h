@@ -144,8 +144,9 @@ struct json_object;
  * cli_review_db() instead. */
 const char *cli_default_db(void);
 
-/* The database a review command opens when --db is not given
- * (docs/configuration.md, "Which database"): $BOURSE_DB; else the
+/* The database a review command opens when --db is not given (called
+ * once its flags are read, so that --help and --db need no configuration;
+ * docs/configuration.md, "Which database"): $BOURSE_DB; else the
  * configuration's [cli] db, else its [broker] db; else ./bourse.db when
  * there is no configuration file at all. *out is borrowed (the
  * configuration is read once and kept for the process). Returns CLI_OK,

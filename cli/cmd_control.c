@@ -85,8 +85,7 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 {
 	int opt;
 
-	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
+	a->db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", ctl_opts, NULL)) != -1) {
@@ -116,6 +115,8 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 			argv[optind]);
 		return CLI_USAGE;
 	}
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (!*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;

@@ -658,6 +658,8 @@ static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 	}
 	if (a->n_ids < c->min_ids)
 		return bad(a, "ID", "a recommendation id is required");
+	if (!a->db && cli_review_db("recs", &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (!*a->db)
 		return bad(a, "--db", "empty path");
 	return CLI_OK;
@@ -735,8 +737,7 @@ int cmd_recs(int argc, char **argv)
 	struct recs_args a = { .sub = "", .limit = DEFAULT_LIMIT };
 	int opt;
 
-	if (cli_review_db("recs", &a.db) != CLI_OK)
-		return CLI_USAGE;
+	a.db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the command name; its own options follow it */

@@ -172,8 +172,7 @@ static int parse(struct reg_args *a, const char *usage,
 	char err[256];
 	int opt;
 
-	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
+	a->db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -205,6 +204,8 @@ static int parse(struct reg_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (!*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;

@@ -213,8 +213,7 @@ static int start(struct st_args *a, const char *usage,
 	int opt, rc;
 
 	*s = NULL;
-	if (cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
+	a->db = NULL; /* after the flags: cli_review_db() */
 	a->limit = DEFAULT_LIMIT;
 	optind = 0;
 	opterr = 1;
@@ -231,6 +230,8 @@ static int start(struct st_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (!*a->db)
 		return bad(a, "--db", "empty path");
 	a->ev.limit = (size_t)a->limit;

@@ -130,6 +130,9 @@ BOURSE_CONF=$tmp/bad.conf run 2 "^bourse: $tmp/bad.conf:2: \[cli\] database: not
 printf '[broker]\nround-ms = abc\n' >"$tmp/bad.conf"
 BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse broker' out -- broker --help
 BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse agent' out -- agent --config "$tmp/bad.conf" --help
+BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse hosts' out -- hosts --help
+BOURSE_CONF=$tmp/bad.conf run 0 'usage: bourse recs' out -- recs --help
+BOURSE_CONF=$tmp/missing.conf run 0 'no hosts yet' out -- hosts --db "$tmp/other.db"
 # a flag's error still names the flag
 printf '[broker]\nround-ms = 500\n' >"$tmp/good.conf"
 run 2 "^bourse broker: --round-ms: 'x' is not a whole number" err -- broker --config "$tmp/good.conf" --round-ms x
