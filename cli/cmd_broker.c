@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "util.h"
 #include "wire.h"
 #include "banned.h"
 
@@ -38,6 +39,11 @@ static const char broker_usage[] =
 	"  --rounds N         stop after N rounds (default: run until signalled)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
+	"  --mode-resize-up M, --mode-resize-down M, --mode-migrate M\n"
+	"                     the mode (recommend, manual, automated) a new\n"
+	"                     database starts with for that kind (default:\n"
+	"                     resizes automated, migrate manual); once modes\n"
+	"                     were set (bourse mode), they stand\n"
 	"  --max-actions N    guardrail: new dispatches per round (default 4)\n"
 	"  --max-migrations N guardrail: migrations in flight per host (default 2)\n"
 	"  --vm-cooldown-s N  guardrail: no new action on a VM this soon after its\n"
@@ -72,7 +78,8 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_RETENTION, O_ROUNDS, O_PARAM, O_PARAMS, O_QUIET, O_MAX_ACTIONS,
        O_MAX_MIGRATIONS, O_COOLDOWN, O_ACTION_TIMEOUT, O_SCORE, O_KEY,
        O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE };
-enum { O_CONFIG = 1000 }; /* bourse.conf (cli/conf.c) */
+enum { O_CONFIG = 1000, /* bourse.conf (cli/conf.c) */
+       O_MODE_UP, O_MODE_DOWN, O_MODE_MIGRATE }; /* in STORE_ACT_ order */
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -99,6 +106,9 @@ static const struct option broker_options[] = {
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
 	{ "config", required_argument, NULL, O_CONFIG },
+	{ "mode-resize-up", required_argument, NULL, O_MODE_UP },
+	{ "mode-resize-down", required_argument, NULL, O_MODE_DOWN },
+	{ "mode-migrate", required_argument, NULL, O_MODE_MIGRATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -114,6 +124,25 @@ static int bad_value(const char *flag, const char *why)
 	else
 		fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
 	return CLI_USAGE;
+}
+
+/* --mode-KIND: the mode a database no one set modes in starts with, per
+ * store_action; -1: the store's own default. */
+static int initial_mode[STORE_N_ACTS];
+
+static int mode_option(int opt, const char *arg)
+{
+	store_action act = (store_action)(opt - O_MODE_UP);
+	char flag[64];
+	store_mode m;
+
+	if (store_mode_parse(arg, &m) != 0) {
+		snprintf(flag, sizeof(flag), "--mode-%s", store_action_name(act));
+		return bad_value(flag, "expected recommend, manual or "
+				 "automated");
+	}
+	initial_mode[act] = (int)m;
+	return CLI_OK;
 }
 
 /* Integer flags: where each goes, its range and its unit scale. */
@@ -175,6 +204,8 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_INSECURE: c->insecure = 1; return CLI_OK;
 	case O_PARAMS: *print_params = 1; return CLI_OK;
 	case O_CONFIG: return CLI_OK; /* read before the others */
+	case O_MODE_UP: case O_MODE_DOWN: case O_MODE_MIGRATE:
+		return mode_option(opt, arg);
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
 			return bad_value("--param", err);
@@ -243,6 +274,8 @@ static int parse_args(broker_config *c, cli_conf *conf, int argc,
 
 	broker_config_default(c);
 	c->db_path = "./bourse.db";
+	for (int k = 0; k < STORE_N_ACTS; k++)
+		initial_mode[k] = -1;
 	if (apply_conf(c, conf, argc, argv, &print_params) != CLI_OK)
 		return CLI_USAGE;
 	optind = 0;
@@ -278,6 +311,46 @@ static int parse_args(broker_config *c, cli_conf *conf, int argc,
 	return CLI_OK;
 }
 
+/* The --mode-KIND flags on a database whose modes no one ever set
+ * (control's updated_ms 0: a new file), audited as set by the broker.
+ * Returns CLI_OK, or CLI_FAIL (printed). */
+static int apply_initial_modes(const broker_config *c)
+{
+	store *s = NULL;
+	store_control ctl;
+	char err[512];
+	int rc = 0, any = 0;
+
+	for (int k = 0; k < STORE_N_ACTS; k++)
+		any |= initial_mode[k] >= 0;
+	if (!any)
+		return CLI_OK;
+	if (store_open(c->db_path, STORE_CREATE, &s, err, sizeof(err)) != 0 ||
+	    store_control_get(s, &ctl, err, sizeof(err)) != 0)
+		rc = -1;
+	for (int k = 0; rc == 0 && k < STORE_N_ACTS; k++) {
+		if (initial_mode[k] < 0 || (int)ctl.mode[k] == initial_mode[k])
+			continue;
+		if (ctl.updated_ms == 0)
+			rc = store_mode_set(s, (store_action)k,
+					    (store_mode)initial_mode[k], "broker",
+					    util_wall_ms(), NULL, err,
+					    sizeof(err));
+		else
+			fprintf(stderr, "bourse broker: note: --mode-%s %s not "
+				"applied: %s set the modes of %s already "
+				"(bourse mode changes them)\n",
+				store_action_name((store_action)k),
+				store_mode_name((store_mode)initial_mode[k]),
+				ctl.updated_by, c->db_path);
+	}
+	store_close(s);
+	if (rc == 0)
+		return CLI_OK;
+	fprintf(stderr, "bourse broker: %s\n", err);
+	return CLI_FAIL;
+}
+
 int cmd_broker(int argc, char **argv)
 {
 	broker_config c;
@@ -287,6 +360,8 @@ int cmd_broker(int argc, char **argv)
 	struct sigaction sa;
 	char err[512];
 
+	if (rc == CLI_OK && !done)
+		rc = apply_initial_modes(&c);
 	if (rc != CLI_OK || done) {
 		cli_conf_release(&conf);
 		return rc;

@@ -137,6 +137,16 @@ BOURSE_CONF=$tmp/missing.conf run 0 'no hosts yet' out -- hosts --db "$tmp/other
 printf '[broker]\nround-ms = 500\n' >"$tmp/good.conf"
 run 2 "^bourse broker: --round-ms: 'x' is not a whole number" err -- broker --config "$tmp/good.conf" --round-ms x
 
+# ---- the modes a new database starts with: once, then bourse mode's ----
+printf '[broker]\nmode-migrate = automated\nmode-resize-down = recommend\n' >"$tmp/modes.conf"
+run 0 'modes: resize-up automated, resize-down recommend, migrate automated' err -- broker --config "$tmp/modes.conf" --db "$tmp/modes.db" --rounds 1 --listen "ipc://$tmp/m.sock"
+run 0 'broker +mode.set +migrate: manual -> automated' out -- events --db "$tmp/modes.db"
+run 0 'manual' out -- mode manual --for migrate --db "$tmp/modes.db"
+run 0 "note: --mode-migrate automated not applied: cli:[^ ]+ set the modes of $tmp/modes.db already" err -- broker --config "$tmp/modes.conf" --db "$tmp/modes.db" --rounds 1 --listen "ipc://$tmp/m.sock"
+run 0 'modes: resize-up automated, resize-down recommend, migrate manual' err -- broker --config "$tmp/modes.conf" --db "$tmp/modes.db" --rounds 1 --listen "ipc://$tmp/m.sock"
+printf '[broker]\nmode-migrate = sometimes\n' >"$tmp/bad.conf"
+run 2 "^bourse: $tmp/bad.conf:2: \[broker\] mode-migrate: expected recommend, manual or automated" err -- broker --config "$tmp/bad.conf"
+
 # ---- contrib/bourse.conf: it reads as it is, and every key it shows (all
 # uncommented) is a key of its section ----
 example=$data/../../contrib/bourse.conf
