@@ -145,7 +145,8 @@ struct json_object;
 const char *cli_default_db(void);
 
 /* The database a review command opens when --db is not given (called
- * once its flags are read, so that --help and --db need no configuration;
+ * just before it opens it, so that --help, --db and the errors of its
+ * own arguments need no configuration;
  * docs/configuration.md, "Which database"): $BOURSE_DB; else the
  * configuration's [cli] db, else its [broker] db; else ./bourse.db when
  * there is no configuration file at all. *out is borrowed (the

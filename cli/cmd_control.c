@@ -115,9 +115,7 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
-	if (!*a->db) {
+	if (a->db && !*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;
 	}
@@ -155,9 +153,12 @@ static unsigned parse_kinds(const char *cmd, const char *list)
 
 static int open_db(const struct ctl_args *a, int writes, store **s)
 {
+	const char *db = a->db; /* NULL: not --db */
 	char err[512];
 
-	if (store_open(a->db, writes ? 0 : STORE_READONLY, s, err,
+	if (!db && cli_review_db(a->cmd, &db) != CLI_OK)
+		return CLI_USAGE;
+	if (store_open(db, writes ? 0 : STORE_READONLY, s, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

@@ -658,9 +658,7 @@ static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 	}
 	if (a->n_ids < c->min_ids)
 		return bad(a, "ID", "a recommendation id is required");
-	if (!a->db && cli_review_db("recs", &a->db) != CLI_OK)
-		return CLI_USAGE;
-	if (!*a->db)
+	if (a->db && !*a->db)
 		return bad(a, "--db", "empty path");
 	return CLI_OK;
 }
@@ -683,6 +681,8 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 	char err[512];
 	int rc;
 
+	if (!a->db && cli_review_db("recs", &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, c->writes ? 0 : STORE_READONLY, &s, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);

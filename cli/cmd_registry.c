@@ -204,9 +204,7 @@ static int parse(struct reg_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
-	if (!*a->db) {
+	if (a->db && !*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;
 	}
@@ -224,6 +222,8 @@ static int start(struct reg_args *a, const char *usage,
 
 	if (rc != CLI_OK || *done)
 		return rc;
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, STORE_READONLY, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

@@ -230,11 +230,11 @@ static int start(struct st_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
-		return CLI_USAGE;
-	if (!*a->db)
+	if (a->db && !*a->db)
 		return bad(a, "--db", "empty path");
 	a->ev.limit = (size_t)a->limit;
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, STORE_READONLY, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;
