@@ -137,7 +137,8 @@ static int mode_option(int opt, const char *arg)
 	store_mode m;
 
 	if (store_mode_parse(arg, &m) != 0) {
-		snprintf(flag, sizeof(flag), "--mode-%s", store_action_name(act));
+		snprintf(flag, sizeof(flag), "--mode-%s",
+			 store_action_name(act));
 		return bad_value(flag, "expected recommend, manual or "
 				 "automated");
 	}
@@ -333,9 +334,9 @@ static int apply_initial_modes(const broker_config *c)
 			continue;
 		if (ctl.updated_ms == 0)
 			rc = store_mode_set(s, (store_action)k,
-					    (store_mode)initial_mode[k], "broker",
-					    util_wall_ms(), NULL, err,
-					    sizeof(err));
+					    (store_mode)initial_mode[k],
+					    "broker", util_wall_ms(), NULL,
+					    err, sizeof(err));
 		else
 			fprintf(stderr, "bourse broker: note: --mode-%s %s not "
 				"applied: %s set the modes of %s already "

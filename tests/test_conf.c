@@ -87,7 +87,8 @@ static void test_good_file(void **state)
 	assert_int_equal(c.e[4].line, 11);
 	assert_int_equal(c.e[5].line, 13);
 	cli_conf_where(&c, &c.e[4], where, sizeof(where));
-	assert_non_null(strstr(where, "bourse.conf:11: [vm \"web-1\"] minimum"));
+	assert_non_null(strstr(where,
+			       "bourse.conf:11: [vm \"web-1\"] minimum"));
 	cli_conf_release(&c);
 	assert_null(c.path);
 	remove_all(t.dir);
@@ -115,8 +116,8 @@ static void test_errors(void **state)
 		     ":3: [broker] listen: an indented line (it would "
 		     "continue the value above); bourse.conf takes one line "
 		     "per value");
-	read_refused("[vm \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]"
-		     "\nminimum = 1\n", ":2: [vm \"aaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	read_refused("[vm \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		     "aaaa\"]\nminimum = 1\n", ":2: [vm \"aaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		     "aaaaaaaaaaaaaaaaaa] minimum: section name longer than 48 "
 		     "characters (the most libinih reads)");
 	memset(long_line, 'x', sizeof(long_line));

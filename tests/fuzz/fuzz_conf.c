@@ -43,7 +43,8 @@ static void check_entries(const cli_conf *c, size_t lines)
 		FUZZ_CHECK(e->line >= 1 && (size_t)e->line <= lines,
 			   "line %d of a file of %zu lines", e->line, lines);
 		FUZZ_CHECK(e->key[0] != '\0', "an empty key");
-		FUZZ_CHECK(strlen(e->value) < 200, "a value longer than a line");
+		FUZZ_CHECK(strlen(e->value) < 200, "a value longer than a "
+			   "line");
 	}
 }
 
