@@ -259,5 +259,12 @@ expect 0 stdout '"paused":true' -- mode --json --db "$tmp/c.db"
 expect 0 stdout 'dispatching resumed' -- resume --db "$tmp/c.db"
 expect 0 stdout 'dispatching +on' -- mode --db "$tmp/c.db"
 
+# bourse.conf (docs/configuration.md; tests/conf_cli.sh has the rest)
+expect 0 stdout '--config PATH' -- broker --help
+expect 0 stdout '--config PATH' -- agent --help
+expect 0 stdout '--mode-migrate M' -- broker --help
+expect 2 stderr "^bourse: $tmp/none.conf: No such file or directory" -- broker --config "$tmp/none.conf"
+expect 2 stderr "--mode-migrate: expected recommend, manual or automated" -- broker --mode-migrate always
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
