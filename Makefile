@@ -69,14 +69,14 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Fuzzing (tests/fuzz/README.md): the libFuzzer targets (wire, trace,
-# config, procfile), built with clang under ASan and UBSan in $(FUZZ_BUILD)
+# config, procfile, conf), built with clang under ASan and UBSan in $(FUZZ_BUILD)
 # (installs clang and libFuzzer when missing: scripts/deps.sh fuzz), each run
 # for FUZZ_SECONDS on a working copy of its seed corpus; findings stay in
 # $(FUZZ_BUILD)/fuzz-out/, never in the repository. `make test` replays the
 # corpus and every crash found so far. FUZZ_TARGETS picks some.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= wire trace config procfile vmpolicy
+FUZZ_TARGETS ?= wire trace config procfile vmpolicy conf
 
 .PHONY: fuzz
 fuzz:

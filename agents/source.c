@@ -94,6 +94,66 @@ void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
 	out->shares = d->shares;
 }
 
+/* ---- per-VM settings from the configuration ---- */
+
+const source_vm_override *source_vm_override_find(const source_vm_defaults *d,
+						  const char *name)
+{
+	if (!d || !name)
+		return NULL;
+	for (size_t i = 0; i < d->n_overrides; i++)
+		if (!strcmp(d->overrides[i].name, name))
+			return &d->overrides[i];
+	return NULL;
+}
+
+int source_vm_excluded(const source_vm_defaults *d, const char *name)
+{
+	const source_vm_override *o = source_vm_override_find(d, name);
+
+	return o && o->exclude;
+}
+
+static void override_fields(const source_vm_override *o, source_vm_config *c)
+{
+	if (o->set & SOURCE_VM_SET_MAXIMUM)
+		c->maximum_mib = o->maximum_mib;
+	if (o->set & SOURCE_VM_SET_MINIMUM)
+		c->minimum_mib = o->minimum_mib;
+	if (o->set & SOURCE_VM_SET_BUFFER)
+		c->buffer_pct = o->buffer_pct;
+	if (o->set & SOURCE_VM_SET_WEIGHT)
+		c->weight = o->weight;
+	if (o->set & SOURCE_VM_SET_RESERVATION)
+		c->reservation_mib = o->reservation_mib;
+	if (o->set & SOURCE_VM_SET_LIMIT)
+		c->limit_mib = o->limit_mib;
+	if (o->set & SOURCE_VM_SET_SHARES)
+		c->shares = o->shares;
+}
+
+void source_vm_override_apply(const source_vm_defaults *d,
+			      source_vm_config *out)
+{
+	const source_vm_override *o = source_vm_override_find(d, out->name);
+
+	if (!o)
+		return;
+	override_fields(o, out);
+	out->minimum_mib = min64(out->minimum_mib, out->maximum_mib);
+	if (out->limit_mib > 0)
+		out->minimum_mib = min64(out->minimum_mib, out->limit_mib);
+	if (out->minimum_mib < 1)
+		out->minimum_mib = 1;
+	if (out->startup_mib < out->minimum_mib)
+		out->startup_mib = out->minimum_mib;
+	out->startup_mib = min64(out->startup_mib, out->maximum_mib);
+	out->reservation_mib = min64(out->reservation_mib, out->maximum_mib);
+	if (out->limit_mib > 0)
+		out->reservation_mib = min64(out->reservation_mib,
+					     out->limit_mib);
+}
+
 /* ---- the static source ---- */
 
 struct static_src {

@@ -65,13 +65,59 @@ typedef struct source_vm_sample {
  * source_vm_defaults_init() sets the simulator's defaults
  * (docs/simulator.md), so that an agent replaying a trace registers its VMs
  * as `bourse sim` models them. */
+struct source_vm_override;
+
 typedef struct source_vm_defaults {
 	int64_t minimum_mib; /* Hyper-V Minimum, capped at the maximum */
 	int64_t startup_mib; /* Hyper-V Startup, capped at the maximum */
 	uint32_t buffer_pct; /* Hyper-V Buffer, percent */
 	uint32_t weight;     /* Hyper-V Weight */
 	uint32_t shares;     /* ESX shares */
+	/* Per-VM settings by name (bourse.conf's [vm "NAME"] sections,
+	 * docs/configuration.md), applied by the trace and cgroup sources
+	 * after their own rules: borrowed, must outlive every source given
+	 * these defaults (copying the struct copies the pointer). NULL, 0:
+	 * none. */
+	const struct source_vm_override *overrides;
+	size_t n_overrides;
 } source_vm_defaults;
+
+/* One VM's settings from the configuration: each field whose SOURCE_VM_SET_
+ * bit is in `set` replaces what the source derived. exclude: the VM is not
+ * bourse's (not listed by the source: no bid, no action; what it holds
+ * still counts as used on its host). */
+#define SOURCE_VM_SET_MINIMUM 0x01u
+#define SOURCE_VM_SET_MAXIMUM 0x02u
+#define SOURCE_VM_SET_BUFFER 0x04u
+#define SOURCE_VM_SET_WEIGHT 0x08u
+#define SOURCE_VM_SET_RESERVATION 0x10u
+#define SOURCE_VM_SET_LIMIT 0x20u
+#define SOURCE_VM_SET_SHARES 0x40u
+
+typedef struct source_vm_override {
+	const char *name; /* the VM's name as the source names it; borrowed */
+	unsigned set;     /* SOURCE_VM_SET_* bits */
+	int64_t minimum_mib, maximum_mib;
+	uint32_t buffer_pct, weight;
+	int64_t reservation_mib, limit_mib;
+	uint32_t shares;
+	int exclude;      /* 1: not bourse's */
+} source_vm_override;
+
+/* The override of d for the VM named name, or NULL. */
+const source_vm_override *source_vm_override_find(const source_vm_defaults *d,
+						  const char *name);
+
+/* Apply d's override for out->name (if any) to *out, then keep the
+ * settings consistent as a VmConfig must be (docs/protocol.md): Minimum
+ * <= Maximum, Startup within them, reservation <= Maximum, and with a
+ * limit, Minimum and reservation <= limit (a derived value that
+ * contradicts a configured one gives way). */
+void source_vm_override_apply(const source_vm_defaults *d,
+			      source_vm_config *out);
+
+/* 1 when d's override for name excludes the VM. */
+int source_vm_excluded(const source_vm_defaults *d, const char *name);
 
 /* Minimum 512 MiB, Startup 1024 MiB, Buffer 20 %, Weight 5000, shares
  * 1000. */
@@ -122,7 +168,10 @@ void source_close(source *s);
  * [first, first + count) of the trace at path (a Bitbrains directory or a
  * bourse CSV, as `bourse sim --trace`). Each VM is named
  * "<prefix><trace id>", its settings derived from what it is provisioned
- * (source_vm_settings()). Each advance moves one step of step_s trace seconds.
+ * (source_vm_settings()), then its override applied
+ * (source_vm_override_apply()); a VM its override excludes is not listed,
+ * but what it holds is not free memory. Each advance moves one step of
+ * step_s trace seconds.
  *
  * Without a world, the VMs hold what the trace provisioned (nothing resizes
  * them), so the host's free memory is capacity minus their sum, and no
@@ -202,9 +251,11 @@ int source_linux_open(const source_linux_opts *o, source **out, char *err,
  * but the sample has no field for its PSI). Settings: source_vm_settings()
  * of the maximum (memory.max; memory.current when that is "max"), with
  * Minimum from memory.min / memory.low when set and Startup the assigned
- * memory (source_cgroup.c gives every rule). The VMs are the children found
+ * memory (source_cgroup.c gives every rule), then its override
+ * (source_vm_override_apply()). The VMs are the children found
  * at open, in name order, then the ones created later, appended as each
- * advance finds them (a child that cannot be used is noted once, and one not
+ * advance finds them (a child that cannot be used, or that its override
+ * excludes, is noted once and left out, and one not
  * readable yet is tried again); a child that goes away stays with alive = 0.
  * Host figures come from another source (n_vms() only here:
  * host() reports capacity 0). cgroup_root is "/sys/fs/cgroup" unless a test

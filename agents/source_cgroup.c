@@ -33,6 +33,9 @@
  *   startup_mib       assigned_mib, within minimum..maximum
  *   buffer_pct, weight, shares   the agent's defaults (source_vm_defaults)
  *   reservation_mib, limit_mib   0 (none): memory.max is the maximum
+ * and then the VM's [vm "NAME"] settings of the agent's configuration
+ * (source_vm_override_apply(); docs/configuration.md) replace what they
+ * name; a child the configuration excludes is left out (noted once).
  * The configuration is the one of the latest reading in which the cgroup was
  * alive.
  *
@@ -348,6 +351,7 @@ static int cgroup_vm_config(source *s, size_t i, source_vm_config *out)
 	out->minimum_mib = minimum_mib(r, out->maximum_mib, out->minimum_mib);
 	out->startup_mib = clamp64(assigned_mib(r), out->minimum_mib,
 				   out->maximum_mib);
+	source_vm_override_apply(&cs->vmd, out); /* [vm "NAME"] */
 	return 0;
 }
 
@@ -450,6 +454,13 @@ static int is_new_vm(struct cgroup_src *cs, const char *name)
 	cg_path(cs, name, "memory.current", path, sizeof(path));
 	if (access(path, F_OK) != 0)
 		return 0;
+	if (wire_name_ok(name) && source_vm_excluded(&cs->vmd, name)) {
+		if (first_skip(cs, name))
+			note(cs, "cgroup '%s' in '%s' left out: excluded by the "
+			     "configuration ([vm \"%s\"] exclude)", name,
+			     cs->dir, name);
+		return 0;
+	}
 	if (wire_name_ok(name))
 		return 1;
 	if (first_skip(cs, name))

@@ -106,6 +106,23 @@ static int trace_sample(const struct trace_src *ts, size_t i,
 	return 0;
 }
 
+/* Without a world: what the slice's excluded VMs ([vm "NAME"] exclude)
+ * hold now. They are not listed, but their memory is not free. */
+static int64_t excluded_used(const struct trace_src *ts)
+{
+	int64_t used = 0;
+
+	for (size_t k = ts->first; k < ts->first + ts->count; k++) {
+		int64_t prov = 0;
+
+		if (source_vm_excluded(&ts->vmd, ts->names[k]) &&
+		    trace_at(&ts->t.vms[k], ts->now, ts->step_s, &prov, NULL,
+			     NULL))
+			used += prov;
+	}
+	return used;
+}
+
 static int trace_host(source *s, source_host *out, char *err, size_t errlen)
 {
 	const struct trace_src *ts = s->state;
@@ -125,6 +142,7 @@ static int trace_host(source *s, source_host *out, char *err, size_t errlen)
 			if (v.alive)
 				used += v.assigned_mib;
 		}
+		used += excluded_used(ts);
 	}
 	memset(out, 0, sizeof(*out));
 	out->capacity_mib = ts->capacity;
@@ -155,6 +173,7 @@ static void settings_of(const struct trace_src *ts, size_t k,
 		prov = v->prov_mib[0];
 	source_vm_settings(&ts->vmd, prov, out);
 	out->name = ts->names[k];
+	source_vm_override_apply(&ts->vmd, out); /* [vm "NAME"] */
 }
 
 static int trace_vm_config(source *s, size_t i, source_vm_config *out)
@@ -292,6 +311,8 @@ static int on_world_vm(void *ctx, const char *vm, const world_vm *v)
 		ts->noted_stranger = 1;
 		return 0;
 	}
+	if (source_vm_excluded(&ts->vmd, vm))
+		return 0; /* not bourse's: held, never listed */
 	e = &ts->ev[k];
 	e->here = 1;
 	e->assigned = v->assigned_mib;
@@ -514,9 +535,10 @@ static int list_slice(struct trace_src *ts, const source_trace_opts *o,
 	ts->idx = calloc(ts->count, sizeof(*ts->idx));
 	if (!ts->idx)
 		return util_err(err, errlen, "out of memory");
-	for (size_t i = 0; i < ts->count; i++)
-		ts->idx[i] = ts->first + i;
-	ts->n_idx = ts->cap_idx = ts->count;
+	ts->cap_idx = ts->count;
+	for (size_t k = ts->first; k < ts->first + ts->count; k++)
+		if (!source_vm_excluded(&ts->vmd, ts->names[k]))
+			ts->idx[ts->n_idx++] = k;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * args.c - strict parsing of flag values and of market parameters.
+ * args.c - strict parsing of flag values (numbers, sizes) and of market
+ * parameters.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +50,41 @@ int cli_parse_double(const char *s, double min, double max, double *out,
 	}
 	*out = v;
 	return 0;
+}
+
+int cli_parse_mib(const char *s, int64_t min, int64_t max, int64_t *out,
+		  char *err, size_t errlen)
+{
+	static const struct { const char *unit; int64_t mib; } units[] = {
+		{ "", 1 }, { "M", 1 }, { "MiB", 1 }, { "G", 1024 },
+		{ "GiB", 1024 }, { "T", 1024 * 1024 }, { "TiB", 1024 * 1024 },
+	};
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || !isdigit((unsigned char)*s) || errno == ERANGE) {
+		snprintf(err, errlen, "'%s' is not a size (MiB, or with M, "
+			 "MiB, G, GiB, T or TiB)", s);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (v > INT64_MAX / units[i].mib ||
+		    v * units[i].mib < min || v * units[i].mib > max) {
+			snprintf(err, errlen, "'%s' is out of range [%lld, "
+				 "%lld] MiB", s, (long long)min,
+				 (long long)max);
+			return -1;
+		}
+		*out = v * units[i].mib;
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not a size (MiB, or with M, MiB, G, "
+		 "GiB, T or TiB)", s);
+	return -1;
 }
 
 enum param_type { P_DOUBLE, P_I64, P_U32 };

@@ -62,12 +62,106 @@ int cli_market_param_set(market_params *p, const char *assignment, char *err,
 /* Print every market parameter name and its current value, one a line. */
 void cli_market_params_print(const market_params *p);
 
+/* A size in MiB: a whole number of MiB, or with a unit M, MiB, G, GiB, T
+ * or TiB ("512", "512MiB", "4G"), within [min, max] MiB. Returns 0, or -1
+ * with a message naming the value. */
+int cli_parse_mib(const char *s, int64_t min, int64_t max, int64_t *out,
+		  char *err, size_t errlen);
+
+/* ---- conf.c: the configuration file (docs/configuration.md) ---- */
+
+struct option;
+
+/* The file read when neither --config nor $BOURSE_CONF names one. */
+#define CLI_CONF_PATH "/etc/bourse/bourse.conf"
+
+/* One "key = value" line: in section "broker", "agent", "seller",
+ * "buyer", "cli" or "vm" (then vm is the NAME of [vm "NAME"]). */
+typedef struct cli_conf_entry {
+	char *section;
+	char *vm;    /* NULL but in [vm "NAME"] */
+	char *key;
+	char *value; /* "" for "key =" */
+	int line;
+} cli_conf_entry;
+
+/* A file read (cli_conf_read()), its entries in file order. Owns every
+ * string; cli_conf_release() frees them. Zeroed: no file, no entries. */
+typedef struct cli_conf {
+	char *path; /* the file read; NULL: none (the default was missing) */
+	cli_conf_entry *e;
+	size_t n, cap;
+} cli_conf;
+
+/* Read the configuration: path (from --config) if not NULL, else
+ * $BOURSE_CONF if set and not empty, else CLI_CONF_PATH. A missing
+ * CLI_CONF_PATH is no configuration (c->path NULL); a missing named file,
+ * an unreadable one, a syntax error, a section that is not one of the
+ * above, an indented (continued) line or a line too long are errors:
+ * -1 with "FILE:LINE: [SECTION] KEY: why" (or "FILE: why") in err and c
+ * released. Keys are checked by the commands that apply them. */
+int cli_conf_read(cli_conf *c, const char *path, char *err, size_t errlen);
+
+/* Free what c holds and zero it. */
+void cli_conf_release(cli_conf *c);
+
+/* "FILE:LINE: [SECTION] KEY" of an entry, for messages. */
+void cli_conf_where(const cli_conf *c, const cli_conf_entry *e, char *buf,
+		    size_t size);
+
+/* The --config PATH among argv (parsed with the command's own optstring
+ * and options, whose --config option has value config_val), or NULL;
+ * *help = 1 if -h or --help is there too (then the file is not read:
+ * --help works whatever the file says). Prints nothing (getopt's errors
+ * come with the real parse); leaves optind for a fresh getopt_long(). */
+const char *cli_conf_flag(int argc, char **argv, const char *optstring,
+			  const struct option *opts, int config_val,
+			  int *help);
+
+/* "true"/"yes"/"on"/"1" -> 1, "false"/"no"/"off"/"0" -> 0; else -1. */
+int cli_conf_bool(const char *v);
+
+/* Apply every entry of [section] through a command's getopt table: the
+ * key is the long name of an option (not "help", "config" nor "params"); a
+ * flag's value is a boolean (false: not given); each is passed to
+ * fn(ctx, option's val, value or NULL, where) with where its
+ * cli_conf_where(), in file order (so flags applied after override).
+ * fn prints its own errors (naming where instead of the flag). Returns
+ * CLI_OK, fn's status, or CLI_USAGE for an unknown key or a bad boolean
+ * (printed: "bourse: FILE:LINE: [SECTION] KEY: why"). */
+typedef int (*cli_conf_opt_fn)(void *ctx, int opt, const char *arg,
+			       const char *where);
+int cli_conf_apply(const cli_conf *c, const char *section,
+		   const struct option *opts, cli_conf_opt_fn fn, void *ctx);
+
+/* The [vm "NAME"] sections as per-VM settings for the agent's sources
+ * (agents/source.h): *out (n of them, malloc'd, caller frees; names
+ * borrowed from c) or -1 with "FILE:LINE: [vm "NAME"] KEY: why" in err.
+ * Keys: minimum, maximum, reservation, limit (sizes, cli_parse_mib()),
+ * buffer, weight, shares (whole numbers), exclude (boolean). */
+struct source_vm_override;
+int cli_conf_vms(const cli_conf *c, struct source_vm_override **out,
+		 size_t *n, char *err, size_t errlen);
+
 /* ---- review.c: shared by the review commands ---- */
 
 struct json_object;
 
-/* $BOURSE_DB if set and not empty, else ./bourse.db. */
+/* $BOURSE_DB if set and not empty, else ./bourse.db. Not the
+ * configuration's: a command that opens the broker's database uses
+ * cli_review_db() instead. */
 const char *cli_default_db(void);
+
+/* The database a review command opens when --db is not given (called
+ * just before it opens it, so that --help, --db and the errors of its
+ * own arguments need no configuration;
+ * docs/configuration.md, "Which database"): $BOURSE_DB; else the
+ * configuration's [cli] db, else its [broker] db; else ./bourse.db when
+ * there is no configuration file at all. *out is borrowed (the
+ * configuration is read once and kept for the process). Returns CLI_OK,
+ * or prints why ("bourse CMD: ...") and returns CLI_USAGE (a bad file, a
+ * file naming no database). */
+int cli_review_db(const char *cmd, const char **out);
 
 /* How long ago Unix ms was: "42s", "5m", "3h", "2d" ("-" for 0). */
 void cli_fmt_age(char *buf, size_t size, int64_t ms);
@@ -80,7 +174,9 @@ void cli_fmt_time(char *buf, size_t size, int64_t ms);
 struct store;
 int cli_recs_stats(struct store *s, enum cli_output mode, int no_headers);
 
-/* Who the audit log says acted: "cli:$USER", or "cli". */
+/* Who the audit log says acted: "cli:USER" with USER the real user:
+ * $SUDO_USER when running as root under sudo, else the name of getuid()
+ * (never $USER, which anyone can set); "cli:UID" if it has no name. */
 void cli_actor_name(char *buf, size_t size);
 
 /* Print root pretty on stdout and free it (json_object_put). Returns

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
@@ -78,6 +79,10 @@ static const char agent_usage[] =
 	"  --buffer PCT       each VM's memory Buffer % (default 20)\n"
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
+	"                     /etc/bourse/bourse.conf if it exists): its [agent]\n"
+	"                     keys are these options' names, [vm \"NAME\"] a VM's\n"
+	"                     settings; flags override it\n"
 	"  --verbose          log every award\n"
 	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
@@ -106,6 +111,9 @@ static const char seller_usage[] =
 	"  --step-s S         trace seconds per ask interval (default 300)\n"
 	"  --interval-ms N    ask interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
+	"                     /etc/bourse/bourse.conf if it exists): its [seller]\n"
+	"                     keys are these options' names; flags override it\n"
 	"  --verbose          log every award\n"
 	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
@@ -133,6 +141,10 @@ static const char buyer_usage[] =
 	"  --buffer PCT       the VM's memory Buffer % (default 20)\n"
 	"  --interval-ms N    bid interval (default: the broker's round)\n"
 	"  --run-for-s N      stop after N seconds (default: until signalled)\n"
+	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
+	"                     /etc/bourse/bourse.conf if it exists): its [buyer]\n"
+	"                     keys are these options' names, [vm \"NAME\"] a VM's\n"
+	"                     settings; flags override it\n"
 	"  --verbose          log every award\n"
 	"  --log-level LEVEL  err, warning, notice, info or debug (default info)\n"
 	"  -h, --help         this help\n";
@@ -155,6 +167,9 @@ struct agent_args {
 	double dirty_mibps;        /* --dirty-mibps; < 0: derived */
 	int have_migrate, have_dirty;
 	int have_capacity, have_vms, have_vm;
+	cli_conf conf;             /* bourse.conf: the strings above borrow */
+	source_vm_override *vm_set; /* its [vm "NAME"] sections (vm borrows) */
+	const char *where;         /* applying a conf entry: its place */
 };
 
 enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
@@ -162,6 +177,7 @@ enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
        O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER, O_WORLD, O_MIGRATE_MIBPS,
        O_DIRTY_MIBPS, O_LOG_LEVEL };
+enum { O_CONFIG = 1000 }; /* bourse.conf (cli/conf.c) */
 
 static const struct option agent_options[] = {
 	{ "broker", required_argument, NULL, O_BROKER },
@@ -191,6 +207,7 @@ static const struct option agent_options[] = {
 	{ "migrate-mibps", required_argument, NULL, O_MIGRATE_MIBPS },
 	{ "dirty-mibps", required_argument, NULL, O_DIRTY_MIBPS },
 	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -198,7 +215,10 @@ static const struct option agent_options[] = {
 static int bad_value(const struct agent_args *a, const char *flag,
 		     const char *why)
 {
-	fprintf(stderr, "bourse %s: %s: %s\n", a->cmd, flag, why);
+	if (a->where) /* a bourse.conf entry: its file, line and key */
+		fprintf(stderr, "bourse: %s: %s\n", a->where, why);
+	else
+		fprintf(stderr, "bourse %s: %s: %s\n", a->cmd, flag, why);
 	return CLI_USAGE;
 }
 
@@ -323,12 +343,18 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 
 		while (agent_options[k].val != opt)
 			k++;
-		fprintf(stderr, "bourse %s: --%s is not an option of this "
-			"command; see 'bourse %s --help'\n", a->cmd,
-			agent_options[k].name, a->cmd);
+		if (a->where)
+			fprintf(stderr, "bourse: %s: not a key of [%s] (not an "
+				"option of 'bourse %s')\n", a->where, a->cmd,
+				a->cmd);
+		else
+			fprintf(stderr, "bourse %s: --%s is not an option of "
+				"this command; see 'bourse %s --help'\n",
+				a->cmd, agent_options[k].name, a->cmd);
 		return CLI_USAGE;
 	}
 	switch (opt) {
+	case O_CONFIG: return CLI_OK; /* read before the others */
 	case O_BROKER: a->cfg.broker = arg; return CLI_OK;
 	case O_KEY: a->cfg.key_file = arg; return CLI_OK;
 	case O_BROKER_KEY: a->cfg.broker_key_file = arg; return CLI_OK;
@@ -552,10 +578,58 @@ static void args_init(struct agent_args *a, enum agent_mode mode)
 	}
 }
 
+static int conf_option(void *ctx, int opt, const char *arg, const char *where)
+{
+	struct agent_args *a = ctx;
+	int rc;
+
+	a->where = where;
+	rc = apply_option(a, opt, arg);
+	a->where = NULL;
+	return rc;
+}
+
+/* bourse.conf (--config, $BOURSE_CONF or the default file): [CMD] through
+ * the flags' handler, before the flags, which override it; [vm "NAME"]
+ * as the VMs' own settings (not for a seller: it has no VMs). */
+static int apply_conf(struct agent_args *a, int argc, char **argv)
+{
+	int help;
+	const char *path = cli_conf_flag(argc, argv, "+h", agent_options,
+					 O_CONFIG, &help);
+	char err[768];
+	int rc;
+
+	if (help)
+		return CLI_OK;
+	if (cli_conf_read(&a->conf, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse: %s\n", err);
+		return CLI_USAGE;
+	}
+	rc = cli_conf_apply(&a->conf, a->cmd, agent_options, conf_option, a);
+	if (rc != CLI_OK || a->mode == MODE_SELLER)
+		return rc;
+	if (cli_conf_vms(&a->conf, &a->vm_set, &a->vm.n_overrides, err,
+			 sizeof(err)) != 0) {
+		fprintf(stderr, "bourse: %s\n", err);
+		return CLI_USAGE;
+	}
+	a->vm.overrides = a->vm_set;
+	return CLI_OK;
+}
+
+static void args_release(struct agent_args *a)
+{
+	free(a->vm_set);
+	cli_conf_release(&a->conf);
+}
+
 static int parse_args(struct agent_args *a, int argc, char **argv, int *done)
 {
 	int opt;
 
+	if (apply_conf(a, argc, argv) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0; /* full re-initialisation: may run more than once */
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "+h", agent_options, NULL)) != -1) {
@@ -744,9 +818,10 @@ static int cmd_common(enum agent_mode mode, int argc, char **argv)
 
 	args_init(&a, mode);
 	rc = parse_args(&a, argc, argv, &done);
-	if (rc != CLI_OK || done)
-		return rc;
-	return run(&a);
+	if (rc == CLI_OK && !done)
+		rc = run(&a);
+	args_release(&a);
+	return rc;
 }
 
 int cmd_agent(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include "broker.h"
 #include "cli.h"
 #include "log.h"
+#include "util.h"
 #include "wire.h"
 #include "banned.h"
 
@@ -22,8 +23,11 @@ static const char broker_usage[] =
 	"\n"
 	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default "
 	WIRE_DEFAULT_ENDPOINT ")\n"
-	"  --db PATH          SQLite database, created if missing\n"
-	"                     (default $BOURSE_DB, else ./bourse.db)\n"
+	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
+	"                     /etc/bourse/bourse.conf if it exists): its [broker]\n"
+	"                     keys are these options' names; flags override it\n"
+	"  --db PATH          SQLite database, created if missing (default\n"
+	"                     $BOURSE_DB, else [broker] db, else ./bourse.db)\n"
 	"  --round-ms N       market round period (default 5000)\n"
 	"  --heartbeat-ms N   agents must be heard from this often (default 1000)\n"
 	"  --liveness N       missed heartbeats before a host is lost (default 3)\n"
@@ -36,6 +40,11 @@ static const char broker_usage[] =
 	"  --rounds N         stop after N rounds (default: run until signalled)\n"
 	"  --param NAME=VAL   set a market parameter (repeatable; see --params)\n"
 	"  --params           print the market parameters and exit\n"
+	"  --mode-resize-up M, --mode-resize-down M, --mode-migrate M\n"
+	"                     the mode (recommend, manual, automated) a new\n"
+	"                     database starts with for that kind (default:\n"
+	"                     resizes automated, migrate manual); once modes\n"
+	"                     were set (bourse mode), they stand\n"
 	"  --max-actions N    guardrail: new dispatches per round (default 4)\n"
 	"  --max-migrations N guardrail: migrations in flight per host (default 2)\n"
 	"  --vm-cooldown-s N  guardrail: no new action on a VM this soon after its\n"
@@ -86,6 +95,8 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE,
        O_LOG_LEVEL, O_HTTP, O_HTTP_TOKENS, O_HTTP_CERT, O_HTTP_KEY,
        O_HTTP_NO_VM };
+enum { O_CONFIG = 1000, /* bourse.conf (cli/conf.c) */
+       O_MODE_UP, O_MODE_DOWN, O_MODE_MIGRATE }; /* in STORE_ACT_ order */
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -117,13 +128,24 @@ static const struct option broker_options[] = {
 	{ "http-tls-cert", required_argument, NULL, O_HTTP_CERT },
 	{ "http-tls-key", required_argument, NULL, O_HTTP_KEY },
 	{ "http-no-vm-metrics", no_argument, NULL, O_HTTP_NO_VM },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "mode-resize-up", required_argument, NULL, O_MODE_UP },
+	{ "mode-resize-down", required_argument, NULL, O_MODE_DOWN },
+	{ "mode-migrate", required_argument, NULL, O_MODE_MIGRATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* While a bourse.conf entry is applied: "FILE:LINE: [broker] KEY", named
+ * in messages instead of the flag. */
+static const char *conf_where;
+
 static int bad_value(const char *flag, const char *why)
 {
-	fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
+	if (conf_where)
+		fprintf(stderr, "bourse: %s: %s\n", conf_where, why);
+	else
+		fprintf(stderr, "bourse broker: %s: %s\n", flag, why);
 	return CLI_USAGE;
 }
 
@@ -136,6 +158,26 @@ static int log_level_option(const char *arg)
 	if (log_level_parse(arg, &level, err, sizeof(err)))
 		return bad_value("--log-level", err);
 	log_setup(level);
+	return CLI_OK;
+}
+
+/* --mode-KIND: the mode a database no one set modes in starts with, per
+ * store_action; -1: the store's own default. */
+static int initial_mode[STORE_N_ACTS];
+
+static int mode_option(int opt, const char *arg)
+{
+	store_action act = (store_action)(opt - O_MODE_UP);
+	char flag[64];
+	store_mode m;
+
+	if (store_mode_parse(arg, &m) != 0) {
+		snprintf(flag, sizeof(flag), "--mode-%s",
+			 store_action_name(act));
+		return bad_value(flag, "expected recommend, manual or "
+				 "automated");
+	}
+	initial_mode[act] = (int)m;
 	return CLI_OK;
 }
 
@@ -203,6 +245,12 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_HTTP_CERT: c->http_tls_cert = arg; return CLI_OK;
 	case O_HTTP_KEY: c->http_tls_key = arg; return CLI_OK;
 	case O_HTTP_NO_VM: c->http_no_vm_metrics = 1; return CLI_OK;
+	return CLI_OK;
+}
+
+	case O_CONFIG: return CLI_OK; /* read before the others */
+	case O_MODE_UP: case O_MODE_DOWN: case O_MODE_MIGRATE:
+		return mode_option(opt, arg);
 	case O_PARAM:
 		if (cli_market_param_set(&c->market, arg, err, sizeof(err)))
 			return bad_value("--param", err);
@@ -222,12 +270,59 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	}
 }
 
-static int parse_args(broker_config *c, int argc, char **argv, int *done)
+struct conf_ctx {
+	broker_config *c;
+	int *print_params;
+};
+
+static int conf_option(void *ctx, int opt, const char *arg, const char *where)
+{
+	struct conf_ctx *x = ctx;
+	int rc;
+
+	conf_where = where;
+	rc = apply_option(x->c, opt, arg, x->print_params);
+	conf_where = NULL;
+	return rc;
+}
+
+/* bourse.conf's [broker] (--config, $BOURSE_CONF or the default file),
+ * then $BOURSE_DB over its db: before the flags, which override both. */
+static int apply_conf(broker_config *c, cli_conf *conf, int argc,
+		      char **argv, int *print_params)
+{
+	int help;
+	const char *path = cli_conf_flag(argc, argv, "+h", broker_options,
+					 O_CONFIG, &help);
+	const char *env = getenv("BOURSE_DB");
+	struct conf_ctx x = { c, print_params };
+	char err[768];
+	int rc;
+
+	memset(conf, 0, sizeof(*conf));
+	if (help)
+		return CLI_OK;
+	if (cli_conf_read(conf, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bourse: %s\n", err);
+		return CLI_USAGE;
+	}
+	rc = cli_conf_apply(conf, "broker", broker_options, conf_option, &x);
+	if (env && *env)
+		c->db_path = env;
+	return rc;
+}
+
+static int parse_args(broker_config *c, cli_conf *conf, int argc,
+		      char **argv, int *done)
 {
 	int opt, print_params = 0;
 
 	broker_config_default(c);
-	c->db_path = cli_default_db();
+	c->db_path = "./bourse.db";
+	for (int k = 0; k < STORE_N_ACTS; k++)
+		initial_mode[k] = -1;
+	if (apply_conf(c, conf, argc, argv, &print_params) != CLI_OK)
+		return CLI_USAGE;
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "+h", broker_options, NULL)) != -1) {
@@ -261,24 +356,70 @@ static int parse_args(broker_config *c, int argc, char **argv, int *done)
 	return CLI_OK;
 }
 
+/* The --mode-KIND flags on a database whose modes no one ever set
+ * (control's updated_ms 0: a new file), audited as set by the broker.
+ * Returns CLI_OK, or CLI_FAIL (printed). */
+static int apply_initial_modes(const broker_config *c)
+{
+	store *s = NULL;
+	store_control ctl;
+	char err[512];
+	int rc = 0, any = 0;
+
+	for (int k = 0; k < STORE_N_ACTS; k++)
+		any |= initial_mode[k] >= 0;
+	if (!any)
+		return CLI_OK;
+	if (store_open(c->db_path, STORE_CREATE, &s, err, sizeof(err)) != 0 ||
+	    store_control_get(s, &ctl, err, sizeof(err)) != 0)
+		rc = -1;
+	for (int k = 0; rc == 0 && k < STORE_N_ACTS; k++) {
+		if (initial_mode[k] < 0 || (int)ctl.mode[k] == initial_mode[k])
+			continue;
+		if (ctl.updated_ms == 0)
+			rc = store_mode_set(s, (store_action)k,
+					    (store_mode)initial_mode[k],
+					    "broker", util_wall_ms(), NULL,
+					    err, sizeof(err));
+		else
+			fprintf(stderr, "bourse broker: note: --mode-%s %s not "
+				"applied: %s set the modes of %s already "
+				"(bourse mode changes them)\n",
+				store_action_name((store_action)k),
+				store_mode_name((store_mode)initial_mode[k]),
+				ctl.updated_by, c->db_path);
+	}
+	store_close(s);
+	if (rc == 0)
+		return CLI_OK;
+	fprintf(stderr, "bourse broker: %s\n", err);
+	return CLI_FAIL;
+}
+
 int cmd_broker(int argc, char **argv)
 {
 	broker_config c;
+	cli_conf conf; /* c borrows its strings */
 	int done = 0;
-	int rc = parse_args(&c, argc, argv, &done);
+	int rc = parse_args(&c, &conf, argc, argv, &done);
 	struct sigaction sa;
 	char err[512];
 
-	if (rc != CLI_OK || done)
+	if (rc == CLI_OK && !done)
+		rc = apply_initial_modes(&c);
+	if (rc != CLI_OK || done) {
+		cli_conf_release(&conf);
 		return rc;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (broker_run(&c, &stop_flag, NULL, err, sizeof(err))) {
+	rc = broker_run(&c, &stop_flag, NULL, err, sizeof(err)) ? CLI_FAIL
+								 : CLI_OK;
+	if (rc != CLI_OK)
 		log_at(LOG_ERR, NULL, "bourse broker: %s", err);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
+	cli_conf_release(&conf);
+	return rc;
 }

@@ -32,7 +32,7 @@ static const char mode_usage[] =
 	"\n"
 	"  --for KINDS  comma-separated: resize-up, resize-down, migrate\n"
 	"               (default: all three)\n"
-	"  --db PATH    the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH    the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -o, --output FORMAT  table (default), wide (the same) or json\n"
 	"  --json       the same as -o json\n"
 	"  --no-headers the table without its header line\n"
@@ -51,7 +51,7 @@ static const char pause_usage[] =
 	"'bourse resume'. Recommendations go on being made and stored.\n"
 	"\n"
 	"  --reason TEXT  why (kept in the audit log and shown by 'bourse mode')\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help     this help\n";
 
 static const char resume_usage[] =
@@ -59,7 +59,7 @@ static const char resume_usage[] =
 	"\n"
 	"Dispatch again after 'bourse pause'.\n"
 	"\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help     this help\n";
 
 enum { O_DB = 1000, O_JSON, O_FOR, O_REASON, O_OUTPUT, O_NO_HEADERS };
@@ -93,7 +93,7 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 {
 	int opt;
 
-	a->db = cli_default_db();
+	a->db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, a->allowed & ALLOW(O_OUTPUT)
@@ -131,7 +131,7 @@ static int parse(struct ctl_args *a, const char *usage, int argc, char **argv,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!*a->db) {
+	if (a->db && !*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;
 	}
@@ -169,9 +169,12 @@ static unsigned parse_kinds(const char *cmd, const char *list)
 
 static int open_db(const struct ctl_args *a, int writes, store **s)
 {
+	const char *db = a->db; /* NULL: not --db */
 	char err[512];
 
-	if (store_open(a->db, writes ? 0 : STORE_READONLY, s, err,
+	if (!db && cli_review_db(a->cmd, &db) != CLI_OK)
+		return CLI_USAGE;
+	if (store_open(db, writes ? 0 : STORE_READONLY, s, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

@@ -29,7 +29,7 @@ static const char host_usage[] =
 	"  undrain   end it: HOST is a migration target again\n"
 	"\n"
 	"  --reason TEXT  why (kept in the audit log, shown by 'bourse status')\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help     this help\n"
 	"\n"
 	"The broker reads the draining hosts at every round; 'bourse hosts'\n"
@@ -76,7 +76,7 @@ static int parse(struct host_args *a, int argc, char **argv, int *done)
 {
 	int opt;
 
-	a->db = cli_default_db();
+	a->db = NULL; /* after the flags: cli_review_db() */
 	if (argc > 1 && argv[1][0] != '-')
 		a->verb = argv[1]; /* for the messages of the options */
 	optind = 0; /* GNU getopt: start again, options anywhere */
@@ -115,7 +115,7 @@ static int check(const struct host_args *a)
 		return bad_usage(a, "'%s' is not drain or undrain", a->verb);
 	if (!a->host || !*a->host)
 		return bad_usage(a, "%s", "no HOST given");
-	if (!*a->db)
+	if (a->db && !*a->db)
 		return bad_usage(a, "%s", "--db: empty path");
 	if (a->reason && strcmp(a->verb, "drain"))
 		return bad_usage(a, "%s", "--reason is for drain");
@@ -136,6 +136,8 @@ int cmd_host(int argc, char **argv)
 		return rc;
 	cmd_name(&a, cmd, sizeof(cmd));
 	drain = !strcmp(a.verb, "drain");
+	if (!a.db && cli_review_db("host", &a.db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a.db, 0, &s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", cmd, err);
 		return CLI_FAIL;

@@ -28,7 +28,7 @@ static const char plot_usage[] =
 	"\n"
 	"  --out FILE     the picture to write; PNG or SVG by its extension\n"
 	"  --format F     png or svg, whatever the extension\n"
-	"  --db PATH      the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH      the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  --what LIST    comma-separated: prices, util, pressure, or all\n"
 	"                 (default all: one panel each, stacked)\n"
 	"  --host H       only this host (repeatable); VMs: those that bid from it\n"
@@ -199,7 +199,7 @@ static int parse_args(struct plot_args *a, int argc, char **argv, int *done)
 	int opt;
 
 	memset(a, 0, sizeof(*a));
-	a->db = cli_default_db();
+	a->db = NULL; /* after the flags: cli_review_db() */
 	a->what = WHAT_PRICES | WHAT_UTIL | WHAT_PRESSURE;
 	a->top = 10;
 	optind = 0;
@@ -709,6 +709,8 @@ int cmd_plot(int argc, char **argv)
 
 	if (rc != CLI_OK || done)
 		return rc;
+	if (!a.db && cli_review_db("plot", &a.db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a.db, STORE_READONLY, &s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse plot: %s\n", err);
 		return CLI_FAIL;

@@ -38,11 +38,11 @@ static const char recs_usage[] =
 	"                                         (shadow scoring)\n"
 	"\n"
 	"options of every command:\n"
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n"
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n"
 	"  -h, --help    help (also 'bourse recs <command> --help')\n";
 
 #define DB_HELP                                                              \
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	"  -h, --help    this help\n"
 
 static const char list_usage[] =
@@ -752,7 +752,7 @@ static int parse_sub(const struct recs_cmd *c, struct recs_args *a, int argc,
 	}
 	if (a->n_ids < c->min_ids)
 		return bad(a, "ID", "a recommendation id is required");
-	if (!*a->db)
+	if (a->db && !*a->db)
 		return bad(a, "--db", "empty path");
 	return CLI_OK;
 }
@@ -775,6 +775,8 @@ static int run(const struct recs_cmd *c, struct recs_args *a, const int64_t *ids
 	char err[512];
 	int rc;
 
+	if (!a->db && cli_review_db("recs", &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, c->writes ? 0 : STORE_READONLY, &s, err,
 		       sizeof(err)) != 0) {
 		fprintf(stderr, "bourse recs %s: %s\n", a->sub, err);
@@ -846,7 +848,7 @@ int cmd_recs(int argc, char **argv)
 	struct recs_args a = { .sub = "", .limit = DEFAULT_LIMIT };
 	int opt;
 
-	a.db = cli_default_db();
+	a.db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	/* "+": stop at the command name; its own options follow it */

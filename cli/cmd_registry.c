@@ -17,7 +17,7 @@
 
 #define DB_HELP                                                              \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	CLI_OUTPUT_HELP                                                      \
 	"  -h, --help    this help\n"
 
@@ -121,7 +121,7 @@ static int parse(struct reg_args *a, const char *usage,
 	char err[256];
 	int opt;
 
-	a->db = cli_default_db();
+	a->db = NULL; /* after the flags: cli_review_db() */
 	optind = 0;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -158,7 +158,7 @@ static int parse(struct reg_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!*a->db) {
+	if (a->db && !*a->db) {
 		fprintf(stderr, "bourse %s: --db: empty path\n", a->cmd);
 		return CLI_USAGE;
 	}
@@ -176,6 +176,8 @@ static int start(struct reg_args *a, const char *usage,
 
 	if (rc != CLI_OK || *done)
 		return rc;
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, STORE_READONLY, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

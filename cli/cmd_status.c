@@ -23,7 +23,7 @@
 #define COMMON_HELP                                                          \
 	"  --watch       draw again whenever the database changes (Ctrl-C ends)\n"\
 	CLI_OUTPUT_HELP                                                      \
-	"  --db PATH     the database (default: $BOURSE_DB, else ./bourse.db)\n" \
+	"  --db PATH     the database (default: $BOURSE_DB, then bourse.conf)\n" \
 	"  -h, --help    this help\n"
 
 static const char status_usage[] =
@@ -227,7 +227,7 @@ static int start(struct st_args *a, const char *usage,
 	int opt, rc;
 
 	*s = NULL;
-	a->db = cli_default_db();
+	a->db = NULL; /* after the flags: cli_review_db() */
 	a->limit = DEFAULT_LIMIT;
 	optind = 0;
 	opterr = 1;
@@ -244,10 +244,12 @@ static int start(struct st_args *a, const char *usage,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	if (!*a->db)
+	if (a->db && !*a->db)
 		return bad(a, "--db", "empty path");
 	a->json = a->out == CLI_OUT_JSON;
 	a->ev.limit = (size_t)a->limit;
+	if (!a->db && cli_review_db(a->cmd, &a->db) != CLI_OK)
+		return CLI_USAGE;
 	if (store_open(a->db, STORE_READONLY, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bourse %s: %s\n", a->cmd, err);
 		return CLI_FAIL;

@@ -522,6 +522,39 @@ static void fault_words(store *s, store_fault f, const char *why, char *buf,
 	}
 }
 
+/* Did the last error come from the file's permissions (the user may not
+ * read or write it, or its directory)? A write refused on a handle opened
+ * read-only is not that (the caller's mistake). */
+static int permission_fault(store *s)
+{
+	int ext = sqlite3_extended_errcode(s->db);
+	int sys = sqlite3_system_errno(s->db);
+
+	switch (ext & 0xff) {
+	case SQLITE_PERM:
+		return 1;
+	case SQLITE_READONLY:
+		return ext != SQLITE_READONLY_DBMOVED &&
+		       ext != SQLITE_READONLY_ROLLBACK &&
+		       (ext != SQLITE_READONLY || !s->readonly);
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+		return sys == EACCES || sys == EPERM;
+	default:
+		return 0;
+	}
+}
+
+/* "PATH: permission denied (reading needs ...)": what an operator
+ * without the right sees, whatever was being done. */
+static void permission_words(store *s, char *err, size_t errlen)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: permission denied (%s needs the "
+			 "bourse group or sudo)", s->path,
+			 s->readonly ? "reading" : "writing");
+}
+
 void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 {
 	char why[128], words[STORE_TEXT_MAX];
@@ -538,6 +571,10 @@ void store__dberr(store *s, char *err, size_t errlen, const char *fmt, ...)
 	}
 	if (!err || errlen == 0)
 		return;
+	if (permission_fault(s)) {
+		permission_words(s, err, errlen);
+		return;
+	}
 	va_start(ap, fmt);
 	util_verr(err, errlen, fmt, ap);
 	va_end(ap);

@@ -393,5 +393,12 @@ expect 0 stdout '^maximum +3072 MiB +set' -- vm-policy set pa --weight 7 --maxim
 expect 0 stdout '^minimum +512 MiB +default' -- vm-policy set pa --minimum default -c "$node"
 expect 0 stdout '^exclude +yes +set' -- vm-policy set pa --exclude --uri "$node"
 
+# bourse.conf (docs/configuration.md; tests/conf_cli.sh has the rest)
+expect 0 stdout '--config PATH' -- broker --help
+expect 0 stdout '--config PATH' -- agent --help
+expect 0 stdout '--mode-migrate M' -- broker --help
+expect 2 stderr "^bourse: $tmp/none.conf: No such file or directory" -- broker --config "$tmp/none.conf"
+expect 2 stderr "--mode-migrate: expected recommend, manual or automated" -- broker --mode-migrate always
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -227,17 +227,17 @@ static void test_vm_defaults_check(void **state)
 		source_vm_defaults d;
 		const char *want;
 	} bad[] = {
-		{ { 0, 1024, 20, 5000, 1000 }, "minimum" },
-		{ { WIRE_MAX_MIB + 1, WIRE_MAX_MIB + 1, 20, 5000, 1000 },
-		  "minimum" },
-		{ { 512, 511, 20, 5000, 1000 }, "startup" },
-		{ { 512, WIRE_MAX_MIB + 1, 20, 5000, 1000 }, "startup" },
-		{ { 512, 1024, 2001, 5000, 1000 }, "buffer" },
-		{ { 512, 1024, 20, 10001, 1000 }, "weight" },
-		{ { 512, 1024, 20, 5000, 0 }, "shares" },
-		{ { 512, 1024, 20, 5000, 1000001 }, "shares" },
+		{ { 0, 1024, 20, 5000, 1000, NULL, 0 }, "minimum" },
+		{ { WIRE_MAX_MIB + 1, WIRE_MAX_MIB + 1, 20, 5000, 1000, NULL,
+		    0 }, "minimum" },
+		{ { 512, 511, 20, 5000, 1000, NULL, 0 }, "startup" },
+		{ { 512, WIRE_MAX_MIB + 1, 20, 5000, 1000, NULL, 0 }, "startup" },
+		{ { 512, 1024, 2001, 5000, 1000, NULL, 0 }, "buffer" },
+		{ { 512, 1024, 20, 10001, 1000, NULL, 0 }, "weight" },
+		{ { 512, 1024, 20, 5000, 0, NULL, 0 }, "shares" },
+		{ { 512, 1024, 20, 5000, 1000001, NULL, 0 }, "shares" },
 	};
-	source_vm_defaults ok = { 1, 1, 2000, 10000, 1000000 };
+	source_vm_defaults ok = { 1, 1, 2000, 10000, 1000000, NULL, 0 };
 	char err[128];
 
 	(void)state;
