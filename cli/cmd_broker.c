@@ -245,9 +245,6 @@ static int apply_option(broker_config *c, int opt, const char *arg,
 	case O_HTTP_CERT: c->http_tls_cert = arg; return CLI_OK;
 	case O_HTTP_KEY: c->http_tls_key = arg; return CLI_OK;
 	case O_HTTP_NO_VM: c->http_no_vm_metrics = 1; return CLI_OK;
-	return CLI_OK;
-}
-
 	case O_CONFIG: return CLI_OK; /* read before the others */
 	case O_MODE_UP: case O_MODE_DOWN: case O_MODE_MIGRATE:
 		return mode_option(opt, arg);
