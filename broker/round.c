@@ -254,13 +254,17 @@ static int check_bad_data(broker *b, int64_t now)
 			     ? BROKER_BAD_DATA : 0;
 
 		if (is != was) {
-			log_at(is ? LOG_WARNING : LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s: its VMs report %" PRId64
-				" MiB assigned, %s its capacity of %" PRId64
-				" MiB: %s\n", h->name, sum[i],
-				is ? "more than" : "within again", h->capacity_mib,
-				is ? "bad data: the market gets their assigned "
-				     "scaled down to fit, until they do"
-				   : "figures taken as they are again");
+			log_at(is ? LOG_WARNING : LOG_NOTICE,
+			       LOG_F(.host = h->name),
+			       "broker: host %s: its VMs report %" PRId64
+			       " MiB assigned, %s its capacity of %" PRId64
+			       " MiB: %s\n",
+			       h->name, sum[i],
+			       is ? "more than" : "within again",
+			       h->capacity_mib,
+			       is ? "bad data: the market gets their assigned "
+				    "scaled down to fit, until they do"
+				  : "figures taken as they are again");
 			rd->bad[i] = is | BROKER_BAD_UNSAVED;
 		}
 		/* not while the store is down (outage.c): it would refuse,
@@ -575,14 +579,16 @@ static void log_round(const broker *b, const round_rows *rows,
 
 	if (b->cfg->quiet)
 		return;
-	log_at(LOG_DEBUG, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
-		"%zu VMs, %zu recs (%u new, %u refreshed, %u superseded, %u "
-		"expired), %zu signals, %.1f ms (market %.1f, store %.1f, "
-		"awards %.1f)\n", rd->next, rd->cl.n_hosts, rd->n_settling,
-		rd->cl.n_vms, rows->n_recs, out->inserted, out->refreshed,
-		out->superseded, out->expired, rd->res.n_signals,
-		(double)(t[3] - t[0]) / 1000, (double)(t[1] - t[0]) / 1000,
-		(double)(t[2] - t[1]) / 1000, (double)(t[3] - t[2]) / 1000);
+	log_at(LOG_DEBUG, LOG_F(.round = rd->next),
+	       "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+	       "%zu VMs, %zu recs (%u new, %u refreshed, %u superseded, %u "
+	       "expired), %zu signals, %.1f ms (market %.1f, store %.1f, "
+	       "awards %.1f)\n",
+	       rd->next, rd->cl.n_hosts, rd->n_settling, rd->cl.n_vms,
+	       rows->n_recs, out->inserted, out->refreshed, out->superseded,
+	       out->expired, rd->res.n_signals, (double)(t[3] - t[0]) / 1000,
+	       (double)(t[1] - t[0]) / 1000, (double)(t[2] - t[1]) / 1000,
+	       (double)(t[3] - t[2]) / 1000);
 }
 
 /* A round the store refused: what was decided and sent, and how long the
@@ -593,11 +599,12 @@ static void log_round_lost(const broker *b, const round_rows *rows)
 
 	if (b->cfg->quiet)
 		return;
-	log_at(LOG_WARNING, LOG_F(.round = rd->next), "broker: round %" PRId64 ": %zu hosts (%zu settling), "
-		"%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
-		"(%" PRIu64 " in a row)\n", rd->next, rd->cl.n_hosts,
-		rd->n_settling, rd->cl.n_vms, rows->n_recs, rd->res.n_signals,
-		b->outage.lost);
+	log_at(LOG_WARNING, LOG_F(.round = rd->next),
+	       "broker: round %" PRId64 ": %zu hosts (%zu settling), "
+	       "%zu VMs, %zu recs, %zu signals; awards sent, not persisted "
+	       "(%" PRIu64 " in a row)\n",
+	       rd->next, rd->cl.n_hosts, rd->n_settling, rd->cl.n_vms,
+	       rows->n_recs, rd->res.n_signals, b->outage.lost);
 }
 
 /* The Award of cluster host h for the n VM awards in vms (all to conn). */
@@ -745,14 +752,16 @@ int broker__round(broker *b)
 	int rc = -1;
 
 	if (build_cluster(b)) {
-		log_at(LOG_ERR, LOG_F(.round = rd->next), "broker: round %" PRId64 ": out of memory\n",
-			rd->next);
+		log_at(LOG_ERR, LOG_F(.round = rd->next),
+		       "broker: round %" PRId64 ": out of memory\n", rd->next);
 		goto out;
 	}
 	if (market_round(&b->cfg->market, &rd->cl, rd->next, &rd->res, err,
 			 sizeof(err))) {
-		log_at(LOG_ERR, LOG_F(.round = rd->next), "broker: round %" PRId64 ": market refused the "
-			"cluster: %s\n", rd->next, err);
+		log_at(LOG_ERR, LOG_F(.round = rd->next),
+		       "broker: round %" PRId64 ": market refused the "
+		       "cluster: %s\n",
+		       rd->next, err);
 		goto out;
 	}
 	t[1] = util_now_us();

@@ -21,8 +21,8 @@ static const char broker_usage[] =
 	"round the market clears, and prices, allocations and recommendations\n"
 	"are written to the database (docs/protocol.md, docs/storage.md).\n"
 	"\n"
-	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default "
-	WIRE_DEFAULT_ENDPOINT ")\n"
+	"  --listen ENDPOINT  ZeroMQ endpoint to bind (default " WIRE_DEFAULT_ENDPOINT
+	")\n"
 	"  --config PATH      the configuration file (default $BOURSE_CONF, else\n"
 	"                     /etc/bourse/bourse.conf if it exists): its [broker]\n"
 	"                     keys are these options' names; flags override it\n"

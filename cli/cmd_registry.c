@@ -590,9 +590,12 @@ static json_object *vm_json(const store_vm_row *v)
 	json_object_object_add(j, "name", json_object_new_string(v->name));
 	json_object_object_add(j, "host_id", json_object_new_int64(v->host_id));
 	json_object_object_add(j, "host_name", json_object_new_string(v->host_name));
-	json_object_object_add(j, "startup_mib", json_object_new_int64(v->startup_mib));
-	json_object_object_add(j, "minimum_mib", json_object_new_int64(v->minimum_mib));
-	json_object_object_add(j, "maximum_mib", json_object_new_int64(v->maximum_mib));
+	json_object_object_add(j, "startup_mib",
+			       json_object_new_int64(v->startup_mib));
+	json_object_object_add(j, "minimum_mib",
+			       json_object_new_int64(v->minimum_mib));
+	json_object_object_add(j, "maximum_mib",
+			       json_object_new_int64(v->maximum_mib));
 	json_object_object_add(j, "buffer_pct", json_object_new_int64(v->buffer_pct));
 	json_object_object_add(j, "weight", json_object_new_int64(v->weight));
 	json_object_object_add(j, "reservation_mib",
@@ -808,7 +811,8 @@ static json_object *price_json(const store_price_view *v)
 	json_object_object_add(j, "supply_mib", json_object_new_int64(p->supply_mib));
 	json_object_object_add(j, "wanted_mib", json_object_new_int64(p->wanted_mib));
 	json_object_object_add(j, "floor_mib", json_object_new_int64(p->floor_mib));
-	json_object_object_add(j, "awarded_mib", json_object_new_int64(p->awarded_mib));
+	json_object_object_add(j, "awarded_mib",
+			       json_object_new_int64(p->awarded_mib));
 	json_object_object_add(j, "utilization", cli_json_num(p->utilization));
 	json_object_object_add(j, "balloon_pressure",
 			       cli_json_num(p->balloon_pressure));
@@ -821,7 +825,8 @@ static json_object *price_json(const store_price_view *v)
 	json_object_object_add(j, "infeasible",
 			       json_object_new_boolean(p->infeasible));
 	json_object_object_add(j, "free_mib", json_object_new_int64(p->free_mib));
-	json_object_object_add(j, "balloon_mib", json_object_new_int64(p->balloon_mib));
+	json_object_object_add(j, "balloon_mib",
+			       json_object_new_int64(p->balloon_mib));
 	json_object_object_add(j, "host_swap_mibps",
 			       cli_json_num(p->host_swap_mibps));
 	return j;

@@ -42,18 +42,24 @@ GETTER(suspend, m->suspend_signals)
 
 static const struct metric metrics[] = {
 	{ "VM pressure (GiB-h short)", "pressure_gib_h", get_pressure, 1, 0 },
-	{ "VM-intervals at pressure>=100 (%)", "pressured_pct", get_pressured, 2, 0 },
-	{ "guest swap, modelled (GiB)", "guest_swap_gib", get_guest_swap, 1, 0 },
+	{ "VM-intervals at pressure>=100 (%)", "pressured_pct", get_pressured,
+	  2, 0 },
+	{ "guest swap, modelled (GiB)", "guest_swap_gib", get_guest_swap, 1,
+	  0 },
 	{ "host swap (GiB-h)", "host_swap_gib_h", get_host_swap, 1, 0 },
 	{ "resizes", "resizes", get_resizes, 0, 1 },
 	{ "migrations", "migrations", get_migrations, 0, 1 },
-	{ "  deferred: K moves at a host", "migrations_deferred", get_deferred, 0, 1 },
-	{ "  refused: no room at destination", "migrations_no_room", get_no_room, 0, 1 },
-	{ "  refused: would not converge", "migrations_no_converge", get_no_converge, 0, 1 },
+	{ "  deferred: K moves at a host", "migrations_deferred", get_deferred,
+	  0, 1 },
+	{ "  refused: no room at destination", "migrations_no_room",
+	  get_no_room, 0, 1 },
+	{ "  refused: would not converge", "migrations_no_converge",
+	  get_no_converge, 0, 1 },
 	{ "  return migrations", "return_migrations", get_returns, 0, 1 },
 	{ "  memory moved (GiB)", "gib_moved", get_gib_moved, 1, 0 },
 	{ "  migration time (s)", "migration_s", get_migration_s, 0, 0 },
-	{ "  double-held memory (GiB-h)", "double_held_gib_h", get_double_held, 1, 0 },
+	{ "  double-held memory (GiB-h)", "double_held_gib_h", get_double_held,
+	  1, 0 },
 	{ "memory held, mean (GiB)", "held_gib_avg", get_held, 1, 0 },
 	{ "saved vs provisioned (%)", "saved_pct", get_saved, 1, 0 },
 	{ "peak host utilization (%)", "peak_host_util_pct", get_peak, 1, 0 },
@@ -107,7 +113,8 @@ static void print_header(const sim_report *r, FILE *out)
 	fprintf(out, "           a return migration: back to a host within "
 		"%lld h of leaving it\n",
 		(long long)(r->cfg->return_window_s / 3600));
-	fprintf(out, "quirks     zero capacity rows %llu, VMs without capacity %llu, "
+	fprintf(out,
+		"quirks     zero capacity rows %llu, VMs without capacity %llu, "
 		"usage above capacity %llu, non-increasing timestamps dropped %llu,\n"
 		"           irregular steps %llu, capacity changes %llu, short-lived VMs %llu, "
 		"empty files %llu\n\n",
@@ -156,16 +163,20 @@ static json_object *quirks_json(const trace_quirks *q)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "rows", json_object_new_uint64(q->rows));
-	json_object_object_add(o, "zero_capacity", json_object_new_uint64(q->zero_capacity));
-	json_object_object_add(o, "no_capacity_vms", json_object_new_uint64(q->no_capacity_vms));
+	json_object_object_add(o, "zero_capacity",
+			       json_object_new_uint64(q->zero_capacity));
+	json_object_object_add(o, "no_capacity_vms",
+			       json_object_new_uint64(q->no_capacity_vms));
 	json_object_object_add(o, "usage_over_capacity",
 			       json_object_new_uint64(q->usage_over_capacity));
 	json_object_object_add(o, "nonincreasing_ts",
 			       json_object_new_uint64(q->nonincreasing_ts));
-	json_object_object_add(o, "irregular_steps", json_object_new_uint64(q->irregular_steps));
+	json_object_object_add(o, "irregular_steps",
+			       json_object_new_uint64(q->irregular_steps));
 	json_object_object_add(o, "capacity_changes",
 			       json_object_new_uint64(q->capacity_changes));
-	json_object_object_add(o, "short_lived_vms", json_object_new_uint64(q->short_lived_vms));
+	json_object_object_add(o, "short_lived_vms",
+			       json_object_new_uint64(q->short_lived_vms));
 	json_object_object_add(o, "empty_vms", json_object_new_uint64(q->empty_vms));
 	return o;
 }
@@ -174,7 +185,8 @@ static json_object *metrics_json(const sim_report *r, const sim_metrics *m)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "steps", json_object_new_uint64(m->steps));
-	json_object_object_add(o, "vm_intervals", json_object_new_uint64(m->vm_intervals));
+	json_object_object_add(o, "vm_intervals",
+			       json_object_new_uint64(m->vm_intervals));
 	for (size_t k = 0; k < N_METRICS; k++) {
 		double v = metrics[k].get(m);
 		json_object_object_add(o, metrics[k].key,
@@ -195,11 +207,14 @@ int sim_report_json(const sim_report *r, FILE *out)
 	json_object *policies = json_object_new_object();
 	json_object_object_add(root, "trace", json_object_new_string(r->trace_path));
 	json_object_object_add(root, "vms", json_object_new_uint64(r->trace->n_vms));
-	json_object_object_add(cluster, "hosts", json_object_new_uint64(r->cfg->n_hosts));
-	json_object_object_add(cluster, "host_mib", json_object_new_int64(r->cfg->host_mib));
+	json_object_object_add(cluster, "hosts",
+			       json_object_new_uint64(r->cfg->n_hosts));
+	json_object_object_add(cluster, "host_mib",
+			       json_object_new_int64(r->cfg->host_mib));
 	json_object_object_add(cluster, "reserve_mib",
 			       json_object_new_int64(r->cfg->host_reserve_mib));
-	json_object_object_add(cluster, "step_s", json_object_new_int64(r->cfg->step_s));
+	json_object_object_add(cluster, "step_s",
+			       json_object_new_int64(r->cfg->step_s));
 	json_object_object_add(root, "cluster", cluster);
 	json_object_object_add(root, "quirks", quirks_json(&r->trace->quirks));
 	json_object_object_add(root, "lag_steps",
