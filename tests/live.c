@@ -24,6 +24,7 @@
 const char *live_bin = BOURSE_BIN;
 int live_valgrind;
 int live_slow = 1;
+int live_pace = 1;
 
 void live_sleep_ms(int ms)
 {
@@ -451,6 +452,7 @@ int live_env(void)
 		live_bin = b;
 		live_valgrind = 1;
 		live_slow = 6;
+		live_pace = 3;
 	}
 	return 0;
 }
