@@ -76,6 +76,38 @@ static void host_back_online(broker *b, bhost *h)
 		log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: %s\n", err);
 }
 
+/* A registered host's connection is taken over by a new one only if the
+ * new one's key is the host's (CURVE: on_register() checked it) or the old
+ * one has been silent for TAKEOVER_HEARTBEATS heartbeats (a live agent
+ * sends one every heartbeat_ms): a reset connection heals, a second live
+ * connection cannot steal the host (docs/protocol.md, "Binding"). */
+#define TAKEOVER_HEARTBEATS 2
+
+/* 1 if connection ci may speak for host slot hi from now on, else 0 with
+ * the refusal sent. */
+static int may_take_over(broker *b, uint32_t ci, uint32_t hi,
+			 const wire_msg *e)
+{
+	const bhost *h = &b->reg.hosts[hi];
+	const bconn *old;
+	int64_t quiet, need = TAKEOVER_HEARTBEATS * b->cfg->heartbeat_ms;
+	char msg[300];
+
+	if (!h->registered || h->conn == BROKER_NO_SLOT || h->conn == ci ||
+	    b->auth.curve)
+		return 1;
+	old = &b->reg.conns[h->conn];
+	quiet = b->now - old->last_seen;
+	if (!old->live || old->host != hi || quiet >= need)
+		return 1;
+	snprintf(msg, sizeof(msg), "host %s speaks through another connection, "
+		 "heard %" PRId64 " ms ago; a new one takes it over after %"
+		 PRId64 " ms of silence", h->name, quiet, need);
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_REFUSED,
+		       WIRE_ERR_CONFLICT, msg, e);
+	return 0;
+}
+
 static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
@@ -91,7 +123,7 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 		return;
 	}
 	hi = broker__registry_host_add(&b->reg, e->sender);
-	if (hi == BROKER_NO_SLOT)
+	if (hi == BROKER_NO_SLOT || !may_take_over(b, ci, hi, e))
 		return;
 	bhost *h = &b->reg.hosts[hi];
 
@@ -281,6 +313,16 @@ static uint32_t check_sender(broker *b, uint32_t ci, const wire_msg *e)
 		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
 			       WIRE_ERR_UNKNOWN_SENDER, msg,
 			       e);
+		return BROKER_NO_SLOT;
+	}
+	/* a connection bound to no host has not registered anybody: a new
+	 * connection (libzmq reconnected after a reset, with a new routing
+	 * id). Its agent registers again when told so. */
+	if (c->host == BROKER_NO_SLOT) {
+		snprintf(msg, sizeof(msg), "%s is not registered through this "
+			 "connection (a new one?): register again", e->sender);
+		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
+			       WIRE_ERR_UNKNOWN_SENDER, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	/* a host speaks through the connection it registered on; a VM through
