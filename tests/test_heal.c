@@ -379,6 +379,217 @@ static void test_live_connection_not_stolen(void **state)
 				    "!= 16384"), 0);
 }
 
+/* ---- the wall clock jumps (libfaketime, on the broker only) ---- */
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+#define HOUR_MS ((int64_t)3600 * 1000)
+
+static char ft_file[192];
+
+/* The broker's wall clock from now: real time + offset ("+1h", "-2d").
+ * Written whole (rename), and read by libfaketime at every clock call. */
+static void ft_set(const char *offset)
+{
+	char tmp[200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", ft_file);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", offset);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, ft_file), 0);
+}
+
+/* The broker under libfaketime: its wall clock (CLOCK_REALTIME, time())
+ * follows ft_file, its monotonic clock is left alone. */
+static void start_faked_broker(struct live *l, const char *const *extra)
+{
+	static const char *const vars[] = {
+		"LD_PRELOAD", "FAKETIME_TIMESTAMP_FILE", "FAKETIME_NO_CACHE",
+		"FAKETIME_DONT_FAKE_MONOTONIC", "DONT_FAKE_MONOTONIC" };
+	const char *asan = getenv("ASAN_OPTIONS");
+	char old_asan[512] = "", new_asan[600];
+
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		fail_msg("%s is missing: libfaketime is in scripts/deps.sh",
+			 FAKETIME_LIB);
+	snprintf(ft_file, sizeof(ft_file), "%s/faketime.rc", l->dir);
+	ft_set("+0");
+	if (asan)
+		snprintf(old_asan, sizeof(old_asan), "%s", asan);
+	/* the preloaded library comes before ASan's runtime: allowed */
+	snprintf(new_asan, sizeof(new_asan), "%s%sverify_asan_link_order=0",
+		 old_asan, old_asan[0] ? ":" : "");
+	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+	setenv("FAKETIME_TIMESTAMP_FILE", ft_file, 1);
+	setenv("FAKETIME_NO_CACHE", "1", 1);
+	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+	setenv("DONT_FAKE_MONOTONIC", "1", 1);
+	setenv("ASAN_OPTIONS", new_asan, 1);
+	live_start_broker_with(l, extra);
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	if (asan)
+		setenv("ASAN_OPTIONS", old_asan, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+}
+
+/* The broker's wall clock is real + off, within a minute (its latest
+ * round started then): the jump took. */
+static void wait_broker_clock(struct live *l, int64_t off)
+{
+	char sql[200];
+	int64_t at = util_wall_ms() + off;
+
+	snprintf(sql, sizeof(sql), "SELECT ABS(started_ms - %" PRId64 ") < "
+		 "60000 FROM rounds WHERE round = (SELECT MAX(round) FROM "
+		 "rounds)", at);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, sql) >= 0);
+}
+
+static int64_t rec_state(struct live *l, int64_t id)
+{
+	return live_q_int(l, "SELECT state FROM recs WHERE id = %" PRId64, id);
+}
+
+/* Wait until rec id leaves state from; its new state. */
+static int64_t wait_rec_leaves(struct live *l, int64_t id, int from)
+{
+	int64_t end = util_now_ms() + WAIT_MS, st;
+
+	while ((st = rec_state(l, id)) == from && util_now_ms() < end)
+		live_sleep_ms(10);
+	return st;
+}
+
+/* Approve the oldest pending resize (of VM vm_id, if > 0); the market may
+ * supersede it between the query and the approval: then the next. */
+static int64_t approve_resize(struct live *l, int64_t vm_id)
+{
+	int64_t end = util_now_ms() + WAIT_MS, id;
+
+	while (util_now_ms() < end) {
+		id = live_q_int(l, "SELECT MIN(id) FROM recs WHERE state = %d "
+				"AND kind = %d AND (%" PRId64 " <= 0 OR vm_id "
+				"= %" PRId64 ")", STORE_REC_PENDING,
+				STORE_REC_RESIZE, vm_id, vm_id);
+		if (id > 0 && live_run_cli("%s recs approve %" PRId64 " --db %s "
+					   ">/dev/null 2>&1", live_bin, id,
+					   l->db) == 0)
+			return id;
+		live_sleep_ms(20);
+	}
+	fail_msg("no pending resize could be approved");
+	return 0;
+}
+
+/* The faked broker, mode manual, host-a and host-b with a dry-run
+ * actuator taking dry_delay_ms an action. */
+static void start_faked_cluster(struct live *l, const char *const *extra)
+{
+	start_faked_broker(l, extra);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "control") >= 0);
+	assert_int_equal(live_run_cli("%s mode manual --db %s >/dev/null",
+				      live_bin, l->db), 0);
+	live_start_agent(l, 0, "host-a", "8192", "0:4");
+	live_start_agent(l, 1, "host-b", "32768", "4:2");
+	live_wait_online(l, 2);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "recs") >= 0);
+}
+
+/* Dispatched once, succeeded, its result recorded at a broker time of
+ * real + off, within a minute (so while the clock was jumped). */
+static void done_once(struct live *l, int64_t id, int64_t off)
+{
+	int64_t at;
+
+	assert_int_equal(wait_rec_leaves(l, id, STORE_REC_DISPATCHED),
+			 STORE_REC_SUCCEEDED);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
+				    "rec_id = %" PRId64 " AND event = "
+				    "'rec.dispatched'", id), 1);
+	at = live_q_int(l, "SELECT updated_ms FROM recs WHERE id = %" PRId64,
+			id) - util_wall_ms();
+	assert_true(at > off - 60000 && at < off + 60000);
+}
+
+/* An action in flight (2 s; timeout 4 s) when the wall clock jumps an hour
+ * forward: it neither fails nor goes again. The clock goes back to the
+ * real time (an hour back) and its VM's next action is approved: the 3 s
+ * cooldown holds it 3 s, not an hour and 3 s. That one in flight, the
+ * clock jumps an hour back again: it neither fails nor goes again. */
+static void test_clock_jumps_with_actions_in_flight(void **state)
+{
+	struct live *l = *state;
+	const char *extra[] = { "--action-timeout-s", "4", "--vm-cooldown-s",
+				"3", NULL };
+	int64_t a, b, vm, t0, waited;
+
+	l->dry_delay_ms = "2000";
+	start_faked_cluster(l, extra);
+	a = approve_resize(l, 0);
+	assert_int_equal(wait_rec_leaves(l, a, STORE_REC_APPROVED),
+			 STORE_REC_DISPATCHED);
+	ft_set("+1h");
+	done_once(l, a, HOUR_MS);
+
+	vm = live_q_int(l, "SELECT vm_id FROM recs WHERE id = %" PRId64, a);
+	ft_set("+0");
+	wait_broker_clock(l, 0);
+	b = approve_resize(l, vm);
+	t0 = util_now_ms();
+	assert_int_equal(wait_rec_leaves(l, b, STORE_REC_APPROVED),
+			 STORE_REC_DISPATCHED);
+	waited = util_now_ms() - t0;
+	ft_set("-1h");
+	done_once(l, b, -HOUR_MS);
+	print_message("after the jump back, the VM's next action waited %"
+		      PRId64 " ms for its 3 s cooldown\n", waited);
+	assert_true(waited < 3000 + 3000 * live_slow);
+	live_stop_all_cleanly(l);
+	assert_int_equal(live_times_acted(l, a), 1);
+	assert_int_equal(live_times_acted(l, b), 1);
+	assert_int_equal(live_count_in_file(l->blog, "re-sent"), 0);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state "
+				    "= %d", STORE_REC_FAILED), 0);
+}
+
+/* Retention 4 s (20 rounds of 200 ms): the wall clock jumps two days
+ * forward, and the rounds of the last 4 s keep their prices and samples
+ * (time alone would have deleted all but the round being written). */
+static void test_clock_jump_retention_keeps_rounds(void **state)
+{
+	struct live *l = *state;
+	const char *extra[] = { "--retention-s", "4", NULL };
+	const int keep = 4000 / ROUND_MS;
+	int64_t r, kept_p, kept_s;
+
+	start_faked_cluster(l, extra);
+	assert_true(live_wait_at_least(l, 2 * keep, WAIT_MS * 2, "SELECT "
+				       "MAX(round) FROM rounds") >= 0);
+	ft_set("+2d");
+	wait_broker_clock(l, 48 * HOUR_MS);
+	r = live_last_round(l);
+	live_wait_rounds_after(l, r, 5);
+	live_stop_all_cleanly(l);
+	r = live_last_round(l);
+	kept_p = live_q_int(l, "SELECT COUNT(DISTINCT round) FROM prices WHERE "
+			    "round > %" PRId64, r - keep);
+	kept_s = live_q_int(l, "SELECT COUNT(DISTINCT round) FROM samples "
+			    "WHERE round > %" PRId64, r - keep);
+	print_message("after +2 d: the last %d rounds kept prices in %" PRId64
+		      ", samples in %" PRId64 "\n", keep, kept_p, kept_s);
+	assert_true(kept_p >= keep - 1);
+	assert_true(kept_s >= keep - 1);
+	/* and nothing older than the retention in rounds */
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM prices WHERE "
+				    "round <= %" PRId64, r - keep - 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +599,12 @@ int main(void)
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_connection_not_stolen,
 						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clock_jumps_with_actions_in_flight, live_setup,
+			live_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clock_jump_retention_keeps_rounds, live_setup,
+			live_teardown),
 	};
 
 	if (live_env() != 0)
