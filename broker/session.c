@@ -76,11 +76,13 @@ static void host_back_online(broker *b, bhost *h)
 		log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: %s\n", err);
 }
 
-/* A registered host's connection is taken over by a new one only if the
- * new one's key is the host's (CURVE: on_register() checked it) or the old
- * one has been silent for TAKEOVER_HEARTBEATS heartbeats (a live agent
- * sends one every heartbeat_ms): a reset connection heals, a second live
- * connection cannot steal the host (docs/protocol.md, "Binding"). */
+/* A registered host's connection is taken over by a new one only once the
+ * old one has been silent for TAKEOVER_HEARTBEATS heartbeats (a live agent
+ * sends one every heartbeat_ms), and under CURVE only by the host's key
+ * (on_register() checked it): a reset connection heals, a second live
+ * connection cannot take the host over - nor, with CURVE, a second agent
+ * started with the same key, which would otherwise take it back and forth
+ * at every heartbeat (docs/protocol.md, "Re-registration"). */
 #define TAKEOVER_HEARTBEATS 2
 
 /* 1 if connection ci may speak for host slot hi from now on, else 0 with
@@ -93,8 +95,7 @@ static int may_take_over(broker *b, uint32_t ci, uint32_t hi,
 	int64_t quiet, need = TAKEOVER_HEARTBEATS * b->cfg->heartbeat_ms;
 	char msg[300];
 
-	if (!h->registered || h->conn == BROKER_NO_SLOT || h->conn == ci ||
-	    b->auth.curve)
+	if (!h->registered || h->conn == BROKER_NO_SLOT || h->conn == ci)
 		return 1;
 	old = &b->reg.conns[h->conn];
 	quiet = b->now - old->last_seen;

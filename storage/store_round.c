@@ -23,6 +23,7 @@ void store_rec_policy_default(store_rec_policy *p)
 	p->same_mib = 256;
 	p->retention_ms = (int64_t)24 * 3600 * 1000;
 	p->score_rounds = 3;
+	p->retention_rounds = 0;
 }
 
 int store_round_last(store *s, int64_t *round, char *err, size_t errlen)

@@ -7,7 +7,8 @@
  *    connection (SO_LINGER 0: a real RST both ways); libzmq reconnects
  *    under a new routing id, and the host is online and bidding again
  *    within a few heartbeats, without keys (--insecure) and with CURVE;
- *  - without CURVE a second, live connection cannot take a host over;
+ *  - a second connection cannot take a host over while its own is alive:
+ *    without CURVE, nor with CURVE and the host's own key;
  *  - (libfaketime) the wall clock jumps an hour forward or back, or two
  *    days forward, under a running broker: no action in flight fails or
  *    is sent again, none is held back, no sample or price is deleted
@@ -33,6 +34,7 @@
 
 #include <zmq.h>
 
+#include "keys.h"
 #include "live.h"
 #include "util.h"
 #include "wire.h"
@@ -310,45 +312,65 @@ static void test_reset_heals_curve(void **state)
 
 /* ---- a live connection keeps its host ---- */
 
+/* The code of the Error that is the next message; 0 if it is another
+ * kind, -1 if none comes. */
 static int recv_error(void *s)
 {
 	static char buf[WIRE_MAX_FRAME];
+	int n = zmq_recv(s, buf, sizeof(buf), 0), code;
 	wire_msg m;
 
-	for (;;) {
-		int n = zmq_recv(s, buf, sizeof(buf), 0);
-		int code;
-
-		if (n < 0)
-			return -1;
-		if (wire_msg_decode(buf, (size_t)n, &m, NULL, NULL, 0) !=
-		    WIRE_OK)
-			continue;
-		code = m.body == WIRE_BODY_ERROR ? (int)m.error.code : 0;
-		wire_msg_release(&m);
-		if (code)
-			return code;
-	}
+	if (n < 0 || wire_msg_decode(buf, (size_t)n, &m, NULL, NULL, 0) !=
+	    WIRE_OK)
+		return -1;
+	code = m.body == WIRE_BODY_ERROR ? (int)m.error.code : 0;
+	wire_msg_release(&m);
+	return code;
 }
 
-/* Without keys, a second connection that registers host-a while host-a's
- * agent is alive is refused (CONFLICT), and host-a stays where it was. */
-static void test_live_connection_not_stolen(void **state)
+/* A DEALER to the broker; with curve, with host-a's key pair. */
+static void *dealer(struct live *l, void *ctx, int curve)
 {
-	struct live *l = *state;
-	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+	char path[160], err[256], bpub[KEYS_Z85_LEN + 1];
+	keys_pair kp;
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
 	int linger = 0, tmo = 3000 * live_slow;
+
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+	if (curve) {
+		snprintf(path, sizeof(path), "%s/host-a.key", l->dir);
+		assert_int_equal(keys_read_pair(path, &kp, err, sizeof(err)),
+				 0);
+		snprintf(path, sizeof(path), "%s/broker.pub", l->dir);
+		assert_int_equal(keys_read_public(path, bpub, err,
+						  sizeof(err)), 0);
+		zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, bpub, KEYS_Z85_LEN);
+		zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, kp.pub, KEYS_Z85_LEN);
+		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, kp.sec, KEYS_Z85_LEN);
+	}
+	assert_int_equal(zmq_connect(s, l->ep), 0);
+	return s;
+}
+
+/* A second connection that registers host-a while host-a's agent is
+ * alive is refused (CONFLICT), and host-a stays where it was: without
+ * keys, and with CURVE even with host-a's own key (a second agent started
+ * with it). */
+static void live_connection_not_stolen(struct live *l, int curve)
+{
+	void *ctx = zmq_ctx_new(), *s;
 	uint8_t *buf;
 	size_t len = 0;
 	wire_msg e;
 
-	start_tcp_broker(l, 0);
-	start_agent_via(l, l->ep, 0);
+	if (curve)
+		make_keys(l, "host-a");
+	start_tcp_broker(l, curve);
+	start_agent_via(l, l->ep, curve);
 	live_wait_online(l, 1);
 	live_wait_rounds_after(l, live_last_round(l), 3);
-	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
-	assert_int_equal(zmq_connect(s, l->ep), 0);
+	s = dealer(l, ctx, curve);
 	wire_msg_init(&e, WIRE_ROLE_HOST, "host-a", 1u << 30,
 		      WIRE_BODY_REGISTER);
 	e.reg.has_host = 1;
@@ -377,6 +399,16 @@ static void test_live_connection_not_stolen(void **state)
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
 				    "uri LIKE '%%impostor%%' OR capacity_mib "
 				    "!= 16384"), 0);
+}
+
+static void test_live_connection_not_stolen(void **state)
+{
+	live_connection_not_stolen(*state, 0);
+}
+
+static void test_live_connection_not_stolen_same_key(void **state)
+{
+	live_connection_not_stolen(*state, 1);
 }
 
 /* ---- the wall clock jumps (libfaketime, on the broker only) ---- */
@@ -600,6 +632,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_connection_not_stolen,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(
+			test_live_connection_not_stolen_same_key, live_setup,
+			live_teardown),
+		cmocka_unit_test_setup_teardown(
 			test_clock_jumps_with_actions_in_flight, live_setup,
 			live_teardown),
 		cmocka_unit_test_setup_teardown(
@@ -609,5 +644,7 @@ int main(void)
 
 	if (live_env() != 0)
 		return 77;
+	if (getenv("BOURSE_TEST_FILTER")) /* one test by name (a glob) */
+		cmocka_set_test_filter(getenv("BOURSE_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
