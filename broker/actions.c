@@ -129,15 +129,17 @@ static int transition(broker *b, const store_rec *r, store_rec_state to,
 
 /* ---- what was sent in this run ---- */
 
-/* An ActionRequest this run sent, and when (monotonic ms): its timeout
- * counts from then, whatever the wall clock does. */
+/* A dispatched action this run knows of: its ActionRequest sent by this
+ * run, and when (monotonic ms), or, dispatched before this run and not
+ * sent again yet, since when this run has seen it. Its timeout counts
+ * from then, whatever the wall clock does. */
 struct broker_sent {
 	int64_t id;
 	int64_t at;
+	int sent;
 };
 
-static const struct broker_sent *sent_find(const broker_actions *a,
-					   int64_t id)
+static struct broker_sent *sent_find(const broker_actions *a, int64_t id)
 {
 	for (size_t i = 0; i < a->n_sent; i++)
 		if (a->sent[i].id == id)
@@ -147,14 +149,35 @@ static const struct broker_sent *sent_find(const broker_actions *a,
 
 static int sent_has(const broker_actions *a, int64_t id)
 {
-	return sent_find(a, id) != NULL;
+	const struct broker_sent *s = sent_find(a, id);
+
+	return s && s->sent;
+}
+
+/* Action id is known from now on (sent: its request went out now).
+ * NULL on ENOMEM. */
+static struct broker_sent *sent_note(broker_actions *a, int64_t id,
+				     int sent)
+{
+	struct broker_sent *s = sent_find(a, id);
+
+	if (!s) {
+		if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
+			return NULL;
+		s = &a->sent[a->n_sent++];
+		*s = (struct broker_sent){ id, util_now_ms(), 0 };
+	}
+	if (sent) {
+		s->sent = 1;
+		s->at = util_now_ms();
+	}
+	return s;
 }
 
 static void sent_add(broker_actions *a, int64_t id)
 {
-	if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
-		return; /* at worst it is sent again: agents dedupe */
-	a->sent[a->n_sent++] = (struct broker_sent){ id, util_now_ms() };
+	/* on ENOMEM it is sent again: agents dedupe */
+	(void)sent_note(a, id, 1);
 }
 
 static void sent_remove(broker_actions *a, int64_t id)
@@ -364,11 +387,12 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 
 /* ---- the steps ---- */
 
-/* The actions this run sent that got no result within the timeout, on
- * the monotonic clock from their sending (a wall clock that jumps neither
- * fails them nor holds them), fail; they leave the list too, so that
- * resend_unsent() does not send them again. One dispatched before this run
- * is not timed out here: it is sent again (step 5), and timed from then. */
+/* The dispatched actions with no result within the timeout, on the
+ * monotonic clock from the request this run sent (a wall clock that jumps
+ * neither fails them nor holds them), fail; they leave the list too, so
+ * that resend_unsent() does not send them again. One dispatched before
+ * this run is timed from when this run first saw it until it is sent
+ * again (step 5), and from then on from that: a restart expires nothing. */
 static void expire_timeouts(broker *b, rec_list *dispatched)
 {
 	int64_t now = util_now_ms();
@@ -379,7 +403,7 @@ static void expire_timeouts(broker *b, rec_list *dispatched)
 		 b->cfg->guard.action_timeout_ms / 1000);
 	for (size_t i = 0; i < dispatched->n; i++) {
 		const store_rec *r = &dispatched->v[i];
-		const struct broker_sent *s = sent_find(&b->actions, r->id);
+		const struct broker_sent *s = sent_note(&b->actions, r->id, 0);
 
 		if (s && now - s->at > b->cfg->guard.action_timeout_ms) {
 			if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0) {
