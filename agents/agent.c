@@ -27,8 +27,10 @@
  * a Register from before the reset, and that identity registers again after
  * the primary). An Error names the sender of the refused message
  * (Error.ref_sender): UNKNOWN_SENDER re-registers just that identity, or, if
- * it is the primary, the broker has forgotten the connection and everything
- * registers again, the primary first (docs/protocol.md, "Errors"). An
+ * it is the primary, the broker has forgotten the connection (or never knew
+ * it: libzmq reconnected after a reset, under a new routing id) and
+ * everything registers again, the primary first (docs/protocol.md,
+ * "Errors"); so does WRONG_HOST naming the host itself. An
  * UNKNOWN_SENDER that names nobody carries only the refused seq, which VMs
  * bidding in step share: every identity that sent that seq lately registers
  * again (re-registering a known identity is harmless). Answers about an
@@ -619,6 +621,14 @@ static void on_error(agent *a, const wire_error *er)
 			forget_sender(a, id);
 		else if (!named)
 			forget_senders(a, er->ref_seq);
+		return;
+	}
+	/* the host's own message refused as not from its connection: the
+	 * broker bound the host to another one (ours was reset and it has not
+	 * seen us since): register again; CONFLICT says if that one lives */
+	if (er->code == WIRE_ERR_WRONG_HOST && id && id->welcomed &&
+	    id == &a->ids[a->primary] && id->role == WIRE_ROLE_HOST) {
+		reregister_all(a);
 		return;
 	}
 	/* a refused Register retries on its own timer */

@@ -5,14 +5,16 @@
  * After each round, with the control row as the CLI left it
  * (store_control_get()):
  *  1. dispatched actions with no result within the action timeout fail
- *     ("timeout"), paused or not;
+ *     ("timeout"), paused or not: the timeout counts on the monotonic
+ *     clock from the request this run sent (expire_timeouts());
  *  2. if dispatching is paused, nothing else happens;
  *  3. in automated mode, the round's fresh pending recommendations of that
  *     kind are approved by the broker (audited as "broker:automated");
  *  4. approved recommendations, oldest first, whose kind is in manual or
  *     automated mode are dispatched within the guardrails: at most
  *     max_actions_per_round a round, max_migrations_per_host in flight from
- *     or to a host, none on a VM within vm_cooldown_ms of its last action,
+ *     or to a host, none on a VM within vm_cooldown_ms of its last action
+ *     (measured on the monotonic clock: acted_known()),
  *     and only while the VM is still where the recommendation found it and
  *     the hosts involved are online. One that does not pass stays approved,
  *     with why in the store (store_rec_set_wait(): `bourse recs show`), and
@@ -127,28 +129,99 @@ static int transition(broker *b, const store_rec *r, store_rec_state to,
 
 /* ---- what was sent in this run ---- */
 
-static int sent_has(const broker_actions *a, int64_t id)
+/* A dispatched action this run knows of: its ActionRequest sent by this
+ * run, and when (monotonic ms), or, dispatched before this run and not
+ * sent again yet, since when this run has seen it. Its timeout counts
+ * from then, whatever the wall clock does. */
+struct broker_sent {
+	int64_t id;
+	int64_t at;
+	int sent;
+};
+
+static struct broker_sent *sent_find(const broker_actions *a, int64_t id)
 {
 	for (size_t i = 0; i < a->n_sent; i++)
-		if (a->sent[i] == id)
-			return 1;
-	return 0;
+		if (a->sent[i].id == id)
+			return &a->sent[i];
+	return NULL;
+}
+
+static int sent_has(const broker_actions *a, int64_t id)
+{
+	const struct broker_sent *s = sent_find(a, id);
+
+	return s && s->sent;
+}
+
+/* Action id is known from now on (sent: its request went out now).
+ * NULL on ENOMEM. */
+static struct broker_sent *sent_note(broker_actions *a, int64_t id,
+				     int sent)
+{
+	struct broker_sent *s = sent_find(a, id);
+
+	if (!s) {
+		if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
+			return NULL;
+		s = &a->sent[a->n_sent++];
+		*s = (struct broker_sent){ id, util_now_ms(), 0 };
+	}
+	if (sent) {
+		s->sent = 1;
+		s->at = util_now_ms();
+	}
+	return s;
 }
 
 static void sent_add(broker_actions *a, int64_t id)
 {
-	if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
-		return; /* at worst it is sent again: agents dedupe */
-	a->sent[a->n_sent++] = id;
+	/* on ENOMEM it is sent again: agents dedupe */
+	(void)sent_note(a, id, 1);
 }
 
 static void sent_remove(broker_actions *a, int64_t id)
 {
 	for (size_t i = 0; i < a->n_sent; i++)
-		if (a->sent[i] == id) {
+		if (a->sent[i].id == id) {
 			a->sent[i] = a->sent[--a->n_sent];
 			return;
 		}
+}
+
+/* ---- the cooldown, on the monotonic clock ---- */
+
+/* VM slot v had an action event (dispatched, or its result) now. */
+static void acted_now(broker *b, uint32_t v)
+{
+	if (v == BROKER_NO_SLOT)
+		return;
+	b->reg.vms[v].acted_known = 1;
+	b->reg.vms[v].acted_at = util_now_ms();
+	b->reg.vms[v].acted_wall = util_wall_ms();
+}
+
+/* VM slot v's latest action, read from the store (its wall-clock time) the
+ * first time in a run and from then on measured on the monotonic clock:
+ * the time since is clamped to 0 .. the cooldown, so a wall clock that
+ * jumped before the broker started shortens or lengthens one cooldown at
+ * most. Returns 0, or -1 with the store's message. */
+static int acted_known(broker *b, uint32_t v, uint32_t vm_id, char *err,
+		       size_t len)
+{
+	bvm *m = &b->reg.vms[v];
+	int64_t wall, ago, cool = b->cfg->guard.vm_cooldown_ms;
+
+	if (m->acted_known)
+		return 0;
+	if (store_vm_last_action_ms(b->st, vm_id, &wall, err, len))
+		return -1;
+	ago = util_wall_ms() - wall;
+	ago = ago < 0 ? 0 : ago > cool ? cool : ago;
+	m->acted_known = 1;
+	m->acted_at = util_now_ms() - ago;
+	m->acted_wall = wall; /* 0: never acted */
+	return 0;
 }
 
 /* ---- agents that cannot act ---- */
@@ -311,27 +384,45 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 	rq->timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
 	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &m) == 0)
 		sent_add(&b->actions, r->id);
+	acted_now(b, broker__registry_vm_find(&b->reg, r->vm_name));
 }
 
 /* ---- the steps ---- */
 
-static void expire_timeouts(broker *b, const rec_list *dispatched)
+/* The dispatched actions with no result within the timeout, on the
+ * monotonic clock from the request this run sent (a wall clock that jumps
+ * neither fails them nor holds them), fail; they leave the list too, so
+ * that resend_unsent() does not send them again. One dispatched before
+ * this run is timed from when this run first saw it until it is sent
+ * again (step 5), and from then on from that: a restart expires nothing. */
+static void expire_timeouts(broker *b, rec_list *dispatched)
 {
-	int64_t now = util_wall_ms();
+	int64_t now = util_now_ms();
+	size_t keep = 0;
 	char why[96];
 
 	snprintf(why, sizeof(why), "timeout: no result within %" PRId64 " s",
 		 b->cfg->guard.action_timeout_ms / 1000);
 	for (size_t i = 0; i < dispatched->n; i++) {
 		const store_rec *r = &dispatched->v[i];
+		const struct broker_sent *s = sent_note(&b->actions, r->id, 0);
 
-		if (now - r->updated_ms <= b->cfg->guard.action_timeout_ms)
-			continue;
-		if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0)
-			sent_remove(&b->actions, r->id);
-		else if (broker__outage_faulted(b))
-			return;
+		if (s && now - s->at > b->cfg->guard.action_timeout_ms) {
+			if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0) {
+				sent_remove(&b->actions, r->id);
+				continue;
+			}
+			if (broker__outage_faulted(b)) {
+				/* the rest as they were */
+				while (i < dispatched->n)
+					dispatched->v[keep++] =
+						dispatched->v[i++];
+				break;
+			}
+		}
+		dispatched->v[keep++] = *r;
 	}
+	dispatched->n = keep;
 }
 
 /* round: the one just written */
@@ -401,7 +492,8 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 		    char *why, size_t len)
 {
 	const broker_guardrails *g = &b->cfg->guard;
-	int64_t last = 0;
+	uint32_t v = broker__registry_vm_find(&b->reg, r->vm_name);
+	const bvm *m;
 	char err[256], at[32], next[32];
 
 	if (r->kind == STORE_REC_MIGRATE) {
@@ -425,16 +517,22 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 			return 0;
 		}
 	}
-	if (store_vm_last_action_ms(b->st, r->vm_id, &last, err, sizeof(err))) {
+	if (v == BROKER_NO_SLOT) /* action_host_why() refused it already */
+		return 0;
+	if (acted_known(b, v, r->vm_id, err, sizeof(err))) {
 		log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name), "broker: dispatch: %s\n", err);
 		util_err(why, len, "the store could not say when %s last "
 			 "acted", r->vm_name);
 		return 0;
 	}
-	if (last == 0 || util_wall_ms() - last >= g->vm_cooldown_ms)
+	m = &b->reg.vms[v];
+	if (m->acted_wall == 0 ||
+	    util_now_ms() - m->acted_at >= g->vm_cooldown_ms)
 		return 1;
-	fmt_utc(at, sizeof(at), last);
-	fmt_utc(next, sizeof(next), last + g->vm_cooldown_ms);
+	/* the times shown are the wall clock's, as it read when the VM
+	 * acted: for people; the wait itself is measured */
+	fmt_utc(at, sizeof(at), m->acted_wall);
+	fmt_utc(next, sizeof(next), m->acted_wall + g->vm_cooldown_ms);
 	util_err(why, len, "cooldown: %s last acted at %s; its next action may "
 		 "start at %s (--vm-cooldown-s %" PRId64 ")", r->vm_name, at,
 		 next, g->vm_cooldown_ms / 1000);
@@ -722,6 +820,7 @@ void broker__actions_result(broker *b, const wire_msg *e)
 			stray_result(b, res, h.actor);
 		return;
 	}
+	acted_now(b, broker__registry_vm_find(&b->reg, r.vm_name));
 	/* said once per host and kind, not once per action */
 	if (res->status == WIRE_STATUS_UNSUPPORTED) {
 		host_cannot(b, broker__registry_host_find(&b->reg, r.from_host),

@@ -122,6 +122,12 @@ typedef struct bvm {
 	 * market's indices (not kept across a broker restart) */
 	uint32_t left_slot1[MARKET_LEFT_HOSTS];
 	int64_t left_round[MARKET_LEFT_HOSTS];
+	/* its latest action (dispatched, or a result), for the cooldown
+	 * (actions.c): known once read from the store in this run */
+	int acted_known;
+	int64_t acted_at;    /* monotonic ms */
+	int64_t acted_wall;  /* Unix ms of the same moment, for display; 0:
+	                      * it never acted */
 } bvm;
 
 /* Refusals counted besides wire_reason (after WIRE_N_REASONS). */
@@ -264,8 +270,8 @@ int broker__outage_faulted(const broker *b);
 /* ---- actions.c: recommendations carried out ---------------------------- */
 
 typedef struct broker_actions {
-	int64_t *sent;       /* rec ids whose ActionRequest went out in this
-	                      * run */
+	struct broker_sent *sent; /* rec ids whose ActionRequest went out in
+	                      * this run, and when (monotonic ms) */
 	size_t n_sent, cap_sent;
 	struct broker_held_result *held; /* results the store could not
 	                                  * record yet, oldest first */

@@ -545,6 +545,7 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 {
 	const broker_rounds *rd = &b->rounds;
 	store_round w;
+	store_rec_policy pol = b->cfg->recs;
 	char err[STORE_TEXT_MAX + 200];
 	int rc;
 
@@ -563,7 +564,10 @@ static int persist(broker *b, const round_rows *rows, int64_t started,
 	w.signals = rows->signals;
 	w.n_signals = rd->res.n_signals;
 	broker__outage_retry(b);
-	rc = store_round_write(b->st, &w, &b->cfg->recs, util_wall_ms(), out,
+	/* retention counts rounds as well as time (docs/storage.md) */
+	pol.retention_rounds = (pol.retention_ms + b->cfg->round_ms - 1) /
+			       b->cfg->round_ms;
+	rc = store_round_write(b->st, &w, &pol, util_wall_ms(), out,
 			       err, sizeof(err));
 	broker__outage_written(b, rd->next, rc ? err : NULL);
 	return rc;

@@ -9,6 +9,7 @@
  * old sequence number), is refused through net.c: counted by reason,
  * logged once per peer and reason, answered with an Error and dropped.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,55 @@ static void host_back_online(broker *b, bhost *h)
 		log_at(LOG_ERR, LOG_F(.host = h->name), "broker: store: %s\n", err);
 }
 
+/* A registered host's connection is taken over by a new one only once the
+ * old one is gone (libzmq has dropped it: the agent closed it, or a reset)
+ * or has been silent for TAKEOVER_HEARTBEATS heartbeats (a live agent
+ * sends one every heartbeat_ms), and under CURVE only by the host's key
+ * (on_register() checked it): a reset connection heals, a second live
+ * connection cannot take the host over - nor, with CURVE, a second agent
+ * started with the same key, which would otherwise take it back and forth
+ * at every heartbeat (docs/protocol.md, "Re-registration"). */
+#define TAKEOVER_HEARTBEATS 2
+
+/* Has libzmq dropped connection c's peer? Asked by sending it a Heartbeat
+ * (ROUTER_MANDATORY: EHOSTUNREACH if it is gone), which a live agent takes
+ * as one more sign that the broker is there. Silence is the yardstick
+ * for a peer libzmq has not seen go (a cable pulled): frames that waited
+ * in its queue while the broker was busy are read late, and make a dead
+ * connection look recently heard. */
+static int conn_gone(broker *b, const bconn *c)
+{
+	wire_msg m;
+
+	broker__msg_init(&m, WIRE_BODY_HEARTBEAT);
+	return broker__send(b, c, &m) != 0 && zmq_errno() == EHOSTUNREACH;
+}
+
+/* 1 if connection ci may speak for host slot hi from now on, else 0 with
+ * the refusal sent. */
+static int may_take_over(broker *b, uint32_t ci, uint32_t hi,
+			 const wire_msg *e)
+{
+	const bhost *h = &b->reg.hosts[hi];
+	const bconn *old;
+	int64_t quiet, need = TAKEOVER_HEARTBEATS * b->cfg->heartbeat_ms;
+	char msg[300];
+
+	if (!h->registered || h->conn == BROKER_NO_SLOT || h->conn == ci)
+		return 1;
+	old = &b->reg.conns[h->conn];
+	quiet = b->now - old->last_seen;
+	if (!old->live || old->host != hi || quiet >= need ||
+	    conn_gone(b, old))
+		return 1;
+	snprintf(msg, sizeof(msg), "host %s speaks through another connection, "
+		 "heard %" PRId64 " ms ago; a new one takes it over after %"
+		 PRId64 " ms of silence", h->name, quiet, need);
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_REFUSED,
+		       WIRE_ERR_CONFLICT, msg, e);
+	return 0;
+}
+
 static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
@@ -91,7 +141,7 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 		return;
 	}
 	hi = broker__registry_host_add(&b->reg, e->sender);
-	if (hi == BROKER_NO_SLOT)
+	if (hi == BROKER_NO_SLOT || !may_take_over(b, ci, hi, e))
 		return;
 	bhost *h = &b->reg.hosts[hi];
 
@@ -281,6 +331,16 @@ static uint32_t check_sender(broker *b, uint32_t ci, const wire_msg *e)
 		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
 			       WIRE_ERR_UNKNOWN_SENDER, msg,
 			       e);
+		return BROKER_NO_SLOT;
+	}
+	/* a connection bound to no host has not registered anybody: a new
+	 * connection (libzmq reconnected after a reset, with a new routing
+	 * id). Its agent registers again when told so. */
+	if (c->host == BROKER_NO_SLOT) {
+		snprintf(msg, sizeof(msg), "%s is not registered through this "
+			 "connection (a new one?): register again", e->sender);
+		broker__refuse(b, c, BROKER_DROP_UNKNOWN,
+			       WIRE_ERR_UNKNOWN_SENDER, msg, e);
 		return BROKER_NO_SLOT;
 	}
 	/* a host speaks through the connection it registered on; a VM through

@@ -247,6 +247,11 @@ typedef struct store_rec_policy {
 	int64_t score_rounds; /* shadow scoring: a recommendation is scored on
 	                       * the samples of this many rounds after the last
 	                       * round that made it; 0: no scoring */
+	int64_t retention_rounds; /* retention never deletes the newest this
+	                           * many rounds, whatever the wall clock says
+	                           * (one that jumps forward): the broker sets
+	                           * retention_ms / its round period; 0: time
+	                           * alone decides */
 } store_rec_policy;
 
 /* The documented defaults (docs/storage.md). */

@@ -23,6 +23,7 @@ void store_rec_policy_default(store_rec_policy *p)
 	p->same_mib = 256;
 	p->retention_ms = (int64_t)24 * 3600 * 1000;
 	p->score_rounds = 3;
+	p->retention_rounds = 0;
 }
 
 int store_round_last(store *s, int64_t *round, char *err, size_t errlen)
@@ -614,8 +615,12 @@ fail:
 /* ---- retention ---------------------------------------------------------- */
 
 /* Delete samples, allocations and prices of every round up to the last one
- * started before now - retention (never the round being written). Rounds,
- * signals, recs and the audit log are kept. */
+ * started before now - retention (never the round being written), and
+ * never one of the newest retention_rounds: the start times are the wall
+ * clock's, and a clock that jumps two days forward must not delete two
+ * days of samples in one round (a jump back keeps more for a while, and
+ * deletes nothing it should keep). Rounds, signals, recs and the audit
+ * log are kept. */
 static int retain(struct round_ctx *c)
 {
 	static const enum store_stmt del[] = { ST_RETAIN_SAMPLES,
@@ -638,6 +643,9 @@ static int retain(struct round_ctx *c)
 	}
 	if (upto >= c->rd->round)
 		upto = c->rd->round - 1;
+	if (c->pol->retention_rounds > 0 &&
+	    upto > c->rd->round - c->pol->retention_rounds)
+		upto = c->rd->round - c->pol->retention_rounds;
 	if (upto <= 0)
 		return 0;
 	for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++) {

@@ -1160,6 +1160,17 @@ static void test_retention(void **state)
 	rb_init(&b, f, 5, T0 + 100 * hour, 1.0);
 	rb_write(&b, f->s, &pol);
 	assert_int_equal(n_rows(f, "samples", 3), N_VMS);
+
+	/* a clock 1000 h ahead: time alone would delete rounds 3 to 5; the
+	 * newest 2 rounds are kept whatever it says */
+	assert_int_equal(pol.retention_rounds, 0);
+	pol.retention_ms = 24 * hour;
+	pol.retention_rounds = 2;
+	rb_init(&b, f, 6, T0 + 1000 * hour, 1.0);
+	rb_write(&b, f->s, &pol);
+	assert_int_equal(n_rows(f, "samples", 4), 0);
+	assert_int_equal(n_rows(f, "samples", 5), N_VMS);
+	assert_int_equal(n_rows(f, "samples", 6), N_VMS);
 }
 
 /* ---- lists ---- */
