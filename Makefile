@@ -87,6 +87,23 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# OOM injection (docs/reliability.md, "OOM injection"): test_oom, the plain
+# broker failing its Nth allocation, for every N from OOM_FIRST to OOM_LAST
+# (default: all the allocations its counting run makes, about 25,000) by
+# OOM_STRIDE, where `make test` takes 60 of them. Stride 1 over the whole
+# range is about 10 hours on 2 cores (1.5 s a run).
+OOM_FIRST  ?= 1
+OOM_LAST   ?=
+OOM_STRIDE ?= 1
+.PHONY: oom
+oom: build
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBOURSE_SANITIZE=ON \
+	  -DBOURSE_WERROR=ON -DBOURSE_PLAIN_BIN=$(abspath $(BUILD))/bourse >/dev/null
+	cmake --build $(TEST_BUILD) -j $(JOBS) --target test_oom bourse_fail_alloc
+	BOURSE_CONF=/dev/null BOURSE_LIVE_BIN=$(abspath $(BUILD))/bourse \
+	  BOURSE_OOM_FIRST=$(OOM_FIRST) BOURSE_OOM_LAST=$(OOM_LAST) \
+	  BOURSE_OOM_STRIDE=$(OOM_STRIDE) $(TEST_BUILD)/tests/test_oom
+
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
 

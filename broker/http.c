@@ -418,6 +418,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* MHD's own format: printf-checked like util_verr() (clang's -Wformat-nonliteral) */
+static void on_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
 	struct broker_http *h = cls;

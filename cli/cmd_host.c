@@ -6,6 +6,7 @@
  * (store_host_drain_set(), audited); the broker reads it every round.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,14 +61,19 @@ static void cmd_name(const struct host_args *a, char *buf, size_t len)
 		 ok ? a->verb : "");
 }
 
-static int bad_usage(const struct host_args *a, const char *fmt,
-		     const char *what)
+static int bad_usage(const struct host_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int bad_usage(const struct host_args *a, const char *fmt, ...)
 {
 	char cmd[64];
+	va_list ap;
 
 	cmd_name(a, cmd, sizeof(cmd));
 	fprintf(stderr, "%s: ", cmd);
-	fprintf(stderr, fmt, what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nsee 'bourse host --help'\n");
 	return CLI_USAGE;
 }

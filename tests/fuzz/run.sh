@@ -3,7 +3,7 @@
 #
 #   sh tests/fuzz/run.sh BUILD SECONDS TARGET...
 #
-# Each TARGET (wire, trace, config, procfile) runs for SECONDS under
+# Each TARGET (wire, trace, config, procfile, vmpolicy, conf) runs for SECONDS under
 # BUILD/tests/fuzz_TARGET (built with clang -fsanitize=fuzzer,address,
 # undefined) on BUILD/fuzz-out/TARGET/corpus: a working copy seeded from
 # tests/fuzz/corpus/TARGET and tests/fuzz/crashes/TARGET, which keeps what
