@@ -16,7 +16,7 @@
  *  - nothing persisted is lost: PRAGMA integrity_check is ok and every row
  *    of the clean run (rounds, samples, recommendations, hosts, VMs) is
  *    still there.
- * BOURSE_OOM_RUNS (default 60) sets the stride: total / runs;
+ * BOURSE_OOM_RUNS (default 24: make test's share of the 15 minutes) sets the stride: total / runs;
  * BOURSE_OOM_STRIDE, BOURSE_OOM_FIRST and BOURSE_OOM_LAST override it
  * (`make oom`: stride 1 from 1 to 20000). Without BOURSE_LIVE_BIN it is
  * skipped (exit 77), as the valgrind runs are.
@@ -309,7 +309,7 @@ static void test_fail_every_nth_allocation(void **state)
 	last = env_long("BOURSE_OOM_LAST", total);
 	stride = env_long("BOURSE_OOM_STRIDE", 0);
 	if (stride == 0)
-		stride = (last - first) / env_long("BOURSE_OOM_RUNS", 60) + 1;
+		stride = (last - first) / env_long("BOURSE_OOM_RUNS", 24) + 1;
 	printf("counting run: %ld allocations; failing N = %ld..%ld, stride "
 	       "%ld\n", total, first, last, stride);
 	fflush(stdout);
