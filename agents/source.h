@@ -287,9 +287,13 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
  * virNodeGetFreeMemory); libvirt has no host swap figure (0). Silences
  * libvirt's own stderr printing for the whole process (virSetErrorFunc):
  * errors come back through err. */
+#define SOURCE_LIBVIRT_INTERVAL_S 5 /* interval_s 0: the default round */
+
 typedef struct source_libvirt_opts {
 	const char *uri;
 	int stats_period_s; /* 0: leave the domains' period alone */
+	int interval_s;     /* the agent's bid interval: the horizon of the
+			     * demand's refault term (0: 5 s) */
 	int64_t reserve_mib;
 	const source_vm_defaults *vm_defaults; /* NULL: the defaults (copied) */
 	source_note_fn note;

@@ -19,15 +19,19 @@
  * so a sample taken before the first advance is valid. All memory is
  * KiB / 1024, rounded down.
  *
- * Per VM:
+ * Per VM (lvstat.h gives the rules; docs/market.md, "Demand of a libvirt
+ * guest"):
  *   assigned = the balloon's actual size (ACTUAL_BALLOON, else the domain's
  *              current memory)
- *   demand   = AVAILABLE - USABLE, else ACTUAL_BALLOON - UNUSED, else (no
- *              guest statistics: no balloon driver in the guest, or no
- *              statistics period) the current memory, with a note; clamped
- *              to 0..maximum
- *   swap     = (SWAP_IN + SWAP_OUT, KiB, cumulative) between two readings
- *              over the monotonic time between them; 0 after a reset
+ *   demand   = used (AVAILABLE - USABLE, else ACTUAL_BALLOON - UNUSED,
+ *              else, with a note, the current memory: no balloon driver in
+ *              the guest, or no statistics period) plus what the guest
+ *              reads back per second (swap-ins, major faults) times the
+ *              bid interval; clamped to 0..maximum. It exceeds assigned
+ *              when the guest is short: pressure above 100
+ *   swap     = (SWAP_IN + SWAP_OUT, KiB, cumulative) differenced between
+ *              two guest updates (LAST_UPDATE), over the time between
+ *              them: a reading with no new update keeps the last rate
  *   balloon  = maximum - assigned (what the balloon holds back)
  * Settings (source_vm_settings()): maximum = the domain's maximum memory,
  * minimum = the agent's default Minimum (source_vm_defaults: 512 MiB unless
@@ -56,7 +60,6 @@
  * source installs a silent one (process-wide: virSetErrorFunc) and reports
  * virGetLastErrorMessage() in its own messages instead.
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "lvstat.h"
 #include "source.h"
 #include "util.h"
 #include "vm_policy.h"
@@ -87,19 +91,12 @@ enum {
 	LV_NOTE_POLICY = 1u << 7,
 };
 
-/* The memory statistics of one reading, by tag; have: bit per tag. */
-struct lv_stats {
-	unsigned long long val[VIR_DOMAIN_MEMORY_STAT_NR];
-	unsigned have;
-};
-
 struct lv_dom {
 	virDomainPtr dom;
 	char *name;
 	int64_t max_mib, startup_mib;
 	source_vm_sample smp;
-	unsigned long long swap_kib; /* SWAP_IN + SWAP_OUT of the last reading */
-	int have_swap;
+	lvstat_track track; /* its statistics between readings (lvstat.h) */
 	vm_policy pol;    /* its bourse metadata, as last parsed */
 	char *pol_xml;    /* ... from this text (NULL: none); owned */
 	int pol_read;     /* read at least once */
@@ -114,7 +111,7 @@ struct lv_src {
 	size_t n, cap;
 	int64_t capacity, reserve, free_mib;
 	int period_s;
-	double read_at, elapsed_s; /* monotonic seconds */
+	double horizon_s; /* the demand's horizon: the bid interval */
 	unsigned noted;
 	source_note_fn note;
 	void *note_ctx;
@@ -176,16 +173,27 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 
 /* ---- one domain ---- */
 
-static int stat_has(const struct lv_stats *st, int tag)
-{
-	return (st->have >> tag) & 1u;
-}
-
+/* The domain's balloon statistics as lvstat.h reads them (have = 0 when
+ * libvirt gives none, noted once). */
 static void read_stats(struct lv_src *ls, struct lv_dom *d,
-		       struct lv_stats *st)
+		       lvstat_reading *st)
 {
+	static const struct { int tag; unsigned bit; } map[] = {
+		{ VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, LVSTAT_ACTUAL },
+		{ VIR_DOMAIN_MEMORY_STAT_AVAILABLE, LVSTAT_AVAILABLE },
+		{ VIR_DOMAIN_MEMORY_STAT_USABLE, LVSTAT_USABLE },
+		{ VIR_DOMAIN_MEMORY_STAT_UNUSED, LVSTAT_UNUSED },
+		{ VIR_DOMAIN_MEMORY_STAT_SWAP_IN, LVSTAT_SWAP_IN },
+		{ VIR_DOMAIN_MEMORY_STAT_SWAP_OUT, LVSTAT_SWAP_OUT },
+		{ VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT, LVSTAT_MAJFLT },
+		{ VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, LVSTAT_LAST_UPDATE },
+	};
 	virDomainMemoryStatStruct raw[VIR_DOMAIN_MEMORY_STAT_NR];
 	int n = virDomainMemoryStats(d->dom, raw, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+	uint64_t *val[] = { &st->actual_kib, &st->available_kib,
+			    &st->usable_kib, &st->unused_kib,
+			    &st->swap_in_kib, &st->swap_out_kib,
+			    &st->major_faults, &st->last_update_s };
 
 	memset(st, 0, sizeof(*st));
 	if (n < 0) {
@@ -194,81 +202,33 @@ static void read_stats(struct lv_src *ls, struct lv_dom *d,
 			virGetLastErrorMessage());
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		int tag = raw[i].tag;
-
-		if (tag >= 0 && tag < VIR_DOMAIN_MEMORY_STAT_NR) {
-			st->val[tag] = raw[i].val;
-			st->have |= 1u << tag;
-		}
-	}
-}
-
-/* Demand in KiB by the first rule whose statistics are there. */
-static unsigned long long demand_kib(struct lv_src *ls,
-				     const struct lv_dom *d,
-				     const struct lv_stats *st,
-				     unsigned long long current_kib)
-{
-	const unsigned long long *v = st->val;
-
-	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_AVAILABLE) &&
-	    stat_has(st, VIR_DOMAIN_MEMORY_STAT_USABLE) &&
-	    v[VIR_DOMAIN_MEMORY_STAT_AVAILABLE] >=
-	    v[VIR_DOMAIN_MEMORY_STAT_USABLE])
-		return v[VIR_DOMAIN_MEMORY_STAT_AVAILABLE] -
-		       v[VIR_DOMAIN_MEMORY_STAT_USABLE];
-	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON) &&
-	    stat_has(st, VIR_DOMAIN_MEMORY_STAT_UNUSED) &&
-	    v[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON] >=
-	    v[VIR_DOMAIN_MEMORY_STAT_UNUSED])
-		return v[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON] -
-		       v[VIR_DOMAIN_MEMORY_STAT_UNUSED];
-	lv_note(ls, LV_NOTE_DEMAND, "domain %s: the guest reports no usable "
-		"or unused memory (no balloon driver or no statistics "
-		"period?): its demand is its current memory; not noted again",
-		d->name);
-	return current_kib;
-}
-
-/* Swap MiB/s since the last reading (0 on the first, or after a reset). */
-static double swap_rate(struct lv_src *ls, struct lv_dom *d,
-			const struct lv_stats *st)
-{
-	unsigned long long now, delta;
-	int had = d->have_swap;
-
-	if (!stat_has(st, VIR_DOMAIN_MEMORY_STAT_SWAP_IN) &&
-	    !stat_has(st, VIR_DOMAIN_MEMORY_STAT_SWAP_OUT)) {
-		d->have_swap = 0;
-		return 0;
-	}
-	now = st->val[VIR_DOMAIN_MEMORY_STAT_SWAP_IN] +
-	      st->val[VIR_DOMAIN_MEMORY_STAT_SWAP_OUT];
-	delta = now >= d->swap_kib ? now - d->swap_kib : 0;
-	d->swap_kib = now;
-	d->have_swap = 1;
-	if (!had || ls->elapsed_s <= 0)
-		return 0;
-	return fmin(((double)delta / 1024.0) / ls->elapsed_s, WIRE_MAX_MIBPS);
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+			if (raw[i].tag == map[k].tag) {
+				*val[k] = raw[i].val;
+				st->have |= map[k].bit;
+			}
 }
 
 static void fill_sample(struct lv_src *ls, struct lv_dom *d,
-			const virDomainInfo *info, const struct lv_stats *st)
+			const virDomainInfo *info, const lvstat_reading *st)
 {
 	source_vm_sample *s = &d->smp;
-	unsigned long long cur = info->memory;
+	lvstat_figures f;
 
-	if (stat_has(st, VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON))
-		cur = st->val[VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON];
+	lvstat_figure(&d->track, st, mono_s(), info->memory, d->max_mib,
+		      ls->horizon_s, &f);
+	if (f.used_rule == LVSTAT_USED_CURRENT)
+		lv_note(ls, LV_NOTE_DEMAND, "domain %s: the guest reports no "
+			"usable or unused memory (no balloon driver or no "
+			"statistics period?): its demand is its current "
+			"memory; not noted again", d->name);
 	memset(s, 0, sizeof(*s));
 	s->alive = 1;
-	s->assigned_mib = clamp64(kib_mib(cur), 0, d->max_mib);
-	s->demand_mib = clamp64(kib_mib(demand_kib(ls, d, st, cur)), 0,
-				d->max_mib);
-	if (s->assigned_mib > 0) /* else 0, not WIRE_PRESSURE_CAP */
-		s->pressure = wire_pressure(s->demand_mib, s->assigned_mib);
-	s->guest_swap_mibps = swap_rate(ls, d, st);
+	s->assigned_mib = f.assigned_mib;
+	s->demand_mib = f.demand_mib;
+	s->pressure = f.pressure;
+	s->guest_swap_mibps = f.swap_mibps;
 	s->balloon_mib = d->max_mib - s->assigned_mib;
 }
 
@@ -300,7 +260,7 @@ static int relookup(struct lv_src *ls, struct lv_dom *d)
 		return -1;
 	virDomainFree(d->dom);
 	d->dom = again;
-	d->have_swap = 0;
+	lvstat_reset(&d->track);
 	set_period(ls, d);
 	return 0;
 }
@@ -348,7 +308,7 @@ static void read_policy(struct lv_src *ls, struct lv_dom *d)
 static void read_dom(struct lv_src *ls, struct lv_dom *d)
 {
 	virDomainInfo info;
-	struct lv_stats st;
+	lvstat_reading st;
 	int rc = virDomainGetInfo(d->dom, &info);
 
 	if (rc < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN &&
@@ -361,7 +321,7 @@ static void read_dom(struct lv_src *ls, struct lv_dom *d)
 	d->hold = 0;
 	if (rc < 0 || !state_alive(info.state)) {
 		memset(&d->smp, 0, sizeof(d->smp));
-		d->have_swap = 0;
+		lvstat_reset(&d->track);
 		return;
 	}
 	read_policy(ls, d);
@@ -525,8 +485,6 @@ static void read_free(struct lv_src *ls)
 
 static int read_all(struct lv_src *ls, char *err, size_t errlen)
 {
-	double now = mono_s();
-
 	if (virConnectIsAlive(ls->conn) != 1) {
 		snprintf(err, errlen, "the libvirt connection to %s is lost: "
 			 "%s", ls->uri, virGetLastErrorMessage());
@@ -534,8 +492,6 @@ static int read_all(struct lv_src *ls, char *err, size_t errlen)
 	}
 	if (list_doms(ls, err, errlen) != 0)
 		return -1;
-	ls->elapsed_s = ls->read_at > 0 ? now - ls->read_at : 0;
-	ls->read_at = now;
 	for (size_t i = 0; i < ls->n; i++)
 		read_dom(ls, &ls->doms[i]);
 	read_free(ls);
@@ -645,6 +601,8 @@ static int check_opts(const source_libvirt_opts *o, char *err, size_t errlen)
 		bad = "no libvirt URI (e.g. qemu:///system)";
 	else if (o->stats_period_s < 0 || o->stats_period_s > LV_MAX_PERIOD_S)
 		bad = "the statistics period must be between 0 and 86400 s";
+	else if (o->interval_s < 0 || o->interval_s > LV_MAX_PERIOD_S)
+		bad = "the bid interval must be between 0 and 86400 s";
 	else if (o->reserve_mib < 0)
 		bad = "reserve must be >= 0";
 	if (bad) {
@@ -701,6 +659,8 @@ int source_libvirt_open(const source_libvirt_opts *o, source **out,
 	}
 	ls->reserve = o->reserve_mib;
 	ls->period_s = o->stats_period_s;
+	ls->horizon_s = o->interval_s > 0 ? o->interval_s
+					  : SOURCE_LIBVIRT_INTERVAL_S;
 	ls->note = o->note;
 	ls->note_ctx = o->note_ctx;
 	if (o->vm_defaults)

@@ -24,9 +24,10 @@
 #define EMU_MIGRATE_MIBPS 1100.0
 #define EMU_MAX_MIBPS 1e6 /* 1 TiB/s: beyond any link */
 
-/* libvirt's balloon statistics period when the agent bids at the broker's
- * round (its interval is not known before the Welcome): the default round. */
-#define LIBVIRT_STATS_PERIOD_S 5
+/* The bid interval the libvirt source assumes when the agent bids at the
+ * broker's round (its interval is not known before the Welcome): the
+ * default round. */
+#define LIBVIRT_INTERVAL_S SOURCE_LIBVIRT_INTERVAL_S
 
 static const char agent_usage[] =
 	"usage: bourse agent --host NAME --capacity-mib N --trace PATH\n"
@@ -696,10 +697,15 @@ static int open_real(const struct agent_args *a, source **out, char *err,
 		*out = host;
 		return 0;
 	}
-	if (!strcmp(a->kind, "libvirt"))
-		vo.stats_period_s = a->cfg.interval_ms > 0
-				    ? (int)((a->cfg.interval_ms + 999) / 1000)
-				    : LIBVIRT_STATS_PERIOD_S;
+	if (!strcmp(a->kind, "libvirt")) {
+		/* the guest refreshes its statistics twice per interval: rates
+		 * are taken between its updates (agents/lvstat.h), and every
+		 * reading finds a fresh one */
+		vo.interval_s = a->cfg.interval_ms > 0
+				? (int)((a->cfg.interval_ms + 999) / 1000)
+				: LIBVIRT_INTERVAL_S;
+		vo.stats_period_s = vo.interval_s > 1 ? vo.interval_s / 2 : 1;
+	}
 	if ((!strcmp(a->kind, "libvirt")
 		     ? source_libvirt_open(&vo, &vms, err, errlen)
 		     : source_cgroup_open(&co, &vms, err, errlen)) != 0) {

@@ -1,0 +1,117 @@
+/*
+ * lvstat.c - a libvirt domain's figures from its balloon statistics
+ * (lvstat.h gives the rules): pure arithmetic, no libvirt.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "lvstat.h"
+#include "wire.h"
+#include "banned.h"
+
+#define KIB_PER_MIB 1024.0
+
+void lvstat_reset(lvstat_track *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+static int has(const lvstat_reading *r, unsigned bit)
+{
+	return (r->have & bit) != 0;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static double rate(uint64_t now, uint64_t before, double dt_s, double unit)
+{
+	double r = (double)(now - before) / unit / dt_s;
+
+	return fmin(r, WIRE_MAX_MIBPS);
+}
+
+/* Keep this reading's counters as the last update. */
+static void keep(lvstat_track *t, const lvstat_reading *r, double at_s,
+		 int by_stamp, double now_s)
+{
+	t->have = 1;
+	t->by_stamp = by_stamp;
+	t->at_s = at_s;
+	t->changed_s = now_s;
+	t->swap_in_kib = r->swap_in_kib;
+	t->swap_kib = r->swap_in_kib + r->swap_out_kib;
+	t->faults = r->major_faults;
+}
+
+/* The rates, differenced between guest updates (lvstat.h, "Rates"). */
+static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
+		  double horizon_s)
+{
+	int by_stamp = has(r, LVSTAT_LAST_UPDATE) && r->last_update_s > 0;
+	double at_s = by_stamp ? (double)r->last_update_s : now_s;
+	uint64_t swap = r->swap_in_kib + r->swap_out_kib;
+	double dt;
+
+	if (!t->have || t->by_stamp != by_stamp || swap < t->swap_kib ||
+	    r->swap_in_kib < t->swap_in_kib || r->major_faults < t->faults ||
+	    at_s < t->at_s) {
+		t->swap_mibps = t->refault_mibps = 0;
+		keep(t, r, at_s, by_stamp, now_s);
+		return;
+	}
+	dt = at_s - t->at_s;
+	if (dt <= 0) { /* no new update: what the last one said holds */
+		if (now_s - t->changed_s >
+		    LVSTAT_STALE_WINDOWS * horizon_s + 1.0)
+			t->swap_mibps = t->refault_mibps = 0;
+		return;
+	}
+	t->swap_mibps = rate(swap, t->swap_kib, dt, KIB_PER_MIB);
+	t->refault_mibps = fmax(rate(r->swap_in_kib, t->swap_in_kib, dt,
+				     KIB_PER_MIB),
+				rate(r->major_faults, t->faults, dt,
+				     KIB_PER_MIB / LVSTAT_PAGE_KIB));
+	keep(t, r, at_s, by_stamp, now_s);
+}
+
+/* Used memory in KiB by the first rule whose statistics are there. */
+static uint64_t used_kib(const lvstat_reading *r, uint64_t current_kib,
+			 int *rule)
+{
+	if (has(r, LVSTAT_AVAILABLE) && has(r, LVSTAT_USABLE) &&
+	    r->available_kib >= r->usable_kib) {
+		*rule = LVSTAT_USED_AVAILABLE;
+		return r->available_kib - r->usable_kib;
+	}
+	if (has(r, LVSTAT_ACTUAL) && has(r, LVSTAT_UNUSED) &&
+	    r->actual_kib >= r->unused_kib) {
+		*rule = LVSTAT_USED_ACTUAL;
+		return r->actual_kib - r->unused_kib;
+	}
+	*rule = LVSTAT_USED_CURRENT;
+	return current_kib;
+}
+
+void lvstat_figure(lvstat_track *t, const lvstat_reading *r, double now_s,
+		   uint64_t current_kib, int64_t max_mib, double horizon_s,
+		   lvstat_figures *out)
+{
+	uint64_t cur = has(r, LVSTAT_ACTUAL) ? r->actual_kib : current_kib;
+	double used, demand;
+
+	memset(out, 0, sizeof(*out));
+	rates(t, r, now_s, horizon_s);
+	used = (double)used_kib(r, current_kib, &out->used_rule) / KIB_PER_MIB;
+	demand = used + t->refault_mibps * horizon_s;
+	out->assigned_mib = clamp64((int64_t)(cur / 1024), 0, max_mib);
+	out->demand_mib = demand >= (double)max_mib ? max_mib
+			  : clamp64((int64_t)demand, 0, max_mib);
+	if (out->assigned_mib > 0) /* else 0, not WIRE_PRESSURE_CAP */
+		out->pressure = wire_pressure(out->demand_mib,
+					      out->assigned_mib);
+	out->swap_mibps = t->swap_mibps;
+	out->refault_mibps = t->refault_mibps;
+}
