@@ -64,7 +64,8 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
 {
 	const char *bad = NULL;
 
-	if (d->minimum_mib < 1 || d->minimum_mib > WIRE_MAX_MIB)
+	if ((d->minimum_mib < 1 && d->minimum_mib != SOURCE_MIN_AUTO) ||
+	    d->minimum_mib > WIRE_MAX_MIB)
 		bad = "the VM minimum must be between 1 MiB and 64 TiB";
 	else if (d->startup_mib < d->minimum_mib ||
 		 d->startup_mib > WIRE_MAX_MIB)
@@ -82,13 +83,27 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
 	return 0;
 }
 
+int64_t source_vm_auto_minimum(int64_t maximum_mib, int64_t startup_mib)
+{
+	int64_t m = maximum_mib / 100 * SOURCE_MIN_AUTO_PCT +
+		    maximum_mib % 100 * SOURCE_MIN_AUTO_PCT / 100;
+
+	if (m < SOURCE_MIN_FLOOR_MIB)
+		m = SOURCE_MIN_FLOOR_MIB;
+	m = min64(min64(m, startup_mib), maximum_mib);
+	return m < 1 ? 1 : m;
+}
+
 void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,
 			source_vm_config *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->maximum_mib = maximum_mib;
-	out->minimum_mib = min64(d->minimum_mib, maximum_mib);
 	out->startup_mib = min64(d->startup_mib, maximum_mib);
+	out->minimum_mib = d->minimum_mib == SOURCE_MIN_AUTO
+			   ? source_vm_auto_minimum(maximum_mib,
+						    out->startup_mib)
+			   : min64(d->minimum_mib, maximum_mib);
 	out->buffer_pct = d->buffer_pct;
 	out->weight = d->weight;
 	out->shares = d->shares;

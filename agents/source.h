@@ -68,7 +68,8 @@ typedef struct source_vm_sample {
 struct source_vm_override;
 
 typedef struct source_vm_defaults {
-	int64_t minimum_mib; /* Hyper-V Minimum, capped at the maximum */
+	int64_t minimum_mib; /* Hyper-V Minimum, capped at the maximum;
+			      * SOURCE_MIN_AUTO: source_vm_auto_minimum() */
 	int64_t startup_mib; /* Hyper-V Startup, capped at the maximum */
 	uint32_t buffer_pct; /* Hyper-V Buffer, percent */
 	uint32_t weight;     /* Hyper-V Weight */
@@ -123,7 +124,19 @@ int source_vm_excluded(const source_vm_defaults *d, const char *name);
  * 1000. */
 void source_vm_defaults_init(source_vm_defaults *d);
 
-/* What a VmConfig may carry (docs/protocol.md): minimum 1..64 TiB, startup
+/* minimum_mib SOURCE_MIN_AUTO: each VM's Minimum is derived from its own
+ * size (the agent's default for real VMs, `--source libvirt`: a fixed
+ * 512 MiB kept a 512 MiB VM from ever shrinking and told a VM started at
+ * 384 MiB to grow to 512 whatever its demand; issue 17, bug 5):
+ * SOURCE_MIN_AUTO_PCT of its maximum, at least SOURCE_MIN_FLOOR_MIB, and
+ * never above its Startup (what it had when found) nor its maximum. */
+#define SOURCE_MIN_AUTO 0
+#define SOURCE_MIN_AUTO_PCT 25
+#define SOURCE_MIN_FLOOR_MIB 128
+int64_t source_vm_auto_minimum(int64_t maximum_mib, int64_t startup_mib);
+
+/* What a VmConfig may carry (docs/protocol.md): minimum 1..64 TiB (or
+ * SOURCE_MIN_AUTO), startup
  * minimum..64 TiB, buffer 0..2000 %, weight 0..10000, shares 1..1000000.
  * Returns 0, or -1 with a message. */
 int source_vm_defaults_check(const source_vm_defaults *d, char *err,
@@ -131,7 +144,8 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
 
 /* A VM's settings from its maximum memory, as the simulator derives them
  * from a trace's provisioned memory: Maximum = maximum_mib, Minimum and
- * Startup from d capped at it, d's Buffer, Weight and shares, no
+ * Startup from d capped at it (an automatic Minimum from maximum_mib and
+ * that Startup: source_vm_auto_minimum()), d's Buffer, Weight and shares, no
  * reservation, no limit. Sets every field of *out but name (NULL). A
  * source that reads a setting from the VM overwrites it afterwards. */
 void source_vm_settings(const source_vm_defaults *d, int64_t maximum_mib,

@@ -34,8 +34,10 @@
  *              them: a reading with no new update keeps the last rate
  *   balloon  = maximum - assigned (what the balloon holds back)
  * Settings (source_vm_settings()): maximum = the domain's maximum memory,
- * minimum = the agent's default Minimum (source_vm_defaults: 512 MiB unless
- * configured, capped at the maximum), startup = the memory the domain had
+ * minimum = the agent's default Minimum (source_vm_defaults: `bourse agent`
+ * gives SOURCE_MIN_AUTO unless configured: a quarter of the maximum, at
+ * least 128 MiB, at most the startup; else the value given, capped at the
+ * maximum), startup = the memory the domain had
  * when found (within minimum..maximum), buffer, weight and shares the
  * agent's defaults; then the domain's own policy, its bourse <metadata>
  * element (vm_policy.h: virDomainGetMetadata, parsed by vm_policy.c),
@@ -542,6 +544,9 @@ static int lv_vm_config(source *s, size_t i, source_vm_config *out)
 	source_vm_settings(&ls->vmd, d->max_mib, out);
 	out->name = d->name;
 	out->startup_mib = d->startup_mib;
+	if (ls->vmd.minimum_mib == SOURCE_MIN_AUTO)
+		out->minimum_mib = source_vm_auto_minimum(d->max_mib,
+							  d->startup_mib);
 	vm_policy_apply(&d->pol, out); /* startup within minimum..maximum */
 	return 0;
 }

@@ -74,7 +74,9 @@ static const char agent_usage[] =
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
 	"  --step-s S         trace seconds per bid interval (default 300)\n"
 	"  --minimum-mib M    each VM's Minimum, capped at its maximum, unless\n"
-	"                     the source reads it (default 512)\n"
+	"                     the source reads it (default 512; libvirt: a\n"
+	"                     quarter of its maximum, at least 128, at most\n"
+	"                     what it has when found)\n"
 	"  --startup-mib M    each trace VM's Startup, capped at its maximum\n"
 	"                     (default 1024; libvirt and cgroup: what it has)\n"
 	"  --buffer PCT       each VM's memory Buffer % (default 20)\n"
@@ -168,6 +170,7 @@ struct agent_args {
 	double dirty_mibps;        /* --dirty-mibps; < 0: derived */
 	int have_migrate, have_dirty;
 	int have_capacity, have_vms, have_vm;
+	int have_minimum;          /* --minimum-mib given (flag or conf) */
 	cli_conf conf;             /* bourse.conf: the strings above borrow */
 	source_vm_override *vm_set; /* its [vm "NAME"] sections (vm borrows) */
 	const char *where;         /* applying a conf entry: its place */
@@ -306,7 +309,7 @@ static int apply_number(struct agent_args *a, int opt, const char *arg)
 	case O_STEP: a->src.step_s = v; break;
 	case O_DRY_DELAY: a->dry_delay_ms = v; break;
 	case O_INTERVAL: a->cfg.interval_ms = v; break;
-	case O_MINIMUM: a->vm.minimum_mib = v; break;
+	case O_MINIMUM: a->vm.minimum_mib = v; a->have_minimum = 1; break;
 	case O_STARTUP: a->vm.startup_mib = v; break;
 	case O_BUFFER: a->vm.buffer_pct = (uint32_t)v; break;
 	default: a->cfg.max_runtime_ms = v * 1000; break;
@@ -425,6 +428,8 @@ static int check_real_source(struct agent_args *a)
 				 : "is required with --source cgroup");
 	if (!strcmp(a->kind, "libvirt") && (!a->cfg.uri || !*a->cfg.uri))
 		a->cfg.uri = "qemu:///system";
+	if (!strcmp(a->kind, "libvirt") && !a->have_minimum)
+		a->vm.minimum_mib = SOURCE_MIN_AUTO; /* from each VM's size */
 	return CLI_OK;
 }
 

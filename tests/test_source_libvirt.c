@@ -790,6 +790,50 @@ static void test_out_of_range(void **state)
 	source_close(s);
 }
 
+/* Issue 17, bug 5: the automatic Minimum (SOURCE_MIN_AUTO, what `bourse
+ * agent --source libvirt` uses unless --minimum-mib is given) is a quarter
+ * of the maximum, at least 128 MiB, never above what the domain had when
+ * found: beta (256 MiB) can shrink to 128 where 512 capped at 256 pinned
+ * it, gamma (started at 1536 of 2048) is not floored above its size. */
+static void test_auto_minimum(void **state)
+{
+	source_vm_defaults d;
+	struct tmpnode t;
+	source_libvirt_opts o = { .vm_defaults = &d };
+	source_vm_config c;
+	source *s = NULL;
+	char err[256] = "";
+	static const int64_t want[][3] = { /* maximum, startup -> minimum */
+		{ 512, 512, 128 }, { 512, 384, 128 }, { 2048, 384, 384 },
+		{ 100, 100, 100 }, { 65536, 65536, 16384 }, { 4097, 4097, 1024 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(source_vm_auto_minimum(want[i][0], want[i][1]),
+				 want[i][2]);
+	source_vm_defaults_init(&d);
+	d.minimum_mib = SOURCE_MIN_AUTO;
+	assert_int_equal(source_vm_defaults_check(&d, err, sizeof(err)), 0);
+	node_write(&t);
+	o.uri = t.uri;
+	assert_int_equal(source_libvirt_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
+	assert_string_equal(c.name, "alpha"); /* 4096, at 2048 */
+	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.startup_mib, 2048);
+	assert_int_equal(source_vm_config_get(s, 1, &c), 0);
+	assert_string_equal(c.name, "beta"); /* 256, at 256 */
+	assert_int_equal(c.minimum_mib, 128);
+	assert_int_equal(c.startup_mib, 256);
+	assert_int_equal(source_vm_config_get(s, 2, &c), 0);
+	assert_string_equal(c.name, "gamma"); /* 2048, at 1536 */
+	assert_int_equal(c.minimum_mib, 512);
+	assert_int_equal(c.startup_mib, 1536);
+	source_close(s);
+	node_remove(&t);
+}
+
 /* ---- lvstat.h: rates and demand from recorded dommemstat sequences ---- */
 
 #define MIB 1024ULL
@@ -939,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_bad_uri),
 		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_auto_minimum),
 		cmocka_unit_test(test_lvstat_swap_no_alias),
 		cmocka_unit_test(test_lvstat_short_guest),
 		cmocka_unit_test(test_lvstat_major_faults),
