@@ -684,14 +684,20 @@ static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
 }
 
 /* This machine's host figures, with the VMs of libvirt or cgroup (or none,
- * for a seller). */
+ * for a seller). One source of truth for the host's memory: /proc/meminfo
+ * (the Linux source: MemTotal is what the kernel manages, and what its
+ * free and swap figures are measured against); the reserve is checked
+ * there, once. The libvirt source's own node figures (virNodeGetInfo, which
+ * can count one NUMA cell's memory only) are not used, so it is given no
+ * reserve to check (issue 17, bug 10). A VM source that cannot be read is
+ * fatal: a seller without its VMs would hide them from the market, and
+ * the service manager (Restart=on-failure) tries again. */
 static int open_real(const struct agent_args *a, source **out, char *err,
 		     size_t errlen)
 {
 	source_linux_opts lo = { .reserve_mib = a->src.reserve_mib };
 	source_libvirt_opts vo = { .uri = a->cfg.uri, .stats_period_s = 0,
-				   .reserve_mib = a->src.reserve_mib,
-				   .vm_defaults = &a->vm };
+				   .reserve_mib = 0, .vm_defaults = &a->vm };
 	source_cgroup_opts co = { .parent = a->cgroup_parent,
 				  .vm_defaults = &a->vm };
 	source *host = NULL, *vms = NULL;
@@ -714,12 +720,14 @@ static int open_real(const struct agent_args *a, source **out, char *err,
 	if ((!strcmp(a->kind, "libvirt")
 		     ? source_libvirt_open(&vo, &vms, err, errlen)
 		     : source_cgroup_open(&co, &vms, err, errlen)) != 0) {
-		/* what is missing is said once; the host still sells */
-		fprintf(stderr, "bourse %s: note: %s; going on as the host's "
-			"seller only (restart the agent once its VMs can be "
-			"read)\n", a->cmd, err);
-		*out = host;
-		return 0;
+		char why[256];
+
+		source_close(host);
+		snprintf(why, sizeof(why), "%.250s", err);
+		snprintf(err, errlen, "cannot read this host's VMs (--source "
+			 "%s): %s; NOT going on as a seller only, which would "
+			 "hide them from the market", a->kind, why);
+		return -1;
 	}
 	return source_pair_open(host, vms, out, err, errlen);
 }

@@ -179,8 +179,8 @@ expect 2 stderr '--capacity-mib: comes from the source' -- agent --host h --sour
 expect 2 stderr '--cgroup-parent: is required with --source cgroup' -- agent --host h --source cgroup
 expect 2 stderr '--cgroup-parent: goes with --source cgroup only' -- agent --host h --source libvirt --cgroup-parent x
 expect 2 stderr '--trace: goes with --source trace only' -- agent --host h --source libvirt --trace "$small"
-expect 0 stderr "note: cannot connect to libvirt at bogus:///x.*seller only" -- agent --host h --source libvirt --uri bogus:///x --broker "ipc://$tmp/none.ipc" --run-for-s 1
-expect 0 stderr "note: cannot open the cgroup.*seller only" -- agent --host h --source cgroup --cgroup-parent "no-such-$$.slice" --broker "ipc://$tmp/none.ipc" --run-for-s 1
+expect 1 stderr "cannot read this host's VMs \(--source libvirt\): cannot connect to libvirt at bogus:///x.*NOT going on as a seller only" -- agent --host h --source libvirt --uri bogus:///x --broker "ipc://$tmp/none.ipc" --run-for-s 1
+expect 1 stderr "cannot read this host's VMs \(--source cgroup\): cannot open the cgroup.*NOT going on" -- agent --host h --source cgroup --cgroup-parent "no-such-$$.slice" --broker "ipc://$tmp/none.ipc" --run-for-s 1
 expect 2 stderr "--max-actions: '-1' is out of range" -- broker --max-actions -1
 expect 2 stderr "--action-timeout-s: '0' is out of range" -- broker --action-timeout-s 0
 expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cooldown-s x
