@@ -49,6 +49,7 @@
 #include "log.h"
 #include "util.h"
 #include "wire.h"
+#include "sampler.h"
 #include "worker.h"
 #include "banned.h"
 
@@ -107,6 +108,10 @@ typedef struct agent {
 	char *err;
 	size_t errlen;
 	worker *work;         /* runs c->act's actions; NULL without one */
+	sampler *smp;         /* reads the source on its own thread; src is
+			       * its view (sampler.h) */
+	int64_t asked_at;     /* when the reading under way was asked for */
+	int slow_said;        /* "the source is slow" said this episode */
 } agent;
 
 static void alog(const agent *a, int prio, const log_fields *f, const char *fmt,
@@ -935,20 +940,46 @@ static void register_others(agent *a)
 	}
 }
 
-/* One interval: the source moves on, the host asks, each live VM bids. */
+/* One interval: the source moves on, on the sampler's thread (a slow
+ * source holds up nothing here: heartbeats go on); sampled() sends the
+ * asks and bids when the reading is in. An interval whose reading is still
+ * under way asks for none (said once per slow episode). */
 static void tick(agent *a)
 {
-	char msg[256];
-
 	a->next_tick += interval_ms(a);
 	if (a->next_tick <= a->now)
 		a->next_tick = a->now + interval_ms(a);
-	if (source_advance(a->src, msg, sizeof(msg)) != 0) {
+	if (sampler_request(a->smp) == 0) {
+		a->asked_at = a->now;
+		return;
+	}
+	if (!a->slow_said)
+		alog(a, LOG_WARNING, NULL, "the source is still reading, "
+		     "asked %lld ms ago: this interval waits for it "
+		     "(heartbeats go on)", (long long)(a->now - a->asked_at));
+	a->slow_said = 1;
+}
+
+/* A reading is in: the host asks, each live VM bids. */
+static void sampled(agent *a)
+{
+	char msg[256];
+	int rc = sampler_take(a->smp, msg, sizeof(msg));
+
+	if (rc > 0)
+		return;
+	if (a->slow_said)
+		alog(a, LOG_NOTICE, NULL, "the source answered after %lld ms",
+		     (long long)(a->now - a->asked_at));
+	a->slow_said = 0;
+	if (rc < 0) {
 		alog(a, LOG_ERR, NULL, "cannot advance the source: %s", msg);
 		return;
 	}
 	add_new_vms(a);
 	sample_vms(a);
+	if (!a->sock)
+		return;
 	for (size_t i = 0; i < a->n_ids; i++) {
 		struct ident *id = &a->ids[i];
 
@@ -1053,7 +1084,11 @@ static int agent_init(agent *a)
 {
 	char msg[256];
 
-	if (check_config(a) != 0 || ids_init(a) != 0)
+	if (check_config(a) != 0)
+		return -1;
+	if (sampler_start(a->src, &a->smp, &a->src, msg, sizeof(msg)) != 0)
+		return fail(a, "%s", msg);
+	if (ids_init(a) != 0)
 		return -1;
 	a->ctx = zmq_ctx_new();
 	if (!a->ctx)
@@ -1075,6 +1110,7 @@ static int agent_init(agent *a)
 static void agent_free(agent *a)
 {
 	worker_stop(a->work);
+	sampler_stop(a->smp);
 	sock_close(a);
 	if (a->ctx)
 		zmq_ctx_term(a->ctx);
@@ -1084,9 +1120,10 @@ static void agent_free(agent *a)
 /* The socket, and the worker's results when there is a worker. */
 static int poll_once(agent *a, int64_t deadline)
 {
-	zmq_pollitem_t it[3] = {
+	zmq_pollitem_t it[4] = {
 		{ .socket = a->sock, .events = ZMQ_POLLIN },
 		{ .socket = a->mon, .events = a->mon ? ZMQ_POLLIN : 0 },
+		{ .fd = sampler_fd(a->smp), .events = ZMQ_POLLIN },
 		{ .fd = a->work ? worker_fd(a->work) : -1, .events = ZMQ_POLLIN },
 	};
 
@@ -1094,7 +1131,7 @@ static int poll_once(agent *a, int64_t deadline)
 		it[0].events |= ZMQ_POLLOUT;
 	if (!a->mon) /* a NULL socket is read as the fd in it[1].fd */
 		it[1] = (zmq_pollitem_t){ .fd = -1, .events = 0 };
-	if (zmq_poll(it, a->work ? 3 : 2, poll_timeout(a, deadline)) < 0 &&
+	if (zmq_poll(it, a->work ? 4 : 3, poll_timeout(a, deadline)) < 0 &&
 	    zmq_errno() != EINTR)
 		return fail(a, "zmq_poll: %s", zmq_strerror(zmq_errno()));
 	if (a->mon && (it[1].revents & ZMQ_POLLIN))
@@ -1104,7 +1141,9 @@ static int poll_once(agent *a, int64_t deadline)
 		a->out_wait = 0;
 	if (it[0].revents & ZMQ_POLLIN)
 		receive(a);
-	if (a->work && (it[2].revents & ZMQ_POLLIN))
+	if (it[2].revents & ZMQ_POLLIN)
+		sampled(a);
+	if (a->work && (it[3].revents & ZMQ_POLLIN))
 		send_done(a);
 	return a->fatal ? -1 : 0;
 }

@@ -49,6 +49,8 @@ struct peer {
 	uint64_t bid_seq;          /* seq of its latest Bid */
 	int64_t reg_max_mib;       /* VMs: maximum_mib of its latest Register */
 	int64_t bid_assigned_mib;  /* assigned_mib of its latest Bid */
+	int64_t hb_at_ms;          /* when its latest Heartbeat came */
+	int64_t hb_gap_ms;         /* the longest time between two */
 };
 
 struct fake {
@@ -252,10 +254,16 @@ static void handle(struct fake *f, const wire_msg *e)
 		assert_int_equal(e->ask.capacity_mib, 16384);
 		assert_int_equal(e->ask.free_mib, 16384 - 1024 - 4096 - 8192);
 		break;
-	case WIRE_BODY_HEARTBEAT:
+	case WIRE_BODY_HEARTBEAT: {
+		int64_t now = util_now_ms();
+
+		if (p->n_hb > 0 && now - p->hb_at_ms > p->hb_gap_ms)
+			p->hb_gap_ms = now - p->hb_at_ms;
+		p->hb_at_ms = now;
 		p->n_hb++;
 		send_heartbeat(f);
 		break;
+	}
 	case WIRE_BODY_ACTION_RESULT:
 		p->n_result++;
 		f->results_unsupported += e->action_result.status ==
@@ -441,6 +449,78 @@ static source *open_grow(void)
 	g->base.ops = &grow_ops;
 	g->base.state = g;
 	return &g->base;
+}
+
+/* ---- a slow source ---- */
+
+#define SLOW_MS 1500 /* each advance: a libvirt call stuck behind a
+		      * migration on a busy host (issue 17, bug 11) */
+
+/* The trace source of open_source(), each advance taking SLOW_MS. */
+struct slow_src {
+	source base;
+	source *inner;
+};
+
+static int slow_advance(source *s, char *err, size_t errlen)
+{
+	const struct slow_src *w = s->state;
+
+	sleep_ms(SLOW_MS);
+	return source_advance(w->inner, err, errlen);
+}
+
+static int slow_host(source *s, source_host *out, char *err, size_t errlen)
+{
+	return source_host_read(((struct slow_src *)s->state)->inner, out, err,
+				errlen);
+}
+
+static size_t slow_n_vms(source *s)
+{
+	return source_n_vms(((struct slow_src *)s->state)->inner);
+}
+
+static int slow_vm_config(source *s, size_t i, source_vm_config *out)
+{
+	return source_vm_config_get(((struct slow_src *)s->state)->inner, i,
+				    out);
+}
+
+static int slow_vm_sample(source *s, size_t i, source_vm_sample *out,
+			  char *err, size_t errlen)
+{
+	return source_vm_read(((struct slow_src *)s->state)->inner, i, out, err,
+			      errlen);
+}
+
+static void slow_close(source *s)
+{
+	struct slow_src *w = s->state;
+
+	source_close(w->inner);
+	free(w);
+}
+
+static const struct source_ops slow_ops = {
+	.kind = "slow",
+	.advance = slow_advance,
+	.host = slow_host,
+	.n_vms = slow_n_vms,
+	.vm_config = slow_vm_config,
+	.vm_sample = slow_vm_sample,
+	.close = slow_close,
+};
+
+static source *open_slow(void)
+{
+	struct slow_src *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->inner = open_source();
+	w->base.ops = &slow_ops;
+	w->base.state = w;
+	return &w->base;
 }
 
 /* The agent in a child, on the source open() opens there. */
@@ -1028,6 +1108,36 @@ static void test_bad_config(void **state)
 	source_close(s);
 }
 
+/* A source whose every advance takes SLOW_MS (15 heartbeat periods)
+ * holds up neither the heartbeats (read on the sampler's thread: none
+ * more than a few periods apart, where the broker's liveness is 3) nor the
+ * bids, which go out as each reading comes in. Issue 17, bug 11: the loop
+ * waited in the advance, and the broker marked the host lost. */
+static void test_slow_source(void **state)
+{
+	struct fake f;
+	struct peer *h, *a;
+	pid_t pid;
+
+	(void)state;
+	fake_init(&f);
+	pid = start_agent_on(&f, 5000, 1, open_slow);
+	fake_start(&f);
+	assert_true(serve_until(&f, all_registered, 2000));
+	serve(&f, 3500);
+	h = find(&f, "h1");
+	a = find(&f, "vm-1");
+	assert_true(h->n_hb >= 20);
+	if (h->hb_gap_ms >= HB_MS * LIVENESS * 2)
+		fail_msg("heartbeats %lld ms apart while the source read",
+			 (long long)h->hb_gap_ms);
+	assert_true(a->n_bid >= 1 && a->n_bid <= 4); /* one per reading */
+	assert_true(h->n_ask >= 1);
+	serve(&f, 1500);
+	assert_int_equal(wait_agent(pid, 4000), 0);
+	fake_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1045,6 +1155,7 @@ int main(void)
 		cmocka_unit_test(test_vm_found_later_buyers_only),
 		cmocka_unit_test(test_no_broker_and_stop),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_slow_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
