@@ -120,7 +120,8 @@ int actuator_dryrun_open(int64_t delay_ms, actuator_note_fn note,
  * here: FAILED "not here"). libvirt has no per-call timeout: a watchdog
  * thread aborts the migration job (virDomainAbortJob) after timeout_ms and
  * the outcome is ACTUATOR_TIMEOUT (virDomainMigrateSetMaxDowntime is left
- * alone). A migration does not resize (target_mib is only checked). A driver
+ * alone). A migration then sets the VM's memory to target_mib on the
+ * destination (actuator_libvirt_open_opts() below). A driver
  * that cannot do an operation (VIR_ERR_NO_SUPPORT, _OPERATION_UNSUPPORTED,
  * _ARGUMENT_UNSUPPORTED) gives ACTUATOR_UNSUPPORTED with libvirt's message.
  * A connection found lost is opened again (noted). Silences libvirt's own
@@ -128,6 +129,48 @@ int actuator_dryrun_open(int64_t delay_ms, actuator_note_fn note,
 int actuator_libvirt_open(const char *uri, actuator_note_fn note,
 			  void *note_ctx, actuator **out, char *err,
 			  size_t errlen);
+
+/* The libvirt actuator with options (actuator_libvirt_open() is this with
+ * disks ACTUATOR_DISKS_SHARED). A migration sets the VM's memory to the
+ * migration's target_mib on the destination once it has moved (issue 17,
+ * bug 8): the actuator opens to_uri itself for that (as libvirtd's
+ * peer-to-peer migration does) and sets the balloon there
+ * (virDomainSetMemoryFlags, live); if that fails the migration is still
+ * ACTUATOR_OK (the VM did move), its detail saying so, and the next round
+ * resizes it. disks (issue 17, bug 9; docs/operations.md, "Migrating VMs
+ * with local disks"): which VMs with disks on storage the destination does
+ * not share a migration may move. */
+typedef enum actuator_libvirt_disks {
+	ACTUATOR_DISKS_SHARED = 0, /* the default: disks must be on shared
+				    * storage (libvirt refuses the others:
+				    * "Unsafe migration") */
+	ACTUATOR_DISKS_COPY = 1,   /* VIR_MIGRATE_NON_SHARED_DISK: local
+				    * disks are copied in full with the
+				    * memory (slow; the destination must
+				    * have room for them) */
+	ACTUATOR_DISKS_UNSAFE = 2, /* VIR_MIGRATE_UNSAFE: libvirt's safety
+				    * check is skipped (a disk not really
+				    * shared, or cached, can be corrupted) */
+} actuator_libvirt_disks;
+
+typedef struct actuator_libvirt_opts {
+	const char *uri;
+	actuator_libvirt_disks disks;
+	actuator_note_fn note; /* NULL: stderr */
+	void *note_ctx;
+} actuator_libvirt_opts;
+
+int actuator_libvirt_open_opts(const actuator_libvirt_opts *o,
+			       actuator **out, char *err, size_t errlen);
+
+/* The flags a migration passes to virDomainMigrateToURI3 with that disks
+ * mode (VIR_MIGRATE_* values; for the tests and the audit). */
+unsigned long actuator_libvirt_migrate_flags(actuator_libvirt_disks disks);
+
+/* "shared", "copy", "unsafe" (bourse agent --migrate-disks): 0 with *out,
+ * or -1 for another word. */
+int actuator_libvirt_disks_parse(const char *word,
+				 actuator_libvirt_disks *out);
 
 /* cgroup v2: resize = write target_mib, in bytes, to
  * <root>/<parent>/<vm>/memory.high and read it back (cgroup_root NULL:

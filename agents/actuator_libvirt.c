@@ -16,13 +16,17 @@
  * VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE: the definition
  * moves with the VM, as `virsh migrate --persistent --undefinesource`) to
  * to_uri, the destination's libvirt URI (the source's libvirtd connects to
- * it; the hypervisor picks the data URI). libvirt has no per-call timeout,
+ * it; the hypervisor picks the data URI), with VIR_MIGRATE_NON_SHARED_DISK
+ * or VIR_MIGRATE_UNSAFE added when the host opted in (disks: "copy",
+ * "unsafe"; actuator.h). libvirt has no per-call timeout,
  * so a watchdog thread waits timeout_ms and then asks libvirt to abort the
  * migration job (virDomainAbortJob, as virsh does on ^C): the migration
  * call fails and the outcome is ACTUATOR_TIMEOUT, the VM still here. A
  * migration that completes as the watchdog fires is ACTUATOR_OK.
- * virDomainMigrateSetMaxDowntime is left alone. target_mib is checked but
- * a migration does not resize.
+ * virDomainMigrateSetMaxDowntime is left alone. Once the VM has moved, the
+ * actuator opens to_uri and sets the VM's memory there to target_mib (the
+ * broker placed it with that much), unless it has it already; a failure
+ * there is said in the detail of a migration that is still OK.
  *
  * A driver that cannot do an operation (VIR_ERR_NO_SUPPORT,
  * VIR_ERR_OPERATION_UNSUPPORTED, VIR_ERR_ARGUMENT_UNSUPPORTED: the test
@@ -58,6 +62,7 @@
 struct lva {
 	virConnectPtr conn;
 	char *uri;
+	actuator_libvirt_disks disks;
 	actuator_note_fn note; /* NULL: stderr */
 	void *note_ctx;
 };
@@ -276,8 +281,74 @@ static int watch_stop(struct watch *w, pthread_t th)
 	return w->fired;
 }
 
-static void migrate_dom(virDomainPtr dom, const actuator_action *x,
-			actuator_result *r)
+unsigned long actuator_libvirt_migrate_flags(actuator_libvirt_disks disks)
+{
+	unsigned long f = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+			  VIR_MIGRATE_PERSIST_DEST |
+			  VIR_MIGRATE_UNDEFINE_SOURCE;
+
+	if (disks == ACTUATOR_DISKS_COPY)
+		f |= VIR_MIGRATE_NON_SHARED_DISK;
+	else if (disks == ACTUATOR_DISKS_UNSAFE)
+		f |= VIR_MIGRATE_UNSAFE;
+	return f;
+}
+
+int actuator_libvirt_disks_parse(const char *word,
+				 actuator_libvirt_disks *out)
+{
+	static const char *const words[] = { "shared", "copy", "unsafe" };
+
+	for (size_t i = 0; word && i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(word, words[i])) {
+			*out = (actuator_libvirt_disks)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* After a migration: the VM's memory on the destination set to the
+ * migration's target. "" when done (or nothing to do), else what went
+ * wrong, in why. */
+static void resize_there(const actuator_action *x, char *why, size_t len)
+{
+	virConnectPtr dc = virConnectOpen(x->to_uri);
+	virDomainPtr dom = dc ? virDomainLookupByName(dc, x->vm) : NULL;
+	actuator_result r;
+
+	why[0] = '\0';
+	if (!dom) {
+		snprintf(why, len, "%s", virGetLastErrorMessage());
+	} else {
+		memset(&r, 0, sizeof(r));
+		resize_dom(dom, x, &r);
+		if (r.status != ACTUATOR_OK)
+			snprintf(why, len, "%.150s", r.detail);
+		virDomainFree(dom);
+	}
+	if (dc)
+		virConnectClose(dc);
+}
+
+/* The outcome of a migration that succeeded: moved, and resized there. */
+static void migrated(const actuator_action *x, actuator_result *r)
+{
+	char why[200];
+
+	resize_there(x, why, sizeof(why));
+	if (!why[0])
+		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s "
+				    "with %lld MiB", x->vm, x->to_uri,
+				    (long long)x->target_mib);
+	else
+		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s; "
+				    "its memory there is not set to %lld MiB "
+				    "(the next round resizes it): %s", x->vm,
+				    x->to_uri, (long long)x->target_mib, why);
+}
+
+static void migrate_dom(const struct lva *l, virDomainPtr dom,
+			const actuator_action *x, actuator_result *r)
 {
 	struct watch w;
 	pthread_t th;
@@ -291,13 +362,11 @@ static void migrate_dom(virDomainPtr dom, const actuator_action *x,
 		return;
 	}
 	rc = virDomainMigrateToURI3(dom, x->to_uri, NULL, 0,
-				    VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
-				    VIR_MIGRATE_PERSIST_DEST |
-				    VIR_MIGRATE_UNDEFINE_SOURCE);
+				    (unsigned int)actuator_libvirt_migrate_flags(
+					    l->disks));
 	fired = watch_stop(&w, th);
 	if (rc == 0)
-		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s",
-				    x->vm, x->to_uri);
+		migrated(x, r);
 	else if (fired)
 		actuator_result_set(r, ACTUATOR_TIMEOUT,
 				    "%s: the migration to %s did not "
@@ -348,7 +417,7 @@ static void lva_act(actuator *a, const actuator_action *x,
 	else if (x->kind == ACTUATOR_RESIZE)
 		resize_dom(dom, x, r);
 	else
-		migrate_dom(dom, x, r);
+		migrate_dom(a->state, dom, x, r);
 	virDomainFree(dom);
 }
 
@@ -375,9 +444,24 @@ int actuator_libvirt_open(const char *uri, actuator_note_fn note,
 			  void *note_ctx, actuator **out, char *err,
 			  size_t errlen)
 {
+	actuator_libvirt_opts o = { .uri = uri, .note = note,
+				    .note_ctx = note_ctx };
+
+	return actuator_libvirt_open_opts(&o, out, err, errlen);
+}
+
+int actuator_libvirt_open_opts(const actuator_libvirt_opts *o,
+			       actuator **out, char *err, size_t errlen)
+{
+	const char *uri = o->uri;
 	struct lva *l;
 
 	*out = NULL;
+	if (o->disks < ACTUATOR_DISKS_SHARED ||
+	    o->disks > ACTUATOR_DISKS_UNSAFE) {
+		snprintf(err, errlen, "unknown disks mode %d", (int)o->disks);
+		return -1;
+	}
 	if (!uri || !uri[0]) {
 		snprintf(err, errlen, "no libvirt URI (e.g. qemu:///system)");
 		return -1;
@@ -389,8 +473,9 @@ int actuator_libvirt_open(const char *uri, actuator_note_fn note,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	l->note = note;
-	l->note_ctx = note_ctx;
+	l->note = o->note;
+	l->note_ctx = o->note_ctx;
+	l->disks = o->disks;
 	if (lva_connect(l, err, errlen) != 0) {
 		lva_free(l);
 		return -1;

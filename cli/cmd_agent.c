@@ -67,6 +67,11 @@ static const char agent_usage[] =
 	"                     1100, 10 GbE)\n"
 	"  --dirty-mibps D    emulated: a migrating VM's dirty rate, MiB/s\n"
 	"                     (default: its demand's growth in the trace)\n"
+	"  --migrate-disks M  libvirt: which VMs a migration may move: shared\n"
+	"                     (default: disks on shared storage only), copy\n"
+	"                     (local disks copied in full with the memory)\n"
+	"                     or unsafe (libvirt's safety check skipped: a\n"
+	"                     disk not really shared can be corrupted)\n"
 	"  --dry-run-delay-ms N  each dry-run action takes N ms (a rehearsal of\n"
 	"                     slow ones; default 0)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
@@ -171,6 +176,8 @@ struct agent_args {
 	int have_migrate, have_dirty;
 	int have_capacity, have_vms, have_vm;
 	int have_minimum;          /* --minimum-mib given (flag or conf) */
+	actuator_libvirt_disks disks; /* --migrate-disks */
+	int have_disks;
 	cli_conf conf;             /* bourse.conf: the strings above borrow */
 	source_vm_override *vm_set; /* its [vm "NAME"] sections (vm borrows) */
 	const char *where;         /* applying a conf entry: its place */
@@ -180,7 +187,7 @@ enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
        O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER, O_WORLD, O_MIGRATE_MIBPS,
-       O_DIRTY_MIBPS, O_LOG_LEVEL };
+       O_DIRTY_MIBPS, O_LOG_LEVEL, O_MIGRATE_DISKS };
 enum { O_CONFIG = 1000 }; /* bourse.conf (cli/conf.c) */
 
 static const struct option agent_options[] = {
@@ -211,6 +218,7 @@ static const struct option agent_options[] = {
 	{ "migrate-mibps", required_argument, NULL, O_MIGRATE_MIBPS },
 	{ "dirty-mibps", required_argument, NULL, O_DIRTY_MIBPS },
 	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+	{ "migrate-disks", required_argument, NULL, O_MIGRATE_DISKS },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -271,7 +279,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
 	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY: case O_WORLD:
-	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS:
+	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS: case O_MIGRATE_DISKS:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -385,6 +393,12 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 		return CLI_OK;
 	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS:
 		return apply_rate(a, opt, arg);
+	case O_MIGRATE_DISKS:
+		if (actuator_libvirt_disks_parse(arg, &a->disks) != 0)
+			return bad_value(a, "--migrate-disks", "expected shared, "
+					 "copy or unsafe");
+		a->have_disks = 1;
+		return CLI_OK;
 	case O_PREFIX: a->src.prefix = arg; return CLI_OK;
 	case O_VERBOSE: a->cfg.verbose = 1; return CLI_OK;
 	case O_LOG_LEVEL: return log_level_option(a, arg);
@@ -483,6 +497,9 @@ static int check_actuator(struct agent_args *a)
 	if (a->dry_delay_ms && (!k || strcmp(k, "dry-run")))
 		return bad_value(a, "--dry-run-delay-ms", "goes with "
 				 "--actuator dry-run only");
+	if (a->have_disks && (!k || strcmp(k, "libvirt")))
+		return bad_value(a, "--migrate-disks", "goes with --actuator "
+				 "libvirt only");
 	if (check_emulated_flags(a) != CLI_OK)
 		return CLI_USAGE;
 	if (k && !strcmp(k, "emulated"))
@@ -755,9 +772,19 @@ static int open_actuator(const struct agent_args *a, actuator **out,
 	if (!strcmp(k, "dry-run"))
 		return actuator_dryrun_open(a->dry_delay_ms, NULL, NULL, out,
 					    err, errlen);
-	if (!strcmp(k, "libvirt"))
-		return actuator_libvirt_open(a->cfg.uri, NULL, NULL, out, err,
-					     errlen);
+	if (!strcmp(k, "libvirt")) {
+		actuator_libvirt_opts lo = { .uri = a->cfg.uri,
+					     .disks = a->disks };
+
+		if (a->disks != ACTUATOR_DISKS_SHARED)
+			log_at(LOG_WARNING, NULL, "bourse %s: --migrate-disks "
+			       "%s: migrations may move VMs whose disks are "
+			       "not on shared storage (docs/operations.md, "
+			       "\"Migrating VMs with local disks\")\n", a->cmd,
+			       a->disks == ACTUATOR_DISKS_COPY ? "copy"
+							      : "unsafe");
+		return actuator_libvirt_open_opts(&lo, out, err, errlen);
+	}
 	if (!strcmp(k, "emulated")) {
 		actuator_emulated_opts eo = {
 			.world = a->src.world, .host = a->cfg.host,

@@ -184,6 +184,10 @@ expect 1 stderr "cannot read this host's VMs \(--source cgroup\): cannot open th
 expect 2 stderr "--max-actions: '-1' is out of range" -- broker --max-actions -1
 expect 2 stderr "--action-timeout-s: '0' is out of range" -- broker --action-timeout-s 0
 expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cooldown-s x
+expect 2 stderr '--migrate-disks: expected shared, copy or unsafe' -- agent --host h --source libvirt --uri test:///default --actuator libvirt --migrate-disks yes
+expect 2 stderr '--migrate-disks: goes with --actuator libvirt only' -- agent --host h --source libvirt --uri test:///default --migrate-disks copy
+expect 2 stderr '--migrate-disks is not an option of this command' -- seller --host h --capacity-mib 4096 --migrate-disks copy
+expect 0 stdout '--migrate-disks M' -- agent --help
 expect 2 stderr '--actuator: expected none, dry-run, libvirt, cgroup or emulated' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
 # the emulated hypervisor (docs/emulated.md)
 expect 0 stdout '--world DIR' -- agent --help
@@ -202,7 +206,7 @@ expect 2 stderr '--dry-run-delay-ms: goes with --actuator dry-run only' -- agent
 expect 0 stderr 'note: .*bogus:///x.*without an actuator' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 # the default URI, where no libvirtd runs (a CI container)
 if [ ! -S /var/run/libvirt/libvirt-sock ]; then
-	expect 0 stderr 'note: cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
+	expect 1 stderr 'cannot read this host.s VMs .--source libvirt.: cannot connect to libvirt at qemu:///system' -- agent --host h --source libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 fi
 expect 2 stderr '--trace: is required' -- buyer --host h
 expect 2 stderr "--run-for-s: '-1' is out of range" -- seller --host h --capacity-mib 4096 --run-for-s -1

@@ -488,6 +488,57 @@ static void test_libvirt_migrate_unsupported(void **state)
 	actuator_close(a);
 }
 
+/* Issue 17, bug 9: a host opts in to migrating VMs with local disks;
+ * each mode adds its libvirt flag to the migration, and only its own.
+ * Bug 8's other half: a migration that fails leaves the VM's memory alone
+ * (it is set on the destination only once the VM has moved, which the
+ * test driver cannot do: the real-QEMU lab checks that). */
+static void test_libvirt_migrate_disks(void **state)
+{
+	static const unsigned long base = VIR_MIGRATE_LIVE |
+		VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+		VIR_MIGRATE_UNDEFINE_SOURCE;
+	actuator_libvirt_opts o = { .uri = DEFAULT_URI,
+				    .disks = ACTUATOR_DISKS_COPY };
+	actuator_libvirt_disks d = ACTUATOR_DISKS_SHARED;
+	virConnectPtr other = virConnectOpen(DEFAULT_URI);
+	actuator_action x = migrate_of("k1", "test", "test:///elsewhere");
+	actuator_result r;
+	actuator *a = NULL;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(actuator_libvirt_migrate_flags(ACTUATOR_DISKS_SHARED),
+			 base);
+	assert_int_equal(actuator_libvirt_migrate_flags(ACTUATOR_DISKS_COPY),
+			 base | VIR_MIGRATE_NON_SHARED_DISK);
+	assert_int_equal(actuator_libvirt_migrate_flags(ACTUATOR_DISKS_UNSAFE),
+			 base | VIR_MIGRATE_UNSAFE);
+	assert_int_equal(actuator_libvirt_disks_parse("copy", &d), 0);
+	assert_int_equal(d, ACTUATOR_DISKS_COPY);
+	assert_int_equal(actuator_libvirt_disks_parse("unsafe", &d), 0);
+	assert_int_equal(d, ACTUATOR_DISKS_UNSAFE);
+	assert_int_equal(actuator_libvirt_disks_parse("shared", &d), 0);
+	assert_int_equal(d, ACTUATOR_DISKS_SHARED);
+	assert_int_equal(actuator_libvirt_disks_parse("yes", &d), -1);
+	assert_int_equal(actuator_libvirt_disks_parse(NULL, &d), -1);
+
+	assert_non_null(other);
+	assert_int_equal(actuator_libvirt_open_opts(&o, &a, err, sizeof(err)),
+			 0);
+	x.target_mib = 1024;
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_UNSUPPORTED);
+	assert_has(r.detail, "test: cannot migrate: ");
+	assert_int_equal(lv_memory(other), 2048UL * 1024); /* not resized */
+	actuator_close(a);
+	virConnectClose(other);
+	o.disks = (actuator_libvirt_disks)7;
+	assert_int_equal(actuator_libvirt_open_opts(&o, &a, err, sizeof(err)),
+			 -1);
+	assert_has(err, "unknown disks mode 7");
+}
+
 static void test_libvirt_open_errors(void **state)
 {
 	actuator *a = (actuator *)&a;
@@ -659,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_refusals),
 		cmocka_unit_test(test_libvirt_not_running),
 		cmocka_unit_test(test_libvirt_migrate_unsupported),
+		cmocka_unit_test(test_libvirt_migrate_disks),
 		cmocka_unit_test(test_libvirt_open_errors),
 		cmocka_unit_test(test_cgroup_resize),
 		cmocka_unit_test(test_cgroup_refusals),
