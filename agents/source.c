@@ -85,8 +85,8 @@ int source_vm_defaults_check(const source_vm_defaults *d, char *err,
 
 int64_t source_vm_auto_minimum(int64_t maximum_mib, int64_t startup_mib)
 {
-	int64_t m = maximum_mib / 100 * SOURCE_MIN_AUTO_PCT +
-		    maximum_mib % 100 * SOURCE_MIN_AUTO_PCT / 100;
+	int64_t m = startup_mib / 100 * SOURCE_MIN_AUTO_PCT +
+		    startup_mib % 100 * SOURCE_MIN_AUTO_PCT / 100;
 
 	if (m < SOURCE_MIN_FLOOR_MIB)
 		m = SOURCE_MIN_FLOOR_MIB;

@@ -128,8 +128,11 @@ void source_vm_defaults_init(source_vm_defaults *d);
  * size (the agent's default for real VMs, `--source libvirt`: a fixed
  * 512 MiB kept a 512 MiB VM from ever shrinking and told a VM started at
  * 384 MiB to grow to 512 whatever its demand; issue 17, bug 5):
- * SOURCE_MIN_AUTO_PCT of its maximum, at least SOURCE_MIN_FLOOR_MIB, and
- * never above its Startup (what it had when found) nor its maximum. */
+ * SOURCE_MIN_AUTO_PCT of its Startup (for libvirt, the memory the domain
+ * had when the agent found it), at least SOURCE_MIN_FLOOR_MIB, and never
+ * above its Startup nor its maximum: every VM may shrink to a quarter of
+ * what it had, none is grown to a floor above what it had. (A fraction of
+ * the maximum would pin a VM found at less than that fraction of it.) */
 #define SOURCE_MIN_AUTO 0
 #define SOURCE_MIN_AUTO_PCT 25
 #define SOURCE_MIN_FLOOR_MIB 128

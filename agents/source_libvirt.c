@@ -35,7 +35,7 @@
  *   balloon  = maximum - assigned (what the balloon holds back)
  * Settings (source_vm_settings()): maximum = the domain's maximum memory,
  * minimum = the agent's default Minimum (source_vm_defaults: `bourse agent`
- * gives SOURCE_MIN_AUTO unless configured: a quarter of the maximum, at
+ * gives SOURCE_MIN_AUTO unless configured: a quarter of the startup, at
  * least 128 MiB, at most the startup; else the value given, capped at the
  * maximum), startup = the memory the domain had
  * when found (within minimum..maximum), buffer, weight and shares the

@@ -792,9 +792,9 @@ static void test_out_of_range(void **state)
 
 /* Issue 17, bug 5: the automatic Minimum (SOURCE_MIN_AUTO, what `bourse
  * agent --source libvirt` uses unless --minimum-mib is given) is a quarter
- * of the maximum, at least 128 MiB, never above what the domain had when
- * found: beta (256 MiB) can shrink to 128 where 512 capped at 256 pinned
- * it, gamma (started at 1536 of 2048) is not floored above its size. */
+ * of what the domain had when found, at least 128 MiB, never above that:
+ * beta (256 MiB) can shrink to 128 where 512 capped at 256 pinned it, and
+ * a VM found at 384 MiB is not floored at 512. */
 static void test_auto_minimum(void **state)
 {
 	source_vm_defaults d;
@@ -804,8 +804,9 @@ static void test_auto_minimum(void **state)
 	source *s = NULL;
 	char err[256] = "";
 	static const int64_t want[][3] = { /* maximum, startup -> minimum */
-		{ 512, 512, 128 }, { 512, 384, 128 }, { 2048, 384, 384 },
+		{ 512, 512, 128 }, { 512, 384, 128 }, { 2048, 384, 128 },
 		{ 100, 100, 100 }, { 65536, 65536, 16384 }, { 4097, 4097, 1024 },
+		{ 8192, 2048, 512 }, { 8192, 1024, 256 }, { 300, 60, 60 },
 	};
 
 	(void)state;
@@ -820,7 +821,7 @@ static void test_auto_minimum(void **state)
 	assert_int_equal(source_libvirt_open(&o, &s, err, sizeof(err)), 0);
 	assert_int_equal(source_vm_config_get(s, 0, &c), 0);
 	assert_string_equal(c.name, "alpha"); /* 4096, at 2048 */
-	assert_int_equal(c.minimum_mib, 1024);
+	assert_int_equal(c.minimum_mib, 512);
 	assert_int_equal(c.startup_mib, 2048);
 	assert_int_equal(source_vm_config_get(s, 1, &c), 0);
 	assert_string_equal(c.name, "beta"); /* 256, at 256 */
@@ -828,7 +829,7 @@ static void test_auto_minimum(void **state)
 	assert_int_equal(c.startup_mib, 256);
 	assert_int_equal(source_vm_config_get(s, 2, &c), 0);
 	assert_string_equal(c.name, "gamma"); /* 2048, at 1536 */
-	assert_int_equal(c.minimum_mib, 512);
+	assert_int_equal(c.minimum_mib, 384);
 	assert_int_equal(c.startup_mib, 1536);
 	source_close(s);
 	node_remove(&t);
