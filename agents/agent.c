@@ -1,7 +1,12 @@
 /*
  * agent.c - the agent loop (agent.h): one DEALER socket carrying every
  * identity of the process (the host's seller, its VMs' buyers), driven by a
- * single-threaded zmq_poll() loop with a computed timeout.
+ * single-threaded zmq_poll() loop with a computed timeout. Two threads
+ * serve it and never touch the socket: the sampler (sampler.h) advances
+ * and reads the source, so a slow source delays bids but not heartbeats
+ * (tick() asks for a reading, sampled() sends the asks and bids when it is
+ * in; the loop's source is the sampler's view of the latest reading), and
+ * the worker (worker.h) carries out actions.
  *
  * States: CONNECTING (the primary identity - the host, or with no seller the
  * first live VM - registers every backoff interval, doubling, until its

@@ -291,9 +291,12 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
 /* The libvirt source: the running domains of a connection URI (e.g.
  * "qemu:///system"; tests use "test:///default"). Per domain: configured
  * (maximum) and current memory, and the balloon statistics (actual, unused,
- * available, usable, swap in/out, major faults, RSS) with the statistics
- * period set to stats_period_s; demand = available - usable (or actual -
- * unused when usable is missing, else the current memory, noted once).
+ * available, usable, swap in/out, major faults, last update) with the
+ * statistics period set to stats_period_s; demand = used (available -
+ * usable, or actual - unused when usable is missing, else the current
+ * memory, noted once) plus what the guest reads back per second (swap-ins,
+ * major faults) times interval_s; swap rates between the guest's own
+ * updates (agents/lvstat.h gives the rules).
  * Settings: source_vm_settings() of the domain's maximum memory, with
  * Startup the memory it had when found. The domains are those running at
  * open, in name order, then the ones started later (or migrated in),
@@ -301,7 +304,11 @@ int source_cgroup_open(const source_cgroup_opts *o, source **out, char *err,
  * alive = 0 (domains skipped for their name or size are noted once each
  * kind). Host capacity from
  * virNodeGetInfo, free memory from virNodeGetMemoryStats (else
- * virNodeGetFreeMemory); libvirt has no host swap figure (0). Silences
+ * virNodeGetFreeMemory); libvirt has no host swap figure (0). These host
+ * figures are for the source used alone: `bourse agent` pairs it with the
+ * Linux source, whose /proc/meminfo is the one source of the host's
+ * memory, and gives it no reserve (reserve_mib 0: not checked against
+ * virNodeGetInfo, which can count one NUMA cell only). Silences
  * libvirt's own stderr printing for the whole process (virSetErrorFunc):
  * errors come back through err. */
 #define SOURCE_LIBVIRT_INTERVAL_S 5 /* interval_s 0: the default round */
