@@ -227,7 +227,7 @@ static void test_vm_defaults_check(void **state)
 		source_vm_defaults d;
 		const char *want;
 	} bad[] = {
-		{ { 0, 1024, 20, 5000, 1000, NULL, 0 }, "minimum" },
+		{ { -1, 1024, 20, 5000, 1000, NULL, 0 }, "minimum" },
 		{ { WIRE_MAX_MIB + 1, WIRE_MAX_MIB + 1, 20, 5000, 1000, NULL,
 		    0 }, "minimum" },
 		{ { 512, 511, 20, 5000, 1000, NULL, 0 }, "startup" },
@@ -241,6 +241,8 @@ static void test_vm_defaults_check(void **state)
 	char err[128];
 
 	(void)state;
+	assert_int_equal(source_vm_defaults_check(&ok, err, sizeof(err)), 0);
+	ok.minimum_mib = SOURCE_MIN_AUTO; /* 0: each VM's own (libvirt) */
 	assert_int_equal(source_vm_defaults_check(&ok, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
