@@ -81,6 +81,7 @@ expect "bourse sim --policy market,h" market,hyperv
 expect "bourse agent --source l" libvirt
 expect "bourse seller --source l" linux
 expect "bourse agent --actuator d" dry-run
+expect "bourse agent --migrate-disks c" copy
 expect "bourse broker --listen " # an endpoint: nothing to offer
 offers "bourse broker --" --db --listen --key --allow --help
 expect "bourse sim --trace=x --hos" --hosts --host-gib
