@@ -1,0 +1,149 @@
+/*
+ * bourse-guestload: the lab guest's workload (docs/lab.md).
+ *
+ * Replays a memory-demand series inside a lab guest, touching the memory
+ * for real: the series comes from the kernel command line,
+ *
+ *     bgl.step=S bgl.d=120,130,95,...
+ *
+ * (S seconds per step, each value MiB wanted during that step; the series
+ * wraps around). Memory is held in 1 MiB anonymous mappings, written page by
+ * page when taken and re-written once a second while held (the working set:
+ * a guest squeezed below it swaps in and out), and unmapped when demand
+ * falls. Progress goes to stdout (the console, ttyS0), one line a second:
+ *
+ *     bgl: t=12 step=3 want=200 held=200 MiB pass=12
+ *
+ * "pass" counts working-set passes: a guest whose pass stops advancing is
+ * stuck. Runs as PID 1's last command in the lab's initramfs, built static.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define MIB (1024UL * 1024UL)
+#define MAX_STEPS 1024
+#define MAX_MIB 4096
+#define CMDLINE_MAX 4096
+
+static unsigned series[MAX_STEPS];
+static unsigned nsteps;
+static unsigned step_s = 5;
+static char *chunks[MAX_MIB];
+static unsigned held;
+
+static int parse_series(const char *s)
+{
+	char *end = NULL;
+
+	nsteps = 0;
+	while (*s && *s != ' ' && *s != '\n') {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || end == s || v > MAX_MIB || nsteps == MAX_STEPS)
+			return -1;
+		series[nsteps++] = (unsigned)v;
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s && *s != ' ' && *s != '\n')
+			return -1;
+	}
+	return nsteps ? 0 : -1;
+}
+
+static int parse_cmdline(const char *path)
+{
+	static char buf[CMDLINE_MAX];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	const char *p;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, "bgl.step=");
+	if (p) {
+		unsigned long v = strtoul(p + 9, NULL, 10);
+
+		if (v < 1 || v > 3600)
+			return -1;
+		step_s = (unsigned)v;
+	}
+	p = strstr(buf, "bgl.d=");
+	if (!p)
+		return -1;
+	return parse_series(p + 6);
+}
+
+static void touch(char *c, unsigned salt)
+{
+	for (size_t off = 0; off < MIB; off += 4096)
+		c[off] = (char)(salt + off / 4096);
+}
+
+static void adjust(unsigned want)
+{
+	while (held < want) {
+		void *p = mmap(NULL, MIB, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return;
+		chunks[held] = p;
+		touch(chunks[held], held);
+		held++;
+	}
+	while (held > want) {
+		held--;
+		munmap(chunks[held], MIB);
+		chunks[held] = NULL;
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "/proc/cmdline";
+	double t0 = now_s();
+	unsigned long pass = 0;
+
+	if (parse_cmdline(path) != 0) {
+		fprintf(stderr, "bgl: no valid bgl.d=MiB,MiB,... (and bgl.step=S) in %s\n", path);
+		return 2;
+	}
+	printf("bgl: start: %u steps of %u s\n", nsteps, step_s);
+	fflush(stdout);
+	for (;;) {
+		double t = now_s() - t0;
+		unsigned step = (unsigned)(t / step_s);
+		unsigned want = series[step % nsteps];
+
+		adjust(want);
+		for (unsigned i = 0; i < held; i++)
+			touch(chunks[i], (unsigned)pass);
+		pass++;
+		printf("bgl: t=%.0f step=%u want=%u held=%u MiB pass=%lu\n",
+		       t, step, want, held, pass);
+		fflush(stdout);
+		sleep(1);
+	}
+}
