@@ -8,14 +8,15 @@
  *
  * (S seconds per step, each value MiB wanted during that step; the series
  * wraps around). Memory is held in 1 MiB anonymous mappings, written page by
- * page when taken and re-written once a second while held (the working set:
+ * page when taken and re-written every half second while held (the working set:
  * a guest squeezed below it swaps in and out), and unmapped when demand
- * falls. Progress goes to stdout (the console, ttyS0), one line a second:
+ * falls. Progress goes to stdout (the console, ttyS0), one line a second,
+ * also in the middle of a pass slowed down by swapping:
  *
  *     bgl: t=12 step=3 want=200 held=200 MiB pass=12
  *
- * "pass" counts working-set passes: a guest whose pass stops advancing is
- * stuck. Runs as PID 1's last command in the lab's initramfs, built static.
+ * "pass" counts completed working-set passes; t advancing shows a live
+ * guest, pass advancing slowly one that swaps. Runs as PID 1's last command in the lab's initramfs, built static.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,9 @@ static unsigned nsteps;
 static unsigned step_s = 5;
 static char *chunks[MAX_MIB];
 static unsigned held;
+static double t0, last_print;
+static unsigned long pass;
+static unsigned cur_step, cur_want;
 
 static int parse_series(const char *s)
 {
@@ -87,6 +91,27 @@ static int parse_cmdline(const char *path)
 	return parse_series(p + 6);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A line a second at most, also in the middle of a slow (swapping) pass. */
+static void progress(void)
+{
+	double t = now_s();
+
+	if (t - last_print < 1.0)
+		return;
+	last_print = t;
+	printf("bgl: t=%.0f step=%u want=%u held=%u MiB pass=%lu\n",
+	       t - t0, cur_step, cur_want, held, pass);
+	fflush(stdout);
+}
+
 static void touch(char *c, unsigned salt)
 {
 	for (size_t off = 0; off < MIB; off += 4096)
@@ -104,6 +129,7 @@ static void adjust(unsigned want)
 		chunks[held] = p;
 		touch(chunks[held], held);
 		held++;
+		progress();
 	}
 	while (held > want) {
 		held--;
@@ -112,19 +138,9 @@ static void adjust(unsigned want)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/proc/cmdline";
-	double t0 = now_s();
-	unsigned long pass = 0;
 
 	if (parse_cmdline(path) != 0) {
 		fprintf(stderr, "bgl: no valid bgl.d=MiB,MiB,... (and bgl.step=S) in %s\n", path);
@@ -132,18 +148,18 @@ int main(int argc, char **argv)
 	}
 	printf("bgl: start: %u steps of %u s\n", nsteps, step_s);
 	fflush(stdout);
+	t0 = now_s();
+	last_print = t0 - 1.0;
 	for (;;) {
-		double t = now_s() - t0;
-		unsigned step = (unsigned)(t / step_s);
-		unsigned want = series[step % nsteps];
-
-		adjust(want);
-		for (unsigned i = 0; i < held; i++)
+		cur_step = (unsigned)((now_s() - t0) / step_s);
+		cur_want = series[cur_step % nsteps];
+		adjust(cur_want);
+		for (unsigned i = 0; i < held; i++) {
 			touch(chunks[i], (unsigned)pass);
+			progress();
+		}
 		pass++;
-		printf("bgl: t=%.0f step=%u want=%u held=%u MiB pass=%lu\n",
-		       t, step, want, held, pass);
-		fflush(stdout);
-		sleep(1);
+		progress();
+		usleep(500000);
 	}
 }
