@@ -4,7 +4,9 @@
 # LAB_GUESTS (default 4) guests lab-g1.., the first half on lab-a, the rest
 # on lab-b; guest i replays the i-th VM of LAB_VMS (Bitbrains ids in
 # LAB_TRACE) through bourse-guestload, LAB_STEPS steps of LAB_STEP_S seconds
-# scaled to LAB_FLOOR_MIB..LAB_TOP_MIB (contrib/lab/slice.sh). Each guest:
+# scaled to LAB_FLOOR_MIB..LAB_TOP_MIB (contrib/lab/slice.sh); or, with
+# LAB_SERIES=MiB,MiB,... set, every guest replays that series (no trace
+# needed: tests/lab_short.sh). Each guest:
 # TCG (type qemu), machine pc with ACPI (without it libvirt 9.0 passes
 # -no-acpi, which QEMU 10 no longer has), 1 vCPU, LAB_MAX_MIB maximum, started with
 # LAB_START_MIB, direct kernel boot, a virtio balloon with a statistics
@@ -71,8 +73,12 @@ start() {
 		vm=$1; shift
 		name="lab-g$i"
 		if [ "$i" -le "$half" ]; then h=a; else h=b; fi
-		line=$(sh "$here/slice.sh" "$LAB_TRACE/$vm.csv.gz" "$LAB_STEPS" "$LAB_FLOOR_MIB" "$LAB_TOP_MIB") ||
-			lab_die "cannot slice $LAB_TRACE/$vm.csv.gz"
+		if [ -n "${LAB_SERIES:-}" ]; then
+			vm=series line="0 $LAB_SERIES"
+		else
+			line=$(sh "$here/slice.sh" "$LAB_TRACE/$vm.csv.gz" "$LAB_STEPS" "$LAB_FLOOR_MIB" "$LAB_TOP_MIB") ||
+				lab_die "cannot slice $LAB_TRACE/$vm.csv.gz"
+		fi
 		off=${line%% *} series=${line#* }
 		domain_xml "$name" "$series" >"$LAB_STATE/$name.xml"
 		: >"$LAB_STATE/console/$name.log"
