@@ -80,12 +80,13 @@ start() {
 				lab_die "cannot slice $LAB_TRACE/$vm.csv.gz"
 		fi
 		off=${line%% *} series=${line#* }
+		steps=$(echo "$series" | tr ',' '\n' | wc -l)
 		domain_xml "$name" "$series" >"$LAB_STATE/$name.xml"
 		: >"$LAB_STATE/console/$name.log"
 		vsh "$h" define "$LAB_STATE/$name.xml" >/dev/null
 		vsh "$h" start "$name" >/dev/null
 		echo "$name $h $vm $off $series" >>"$LAB_STATE/guests"
-		lab_say "$name on $(host_name "$h"): trace VM $vm from step $off, $LAB_STEPS steps of ${LAB_STEP_S}s, ${LAB_START_MIB}/${LAB_MAX_MIB} MiB"
+		lab_say "$name on $(host_name "$h"): ${LAB_SERIES:+the given series}${LAB_SERIES:-trace VM $vm from step $off}, $steps steps of ${LAB_STEP_S}s, ${LAB_START_MIB}/${LAB_MAX_MIB} MiB"
 		i=$((i + 1))
 	done
 }
