@@ -130,7 +130,6 @@ LAB_GUESTS  ?= 4
 LAB_SECONDS ?= 150
 .PHONY: lab lab-down
 lab: build
-	@sh scripts/deps.sh
 	LAB_DIR=$(LAB_DIR) LAB_GUESTS=$(LAB_GUESTS) LAB_SECONDS=$(LAB_SECONDS) \
 	  BOURSE=$(BUILD)/bourse sh contrib/lab/run.sh
 

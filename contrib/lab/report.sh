@@ -1,7 +1,8 @@
 #!/bin/sh
 # The lab's figures for one run (docs/lab.md, "What the report says"):
 #   sh contrib/lab/report.sh DIR ROUND_S
-# DIR holds poll.tsv (contrib/lab/poll.sh) and bourse.db. Prints a table per
+# DIR holds poll.tsv (contrib/lab/poll.sh), bourse.db and the guests'
+# consoles (console/NAME.log). Prints a table per
 # guest, then one line of key=value pairs (prefixed "figures:") that run.sh
 # turns into the report's JSON.
 set -eu
@@ -22,10 +23,17 @@ sqlite3 -separator ' ' "$db" "
 	SELECT v.name, ROUND(AVG(s.reported_pressure), 1), ROUND(MAX(s.reported_pressure), 1)
 	FROM samples s JOIN vms v ON v.id = s.vm_id GROUP BY v.name" >"$dir/pressure.txt" 2>/dev/null || : >"$dir/pressure.txt"
 
-awk -v round_s="$round_s" -v actions="$dir/actions.txt" -v pressure="$dir/pressure.txt" '
+# the workload killed and restarted in the guest (the OOM killer): name count
+for f in "$dir"/console/*.log; do
+	[ -e "$f" ] || continue
+	echo "$(basename "$f" .log) $(grep -c '^bgl-init: the workload died' "$f")"
+done >"$dir/kills.txt"
+
+awk -v round_s="$round_s" -v actions="$dir/actions.txt" -v pressure="$dir/pressure.txt" -v kills="$dir/kills.txt" '
 function ceil(x) { return x == int(x) ? x : int(x) + 1 }
 BEGIN {
 	while ((getline l < pressure) > 0) { split(l, a, " "); pmean[a[1]] = a[2]; pmax[a[1]] = a[3] }
+	while ((getline l < kills) > 0) { split(l, a, " "); kill[a[1]] = a[2] }
 	na = 0
 	while ((getline l < actions) > 0) { na++; split(l, a, " "); akind[na] = a[1]; avm[na] = a[2]; afrom[na] = a[3]; ato[na] = a[4]; amib[na] = a[5]; at[na] = a[6] }
 }
@@ -34,6 +42,7 @@ BEGIN {
 	e = $1; g = $2; h = "lab-" $3
 	if (!(g in seen)) { seen[g] = 1; order[++ng] = g }
 	n[g]++; k = n[g]
+	if (e > last) last = e
 	E[g, k] = e; H[g, k] = h; B[g, k] = $4; T[g, k] = $7; W[g, k] = $8
 	if ($5 != "-") { si[g] = $5; so[g] = $6 }
 	hosts_at[e, g] = hosts_at[e, g] " " h
@@ -86,17 +95,19 @@ END {
 			mv += ok
 		}
 	}
-	printf "  %-8s %-6s %9s %9s %9s %9s %9s\n", "guest", "host", "balloon", "swap-in", "swap-out", "pressure", "max"
-	swap = 0
+	printf "  %-8s %-6s %9s %9s %9s %9s %9s %7s\n", "guest", "host", "balloon", "swap-in", "swap-out", "pressure", "max", "killed"
+	swap = 0; kills = 0
 	for (gi = 1; gi <= ng; gi++) {
 		g = order[gi]; k = n[g]
-		# alive at the end: the console advanced over the last 20 s
+		# alive at the end: still running (seen in the last 5 s) and its
+		# console advanced over the last 20 s
 		for (j = k; j > 1 && E[g, j] > E[g, k] - 20; j--) ;
-		if (!(T[g, k] != "-" && T[g, j] != "-" && T[g, k] > T[g, j])) alive_all = 0
-		sw = (si[g] + so[g]) / 1024; swap += sw
-		printf "  %-8s %-6s %5d MiB %5d MiB %5d MiB %9s %9s\n", g, H[g, k], B[g, k] / 1024, si[g] / 1024, so[g] / 1024, (g in pmean) ? pmean[g] : "-", (g in pmax) ? pmax[g] : "-"
+		gone = E[g, k] < last - 5
+		if (gone || !(T[g, k] != "-" && T[g, j] != "-" && T[g, k] > T[g, j])) alive_all = 0
+		sw = (si[g] + so[g]) / 1024; swap += sw; kills += kill[g]
+		printf "  %-8s %-6s %5d MiB %5d MiB %5d MiB %9s %9s %7d%s\n", g, gone ? "GONE" : H[g, k], B[g, k] / 1024, si[g] / 1024, so[g] / 1024, (g in pmean) ? pmean[g] : "-", (g in pmax) ? pmax[g] : "-", kill[g], gone ? " (the domain stopped: its console, libvirt\047s qemu log)" : ""
 	}
 	printf "  actions succeeded: %d resizes (%d verified with virsh), %d migrations (%d verified)\n", res, rv, mig, mv
 	printf "  spikes: %d, balloon grew after %d of them, worst %s rounds\n", spikes, grown, worst < 0 ? "-" : worst
-	printf "figures: resizes=%d resizes_verified=%d migrations=%d migrations_verified=%d guests_alive=%s spikes=%d spikes_grown=%d spike_rounds=%s swap_mib=%d\n", res, rv, mig, mv, alive_all ? "true" : "false", spikes, grown, (spikes > 0 && grown == spikes) ? worst : "null", swap
+	printf "figures: resizes=%d resizes_verified=%d migrations=%d migrations_verified=%d guests_alive=%s spikes=%d spikes_grown=%d spike_rounds=%s swap_mib=%d oom_kills=%d\n", res, rv, mig, mv, alive_all ? "true" : "false", spikes, grown, (spikes > 0 && grown == spikes) ? worst : "null", swap, kills
 }' "$poll"

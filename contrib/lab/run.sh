@@ -60,6 +60,7 @@ run() {
 	[ "$left" -gt 0 ] && sleep "$left"
 	stop_poll
 	sh "$here/bourse.sh" stop "$dir"
+	cp -r "$LAB_STATE/console" "$dir/console"
 	sh "$here/guests.sh" destroy
 }
 
@@ -77,8 +78,9 @@ sh "$here/report.sh" "$LAB_STATE/bourse" "$round_s" | tee "$LAB_STATE/bourse.rep
 echo "-- static allocation (the same slices, nothing acting):"
 sh "$here/report.sh" "$LAB_STATE/static" "$round_s" | tee "$LAB_STATE/static.report" | grep -v '^figures:'
 fig() { grep '^figures:' "$LAB_STATE/$1.report" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-printf '{"resizes":%s,"resizes_verified":%s,"migrations":%s,"migrations_verified":%s,"guests_alive":%s,"spikes":%s,"spike_to_balloon_rounds":%s,"guest_swap_mib_bourse":%s,"guest_swap_mib_static":%s,"seconds_per_run":%s,"round_ms":%s}\n' \
+printf '{"resizes":%s,"resizes_verified":%s,"migrations":%s,"migrations_verified":%s,"guests_alive":%s,"spikes":%s,"spike_to_balloon_rounds":%s,"guest_swap_mib_bourse":%s,"guest_swap_mib_static":%s,"guest_oom_kills_bourse":%s,"guest_oom_kills_static":%s,"seconds_per_run":%s,"round_ms":%s}\n' \
 	"$(fig bourse resizes)" "$(fig bourse resizes_verified)" "$(fig bourse migrations)" \
 	"$(fig bourse migrations_verified)" "$(fig bourse guests_alive)" "$(fig bourse spikes)" \
 	"$(fig bourse spike_rounds)" "$(fig bourse swap_mib)" "$(fig static swap_mib)" \
+	"$(fig bourse oom_kills)" "$(fig static oom_kills)" \
 	"$LAB_SECONDS" "$LAB_ROUND_MS" | tee "$LAB_DIR/report.json"

@@ -15,8 +15,11 @@
  *
  *     bgl: t=12 step=3 want=200 held=200 MiB pass=12
  *
+ * t is the guest's uptime (CLOCK_BOOTTIME), so a workload restarted after
+ * the OOM killer took it resumes at the step the series is at.
  * "pass" counts completed working-set passes; t advancing shows a live
- * guest, pass advancing slowly one that swaps. Runs as PID 1's last command in the lab's initramfs, built static.
+ * guest, pass advancing slowly one that swaps. Started (and restarted) by
+ * the lab initramfs's init (contrib/lab/guest/init), built static.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -95,7 +98,7 @@ static double now_s(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -148,8 +151,8 @@ int main(int argc, char **argv)
 	}
 	printf("bgl: start: %u steps of %u s\n", nsteps, step_s);
 	fflush(stdout);
-	t0 = now_s();
-	last_print = t0 - 1.0;
+	t0 = 0.0; /* t is the guest's uptime: a restarted workload resumes */
+	last_print = now_s() - 1.0;
 	for (;;) {
 		cur_step = (unsigned)((now_s() - t0) / step_s);
 		cur_want = series[cur_step % nsteps];
