@@ -26,14 +26,18 @@ sqlite3 -separator ' ' "$db" "
 # the workload killed and restarted in the guest (the OOM killer): name count
 for f in "$dir"/console/*.log; do
 	[ -e "$f" ] || continue
-	echo "$(basename "$f" .log) $(grep -c '^bgl-init: the workload died' "$f")"
+	# and the working-set passes it completed (summed over restarts): the
+	# work done, which swapping slows down
+	passes=$(awk -F'pass=' '/^bgl: t=/ { p = $2 + 0; if (p < last) sum += last; last = p }
+		END { print sum + last }' "$f")
+	echo "$(basename "$f" .log) $(grep -c '^bgl-init: the workload died' "$f") $passes"
 done >"$dir/kills.txt"
 
 awk -v round_s="$round_s" -v actions="$dir/actions.txt" -v pressure="$dir/pressure.txt" -v kills="$dir/kills.txt" '
 function ceil(x) { return x == int(x) ? x : int(x) + 1 }
 BEGIN {
 	while ((getline l < pressure) > 0) { split(l, a, " "); pmean[a[1]] = a[2]; pmax[a[1]] = a[3] }
-	while ((getline l < kills) > 0) { split(l, a, " "); kill[a[1]] = a[2] }
+	while ((getline l < kills) > 0) { split(l, a, " "); kill[a[1]] = a[2]; passes[a[1]] = a[3] }
 	na = 0
 	while ((getline l < actions) > 0) { na++; split(l, a, " "); akind[na] = a[1]; avm[na] = a[2]; afrom[na] = a[3]; ato[na] = a[4]; amib[na] = a[5]; at[na] = a[6] }
 }
@@ -95,8 +99,8 @@ END {
 			mv += ok
 		}
 	}
-	printf "  %-8s %-6s %9s %9s %9s %9s %9s %7s\n", "guest", "host", "balloon", "swap-in", "swap-out", "pressure", "max", "killed"
-	swap = 0; kills = 0
+	printf "  %-8s %-6s %9s %9s %9s %9s %9s %7s %7s\n", "guest", "host", "balloon", "swap-in", "swap-out", "pressure", "max", "killed", "passes"
+	swap = 0; kills = 0; work = 0
 	for (gi = 1; gi <= ng; gi++) {
 		g = order[gi]; k = n[g]
 		# alive at the end: still running (seen in the last 5 s) and its
@@ -104,10 +108,10 @@ END {
 		for (j = k; j > 1 && E[g, j] > E[g, k] - 20; j--) ;
 		gone = E[g, k] < last - 5
 		if (gone || !(T[g, k] != "-" && T[g, j] != "-" && T[g, k] > T[g, j])) alive_all = 0
-		sw = (si[g] + so[g]) / 1024; swap += sw; kills += kill[g]
-		printf "  %-8s %-6s %5d MiB %5d MiB %5d MiB %9s %9s %7d%s\n", g, gone ? "GONE" : H[g, k], B[g, k] / 1024, si[g] / 1024, so[g] / 1024, (g in pmean) ? pmean[g] : "-", (g in pmax) ? pmax[g] : "-", kill[g], gone ? " (the domain stopped: its console, libvirt\047s qemu log)" : ""
+		sw = (si[g] + so[g]) / 1024; swap += sw; kills += kill[g]; work += passes[g]
+		printf "  %-8s %-6s %5d MiB %5d MiB %5d MiB %9s %9s %7d %7d%s\n", g, gone ? "GONE" : H[g, k], B[g, k] / 1024, si[g] / 1024, so[g] / 1024, (g in pmean) ? pmean[g] : "-", (g in pmax) ? pmax[g] : "-", kill[g], passes[g], gone ? " (the domain stopped: its console, libvirt\047s qemu log)" : ""
 	}
 	printf "  actions succeeded: %d resizes (%d verified with virsh), %d migrations (%d verified)\n", res, rv, mig, mv
 	printf "  spikes: %d, balloon grew after %d of them, worst %s rounds\n", spikes, grown, worst < 0 ? "-" : worst
-	printf "figures: resizes=%d resizes_verified=%d migrations=%d migrations_verified=%d guests_alive=%s spikes=%d spikes_grown=%d spike_rounds=%s swap_mib=%d oom_kills=%d\n", res, rv, mig, mv, alive_all ? "true" : "false", spikes, grown, (spikes > 0 && grown == spikes) ? worst : "null", swap, kills
+	printf "figures: resizes=%d resizes_verified=%d migrations=%d migrations_verified=%d guests_alive=%s spikes=%d spikes_grown=%d spike_rounds=%s swap_mib=%d oom_kills=%d passes=%d\n", res, rv, mig, mv, alive_all ? "true" : "false", spikes, grown, (spikes > 0 && grown == spikes) ? worst : "null", swap, kills, work
 }' "$poll"
