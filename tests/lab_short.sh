@@ -33,9 +33,10 @@ unshare --mount --uts --net true 2>/dev/null || skip "unshare of mount, uts and 
 
 export LAB_DIR="$work/lab-short" LAB_NAME=blabt LAB_NET=10.77.1 LAB_PORT=7411
 export LAB_GUESTS=2 LAB_START_MIB=384 LAB_SERIES=60 LAB_STEP_S=5
-export LAB_ROUND_MS=1000 LAB_COOLDOWN_S=2 LAB_POLL_S=1
+export LAB_ROUND_MS=1000 LAB_COOLDOWN_S=2 LAB_POLL_S=1 LAB_MINIMUM_MIB=192
 export BOURSE="$bourse"
 lab="$src/contrib/lab"
+# shellcheck source=../contrib/lab/common.sh
 . "$lab/common.sh"
 if ! sh "$lab/build.sh" "$LAB_DIR" >"$work/lab-short-build.log" 2>&1; then
 	skip "cannot build the guest (kernel download?): $(tail -n 1 "$work/lab-short-build.log")"
@@ -76,13 +77,19 @@ succeeded() {
 dommem() { vsh "$1" dommemstat "$2" 2>/dev/null | awk -v k="$3" '$1 == k { print $2 }'; }
 
 # 1. an automated resize: the guests boot with 384 MiB and want 60 MiB, so
-#    the market shrinks them (or grows them, whichever it decides)
+#    the market shrinks them (or grows them, whichever it decides); their
+#    Minimum is 192 MiB, where a 60 MiB workload does not swap and the
+#    balloon can reach its target (at 128 MiB a booting guest on busy cores
+#    was seen stuck 5 MiB above it)
 if wait_for 120 succeeded 1 >/dev/null; then
+	# shellcheck disable=SC2046
 	set -- $(succeeded 1)
 	vm=$1 mib=$2
 	h=$(where_is "$vm")
-	# the balloon settles within a stats period or two
-	wait_for 10 sh -c '[ "$(ip netns exec '"$(host_ns "${h:-a}")"' virsh -q -c '"$(host_uri "${h:-a}")"' dommemstat '"$vm"' | awk "\$1 == \"actual\" { print \$2 }")" = '"$((mib * 1024))"' ]'
+	# the balloon gets there in well under a second on an idle machine;
+	# a booting guest on busy cores can take many
+	balloon_at() { [ "$(dommem "$h" "$vm" actual)" = "$((mib * 1024))" ]; }
+	wait_for 30 balloon_at
 	actual=$(dommem "$h" "$vm" actual)
 	total=$(dommem "$h" "$vm" available)
 	if [ "${actual:-0}" = "$((mib * 1024))" ] && [ -n "$total" ] && [ "$total" -le "$((mib * 1024))" ]; then
@@ -110,7 +117,8 @@ if wait_for 60 on_b_only; then
 	fi
 	# 3. alive after: its console advances
 	t_after=$(console_t lab-g1)
-	if wait_for 30 sh -c '[ "$(sed -n "s/^bgl: t=\([0-9]*\) .*/\1/p" "'"$LAB_STATE"'/console/lab-g1.log" | tail -n 1)" -ge '"$(( ${t_after:-0} + 3 ))"' ]'; then
+	console_past() { [ "$(console_t lab-g1)" -ge "$1" ] 2>/dev/null; }
+	if wait_for 30 console_past $(( ${t_after:-0} + 3 )); then
 		ok "lab-g1 alive after the migration: console t=${t_before:-?} before, t=$(console_t lab-g1) now"
 	else
 		bad "lab-g1's console stopped after the migration at t=${t_after:-?}"
