@@ -46,3 +46,15 @@ where_is() {
 	done
 	return 1
 }
+
+# lab_num NAME VALUE MIN MAX: a setting that must be an integer in range;
+# anything else is a usage error (exit 2), named
+lab_num() {
+	case "$2" in
+	''|*[!0-9]*) echo "lab: $1 must be a whole number, not '$2'" >&2; exit 2 ;;
+	esac
+	if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
+		echo "lab: $1 must be between $3 and $4, not $2" >&2
+		exit 2
+	fi
+}

@@ -26,6 +26,19 @@ LAB_TOP_MIB=${LAB_TOP_MIB:-400}
 LAB_MAX_MIB=${LAB_MAX_MIB:-512}
 LAB_START_MIB=${LAB_START_MIB:-256}
 LAB_STATS_S=${LAB_STATS_S:-2}
+lab_num LAB_GUESTS "$LAB_GUESTS" 1 $(echo $LAB_VMS | wc -w)
+lab_num LAB_STEPS "$LAB_STEPS" 1 400
+lab_num LAB_STEP_S "$LAB_STEP_S" 1 3600
+lab_num LAB_FLOOR_MIB "$LAB_FLOOR_MIB" 0 4096
+lab_num LAB_TOP_MIB "$LAB_TOP_MIB" "$LAB_FLOOR_MIB" 4096
+lab_num LAB_MAX_MIB "$LAB_MAX_MIB" 128 65536
+lab_num LAB_START_MIB "$LAB_START_MIB" 64 "$LAB_MAX_MIB"
+lab_num LAB_STATS_S "$LAB_STATS_S" 1 60
+if [ -n "${LAB_SERIES:-}" ]; then
+	case "$LAB_SERIES" in
+	*[!0-9,]*|,*|*,|*,,*) echo "lab: LAB_SERIES must be MiB,MiB,... (whole numbers), not '$LAB_SERIES'" >&2; exit 2 ;;
+	esac
+fi
 
 domain_xml() {
 	name=$1 series=$2

@@ -9,6 +9,7 @@ set -eu
 . "$(dirname "$0")/common.sh"
 out=$1
 LAB_POLL_S=${LAB_POLL_S:-1}
+lab_num LAB_POLL_S "$LAB_POLL_S" 1 60
 while :; do
 	now=$(date +%s)
 	for h in $LAB_HOSTS; do

@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 LAB_SECONDS=${LAB_SECONDS:-150}
 LAB_ROUND_MS=${LAB_ROUND_MS:-2000}
 export LAB_ROUND_MS
+lab_num LAB_SECONDS "$LAB_SECONDS" 30 86400
+lab_num LAB_ROUND_MS "$LAB_ROUND_MS" 100 60000
 round_s=$(awk -v ms="$LAB_ROUND_MS" 'BEGIN { print ms / 1000 }')
 
 sh "$here/build.sh" "$LAB_DIR"
