@@ -30,6 +30,10 @@ case "$qv" in
 *) skip "QEMU $qv found, the lab needs >= 10 (Debian 12's 7.2 corrupts TCG guests in live migration; make deps)" ;;
 esac
 unshare --mount --uts --net true 2>/dev/null || skip "unshare of mount, uts and net namespaces refused here"
+if ! ip netns add blabt-probe 2>/dev/null; then
+	skip "ip netns add refused here"
+fi
+ip netns del blabt-probe
 
 export LAB_DIR="$work/lab-short" LAB_NAME=blabt LAB_NET=10.77.1 LAB_PORT=7411
 export LAB_GUESTS=2 LAB_START_MIB=384 LAB_SERIES=60 LAB_STEP_S=5
