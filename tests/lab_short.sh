@@ -30,6 +30,7 @@ case "$qv" in
 *) skip "QEMU $qv found, the lab needs >= 10 (Debian 12's 7.2 corrupts TCG guests in live migration; make deps)" ;;
 esac
 unshare --mount --uts --net true 2>/dev/null || skip "unshare of mount, uts and net namespaces refused here"
+ip netns del blabt-probe 2>/dev/null
 if ! ip netns add blabt-probe 2>/dev/null; then
 	skip "ip netns add refused here"
 fi
