@@ -263,13 +263,27 @@ static const char schema_v8_drain[] =
 	" actor TEXT NOT NULL DEFAULT '',"
 	" reason TEXT NOT NULL DEFAULT '');";
 
+/* v9: the database's identity, made once, when the file is created or
+ * upgraded to v9: a random 64-bit number (SQLite's random(), seeded from
+ * the system's randomness). It is part of every action id on the wire
+ * (broker/actions.c), so that a database recreated from nothing never
+ * reuses an id an agent remembers (docs/protocol.md, "Action ids"). */
+static const char schema_v9_identity[] =
+	"CREATE TABLE db_identity ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" uid INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL);"
+	"INSERT INTO db_identity (id, uid, created_ms) VALUES (1, random(),"
+	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
 						   schema_v3, schema_v4,
 						   schema_v5, schema_v6,
 						   schema_v7_views,
-						   schema_v8_drain };
+						   schema_v8_drain,
+						   schema_v9_identity };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -1007,6 +1021,19 @@ void store_close(store *s)
 int store_schema_version(store *s)
 {
 	return s->version;
+}
+
+int store_db_uid(store *s, uint64_t *uid, char *err, size_t errlen)
+{
+	int64_t v = 0;
+
+	if (query_int(s, "SELECT uid FROM db_identity WHERE id = 1", &v) != 0) {
+		store__dberr(s, err, errlen, "database %s: cannot read its "
+			     "identity", s->path);
+		return -1;
+	}
+	*uid = (uint64_t)v;
+	return 0;
 }
 
 int store_create_at_version(const char *path, int version, char *err,

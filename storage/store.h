@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* How long a handle waits for a lock held by another process, ms, unless
  * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
@@ -63,6 +63,11 @@ void store_close(store *s);
 
 /* The schema version of the open file. */
 int store_schema_version(store *s);
+
+/* The database's identity (schema 9): a random number made once, when the
+ * file was created or upgraded to schema 9; a file made anew has another.
+ * Part of every action id on the wire. Returns 0, or -1 with a message. */
+int store_db_uid(store *s, uint64_t *uid, char *err, size_t errlen);
 
 /* For the migration tests: create path at schema version `version` (1 ..
  * STORE_SCHEMA_VERSION) exactly as that version of bourse did. */
@@ -169,6 +174,12 @@ int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen);
  * (the broker writes every host's state again after a store outage). */
 int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
 			 int64_t now_ms, char *err, size_t errlen);
+
+/* The round of VM vm_id's latest migration (vms.last_migrated_round: the
+ * market's migrate_cooldown counts from it), set by the broker when a
+ * migration it dispatched succeeds. */
+int store_vm_set_last_migrated(store *s, uint32_t vm_id, int64_t round,
+			       char *err, size_t errlen);
 
 /* Set one VM's state (e.g. GONE on deregister). */
 int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,

@@ -452,6 +452,52 @@ static void test_migrate_v1(void **state)
 	rm_dir(dir);
 }
 
+/* Schema 9: a database's identity is made once: kept across reopening,
+ * another for a file made anew, one for a file upgraded from v8 (and kept
+ * from then on); the action ids on the wire carry it. */
+static void test_db_identity(void **state)
+{
+	char *dir = make_dir();
+	char a[1100], b[1100], v8[1100], err[512];
+	uint64_t ua = 0, ua2 = 0, ub = 0, u8 = 0, u82 = 0;
+	store *s = NULL;
+
+	(void)state;
+	snprintf(a, sizeof a, "%s/a.db", dir);
+	snprintf(b, sizeof b, "%s/b.db", dir);
+	snprintf(v8, sizeof v8, "%s/v8.db", dir);
+	assert_int_equal(store_open(a, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(a, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua2, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ua == ua2);
+	/* the same path made anew: another identity */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(store_open(a, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua2, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ua != ua2);
+	assert_int_equal(store_open(b, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ub, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ub != ua && ub != ua2);
+	/* an upgraded file gets one, once */
+	assert_int_equal(store_create_at_version(v8, 8, err, sizeof err), 0);
+	assert_int_equal(raw_int(v8, "SELECT COUNT(*) FROM sqlite_master WHERE "
+				 "name = 'db_identity'"), 0);
+	assert_int_equal(store_open(v8, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &u8, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(v8, STORE_READONLY, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &u82, err, sizeof err), 0);
+	store_close(s);
+	assert_true(u8 == u82 && u8 != ua && u8 != ub);
+	assert_int_equal(raw_int(v8, "SELECT COUNT(*) FROM db_identity"), 1);
+	rm_dir(dir);
+}
+
 static void test_create_at_version_errors(void **state)
 {
 	struct fx *f = *state;
@@ -1984,6 +2030,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wal_and_pragmas, setup,
 						teardown),
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_db_identity),
 		cmocka_unit_test_setup_teardown(test_create_at_version_errors,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup,
