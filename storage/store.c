@@ -292,6 +292,10 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 
 /* ---- the cached statements ---------------------------------------------- */
 
+/* ST_REC_VM_BUSY names these states by number */
+_Static_assert(STORE_REC_DISPATCHED == 6 && STORE_REC_SUCCEEDED == 7,
+	       "the states' numbers are the file's");
+
 /* The bulk inserts of a round, one row (?1 ...) or STORE_BATCH rows (plain
  * ?, numbered in order: row k's column j is parameter k * columns + j). */
 #define PRICE_INSERT \
@@ -400,15 +404,25 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT r.id, COALESCE(r.last_round, r.round), r.updated_ms,"
 		" r.price_here, r.price_there, ph.price, pt.price,"
 		" COALESCE(hf.name, ''), COALESCE(ht.name, '')"
+		" , v.host_id IS NOT NULL AND v.host_id != r.from_host_id,"
+		" COALESCE(hv.name, '')"
 		" FROM recs r LEFT JOIN hosts hf ON hf.id = r.from_host_id"
 		" LEFT JOIN hosts ht ON ht.id = r.to_host_id"
 		" LEFT JOIN prices ph ON ph.round = ?1 AND ph.host_id = r.from_host_id"
 		" LEFT JOIN prices pt ON pt.round = ?1 AND pt.host_id = r.to_host_id"
+		" LEFT JOIN vms v ON v.id = r.vm_id"
+		" LEFT JOIN hosts hv ON hv.id = v.host_id"
 		" WHERE r.state IN (1, 2) AND COALESCE(r.last_round, r.round) < ?1"
 		" ORDER BY r.id",
 	[ST_REC_EXPIRE] =
 		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3,"
 		" wait_reason = '' WHERE id = ?1 AND state IN (1, 2)",
+	/* a VM with an action in flight, or one that succeeded since round
+	 * ?2 started: the market's view of it is not settled (recs_apply()) */
+	[ST_REC_VM_BUSY] =
+		"SELECT EXISTS (SELECT 1 FROM recs WHERE vm_id = ?1 AND"
+		" (state = 6 OR (state = 7 AND updated_ms >= COALESCE((SELECT"
+		" MIN(started_ms) FROM rounds WHERE round >= ?2), 0))))",
 	[ST_RETAIN_CUTOFF] =
 		"SELECT round FROM rounds WHERE started_ms < ?1"
 		" ORDER BY started_ms DESC LIMIT 1",

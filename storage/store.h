@@ -263,6 +263,10 @@ typedef struct store_rec_policy {
 	                           * (one that jumps forward): the broker sets
 	                           * retention_ms / its round period; 0: time
 	                           * alone decides */
+	int64_t settle_rounds; /* no new rec for a VM whose action is in
+	                        * flight (dispatched) or succeeded within the
+	                        * last this many rounds: the market saw it
+	                        * before the action took effect (default 2) */
 } store_rec_policy;
 
 /* The documented defaults (docs/storage.md). */
@@ -287,6 +291,8 @@ typedef struct store_round {
 /* What store_round_write() did to the recommendations. */
 typedef struct store_round_outcome {
 	uint32_t inserted, refreshed, superseded, expired;
+	uint32_t unsettled; /* recs left out: their VM's action in flight or
+	                     * just done (settle_rounds) */
 } store_round_outcome;
 
 /*
@@ -297,8 +303,13 @@ typedef struct store_round_outcome {
  *    (last_round, prices) and no row is added;
  *  - any other rec for a VM with a pending one: the old one becomes
  *    superseded (audited, pointing at the new id) and the new one is added;
+ *  - no rec at all for a VM with an action dispatched, or one that
+ *    succeeded within the last settle_rounds rounds (counted as
+ *    unsettled): the market saw the VM before its action took effect;
  *  - pending recs older than ttl_ms, or whose prices drifted (see
  *    store_rec_policy) and were not recommended again: expired (audited);
+ *  - pending and approved recs whose VM is now on another host than the
+ *    one they found it on: expired ("the VM is no longer on ...");
  *  - retention: old samples, allocations and prices deleted.
  * On failure nothing of the round is written. outcome may be NULL.
  */

@@ -498,6 +498,69 @@ static void test_db_identity(void **state)
 	rm_dir(dir);
 }
 
+/* Issue 17, bug 6: no new recommendation for a VM whose action is in
+ * flight, nor for settle_rounds rounds after it succeeded (the market saw
+ * the VM before its action took effect); an open recommendation whose VM
+ * is now on another host expires, approved or pending. */
+static void test_unsettled_and_moved(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[512], sql[200];
+	store_round_outcome o;
+	store_rec r;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	rb_rec(&b, f, 1, 2, 4096); /* VM 1: host 1 -> host 2 */
+	assert_int_equal(rb_write(&b, f->s, NULL).inserted, 2);
+	assert_int_equal(store_mode_set(f->s, STORE_ACT_MIGRATE,
+					STORE_MODE_MANUAL, "t", T0, NULL, err,
+					sizeof err), 0);
+	for (int64_t id = 1; id <= 2; id++)
+		assert_int_equal(store_rec_transition(f->s, id,
+			STORE_REC_APPROVED, "t", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_DISPATCHED,
+		"broker", NULL, T0 + 100, err, sizeof err), 0);
+	/* in flight: the same resize again is left out, rec 1 untouched */
+	rb_init(&b, f, 2, T0 + 1000, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.inserted + o.refreshed, 0);
+	assert_int_equal(o.unsettled, 1);
+	/* done at T0 + 1500: rounds 3 and 4 (settle_rounds 2: their window
+	 * reaches back to round 1 or 2, before it) leave it out too */
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_SUCCEEDED,
+		"agent", "done", T0 + 1500, err, sizeof err), 0);
+	for (int64_t round = 3; round <= 4; round++) {
+		rb_init(&b, f, round, T0 + 1000 * (round - 1), 1.0);
+		rb_rec(&b, f, 0, -1, 4096);
+		o = rb_write(&b, f->s, NULL);
+		assert_int_equal(o.inserted, 0);
+		assert_int_equal(o.unsettled, 1);
+	}
+	/* round 5 looks back to round 3, started after it: the market's
+	 * view is settled */
+	rb_init(&b, f, 5, T0 + 4000, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.inserted, 1);
+	assert_int_equal(o.unsettled, 0);
+	/* VM 1 moved to host 2 (by any means): its approved migration from
+	 * host 1 expires at the next round, saying why */
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	snprintf(sql, sizeof sql, "UPDATE vms SET host_id = %u WHERE id = %u",
+		 f->host[2], f->vm[1]);
+	raw_exec(f->path, sql);
+	rb_init(&b, f, 6, T0 + 5000, 1.0);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.expired, 1);
+	r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_non_null(strstr(r.state_reason, "the VM is no longer on h1"));
+	assert_non_null(strstr(r.state_reason, "now on h2"));
+}
+
 static void test_create_at_version_errors(void **state)
 {
 	struct fx *f = *state;
@@ -2069,6 +2132,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_migrate_v5_backlog),
 		cmocka_unit_test_setup_teardown(test_shadow_scoring, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unsettled_and_moved, setup,
 						teardown),
 	};
 
