@@ -1044,6 +1044,9 @@ void broker__actions_release(broker *b)
 {
 	broker_actions *a = &b->actions;
 
+	if (b->st) /* the strays of the last window, summarised */
+		strays_summary(b, 1);
+
 	free(a->sent);
 	free(a->held);
 	free(a->cannot);

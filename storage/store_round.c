@@ -577,8 +577,8 @@ static int expiry_reason(struct round_ctx *c, sqlite3_stmt *st, char *reason,
 	if (sqlite3_column_int(st, 9)) {
 		store__text(st, 7, host, sizeof(host));
 		store__text(st, 10, now_on, sizeof(now_on));
-		snprintf(reason, size, "expired: the VM is no longer on %.100s,"
-			 " where the recommendation found it (now on %.100s)",
+		snprintf(reason, size, "expired: the VM is no longer on %.64s,"
+			 " where the recommendation found it (now on %.64s)",
 			 host, now_on);
 		return 1;
 	}
