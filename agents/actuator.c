@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ struct act_memory {
 	int fd;
 	char *path;
 	size_t lines; /* lines appended since the file was last rewritten */
+	int lock;     /* PATH.lock, held (flock) while the actuator lives: one
+	               * agent per file */
 };
 
 static void result_set(actuator_result *r, actuator_status s,
@@ -354,6 +357,27 @@ static int memory_load(struct act_memory *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* Hold PATH.lock: a second agent with the same file would not see the
+ * ids the first one carries out (and each would rewrite the file under
+ * the other). 0, or -1 with a message. */
+static int memory_lock(struct act_memory *m, char *err, size_t errlen)
+{
+	char lock[4200];
+
+	snprintf(lock, sizeof(lock), "%s.lock", m->path);
+	m->lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (m->lock < 0)
+		return util_err(err, errlen, "%s: %s", lock, strerror(errno));
+	if (flock(m->lock, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	util_err(err, errlen, "%s: %s", lock, errno == EWOULDBLOCK
+		 ? "another agent uses this file of action ids (one agent "
+		   "per host and --state-dir)" : strerror(errno));
+	close(m->lock);
+	m->lock = -1;
+	return -1;
+}
+
 int actuator_memory_open(actuator *a, const char *path, char *err,
 			 size_t errlen)
 {
@@ -365,8 +389,12 @@ int actuator_memory_open(actuator *a, const char *path, char *err,
 	m->path = strdup(path);
 	if (!m->path)
 		return util_err(err, errlen, "out of memory");
-	if (memory_load(m, err, errlen) != 0 ||
+	if (memory_lock(m, err, errlen) != 0 ||
+	    memory_load(m, err, errlen) != 0 ||
 	    memory_rewrite(m, err, errlen) != 0) {
+		if (m->lock >= 0)
+			close(m->lock);
+		m->lock = -1;
 		free(m->path);
 		m->path = NULL;
 		return -1;
@@ -399,6 +427,7 @@ actuator *actuator_new(const struct actuator_ops *ops, void *state)
 		return NULL;
 	}
 	((struct act_memory *)a->memory)->fd = -1;
+	((struct act_memory *)a->memory)->lock = -1;
 	a->ops = ops;
 	a->state = state;
 	return a;
@@ -476,6 +505,8 @@ void actuator_close(actuator *a)
 
 		if (m->fd >= 0)
 			close(m->fd);
+		if (m->lock >= 0)
+			close(m->lock);
 		free(m->path);
 	}
 	free(a->memory);

@@ -970,7 +970,7 @@ static void test_random_kills_nothing_twice(void **state)
 
 		live_sleep_ms(100 + (int)(rand_r(&seed) % 600));
 		of[who]++;
-		if (who != 0 && agent_first)
+		if (who == 1 || (who == 2 && agent_first))
 			live_stop_proc(&l->agents[0], SIGKILL, 5000);
 		if (who != 1)
 			live_stop_proc(&l->broker, SIGKILL, 5000);
