@@ -4,6 +4,7 @@
  * source (agents/source.h: a trace, or this machine through /proc, libvirt
  * or cgroup v2) and talking to the broker (agents/agent.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "cli.h"
 #include "log.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 #include "world.h"
 #include "banned.h"
@@ -230,16 +232,12 @@ static int bad_value(const struct agent_args *a, const char *flag,
 }
 
 /* --log-level: the process's (log.h). */
-/* --state-dir: an existing directory. */
+/* --state-dir: a path (that it is a directory is checked as the agent
+ * starts, as --world's is). */
 static int state_dir_option(struct agent_args *a, const char *arg)
 {
-	struct stat st;
-
 	if (!arg[0])
 		return bad_value(a, "--state-dir", "is an empty path");
-	if (stat(arg, &st) != 0 || !S_ISDIR(st.st_mode))
-		return bad_value(a, "--state-dir", "is not an existing "
-				 "directory");
 	a->state_dir = arg;
 	return CLI_OK;
 }
@@ -288,7 +286,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 	case O_SOURCE:
 		return a->mode != MODE_BUYER;
 	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY: case O_WORLD:
-	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS:
+	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS: case O_STATE_DIR:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -782,6 +780,7 @@ static int open_memory(const struct agent_args *a, actuator *act, char *err,
 	const char *dir = a->state_dir ? a->state_dir
 			  : getenv("STATE_DIRECTORY");
 	char path[4096];
+	struct stat st;
 	size_t n;
 
 	if (!act)
@@ -794,6 +793,13 @@ static int open_memory(const struct agent_args *a, actuator *act, char *err,
 		return 0;
 	}
 	n = strcspn(dir, ":"); /* systemd may list several: the first */
+	snprintf(path, sizeof(path), "%.*s", (int)n, dir);
+	if (stat(path, &st) != 0)
+		return util_err(err, errlen, "--state-dir %s: %s", path,
+				strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return util_err(err, errlen, "--state-dir %s: not a directory",
+				path);
 	snprintf(path, sizeof(path), "%.*s/%s.actions", (int)n, dir,
 		 a->cfg.host ? a->cfg.host : "agent");
 	return actuator_memory_open(act, path, err, errlen);

@@ -934,6 +934,16 @@ static void test_late_result_recorded_as_late(void **state)
 				    "'late result, after the timeout: done%%'",
 				    a), 1);
 	assert_int_equal(live_count_in_file(l->blog, "stray"), 0);
+	/* failed by its timeout, it was not sent again: carried out once,
+	 * dispatched once (issue 16.3's first way, fixed before) */
+	assert_int_equal(live_count_in_file(l->blog, "re-sent"), 0);
+	assert_int_equal(audit_count(l, a, "rec.dispatched"), 1);
+	{
+		char uid[20];
+
+		db_uid(l, uid, sizeof(uid));
+		assert_int_equal(rec_done(l, a, uid), 1);
+	}
 	live_stop_all_cleanly(l);
 }
 
