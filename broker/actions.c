@@ -26,6 +26,17 @@
  *     dispatching them) are sent again with the same id: agents remember
  *     ids, so an action is carried out once.
  *
+ * Action ids are "rec-<rec id>-<database identity>-<created_ms>"
+ * (action_id()): never the same for two recommendations, even in a
+ * database made anew or restored, so an agent's memory never answers a
+ * new action. Results (broker__actions_result()): only the host an
+ * action was sent to may answer it; any other result is a stray, counted
+ * as dropped "stray_result" and summarised in one log line and audit row a
+ * minute (strays_summary()); a result for an action that failed by its
+ * timeout is late: one audit row on it, and it stays failed
+ * (late_result()). A successful migration sets the VM's last_migrated
+ * round (migrated()): the market's migrate_cooldown counts from it.
+ *
  * An agent that answers "unsupported" (started without an --actuator, or
  * one that cannot do that kind of action) is logged once; its host gets
  * no more actions of that kind, and none of its VMs' recommendations of
