@@ -267,14 +267,18 @@ static const char schema_v8_drain[] =
  * upgraded to v9: a random 64-bit number (SQLite's random(), seeded from
  * the system's randomness). It is part of every action id on the wire
  * (broker/actions.c), so that a database recreated from nothing never
- * reuses an id an agent remembers (docs/protocol.md, "Action ids"). */
+ * reuses an id an agent remembers (docs/protocol.md, "Action ids"). And
+ * recs.done_round. */
 static const char schema_v9_identity[] =
 	"CREATE TABLE db_identity ("
 	" id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" uid INTEGER NOT NULL,"
 	" created_ms INTEGER NOT NULL);"
 	"INSERT INTO db_identity (id, uid, created_ms) VALUES (1, random(),"
-	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));";
+	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+	/* the last round written when a rec succeeded: the market's view of
+	 * its VM settles some rounds after (round_write(), "Unsettled") */
+	"ALTER TABLE recs ADD COLUMN done_round INTEGER;";
 
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
@@ -417,12 +421,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REC_EXPIRE] =
 		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3,"
 		" wait_reason = '' WHERE id = ?1 AND state IN (1, 2)",
-	/* a VM with an action in flight, or one that succeeded since round
-	 * ?2 started: the market's view of it is not settled (recs_apply()) */
+	/* a VM with an action in flight, or one that succeeded when round
+	 * ?2 or a later one was the last written: the market's view of it is
+	 * not settled (recs_apply()); rounds, not times: the wall clock may
+	 * jump */
 	[ST_REC_VM_BUSY] =
 		"SELECT EXISTS (SELECT 1 FROM recs WHERE vm_id = ?1 AND"
-		" (state = 6 OR (state = 7 AND updated_ms >= COALESCE((SELECT"
-		" MIN(started_ms) FROM rounds WHERE round >= ?2), 0))))",
+		" (state = 6 OR (state = 7 AND done_round >= ?2)))",
 	[ST_RETAIN_CUTOFF] =
 		"SELECT round FROM rounds WHERE started_ms < ?1"
 		" ORDER BY started_ms DESC LIMIT 1",
@@ -435,7 +440,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" FROM recs WHERE id = ?1",
 	[ST_REC_SET_STATE] =
 		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4,"
-		" wait_reason = '' WHERE id = ?1",
+		" wait_reason = '', done_round = CASE WHEN ?2 = 7 THEN"
+		" (SELECT MAX(round) FROM rounds) ELSE done_round END"
+		" WHERE id = ?1",
 	[ST_REC_NEWEST_OPEN] =
 		"SELECT COALESCE(MAX(id), 0) FROM recs WHERE vm_id = ?1"
 		" AND state IN (1, 2)",

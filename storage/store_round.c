@@ -473,9 +473,9 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id,
 }
 
 /* Is VM vm_id's action in flight (dispatched), or did one succeed within
- * the last settle_rounds rounds? Then the market saw it before the action
- * took effect, and what it recommends for it now would repeat the action
- * (issue 17, bug 6): 1, 0, or -1 on a database error. */
+ * the last settle_rounds rounds (recs.done_round)? Then the market saw it
+ * before the action took effect, and a new rec for it now would repeat
+ * the action (issue 17, bug 6): 1, 0, or -1 on a database error. */
 static int rec_vm_busy(struct round_ctx *c, uint32_t vm_id)
 {
 	sqlite3_stmt *st = store__stmt(c->s, ST_REC_VM_BUSY);
@@ -503,13 +503,15 @@ static int recs_apply(struct round_ctx *c)
 
 		if (busy < 0)
 			return -1;
-		if (busy) {
-			c->out.unsettled++;
-			continue;
-		}
 		id = rec_find_same(c, r, &approved);
 		if (id < 0)
 			return -1;
+		/* unsettled: an open rec it repeats is kept current (an
+		 * approval stays), nothing new is made */
+		if (busy && id == 0) {
+			c->out.unsettled++;
+			continue;
+		}
 		/* the market went back to an approved action: the VM's other
 		 * open recs are no longer its view */
 		if (id > 0 && approved) {

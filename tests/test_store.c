@@ -528,8 +528,8 @@ static void test_unsettled_and_moved(void **state)
 	o = rb_write(&b, f->s, NULL);
 	assert_int_equal(o.inserted + o.refreshed, 0);
 	assert_int_equal(o.unsettled, 1);
-	/* done at T0 + 1500: rounds 3 and 4 (settle_rounds 2: their window
-	 * reaches back to round 1 or 2, before it) leave it out too */
+	/* done after round 2 was written (done_round 2): rounds 3 and 4
+	 * (settle_rounds 2) leave it out too */
 	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_SUCCEEDED,
 		"agent", "done", T0 + 1500, err, sizeof err), 0);
 	for (int64_t round = 3; round <= 4; round++) {
@@ -539,8 +539,8 @@ static void test_unsettled_and_moved(void **state)
 		assert_int_equal(o.inserted, 0);
 		assert_int_equal(o.unsettled, 1);
 	}
-	/* round 5 looks back to round 3, started after it: the market's
-	 * view is settled */
+	/* round 5 looks back to round 3, after it: the market's view is
+	 * settled */
 	rb_init(&b, f, 5, T0 + 4000, 1.0);
 	rb_rec(&b, f, 0, -1, 4096);
 	o = rb_write(&b, f->s, NULL);
