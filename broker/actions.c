@@ -23,9 +23,8 @@
  *     expires it as a pending one, and one of the other kind makes it
  *     wait (newer_open());
  *  5. dispatched actions this broker run has not sent (it restarted after
- *     dispatching them), or sent before their host's agent registered
- *     again (it restarted), are sent again with the same id: agents
- *     remember ids, so an action is carried out once.
+ *     dispatching them) are sent again with the same id: agents remember
+ *     ids, so an action is carried out once.
  *
  * Action ids are "rec-<rec id>-<database identity>-<created_ms>"
  * (action_id()): never the same for two recommendations, even in a
@@ -719,37 +718,25 @@ static void send_approved(broker *b, const store_control *ctl,
 	free(approved.v);
 }
 
-/* Was r's request sent to host slot h before h registered again (its
- * agent restarted or reconnected, and may never answer the old one)? */
-static int sent_before_register(const broker *b, const store_rec *r,
-				uint32_t h)
-{
-	const struct broker_sent *s = sent_find(&b->actions, r->id);
-
-	return s && s->sent && s->host == h &&
-	       b->reg.hosts[h].registered_at > s->at;
-}
-
-/* Dispatched before this run started, or sent before its host registered
- * again: send again (same id; the agent answers a known id from its
- * memory: the outcome, or "interrupted"). */
+/* Dispatched before this run started: send again (same id). Not one sent
+ * by this run whose agent restarted since: an agent without a durable
+ * memory of ids (--state-dir) might have carried it out before it died,
+ * and would carry it out again; it fails by its timeout instead. */
 static void resend_unsent(broker *b, const rec_list *dispatched)
 {
 	for (size_t i = 0; i < dispatched->n; i++) {
 		const store_rec *r = &dispatched->v[i];
-		uint32_t h = action_host(b, r);
-		int again;
+		uint32_t h;
 
-		if (h == BROKER_NO_SLOT)
+		if (sent_has(&b->actions, r->id))
 			continue;
-		again = sent_before_register(b, r, h);
-		if (sent_has(&b->actions, r->id) && !again)
+		h = action_host(b, r);
+		if (h == BROKER_NO_SLOT)
 			continue;
 		send_request(b, r, h);
 		log_at(LOG_NOTICE, LOG_F(.rec_id = r->id, .vm = r->vm_name, .host = b->reg.hosts[h].name), "broker: re-sent recommendation %" PRId64 " to %s "
-			"(%s, no result yet)\n", r->id, b->reg.hosts[h].name,
-			again ? "its agent registered again since"
-			      : "dispatched before this run");
+			"(dispatched before this run, no result yet)\n", r->id,
+			b->reg.hosts[h].name);
 	}
 }
 
