@@ -425,6 +425,8 @@ static int uid_known(broker *b)
 
 	if (b->actions.uid_known)
 		return 0;
+	if (b->outage.down) /* the store is failing: said already */
+		return -1;
 	if (store_db_uid(b->st, &b->actions.uid, err, sizeof(err))) {
 		log_at(LOG_ERR, NULL, "broker: dispatch: %s\n", err);
 		return -1;
