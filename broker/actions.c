@@ -986,13 +986,20 @@ static void fill_held(const wire_msg *e, struct broker_held_result *h)
 		 res->detail[0] ? ": " : "", res->detail);
 }
 
-/* While the store is down: held if this run sent it to ci's host. */
+/* While the store is down: held if this run sent it to ci's host; else a
+ * stray (one this run did not send is sent again once the store is
+ * back: the agent answers it from its memory then). */
 static void result_in_outage(broker *b, uint32_t ci, const wire_msg *e,
 			     const struct broker_held_result *h)
 {
 	const struct broker_sent *s = sent_find(&b->actions, h->id);
 
-	if (s && s->sent && s->host != b->reg.conns[ci].host) {
+	if (!s || !s->sent) { /* asked for again once the store is back */
+		stray_result(b, ci, e, "not sent by this broker run (the "
+			     "store is failing)");
+		return;
+	}
+	if (s->host != b->reg.conns[ci].host) {
 		stray_result(b, ci, e, "not sent to this host");
 		return;
 	}
