@@ -11,9 +11,13 @@
  *
  * Idempotence: every action carries an id. actuator_do() remembers the
  * outcome of the last ACTUATOR_MEMORY ids it finished (whatever the
- * outcome: a retry after a failure needs a new id); a repeated id gets
- * that outcome again and nothing is done twice. An action refused by the
- * checks of actuator_do() was not carried out and is not remembered. The
+ * outcome: a retry after a failure needs a new id); a repeated id naming
+ * the same action (kind, VM, target, URI) gets that outcome again and
+ * nothing is done twice; one naming another action is refused (FAILED,
+ * not done). An action refused by the checks of actuator_do() was not
+ * carried out and is not remembered. With actuator_memory_open() the ids
+ * are durable: written and fsync'd before each action starts, so an agent
+ * restarted after an action, or during one, never does it again. The
  * operations themselves are written to be safe to repeat as well: a resize
  * to the size the VM already has succeeds without acting, a migration of a
  * VM that is not on this host any more fails with "not here" rather than
@@ -98,6 +102,18 @@ typedef void (*actuator_note_fn)(void *ctx, const char *msg);
  * remembered id from memory, or act and remember the outcome. Never fails
  * to fill r. Not thread-safe: one caller at a time per actuator. */
 void actuator_do(actuator *a, const actuator_action *x, actuator_result *r);
+
+/* Make a's memory of ids durable in the file at path (created 0600 if
+ * missing; docs/protocol.md, "Action ids"): the ids it holds are loaded
+ * now, and from now on each action's id, kind, VM, target and URI are
+ * written and fsync'd before it starts, its outcome when it ends. An id
+ * found started and never finished (the agent died during it) is answered
+ * FAILED "interrupted: ..." from then on, never carried out again. An
+ * action whose record cannot be written is not carried out (FAILED). Call
+ * once, before the first actuator_do(). Returns 0, or -1 with a message
+ * naming the file (and line, for a malformed one). */
+int actuator_memory_open(actuator *a, const char *path, char *err,
+			 size_t errlen);
 
 void actuator_close(actuator *a);
 

@@ -26,6 +26,17 @@
  *     dispatching them) are sent again with the same id: agents remember
  *     ids, so an action is carried out once.
  *
+ * Action ids are "rec-<rec id>-<database identity>-<created_ms>"
+ * (action_id()): never the same for two recommendations, even in a
+ * database made anew or restored, so an agent's memory never answers a
+ * new action. Results (broker__actions_result()): only the host an
+ * action was sent to may answer it; any other result is a stray, counted
+ * as dropped "stray_result" and summarised in one log line and audit row a
+ * minute (strays_summary()); a result for an action that failed by its
+ * timeout is late: one audit row on it, and it stays failed
+ * (late_result()). A successful migration sets the VM's last_migrated
+ * round (migrated()): the market's migrate_cooldown counts from it.
+ *
  * An agent that answers "unsupported" (started without an --actuator, or
  * one that cannot do that kind of action) is logged once; its host gets
  * no more actions of that kind, and none of its VMs' recommendations of
@@ -55,6 +66,8 @@
 #include "banned.h"
 
 #define ACTOR "broker"
+/* Stray results are summarised at most this often (log and audit). */
+#define BROKER_STRAY_SUMMARY_MS 60000
 #define AUTOMATED "automated mode" /* the reason of the broker's approvals */
 
 /* An agent's result the store could not record yet. */
@@ -137,6 +150,7 @@ struct broker_sent {
 	int64_t id;
 	int64_t at;
 	int sent;
+	uint32_t host; /* the host slot it was sent to (sent only) */
 };
 
 static struct broker_sent *sent_find(const broker_actions *a, int64_t id)
@@ -165,7 +179,7 @@ static struct broker_sent *sent_note(broker_actions *a, int64_t id,
 		if (UTIL_GROW(a->sent, a->n_sent + 1, a->cap_sent))
 			return NULL;
 		s = &a->sent[a->n_sent++];
-		*s = (struct broker_sent){ id, util_now_ms(), 0 };
+		*s = (struct broker_sent){ id, util_now_ms(), 0, BROKER_NO_SLOT };
 	}
 	if (sent) {
 		s->sent = 1;
@@ -174,10 +188,13 @@ static struct broker_sent *sent_note(broker_actions *a, int64_t id,
 	return s;
 }
 
-static void sent_add(broker_actions *a, int64_t id)
+static void sent_add(broker_actions *a, int64_t id, uint32_t host)
 {
 	/* on ENOMEM it is sent again: agents dedupe */
-	(void)sent_note(a, id, 1);
+	struct broker_sent *s = sent_note(a, id, 1);
+
+	if (s)
+		s->host = host;
 }
 
 static void sent_remove(broker_actions *a, int64_t id)
@@ -363,16 +380,71 @@ static uint32_t action_host(const broker *b, const store_rec *r)
 	return action_host_why(b, r, NULL, 0);
 }
 
+/* ---- action ids ---- */
+
+/* The id of r's action on the wire: "rec-<rec id>-<database identity, 16
+ * hex digits>-<the rec's created_ms>". The same for every request of r
+ * (a re-sent one too); another in a database made anew (its identity) or
+ * restored from a backup (the recommendation made again at another
+ * millisecond): an agent's memory of ids never answers a new action.
+ * docs/protocol.md, "Action ids". */
+static void action_id(const broker *b, const store_rec *r, char *out,
+		      size_t len)
+{
+	snprintf(out, len, "rec-%" PRId64 "-%016" PRIx64 "-%" PRId64, r->id,
+		 b->actions.uid, r->created_ms);
+}
+
+/* The recommendation id of an action id of this database (and its
+ * created_ms), or -1: not one of ours. */
+static int parse_action_id(const broker *b, const char *s, int64_t *id,
+			   int64_t *created_ms)
+{
+	long long rid = 0, cms = 0;
+	unsigned long long uid = 0;
+	char again[WIRE_MAX_ID + 1];
+	store_rec r;
+
+	if (sscanf(s, "rec-%lld-%16llx-%lld", &rid, &uid, &cms) != 3 ||
+	    uid != b->actions.uid || rid <= 0)
+		return -1;
+	r.id = rid;
+	r.created_ms = cms;
+	action_id(b, &r, again, sizeof(again));
+	if (strcmp(again, s)) /* only the canonical form */
+		return -1;
+	*id = rid;
+	*created_ms = cms;
+	return 0;
+}
+
+/* The database's identity, read once. 0, or -1 (logged). */
+static int uid_known(broker *b)
+{
+	char err[300];
+
+	if (b->actions.uid_known)
+		return 0;
+	if (b->outage.down) /* the store is failing: said already */
+		return -1;
+	if (store_db_uid(b->st, &b->actions.uid, err, sizeof(err))) {
+		log_at(LOG_ERR, NULL, "broker: dispatch: %s\n", err);
+		return -1;
+	}
+	b->actions.uid_known = 1;
+	return 0;
+}
+
 static void send_request(broker *b, const store_rec *r, uint32_t h)
 {
 	wire_msg m;
 	wire_action_request *rq = &m.action_request;
-	char id[32];
+	char id[WIRE_MAX_ID + 1];
 	uint32_t t = r->kind == STORE_REC_MIGRATE
 		     ? broker__registry_host_find(&b->reg, r->to_host)
 		     : BROKER_NO_SLOT;
 
-	snprintf(id, sizeof(id), "rec-%" PRId64, r->id);
+	action_id(b, r, id, sizeof(id));
 	broker__msg_init(&m, WIRE_BODY_ACTION_REQUEST);
 	rq->id = id;
 	rq->kind = r->kind == STORE_REC_MIGRATE ? WIRE_ACTION_MIGRATE
@@ -383,7 +455,7 @@ static void send_request(broker *b, const store_rec *r, uint32_t h)
 	rq->to_uri = t != BROKER_NO_SLOT ? b->reg.hosts[t].uri : "";
 	rq->timeout_ms = (uint32_t)b->cfg->guard.action_timeout_ms;
 	if (broker__send(b, &b->reg.conns[b->reg.hosts[h].conn], &m) == 0)
-		sent_add(&b->actions, r->id);
+		sent_add(&b->actions, r->id, h);
 	acted_now(b, broker__registry_vm_find(&b->reg, r->vm_name));
 }
 
@@ -648,7 +720,10 @@ static void send_approved(broker *b, const store_control *ctl,
 	free(approved.v);
 }
 
-/* Dispatched before this run started: send again (same id). */
+/* Dispatched before this run started: send again (same id). Not one sent
+ * by this run whose agent restarted since: an agent without a durable
+ * memory of ids (--state-dir) might have carried it out before it died,
+ * and would carry it out again; it fails by its timeout instead. */
 static void resend_unsent(broker *b, const rec_list *dispatched)
 {
 	for (size_t i = 0; i < dispatched->n; i++) {
@@ -725,6 +800,8 @@ static int replay_held(broker *b)
 	return rc > 0 ? -1 : 0;
 }
 
+static void strays_summary(broker *b, int force);
+
 /* The modes, once at the first pass and again whenever they change: what
  * this broker will carry out is in its log. */
 static void log_modes(broker *b, const store_control *c)
@@ -755,6 +832,9 @@ void broker__actions_run(broker *b, int64_t round)
 		return; /* nothing is sent that the store cannot record first */
 	if (replay_held(b))
 		return;
+	strays_summary(b, 0);
+	if (uid_known(b))
+		return;
 	if (store_control_get(b->st, &ctl, err, sizeof(err))) {
 		log_at(LOG_ERR, NULL, "broker: dispatch: %s\n", err);
 		return;
@@ -776,48 +856,190 @@ void broker__actions_run(broker *b, int64_t round)
 
 /* ---- results ---- */
 
-static void stray_result(broker *b, const wire_action_result *res,
-			 const char *actor)
+/* A migration rec succeeded (or a late "done" said it did): the VM's
+ * migrate_cooldown counts from the next round (docs/market.md,
+ * "Migration"), in memory and in the store, whatever its registration
+ * from the new host does. */
+static void migrated(broker *b, const store_rec *r)
 {
-	char why[STORE_TEXT_MAX], err[STORE_TEXT_MAX + 200];
+	uint32_t v = broker__registry_vm_find(&b->reg, r->vm_name);
+	char err[300];
 
-	snprintf(why, sizeof(why), "action %s: %s (not a dispatched "
-		 "recommendation)", res->id, res->detail);
-	if (store_audit(b->st, actor, "action.stray_result", 0, why,
-			util_wall_ms(), err, sizeof(err)))
-		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
+	if (v != BROKER_NO_SLOT)
+		b->reg.vms[v].cfg.last_migrated = b->rounds.next;
+	if (store_vm_set_last_migrated(b->st, r->vm_id, b->rounds.next, err,
+				       sizeof(err)))
+		log_at(LOG_ERR, LOG_F(.rec_id = r->id, .vm = r->vm_name),
+		       "broker: store: %s\n", err);
 }
 
-void broker__actions_result(broker *b, const wire_msg *e)
+static int count_event(const store_audit_row *row, void *ctx)
+{
+	int *n = ctx;
+
+	*n += !strcmp(row->event, "action.late_result");
+	return 0;
+}
+
+/* Has rec id had its late result recorded already? */
+static int late_known(broker *b, int64_t id)
+{
+	char err[300];
+	int n = 0;
+
+	if (store_audit_list(b->st, id, count_event, &n, err, sizeof(err)))
+		return 1; /* not knowing: not written again */
+	return n > 0;
+}
+
+/* The result of r, failed by its timeout, from the host it was sent to:
+ * r stays failed (a terminal state), and the late outcome is one audit row
+ * on r (`bourse recs show`) and a log line; a late "done" of a migration
+ * counts as the VM's migration (its cooldown). 0, or -1: not late (a
+ * stray). */
+static int late_result(broker *b, const store_rec *r,
+		       const struct broker_held_result *h)
+{
+	char why[STORE_TEXT_MAX + 96], err[STORE_TEXT_MAX + 200];
+
+	if (r->state != STORE_REC_FAILED ||
+	    strncmp(r->state_reason, "timeout", 7) || late_known(b, r->id))
+		return -1;
+	snprintf(why, sizeof(why), "late result, after the timeout: %s; the "
+		 "recommendation stays failed", h->why);
+	if (store_audit(b->st, h->actor, "action.late_result", r->id, why,
+			util_wall_ms(), err, sizeof(err)))
+		log_at(LOG_ERR, LOG_F(.rec_id = r->id), "broker: store: %s\n",
+		       err);
+	log_at(LOG_WARNING, LOG_F(.rec_id = r->id, .vm = r->vm_name),
+	       "broker: recommendation %" PRId64 " (failed: timeout): %s\n",
+	       r->id, why);
+	acted_now(b, broker__registry_vm_find(&b->reg, r->vm_name));
+	if (h->to == STORE_REC_SUCCEEDED && r->kind == STORE_REC_MIGRATE)
+		migrated(b, r);
+	return 0;
+}
+
+/* The strays counted since the window began, in one log line and one
+ * audit row, once BROKER_STRAY_SUMMARY_MS has passed since (or now, if
+ * force). */
+static void strays_summary(broker *b, int force)
+{
+	broker_actions *a = &b->actions;
+	char why[STORE_TEXT_MAX * 2], err[STORE_TEXT_MAX + 200];
+
+	if (!a->strays ||
+	    (!force && util_now_ms() - a->strays_since <
+			       BROKER_STRAY_SUMMARY_MS))
+		return;
+	snprintf(why, sizeof(why), "%" PRIu64 " stray action result%s in %"
+		 PRId64 " s (for no action dispatched to the sender's host; "
+		 "counted as dropped 'stray_result', not recorded); the "
+		 "latest: %s", a->strays, a->strays == 1 ? "" : "s",
+		 (util_now_ms() - a->strays_since + 999) / 1000, a->stray_last);
+	log_at(LOG_WARNING, NULL, "broker: %s\n", why);
+	if (!b->outage.down &&
+	    store_audit(b->st, ACTOR, "action.stray_results", 0, why,
+			util_wall_ms(), err, sizeof(err)))
+		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
+	a->strays = 0;
+}
+
+/* A result for no action dispatched to the host of connection ci: counted
+ * (BROKER_DROP_STRAY), not answered, not recorded one row each. */
+static void stray_result(broker *b, uint32_t ci, const wire_msg *e,
+			 const char *what)
+{
+	broker_actions *a = &b->actions;
+	const wire_action_result *res = &e->action_result;
+	char id[WIRE_MAX_ID * 4 + 1], det[64 * 4 + 1], cut[64];
+
+	broker__drop_count(b, &b->reg.conns[ci], BROKER_DROP_STRAY);
+	if (!a->strays)
+		a->strays_since = util_now_ms();
+	a->strays++;
+	snprintf(cut, sizeof(cut), "%s", res->detail);
+	snprintf(a->stray_last, sizeof(a->stray_last), "action %s from %s: "
+		 "%s (%s)", util_escape(id, sizeof(id), res->id), e->sender,
+		 what, util_escape(det, sizeof(det), cut));
+}
+
+/* The host slot connection ci speaks for, or NO_SLOT. */
+static const char *conn_host(const broker *b, uint32_t ci)
+{
+	uint32_t h = b->reg.conns[ci].host;
+
+	return h == BROKER_NO_SLOT ? "" : b->reg.hosts[h].name;
+}
+
+static void fill_held(const wire_msg *e, struct broker_held_result *h)
+{
+	const wire_action_result *res = &e->action_result;
+	int ok = res->status == WIRE_STATUS_OK;
+
+	snprintf(h->actor, sizeof(h->actor), "agent:%s", e->sender);
+	h->to = ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED;
+	snprintf(h->why, sizeof(h->why), "%s%s%s", ok ? "done"
+		 : res->status == WIRE_STATUS_TIMEOUT ? "failed (timeout)"
+		 : res->status == WIRE_STATUS_UNSUPPORTED
+		 ? "failed (unsupported)" : "failed",
+		 res->detail[0] ? ": " : "", res->detail);
+}
+
+/* While the store is down: held if this run sent it to ci's host; else a
+ * stray (one this run did not send is sent again once the store is
+ * back: the agent answers it from its memory then). */
+static void result_in_outage(broker *b, uint32_t ci, const wire_msg *e,
+			     const struct broker_held_result *h)
+{
+	const struct broker_sent *s = sent_find(&b->actions, h->id);
+
+	if (!s || !s->sent) { /* asked for again once the store is back */
+		stray_result(b, ci, e, "not sent by this broker run (the "
+			     "store is failing)");
+		return;
+	}
+	if (s->host != b->reg.conns[ci].host) {
+		stray_result(b, ci, e, "not sent to this host");
+		return;
+	}
+	hold_result(&b->actions, h);
+}
+
+void broker__actions_result(broker *b, uint32_t ci, const wire_msg *e)
 {
 	const wire_action_result *res = &e->action_result;
 	struct broker_held_result h;
 	char err[256];
 	store_rec r;
-	int ok = res->status == WIRE_STATUS_OK;
+	int64_t created = 0;
 
 	memset(&h, 0, sizeof(h));
-	snprintf(h.actor, sizeof(h.actor), "agent:%s", e->sender);
-	if (sscanf(res->id, "rec-%" SCNd64, &h.id) != 1) {
-		stray_result(b, res, h.actor);
+	if (uid_known(b) ||
+	    parse_action_id(b, res->id, &h.id, &created)) {
+		stray_result(b, ci, e, "not an action id of this database");
 		return;
 	}
-	h.to = ok ? STORE_REC_SUCCEEDED : STORE_REC_FAILED;
-	snprintf(h.why, sizeof(h.why), "%s%s%s", ok ? "done"
-		 : res->status == WIRE_STATUS_TIMEOUT ? "failed (timeout)"
-		 : res->status == WIRE_STATUS_UNSUPPORTED
-		 ? "failed (unsupported)" : "failed",
-		 res->detail[0] ? ": " : "", res->detail);
+	fill_held(e, &h);
 	if (b->outage.down) {
-		hold_result(&b->actions, &h);
+		result_in_outage(b, ci, e, &h);
 		return;
 	}
-	if (store_rec_get(b->st, h.id, &r, err, sizeof(err)) ||
-	    r.state != STORE_REC_DISPATCHED) {
+	if (store_rec_get(b->st, h.id, &r, err, sizeof(err))) {
 		if (broker__outage_faulted(b))
-			hold_result(&b->actions, &h);
+			result_in_outage(b, ci, e, &h);
 		else
-			stray_result(b, res, h.actor);
+			stray_result(b, ci, e, "no such recommendation");
+		return;
+	}
+	/* only the host it was sent to (its connection, its key) answers */
+	if (strcmp(r.from_host, conn_host(b, ci)) || r.created_ms != created) {
+		stray_result(b, ci, e, "not sent to this host");
+		return;
+	}
+	if (r.state != STORE_REC_DISPATCHED) {
+		if (late_result(b, &r, &h))
+			stray_result(b, ci, e, "it has a result already");
 		return;
 	}
 	acted_now(b, broker__registry_vm_find(&b->reg, r.vm_name));
@@ -828,13 +1050,25 @@ void broker__actions_result(broker *b, const wire_msg *e)
 			    : "no detail given");
 		h.quiet = 1;
 	}
-	if (record_result(b, &h) > 0)
+	switch (record_result(b, &h)) {
+	case 0:
+		if (h.to == STORE_REC_SUCCEEDED && r.kind == STORE_REC_MIGRATE)
+			migrated(b, &r);
+		break;
+	case 1:
 		hold_result(&b->actions, &h);
+		break;
+	default:
+		break;
+	}
 }
 
 void broker__actions_release(broker *b)
 {
 	broker_actions *a = &b->actions;
+
+	if (b->st) /* the strays of the last window, summarised */
+		strays_summary(b, 1);
 
 	free(a->sent);
 	free(a->held);

@@ -140,6 +140,8 @@ enum {
 	BROKER_DROP_KEY,         /* CURVE: the key speaks for another host */
 	BROKER_DROP_ABSURD,      /* more memory than any host has */
 	BROKER_DROP_RATE,        /* over the peer's rate limit (not answered) */
+	BROKER_DROP_STRAY,       /* an ActionResult for no action dispatched
+	                          * to its host (not answered; actions.c) */
 	BROKER_N_DROPS
 };
 
@@ -209,6 +211,9 @@ int broker__send(broker *b, const bconn *c, const wire_msg *m);
  * could not be decoded). */
 void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
 		    const char *msg, const wire_msg *e);
+/* Count a dropped frame of reason from c, not answered: 1 the first time c
+ * earns the reason (the caller may log it), 0 after. */
+int broker__drop_count(broker *b, bconn *c, int reason);
 /* The counters' name of a drop reason (wire_reason or BROKER_DROP_*). */
 const char *broker__drop_name(int reason);
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
@@ -282,14 +287,25 @@ typedef struct broker_actions {
 	size_t cap_cannot;
 	store_control ctl;   /* the modes as last logged */
 	int ctl_logged;
+	uint64_t uid;        /* the database's identity (store_db_uid()),
+	                      * part of every action id */
+	int uid_known;
+	/* stray results (BROKER_DROP_STRAY) since the last summary: one log
+	 * line and one audit row per BROKER_STRAY_SUMMARY_MS at most */
+	uint64_t strays;
+	int64_t strays_since;  /* monotonic ms of the window's first one */
+	char stray_last[STORE_TEXT_MAX]; /* the latest, for the summary */
 } broker_actions;
 
 /* After each round (round: the one just written): time out what got no
  * result, approve (automated mode) and send recommendations within the
  * guardrails; nothing while the store is down. */
 void broker__actions_run(broker *b, int64_t round);
-/* An agent's ActionResult: recorded, or held while the store is down. */
-void broker__actions_result(broker *b, const wire_msg *e);
+/* An agent's ActionResult through connection ci: recorded, or held while
+ * the store is down; one for no action dispatched to ci's host is counted
+ * as a stray (summarised once a minute), one after its action timed out
+ * recorded as late. */
+void broker__actions_result(broker *b, uint32_t ci, const wire_msg *e);
 void broker__actions_release(broker *b);
 
 /* ---- round.c: the market's rounds -------------------------------------- */

@@ -33,6 +33,7 @@ static const char *const drop_names[BROKER_N_DROPS] = {
 	[BROKER_DROP_KEY] = "not_authorised",
 	[BROKER_DROP_ABSURD] = "absurd",
 	[BROKER_DROP_RATE] = "rate_limited",
+	[BROKER_DROP_STRAY] = "stray_result",
 };
 
 const char *broker__drop_name(int reason)
@@ -108,6 +109,14 @@ static int drop_first(broker *b, bconn *c, int reason, char *id, size_t idlen,
 	rid_hex(c, id, idlen);
 	*host = c->host != BROKER_NO_SLOT ? b->reg.hosts[c->host].name : "-";
 	return 1;
+}
+
+int broker__drop_count(broker *b, bconn *c, int reason)
+{
+	char id[20];
+	const char *host;
+
+	return drop_first(b, c, reason, id, sizeof(id), &host);
 }
 
 /* Count a refusal; log it the first time this peer earns this reason;

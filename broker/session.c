@@ -475,7 +475,7 @@ static void route(broker *b, uint32_t ci, const wire_msg *e,
 		on_deregister(b, slot, e);
 		break;
 	case WIRE_BODY_ACTION_RESULT:
-		broker__actions_result(b, e);
+		broker__actions_result(b, ci, e);
 		break;
 	default: /* wire_msg_decode() admits nothing else from agents */
 		break;

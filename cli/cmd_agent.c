@@ -4,16 +4,19 @@
  * source (agents/source.h: a trace, or this machine through /proc, libvirt
  * or cgroup v2) and talking to the broker (agents/agent.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "cli.h"
 #include "log.h"
 #include "source.h"
+#include "util.h"
 #include "wire.h"
 #include "world.h"
 #include "banned.h"
@@ -74,6 +77,10 @@ static const char agent_usage[] =
 	"                     disk not really shared can be corrupted)\n"
 	"  --dry-run-delay-ms N  each dry-run action takes N ms (a rehearsal of\n"
 	"                     slow ones; default 0)\n"
+	"  --state-dir DIR    where the actuator remembers the action ids it\n"
+	"                     carried out (DIR/HOST.actions, fsync'd before\n"
+	"                     each action: none is done twice across restarts;\n"
+	"                     default $STATE_DIRECTORY, else memory only)\n"
 	"  --trace PATH       a Bitbrains directory or a bourse CSV file\n"
 	"  --vms FIRST:COUNT  the trace's VMs this host carries\n"
 	"  --vm-prefix P      VM names are P<trace id> (default vm-)\n"
@@ -171,6 +178,7 @@ struct agent_args {
 	const char *actuator;      /* --actuator */
 	int64_t dry_delay_ms;      /* --dry-run-delay-ms */
 	const char *world;         /* --world */
+	const char *state_dir;     /* --state-dir, or $STATE_DIRECTORY */
 	double migrate_mibps;      /* --migrate-mibps */
 	double dirty_mibps;        /* --dirty-mibps; < 0: derived */
 	int have_migrate, have_dirty;
@@ -187,7 +195,7 @@ enum { O_BROKER = 256, O_HOST, O_CAPACITY, O_RESERVE, O_URI, O_TRACE,
        O_VMS, O_VM, O_PREFIX, O_STEP, O_INTERVAL, O_RUN_FOR, O_VERBOSE,
        O_SOURCE, O_CGROUP, O_ACTUATOR, O_DRY_DELAY, O_KEY, O_BROKER_KEY,
        O_INSECURE, O_MINIMUM, O_STARTUP, O_BUFFER, O_WORLD, O_MIGRATE_MIBPS,
-       O_DIRTY_MIBPS, O_LOG_LEVEL, O_MIGRATE_DISKS };
+       O_DIRTY_MIBPS, O_LOG_LEVEL, O_MIGRATE_DISKS, O_STATE_DIR };
 enum { O_CONFIG = 1000 }; /* bourse.conf (cli/conf.c) */
 
 static const struct option agent_options[] = {
@@ -219,6 +227,7 @@ static const struct option agent_options[] = {
 	{ "dirty-mibps", required_argument, NULL, O_DIRTY_MIBPS },
 	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 	{ "migrate-disks", required_argument, NULL, O_MIGRATE_DISKS },
+	{ "state-dir", required_argument, NULL, O_STATE_DIR },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -235,6 +244,16 @@ static int bad_value(const struct agent_args *a, const char *flag,
 }
 
 /* --log-level: the process's (log.h). */
+/* --state-dir: a path (that it is a directory is checked as the agent
+ * starts, as --world's is). */
+static int state_dir_option(struct agent_args *a, const char *arg)
+{
+	if (!arg[0])
+		return bad_value(a, "--state-dir", "is an empty path");
+	a->state_dir = arg;
+	return CLI_OK;
+}
+
 static int log_level_option(const struct agent_args *a, const char *arg)
 {
 	char err[128];
@@ -280,6 +299,7 @@ static int flag_allowed(const struct agent_args *a, int opt)
 		return a->mode != MODE_BUYER;
 	case O_CGROUP: case O_ACTUATOR: case O_DRY_DELAY: case O_WORLD:
 	case O_MIGRATE_MIBPS: case O_DIRTY_MIBPS: case O_MIGRATE_DISKS:
+	case O_STATE_DIR:
 		return a->mode == MODE_AGENT;
 	default:
 		return 1;
@@ -386,6 +406,7 @@ static int apply_option(struct agent_args *a, int opt, const char *arg)
 	case O_SOURCE: a->kind = arg; return CLI_OK;
 	case O_CGROUP: a->cgroup_parent = arg; return CLI_OK;
 	case O_ACTUATOR: a->actuator = arg; return CLI_OK;
+	case O_STATE_DIR: return state_dir_option(a, arg);
 	case O_WORLD:
 		if (!arg[0])
 			return bad_value(a, "--world", "is an empty path");
@@ -797,6 +818,40 @@ static int open_actuator(const struct agent_args *a, actuator **out,
 				    err, errlen);
 }
 
+/* The actuator's durable memory of action ids: DIR/HOST.actions under
+ * --state-dir, else $STATE_DIRECTORY (systemd's StateDirectory=), else
+ * none (a notice: ids are remembered in memory only). */
+static int open_memory(const struct agent_args *a, actuator *act, char *err,
+		       size_t errlen)
+{
+	const char *dir = a->state_dir ? a->state_dir
+			  : getenv("STATE_DIRECTORY");
+	char path[4096];
+	struct stat st;
+	size_t n;
+
+	if (!act)
+		return 0;
+	if (!dir || !dir[0]) {
+		log_at(LOG_NOTICE, NULL, "bourse %s: no --state-dir: the action "
+		       "ids carried out are remembered in memory only (an "
+		       "agent restarted during a broker restart could repeat "
+		       "one)\n", a->cmd);
+		return 0;
+	}
+	n = strcspn(dir, ":"); /* systemd may list several: the first */
+	snprintf(path, sizeof(path), "%.*s", (int)n, dir);
+	if (stat(path, &st) != 0)
+		return util_err(err, errlen, "--state-dir %s: %s", path,
+				strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return util_err(err, errlen, "--state-dir %s: not a directory",
+				path);
+	snprintf(path, sizeof(path), "%.*s/%s.actions", (int)n, dir,
+		 a->cfg.host ? a->cfg.host : "agent");
+	return actuator_memory_open(act, path, err, errlen);
+}
+
 /* The world (--world), the source, the actuator. 0, or -1 with err
  * (whatever was opened closed). A libvirt or cgroup actuator that cannot
  * open is noted and left out; the emulated one is the world's, and fatal. */
@@ -816,8 +871,15 @@ static int open_all(struct agent_args *a, world **w, source **src,
 		world_close(*w);
 		return -1;
 	}
-	if (open_actuator(a, act, err, errlen) == 0)
-		return 0;
+	if (open_actuator(a, act, err, errlen) == 0) {
+		if (open_memory(a, *act, err, errlen) == 0)
+			return 0;
+		actuator_close(*act);
+		*act = NULL;
+		source_close(*src);
+		world_close(*w);
+		return -1;
+	}
 	if (a->world) {
 		source_close(*src);
 		world_close(*w);

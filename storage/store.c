@@ -263,13 +263,31 @@ static const char schema_v8_drain[] =
 	" actor TEXT NOT NULL DEFAULT '',"
 	" reason TEXT NOT NULL DEFAULT '');";
 
+/* v9: the database's identity, made once, when the file is created or
+ * upgraded to v9: a random 64-bit number (SQLite's random(), seeded from
+ * the system's randomness). It is part of every action id on the wire
+ * (broker/actions.c), so that a database recreated from nothing never
+ * reuses an id an agent remembers (docs/protocol.md, "Action ids"). And
+ * recs.done_round. */
+static const char schema_v9_identity[] =
+	"CREATE TABLE db_identity ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" uid INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL);"
+	"INSERT INTO db_identity (id, uid, created_ms) VALUES (1, random(),"
+	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+	/* the last round written when a rec succeeded: the market's view of
+	 * its VM settles some rounds after (round_write(), "Unsettled") */
+	"ALTER TABLE recs ADD COLUMN done_round INTEGER;";
+
 /* The migrations, in order: migrations[i] takes a file from version i to
  * version i + 1. Never edit one that has shipped; add the next. */
 static const char *const migrations[] = { schema_v1, schema_v2,
 						   schema_v3, schema_v4,
 						   schema_v5, schema_v6,
 						   schema_v7_views,
-						   schema_v8_drain };
+						   schema_v8_drain,
+						   schema_v9_identity };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -277,6 +295,10 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
 /* ---- the cached statements ---------------------------------------------- */
+
+/* ST_REC_VM_BUSY names these states by number */
+_Static_assert(STORE_REC_DISPATCHED == 6 && STORE_REC_SUCCEEDED == 7,
+	       "the states' numbers are the file's");
 
 /* The bulk inserts of a round, one row (?1 ...) or STORE_BATCH rows (plain
  * ?, numbered in order: row k's column j is parameter k * columns + j). */
@@ -386,15 +408,26 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT r.id, COALESCE(r.last_round, r.round), r.updated_ms,"
 		" r.price_here, r.price_there, ph.price, pt.price,"
 		" COALESCE(hf.name, ''), COALESCE(ht.name, '')"
+		" , v.host_id IS NOT NULL AND v.host_id != r.from_host_id,"
+		" COALESCE(hv.name, '')"
 		" FROM recs r LEFT JOIN hosts hf ON hf.id = r.from_host_id"
 		" LEFT JOIN hosts ht ON ht.id = r.to_host_id"
 		" LEFT JOIN prices ph ON ph.round = ?1 AND ph.host_id = r.from_host_id"
 		" LEFT JOIN prices pt ON pt.round = ?1 AND pt.host_id = r.to_host_id"
+		" LEFT JOIN vms v ON v.id = r.vm_id"
+		" LEFT JOIN hosts hv ON hv.id = v.host_id"
 		" WHERE r.state IN (1, 2) AND COALESCE(r.last_round, r.round) < ?1"
 		" ORDER BY r.id",
 	[ST_REC_EXPIRE] =
 		"UPDATE recs SET state = 4, state_reason = ?2, updated_ms = ?3,"
 		" wait_reason = '' WHERE id = ?1 AND state IN (1, 2)",
+	/* a VM with an action in flight, or one that succeeded when round
+	 * ?2 or a later one was the last written: the market's view of it is
+	 * not settled (recs_apply()); rounds, not times: the wall clock may
+	 * jump */
+	[ST_REC_VM_BUSY] =
+		"SELECT EXISTS (SELECT 1 FROM recs WHERE vm_id = ?1 AND"
+		" (state = 6 OR (state = 7 AND done_round >= ?2)))",
 	[ST_RETAIN_CUTOFF] =
 		"SELECT round FROM rounds WHERE started_ms < ?1"
 		" ORDER BY started_ms DESC LIMIT 1",
@@ -407,7 +440,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" FROM recs WHERE id = ?1",
 	[ST_REC_SET_STATE] =
 		"UPDATE recs SET state = ?2, state_reason = ?3, updated_ms = ?4,"
-		" wait_reason = '' WHERE id = ?1",
+		" wait_reason = '', done_round = CASE WHEN ?2 = 7 THEN"
+		" (SELECT MAX(round) FROM rounds) ELSE done_round END"
+		" WHERE id = ?1",
 	[ST_REC_NEWEST_OPEN] =
 		"SELECT COALESCE(MAX(id), 0) FROM recs WHERE vm_id = ?1"
 		" AND state IN (1, 2)",
@@ -1007,6 +1042,19 @@ void store_close(store *s)
 int store_schema_version(store *s)
 {
 	return s->version;
+}
+
+int store_db_uid(store *s, uint64_t *uid, char *err, size_t errlen)
+{
+	int64_t v = 0;
+
+	if (query_int(s, "SELECT uid FROM db_identity WHERE id = 1", &v) != 0) {
+		store__dberr(s, err, errlen, "database %s: cannot read its "
+			     "identity", s->path);
+		return -1;
+	}
+	*uid = (uint64_t)v;
+	return 0;
 }
 
 int store_create_at_version(const char *path, int version, char *err,

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* The schema version this build writes (docs/storage.md, "Migrations"). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* How long a handle waits for a lock held by another process, ms, unless
  * store_busy_ms() says otherwise (the broker waits less: docs/storage.md,
@@ -63,6 +63,11 @@ void store_close(store *s);
 
 /* The schema version of the open file. */
 int store_schema_version(store *s);
+
+/* The database's identity (schema 9): a random number made once, when the
+ * file was created or upgraded to schema 9; a file made anew has another.
+ * Part of every action id on the wire. Returns 0, or -1 with a message. */
+int store_db_uid(store *s, uint64_t *uid, char *err, size_t errlen);
 
 /* For the migration tests: create path at schema version `version` (1 ..
  * STORE_SCHEMA_VERSION) exactly as that version of bourse did. */
@@ -170,6 +175,12 @@ int store_vm_upsert(store *s, store_vm_row *row, char *err, size_t errlen);
 int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
 			 int64_t now_ms, char *err, size_t errlen);
 
+/* The round of VM vm_id's latest migration (vms.last_migrated_round: the
+ * market's migrate_cooldown counts from it), set by the broker when a
+ * migration it dispatched succeeds. */
+int store_vm_set_last_migrated(store *s, uint32_t vm_id, int64_t round,
+			       char *err, size_t errlen);
+
 /* Set one VM's state (e.g. GONE on deregister). */
 int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,
 		       char *err, size_t errlen);
@@ -252,6 +263,10 @@ typedef struct store_rec_policy {
 	                           * (one that jumps forward): the broker sets
 	                           * retention_ms / its round period; 0: time
 	                           * alone decides */
+	int64_t settle_rounds; /* no new rec for a VM whose action is in
+	                        * flight (dispatched) or succeeded within the
+	                        * last this many rounds: the market saw it
+	                        * before the action took effect (default 2) */
 } store_rec_policy;
 
 /* The documented defaults (docs/storage.md). */
@@ -276,6 +291,8 @@ typedef struct store_round {
 /* What store_round_write() did to the recommendations. */
 typedef struct store_round_outcome {
 	uint32_t inserted, refreshed, superseded, expired;
+	uint32_t unsettled; /* recs left out: their VM's action in flight or
+	                     * just done (settle_rounds) */
 } store_round_outcome;
 
 /*
@@ -286,8 +303,13 @@ typedef struct store_round_outcome {
  *    (last_round, prices) and no row is added;
  *  - any other rec for a VM with a pending one: the old one becomes
  *    superseded (audited, pointing at the new id) and the new one is added;
+ *  - no rec at all for a VM with an action dispatched, or one that
+ *    succeeded within the last settle_rounds rounds (counted as
+ *    unsettled): the market saw the VM before its action took effect;
  *  - pending recs older than ttl_ms, or whose prices drifted (see
  *    store_rec_policy) and were not recommended again: expired (audited);
+ *  - pending and approved recs whose VM is now on another host than the
+ *    one they found it on: expired ("the VM is no longer on ...");
  *  - retention: old samples, allocations and prices deleted.
  * On failure nothing of the round is written. outcome may be NULL.
  */

@@ -59,6 +59,7 @@ enum store_stmt {
 	ST_CONTROL_MODES,
 	ST_REC_GET,
 	ST_AUDIT_INSERT,
+	ST_REC_VM_BUSY,
 	ST_COUNT
 };
 

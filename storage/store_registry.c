@@ -172,6 +172,32 @@ int store_host_set_state(store *s, uint32_t host_id, store_host_state st,
 	return 0;
 }
 
+int store_vm_set_last_migrated(store *s, uint32_t vm_id, int64_t round,
+			       char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (store__writable(s, err, errlen) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "UPDATE vms SET last_migrated_round = ?1"
+			       " WHERE id = ?2", -1, &q, NULL) != SQLITE_OK) {
+		store__dberr(s, err, errlen, "cannot prepare the migration "
+			     "round of VM %u", vm_id);
+		return -1;
+	}
+	sqlite3_bind_int64(q, 1, round);
+	sqlite3_bind_int64(q, 2, vm_id);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		store__dberr(s, err, errlen, "cannot set the migration round of "
+			     "VM %u", vm_id);
+		return -1;
+	}
+	return 0;
+}
+
 int store_vm_set_state(store *s, uint32_t vm_id, store_vm_state st,
 		       char *err, size_t errlen)
 {

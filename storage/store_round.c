@@ -24,6 +24,7 @@ void store_rec_policy_default(store_rec_policy *p)
 	p->retention_ms = (int64_t)24 * 3600 * 1000;
 	p->score_rounds = 3;
 	p->retention_rounds = 0;
+	p->settle_rounds = 2;
 }
 
 int store_round_last(store *s, int64_t *round, char *err, size_t errlen)
@@ -471,15 +472,46 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id,
 	return 0;
 }
 
+/* Is VM vm_id's action in flight (dispatched), or did one succeed within
+ * the last settle_rounds rounds (recs.done_round)? Then the market saw it
+ * before the action took effect, and a new rec for it now would repeat
+ * the action (issue 17, bug 6): 1, 0, or -1 on a database error. */
+static int rec_vm_busy(struct round_ctx *c, uint32_t vm_id)
+{
+	sqlite3_stmt *st = store__stmt(c->s, ST_REC_VM_BUSY);
+	int rc, busy = -1;
+
+	sqlite3_bind_int64(st, 1, vm_id);
+	sqlite3_bind_int64(st, 2, c->rd->round - c->pol->settle_rounds);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		busy = sqlite3_column_int(st, 0) != 0;
+	else
+		store__dberr(c->s, c->err, c->errlen, "round %lld: cannot look "
+			     "up the actions of VM %u", (long long)c->rd->round,
+			     vm_id);
+	sqlite3_reset(st);
+	return busy;
+}
+
 static int recs_apply(struct round_ctx *c)
 {
 	for (size_t i = 0; i < c->rd->n_recs; i++) {
 		const store_rec_in *r = &c->rd->recs[i];
-		int approved;
-		int64_t id = rec_find_same(c, r, &approved);
+		int approved, busy = rec_vm_busy(c, r->vm_id);
+		int64_t id;
 
+		if (busy < 0)
+			return -1;
+		id = rec_find_same(c, r, &approved);
 		if (id < 0)
 			return -1;
+		/* unsettled: an open rec it repeats is kept current (an
+		 * approval stays), nothing new is made */
+		if (busy && id == 0) {
+			c->out.unsettled++;
+			continue;
+		}
 		/* the market went back to an approved action: the VM's other
 		 * open recs are no longer its view */
 		if (id > 0 && approved) {
@@ -542,8 +574,16 @@ static int expiry_reason(struct round_ctx *c, sqlite3_stmt *st, char *reason,
 	int64_t updated = sqlite3_column_int64(st, 2);
 	double d_here = drift(sqlite3_column_double(st, 3), st, 5);
 	double d_there = drift(sqlite3_column_double(st, 4), st, 6);
-	char host[STORE_NAME_MAX];
+	char host[STORE_NAME_MAX], now_on[STORE_NAME_MAX];
 
+	if (sqlite3_column_int(st, 9)) {
+		store__text(st, 7, host, sizeof(host));
+		store__text(st, 10, now_on, sizeof(now_on));
+		snprintf(reason, size, "expired: the VM is no longer on %.64s,"
+			 " where the recommendation found it (now on %.64s)",
+			 host, now_on);
+		return 1;
+	}
 	if (p->price_drift > 0 && (d_here > p->price_drift ||
 				   d_there > p->price_drift)) {
 		int here = d_here >= d_there;

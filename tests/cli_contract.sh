@@ -203,6 +203,8 @@ expect 1 stderr 'cannot create /dev/null/w' -- agent --host h --capacity-mib 409
 expect 2 stderr '--actuator: libvirt needs --uri' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator libvirt
 expect 2 stderr '--actuator is not an option' -- seller --host h --capacity-mib 4096 --actuator dry-run
 expect 2 stderr '--dry-run-delay-ms: goes with --actuator dry-run only' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --dry-run-delay-ms 5
+expect 1 stderr '--state-dir .*/nope: No such file or directory' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator dry-run --state-dir "$tmp/nope"
+expect 2 stderr '--state-dir is not an option' -- seller --host h --capacity-mib 4096 --state-dir "$tmp"
 expect 0 stderr 'note: .*bogus:///x.*without an actuator' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --uri bogus:///x --actuator libvirt --broker "ipc://$tmp/none.ipc" --run-for-s 1
 # the default URI, where no libvirtd runs (a CI container)
 if [ ! -S /var/run/libvirt/libvirt-sock ]; then

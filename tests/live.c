@@ -466,7 +466,7 @@ int live_times_acted(struct live *l, int64_t id)
 	char path[160], needle[48];
 	int n = 0;
 
-	snprintf(needle, sizeof(needle), "action rec-%" PRId64 " (", id);
+	snprintf(needle, sizeof(needle), "action rec-%" PRId64 "-", id);
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/host-%c.log", l->dir, 'a' + i);
 		n += count_in_file_but(path, needle, "not done again");

@@ -243,13 +243,31 @@ static void test_repeated_id(void **state)
 	actuator_do(a, &x, &r1);
 	assert_int_equal(r1.status, ACTUATOR_OK);
 	assert_int_equal(r1.repeated, 0);
-	/* the same id with other contents: still the remembered outcome */
-	x.vm = "vm-2";
+	/* the same id again: the remembered outcome, not done again */
 	actuator_do(a, &x, &r2);
 	assert_int_equal(r2.status, ACTUATOR_OK);
 	assert_int_equal(r2.repeated, 1);
 	assert_string_equal(r2.detail, r1.detail);
 	assert_int_equal(c.acts, 1);
+	/* the same id naming another VM, target or kind: refused, not done
+	 * (an id reused for another action is not that action) */
+	x.vm = "vm-2";
+	actuator_do(a, &x, &r2);
+	assert_int_equal(r2.status, ACTUATOR_FAILED);
+	assert_int_equal(r2.repeated, 0);
+	assert_has(r2.detail, "carried out before for another action "
+		   "(resize vm-1 to 1024 MiB): not done");
+	x.vm = "vm-1";
+	x.target_mib = 2048;
+	actuator_do(a, &x, &r2);
+	assert_int_equal(r2.status, ACTUATOR_FAILED);
+	x.target_mib = 1024;
+	x.kind = ACTUATOR_MIGRATE;
+	x.to_uri = "qemu+tcp://h2/system";
+	actuator_do(a, &x, &r2);
+	assert_int_equal(r2.status, ACTUATOR_FAILED);
+	assert_int_equal(c.acts, 1);
+	x = resize_of("act-1", "vm-1", 1024);
 
 	/* failures are remembered too: a retry needs a new id */
 	c.answer = ACTUATOR_FAILED;
@@ -261,6 +279,67 @@ static void test_repeated_id(void **state)
 	assert_int_equal(r2.repeated, 1);
 	assert_int_equal(c.acts, 2);
 	actuator_close(a);
+}
+
+/* The durable memory: ids acted on survive a new actuator (an agent
+ * restarted); one started and never finished is "interrupted", never done
+ * again; a line cut by a crash is ignored; a malformed one names the file
+ * and line; a second actuator cannot take the same file. */
+static void test_durable_memory(void **state)
+{
+	char dir[] = "/tmp/bourse_act_XXXXXX", path[80], err[300];
+	struct counter c;
+	actuator *a, *b;
+	actuator_action x = resize_of("rec-1-aa-1", "vm-1", 1024);
+	actuator_result r;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/h1.actions", dir);
+	a = counting(&c);
+	assert_int_equal(actuator_memory_open(a, path, err, sizeof err), 0);
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_OK);
+	/* one agent per file */
+	b = counting(&c);
+	assert_int_equal(actuator_memory_open(b, path, err, sizeof err), -1);
+	assert_has(err, "another agent uses this file");
+	actuator_close(b);
+	actuator_close(a);
+	/* a crash during rec-2 (its S line on disk, no D), and a torn line */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "S rec-2-aa-1 m vm-2 2048 qemu+tcp://h2/system\nS rec-3");
+	fclose(f);
+	a = counting(&c);
+	assert_int_equal(actuator_memory_open(a, path, err, sizeof err), 0);
+	actuator_do(a, &x, &r); /* done before the restart */
+	assert_int_equal(r.status, ACTUATOR_OK);
+	assert_int_equal(r.repeated, 1);
+	x = migrate_of("rec-2-aa-1", "vm-2", "qemu+tcp://h2/system");
+	x.target_mib = 2048;
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_FAILED);
+	assert_int_equal(r.repeated, 1);
+	assert_has(r.detail, "interrupted");
+	x = resize_of("rec-3", "vm-3", 512); /* its S was torn: not started */
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_OK);
+	assert_int_equal(r.repeated, 0);
+	assert_int_equal(c.acts, 1); /* rec-3 only, in this actuator */
+	actuator_close(a);
+	/* malformed */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "X what\n");
+	fclose(f);
+	a = counting(&c);
+	assert_int_equal(actuator_memory_open(a, path, err, sizeof err), -1);
+	assert_has(err, "h1.actions:");
+	assert_has(err, "expected a line starting with S or D");
+	actuator_close(a);
+	assert_int_equal(remove_all(dir), 0);
 }
 
 static void test_no_outcome(void **state)
@@ -702,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_edges_accepted),
 		cmocka_unit_test(test_repeated_id),
+		cmocka_unit_test(test_durable_memory),
 		cmocka_unit_test(test_no_outcome),
 		cmocka_unit_test(test_memory_ring),
 		cmocka_unit_test(test_status_names),

@@ -34,8 +34,10 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <zmq.h>
 
 #include "live.h"
+#include "wire.h"
 #include "util.h"
 #include "banned.h"
 
@@ -104,15 +106,17 @@ static void start_broker_piped(struct live *l, const char *const *extra)
 static void start_agent(struct live *l, int i, const char *host,
 			const char *cap, const char *vms)
 {
-	char log[160];
+	char log[160], uri[80];
 	const char *args[] = { "agent", "--host", host, "--capacity-mib", cap,
+			       "--uri", uri,
 			       "--trace", l->trace, "--vms", vms, "--broker",
 			       l->ep, "--step-s", "300", "--actuator", "dry-run",
 			       "--dry-run-delay-ms",
 			       l->dry_delay_ms ? l->dry_delay_ms : "0",
-			       "--verbose", NULL };
+			       "--state-dir", l->dir, "--verbose", NULL };
 
 	snprintf(log, sizeof(log), "%s/%s.log", l->dir, host);
+	snprintf(uri, sizeof(uri), "test://%s/", host); /* migrations: a target */
 	l->agents[i] = live_spawn(l, log, args);
 }
 
@@ -658,6 +662,422 @@ static void test_killed_mid_round_repeatedly(void **state)
 	assert_file_ok(l);
 }
 
+
+/* ---- exactly once (issue 16, point 3) ---- */
+
+/* The database's identity as the action ids carry it (16 hex digits). */
+static void db_uid(struct live *l, char *out, size_t len)
+{
+	snprintf(out, len, "%016" PRIx64,
+		 (uint64_t)live_q_int(l, "SELECT uid FROM db_identity"));
+}
+
+/* How many times an agent's log says it carried out an action whose id
+ * starts with prefix: "action ID (vm): ok" lines, not the answers from
+ * memory ("not done again"). */
+static int times_done(const char *log, const char *prefix)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(log, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "action ");
+
+		if (p && !strncmp(p + 7, prefix, strlen(prefix)) &&
+		    strstr(p, "): ok") && !strstr(p, "not done again"))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Times rec id of the database uid was carried out, by either agent. */
+static int rec_done(struct live *l, int64_t id, const char *uid)
+{
+	char a[160], b[160], prefix[64];
+
+	agent_log(l, "host-a", a, sizeof(a));
+	agent_log(l, "host-b", b, sizeof(b));
+	snprintf(prefix, sizeof(prefix), "rec-%" PRId64 "-%s-", id, uid);
+	return times_done(a, prefix) + times_done(b, prefix);
+}
+
+/* (e) The database made anew under running agents: rec ids start at 1
+ * again, but the action ids carry the new database's identity: the agents
+ * carry out the new actions (before, they answered them "repeated id: not
+ * done again" from memory and nothing was done). */
+static void test_recreated_database_new_ids(void **state)
+{
+	struct live *l = *state;
+	char uid1[20], uid2[20], a_log[160], b_log[160], path[200];
+	int64_t top1, n2 = 0, overlap = 0;
+	const char *const fast[] = { "--vm-cooldown-s", "0", NULL };
+
+	start_cluster(l, 0, fast);
+	assert_int_equal(live_run_cli("'%s' mode automated --for resize-up,"
+				      "resize-down --db '%s' >/dev/null",
+				      live_bin, l->db), 0);
+	assert_true(live_wait_at_least(l, 3, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "recs WHERE state = 7") >= 0);
+	db_uid(l, uid1, sizeof(uid1));
+	top1 = live_q_int(l, "SELECT MAX(id) FROM recs WHERE state = %d",
+			  STORE_REC_SUCCEEDED);
+	live_stop_broker_cleanly(l);
+	live_db_close(l);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", l->db,
+			 i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+		unlink(path);
+	}
+	live_start_broker_with(l, fast);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS,
+				       "SELECT COUNT(*) FROM control") >= 0);
+	/* a new file: resizes automated by default */
+	assert_true(live_wait_at_least(l, 3, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "recs WHERE state = 7") >= 0);
+	live_wait_rounds_after(l, live_last_round(l), 3);
+	db_uid(l, uid2, sizeof(uid2));
+	assert_string_not_equal(uid1, uid2);
+	for (int64_t id = 1; id <= live_q_int(l, "SELECT MAX(id) FROM recs");
+	     id++) {
+		if (rec_state(l, id) != STORE_REC_SUCCEEDED)
+			continue;
+		n2++;
+		overlap += id <= top1; /* an id the first database used */
+		assert_int_equal(rec_done(l, id, uid2), 1);
+	}
+	agent_log(l, "host-a", a_log, sizeof(a_log));
+	agent_log(l, "host-b", b_log, sizeof(b_log));
+	assert_int_equal(live_count_in_file(a_log, "not done again") +
+			 live_count_in_file(b_log, "not done again"), 0);
+	assert_true(overlap > 0); /* the test means something */
+	print_message("second database: %" PRId64 " actions succeeded, %"
+		      PRId64 " of them with a rec id the first one had used; "
+		      "each carried out once\n", n2, overlap);
+	live_stop_all_cleanly(l);
+}
+
+/* A peer of its own host (host-c, registered through its own connection:
+ * a valid identity) sending ActionResults. */
+static void *rogue_open(struct live *l, void **ctx)
+{
+	void *s;
+	int linger = 0, hwm = 0;
+	wire_msg e;
+	size_t len;
+	uint8_t *buf;
+
+	*ctx = zmq_ctx_new();
+	s = zmq_socket(*ctx, ZMQ_DEALER);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	assert_int_equal(zmq_connect(s, l->ep), 0);
+	wire_msg_init(&e, WIRE_ROLE_HOST, "host-c", 1, WIRE_BODY_REGISTER);
+	e.reg.has_host = 1;
+	e.reg.host.capacity_mib = 4096;
+	e.reg.host.reserve_mib = 512;
+	e.reg.host.uri = "";
+	buf = wire_msg_encode(&e, &len);
+	assert_non_null(buf);
+	assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+	free(buf);
+	return s;
+}
+
+static void rogue_result(void *s, uint64_t seq, const char *id)
+{
+	wire_msg e;
+	size_t len;
+	uint8_t *buf;
+
+	wire_msg_init(&e, WIRE_ROLE_HOST, "host-c", seq,
+		      WIRE_BODY_ACTION_RESULT);
+	e.action_result.id = id;
+	e.action_result.status = WIRE_STATUS_FAILED;
+	e.action_result.detail = "rogue";
+	buf = wire_msg_encode(&e, &len);
+	assert_non_null(buf);
+	zmq_send(s, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+}
+
+/* The broker's /metrics through curl: the value of the sample line that
+ * starts with what, or -1. */
+static double metric(const char *url, const char *what)
+{
+	char cmd[400], line[512];
+	double v = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "curl -s '%s/metrics'", url);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, what, strlen(what)))
+			v = strtod(line + strlen(what), NULL);
+	pclose(p);
+	return v;
+}
+
+/* (f) Another host's agent (a valid identity of its own) answers the
+ * actions dispatched to host-a, and sends results for ids of no action,
+ * 3,000 in all: none changes a recommendation; each is counted as dropped
+ * "stray_result" (the broker's counters, /metrics), none is written as an
+ * audit row of its own (at most one summary a minute); host-a's own
+ * results are recorded. */
+static void test_stray_results_counted_not_written(void **state)
+{
+	struct live *l = *state;
+	char uid[20], id[80], url[128], line[512];
+	const char *const http[] = { "--http", "127.0.0.1:0", NULL };
+	int64_t a, b, created;
+	void *ctx, *s;
+	uint64_t seq = 2;
+	FILE *f;
+
+	l->dry_delay_ms = "3000";
+	start_paused = 1;
+	start_cluster(l, 0, http);
+	start_paused = 0;
+	url[0] = '\0';
+	f = fopen(l->blog, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "broker: http on ");
+
+		if (p)
+			sscanf(p + 16, "%120s", url);
+	}
+	fclose(f);
+	assert_true(url[0] != '\0');
+	a = pending_resize(l, 0);
+	b = pending_resize(l, a);
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(live_run_cli("'%s' recs approve %" PRId64 " %" PRId64
+				      " --db '%s' >/dev/null", live_bin, a, b,
+				      l->db), 0);
+	assert_int_equal(live_run_cli("'%s' resume --db '%s' >/dev/null",
+				      live_bin, l->db), 0);
+	wait_rec_state(l, a, STORE_REC_DISPATCHED);
+	wait_rec_state(l, b, STORE_REC_DISPATCHED);
+	db_uid(l, uid, sizeof(uid));
+	s = rogue_open(l, &ctx);
+	live_sleep_ms(300); /* registered */
+	for (int i = 0; i < 3000; i++) {
+		int64_t r = i % 3 == 0 ? a : i % 3 == 1 ? b : 100000 + i;
+
+		created = live_q_int(l, "SELECT COALESCE(MAX(created_ms), 0) "
+				     "FROM recs WHERE id = %" PRId64, r);
+		snprintf(id, sizeof(id), "rec-%" PRId64 "-%s-%" PRId64, r,
+			 uid, created);
+		rogue_result(s, seq++, i % 5 == 4 ? "rec-1" : id);
+		if (i % 200 == 199)
+			live_sleep_ms(20); /* under the rate limit */
+	}
+	live_sleep_ms(500);
+	/* the in-flight actions are host-a's to answer: still dispatched */
+	assert_int_equal(rec_state(l, a), STORE_REC_DISPATCHED);
+	assert_int_equal(rec_state(l, b), STORE_REC_DISPATCHED);
+	wait_rec_state(l, a, STORE_REC_SUCCEEDED);
+	wait_rec_state(l, b, STORE_REC_SUCCEEDED);
+	live_wait_rounds_after(l, live_last_round(l), 2);
+	double strays = metric(url, "bourse_messages_dropped_total{reason="
+			       "\"stray_result\"} ");
+	assert_true(strays >= 2900 && strays <= 3000);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
+				    "event LIKE 'action.stray%%'"), 0);
+	assert_true(live_count_in_file(l->blog, "stray_result") <= 2);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
+				    "actor = 'agent:host-c'"), 0);
+	print_message("%.0f stray results counted, none recorded; host-a's "
+		      "own results recorded\n", strays);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	live_stop_all_cleanly(l);
+	/* the summary is written when the broker stops, if none was yet */
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
+				    "event = 'action.stray_results'"), 1);
+}
+
+/* (g) A result that arrives after its action timed out: the rec stays
+ * failed ("timeout"), the late outcome is one audit row on it
+ * (action.late_result), not a stray. */
+static void test_late_result_recorded_as_late(void **state)
+{
+	struct live *l = *state;
+	const char *const quick[] = { "--action-timeout-s", "1", NULL };
+	int64_t a;
+
+	l->dry_delay_ms = "2500";
+	start_paused = 1;
+	start_cluster(l, 0, quick);
+	start_paused = 0;
+	a = pending_resize(l, 0);
+	assert_true(a > 0);
+	assert_int_equal(live_run_cli("'%s' recs approve %" PRId64 " --db '%s'"
+				      " >/dev/null && '%s' resume --db '%s' "
+				      ">/dev/null", live_bin, a, l->db,
+				      live_bin, l->db), 0);
+	wait_rec_state(l, a, STORE_REC_FAILED);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "audit WHERE event = "
+				       "'action.late_result'") >= 0);
+	assert_int_equal(rec_state(l, a), STORE_REC_FAILED);
+	assert_int_equal(audit_count(l, a, "action.late_result"), 1);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM audit WHERE "
+				    "rec_id = %" PRId64 " AND event = "
+				    "'action.late_result' AND detail LIKE "
+				    "'late result, after the timeout: done%%'",
+				    a), 1);
+	assert_int_equal(live_count_in_file(l->blog, "stray"), 0);
+	/* failed by its timeout, it was not sent again: carried out once,
+	 * dispatched once (issue 16.3's first way, fixed before) */
+	assert_int_equal(live_count_in_file(l->blog, "re-sent"), 0);
+	assert_int_equal(audit_count(l, a, "rec.dispatched"), 1);
+	{
+		char uid[20];
+
+		db_uid(l, uid, sizeof(uid));
+		assert_int_equal(rec_done(l, a, uid), 1);
+	}
+	live_stop_all_cleanly(l);
+}
+
+/* (h) Kill -9 again and again at random moments, the broker, host-a's
+ * agent, or both in either order, each restarted at once, while resizes
+ * of 400 ms each are dispatched automatically: no action is carried out
+ * twice, every rec is dispatched at most once, the file stays whole.
+ * BOURSE_FAULTS_KILLS=N for a longer soak (default 42). */
+static void test_random_kills_nothing_twice(void **state)
+{
+	struct live *l = *state;
+	const char *const extra[] = { "--vm-cooldown-s", "0",
+				      "--action-timeout-s", "3", NULL };
+	const char *env = getenv("BOURSE_FAULTS_KILLS");
+	long want = env ? strtol(env, NULL, 10) : 0;
+	int kills = want > 0 && want < 100000 ? (int)want : 42;
+	int of[3] = { 0 }, done = 0, repeats = 0, interrupted = 0;
+	unsigned seed = (unsigned)util_now_ms();
+	char uid[20], a_log[160], b_log[160];
+	int64_t top, t0 = util_now_ms();
+
+	l->dry_delay_ms = "400";
+	start_cluster(l, 0, extra);
+	assert_int_equal(live_run_cli("'%s' mode automated --for resize-up,"
+				      "resize-down --db '%s' >/dev/null",
+				      live_bin, l->db), 0);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "recs WHERE state = 6 OR state = 7")
+		    >= 0);
+	print_message("seed %u\n", seed);
+	for (int k = 0; k < kills; k++) {
+		int who = (int)(rand_r(&seed) % 3); /* broker, agent, both */
+		int agent_first = (int)(rand_r(&seed) % 2);
+
+		live_sleep_ms(100 + (int)(rand_r(&seed) % 600));
+		of[who]++;
+		if (who == 1 || (who == 2 && agent_first))
+			live_stop_proc(&l->agents[0], SIGKILL, 5000);
+		if (who != 1)
+			live_stop_proc(&l->broker, SIGKILL, 5000);
+		if (who == 2 && !agent_first) {
+			live_sleep_ms((int)(rand_r(&seed) % 400));
+			live_stop_proc(&l->agents[0], SIGKILL, 5000);
+		}
+		if (who != 1)
+			live_start_broker_with(l, extra);
+		if (who != 0)
+			start_agent(l, 0, "host-a", "8192", "0:4");
+	}
+	live_wait_online(l, 2);
+	/* no new dispatches; what is in flight resolves (answered, or timed
+	 * out when the agent that had it died) */
+	assert_int_equal(live_run_cli("'%s' pause --db '%s' >/dev/null",
+				      live_bin, l->db), 0);
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) = 0 "
+				       "FROM recs WHERE state = 6") >= 0);
+	live_db_close(l);
+	assert_file_ok(l);
+	db_uid(l, uid, sizeof(uid));
+	top = live_q_int(l, "SELECT MAX(id) FROM recs");
+	for (int64_t id = 1; id <= top; id++) {
+		int n = rec_done(l, id, uid);
+
+		if (n > 1)
+			fail_msg("rec %" PRId64 " carried out %d times", id, n);
+		done += n;
+		assert_true(audit_count(l, id, "rec.dispatched") <= 1);
+	}
+	agent_log(l, "host-a", a_log, sizeof(a_log));
+	agent_log(l, "host-b", b_log, sizeof(b_log));
+	repeats = live_count_in_file(a_log, "not done again");
+	interrupted = live_count_in_file(a_log, "interrupted: the agent stopped");
+	assert_true(done >= 5);
+	print_message("%d kills in %.0f s (broker %d, agent %d, both %d): %d "
+		      "actions carried out, each once; %d answered from the "
+		      "agent's memory, %d answered 'interrupted'; %" PRId64
+		      " failed by timeout\n", kills,
+		      (double)(util_now_ms() - t0) / 1000.0, of[0], of[1],
+		      of[2], done, repeats, interrupted,
+		      live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state = "
+				 "%d AND state_reason LIKE 'timeout%%'",
+				 STORE_REC_FAILED));
+	live_stop_all_cleanly(l);
+}
+
+/* ---- issue 17, bugs 1 and 6 ---- */
+
+/* A migration carried out (the dry run: the VM stays, the agent says
+ * done): while it is in flight, no new recommendation for its VM; once it
+ * succeeded the VM's last_migrated_round is set, and the market's
+ * migrate_cooldown (12 rounds) keeps it from recommending a migration
+ * again (before: the same one pending again within a round or two). */
+static void test_migration_sets_cooldown_no_duplicates(void **state)
+{
+	struct live *l = *state;
+	int64_t m, vm, r_done, in_flight;
+
+	l->dry_delay_ms = "1500";
+	start_paused = 1;
+	start_cluster(l, 0, NULL);
+	start_paused = 0;
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "recs WHERE kind = 2 AND state = 1")
+		    >= 0);
+	m = live_q_int(l, "SELECT MIN(id) FROM recs WHERE kind = 2 AND "
+		       "state = 1");
+	vm = live_q_int(l, "SELECT vm_id FROM recs WHERE id = %" PRId64, m);
+	assert_int_equal(live_q_int(l, "SELECT last_migrated_round IS NULL "
+				    "FROM vms WHERE id = %" PRId64, vm), 1);
+	assert_int_equal(live_run_cli("'%s' recs approve %" PRId64 " --db '%s'"
+				      " >/dev/null && '%s' resume --db '%s' "
+				      ">/dev/null", live_bin, m, l->db,
+				      live_bin, l->db), 0);
+	wait_rec_state(l, m, STORE_REC_DISPATCHED);
+	in_flight = live_last_round(l);
+	wait_rec_state(l, m, STORE_REC_SUCCEEDED);
+	r_done = live_last_round(l);
+	assert_true(r_done - in_flight >= 3); /* 1.5 s of 200 ms rounds */
+	live_wait_rounds_after(l, r_done, 8);
+	/* none of either kind while in flight (before: the same migration,
+	 * pending again), and no migration since (a resize may come: the
+	 * dry run left the VM where it was) */
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE "
+				    "vm_id = %" PRId64 " AND id > %" PRId64
+				    " AND round <= %" PRId64, vm, m, r_done),
+			 0);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE "
+				    "vm_id = %" PRId64 " AND id > %" PRId64
+				    " AND kind = 2", vm, m), 0);
+	assert_true(live_q_int(l, "SELECT last_migrated_round FROM vms WHERE "
+			       "id = %" PRId64, vm) >= r_done);
+	live_stop_all_cleanly(l);
+}
+
 /* ---- fixtures ---- */
 
 static int faults_setup(void **state)
@@ -689,8 +1109,23 @@ int main(void)
 						faults_setup, faults_teardown),
 		cmocka_unit_test_setup_teardown(test_killed_mid_round_repeatedly,
 						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(test_recreated_database_new_ids,
+						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stray_results_counted_not_written, faults_setup,
+			faults_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_late_result_recorded_as_late, faults_setup,
+			faults_teardown),
+		cmocka_unit_test_setup_teardown(test_random_kills_nothing_twice,
+						faults_setup, faults_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_migration_sets_cooldown_no_duplicates,
+			faults_setup, faults_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("BOURSE_TEST_FILTER")) /* one test by name (a glob) */
+		cmocka_set_test_filter(getenv("BOURSE_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,6 +452,115 @@ static void test_migrate_v1(void **state)
 	rm_dir(dir);
 }
 
+/* Schema 9: a database's identity is made once: kept across reopening,
+ * another for a file made anew, one for a file upgraded from v8 (and kept
+ * from then on); the action ids on the wire carry it. */
+static void test_db_identity(void **state)
+{
+	char *dir = make_dir();
+	char a[1100], b[1100], v8[1100], err[512];
+	uint64_t ua = 0, ua2 = 0, ub = 0, u8 = 0, u82 = 0;
+	store *s = NULL;
+
+	(void)state;
+	snprintf(a, sizeof a, "%s/a.db", dir);
+	snprintf(b, sizeof b, "%s/b.db", dir);
+	snprintf(v8, sizeof v8, "%s/v8.db", dir);
+	assert_int_equal(store_open(a, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(a, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua2, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ua == ua2);
+	/* the same path made anew: another identity */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(store_open(a, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ua2, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ua != ua2);
+	assert_int_equal(store_open(b, STORE_CREATE, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &ub, err, sizeof err), 0);
+	store_close(s);
+	assert_true(ub != ua && ub != ua2);
+	/* an upgraded file gets one, once */
+	assert_int_equal(store_create_at_version(v8, 8, err, sizeof err), 0);
+	assert_int_equal(raw_int(v8, "SELECT COUNT(*) FROM sqlite_master WHERE "
+				 "name = 'db_identity'"), 0);
+	assert_int_equal(store_open(v8, 0, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &u8, err, sizeof err), 0);
+	store_close(s);
+	assert_int_equal(store_open(v8, STORE_READONLY, &s, err, sizeof err), 0);
+	assert_int_equal(store_db_uid(s, &u82, err, sizeof err), 0);
+	store_close(s);
+	assert_true(u8 == u82 && u8 != ua && u8 != ub);
+	assert_int_equal(raw_int(v8, "SELECT COUNT(*) FROM db_identity"), 1);
+	rm_dir(dir);
+}
+
+/* Issue 17, bug 6: no new recommendation for a VM whose action is in
+ * flight, nor for settle_rounds rounds after it succeeded (the market saw
+ * the VM before its action took effect); an open recommendation whose VM
+ * is now on another host expires, approved or pending. */
+static void test_unsettled_and_moved(void **state)
+{
+	struct fx *f = *state;
+	struct rb b;
+	char err[512], sql[200];
+	store_round_outcome o;
+	store_rec r;
+
+	rb_init(&b, f, 1, T0, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	rb_rec(&b, f, 1, 2, 4096); /* VM 1: host 1 -> host 2 */
+	assert_int_equal(rb_write(&b, f->s, NULL).inserted, 2);
+	assert_int_equal(store_mode_set(f->s, STORE_ACT_MIGRATE,
+					STORE_MODE_MANUAL, "t", T0, NULL, err,
+					sizeof err), 0);
+	for (int64_t id = 1; id <= 2; id++)
+		assert_int_equal(store_rec_transition(f->s, id,
+			STORE_REC_APPROVED, "t", NULL, T0, err, sizeof err), 0);
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_DISPATCHED,
+		"broker", NULL, T0 + 100, err, sizeof err), 0);
+	/* in flight: the same resize again is left out, rec 1 untouched */
+	rb_init(&b, f, 2, T0 + 1000, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.inserted + o.refreshed, 0);
+	assert_int_equal(o.unsettled, 1);
+	/* done after round 2 was written (done_round 2): rounds 3 and 4
+	 * (settle_rounds 2) leave it out too */
+	assert_int_equal(store_rec_transition(f->s, 1, STORE_REC_SUCCEEDED,
+		"agent", "done", T0 + 1500, err, sizeof err), 0);
+	for (int64_t round = 3; round <= 4; round++) {
+		rb_init(&b, f, round, T0 + 1000 * (round - 1), 1.0);
+		rb_rec(&b, f, 0, -1, 4096);
+		o = rb_write(&b, f->s, NULL);
+		assert_int_equal(o.inserted, 0);
+		assert_int_equal(o.unsettled, 1);
+	}
+	/* round 5 looks back to round 3, after it: the market's view is
+	 * settled */
+	rb_init(&b, f, 5, T0 + 4000, 1.0);
+	rb_rec(&b, f, 0, -1, 4096);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.inserted, 1);
+	assert_int_equal(o.unsettled, 0);
+	/* VM 1 moved to host 2 (by any means): its approved migration from
+	 * host 1 expires at the next round, saying why */
+	assert_int_equal(get_rec(f->s, 2).state, STORE_REC_APPROVED);
+	snprintf(sql, sizeof sql, "UPDATE vms SET host_id = %u WHERE id = %u",
+		 f->host[2], f->vm[1]);
+	raw_exec(f->path, sql);
+	rb_init(&b, f, 6, T0 + 5000, 1.0);
+	o = rb_write(&b, f->s, NULL);
+	assert_int_equal(o.expired, 1);
+	r = get_rec(f->s, 2);
+	assert_int_equal(r.state, STORE_REC_EXPIRED);
+	assert_non_null(strstr(r.state_reason, "the VM is no longer on h1"));
+	assert_non_null(strstr(r.state_reason, "now on h2"));
+}
+
 static void test_create_at_version_errors(void **state)
 {
 	struct fx *f = *state;
@@ -1984,6 +2093,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wal_and_pragmas, setup,
 						teardown),
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_db_identity),
 		cmocka_unit_test_setup_teardown(test_create_at_version_errors,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup,
@@ -2022,6 +2132,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_migrate_v5_backlog),
 		cmocka_unit_test_setup_teardown(test_shadow_scoring, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unsettled_and_moved, setup,
 						teardown),
 	};
 
