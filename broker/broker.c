@@ -35,6 +35,8 @@ void broker_config_default(broker_config *c)
 	c->peer_rate = 5000;
 	c->peer_burst = 20000;
 	c->store_outage_ms = 600000;
+	c->max_conns_per_key = 4;
+	c->handshake_ms = 10000;
 }
 
 /* The HTTP server's flags: they go together, and off loopback it needs
@@ -97,6 +99,10 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "the peer rate must be >= 0 and its burst >= 1";
 	else if (c->store_outage_ms < 0)
 		bad = "the store outage limit must be >= 0";
+	else if (c->max_conns_per_key < 0 || c->max_conns_per_key > 10000)
+		bad = "connections per key must be 0 (no cap) .. 10000";
+	else if (c->handshake_ms < 100 || c->handshake_ms > 600000)
+		bad = "the handshake timeout must be 100 ms .. 10 min";
 	else if (c->insecure && (c->key_file || c->allow_file))
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad)
@@ -231,8 +237,18 @@ static void print_stats(const broker *b)
 					      broker__drop_name(i),
 					      b->net.drops[i]);
 	if (b->auth.keys_refused && n < sizeof(line))
-		snprintf(line + n, sizeof(line) - n, "; %" PRIu64 " connections "
-			 "refused (key not allowed)", b->auth.keys_refused);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "; %" PRIu64
+				      " connections refused (key not allowed)",
+				      b->auth.keys_refused);
+	if (n < sizeof(line) && (b->net.cuts[BROKER_CUT_KEY_CAP] ||
+				 b->net.cuts[BROKER_CUT_UNREAD] ||
+				 b->net.cuts[BROKER_CUT_SILENT]))
+		snprintf(line + n, sizeof(line) - n, "; connections closed: %"
+			 PRIu64 " over the cap per key, %" PRIu64 " not "
+			 "reading, %" PRIu64 " silent",
+			 b->net.cuts[BROKER_CUT_KEY_CAP],
+			 b->net.cuts[BROKER_CUT_UNREAD],
+			 b->net.cuts[BROKER_CUT_SILENT]);
 	log_at(LOG_NOTICE, NULL, "%s", line);
 }
 
@@ -251,14 +267,17 @@ static int poll_and_receive(broker *b, int64_t next_live)
 	int64_t wd = log_watchdog(now); /* from the loop: a hung one is caught */
 	int64_t next = b->next_round_at < next_live ? b->next_round_at
 						    : next_live;
-	zmq_pollitem_t pi[2] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
+	zmq_pollitem_t pi[3] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
+				 { b->net.mon, 0, ZMQ_POLLIN, 0 },
 				 { b->auth.zap, 0, ZMQ_POLLIN, 0 } };
-	int n = zmq_poll(pi, b->auth.zap ? 2 : 1,
+	int n = zmq_poll(pi, b->auth.zap ? 3 : 2,
 			 next > now ? (long)((wd < next ? wd : next) - now) : 0);
 
 	if (n < 0 && zmq_errno() != EINTR)
 		return -1;
-	if (b->auth.zap && (pi[1].revents & ZMQ_POLLIN))
+	if (pi[1].revents & ZMQ_POLLIN)
+		broker__net_monitor(b);
+	if (b->auth.zap && (pi[2].revents & ZMQ_POLLIN))
 		broker__auth_serve(&b->auth);
 	/* bounded batch, so that timers are not starved by a flood; one clock
 	 * reading serves 256 frames (b->now): a slow batch (a flood,
@@ -281,6 +300,7 @@ static void run_deadlines(broker *b, int64_t *next_live)
 
 	if (now >= *next_live) {
 		broker__session_liveness(b, now);
+		broker__net_tick(b, now);
 		*next_live = now + c->heartbeat_ms;
 	}
 	if (now >= b->next_round_at) {

@@ -184,6 +184,8 @@ expect 0 stderr "note: cannot open the cgroup.*seller only" -- agent --host h --
 expect 2 stderr "--max-actions: '-1' is out of range" -- broker --max-actions -1
 expect 2 stderr "--action-timeout-s: '0' is out of range" -- broker --action-timeout-s 0
 expect 2 stderr "--vm-cooldown-s: 'x' is not a whole number" -- broker --vm-cooldown-s x
+expect 2 stderr "--max-conns-per-key: '-1' is out of range" -- broker --max-conns-per-key -1
+expect 2 stderr "--handshake-timeout-s: '0' is out of range" -- broker --handshake-timeout-s 0
 expect 2 stderr '--actuator: expected none, dry-run, libvirt, cgroup or emulated' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
 # the emulated hypervisor (docs/emulated.md)
 expect 0 stdout '--world DIR' -- agent --help
