@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -156,6 +157,25 @@ static void stopped(broker *b)
 		log_at(LOG_WARNING, NULL, "broker: warning: %s\n", err);
 }
 
+/* systemd (like most shells) starts a service with a soft limit of 1,024
+ * descriptors, for select(2)'s sake, and a much higher hard one. Each
+ * connection costs the broker one, and it never uses select(2) (libzmq
+ * polls with epoll and poll(2), libmicrohttpd's AUTO with epoll): the
+ * soft limit goes up to the hard one, as systemd advises such programs
+ * to do (LimitNOFILE= in the unit sets both). */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			log_at(LOG_WARNING, NULL, "broker: cannot raise the "
+			       "descriptors' soft limit: %s\n",
+			       strerror(errno));
+	}
+}
+
 static int broker_open(broker *b, const broker_config *c, char *err,
 		       size_t errlen)
 {
@@ -165,6 +185,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	b->cfg = c;
 	if (broker_config_validate(c, err, errlen))
 		return -1;
+	raise_nofile();
 	/* bind first: a broker that cannot listen leaves no database behind
 	 * (frames that arrive meanwhile wait in the socket) */
 	if (broker__net_open(b, err, errlen) ||

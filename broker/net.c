@@ -445,7 +445,10 @@ static int monitor_open(broker_net *n)
 			       ZMQ_EVENT_ACCEPT_FAILED))
 		return -1;
 	n->mon = zmq_socket(n->zctx, ZMQ_PAIR);
-	return n->mon && !zmq_connect(n->mon, ep) ? 0 : -1;
+	/* a burst of connections (a flood) gives a burst of events: with
+	 * libzmq's 1,000 the later ones (an accept failure) would be lost */
+	return n->mon && !opt_int(n->mon, ZMQ_RCVHWM, 100000) &&
+	       !zmq_connect(n->mon, ep) ? 0 : -1;
 }
 
 int broker__net_open(broker *b, char *err, size_t errlen)
