@@ -421,18 +421,24 @@ static int opt_int(void *sock, int opt, int64_t v)
 
 /* The bounds: queues, handshake timeout, and libzmq's heartbeats: a PING
  * every heartbeat, and a peer whose libzmq has not answered for twice the
- * liveness timeout dropped (a peer that sends but never reads keeps this
- * one quiet, as any frame counts: note_send() drops it). */
+ * liveness timeout, or the handshake timeout if longer (a process under
+ * valgrind answers late), dropped: a half-open connection (a host gone
+ * without a FIN) would otherwise hold its place for TCP's keepalive (2
+ * h). A peer that sends but never reads keeps this quiet, as any frame
+ * counts: note_send() drops it. */
 static int sock_bounds(void *sock, const broker_config *c)
 {
-	int64_t live = broker__liveness_ms(c);
+	int64_t live = 2 * broker__liveness_ms(c);
+
+	if (live < c->handshake_ms)
+		live = c->handshake_ms;
 
 	return opt_int(sock, ZMQ_SNDHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_RCVHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_HANDSHAKE_IVL, c->handshake_ms) ||
 	       opt_int(sock, ZMQ_HEARTBEAT_IVL, c->heartbeat_ms) ||
 	       opt_int(sock, ZMQ_HEARTBEAT_TIMEOUT,
-		       2 * live < INT32_MAX ? 2 * live : INT32_MAX);
+		       live < INT32_MAX ? live : INT32_MAX);
 }
 
 /* The socket monitor: connections accepted (their fd), accept failures. */
