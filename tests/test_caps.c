@@ -9,6 +9,8 @@
  *    once the others close, the real agent with that key gets in;
  *  - a peer that sends and never reads: its queue fills, it is dropped
  *    after the liveness timeout, the honest hosts stay online;
+ *  - a host registering 5,000 VMs at once (5 times the queue) and reading:
+ *    every answer arrives, it is not dropped;
  *  - 1,100 idle TCP connections that never start a handshake, against a
  *    broker limited to 512 descriptors (prlimit): accept(2) fails and is
  *    logged, the idle ones are closed after --handshake-timeout-s, and a
@@ -305,6 +307,77 @@ static void test_unread_peer_dropped(void **state)
 	live_stop_all_cleanly(l);
 }
 
+/* ---- a burst an honest peer reads ---- */
+
+#define BURST_VMS 5000
+
+/* A host registers BURST_VMS VMs at once, as an agent does (one Register
+ * each, one answer each): 5 times the queue of 1,000 messages, yet every
+ * answer arrives (libzmq's I/O threads drain the queue as the broker
+ * fills it) and the peer, which reads, is not taken for one that does not. */
+static void test_burst_answered_in_full(void **state)
+{
+	struct live *l = *state;
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+	int zero = 0, tmo = 5000 * live_slow, answers = 0;
+	char name[32], buf[4096];
+	wire_msg e;
+	size_t len;
+	uint8_t *enc;
+
+	live_start_broker(l);
+	zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+	assert_int_equal(zmq_connect(s, l->ep), 0);
+	wire_msg_init(&e, WIRE_ROLE_HOST, "host-big", 1, WIRE_BODY_REGISTER);
+	e.reg.has_host = 1;
+	e.reg.host = (wire_host_config){ .capacity_mib = 1 << 20,
+					 .reserve_mib = 1024, .uri = "" };
+	enc = wire_msg_encode(&e, &len);
+	assert_non_null(enc);
+	assert_int_equal(zmq_send(s, enc, len, 0), (int)len);
+	free(enc);
+	for (int i = 0; i < BURST_VMS; i++) {
+		snprintf(name, sizeof(name), "vm-%d", i);
+		wire_msg_init(&e, WIRE_ROLE_VM, name, 1, WIRE_BODY_REGISTER);
+		e.reg.has_vm = 1;
+		e.reg.vm = (wire_vm_config){
+			.host = "host-big", .startup_mib = 1024,
+			.minimum_mib = 512, .maximum_mib = 2048,
+			.buffer_pct = 10, .weight = 1, .shares = 1000 };
+		enc = wire_msg_encode(&e, &len);
+		assert_non_null(enc);
+		assert_int_equal(zmq_send(s, enc, len, 0), (int)len);
+		free(enc);
+	}
+	/* a Welcome or an Error for each (a cap on VMs per host may refuse
+	 * some): none lost to a full queue; Awards and Heartbeats besides */
+	while (answers < BURST_VMS + 1) {
+		int n = zmq_recv(s, buf, sizeof(buf), 0);
+		wire_msg m;
+
+		if (n < 0)
+			break;
+		if (n > (int)sizeof(buf))
+			continue; /* an Award, cut: not an answer */
+		if (wire_msg_decode(buf, (size_t)n, &m, NULL, NULL, 0) !=
+		    WIRE_OK)
+			continue;
+		answers += m.body == WIRE_BODY_WELCOME ||
+			   m.body == WIRE_BODY_ERROR;
+		wire_msg_release(&m);
+	}
+	print_message("%d registrations at once: %d answered\n",
+		      BURST_VMS + 1, answers);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	live_stop_broker_cleanly(l);
+	assert_int_equal(answers, BURST_VMS + 1);
+	assert_int_equal(live_count_in_file(l->blog, "(does not read)"), 0);
+}
+
 /* ---- idle TCP connections that never handshake ---- */
 
 /* More idle connections than the broker has descriptors: 1,100 against
@@ -435,6 +508,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conns_per_key_capped,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_unread_peer_dropped,
+						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_answered_in_full,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_flood_agent_gets_in,
 						live_setup, live_teardown),
