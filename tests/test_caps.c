@@ -9,6 +9,8 @@
  *    once the others close, the real agent with that key gets in;
  *  - a peer that sends and never reads: its queue fills, it is dropped
  *    after the liveness timeout, the honest hosts stay online;
+ *  - a connection that never sends a frame: closed after the handshake
+ *    and liveness timeouts;
  *  - a host registering 5,000 VMs at once (5 times the queue) and reading:
  *    every answer arrives, it is not dropped;
  *  - 1,100 idle TCP connections that never start a handshake, against a
@@ -305,6 +307,48 @@ static void test_unread_peer_dropped(void **state)
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
 				    "state = %d", STORE_HOST_ONLINE), 2);
 	live_stop_all_cleanly(l);
+	/* the "stopped" line counts it */
+	assert_true(live_count_in_file(l->blog, "connections closed: 0 over "
+				       "the cap per key, 0 not") == 0);
+	assert_true(live_count_in_file(l->blog, "connections closed: 0 over "
+				       "the cap per key,") == 1);
+}
+
+/* ---- a connection that never speaks ---- */
+
+/* A peer connects (its handshake done: ZMTP without keys here) and never
+ * sends a frame: closed once the handshake timeout and the liveness
+ * timeout have passed, not before; the agents, which speak, are not. */
+static void test_silent_connection_closed(void **state)
+{
+	struct live *l = *state;
+	const char *extra[] = { "--handshake-timeout-s", "1", NULL };
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+	int zero = 0;
+	int64_t t0, ms = -1;
+
+	live_start_cluster_with(l, extra);
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_connect(s, l->ep), 0);
+	t0 = util_now_ms();
+	while (util_now_ms() - t0 < WAIT_MS) {
+		if (live_count_in_file(l->blog, "(silent since accepted)")) {
+			ms = util_now_ms() - t0;
+			break;
+		}
+		live_sleep_ms(20);
+	}
+	print_message("a connection that never spoke closed after %" PRId64
+		      " ms (handshake timeout 1000 ms, liveness %d ms)\n", ms,
+		      HB_MS * LIVENESS);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	assert_true(ms >= 1000 + HB_MS * LIVENESS - 100);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
+				    "state = %d", STORE_HOST_ONLINE), 2);
+	live_stop_all_cleanly(l);
+	assert_true(live_count_in_file(l->blog, "connections closed: 0 over "
+				       "the cap per key, 0 not reading") == 1);
 }
 
 /* ---- a burst an honest peer reads ---- */
@@ -508,6 +552,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conns_per_key_capped,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_unread_peer_dropped,
+						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_silent_connection_closed,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_answered_in_full,
 						live_setup, live_teardown),
