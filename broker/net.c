@@ -18,6 +18,7 @@
  * queue. The socket's inode is checked first, so that a number libzmq
  * has meanwhile closed and reused for another peer is left alone.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,8 +42,8 @@
 /* ZMQ_SNDHWM and ZMQ_RCVHWM: messages queued per peer each way (libzmq's
  * own default). A peer that reads is sent an Award a round and a few
  * other messages: 1,000 is minutes of them. Before, 100,000 let a peer
- * that never reads hold ~100,000 messages of the broker's memory (2.3
- * MB/s of growth measured). Past it a send fails (EAGAIN, that message
+ * that never reads hold ~100,000 messages of the broker's memory (issue
+ * 16 measured 2.3 MB/s of growth). Past it a send fails (EAGAIN, that message
  * lost, the peer re-syncs); failing for the liveness timeout drops the
  * peer. Inbound, a full queue stops libzmq reading that peer's socket:
  * its frames wait in the kernel and its own queue, none is lost. */
@@ -151,6 +152,31 @@ static uint64_t sock_ino(int fd)
 	return (uint64_t)st.st_ino;
 }
 
+/* The address socket fd is connected to ("10.0.0.9:41234"), or "-". */
+static void peer_name(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char ip[INET6_ADDRSTRLEN] = "";
+	const void *a = NULL;
+	unsigned port = 0;
+
+	snprintf(out, outlen, "-");
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	if (sa.ss_family == AF_INET) {
+		a = &((struct sockaddr_in *)&sa)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	} else if (sa.ss_family == AF_INET6) {
+		a = &((struct sockaddr_in6 *)&sa)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	}
+	if (a && inet_ntop(sa.ss_family, a, ip, sizeof(ip)))
+		snprintf(out, outlen, "%s:%u", ip, port);
+	else if (sa.ss_family == AF_UNIX)
+		snprintf(out, outlen, "ipc");
+}
+
 /* Shut socket fd down if it still is the socket of inode ino: libzmq's
  * I/O thread then sees the peer leave and closes it. 1 if it was done.
  * errno is kept (callers read zmq_errno() of the send before). */
@@ -174,19 +200,20 @@ static int cut_counted(broker *b, int why)
  * with detail the first BROKER_CUT_LOG_MAX times per reason. */
 static void cut(broker *b, bconn *c, int why, const char *detail)
 {
-	char id[20];
+	char id[20], from[80];
 	const char *host = c->host != BROKER_NO_SLOT ?
 			   b->reg.hosts[c->host].name : "-";
 
 	if (c->cut)
 		return;
 	c->cut = 1;
+	peer_name(c->fd, from, sizeof(from)); /* before: shut, it has none */
 	if (!shut(c->fd, c->ino) || !cut_counted(b, why))
 		return;
 	rid_hex(c, id, sizeof(id));
 	log_at(LOG_WARNING, LOG_F(.host = host),
-	       "broker: peer %s (host %s): connection closed (%s): %s%s\n",
-	       id, host, cut_names[why], detail,
+	       "broker: peer %s (host %s, from %s): connection closed (%s): "
+	       "%s%s\n", id, host, from, cut_names[why], detail,
 	       b->net.cuts[why] == BROKER_CUT_LOG_MAX ?
 	       " [further closings for this reason are counted, not logged]"
 	       : "");
@@ -341,7 +368,8 @@ static int receive_body(broker *b, uint32_t ci, zmq_msg_t *body)
 	return bad == NULL;
 }
 
-/* A live, uncut connection of the same key's host as c, besides c. */
+/* How many other connections of c's key's host are live, not closed by
+ * the broker, and still on their socket. */
 static size_t same_key(const broker *b, const bconn *c)
 {
 	size_t n = 0;
@@ -432,7 +460,6 @@ static int sock_bounds(void *sock, const broker_config *c)
 
 	if (live < c->handshake_ms)
 		live = c->handshake_ms;
-
 	return opt_int(sock, ZMQ_SNDHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_RCVHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_HANDSHAKE_IVL, c->handshake_ms) ||
@@ -557,9 +584,10 @@ static void accept_failed(broker *b, int err)
 		return;
 	b->net.accept_logged = now;
 	log_at(LOG_WARNING, NULL, "broker: cannot accept a connection: %s (%"
-	       PRIu64 " failures so far; too many open files: raise "
-	       "LimitNOFILE=, see docs/operations.md) [logged once a minute "
-	       "at most]\n", strerror(err), b->net.accept_failed);
+	       PRIu64 " failures so far%s) [logged once a minute at most]\n",
+	       strerror(err), b->net.accept_failed,
+	       err == EMFILE || err == ENFILE ? "; out of descriptors: raise "
+	       "LimitNOFILE=, docs/operations.md" : "");
 }
 
 void broker__net_monitor(broker *b)
@@ -603,19 +631,19 @@ static int heard(const broker *b, int fd, uint64_t ino)
 void broker__net_tick(broker *b, int64_t now)
 {
 	int64_t grace = b->cfg->handshake_ms + broker__liveness_ms(b->cfg);
-	char id[32];
+	char from[80];
 
 	for (size_t fd = 0; fd < b->net.cap_fds; fd++) {
 		struct broker_fdinfo *f = &b->net.fds[fd];
 
 		if (!f->ino || now - f->at < grace)
 			continue;
+		peer_name((int)fd, from, sizeof(from));
 		if (!heard(b, (int)fd, f->ino) && shut((int)fd, f->ino) &&
 		    cut_counted(b, BROKER_CUT_SILENT)) {
-			snprintf(id, sizeof(id), "fd %zu", fd);
-			log_at(LOG_WARNING, NULL, "broker: connection %s "
+			log_at(LOG_WARNING, NULL, "broker: connection from %s "
 			       "closed (%s): no frame in %" PRId64 " ms%s\n",
-			       id, cut_names[BROKER_CUT_SILENT], now - f->at,
+			       from, cut_names[BROKER_CUT_SILENT], now - f->at,
 			       b->net.cuts[BROKER_CUT_SILENT] ==
 			       BROKER_CUT_LOG_MAX ? " [further closings for "
 			       "this reason are counted, not logged]" : "");
