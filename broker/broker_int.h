@@ -81,12 +81,12 @@ typedef struct bconn {
 	int64_t tokens_at;   /* monotonic ms of the last refill */
 	/* net.c: the socket behind it (ZMQ_SRCFD of its first frame) and
 	 * that socket's inode, which tells it from a later socket given the
-	 * same number (ino 0: not known yet); the key's host (CURVE's
-	 * User-Id, "" without CURVE), for the cap per key; since when sends
-	 * to it fail because its queue is full (0: they go) */
+	 * same number (ino 0: not known yet); its CURVE key in Z85 (auth.c's
+	 * BROKER_KEY_PROPERTY; "" without CURVE), for the cap per key; since
+	 * when sends to it fail because its queue is full (0: they go) */
 	int fd;
 	uint64_t ino;
-	char user[WIRE_MAX_NAME + 1];
+	char key[KEYS_Z85_LEN + 1];
 	int64_t unread_since;
 	int cut;             /* net.c shut its socket down */
 } bconn;
@@ -249,6 +249,10 @@ void broker__net_tick(broker *b, int64_t now);
 int64_t broker__liveness_ms(const broker_config *c);
 
 /* ---- auth.c: who may talk to the broker -------------------------------- */
+
+/* The metadata property auth.c's ZAP handler gives each admitted
+ * connection: its key in Z85 (zmq_msg_gets() on its frames). */
+#define BROKER_KEY_PROPERTY "Bourse-Key"
 
 typedef struct broker_auth {
 	void *zap;             /* the ZAP handler's REP socket, or NULL */

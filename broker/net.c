@@ -6,9 +6,9 @@
  * refused rather than taken over.
  *
  * Bounds per peer (docs/reliability.md, "Bounded resources per peer"):
- * queues of BROKER_HWM messages each way, a handshake timeout, libzmq's
- * heartbeats (a peer whose libzmq stops answering is dropped), and
- * connections closed by the broker: over the cap per key, not reading
+ * queues of BROKER_HWM messages each way, a handshake timeout, TCP
+ * keepalive (a peer gone without a word is found), and connections
+ * closed by the broker: over the cap per key, not reading
  * (its queue full for the liveness timeout), or silent after it was
  * accepted. A ROUTER cannot drop one peer through libzmq's API
  * (zmq_disconnect() is for connect()ed endpoints; ZMQ_ROUTER_NOTIFY is a
@@ -368,8 +368,8 @@ static int receive_body(broker *b, uint32_t ci, zmq_msg_t *body)
 	return bad == NULL;
 }
 
-/* How many other connections of c's key's host are live, not closed by
- * the broker, and still on their socket. */
+/* How many other connections of c's key are live, not closed by the
+ * broker, and still on their socket. */
 static size_t same_key(const broker *b, const bconn *c)
 {
 	size_t n = 0;
@@ -377,18 +377,18 @@ static size_t same_key(const broker *b, const bconn *c)
 	for (size_t i = 0; i < b->reg.n_conns; i++) {
 		const bconn *o = &b->reg.conns[i];
 
-		if (o != c && o->live && !o->cut && !strcmp(o->user, c->user) &&
+		if (o != c && o->live && !o->cut && !strcmp(o->key, c->key) &&
 		    sock_ino(o->fd) == o->ino)
 			n++;
 	}
 	return n;
 }
 
-/* The first frame of connection c: learn its socket and its key's host;
- * over the cap per key, close it. 1 if its frames may be handled. */
+/* The first frame of connection c: learn its socket and its key; over
+ * the cap per key, close it. 1 if its frames may be handled. */
 static int first_frame(broker *b, bconn *c, zmq_msg_t *body)
 {
-	const char *user = NULL;
+	const char *key = NULL;
 	int64_t cap = b->cfg->max_conns_per_key;
 	char msg[320];
 	size_t n;
@@ -403,12 +403,14 @@ static int first_frame(broker *b, bconn *c, zmq_msg_t *body)
 		 b->net.fds[c->fd].ino == c->ino)
 		b->net.fds[c->fd].ino = 0; /* heard: not silent */
 	if (b->auth.curve)
-		user = zmq_msg_gets(body, "User-Id");
-	snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
-	if (!*c->user || cap <= 0 || (n = same_key(b, c)) < (size_t)cap)
+		key = zmq_msg_gets(body, BROKER_KEY_PROPERTY);
+	snprintf(c->key, sizeof(c->key), "%s", key ? key : "");
+	if (!*c->key || cap <= 0 || (n = same_key(b, c)) < (size_t)cap)
 		return 1;
-	snprintf(msg, sizeof(msg), "the key of host %s holds %zu connections "
-		 "already (--max-conns-per-key %" PRId64 ")", c->user, n, cap);
+	key = zmq_msg_gets(body, "User-Id");
+	snprintf(msg, sizeof(msg), "key %s (host %s) holds %zu connections "
+		 "already (--max-conns-per-key %" PRId64 ")", c->key,
+		 key ? key : "-", n, cap);
 	cut(b, c, BROKER_CUT_KEY_CAP, msg);
 	return 0;
 }
@@ -447,25 +449,30 @@ static int opt_int(void *sock, int opt, int64_t v)
 	return zmq_setsockopt(sock, opt, &i, sizeof(i));
 }
 
-/* The bounds: queues, handshake timeout, and libzmq's heartbeats: a PING
- * every heartbeat, and a peer whose libzmq has not answered for twice the
- * liveness timeout, or the handshake timeout if longer (a process under
- * valgrind answers late), dropped: a half-open connection (a host gone
- * without a FIN) would otherwise hold its place for TCP's keepalive (2
- * h). A peer that sends but never reads keeps this quiet, as any frame
- * counts: note_send() drops it. */
+/* TCP keepalive: a peer gone without a FIN or a reset (a host that lost
+ * power, a cable pulled) is found by the kernel's probes within about
+ * idle + count x interval s, and libzmq drops it as for a reset; else a
+ * half-open connection would hold its place (and its key's count) for
+ * the kernel's default 2 h. Not libzmq's heartbeats (ZMQ_HEARTBEAT_IVL):
+ * with them, 4.3.4 aborts the broker (stream_engine_base.cpp, assertion
+ * "!_io_error") when a peer whose input libzmq has paused (its queue
+ * full) hangs up before a PING is due - seen in test_faults. */
+#define BROKER_KEEPALIVE_IDLE_S 10
+#define BROKER_KEEPALIVE_INTVL_S 5
+#define BROKER_KEEPALIVE_CNT 3
+
+/* The bounds: queues, handshake timeout, TCP keepalive. A peer that
+ * sends but never reads is dropped by note_send(). */
 static int sock_bounds(void *sock, const broker_config *c)
 {
-	int64_t live = 2 * broker__liveness_ms(c);
-
-	if (live < c->handshake_ms)
-		live = c->handshake_ms;
 	return opt_int(sock, ZMQ_SNDHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_RCVHWM, BROKER_HWM) ||
 	       opt_int(sock, ZMQ_HANDSHAKE_IVL, c->handshake_ms) ||
-	       opt_int(sock, ZMQ_HEARTBEAT_IVL, c->heartbeat_ms) ||
-	       opt_int(sock, ZMQ_HEARTBEAT_TIMEOUT,
-		       live < INT32_MAX ? live : INT32_MAX);
+	       opt_int(sock, ZMQ_TCP_KEEPALIVE, 1) ||
+	       opt_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, BROKER_KEEPALIVE_IDLE_S) ||
+	       opt_int(sock, ZMQ_TCP_KEEPALIVE_INTVL,
+		       BROKER_KEEPALIVE_INTVL_S) ||
+	       opt_int(sock, ZMQ_TCP_KEEPALIVE_CNT, BROKER_KEEPALIVE_CNT);
 }
 
 /* The socket monitor: connections accepted (their fd), accept failures. */
