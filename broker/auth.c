@@ -5,7 +5,9 @@
  * CURVE encrypts every frame and authenticates both ends. libzmq asks the
  * ZAP handler (RFC 27, a REP socket on inproc://zeromq.zap.01 in the same
  * context) about every handshake; this one answers 200 with the host the
- * key is bound to as the User-Id, or 400. The broker then reads the User-Id
+ * key is bound to as the User-Id and the key itself (Z85) as the
+ * connection's metadata property BROKER_KEY_PROPERTY (net.c counts a
+ * key's connections by it), or 400. The broker then reads the User-Id
  * of a Register and refuses a key that speaks for another host
  * (session.c, on_register): a host's key cannot register or
  * bid for another host or its VMs.

@@ -6,7 +6,8 @@
  *
  *  - one agent key opening more connections than --max-conns-per-key:
  *    the ones over the cap are closed at their first frame, unanswered;
- *    once the others close, the real agent with that key gets in;
+ *    another key of the same host has a cap of its own; once the others
+ *    close, the real agent with that key gets in;
  *  - a peer that sends and never reads: its queue fills, it is dropped
  *    after the liveness timeout, the honest hosts stay online;
  *  - a connection that never sends a frame: closed after the handshake
@@ -159,8 +160,8 @@ static void start_agent(struct live *l, int curve)
 	l->agents[0] = live_spawn(l, log, args);
 }
 
-/* A DEALER to the broker; with host-a's key pair if curve. */
-static void *dealer(struct live *l, void *ctx, int curve)
+/* A DEALER to the broker; with the key pair keyname if not NULL. */
+static void *dealer_key(struct live *l, void *ctx, const char *keyname)
 {
 	char path[160], err[256], bpub[KEYS_Z85_LEN + 1];
 	keys_pair kp;
@@ -168,8 +169,8 @@ static void *dealer(struct live *l, void *ctx, int curve)
 	int linger = 0;
 
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-	if (curve) {
-		snprintf(path, sizeof(path), "%s/host-a.key", l->dir);
+	if (keyname) {
+		snprintf(path, sizeof(path), "%s/%s.key", l->dir, keyname);
 		assert_int_equal(keys_read_pair(path, &kp, err, sizeof(err)),
 				 0);
 		snprintf(path, sizeof(path), "%s/broker.pub", l->dir);
@@ -181,6 +182,12 @@ static void *dealer(struct live *l, void *ctx, int curve)
 	}
 	assert_int_equal(zmq_connect(s, l->ep), 0);
 	return s;
+}
+
+/* A DEALER to the broker; with host-a's key pair if curve. */
+static void *dealer(struct live *l, void *ctx, int curve)
+{
+	return dealer_key(l, ctx, curve ? "host-a" : NULL);
 }
 
 /* A Heartbeat from host-a (not registered through this connection: the
@@ -212,17 +219,20 @@ static int answered(void *s, int ms)
 #define DEALERS 8
 
 /* DEALERS connections with host-a's key, each sending a frame: CAP are
- * answered, the others closed unanswered; the broker's memory stays put
- * over a burst of 200 more; once they are all closed, host-a's agent
- * gets in. */
+ * answered, the others closed unanswered; host-a's second key (a buyer's)
+ * has a cap of its own; the broker's memory stays put over a burst of
+ * 200 more; once they are all closed, host-a's agent gets in. */
 static void test_conns_per_key_capped(void **state)
 {
 	struct live *l = *state;
-	void *ctx = zmq_ctx_new(), *s[DEALERS];
+	void *ctx = zmq_ctx_new(), *s[DEALERS], *other[CAP];
 	int ok = 0;
 	int64_t rss0, rss1;
 
-	make_keys(l, "host-a");
+	make_keys(l, "host-a buyer");
+	/* the buyer's key speaks for host-a too */
+	assert_int_equal(live_run_cli("cd '%s' && sed -i 's/^buyer /host-a /' "
+				      "allow", l->dir), 0);
 	start_tcp_broker(l, 1, "--max-conns-per-key", "2");
 	for (int i = 0; i < DEALERS; i++) {
 		s[i] = dealer(l, ctx, 1);
@@ -235,6 +245,12 @@ static void test_conns_per_key_capped(void **state)
 	assert_int_equal(ok, CAP);
 	assert_true(live_count_in_file(l->blog, "over the connections per "
 				       "key") >= DEALERS - CAP);
+	for (int i = 0; i < CAP; i++) {
+		other[i] = dealer_key(l, ctx, "buyer");
+		send_heartbeat(other[i], 1, 0);
+		assert_true(answered(other[i], 3000 * live_slow));
+		zmq_close(other[i]);
+	}
 	rss0 = rss_kib(l->broker);
 	for (int round = 0; round < 10; round++) {
 		void *more[20];
