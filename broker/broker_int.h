@@ -192,7 +192,8 @@ typedef struct broker broker; /* the whole state, at the end */
 enum {
 	BROKER_CUT_KEY_CAP,  /* over --max-conns-per-key */
 	BROKER_CUT_UNREAD,   /* its queue full for the liveness timeout */
-	BROKER_CUT_SILENT,   /* handshaken, then no frame in time */
+	BROKER_CUT_SILENT,   /* no frame in time since accepted, or idle
+	                      * and bound to no host (forgotten) */
 	BROKER_N_CUTS
 };
 
@@ -241,8 +242,9 @@ const char *broker__drop_name(int reason);
  * when net.mon is readable. */
 void broker__net_monitor(broker *b);
 /* Close connections accepted that sent no frame within the handshake
- * timeout and the liveness timeout after it (called with the liveness
- * check). */
+ * timeout and the liveness timeout after it, and those the registry
+ * forgot (idle, bound to no host) (called with the liveness check, after
+ * the registry's sweep). */
 void broker__net_tick(broker *b, int64_t now);
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
  * (and the yardstick of settling and silent VMs in round.c). */

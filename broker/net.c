@@ -66,7 +66,7 @@ struct broker_fdinfo {
 static const char *const cut_names[BROKER_N_CUTS] = {
 	[BROKER_CUT_KEY_CAP] = "over the connections per key",
 	[BROKER_CUT_UNREAD] = "does not read",
-	[BROKER_CUT_SILENT] = "silent since accepted",
+	[BROKER_CUT_SILENT] = "silent",
 };
 
 static const char *const drop_names[BROKER_N_DROPS] = {
@@ -635,10 +635,38 @@ static int heard(const broker *b, int fd, uint64_t ino)
 	return 0;
 }
 
+/* Connections the registry forgot (idle, bound to no host:
+ * broker__registry_sweep_conns()) whose socket is still open and that no
+ * live slot speaks through: closed once idle for grace, or a peer could
+ * send a frame now and then on ever more connections, each counted
+ * against its key only while remembered. A forgotten slot keeps its fd,
+ * inode and last_seen until it is reused. */
+static void close_forgotten(broker *b, int64_t now, int64_t grace)
+{
+	char msg[160];
+
+	for (size_t i = 0; i < b->reg.n_conns; i++) {
+		bconn *c = &b->reg.conns[i];
+
+		if (c->live || !c->ino || c->cut ||
+		    now - c->last_seen < grace)
+			continue;
+		if (heard(b, c->fd, c->ino)) { /* it spoke again: a new slot */
+			c->cut = 1;
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "idle for %" PRId64 " ms, bound to "
+			 "no host", now - c->last_seen);
+		cut(b, c, BROKER_CUT_SILENT, msg);
+	}
+}
+
 void broker__net_tick(broker *b, int64_t now)
 {
 	int64_t grace = b->cfg->handshake_ms + broker__liveness_ms(b->cfg);
 	char from[80];
+
+	close_forgotten(b, now, grace);
 
 	for (size_t fd = 0; fd < b->net.cap_fds; fd++) {
 		struct broker_fdinfo *f = &b->net.fds[fd];
@@ -649,7 +677,8 @@ void broker__net_tick(broker *b, int64_t now)
 		if (!heard(b, (int)fd, f->ino) && shut((int)fd, f->ino) &&
 		    cut_counted(b, BROKER_CUT_SILENT)) {
 			log_at(LOG_WARNING, NULL, "broker: connection from %s "
-			       "closed (%s): no frame in %" PRId64 " ms%s\n",
+			       "closed (%s): no frame in %" PRId64 " ms since "
+			       "accepted%s\n",
 			       from, cut_names[BROKER_CUT_SILENT], now - f->at,
 			       b->net.cuts[BROKER_CUT_SILENT] ==
 			       BROKER_CUT_LOG_MAX ? " [further closings for "

@@ -332,39 +332,53 @@ static void test_unread_peer_dropped(void **state)
 
 /* ---- a connection that never speaks ---- */
 
+/* The ms until the broker's log holds needle; -1 past WAIT_MS. */
+static int64_t until_logged(struct live *l, const char *needle, int64_t t0)
+{
+	while (util_now_ms() - t0 < WAIT_MS) {
+		if (live_count_in_file(l->blog, needle))
+			return util_now_ms() - t0;
+		live_sleep_ms(20);
+	}
+	return -1;
+}
+
 /* A peer connects (its handshake done: ZMTP without keys here) and never
  * sends a frame: closed once the handshake timeout and the liveness
- * timeout have passed, not before; the agents, which speak, are not. */
+ * timeout have passed, not before; one that sends a frame, bound to no
+ * host, then stays idle: closed the same time after its frame; the
+ * agents, which speak, are not. */
 static void test_silent_connection_closed(void **state)
 {
 	struct live *l = *state;
 	const char *extra[] = { "--handshake-timeout-s", "1", NULL };
-	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER), *once;
 	int zero = 0;
-	int64_t t0, ms = -1;
+	int64_t t0, ms, ms_once;
 
 	live_start_cluster_with(l, extra);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	assert_int_equal(zmq_connect(s, l->ep), 0);
 	t0 = util_now_ms();
-	while (util_now_ms() - t0 < WAIT_MS) {
-		if (live_count_in_file(l->blog, "(silent since accepted)")) {
-			ms = util_now_ms() - t0;
-			break;
-		}
-		live_sleep_ms(20);
-	}
+	once = dealer(l, ctx, 0);
+	send_heartbeat(once, 1, 0);
+	ms = until_logged(l, "since accepted", t0);
+	ms_once = until_logged(l, "bound to no host", t0);
 	print_message("a connection that never spoke closed after %" PRId64
-		      " ms (handshake timeout 1000 ms, liveness %d ms)\n", ms,
-		      HB_MS * LIVENESS);
+		      " ms, one that spoke once after %" PRId64 " ms "
+		      "(handshake timeout 1000 ms, liveness %d ms)\n", ms,
+		      ms_once, HB_MS * LIVENESS);
 	zmq_close(s);
+	zmq_close(once);
 	zmq_ctx_term(ctx);
 	assert_true(ms >= 1000 + HB_MS * LIVENESS - 100);
+	assert_true(ms_once >= 1000 + HB_MS * LIVENESS - 100);
 	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM hosts WHERE "
 				    "state = %d", STORE_HOST_ONLINE), 2);
 	live_stop_all_cleanly(l);
 	assert_true(live_count_in_file(l->blog, "connections closed: 0 over "
-				       "the cap per key, 0 not reading") == 1);
+				       "the cap per key, 0 not reading, 0 "
+				       "silent") == 0);
 }
 
 /* ---- a burst an honest peer reads ---- */
