@@ -5,7 +5,9 @@
  * CURVE encrypts every frame and authenticates both ends. libzmq asks the
  * ZAP handler (RFC 27, a REP socket on inproc://zeromq.zap.01 in the same
  * context) about every handshake; this one answers 200 with the host the
- * key is bound to as the User-Id, or 400. The broker then reads the User-Id
+ * key is bound to as the User-Id and the key itself (Z85) as the
+ * connection's metadata property BROKER_KEY_PROPERTY (net.c counts a
+ * key's connections by it), or 400. The broker then reads the User-Id
  * of a Register and refuses a key that speaks for another host
  * (session.c, on_register): a host's key cannot register or
  * bid for another host or its VMs.
@@ -133,15 +135,32 @@ static int zap_recv(void *s, zap_req *q)
 	return 0;
 }
 
+/* key (binary, or NULL): sent as the connection's metadata property
+ * BROKER_KEY_PROPERTY, in Z85, so that net.c counts connections per key
+ * (ZMTP's property list: a 1-byte name length, the name, a 4-byte
+ * big-endian value length, the value). */
 static void zap_reply(void *s, zmq_msg_t *req_id, const char *status,
-		      const char *text, const char *user)
+		      const char *text, const char *user, const uint8_t *key)
 {
+	static const char name[] = BROKER_KEY_PROPERTY;
+	uint8_t meta[1 + sizeof(name) - 1 + 4 + KEYS_Z85_LEN + 1];
+	size_t n = 0;
+
+	if (key) {
+		meta[n++] = (uint8_t)(sizeof(name) - 1);
+		memcpy(meta + n, name, sizeof(name) - 1);
+		n += sizeof(name) - 1;
+		memcpy(meta + n, (const uint8_t[]){ 0, 0, 0, KEYS_Z85_LEN }, 4);
+		n += 4;
+		zmq_z85_encode((char *)meta + n, key, KEYS_BIN_LEN);
+		n += KEYS_Z85_LEN;
+	}
 	zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
 	zmq_send(s, zmq_msg_data(req_id), zmq_msg_size(req_id), ZMQ_SNDMORE);
 	zmq_send(s, status, strlen(status), ZMQ_SNDMORE);
 	zmq_send(s, text, strlen(text), ZMQ_SNDMORE);
 	zmq_send(s, user, strlen(user), ZMQ_SNDMORE);
-	zmq_send(s, "", 0, 0);
+	zmq_send(s, meta, n, 0);
 }
 
 /* Log a refused key, naming it in Z85 and where it came from. */
@@ -180,11 +199,11 @@ static void zap_answer(broker_auth *a, zap_req *q)
 		host = keys_allow_find(&a->allow, key);
 	}
 	if (host) {
-		zap_reply(a->zap, &q->f[1], "200", "OK", host);
+		zap_reply(a->zap, &q->f[1], "200", "OK", host, key);
 		return;
 	}
 	log_refusal(a, q->n > 3 ? &q->f[3] : &q->f[0], key);
-	zap_reply(a->zap, &q->f[1], "400", "key not allowed", "");
+	zap_reply(a->zap, &q->f[1], "400", "key not allowed", "", NULL);
 }
 
 void broker__auth_serve(broker_auth *a)
@@ -198,7 +217,8 @@ void broker__auth_serve(broker_auth *a)
 			zmq_msg_t none;
 
 			zmq_msg_init(&none);
-			zap_reply(a->zap, &none, "500", "bad request", "");
+			zap_reply(a->zap, &none, "500", "bad request", "",
+				  NULL);
 			zmq_msg_close(&none);
 		}
 		for (int i = 0; i < q.n; i++)

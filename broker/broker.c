@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -35,6 +36,8 @@ void broker_config_default(broker_config *c)
 	c->peer_rate = 5000;
 	c->peer_burst = 20000;
 	c->store_outage_ms = 600000;
+	c->max_conns_per_key = 4;
+	c->handshake_ms = 10000;
 }
 
 /* The HTTP server's flags: they go together, and off loopback it needs
@@ -97,6 +100,10 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "the peer rate must be >= 0 and its burst >= 1";
 	else if (c->store_outage_ms < 0)
 		bad = "the store outage limit must be >= 0";
+	else if (c->max_conns_per_key < 0 || c->max_conns_per_key > 10000)
+		bad = "connections per key must be 0 (no cap) .. 10000";
+	else if (c->handshake_ms < 100 || c->handshake_ms > 600000)
+		bad = "the handshake timeout must be 100 ms .. 10 min";
 	else if (c->insecure && (c->key_file || c->allow_file))
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad)
@@ -150,6 +157,25 @@ static void stopped(broker *b)
 		log_at(LOG_WARNING, NULL, "broker: warning: %s\n", err);
 }
 
+/* systemd (like most shells) starts a service with a soft limit of 1,024
+ * descriptors, for select(2)'s sake, and a much higher hard one. Each
+ * connection costs the broker one, and it never uses select(2) (libzmq
+ * polls with epoll and poll(2), libmicrohttpd's AUTO with epoll): the
+ * soft limit goes up to the hard one, as systemd advises such programs
+ * to do (LimitNOFILE= in the unit sets both). */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			log_at(LOG_WARNING, NULL, "broker: cannot raise the "
+			       "descriptors' soft limit: %s\n",
+			       strerror(errno));
+	}
+}
+
 static int broker_open(broker *b, const broker_config *c, char *err,
 		       size_t errlen)
 {
@@ -159,6 +185,7 @@ static int broker_open(broker *b, const broker_config *c, char *err,
 	b->cfg = c;
 	if (broker_config_validate(c, err, errlen))
 		return -1;
+	raise_nofile();
 	/* bind first: a broker that cannot listen leaves no database behind
 	 * (frames that arrive meanwhile wait in the socket) */
 	if (broker__net_open(b, err, errlen) ||
@@ -231,8 +258,18 @@ static void print_stats(const broker *b)
 					      broker__drop_name(i),
 					      b->net.drops[i]);
 	if (b->auth.keys_refused && n < sizeof(line))
-		snprintf(line + n, sizeof(line) - n, "; %" PRIu64 " connections "
-			 "refused (key not allowed)", b->auth.keys_refused);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "; %" PRIu64
+				      " connections refused (key not allowed)",
+				      b->auth.keys_refused);
+	if (n < sizeof(line) && (b->net.cuts[BROKER_CUT_KEY_CAP] ||
+				 b->net.cuts[BROKER_CUT_UNREAD] ||
+				 b->net.cuts[BROKER_CUT_SILENT]))
+		snprintf(line + n, sizeof(line) - n, "; connections closed: %"
+			 PRIu64 " over the cap per key, %" PRIu64 " not "
+			 "reading, %" PRIu64 " silent",
+			 b->net.cuts[BROKER_CUT_KEY_CAP],
+			 b->net.cuts[BROKER_CUT_UNREAD],
+			 b->net.cuts[BROKER_CUT_SILENT]);
 	log_at(LOG_NOTICE, NULL, "%s", line);
 }
 
@@ -251,14 +288,17 @@ static int poll_and_receive(broker *b, int64_t next_live)
 	int64_t wd = log_watchdog(now); /* from the loop: a hung one is caught */
 	int64_t next = b->next_round_at < next_live ? b->next_round_at
 						    : next_live;
-	zmq_pollitem_t pi[2] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
+	zmq_pollitem_t pi[3] = { { b->net.sock, 0, ZMQ_POLLIN, 0 },
+				 { b->net.mon, 0, ZMQ_POLLIN, 0 },
 				 { b->auth.zap, 0, ZMQ_POLLIN, 0 } };
-	int n = zmq_poll(pi, b->auth.zap ? 2 : 1,
+	int n = zmq_poll(pi, b->auth.zap ? 3 : 2,
 			 next > now ? (long)((wd < next ? wd : next) - now) : 0);
 
 	if (n < 0 && zmq_errno() != EINTR)
 		return -1;
-	if (b->auth.zap && (pi[1].revents & ZMQ_POLLIN))
+	if (pi[1].revents & ZMQ_POLLIN)
+		broker__net_monitor(b);
+	if (b->auth.zap && (pi[2].revents & ZMQ_POLLIN))
 		broker__auth_serve(&b->auth);
 	/* bounded batch, so that timers are not starved by a flood; one clock
 	 * reading serves 256 frames (b->now): a slow batch (a flood,
@@ -281,6 +321,7 @@ static void run_deadlines(broker *b, int64_t *next_live)
 
 	if (now >= *next_live) {
 		broker__session_liveness(b, now);
+		broker__net_tick(b, now);
 		*next_live = now + c->heartbeat_ms;
 	}
 	if (now >= b->next_round_at) {

@@ -51,6 +51,12 @@ typedef struct broker_config {
 	int64_t peer_rate;      /* frames per second one connection may send
 	                         * (token bucket); 0: no limit */
 	int64_t peer_burst;     /* ... and in a burst (registration) */
+	int64_t max_conns_per_key; /* CURVE: connections one key (its host)
+	                            * may hold at once; a further one is
+	                            * closed at its first frame; 0: no cap */
+	int64_t handshake_ms;   /* a connection that has not finished its
+	                         * ZMTP/CURVE handshake by then is closed
+	                         * (ZMQ_HANDSHAKE_IVL) */
 	int64_t store_outage_ms; /* stop once the store has refused every
 	                          * round this long; 0: never (docs/storage.md,
 	                          * "When the store fails") */
@@ -83,7 +89,11 @@ typedef struct broker_stats {
  * heartbeat 1000 ms, liveness 3, market and store defaults; guardrails 4
  * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
  * action timeout; 5,000 frames/s per connection, bursts of 20,000; no
- * keys (then a tcp:// endpoint needs insecure). */
+ * keys (then a tcp:// endpoint needs insecure); 4 connections per key
+ * (an agent holds one; after a reset its old one may linger until libzmq
+ * notices it gone), a 10 s handshake timeout (a CURVE handshake takes a
+ * few round trips and one answer of the broker's loop, which a round's
+ * store wait, STORE_BUSY_MS 5 s at most, can delay). */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */

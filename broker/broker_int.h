@@ -79,6 +79,16 @@ typedef struct bconn {
 	double tokens;       /* rate limit: frames it may still send now
 	                      * (token bucket); < 0: not started */
 	int64_t tokens_at;   /* monotonic ms of the last refill */
+	/* net.c: the socket behind it (ZMQ_SRCFD of its first frame) and
+	 * that socket's inode, which tells it from a later socket given the
+	 * same number (ino 0: not known yet); its CURVE key in Z85 (auth.c's
+	 * BROKER_KEY_PROPERTY; "" without CURVE), for the cap per key; since
+	 * when sends to it fail because its queue is full (0: they go) */
+	int fd;
+	uint64_t ino;
+	char key[KEYS_Z85_LEN + 1];
+	int64_t unread_since;
+	int cut;             /* net.c shut its socket down */
 } bconn;
 
 typedef struct bhost {
@@ -180,6 +190,15 @@ typedef struct broker broker; /* the whole state, at the end */
 
 /* ---- net.c: the socket, sending, refusals, the rate limit -------------- */
 
+/* Why net.c closed a connection. */
+enum {
+	BROKER_CUT_KEY_CAP,  /* over --max-conns-per-key */
+	BROKER_CUT_UNREAD,   /* its queue full for the liveness timeout */
+	BROKER_CUT_SILENT,   /* no frame in time since accepted, or idle
+	                      * and bound to no host (forgotten) */
+	BROKER_N_CUTS
+};
+
 typedef struct broker_net {
 	void *zctx, *sock;
 	char endpoint[256];             /* what it bound (ZMQ_LAST_ENDPOINT:
@@ -188,6 +207,14 @@ typedef struct broker_net {
 	uint64_t msgs_in;               /* frames received */
 	uint64_t dropped;               /* frames refused, any reason */
 	uint64_t drops[BROKER_N_DROPS]; /* ... by reason */
+	/* connections net.c closed (shutdown(2) on libzmq's socket: a
+	 * ROUTER cannot drop one peer otherwise), by why: BROKER_CUT_* */
+	uint64_t cuts[BROKER_N_CUTS];
+	void *mon;                      /* the socket monitor's PAIR */
+	struct broker_fdinfo *fds;      /* by fd: accepted, not heard yet */
+	size_t cap_fds;
+	uint64_t accept_failed;         /* accept(2) failures (EMFILE...) */
+	int64_t accept_logged;          /* monotonic ms of the last log */
 } broker_net;
 
 /* The socket made and set up, not bound yet (auth.c comes in between);
@@ -216,11 +243,23 @@ void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
 int broker__drop_count(broker *b, bconn *c, int reason);
 /* The counters' name of a drop reason (wire_reason or BROKER_DROP_*). */
 const char *broker__drop_name(int reason);
+/* The socket monitor's events (handshakes, accept failures), answered
+ * when net.mon is readable. */
+void broker__net_monitor(broker *b);
+/* Close connections accepted that sent no frame within the handshake
+ * timeout and the liveness timeout after it, and those the registry
+ * forgot (idle, bound to no host) (called with the liveness check, after
+ * the registry's sweep). */
+void broker__net_tick(broker *b, int64_t now);
 /* heartbeat_ms * liveness: how long a host may be silent before it is lost
  * (and the yardstick of settling and silent VMs in round.c). */
 int64_t broker__liveness_ms(const broker_config *c);
 
 /* ---- auth.c: who may talk to the broker -------------------------------- */
+
+/* The metadata property auth.c's ZAP handler gives each admitted
+ * connection: its key in Z85 (zmq_msg_gets() on its frames). */
+#define BROKER_KEY_PROPERTY "Bourse-Key"
 
 typedef struct broker_auth {
 	void *zap;             /* the ZAP handler's REP socket, or NULL */

@@ -62,6 +62,11 @@ static const char broker_usage[] =
 	"  --peer-rate N      frames a second one connection may send; more are\n"
 	"                     dropped and counted (default 5000; 0: no limit)\n"
 	"  --peer-burst N     ... in a burst, e.g. registering VMs (default 20000)\n"
+	"  --max-conns-per-key N  CURVE: connections one key may hold at once;\n"
+	"                     a further one is closed (default 4: an agent holds\n"
+	"                     one, a reset's old one may linger; 0: no cap)\n"
+	"  --handshake-timeout-s N  close a connection whose handshake is not\n"
+	"                     done by then (default 10)\n"
 	"  --http ADDR:PORT   serve /metrics and the JSON API (docs/api.md) on\n"
 	"                     this numeric address, e.g. 127.0.0.1:9411 or\n"
 	"                     [::1]:9411 (port 0: any, logged); off by default.\n"
@@ -95,6 +100,7 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_ALLOW, O_INSECURE, O_PEER_RATE, O_PEER_BURST, O_STORE_OUTAGE,
        O_LOG_LEVEL, O_HTTP, O_HTTP_TOKENS, O_HTTP_CERT, O_HTTP_KEY,
        O_HTTP_NO_VM };
+enum { O_MAX_CONNS = 2000, O_HANDSHAKE }; /* bounds per peer */
 enum { O_CONFIG = 1000, /* bourse.conf (cli/conf.c) */
        O_MODE_UP, O_MODE_DOWN, O_MODE_MIGRATE }; /* in STORE_ACT_ order */
 
@@ -122,6 +128,8 @@ static const struct option broker_options[] = {
 	{ "peer-rate", required_argument, NULL, O_PEER_RATE },
 	{ "peer-burst", required_argument, NULL, O_PEER_BURST },
 	{ "store-outage-s", required_argument, NULL, O_STORE_OUTAGE },
+	{ "max-conns-per-key", required_argument, NULL, O_MAX_CONNS },
+	{ "handshake-timeout-s", required_argument, NULL, O_HANDSHAKE },
 	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 	{ "http", required_argument, NULL, O_HTTP },
 	{ "http-token-file", required_argument, NULL, O_HTTP_TOKENS },
@@ -206,6 +214,10 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		  &c->peer_burst },
 		{ O_STORE_OUTAGE, "--store-outage-s", 0, 30 * 86400, 1000,
 		  &c->store_outage_ms },
+		{ O_MAX_CONNS, "--max-conns-per-key", 0, 10000, 1,
+		  &c->max_conns_per_key },
+		{ O_HANDSHAKE, "--handshake-timeout-s", 1, 600, 1000,
+		  &c->handshake_ms },
 	};
 	char err[256];
 	int64_t v;

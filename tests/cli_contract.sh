@@ -188,6 +188,8 @@ expect 2 stderr '--migrate-disks: expected shared, copy or unsafe' -- agent --ho
 expect 2 stderr '--migrate-disks: goes with --actuator libvirt only' -- agent --host h --source libvirt --uri test:///default --migrate-disks copy
 expect 2 stderr '--migrate-disks is not an option of this command' -- seller --host h --capacity-mib 4096 --migrate-disks copy
 expect 0 stdout '--migrate-disks M' -- agent --help
+expect 2 stderr "--max-conns-per-key: '-1' is out of range" -- broker --max-conns-per-key -1
+expect 2 stderr "--handshake-timeout-s: '0' is out of range" -- broker --handshake-timeout-s 0
 expect 2 stderr '--actuator: expected none, dry-run, libvirt, cgroup or emulated' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --actuator nope
 # the emulated hypervisor (docs/emulated.md)
 expect 0 stdout '--world DIR' -- agent --help

@@ -7,7 +7,8 @@
 #  2. `systemd-analyze verify` accepts each unit (with ExecStart= pointing
 #     at this build's binary: /usr/bin/bourse is the package's path);
 #  3. each is Type=notify, NotifyAccess=main, with a watchdog, UMask=0027
-#     and ExecStart=/usr/bin/bourse;
+#     and ExecStart=/usr/bin/bourse (the broker also LimitNOFILE= of
+#     10,000 or more);
 #  4. systemd-sysusers and systemd-tmpfiles, applied to a scratch root
 #     (--root), make the user and group bourse, /var/lib/bourse
 #     (bourse:bourse 0750) and /etc/bourse (root:bourse 0750); the
@@ -49,6 +50,9 @@ for unit in "$src"/contrib/bourse-broker.service "$src"/contrib/bourse-agent.ser
 	done
 	grep -Eq '^WatchdogSec=[1-9]' "$unit" || bad "$name: no WatchdogSec="
 done
+# the broker: a descriptor per connection, not systemd's default 1,024
+grep -Eq '^LimitNOFILE=[0-9]{5,}$' "$src/contrib/bourse-broker.service" ||
+	bad "bourse-broker.service: no LimitNOFILE= of 10,000 or more"
 
 root=$tmp/root
 mkdir -p "$root/etc"
