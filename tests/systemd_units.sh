@@ -53,6 +53,9 @@ done
 # the broker: a descriptor per connection, not systemd's default 1,024
 grep -Eq '^LimitNOFILE=[0-9]{5,}$' "$src/contrib/bourse-broker.service" ||
 	bad "bourse-broker.service: no LimitNOFILE= of 10,000 or more"
+# the agent: its durable memory of action ids (--state-dir's default)
+grep -q '^StateDirectory=bourse-agent$' "$src/contrib/bourse-agent.service" ||
+	bad "bourse-agent.service: no StateDirectory=bourse-agent"
 
 root=$tmp/root
 mkdir -p "$root/etc"
