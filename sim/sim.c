@@ -199,6 +199,7 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->cfg = c;
 	s->n_hosts = nh;
 	s->n_vms = t->n_vms;
+	s->last_provision = -1;
 	s->hosts = calloc(nh, sizeof(*s->hosts));
 	s->vms = calloc(nv, sizeof(*s->vms));
 	s->x = calloc(nv, sizeof(*s->x));
@@ -505,6 +506,8 @@ static void finish(sim_metrics *m, const sim_state *s)
 	m->migration_s = s->mig.migration_s;
 	m->provision_signals = s->provision_signals;
 	m->suspend_signals = s->suspend_signals;
+	m->signal_flips = s->signal_flips;
+	m->suspend_after_provision = s->suspend_after_provision;
 }
 
 /* What every run checks first: a valid config and a trace that fits the
