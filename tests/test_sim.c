@@ -181,6 +181,10 @@ static void test_shortage(void **state)
 	assert_true(fabs(mk.pressure_gib_h - 4 * 952.0 / 1024 * h) < 1e-9);
 	assert_int_equal(mk.provision_signals, 2);
 	assert_int_equal(mk.migrations, 0);
+	/* none -> provision once, then it holds: one change, no suspend */
+	assert_int_equal(mk.signal_flips, 1);
+	assert_int_equal(mk.suspend_signals, 0);
+	assert_int_equal(mk.suspend_after_provision, 0);
 }
 
 static double bound(const sim_config *c, const trace_set *t)
