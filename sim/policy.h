@@ -95,6 +95,8 @@ typedef struct sim_state {
 	sim_observer obs;
 	void *obs_ctx;
 	int64_t now;          /* the step's time in the trace */
+	size_t *cursor;       /* per VM: the trace sample last read
+	                       * (trace_at_from()) */
 } sim_state;
 
 /* Memory a host sells: capacity minus reserve. */
