@@ -429,18 +429,24 @@ static int64_t s_clamp64(int64_t x, int64_t lo, int64_t hi)
 	return x > hi ? hi : x;
 }
 
-int64_t market_vm_want(const market_vm *v)
+/* The Buffer's want of VM v at demand d (market_vm_want() at d). */
+static int64_t s_want_at(const market_vm *v, int64_t d)
 {
 	int64_t floor = market_vm_floor(v), ceil = market_vm_ceiling(v);
 	int64_t mul = 100 + (int64_t)v->buffer_pct, want;
 
-	if (v->demand <= 0)
+	if (d <= 0)
 		want = 0;
-	else if (v->demand > (INT64_MAX - 99) / mul)
+	else if (d > (INT64_MAX - 99) / mul)
 		want = ceil; /* cannot be represented: as much as allowed */
 	else
-		want = (v->demand * mul + 99) / 100; /* exact integer ceil */
+		want = (d * mul + 99) / 100; /* exact integer ceil */
 	return s_clamp64(want, floor, ceil);
+}
+
+int64_t market_vm_want(const market_vm *v)
+{
+	return s_want_at(v, v->demand);
 }
 
 int64_t market_vm_priced(const market_vm *v)
@@ -1663,14 +1669,13 @@ static void s_resize_recs(const market_cluster *c, market_result *r,
 /* ------------------------------------------------------------------ */
 
 /* What VM v would want at its recent peak: the Buffer's want of
- * max(demand, demand_peak), within [floor, ceiling]. */
+ * demand_peak, within [floor, ceiling]; 0 when the peak is not above the
+ * demand (or not known), so a steady VM costs the signals nothing. */
 static int64_t s_peak_want(const market_vm *v)
 {
-	market_vm at = *v;
-
-	if (v->demand_peak > (double)v->demand)
-		at.demand = (int64_t)ceil(v->demand_peak);
-	return market_vm_want(&at);
+	if (!(v->demand_peak > (double)v->demand))
+		return 0;
+	return s_want_at(v, (int64_t)ceil(v->demand_peak));
 }
 
 /* Provision when all wants exceed provision_util of the online supply
