@@ -282,7 +282,8 @@ void market_result_release(market_result *r);
  *    where the same purchase is markedly cheaper elsewhere after the
  *    migration cost (respecting cooldowns and caps, and only to online,
  *    non-draining hosts with room for the award);
- * 5. emits provision and suspend signals.
+ * 5. emits provision and suspend signals, with hysteresis through the VMs'
+ *    demand_peak (docs/market.md, "Hysteresis on signals").
  *
  * The cluster is not modified: applying the awards and migrations is the
  * caller's business (the simulator does it; the broker stores them).
