@@ -16,6 +16,7 @@ static void track_rises(sim_state *s)
 		if (!x->alive) {
 			x->seen = 0;
 			v->demand_rise_rms = 0;
+			v->demand_peak = 0;
 			continue;
 		}
 		if (x->seen)
