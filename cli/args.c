@@ -122,6 +122,8 @@ static const struct param_desc params[] = {
 	PD(migrate_targets, P_U32),
 	PD(provision_util, P_DOUBLE),
 	PD(suspend_util, P_DOUBLE),
+	PD(peak_rounds, P_DOUBLE),
+	PD(provision_band, P_DOUBLE),
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))

@@ -39,6 +39,8 @@ GETTER(peak, m->peak_host_util * 100.0)
 GETTER(refused, m->refused)
 GETTER(provision, m->provision_signals)
 GETTER(suspend, m->suspend_signals)
+GETTER(flips, m->signal_flips)
+GETTER(susp_after, m->suspend_after_provision)
 
 static const struct metric metrics[] = {
 	{ "VM pressure (GiB-h short)", "pressure_gib_h", get_pressure, 1, 0 },
@@ -66,6 +68,9 @@ static const struct metric metrics[] = {
 	{ "VM-intervals refused a host", "refused", get_refused, 0, 1 },
 	{ "provision signals", "provision_signals", get_provision, 0, 1 },
 	{ "suspend signals", "suspend_signals", get_suspend, 0, 1 },
+	{ "  signal changes", "signal_flips", get_flips, 0, 1 },
+	{ "  suspend within 1 h of provision", "suspend_after_provision",
+	  get_susp_after, 0, 1 },
 };
 
 #define N_METRICS (sizeof(metrics) / sizeof(metrics[0]))

@@ -240,6 +240,8 @@ void market_params_default(market_params *p)
 	p->migrate_targets = 4;
 	p->provision_util = 0.95;
 	p->suspend_util = 0.60;
+	p->peak_rounds = 72.0;
+	p->provision_band = 0.05;
 }
 
 /* 1 if lo <= x <= hi (or lo <= x < hi when open_hi), finite; NaN fails. */
@@ -299,6 +301,10 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'provision_util' must be in [0.01, 100]";
 	else if (!s_in(p->suspend_util, 0.0, 1.0, 0))
 		bad = "'suspend_util' must be in [0, 1]";
+	else if (!s_in(p->peak_rounds, 1.0, 1e6, 0))
+		bad = "'peak_rounds' must be in [1, 1000000]";
+	else if (!s_in(p->provision_band, 0.0, 100.0, 0))
+		bad = "'provision_band' must be in [0, 100]";
 	if (bad != NULL)
 		return s_fail(err, errlen, bad);
 	s_msg_start(err, errlen);
@@ -334,6 +340,9 @@ static const char *s_vm_problem(const market_vm *v, size_t n_hosts)
 	    v->demand_rise_rms > (double)S_MIB_MAX)
 		return "'demand_rise_rms' negative, above 2^40 MiB or not "
 		       "finite";
+	if (!isfinite(v->demand_peak) || v->demand_peak < 0 ||
+	    v->demand_peak > (double)S_MIB_MAX)
+		return "'demand_peak' negative, above 2^40 MiB or not finite";
 	if (v->weight > S_WEIGHT_MAX)
 		return "'weight' above 10000";
 	if (v->buffer_pct > S_BUFFER_MAX)
@@ -420,18 +429,24 @@ static int64_t s_clamp64(int64_t x, int64_t lo, int64_t hi)
 	return x > hi ? hi : x;
 }
 
-int64_t market_vm_want(const market_vm *v)
+/* The Buffer's want of VM v at demand d (market_vm_want() at d). */
+static int64_t s_want_at(const market_vm *v, int64_t d)
 {
 	int64_t floor = market_vm_floor(v), ceil = market_vm_ceiling(v);
 	int64_t mul = 100 + (int64_t)v->buffer_pct, want;
 
-	if (v->demand <= 0)
+	if (d <= 0)
 		want = 0;
-	else if (v->demand > (INT64_MAX - 99) / mul)
+	else if (d > (INT64_MAX - 99) / mul)
 		want = ceil; /* cannot be represented: as much as allowed */
 	else
-		want = (v->demand * mul + 99) / 100; /* exact integer ceil */
+		want = (d * mul + 99) / 100; /* exact integer ceil */
 	return s_clamp64(want, floor, ceil);
+}
+
+int64_t market_vm_want(const market_vm *v)
+{
+	return s_want_at(v, v->demand);
 }
 
 int64_t market_vm_priced(const market_vm *v)
@@ -447,6 +462,19 @@ int64_t market_vm_priced(const market_vm *v)
 	return want < market_vm_ceiling(v) ? want : market_vm_ceiling(v);
 }
 
+/* demand_peak: up to a higher demand at once, else down toward it by
+ * 1/peak_rounds of the gap; within [0, 2^40]. */
+static void s_peak_update(const market_params *p, market_vm *v, int64_t now)
+{
+	double d = now > 0 ? (double)now : 0.0, pk = v->demand_peak;
+
+	if (!(pk > d))
+		pk = d;
+	else
+		pk = d + (pk - d) * (1.0 - 1.0 / p->peak_rounds);
+	v->demand_peak = pk < (double)S_MIB_MAX ? pk : (double)S_MIB_MAX;
+}
+
 void market_vm_rise_update(const market_params *p, market_vm *v,
 			   int64_t prev_demand, int64_t now_demand)
 {
@@ -460,6 +488,7 @@ void market_vm_rise_update(const market_params *p, market_vm *v,
 	v->demand_rise_rms = ms > 0 ? sqrt(ms) : 0;
 	if (v->demand_rise_rms > (double)S_MIB_MAX)
 		v->demand_rise_rms = (double)S_MIB_MAX;
+	s_peak_update(p, v, now_demand);
 }
 
 /* The want the round clears: market_vm_want() plus the headroom its
@@ -1639,22 +1668,42 @@ static void s_resize_recs(const market_cluster *c, market_result *r,
 /* round: signals                                                     */
 /* ------------------------------------------------------------------ */
 
+/* What VM v would want at its recent peak: the Buffer's want of
+ * demand_peak, within [floor, ceiling]; 0 when the peak is not above the
+ * demand (or not known), so a steady VM costs the signals nothing. */
+static int64_t s_peak_want(const market_vm *v)
+{
+	if (!(v->demand_peak > (double)v->demand))
+		return 0;
+	return s_want_at(v, (int64_t)ceil(v->demand_peak));
+}
+
 /* Provision when all wants exceed provision_util of the online supply
- * (of the hosts not draining: a drained host's memory is going away).
- * Returns 1 if the signal was emitted. */
+ * (of the hosts not draining: a drained host's memory is going away), or,
+ * with hysteresis, while the wants at the VMs' recent peaks do and the
+ * wants are still above provision_util - provision_band (docs/market.md,
+ * "Signals"). Returns 1 if the signal was emitted. */
 static int s_provision(const market_params *p, const market_cluster *c,
 		       market_result *r)
 {
-	int64_t want = 0, supply = 0;
+	int64_t want = 0, peak = 0, supply = 0;
 
-	for (size_t i = 0; i < c->n_vms; i++)
+	for (size_t i = 0; i < c->n_vms; i++) {
+		int64_t pw = s_peak_want(&c->vms[i]);
 		want += r->awards[i].want;
+		peak += pw > r->awards[i].want ? pw : r->awards[i].want;
+	}
 	for (size_t h = 0; h < c->n_hosts; h++)
 		if (s_target(c, (uint32_t)h))
 			supply += r->hosts[h].supply;
-	if ((double)want <= p->provision_util * (double)supply)
+	double pu = p->provision_util, S = (double)supply, need;
+	if ((double)want > pu * S)
+		need = ceil((double)want / pu);
+	else if ((double)peak > pu * S &&
+		 (double)want > (pu - p->provision_band) * S)
+		need = ceil((double)peak / pu);
+	else
 		return 0;
-	double need = ceil((double)want / p->provision_util);
 	if (need > (double)(INT64_MAX / 2))
 		need = (double)(INT64_MAX / 2);
 	market_signal *sg = &r->signals[r->n_signals++];
@@ -1708,16 +1757,20 @@ static uint32_t s_fit_find(const s_tree *t, int64_t mib)
  * back and returns 0 otherwise. h is out of the best-fit index while its
  * VMs are placed (a host does not receive its own VMs), and stays out once
  * suspended. */
-static int s_try_empty(const market_cluster *c, market_result *r,
+static int s_try_empty(const market_cluster *c,
 		       s_scratch *s, s_tree *f, uint32_t h, int64_t *total_room)
 {
 	s_ctx ctx = { c, NULL, s->ikey };
 	size_t n = s->start[h + 1] - s->start[h], placed = 0;
 	uint32_t *L = s->vlist;
 
-	if (*total_room - s->room[h] < r->hosts[h].awarded)
-		return 0;
+	int64_t load = 0;
+
 	memcpy(L, s->by_host + s->start[h], n * sizeof(*L));
+	for (size_t j = 0; j < n; j++)
+		load += s->ikey[L[j]];
+	if (*total_room - s->room[h] < load)
+		return 0;
 	s_sort(L, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
 	s_tree_erase(f, h);
 	for (; placed < n; placed++) {
@@ -1744,8 +1797,10 @@ static int s_try_empty(const market_cluster *c, market_result *r,
 
 /* Suspend candidates, lowest awarded first: a host is signalled when its
  * VMs (after this round's migrations) fit on the remaining online hosts
- * while each stays below suspend_util of its supply. Hosts that receive
- * memory are not candidates afterwards. */
+ * while each stays below suspend_util of its supply, every VM counted at
+ * the larger of its final size and its want at its recent peak
+ * (s_peak_want), on the candidate and on the receivers alike. Hosts that
+ * receive memory are not candidates afterwards. */
 static void s_suspend(const market_params *p, const market_cluster *c,
 		      market_result *r, s_scratch *s)
 {
@@ -1760,11 +1815,20 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		s->ikey[i] = moved ? s->dest_mib[i] : r->awards[i].target;
 	}
 	s_group(s, s->vaux, c->n_hosts, c->n_vms);
+	for (size_t h = 0; h < c->n_hosts; h++)
+		s->room[h] = 0; /* what the peaks add to each host, for now */
+	for (size_t i = 0; i < c->n_vms; i++) {
+		int64_t pw = s_peak_want(&c->vms[i]);
+		if (pw > s->ikey[i]) {
+			s->room[s->vaux[i]] += pw - s->ikey[i];
+			s->ikey[i] = pw;
+		}
+	}
 	for (size_t h = 0; h < c->n_hosts; h++) {
 		const market_host_out *o = &r->hosts[h];
 		int64_t cap = (int64_t)floor(p->suspend_util * (double)o->supply);
 		s->hflag[h] = s_target(c, (uint32_t)h) ? S_ACTIVE : S_OFF;
-		s->room[h] = cap - o->awarded;
+		s->room[h] = cap - o->awarded - s->room[h];
 		s->load[h] = o->awarded;
 		if (s->hflag[h] == S_OFF)
 			continue;
@@ -1782,7 +1846,7 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		uint32_t h = s->hlist[j];
 		if (s->hflag[h] != S_ACTIVE || s->room[h] < 0)
 			continue;
-		if (!s_try_empty(c, r, s, &fit, h, &total_room))
+		if (!s_try_empty(c, s, &fit, h, &total_room))
 			continue;
 		market_signal *sg = &r->signals[r->n_signals++];
 		sg->kind = MARKET_SIG_SUSPEND;

@@ -81,6 +81,14 @@ typedef struct market_params {
 	/* cluster signals */
 	double provision_util; /* cluster demand/supply above this: provision */
 	double suspend_util;   /* hosts are emptied only while the others stay below */
+	/* signal hysteresis (docs/market.md, "Signals") */
+	double peak_rounds;    /* memory of demand_peak, in rounds: the
+	                        * peak decays toward the demand by 1/this
+	                        * of the gap per observation */
+	double provision_band; /* once the cluster's recent peaks ask for
+	                        * more than provision_util, provision stays
+	                        * signalled until the wants fall below
+	                        * provision_util - this */
 } market_params;
 
 /* A buyer: one VM. All memory fields in MiB. */
@@ -119,6 +127,13 @@ typedef struct market_vm {
 	 * The caller keeps the history (docs/market.md, "Buyers"); the
 	 * round adds risk_headroom times this to the VM's want. */
 	double demand_rise_rms;
+
+	/* The VM's recent peak demand, MiB (0: not known): jumps to a higher
+	 * demand at once and decays toward the demand by 1/peak_rounds of
+	 * the gap per observation. Kept by market_vm_rise_update() beside
+	 * demand_rise_rms; the signals read it (a host is signalled for
+	 * suspend only if the VMs fit elsewhere at their peaks). */
+	double demand_peak;
 } market_vm;
 
 /* A seller: one host. */
@@ -267,7 +282,8 @@ void market_result_release(market_result *r);
  *    where the same purchase is markedly cheaper elsewhere after the
  *    migration cost (respecting cooldowns and caps, and only to online,
  *    non-draining hosts with room for the award);
- * 5. emits provision and suspend signals.
+ * 5. emits provision and suspend signals, with hysteresis through the VMs'
+ *    demand_peak (docs/market.md, "Hysteresis on signals").
  *
  * The cluster is not modified: applying the awards and migrations is the
  * caller's business (the simulator does it; the broker stores them).
@@ -305,7 +321,8 @@ uint32_t market_congested_next(const market_params *p,
 
 /* Folds one new observation of a VM's demand into v->demand_rise_rms:
  * the rise from prev_demand (0 if it fell) enters an exponentially
- * weighted mean of squares with weight 1/risk_rounds. The caller calls it
+ * weighted mean of squares with weight 1/risk_rounds. It also folds
+ * now_demand into v->demand_peak (see there). The caller calls it
  * once per observation, before setting v->demand = now_demand or after
  * (only the two figures are read). */
 void market_vm_rise_update(const market_params *p, market_vm *v,

@@ -56,6 +56,9 @@ typedef struct sim_state {
 	int64_t *resident;  /* per host, filled by sim_sum_resident() */
 	int64_t *wanted;    /* per host, scratch for the threshold policy */
 	uint64_t provision_signals, suspend_signals;
+	uint64_t signal_flips, suspend_after_provision;
+	int last_signal;          /* 0 none, 1 provision, 2 suspend */
+	int64_t last_provision;   /* round of the last provision signal; -1 */
 	/* scratch for the market policy */
 	market_vm *mvms;    /* compact copy of the placed VMs */
 	uint32_t *mmap;     /* mvms index -> vms index */
@@ -92,6 +95,8 @@ typedef struct sim_state {
 	sim_observer obs;
 	void *obs_ctx;
 	int64_t now;          /* the step's time in the trace */
+	size_t *cursor;       /* per VM: the trace sample last read
+	                       * (trace_at_from()) */
 } sim_state;
 
 /* Memory a host sells: capacity minus reserve. */

@@ -16,6 +16,7 @@ static void track_rises(sim_state *s)
 		if (!x->alive) {
 			x->seen = 0;
 			v->demand_rise_rms = 0;
+			v->demand_peak = 0;
 			continue;
 		}
 		if (x->seen)
@@ -35,6 +36,33 @@ static void count_congestion(sim_state *s)
 			&s->cfg->market, &s->res.hosts[h],
 			s->hosts[h].congested_rounds);
 	}
+}
+
+/* The round's signals: how many, whether the cluster's signal (none,
+ * provision, suspend) changed since the round before, and suspends that
+ * come within an hour of a provision (the flapping of issue 13). */
+static void count_signals(sim_state *s)
+{
+	int kind = 0;
+	int64_t hour = (3600 + s->cfg->step_s - 1) / s->cfg->step_s;
+
+	for (size_t g = 0; g < s->res.n_signals; g++) {
+		if (s->res.signals[g].kind == MARKET_SIG_PROVISION) {
+			s->provision_signals++;
+			kind = 1;
+		} else {
+			s->suspend_signals++;
+			kind = kind ? kind : 2;
+		}
+	}
+	if (kind != s->last_signal)
+		s->signal_flips++;
+	s->last_signal = kind;
+	if (kind == 1)
+		s->last_provision = s->round;
+	else if (kind == 2 && s->last_provision >= 0 &&
+		 s->round - s->last_provision <= hour)
+		s->suspend_after_provision++;
 }
 
 int policy_market_step(sim_state *s, char *err, size_t errlen)
@@ -69,11 +97,6 @@ int policy_market_step(sim_state *s, char *err, size_t errlen)
 		s->migrations++;
 	}
 	count_congestion(s);
-	for (size_t g = 0; g < s->res.n_signals; g++) {
-		if (s->res.signals[g].kind == MARKET_SIG_PROVISION)
-			s->provision_signals++;
-		else
-			s->suspend_signals++;
-	}
+	count_signals(s);
 	return 0;
 }

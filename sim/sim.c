@@ -186,6 +186,7 @@ static void state_free(sim_state *s)
 	free(s->active);
 	free(s->resident);
 	free(s->wanted);
+	free(s->cursor);
 	lag_free(s);
 	mig_free(s);
 	market_result_release(&s->res);
@@ -199,6 +200,7 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->cfg = c;
 	s->n_hosts = nh;
 	s->n_vms = t->n_vms;
+	s->last_provision = -1;
 	s->hosts = calloc(nh, sizeof(*s->hosts));
 	s->vms = calloc(nv, sizeof(*s->vms));
 	s->x = calloc(nv, sizeof(*s->x));
@@ -214,9 +216,10 @@ static int state_init(sim_state *s, const sim_config *c, const trace_set *t)
 	s->active = calloc(nv, sizeof(*s->active));
 	s->resident = calloc(nh, sizeof(*s->resident));
 	s->wanted = calloc(nh, sizeof(*s->wanted));
+	s->cursor = calloc(nv, sizeof(*s->cursor));
 	if (!s->hosts || !s->vms || !s->x || !s->mvms || !s->mmap || !s->idx ||
 	    !s->arrivals || !s->hheap || !s->lo || !s->hi || !s->out || !s->w || !s->active ||
-	    !s->resident || !s->wanted || lag_init(s) != 0 ||
+	    !s->resident || !s->wanted || !s->cursor || lag_init(s) != 0 ||
 	    mig_init(s) != 0 ||
 	    market_result_init(&s->res, nh, nv) != 0) {
 		state_free(s);
@@ -265,8 +268,8 @@ static void update_vms(sim_state *s, const trace_set *t, int64_t now)
 		sim_vmx *x = &s->x[i];
 		int64_t prov = 0, demand = 0;
 		double swap = 0;
-		x->alive = trace_at(&t->vms[i], now, c->hold_s, &prov, &demand,
-				    &swap);
+		x->alive = trace_at_from(&t->vms[i], &s->cursor[i], now,
+					 c->hold_s, &prov, &demand, &swap);
 		if (!x->alive) {
 			x->placed = 0;
 			v->assigned = 0;
@@ -505,6 +508,8 @@ static void finish(sim_metrics *m, const sim_state *s)
 	m->migration_s = s->mig.migration_s;
 	m->provision_signals = s->provision_signals;
 	m->suspend_signals = s->suspend_signals;
+	m->signal_flips = s->signal_flips;
+	m->suspend_after_provision = s->suspend_after_provision;
 }
 
 /* What every run checks first: a valid config and a trace that fits the

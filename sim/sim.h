@@ -104,6 +104,12 @@ typedef struct sim_metrics {
 	uint64_t refused;        /* VM-intervals a VM could not be placed */
 	uint64_t provision_signals; /* market only */
 	uint64_t suspend_signals;   /* market only */
+	uint64_t signal_flips;      /* market only: rounds whose signal (none,
+	                             * provision, suspend) differs from the
+	                             * round before's */
+	uint64_t suspend_after_provision; /* market only: rounds with a
+	                             * suspend signal within an hour (3600 s)
+	                             * after a provision signal */
 } sim_metrics;
 
 /* Fill *c with the documented defaults (market parameters included). */

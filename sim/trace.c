@@ -879,21 +879,23 @@ int trace_load(const char *path, const trace_opts *opts, trace_set *out,
 	return 0;
 }
 
-int trace_at(const trace_series *v, int64_t t, int64_t hold_s,
-	     int64_t *prov_mib, int64_t *demand_mib, double *swap_mibps)
+/* 1 if v is alive at t (trace_at()'s rule). */
+static int trace__alive(const trace_series *v, int64_t t, int64_t hold_s)
 {
-	size_t lo, hi;
 	int64_t last;
 
 	if (!v || v->n == 0 || t < v->t[0])
 		return 0;
 	last = v->t[v->n - 1];
-	if (t > last && (hold_s < 0 ||
-			 (uint64_t)t - (uint64_t)last > (uint64_t)hold_s))
-		return 0;
-	/* latest i with t[i] <= t: invariant t[lo] <= t, t[hi] > t or hi==n */
-	lo = 0;
-	hi = v->n;
+	return !(t > last && (hold_s < 0 ||
+			      (uint64_t)t - (uint64_t)last > (uint64_t)hold_s));
+}
+
+/* The latest i in [lo, hi) with t[i] <= t, given t[lo] <= t and (hi == n
+ * or t[hi] > t). */
+static size_t trace__search(const trace_series *v, int64_t t, size_t lo,
+			    size_t hi)
+{
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -902,11 +904,47 @@ int trace_at(const trace_series *v, int64_t t, int64_t hold_s,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static int trace__fill(const trace_series *v, size_t i, int64_t *prov_mib,
+		       int64_t *demand_mib, double *swap_mibps)
+{
 	if (prov_mib)
-		*prov_mib = v->prov_mib[lo];
+		*prov_mib = v->prov_mib[i];
 	if (demand_mib)
-		*demand_mib = v->demand_mib[lo];
+		*demand_mib = v->demand_mib[i];
 	if (swap_mibps)
-		*swap_mibps = v->swap_mibps ? v->swap_mibps[lo] : 0.0;
+		*swap_mibps = v->swap_mibps ? v->swap_mibps[i] : 0.0;
 	return 1;
+}
+
+int trace_at(const trace_series *v, int64_t t, int64_t hold_s,
+	     int64_t *prov_mib, int64_t *demand_mib, double *swap_mibps)
+{
+	if (!trace__alive(v, t, hold_s))
+		return 0;
+	return trace__fill(v, trace__search(v, t, 0, v->n), prov_mib,
+			   demand_mib, swap_mibps);
+}
+
+int trace_at_from(const trace_series *v, size_t *cursor, int64_t t,
+		  int64_t hold_s, int64_t *prov_mib, int64_t *demand_mib,
+		  double *swap_mibps)
+{
+	size_t lo = *cursor, step = 1, hi;
+
+	if (!trace__alive(v, t, hold_s))
+		return 0;
+	if (lo >= v->n || v->t[lo] > t)
+		lo = 0; /* went back in time: search it all */
+	/* gallop forward from the cursor: O(log d) for a move of d samples */
+	hi = lo + 1;
+	while (hi < v->n && v->t[hi] <= t) {
+		lo = hi;
+		step *= 2;
+		hi = step < v->n - lo ? lo + step : v->n;
+	}
+	*cursor = trace__search(v, t, lo, hi);
+	return trace__fill(v, *cursor, prov_mib, demand_mib, swap_mibps);
 }

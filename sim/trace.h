@@ -75,4 +75,13 @@ void trace_set_release(trace_set *s);
 int trace_at(const trace_series *v, int64_t t, int64_t hold_s,
 	     int64_t *prov_mib, int64_t *demand_mib, double *swap_mibps);
 
+/* trace_at(), starting from *cursor (a sample index the caller keeps per
+ * VM, 0 at first) and leaving there the sample it used: a run whose t only
+ * grows costs O(1) amortized per call instead of O(log n). Any cursor
+ * gives trace_at()'s answer; *cursor is left as it was when the VM is not
+ * alive at t. */
+int trace_at_from(const trace_series *v, size_t *cursor, int64_t t,
+		  int64_t hold_s, int64_t *prov_mib, int64_t *demand_mib,
+		  double *swap_mibps);
+
 #endif

@@ -131,6 +131,8 @@ static void test_defaults(void **state)
 	assert_int_equal(p.migrate_targets, 4);
 	assert_true(p.provision_util == 0.95);
 	assert_true(p.suspend_util == 0.60);
+	assert_true(p.peak_rounds == 72.0);
+	assert_true(p.provision_band == 0.05);
 	assert_int_equal(market_params_validate(&p, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 }
@@ -162,6 +164,9 @@ static void test_params_validate_rejects(void **state)
 		  -1 },
 		{ "provision_util", offsetof(market_params, provision_util), 0 },
 		{ "suspend_util", offsetof(market_params, suspend_util), 1.5 },
+		{ "peak_rounds", offsetof(market_params, peak_rounds), 0.5 },
+		{ "provision_band", offsetof(market_params, provision_band),
+		  -0.1 },
 	};
 	market_params p;
 	char err[128];
@@ -1221,6 +1226,98 @@ static void test_signal_suspend(void **state)
 	market_result_release(&r);
 }
 
+/* Signal hysteresis (docs/market.md, "Signals"): a host is signalled for
+ * suspend only once its VMs would fit elsewhere at their recent peaks,
+ * and provision stays on through a dip while the peaks would not clear. */
+static void test_signal_hysteresis_suspend(void **state)
+{
+	market_params p;
+	market_host h[3] = { mkhost(0, 16384), mkhost(1, 16384),
+			     mkhost(2, 16384) };
+	market_vm v[3] = { mkvm(0, 0, 500, 600), mkvm(1, 1, 4000, 4800),
+			   mkvm(2, 2, 4000, 4800) };
+	market_result r;
+	int k;
+
+	(void)state;
+	market_params_default(&p);
+	p.migrate_max_per_round = 0; /* isolate the signal */
+	/* the peak follows a rise at once and decays by 1/peak_rounds */
+	for (int i = 1; i < 3; i++) {
+		market_vm_rise_update(&p, &v[i], 4000, 8000);
+		assert_true(v[i].demand_peak == 8000.0);
+		market_vm_rise_update(&p, &v[i], 8000, 4000);
+		assert_true(v[i].demand_peak > 7900.0 &&
+			    v[i].demand_peak < 8000.0);
+	}
+	/* at 8000 the receivers want 9600 each: 600 more passes 60 % */
+	run(&p, h, 3, v, 3, 0, &r);
+	assert_int_equal(r.n_signals, 0);
+	market_result_release(&r);
+	/* demand stays at 4000: the peaks decay and the suspend comes back */
+	for (k = 0; k < 1000; k++) {
+		market_vm_rise_update(&p, &v[1], 4000, 4000);
+		market_vm_rise_update(&p, &v[2], 4000, 4000);
+		run(&p, h, 3, v, 3, k + 1, &r);
+		size_t n = r.n_signals;
+		market_result_release(&r);
+		if (n > 0)
+			break;
+	}
+	/* the peak want 1.2 * peak must fall to 9830 - 600 = 9230: a gap
+	 * (71/72)^n * 4000 <= 3691, n = 6 decays, the first one above */
+	assert_int_equal(k + 2, 6);
+	assert_true(v[1].demand_peak <= 7691.0);
+	run(&p, h, 3, v, 3, 10, &r);
+	assert_int_equal(r.n_signals, 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_SUSPEND);
+	assert_int_equal(r.signals[0].host, 0);
+	market_result_release(&r);
+	/* peak_rounds 1: the peak is the last demand (no hysteresis) */
+	p.peak_rounds = 1;
+	market_vm_rise_update(&p, &v[1], 4000, 8000);
+	market_vm_rise_update(&p, &v[1], 8000, 4000);
+	assert_true(v[1].demand_peak == 4000.0);
+}
+
+static void test_signal_hysteresis_provision(void **state)
+{
+	market_params p;
+	market_host h[2] = { mkhost(0, 10000), mkhost(1, 10000) };
+	market_vm v[2] = { mkvm(0, 0, 10000, 10000), mkvm(1, 1, 10000, 10000) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	v[0].demand_peak = v[1].demand_peak = 10000; /* peak wants 24000 */
+	/* a dip: wants 18800 of 20000, under 95 % but above 90 % */
+	v[0].demand = v[1].demand = 7833;
+	run(&p, h, 2, v, 2, 0, &r);
+	assert_true(r.n_signals >= 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_PROVISION);
+	assert_int_equal(r.signals[0].mib, 25264 - 20000); /* at the peaks */
+	market_result_release(&r);
+	/* without the peaks (or with no band) the dip signals nothing */
+	p.provision_band = 0;
+	run(&p, h, 2, v, 2, 0, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	p.provision_band = 0.05;
+	v[0].demand_peak = v[1].demand_peak = 0;
+	run(&p, h, 2, v, 2, 0, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	/* below the band the signal stops, peaks or not */
+	v[0].demand_peak = v[1].demand_peak = 10000;
+	v[0].demand = v[1].demand = 7400; /* wants 17760 < 18000 */
+	run(&p, h, 2, v, 2, 0, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+}
+
 /* ---------------------------------------------------------------- */
 /* determinism                                                      */
 /* ---------------------------------------------------------------- */
@@ -1300,6 +1397,8 @@ int main(void)
 		cmocka_unit_test(test_migrate_targets_pruning),
 		cmocka_unit_test(test_signal_provision),
 		cmocka_unit_test(test_signal_suspend),
+		cmocka_unit_test(test_signal_hysteresis_suspend),
+		cmocka_unit_test(test_signal_hysteresis_provision),
 		cmocka_unit_test(test_determinism),
 	};
 

@@ -181,6 +181,10 @@ static void test_shortage(void **state)
 	assert_true(fabs(mk.pressure_gib_h - 4 * 952.0 / 1024 * h) < 1e-9);
 	assert_int_equal(mk.provision_signals, 2);
 	assert_int_equal(mk.migrations, 0);
+	/* none -> provision once, then it holds: one change, no suspend */
+	assert_int_equal(mk.signal_flips, 1);
+	assert_int_equal(mk.suspend_signals, 0);
+	assert_int_equal(mk.suspend_after_provision, 0);
 }
 
 static double bound(const sim_config *c, const trace_set *t)
@@ -849,6 +853,53 @@ static void test_alloc_min_funding(void **state)
 	assert_int_equal(out[0] + out[1], 4000);
 }
 
+/* trace_at_from() gives trace_at()'s answer from any cursor: forward in
+ * small and large steps, backward, past the end and before the start, on
+ * irregular sample times (the cursor only makes it faster). */
+static void test_trace_cursor(void **state)
+{
+	enum { N = 300 };
+	int64_t ts[N], prov[N], dem[N];
+	trace_series v = { .id = 1, .n = N, .t = ts, .prov_mib = prov,
+			   .demand_mib = dem, .swap_mibps = NULL };
+	uint32_t seed = 12345;
+	size_t cur = 0;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		ts[i] = (i ? ts[i - 1] : 1000) + 1 + (int64_t)(seed >> 24) % 600;
+		prov[i] = 4096;
+		dem[i] = (int64_t)i;
+	}
+	for (int k = 0; k < 20000; k++) {
+		int64_t t, p1 = -1, d1 = -1, p2 = -1, d2 = -1;
+		double s1 = -1, s2 = -1;
+
+		seed = seed * 1103515245u + 12345u;
+		if (k % 7 == 0) /* a jump anywhere, back or forward */
+			t = 900 + (int64_t)(seed >> 8) % (ts[N - 1] - 800);
+		else
+			t = ts[cur < N ? cur : N - 1] + (int64_t)(seed >> 24) % 900;
+		size_t before = cur;
+		int a = trace_at(&v, t, 600, &p1, &d1, &s1);
+		int b = trace_at_from(&v, &cur, t, 600, &p2, &d2, &s2);
+		assert_int_equal(a, b);
+		if (!a) {
+			assert_int_equal(cur, before);
+			continue;
+		}
+		assert_int_equal(d1, d2);
+		assert_int_equal(p1, p2);
+		assert_true(s1 == s2);
+		assert_int_equal((int64_t)cur, d1); /* demand i is sample i */
+	}
+	cur = N + 5; /* a cursor out of range is tolerated */
+	int64_t d = -1;
+	assert_int_equal(trace_at_from(&v, &cur, ts[10], 600, NULL, &d, NULL), 1);
+	assert_int_equal(d, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -873,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_mig_invariant),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_policy_names),
+		cmocka_unit_test(test_trace_cursor),
 		cmocka_unit_test(test_alloc_weighted),
 		cmocka_unit_test(test_alloc_min_funding),
 	};
