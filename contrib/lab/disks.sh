@@ -44,7 +44,9 @@ wait_for 120 booted || bad "lab-g1 did not boot in 120 s"
 sleep 3
 "$BOURSE" host drain lab-a --reason "lab: a local disk, copied" --db "$dir/bourse.db" >/dev/null
 if wait_for 90 on_b_only; then
-	st=$(sqlite3 "$dir/bourse.db" "SELECT state_reason FROM recs WHERE kind = 2 AND state = 7" | head -n 1)
+	mig_ok() { sqlite3 "$dir/bourse.db" "SELECT state_reason FROM recs WHERE kind = 2 AND state = 7" 2>/dev/null | grep .; }
+	wait_for 20 mig_ok >/dev/null
+	st=$(mig_ok | head -n 1)
 	[ -n "$st" ] && echo "ok: lab-g1 with a ${LAB_DISK_MIB} MiB local disk migrated lab-a -> lab-b (--migrate-disks copy): $st" ||
 		bad "lab-g1 on lab-b, but no migration succeeded in bourse"
 	if head -c 64 "$(host_dir b)/lib/images/lab-g1.raw" | grep -q '^bourse-lab-disk lab-g1'; then
