@@ -43,6 +43,7 @@ static void keep(lvstat_track *t, const lvstat_reading *r, double at_s,
 	t->changed_s = now_s;
 	t->swap_in_kib = r->swap_in_kib;
 	t->swap_kib = r->swap_in_kib + r->swap_out_kib;
+	t->swap_out_kib = r->swap_out_kib;
 	t->faults = r->major_faults;
 }
 
@@ -57,8 +58,8 @@ static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
 
 	if (!t->have || t->by_stamp != by_stamp || swap < t->swap_kib ||
 	    r->swap_in_kib < t->swap_in_kib || r->major_faults < t->faults ||
-	    at_s < t->at_s) {
-		t->swap_mibps = t->refault_mibps = 0;
+	    r->swap_out_kib < t->swap_out_kib || at_s < t->at_s) {
+		t->swap_mibps = t->refault_mibps = t->out_mibps = 0;
 		keep(t, r, at_s, by_stamp, now_s);
 		return;
 	}
@@ -66,10 +67,11 @@ static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
 	if (dt <= 0) { /* no new update: what the last one said holds */
 		if (now_s - t->changed_s >
 		    LVSTAT_STALE_WINDOWS * horizon_s + 1.0)
-			t->swap_mibps = t->refault_mibps = 0;
+			t->swap_mibps = t->refault_mibps = t->out_mibps = 0;
 		return;
 	}
 	t->swap_mibps = rate(swap, t->swap_kib, dt, KIB_PER_MIB);
+	t->out_mibps = rate(r->swap_out_kib, t->swap_out_kib, dt, KIB_PER_MIB);
 	t->refault_mibps = fmax(rate(r->swap_in_kib, t->swap_in_kib, dt,
 				     KIB_PER_MIB),
 				rate(r->major_faults, t->faults, dt,
@@ -81,6 +83,11 @@ static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
 static uint64_t used_kib(const lvstat_reading *r, uint64_t current_kib,
 			 int *rule)
 {
+	if (has(r, LVSTAT_ACTUAL) && has(r, LVSTAT_USABLE) &&
+	    r->actual_kib >= r->usable_kib) {
+		*rule = LVSTAT_USED_AVAILABLE; /* the kernel's own counted */
+		return r->actual_kib - r->usable_kib;
+	}
 	if (has(r, LVSTAT_AVAILABLE) && has(r, LVSTAT_USABLE) &&
 	    r->available_kib >= r->usable_kib) {
 		*rule = LVSTAT_USED_AVAILABLE;
@@ -95,23 +102,41 @@ static uint64_t used_kib(const lvstat_reading *r, uint64_t current_kib,
 	return current_kib;
 }
 
+/* What the guest is short of, MiB/s: its refaults, or its swap-outs once
+ * the balloon has not shrunk for LVSTAT_SETTLED readings (lvstat.h). */
+static double short_mibps(lvstat_track *t, uint64_t actual_kib)
+{
+	if (t->actual_kib && actual_kib < t->actual_kib)
+		t->settled = 0;
+	else if (t->settled < LVSTAT_SETTLED)
+		t->settled++;
+	t->actual_kib = actual_kib;
+	return t->settled >= LVSTAT_SETTLED
+		       ? fmax(t->refault_mibps, t->out_mibps)
+		       : t->refault_mibps;
+}
+
 void lvstat_figure(lvstat_track *t, const lvstat_reading *r, double now_s,
 		   uint64_t current_kib, int64_t max_mib, double horizon_s,
 		   lvstat_figures *out)
 {
 	uint64_t cur = has(r, LVSTAT_ACTUAL) ? r->actual_kib : current_kib;
-	double used, demand;
+	double used, demand, need;
 
 	memset(out, 0, sizeof(*out));
 	rates(t, r, now_s, horizon_s);
+	need = short_mibps(t, cur);
 	used = (double)used_kib(r, current_kib, &out->used_rule) / KIB_PER_MIB;
-	demand = used + t->refault_mibps * horizon_s;
 	out->assigned_mib = clamp64((int64_t)(cur / 1024), 0, max_mib);
+	demand = used + need * horizon_s;
+	if (need >= LVSTAT_SHORT_MIBPS) /* short: all it holds is used */
+		demand = fmax(demand, (double)out->assigned_mib +
+					      need * horizon_s);
 	out->demand_mib = demand >= (double)max_mib ? max_mib
 			  : clamp64((int64_t)demand, 0, max_mib);
 	if (out->assigned_mib > 0) /* else 0, not WIRE_PRESSURE_CAP */
 		out->pressure = wire_pressure(out->demand_mib,
 					      out->assigned_mib);
 	out->swap_mibps = t->swap_mibps;
-	out->refault_mibps = t->refault_mibps;
+	out->refault_mibps = need;
 }

@@ -20,16 +20,30 @@
  * guest rebooted) start again.
  *
  * Demand (bug 4; docs/market.md, "Demand of a libvirt guest"):
- *   used     = AVAILABLE - USABLE (guest MemTotal - MemAvailable), else
- *              ACTUAL - UNUSED, else the domain's current memory;
- *   refault  = max(swap-in rate, major-fault rate * LVSTAT_PAGE_KIB),
- *              MiB/s: memory the guest had to read back because it did not
- *              have it (swap-ins, and mapped file pages it had dropped);
- *   demand   = used + refault * horizon_s, clamped to 0..maximum
+ *   used     = ACTUAL - USABLE (the balloon's size less the guest's
+ *              MemAvailable: the guest kernel's own memory, outside its
+ *              MemTotal, counts as used, so that used compares with the
+ *              assigned size), else AVAILABLE - USABLE, else ACTUAL -
+ *              UNUSED, else the domain's current memory;
+ *   short    = max(swap-in rate, major-fault rate * LVSTAT_PAGE_KIB,
+ *              swap-out rate once the balloon has not shrunk for
+ *              LVSTAT_SETTLED readings), MiB/s: memory the guest had to
+ *              read back because it did not have it (swap-ins, mapped
+ *              file pages it had dropped), or had to evict although
+ *              nothing squeezed it (a balloon shrinking makes a guest swap
+ *              out once: not counted then);
+ *   demand   = used + short * horizon_s; when short >= LVSTAT_SHORT_MIBPS
+ *              at least assigned + short * horizon_s (a guest that keeps
+ *              swapping has nothing to spare: what MemAvailable still
+ *              shows is the kernel's reserve); clamped to 0..maximum
  * where horizon_s is the agent's bid interval: what the guest would read
- * back before the next decision. A guest short of memory so shows a demand
- * above what it holds (pressure above 100, balloon pressure at the
- * broker), a guest that has what it needs shows its used memory.
+ * back or evict before the next decision. A guest short of memory so shows
+ * a demand above what it holds (pressure above 100, balloon pressure at
+ * the broker), a guest that has what it needs shows its used memory.
+ * On real QEMU (the lab, docs/lab.md) a TCG guest squeezed below its
+ * working set on busy cores swaps out at 5-20 MiB/s and reads back less
+ * than 1 MiB/s (it spends its time in reclaim): the refault rate alone
+ * read it as 60 % used and never grew it.
  *
  * Ownership: none; everything is the caller's.
  */
@@ -40,6 +54,8 @@
 
 #define LVSTAT_PAGE_KIB 4.0      /* a major fault reads one 4 KiB page */
 #define LVSTAT_STALE_WINDOWS 2.0 /* no update for 2 horizons: rates 0 */
+#define LVSTAT_SHORT_MIBPS 1.0   /* swapping at least this: short */
+#define LVSTAT_SETTLED 2         /* readings without the balloon shrinking */
 
 /* lvstat_reading.have bits: the statistics the guest gave. */
 enum {
@@ -71,15 +87,18 @@ typedef struct lvstat_track {
 	int by_stamp;         /* it was timed by LAST_UPDATE */
 	double at_s;          /* its time: the stamp, or monotonic seconds */
 	double changed_s;     /* monotonic seconds when an update was new */
-	uint64_t swap_kib, swap_in_kib, faults;
+	uint64_t swap_kib, swap_in_kib, swap_out_kib, faults;
 	double swap_mibps, refault_mibps; /* the rates of the last window */
+	double out_mibps;     /* swap-out, the same window */
+	uint64_t actual_kib;  /* the balloon at the last reading */
+	int settled;          /* readings since it last shrank (capped) */
 } lvstat_track;
 
 typedef struct lvstat_figures {
 	int64_t assigned_mib, demand_mib;
 	double pressure;       /* demand / assigned * 100, 0 if assigned 0 */
 	double swap_mibps;     /* swap in + out */
-	double refault_mibps;  /* what the demand added, per second */
+	double refault_mibps;  /* short: what the demand added, per second */
 	int used_rule;         /* LVSTAT_USED_* */
 } lvstat_figures;
 

@@ -10,7 +10,8 @@
 # (libvirt, or none for the static run). LAB_ROUND_MS (default 2000) is the
 # round and the agents' bid interval; LAB_COOLDOWN_S (default 4) the VM
 # cooldown (the default 600 s would allow one action per VM in a lab run);
-# LAB_MINIMUM_MIB (default 128) the VMs' Minimum.
+# LAB_MINIMUM_MIB (default 128) the VMs' Minimum; LAB_MIGRATE_DISKS
+# (default shared) the agents' --migrate-disks (contrib/lab/disks.sh: copy).
 set -eu
 . "$(dirname "$0")/common.sh"
 BOURSE=${BOURSE:-build/bourse}
@@ -19,6 +20,11 @@ LAB_PORT=${LAB_PORT:-7411}
 LAB_ROUND_MS=${LAB_ROUND_MS:-2000}
 LAB_COOLDOWN_S=${LAB_COOLDOWN_S:-4}
 LAB_MINIMUM_MIB=${LAB_MINIMUM_MIB:-128}
+LAB_MIGRATE_DISKS=${LAB_MIGRATE_DISKS:-shared}
+case "$LAB_MIGRATE_DISKS" in
+shared|copy|unsafe) ;;
+*) echo "lab: LAB_MIGRATE_DISKS must be shared, copy or unsafe, not '$LAB_MIGRATE_DISKS'" >&2; exit 2 ;;
+esac
 lab_num LAB_PORT "$LAB_PORT" 1 65535
 lab_num LAB_ROUND_MS "$LAB_ROUND_MS" 100 60000
 lab_num LAB_COOLDOWN_S "$LAB_COOLDOWN_S" 0 86400
@@ -44,11 +50,14 @@ start() {
 		cat "$dir/broker.log" >&2
 		lab_die "the broker did not start"
 	fi
+	disks=""
+	[ "$act" = libvirt ] && disks="--migrate-disks $LAB_MIGRATE_DISKS"
 	for h in $LAB_HOSTS; do
+		# shellcheck disable=SC2086
 		ip netns exec "$(host_ns "$h")" "$BOURSE" agent --host "$(host_name "$h")" --source libvirt \
 			--uri "$(host_uri "$h")" --actuator "$act" --broker "$broker_ep" \
 			--insecure --minimum-mib "$LAB_MINIMUM_MIB" \
-			--interval-ms "$LAB_ROUND_MS" --verbose >"$dir/agent-$h.log" 2>&1 &
+			--interval-ms "$LAB_ROUND_MS" $disks --verbose >"$dir/agent-$h.log" 2>&1 &
 		echo "agent-$h $!" >>"$dir/pids"
 		lab_record_pid bourse $!
 	done

@@ -12,6 +12,12 @@
 # LAB_START_MIB, direct kernel boot, a virtio balloon with a statistics
 # period, no disk and no network; its console (ttyS0) is appended to
 # $LAB_DIR/state/console/NAME.log (kept across migrations).
+# LAB_DISK_MIB (default 0: none) gives each guest a local raw disk of that
+# size (virtio, unused by the guest), /var/lib/libvirt/images/NAME.raw in
+# its host's namespace, beginning with the line "bourse-lab-disk NAME"; an
+# empty file of the same size waits on the other host (a migration with
+# --migrate-disks copy fills it: contrib/lab/disks.sh). libvirt refuses to
+# live-migrate such a guest without copy or unsafe.
 set -eu
 . "$(dirname "$0")/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +32,7 @@ LAB_TOP_MIB=${LAB_TOP_MIB:-400}
 LAB_MAX_MIB=${LAB_MAX_MIB:-512}
 LAB_START_MIB=${LAB_START_MIB:-256}
 LAB_STATS_S=${LAB_STATS_S:-2}
+LAB_DISK_MIB=${LAB_DISK_MIB:-0}
 lab_num LAB_GUESTS "$LAB_GUESTS" 1 $(echo $LAB_VMS | wc -w)
 lab_num LAB_STEPS "$LAB_STEPS" 1 400
 lab_num LAB_STEP_S "$LAB_STEP_S" 1 3600
@@ -34,11 +41,36 @@ lab_num LAB_TOP_MIB "$LAB_TOP_MIB" "$LAB_FLOOR_MIB" 4096
 lab_num LAB_MAX_MIB "$LAB_MAX_MIB" 128 65536
 lab_num LAB_START_MIB "$LAB_START_MIB" 64 "$LAB_MAX_MIB"
 lab_num LAB_STATS_S "$LAB_STATS_S" 1 60
+lab_num LAB_DISK_MIB "$LAB_DISK_MIB" 0 1024
 if [ -n "${LAB_SERIES:-}" ]; then
 	case "$LAB_SERIES" in
 	*[!0-9,]*|,*|*,|*,,*) echo "lab: LAB_SERIES must be MiB,MiB,... (whole numbers), not '$LAB_SERIES'" >&2; exit 2 ;;
 	esac
 fi
+
+disk_xml() {
+	[ "$LAB_DISK_MIB" -gt 0 ] || return 0
+	cat <<XML
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='/var/lib/libvirt/images/$1.raw'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+XML
+}
+
+# make_disks NAME HOST: the guest's disk on HOST (with its marker line),
+# and an empty one of the same size on the other host
+make_disks() {
+	[ "$LAB_DISK_MIB" -gt 0 ] || return 0
+	for _d in $LAB_HOSTS; do
+		_f="$(host_dir "$_d")/lib/images/$1.raw"
+		mkdir -p "$(dirname "$_f")"
+		rm -f "$_f"
+		[ "$_d" = "$2" ] && echo "bourse-lab-disk $1" >"$_f"
+		truncate -s "${LAB_DISK_MIB}M" "$_f"
+	done
+}
 
 domain_xml() {
 	name=$1 series=$2
@@ -61,6 +93,7 @@ domain_xml() {
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <controller type='usb' model='none'/>
+$(disk_xml "$name")
     <serial type='file'>
       <source path='$LAB_STATE/console/$name.log' append='on'/>
       <target port='0'/>
@@ -95,6 +128,7 @@ start() {
 		off=${line%% *} series=${line#* }
 		steps=$(echo "$series" | tr ',' '\n' | wc -l)
 		domain_xml "$name" "$series" >"$LAB_STATE/$name.xml"
+		make_disks "$name" "$h"
 		: >"$LAB_STATE/console/$name.log"
 		vsh "$h" define "$LAB_STATE/$name.xml" >/dev/null
 		vsh "$h" start "$name" >/dev/null

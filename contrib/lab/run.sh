@@ -85,10 +85,10 @@ sh "$here/report.sh" "$LAB_STATE/bourse" "$round_s" | tee "$LAB_STATE/bourse.rep
 echo "-- static allocation (the same slices, nothing acting):"
 sh "$here/report.sh" "$LAB_STATE/static" "$round_s" | tee "$LAB_STATE/static.report" | grep -v '^figures:'
 fig() { grep '^figures:' "$LAB_STATE/$1.report" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-printf '{"resizes":%s,"resizes_verified":%s,"migrations":%s,"migrations_verified":%s,"guests_alive":%s,"spikes":%s,"spike_to_balloon_rounds":%s,"guest_swap_mib_bourse":%s,"guest_swap_mib_static":%s,"guest_oom_kills_bourse":%s,"guest_oom_kills_static":%s,"guest_passes_bourse":%s,"guest_passes_static":%s,"seconds_per_run":%s,"round_ms":%s}\n' \
+printf '{"resizes":%s,"resizes_verified":%s,"migrations":%s,"migrations_verified":%s,"migrations_at_target":%s,"guests_alive":%s,"spikes":%s,"spike_to_balloon_rounds":%s,"spike_to_balloon_rounds_from_step":%s,"guest_swap_mib_bourse":%s,"guest_swap_mib_static":%s,"guest_oom_kills_bourse":%s,"guest_oom_kills_static":%s,"guest_passes_bourse":%s,"guest_passes_static":%s,"seconds_per_run":%s,"round_ms":%s}\n' \
 	"$(fig bourse resizes)" "$(fig bourse resizes_verified)" "$(fig bourse migrations)" \
-	"$(fig bourse migrations_verified)" "$(fig bourse guests_alive)" "$(fig bourse spikes)" \
-	"$(fig bourse spike_rounds)" "$(fig bourse swap_mib)" "$(fig static swap_mib)" \
+	"$(fig bourse migrations_verified)" "$(fig bourse migrations_at_target)" "$(fig bourse guests_alive)" "$(fig bourse spikes)" \
+	"$(fig bourse spike_rounds)" "$(fig bourse spike_rounds_step)" "$(fig bourse swap_mib)" "$(fig static swap_mib)" \
 	"$(fig bourse oom_kills)" "$(fig static oom_kills)" \
 	"$(fig bourse passes)" "$(fig static passes)" \
 	"$run1_s" "$LAB_ROUND_MS" | tee "$LAB_DIR/report.json"
