@@ -69,6 +69,15 @@ typedef struct broker_config {
 	const char *http_tls_cert;   /* PEM certificate: HTTPS; with the key */
 	const char *http_tls_key;    /* PEM private key (mode 0600) */
 	int http_no_vm_metrics;      /* 1: no per-VM series in /metrics */
+	/* Who holds what (docs/reliability.md, "Who owns a VM"). */
+	int64_t probation_rounds; /* a host registered (or back online) is a
+	                           * migration target only after this many
+	                           * rounds; 0: at once */
+	int64_t max_host_mib;     /* the most capacity a host may register
+	                           * (MiB), and so the most memory a VM may
+	                           * ask for (absurd above it) */
+	int64_t max_vms_per_host; /* VMs one host may hold (registered and
+	                           * not deregistered); more are refused */
 } broker_config;
 
 /* Counters of one broker run (also printed at shutdown). */
@@ -83,7 +92,8 @@ typedef struct broker_stats {
  * heartbeat 1000 ms, liveness 3, market and store defaults; guardrails 4
  * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
  * action timeout; 5,000 frames/s per connection, bursts of 20,000; no
- * keys (then a tcp:// endpoint needs insecure). */
+ * keys (then a tcp:// endpoint needs insecure); probation 12 rounds, hosts
+ * of at most 4 TiB, 1,024 VMs per host. */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */

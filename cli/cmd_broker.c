@@ -62,6 +62,12 @@ static const char broker_usage[] =
 	"  --peer-rate N      frames a second one connection may send; more are\n"
 	"                     dropped and counted (default 5000; 0: no limit)\n"
 	"  --peer-burst N     ... in a burst, e.g. registering VMs (default 20000)\n"
+	"  --probation-rounds N  a host registered or back online is a\n"
+	"                     migration target only after N rounds (default 12)\n"
+	"  --max-host-mib N   the most memory a host may register, and a VM ask\n"
+	"                     for (default 4194304: 4 TiB)\n"
+	"  --max-vms-per-host N  VMs one host may hold; more are refused\n"
+	"                     (default 1024)\n"
 	"  --http ADDR:PORT   serve /metrics and the JSON API (docs/api.md) on\n"
 	"                     this numeric address, e.g. 127.0.0.1:9411 or\n"
 	"                     [::1]:9411 (port 0: any, logged); off by default.\n"
@@ -97,6 +103,7 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
        O_HTTP_NO_VM };
 enum { O_CONFIG = 1000, /* bourse.conf (cli/conf.c) */
        O_MODE_UP, O_MODE_DOWN, O_MODE_MIGRATE }; /* in STORE_ACT_ order */
+enum { O_PROBATION = 1100, O_MAX_HOST_MIB, O_MAX_VMS_PER_HOST }; /* owners */
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -132,6 +139,9 @@ static const struct option broker_options[] = {
 	{ "mode-resize-up", required_argument, NULL, O_MODE_UP },
 	{ "mode-resize-down", required_argument, NULL, O_MODE_DOWN },
 	{ "mode-migrate", required_argument, NULL, O_MODE_MIGRATE },
+	{ "probation-rounds", required_argument, NULL, O_PROBATION },
+	{ "max-host-mib", required_argument, NULL, O_MAX_HOST_MIB },
+	{ "max-vms-per-host", required_argument, NULL, O_MAX_VMS_PER_HOST },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -206,6 +216,12 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		  &c->peer_burst },
 		{ O_STORE_OUTAGE, "--store-outage-s", 0, 30 * 86400, 1000,
 		  &c->store_outage_ms },
+		{ O_PROBATION, "--probation-rounds", 0, 1000000, 1,
+		  &c->probation_rounds },
+		{ O_MAX_HOST_MIB, "--max-host-mib", 1, WIRE_MAX_MIB, 1,
+		  &c->max_host_mib },
+		{ O_MAX_VMS_PER_HOST, "--max-vms-per-host", 1, 1000000, 1,
+		  &c->max_vms_per_host },
 	};
 	char err[256];
 	int64_t v;

@@ -1330,11 +1330,12 @@ typedef struct s_offer {
 	int64_t mib; /* what the VM holds there */
 } s_offer;
 
-/* 1 if host h may receive VMs: online and not draining (the hosts of the
- * price index). */
+/* 1 if host h may receive VMs: online, not draining and not on probation
+ * (the hosts of the price index). */
 static int s_target(const market_cluster *c, uint32_t h)
 {
-	return c->hosts[h].online && !c->hosts[h].draining;
+	return c->hosts[h].online && !c->hosts[h].draining &&
+	       !c->hosts[h].probation;
 }
 
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
