@@ -254,10 +254,10 @@ static int latest_sent(const store_rec *r, void *ctx)
 {
 	store_rec *out = ctx;
 
-	if (r->state != STORE_REC_DISPATCHED && r->state != STORE_REC_SUCCEEDED)
-		return 0;
-	*out = *r;
-	return 1; /* stop: the newest is enough */
+	if (out->id == 0 && (r->state == STORE_REC_DISPATCHED ||
+			     r->state == STORE_REC_SUCCEEDED))
+		*out = *r; /* the newest is enough */
+	return 0;
 }
 
 /* May VM m, which online host m->host holds, move to host slot hi? Only
@@ -590,6 +590,23 @@ static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
 }
 
+/* A VM's Deregister from the host it has just left (its agent saw it go
+ * after its new host registered it): nothing to do, and nothing to
+ * refuse. */
+static int left_already(const broker *b, uint32_t ci, const wire_msg *e)
+{
+	const bconn *c = &b->reg.conns[ci];
+	uint32_t v;
+
+	if (e->body != WIRE_BODY_DEREGISTER || e->role != WIRE_ROLE_VM ||
+	    c->host == BROKER_NO_SLOT)
+		return 0;
+	v = broker__registry_vm_find(&b->reg, e->sender);
+	return v != BROKER_NO_SLOT && b->reg.vms[v].registered &&
+	       b->reg.vms[v].host != c->host &&
+	       b->reg.vms[v].left_slot1[0] == c->host + 1;
+}
+
 static void route(broker *b, uint32_t ci, const wire_msg *e,
 		  zmq_msg_t *m)
 {
@@ -599,6 +616,8 @@ static void route(broker *b, uint32_t ci, const wire_msg *e,
 		on_register(b, ci, e, m);
 		return;
 	}
+	if (left_already(b, ci, e))
+		return;
 	slot = check_sender(b, ci, e);
 	if (slot == BROKER_NO_SLOT)
 		return;
