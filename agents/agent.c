@@ -17,9 +17,11 @@
  * doubling timer) and then bids; nobody else registers again. Nothing keeps
  * a pointer into ids across a tick, and the one index kept (primary, a VM
  * without a seller) moves with the insertion. A VM that stops (alive = 0)
- * stops bidding and keeps its identity; unless it is the primary, it
- * registers again once it is alive again, since meanwhile it may have run
- * on another host (migrated away and back: the broker has it there).
+ * stops bidding and keeps its identity; unless it is the primary, it is
+ * deregistered (vm_left(): the broker shows it gone, and may let another
+ * host take it) and registers again once it is alive again, since
+ * meanwhile it may have run on another host (migrated away and back: the
+ * broker has it there).
  *
  * Matching answers to identities: a Welcome names the identity it welcomes
  * (Welcome.name, which wire_msg_decode() requires), and only that one is
