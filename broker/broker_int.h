@@ -121,7 +121,9 @@ typedef struct bvm {
 	uint64_t last_seq;
 	market_vm cfg;       /* settings; demand/assigned/swap from the bid */
 	int has_bid;
-	int64_t last_bid;    /* monotonic ms of its latest bid */
+	int64_t last_bid;    /* monotonic ms of its latest bid (or Register,
+	                      * or load from the store: its host spoke for
+	                      * it; bids count only with has_bid) */
 	int64_t balloon_mib;
 	double reported_pressure;
 	/* the hosts it moved away from during this run, newest first (host

@@ -219,6 +219,8 @@ static int load_vm(const store_vm_row *row, void *ctx)
 	bvm *m = &r->vms[v];
 
 	m->db_id = row->id;
+	m->last_bid = *(const int64_t *)((void **)ctx)[1]; /* a grace period:
+	                                     * its host may speak for it */
 	broker__registry_vm_place(r, m, host, row->state == STORE_VM_GONE);
 	m->cfg.last_migrated = row->last_migrated_round;
 	return 0;

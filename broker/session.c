@@ -294,17 +294,31 @@ static int migrated_to(broker *b, const bvm *m, uint32_t hi, char *why,
 	return 0;
 }
 
+/* How long a host may go without speaking for a VM it holds (no bid, no
+ * Register; since the broker started, for one known from the store)
+ * before it no longer holds it: as round.c's silent VMs, 3 rounds or the
+ * liveness timeout. Its agent no longer runs it (it restarted after the
+ * VM left, and so cannot deregister it). */
+static int64_t vm_quiet_ms(const broker *b)
+{
+	int64_t rounds = 3 * b->cfg->round_ms, live = broker__liveness_ms(b->cfg);
+
+	return rounds > live ? rounds : live;
+}
+
 /* Does another online host hold VM m (registered or known from the
- * store, not deregistered), which host slot hi claims? Then it moves only
- * by migrated_to(): 1 with the refusal sent (counted as owned), else 0. */
+ * store, not deregistered, spoken for lately), which host slot hi
+ * claims? Then it moves only by migrated_to(): 1 with the refusal sent
+ * (counted as owned), else 0. */
 static int held_elsewhere(broker *b, uint32_t ci, const bvm *m, uint32_t hi,
 			  const wire_msg *e)
 {
 	char why[700], msg[1200];
 
 	if (m->host == BROKER_NO_SLOT || m->host == hi || m->gone ||
-	    !b->reg.hosts[m->host].online || migrated_to(b, m, hi, why,
-							 sizeof(why)))
+	    !b->reg.hosts[m->host].online ||
+	    b->now - m->last_bid > vm_quiet_ms(b) ||
+	    migrated_to(b, m, hi, why, sizeof(why)))
 		return 0;
 	snprintf(msg, sizeof(msg), "vm %s is held by host %s, which is online: "
 		 "%s", m->name, b->reg.hosts[m->host].name, why);
@@ -378,6 +392,7 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 	broker__registry_vm_place(&b->reg, m, hi, 0);
 	vm_config(&m->cfg, vc);
 	m->last_seq = e->seq;
+	m->last_bid = b->now; /* its host speaks for it (held_elsewhere()) */
 	m->has_bid = 0; /* its next bid, under this config, counts */
 	if (persist_vm(b, m))
 		return;

@@ -252,6 +252,10 @@ static void test_rogue_cannot_take_a_held_vm(void **state)
 				       "vms") >= 0);
 	a = live_host_id(l, "host-a");
 	assert_int_equal(vm_host(l, "vm-1"), a);
+	/* host-a settled: its VMs are in the rounds */
+	assert_true(live_wait_at_least(l, 1, WAIT_MS, "SELECT COUNT(*) FROM "
+				       "allocations a JOIN vms v ON v.id = "
+				       "a.vm_id WHERE v.name = 'vm-1'") >= 0);
 
 	s = dealer(l, ctx, "host-b");
 	reg_host(s, "host-b", 1, 16384, "");
@@ -297,12 +301,13 @@ static void keep_alive(void *s, const char *host, uint64_t *seq, int ms)
 
 /* Scripted hosts h1 and h2 (no keys, ipc): h2 cannot take h1's VM; once
  * h1 deregisters it, h2 can; then h1 cannot take it back until h2 is
- * lost. */
+ * lost; h3 cannot take it from h1 until h1 has not spoken for it for the
+ * liveness timeout. */
 static void test_vm_moves_when_let_go_or_lost(void **state)
 {
 	struct live *l = *state;
 	static const char *const slow[] = { "--heartbeat-ms", "500", NULL };
-	void *ctx = zmq_ctx_new(), *s1, *s2;
+	void *ctx = zmq_ctx_new(), *s1, *s2, *s3;
 	uint64_t q1 = 1;
 
 	live_start_broker_with(l, slow);
@@ -346,11 +351,23 @@ static void test_vm_moves_when_let_go_or_lost(void **state)
 				       "vms v JOIN hosts h ON h.id = v.host_id "
 				       "WHERE v.name = 'vm-x' AND h.name = "
 				       "'h1'") >= 0);
+
+	/* h1 stays online but never speaks for vm-x again (its agent no
+	 * longer runs it): after the liveness timeout (1.5 s) h3 takes it */
+	s3 = dealer(l, ctx, NULL);
+	reg_host(s3, "h3", 1, 16384, "");
+	expect_welcome(s3);
+	reg_vm(s3, "vm-x", "h3", 1);
+	expect_error(s3, WIRE_ERR_CONFLICT);
+	keep_alive(s1, "h1", &q1, 2000);
+	reg_vm(s3, "vm-x", "h3", 2);
+	expect_welcome(s3);
 	zmq_close(s1);
 	zmq_close(s2);
+	zmq_close(s3);
 	zmq_ctx_term(ctx);
 	live_stop_all_cleanly(l);
-	assert_true(live_count_in_file(l->blog, "owned 2") == 1);
+	assert_true(live_count_in_file(l->blog, "owned 3") == 1);
 }
 
 /* An emulated agent (agent i) on the shared world, its log HOST.log. */
