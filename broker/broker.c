@@ -36,8 +36,8 @@ void broker_config_default(broker_config *c)
 	c->peer_burst = 20000;
 	c->store_outage_ms = 600000;
 	c->probation_rounds = 12;
-	c->max_host_mib = 4LL * 1024 * 1024;
-	c->max_vms_per_host = 1024;
+	c->max_host_mib = 16LL * 1024 * 1024;
+	c->max_vms_per_host = 4096;
 }
 
 /* Who holds what: probation, the capacity ceiling, VMs per host. */

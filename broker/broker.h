@@ -93,7 +93,7 @@ typedef struct broker_stats {
  * actions per round, 2 migrations per host, 10 min VM cooldown, 10 min
  * action timeout; 5,000 frames/s per connection, bursts of 20,000; no
  * keys (then a tcp:// endpoint needs insecure); probation 12 rounds, hosts
- * of at most 4 TiB, 1,024 VMs per host. */
+ * of at most 16 TiB, 4,096 VMs per host. */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */
