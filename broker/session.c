@@ -127,9 +127,9 @@ static int may_take_over(broker *b, uint32_t ci, uint32_t hi,
 	return 0;
 }
 
-/* What host `name` registers must fit the ceiling (--max-host-mib) and
- * what the allow-list pins for it (uri=, max_mib=: keys.h). 1 if it does,
- * else 0 with the refusal sent. */
+/* What the host of Register e claims must fit the ceiling
+ * (--max-host-mib) and what the allow-list pins for it (uri=, max_mib=:
+ * keys.h). 1 if it does, else 0 with the refusal sent. */
 static int host_config_ok(broker *b, uint32_t ci, const wire_msg *e)
 {
 	const wire_host_config *hc = &e->reg.host;
@@ -381,12 +381,12 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 	bvm *m = &b->reg.vms[vi];
 
 	if (m->host != BROKER_NO_SLOT && m->host != hi) {
-		if (m->registered)
+		if (m->registered) {
 			log_at(LOG_NOTICE, LOG_F(.vm = m->name, .host = vc->host),
 			       "broker: vm %s moved from host %s to %s\n",
 			       m->name, b->reg.hosts[m->host].name, vc->host);
-		if (m->registered)
 			note_move(b, m);
+		}
 		m->moved_wall = util_wall_ms();
 	}
 	broker__registry_vm_place(&b->reg, m, hi, 0);
