@@ -1650,8 +1650,9 @@ static int s_provision(const market_params *p, const market_cluster *c,
 
 	for (size_t i = 0; i < c->n_vms; i++)
 		want += r->awards[i].want;
-	for (size_t h = 0; h < c->n_hosts; h++)
-		if (s_target(c, (uint32_t)h))
+	for (size_t h = 0; h < c->n_hosts; h++) /* probation: its memory is
+						 * there, it only takes no VM */
+		if (c->hosts[h].online && !c->hosts[h].draining)
 			supply += r->hosts[h].supply;
 	if ((double)want <= p->provision_util * (double)supply)
 		return 0;

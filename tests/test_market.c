@@ -1148,7 +1148,15 @@ static void test_probation(void **state)
 	run(&p, h, 2, v, 4, 100, &r);
 	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
 	assert_true(count_recs(&r, MARKET_REC_RESIZE) > 0);
+	for (size_t i = 0; i < r.n_signals; i++) /* its memory counts */
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
 	market_result_release(&r);
+	h[1].probation = 1; /* both (a broker restart): no provision either */
+	run(&p, h, 2, v, 4, 100, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	h[1].probation = 0;
 	h[1].draining = 1; /* nowhere to go but the host on probation */
 	run(&p, h, 2, v, 4, 100, &r);
 	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
