@@ -70,7 +70,8 @@ typedef struct broker_config {
 	const char *http_tls_key;    /* PEM private key (mode 0600) */
 	int http_no_vm_metrics;      /* 1: no per-VM series in /metrics */
 	/* Who holds what (docs/reliability.md, "Who owns a VM"). */
-	int64_t probation_rounds; /* a host registered (or back online) is a
+	int64_t probation_rounds; /* a host new to the database, or that
+	                           * registers another capacity or URI, is a
 	                           * migration target only after this many
 	                           * rounds; 0: at once */
 	int64_t max_host_mib;     /* the most capacity a host may register

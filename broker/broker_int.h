@@ -100,9 +100,10 @@ typedef struct bhost {
 	                            * congested (market_host.congested_rounds) */
 	int draining;        /* `bourse host drain` (store_host_drains_list(),
 	                      * read every round: round.c read_drains()) */
-	int64_t online_round; /* the round it registered, came back online
-	                       * or changed its capacity or URI at: on
-	                       * probation until probation_rounds later */
+	int64_t online_round; /* the round it first registered (new to the
+	                       * database) or registered another capacity
+	                       * or URI at: on probation until
+	                       * probation_rounds later */
 	uint32_t n_vms;      /* VMs it holds (host slot here, not gone):
 	                      * registry.c broker__registry_vm_place() */
 	int probation;       /* on probation this round (round.c

@@ -71,7 +71,6 @@ static void host_back_online(broker *b, bhost *h)
 	if (h->online)
 		return;
 	h->online = 1;
-	h->online_round = b->rounds.next; /* on probation again */
 	log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s is back\n", h->name);
 	if (h->db_id && store_host_set_state(b->st, h->db_id, STORE_HOST_ONLINE,
 					     util_wall_ms(), err, sizeof(err)))
@@ -162,11 +161,14 @@ static int host_config_ok(broker *b, uint32_t ci, const wire_msg *e)
 	return 0;
 }
 
-/* Host h takes its registration hc: a host new to this run, back, or
- * with another capacity or URI goes on probation (round.c). */
+/* Host h takes its registration hc: a host new to the database, or one
+ * that registers another capacity or URI than the broker knew, goes on
+ * probation (round.c); one that registers again as it was (after a
+ * broker restart, a reconnect, or lost and back) does not, so that a
+ * restart does not hold the market's migrations back. */
 static void host_take_config(broker *b, bhost *h, const wire_host_config *hc)
 {
-	if (!h->registered || !h->online || h->capacity_mib != hc->capacity_mib ||
+	if (!h->db_id || h->capacity_mib != hc->capacity_mib ||
 	    strcmp(h->uri, hc->uri))
 		h->online_round = b->rounds.next;
 	h->capacity_mib = hc->capacity_mib;
@@ -210,7 +212,8 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 	if (!h->registered) {
 		log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s registered (%" PRId64 " MiB)%s\n",
 			h->name, h->capacity_mib,
-			b->cfg->probation_rounds > 0
+			broker__registry_probation(h, b->rounds.next,
+						   b->cfg->probation_rounds)
 				? "; on probation: no migration target yet"
 				: "");
 		h->online = 1;
