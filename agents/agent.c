@@ -22,9 +22,11 @@
  * doubling timer) and then bids; nobody else registers again. Nothing keeps
  * a pointer into ids across a tick, and the one index kept (primary, a VM
  * without a seller) moves with the insertion. A VM that stops (alive = 0)
- * stops bidding and keeps its identity; unless it is the primary, it
- * registers again once it is alive again, since meanwhile it may have run
- * on another host (migrated away and back: the broker has it there).
+ * stops bidding and keeps its identity; unless it is the primary, it is
+ * deregistered (vm_left(): the broker shows it gone, and may let another
+ * host take it) and registers again once it is alive again, since
+ * meanwhile it may have run on another host (migrated away and back: the
+ * broker has it there).
  *
  * Matching answers to identities: a Welcome names the identity it welcomes
  * (Welcome.name, which wire_msg_decode() requires), and only that one is
@@ -401,6 +403,23 @@ static void send_bid(agent *a, struct ident *id)
 
 /* ---- identities and states ---- */
 
+/* A registered VM the source no longer runs (destroyed, shut down,
+ * undefined, or migrated away) is deregistered, so that the broker does
+ * not keep it active here and another host may take it at once; it
+ * registers again if it comes back. */
+static void vm_left(agent *a, struct ident *id)
+{
+	wire_msg m;
+
+	if (!id->welcomed || a->state != AG_RUNNING)
+		return;
+	msg_start(&m, id, WIRE_BODY_DEREGISTER);
+	m.deregister.reason = "not running on this host";
+	if (send_msg(a, id, &m) == 0 && a->c->verbose)
+		alog(a, LOG_INFO, LOG_F(.vm = id->name),
+		     "%s is not running here: deregistered", id->name);
+}
+
 static void sample_vms(agent *a)
 {
 	char msg[256];
@@ -419,6 +438,7 @@ static void sample_vms(agent *a)
 			memset(&id->smp, 0, sizeof(id->smp));
 		}
 		if (was_alive && !id->smp.alive && i != a->primary) {
+			vm_left(a, id);
 			id->welcomed = 0; /* registers when it is back */
 			id->reg_due = a->now;
 			id->reg_ivl = a->hb_ms;

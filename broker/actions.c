@@ -581,6 +581,13 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 				 "%s'", r->to_host, r->to_host);
 			return 0;
 		}
+		if (t != BROKER_NO_SLOT && b->reg.hosts[t].probation) {
+			util_err(why, len, "%s is on probation: online for "
+				 "fewer than %" PRId64 " rounds "
+				 "(--probation-rounds); no VM moves there yet",
+				 r->to_host, b->cfg->probation_rounds);
+			return 0;
+		}
 		if (full != BROKER_NO_SLOT) {
 			util_err(why, len, "migration limit: %u in flight from "
 				 "or to %s (--max-migrations %" PRId64 ")",

@@ -38,6 +38,24 @@ void broker_config_default(broker_config *c)
 	c->store_outage_ms = 600000;
 	c->max_conns_per_key = 4;
 	c->handshake_ms = 10000;
+	c->probation_rounds = 12;
+	c->max_host_mib = 16LL * 1024 * 1024;
+	c->max_vms_per_host = 4096;
+}
+
+/* Who holds what: probation, the capacity ceiling, VMs per host. */
+static int owner_validate(const broker_config *c, char *err, size_t errlen)
+{
+	if (c->probation_rounds < 0 || c->probation_rounds > 1000000)
+		return util_err(err, errlen, "--probation-rounds must be 0 .. "
+				"1000000");
+	if (c->max_host_mib < 1 || c->max_host_mib > WIRE_MAX_MIB)
+		return util_err(err, errlen, "--max-host-mib must be 1 .. %lld",
+				(long long)WIRE_MAX_MIB);
+	if (c->max_vms_per_host < 1 || c->max_vms_per_host > 1000000)
+		return util_err(err, errlen, "--max-vms-per-host must be 1 .. "
+				"1000000");
+	return 0;
 }
 
 /* The HTTP server's flags: they go together, and off loopback it needs
@@ -108,7 +126,7 @@ int broker_config_validate(const broker_config *c, char *err, size_t errlen)
 		bad = "--insecure and CURVE keys (--key, --allow) contradict";
 	if (bad)
 		return util_err(err, errlen, "%s", bad);
-	if (http_validate(c, err, errlen))
+	if (http_validate(c, err, errlen) || owner_validate(c, err, errlen))
 		return -1;
 	return market_params_validate(&c->market, err, errlen);
 }

@@ -75,6 +75,16 @@ typedef struct broker_config {
 	const char *http_tls_cert;   /* PEM certificate: HTTPS; with the key */
 	const char *http_tls_key;    /* PEM private key (mode 0600) */
 	int http_no_vm_metrics;      /* 1: no per-VM series in /metrics */
+	/* Who holds what (docs/reliability.md, "Who owns a VM"). */
+	int64_t probation_rounds; /* a host new to the database, or that
+	                           * registers another capacity or URI, is a
+	                           * migration target only after this many
+	                           * rounds; 0: at once */
+	int64_t max_host_mib;     /* the most capacity a host may register
+	                           * (MiB), and so the most memory a VM may
+	                           * ask for (absurd above it) */
+	int64_t max_vms_per_host; /* VMs one host may hold (registered and
+	                           * not deregistered); more are refused */
 } broker_config;
 
 /* Counters of one broker run (also printed at shutdown). */
@@ -93,7 +103,8 @@ typedef struct broker_stats {
  * (an agent holds one; after a reset its old one may linger until libzmq
  * notices it gone), a 10 s handshake timeout (a CURVE handshake takes a
  * few round trips and one answer of the broker's loop, which a round's
- * store wait, STORE_BUSY_MS 5 s at most, can delay). */
+ * store wait, STORE_BUSY_MS 5 s at most, can delay); probation 12
+ * rounds, hosts of at most 16 TiB, 4,096 VMs per host. */
 void broker_config_default(broker_config *c);
 
 /* Check ranges. Returns 0, or -1 with a message. */

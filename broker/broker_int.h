@@ -110,6 +110,14 @@ typedef struct bhost {
 	                            * congested (market_host.congested_rounds) */
 	int draining;        /* `bourse host drain` (store_host_drains_list(),
 	                      * read every round: round.c read_drains()) */
+	int64_t online_round; /* the round it first registered (new to the
+	                       * database) or registered another capacity
+	                       * or URI at: on probation until
+	                       * probation_rounds later */
+	uint32_t n_vms;      /* VMs it holds (host slot here, not gone):
+	                      * registry.c broker__registry_vm_place() */
+	int probation;       /* on probation this round (round.c
+	                      * mark_probation()): no migration target */
 } bhost;
 
 typedef struct bvm {
@@ -124,7 +132,9 @@ typedef struct bvm {
 	uint64_t last_seq;
 	market_vm cfg;       /* settings; demand/assigned/swap from the bid */
 	int has_bid;
-	int64_t last_bid;    /* monotonic ms of its latest bid */
+	int64_t last_bid;    /* monotonic ms of its latest bid (or Register,
+	                      * or load from the store: its host spoke for
+	                      * it; bids count only with has_bid) */
 	int64_t balloon_mib;
 	double reported_pressure;
 	/* the hosts it moved away from during this run, newest first (host
@@ -138,6 +148,8 @@ typedef struct bvm {
 	int64_t acted_at;    /* monotonic ms */
 	int64_t acted_wall;  /* Unix ms of the same moment, for display; 0:
 	                      * it never acted */
+	int64_t moved_wall;  /* Unix ms it last moved host in this run (a
+	                      * migration older than that cannot move it) */
 } bvm;
 
 /* Refusals counted besides wire_reason (after WIRE_N_REASONS). */
@@ -152,6 +164,7 @@ enum {
 	BROKER_DROP_RATE,        /* over the peer's rate limit (not answered) */
 	BROKER_DROP_STRAY,       /* an ActionResult for no action dispatched
 	                          * to its host (not answered; actions.c) */
+	BROKER_DROP_OWNED,       /* a VM that another online host holds */
 	BROKER_N_DROPS
 };
 
@@ -183,6 +196,12 @@ void broker__registry_host_row(const bhost *h, store_host_state st,
 			       int64_t last_seen_ms, store_host_row *row);
 void broker__registry_vm_row(const registry *r, const bvm *m, store_vm_state st,
 			     int64_t last_seen_ms, store_vm_row *row);
+/* VM m is on host slot `host` (NO_SLOT: none), gone or not, from now on:
+ * the hosts' n_vms follow. */
+void broker__registry_vm_place(registry *r, bvm *m, uint32_t host, int gone);
+/* Is host h on probation at round `round` (no migration target yet: it
+ * came online fewer than `rounds` rounds ago)? */
+int broker__registry_probation(const bhost *h, int64_t round, int64_t rounds);
 /* Forget connections that speak for no host and were idle past idle_ms. */
 void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms);
 

@@ -79,6 +79,7 @@ static const char *const drop_names[BROKER_N_DROPS] = {
 	[BROKER_DROP_ABSURD] = "absurd",
 	[BROKER_DROP_RATE] = "rate_limited",
 	[BROKER_DROP_STRAY] = "stray_result",
+	[BROKER_DROP_OWNED] = "owned",
 };
 
 const char *broker__drop_name(int reason)

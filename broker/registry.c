@@ -158,6 +158,21 @@ uint32_t broker__registry_conn(registry *r, const uint8_t *rid, size_t len,
 	return v;
 }
 
+void broker__registry_vm_place(registry *r, bvm *m, uint32_t host, int gone)
+{
+	if (m->host != BROKER_NO_SLOT && !m->gone)
+		r->hosts[m->host].n_vms--;
+	m->host = host;
+	m->gone = gone;
+	if (host != BROKER_NO_SLOT && !gone)
+		r->hosts[host].n_vms++;
+}
+
+int broker__registry_probation(const bhost *h, int64_t round, int64_t rounds)
+{
+	return rounds > 0 && round - h->online_round < rounds;
+}
+
 void broker__registry_sweep_conns(registry *r, int64_t now, int64_t idle_ms)
 {
 	for (size_t i = 0; i < r->n_conns; i++) {
@@ -204,8 +219,9 @@ static int load_vm(const store_vm_row *row, void *ctx)
 	bvm *m = &r->vms[v];
 
 	m->db_id = row->id;
-	m->host = host;
-	m->gone = row->state == STORE_VM_GONE;
+	m->last_bid = *(const int64_t *)((void **)ctx)[1]; /* a grace period:
+	                                     * its host may speak for it */
+	broker__registry_vm_place(r, m, host, row->state == STORE_VM_GONE);
 	m->cfg.last_migrated = row->last_migrated_round;
 	return 0;
 }

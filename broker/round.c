@@ -135,6 +135,7 @@ static void add_hosts(broker *b, const uint32_t *unheard, uint32_t *host_ix,
 		mh->online = h->online;
 		mh->congested_rounds = h->congested_rounds;
 		mh->draining = h->draining;
+		mh->probation = h->probation;
 		rd->host_slot[nh] = (uint32_t)i;
 		host_ix[i] = (uint32_t)nh++;
 	}
@@ -321,6 +322,25 @@ static void read_drains(broker *b)
 	}
 }
 
+/* Each host's probation this round (--probation-rounds): a host that came
+ * online lately is no migration target (market_host.probation, and an
+ * approved migration to it waits: actions.c); said once when it ends. */
+static void mark_probation(broker *b)
+{
+	for (size_t i = 0; i < b->reg.n_hosts; i++) {
+		bhost *h = &b->reg.hosts[i];
+		int on = broker__registry_probation(h, b->rounds.next,
+						    b->cfg->probation_rounds);
+
+		if (h->probation && !on && h->registered && h->online)
+			log_at(LOG_NOTICE, LOG_F(.host = h->name),
+			       "broker: host %s is out of probation: a "
+			       "migration target from round %" PRId64 "\n",
+			       h->name, b->rounds.next);
+		h->probation = on;
+	}
+}
+
 /* Fill b->rounds.cl from the registry. Returns 0, or -1 out of memory. */
 static int build_cluster(broker *b)
 {
@@ -334,6 +354,7 @@ static int build_cluster(broker *b)
 	    ensure_cluster(b, b->reg.n_hosts, b->reg.n_vms) == 0) {
 		count_unheard(&b->reg, unheard);
 		read_drains(b);
+		mark_probation(b);
 		if (check_bad_data(b, now) == 0) {
 			add_hosts(b, unheard, host_ix, now);
 			add_vms(b, host_ix, now);

@@ -126,10 +126,61 @@ static int may_take_over(broker *b, uint32_t ci, uint32_t hi,
 	return 0;
 }
 
+/* What the host of Register e claims must fit the ceiling
+ * (--max-host-mib) and what the allow-list pins for it (uri=, max_mib=:
+ * keys.h). 1 if it does, else 0 with the refusal sent. */
+static int host_config_ok(broker *b, uint32_t ci, const wire_msg *e)
+{
+	const wire_host_config *hc = &e->reg.host;
+	const char *uri;
+	int64_t max_mib;
+	char msg[600];
+
+	if (hc->capacity_mib > b->cfg->max_host_mib) {
+		snprintf(msg, sizeof(msg), "host %s registers %" PRId64 " MiB, "
+			 "more than any host may have (--max-host-mib %"
+			 PRId64 ")", e->sender, hc->capacity_mib,
+			 b->cfg->max_host_mib);
+		broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
+			       WIRE_ERR_INVALID, msg, e);
+		return 0;
+	}
+	keys_allow_pins(&b->auth.allow, e->sender, &uri, &max_mib);
+	if (uri && strcmp(uri, hc->uri))
+		snprintf(msg, sizeof(msg), "host %s registers the URI '%s', "
+			 "but the allow-list pins '%s' for it", e->sender,
+			 hc->uri, uri);
+	else if (max_mib && hc->capacity_mib > max_mib)
+		snprintf(msg, sizeof(msg), "host %s registers %" PRId64 " MiB, "
+			 "but the allow-list pins at most %" PRId64 " MiB for "
+			 "it (max_mib=)", e->sender, hc->capacity_mib, max_mib);
+	else
+		return 1;
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_REFUSED,
+		       WIRE_ERR_INVALID, msg, e);
+	return 0;
+}
+
+/* Host h takes its registration hc: a host new to the database, or one
+ * that registers another capacity or URI than the broker knew, goes on
+ * probation (round.c); one that registers again as it was (after a
+ * broker restart, a reconnect, or lost and back) does not, so that a
+ * restart does not hold the market's migrations back. */
+static void host_take_config(broker *b, bhost *h, const wire_host_config *hc)
+{
+	if (!h->db_id || h->capacity_mib != hc->capacity_mib ||
+	    strcmp(h->uri, hc->uri))
+		h->online_round = b->rounds.next;
+	h->capacity_mib = hc->capacity_mib;
+	h->reserve_mib = hc->reserve_mib;
+	if (h->capacity_mib > b->session.max_host_mib)
+		b->session.max_host_mib = h->capacity_mib;
+	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
+}
+
 static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
-	const wire_host_config *hc = &e->reg.host;
 	uint32_t hi;
 
 	if (c->host != BROKER_NO_SLOT &&
@@ -140,6 +191,8 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 			       "host", e);
 		return;
 	}
+	if (!host_config_ok(b, ci, e))
+		return;
 	hi = broker__registry_host_add(&b->reg, e->sender);
 	if (hi == BROKER_NO_SLOT || !may_take_over(b, ci, hi, e))
 		return;
@@ -150,19 +203,19 @@ static void register_host(broker *b, uint32_t ci, const wire_msg *e)
 			h->name);
 	h->conn = ci;
 	c->host = hi;
-	h->capacity_mib = hc->capacity_mib;
-	h->reserve_mib = hc->reserve_mib;
-	if (h->capacity_mib > b->session.max_host_mib)
-		b->session.max_host_mib = h->capacity_mib;
-	snprintf(h->uri, sizeof(h->uri), "%s", hc->uri);
+	host_take_config(b, h, &e->reg.host);
 	h->last_seq = e->seq;
 	h->last_seen = h->registered_at = util_now_ms();
 	h->has_ask = 0; /* it settles again (round.c) */
 	if (persist_host(b, h, STORE_HOST_ONLINE))
 		return;
 	if (!h->registered) {
-		log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s registered (%" PRId64 " MiB)\n",
-			h->name, h->capacity_mib);
+		log_at(LOG_NOTICE, LOG_F(.host = h->name), "broker: host %s registered (%" PRId64 " MiB)%s\n",
+			h->name, h->capacity_mib,
+			broker__registry_probation(h, b->rounds.next,
+						   b->cfg->probation_rounds)
+				? "; on probation: no migration target yet"
+				: "");
 		h->online = 1;
 	}
 	h->registered = 1;
@@ -198,6 +251,102 @@ static int persist_vm(broker *b, bvm *m)
 	return 0;
 }
 
+/* The VM's latest migration that went out (dispatched or succeeded),
+ * newest first: store_recs_find()'s callback. */
+static int latest_sent(const store_rec *r, void *ctx)
+{
+	store_rec *out = ctx;
+
+	if (out->id == 0 && (r->state == STORE_REC_DISPATCHED ||
+			     r->state == STORE_REC_SUCCEEDED))
+		*out = *r; /* the newest is enough */
+	return 0;
+}
+
+/* May VM m, which online host m->host holds, move to host slot hi? Only
+ * by a migration the broker dispatched to hi that its source reported
+ * done, since m last moved and within an action timeout (the target's
+ * Register is its confirmation); else 0 with why (a migration in flight
+ * says so: the Register is retried, and taken once it is done). */
+static int migrated_to(broker *b, const bvm *m, uint32_t hi, char *why,
+		       size_t len)
+{
+	store_rec r = { 0 };
+	store_rec_filter f = { .kind = STORE_REC_MIGRATE, .vm = m->name,
+			       .limit = 8 };
+	const char *to = b->reg.hosts[hi].name;
+	char err[256];
+	int64_t now = util_wall_ms();
+
+	if (store_recs_find(b->st, &f, latest_sent, &r, err, sizeof(err)))
+		r.id = 0; /* cannot tell: held where it is */
+	if (r.id && strcmp(r.to_host, to) == 0) {
+		if (r.state == STORE_REC_DISPATCHED) {
+			snprintf(why, len, "its migration #%" PRId64 " to %s is "
+				 "in flight: it moves when its source reports "
+				 "it done", r.id, to);
+			return 0;
+		}
+		if (r.updated_ms >= m->moved_wall &&
+		    now - r.updated_ms <= b->cfg->guard.action_timeout_ms)
+			return 1;
+	}
+	snprintf(why, len, "no migration to %s was reported done; it moves "
+		 "once %s deregisters it or is lost", to,
+		 b->reg.hosts[m->host].name);
+	return 0;
+}
+
+/* How long a host may go without speaking for a VM it holds (no bid, no
+ * Register; since the broker started, for one known from the store)
+ * before it no longer holds it: as round.c's silent VMs, 3 rounds or the
+ * liveness timeout. Its agent no longer runs it (it restarted after the
+ * VM left, and so cannot deregister it). */
+static int64_t vm_quiet_ms(const broker *b)
+{
+	int64_t rounds = 3 * b->cfg->round_ms, live = broker__liveness_ms(b->cfg);
+
+	return rounds > live ? rounds : live;
+}
+
+/* Does another online host hold VM m (registered or known from the
+ * store, not deregistered, spoken for lately), which host slot hi
+ * claims? Then it moves only by migrated_to(): 1 with the refusal sent
+ * (counted as owned), else 0. */
+static int held_elsewhere(broker *b, uint32_t ci, const bvm *m, uint32_t hi,
+			  const wire_msg *e)
+{
+	char why[700], msg[1200];
+
+	if (m->host == BROKER_NO_SLOT || m->host == hi || m->gone ||
+	    !b->reg.hosts[m->host].online ||
+	    b->now - m->last_bid > vm_quiet_ms(b) ||
+	    migrated_to(b, m, hi, why, sizeof(why)))
+		return 0;
+	snprintf(msg, sizeof(msg), "vm %s is held by host %s, which is online: "
+		 "%s", m->name, b->reg.hosts[m->host].name, why);
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_OWNED,
+		       WIRE_ERR_CONFLICT, msg, e);
+	return 1;
+}
+
+/* Host slot hi may take one more VM (--max-vms-per-host)? 1, or 0 with
+ * the refusal sent. */
+static int room_for_vm(broker *b, uint32_t ci, uint32_t hi, const wire_msg *e)
+{
+	const bhost *h = &b->reg.hosts[hi];
+	char msg[300];
+
+	if ((int64_t)h->n_vms < b->cfg->max_vms_per_host)
+		return 1;
+	snprintf(msg, sizeof(msg), "host %s holds %u VMs, the most "
+		 "--max-vms-per-host allows: %s refused", h->name, h->n_vms,
+		 e->sender);
+	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_REFUSED,
+		       WIRE_ERR_INVALID, msg, e);
+	return 0;
+}
+
 static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 {
 	bconn *c = &b->reg.conns[ci];
@@ -220,23 +369,33 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 			       WIRE_ERR_WRONG_HOST, msg, e);
 		return;
 	}
-	uint32_t vi = broker__registry_vm_add(&b->reg, e->sender);
+	uint32_t vi = broker__registry_vm_find(&b->reg, e->sender);
+	const bvm *was = vi == BROKER_NO_SLOT ? NULL : &b->reg.vms[vi];
 
+	if (was && held_elsewhere(b, ci, was, hi, e))
+		return;
+	if ((!was || was->host != hi || was->gone) && !room_for_vm(b, ci, hi, e))
+		return;
+	vi = broker__registry_vm_add(&b->reg, e->sender);
 	if (vi == BROKER_NO_SLOT)
 		return;
 	c = &b->reg.conns[ci];
 	c->host = hi;
 	bvm *m = &b->reg.vms[vi];
 
-	if (m->registered && m->host != hi) {
-		log_at(LOG_NOTICE, LOG_F(.vm = m->name, .host = vc->host), "broker: vm %s moved from host %s to %s\n",
-			m->name, b->reg.hosts[m->host].name, vc->host);
-		note_move(b, m);
+	if (m->host != BROKER_NO_SLOT && m->host != hi) {
+		if (m->registered) {
+			log_at(LOG_NOTICE, LOG_F(.vm = m->name, .host = vc->host),
+			       "broker: vm %s moved from host %s to %s\n",
+			       m->name, b->reg.hosts[m->host].name, vc->host);
+			note_move(b, m);
+		}
+		m->moved_wall = util_wall_ms();
 	}
-	m->host = hi;
+	broker__registry_vm_place(&b->reg, m, hi, 0);
 	vm_config(&m->cfg, vc);
 	m->last_seq = e->seq;
-	m->gone = 0;
+	m->last_bid = b->now; /* its host speaks for it (held_elsewhere()) */
 	m->has_bid = 0; /* its next bid, under this config, counts */
 	if (persist_vm(b, m))
 		return;
@@ -244,18 +403,22 @@ static void register_vm(broker *b, uint32_t ci, const wire_msg *e)
 	send_welcome(b, c, m->name);
 }
 
-/* More memory than the largest host registered has: no market can give
- * it. 0, or 1 with the refusal sent. */
+/* More memory than the largest host registered has (each at most
+ * --max-host-mib: a host cannot lift this yardstick past the ceiling), or
+ * before any host registered, than the ceiling: no market can give it. 0,
+ * or 1 with the refusal sent. */
 static int absurd_mib(broker *b, uint32_t ci, const wire_msg *e,
 		      const char *what, int64_t mib)
 {
+	int64_t most = b->session.max_host_mib > 0 ? b->session.max_host_mib
+						   : b->cfg->max_host_mib;
 	char msg[300];
 
-	if (b->session.max_host_mib <= 0 || mib <= b->session.max_host_mib)
+	if (mib <= most)
 		return 0;
 	snprintf(msg, sizeof(msg), "%s: %s of %" PRId64 " MiB is more than "
 		 "any host has (the largest: %" PRId64 " MiB)", e->sender,
-		 what, mib, b->session.max_host_mib);
+		 what, mib, most);
 	broker__refuse(b, &b->reg.conns[ci], BROKER_DROP_ABSURD,
 		       WIRE_ERR_INVALID, msg, e);
 	return 1;
@@ -435,7 +598,7 @@ static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 	} else {
 		bvm *m = &b->reg.vms[slot];
 
-		m->gone = 1;
+		broker__registry_vm_place(&b->reg, m, m->host, 1);
 		rc = store_vm_set_state(b->st, m->db_id, STORE_VM_GONE, err,
 					sizeof(err));
 	}
@@ -443,6 +606,23 @@ static void on_deregister(broker *b, uint32_t slot, const wire_msg *e)
 	       util_escape(why, sizeof(why), e->deregister.reason));
 	if (rc)
 		log_at(LOG_ERR, NULL, "broker: store: %s\n", err);
+}
+
+/* A VM's Deregister from the host it has just left (its agent saw it go
+ * after its new host registered it): nothing to do, and nothing to
+ * refuse. */
+static int left_already(const broker *b, uint32_t ci, const wire_msg *e)
+{
+	const bconn *c = &b->reg.conns[ci];
+	uint32_t v;
+
+	if (e->body != WIRE_BODY_DEREGISTER || e->role != WIRE_ROLE_VM ||
+	    c->host == BROKER_NO_SLOT)
+		return 0;
+	v = broker__registry_vm_find(&b->reg, e->sender);
+	return v != BROKER_NO_SLOT && b->reg.vms[v].registered &&
+	       b->reg.vms[v].host != c->host &&
+	       b->reg.vms[v].left_slot1[0] == c->host + 1;
 }
 
 static void route(broker *b, uint32_t ci, const wire_msg *e,
@@ -454,6 +634,8 @@ static void route(broker *b, uint32_t ci, const wire_msg *e,
 		on_register(b, ci, e, m);
 		return;
 	}
+	if (left_already(b, ci, e))
+		return;
 	slot = check_sender(b, ci, e);
 	if (slot == BROKER_NO_SLOT)
 		return;

@@ -67,6 +67,13 @@ static const char broker_usage[] =
 	"                     one, a reset's old one may linger; 0: no cap)\n"
 	"  --handshake-timeout-s N  close a connection whose handshake is not\n"
 	"                     done by then (default 10)\n"
+	"  --probation-rounds N  a new host, or one registering another capacity\n"
+	"                     or URI, is a migration target only after N rounds\n"
+	"                     (default 12)\n"
+	"  --max-host-mib N   the most memory a host may register, and a VM ask\n"
+	"                     for (default 16777216: 16 TiB)\n"
+	"  --max-vms-per-host N  VMs one host may hold; more are refused\n"
+	"                     (default 4096)\n"
 	"  --http ADDR:PORT   serve /metrics and the JSON API (docs/api.md) on\n"
 	"                     this numeric address, e.g. 127.0.0.1:9411 or\n"
 	"                     [::1]:9411 (port 0: any, logged); off by default.\n"
@@ -103,6 +110,7 @@ enum { O_LISTEN = 256, O_DB, O_ROUND, O_HB, O_LIVENESS, O_TTL, O_DRIFT,
 enum { O_MAX_CONNS = 2000, O_HANDSHAKE }; /* bounds per peer */
 enum { O_CONFIG = 1000, /* bourse.conf (cli/conf.c) */
        O_MODE_UP, O_MODE_DOWN, O_MODE_MIGRATE }; /* in STORE_ACT_ order */
+enum { O_PROBATION = 1100, O_MAX_HOST_MIB, O_MAX_VMS_PER_HOST }; /* owners */
 
 static const struct option broker_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -140,6 +148,9 @@ static const struct option broker_options[] = {
 	{ "mode-resize-up", required_argument, NULL, O_MODE_UP },
 	{ "mode-resize-down", required_argument, NULL, O_MODE_DOWN },
 	{ "mode-migrate", required_argument, NULL, O_MODE_MIGRATE },
+	{ "probation-rounds", required_argument, NULL, O_PROBATION },
+	{ "max-host-mib", required_argument, NULL, O_MAX_HOST_MIB },
+	{ "max-vms-per-host", required_argument, NULL, O_MAX_VMS_PER_HOST },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -218,6 +229,12 @@ static int int_option(broker_config *c, int opt, const char *arg)
 		  &c->max_conns_per_key },
 		{ O_HANDSHAKE, "--handshake-timeout-s", 1, 600, 1000,
 		  &c->handshake_ms },
+		{ O_PROBATION, "--probation-rounds", 0, 1000000, 1,
+		  &c->probation_rounds },
+		{ O_MAX_HOST_MIB, "--max-host-mib", 1, WIRE_MAX_MIB, 1,
+		  &c->max_host_mib },
+		{ O_MAX_VMS_PER_HOST, "--max-vms-per-host", 1, 1000000, 1,
+		  &c->max_vms_per_host },
 	};
 	char err[256];
 	int64_t v;

@@ -1359,11 +1359,12 @@ typedef struct s_offer {
 	int64_t mib; /* what the VM holds there */
 } s_offer;
 
-/* 1 if host h may receive VMs: online and not draining (the hosts of the
- * price index). */
+/* 1 if host h may receive VMs: online, not draining and not on probation
+ * (the hosts of the price index). */
 static int s_target(const market_cluster *c, uint32_t h)
 {
-	return c->hosts[h].online && !c->hosts[h].draining;
+	return c->hosts[h].online && !c->hosts[h].draining &&
+	       !c->hosts[h].probation;
 }
 
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
@@ -1693,8 +1694,9 @@ static int s_provision(const market_params *p, const market_cluster *c,
 		want += r->awards[i].want;
 		peak += pw > r->awards[i].want ? pw : r->awards[i].want;
 	}
-	for (size_t h = 0; h < c->n_hosts; h++)
-		if (s_target(c, (uint32_t)h))
+	for (size_t h = 0; h < c->n_hosts; h++) /* probation: its memory is
+						 * there, it only takes no VM */
+		if (c->hosts[h].online && !c->hosts[h].draining)
 			supply += r->hosts[h].supply;
 	double pu = p->provision_util, S = (double)supply, need;
 	if ((double)want > pu * S)

@@ -152,6 +152,9 @@ typedef struct market_host {
 	                   * all its VMs away, congested or not, each to the
 	                   * cheapest host with room (docs/market.md,
 	                   * "Draining a host") */
+	int probation;    /* 1: online for too few rounds yet to be trusted
+	                   * (the broker's --probation-rounds): no VM is
+	                   * moved here; its own VMs are priced as usual */
 } market_host;
 
 /* The market's view of a cluster. Borrowed by market_round(). */

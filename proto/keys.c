@@ -219,15 +219,77 @@ static int cmp_allowed(const void *a, const void *b)
 		      ((const keys_allowed *)b)->key, KEYS_BIN_LEN);
 }
 
-/* One allow-list line "NAME KEY" into e; 0, or -1 with a message. */
+/* A pinned URI: printable ASCII without spaces (the line is split at
+ * spaces), at most WIRE_MAX_URI bytes; empty allowed (uri=). */
+static int pin_uri_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > WIRE_MAX_URI)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* A pinned capacity: decimal MiB, 1..WIRE_MAX_MIB. */
+static int pin_mib(const char *v, int64_t *out)
+{
+	char *end = NULL;
+	long long n;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || *end || n < 1 || n > WIRE_MAX_MIB)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* One pin "uri=..." or "max_mib=N" of a line into e. */
+static int allow_pin(const char *tok, keys_allowed *e, char *why,
+		     size_t whylen)
+{
+	if (!strncmp(tok, "uri=", 4) && !e->has_uri) {
+		if (!pin_uri_ok(tok + 4)) {
+			snprintf(why, whylen, "uri= must be at most %u "
+				 "printable characters without spaces",
+				 WIRE_MAX_URI);
+			return -1;
+		}
+		e->has_uri = 1;
+		memcpy(e->uri, tok + 4, strlen(tok + 4) + 1);
+		return 0;
+	}
+	if (!strncmp(tok, "max_mib=", 8) && !e->max_mib) {
+		if (pin_mib(tok + 8, &e->max_mib) == 0)
+			return 0;
+		snprintf(why, whylen, "max_mib= must be a number of MiB, "
+			 "1..%lld", (long long)WIRE_MAX_MIB);
+		return -1;
+	}
+	snprintf(why, whylen, "'%.40s': expected uri=URI or max_mib=N after "
+		 "the key (each once)", tok);
+	return -1;
+}
+
+/* One allow-list line "NAME KEY [uri=URI] [max_mib=N]" into e; 0, or -1
+ * with a message. */
 static int allow_line(const char *line, keys_allowed *e, char *why,
 		      size_t whylen)
 {
-	char name[KEYS_LINE_MAX], key[KEYS_LINE_MAX], extra[2];
-	int n = sscanf(line, "%511s %511s %1s", name, key, extra);
+	char name[KEYS_LINE_MAX], key[KEYS_LINE_MAX], p1[KEYS_LINE_MAX],
+		p2[KEYS_LINE_MAX], extra[2];
+	int n = sscanf(line, "%511s %511s %511s %511s %1s", name, key, p1, p2,
+		       extra);
 
-	if (n != 2) {
-		snprintf(why, whylen, "expected 'HOST KEY'");
+	memset(e, 0, sizeof(*e));
+	if (n < 2 || n > 4) {
+		snprintf(why, whylen, "expected 'HOST KEY [uri=URI] "
+			 "[max_mib=N]'");
 		return -1;
 	}
 	if (!wire_name_ok(name) || strlen(name) >= sizeof(e->name)) {
@@ -239,6 +301,9 @@ static int allow_line(const char *line, keys_allowed *e, char *why,
 			 KEYS_Z85_LEN);
 		return -1;
 	}
+	if ((n >= 3 && allow_pin(p1, e, why, whylen)) ||
+	    (n == 4 && allow_pin(p2, e, why, whylen)))
+		return -1;
 	zmq_z85_decode(e->key, key);
 	memcpy(e->name, name, strlen(name) + 1);
 	return 0;
@@ -252,10 +317,29 @@ static int allow_add(keys_allow *a, size_t *cap, const keys_allowed *e)
 	return 0;
 }
 
-/* Sorted by key, no key twice. */
+/* Lines of one host may not pin different values. */
+static int pins_agree(const keys_allowed *x, const keys_allowed *y)
+{
+	if (strcmp(x->name, y->name))
+		return 1;
+	if (x->has_uri && y->has_uri && strcmp(x->uri, y->uri))
+		return 0;
+	return !(x->max_mib && y->max_mib && x->max_mib != y->max_mib);
+}
+
+/* Sorted by key, no key twice, the pins of a host consistent. */
 static int allow_finish(keys_allow *a, const char *path, char *err,
 			size_t errlen)
 {
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t j = i + 1; j < a->n; j++)
+			if (!pins_agree(&a->e[i], &a->e[j])) {
+				snprintf(err, errlen, "%s: host %s is pinned "
+					 "to two different values (uri= or "
+					 "max_mib= on two of its lines)", path,
+					 a->e[i].name);
+				return -1;
+			}
 	qsort(a->e, a->n, sizeof(*a->e), cmp_allowed);
 	for (size_t i = 1; i < a->n; i++)
 		if (!cmp_allowed(&a->e[i - 1], &a->e[i])) {
@@ -318,6 +402,27 @@ const char *keys_allow_find(const keys_allow *a,
 	memcpy(k.key, key, KEYS_BIN_LEN);
 	hit = bsearch(&k, a->e, a->n, sizeof(*a->e), cmp_allowed);
 	return hit ? hit->name : NULL;
+}
+
+int keys_allow_pins(const keys_allow *a, const char *host, const char **uri,
+		    int64_t *max_mib)
+{
+	int found = 0;
+
+	*uri = NULL;
+	*max_mib = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const keys_allowed *e = &a->e[i];
+
+		if (strcmp(e->name, host))
+			continue;
+		found = 1;
+		if (e->has_uri)
+			*uri = e->uri;
+		if (e->max_mib)
+			*max_mib = e->max_mib;
+	}
+	return found;
 }
 
 void keys_allow_release(keys_allow *a)

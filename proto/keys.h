@@ -8,6 +8,7 @@
  *                                           secret-key = <40 Z85 chars>
  *  NAME.pub   the public file:              public-key = <40 Z85 chars>
  *  allow-list                               <host name> <40 Z85 chars>
+ *                                           [uri=<URI>] [max_mib=<N>]
  * Z85 is ZeroMQ's text form of a 32-byte key (it contains '#' and '=', so
  * only a '#' that begins a line starts a comment).
  *
@@ -54,6 +55,13 @@ int keys_read_public(const char *path, char pub[KEYS_Z85_LEN + 1], char *err,
 typedef struct keys_allowed {
 	uint8_t key[KEYS_BIN_LEN];
 	char name[WIRE_MAX_NAME + 1]; /* the host this key speaks for */
+	/* Pins (optional): what the host must register with. A pin given on
+	 * one line of a host holds for the host (every key of it); two lines
+	 * of one host that pin different values are refused. */
+	int has_uri;                  /* uri= given (may be empty: uri=) */
+	char uri[WIRE_MAX_URI + 1];   /* its migration URI, exactly */
+	int64_t max_mib;              /* max_mib=: the most capacity it may
+	                               * register, MiB; 0: not pinned */
 } keys_allowed;
 
 typedef struct keys_allow {
@@ -62,13 +70,23 @@ typedef struct keys_allow {
 } keys_allow;
 
 /* Reads an allow-list: names valid, keys valid, no key listed twice (a key
- * speaks for one host; a host may have several keys). */
+ * speaks for one host; a host may have several keys); after the key,
+ * optional pins "uri=URI" (no control byte, no space, at most
+ * WIRE_MAX_URI bytes) and "max_mib=N" (1..WIRE_MAX_MIB), each at most
+ * once a line, consistent across the host's lines. A line "HOST KEY"
+ * reads as before (nothing pinned). */
 int keys_allow_read(const char *path, keys_allow *out, char *err,
 		    size_t errlen);
 
 /* The host a key may speak for, or NULL if the key is not allowed. */
 const char *keys_allow_find(const keys_allow *a,
 			    const uint8_t key[KEYS_BIN_LEN]);
+
+/* The pins of host (merged over its lines): *uri NULL when no URI is
+ * pinned, *max_mib 0 when no capacity is. Returns 1 if host is in the
+ * list, else 0 (nothing pinned). */
+int keys_allow_pins(const keys_allow *a, const char *host, const char **uri,
+		    int64_t *max_mib);
 
 void keys_allow_release(keys_allow *a);
 

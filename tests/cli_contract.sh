@@ -241,6 +241,15 @@ expect 1 stderr "$tmp/nope.key: No such file" -- broker --key "$tmp/nope.key" --
 printf 'host-a %s\nhost-b not-a-key\n' "$(sed -n 's/^public-key = //p' "$tmp/k1.pub")" > "$tmp/allow"
 expect 1 stderr "allow:2: not a 40-character Z85 key" -- broker --key "$tmp/k1.key" --allow "$tmp/allow" --db "$tmp/k.db" --rounds 1
 expect 1 stderr "k1.pub: no secret-key" -- broker --key "$tmp/k1.pub" --allow "$tmp/allow" --db "$tmp/k.db" --rounds 1
+# the allow-list's pins (uri=, max_mib=), and who holds what
+k1pub="$(sed -n 's/^public-key = //p' "$tmp/k1.pub")"
+printf 'host-a %s max_mib=0\n' "$k1pub" > "$tmp/allow-pin"
+expect 1 stderr "allow-pin:1: max_mib= must be a number of MiB" -- broker --key "$tmp/k1.key" --allow "$tmp/allow-pin" --db "$tmp/k.db" --rounds 1
+printf 'host-a %s colour=red\n' "$k1pub" > "$tmp/allow-pin"
+expect 1 stderr "allow-pin:1: 'colour=red': expected uri=URI or max_mib=N" -- broker --key "$tmp/k1.key" --allow "$tmp/allow-pin" --db "$tmp/k.db" --rounds 1
+expect 2 stderr "bourse broker: --probation-rounds: '-1' is out of range" -- broker --probation-rounds -1
+expect 2 stderr "bourse broker: --max-host-mib: '0' is out of range" -- broker --max-host-mib 0
+expect 2 stderr "bourse broker: --max-vms-per-host: 'many' is not a whole number" -- broker --max-vms-per-host many
 expect 1 stderr 'is a TCP endpoint: give --key' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --run-for-s 1
 expect 1 stderr 'CURVE needs both --key and --broker-key' -- agent --host h --capacity-mib 4096 --trace "$small" --vms 0:1 --key "$tmp/k1.key" --run-for-s 1
 

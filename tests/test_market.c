@@ -1129,6 +1129,49 @@ static void test_drain(void **state)
 	market_result_release(&r);
 }
 
+/* A host on probation (the broker's --probation-rounds) is no migration
+ * target, for a crowded host nor for a draining one; its own VMs are
+ * cleared as usual. */
+static void test_probation(void **state)
+{
+	market_params p;
+	market_host h[2];
+	market_vm v[4];
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	p.migrate_host_share = 0;
+	h[0] = mkhost(10, 16384); /* empty, large */
+	h[1] = mkhost(11, 4096);
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = mkvm(i, 1, 1500, 1000); /* host 1 short of memory */
+	run(&p, h, 2, v, 4, 100, &r);
+	assert_true(count_recs(&r, MARKET_REC_MIGRATE) > 0);
+	market_result_release(&r);
+	h[0].probation = 1;
+	run(&p, h, 2, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	assert_true(count_recs(&r, MARKET_REC_RESIZE) > 0);
+	for (size_t i = 0; i < r.n_signals; i++) /* its memory counts */
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	h[1].probation = 1; /* both (a broker restart): no provision either */
+	run(&p, h, 2, v, 4, 100, &r);
+	for (size_t i = 0; i < r.n_signals; i++)
+		assert_int_not_equal(r.signals[i].kind, MARKET_SIG_PROVISION);
+	market_result_release(&r);
+	h[1].probation = 0;
+	h[1].draining = 1; /* nowhere to go but the host on probation */
+	run(&p, h, 2, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+	h[0].probation = 0;
+	run(&p, h, 2, v, 4, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 4);
+	market_result_release(&r);
+}
+
 /* Only the migrate_targets cheapest hosts are priced. */
 static void test_migrate_targets_pruning(void **state)
 {
@@ -1370,6 +1413,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_probation),
 		cmocka_unit_test(test_params_validate_rejects),
 		cmocka_unit_test(test_cluster_validate),
 		cmocka_unit_test(test_result_lifecycle),
