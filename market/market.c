@@ -1394,8 +1394,8 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 		int64_t room = o->supply - o->awarded;
 		if (d == v->host)
 			continue;
-		if (s_returns(p, v, d, round))
-			continue;
+		if (!must_leave && s_returns(p, v, d, round))
+			continue; /* a drain is the operator's: it may go back */
 		if (must_leave && room < need)
 			continue;
 		seen++;

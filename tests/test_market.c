@@ -1109,6 +1109,21 @@ static void test_drain(void **state)
 	assert_null(find_rec(&r, 1, MARKET_REC_MIGRATE));
 	market_result_release(&r);
 	v[1].last_migrated = MARKET_NEVER;
+	/* a VM that left host 1 lately (no return migration for the market)
+	 * still goes back there when its host drains and host 1 is the only
+	 * one with room (issue 17: a drain back after a drain stayed put) */
+	h[2] = mkhost(12, 1000);
+	market_vm_note_move(&v[1], 1, 90);
+	run(&p, h, 3, v, 4, 100, &r);
+	{
+		const market_rec *m = find_rec(&r, 1, MARKET_REC_MIGRATE);
+		assert_non_null(m);
+		assert_int_equal(m->to_host, 1);
+	}
+	market_result_release(&r);
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = mkvm(i, 0, 1000, 1200);
+	h[2] = mkhost(12, 4096);
 	/* not draining: a calm host keeps its VMs */
 	h[0].draining = 0;
 	run(&p, h, 3, v, 4, 100, &r);

@@ -310,8 +310,9 @@ static int returns_to(const world *w, const market_vm *v, size_t d,
 }
 
 /* Draining: while the cap allows, a cooled VM of an online draining host
- * stays only if no host it may go to (online, not draining, not one it
- * left lately) had room for its need (demand within [floor, want]). */
+ * stays only if no host it may go to (online, not draining; one it left
+ * lately too: the drain is the operator's) had room for its need (demand
+ * within [floor, want]). */
 static void check_drains(const world *w, const market_result *r,
 			 int64_t round, size_t n_mig, uint64_t seed)
 {
@@ -334,7 +335,6 @@ static void check_drains(const world *w, const market_result *r,
 		for (size_t d = 0; d < w->c.n_hosts; d++)
 			CHECK(d == v->host || !w->hosts[d].online ||
 				      w->hosts[d].draining ||
-				      returns_to(w, v, d, round) ||
 				      room_then(w, r, d) < need,
 			      seed, "a draining host's VM left where there "
 			      "was room");
@@ -376,11 +376,8 @@ static void check_recs(const world *w, const market_result *r, int64_t round,
 		CHECK(drained || (uint64_t)w->hosts[v->host].congested_rounds +
 					 1 >= w->p.migrate_persist,
 		      seed, "only from a host congested long enough");
-		for (int k = 0; k < MARKET_LEFT_HOSTS; k++)
-			CHECK(v->left_host_plus1[k] != m->to_host + 1 ||
-				      round - v->left_round[k] >=
-					      w->p.migrate_return_rounds,
-			      seed, "no return to a host it left");
+		CHECK(drained || !returns_to(w, v, m->to_host, round), seed,
+		      "no return to a host it left (but out of a drain)");
 		CHECK(m->to_mib <= r->awards[m->vm].want, seed,
 		      "to_mib <= want");
 		CHECK(m->to_mib >= (v->demand < r->awards[m->vm].want
