@@ -118,6 +118,8 @@ typedef struct agent {
 	sampler *smp;         /* reads the source on its own thread; src is
 			       * its view (sampler.h) */
 	int64_t asked_at;     /* when the reading under way was asked for */
+	int64_t read_ms;      /* how long the last reading took */
+	uint64_t phase_round; /* the round the ticks were last aligned on */
 	int slow_said;        /* "the source is slow" said this episode */
 } agent;
 
@@ -670,9 +672,32 @@ static void on_error(agent *a, const wire_error *er)
 		 util_escape(said, sizeof(said), er->message));
 }
 
+/*
+ * Bids land just before the broker's round. An Award leaves right after a
+ * round, so the next round is about round_ms after it arrives. An agent
+ * that reads every round (its interval is the round, the default) asks for
+ * its next reading `lead` before then: the last reading's own time plus a
+ * tenth of the round (at most half of it). Otherwise the phase is whatever
+ * the agent started with, and a reading sent just after a round waits a
+ * whole round in the broker: a guest short of memory grew 3-4 rounds after
+ * it was short (issue 17's lab, docs/lab.md).
+ */
+static void align_ticks(agent *a, uint64_t round)
+{
+	int64_t ivl = interval_ms(a), lead;
+
+	if (round == a->phase_round || a->state != AG_RUNNING ||
+	    a->round_ms == 0 || ivl != (int64_t)a->round_ms)
+		return;
+	a->phase_round = round;
+	lead = min64(a->read_ms + ivl / 10, ivl / 2);
+	a->next_tick = a->now + ivl - lead;
+}
+
 /* Record each of our VMs' award (nothing acts on it in this build). */
 static void on_award(agent *a, const wire_award *aw)
 {
+	align_ticks(a, aw->round);
 	for (size_t i = 0; i < aw->n_vms; i++) {
 		const wire_vm_award *v = &aw->vms[i];
 		struct ident *id = find_vm(a, v->vm);
@@ -997,6 +1022,7 @@ static void sampled(agent *a)
 		alog(a, LOG_NOTICE, NULL, "the source answered after %lld ms",
 		     (long long)(a->now - a->asked_at));
 	a->slow_said = 0;
+	a->read_ms = a->now - a->asked_at;
 	if (rc < 0) {
 		alog(a, LOG_ERR, NULL, "cannot advance the source: %s", msg);
 		return;

@@ -53,7 +53,7 @@ static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
 {
 	int by_stamp = has(r, LVSTAT_LAST_UPDATE) && r->last_update_s > 0;
 	double at_s = by_stamp ? (double)r->last_update_s : now_s;
-	uint64_t swap = r->swap_in_kib + r->swap_out_kib;
+	uint64_t swap = r->swap_in_kib + r->swap_out_kib, out, forced;
 	double dt;
 
 	if (!t->have || t->by_stamp != by_stamp || swap < t->swap_kib ||
@@ -70,8 +70,11 @@ static void rates(lvstat_track *t, const lvstat_reading *r, double now_s,
 			t->swap_mibps = t->refault_mibps = t->out_mibps = 0;
 		return;
 	}
+	out = r->swap_out_kib - t->swap_out_kib;
+	forced = out < t->credit_kib ? out : t->credit_kib;
+	t->credit_kib -= forced;
 	t->swap_mibps = rate(swap, t->swap_kib, dt, KIB_PER_MIB);
-	t->out_mibps = rate(r->swap_out_kib, t->swap_out_kib, dt, KIB_PER_MIB);
+	t->out_mibps = rate(out - forced, 0, dt, KIB_PER_MIB);
 	t->refault_mibps = fmax(rate(r->swap_in_kib, t->swap_in_kib, dt,
 				     KIB_PER_MIB),
 				rate(r->major_faults, t->faults, dt,
@@ -102,18 +105,23 @@ static uint64_t used_kib(const lvstat_reading *r, uint64_t current_kib,
 	return current_kib;
 }
 
-/* What the guest is short of, MiB/s: its refaults, or its swap-outs once
- * the balloon has not shrunk for LVSTAT_SETTLED readings (lvstat.h). */
-static double short_mibps(lvstat_track *t, uint64_t actual_kib)
+/* The balloon's shrink since the last reading is credited: the swap-outs
+ * it forces are not a shortage (rates() takes them off the credit first).
+ * The credit lapses once the balloon has not shrunk for LVSTAT_SETTLED
+ * readings: a guest with memory to spare swaps nothing out when squeezed,
+ * and what it swaps out later is its own shortage (lvstat.h). */
+static void credit_shrink(lvstat_track *t, uint64_t actual_kib)
 {
-	if (t->actual_kib && actual_kib < t->actual_kib)
-		t->settled = 0;
-	else if (t->settled < LVSTAT_SETTLED)
-		t->settled++;
+	if (t->actual_kib && actual_kib < t->actual_kib) {
+		t->credit_kib += t->actual_kib - actual_kib;
+		t->still = 0;
+	} else {
+		if (t->still < LVSTAT_SETTLED)
+			t->still++;
+		if (t->still >= LVSTAT_SETTLED)
+			t->credit_kib = 0;
+	}
 	t->actual_kib = actual_kib;
-	return t->settled >= LVSTAT_SETTLED
-		       ? fmax(t->refault_mibps, t->out_mibps)
-		       : t->refault_mibps;
 }
 
 void lvstat_figure(lvstat_track *t, const lvstat_reading *r, double now_s,
@@ -124,8 +132,9 @@ void lvstat_figure(lvstat_track *t, const lvstat_reading *r, double now_s,
 	double used, demand, need;
 
 	memset(out, 0, sizeof(*out));
+	credit_shrink(t, cur);
 	rates(t, r, now_s, horizon_s);
-	need = short_mibps(t, cur);
+	need = fmax(t->refault_mibps, t->out_mibps);
 	used = (double)used_kib(r, current_kib, &out->used_rule) / KIB_PER_MIB;
 	out->assigned_mib = clamp64((int64_t)(cur / 1024), 0, max_mib);
 	demand = used + need * horizon_s;

@@ -26,12 +26,19 @@
  *              assigned size), else AVAILABLE - USABLE, else ACTUAL -
  *              UNUSED, else the domain's current memory;
  *   short    = max(swap-in rate, major-fault rate * LVSTAT_PAGE_KIB,
- *              swap-out rate once the balloon has not shrunk for
- *              LVSTAT_SETTLED readings), MiB/s: memory the guest had to
- *              read back because it did not have it (swap-ins, mapped
- *              file pages it had dropped), or had to evict although
- *              nothing squeezed it (a balloon shrinking makes a guest swap
- *              out once: not counted then);
+ *              rate of the swap-outs the balloon's shrinking does not
+ *              explain), MiB/s: memory the guest had to read back
+ *              because it did not have it (swap-ins, mapped file pages it
+ *              had dropped), or had to evict beyond what a balloon took
+ *              from it. A balloon shrinking by S KiB makes a guest swap
+ *              out at most S KiB once: each shrink seen between two
+ *              readings is a credit that swap-outs use up first, and the
+ *              credit lapses when the balloon has not shrunk for
+ *              LVSTAT_SETTLED readings (a guest with memory to spare
+ *              evicted nothing). A guest squeezed below its working set
+ *              is so seen short as soon as it evicts more than the
+ *              squeeze, not two readings later (issue 17: a migrated
+ *              guest, shrunk to its target on arrival, went 8 s unseen);
  *   demand   = used + short * horizon_s; when short >= LVSTAT_SHORT_MIBPS
  *              at least assigned + short * horizon_s (a guest that keeps
  *              swapping has nothing to spare: what MemAvailable still
@@ -55,7 +62,7 @@
 #define LVSTAT_PAGE_KIB 4.0      /* a major fault reads one 4 KiB page */
 #define LVSTAT_STALE_WINDOWS 2.0 /* no update for 2 horizons: rates 0 */
 #define LVSTAT_SHORT_MIBPS 1.0   /* swapping at least this: short */
-#define LVSTAT_SETTLED 2         /* readings without the balloon shrinking */
+#define LVSTAT_SETTLED 2         /* readings without a shrink: credit lapses */
 
 /* lvstat_reading.have bits: the statistics the guest gave. */
 enum {
@@ -91,7 +98,8 @@ typedef struct lvstat_track {
 	double swap_mibps, refault_mibps; /* the rates of the last window */
 	double out_mibps;     /* swap-out, the same window */
 	uint64_t actual_kib;  /* the balloon at the last reading */
-	int settled;          /* readings since it last shrank (capped) */
+	uint64_t credit_kib;  /* swap-out its shrinking may still explain */
+	int still;            /* readings since it last shrank (capped) */
 } lvstat_track;
 
 typedef struct lvstat_figures {

@@ -15,7 +15,12 @@
  * Every advance lists the running domains (virConnectListAllDomains: new
  * ones are matched to the known ones by name, linearly), then reads each
  * domain (virDomainGetInfo, virDomainMemoryStats) and the node's free
- * memory; samples and host() report that reading. The open reads once too,
+ * memory; samples and host() report that reading. A domain paused by a
+ * migration (an incoming one is "paused (starting up)" until it arrives;
+ * virDomainGetState takes no job) is not read: libvirt's queries wait for
+ * the migration's job, and on real QEMU they held every reading of the
+ * destination's agent 2-4 s (issue 17's lab). A new one is found on a
+ * later advance; a known one keeps its last sample. The open reads once too,
  * so a sample taken before the first advance is valid. All memory is
  * KiB / 1024, rounded down.
  *
@@ -307,15 +312,36 @@ static void read_policy(struct lv_src *ls, struct lv_dom *d)
 	d->pol_xml = xml;
 }
 
+/* 1 if a migration holds dom paused: coming in (starting up) or in its
+ * last phase (libvirt's queries would wait for the migration's job). */
+static int migrating(virDomainPtr dom)
+{
+	int state, reason;
+
+	if (virDomainGetState(dom, &state, &reason, 0) < 0)
+		return 0; /* the reading that follows says why */
+	return state == VIR_DOMAIN_PAUSED &&
+	       (reason == VIR_DOMAIN_PAUSED_STARTING_UP ||
+		reason == VIR_DOMAIN_PAUSED_MIGRATION ||
+		reason == VIR_DOMAIN_PAUSED_POSTCOPY);
+}
+
 static void read_dom(struct lv_src *ls, struct lv_dom *d)
 {
 	virDomainInfo info;
 	lvstat_reading st;
-	int rc = virDomainGetInfo(d->dom, &info);
+	int rc;
+
+	if (migrating(d->dom))
+		return; /* its last sample stands */
+	rc = virDomainGetInfo(d->dom, &info);
 
 	if (rc < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN &&
-	    relookup(ls, d) == 0)
+	    relookup(ls, d) == 0) {
+		if (migrating(d->dom)) /* back, and still arriving */
+			return;
 		rc = virDomainGetInfo(d->dom, &info);
+	}
 	if (rc < 0 && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN)
 		lv_note(ls, LV_NOTE_READ, "domain %s: cannot read it (%s): not "
 			"alive; not noted again", d->name,
@@ -361,6 +387,10 @@ static int add_dom(struct lv_src *ls, virDomainPtr dom, char *err,
 	virDomainInfo info;
 
 	if (name && known_dom(ls, name)) {
+		virDomainFree(dom);
+		return 0;
+	}
+	if (name && migrating(dom)) { /* found once it has arrived */
 		virDomainFree(dom);
 		return 0;
 	}

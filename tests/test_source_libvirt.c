@@ -961,6 +961,62 @@ static void test_lvstat_lab_guest(void **state)
 	assert_int_equal(f.demand_mib, 108);
 }
 
+/* Squeezed below its working set (issue 17's lab: a guest whose demand
+ * rose while the market shrank it, or one shrunk to its migration's size
+ * on arrival): the balloon takes 20 MiB and the guest swaps out 60 MiB in
+ * the same 2 s. The 20 the balloon forced are not a shortage; the other 40
+ * (20 MiB/s) are, at once: the first rule ignored every swap-out until
+ * the balloon had been still for 2 readings. A squeeze the guest had room
+ * for, followed by its own swapping, is seen as soon as the credit is
+ * used up. */
+static void test_lvstat_squeezed_below_working_set(void **state)
+{
+	lvstat_reading r = {
+		.have = LVSTAT_ACTUAL | LVSTAT_USABLE | LVSTAT_SWAP_IN |
+			LVSTAT_SWAP_OUT | LVSTAT_LAST_UPDATE,
+		.actual_kib = 220 * MIB, .usable_kib = 40 * MIB,
+		.last_update_s = 500,
+	};
+	lvstat_track t;
+	lvstat_figures f;
+
+	(void)state;
+	lvstat_reset(&t);
+	lvstat_figure(&t, &r, 0, 220 * MIB, 512, 2, &f);
+	assert_int_equal(f.demand_mib, 180);
+	r.actual_kib = 200 * MIB;
+	r.usable_kib = 4 * MIB;
+	r.swap_out_kib += 60 * MIB;
+	r.last_update_s += 2;
+	lvstat_figure(&t, &r, 2, 200 * MIB, 512, 2, &f);
+	assert_true(f.refault_mibps > 19.9 && f.refault_mibps < 20.1);
+	assert_int_equal(f.demand_mib, 200 + 40); /* short: assigned + 2 s */
+	assert_true(f.pressure > 100);
+	/* squeezed by 100 MiB with room to spare: 30 MiB out is the
+	 * balloon's doing, and so are the next 70 */
+	lvstat_reset(&t);
+	r.actual_kib = 400 * MIB;
+	r.usable_kib = 200 * MIB;
+	lvstat_figure(&t, &r, 10, 400 * MIB, 512, 2, &f);
+	r.actual_kib = 300 * MIB;
+	r.usable_kib = 100 * MIB;
+	r.swap_out_kib += 30 * MIB;
+	r.last_update_s += 2;
+	lvstat_figure(&t, &r, 12, 300 * MIB, 512, 2, &f);
+	assert_int_equal(f.demand_mib, 200);
+	assert_true(f.refault_mibps == 0);
+	r.swap_out_kib += 70 * MIB;
+	r.last_update_s += 2;
+	lvstat_figure(&t, &r, 14, 300 * MIB, 512, 2, &f);
+	assert_true(f.refault_mibps == 0);
+	/* the credit is used up: 10 MiB more out is 5 MiB/s of shortage */
+	r.swap_out_kib += 10 * MIB;
+	r.last_update_s += 2;
+	lvstat_figure(&t, &r, 16, 300 * MIB, 512, 2, &f);
+	assert_true(f.refault_mibps > 4.9 && f.refault_mibps < 5.1);
+	assert_int_equal(f.demand_mib, 300 + 10);
+}
+
 /* Major faults (mapped pages read back) count as refaults too: 12,800
  * faults/s of 4 KiB = 50 MiB/s; swap-ins count when larger. */
 static void test_lvstat_major_faults(void **state)
@@ -1038,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_auto_minimum),
 		cmocka_unit_test(test_lvstat_swap_no_alias),
 		cmocka_unit_test(test_lvstat_lab_guest),
+		cmocka_unit_test(test_lvstat_squeezed_below_working_set),
 		cmocka_unit_test(test_lvstat_short_guest),
 		cmocka_unit_test(test_lvstat_major_faults),
 		cmocka_unit_test(test_lvstat_stale_and_reset),
