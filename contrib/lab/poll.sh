@@ -1,7 +1,10 @@
 #!/bin/sh
 # The lab's observer (docs/lab.md): every LAB_POLL_S seconds, one line per
-# running guest, as both hosts' libvirtd see it (virsh domstats --balloon on
-# each) and as its console shows it (the last bourse-guestload line):
+# running guest, as both hosts' libvirtd see it (virsh domstats --balloon
+# --nowait on each: without --nowait a guest being migrated holds the
+# query until the migration's job ends, and the observer went blind for
+# 5 s at every migration; the swap counters of such a guest are then "-")
+# and as its console shows it (the last bourse-guestload line):
 #   epoch_s guest host balloon_kib swap_in_kib swap_out_kib guest_t want_mib held_mib
 # ("-" for what is not known yet). Appends to FILE until killed.
 #   sh contrib/lab/poll.sh FILE
@@ -13,7 +16,7 @@ lab_num LAB_POLL_S "$LAB_POLL_S" 1 60
 while :; do
 	now=$(date +%s)
 	for h in $LAB_HOSTS; do
-		vsh "$h" domstats --balloon --list-active 2>/dev/null |
+		vsh "$h" domstats --balloon --list-active --nowait 2>/dev/null |
 		awk -v h="$h" -v now="$now" -v cons="$LAB_STATE/console" '
 		function flush() {
 			if (dom == "") return
