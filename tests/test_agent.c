@@ -69,6 +69,8 @@ struct fake {
 	int orphans_ok;            /* 1: accept VMs without their host */
 	int anon_errors;           /* 1: Errors name nobody (no ref_sender) */
 	int hold_vms;              /* 1: VM Registers wait for welcome_peer() */
+	uint32_t round_ms;         /* the Welcome's round (0: 100) */
+	int64_t bid_at_ms;         /* when vm-1's latest Bid came */
 	char last_result_id[32];
 };
 
@@ -152,7 +154,8 @@ static void send_welcome(struct fake *f, const char *name)
 
 	wire_msg_init(&m, WIRE_ROLE_BROKER, "broker", 0, WIRE_BODY_WELCOME);
 	m.welcome = (wire_welcome){ .heartbeat_ms = HB_MS,
-				    .liveness = LIVENESS, .round_ms = 100,
+				    .liveness = LIVENESS,
+				    .round_ms = f->round_ms ? f->round_ms : 100,
 				    .round = 1, .name = name };
 	fake_send(f, &m);
 }
@@ -246,6 +249,8 @@ static void handle(struct fake *f, const wire_msg *e)
 		p->n_bid++;
 		p->bid_seq = e->seq;
 		p->bid_assigned_mib = e->bid.assigned_mib;
+		if (!strcmp(e->sender, "vm-1"))
+			f->bid_at_ms = util_now_ms();
 		assert_true(e->bid.assigned_mib == 4096 ||
 			    e->bid.assigned_mib == 8192);
 		break;
@@ -524,6 +529,8 @@ static source *open_slow(void)
 }
 
 /* The agent in a child, on the source open() opens there. */
+static int64_t agent_interval_ms = 100; /* start_agent_on()'s interval */
+
 static pid_t start_agent_on(const struct fake *f, int64_t run_ms,
 			    int seller, source *(*open)(void))
 {
@@ -541,7 +548,7 @@ static pid_t start_agent_on(const struct fake *f, int64_t run_ms,
 		agent_config_default(&c);
 		c.broker = f->endpoint;
 		c.host = "h1";
-		c.interval_ms = 100;
+		c.interval_ms = agent_interval_ms;
 		c.backoff_min_ms = 50;
 		c.backoff_max_ms = 400;
 		c.max_runtime_ms = run_ms;
@@ -652,6 +659,62 @@ static void test_register_and_bid(void **state)
 	serve(&f, 1500);
 	assert_int_equal(wait_agent(pid, 2000), 0); /* max_runtime: clean */
 	fake_free(&f);
+}
+
+/* Wait for vm-1's next Bid; returns when it came (ms), or -1. */
+static int64_t next_bid(struct fake *f, int64_t ms)
+{
+	int64_t before = f->bid_at_ms, end = util_now_ms() + ms;
+	wire_msg m;
+
+	while (f->bid_at_ms == before && util_now_ms() < end) {
+		if (!fake_recv(f, end - util_now_ms(), &m))
+			continue;
+		handle(f, &m);
+		wire_msg_release(&m);
+	}
+	return f->bid_at_ms == before ? -1 : f->bid_at_ms;
+}
+
+/* Bids land just before the broker's round (agent.c, align_ticks()): an
+ * agent reading every round (2 s) whose phase is off (the Award, sent
+ * right after a round, comes 0.8 s after a bid) reads next at the Award +
+ * 2 s - lead (a tenth of the round plus its reading's time), not 2 s after
+ * its last bid, which would be only 1.2 s after the Award: that bid would
+ * wait 0.8 s in the broker for the round. And again the round after. */
+static void test_bids_aligned_to_rounds(void **state)
+{
+	struct fake f;
+	wire_msg e;
+	wire_vm_award va = { .vm = "vm-1", .target_mib = 4096, .price = 1 };
+	pid_t pid;
+	int64_t bid, award;
+
+	(void)state;
+	fake_init(&f);
+	f.round_ms = 2000;
+	agent_interval_ms = 2000;
+	pid = start_agent(&f, 9000);
+	agent_interval_ms = 100;
+	fake_start(&f);
+	assert_true(serve_until(&f, all_registered, 3000));
+	bid = next_bid(&f, 4500);
+	assert_true(bid > 0);
+	for (uint64_t round = 7; round <= 8; round++) {
+		serve(&f, bid + 800 - util_now_ms());
+		award = util_now_ms();
+		wire_msg_init(&e, WIRE_ROLE_BROKER, "broker", 0,
+			      WIRE_BODY_AWARD);
+		e.award = (wire_award){ .round = round, .host = "h1",
+					.vms = &va, .n_vms = 1 };
+		fake_send(&f, &e);
+		bid = next_bid(&f, 3000);
+		assert_true(bid > 0);
+		/* aligned: about award + 1800; the old phase: award + 1200 */
+		assert_in_range(bid - award, 1500, 1990);
+	}
+	fake_free(&f);
+	assert_int_equal(wait_agent(pid, 12000), 0);
 }
 
 /* UNKNOWN_SENDER naming nobody (an Error without ref_sender), in answer to
@@ -1142,6 +1205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_and_bid),
+		cmocka_unit_test(test_bids_aligned_to_rounds),
 		cmocka_unit_test(test_unknown_sender_and_actions),
 		cmocka_unit_test(test_unknown_sender_named),
 		cmocka_unit_test(test_welcomes_out_of_order),
