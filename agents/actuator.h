@@ -57,6 +57,9 @@ typedef struct actuator_action {
 	int64_t target_mib;     /* resize: the new memory; migrate: after it */
 	const char *to_uri;     /* migrate: the target host's hypervisor URI */
 	int64_t timeout_ms;     /* > 0 */
+	int64_t free_mib;       /* migrate: what this host has free beyond
+				 * its reserve now, as the agent last read
+				 * it (<= 0: nothing, or not known) */
 } actuator_action;
 
 typedef enum actuator_status {
@@ -137,7 +140,12 @@ int actuator_dryrun_open(int64_t delay_ms, actuator_note_fn note,
  * thread aborts the migration job (virDomainAbortJob) after timeout_ms and
  * the outcome is ACTUATOR_TIMEOUT (virDomainMigrateSetMaxDowntime is left
  * alone). A migration then sets the VM's memory to target_mib on the
- * destination (actuator_libvirt_open_opts() below). A driver
+ * destination (actuator_libvirt_open_opts() below). A migration that
+ * grows the VM grows it here first, before it moves, when this host has
+ * the growth free (x->free_mib): a VM short of memory on a host being
+ * drained does not wait for its migration (seconds) to get it; if the
+ * migration then fails it stays grown here, the detail says so, and the
+ * next round clears it again. A driver
  * that cannot do an operation (VIR_ERR_NO_SUPPORT, _OPERATION_UNSUPPORTED,
  * _ARGUMENT_UNSUPPORTED) gives ACTUATOR_UNSUPPORTED with libvirt's message.
  * A connection found lost is opened again (noted). Silences libvirt's own

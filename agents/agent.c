@@ -740,9 +740,12 @@ static void send_result(agent *a, const char *action_id, const char *vm,
 	send_msg(a, id, &m);
 }
 
-/* Hand the action to the worker; answer at once only if it cannot take it. */
+/* Hand the action to the worker; answer at once only if it cannot take it.
+ * A migration carries what the host has free (the latest reading): the
+ * libvirt actuator grows a VM here first when it can (actuator.h). */
 static void on_action(agent *a, const wire_action_request *rq)
 {
+	source_host h;
 	actuator_action x = {
 		.id = rq->id, .vm = rq->vm, .target_mib = rq->target_mib,
 		.to_uri = rq->to_uri, .timeout_ms = rq->timeout_ms,
@@ -750,6 +753,8 @@ static void on_action(agent *a, const wire_action_request *rq)
 							 : ACTUATOR_RESIZE,
 	};
 
+	if (x.kind == ACTUATOR_MIGRATE && read_host(a, &h) == 0)
+		x.free_mib = h.free_mib;
 	if (!a->work)
 		send_result(a, rq->id, rq->vm, WIRE_STATUS_UNSUPPORTED,
 			    "this agent has no actuator (--actuator)");

@@ -22,7 +22,7 @@ struct job {
 	char vm[WIRE_MAX_NAME + 1];
 	char to_uri[WIRE_MAX_URI + 1];
 	actuator_kind kind;
-	int64_t target_mib, timeout_ms;
+	int64_t target_mib, timeout_ms, free_mib;
 };
 
 struct worker {
@@ -54,7 +54,7 @@ static void run_job(worker *w, const struct job *j)
 	actuator_action x = {
 		.id = j->id, .kind = j->kind, .vm = j->vm,
 		.target_mib = j->target_mib, .to_uri = j->to_uri,
-		.timeout_ms = j->timeout_ms,
+		.timeout_ms = j->timeout_ms, .free_mib = j->free_mib,
 	};
 	worker_done d;
 	char byte = 1;
@@ -143,6 +143,7 @@ int worker_submit(worker *w, const actuator_action *x)
 	j.kind = x->kind;
 	j.target_mib = x->target_mib;
 	j.timeout_ms = x->timeout_ms;
+	j.free_mib = x->free_mib;
 	pthread_mutex_lock(&w->mu);
 	if (w->n_jobs + w->n_done + (size_t)w->busy < WORKER_QUEUE) {
 		w->jobs[(w->job_head + w->n_jobs++) % WORKER_QUEUE] = j;

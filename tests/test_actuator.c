@@ -567,6 +567,49 @@ static void test_libvirt_migrate_unsupported(void **state)
 	actuator_close(a);
 }
 
+/* A migration that grows a VM grows it here first when the host has the
+ * growth free (issue 17's lab: a short VM on a host being drained waited
+ * 5.4 s for its migration to get it). The test driver then refuses the
+ * migration: the VM stays grown, and the detail says so. Not when the
+ * growth is more than the host has free, nor when nothing is known free,
+ * nor for a migration that shrinks it. */
+static void test_libvirt_grow_before_migrate(void **state)
+{
+	struct notes ns = { "", 0 };
+	actuator *a = lv_open(&ns);
+	virConnectPtr other = virConnectOpen(DEFAULT_URI);
+	actuator_action x = migrate_of("g1", "test", "test:///elsewhere");
+	actuator_result r;
+
+	(void)state;
+	assert_non_null(other);
+	assert_int_equal(lv_memory(other), 2048UL * 1024);
+	x.target_mib = 3072;
+	x.free_mib = 1024;
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_UNSUPPORTED);
+	assert_has(r.detail, "grown here first and stays so");
+	assert_int_equal(lv_memory(other), 3072UL * 1024);
+	x.id = "g2"; /* 1024 more, 1023 free: not grown */
+	x.target_mib = 4096;
+	x.free_mib = 1023;
+	actuator_do(a, &x, &r);
+	assert_int_equal(r.status, ACTUATOR_UNSUPPORTED);
+	assert_int_equal(lv_memory(other), 3072UL * 1024);
+	x.id = "g3"; /* nothing known free */
+	x.free_mib = 0;
+	actuator_do(a, &x, &r);
+	assert_int_equal(lv_memory(other), 3072UL * 1024);
+	x.id = "g4"; /* a migration that shrinks it leaves it here as it is */
+	x.target_mib = 1024;
+	x.free_mib = 8192;
+	actuator_do(a, &x, &r);
+	assert_int_equal(lv_memory(other), 3072UL * 1024);
+	assert_false(strstr(r.detail, "grown here first"));
+	virConnectClose(other);
+	actuator_close(a);
+}
+
 /* Issue 17, bug 9: a host opts in to migrating VMs with local disks;
  * each mode adds its libvirt flag to the migration, and only its own.
  * Bug 8's other half: a migration that fails leaves the VM's memory alone
@@ -790,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_refusals),
 		cmocka_unit_test(test_libvirt_not_running),
 		cmocka_unit_test(test_libvirt_migrate_unsupported),
+		cmocka_unit_test(test_libvirt_grow_before_migrate),
 		cmocka_unit_test(test_libvirt_migrate_disks),
 		cmocka_unit_test(test_libvirt_open_errors),
 		cmocka_unit_test(test_cgroup_resize),
