@@ -498,6 +498,16 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 	ellipsis_if_cut(out, len, n);
 }
 
+/* Did VM m bid after its last action's result (both on the monotonic
+ * clock)? Then this round saw what the action did, and the store need
+ * not wait settle_rounds for it (storage/store.h). Not known (its last
+ * action not read in this broker run): 0. */
+static int heard_since(const bvm *m)
+{
+	return m->acted_known && m->acted_wall && m->has_bid &&
+	       m->last_bid > m->acted_at;
+}
+
 static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 {
 	const broker_rounds *rd = &b->rounds;
@@ -522,6 +532,7 @@ static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 	o->pressure_before = market_vm_pressure(v->demand, o->from_mib);
 	o->pressure_after = market_vm_pressure(v->demand, rc->to_mib);
 	o->budget = a->budget;
+	o->heard_since = heard_since(&b->reg.vms[rd->vm_slot[rc->vm]]);
 	if (rc->kind == MARKET_REC_MIGRATE)
 		why_migrate(b, rc, o->why, sizeof(o->why));
 	else

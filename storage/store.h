@@ -234,6 +234,10 @@ typedef struct store_rec_in { /* a recommendation as a round produced it */
 	double pressure_before; /* demand / assigned * 100 */
 	double pressure_after;  /* demand / to_mib * 100: the market's forecast */
 	double budget;
+	int heard_since; /* 1: the VM bid after its last action's result, so
+			  * the market saw what the action did: the settle
+			  * window (settle_rounds) does not hold it back
+			  * (an action in flight still does) */
 	char why[STORE_TEXT_MAX]; /* one sentence in economic terms */
 } store_rec_in;
 

@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,16 +474,20 @@ static int rec_supersede(struct round_ctx *c, uint32_t vm_id, int64_t new_id,
 }
 
 /* Is VM vm_id's action in flight (dispatched), or did one succeed within
- * the last settle_rounds rounds (recs.done_round)? Then the market saw it
- * before the action took effect, and a new rec for it now would repeat
- * the action (issue 17, bug 6): 1, 0, or -1 on a database error. */
-static int rec_vm_busy(struct round_ctx *c, uint32_t vm_id)
+ * the last settle_rounds rounds (recs.done_round) and the VM has not bid
+ * since (r->heard_since)? Then the market saw it before the action took
+ * effect, and a new rec for it now would repeat the action (issue 17, bug
+ * 6): 1, 0, or -1 on a database error. */
+static int rec_vm_busy(struct round_ctx *c, const store_rec_in *r)
 {
 	sqlite3_stmt *st = store__stmt(c->s, ST_REC_VM_BUSY);
+	uint32_t vm_id = r->vm_id;
 	int rc, busy = -1;
 
 	sqlite3_bind_int64(st, 1, vm_id);
-	sqlite3_bind_int64(st, 2, c->rd->round - c->pol->settle_rounds);
+	sqlite3_bind_int64(st, 2, r->heard_since
+				  ? INT64_MAX
+				  : c->rd->round - c->pol->settle_rounds);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		busy = sqlite3_column_int(st, 0) != 0;
@@ -498,7 +503,7 @@ static int recs_apply(struct round_ctx *c)
 {
 	for (size_t i = 0; i < c->rd->n_recs; i++) {
 		const store_rec_in *r = &c->rd->recs[i];
-		int approved, busy = rec_vm_busy(c, r->vm_id);
+		int approved, busy = rec_vm_busy(c, r);
 		int64_t id;
 
 		if (busy < 0)
