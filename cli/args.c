@@ -109,7 +109,6 @@ static const struct param_desc params[] = {
 	PD(budget_swap_gain, P_DOUBLE),
 	PD(risk_headroom, P_DOUBLE),
 	PD(risk_rounds, P_DOUBLE),
-	PD(risk_budget, P_DOUBLE),
 	PD(resize_min_mib, P_I64),
 	PD(resize_min_frac, P_DOUBLE),
 	PD(migrate_util, P_DOUBLE),

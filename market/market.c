@@ -293,8 +293,6 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'risk_headroom' must be in [0, 100]";
 	else if (!s_in(p->risk_rounds, 1.0, 1e6, 0))
 		bad = "'risk_rounds' must be in [1, 1000000]";
-	else if (!s_in(p->risk_budget, 0.0, 100.0, 0))
-		bad = "'risk_budget' must be in [0, 100]";
 	else if (p->migrate_return_rounds < 0)
 		bad = "'migrate_return_rounds' must be >= 0";
 	else if (p->migrate_cooldown < 0)
@@ -901,59 +899,6 @@ static double s_host_price(const market_params *p, int64_t supply,
 	return market_price(p, u, bp, swap / p->swap_norm_mibps);
 }
 
-/* Risk spreading (risk_budget > 0): VM v's headroom at multiple z of its
- * volatility, within its ceiling. */
-static double s_spread_head(const market_vm *v, double z)
-{
-	double cap = (double)(market_vm_ceiling(v) - v->demand);
-	double h = z * v->demand_rise_rms;
-
-	if (v->demand <= 0 || !(cap > 0))
-		return 0;
-	return h < cap ? h : cap;
-}
-
-static int64_t s_spread_want(const market_vm *v, double z)
-{
-	if (v->demand <= 0)
-		return market_vm_want(v);
-	return s_clamp64(v->demand + (int64_t)s_spread_head(v, z),
-			 market_vm_floor(v), market_vm_ceiling(v));
-}
-
-/* The common multiple z at which the VMs' headroom adds up to
- * risk_budget times the Buffers' headroom: bisection, 64 halvings. */
-static double s_spread_z(const market_params *p, const market_cluster *c)
-{
-	double budget = 0, lo = 0, hi = 1, tot;
-
-	for (size_t i = 0; i < c->n_vms; i++) {
-		const market_vm *v = &c->vms[i];
-		if (v->demand > 0 && market_vm_want(v) > v->demand)
-			budget += (double)(market_vm_want(v) - v->demand);
-	}
-	budget *= p->risk_budget;
-	for (int k = 0; k < 64; k++) {
-		tot = 0;
-		for (size_t i = 0; i < c->n_vms; i++)
-			tot += s_spread_head(&c->vms[i], hi);
-		if (tot >= budget || hi > 1e15)
-			break;
-		hi *= 2;
-	}
-	for (int k = 0; k < 64; k++) {
-		double mid = 0.5 * (lo + hi);
-		tot = 0;
-		for (size_t i = 0; i < c->n_vms; i++)
-			tot += s_spread_head(&c->vms[i], mid);
-		if (tot < budget)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return hi;
-}
-
 /* Fills every award's want/budget, s->floor, and every host's supply,
  * wanted, floor, pressures, utilization and price (the state the round
  * starts from), plus the live copies in the scratch. */
@@ -968,8 +913,6 @@ static void s_price_all(const market_params *p, const market_cluster *c,
 		s->wanted[h] = 0;
 		s->swap[h] = c->hosts[h].host_swap_mibps;
 	}
-	double z = p->risk_budget > 0 ? s_spread_z(p, c) : 0;
-
 	for (size_t i = 0; i < c->n_vms; i++) {
 		const market_vm *v = &c->vms[i];
 		market_award *a = &r->awards[i];
@@ -978,8 +921,7 @@ static void s_price_all(const market_params *p, const market_cluster *c,
 					? v->demand : market_vm_ceiling(v);
 
 		memset(a, 0, sizeof(*a));
-		a->want = p->risk_budget > 0 ? s_spread_want(v, z)
-					     : s_want(p, v);
+		a->want = s_want(p, v);
 		a->budget = market_vm_budget(p, v);
 		s->floor[i] = market_vm_floor(v);
 		o->wanted += a->want;

@@ -57,11 +57,6 @@ typedef struct market_params {
 	                           * acts on a report one round old */
 	double risk_rounds;       /* memory of demand_rise_rms, in rounds:
 	                           * the weight of a new rise is 1/this */
-	double risk_budget;       /* 0: off. Else the cluster's headroom is
-	                           * this times the sum of the Buffers'
-	                           * headroom, spread by risk (equal
-	                           * multiple of demand_rise_rms) instead
-	                           * of Buffer + risk_headroom (experiment) */
 
 	/* resize hysteresis */
 	int64_t resize_min_mib; /* changes smaller than this are not actions */
