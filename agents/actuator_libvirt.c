@@ -336,16 +336,19 @@ static void resize_there(const actuator_action *x, char *why, size_t len)
 		virConnectClose(dc);
 }
 
-/* The outcome of a migration that succeeded: moved, and resized there. */
-static void migrated(const actuator_action *x, actuator_result *r)
+/* The outcome of a migration that succeeded: moved, and resized there
+ * (grown: it was grown before it left, grow_first()). */
+static void migrated(const actuator_action *x, int grown,
+		     actuator_result *r)
 {
 	char why[200];
 
 	resize_there(x, why, sizeof(why));
 	if (!why[0])
 		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s "
-				    "with %lld MiB", x->vm, x->to_uri,
-				    (long long)x->target_mib);
+				    "with %lld MiB%s", x->vm, x->to_uri,
+				    (long long)x->target_mib,
+				    grown ? " (grown to it before it left)" : "");
 	else
 		actuator_result_set(r, ACTUATOR_OK, "%s: migrated live to %s; "
 				    "its memory there is not set to %lld MiB "
@@ -388,7 +391,7 @@ static void migrate_dom(const struct lva *l, virDomainPtr dom,
 					    l->disks));
 	fired = watch_stop(&w, th);
 	if (rc == 0)
-		migrated(x, r);
+		migrated(x, grown, r);
 	else if (fired)
 		actuator_result_set(r, ACTUATOR_TIMEOUT,
 				    "%s: the migration to %s did not "
