@@ -349,6 +349,33 @@ int live_run_cli(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+char *live_capture(const char *cmd, int *wstatus)
+{
+	size_t n = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	FILE *f = popen(cmd, "r");
+
+	assert_non_null(buf);
+	assert_non_null(f);
+	for (;;) {
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+
+		n += got;
+		if (got == 0)
+			break;
+		if (n == cap - 1) {
+			char *more = realloc(buf, cap * 2);
+
+			assert_non_null(more);
+			buf = more;
+			cap *= 2;
+		}
+	}
+	buf[n] = '\0';
+	*wstatus = pclose(f);
+	return buf;
+}
+
 /* Lines of path that begin with prefix. */
 int live_count_starting(const char *path, const char *prefix)
 {

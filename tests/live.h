@@ -85,6 +85,9 @@ void live_start_cluster_with(struct live *l, const char *const *extra);
 void live_start_cluster(struct live *l);
 /* A shell command; its exit status. */
 int live_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A shell command's standard output, all of it, NUL-terminated (the
+ * caller frees it); *wstatus is its wait status (pclose()). */
+char *live_capture(const char *cmd, int *wstatus);
 int live_count_starting(const char *path, const char *prefix);
 int live_count_in_file(const char *path, const char *needle);
 /* How many times the agents of host-a and host-b carried out action

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "live.h"
 #include "policy.h"
 #include "sim.h"
 #include "banned.h"
@@ -122,31 +123,6 @@ static const char *sweep_bin(void)
 	return b && b[0] && access(b, X_OK) == 0 ? b : BOURSE_BIN;
 }
 
-/* Everything f writes, NUL-terminated (caller frees). */
-static char *read_all(FILE *f)
-{
-	size_t n = 0, cap = 1 << 16;
-	char *buf = malloc(cap);
-
-	assert_non_null(buf);
-	for (;;) {
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-
-		n += got;
-		if (got == 0)
-			break;
-		if (cap - n - 1 == 0) {
-			char *more = realloc(buf, cap * 2);
-
-			assert_non_null(more);
-			buf = more;
-			cap *= 2;
-		}
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 /* A number of o by key into *v; -1 if there is none. */
 static int json_num(json_object *o, const char *key, double *v)
 {
@@ -213,16 +189,12 @@ static void run_size_cli(const char *bin, size_t hosts, int64_t gib)
 {
 	char cmd[1024], err[512] = "";
 	char *out;
-	FILE *f;
 	int st, rc;
 
 	snprintf(cmd, sizeof(cmd), "'%s' sim --trace '%s' --vms %d --hosts %zu "
 		 "--host-gib %lld --json", bin, SWEEP_DIR, SWEEP_VMS, hosts,
 		 (long long)gib);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	out = read_all(f);
-	st = pclose(f);
+	out = live_capture(cmd, &st);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		print_message("%s\n", cmd);
 		snprintf(err, sizeof(err), "it failed (wait status %d; its "
