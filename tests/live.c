@@ -26,6 +26,19 @@ int live_valgrind;
 int live_slow = 1;
 int live_pace = 1;
 
+/* With BOURSE_LIVE_TIMES set, how long each wait took goes to stderr:
+ * where a test's time goes. */
+void live_note_time(const char *what, int64_t since_ms, const char *detail)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("BOURSE_LIVE_TIMES") != NULL;
+	if (on)
+		fprintf(stderr, "[time] %6" PRId64 " ms %s: %s\n",
+			util_now_ms() - since_ms, what, detail);
+}
+
 void live_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -197,7 +210,10 @@ int live_alive(pid_t pid)
  * also without memory errors or leaks). */
 void live_stop_cleanly(pid_t *pid)
 {
+	int64_t t0 = util_now_ms();
 	int st = live_stop_proc(pid, SIGTERM, 10000 * live_slow);
+
+	live_note_time("stopped", t0, "SIGTERM");
 
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st));
@@ -261,8 +277,10 @@ int64_t live_wait_at_least(struct live *l, int64_t min, int timeout_ms,
 	int64_t start = util_now_ms();
 
 	while (util_now_ms() - start <= timeout_ms) {
-		if (live_q_int(l, "%s", sql) >= min)
+		if (live_q_int(l, "%s", sql) >= min) {
+			live_note_time("waited", start, sql);
 			return util_now_ms() - start;
+		}
 		live_sleep_ms(20);
 	}
 	fprintf(stderr, "timed out waiting for (%s) >= %" PRId64 "; it is %"
@@ -329,6 +347,33 @@ int live_run_cli(const char *fmt, ...)
 	va_end(ap);
 	st = system(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *live_capture(const char *cmd, int *wstatus)
+{
+	size_t n = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	FILE *f = popen(cmd, "r");
+
+	assert_non_null(buf);
+	assert_non_null(f);
+	for (;;) {
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+
+		n += got;
+		if (got == 0)
+			break;
+		if (n == cap - 1) {
+			char *more = realloc(buf, cap * 2);
+
+			assert_non_null(more);
+			buf = more;
+			cap *= 2;
+		}
+	}
+	buf[n] = '\0';
+	*wstatus = pclose(f);
+	return buf;
 }
 
 /* Lines of path that begin with prefix. */

@@ -52,6 +52,9 @@ extern int live_pace; /* 1, or 3 under valgrind: ROUND_MS, HB_MS */
 /* Processes: started with live_bin (under valgrind when asked), their
  * output appended to a log in the test's directory; stopped by signal. */
 void live_sleep_ms(int ms);
+/* With BOURSE_LIVE_TIMES in the environment: "[time] N ms what: detail"
+ * on stderr, N the milliseconds since since_ms (where a test's time goes). */
+void live_note_time(const char *what, int64_t since_ms, const char *detail);
 pid_t live_spawn(const struct live *l, const char *log,
 		   const char *const *args);
 void live_start_broker_with(struct live *l, const char *const *extra);
@@ -82,6 +85,9 @@ void live_start_cluster_with(struct live *l, const char *const *extra);
 void live_start_cluster(struct live *l);
 /* A shell command; its exit status. */
 int live_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A shell command's standard output, all of it, NUL-terminated (the
+ * caller frees it); *wstatus is its wait status (pclose()). */
+char *live_capture(const char *cmd, int *wstatus);
 int live_count_starting(const char *path, const char *prefix);
 int live_count_in_file(const char *path, const char *needle);
 /* How many times the agents of host-a and host-b carried out action
