@@ -14,10 +14,7 @@
  *     automated mode are dispatched within the guardrails: at most
  *     max_actions_per_round a round, max_migrations_per_host in flight from
  *     or to a host, none on a VM within vm_cooldown_ms of its last action
- *     (measured on the monotonic clock: acted_known()) but a resize up of
- *     a VM short of memory (pressure above 100 when recommended: the
- *     cooldown keeps a VM from being acted on too often, never memory
- *     from a VM that is paging for want of it; relief()),
+ *     (measured on the monotonic clock: acted_known()),
  *     and only while the VM is still where the recommendation found it and
  *     the hosts involved are online. One that does not pass stays approved,
  *     with why in the store (store_rec_set_wait(): `bourse recs show`), and
@@ -560,14 +557,6 @@ static void fmt_utc(char *buf, size_t size, int64_t ms)
 		snprintf(buf, size, "%" PRId64 " ms", ms);
 }
 
-/* Is r a resize up of a VM short of memory (its demand above what it
- * holds when the round recommended it)? The cooldown does not hold it. */
-static int relief(const store_rec *r)
-{
-	return r->kind == STORE_REC_RESIZE && r->to_mib > r->from_mib &&
-	       r->pressure_before > 100.0;
-}
-
 /* Does r pass the guardrails (besides the per-round count)? If not, why
  * (a sentence that stays the same while the reason does: it is written
  * to the store only when it changes). */
@@ -616,7 +605,7 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 		return 0;
 	}
 	m = &b->reg.vms[v];
-	if (m->acted_wall == 0 || relief(r) ||
+	if (m->acted_wall == 0 ||
 	    util_now_ms() - m->acted_at >= g->vm_cooldown_ms)
 		return 1;
 	/* the times shown are the wall clock's, as it read when the VM

@@ -498,14 +498,18 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
 	ellipsis_if_cut(out, len, n);
 }
 
-/* Did VM m bid after its last action's result (both on the monotonic
+/* Is rec o (filled but for this) the relief of VM m, short of memory,
+ * and did m bid after its last action's result (both on the monotonic
  * clock)? Then this round saw what the action did, and the store need
- * not wait settle_rounds for it (storage/store.h). Not known (its last
- * action not read in this broker run): 0. */
-static int heard_since(const bvm *m)
+ * not wait settle_rounds to let the VM have memory (storage/store.h).
+ * Other recs wait: a VM resized every round keeps a migration approved
+ * by hand from ever going (the demo's did). Not known (its last action
+ * not read in this broker run): 0. */
+static int heard_since(const bvm *m, const store_rec_in *o)
 {
-	return m->acted_known && m->acted_wall && m->has_bid &&
-	       m->last_bid > m->acted_at;
+	return o->kind == STORE_REC_RESIZE && o->to_mib > o->from_mib &&
+	       o->pressure_before > 100.0 && m->acted_known &&
+	       m->acted_wall && m->has_bid && m->last_bid > m->acted_at;
 }
 
 static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
@@ -532,7 +536,7 @@ static void fill_rec(const broker *b, const market_rec *rc, store_rec_in *o)
 	o->pressure_before = market_vm_pressure(v->demand, o->from_mib);
 	o->pressure_after = market_vm_pressure(v->demand, rc->to_mib);
 	o->budget = a->budget;
-	o->heard_since = heard_since(&b->reg.vms[rd->vm_slot[rc->vm]]);
+	o->heard_since = heard_since(&b->reg.vms[rd->vm_slot[rc->vm]], o);
 	if (rc->kind == MARKET_REC_MIGRATE)
 		why_migrate(b, rc, o->why, sizeof(o->why));
 	else

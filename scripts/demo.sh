@@ -44,6 +44,12 @@ MAX_ACTIONS=40   # dispatches a round: every VM may be acted on each step;
 ACTION_TIMEOUT_S=20 # a copy takes about 1 s per GiB (1100 MiB/s): the
                     # default 600 s would hold a lost action past the run
 MIGRATE_GRACE_S=15  # run 1 waits this much longer for the approved copy
+REC_DRIFT=0      # approvals do not expire when a price moves: each round
+                 # replays 300 s of trace, and a congested host's price
+                 # swings by 99 % or 100x from one round to the next here;
+                 # every migration approved by hand expired before it
+                 # could go (the default 0.25 is for rounds of seconds of
+                 # real time)
 
 ENDPOINT=tcp://127.0.0.1:$PORT
 BASE=${DB%.db}
@@ -183,9 +189,10 @@ start_run() {
 	rm -f "$db" "$db-wal" "$db-shm" "$blog"
 	for h in $HOSTS; do rm -f "$lb-$h.log"; done
 
-	say "+ $BOURSE broker --listen $ENDPOINT --db $db --round-ms $ROUND_MS --vm-cooldown-s $COOLDOWN_S --max-actions $MAX_ACTIONS --action-timeout-s $ACTION_TIMEOUT_S --key $KEYS/broker.key --allow $KEYS/allow"
+	say "+ $BOURSE broker --listen $ENDPOINT --db $db --round-ms $ROUND_MS --vm-cooldown-s $COOLDOWN_S --max-actions $MAX_ACTIONS --rec-drift $REC_DRIFT --action-timeout-s $ACTION_TIMEOUT_S --key $KEYS/broker.key --allow $KEYS/allow"
 	"$BOURSE" broker --listen "$ENDPOINT" --db "$db" --round-ms "$ROUND_MS" \
 		--vm-cooldown-s "$COOLDOWN_S" --max-actions "$MAX_ACTIONS" \
+		--rec-drift "$REC_DRIFT" \
 		--action-timeout-s "$ACTION_TIMEOUT_S" \
 		--key "$KEYS/broker.key" --allow "$KEYS/allow" >"$blog" 2>&1 &
 	broker_pid=$!
@@ -304,11 +311,18 @@ run_start=$(date +%s)
 approved=
 while :; do
 	check_running "$BASE"
-	if [ -n "$approved" ] &&
-		[ "$(q "$DB" "SELECT state FROM recs WHERE id = $approved;")" = 8 ]; then
+	st=
+	[ -z "$approved" ] || st=$(q "$DB" "SELECT state FROM recs WHERE id = $approved;")
+	if [ "$st" = 8 ]; then
 		# Failed (e.g. no room left at the destination): the next one.
 		say "migration #$approved failed: $(q "$DB" "SELECT detail FROM audit
 		      WHERE rec_id = $approved AND event = 'rec.failed';")"
+		approved=
+	elif [ "$st" = 4 ] || [ "$st" = 5 ]; then
+		# Expired (its prices moved: each round replays 300 s of trace
+		# here) or superseded by the market's newer view before it
+		# went: the market's current one, as an operator would.
+		say "migration #$approved: $(q "$DB" "SELECT state_reason FROM recs WHERE id = $approved;")"
 		approved=
 	fi
 	if [ -z "$approved" ]; then

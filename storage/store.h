@@ -237,7 +237,9 @@ typedef struct store_rec_in { /* a recommendation as a round produced it */
 	int heard_since; /* 1: the VM bid after its last action's result, so
 			  * the market saw what the action did: the settle
 			  * window (settle_rounds) does not hold it back
-			  * (an action in flight still does) */
+			  * (an action in flight still does). The broker
+			  * sets it only on a resize up of a VM short of
+			  * memory (pressure_before above 100) */
 	char why[STORE_TEXT_MAX]; /* one sentence in economic terms */
 } store_rec_in;
 
