@@ -79,11 +79,18 @@ db2=$tmp/demo-recommend.db
 if [ -f "$db" ] && [ -f "$db2" ]; then
 	n=$(q "$db" "SELECT COUNT(*) FROM recs WHERE kind = 1 AND state = 7;")
 	check "run 1 carried resizes out ($n)" [ "$n" -gt 0 ]
-	# The migration an operator (the script, actor cli) approved.
-	id=$(q "$db" "SELECT r.id FROM recs r JOIN audit a ON a.rec_id = r.id
-	               WHERE r.kind = 2 AND a.event = 'rec.approved'
-	                 AND (a.actor = 'cli' OR a.actor LIKE 'cli:%') LIMIT 1;")
-	check "a migration was approved from the CLI" [ -n "$id" ]
+	# The migration an operator (the script, actor cli) approved last: an
+	# earlier approval may have been superseded or expired by the market's
+	# newer view, and the demo then approves the current one.
+	id=$(sed -n 's/^approved migration #\([0-9]*\): .*/\1/p' "$tmp/out")
+	cli=$(q "$db" "SELECT COUNT(*) FROM audit WHERE rec_id = ${id:-0}
+	                AND event = 'rec.approved'
+	                AND (actor = 'cli' OR actor LIKE 'cli:%');")
+	check "a migration was approved from the CLI (#$id)" [ "$cli" = 1 ]
+	n=$(q "$db" "SELECT COUNT(*) FROM recs r JOIN audit a ON a.rec_id = r.id
+	              WHERE r.kind = 2 AND a.event = 'rec.approved' AND r.id <> ${id:-0}
+	                AND r.state NOT IN (4, 5);")
+	check "every earlier approval was superseded or expired ($n left)" [ "$n" -eq 0 ]
 	if [ -n "$id" ]; then
 		st=$(q "$db" "SELECT state FROM recs WHERE id = $id;")
 		check "the approved migration succeeded (state $st)" [ "$st" = 7 ]
