@@ -14,7 +14,9 @@
  *     automated mode are dispatched within the guardrails: at most
  *     max_actions_per_round a round, max_migrations_per_host in flight from
  *     or to a host, none on a VM within vm_cooldown_ms of its last action
- *     (measured on the monotonic clock: acted_known()),
+ *     (measured on the monotonic clock: acted_known()) but the relief of
+ *     a VM short of memory (relief()), no grow that its host has not the
+ *     memory for now (room.c: the shrinks that fund it may still wait),
  *     and only while the VM is still where the recommendation found it and
  *     the hosts involved are online. One that does not pass stays approved,
  *     with why in the store (store_rec_set_wait(): `bourse recs show`), and
@@ -482,6 +484,7 @@ static void expire_timeouts(broker *b, rec_list *dispatched)
 		if (s && now - s->at > b->cfg->guard.action_timeout_ms) {
 			if (transition(b, r, STORE_REC_FAILED, ACTOR, why) == 0) {
 				sent_remove(&b->actions, r->id);
+				broker__room_done(b, r, 0);
 				continue;
 			}
 			if (broker__outage_faulted(b)) {
@@ -557,6 +560,19 @@ static void fmt_utc(char *buf, size_t size, int64_t ms)
 		snprintf(buf, size, "%" PRId64 " ms", ms);
 }
 
+/* Is r the relief of a VM short of memory (a resize up, the VM's demand
+ * above what it held when the market made r)? The cooldown does not hold
+ * it: it keeps a VM from being resized back and forth, and a VM that is
+ * swapping needs its memory now (Hyper-V adds memory within a second when
+ * the host has it). The room guardrail (room.c) still does: the shrinks
+ * that fund it stay held by their own cooldown, and the grow goes only if
+ * its host has the memory without them. */
+static int relief(const store_rec *r, const bvm *m)
+{
+	return r->kind == STORE_REC_RESIZE && r->to_mib > m->cfg.assigned &&
+	       r->pressure_before > 100.0;
+}
+
 /* Does r pass the guardrails (besides the per-round count)? If not, why
  * (a sentence that stays the same while the reason does: it is written
  * to the store only when it changes). */
@@ -606,7 +622,8 @@ static int guard_ok(broker *b, const store_rec *r, const uint32_t *migr,
 	}
 	m = &b->reg.vms[v];
 	if (m->acted_wall == 0 ||
-	    util_now_ms() - m->acted_at >= g->vm_cooldown_ms)
+	    util_now_ms() - m->acted_at >= g->vm_cooldown_ms ||
+	    relief(r, m))
 		return 1;
 	/* the times shown are the wall clock's, as it read when the VM
 	 * acted: for people; the wait itself is measured */
@@ -677,7 +694,10 @@ static uint32_t dispatchable(broker *b, const store_control *ctl,
 			 b->reg.hosts[h].name, store_rec_kind_name(r->kind));
 		return BROKER_NO_SLOT;
 	}
-	return guard_ok(b, r, migr, why, len) ? h : BROKER_NO_SLOT;
+	if (!guard_ok(b, r, migr, why, len) ||
+	    !broker__room_ok(b, r, why, len))
+		return BROKER_NO_SLOT;
+	return h;
 }
 
 static void send_approved(broker *b, const store_control *ctl,
@@ -715,6 +735,7 @@ static void send_approved(broker *b, const store_control *ctl,
 			continue;
 		}
 		send_request(b, r, h);
+		broker__room_take(b, r);
 		done++;
 		if (r->kind == STORE_REC_MIGRATE) /* both hosts are live */
 			count_migration(b, r, migr);
@@ -855,6 +876,7 @@ void broker__actions_run(broker *b, int64_t round)
 		approve_automated(b, &ctl, round);
 		count_migrations(b, &dispatched, migr);
 		resend_unsent(b, &dispatched);
+		broker__room_begin(b, dispatched.v, dispatched.n);
 		send_approved(b, &ctl, migr, round);
 	}
 	free(migr);
@@ -1061,6 +1083,7 @@ void broker__actions_result(broker *b, uint32_t ci, const wire_msg *e)
 	case 0:
 		if (h.to == STORE_REC_SUCCEEDED && r.kind == STORE_REC_MIGRATE)
 			migrated(b, &r);
+		broker__room_done(b, &r, h.to == STORE_REC_SUCCEEDED);
 		break;
 	case 1:
 		hold_result(&b->actions, &h);

@@ -243,6 +243,7 @@ static void broker_close(broker *b)
 	broker__net_close(&b->net);
 	broker__round_release(b);
 	broker__actions_release(b);
+	broker__room_release(b);
 	broker__registry_release(&b->reg);
 	store_close(b->st);
 }

@@ -9,6 +9,7 @@
  *  session.c  each agent's conversation: registration, checks, handlers
  *  round.c    one market round: build the cluster, clear, persist, award
  *  actions.c  recommendations carried out within the guardrails; results
+ *  room.c     what a host has for a grow now (a guardrail of actions.c)
  *  outage.c   when the store fails: the streak, giving up, writing again
  *  net.c      the socket: receiving, sending, refusals, the rate limit
  *  auth.c     CURVE and the ZAP handler: which key speaks for which host
@@ -150,6 +151,10 @@ typedef struct bvm {
 	                      * it never acted */
 	int64_t moved_wall;  /* Unix ms it last moved host in this run (a
 	                      * migration older than that cannot move it) */
+	/* its latest grow's result in this run (room.c): what it holds until
+	 * a bid read after that can show it; grown_at 0: none */
+	int64_t grown_mib;
+	int64_t grown_at;    /* monotonic ms (b->now) */
 } bvm;
 
 /* Refusals counted besides wire_reason (after WIRE_N_REASONS). */
@@ -329,6 +334,31 @@ void broker__outage_written(broker *b, int64_t round, const char *err);
 /* Did the store's last refusal come from the file (locked, full, I/O)?
  * Then it holds its writes until the next round. */
 int broker__outage_faulted(const broker *b);
+
+/* ---- room.c: what a host has for a grow now ----------------------------- */
+
+typedef struct broker_room {
+	int64_t *held; /* per host slot: what its VMs and the grows on their
+	                * way to it hold (broker__room_begin()) */
+	size_t n, cap; /* n: host slots counted; 0 when counting failed */
+} broker_room;
+
+/* Count, before a round's dispatching, what each host holds: its VMs
+ * (their latest bids, or a grow's size not yet seen in them) and the
+ * recommendations in flight (dispatched: inflight[0..n), not owned).
+ * Returns 0, or -1 on ENOMEM (then no grow passes broker__room_ok()). */
+int broker__room_begin(broker *b, const store_rec *inflight, size_t n);
+/* Has r's host the room for what r takes there (a resize up: its VM's
+ * growth; a migration: its size on the destination)? 1 (also for what
+ * takes nothing), or 0 with why. */
+int broker__room_ok(const broker *b, const store_rec *r, char *why,
+		    size_t len);
+/* r was dispatched: what it takes is held on its host from now. */
+void broker__room_take(broker *b, const store_rec *r);
+/* r's result came: a VM grown (or a resize that failed: it may have got
+ * part of the way) holds r's size until a bid read after it can show it. */
+void broker__room_done(broker *b, const store_rec *r, int succeeded);
+void broker__room_release(broker *b);
 
 /* ---- actions.c: recommendations carried out ---------------------------- */
 
@@ -527,6 +557,7 @@ struct broker {
 	broker_auth auth;      /* auth.c */
 	broker_outage outage;  /* outage.c */
 	broker_actions actions; /* actions.c */
+	broker_room room;      /* room.c */
 	broker_rounds rounds;  /* round.c */
 	broker_session session; /* session.c */
 	struct broker_http *http; /* http.c; NULL: no HTTP server */

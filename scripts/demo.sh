@@ -43,7 +43,7 @@ MAX_ACTIONS=40   # dispatches a round: every VM may be acted on each step;
                  # the default 4 a 5 s round allows 240 per 300 s
 ACTION_TIMEOUT_S=20 # a copy takes about 1 s per GiB (1100 MiB/s): the
                     # default 600 s would hold a lost action past the run
-MIGRATE_GRACE_S=15  # run 1 waits this much longer for the approved copy
+MIGRATE_GRACE_S=20  # run 1 waits this much longer for an approved copy
 REC_DRIFT=0      # approvals do not expire when a price moves: each round
                  # replays 300 s of trace, and a congested host's price
                  # swings by 99 % or 100x from one round to the next here;
@@ -309,8 +309,9 @@ say "== run 1 of 2, 'bourse': resizes automated, migrations approved by hand ($S
 start_run "$DB" "$BASE" "automated --for resize-up,resize-down" "manual --for migrate"
 run_start=$(date +%s)
 approved=
-while :; do
-	check_running "$BASE"
+# One look, as an operator would: the approved migration failed, expired or
+# was superseded? Then the newest pending one is approved.
+approve_step() {
 	st=
 	[ -z "$approved" ] || st=$(q "$DB" "SELECT state FROM recs WHERE id = $approved;")
 	if [ "$st" = 8 ]; then
@@ -325,40 +326,42 @@ while :; do
 		say "migration #$approved: $(q "$DB" "SELECT state_reason FROM recs WHERE id = $approved;")"
 		approved=
 	fi
-	if [ -z "$approved" ]; then
-		# The newest pending migration, approved as an operator would.
-		id=$("$BOURSE" recs list --db "$DB" --state pending --limit 0 2>/dev/null |
-			awk '$4 == "migrate" { print $1; exit }') || id=
-		if [ -n "$id" ]; then
-			show "$BOURSE" recs show "$id" --db "$DB"
-			say ""
-			say "+ $BOURSE recs approve $id --db $DB"
-			# It may have been superseded or expired a moment ago: then
-			# the next one.
-			if "$BOURSE" recs approve "$id" --db "$DB"; then
-				approved=$id
-			fi
-		fi
+	[ -z "$approved" ] || return 0
+	id=$("$BOURSE" recs list --db "$DB" --state pending --limit 0 2>/dev/null |
+		awk '$4 == "migrate" { print $1; exit }') || id=
+	[ -n "$id" ] || return 0
+	show "$BOURSE" recs show "$id" --db "$DB"
+	say ""
+	say "+ $BOURSE recs approve $id --db $DB"
+	# It may have been superseded or expired a moment ago: then the next
+	# one.
+	if "$BOURSE" recs approve "$id" --db "$DB"; then
+		approved=$id
 	fi
+}
+while :; do
+	check_running "$BASE"
+	approve_step
 	now=$(($(date +%s) - run_start))
 	[ "$now" -lt "$SECONDS_RUN" ] || break
 	nap 1
 done
 # The approved copy may still be under way, or the VM not yet bidding from
-# its destination: give it a little longer.
-if [ -n "$approved" ]; then
-	i=0
-	while :; do
+# its destination, or the market's newest migration not yet approved (the
+# one approved was superseded, or none came in time): a little longer.
+i=0
+while :; do
+	approve_step
+	if [ -n "$approved" ]; then
 		st=$(q "$DB" "SELECT state FROM recs WHERE id = $approved;")
-		[ "$st" != 8 ] || break # failed
 		[ "$st" != 7 ] || [ "$(bids_from "$approved")" != 1 ] || break
-		i=$((i + 1))
-		[ "$i" -le "$MIGRATE_GRACE_S" ] || break
-		[ "$i" -gt 1 ] || say "migration #$approved: waiting for the VM to bid from its destination (up to $MIGRATE_GRACE_S s)"
-		check_running "$BASE"
-		nap 1
-	done
-fi
+	fi
+	i=$((i + 1))
+	[ "$i" -le "$MIGRATE_GRACE_S" ] || break
+	[ "$i" -gt 1 ] || say "run 1: waiting up to $MIGRATE_GRACE_S s more for an approved migration to be carried out and its VM to bid from its destination"
+	check_running "$BASE"
+	nap 1
+done
 show "$BOURSE" hosts --db "$DB"
 stop_run "$DB" "$BASE"
 last1=$last_round
@@ -516,7 +519,7 @@ say "Running it on real hosts: docs/operations.md."
 
 [ "$rs1" -gt 0 ] || fail "no resize was carried out in run 1 (see $BASE-broker.log)"
 if [ "$fallback" -eq 0 ]; then
-	[ -n "$approved" ] || fail "the market recommended no migration to approve in $SECONDS_RUN s; try a longer DEMO_SECONDS"
+	[ -n "$approved" ] || fail "the market recommended no migration to approve in $((SECONDS_RUN + MIGRATE_GRACE_S)) s; try a longer DEMO_SECONDS"
 	[ -n "$moved" ] || fail "the approved migration #$approved was not carried out (see $BASE-broker.log and the hosts' logs)"
 fi
 exit 0

@@ -346,6 +346,76 @@ static void test_kill_mid_migration(void **state)
 	live_stop_all_cleanly(l);
 }
 
+/* Automated resizes on host-a, four busy VMs on 7 GiB sold, the VM
+ * cooldown 1 s: no grow is sent before the host has the memory for it
+ * (broker/room.c). Before, a grow went while the shrinks that fund it
+ * still waited, and the world refused it ("host host-a cannot hold 512
+ * MiB more"): a failed resize; on a real host, an overcommit. */
+static void test_grows_within_room(void **state)
+{
+	struct live *l = *state;
+	int64_t r0;
+
+	start_world(l, "1100");
+	cli_ok(l, "mode automated --for resize-up,resize-down");
+	r0 = live_last_round(l);
+	live_wait_rounds_after(l, r0, 40);
+	assert_true(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE kind = %d "
+			       "AND state = %d", STORE_REC_RESIZE,
+			       STORE_REC_SUCCEEDED) >= 4);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state "
+				    "= %d", STORE_REC_FAILED), 0);
+	never_over(l);
+	live_stop_all_cleanly(l);
+}
+
+/* A trace of two VMs of 4 GiB whose demand steps from 800 to 2,400 MiB
+ * after 15 steps: shrunk first, then short. */
+static void write_step_trace(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "vm,time_s,provisioned_mib,demand_mib\n");
+	for (int vm = 1; vm <= 2; vm++)
+		for (int step = 0; step < 48; step++)
+			fprintf(f, "%d,%d,4096,%d\n", vm, 1372629600 +
+				300 * step, step < 15 ? 800 : 2400);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A VM short of memory is grown within its cooldown (600 s here) when its
+ * host has the room (broker/actions.c, relief()): two VMs on a 32 GiB
+ * host, shrunk to their idle demand, then short when it triples. Every
+ * action on a VM after its first is such a relief; the shrinks wait out
+ * their cooldown. */
+static void test_relief_within_cooldown(void **state)
+{
+	struct live *l = *state;
+	static const char *const slow[] = {
+		"--vm-cooldown-s", "600", "--mode-resize-up", "automated",
+		"--mode-resize-down", "automated", NULL };
+	char again[256]; /* the actions on a VM after its first */
+
+	snprintf(again, sizeof(again), "FROM recs r WHERE r.state = %d AND "
+		 "EXISTS (SELECT 1 FROM recs p WHERE p.vm_id = r.vm_id AND "
+		 "p.id < r.id AND p.state = %d)", STORE_REC_SUCCEEDED,
+		 STORE_REC_SUCCEEDED);
+	snprintf(l->trace, sizeof(l->trace), "%s/step.csv", l->dir);
+	write_step_trace(l->trace);
+	live_start_broker_with(l, slow);
+	start_emulated(l, 0, "host-b", "32768", "0:2", "1100");
+	live_wait_online(l, 1);
+	wait_sql(l, "SELECT COUNT(*) %s", again);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) %s AND NOT (r.kind = "
+				    "%d AND r.to_mib > r.from_mib AND "
+				    "r.pressure_before > 100)", again,
+				    STORE_REC_RESIZE), 0);
+	assert_int_equal(live_q_int(l, "SELECT COUNT(*) FROM recs WHERE state "
+				    "= %d", STORE_REC_FAILED), 0);
+	live_stop_all_cleanly(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +424,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_approved,
 						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_mid_migration,
+						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_grows_within_room,
+						live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_relief_within_cooldown,
 						live_setup, live_teardown),
 	};
 
