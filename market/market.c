@@ -1415,7 +1415,8 @@ enum { S_OFFER_PLAIN = 0, S_OFFER_TIGHT = 1, S_OFFER_LEAVE = 2 };
  * host drains) is priced at the migrate_targets cheapest hosts that have
  * room for its need, whatever their utilization. A tight offer counts as
  * room what s_squeeze_room() gives, whatever the utilization; an
- * infeasible host is no tight destination. */
+ * infeasible host, or one that sold a VM this round, is no tight
+ * destination. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			    const market_result *r, s_scratch *s,
 			    const s_tree *idx, uint32_t i, int64_t round,
@@ -1441,7 +1442,8 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			continue;
 		seen++;
 		if (tight)
-			room = o->infeasible ? 0 : s_squeeze_room(p, r, s, d);
+			room = o->infeasible || s->hflag[d] ? 0
+							    : s_squeeze_room(p, r, s, d);
 		if (room < need || (how == S_OFFER_PLAIN &&
 				    (double)(s->wanted[d] + priced) >=
 					    p->migrate_util * (double)o->supply))
@@ -1524,6 +1526,7 @@ static void s_accept(const market_params *p, const market_cluster *c,
 		s_tree_erase(idx, from);
 	s_tree_erase(idx, off.host);
 	s->needs[from] -= s_need(c, r, s, i);
+	s->hflag[from] = 1; /* it sold: no tight destination this round */
 	if (off.mib > r->hosts[off.host].supply - r->hosts[off.host].awarded)
 		s_squeeze(p, c, r, s, off.host, off.mib);
 	s->needs[off.host] += off.mib;
@@ -1705,8 +1708,10 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 	s_tree idx;
 	uint32_t left;
 
-	for (size_t h = 0; h < c->n_hosts; h++)
+	for (size_t h = 0; h < c->n_hosts; h++) {
 		s->needs[h] = s->incoming[h] = 0;
+		s->hflag[h] = 0;
+	}
 	for (size_t i = 0; i < c->n_vms; i++) {
 		s->dest[i] = MARKET_NO_HOST;
 		s->needs[c->vms[i].host] += s_need(c, r, s, (uint32_t)i);
