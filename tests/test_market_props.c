@@ -605,7 +605,7 @@ static void test_drifting_rounds(void **state)
 {
 	market_result a, b;
 	world w;
-	size_t migrations = 0;
+	size_t migrations = 0, squeezed = 0;
 
 	(void)state;
 	assert_int_equal(market_result_init(&a, MAX_HOSTS, MAX_VMS), 0);
@@ -616,14 +616,23 @@ static void test_drifting_rounds(void **state)
 		for (int64_t round = 0; round < N_DRIFT_ROUNDS; round++) {
 			round_and_check(&w, round, &a, &b,
 					seed * 1000 + (uint64_t)round);
-			for (size_t i = 0; i < a.n_recs; i++)
-				migrations +=
-					a.recs[i].kind == MARKET_REC_MIGRATE;
+			for (size_t i = 0; i < a.n_recs; i++) {
+				const market_rec *m = &a.recs[i];
+				if (m->kind != MARKET_REC_MIGRATE)
+					continue;
+				migrations++;
+				/* only a tight move finds room on a host
+				 * whose wants did not fit */
+				squeezed += (size_t)a.hosts[m->to_host].shortage;
+			}
 			apply(&w, &a, round);
 			drift(&w, &s);
 		}
 	}
+	print_message("drifting rounds: %zu migrations (%zu into a host in "
+		      "shortage)\n", migrations, squeezed);
 	assert_true(migrations > 50);
+	assert_true(squeezed > 10); /* tight moves, under every invariant */
 	market_result_release(&a);
 	market_result_release(&b);
 }
@@ -760,7 +769,7 @@ static void test_tight_spiky_ceilings(void **state)
 	market_result a, b;
 	world w;
 	int64_t orig[MAX_VMS];
-	size_t migrations = 0, infeasible = 0;
+	size_t migrations = 0, infeasible = 0, squeezed = 0;
 
 	(void)state;
 	assert_int_equal(market_result_init(&a, MAX_HOSTS, MAX_VMS), 0);
@@ -805,18 +814,26 @@ static void test_tight_spiky_ceilings(void **state)
 				   w.c.n_vms * sizeof(*a.awards)) != 0)
 				fail_msg("seed %llu: determinism",
 					 (unsigned long long)id);
-			for (size_t i = 0; i < a.n_recs; i++)
-				migrations +=
-					a.recs[i].kind == MARKET_REC_MIGRATE;
+			for (size_t i = 0; i < a.n_recs; i++) {
+				const market_rec *m = &a.recs[i];
+				if (m->kind != MARKET_REC_MIGRATE)
+					continue;
+				migrations++;
+				/* only a tight move finds room on a host
+				 * whose wants did not fit */
+				squeezed += (size_t)a.hosts[m->to_host].shortage;
+			}
 			apply(&w, &a, round);
 			spike(&w, &s, orig);
 		}
 	}
 	/* the scenario must happen, and migrations with it */
 	print_message("tight clusters: %zu infeasible host-rounds, %zu "
-		      "migrations\n", infeasible, migrations);
+		      "migrations (%zu into a host in shortage)\n",
+		      infeasible, migrations, squeezed);
 	assert_true(infeasible > 20);
 	assert_true(migrations > 100);
+	assert_true(squeezed > 10); /* tight moves happen and are checked */
 	market_result_release(&a);
 	market_result_release(&b);
 }
