@@ -1441,9 +1441,10 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 		if (must_leave && room < need)
 			continue;
 		seen++;
+		if (tight && (o->infeasible || s->hflag[d]))
+			continue; /* not a tight destination */
 		if (tight)
-			room = o->infeasible || s->hflag[d] ? 0
-							    : s_squeeze_room(p, r, s, d);
+			room = s_squeeze_room(p, r, s, d);
 		if (room < need || (how == S_OFFER_PLAIN &&
 				    (double)(s->wanted[d] + priced) >=
 					    p->migrate_util * (double)o->supply))
