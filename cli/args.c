@@ -124,6 +124,7 @@ static const struct param_desc params[] = {
 	PD(suspend_util, P_DOUBLE),
 	PD(peak_rounds, P_DOUBLE),
 	PD(provision_band, P_DOUBLE),
+	PD(migrate_squeeze, P_DOUBLE),
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))

@@ -242,6 +242,7 @@ void market_params_default(market_params *p)
 	p->suspend_util = 0.60;
 	p->peak_rounds = 72.0;
 	p->provision_band = 0.05;
+	p->migrate_squeeze = 1.0;
 }
 
 /* 1 if lo <= x <= hi (or lo <= x < hi when open_hi), finite; NaN fails. */
@@ -305,6 +306,8 @@ int market_params_validate(const market_params *p, char *err, size_t errlen)
 		bad = "'peak_rounds' must be in [1, 1000000]";
 	else if (!s_in(p->provision_band, 0.0, 100.0, 0))
 		bad = "'provision_band' must be in [0, 100]";
+	else if (!s_in(p->migrate_squeeze, 0.0, 1.0, 0))
+		bad = "'migrate_squeeze' must be in [0, 1]";
 	if (bad != NULL)
 		return s_fail(err, errlen, bad);
 	s_msg_start(err, errlen);
@@ -579,11 +582,16 @@ typedef struct s_scratch {
 	uint32_t *tree_p;  /* ... heap priority */
 	unsigned char *hmode; /* clearing: S_PLENTY... */
 	int64_t *hsum;     /* clearing: sum of the host's targets */
+	int64_t *needs;    /* migration: live needs of the VMs that stay, plus
+	                    * what the VMs moving in hold there */
+	int64_t *incoming; /* migration: what the VMs moving in hold there */
 	/* per VM (n_vms + 1 entries) */
 	uint32_t *by_host; /* VM indices grouped by host */
 	uint32_t *vlist;   /* a working list of VMs */
 	uint32_t *vtmp;    /* sort scratch for VMs */
 	uint32_t *vaux;    /* suspend planning: where each VM would go */
+	uint32_t *vsell;   /* migration: a source's VMs in sell order */
+	uint32_t *vstay;   /* migration: a destination's VMs that stay */
 	int64_t *floor;
 	int64_t *blo;      /* shortage clearing: this phase's lower bound */
 	int64_t *bhi;      /* ... and upper bound */
@@ -614,6 +622,10 @@ static void s_scratch_free(s_scratch *s)
 	free(s->tree_p);
 	free(s->hmode);
 	free(s->hsum);
+	free(s->needs);
+	free(s->incoming);
+	free(s->vsell);
+	free(s->vstay);
 	free(s->by_host);
 	free(s->vlist);
 	free(s->vtmp);
@@ -654,6 +666,10 @@ static s_scratch *s_scratch_new(size_t h, size_t v)
 	s->tree_p = calloc(h, sizeof(*s->tree_p));
 	s->hmode = calloc(h, sizeof(*s->hmode));
 	s->hsum = calloc(h, sizeof(*s->hsum));
+	s->needs = calloc(h, sizeof(*s->needs));
+	s->incoming = calloc(h, sizeof(*s->incoming));
+	s->vsell = calloc(v, sizeof(*s->vsell));
+	s->vstay = calloc(v, sizeof(*s->vstay));
 	s->by_host = calloc(v, sizeof(*s->by_host));
 	s->vlist = calloc(v, sizeof(*s->vlist));
 	s->vtmp = calloc(v, sizeof(*s->vtmp));
@@ -666,7 +682,8 @@ static s_scratch *s_scratch_new(size_t h, size_t v)
 	s->vflag = calloc(v, sizeof(*s->vflag));
 	s->blo = calloc(v, sizeof(*s->blo));
 	s->bhi = calloc(v, sizeof(*s->bhi));
-	if (!s->blo || !s->bhi ||
+	if (!s->blo || !s->bhi || !s->needs || !s->incoming || !s->vsell ||
+	    !s->vstay ||
 	    !s->start || !s->wanted || !s->held || !s->swap || !s->price ||
 	    !s->load || !s->room || !s->horder || !s->hlist || !s->htmp ||
 	    !s->hflag || !s->tree_l || !s->tree_r || !s->tree_p || !s->hmode ||
@@ -1367,6 +1384,27 @@ static int s_target(const market_cluster *c, uint32_t h)
 	       !c->hosts[h].probation;
 }
 
+/* What host d can give a VM in a tight move: the room it has, plus
+ * migrate_squeeze of the buffers its staying VMs hold above their needs
+ * (the needs of the VMs that stay and what the VMs moving in hold are
+ * never taken). */
+static int64_t s_squeeze_room(const market_params *p, const market_result *r,
+			      const s_scratch *s, uint32_t d)
+{
+	const market_host_out *o = &r->hosts[d];
+	int64_t room = o->supply - o->awarded, buf = o->awarded - s->needs[d];
+	int64_t most = o->supply - s->needs[d];
+
+	if (buf > 0)
+		room += (int64_t)floor(p->migrate_squeeze * (double)buf);
+	return room < most ? room : most;
+}
+
+/* How an offer is looked for: an ordinary move, a tight one (the source's
+ * demand does not fit: the destination's buffers may give way and its
+ * utilization does not bar it), or a drain's (the VM must leave). */
+enum { S_OFFER_PLAIN = 0, S_OFFER_TIGHT = 1, S_OFFER_LEAVE = 2 };
+
 /* Prices VM i at the migrate_targets cheapest online hosts other than its
  * own (the first of the price index). A host is a destination only if the
  * VM's need (demand within [floor, want]) fits in what it has left and the
@@ -1375,11 +1413,14 @@ static int s_target(const market_cluster *c, uint32_t h)
  * gets its want there, or all the room if that is less. Returns the
  * cheapest offer, host MARKET_NO_HOST if none. A VM that must leave (its
  * host drains) is priced at the migrate_targets cheapest hosts that have
- * room for its need, whatever their utilization. */
+ * room for its need, whatever their utilization. A tight offer counts as
+ * room what s_squeeze_room() gives, whatever the utilization; an
+ * infeasible host, or one that sold a VM this round, is no tight
+ * destination. */
 static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 			    const market_result *r, s_scratch *s,
 			    const s_tree *idx, uint32_t i, int64_t round,
-			    int must_leave)
+			    int how)
 {
 	const market_vm *v = &c->vms[i];
 	int64_t want = r->awards[i].want, need = s_need(c, r, s, i);
@@ -1388,6 +1429,7 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 	s_offer best = { MARKET_NO_HOST, 0, 0, 0 };
 	s_walk w = s_walk_start(idx, s->htmp);
 	uint32_t seen = 0, d;
+	int must_leave = how == S_OFFER_LEAVE, tight = how == S_OFFER_TIGHT;
 
 	while (seen < p->migrate_targets && (d = s_walk_next(&w)) != S_NIL) {
 		const market_host_out *o = &r->hosts[d];
@@ -1399,7 +1441,11 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 		if (must_leave && room < need)
 			continue;
 		seen++;
-		if (room < need || (!must_leave &&
+		if (tight && (o->infeasible || s->hflag[d]))
+			continue; /* not a tight destination */
+		if (tight)
+			room = s_squeeze_room(p, r, s, d);
+		if (room < need || (how == S_OFFER_PLAIN &&
 				    (double)(s->wanted[d] + priced) >=
 					    p->migrate_util * (double)o->supply))
 			continue;
@@ -1415,6 +1461,38 @@ static s_offer s_best_offer(const market_params *p, const market_cluster *c,
 		}
 	}
 	return best;
+}
+
+/* Makes room for `get` MiB on host d by clearing its staying VMs again
+ * within what is left (docs/market.md, "Tight moves"): every one keeps its
+ * need, the rest is shared by budget with the idle tax. The caller checked
+ * that the needs fit (s_squeeze_room()). */
+static void s_squeeze(const market_params *p, const market_cluster *c,
+		      market_result *r, s_scratch *s, uint32_t d, int64_t get)
+{
+	int64_t supply = r->hosts[d].supply - s->incoming[d] - get;
+	int64_t wants = 0, sum = 0;
+	size_t n = 0;
+
+	for (size_t j = s->start[d]; j < s->start[d + 1]; j++) {
+		uint32_t i = s->by_host[j];
+		if (s->dest[i] != MARKET_NO_HOST)
+			continue;
+		s->vstay[n++] = i;
+		wants += r->awards[i].want;
+	}
+	s_host_vms hv = { s->vstay, n };
+	if (wants > supply)
+		(void)s_clear_shortage(p, c, r, s, hv, supply);
+	for (size_t j = 0; j < n; j++) {
+		market_award *a = &r->awards[s->vstay[j]];
+		if (wants <= supply)
+			a->target = a->want;
+		a->pressure = market_vm_pressure(c->vms[s->vstay[j]].demand,
+						 a->target);
+		sum += a->target;
+	}
+	r->hosts[d].awarded = sum + s->incoming[d];
 }
 
 /* Books the migration of VM i to `to`: records the rec, moves its want,
@@ -1448,6 +1526,12 @@ static void s_accept(const market_params *p, const market_cluster *c,
 	if (s_target(c, from))
 		s_tree_erase(idx, from);
 	s_tree_erase(idx, off.host);
+	s->needs[from] -= s_need(c, r, s, i);
+	s->hflag[from] = 1; /* it sold: no tight destination this round */
+	if (off.mib > r->hosts[off.host].supply - r->hosts[off.host].awarded)
+		s_squeeze(p, c, r, s, off.host, off.mib);
+	s->needs[off.host] += off.mib;
+	s->incoming[off.host] += off.mib;
 	r->hosts[from].awarded -= a->target;
 	s->wanted[from] -= market_vm_priced(v);
 	if (reach > v->assigned)
@@ -1483,12 +1567,16 @@ static double s_excess(const market_params *p, const market_result *r,
 /* Orders the VMs of host h for selling away (docs/market.md, "Migration"):
  * by the excess a move removes (the VM's want or priced demand, at most the
  * host's excess) per MiB copied, times the buyer's budget (its weight,
- * shares and suffering), then weight, shares, id. Fills s->vlist[0..n). */
+ * shares and suffering), then weight, shares, id. On a host whose demand
+ * does not fit (its needs above its supply: a tight source), what a move
+ * removes is shortfall: the VM's need, at most the host's needs above its
+ * supply. Fills s->vsell[0..n). */
 static void s_sell_order(const market_cluster *c, const market_result *r,
 			 s_scratch *s, uint32_t h, double excess)
 {
 	s_ctx ctx = { c, s->dkey, NULL };
 	size_t n = s->start[h + 1] - s->start[h];
+	int64_t short_h = s->needs[h] - r->hosts[h].supply;
 
 	for (size_t j = 0; j < n; j++) {
 		uint32_t i = s->by_host[s->start[h] + j];
@@ -1496,12 +1584,16 @@ static void s_sell_order(const market_cluster *c, const market_result *r,
 		int64_t p = market_vm_priced(v), w = r->awards[i].want;
 		double gone = (double)(p > w ? p : w);
 		double moved = v->assigned > 1 ? (double)v->assigned : 1.0;
-		s->vlist[j] = i;
+		s->vsell[j] = i;
+		if (short_h > 0) {
+			int64_t need = s_need(c, r, s, i);
+			gone = (double)(need < short_h ? need : short_h);
+		}
 		if (gone > excess)
 			gone = excess;
 		s->dkey[i] = gone / moved * r->awards[i].budget;
 	}
-	s_sort(s->vlist, s->vtmp, n, s_less_rho, &ctx);
+	s_sort(s->vsell, s->vtmp, n, s_less_rho, &ctx);
 }
 
 /* Sells VMs of host h away while it is over (s_excess), best move first
@@ -1523,12 +1615,17 @@ static uint32_t s_migrate_host(const market_params *p,
 		return 0;
 	s_sell_order(c, r, s, h, excess);
 	for (size_t j = 0; j < n && done < budget && excess > 0; j++) {
-		uint32_t i = s->vlist[j];
+		uint32_t i = s->vsell[j];
 		int64_t want = r->awards[i].want;
 		if (want <= 0 || !s_cooled(p, &c->vms[i], round))
 			continue;
 		double cost_here = (double)want * s->price[h];
-		s_offer off = s_best_offer(p, c, r, s, idx, i, round, 0);
+		s_offer off = s_best_offer(p, c, r, s, idx, i, round,
+					   S_OFFER_PLAIN);
+		if (off.host == MARKET_NO_HOST && p->migrate_squeeze > 0 &&
+		    s->needs[h] > r->hosts[h].supply)
+			off = s_best_offer(p, c, r, s, idx, i, round,
+					   S_OFFER_TIGHT);
 		if (off.host == MARKET_NO_HOST || !(off.cost < cost_here) ||
 		    off.cost > (1.0 - p->migrate_gain) * cost_here)
 			continue;
@@ -1553,10 +1650,11 @@ static uint32_t s_drain_host(const market_params *p, const market_cluster *c,
 
 	s_sell_order(c, r, s, h, (double)INT64_MAX);
 	for (size_t j = 0; j < n && done < budget; j++) {
-		uint32_t i = s->vlist[j];
+		uint32_t i = s->vsell[j];
 		if (!s_cooled(p, &c->vms[i], round))
 			continue;
-		s_offer off = s_best_offer(p, c, r, s, idx, i, round, 1);
+		s_offer off = s_best_offer(p, c, r, s, idx, i, round,
+					   S_OFFER_LEAVE);
 		if (off.host == MARKET_NO_HOST)
 			continue;
 		s_accept(p, c, r, s, idx, i, off,
@@ -1611,8 +1709,14 @@ static void s_migrate(const market_params *p, const market_cluster *c,
 	s_tree idx;
 	uint32_t left;
 
-	for (size_t i = 0; i < c->n_vms; i++)
+	for (size_t h = 0; h < c->n_hosts; h++) {
+		s->needs[h] = s->incoming[h] = 0;
+		s->hflag[h] = 0;
+	}
+	for (size_t i = 0; i < c->n_vms; i++) {
 		s->dest[i] = MARKET_NO_HOST;
+		s->needs[c->vms[i].host] += s_need(c, r, s, (uint32_t)i);
+	}
 	for (size_t h = 0; h < c->n_hosts; h++) {
 		n_on += c->hosts[h].online != 0;
 		if (s_target(c, (uint32_t)h))

@@ -89,6 +89,11 @@ typedef struct market_params {
 	                        * more than provision_util, provision stays
 	                        * signalled until the wants fall below
 	                        * provision_util - this */
+	/* tight moves (docs/market.md, "Migration") */
+	double migrate_squeeze; /* a host whose demand does not fit may sell a
+	                         * VM to a host where the VM's demand fits once
+	                         * that host's buffers give way, taking at most
+	                         * this share of them; 0: no such moves */
 } market_params;
 
 /* A buyer: one VM. All memory fields in MiB. */

@@ -133,6 +133,7 @@ static void test_defaults(void **state)
 	assert_true(p.suspend_util == 0.60);
 	assert_true(p.peak_rounds == 72.0);
 	assert_true(p.provision_band == 0.05);
+	assert_true(p.migrate_squeeze == 1.0);
 	assert_int_equal(market_params_validate(&p, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 }
@@ -167,6 +168,10 @@ static void test_params_validate_rejects(void **state)
 		{ "peak_rounds", offsetof(market_params, peak_rounds), 0.5 },
 		{ "provision_band", offsetof(market_params, provision_band),
 		  -0.1 },
+		{ "migrate_squeeze", offsetof(market_params, migrate_squeeze),
+		  1.5 },
+		{ "migrate_squeeze", offsetof(market_params, migrate_squeeze),
+		  NAN },
 	};
 	market_params p;
 	char err[128];
@@ -1005,6 +1010,72 @@ static void test_migrate_sell_order(void **state)
 	market_result_release(&r);
 }
 
+/* A tight move (docs/market.md, "Tight moves"): host 0's demand does not
+ * fit (4 x 3000 on 10000) and host 1 has no room for a VM's demand (2800
+ * free of 10000), but its demand fits once its buffers give way: one VM
+ * moves there with its want, host 1's VMs are cleared again within what
+ * is left, each keeping its demand. Without migrate_squeeze nothing
+ * moves; nor when host 1's demand leaves no room for the VM's. */
+static void tight_pair(market_host h[2], market_vm v[7], int64_t demand1)
+{
+	h[0] = mkhost(0, 10000);
+	h[1] = mkhost(1, 10000);
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = mkvm(i, 0, 3000, 2500);
+	for (uint32_t i = 4; i < 7; i++)
+		v[i] = mkvm(i, 1, demand1, demand1 * 6 / 5);
+}
+
+static void test_migrate_tight(void **state)
+{
+	market_params p = raw_params();
+	market_host h[2];
+	market_vm v[7];
+	market_result r;
+
+	(void)state;
+	tight_pair(h, v, 2000);
+	run(&p, h, 2, v, 7, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	const market_rec *m = &r.recs[0];
+	assert_int_equal(m->kind, MARKET_REC_MIGRATE);
+	assert_int_equal(m->from_host, 0);
+	assert_int_equal(m->to_host, 1);
+	assert_int_equal(m->to_mib, 3600);
+	assert_true(m->cost_there <= (1 - p.migrate_gain) * m->cost_here);
+	int64_t stay = 0;
+	for (uint32_t i = 4; i < 7; i++) {
+		assert_true(r.awards[i].target >= 2000);
+		assert_true(r.awards[i].target < r.awards[i].want);
+		assert_non_null(find_rec(&r, i, MARKET_REC_RESIZE));
+		stay += r.awards[i].target;
+	}
+	assert_int_equal(stay, 10000 - 3600);
+	assert_int_equal(r.hosts[1].awarded, 10000);
+	market_result_release(&r);
+
+	p.migrate_squeeze = 0;
+	run(&p, h, 2, v, 7, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+
+	/* half the buffers: 2800 free + 0.5 x 1200 = 3400 >= 3000, so the
+	 * VM gets 3400 */
+	p.migrate_squeeze = 0.5;
+	run(&p, h, 2, v, 7, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 1);
+	assert_int_equal(r.recs[0].to_mib, 3400);
+	assert_int_equal(r.hosts[1].awarded, 10000);
+	market_result_release(&r);
+
+	/* host 1's demand (3 x 2500) leaves 2500 < 3000: nothing moves */
+	p.migrate_squeeze = 1;
+	tight_pair(h, v, 2500);
+	run(&p, h, 2, v, 7, 100, &r);
+	assert_int_equal(count_recs(&r, MARKET_REC_MIGRATE), 0);
+	market_result_release(&r);
+}
+
 /* The price of risk: want' = max(want, demand + risk_headroom * rms),
  * within the ceiling; the rms follows market_vm_rise_update(). */
 static void test_risk_headroom(void **state)
@@ -1452,6 +1523,7 @@ int main(void)
 		cmocka_unit_test(test_risk_headroom),
 		cmocka_unit_test(test_migrate_no_return),
 		cmocka_unit_test(test_migrate_sell_order),
+		cmocka_unit_test(test_migrate_tight),
 		cmocka_unit_test(test_migrate_offline_or_full),
 		cmocka_unit_test(test_migrate_targets_pruning),
 		cmocka_unit_test(test_signal_provision),
