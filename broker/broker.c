@@ -379,7 +379,8 @@ int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	print_stats(&b);
 	if (stats)
 		*stats = stats_of(&b);
-	rc = b.outage.gave_up ? -1 : 0; /* outage.c said why */
+	/* outage.c said why */
+	rc = b.outage.damaged ? BROKER_DAMAGED : b.outage.gave_up ? -1 : 0;
 	if (rc)
 		snprintf(err, errlen, "%s", b.outage.msg);
 	broker_close(&b);

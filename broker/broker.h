@@ -110,11 +110,16 @@ void broker_config_default(broker_config *c);
 /* Check ranges. Returns 0, or -1 with a message. */
 int broker_config_validate(const broker_config *c, char *err, size_t errlen);
 
+/* broker_run()'s return when it stopped on a damaged database file
+ * (SQLITE_CORRUPT, SQLITE_NOTADB met in a round): starting it again on the
+ * same file cannot help, the message says how to restore or recover it. */
+#define BROKER_DAMAGED (-2)
+
 /* Run until *stop becomes non-zero (set it from a signal handler) or
  * max_rounds rounds have run. Returns 0 after a clean shutdown, or -1 with a
  * message if the broker could not start (endpoint in use, store refused) or
- * stopped because the store refused its rounds for store_outage_ms.
- * stats may be NULL. */
+ * stopped because the store refused its rounds for store_outage_ms, or
+ * BROKER_DAMAGED with a message. stats may be NULL. */
 int broker_run(const broker_config *c, volatile sig_atomic_t *stop,
 	       broker_stats *stats, char *err, size_t errlen);
 

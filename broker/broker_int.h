@@ -318,6 +318,7 @@ typedef struct broker_outage {
 	uint64_t faults_seen; /* store_faults() after the last round */
 	int resync;           /* write hosts and VMs again */
 	int gave_up;          /* failed past store_outage_ms: stop */
+	int damaged;          /* ... or at once: the file is damaged */
 	char msg[1024];       /* why it stopped (broker_run()'s error) */
 	uint64_t errors;      /* rounds not persisted in this run */
 } broker_outage;

@@ -68,6 +68,7 @@ static void give_up_corrupt(broker *b, int64_t round, const char *err)
 	const char *db = b->cfg->db_path;
 
 	o->gave_up = 1;
+	o->damaged = 1;
 	fprintf(stderr, "broker: store: the database is damaged, stopping at "
 		"once (round %" PRId64 " not persisted; waiting cannot mend a "
 		"damaged file): %s\n", round, err);

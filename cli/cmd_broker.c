@@ -14,6 +14,11 @@
 #include "wire.h"
 #include "banned.h"
 
+/* Exit status of a broker stopped on a damaged database: distinct, so that
+ * a service manager does not start it again on the same file
+ * (contrib/bourse-broker.service: RestartPreventExitStatus=3). */
+#define BROKER_EXIT_DAMAGED 3
+
 static const char broker_usage[] =
 	"usage: bourse broker [options]\n"
 	"\n"
@@ -52,7 +57,8 @@ static const char broker_usage[] =
 	"  --action-timeout-s N  a dispatched action with no result by then has\n"
 	"                     failed (default 600)\n"
 	"  --store-outage-s N stop (exit 1) once the database has refused every\n"
-	"                     round for N s; 0: never (default 600)\n"
+	"                     round for N s; 0: never (default 600); a damaged\n"
+	"                     file stops it at once (exit 3)\n"
 	"  --key FILE         CURVE: the broker's key pair (bourse keygen NAME:\n"
 	"                     NAME.key); with --allow\n"
 	"  --allow FILE       CURVE: agents' public keys, one 'HOST KEY' a line;\n"
@@ -442,8 +448,8 @@ int cmd_broker(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = broker_run(&c, &stop_flag, NULL, err, sizeof(err)) ? CLI_FAIL
-								 : CLI_OK;
+	rc = broker_run(&c, &stop_flag, NULL, err, sizeof(err));
+	rc = rc == BROKER_DAMAGED ? BROKER_EXIT_DAMAGED : rc ? CLI_FAIL : CLI_OK;
 	if (rc != CLI_OK)
 		log_at(LOG_ERR, NULL, "bourse broker: %s", err);
 	cli_conf_release(&conf);

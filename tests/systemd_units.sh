@@ -53,6 +53,10 @@ done
 # the broker: a descriptor per connection, not systemd's default 1,024
 grep -Eq '^LimitNOFILE=[0-9]{5,}$' "$src/contrib/bourse-broker.service" ||
 	bad "bourse-broker.service: no LimitNOFILE= of 10,000 or more"
+# the broker: not started again on a damaged database (cli/cmd_broker.c's
+# BROKER_EXIT_DAMAGED), which would stop it at its first round, for ever
+grep -q '^RestartPreventExitStatus=3$' "$src/contrib/bourse-broker.service" ||
+	bad "bourse-broker.service: no RestartPreventExitStatus=3"
 # the agent: its durable memory of action ids (--state-dir's default)
 grep -q '^StateDirectory=bourse-agent$' "$src/contrib/bourse-agent.service" ||
 	bad "bourse-agent.service: no StateDirectory=bourse-agent"

@@ -10,7 +10,8 @@
  *  - the database and its -wal and -shm files are created 0600 under the
  *    usual umask 022;
  *  - a damaged database page stops the broker at once (not after the
- *    outage limit), exit 1, saying to restore a backup or .recover;
+ *    outage limit), exit 3 (its unit does not restart it), saying to
+ *    restore a backup or .recover;
  *  - a second broker on a live broker's ipc path fails, the first keeps
  *    its agents;
  *  - CURVE on ipc: an allowed key gets in, a peer without keys gets no
@@ -239,7 +240,7 @@ static void damage_pages(const char *path, int first, int last)
 }
 
 /* The database files are 0600 under umask 022; a damaged page stops the
- * broker at the first round that meets it (exit 1, what to do), not after
+ * broker at the first round that meets it (exit 3, what to do), not after
  * --store-outage-s; a file that is not a database is refused at start. */
 static void test_damaged_database_stops_at_once(void **state)
 {
@@ -282,7 +283,7 @@ static void test_damaged_database_stops_at_once(void **state)
 	took = util_now_ms() - t0;
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_int_equal(WEXITSTATUS(st), 3);
 	assert_true(took < 10000 * live_slow);
 	assert_int_equal(live_count_in_file(l->blog, "the database is damaged, "
 					    "stopping at once"), 1);
