@@ -267,6 +267,8 @@ void broker__refuse(broker *b, bconn *c, int reason, wire_error_code code,
 int broker__drop_count(broker *b, bconn *c, int reason);
 /* The counters' name of a drop reason (wire_reason or BROKER_DROP_*). */
 const char *broker__drop_name(int reason);
+/* The /metrics label of a BROKER_CUT_* ("over_key_cap", ...). */
+const char *broker__cut_label(int why);
 /* The socket monitor's events (handshakes, accept failures), answered
  * when net.mon is readable. */
 void broker__net_monitor(broker *b);
@@ -469,6 +471,9 @@ typedef struct broker_snapshot {
 	uint64_t msgs_in, dropped;
 	uint64_t drops[BROKER_N_DROPS]; /* by reason (broker__drop_name) */
 	uint64_t keys_refused;    /* CURVE handshakes refused */
+	uint64_t cuts[BROKER_N_CUTS]; /* connections net.c closed, by why
+	                               * (broker__cut_label) */
+	uint64_t accept_failed;   /* accept(2) failures (EMFILE...) */
 	uint32_t conns;           /* live agent connections */
 	uint32_t conns_bound;     /* ... speaking for a host */
 } broker_snapshot;

@@ -556,6 +556,8 @@ void broker__http_publish(broker *b)
 	s.dropped = b->net.dropped;
 	memcpy(s.drops, b->net.drops, sizeof(s.drops));
 	s.keys_refused = b->auth.keys_refused;
+	memcpy(s.cuts, b->net.cuts, sizeof(s.cuts));
+	s.accept_failed = b->net.accept_failed;
 	for (size_t i = 0; i < b->reg.n_conns; i++) {
 		const bconn *cn = &b->reg.conns[i];
 

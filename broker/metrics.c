@@ -392,6 +392,18 @@ static void traffic(m_state *m, const broker_snapshot *s)
 	    "CURVE "
 	    "handshakes refused: key not in the allow-list",
 	    (double)s->keys_refused);
+	family(m, "bourse_connections_closed_total", "counter",
+	       "agent connections the broker closed, by reason");
+	for (int i = 0; i < BROKER_N_CUTS; i++) {
+		const char *l[] = { "reason", broker__cut_label(i), NULL };
+
+		sample(m, "bourse_connections_closed_total", l,
+		       (double)s->cuts[i]);
+	}
+	one(m, "bourse_accept_failures_total", "counter",
+	    "connections the system could not accept (accept(2) failed: "
+	    "out of descriptors, say)",
+	    (double)s->accept_failed);
 }
 
 int broker__metrics_render(const broker_api_req *r, char **body, size_t *len,

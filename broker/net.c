@@ -69,6 +69,17 @@ static const char *const cut_names[BROKER_N_CUTS] = {
 	[BROKER_CUT_SILENT] = "silent",
 };
 
+static const char *const cut_labels[BROKER_N_CUTS] = {
+	[BROKER_CUT_KEY_CAP] = "over_key_cap",
+	[BROKER_CUT_UNREAD] = "not_reading",
+	[BROKER_CUT_SILENT] = "silent",
+};
+
+const char *broker__cut_label(int why)
+{
+	return why >= 0 && why < BROKER_N_CUTS ? cut_labels[why] : "?";
+}
+
 static const char *const drop_names[BROKER_N_DROPS] = {
 	[BROKER_DROP_UNKNOWN] = "unknown_sender",
 	[BROKER_DROP_WRONG_HOST] = "wrong_host",
