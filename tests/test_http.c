@@ -866,8 +866,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flags, live_setup,
 						live_teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_closed_connections,
-						live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, live_setup,
 						live_teardown),
 		cmocka_unit_test_setup_teardown(test_reads, live_setup,
@@ -877,8 +875,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_read_only, live_setup,
 						live_teardown),
 	};
+	/* Under valgrind (test_http_valgrind, a slot no other test runs
+	 * beside) not the closed connections' count: its ~5 s of waiting
+	 * for the broker to close a silent peer cost 17 s there, and the
+	 * metrics' rendering is under valgrind in test_metrics. */
+	const struct CMUnitTest plain_only[] = {
+		cmocka_unit_test_setup_teardown(test_metrics_closed_connections,
+						live_setup, live_teardown),
+	};
+	int rc;
 
 	if (live_env() != 0)
 		return 77;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (!live_valgrind)
+		rc |= cmocka_run_group_tests(plain_only, NULL, NULL);
+	return rc;
 }
