@@ -649,16 +649,16 @@ def print_table(res):
               mk["pressure_gib_h"], mk["held_gib_avg"],
               mk["held_gib_avg"] / res["budget_base_gib"],
               mk["on_hosts_gib_h"]))
-    print("  %-9s %6s %8s %9s %9s %9s %10s %12s" % (
+    print("  %-9s %7s %8s %9s %9s %9s %10s %12s" % (
         "class", "budget", "held", "bound", "achieved", "replayed",
         "GiB-h/GiB", "on hosts"))
     for cls, rows in res["classes"].items():
         for r in rows:
             if r.get("infeasible"):
-                print("  %-9s %5.2fx  below the class's least memory" % (
+                print("  %-9s %5.3fx  below the class's least memory" % (
                     cls, r["factor"]))
                 continue
-            print("  %-9s %5.2fx %8.2f %9.1f %9.1f %9s %10.1f %12s" % (
+            print("  %-9s %5.3fx %8.2f %9.1f %9.1f %9s %10.1f %12s" % (
                 cls, r["factor"], r["held_gib_avg"], r["bound_gib_h"],
                 r["achieved_gib_h"],
                 "%.1f" % r["replayed_gib_h"] if "replayed_gib_h" in r else "-",
