@@ -7,9 +7,12 @@ where x is what the VM's demand seen one step earlier, s_i(t) = d_i(t-1),
 buys under one of these classes, its parameter chosen per group WITH
 HINDSIGHT (knowing the whole trace):
 
-  add       x = s + h_i            one headroom per VM for the month
-  mul       x = (1 + b_i) s        one multiplier per VM (hyperv is b = 0.2)
-  add-hour  x = s + h_{i,hour}     one headroom per VM and hour of day
+  add        x = s + h_i           one headroom per VM for the month
+  mul        x = (1 + b_i) s       one multiplier per VM (hyperv is b = 0.2)
+  add-hour   x = s + h_{i,hour}    one headroom per VM and hour of day
+  risk       x = s + r_i rms_i(t), the floor raised to ceil(1.2 s): one
+             risk_headroom per VM (hyperv is r = 0, the market's want r = 1)
+  risk-hour  the same, one r per VM and hour of day
 
 Shortfall = sum over VMs and steps of (d_i(t) - a_i(t))+ times the step
 (GiB-h, as `bourse sim` measures pressure_gib_h); held = the mean over steps
@@ -123,7 +126,7 @@ def clean_series(rows):
 def load_trace(d):
     """{id: (t, prov, demand)} of a Bitbrains directory, and t_min, t_max."""
     if not os.path.isdir(d):
-        fail("--trace: '%s' is not a directory" % d)
+        fail("--traces/--months: '%s' is not a directory" % d)
     files = {}
     for name in os.listdir(d):
         m = re.fullmatch(r"([0-9]+)\.csv(\.gz)?", name)
@@ -625,7 +628,7 @@ def parse_list(flag, text, conv, ok):
         fail("%s: not a comma-separated list: '%s'" % (flag, text))
     for v in vals:
         if not ok(v):
-            fail("%s: value out of range: '%s'" % (flag, v))
+            fail("%s: value not allowed: '%s'" % (flag, v))
     return vals
 
 
