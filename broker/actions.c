@@ -569,8 +569,8 @@ static void fmt_utc(char *buf, size_t size, int64_t ms)
  * its host has the memory without them. */
 static int relief(const store_rec *r, const bvm *m)
 {
-	return r->kind == STORE_REC_RESIZE && r->to_mib > m->cfg.assigned &&
-	       r->pressure_before > 100.0;
+	return broker__relief(r->kind, r->to_mib, m->cfg.assigned,
+			      r->pressure_before);
 }
 
 /* Does r pass the guardrails (besides the per-round count)? If not, why

@@ -157,6 +157,19 @@ typedef struct bvm {
 	int64_t grown_at;    /* monotonic ms (b->now) */
 } bvm;
 
+/* Is a recommendation of kind, to to_mib, of a VM that holds held_mib
+ * and whose pressure was pressure_before when the market made it, the
+ * relief of a VM short of memory (a resize up, its demand above what it
+ * held)? Such a rec is made without waiting for settle_rounds (round.c,
+ * heard_since()) and dispatched within the VM's cooldown (actions.c,
+ * relief()), the room guardrail (room.c) permitting. */
+static inline int broker__relief(store_rec_kind kind, int64_t to_mib,
+				 int64_t held_mib, double pressure_before)
+{
+	return kind == STORE_REC_RESIZE && to_mib > held_mib &&
+	       pressure_before > 100.0;
+}
+
 /* Refusals counted besides wire_reason (after WIRE_N_REASONS). */
 enum {
 	BROKER_DROP_UNKNOWN = WIRE_N_REASONS, /* unregistered sender */

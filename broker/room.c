@@ -50,7 +50,7 @@ static int64_t vm_holds(const broker *b, const bvm *m)
 static int64_t grow_of(const broker *b, const store_rec *r, uint32_t *h)
 {
 	uint32_t v = broker__registry_vm_find(&b->reg, r->vm_name);
-	int64_t now;
+	int64_t holds;
 
 	*h = BROKER_NO_SLOT;
 	if (v == BROKER_NO_SLOT)
@@ -59,9 +59,9 @@ static int64_t grow_of(const broker *b, const store_rec *r, uint32_t *h)
 		*h = broker__registry_host_find(&b->reg, r->to_host);
 		return *h == BROKER_NO_SLOT ? 0 : r->to_mib;
 	}
-	now = vm_holds(b, &b->reg.vms[v]);
+	holds = vm_holds(b, &b->reg.vms[v]);
 	*h = b->reg.vms[v].host;
-	return r->to_mib > now ? r->to_mib - now : 0;
+	return r->to_mib > holds ? r->to_mib - holds : 0;
 }
 
 int broker__room_begin(broker *b, const store_rec *inflight, size_t n)

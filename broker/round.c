@@ -507,8 +507,8 @@ static void why_migrate(const broker *b, const market_rec *rc, char *out,
  * not read in this broker run): 0. */
 static int heard_since(const bvm *m, const store_rec_in *o)
 {
-	return o->kind == STORE_REC_RESIZE && o->to_mib > o->from_mib &&
-	       o->pressure_before > 100.0 && m->acted_known &&
+	return broker__relief(o->kind, o->to_mib, o->from_mib,
+			      o->pressure_before) && m->acted_known &&
 	       m->acted_wall && m->has_bid && m->last_bid > m->acted_at;
 }
 
