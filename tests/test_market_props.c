@@ -212,6 +212,22 @@ static int receives(const market_result *r, size_t h)
 	return 0;
 }
 
+/* Adds r's migrations to *moves, and those into a host in shortage to
+ * *squeezed: only a tight move finds room on a host whose wants did not
+ * fit. */
+static void count_moves(const market_result *r, size_t *moves,
+			size_t *squeezed)
+{
+	for (size_t i = 0; i < r->n_recs; i++) {
+		const market_rec *m = &r->recs[i];
+
+		if (m->kind != MARKET_REC_MIGRATE)
+			continue;
+		(*moves)++;
+		*squeezed += (size_t)r->hosts[m->to_host].shortage;
+	}
+}
+
 static void check_awards(const world *w, const market_result *r,
 			 uint64_t seed)
 {
@@ -616,15 +632,7 @@ static void test_drifting_rounds(void **state)
 		for (int64_t round = 0; round < N_DRIFT_ROUNDS; round++) {
 			round_and_check(&w, round, &a, &b,
 					seed * 1000 + (uint64_t)round);
-			for (size_t i = 0; i < a.n_recs; i++) {
-				const market_rec *m = &a.recs[i];
-				if (m->kind != MARKET_REC_MIGRATE)
-					continue;
-				migrations++;
-				/* only a tight move finds room on a host
-				 * whose wants did not fit */
-				squeezed += (size_t)a.hosts[m->to_host].shortage;
-			}
+			count_moves(&a, &migrations, &squeezed);
 			apply(&w, &a, round);
 			drift(&w, &s);
 		}
@@ -814,15 +822,7 @@ static void test_tight_spiky_ceilings(void **state)
 				   w.c.n_vms * sizeof(*a.awards)) != 0)
 				fail_msg("seed %llu: determinism",
 					 (unsigned long long)id);
-			for (size_t i = 0; i < a.n_recs; i++) {
-				const market_rec *m = &a.recs[i];
-				if (m->kind != MARKET_REC_MIGRATE)
-					continue;
-				migrations++;
-				/* only a tight move finds room on a host
-				 * whose wants did not fit */
-				squeezed += (size_t)a.hosts[m->to_host].shortage;
-			}
+			count_moves(&a, &migrations, &squeezed);
 			apply(&w, &a, round);
 			spike(&w, &s, orig);
 		}
