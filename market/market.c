@@ -225,7 +225,7 @@ void market_params_default(market_params *p)
 	p->idle_tax = 0.75;
 	p->budget_pressure_gain = 0.25;
 	p->budget_swap_gain = 0.10;
-	p->risk_headroom = 1.0;
+	p->risk_headroom = 0.8;
 	p->risk_rounds = 12.0;
 	p->resize_min_mib = 64;
 	p->resize_min_frac = 0.05;

@@ -116,7 +116,7 @@ static void test_defaults(void **state)
 	assert_true(p.idle_tax == 0.75);
 	assert_true(p.budget_pressure_gain == 0.25);
 	assert_true(p.budget_swap_gain == 0.10);
-	assert_true(p.risk_headroom == 1.0);
+	assert_true(p.risk_headroom == 0.8);
 	assert_true(p.risk_rounds == 12.0);
 	assert_int_equal(p.resize_min_mib, 64);
 	assert_true(p.resize_min_frac == 0.05);
@@ -1087,16 +1087,16 @@ static void test_risk_headroom(void **state)
 
 	(void)state;
 	market_params_default(&p);
-	v[0].demand_rise_rms = 500; /* 1000 + 500 > 1200 */
-	v[1].demand_rise_rms = 100; /* 1000 + 100 < 1200: the Buffer wins */
-	run(&p, h, 1, v, 2, 0, &r);
-	assert_int_equal(r.awards[0].want, 1500);
-	assert_int_equal(r.awards[1].want, 1200);
-	market_result_release(&r);
-	v[0].maximum = 1400; /* never above the ceiling */
-	p.risk_headroom = 2.0;
+	v[0].demand_rise_rms = 500; /* 1000 + 0.8 * 500 > 1200 */
+	v[1].demand_rise_rms = 100; /* 1000 + 80 < 1200: the Buffer wins */
 	run(&p, h, 1, v, 2, 0, &r);
 	assert_int_equal(r.awards[0].want, 1400);
+	assert_int_equal(r.awards[1].want, 1200);
+	market_result_release(&r);
+	v[0].maximum = 1300; /* never above the ceiling */
+	p.risk_headroom = 2.0;
+	run(&p, h, 1, v, 2, 0, &r);
+	assert_int_equal(r.awards[0].want, 1300);
 	market_result_release(&r);
 
 	/* rises enter a mean of squares with weight 1/risk_rounds; falls
