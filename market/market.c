@@ -1858,13 +1858,25 @@ static uint32_t s_fit_find(const s_tree *t, int64_t mib)
 	return best;
 }
 
+/* Suspend planning's totals over the hosts that stay: room sums what the
+ * hosts with room have below suspend_util (where VMs can go); load is
+ * every VM at its peak-counted size and supply what those hosts sell. */
+typedef struct {
+	int64_t room;
+	int64_t load;
+	int64_t supply;
+} s_rooms;
+
 /* Tries to place every VM of host h (largest first) on the others while
- * they stay below suspend_util. Commits and returns 1 on success; rolls
- * back and returns 0 otherwise. h is out of the best-fit index while its
- * VMs are placed (a host does not receive its own VMs), and stays out once
- * suspended. */
-static int s_try_empty(const market_cluster *c,
-		       s_scratch *s, s_tree *f, uint32_t h, int64_t *total_room)
+ * they stay below suspend_util. Refused outright when, without h, the
+ * VMs at their peaks would ask for more than provision_util of what the
+ * cluster sells (the next burst would signal a provision). Commits and
+ * returns 1 on success; rolls back and returns 0 otherwise. h is out of
+ * the best-fit index while its VMs are placed (a host does not receive
+ * its own VMs), and stays out once suspended. */
+static int s_try_empty(const market_params *p, const market_cluster *c,
+		       const market_result *r, s_scratch *s, s_tree *f,
+		       uint32_t h, s_rooms *rooms)
 {
 	s_ctx ctx = { c, NULL, s->ikey };
 	size_t n = s->start[h + 1] - s->start[h], placed = 0;
@@ -1875,7 +1887,10 @@ static int s_try_empty(const market_cluster *c,
 	memcpy(L, s->by_host + s->start[h], n * sizeof(*L));
 	for (size_t j = 0; j < n; j++)
 		load += s->ikey[L[j]];
-	if (*total_room - s->room[h] < load)
+	if (rooms->room - s->room[h] < load)
+		return 0;
+	if ((double)rooms->load > p->provision_util *
+	    (double)(rooms->supply - r->hosts[h].supply))
 		return 0;
 	s_sort(L, s->vtmp, n, s_less_vm_ikey_desc, &ctx);
 	s_tree_erase(f, h);
@@ -1894,9 +1909,10 @@ static int s_try_empty(const market_cluster *c,
 	}
 	for (size_t j = 0; j < n; j++) {
 		s->hflag[s->vaux[j]] = S_RECEIVER;
-		*total_room -= s->ikey[L[j]];
+		rooms->room -= s->ikey[L[j]];
 	}
-	*total_room -= s->room[h];
+	rooms->room -= s->room[h];
+	rooms->supply -= r->hosts[h].supply;
 	s->hflag[h] = S_SUSPENDED;
 	return 1;
 }
@@ -1905,14 +1921,15 @@ static int s_try_empty(const market_cluster *c,
  * VMs (after this round's migrations) fit on the remaining online hosts
  * while each stays below suspend_util of its supply, every VM counted at
  * the larger of its final size and its want at its recent peak
- * (s_peak_want), on the candidate and on the receivers alike. Hosts that
- * receive memory are not candidates afterwards. */
+ * (s_peak_want), on the candidate and on the receivers alike, and those
+ * peaks would not ask for a provision without it. Hosts that receive
+ * memory are not candidates afterwards. */
 static void s_suspend(const market_params *p, const market_cluster *c,
 		      market_result *r, s_scratch *s)
 {
 	s_ctx hctx = { c, NULL, NULL };
 	s_tree fit;
-	int64_t total_room = 0;
+	s_rooms rooms = { 0, 0, 0 };
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->n_vms; i++) {
@@ -1939,7 +1956,9 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		if (s->hflag[h] == S_OFF)
 			continue;
 		s->hlist[n++] = (uint32_t)h;
-		total_room += s->room[h] > 0 ? s->room[h] : 0;
+		rooms.room += s->room[h] > 0 ? s->room[h] : 0;
+		rooms.load += cap - s->room[h]; /* awarded + the peaks' extra */
+		rooms.supply += o->supply;
 	}
 	/* receivers by room (horder is free once migration is done) */
 	memcpy(s->horder, s->hlist, n * sizeof(*s->horder));
@@ -1952,7 +1971,7 @@ static void s_suspend(const market_params *p, const market_cluster *c,
 		uint32_t h = s->hlist[j];
 		if (s->hflag[h] != S_ACTIVE || s->room[h] < 0)
 			continue;
-		if (!s_try_empty(c, s, &fit, h, &total_room))
+		if (!s_try_empty(p, c, r, s, &fit, h, &rooms))
 			continue;
 		market_signal *sg = &r->signals[r->n_signals++];
 		sg->kind = MARKET_SIG_SUSPEND;

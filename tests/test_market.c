@@ -1409,6 +1409,53 @@ static void test_signal_hysteresis_suspend(void **state)
 	assert_true(v[1].demand_peak == 4000.0);
 }
 
+/* A host is not signalled for suspend while, without it, the VMs at
+ * their peaks would ask for a provision, even if one receiver has room
+ * for its VMs (issue 13: on July at 8 x 32 GiB a burst's provision was
+ * followed by suspends of the emptiest host in the next round). */
+static void test_signal_suspend_cluster_peaks(void **state)
+{
+	market_params p;
+	market_host h[4] = { mkhost(0, 16384), mkhost(1, 16384),
+			     mkhost(2, 16384), mkhost(3, 16384) };
+	market_vm v[4] = { mkvm(0, 0, 500, 600), mkvm(1, 1, 4000, 4800),
+			   mkvm(2, 2, 4000, 4800), mkvm(3, 3, 4000, 4800) };
+	market_result r;
+
+	(void)state;
+	market_params_default(&p);
+	p.migrate_max_per_round = 0; /* isolate the signal */
+	run(&p, h, 4, v, 4, 0, &r); /* calm: host 0 goes first */
+	assert_true(r.n_signals >= 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_SUSPEND);
+	assert_int_equal(r.signals[0].host, 0);
+	market_result_release(&r);
+	/* hosts 2 and 3 burst to 18000 and fall back: at their peaks they
+	 * want 21600 each. Host 1 (4800 of 9830, 60 %) has room for host
+	 * 0's 600, but without host 0 the peaks (48600) would ask for more
+	 * than 95 % of 3 x 16384 (46694): no suspend, and no provision
+	 * either (95 % of 4 hosts is 62259) */
+	for (int i = 2; i < 4; i++) {
+		market_vm_rise_update(&p, &v[i], 4000, 18000);
+		market_vm_rise_update(&p, &v[i], 18000, 4000);
+	}
+	run(&p, h, 4, v, 4, 1, &r);
+	assert_int_equal(r.n_signals, 0);
+	market_result_release(&r);
+	/* eight hosts with the same two bursts: the cluster holds them */
+	market_host h8[8];
+	market_vm v8[8];
+	for (uint32_t i = 0; i < 8; i++) {
+		h8[i] = mkhost(i, 16384);
+		v8[i] = i < 4 ? v[i] : mkvm(i, i, 4000, 4800);
+	}
+	run(&p, h8, 8, v8, 8, 2, &r);
+	assert_true(r.n_signals >= 1);
+	assert_int_equal(r.signals[0].kind, MARKET_SIG_SUSPEND);
+	assert_int_equal(r.signals[0].host, 0);
+	market_result_release(&r);
+}
+
 static void test_signal_hysteresis_provision(void **state)
 {
 	market_params p;
@@ -1528,6 +1575,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_targets_pruning),
 		cmocka_unit_test(test_signal_provision),
 		cmocka_unit_test(test_signal_suspend),
+		cmocka_unit_test(test_signal_suspend_cluster_peaks),
 		cmocka_unit_test(test_signal_hysteresis_suspend),
 		cmocka_unit_test(test_signal_hysteresis_provision),
 		cmocka_unit_test(test_determinism),
