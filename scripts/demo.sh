@@ -51,6 +51,11 @@ REC_DRIFT=0      # approvals do not expire when a price moves: each round
                  # could go (the default 0.25 is for rounds of seconds of
                  # real time)
 
+PROBATION_ROUNDS=2 # a new host is a migration target after 2 rounds: the
+                   # default 12 (a minute of 5 s rounds) is an hour of
+                   # trace here, and the hosts registered at round 3-4
+                   # became targets only as vm-27's burst ended
+
 ENDPOINT=tcp://127.0.0.1:$PORT
 BASE=${DB%.db}
 HOSTS="host-a host-b host-c host-d"
@@ -189,10 +194,10 @@ start_run() {
 	rm -f "$db" "$db-wal" "$db-shm" "$blog"
 	for h in $HOSTS; do rm -f "$lb-$h.log"; done
 
-	say "+ $BOURSE broker --listen $ENDPOINT --db $db --round-ms $ROUND_MS --vm-cooldown-s $COOLDOWN_S --max-actions $MAX_ACTIONS --rec-drift $REC_DRIFT --action-timeout-s $ACTION_TIMEOUT_S --key $KEYS/broker.key --allow $KEYS/allow"
+	say "+ $BOURSE broker --listen $ENDPOINT --db $db --round-ms $ROUND_MS --vm-cooldown-s $COOLDOWN_S --max-actions $MAX_ACTIONS --rec-drift $REC_DRIFT --probation-rounds $PROBATION_ROUNDS --action-timeout-s $ACTION_TIMEOUT_S --key $KEYS/broker.key --allow $KEYS/allow"
 	"$BOURSE" broker --listen "$ENDPOINT" --db "$db" --round-ms "$ROUND_MS" \
 		--vm-cooldown-s "$COOLDOWN_S" --max-actions "$MAX_ACTIONS" \
-		--rec-drift "$REC_DRIFT" \
+		--rec-drift "$REC_DRIFT" --probation-rounds "$PROBATION_ROUNDS" \
 		--action-timeout-s "$ACTION_TIMEOUT_S" \
 		--key "$KEYS/broker.key" --allow "$KEYS/allow" >"$blog" 2>&1 &
 	broker_pid=$!
