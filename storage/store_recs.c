@@ -479,15 +479,21 @@ int store_recs_list(store *s, store_rec_state state, size_t limit,
 		    int (*cb)(const store_rec *, void *), void *ctx,
 		    char *err, size_t errlen)
 {
-	static const char sql[] = STORE_REC_SELECT
-		" WHERE ?1 = 0 OR r.state = ?1 ORDER BY r.id DESC LIMIT ?2";
+	/* two statements, not "?1 = 0 OR r.state = ?1": that OR kept SQLite
+	 * from the state index, and the broker's dispatch, which lists the
+	 * approved recs every round, read the whole table (bench_broker) */
+	static const char all[] = STORE_REC_SELECT
+		" WHERE ?1 = 0 ORDER BY r.id DESC LIMIT ?2";
+	static const char one[] = STORE_REC_SELECT
+		" WHERE r.state = ?1 ORDER BY r.id DESC LIMIT ?2";
 	struct rec_each e = { cb, ctx };
 	sqlite3_stmt *st = NULL;
 
 	if (state != 0 && !state_valid(state))
 		return util_err(err, errlen, "%d is not a recommendation state",
 				(int)state);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, state == 0 ? all : one, -1, &st,
+			       NULL) == SQLITE_OK) {
 		sqlite3_bind_int(st, 1, (int)state);
 		sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX
 					  ? -1 : (int64_t)limit);

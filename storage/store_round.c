@@ -347,10 +347,10 @@ static int64_t rec_find_same(struct round_ctx *c, const store_rec_in *r,
 	sqlite3_bind_int64(st, 5, r->kind == STORE_REC_MIGRATE
 					  ? STORE_MIB_ANY : c->pol->same_mib);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		id = sqlite3_column_int64(st, 0);
 		*approved = sqlite3_column_int(st, 1) == STORE_REC_APPROVED;
-	} else if (rc != SQLITE_DONE) {
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		id = -1;
 	}
 	if (id < 0)
