@@ -100,6 +100,20 @@ static void one(m_state *m, const char *name, const char *type,
 	sample(m, name, NULL, v);
 }
 
+/* A counter family with one sample per reason v[from..n), each labelled
+ * reason="label(i)". */
+static void by_reason(m_state *m, const char *name, const char *help,
+		      int from, int n, const char *(*label)(int),
+		      const uint64_t *v)
+{
+	family(m, name, "counter", help);
+	for (int i = from; i < n; i++) {
+		const char *l[] = { "reason", label(i), NULL };
+
+		sample(m, name, l, (double)v[i]);
+	}
+}
+
 /* ---- gathering ------------------------------------------------------------ */
 
 static int take_host(const store_host_row *h, void *ctx)
@@ -371,15 +385,8 @@ static void traffic(m_state *m, const broker_snapshot *s)
 	    "frames received "
 	    "from agents",
 	    (double)s->msgs_in);
-	family(m, "bourse_messages_dropped_total", "counter",
-	       "frames refused, "
-	       "by reason");
-	for (int i = 1; i < BROKER_N_DROPS; i++) {
-		const char *l[] = { "reason", broker__drop_name(i), NULL };
-
-		sample(m, "bourse_messages_dropped_total", l,
-		       (double)s->drops[i]);
-	}
+	by_reason(m, "bourse_messages_dropped_total", "frames refused, by reason",
+		  1, BROKER_N_DROPS, broker__drop_name, s->drops);
 	one(m, "bourse_connections", "gauge",
 	    "agent connections the broker "
 	    "knows",
@@ -392,14 +399,9 @@ static void traffic(m_state *m, const broker_snapshot *s)
 	    "CURVE "
 	    "handshakes refused: key not in the allow-list",
 	    (double)s->keys_refused);
-	family(m, "bourse_connections_closed_total", "counter",
-	       "agent connections the broker closed, by reason");
-	for (int i = 0; i < BROKER_N_CUTS; i++) {
-		const char *l[] = { "reason", broker__cut_label(i), NULL };
-
-		sample(m, "bourse_connections_closed_total", l,
-		       (double)s->cuts[i]);
-	}
+	by_reason(m, "bourse_connections_closed_total",
+		  "agent connections the broker closed, by reason", 0,
+		  BROKER_N_CUTS, broker__cut_label, s->cuts);
 	one(m, "bourse_accept_failures_total", "counter",
 	    "connections the system could not accept (accept(2) failed: "
 	    "out of descriptors, say)",
